@@ -1,0 +1,45 @@
+package sluice
+
+import "errors"
+
+// ErrAlreadyRunning is returned by Run when it is called a second time.
+var ErrAlreadyRunning = errors.New("already running")
+
+// ErrClosed is returned by operations on a component that has stopped.
+var ErrClosed = errors.New("closed")
+
+// StageError is the error Run returns when a stage fails. Stage is
+// "source", "handler" or "destination".
+type StageError struct {
+	Stage string
+	Err   error
+}
+
+func (e *StageError) Error() string { return e.Stage + ": " + e.Err.Error() }
+
+// Unwrap returns the stage's error.
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Retryable marks err as transient: a wrapper such as a batcher may try
+// the operation again after a back-off. Retryable(nil) is nil.
+func Retryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &retryableError{err}
+}
+
+// IsRetryable reports whether err, or any error it wraps, was marked with
+// [Retryable] or has a method Retryable() bool that returns true.
+func IsRetryable(err error) bool {
+	var r interface{ Retryable() bool }
+	return errors.As(err, &r) && r.Retryable()
+}
+
+type retryableError struct{ err error }
+
+func (e *retryableError) Error() string   { return e.err.Error() }
+func (e *retryableError) Unwrap() error   { return e.err }
+func (e *retryableError) Retryable() bool { return true }
+
+func stageErr(stage string, err error) error { return &StageError{Stage: stage, Err: err} }

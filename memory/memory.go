@@ -1,0 +1,193 @@
+// Package memory provides an in-memory queue that is both a
+// [sluice.Source] and a [sluice.Destination], for tests and in-process
+// pipelines.
+//
+// A [Queue] holds messages in order. Send appends them, blocking while the
+// queue is full; Recv takes the oldest, blocking while it is empty. The ack
+// that Recv returns is the one given to Send, so acks flow from the
+// consumer back to the producer: a Send of n messages is acked when all n
+// were acked by whoever received them. Nothing is durable: messages in the
+// queue are lost when the process exits.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/sluicehq/sluice"
+)
+
+// DefaultCapacity is the capacity [New] uses for a capacity below 1.
+const DefaultCapacity = 1024
+
+// Queue is a bounded FIFO of messages. Send and Recv are safe for
+// concurrent use by any number of goroutines. The zero value is not usable;
+// create one with [New].
+type Queue[T any] struct {
+	mu       sync.Mutex
+	ring     []item[T]
+	head, n  int
+	closed   bool
+	recvWait int           // goroutines blocked in Recv
+	sendWait int           // goroutines blocked in Send
+	notEmpty chan struct{} // capacity 1: wakes one blocked Recv
+	notFull  chan struct{} // capacity 1: wakes one blocked Send
+	done     chan struct{} // closed by Close
+}
+
+type item[T any] struct {
+	msg sluice.Message[T]
+	ack func()
+}
+
+// New returns an empty queue that holds up to capacity messages, or
+// [DefaultCapacity] if capacity < 1.
+func New[T any](capacity int) *Queue[T] {
+	if capacity < 1 {
+		capacity = DefaultCapacity
+	}
+	return &Queue[T]{
+		ring:     make([]item[T], capacity),
+		notEmpty: make(chan struct{}, 1),
+		notFull:  make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+}
+
+// Send appends msgs to the queue in order, blocking while it is full. ack
+// is called when every message of this call has been acked by its
+// receiver. If ctx is done before every message is queued, Send returns
+// ctx's error and ack is never called; the messages already queued are
+// still delivered. After [Queue.Close], Send returns [sluice.ErrClosed].
+func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[T]) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: send: %w", err)
+	}
+	if len(msgs) == 0 {
+		q.mu.Lock()
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return fmt.Errorf("memory: send: %w", sluice.ErrClosed)
+		}
+		sluice.Ack(ack)
+		return nil
+	}
+	if len(msgs) > 1 {
+		ack = sluice.AckAfter(len(msgs), ack)
+	} else if ack == nil {
+		ack = sluice.Noop
+	}
+	for i := 0; i < len(msgs); {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return fmt.Errorf("memory: send: %w", sluice.ErrClosed)
+		}
+		if q.n == len(q.ring) {
+			q.sendWait++
+			q.mu.Unlock()
+			err := q.wait(ctx, q.notFull)
+			q.mu.Lock()
+			q.sendWait--
+			q.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("memory: send: %w", err)
+			}
+			continue
+		}
+		for ; i < len(msgs) && q.n < len(q.ring); i++ {
+			q.ring[(q.head+q.n)%len(q.ring)] = item[T]{msgs[i], ack}
+			q.n++
+		}
+		if q.recvWait > 0 {
+			signal(q.notEmpty)
+		}
+		if q.n < len(q.ring) && q.sendWait > 0 {
+			signal(q.notFull) // pass the wake-up on
+		}
+		q.mu.Unlock()
+	}
+	return nil
+}
+
+// Recv returns the oldest message and the ack its sender gave, blocking
+// while the queue is empty. After [Queue.Close] it returns what is left,
+// then io.EOF.
+func (q *Queue[T]) Recv(ctx context.Context) (sluice.Message[T], func(), error) {
+	if err := ctx.Err(); err != nil {
+		return sluice.Message[T]{}, nil, fmt.Errorf("memory: recv: %w", err)
+	}
+	q.mu.Lock()
+	for q.n == 0 {
+		if q.closed {
+			q.mu.Unlock()
+			return sluice.Message[T]{}, nil, io.EOF
+		}
+		q.recvWait++
+		q.mu.Unlock()
+		err := q.wait(ctx, q.notEmpty)
+		q.mu.Lock()
+		q.recvWait--
+		if err != nil {
+			q.mu.Unlock()
+			return sluice.Message[T]{}, nil, fmt.Errorf("memory: recv: %w", err)
+		}
+	}
+	it := q.ring[q.head]
+	q.ring[q.head] = item[T]{}
+	q.head = (q.head + 1) % len(q.ring)
+	q.n--
+	if q.sendWait > 0 {
+		signal(q.notFull)
+	}
+	if q.n > 0 && q.recvWait > 0 {
+		signal(q.notEmpty) // pass the wake-up on
+	}
+	q.mu.Unlock()
+	return it.msg, it.ack, nil
+}
+
+// Len returns the number of messages in the queue.
+func (q *Queue[T]) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// Close stops the queue taking messages. Recv returns what is left, then
+// io.EOF. Close is idempotent.
+func (q *Queue[T]) Close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.done)
+	}
+}
+
+// wait blocks until ch is signalled, the queue is closed or ctx is done.
+func (q *Queue[T]) wait(ctx context.Context, ch chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-q.done:
+		return nil // the caller sees closed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+var (
+	_ sluice.Source[[]byte]      = (*Queue[[]byte])(nil)
+	_ sluice.Destination[[]byte] = (*Queue[[]byte])(nil)
+)
