@@ -75,10 +75,14 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 		sluice.Ack(ack)
 		return nil
 	}
-	if len(msgs) > 1 {
-		ack = sluice.AckAfter(len(msgs), ack)
-	} else if ack == nil {
+	if ack == nil {
 		ack = sluice.Noop
+	}
+	var shared func()
+	if len(msgs) > 1 {
+		// Each message gets its own once-only ack, so that a receiver
+		// acking one message twice cannot count for another.
+		shared = sluice.AckAfter(len(msgs), ack)
 	}
 	for i := 0; i < len(msgs); {
 		q.mu.Lock()
@@ -99,7 +103,11 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 			continue
 		}
 		for ; i < len(msgs) && q.n < len(q.ring); i++ {
-			q.ring[(q.head+q.n)%len(q.ring)] = item[T]{msgs[i], ack}
+			a := ack
+			if shared != nil {
+				a = sluice.AckOnce(shared)
+			}
+			q.ring[(q.head+q.n)%len(q.ring)] = item[T]{msgs[i], a}
 			q.n++
 		}
 		if q.recvWait > 0 {
@@ -113,9 +121,11 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 	return nil
 }
 
-// Recv returns the oldest message and the ack its sender gave, blocking
-// while the queue is empty. After [Queue.Close] it returns what is left,
-// then io.EOF.
+// Recv returns the oldest message and its ack, blocking while the queue is
+// empty. The ack of a message sent alone is the one its sender gave; the
+// ack of a message sent with others counts once toward the sender's ack
+// however often it is called. After [Queue.Close], Recv returns what is
+// left, then io.EOF.
 func (q *Queue[T]) Recv(ctx context.Context) (sluice.Message[T], func(), error) {
 	if err := ctx.Err(); err != nil {
 		return sluice.Message[T]{}, nil, fmt.Errorf("memory: recv: %w", err)

@@ -1,0 +1,538 @@
+package sluice_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/memory"
+)
+
+// counter is an ack that counts its calls.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) ack()       { c.n.Add(1) }
+func (c *counter) get() int64 { return c.n.Load() }
+
+// eventually polls cond until it holds or a deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func run[T1, T2 any](t *testing.T, ctx context.Context, c sluice.Config[T1, T2], opts ...sluice.Option) <-chan error {
+	t.Helper()
+	p, err := sluice.New(c, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return done
+}
+
+func wait(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+		return nil
+	}
+}
+
+func msg(s string) sluice.Message[string] { return sluice.Message[string]{Value: s} }
+
+// Semantics 1: Run blocks until its context is cancelled, then returns nil.
+func TestRunReturnsNilWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	src, dst := memory.New[string](0), memory.New[string](0)
+	done := run(t, ctx, sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()}, sluice.Parallelism(3))
+	var c counter
+	if err := src.Send(ctx, c.ack, msg("a")); err != nil {
+		t.Fatal(err)
+	}
+	got, ack, err := dst.Recv(ctx)
+	if err != nil || got.Value != "a" {
+		t.Fatalf("got %v %v, want a", got, err)
+	}
+	ack()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v before cancel", err)
+	default:
+	}
+	cancel()
+	if err := wait(t, done); err != nil {
+		t.Errorf("Run after cancel = %v, want nil", err)
+	}
+	if c.get() != 1 {
+		t.Errorf("ack called %d times, want 1", c.get())
+	}
+}
+
+// Semantics 1: a failing stage's error is returned, wrapped with the
+// stage's name, and errors.Is sees through the wrapping.
+func TestRunReturnsFirstStageError(t *testing.T) {
+	boom := errors.New("boom")
+	failSource := sluice.SourceFunc[string](func(context.Context) (sluice.Message[string], func(), error) {
+		return sluice.Message[string]{}, nil, boom
+	})
+	okSource := sluice.SourceFunc[string](func(context.Context) (sluice.Message[string], func(), error) {
+		return msg("x"), sluice.Noop, nil
+	})
+	failHandler := sluice.HandlerFunc[string, string](func(context.Context, sluice.Message[string]) ([]sluice.Message[string], error) {
+		return nil, boom
+	})
+	failDest := sluice.DestinationFunc[string](func(context.Context, func(), ...sluice.Message[string]) error { return boom })
+	okDest := sluice.DestinationFunc[string](func(_ context.Context, ack func(), _ ...sluice.Message[string]) error {
+		sluice.Ack(ack)
+		return nil
+	})
+	for _, tc := range []struct {
+		name   string
+		cfg    sluice.Config[string, string]
+		prefix string
+	}{
+		{"source", sluice.Config[string, string]{Source: failSource, Destination: okDest, Handler: sluice.Pipe[string]()}, "source: "},
+		{"handler", sluice.Config[string, string]{Source: okSource, Destination: okDest, Handler: failHandler}, "handler: "},
+		{"destination", sluice.Config[string, string]{Source: okSource, Destination: failDest, Handler: sluice.Pipe[string]()}, "destination: "},
+		{"destination after handler", sluice.Config[string, string]{Source: okSource, Destination: failDest,
+			Handler: sluice.HandlerFunc[string, string](func(_ context.Context, m sluice.Message[string]) ([]sluice.Message[string], error) {
+				return []sluice.Message[string]{m, m}, nil
+			})}, "destination: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := wait(t, run(t, t.Context(), tc.cfg, sluice.Parallelism(4)))
+			if !errors.Is(err, boom) {
+				t.Fatalf("Run = %v, want errors.Is boom", err)
+			}
+			if !strings.HasPrefix(err.Error(), tc.prefix) {
+				t.Errorf("Run = %q, want prefix %q", err, tc.prefix)
+			}
+			var se *sluice.StageError
+			if !errors.As(err, &se) || se.Stage+": " != tc.prefix {
+				t.Errorf("errors.As StageError = %+v", se)
+			}
+		})
+	}
+}
+
+// Semantics 1: the outcome never depends on select ordering. One loop
+// fails; the other loops then see their context cancelled and return
+// errors of their own, and the destination's runner stops with one too.
+// Run returns the first failure every time. When the parent is cancelled
+// instead, every loop returns an error and Run returns nil every time.
+func TestRunOutcomeDoesNotDependOnSelectOrder(t *testing.T) {
+	boom := errors.New("boom")
+	blocked := func(ctx context.Context) (sluice.Message[string], func(), error) {
+		<-ctx.Done()
+		return sluice.Message[string]{}, nil, errors.Join(errors.New("connection closed"), ctx.Err())
+	}
+	for i := range 200 {
+		var calls atomic.Int64
+		src := sluice.SourceFunc[string](func(ctx context.Context) (sluice.Message[string], func(), error) {
+			if calls.Add(1) == 4 {
+				return sluice.Message[string]{}, nil, boom
+			}
+			return blocked(ctx)
+		})
+		r := &runner{Destination: memory.New[string](0), err: errors.New("late runner error")}
+		err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: r, Handler: sluice.Pipe[string]()}, sluice.Parallelism(8)))
+		if !errors.Is(err, boom) {
+			t.Fatalf("run %d: Run = %v, want boom", i, err)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		calls.Store(0)
+		src = sluice.SourceFunc[string](func(ctx context.Context) (sluice.Message[string], func(), error) {
+			if calls.Add(1) == 4 {
+				cancel()
+			}
+			return blocked(ctx)
+		})
+		r = &runner{Destination: memory.New[string](0), err: context.Canceled}
+		if err := wait(t, run(t, ctx, sluice.Config[string, string]{Source: src, Destination: r, Handler: sluice.Pipe[string]()}, sluice.Parallelism(8))); err != nil {
+			t.Fatalf("run %d: Run after cancel = %v, want nil", i, err)
+		}
+	}
+}
+
+// runner is a Source or Destination with a Run method that records its
+// life.
+type runner struct {
+	sluice.Destination[string]
+	started, stopped atomic.Bool
+	err              error
+}
+
+func (r *runner) Run(ctx context.Context) error {
+	r.started.Store(true)
+	<-ctx.Done()
+	if r.err == nil {
+		time.Sleep(20 * time.Millisecond) // a slow stop: Run must wait for it
+	}
+	r.stopped.Store(true)
+	return r.err
+}
+
+// Semantics 1: Run returns only after every goroutine it started has
+// stopped, the runners of its source and destination included.
+func TestRunWaitsForEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &runner{Destination: memory.New[string](0)}
+	done := run(t, ctx, sluice.Config[string, string]{Source: memory.New[string](0), Destination: r, Handler: sluice.Pipe[string]()}, sluice.Parallelism(8))
+	eventually(t, "runner to start", r.started.Load)
+	cancel()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if !r.stopped.Load() {
+		t.Error("Run returned before the destination's Run stopped")
+	}
+	eventually(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= before+1 })
+}
+
+// A runner's failure is fatal like a stage's.
+func TestRunnerErrorIsFatal(t *testing.T) {
+	boom := errors.New("boom")
+	r := &runner{Destination: memory.New[string](0), err: boom}
+	src := sluice.SourceFunc[string](func(ctx context.Context) (sluice.Message[string], func(), error) {
+		return sluice.Message[string]{}, nil, io.EOF
+	})
+	// The source ends at once; the runner is stopped and its error returned.
+	err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: r, Handler: sluice.Pipe[string]()}))
+	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "destination: run: ") {
+		t.Errorf("Run = %v, want destination: run: boom", err)
+	}
+}
+
+// io.EOF from the source ends Run cleanly once every message is through.
+func TestRunEndsAtEOF(t *testing.T) {
+	src, dst := memory.New[string](0), memory.New[string](100)
+	var c counter
+	for _, s := range []string{"a", "b", "c"} {
+		if err := src.Send(t.Context(), c.ack, msg(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Close()
+	if err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()}, sluice.Parallelism(2))); err != nil {
+		t.Fatalf("Run = %v, want nil at EOF", err)
+	}
+	if dst.Len() != 3 {
+		t.Errorf("destination holds %d, want 3", dst.Len())
+	}
+}
+
+// Semantics 2: a handler that returns zero messages and no error: the
+// processor acks the source message.
+func TestFilteredMessageIsAcked(t *testing.T) {
+	src, dst := memory.New[string](0), memory.New[string](0)
+	drop := sluice.HandlerFunc[string, string](func(context.Context, sluice.Message[string]) ([]sluice.Message[string], error) {
+		return nil, nil
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := run(t, ctx, sluice.Config[string, string]{Source: src, Destination: dst, Handler: drop})
+	var c counter
+	if err := src.Send(ctx, c.ack, msg("a"), msg("b")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "filtered messages to be acked", func() bool { return c.get() == 1 })
+	cancel()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if dst.Len() != 0 {
+		t.Errorf("destination got %d messages, want 0", dst.Len())
+	}
+}
+
+// Semantics 3: a handler error: that message is not acked and Run returns
+// the error.
+func TestHandlerErrorIsNotAcked(t *testing.T) {
+	boom := errors.New("bad event")
+	src, dst := memory.New[string](0), memory.New[string](10)
+	h := sluice.HandlerFunc[string, string](func(_ context.Context, m sluice.Message[string]) ([]sluice.Message[string], error) {
+		if m.Value == "bad" {
+			return nil, boom
+		}
+		return []sluice.Message[string]{m}, nil
+	})
+	var good, bad counter
+	if err := src.Send(t.Context(), good.ack, msg("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Send(t.Context(), bad.ack, msg("bad")); err != nil {
+		t.Fatal(err)
+	}
+	err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: dst, Handler: h}))
+	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "handler: ") {
+		t.Fatalf("Run = %v, want handler: bad event", err)
+	}
+	m, ack, err := dst.Recv(t.Context())
+	if err != nil || m.Value != "ok" {
+		t.Fatalf("destination got %v, %v", m, err)
+	}
+	ack()
+	if good.get() != 1 || bad.get() != 0 {
+		t.Errorf("acks: good %d, bad %d; want 1, 0", good.get(), bad.get())
+	}
+}
+
+// lateAcker is a destination that holds acks until released, as a
+// batching destination does before its flush.
+type lateAcker struct {
+	mu   sync.Mutex
+	acks []func()
+}
+
+func (d *lateAcker) Send(ctx context.Context, ack func(), msgs ...sluice.Message[string]) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.acks = append(d.acks, ack)
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *lateAcker) release(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range d.acks[:n] {
+		sluice.Ack(a)
+	}
+	d.acks = d.acks[n:]
+}
+
+func (d *lateAcker) held() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.acks)
+}
+
+// Semantics 4: the source's ack is called only when the destination acks,
+// and a message received but not yet acked when Run stops is never acked.
+func TestAckOnlyAfterDestinationAcks(t *testing.T) {
+	src := memory.New[string](0)
+	dst := &lateAcker{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := run(t, ctx, sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()})
+	acks := make([]*counter, 4)
+	for i := range acks {
+		acks[i] = new(counter)
+		if err := src.Send(ctx, acks[i].ack, msg("m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "4 sends", func() bool { return dst.held() == 4 })
+	for i, c := range acks {
+		if c.get() != 0 {
+			t.Fatalf("message %d acked before the destination acked", i)
+		}
+	}
+	dst.release(2)
+	cancel()
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range acks {
+		if want := int64(min(1, max(0, 2-i))); c.get() != want {
+			t.Errorf("message %d acked %d times, want %d", i, c.get(), want)
+		}
+	}
+}
+
+// Semantics 5: Parallelism(n) runs n loops at once.
+func TestParallelismRunsNLoops(t *testing.T) {
+	for _, n := range []int{1, 2, 7} {
+		t.Run("", func(t *testing.T) {
+			var inRecv atomic.Int64
+			all := make(chan struct{})
+			var once sync.Once
+			src := sluice.SourceFunc[string](func(ctx context.Context) (sluice.Message[string], func(), error) {
+				if inRecv.Add(1) == int64(n) {
+					once.Do(func() { close(all) })
+				}
+				select { // block until every loop is in Recv at once
+				case <-all:
+					return sluice.Message[string]{}, nil, io.EOF
+				case <-ctx.Done():
+					return sluice.Message[string]{}, nil, ctx.Err()
+				}
+			})
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			if err := wait(t, run(t, ctx, sluice.Config[string, string]{Source: src, Destination: memory.New[string](0), Handler: sluice.Pipe[string]()}, sluice.Parallelism(n))); err != nil {
+				t.Fatal(err)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("only %d of %d loops ran at once", inRecv.Load(), n)
+			}
+		})
+	}
+}
+
+// Semantics 6: misuse returns an error, never a panic.
+func TestMisuseIsAnError(t *testing.T) {
+	q := memory.New[string](0)
+	var nilQueue *memory.Queue[string]
+	var nilFunc sluice.SourceFunc[string]
+	for _, tc := range []struct {
+		name string
+		cfg  sluice.Config[string, string]
+		opts []sluice.Option
+		want string
+	}{
+		{"nil source", sluice.Config[string, string]{Destination: q, Handler: sluice.Pipe[string]()}, nil, "source is nil"},
+		{"typed nil source", sluice.Config[string, string]{Source: nilQueue, Destination: q, Handler: sluice.Pipe[string]()}, nil, "source is nil"},
+		{"nil func source", sluice.Config[string, string]{Source: nilFunc, Destination: q, Handler: sluice.Pipe[string]()}, nil, "source is nil"},
+		{"nil destination", sluice.Config[string, string]{Source: q, Handler: sluice.Pipe[string]()}, nil, "destination is nil"},
+		{"nil handler", sluice.Config[string, string]{Source: q, Destination: q}, nil, "handler is nil"},
+		{"parallelism 0", sluice.Config[string, string]{Source: q, Destination: q, Handler: sluice.Pipe[string]()}, []sluice.Option{sluice.Parallelism(0)}, "parallelism must be at least 1"},
+		{"parallelism -1", sluice.Config[string, string]{Source: q, Destination: q, Handler: sluice.Pipe[string]()}, []sluice.Option{sluice.Parallelism(-1)}, "parallelism must be at least 1"},
+		{"nil option and logger", sluice.Config[string, string]{Source: q, Destination: q}, []sluice.Option{nil, sluice.WithLogger(nil)}, "handler is nil"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := sluice.New(tc.cfg, tc.opts...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, %v; want error containing %q", p, err, tc.want)
+			}
+		})
+	}
+	t.Run("second Run", func(t *testing.T) {
+		inRecv := make(chan struct{})
+		var once sync.Once
+		src := sluice.SourceFunc[string](func(ctx context.Context) (sluice.Message[string], func(), error) {
+			once.Do(func() { close(inRecv) })
+			<-ctx.Done()
+			return sluice.Message[string]{}, nil, ctx.Err()
+		})
+		p, err := sluice.New(sluice.Config[string, string]{Source: src, Destination: q, Handler: sluice.Pipe[string]()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		<-inRecv
+		if err := p.Run(ctx); !errors.Is(err, sluice.ErrAlreadyRunning) {
+			t.Errorf("second Run = %v, want ErrAlreadyRunning", err)
+		}
+		cancel()
+		if err := wait(t, done); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(t.Context()); !errors.Is(err, sluice.ErrAlreadyRunning) {
+			t.Errorf("Run after stop = %v, want ErrAlreadyRunning", err)
+		}
+	})
+	t.Run("nil ack from source", func(t *testing.T) {
+		calls := 0
+		src := sluice.SourceFunc[string](func(context.Context) (sluice.Message[string], func(), error) {
+			if calls++; calls > 1 {
+				return sluice.Message[string]{}, nil, io.EOF
+			}
+			return msg("x"), nil, nil
+		})
+		drop := sluice.HandlerFunc[string, string](func(context.Context, sluice.Message[string]) ([]sluice.Message[string], error) { return nil, nil })
+		if err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: q, Handler: drop})); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Semantics 7: New does no I/O and starts no goroutine.
+func TestNewDoesNothing(t *testing.T) {
+	var calls atomic.Int64
+	src := sluice.SourceFunc[string](func(context.Context) (sluice.Message[string], func(), error) {
+		calls.Add(1)
+		return sluice.Message[string]{}, nil, io.EOF
+	})
+	dst := &runner{Destination: sluice.DestinationFunc[string](func(context.Context, func(), ...sluice.Message[string]) error {
+		calls.Add(1)
+		return nil
+	})}
+	before := runtime.NumGoroutine()
+	for range 10 {
+		if _, err := sluice.New(sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()}, sluice.Parallelism(4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after != before {
+		t.Errorf("goroutines: %d before New, %d after", before, after)
+	}
+	if calls.Load() != 0 || dst.started.Load() {
+		t.Errorf("New called the source or destination (%d calls, run started %v)", calls.Load(), dst.started.Load())
+	}
+}
+
+// Hooks see every stage with its outcome.
+func TestHooks(t *testing.T) {
+	src, dst := memory.New[string](0), memory.New[string](10)
+	var recv, handle, send, sent atomic.Int64
+	hooks := sluice.Hooks{
+		Recv: func(ctx context.Context) (context.Context, func(error)) {
+			return ctx, func(err error) {
+				if err == nil {
+					recv.Add(1)
+				}
+			}
+		},
+		Handle: func(ctx context.Context) (context.Context, func(int, error)) {
+			return ctx, func(out int, err error) { handle.Add(int64(out)) }
+		},
+		Send: func(ctx context.Context, n int) (context.Context, func(error)) {
+			sent.Add(int64(n))
+			return ctx, func(error) { send.Add(1) }
+		},
+	}
+	double := sluice.HandlerFunc[string, string](func(_ context.Context, m sluice.Message[string]) ([]sluice.Message[string], error) {
+		return []sluice.Message[string]{m, m}, nil
+	})
+	for _, h := range []sluice.Handler[string, string]{sluice.Pipe[string](), double} {
+		recv.Store(0)
+		handle.Store(0)
+		send.Store(0)
+		sent.Store(0)
+		for range 3 {
+			if err := src.Send(t.Context(), nil, msg("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := run(t, ctx, sluice.Config[string, string]{Source: src, Destination: dst, Handler: h}, sluice.WithHooks(hooks))
+		eventually(t, "3 sends", func() bool { return send.Load() == 3 })
+		cancel()
+		if err := wait(t, done); err != nil {
+			t.Fatal(err)
+		}
+		for dst.Len() > 0 {
+			_, ack, _ := dst.Recv(t.Context())
+			ack()
+		}
+		wantOut, wantSent := int64(6), int64(6)
+		if _, ok := h.(sluice.HandlerFunc[string, string]); !ok {
+			wantOut, wantSent = 0, 3 // Pipe is not called
+		}
+		if recv.Load() != 3 || handle.Load() != wantOut || sent.Load() != wantSent {
+			t.Errorf("hooks saw recv %d, handle out %d, sent %d", recv.Load(), handle.Load(), sent.Load())
+		}
+	}
+}
