@@ -1,0 +1,239 @@
+package event
+
+import (
+	"encoding/base64"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends e as one JSON object, without a newline, to dst and
+// returns the extended buffer. It allocates nothing when dst has room.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"ts":"`...)
+	dst = e.Timestamp().UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","receivedAt":"`...)
+	dst = e.ReceivedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, '"')
+	dst = appendField(dst, "source", e.Source)
+	dst = appendField(dst, "sourceType", e.SourceType)
+	dst = appendField(dst, "host", e.Host)
+	if len(e.Raw) > 0 {
+		if utf8.Valid(e.Raw) {
+			dst = append(dst, `,"raw":`...)
+			dst = AppendString(dst, e.Raw)
+		} else {
+			dst = append(dst, `,"rawBase64":"`...)
+			dst = base64.StdEncoding.AppendEncode(dst, e.Raw)
+			dst = append(dst, '"')
+		}
+	}
+	if e.Flags != 0 {
+		dst = append(dst, `,"flags":[`...)
+		first := true
+		for i, n := range flagNames {
+			if e.Flags&(1<<i) != 0 {
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, '"')
+				dst = append(dst, n...)
+				dst = append(dst, '"')
+			}
+		}
+		dst = append(dst, ']')
+	}
+	if e.File.Path != "" {
+		dst = append(dst, `,"file":{"path":`...)
+		dst = AppendString(dst, e.File.Path)
+		dst = append(dst, `,"offset":`...)
+		dst = strconv.AppendInt(dst, e.File.Offset, 10)
+		dst = append(dst, '}')
+	}
+	if e.Syslog.Present {
+		dst = e.Syslog.appendJSON(dst)
+	}
+	if e.HTTP != nil {
+		dst = e.HTTP.appendJSON(dst)
+	}
+	if len(e.Fields) > 0 {
+		dst = append(dst, `,"fields":{`...)
+		for i, f := range e.Fields {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, f.Name)
+			dst = append(dst, ':')
+			dst = AppendString(dst, f.Value)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+func (s *Syslog) appendJSON(dst []byte) []byte {
+	dst = append(dst, `,"syslog":{"facility":`...)
+	dst = strconv.AppendUint(dst, uint64(s.Facility), 10)
+	dst = append(dst, `,"severity":`...)
+	dst = strconv.AppendUint(dst, uint64(s.Severity), 10)
+	if s.Version != 0 {
+		dst = append(dst, `,"version":`...)
+		dst = strconv.AppendUint(dst, uint64(s.Version), 10)
+	}
+	dst = appendField(dst, "hostname", s.Hostname)
+	dst = appendField(dst, "appName", s.AppName)
+	dst = appendField(dst, "procId", s.ProcID)
+	dst = appendField(dst, "msgId", s.MsgID)
+	if s.StructuredData != "" {
+		dst = append(dst, `,"structuredData":{`...)
+		first := true
+		for id, params := range s.Elements() {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = AppendString(dst, id)
+			dst = append(dst, `:{`...)
+			firstParam := true
+			for name, value := range params {
+				if !firstParam {
+					dst = append(dst, ',')
+				}
+				firstParam = false
+				dst = AppendString(dst, name)
+				dst = append(dst, ':')
+				dst = appendSDValue(dst, value)
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, '}')
+	}
+	dst = appendField(dst, "message", s.Message)
+	return append(dst, '}')
+}
+
+func (h *HTTP) appendJSON(dst []byte) []byte {
+	dst = append(dst, `,"http":{`...)
+	n := len(dst)
+	dst = appendField(dst, "method", h.Method)
+	dst = appendField(dst, "path", h.Path)
+	dst = appendField(dst, "protocol", h.Protocol)
+	if h.Status != 0 {
+		dst = append(dst, `,"status":`...)
+		dst = strconv.AppendInt(dst, int64(h.Status), 10)
+	}
+	dst = append(dst, `,"bytes":`...)
+	dst = strconv.AppendInt(dst, h.Bytes, 10)
+	dst = appendField(dst, "referrer", h.Referrer)
+	dst = appendField(dst, "userAgent", h.UserAgent)
+	if h.RequestTime != 0 {
+		dst = append(dst, `,"requestTime":`...)
+		dst = strconv.AppendFloat(dst, h.RequestTime, 'f', -1, 64)
+	}
+	dst = appendField(dst, "remoteAddr", h.RemoteAddr)
+	dst = appendField(dst, "remoteUser", h.RemoteUser)
+	dst[n] = ' ' // the first field's comma; whitespace is valid JSON
+	return append(dst, '}')
+}
+
+// appendField appends ,"name":"value" if value is not empty.
+func appendField(dst []byte, name, value string) []byte {
+	if value == "" {
+		return dst
+	}
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return AppendString(dst, value)
+}
+
+const hex = "0123456789abcdef"
+
+// safe[b] is true for ASCII bytes that need no escaping in a JSON string.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
+// AppendString appends s as a quoted JSON string. Invalid UTF-8 becomes
+// U+FFFD, as with encoding/json.
+func AppendString[S string | []byte](dst []byte, s S) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if safe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := decodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func decodeRune[S string | []byte](s S) (rune, int) {
+	switch s := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(s)
+	case []byte:
+		return utf8.DecodeRune(s)
+	}
+	return utf8.RuneError, 1
+}
+
+// appendSDValue appends an RFC 5424 PARAM-VALUE, whose \" \\ and \]
+// escapes it resolves, as a JSON string.
+func appendSDValue(dst []byte, v string) []byte {
+	if !hasBackslash(v) {
+		return AppendString(dst, v)
+	}
+	var buf [256]byte // rare: resolve the escapes on the stack when they fit
+	u := appendUnescaped(buf[:0], v)
+	return AppendString(dst, u)
+}
+
+func hasBackslash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			return true
+		}
+	}
+	return false
+}
