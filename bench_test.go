@@ -12,12 +12,18 @@ import (
 
 // BenchmarkProcessor moves b.N messages of 20 bytes from a memory queue
 // through Pipe to a memory queue; a consumer acks each one, and the ack
-// travels back to the producer. Reported per message.
+// travels back to the producer. Reported per message. With ack=none the
+// producer sends without an ack, which isolates the processor and queues
+// from the cost of memory's once-only ack guard (one allocation per
+// message).
 func BenchmarkProcessor(b *testing.B) {
-	for _, par := range []int{1, 2} {
-		b.Run(fmt.Sprintf("parallelism=%d", par), func(b *testing.B) {
-			benchPipeline(b, b.N, par)
-		})
+	for _, withAck := range []bool{true, false} {
+		for _, par := range []int{1, 2} {
+			name := fmt.Sprintf("ack=%s/parallelism=%d", map[bool]string{true: "per-message", false: "none"}[withAck], par)
+			b.Run(name, func(b *testing.B) {
+				benchPipeline(b, b.N, par, withAck)
+			})
+		}
 	}
 }
 
@@ -27,11 +33,11 @@ func BenchmarkProcessor(b *testing.B) {
 // ns/op by 1e6 for ns/message.
 func BenchmarkMem(b *testing.B) {
 	for range b.N {
-		benchPipeline(b, 1_000_000, 1)
+		benchPipeline(b, 1_000_000, 1, true)
 	}
 }
 
-func benchPipeline(b *testing.B, n, par int) {
+func benchPipeline(b *testing.B, n, par int, withAck bool) {
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	src, dst := memory.New[[]byte](1024), memory.New[[]byte](1024)
@@ -44,6 +50,10 @@ func benchPipeline(b *testing.B, n, par int) {
 	payload := []byte("01234567890123456789")
 	var acked atomic.Int64
 	ack := func() { acked.Add(1) }
+	want := int64(n)
+	if !withAck {
+		ack, want = nil, 0
+	}
 	go func() {
 		m := sluice.Message[[]byte]{Value: payload}
 		for range n {
@@ -65,7 +75,7 @@ func benchPipeline(b *testing.B, n, par int) {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-	if acked.Load() != int64(n) {
-		b.Fatalf("acked %d of %d", acked.Load(), n)
+	if acked.Load() != want {
+		b.Fatalf("acked %d of %d", acked.Load(), want)
 	}
 }

@@ -75,13 +75,16 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 		sluice.Ack(ack)
 		return nil
 	}
-	if ack == nil {
-		ack = sluice.Noop
-	}
+	// Each message gets its own once-only ack: a receiver that acks a
+	// message twice must neither ack the sender twice nor count for
+	// another message of the same Send. This costs an allocation per
+	// message unless ack is nil.
+	once := ack != nil && len(msgs) == 1
 	var shared func()
-	if len(msgs) > 1 {
-		// Each message gets its own once-only ack, so that a receiver
-		// acking one message twice cannot count for another.
+	switch {
+	case ack == nil:
+		ack = sluice.Noop
+	case len(msgs) > 1:
 		shared = sluice.AckAfter(len(msgs), ack)
 	}
 	for i := 0; i < len(msgs); {
@@ -106,6 +109,8 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 			a := ack
 			if shared != nil {
 				a = sluice.AckOnce(shared)
+			} else if once {
+				a = sluice.AckOnce(ack)
 			}
 			q.ring[(q.head+q.n)%len(q.ring)] = item[T]{msgs[i], a}
 			q.n++
@@ -122,10 +127,8 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 }
 
 // Recv returns the oldest message and its ack, blocking while the queue is
-// empty. The ack of a message sent alone is the one its sender gave; the
-// ack of a message sent with others counts once toward the sender's ack
-// however often it is called. After [Queue.Close], Recv returns what is
-// left, then io.EOF.
+// empty. The ack counts once toward its Send's ack however often it is
+// called. After [Queue.Close], Recv returns what is left, then io.EOF.
 func (q *Queue[T]) Recv(ctx context.Context) (sluice.Message[T], func(), error) {
 	if err := ctx.Err(); err != nil {
 		return sluice.Message[T]{}, nil, fmt.Errorf("memory: recv: %w", err)

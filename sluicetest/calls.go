@@ -1,0 +1,414 @@
+package sluicetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// The suite calls a connector in a goroutine of its own and waits for it
+// with a deadline, so that a call that never returns fails the suite
+// instead of hanging it, and a panic is reported instead of crashing it.
+
+// outcome is what a call came to: its result, or a panic.
+type outcome[R any] struct {
+	v        R
+	panicked bool
+	p        any
+}
+
+// capture calls f and recovers a panic into the outcome.
+func capture[R any](f func() R) (o outcome[R]) {
+	o.panicked = true
+	defer func() {
+		if o.panicked {
+			o.p = recover()
+		}
+	}()
+	o.v = f()
+	o.panicked = false
+	return o
+}
+
+// goCall calls f in a new goroutine and delivers its outcome on the
+// returned channel, which has room for it: the goroutine ends when f
+// returns, whether or not anyone still waits.
+func goCall[R any](f func() R) chan outcome[R] {
+	ch := make(chan outcome[R], 1)
+	go func() { ch <- capture(f) }()
+	return ch
+}
+
+// await waits for ch until ctx is done; an outcome ready by then wins.
+func await[R any](ctx context.Context, ch <-chan outcome[R]) (outcome[R], bool) {
+	select {
+	case o := <-ch:
+		return o, true
+	case <-ctx.Done():
+		select {
+		case o := <-ch:
+			return o, true
+		default:
+			return outcome[R]{}, false
+		}
+	}
+}
+
+// within calls f in a new goroutine and waits d at most for it.
+func within[R any](d time.Duration, f func() R) (outcome[R], bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return await(ctx, goCall(f))
+}
+
+// errNoReturn is the error of a call that did not return in time.
+var errNoReturn = errors.New("did not return in time")
+
+// errReported wraps the error of a call whose failure was reported
+// already, such as a panic.
+var errReported = errors.New("reported")
+
+// delivery is what Recv returned.
+type delivery[T any] struct {
+	msg sluice.Message[T]
+	ack func()
+	err error
+}
+
+// allow is how long to wait for a call with ctx: until ctx's deadline,
+// then the allowance for returning once ctx is done.
+func (h *harness[T]) allow(ctx context.Context) time.Duration {
+	d := h.s.prompt
+	if deadline, ok := ctx.Deadline(); ok {
+		d += max(0, time.Until(deadline))
+	}
+	return d
+}
+
+// recv calls Recv with ctx and returns the payload and the ack. err is
+// Recv's error, errNoReturn, or wraps errReported. A nil ack with a nil
+// error is reported and replaced by a no-op.
+func (h *harness[T]) recv(ctx context.Context) (string, func(), error) {
+	src := h.src
+	o, ok := within(h.allow(ctx), func() delivery[T] {
+		msg, ack, err := src.Recv(ctx)
+		return delivery[T]{msg, ack, err}
+	})
+	switch {
+	case !ok:
+		return "", nil, errNoReturn
+	case o.panicked:
+		h.t.Errorf("%s: Recv panicked: %v", h.rule, o.p)
+		return "", nil, fmt.Errorf("recv: %w", errReported)
+	case o.v.err != nil:
+		return "", nil, o.v.err
+	}
+	ack := o.v.ack
+	if ack == nil {
+		h.mu.Lock()
+		first := !h.nilAckSeen
+		h.nilAckSeen = true
+		h.mu.Unlock()
+		if first {
+			h.t.Errorf("recv-ack: Recv returned a nil ack with a nil error")
+		}
+		ack = sluice.Noop
+	}
+	return string(h.s.unwrap(o.v.msg)), ack, nil
+}
+
+// next receives one message, waiting Timeout at most.
+func (h *harness[T]) next() (string, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
+	defer cancel()
+	return h.recv(ctx)
+}
+
+// receive receives n messages and returns their payloads. It acks each
+// one at once if ackNow is set, and otherwise returns the acks. It stops at
+// the first failure, which it reports.
+func (h *harness[T]) receive(n int, ackNow bool) (payloads []string, acks []func()) {
+	h.t.Helper()
+	for len(payloads) < n {
+		p, ack, err := h.next()
+		if err != nil {
+			h.recvFailed(err, len(payloads), n)
+			break
+		}
+		if ackNow {
+			h.ackMsg(ack)
+		} else {
+			acks = append(acks, ack)
+		}
+		payloads = append(payloads, p)
+	}
+	return payloads, acks
+}
+
+// recvFailed reports err, from Recv after got of want messages.
+func (h *harness[T]) recvFailed(err error, got, want int) {
+	h.t.Helper()
+	switch {
+	case errors.Is(err, errReported):
+	case errors.Is(err, errNoReturn):
+		h.t.Errorf("recv-cancel: Recv did not return within %v of its context's deadline (after %d of %d messages)", h.s.prompt, got, want)
+	case errors.Is(err, io.EOF):
+		h.t.Errorf("round-trip: unexpected io.EOF from Recv after %d of %d messages", got, want)
+	case errors.Is(err, context.DeadlineExceeded):
+		h.t.Errorf("%s: no message within %v after %d of %d messages", h.rule, h.f.Timeout, got, want)
+	default:
+		h.t.Errorf("%s: Recv after %d of %d messages: %v", h.rule, got, want, err)
+	}
+}
+
+// ackMsg calls an ack that Recv returned.
+func (h *harness[T]) ackMsg(ack func()) {
+	h.t.Helper()
+	if o := capture(func() bool { ack(); return true }); o.panicked {
+		h.t.Errorf("%s: an ack returned by Recv panicked: %v", h.rule, o.p)
+	}
+}
+
+// ackTwice calls ack twice at once, as a source must allow.
+func (h *harness[T]) ackTwice(ack func()) {
+	var wg sync.WaitGroup
+	wg.Go(func() { h.ackMsg(ack) })
+	h.ackMsg(ack)
+	wg.Wait()
+}
+
+// send calls Send with ctx, ack and a message for each payload. err is
+// Send's error, errNoReturn, or wraps errReported.
+func (h *harness[T]) send(ctx context.Context, ack func(), payloads ...string) error {
+	msgs := make([]sluice.Message[T], len(payloads))
+	for i, p := range payloads {
+		msgs[i] = h.s.wrap([]byte(p))
+	}
+	dst := h.dst
+	o, ok := within(h.allow(ctx), func() error { return dst.Send(ctx, ack, msgs...) })
+	switch {
+	case !ok:
+		return errNoReturn
+	case o.panicked:
+		h.t.Errorf("%s: Send panicked: %v", h.rule, o.p)
+		return fmt.Errorf("send: %w", errReported)
+	}
+	return o.v
+}
+
+// sendFailed reports err, from the Send described by what.
+func (h *harness[T]) sendFailed(what string, err error) {
+	h.t.Helper()
+	switch {
+	case errors.Is(err, errReported):
+	case errors.Is(err, errNoReturn):
+		h.t.Errorf("send-cancel: %s did not return within %v of its context's deadline", what, h.s.prompt)
+	default:
+		h.t.Errorf("%s: %s: %v", h.rule, what, err)
+	}
+}
+
+// wantCanceled reports, under rule, a call with a cancelled context that
+// did not return at once with an error wrapping context.Canceled.
+func (h *harness[T]) wantCanceled(rule, what string, err error) {
+	h.t.Helper()
+	switch {
+	case errors.Is(err, errReported):
+	case errors.Is(err, errNoReturn):
+		h.t.Errorf("%s: %s did not return within %v", rule, what, h.s.prompt)
+	case err == nil:
+		h.t.Errorf("%s: %s returned without an error, want one wrapping context.Canceled", rule, what)
+	case !errors.Is(err, context.Canceled):
+		h.t.Errorf("%s: %s returned %v, want an error wrapping context.Canceled", rule, what, err)
+	}
+}
+
+// sender sends batches of payloads, one Send each, from a goroutine.
+type sender struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	what   string // the Send that failed
+	err    error  // its error
+}
+
+// goSend starts sending batches[i] with acks[i], which may be nil, each
+// Send with a deadline of Timeout. It stops at the first error.
+func (h *harness[T]) goSend(batches [][]string, acks []*ackCounter) *sender {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &sender{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(s.done)
+		for i, b := range batches {
+			var ack func()
+			if acks[i] != nil {
+				ack = acks[i].fn()
+			}
+			sctx, stop := context.WithTimeout(ctx, h.f.Timeout)
+			err := h.send(sctx, ack, b...)
+			stop()
+			if err != nil {
+				if acks[i] != nil && !errors.Is(err, errNoReturn) {
+					acks[i].sendFailed(err)
+				}
+				s.what, s.err = "Send "+strconv.Itoa(i), err
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// wait waits for s to finish, first cancelling the Send in flight if
+// abort is set, reports its failure, and reports whether every Send
+// returned nil.
+func (h *harness[T]) wait(s *sender, abort bool) bool {
+	h.t.Helper()
+	if abort {
+		s.cancel()
+	}
+	<-s.done
+	s.cancel()
+	if s.err != nil && !(abort && errors.Is(s.err, context.Canceled)) {
+		h.sendFailed(s.what, s.err)
+	}
+	return s.err == nil
+}
+
+// ackCounter counts the calls of the ack given to one Send.
+type ackCounter struct {
+	what   string
+	before func() // if set, called first on each call
+	calls  atomic.Int32
+	mu     sync.Mutex
+	err    error // Send's error: the ack must never be called
+}
+
+// newAck returns a counter that the subtest checks when it ends: the ack
+// must have been called at most once, and never if Send failed.
+func (h *harness[T]) newAck(what string) *ackCounter {
+	c := &ackCounter{what: what}
+	h.addAck(c)
+	return c
+}
+
+func (h *harness[T]) addAck(c *ackCounter) {
+	h.mu.Lock()
+	h.acks = append(h.acks, c)
+	h.mu.Unlock()
+}
+
+func (c *ackCounter) fn() func() {
+	return func() {
+		if c.before != nil {
+			c.before()
+		}
+		c.calls.Add(1)
+	}
+}
+
+func (c *ackCounter) sendFailed(err error) {
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+}
+
+func (c *ackCounter) sendErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *ackCounter) broken() bool {
+	n := c.calls.Load()
+	return n > 1 || n > 0 && c.sendErr() != nil
+}
+
+// waitAcked reports the acks not called within Timeout.
+func (h *harness[T]) waitAcked(acks []*ackCounter) {
+	h.t.Helper()
+	var missing []*ackCounter
+	poll(h.f.Timeout, func() bool {
+		missing = missing[:0]
+		for _, c := range acks {
+			if c != nil && c.calls.Load() == 0 {
+				missing = append(missing, c)
+			}
+		}
+		return len(missing) == 0
+	})
+	if len(missing) > 0 {
+		h.t.Errorf("ack-exactly-once: the ack of %s (and %d more) was not called within %v", missing[0].what, len(missing)-1, h.f.Timeout)
+	}
+}
+
+// checkAcks watches the subtest's acks for a short while and reports any
+// called twice, or called after its Send failed. It runs when the subtest
+// ends, after the runners stopped.
+func (h *harness[T]) checkAcks() {
+	h.t.Helper()
+	h.mu.Lock()
+	acks := slices.Clone(h.acks)
+	h.mu.Unlock()
+	if len(acks) == 0 {
+		return
+	}
+	holdsFor(h.s.grace, func() bool {
+		return !slices.ContainsFunc(acks, (*ackCounter).broken)
+	})
+	reported := 0
+	for _, c := range acks {
+		if !c.broken() {
+			continue
+		}
+		if reported++; reported > 5 {
+			h.t.Errorf("ack-exactly-once: more acks called too often; stopping at 5")
+			return
+		}
+		if err := c.sendErr(); err != nil {
+			h.t.Errorf("no-ack-on-error: %s returned an error (%v) but its ack was called %s, want never", c.what, err, times(c.calls.Load()))
+		} else {
+			h.t.Errorf("ack-exactly-once: the ack of %s was called %s, want once", c.what, times(c.calls.Load()))
+		}
+	}
+}
+
+// times says n times in words.
+func times(n int32) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return strconv.Itoa(int(n)) + " times"
+}
+
+// poll calls cond until it returns true or d has passed, waiting a little
+// longer each time, and reports whether cond returned true.
+func poll(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	wait := time.Millisecond
+	for !cond() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		t := time.NewTimer(min(wait, left))
+		<-t.C
+		wait = min(2*wait, 20*time.Millisecond)
+	}
+	return true
+}
+
+// holdsFor polls cond for d and reports whether it held throughout.
+func holdsFor(d time.Duration, cond func() bool) bool {
+	return !poll(d, func() bool { return !cond() })
+}

@@ -1,0 +1,62 @@
+// Package sluicetest is the conformance suite for [sluice.Source] and
+// [sluice.Destination] implementations, in the manner of testing/slogtest.
+//
+// A connector declares what it promises in [Features] and gives a
+// [NewPair] function that opens a Source and a Destination over the
+// storage called name; [Run] then checks every promise in a subtest:
+//
+//	func TestConformance(t *testing.T) {
+//		dir := t.TempDir()
+//		sluicetest.Run(t, sluicetest.Features{Durable: true, Ordered: true},
+//			func(t *testing.T, name string) (sluice.Source[[]byte], sluice.Destination[[]byte]) {
+//				path := filepath.Join(dir, name) // the same name, the same file
+//				return file.NewSource(path), file.NewDestination(path)
+//			})
+//	}
+//
+// Connectors of other message types use [Suite]. Each subtest is named for
+// its rule and each failure message starts with the rule it breaks:
+//
+//   - round-trip: random payloads sent one per Send all arrive, byte for
+//     byte, each exactly once. A Recv that returns io.EOF early fails as
+//     "round-trip: unexpected io.EOF".
+//   - ack-exactly-once: each Send's ack is called once, never twice. The
+//     receiver acks some messages twice at once: a repeated ack counts
+//     once. When the Source and the Destination are one value and no ack
+//     fires before the receiver acks (a pass-through queue such as
+//     memory.Queue), a Send's ack must also wait until every one of its
+//     messages was acked.
+//   - recv-ack: Recv never returns a nil ack with a nil error.
+//   - no-ack-on-error: a Send that returns an error never calls its ack,
+//     not even after Run stops; Send and Recv with a cancelled context
+//     return errors wrapping [context.Canceled].
+//   - empty-send: Send with no messages returns nil, acks, and writes
+//     nothing.
+//   - recv-cancel, send-cancel: a blocked Recv, and a Send in flight, return
+//     within 1s (or Timeout, if shorter) of their context being cancelled.
+//   - pre-cancelled: with an already-cancelled context, Recv and Send return
+//     at once; Recv consumes nothing and Send writes nothing.
+//   - run-stop: the Run method of a Source or Destination that is a
+//     [sluice.Runner] returns nil or context.Canceled within Timeout of its
+//     context being cancelled, and no goroutine started in a subtest is left
+//     once it ends. Every subtest checks this.
+//   - concurrent-recv, concurrent-send: with four goroutines receiving (or
+//     sending) at once, every message arrives exactly once. Run them with
+//     -race.
+//   - redelivery: messages received but not acked come back after a
+//     restart.
+//   - order: one sender's messages arrive in the order sent.
+//
+// The suite calls NewPair once per subtest with a fresh name, and runs a
+// Runner in a goroutine until the subtest ends. A restart cancels the
+// runners, waits for them, and calls NewPair again with the same name, so
+// a pair must release what a restart needs (locks, consumer membership)
+// when its Run returns; everything else may wait for t.Cleanup, which runs
+// before the goroutine check. Every Send and Recv has a deadline, so a
+// broken connector fails the suite rather than hanging it.
+//
+// Payloads are random, from a seed the suite logs; set SLUICETEST_SEED to
+// replay a failure. The goroutine check sees every goroutine of the test
+// binary: do not call t.Parallel in a test that calls Run, and open
+// clients in NewPair rather than share one between subtests.
+package sluicetest

@@ -1,0 +1,512 @@
+package sluicetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Each rule below is one subtest, run on a fresh pair by suite.runRule.
+
+// maxSends bounds send-cancel's Sends, for destinations that never block.
+const maxSends = 100_000
+
+// orderMessages is how many messages the order rule sends.
+const orderMessages = 1000
+
+// roundTrip sends Messages random payloads, one per Send, and receives
+// them all.
+func roundTrip[T any](h *harness[T]) { h.roundTrip(h.f.Messages, h.f.Ordered) }
+
+// order is round-trip with more messages, in order.
+func order[T any](h *harness[T]) { h.roundTrip(orderMessages, true) }
+
+func (h *harness[T]) roundTrip(n int, ordered bool) {
+	h.t.Helper()
+	sent := h.payloads(n)
+	batches := make([][]string, n)
+	acks := make([]*ackCounter, n)
+	for i := range sent {
+		batches[i] = sent[i : i+1]
+		acks[i] = h.newAck(fmt.Sprintf("Send %d", i))
+	}
+	s := h.goSend(batches, acks)
+	got, _ := h.receive(n, true)
+	ok := h.wait(s, len(got) < n)
+	h.compare(sent, got, ordered)
+	if ok && len(got) == n {
+		h.waitAcked(acks)
+	}
+}
+
+// ackExactlyOnce sends batches of one to four messages, receives them
+// all, and only then acks them in a random order: the messages of the
+// first half of the Sends once, those of the second half twice at once.
+// A repeated ack must have no further effect: it must neither reach the
+// sender's ack again nor count toward another message.
+func ackExactlyOnce[T any](h *harness[T]) {
+	const sends = 10 // and one more, with a nil ack
+	twice := func(i int) bool { return i >= sends/2 }
+	var (
+		batches [][]string
+		acks    []*ackCounter
+		sent    []string
+		owner   = make(map[string]int) // payload → index of its Send
+	)
+	recvAcked := make([]atomic.Int32, sends) // messages the receiver acked, per Send
+	early := make([]atomic.Int32, sends)     // acks called before the receiver acked them all
+	for i := range sends + 1 {
+		b := h.payloads(1 + i%4)
+		var c *ackCounter
+		if i < sends {
+			c = h.newAck(fmt.Sprintf("Send %d (%s)", i, count(len(b), "message")))
+			c.before = func() {
+				if int(recvAcked[i].Load()) < len(b) {
+					early[i].Add(1)
+				}
+			}
+		}
+		for _, p := range b {
+			owner[p] = i
+		}
+		batches, acks, sent = append(batches, b), append(acks, c), append(sent, b...)
+	}
+	s := h.goSend(batches, acks)
+	got, gotAcks := h.receive(len(sent), false)
+	ok := h.wait(s, len(got) < len(sent))
+	h.compare(sent, got, false)
+
+	// A pass-through acks a Send only once its messages are acked. Tell
+	// one from a destination that acks on write by the acks so far.
+	passThrough := h.same && holdsFor(h.s.grace, func() bool {
+		for _, c := range acks {
+			if c != nil && c.calls.Load() > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if passThrough {
+		h.t.Logf("ack-exactly-once: pass-through (one value, no ack before the receiver's): checking that each Send's ack waits for its messages' acks")
+	}
+	for _, k := range h.rng.Perm(len(got)) {
+		i, known := owner[got[k]]
+		if known && i < sends {
+			recvAcked[i].Add(1)
+		}
+		if known && twice(i) {
+			h.ackTwice(gotAcks[k])
+		} else {
+			h.ackMsg(gotAcks[k])
+		}
+	}
+	if ok && len(got) == len(sent) {
+		h.waitAcked(acks[:sends])
+	}
+	if !passThrough {
+		return
+	}
+	for i := range sends {
+		if early[i].Load() == 0 {
+			continue
+		}
+		why := ""
+		if twice(i) {
+			why = " (the receiver acked each message twice: a repeated ack must count once)"
+		}
+		h.t.Errorf("ack-exactly-once: the ack of %s was called before the receiver acked all its messages%s", acks[i].what, why)
+	}
+}
+
+// noAckOnError calls Send and Recv with a cancelled context.
+func noAckOnError[T any](h *harness[T]) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c := h.newAck("Send with a cancelled context")
+	err := h.send(ctx, c.fn(), h.payloads(1)...)
+	h.wantCanceled("no-ack-on-error", "Send with a cancelled context", err)
+	if err != nil && !errors.Is(err, errNoReturn) {
+		c.sendFailed(err) // checkAcks reports a call, even one after Run stopped
+	}
+	_, ack, err := h.recv(ctx)
+	if err == nil {
+		h.ackMsg(ack)
+	}
+	h.wantCanceled("no-ack-on-error", "Recv with a cancelled context", err)
+}
+
+// emptySend sends no messages, then a marker that must be all there is to
+// receive.
+func emptySend[T any](h *harness[T]) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
+	defer cancel()
+	c := h.newAck("Send with no messages")
+	err := h.send(ctx, c.fn())
+	cancel()
+	if err != nil {
+		if !errors.Is(err, errNoReturn) && !errors.Is(err, errReported) {
+			c.sendFailed(err)
+			h.t.Errorf("empty-send: Send with no messages returned %v, want nil", err)
+			return
+		}
+		h.sendFailed("Send with no messages", err)
+		return
+	}
+	if !poll(h.f.Timeout, func() bool { return c.calls.Load() > 0 }) {
+		h.t.Errorf("empty-send: the ack of a Send with no messages was not called within %v", h.f.Timeout)
+	}
+	marker := h.payloads(1)
+	ctx, cancel = context.WithTimeout(context.Background(), h.f.Timeout)
+	defer cancel()
+	if err := h.send(ctx, h.newAck("Send of the marker").fn(), marker...); err != nil {
+		h.sendFailed("Send of the marker", err)
+		return
+	}
+	got, _ := h.receive(1, true)
+	h.compare(marker, got, false)
+}
+
+// recvCancel cancels a Recv blocked on an empty source.
+func recvCancel[T any](h *harness[T]) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := h.src
+	ch := goCall(func() delivery[T] {
+		msg, ack, err := src.Recv(ctx)
+		return delivery[T]{msg, ack, err}
+	})
+	blocked := time.NewTimer(50 * time.Millisecond)
+	defer blocked.Stop()
+	select {
+	case o := <-ch:
+		h.t.Errorf("recv-cancel: Recv on an empty source returned before its context was cancelled: %s", describe(o))
+		return
+	case <-blocked.C:
+	}
+	cancel()
+	wait, stop := context.WithTimeout(context.Background(), h.s.prompt)
+	defer stop()
+	o, ok := await(wait, ch)
+	switch {
+	case !ok:
+		h.t.Errorf("recv-cancel: Recv did not return within %v of its context being cancelled", h.s.prompt)
+	case o.panicked || o.v.err == nil || !errors.Is(o.v.err, context.Canceled):
+		h.t.Errorf("recv-cancel: Recv returned %s after its context was cancelled, want an error wrapping context.Canceled", describe(o))
+	}
+}
+
+func describe[T any](o outcome[delivery[T]]) string {
+	switch {
+	case o.panicked:
+		return fmt.Sprintf("a panic (%v)", o.p)
+	case o.v.err != nil:
+		return fmt.Sprintf("error %q", o.v.err)
+	}
+	return "a message"
+}
+
+// sendCancel keeps sending, with nobody receiving, until its context is
+// cancelled after 50ms.
+func sendCancel[T any](h *harness[T]) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		n   int // Sends made
+		err error
+		ack *ackCounter // of the last Send
+	}
+	dst := h.dst
+	msg := h.s.wrap([]byte(h.payload(minPayload)))
+	ch := goCall(func() result {
+		var c *ackCounter
+		for i := range maxSends {
+			if ctx.Err() != nil {
+				return result{n: i, ack: c}
+			}
+			c = new(ackCounter)
+			if err := dst.Send(ctx, c.fn(), msg); err != nil {
+				return result{n: i + 1, err: err, ack: c}
+			}
+		}
+		return result{n: maxSends, ack: c}
+	})
+	timer := time.NewTimer(50 * time.Millisecond)
+	defer timer.Stop()
+	select {
+	case o := <-ch:
+		switch {
+		case o.panicked:
+			h.t.Errorf("send-cancel: Send panicked: %v", o.p)
+		case o.v.err != nil:
+			h.t.Errorf("send-cancel: Send %d: %v", o.v.n-1, o.v.err)
+		default:
+			h.t.Logf("send-cancel: all %d Sends returned before the cancel; none was in flight", o.v.n)
+		}
+		return
+	case <-timer.C:
+	}
+	cancel()
+	wait, stop := context.WithTimeout(context.Background(), h.s.prompt)
+	defer stop()
+	o, ok := await(wait, ch)
+	switch {
+	case !ok:
+		h.t.Errorf("send-cancel: Send did not return within %v of its context being cancelled", h.s.prompt)
+	case o.panicked:
+		h.t.Errorf("send-cancel: Send panicked: %v", o.p)
+	case o.v.err != nil:
+		if !errors.Is(o.v.err, context.Canceled) {
+			h.t.Errorf("send-cancel: Send %d returned %v after its context was cancelled, want nil or an error wrapping context.Canceled", o.v.n-1, o.v.err)
+		}
+		o.v.ack.what = fmt.Sprintf("Send %d, cancelled in flight,", o.v.n-1)
+		o.v.ack.sendFailed(o.v.err)
+		h.addAck(o.v.ack)
+	}
+}
+
+// preCancelled calls Recv with a cancelled context after a message was
+// sent, and Send with a cancelled context before another is sent: each
+// message sent must be the next to arrive, and the cancelled Send's never.
+// No more than one message is ever waiting.
+func preCancelled[T any](h *harness[T]) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	ps := h.payloads(3)
+	before, dropped, after := ps[0], ps[1], ps[2]
+
+	if !h.sendOne("Send before a Recv with a cancelled context", before) {
+		return
+	}
+	p, ack, err := h.recv(cancelled)
+	if err == nil {
+		h.ackMsg(ack)
+	}
+	h.wantCanceled("pre-cancelled", "Recv with a cancelled context", err)
+	if err != nil || p != before { // else Recv took it, reported above
+		p, ack, err := h.next()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF):
+			h.t.Errorf("pre-cancelled: the message sent before a Recv with a cancelled context was not received after it (that Recv must not consume it): %v", err)
+			return
+		case err != nil:
+			h.recvFailed(err, 0, 1)
+			return
+		}
+		h.ackMsg(ack)
+		if p != before {
+			h.t.Errorf("pre-cancelled: received %s, want the message sent before a Recv with a cancelled context", show(p))
+		}
+	}
+
+	c := h.newAck("Send with a cancelled context")
+	err = h.send(cancelled, c.fn(), dropped)
+	h.wantCanceled("pre-cancelled", "Send with a cancelled context", err)
+	if err != nil && !errors.Is(err, errNoReturn) {
+		c.sendFailed(err)
+	}
+	if !h.sendOne("Send after a Send with a cancelled context", after) {
+		return
+	}
+	check := func(p string) {
+		switch p {
+		case dropped:
+			h.t.Errorf("pre-cancelled: Send with a cancelled context wrote its message")
+		case after:
+		default:
+			h.t.Errorf("pre-cancelled: received %s, which was not sent", show(p))
+		}
+	}
+	p, ack, err = h.next()
+	if err != nil {
+		h.recvFailed(err, 0, 1)
+		return
+	}
+	h.ackMsg(ack)
+	check(p)
+	if p == dropped { // after is still to come
+		if got, _ := h.receive(1, true); len(got) == 1 {
+			check(got[0])
+		}
+		return
+	}
+	// The dropped message must not come late either.
+	quiet, stop := context.WithTimeout(context.Background(), h.s.grace)
+	defer stop()
+	p, ack, err = h.recv(quiet)
+	switch {
+	case err == nil:
+		h.ackMsg(ack)
+		check(p)
+	case errors.Is(err, errNoReturn):
+		h.t.Errorf("recv-cancel: Recv did not return within %v of its context's deadline", h.s.prompt)
+	}
+}
+
+// sendOne sends p in a Send described by what, with a deadline of Timeout,
+// and reports whether it returned nil.
+func (h *harness[T]) sendOne(what, p string) bool {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
+	defer cancel()
+	if err := h.send(ctx, h.newAck(what).fn(), p); err != nil {
+		h.sendFailed(what, err)
+		return false
+	}
+	return true
+}
+
+// runStop round-trips a message and stops the runners. Like every
+// subtest, it then checks for goroutines left behind.
+func runStop[T any](h *harness[T]) {
+	if len(h.runs) == 0 {
+		h.t.Logf("run-stop: neither the Source nor the Destination is a sluice.Runner; checking for goroutines left behind")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
+	defer cancel()
+	sent := h.payloads(1)
+	c := h.newAck("Send")
+	if err := h.send(ctx, c.fn(), sent...); err != nil {
+		h.sendFailed("Send", err)
+		return
+	}
+	got, _ := h.receive(1, true)
+	h.compare(sent, got, false)
+	if len(got) == 1 {
+		h.waitAcked([]*ackCounter{c})
+	}
+	h.stop(h.runs)
+}
+
+// concurrentRecv receives with four goroutines at once.
+func concurrentRecv[T any](h *harness[T]) {
+	n := h.f.Messages
+	sent := h.payloads(n)
+	batches := make([][]string, n)
+	acks := make([]*ackCounter, n)
+	for i := range sent {
+		batches[i] = sent[i : i+1]
+		acks[i] = h.newAck(fmt.Sprintf("Send %d", i))
+	}
+	s := h.goSend(batches, acks)
+	var (
+		mu      sync.Mutex
+		got     []string
+		claimed atomic.Int64
+		failed  atomic.Bool
+		wg      sync.WaitGroup
+	)
+	for range 4 {
+		wg.Go(func() {
+			for !failed.Load() && claimed.Add(1) <= int64(n) {
+				p, ack, err := h.next()
+				if err != nil {
+					if failed.CompareAndSwap(false, true) {
+						mu.Lock()
+						k := len(got)
+						mu.Unlock()
+						h.recvFailed(err, k, n)
+					}
+					return
+				}
+				h.ackMsg(ack)
+				mu.Lock()
+				got = append(got, p)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	ok := h.wait(s, failed.Load())
+	h.compare(sent, got, false)
+	if ok && len(got) == n {
+		h.waitAcked(acks)
+	}
+}
+
+// concurrentSend sends from four goroutines at once.
+func concurrentSend[T any](h *harness[T]) {
+	const senders = 4
+	n := h.f.Messages
+	sent := h.payloads(n)
+	batches := make([][][]string, senders)
+	acks := make([][]*ackCounter, senders)
+	var all []*ackCounter
+	for i := range sent {
+		c := h.newAck(fmt.Sprintf("Send of message %d", i))
+		batches[i%senders] = append(batches[i%senders], sent[i:i+1])
+		acks[i%senders] = append(acks[i%senders], c)
+		all = append(all, c)
+	}
+	var ss []*sender
+	for i := range senders {
+		ss = append(ss, h.goSend(batches[i], acks[i]))
+	}
+	got, _ := h.receive(n, true)
+	ok := true
+	for _, s := range ss {
+		ok = h.wait(s, len(got) < n) && ok
+	}
+	h.compare(sent, got, false)
+	if ok && len(got) == n {
+		h.waitAcked(all)
+	}
+}
+
+// redelivery receives every message, acks half of them, restarts, and
+// expects the other half back.
+func redelivery[T any](h *harness[T]) {
+	n := h.f.Messages
+	sent := h.payloads(n)
+	batches := make([][]string, n)
+	acks := make([]*ackCounter, n)
+	for i := range sent {
+		batches[i] = sent[i : i+1]
+		acks[i] = h.newAck(fmt.Sprintf("Send %d", i))
+	}
+	s := h.goSend(batches, acks)
+	got, gotAcks := h.receive(n, false)
+	h.wait(s, len(got) < n)
+	if len(got) < n {
+		h.compare(sent, got, false)
+		return
+	}
+	wasSent := make(map[string]bool, n)
+	for _, p := range sent {
+		wasSent[p] = true
+	}
+	unacked := make(map[string]bool)
+	for i, p := range got {
+		if i < n/2 {
+			h.ackMsg(gotAcks[i])
+		} else {
+			unacked[p] = true
+		}
+	}
+	total := len(unacked)
+	h.restart()
+	for range 2 * n {
+		if len(unacked) == 0 {
+			return
+		}
+		p, ack, err := h.next()
+		if err != nil {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				h.recvFailed(err, total-len(unacked), total)
+			}
+			break
+		}
+		h.ackMsg(ack)
+		if !wasSent[p] {
+			h.t.Errorf("redelivery: received %s, which was never sent", show(p))
+		}
+		delete(unacked, p)
+	}
+	for p := range unacked {
+		h.t.Errorf("redelivery: %d of %d messages received but not acked did not come back after a restart, one is %s", len(unacked), total, show(p))
+		break
+	}
+}
