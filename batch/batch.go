@@ -1,0 +1,292 @@
+// Package batch provides a [sluice.Destination] that buffers messages and
+// hands them to a [Flusher] in batches, cut by count, by bytes and by age.
+//
+// A [Destination] is also a [sluice.Runner]: its flushes run inside Run,
+// which a [sluice.Processor] calls for as long as it runs. Up to
+// Config.Parallelism flushes are in flight at once; when they are all
+// busy, a Send that would fill a further batch blocks until one finishes
+// (back-pressure). A failed flush whose error is retryable is retried with
+// exponential back-off (Config.Retry).
+//
+// # Acknowledgement
+//
+// The ack given to Send is called once every message of that Send has
+// been flushed successfully, whether they went out in one batch or were
+// spread over several. A Send that returns an error has accepted none of
+// its messages, and its ack is never called. Messages that could not be
+// flushed before Run stopped are never acked, so a durable source
+// delivers them again.
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Destination buffers messages and flushes them in batches. Create one
+// with [New]; its Send is safe for concurrent use by any number of
+// goroutines, and nothing is flushed unless [Destination.Run] runs.
+//
+// Locking: mu guards every field below it; it is the only lock, and it is
+// never held while calling a Flusher, an ack, the dead letter or a logger.
+type Destination[T any] struct {
+	cfg  Config
+	f    Flusher[T]
+	o    options[T]
+	size func(*sluice.Message[T]) int // nil when Config.Bytes is 0
+	ran  atomic.Bool
+	arm  chan struct{} // capacity 1: wakes the Run loop to look at the age timer
+	// onWake, if set by a test, is called each time the Run loop wakes.
+	onWake func()
+
+	// mu guards every field below it. It is the only lock, and it is
+	// never held while calling a Flusher, an ack, the dead letter or a
+	// logger.
+	mu       sync.Mutex
+	work     sync.Cond     // L is &mu; signalled when a batch is queued or the state changes
+	cur      *batch[T]     // the batch being filled; nil when there is none
+	queue    []*batch[T]   // cut batches waiting for a worker, oldest first
+	free     []*batch[T]   // flushed batches, for reuse
+	pending  int           // batches cut and not yet done: queued or in flight
+	room     chan struct{} // closed when pending drops or the state changes; nil if no Send waits
+	armed    bool          // the Run loop has the age timer set, or an arm signal is on its way
+	closed   bool          // Run is stopping or stopped; Send fails
+	cause    error         // the first fatal error
+	deadline time.Time     // once Run is stopping: when flushes must end
+	lost     int           // messages given up on, reported when Run returns
+}
+
+// batch is a group of messages flushed together and the acks to call when
+// they are.
+type batch[T any] struct {
+	msgs  []sluice.Message[T]
+	acks  []func() // one per Send with messages here; never nil
+	size  int      // bytes, when Config.Bytes is set
+	first time.Time
+}
+
+// New returns a Destination that flushes batches to f, after checking c
+// and the options. It does no I/O and starts no goroutine. A nil f, an
+// invalid Config, or Config.Bytes set for a T whose size is unknown (see
+// [WithSize]) is an error.
+func New[T any](c Config, f Flusher[T], opts ...Option[T]) (*Destination[T], error) {
+	var errs []error
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if ff, ok := f.(FlushFunc[T]); f == nil || ok && ff == nil {
+		errs = append(errs, errors.New("flusher is nil"))
+	}
+	var o options[T]
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if o.retryable == nil {
+		o.retryable = sluice.IsRetryable
+	}
+	d := &Destination[T]{cfg: c.withDefaults(), f: f, o: o, arm: make(chan struct{}, 1)}
+	d.work.L = &d.mu
+	if c.Bytes > 0 {
+		switch {
+		case o.size != nil:
+			d.size = func(m *sluice.Message[T]) int { return o.size(*m) }
+		default:
+			d.size = defaultSize[T]()
+			if d.size == nil {
+				errs = append(errs, fmt.Errorf("bytes is set but the size of a %T is unknown: use WithSize", *new(T)))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("batch: new: %w", err)
+	}
+	return d, nil
+}
+
+// Send buffers msgs for flushing and returns; ack is called later, once
+// every message of this call has been flushed (see the package doc). Send
+// copies the Message values and does not keep msgs.
+//
+// Send blocks while Config.Parallelism batches are already waiting or in
+// flight and msgs would fill another one. It waits for room before
+// accepting any message: when it returns an error, none of msgs was
+// accepted and ack will never be called. Once there is room for one
+// batch, all of msgs is accepted, even if they fill several: a Send is
+// never split, so the Destination holds at most Parallelism batches plus
+// the batch being filled plus one Send's worth. The errors are:
+//
+//   - ctx's error, wrapped, when ctx is done before there is room, or at
+//     once when ctx is already done;
+//   - an error wrapping [sluice.ErrClosed] once Run is stopping or has
+//     stopped (and the fatal error, if that is why Run stopped).
+//
+// Send may be called before Run starts (a Processor starts Run and its
+// loops at the same moment): messages are buffered, and Send blocks when
+// the buffer is full, until Run frees room or ctx is done.
+// Send with no messages acks at once and returns nil, without waiting for
+// earlier messages to be flushed.
+func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[T]) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("batch: send: %w", err)
+	}
+	d.mu.Lock()
+	var touched int
+	for {
+		if d.closed {
+			err := d.closedErrLocked()
+			d.mu.Unlock()
+			return err
+		}
+		if len(msgs) == 0 {
+			d.mu.Unlock()
+			sluice.Ack(ack)
+			return nil
+		}
+		var cuts int
+		cuts, touched = d.fill(msgs, nil, false)
+		if cuts == 0 || d.pending < d.cfg.Parallelism {
+			break
+		}
+		if d.room == nil {
+			d.room = make(chan struct{})
+		}
+		room := d.room
+		d.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return fmt.Errorf("batch: send: %w", ctx.Err())
+		}
+		d.mu.Lock()
+	}
+	if ack != nil && touched > 1 {
+		ack = sluice.AckAfter(touched, ack)
+	}
+	d.fill(msgs, ack, true)
+	d.mu.Unlock()
+	return nil
+}
+
+// fill walks msgs as they go into batches: into the current batch, cutting
+// it when it reaches Config.Count or Config.Bytes. With add false it
+// changes nothing and only counts; with add true it adds the messages,
+// cuts the batches, and attaches ack to every batch that receives one of
+// msgs. It reports how many batches are cut and how many batches receive
+// a message. d.mu must be held.
+//
+// One walk serves both, so that the room Send waits for and the ack count
+// it sets up match what it then does.
+func (d *Destination[T]) fill(msgs []sluice.Message[T], ack func(), add bool) (cuts, touched int) {
+	limit := d.cfg.Bytes
+	n, size := 0, 0
+	if d.cur != nil {
+		n, size = len(d.cur.msgs), d.cur.size
+	}
+	mine := false // the current batch holds one of msgs
+	for i := range msgs {
+		s := 0
+		if d.size != nil {
+			s = max(d.size(&msgs[i]), 0)
+		}
+		if n > 0 && limit > 0 && s > limit-size { // no room: cut first
+			cuts++
+			if mine {
+				touched++
+			}
+			if add {
+				d.cutLocked()
+			}
+			n, size, mine = 0, 0, false
+		}
+		if add {
+			b := d.curLocked()
+			if !mine && ack != nil {
+				b.acks = append(b.acks, ack)
+			}
+			b.msgs = append(b.msgs, msgs[i])
+			b.size += s
+		}
+		n, size, mine = n+1, size+s, true
+		if n >= d.cfg.Count || limit > 0 && size >= limit {
+			cuts++
+			touched++
+			if add {
+				d.cutLocked()
+			}
+			n, size, mine = 0, 0, false
+		}
+	}
+	if mine {
+		touched++
+	}
+	return cuts, touched
+}
+
+// curLocked returns the batch being filled, starting one if there is none;
+// a new batch arms the age timer. d.mu must be held.
+func (d *Destination[T]) curLocked() *batch[T] {
+	if d.cur != nil {
+		return d.cur
+	}
+	if n := len(d.free); n > 0 {
+		d.cur, d.free = d.free[n-1], d.free[:n-1]
+	} else {
+		d.cur = &batch[T]{msgs: make([]sluice.Message[T], 0, min(d.cfg.Count, 1024))}
+	}
+	d.cur.first = time.Now()
+	d.armLocked()
+	return d.cur
+}
+
+// armLocked makes sure the Run loop will look at the age of the current
+// batch. d.mu must be held.
+func (d *Destination[T]) armLocked() {
+	if d.armed {
+		return
+	}
+	d.armed = true
+	select {
+	case d.arm <- struct{}{}:
+	default: // a signal is already waiting
+	}
+}
+
+// cutLocked queues the current batch for a worker. d.mu must be held.
+func (d *Destination[T]) cutLocked() {
+	d.queue = append(d.queue, d.cur)
+	d.cur = nil
+	d.pending++
+	d.work.Signal()
+}
+
+// wakeSendersLocked wakes every Send waiting for room. d.mu must be held.
+func (d *Destination[T]) wakeSendersLocked() {
+	if d.room != nil {
+		close(d.room)
+		d.room = nil
+	}
+}
+
+func (d *Destination[T]) closedErrLocked() error {
+	if d.cause != nil {
+		return fmt.Errorf("batch: send: %w: %w", sluice.ErrClosed, d.cause)
+	}
+	return fmt.Errorf("batch: send: %w", sluice.ErrClosed)
+}
+
+var (
+	_ sluice.Destination[[]byte] = (*Destination[[]byte])(nil)
+	_ sluice.Runner              = (*Destination[[]byte])(nil)
+)

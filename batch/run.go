@@ -1,0 +1,295 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/retry"
+)
+
+// Run flushes batches until ctx is done or a flush fails fatally, then
+// stops; it returns only after every goroutine and timer it started has
+// stopped.
+//
+// Run starts Config.Parallelism workers, each flushing one batch at a
+// time, and itself cuts batches when they reach Config.Age; its timer is
+// set only while a batch is being filled, so an idle Destination does not
+// wake up.
+//
+// When ctx is done, Run stops accepting Sends (they fail with
+// [sluice.ErrClosed]), cuts the batch being filled, and goes on flushing
+// what it holds, with a context that keeps ctx's values, for up to
+// Config.StopTimeout. Flushes still running then are cancelled. What was
+// not flushed is not acked; Run logs how many messages that was, at Warn,
+// and returns nil.
+//
+// A flush error that is not retryable, or that is still failing after
+// Config.Retry.MaxAttempts, goes to the dead letter if there is one (see
+// [WithDeadLetter]). Otherwise it is fatal: Run cancels the other flushes,
+// stops accepting Sends, and returns the error wrapped as
+// "batch: flush: …"; that batch and everything still held are not acked.
+// A dead-letter Send that fails is fatal too ("batch: dead letter: …").
+//
+// A second call returns [sluice.ErrAlreadyRunning].
+func (d *Destination[T]) Run(ctx context.Context) error {
+	if !d.ran.CompareAndSwap(false, true) {
+		return sluice.ErrAlreadyRunning
+	}
+	// Flushes outlive ctx: on shutdown they get StopTimeout to finish.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var workers sync.WaitGroup
+	for range d.cfg.Parallelism {
+		workers.Go(func() {
+			if err := d.worker(workCtx); err != nil {
+				cancelWork()
+				d.fail(err)
+			}
+		})
+	}
+	d.loop(ctx, workCtx)
+	d.stop(ctx, cancelWork, &workers)
+
+	d.mu.Lock()
+	lost := d.lost
+	for _, b := range d.queue {
+		lost += len(b.msgs)
+	}
+	if d.cur != nil {
+		lost += len(d.cur.msgs)
+	}
+	d.queue, d.cur, d.free = nil, nil, nil
+	cause := d.cause
+	d.mu.Unlock()
+	if lost > 0 {
+		d.o.logger.Warn("batch: stopped with messages not flushed; they are not acked", "messages", lost)
+	}
+	if cause != nil {
+		d.o.logger.Error("batch: stopped", "err", cause)
+	}
+	return cause
+}
+
+// loop cuts batches by age until ctx or workCtx is done. It owns the age
+// timer, which is set only while there is a batch being filled.
+func (d *Destination[T]) loop(ctx, workCtx context.Context) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		d.mu.Lock()
+		wait := d.cutByAgeLocked(time.Now())
+		d.mu.Unlock()
+		var tick <-chan time.Time
+		switch {
+		case wait > 0 && timer == nil:
+			timer = time.NewTimer(wait)
+			tick = timer.C
+		case wait > 0:
+			timer.Reset(wait)
+			tick = timer.C
+		case timer != nil:
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-workCtx.Done():
+			return
+		case <-d.arm:
+		case <-tick:
+		}
+		if d.onWake != nil {
+			d.onWake()
+		}
+	}
+}
+
+// cutByAgeLocked cuts the current batch if it is Config.Age old and a
+// flush slot is free, and returns how long until it will be, or 0 when
+// there is nothing to wait for. When the batch is due but every slot is
+// busy, it is left to grow; the worker that frees a slot calls armLocked.
+// d.mu must be held.
+func (d *Destination[T]) cutByAgeLocked(now time.Time) time.Duration {
+	if d.cur == nil {
+		d.armed = false
+		return 0
+	}
+	if due := d.cur.first.Add(d.cfg.Age); now.Before(due) {
+		d.armed = true
+		return due.Sub(now)
+	}
+	if d.pending < d.cfg.Parallelism {
+		d.cutLocked()
+	}
+	d.armed = false
+	return 0
+}
+
+// stop flushes what is held for up to StopTimeout, then cancels the
+// flushes still running, and returns once every worker has returned.
+func (d *Destination[T]) stop(ctx context.Context, cancelWork context.CancelFunc, workers *sync.WaitGroup) {
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.StopTimeout)
+	defer cancel()
+	deadline, _ := stopCtx.Deadline()
+
+	d.mu.Lock()
+	d.closed = true
+	d.deadline = deadline
+	if d.cause == nil && d.cur != nil {
+		d.cutLocked()
+	}
+	d.wakeSendersLocked()
+	d.work.Broadcast() // idle workers: the queue is all there will be
+	d.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		workers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-stopCtx.Done():
+		cancelWork()
+		d.mu.Lock()
+		d.work.Broadcast()
+		d.mu.Unlock()
+		<-done
+	}
+}
+
+// fail records a fatal error and stops accepting Sends.
+func (d *Destination[T]) fail(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cause == nil {
+		d.cause = err
+	}
+	d.closed = true
+	d.wakeSendersLocked()
+	d.work.Broadcast()
+}
+
+// worker flushes batches one at a time until there are none left after
+// Run began stopping, or ctx is done. It returns a fatal error.
+func (d *Destination[T]) worker(ctx context.Context) error {
+	for {
+		b, deadline, ok := d.take(ctx)
+		if !ok {
+			return nil
+		}
+		if err := d.flush(ctx, b, deadline); err != nil {
+			return err
+		}
+	}
+}
+
+// take waits for a batch to flush. It also returns the deadline the flush
+// must meet, zero until Run begins stopping.
+func (d *Destination[T]) take(ctx context.Context) (*batch[T], time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for len(d.queue) == 0 && !d.closed && ctx.Err() == nil {
+		d.work.Wait()
+	}
+	if len(d.queue) == 0 || ctx.Err() != nil {
+		return nil, time.Time{}, false
+	}
+	b := d.queue[0]
+	n := copy(d.queue, d.queue[1:])
+	d.queue[n] = nil
+	d.queue = d.queue[:n]
+	return b, d.deadline, true
+}
+
+// flush writes b with retries, then acks it, dead-letters it, or gives it
+// up; it returns a fatal error.
+func (d *Destination[T]) flush(ctx context.Context, b *batch[T], deadline time.Time) error {
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	attempts := 0
+	err := retry.DoNotify(ctx, d.cfg.Retry, d.o.retryable,
+		func(ctx context.Context) error {
+			attempts++
+			return d.f.Flush(ctx, b.msgs)
+		},
+		func(attempt int, delay time.Duration, err error) {
+			d.o.logger.Warn("batch: flush failed, retrying",
+				"attempt", attempt, "delay", delay, "messages", len(b.msgs), "err", err)
+		})
+	switch {
+	case err == nil:
+		for _, ack := range b.acks {
+			ack()
+		}
+		d.done(b, 0)
+		return nil
+	case ctx.Err() != nil: // stopping, out of time, or another worker failed
+		d.done(b, len(b.msgs))
+		return nil
+	case d.o.deadLetter != nil:
+		if dlErr := d.deadLetter(ctx, b, err, attempts); dlErr != nil {
+			d.done(b, len(b.msgs))
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("batch: dead letter: %w", dlErr)
+		}
+		d.done(b, 0)
+		return nil
+	default:
+		d.done(b, len(b.msgs))
+		return fmt.Errorf("batch: flush: %w", err)
+	}
+}
+
+// deadLetter sends b's messages, annotated with cause, to the dead letter,
+// which acks them when it has them.
+func (d *Destination[T]) deadLetter(ctx context.Context, b *batch[T], cause error, attempts int) error {
+	text, n := cause.Error(), strconv.Itoa(attempts)
+	msgs := make([]sluice.Message[T], len(b.msgs))
+	for i, m := range b.msgs {
+		m.Attributes = m.Attributes.With("error", text).With("batch.attempts", n)
+		msgs[i] = m
+	}
+	acks := slices.Clone(b.acks) // b is reused once we return
+	ack := sluice.AckOnce(func() {
+		for _, a := range acks {
+			a()
+		}
+	})
+	if err := d.o.deadLetter.Send(ctx, ack, msgs...); err != nil {
+		return err
+	}
+	d.o.logger.Warn("batch: sent to dead letter", "messages", len(msgs), "attempts", attempts, "err", cause)
+	return nil
+}
+
+// done frees b's flush slot and keeps b for reuse; lost counts its
+// messages as given up.
+func (d *Destination[T]) done(b *batch[T], lost int) {
+	clear(b.msgs) // drop references for the garbage collector
+	clear(b.acks)
+	b.msgs, b.acks, b.size = b.msgs[:0], b.acks[:0], 0
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lost += lost
+	d.pending--
+	d.free = append(d.free, b)
+	d.wakeSendersLocked()
+	if d.cur != nil {
+		d.armLocked() // a batch due by age may have waited for this slot
+	}
+}

@@ -1,0 +1,285 @@
+// Package file writes events to files: the "file" destination.
+//
+// Events are written as NDJSON (or as their raw bytes), in batches. Each
+// batch is written and fsynced (one fdatasync per batch: group commit)
+// before any event of it is acked, so an acked event survives a crash or
+// power loss. With gzip, each batch is a complete gzip member: a file cut
+// short by a crash still decompresses up to its last whole batch, and
+// concatenated members are one valid gzip file.
+//
+// The file at Path is the one being written. It is rotated (closed,
+// renamed by RotatedPath, and replaced by a new, empty one) when it reaches
+// MaxBytes or MaxAge. At start, a file left at Path by an earlier run is
+// kept: an NDJSON file is cut back to its last complete line (a torn line
+// was never acked), a gzip file is rotated away.
+package file
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/event"
+)
+
+// Config configures a [Destination].
+type Config struct {
+	// Path of the file being written; its directory is created if needed.
+	// Required.
+	Path string `json:"path" sluice:"required"`
+	// Format is "json" (one JSON object per event, NDJSON) or "raw" (the
+	// event's original bytes and a newline). Default "json".
+	Format string `json:"format"`
+	// Compression is "none" or "gzip". Default "none".
+	Compression string `json:"compression"`
+	// MaxBytes rotates the file once it holds this many bytes. Default
+	// 100 MiB; 0 never rotates by size.
+	MaxBytes int64 `json:"maxBytes"`
+	// MaxAge rotates the file this long after it was opened. Default 0:
+	// never by age.
+	MaxAge time.Duration `json:"maxAge"`
+	// RotatedPath names a rotated file. {dir}, {name} and {ext} are the
+	// parts of Path ("/var/log/", "events", ".ndjson"), {time} the
+	// rotation time in UTC (20060102T150405Z). A name that exists already
+	// gets a "-1", "-2", ... before {ext}. Default "{dir}{name}-{time}{ext}".
+	RotatedPath string `json:"rotatedPath"`
+	// Fsync syncs each batch to disk before acking it. Default true;
+	// false acks once the batch is handed to the kernel, which loses the
+	// events of the last seconds on a power loss (not on a crash).
+	Fsync *bool `json:"fsync"`
+	// Batch sets when batches are cut. Defaults: count 4096, bytes 1 MiB,
+	// age 200ms, parallelism 2.
+	Batch batch.Config `json:"batch"`
+}
+
+// DefaultConfig returns a Config with every default set, for path.
+func DefaultConfig(path string) Config {
+	return Config{Path: path, Format: "json", Compression: "none", MaxBytes: 100 << 20,
+		RotatedPath: "{dir}{name}-{time}{ext}",
+		Batch:       batch.Config{Count: 4096, Bytes: 1 << 20, Age: 200 * time.Millisecond, Parallelism: 2}}
+}
+
+// Validate checks the fields that have a fixed set of values.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Format != "json" && c.Format != "raw" {
+		errs = append(errs, fmt.Errorf("format: want json or raw, got %q", c.Format))
+	}
+	if c.Compression != "none" && c.Compression != "gzip" {
+		errs = append(errs, fmt.Errorf("compression: want none or gzip, got %q", c.Compression))
+	}
+	if c.MaxBytes < 0 || c.MaxAge < 0 {
+		errs = append(errs, errors.New("maxBytes and maxAge must not be negative"))
+	}
+	if !strings.Contains(c.RotatedPath, "{time}") {
+		errs = append(errs, fmt.Errorf("rotatedPath: must contain {time}, got %q", c.RotatedPath))
+	}
+	if err := c.Batch.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("batch: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Destination writes events to a file. It is a [sluice.Runner]: batches
+// are written while Run runs, and Run closes the file when it returns.
+// Send is safe for concurrent use. See the package doc for when an event
+// is acked.
+type Destination struct {
+	*batch.Destination[event.Event]
+	w *writer
+}
+
+// Option configures a Destination.
+type Option func(*options)
+
+type options struct {
+	log     *slog.Logger
+	flushed func(n int, d time.Duration)
+	clock   func() time.Time
+}
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithFlushed sets a function called after each batch is written and
+// synced, with its size and how long the write took, for metrics.
+func WithFlushed(f func(n int, d time.Duration)) Option { return func(o *options) { o.flushed = f } }
+
+// New returns a Destination writing to c.Path. Zero fields of c take the
+// defaults of [DefaultConfig]. It does no I/O; the file is opened by Run.
+func New(c Config, opts ...Option) (*Destination, error) {
+	def := DefaultConfig(c.Path)
+	if c.Format == "" {
+		c.Format = def.Format
+	}
+	if c.Compression == "" {
+		c.Compression = def.Compression
+	}
+	if c.RotatedPath == "" {
+		c.RotatedPath = def.RotatedPath
+	}
+	if c.Batch == (batch.Config{}) {
+		c.Batch = def.Batch
+	}
+	if c.Path == "" {
+		return nil, errors.New("file: path is required")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	o := options{log: slog.New(slog.DiscardHandler), clock: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	w := &writer{cfg: c, sync: c.Fsync == nil || *c.Fsync, o: o}
+	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](w.flush),
+		batch.WithLogger[event.Event](o.log),
+		batch.WithSize(func(m sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	return &Destination{Destination: d, w: w}, nil
+}
+
+// Run opens the file, writes batches until ctx is done and what is held
+// is flushed, then closes the file.
+func (d *Destination) Run(ctx context.Context) error {
+	if err := d.w.open(); err != nil {
+		return err
+	}
+	err := d.Destination.Run(ctx)
+	if cerr := d.w.close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writer owns the open file. Batches are encoded in parallel, then written
+// and synced one at a time under mu.
+type writer struct {
+	cfg  Config
+	sync bool
+	o    options
+
+	pool sync.Pool // *scratch for encoding
+
+	mu     sync.Mutex
+	f      *os.File
+	size   int64
+	opened time.Time
+	broken error // a failed fsync: the file's state is unknown, stop
+}
+
+func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+	start := time.Now()
+	s, _ := w.pool.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer w.pool.Put(s)
+	out, err := s.encode(msgs, w.cfg.Format == "raw", w.cfg.Compression == "gzip")
+	if err != nil {
+		return err
+	}
+	buf := bytes.NewBuffer(out)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.broken != nil {
+		return w.broken
+	}
+	if w.f == nil {
+		return fmt.Errorf("file: %w", sluice.ErrClosed)
+	}
+	if w.due(int64(buf.Len())) {
+		if err := w.rotate(); err != nil {
+			return err
+		}
+	}
+	if _, err := w.f.Write(buf.Bytes()); err != nil {
+		// Take the partial write back, so a retry does not leave a torn
+		// line behind; a full disk may have room later.
+		if terr := w.f.Truncate(w.size); terr != nil {
+			w.broken = fmt.Errorf("file: write: %w; truncate: %v", err, terr)
+			return w.broken
+		}
+		if _, serr := w.f.Seek(w.size, 0); serr != nil {
+			w.broken = fmt.Errorf("file: write: %w; seek: %v", err, serr)
+			return w.broken
+		}
+		return sluice.Retryable(fmt.Errorf("file: write %s: %w", w.cfg.Path, err))
+	}
+	if w.sync {
+		if err := w.f.Sync(); err != nil {
+			// After a failed fsync the kernel may have dropped the pages:
+			// retrying would ack events that are not on disk.
+			w.broken = fmt.Errorf("file: fsync %s: %w", w.cfg.Path, err)
+			return w.broken
+		}
+	}
+	w.size += int64(buf.Len())
+	if w.o.flushed != nil {
+		w.o.flushed(len(msgs), time.Since(start))
+	}
+	return nil
+}
+
+// scratch holds the buffers of one flush, reused across flushes.
+type scratch struct {
+	lines []byte
+	gz    bytes.Buffer
+	zw    *gzip.Writer
+}
+
+// encode returns msgs as lines, gzipped as one complete member if gz.
+// The result is valid until the next call.
+func (s *scratch) encode(msgs []sluice.Message[event.Event], raw, gz bool) ([]byte, error) {
+	b := s.lines[:0]
+	for i := range msgs {
+		if raw {
+			b = append(b, msgs[i].Value.Raw...)
+		} else {
+			b = msgs[i].Value.AppendJSON(b)
+		}
+		b = append(b, '\n')
+	}
+	s.lines = b
+	if !gz {
+		return b, nil
+	}
+	s.gz.Reset()
+	if s.zw == nil {
+		s.zw = gzip.NewWriter(&s.gz)
+	} else {
+		s.zw.Reset(&s.gz)
+	}
+	if _, err := s.zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := s.zw.Close(); err != nil { // a complete member per batch
+		return nil, err
+	}
+	return s.gz.Bytes(), nil
+}
+
+// due reports whether the file must be rotated before n more bytes.
+func (w *writer) due(n int64) bool {
+	if w.size == 0 {
+		return false
+	}
+	if w.cfg.MaxBytes > 0 && w.size+n > w.cfg.MaxBytes {
+		return true
+	}
+	return w.cfg.MaxAge > 0 && w.o.clock().Sub(w.opened) >= w.cfg.MaxAge
+}

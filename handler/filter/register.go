@@ -1,0 +1,23 @@
+package filter
+
+import (
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/event"
+)
+
+// Register adds the "drop" and "keep" handlers to r. Dropped events are
+// counted with the cause "filter".
+func Register(r *daemon.Registry) {
+	for _, keep := range []bool{false, true} {
+		typ, doc := "drop", "drops the events for which the condition \"if\" holds"
+		if keep {
+			typ, doc = "keep", "keeps only the events for which the condition \"if\" holds"
+		}
+		daemon.RegisterHandler(r, typ, doc,
+			func() *Config { return &Config{} },
+			func(env daemon.Env, c *Config) (sluice.Handler[event.Event, event.Event], error) {
+				return New(c.If, keep, func() { env.Metrics.Dropped("filter", 1) })
+			})
+	}
+}
