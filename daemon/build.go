@@ -1,0 +1,192 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+)
+
+type (
+	msg     = sluice.Message[event.Event]
+	source  = sluice.Source[event.Event]
+	dest    = sluice.Destination[event.Event]
+	handler = sluice.Handler[event.Event, event.Event]
+)
+
+// graph is a built Plan: connectors made, nothing started.
+type graph struct {
+	sources []builtSource
+	dests   map[string]dest
+	order   []string // destination names, in config order
+}
+
+type builtSource struct {
+	name   string
+	src    source
+	router *router
+	m      *Metrics
+}
+
+// build makes every component of p. Builders do no I/O, so build is also
+// what "validate" runs.
+func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
+	g := &graph{dests: map[string]dest{}}
+	var errs []error
+	env := func(kind Kind, name string) Env {
+		return Env{Name: name, Logger: log.With(kind.String(), name), DataDir: p.File.DataDir, Metrics: ms.component(kind, name)}
+	}
+	for _, c := range p.Destinations {
+		d, err := c.entry.build(env(KindDestination, c.Name), c.Config)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("destinations.%s: %w", c.Name, err))
+			continue
+		}
+		g.dests[c.Name] = d.(dest)
+		g.order = append(g.order, c.Name)
+	}
+	routers := map[string]*router{}
+	for _, c := range p.Sources {
+		s, err := c.entry.build(env(KindSource, c.Name), c.Config)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sources.%s: %w", c.Name, err))
+			continue
+		}
+		rt := &router{}
+		routers[c.Name] = rt
+		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name)})
+	}
+	for _, r := range p.Routes {
+		var hs []namedHandler
+		for _, c := range r.Handlers {
+			h, err := c.entry.build(env(KindHandler, c.Name), c.Config)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+				continue
+			}
+			hs = append(hs, namedHandler{name: c.Name, h: h.(handler)})
+		}
+		var ds []dest
+		for _, name := range r.To {
+			if d, ok := g.dests[name]; ok {
+				ds = append(ds, d)
+			}
+		}
+		for _, from := range r.From {
+			if rt, ok := routers[from]; ok {
+				rt.routes = append(rt.routes, route{handlers: hs, dests: ds})
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+type namedHandler struct {
+	name string
+	h    handler
+}
+
+// router is the destination of one source's processor: it sends each
+// event down every route that takes the source, through the route's
+// handlers, to each of the route's destinations, and acks when every one
+// of those sends has acked. Filtered events count as delivered.
+type router struct {
+	routes []route
+}
+
+type route struct {
+	handlers []namedHandler
+	dests    []dest
+}
+
+// Send is safe for concurrent use if the handlers and destinations are.
+func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
+	// The common case, one route and no handlers: no copy.
+	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 {
+		ds := r.routes[0].dests
+		if len(ds) == 1 {
+			return ds[0].Send(ctx, ack, msgs...)
+		}
+		ack = sluice.AckAfter(len(ds), ack)
+		for _, d := range ds {
+			if err := d.Send(ctx, ack, msgs...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	outs := make([][]msg, len(r.routes))
+	sends := 0
+	for i, rt := range r.routes {
+		out, err := rt.apply(ctx, msgs)
+		if err != nil {
+			return err
+		}
+		outs[i] = out
+		if len(out) > 0 {
+			sends += len(rt.dests)
+		}
+	}
+	if sends == 0 {
+		sluice.Ack(ack) // filtered out everywhere: done
+		return nil
+	}
+	ack = sluice.AckAfter(sends, ack)
+	for i, rt := range r.routes {
+		if len(outs[i]) == 0 {
+			continue
+		}
+		for _, d := range rt.dests {
+			if err := d.Send(ctx, ack, outs[i]...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// apply runs msgs through the route's handlers in order.
+func (rt route) apply(ctx context.Context, msgs []msg) ([]msg, error) {
+	cur := msgs
+	for _, nh := range rt.handlers {
+		var next []msg
+		for _, m := range cur {
+			out, err := nh.h.Handle(ctx, m)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", nh.name, err)
+			}
+			next = append(next, out...)
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// untilStopped makes a source that is not a Runner end with io.EOF once
+// stop is closed, so that the daemon can stop taking input and still
+// deliver what is in flight.
+type untilStopped struct {
+	src  source
+	stop context.Context
+}
+
+func (u untilStopped) Recv(ctx context.Context) (msg, func(), error) {
+	if u.stop.Err() != nil {
+		return msg{}, nil, io.EOF
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(u.stop, cancel)()
+	m, ack, err := u.src.Recv(ctx)
+	if err != nil && u.stop.Err() != nil {
+		return msg{}, nil, io.EOF
+	}
+	return m, ack, err
+}

@@ -1,0 +1,21 @@
+// Package builtin lists the connectors and handlers that sluiced is built
+// with.
+package builtin
+
+import (
+	"github.com/sluicehq/sluice/connector/file"
+	"github.com/sluicehq/sluice/connector/stdio"
+	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/handler/filter"
+	"github.com/sluicehq/sluice/handler/nginx"
+)
+
+// Registry returns a registry with every built-in type.
+func Registry() *daemon.Registry {
+	r := daemon.NewRegistry()
+	stdio.Register(r)
+	file.Register(r)
+	nginx.Register(r)
+	filter.Register(r)
+	return r
+}

@@ -1,0 +1,210 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/sluicehq/sluice/daemon/config"
+)
+
+// File is the daemon's config file. Sources and destinations are maps of
+// name to an object with a "type"; every source goes to every destination
+// unless Routes says otherwise.
+type File struct {
+	// DataDir holds state and the default output files. Default
+	// "./sluice-data".
+	DataDir string `json:"dataDir"`
+	// ShutdownTimeout bounds the drain on SIGINT or SIGTERM: sources stop,
+	// in-flight events are delivered, destinations flush. Default 30s.
+	ShutdownTimeout time.Duration `json:"shutdownTimeout"`
+	// Log configures the daemon's own logs.
+	Log LogConfig `json:"log"`
+	// Admin, if set, serves /metrics, /healthz, /readyz (and pprof).
+	Admin *AdminConfig `json:"admin"`
+	// Sources by name.
+	Sources map[string]json.RawMessage `json:"sources" sluice:"required"`
+	// Destinations by name.
+	Destinations map[string]json.RawMessage `json:"destinations" sluice:"required"`
+	// Routes, if set, replaces "every source to every destination".
+	Routes []RouteConfig `json:"routes"`
+}
+
+// LogConfig configures the daemon's logs, written to standard error.
+type LogConfig struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `json:"level"`
+	// Format is text or json. Default text.
+	Format string `json:"format"`
+}
+
+// Validate checks the level and format.
+func (c *LogConfig) Validate() error {
+	var errs []error
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Level) {
+		errs = append(errs, &config.FieldError{Path: "level", Msg: fmt.Sprintf("want debug, info, warn or error, got %q", c.Level)})
+	}
+	if c.Format != "text" && c.Format != "json" {
+		errs = append(errs, &config.FieldError{Path: "format", Msg: fmt.Sprintf("want text or json, got %q", c.Format)})
+	}
+	return errors.Join(errs...)
+}
+
+// AdminConfig configures the HTTP admin listener.
+type AdminConfig struct {
+	// Addr to listen on. Default "127.0.0.1:9595".
+	Addr string `json:"addr"`
+	// Pprof serves /debug/pprof/ when true. Default false.
+	Pprof bool `json:"pprof"`
+}
+
+// RouteConfig sends the events of some sources through handlers to some
+// destinations.
+type RouteConfig struct {
+	// From names sources.
+	From []string `json:"from" sluice:"required"`
+	// To names destinations.
+	To []string `json:"to" sluice:"required"`
+	// Handlers are applied in order; each is an object with a "type".
+	Handlers []json.RawMessage `json:"handlers"`
+}
+
+// Plan is a loaded, checked config: every component's config decoded
+// with its defaults, nothing built yet.
+type Plan struct {
+	File         File
+	Sources      []Component
+	Destinations []Component
+	Routes       []Route
+}
+
+// Component is one decoded source, destination or handler.
+type Component struct {
+	Kind   Kind
+	Name   string // the config name; for handlers, the path
+	Type   string
+	Config any // a pointer to the type's config struct
+	entry  *entry
+}
+
+// Route is a checked RouteConfig.
+type Route struct {
+	From, To []string
+	Handlers []Component
+}
+
+func defaultFile() File {
+	return File{DataDir: "./sluice-data", ShutdownTimeout: 30 * time.Second, Log: LogConfig{Level: "info", Format: "text"}}
+}
+
+// Load parses and checks a HuJSON config against r. It reports every
+// problem it finds, each with its path, and builds nothing.
+func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) {
+	std, err := config.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{File: defaultFile()}
+	var errs []error
+	// Go on after errors in the file's own fields: every problem is listed.
+	if err := config.Decode(std, "", &p.File, opts...); err != nil {
+		errs = append(errs, err)
+	}
+	if p.File.Admin != nil && p.File.Admin.Addr == "" {
+		p.File.Admin.Addr = "127.0.0.1:9595"
+	}
+	decode := func(k Kind, path string, raw json.RawMessage) (Component, bool) {
+		typ, err := config.Peek(raw, "type")
+		if err != nil {
+			var fe *config.FieldError
+			if errors.As(err, &fe) {
+				err = &config.FieldError{Path: path + "." + fe.Path, Msg: fe.Msg}
+			}
+			errs = append(errs, err)
+			return Component{}, false
+		}
+		if typ == "" {
+			errs = append(errs, &config.FieldError{Path: path + ".type", Msg: fmt.Sprintf("required (one of %v)", r.Types(k))})
+			return Component{}, false
+		}
+		e, err := r.lookup(k, typ)
+		if err != nil {
+			errs = append(errs, &config.FieldError{Path: path + ".type", Msg: err.Error()})
+			return Component{}, false
+		}
+		cfg := e.config()
+		if err := config.Decode(raw, path, cfg, append(opts, config.Skip("type"))...); err != nil {
+			errs = append(errs, err)
+			return Component{}, false
+		}
+		return Component{Kind: k, Type: typ, Config: cfg, entry: e}, true
+	}
+	for _, name := range sortedKeys(p.File.Sources) {
+		if c, ok := decode(KindSource, "sources."+name, p.File.Sources[name]); ok {
+			c.Name = name
+			p.Sources = append(p.Sources, c)
+		}
+	}
+	for _, name := range sortedKeys(p.File.Destinations) {
+		if c, ok := decode(KindDestination, "destinations."+name, p.File.Destinations[name]); ok {
+			c.Name = name
+			p.Destinations = append(p.Destinations, c)
+		}
+	}
+	if len(p.File.Sources) == 0 && p.File.Sources != nil {
+		errs = append(errs, &config.FieldError{Path: "sources", Msg: "at least one source is required"})
+	}
+	if len(p.File.Destinations) == 0 && p.File.Destinations != nil {
+		errs = append(errs, &config.FieldError{Path: "destinations", Msg: "at least one destination is required"})
+	}
+	if p.File.Routes == nil && len(p.File.Sources) > 0 && len(p.File.Destinations) > 0 {
+		p.Routes = []Route{{From: sortedKeys(p.File.Sources), To: sortedKeys(p.File.Destinations)}}
+	}
+	routed := map[string]bool{}
+	for i, rc := range p.File.Routes {
+		path := fmt.Sprintf("routes[%d]", i)
+		rt := Route{From: rc.From, To: rc.To}
+		for j, s := range rc.From {
+			if _, ok := p.File.Sources[s]; !ok {
+				errs = append(errs, &config.FieldError{Path: fmt.Sprintf("%s.from[%d]", path, j), Msg: fmt.Sprintf("unknown source %q", s)})
+			}
+			routed[s] = true
+		}
+		for j, d := range rc.To {
+			if _, ok := p.File.Destinations[d]; !ok {
+				errs = append(errs, &config.FieldError{Path: fmt.Sprintf("%s.to[%d]", path, j), Msg: fmt.Sprintf("unknown destination %q", d)})
+			}
+		}
+		for j, raw := range rc.Handlers {
+			hp := fmt.Sprintf("%s.handlers[%d]", path, j)
+			if c, ok := decode(KindHandler, hp, raw); ok {
+				c.Name = hp
+				rt.Handlers = append(rt.Handlers, c)
+			}
+		}
+		p.Routes = append(p.Routes, rt)
+	}
+	if p.File.Routes != nil {
+		for _, name := range sortedKeys(p.File.Sources) {
+			if !routed[name] {
+				errs = append(errs, &config.FieldError{Path: "sources." + name, Msg: "no route takes events from this source; they would be lost"})
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,90 @@
+// Package daemon is sluiced: it loads a config file, builds the sources,
+// handlers and destinations it names from a [Registry], and runs them until
+// it is told to stop, then drains.
+//
+// The package is importable so that a program can embed the daemon with its
+// own connectors: build a Registry with the Register functions it wants and
+// call [Main].
+package daemon
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+)
+
+//go:embed default.hujson
+var defaultConfig []byte
+
+// DefaultConfig returns the config that "sluiced run" uses without
+// --config: syslog on 127.0.0.1:5514 (UDP and TCP) to NDJSON files under
+// ./sluice-data/.
+func DefaultConfig() []byte { return defaultConfig }
+
+// Daemon is a loaded config, ready to run.
+type Daemon struct {
+	plan *Plan
+	log  *slog.Logger
+	ms   *metricSet
+	g    *graph
+}
+
+// New loads config data against r and builds every component; it does no
+// I/O beyond what the builders do, which is none.
+func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
+	p, err := Load(data, r)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = newLogger(os.Stderr, p.File.Log)
+	}
+	ms := newMetricSet()
+	g, err := p.build(log, ms)
+	if err != nil {
+		return nil, err
+	}
+	return &Daemon{plan: p, log: log, ms: ms, g: g}, nil
+}
+
+// Run runs the daemon until ctx is done, then drains within the config's
+// shutdownTimeout and returns nil; or until a component fails, then drains
+// and returns the failure.
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := os.MkdirAll(d.plan.File.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	state := &runState{}
+	if c := d.plan.File.Admin; c != nil {
+		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		wait, err := serveAdmin(actx, c, d.ms, state, d.log)
+		if err != nil {
+			cancel()
+			return err
+		}
+		defer wait()
+		defer cancel()
+	}
+	err := d.g.run(ctx, d.log, d.plan.File.ShutdownTimeout, state)
+	if err != nil {
+		d.log.Error("stopped", "err", err)
+		return err
+	}
+	d.log.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, c LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+var discard = slog.New(slog.DiscardHandler)

@@ -1,0 +1,250 @@
+package daemon_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/daemon/builtin"
+	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
+)
+
+// The example configs users copy must load with the built-in connectors.
+func TestExamplesLoad(t *testing.T) {
+	paths, _ := filepath.Glob("../examples/*.hujson")
+	if len(paths) == 0 {
+		t.Fatal("no example configs found")
+	}
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := daemon.Main([]string{"validate", "--config", p}, &out, &errOut, builtin.Registry()); code != 0 {
+				t.Errorf("validate exit %d: %s", code, errOut.String())
+			}
+			if !strings.Contains(out.String(), ": ok (") {
+				t.Errorf("validate printed %q", out.String())
+			}
+		})
+	}
+}
+
+// Each broken config fails validate with exactly the messages in its .err
+// file: every problem, each with its path.
+func TestBrokenConfigs(t *testing.T) {
+	paths, _ := filepath.Glob("testdata/invalid/*.hujson")
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			want, err := os.ReadFile(strings.TrimSuffix(p, ".hujson") + ".err")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			if code := daemon.Main([]string{"validate", "--config", p}, &out, &errOut, builtin.Registry()); code != 1 {
+				t.Errorf("validate exit %d, want 1", code)
+			}
+			if errOut.String() != string(want) {
+				t.Errorf("validate said:\n%s\nwant:\n%s", errOut.String(), want)
+			}
+		})
+	}
+}
+
+func TestCommands(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"version"}, 0, "sluiced "},
+		{[]string{"--help"}, 0, "sluiced run [--config FILE]"},
+		{[]string{"run", "--help"}, 0, "Usage: sluiced run"},
+		{[]string{"validate", "--help"}, 0, "Usage: sluiced validate"},
+		{[]string{"validate"}, 2, "--config is required"},
+		{[]string{"validate", "--config", "testdata/nope.hujson"}, 1, "no such file"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{nil, 2, "Usage:"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			if code := daemon.Main(tc.args, &out, &out, builtin.Registry()); code != tc.code {
+				t.Errorf("exit %d, want %d: %s", code, tc.code, out.String())
+			}
+			if !strings.Contains(out.String(), tc.out) {
+				t.Errorf("output %q does not contain %q", out.String(), tc.out)
+			}
+		})
+	}
+}
+
+// genConfig configures the test source "gen": Count numbered events, or
+// events that never end if Count is 0.
+type genConfig struct {
+	Count int           `json:"count"`
+	Lines []string      `json:"lines"`
+	Token config.Secret `json:"token"`
+}
+
+// gen is a source that emits its lines (or "line N") and then io.EOF.
+type gen struct {
+	name  string
+	lines []string
+	mu    sync.Mutex
+	next  int
+	acked *ackLog
+}
+
+type ackLog struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (g *gen) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
+	if err := ctx.Err(); err != nil {
+		return sluice.Message[event.Event]{}, nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.next >= len(g.lines) {
+		return sluice.Message[event.Event]{}, nil, io.EOF
+	}
+	l := g.lines[g.next]
+	g.next++
+	ev := event.Event{ReceivedAt: time.Now(), Source: g.name, SourceType: "gen", Raw: []byte(l)}
+	return sluice.Message[event.Event]{Value: ev}, sluice.AckOnce(func() {
+		g.acked.mu.Lock()
+		g.acked.n++
+		g.acked.mu.Unlock()
+	}), nil
+}
+
+func testRegistry(acked *ackLog) *daemon.Registry {
+	r := builtin.Registry()
+	daemon.RegisterSource(r, "gen", "test events", func() *genConfig { return &genConfig{} },
+		func(env daemon.Env, c *genConfig) (sluice.Source[event.Event], error) {
+			lines := c.Lines
+			for i := range c.Count {
+				lines = append(lines, fmt.Sprintf("line %d", i))
+			}
+			if c.Token.Reveal() == "wrong" {
+				return nil, errors.New("token rejected")
+			}
+			return &gen{name: env.Name, lines: lines, acked: acked}, nil
+		})
+	return r
+}
+
+func readLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("%s: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// A whole daemon in-process: two sources, routes with handlers, two file
+// destinations; the sources end, everything is delivered and acked, and
+// Run returns nil.
+func TestRunRoutes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"sources": {
+			"web": {"type": "gen", "lines": [
+				"1.2.3.4 - - [24/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl\"",
+				"1.2.3.4 - - [24/Nov/2026:10:00:01 +0000] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe\"",
+				"1.2.3.4 - - [24/Nov/2026:10:00:02 +0000] \"POST /api HTTP/1.1\" 502 0 \"-\" \"curl\"",
+				"not an access log line",
+			]},
+			"bulk": {"type": "gen", "count": 500},
+		},
+		"destinations": {
+			"all":    {"type": "file", "path": %q},
+			"errors": {"type": "file", "path": %q},
+		},
+		"routes": [
+			{"from": ["web", "bulk"], "to": ["all"], "handlers": [{"type": "nginx"}, {"type": "drop", "if": "http.path == \"/healthz\""}]},
+			{"from": ["web"], "to": ["errors"], "handlers": [{"type": "nginx"}, {"type": "keep", "if": "http.status >= 500"}]},
+		],
+	}`, dir, filepath.Join(dir, "all.ndjson"), filepath.Join(dir, "errors.ndjson"))
+	acked := &ackLog{}
+	d, err := daemon.New([]byte(cfg), testRegistry(acked), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := d.Run(ctx); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Run did not end when its sources did")
+	}
+	all := readLines(t, filepath.Join(dir, "all.ndjson"))
+	if len(all) != 503 {
+		t.Errorf("all.ndjson holds %d events, want 500 + 3 (the health check dropped)", len(all))
+	}
+	errs := readLines(t, filepath.Join(dir, "errors.ndjson"))
+	if len(errs) != 1 || errs[0]["http"].(map[string]any)["status"] != float64(502) {
+		t.Errorf("errors.ndjson = %v, want the one 502", errs)
+	}
+	if acked.n != 504 {
+		t.Errorf("%d events acked, want all 504 (filtered ones count as delivered)", acked.n)
+	}
+}
+
+// Secrets never reach validate output or errors.
+func TestSecretsStaySecret(t *testing.T) {
+	t.Setenv("GEN_TOKEN", "hunter2-very-secret")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.hujson")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cfg := range []string{
+		`{"sources": {"g": {"type": "gen", "token": "$GEN_TOKEN", "count": "x"}}, "destinations": {"o": {"type": "printer"}}}`,
+		`{"sources": {"g": {"type": "gen", "token": 12345}}, "destinations": {"o": {"type": "printer"}}}`,
+		`{"sources": {"g": {"type": "gen", "token": "hunter2-very-secret", "tokn": 1}}, "destinations": {"o": {"type": "printer"}}}`,
+	} {
+		write(cfg)
+		var out bytes.Buffer
+		code := daemon.Main([]string{"validate", "--config", path}, &out, &out, testRegistry(&ackLog{}))
+		if code != 1 {
+			t.Errorf("exit %d for a broken config: %s", code, out.String())
+		}
+		if strings.Contains(out.String(), "hunter2") || strings.Contains(out.String(), "12345") {
+			t.Errorf("a secret leaked: %s", out.String())
+		}
+	}
+	write(`{"sources": {"g": {"type": "gen", "token": "$UNSET_TOKEN_VAR"}}, "destinations": {"o": {"type": "printer"}}}`)
+	var out bytes.Buffer
+	daemon.Main([]string{"validate", "--config", path}, &out, &out, testRegistry(&ackLog{}))
+	if !strings.Contains(out.String(), "sources.g.token: environment variable UNSET_TOKEN_VAR is not set") {
+		t.Errorf("unset variable: %s", out.String())
+	}
+}

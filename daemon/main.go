@@ -1,0 +1,174 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/sluicehq/sluice/daemon/config"
+)
+
+// Version is set at build time with -ldflags "-X
+// github.com/sluicehq/sluice/daemon.Version=v1.2.3"; otherwise it comes
+// from the module's build info.
+var Version = ""
+
+const usage = `sluiced moves events from sources to destinations, reliably.
+
+Usage:
+  sluiced run [--config FILE]       run until SIGINT or SIGTERM, then drain and exit
+  sluiced validate --config FILE    check a config without running it
+  sluiced version                   print the version
+
+Run "sluiced COMMAND --help" for a command's flags.
+`
+
+// Main runs the sluiced command line with args (without the program name)
+// and returns the process's exit code. Signals stop "run": the first drains,
+// a second exits at once.
+func Main(args []string, stdout, stderr io.Writer, r *Registry) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		return runCmd(rest, stderr, r)
+	case "validate":
+		return validateCmd(rest, stdout, stderr, r)
+	case "version":
+		fmt.Fprintln(stdout, "sluiced", version())
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "sluiced: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func flags(name, help string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("sluiced "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sluiced %s\n\n", help)
+		fs.PrintDefaults()
+	}
+	return fs, fs.String("config", "", "the HuJSON config `file`")
+}
+
+func readConfig(path string) ([]byte, error) {
+	if path == "" {
+		return DefaultConfig(), nil
+	}
+	return os.ReadFile(path)
+}
+
+// load reads and loads the config at path (the default if empty), naming
+// the file in syntax errors.
+func load(path string, r *Registry, log *slog.Logger) (*Daemon, error) {
+	data, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := New(data, r, log)
+	var se *config.SyntaxError
+	if errors.As(err, &se) {
+		if path == "" {
+			path = "default config"
+		}
+		return nil, fmt.Errorf("%s:%w", path, err)
+	}
+	return d, err
+}
+
+func runCmd(args []string, stderr io.Writer, r *Registry) int {
+	fs, path := flags("run", "run [--config FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0. A second signal exits at once.\nWithout --config it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage(err)
+	}
+	d, err := load(*path, r, nil)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		cancel()
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(stderr, "sluiced: second signal: exiting at once")
+			os.Exit(1)
+		}
+	}()
+	if err := d.Run(ctx); err != nil {
+		return 1
+	}
+	return 0
+}
+
+func validateCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
+	fs, path := flags("validate", "validate --config FILE\n\nLoads and checks a config without running it: exit 0 if it is valid,\notherwise 1 with every problem listed.", stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage(err)
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "sluiced validate: --config is required")
+		return 2
+	}
+	d, err := load(*path, r, discard)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d sources, %d destinations, %d routes)\n", *path, len(d.plan.Sources), len(d.plan.Destinations), len(d.plan.Routes))
+	return 0
+}
+
+// printErrors prints each joined error on its own line.
+func printErrors(w io.Writer, err error) {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) && !isWrapped(err) {
+		for _, e := range joined.Unwrap() {
+			printErrors(w, e)
+		}
+		return
+	}
+	fmt.Fprintln(w, "sluiced:", err)
+}
+
+func isWrapped(err error) bool {
+	_, ok := err.(interface{ Unwrap() []error })
+	return !ok
+}
+
+func exitUsage(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}

@@ -1,0 +1,138 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metricSet holds the daemon's Prometheus collectors. Every series is
+// labelled with the component's kind (source, handler, destination) and
+// name from the config.
+type metricSet struct {
+	reg         *prometheus.Registry
+	eventsIn    *prometheus.CounterVec
+	bytesIn     *prometheus.CounterVec
+	eventsOut   *prometheus.CounterVec
+	bytesOut    *prometheus.CounterVec
+	acked       *prometheus.CounterVec
+	errors      *prometheus.CounterVec
+	dropped     *prometheus.CounterVec
+	parseFailed *prometheus.CounterVec
+	inFlight    *prometheus.GaugeVec
+	batchSize   *prometheus.HistogramVec
+	flushTime   *prometheus.HistogramVec
+}
+
+func newMetricSet() *metricSet {
+	labels := []string{"kind", "name"}
+	counter := func(name, help string, extra ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Name: name, Help: help}, append(labels, extra...))
+	}
+	m := &metricSet{
+		reg:         prometheus.NewRegistry(),
+		eventsIn:    counter("events_in_total", "Events received by a component."),
+		bytesIn:     counter("bytes_in_total", "Bytes of raw events received by a component."),
+		eventsOut:   counter("events_out_total", "Events a component passed on or wrote."),
+		bytesOut:    counter("bytes_out_total", "Bytes a component wrote."),
+		acked:       counter("acked_total", "Events acknowledged as durably delivered."),
+		errors:      counter("errors_total", "Errors, by cause.", "cause"),
+		dropped:     counter("dropped_total", "Events dropped on purpose, by cause.", "cause"),
+		parseFailed: counter("parse_failures_total", "Events that did not parse and were passed on with their raw bytes."),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "sluice", Name: "in_flight_events",
+			Help: "Events received and not yet acknowledged."}, labels),
+		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "batch_size_events",
+			Help: "Events per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, labels),
+		flushTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "flush_duration_seconds",
+			Help: "Time to write a batch durably.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, labels),
+	}
+	m.reg.MustRegister(m.eventsIn, m.bytesIn, m.eventsOut, m.bytesOut, m.acked, m.errors, m.dropped, m.parseFailed,
+		m.inFlight, m.batchSize, m.flushTime,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Metrics records one component's counters. Its methods are safe for
+// concurrent use and cost an atomic add each; a nil *Metrics records
+// nothing, so connectors used outside the daemon need none.
+type Metrics struct {
+	set                                    *metricSet
+	kind, name                             string
+	eventsIn, bytesIn, eventsOut, bytesOut prometheus.Counter
+	acked, parseFailed                     prometheus.Counter
+	inFlight                               prometheus.Gauge
+	batchSize, flushTime                   prometheus.Observer
+}
+
+func (s *metricSet) component(kind Kind, name string) *Metrics {
+	l := []string{kind.String(), name}
+	return &Metrics{
+		set: s, kind: kind.String(), name: name,
+		eventsIn: s.eventsIn.WithLabelValues(l...), bytesIn: s.bytesIn.WithLabelValues(l...),
+		eventsOut: s.eventsOut.WithLabelValues(l...), bytesOut: s.bytesOut.WithLabelValues(l...),
+		acked: s.acked.WithLabelValues(l...), parseFailed: s.parseFailed.WithLabelValues(l...),
+		inFlight:  s.inFlight.WithLabelValues(l...),
+		batchSize: s.batchSize.WithLabelValues(l...), flushTime: s.flushTime.WithLabelValues(l...),
+	}
+}
+
+// In counts n events of size bytes received.
+func (m *Metrics) In(n, bytes int) {
+	if m != nil {
+		m.eventsIn.Add(float64(n))
+		m.bytesIn.Add(float64(bytes))
+	}
+}
+
+// Out counts n events of size bytes passed on or written.
+func (m *Metrics) Out(n, bytes int) {
+	if m != nil {
+		m.eventsOut.Add(float64(n))
+		m.bytesOut.Add(float64(bytes))
+	}
+}
+
+// Acked counts n events acknowledged.
+func (m *Metrics) Acked(n int) {
+	if m != nil {
+		m.acked.Add(float64(n))
+	}
+}
+
+// ParseFailed counts n events that did not parse.
+func (m *Metrics) ParseFailed(n int) {
+	if m != nil {
+		m.parseFailed.Add(float64(n))
+	}
+}
+
+// Error counts an error of the given cause, such as "accept" or "write".
+func (m *Metrics) Error(cause string) {
+	if m != nil {
+		m.set.errors.WithLabelValues(m.kind, m.name, cause).Inc()
+	}
+}
+
+// Dropped counts n events dropped on purpose for cause, such as "filter"
+// or "kernel" (UDP datagrams the kernel dropped).
+func (m *Metrics) Dropped(cause string, n int) {
+	if m != nil && n > 0 {
+		m.set.dropped.WithLabelValues(m.kind, m.name, cause).Add(float64(n))
+	}
+}
+
+// InFlight adds delta to the events received and not yet acknowledged.
+func (m *Metrics) InFlight(delta int) {
+	if m != nil {
+		m.inFlight.Add(float64(delta))
+	}
+}
+
+// Flushed records a batch of n events written durably in d.
+func (m *Metrics) Flushed(n int, d time.Duration) {
+	if m != nil {
+		m.batchSize.Observe(float64(n))
+		m.flushTime.Observe(d.Seconds())
+	}
+}

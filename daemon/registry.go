@@ -1,0 +1,109 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+)
+
+// Env is what a connector's builder gets besides its config.
+type Env struct {
+	// Name is the component's name in the config, such as "web".
+	Name string
+	// Logger is the daemon's logger with the component's name attached.
+	Logger *slog.Logger
+	// DataDir is the daemon's data directory, for state and default paths.
+	DataDir string
+	// Metrics records the component's counters; never nil.
+	Metrics *Metrics
+}
+
+// A Kind is what a registered type builds.
+type Kind int
+
+const (
+	KindSource Kind = iota
+	KindDestination
+	KindHandler
+)
+
+func (k Kind) String() string {
+	return [...]string{"source", "destination", "handler"}[k]
+}
+
+// Registry maps the "type" of a config entry to its config and builder.
+// Build a Registry with [NewRegistry] and the Register functions of the
+// connector packages; it is not safe to register concurrently with use.
+type Registry struct {
+	types [3]map[string]*entry
+}
+
+type entry struct {
+	typ string
+	doc string
+	// config returns a pointer to a new config filled with defaults.
+	config func() any
+	// build builds the component from the decoded config.
+	build func(Env, any) (any, error)
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{types: [3]map[string]*entry{{}, {}, {}}}
+}
+
+// RegisterSource registers a source type. defaults returns a new config
+// with its defaults; build makes the source from the decoded config.
+func RegisterSource[C any](r *Registry, typ, doc string, defaults func() *C, build func(Env, *C) (sluice.Source[event.Event], error)) {
+	register(r, KindSource, typ, doc, defaults, func(e Env, c *C) (any, error) { return build(e, c) })
+}
+
+// RegisterDestination registers a destination type.
+func RegisterDestination[C any](r *Registry, typ, doc string, defaults func() *C, build func(Env, *C) (sluice.Destination[event.Event], error)) {
+	register(r, KindDestination, typ, doc, defaults, func(e Env, c *C) (any, error) { return build(e, c) })
+}
+
+// RegisterHandler registers a handler type for routes.
+func RegisterHandler[C any](r *Registry, typ, doc string, defaults func() *C, build func(Env, *C) (sluice.Handler[event.Event, event.Event], error)) {
+	register(r, KindHandler, typ, doc, defaults, func(e Env, c *C) (any, error) { return build(e, c) })
+}
+
+func register[C any](r *Registry, k Kind, typ, doc string, defaults func() *C, build func(Env, *C) (any, error)) {
+	r.types[k][typ] = &entry{
+		typ:    typ,
+		doc:    doc,
+		config: func() any { return defaults() },
+		build:  func(e Env, c any) (any, error) { return build(e, c.(*C)) },
+	}
+}
+
+func (r *Registry) lookup(k Kind, typ string) (*entry, error) {
+	if e, ok := r.types[k][typ]; ok {
+		return e, nil
+	}
+	names := r.Types(k)
+	return nil, fmt.Errorf("unknown %s type %q (want one of %v)", k, typ, names)
+}
+
+// Types returns the registered type names of kind k, sorted.
+func (r *Registry) Types(k Kind) []string {
+	names := make([]string, 0, len(r.types[k]))
+	for n := range r.types[k] {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Defaults returns a new config with defaults for type typ of kind k, and
+// the type's one-line description.
+func (r *Registry) Defaults(k Kind, typ string) (any, string, bool) {
+	e, ok := r.types[k][typ]
+	if !ok {
+		return nil, "", false
+	}
+	return e.config(), e.doc, true
+}

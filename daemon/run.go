@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+)
+
+// runState is what the admin listener reports.
+type runState struct {
+	mu    sync.Mutex
+	ready bool
+	err   error
+}
+
+func (s *runState) set(ready bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ready = ready
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+}
+
+func (s *runState) get() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ready, s.err
+}
+
+// run starts g and runs it until ctx is done or a component fails, then
+// drains: sources stop taking input, the processors deliver what is in
+// flight, and destinations flush. The drain is bounded by timeout; past it,
+// what is still in flight is abandoned unacked. run returns the first
+// failure, or nil after a clean stop.
+func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration, state *runState) error {
+	var (
+		mu    sync.Mutex
+		first error
+	)
+	fatal := make(chan struct{})
+	var fatalOnce sync.Once
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+		state.set(false, err)
+		fatalOnce.Do(func() { close(fatal) })
+	}
+
+	srcCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
+	procCtx, stopProcs := context.WithCancel(context.WithoutCancel(ctx))
+	dstCtx, stopDests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSources()
+	defer stopProcs()
+	defer stopDests()
+
+	var dests sync.WaitGroup
+	for _, name := range g.order {
+		if r, ok := g.dests[name].(sluice.Runner); ok {
+			dests.Go(func() {
+				if err := r.Run(dstCtx); err != nil && !errors.Is(err, context.Canceled) {
+					fail(fmt.Errorf("destination %s: %w", name, err))
+				}
+			})
+		}
+	}
+	var procs sync.WaitGroup
+	for _, s := range g.sources {
+		var src source = counted{s.src, s.m}
+		if r, ok := s.src.(sluice.Runner); ok {
+			procs.Go(func() {
+				if err := r.Run(srcCtx); err != nil && !errors.Is(err, context.Canceled) {
+					fail(fmt.Errorf("source %s: %w", s.name, err))
+				}
+			})
+		} else {
+			src = untilStopped{src: src, stop: srcCtx}
+		}
+		p, err := sluice.New(sluice.Config[event.Event, event.Event]{Source: src, Destination: s.router, Handler: sluice.Pipe[event.Event]()},
+			sluice.WithLogger(log.With("source", s.name)))
+		if err != nil {
+			fail(fmt.Errorf("source %s: %w", s.name, err))
+			continue
+		}
+		procs.Go(func() {
+			if err := p.Run(procCtx); err != nil {
+				fail(fmt.Errorf("source %s: %w", s.name, err))
+			}
+		})
+	}
+	state.set(true, nil)
+	log.Info("running", "sources", len(g.sources), "destinations", len(g.dests))
+
+	allDone := make(chan struct{})
+	go func() { procs.Wait(); close(allDone) }()
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: draining in-flight events", "timeout", timeout)
+	case <-fatal:
+		log.Error("stopping after a failure", "err", first)
+	case <-allDone:
+		log.Info("every source has ended")
+	}
+	state.set(false, nil)
+	stopSources()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	select {
+	case <-allDone:
+	case <-deadline.C:
+		log.Warn("drain timed out: abandoning events still in flight (they were not acknowledged)")
+		stopProcs()
+		<-allDone
+	}
+	stopDests()
+	destsDone := make(chan struct{})
+	go func() { dests.Wait(); close(destsDone) }()
+	select {
+	case <-destsDone:
+	case <-deadline.C:
+		log.Warn("drain timed out waiting for destinations to flush")
+		<-destsDone
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return first
+}
+
+// counted counts what a source produces.
+type counted struct {
+	src source
+	m   *Metrics
+}
+
+func (c counted) Recv(ctx context.Context) (msg, func(), error) {
+	m, ack, err := c.src.Recv(ctx)
+	if err == nil {
+		c.m.In(1, len(m.Value.Raw))
+	}
+	return m, ack, err
+}
