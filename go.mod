@@ -4,6 +4,8 @@ go 1.26.0
 
 require github.com/prometheus/client_golang v1.25.0
 
+require golang.org/x/net v0.62.0 // indirect
+
 require (
 	github.com/expr-lang/expr v1.17.8 // indirect
 	github.com/leodido/go-syslog/v4 v4.6.0
@@ -17,6 +19,6 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/tailscale/hujson v0.0.0-20260727124030-b80ff77dac4f
-	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -10,6 +10,7 @@
 //	  "source":     the source's name in the config
 //	  "sourceType": the source's type ("syslog", "file", ...)
 //	  "host":       sender address or hostname, if known
+//	  "contentType": the source's configured content type, if any
 //	  "raw":        the original bytes as a string, when they are valid UTF-8
 //	  "rawBase64":  otherwise, the original bytes in standard base64
 //	  "flags":      ["parseError", "truncated", ...], when any is set
@@ -44,6 +45,9 @@ type Event struct {
 	SourceType string
 	// Host is the sender's address or hostname, if known.
 	Host string
+	// ContentType names the kind of log for destinations that route by it,
+	// such as RunReveal's webhook; sources set it from their config.
+	ContentType string
 	// Raw holds the original bytes, unmodified.
 	Raw []byte
 	// Flags says what went wrong or was changed while reading the event.

@@ -18,6 +18,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = appendField(dst, "source", e.Source)
 	dst = appendField(dst, "sourceType", e.SourceType)
 	dst = appendField(dst, "host", e.Host)
+	dst = appendField(dst, "contentType", e.ContentType)
 	if len(e.Raw) > 0 {
 		if utf8.Valid(e.Raw) {
 			dst = append(dst, `,"raw":`...)

@@ -5,6 +5,7 @@ package builtin
 import (
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/connector/stdio"
+	"github.com/sluicehq/sluice/connector/syslog"
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/handler/filter"
 	"github.com/sluicehq/sluice/handler/nginx"
@@ -15,6 +16,7 @@ func Registry() *daemon.Registry {
 	r := daemon.NewRegistry()
 	stdio.Register(r)
 	file.Register(r)
+	syslog.Register(r)
 	nginx.Register(r)
 	filter.Register(r)
 	return r

@@ -1,0 +1,84 @@
+package syslog
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Config configures a [Source]. The names of addr and contentType are the
+// kawa daemon's.
+type Config struct {
+	// Addr is host:port to listen on, or a socket path for the unix
+	// networks. Default "127.0.0.1:5514".
+	Addr string `json:"addr"`
+	// Network is "udp", "tcp", "udp+tcp", "unix" (stream) or "unixgram".
+	// With a tls block, tcp connections are TLS. Default "udp+tcp".
+	Network string `json:"network"`
+	// ContentType is copied into each event's contentType, for
+	// destinations that route by it. Default "" (none).
+	ContentType string `json:"contentType"`
+	// Format is "auto" (each message is detected: RFC 5424 if it starts
+	// with "<PRI>1 ", else RFC 3164), "rfc5424" or "rfc3164". Default
+	// "auto".
+	Format string `json:"format"`
+	// Timezone of RFC 3164 timestamps, which carry none: an IANA name or
+	// "Local". Default "Local".
+	Timezone string `json:"timezone"`
+	// MaxMessageBytes is the largest message kept whole; a longer one is
+	// truncated, flagged "truncated" and counted. Default 65536.
+	MaxMessageBytes int `json:"maxMessageBytes"`
+	// MaxConnections is the most stream connections at once; more are
+	// closed at once and counted. Default 1024.
+	MaxConnections int `json:"maxConnections"`
+	// IdleTimeout closes a stream connection that sent nothing for this
+	// long. Default 0: never.
+	IdleTimeout time.Duration `json:"idleTimeout"`
+	// ReadBufferBytes is the UDP socket's receive buffer (SO_RCVBUF); the
+	// kernel may cap it (net.core.rmem_max). Default 4194304.
+	ReadBufferBytes int `json:"readBufferBytes"`
+	// TLS, if set, makes tcp connections TLS.
+	TLS *TLSConfig `json:"tls"`
+}
+
+// TLSConfig holds the files of a TLS listener.
+type TLSConfig struct {
+	// CertFile is the server certificate (PEM). Required.
+	CertFile string `json:"certFile" sluice:"required"`
+	// KeyFile is its private key (PEM). Required.
+	KeyFile string `json:"keyFile" sluice:"required"`
+	// ClientCAFile, if set, requires clients to present a certificate
+	// signed by one of these CAs (PEM).
+	ClientCAFile string `json:"clientCAFile"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:5514", Network: "udp+tcp", Format: "auto", Timezone: "Local",
+		MaxMessageBytes: 64 << 10, MaxConnections: 1024, ReadBufferBytes: 4 << 20}
+}
+
+// Validate checks the fields with a fixed set of values.
+func (c *Config) Validate() error {
+	var errs []error
+	if !slices.Contains([]string{"udp", "tcp", "udp+tcp", "unix", "unixgram"}, c.Network) {
+		errs = append(errs, fmt.Errorf("network: want udp, tcp, udp+tcp, unix or unixgram, got %q", c.Network))
+	}
+	if !slices.Contains([]string{"auto", "rfc5424", "rfc3164"}, c.Format) {
+		errs = append(errs, fmt.Errorf("format: want auto, rfc5424 or rfc3164, got %q", c.Format))
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("timezone: %w", err))
+	}
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr: required"))
+	}
+	if c.MaxMessageBytes < 480 || c.MaxConnections < 1 || c.ReadBufferBytes < 0 || c.IdleTimeout < 0 {
+		errs = append(errs, errors.New("maxMessageBytes must be at least 480 (RFC 5424), maxConnections at least 1, and readBufferBytes and idleTimeout not negative"))
+	}
+	if c.TLS != nil && c.Network != "tcp" && c.Network != "udp+tcp" {
+		errs = append(errs, fmt.Errorf("tls: needs network tcp or udp+tcp, got %q", c.Network))
+	}
+	return errors.Join(errs...)
+}

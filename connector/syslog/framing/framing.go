@@ -1,0 +1,339 @@
+// Package framing splits a syslog byte stream (TCP, TLS, unix stream
+// sockets) into messages, as RFC 6587 describes.
+//
+// Two framings exist and senders do not announce which one they use, so
+// [Reader] decides for each frame from its first byte:
+//
+//   - a digit starts an octet-counted frame, "LEN SP MSG" (RFC 6587 section
+//     3.4.1; LEN has no leading zero);
+//   - anything else starts a non-transparent frame, which ends at the next
+//     LF (section 3.4.2). NUL is accepted as a trailer too, and a CR before
+//     the trailer is removed, so CRLF works.
+//
+// Empty frames (blank lines, or a trailer left after an octet-counted
+// frame) are skipped.
+package framing
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// DefaultMaxSize is the frame size limit used when NewReader is given none.
+const DefaultMaxSize = 64 << 10
+
+// MaxOctetCount is the largest octet count accepted when maxSize is
+// smaller: a larger LEN is taken as a sign that the stream is not syslog,
+// or has lost its framing, rather than as a frame to discard.
+const MaxOctetCount = 64 << 20
+
+// ErrMalformedCount is wrapped by the error [Reader.Next] returns when an
+// octet count is malformed. The stream cannot be resynchronised after it;
+// the caller should close the connection.
+var ErrMalformedCount = errors.New("malformed octet count")
+
+var errInvalidRead = errors.New("syslog framing: reader returned an invalid count")
+
+const (
+	minBufSize = 64 << 10
+	// headroom is room in the buffer beyond maxSize: for the octet count
+	// and its SP, or for the CR and LF after a maximal line.
+	headroom = 64
+	// maxEmptyReads is how many reads in a row may return nothing before
+	// Next gives up with io.ErrNoProgress, as bufio does.
+	maxEmptyReads = 100
+)
+
+// Reader reads syslog frames from a byte stream. It is not safe for
+// concurrent use.
+type Reader struct {
+	rd      io.Reader
+	maxSize int
+	// maxCount is the largest octet count accepted, and maxDigits its
+	// number of digits.
+	maxCount, maxDigits int
+
+	buf        []byte
+	start, end int   // unread bytes are buf[start:end]
+	bufOff     int64 // stream offset of buf[0]
+	err        error // sticky error from rd, returned once buf is drained
+
+	// Left over from an oversized frame, to discard before the next one:
+	// skip bytes of an octet-counted frame, or the rest of a line.
+	skip     int
+	skipLine bool
+	// fail is the sticky error of a malformed stream.
+	fail error
+}
+
+// NewReader returns a Reader that reads frames from r, each at most maxSize
+// bytes long ([DefaultMaxSize] if maxSize <= 0). It does not read from r
+// until Next is called, and allocates its buffer (64 KiB, or maxSize plus a
+// little if that is larger) on first use.
+func NewReader(r io.Reader, maxSize int) *Reader {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxSize
+	}
+	z := &Reader{maxSize: maxSize, maxCount: max(maxSize, MaxOctetCount)}
+	z.maxDigits = len(strconv.Itoa(z.maxCount))
+	z.Reset(r)
+	return z
+}
+
+// Reset discards any buffered data and state, and makes z read from r,
+// keeping its buffer and size limit.
+func (z *Reader) Reset(r io.Reader) {
+	*z = Reader{rd: r, maxSize: z.maxSize, maxCount: z.maxCount, maxDigits: z.maxDigits, buf: z.buf}
+}
+
+// InputOffset returns the number of bytes of the stream consumed so far:
+// up to the end of the last frame Next returned, with its trailer and the
+// empty frames before it. The discarded rest of a truncated frame counts
+// once the next call to Next has skipped it.
+func (z *Reader) InputOffset() int64 { return z.bufOff + int64(z.start) }
+
+// Next returns the next frame's message, without its octet count or
+// trailer.
+//
+// The returned slice points into z's buffer: it is valid only until the
+// next call to Next or Reset, and Next does not allocate for it. truncated
+// reports that the frame was longer than the size limit and msg is its
+// first maxSize bytes; the rest of the frame is read and discarded, never
+// taken as a new frame.
+//
+// At the end of the stream Next returns io.EOF. A final non-transparent
+// frame with no LF before the end of the stream is returned as a frame
+// (a sender that closes the connection means the message to be complete).
+// If the stream ends inside an octet-counted frame, or inside its octet
+// count, Next returns io.ErrUnexpectedEOF. A malformed octet count gives an
+// error wrapping [ErrMalformedCount] and the stream offset; other errors
+// come from the underlying reader, unwrapped. Once Next has returned an
+// error, it returns the same error again.
+func (z *Reader) Next() (msg []byte, truncated bool, err error) {
+	if z.fail != nil {
+		return nil, false, z.fail
+	}
+	if z.buf == nil {
+		z.buf = make([]byte, max(minBufSize, z.maxSize+headroom))
+	}
+	if err := z.discard(); err != nil {
+		return nil, false, z.setFail(err)
+	}
+	for {
+		if z.start == z.end {
+			if err := z.fill(); err != nil {
+				return nil, false, z.setFail(err)
+			}
+			continue
+		}
+		c := z.buf[z.start]
+		if c == '\n' || c == 0 {
+			z.start++ // an empty frame, or a trailer after an octet-counted one
+			continue
+		}
+		if isDigit(c) {
+			msg, truncated, err = z.octetCounted()
+		} else {
+			msg, truncated, err = z.line()
+		}
+		if err != nil {
+			return nil, false, z.setFail(err)
+		}
+		if msg != nil {
+			return msg, truncated, nil
+		}
+	}
+}
+
+// setFail records err as sticky and returns it.
+func (z *Reader) setFail(err error) error {
+	z.fail = err
+	return err
+}
+
+// fill reads more data into the buffer, first moving the unread bytes to
+// its start. It returns the underlying reader's error once no byte is
+// buffered.
+func (z *Reader) fill() error {
+	if z.start > 0 {
+		copy(z.buf, z.buf[z.start:z.end])
+		z.bufOff += int64(z.start)
+		z.end -= z.start
+		z.start = 0
+	}
+	for range maxEmptyReads {
+		if z.err != nil {
+			return z.err
+		}
+		if z.end == len(z.buf) {
+			return nil // full: the caller has enough to act on
+		}
+		n, err := z.rd.Read(z.buf[z.end:])
+		if n < 0 || n > len(z.buf)-z.end {
+			return errInvalidRead
+		}
+		z.end += n
+		z.err = err
+		if n > 0 {
+			return nil
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// eof turns io.EOF into io.ErrUnexpectedEOF, for a stream that ends inside
+// a frame.
+func eof(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// discard drops what is left of an oversized frame.
+func (z *Reader) discard() error {
+	for z.skip > 0 {
+		if z.start == z.end {
+			if err := z.fill(); err != nil {
+				return eof(err)
+			}
+		}
+		n := min(z.skip, z.end-z.start)
+		z.start += n
+		z.skip -= n
+	}
+	for z.skipLine {
+		if z.start == z.end {
+			if err := z.fill(); err != nil {
+				return err // the truncated frame has been returned: EOF is fine
+			}
+		}
+		if k := trailer(z.buf[z.start:z.end]); k >= 0 {
+			z.start += k + 1
+			z.skipLine = false
+		} else {
+			z.start = z.end
+		}
+	}
+	return nil
+}
+
+// octetCounted reads the octet-counted frame that starts at buf[start].
+func (z *Reader) octetCounted() ([]byte, bool, error) {
+	// The count and its SP.
+	i, count := z.start, 0
+	for {
+		if i == z.end {
+			n := i - z.start
+			if err := z.fill(); err != nil {
+				return nil, false, eof(err)
+			}
+			i = z.start + n
+			continue
+		}
+		c := z.buf[i]
+		if c == ' ' {
+			break
+		}
+		if !isDigit(c) {
+			return nil, false, z.malformed(i, fmt.Sprintf("want a digit or SP, got %q", c))
+		}
+		if i-z.start == z.maxDigits {
+			return nil, false, z.malformed(z.start, "more than "+strconv.Itoa(z.maxDigits)+" digits")
+		}
+		count = count*10 + int(c-'0')
+		i++
+	}
+	switch {
+	case z.buf[z.start] == '0':
+		return nil, false, z.malformed(z.start, "zero, or a leading zero")
+	case count > z.maxCount:
+		return nil, false, z.malformed(z.start, "count "+strconv.Itoa(count)+" over the limit of "+strconv.Itoa(z.maxCount))
+	}
+	hdr := i + 1 - z.start
+
+	n, truncated := count, false
+	if count > z.maxSize {
+		n, truncated = z.maxSize, true
+	}
+	for z.end-z.start < hdr+n {
+		if err := z.fill(); err != nil {
+			return nil, false, eof(err)
+		}
+	}
+	msg := z.buf[z.start+hdr : z.start+hdr+n : z.start+hdr+n]
+	z.start += hdr + n
+	z.skip = count - n
+	return msg, truncated, nil
+}
+
+// malformed returns the error for a malformed octet count at buf[i].
+func (z *Reader) malformed(i int, detail string) error {
+	return fmt.Errorf("syslog framing: offset %d: %w: %s", z.bufOff+int64(i), ErrMalformedCount, detail)
+}
+
+// line reads the non-transparent frame that starts at buf[start]. It
+// returns nil, and no error, for an empty frame.
+func (z *Reader) line() ([]byte, bool, error) {
+	scanned := 0 // bytes after start known not to hold a trailer
+	for {
+		if k := trailer(z.buf[z.start+scanned : z.end]); k >= 0 {
+			end := z.start + scanned + k
+			msg, truncated := z.frame(z.start, end)
+			z.start = end + 1
+			return msg, truncated, nil
+		}
+		scanned = z.end - z.start
+		if scanned > z.maxSize+1 { // even without a CR it is too long
+			msg := z.buf[z.start : z.start+z.maxSize : z.start+z.maxSize]
+			z.start += z.maxSize
+			z.skipLine = true
+			return msg, true, nil
+		}
+		if err := z.fill(); err != nil {
+			if err != io.EOF || z.start == z.end {
+				return nil, false, err
+			}
+			// The last frame, without a trailer.
+			msg, truncated := z.frame(z.start, z.end)
+			z.start = z.end
+			return msg, truncated, nil
+		}
+	}
+}
+
+// frame returns buf[start:end] without a trailing CR, cut to maxSize; nil
+// if that is empty.
+func (z *Reader) frame(start, end int) ([]byte, bool) {
+	if end > start && z.buf[end-1] == '\r' {
+		end--
+	}
+	truncated := end-start > z.maxSize
+	if truncated {
+		end = start + z.maxSize
+	}
+	if end == start {
+		return nil, false
+	}
+	return z.buf[start:end:end], truncated
+}
+
+// trailer returns the index of the first LF or NUL in b, or -1.
+func trailer(b []byte) int {
+	k := bytes.IndexByte(b, '\n')
+	if k < 0 {
+		k = len(b)
+	}
+	if j := bytes.IndexByte(b[:k], 0); j >= 0 {
+		return j
+	}
+	if k == len(b) {
+		return -1
+	}
+	return k
+}
+
+func isDigit(c byte) bool { return c-'0' < 10 }

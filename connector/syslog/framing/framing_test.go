@@ -1,0 +1,316 @@
+package framing_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/sluicehq/sluice/connector/syslog/framing"
+)
+
+// frame is one result of Next; a frame with truncated set says so.
+type frame struct {
+	msg       string
+	truncated bool
+}
+
+func f(msg string) frame  { return frame{msg: msg} }
+func tr(msg string) frame { return frame{msg: msg, truncated: true} }
+
+var readerTests = []struct {
+	name    string
+	in      string
+	maxSize int // 0: default
+	want    []frame
+	wantErr error // after the frames; io.EOF if nil
+}{
+	{name: "empty", in: ""},
+	{name: "only-trailers", in: "\n\r\n\x00\n"},
+	{name: "newline", in: "<13>a\n<13>bc\n", want: []frame{f("<13>a"), f("<13>bc")}},
+	{name: "newline-crlf", in: "<13>a\r\n<13>b\r\n", want: []frame{f("<13>a"), f("<13>b")}},
+	{name: "newline-nul", in: "<13>a\x00<13>b\x00", want: []frame{f("<13>a"), f("<13>b")}},
+	{name: "newline-cr-nul", in: "<13>a\r\x00", want: []frame{f("<13>a")}},
+	{name: "newline-inner-cr-kept", in: "<13>a\rb\n", want: []frame{f("<13>a\rb")}},
+	{name: "newline-only-last-cr-removed", in: "<13>a\r\r\n", want: []frame{f("<13>a\r")}},
+	{name: "newline-not-pri", in: "  hello\nworld\n", want: []frame{f("  hello"), f("world")}},
+	{name: "empty-lines-skipped", in: "\n\n<13>a\n\r\n\n\x00<13>b\n\n", want: []frame{f("<13>a"), f("<13>b")}},
+	{name: "final-line-without-lf", in: "<13>a\n<13>b", want: []frame{f("<13>a"), f("<13>b")}},
+	{name: "final-line-cr-only", in: "<13>a\r", want: []frame{f("<13>a")}},
+	{name: "octet", in: "5 <13>a6 <13>bc", want: []frame{f("<13>a"), f("<13>bc")}},
+	{name: "octet-transparent", in: "8 a\nb\x00c\r\n 2 xy", want: []frame{f("a\nb\x00c\r\n "), f("xy")}},
+	{name: "octet-then-lf", in: "5 <13>a\n5 <13>b\n", want: []frame{f("<13>a"), f("<13>b")}},
+	{name: "octet-then-crlf", in: "5 <13>a\r\n5 <13>b\r\n", want: []frame{f("<13>a"), f("<13>b")}},
+	{name: "mixed", in: "5 <13>a<13>b\n6 <13>cd\n\n<13>e\r\n3 xyz<13>f",
+		want: []frame{f("<13>a"), f("<13>b"), f("<13>cd"), f("<13>e"), f("xyz"), f("<13>f")}},
+	{name: "long-count", in: "13 <13>1 - - - -", want: []frame{f("<13>1 - - - -")}},
+
+	{name: "oversized-line", in: "abcdefgh\nxyz\n", maxSize: 4, want: []frame{tr("abcd"), f("xyz")}},
+	{name: "oversized-line-rest-looks-like-octet", in: "abcd5 xyzw\n3 abc", maxSize: 4, want: []frame{tr("abcd"), f("abc")}},
+	{name: "oversized-line-at-eof", in: "abcdefgh", maxSize: 4, want: []frame{tr("abcd")}},
+	{name: "oversized-line-by-one", in: "abcde\r\nxy\n", maxSize: 4, want: []frame{tr("abcd"), f("xy")}},
+	{name: "max-line-with-crlf", in: "abcd\r\nxy\n", maxSize: 4, want: []frame{f("abcd"), f("xy")}},
+	{name: "max-line-with-nul", in: "abcd\x00xy\n", maxSize: 4, want: []frame{f("abcd"), f("xy")}},
+	{name: "oversized-line-long", in: strings.Repeat("x", 100000) + "\n<13>a\n", maxSize: 10,
+		want: []frame{tr("xxxxxxxxxx"), f("<13>a")}},
+	{name: "oversized-octet", in: "8 abcdefgh4 <13>", maxSize: 4, want: []frame{tr("abcd"), f("<13>")}},
+	{name: "oversized-octet-rest-looks-like-frames", in: "9 12\n4 5\nxy3 abc", maxSize: 4, want: []frame{tr("12\n4"), f("abc")}},
+	{name: "max-octet", in: "4 abcd4 efgh", maxSize: 4, want: []frame{f("abcd"), f("efgh")}},
+	{name: "oversized-octet-long", in: "100000 " + strings.Repeat("y", 100000) + "3 abc", maxSize: 10,
+		want: []frame{tr("yyyyyyyyyy"), f("abc")}},
+
+	{name: "eof-in-octet-frame", in: "5 <13>a10 abc", want: []frame{f("<13>a")}, wantErr: io.ErrUnexpectedEOF},
+	{name: "eof-in-count", in: "5 <13>a12", want: []frame{f("<13>a")}, wantErr: io.ErrUnexpectedEOF},
+	{name: "eof-after-count", in: "12 ", wantErr: io.ErrUnexpectedEOF},
+	{name: "eof-in-discarded-rest", in: "8 abcdef", maxSize: 4, want: []frame{tr("abcd")}, wantErr: io.ErrUnexpectedEOF},
+	{name: "malformed-letter", in: "<13>a\n12x abc", want: []frame{f("<13>a")}, wantErr: framing.ErrMalformedCount},
+	{name: "malformed-date-line", in: "2024-01-01 log line\n", wantErr: framing.ErrMalformedCount},
+	{name: "malformed-zero", in: "0 ", wantErr: framing.ErrMalformedCount},
+	{name: "malformed-leading-zero", in: "05 <13>a", wantErr: framing.ErrMalformedCount},
+	{name: "malformed-too-many-digits", in: "1234567890123", wantErr: framing.ErrMalformedCount},
+	{name: "malformed-over-cap", in: "99999999 x", wantErr: framing.ErrMalformedCount},
+}
+
+// readers returns ways of reading in: at once, one byte at a time, half
+// of each request, with EOF along with the last bytes, and split in two at
+// every byte boundary.
+func readers(in string) map[string]func() io.Reader {
+	rs := map[string]func() io.Reader{
+		"whole":   func() io.Reader { return strings.NewReader(in) },
+		"onebyte": func() io.Reader { return iotest.OneByteReader(strings.NewReader(in)) },
+		"half":    func() io.Reader { return iotest.HalfReader(strings.NewReader(in)) },
+		"dataerr": func() io.Reader { return iotest.DataErrReader(strings.NewReader(in)) },
+	}
+	if len(in) <= 200 {
+		for k := 1; k < len(in); k++ {
+			rs[fmt.Sprintf("split%d", k)] = func() io.Reader {
+				return io.MultiReader(strings.NewReader(in[:k]), strings.NewReader(in[k:]))
+			}
+		}
+	}
+	return rs
+}
+
+// readAll reads every frame from z, copying them, until the first error.
+func readAll(z *framing.Reader) ([]frame, error) {
+	var got []frame
+	for {
+		msg, truncated, err := z.Next()
+		if err != nil {
+			return got, err
+		}
+		got = append(got, frame{string(msg), truncated})
+	}
+}
+
+func TestReader(t *testing.T) {
+	for _, tc := range readerTests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr := tc.wantErr
+			if wantErr == nil {
+				wantErr = io.EOF
+			}
+			for how, newReader := range readers(tc.in) {
+				z := framing.NewReader(newReader(), tc.maxSize)
+				got, err := readAll(z)
+				if !equalFrames(got, tc.want) {
+					t.Errorf("%s: got %s, want %s", how, show(got), show(tc.want))
+				}
+				if !errors.Is(err, wantErr) {
+					t.Errorf("%s: got error %v, want %v", how, err, wantErr)
+				}
+				if _, _, err2 := z.Next(); err2 != err {
+					t.Errorf("%s: Next after %v returned %v, want the same error", how, err, err2)
+				}
+				if off := z.InputOffset(); err == io.EOF && off != int64(len(tc.in)) || off > int64(len(tc.in)) {
+					t.Errorf("%s: InputOffset() = %d after %v, input is %d bytes", how, off, err, len(tc.in))
+				}
+			}
+		})
+	}
+}
+
+func TestReaderMalformedError(t *testing.T) {
+	z := framing.NewReader(strings.NewReader("5 <13>a12x abc"), 0)
+	if _, _, err := z.Next(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := z.Next()
+	if want := `syslog framing: offset 9: malformed octet count: want a digit or SP, got 'x'`; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+func TestReaderUnderlyingError(t *testing.T) {
+	boom := errors.New("boom")
+	z := framing.NewReader(io.MultiReader(strings.NewReader("<13>a\n<13>b"), iotest.ErrReader(boom)), 0)
+	got, err := readAll(z)
+	if !equalFrames(got, []frame{f("<13>a")}) || err != boom {
+		t.Errorf("got %s, %v; want [<13>a], boom", show(got), err)
+	}
+}
+
+func TestReaderNoProgress(t *testing.T) {
+	z := framing.NewReader(emptyReader{}, 0)
+	if _, _, err := z.Next(); err != io.ErrNoProgress {
+		t.Errorf("got %v, want io.ErrNoProgress", err)
+	}
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestReaderDefaultMaxSize(t *testing.T) {
+	full := strings.Repeat("x", framing.DefaultMaxSize)
+	in := full + "\n" + full + "y\n" + fmt.Sprintf("%d %sz", len(full)+1, full)
+	z := framing.NewReader(strings.NewReader(in), 0)
+	got, err := readAll(z)
+	if want := []frame{f(full), tr(full), tr(full)}; !equalFrames(got, want) || err != io.EOF {
+		t.Errorf("got %d frames (%v), want 3: full, truncated, truncated", len(got), err)
+	}
+}
+
+func TestReaderLargeMaxSize(t *testing.T) {
+	const size = 1 << 20
+	big := strings.Repeat("b", size)
+	in := fmt.Sprintf("%d %s", size, big) + big + "\n" + "<13>end"
+	z := framing.NewReader(iotest.HalfReader(strings.NewReader(in)), size)
+	got, err := readAll(z)
+	if want := []frame{f(big), f(big), f("<13>end")}; !equalFrames(got, want) || err != io.EOF {
+		t.Errorf("got %d frames (%v), want 3", len(got), err)
+	}
+}
+
+func TestReaderReset(t *testing.T) {
+	z := framing.NewReader(strings.NewReader("8 abcdefgh"), 4)
+	if _, _, err := z.Next(); err != nil {
+		t.Fatal(err)
+	}
+	z.Reset(strings.NewReader("<13>\n"))
+	got, err := readAll(z)
+	if !equalFrames(got, []frame{f("<13>")}) || err != io.EOF || z.InputOffset() != 5 {
+		t.Errorf("after Reset: got %s, %v, offset %d", show(got), err, z.InputOffset())
+	}
+}
+
+// TestReaderNoAllocs checks that reading frames does not allocate in the
+// steady state, in both framings.
+func TestReaderNoAllocs(t *testing.T) {
+	for name, stream := range map[string][]byte{
+		"octet":   octetStream(100, 250),
+		"newline": newlineStream(100, 250),
+	} {
+		r := &loopReader{data: stream}
+		z := framing.NewReader(r, 0)
+		allocs := testing.AllocsPerRun(1000, func() {
+			if _, _, err := z.Next(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocs per frame, want 0", name, allocs)
+		}
+	}
+}
+
+// loopReader reads data over and over.
+type loopReader struct {
+	data []byte
+	off  int
+}
+
+func (r *loopReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data[r.off:])
+	r.off = (r.off + n) % len(r.data)
+	return n, nil
+}
+
+func equalFrames(a, b []frame) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func show(fs []frame) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i, fr := range fs {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		s := fr.msg
+		if len(s) > 40 {
+			s = fmt.Sprintf("%s…(%d B)", s[:40], len(fr.msg))
+		}
+		fmt.Fprintf(&b, "%q", s)
+		if fr.truncated {
+			b.WriteString("(truncated)")
+		}
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// message250 returns a 250-byte RFC 5424 message numbered i.
+func message250(i int) []byte {
+	m := fmt.Appendf(nil, "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"%08d\"] ", i)
+	return append(m, bytes.Repeat([]byte("x"), 250-len(m))...)
+}
+
+func octetStream(n, size int) []byte {
+	var b []byte
+	for i := range n {
+		m := message250(i)[:size]
+		b = fmt.Appendf(b, "%d ", len(m))
+		b = append(b, m...)
+	}
+	return b
+}
+
+func newlineStream(n, size int) []byte {
+	var b []byte
+	for i := range n {
+		b = append(b, message250(i)[:size]...)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+func BenchmarkReader(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		stream []byte
+	}{
+		{"octet", octetStream(4096, 250)},
+		{"newline", newlineStream(4096, 250)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			br := bytes.NewReader(bc.stream)
+			z := framing.NewReader(br, 0)
+			b.SetBytes(250)
+			b.ReportAllocs()
+			for b.Loop() {
+				msg, _, err := z.Next()
+				if err == io.EOF {
+					br.Reset(bc.stream)
+					z.Reset(br)
+					msg, _, err = z.Next()
+				}
+				if err != nil || len(msg) != 250 {
+					b.Fatalf("got %d bytes, %v", len(msg), err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
+}

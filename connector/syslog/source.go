@@ -1,0 +1,278 @@
+// Package syslog receives syslog messages: the "syslog" source.
+//
+// It listens on UDP, TCP (optionally TLS) and unix sockets, reads RFC 5424
+// and RFC 3164 messages (detected per message unless a format is forced),
+// and frames TCP streams by newline or by octet count (RFC 6587), detected
+// per frame. A message that does not parse is not dropped: it becomes an
+// event with its raw bytes, its receipt time and the "parseError" flag, and
+// is counted. A message over the size limit is truncated, flagged and
+// counted. UDP is read in batches (recvmmsg), and the datagrams the kernel
+// dropped because the socket buffer was full are counted too.
+//
+// Syslog cannot be replayed: acks do nothing, and what the source has
+// received but not delivered is lost if the process dies. Put a disk
+// buffer behind it where that matters.
+package syslog
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/connector/syslog/parse"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/memory"
+)
+
+// Counters receives the source's counts; the daemon's metrics implement
+// it. Methods must be safe for concurrent use.
+type Counters interface {
+	ParseFailed(n int)
+	Dropped(cause string, n int)
+	Error(cause string)
+}
+
+type nopCounters struct{}
+
+func (nopCounters) ParseFailed(int)     {}
+func (nopCounters) Dropped(string, int) {}
+func (nopCounters) Error(string)        {}
+
+// Option configures a Source.
+type Option func(*Source)
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(s *Source) { s.log = l } }
+
+// WithCounters sets where counts go. Default: nowhere.
+func WithCounters(c Counters) Option { return func(s *Source) { s.count = c } }
+
+// Source receives syslog messages. It is a [sluice.Runner]: Run listens
+// until its ctx is done, then closes every socket, and Recv returns what was
+// received, then io.EOF. Recv is safe for concurrent use.
+type Source struct {
+	cfg    Config
+	name   string
+	format parse.Format
+	loc    *time.Location
+	log    *slog.Logger
+	count  Counters
+	q      *memory.Queue[event.Event]
+
+	mu    sync.Mutex
+	addrs []net.Addr // bound addresses, once Run has started
+	ready chan struct{}
+}
+
+// New returns a Source named name (the name events carry). Zero fields of c
+// take the defaults of [DefaultConfig]. It does no I/O.
+func New(c Config, name string, opts ...Option) (*Source, error) {
+	d := DefaultConfig()
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.Network == "" {
+		c.Network = d.Network
+	}
+	if c.Format == "" {
+		c.Format = d.Format
+	}
+	if c.Timezone == "" {
+		c.Timezone = d.Timezone
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = d.MaxConnections
+	}
+	if c.ReadBufferBytes == 0 {
+		c.ReadBufferBytes = d.ReadBufferBytes
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("syslog: %w", err)
+	}
+	loc, _ := time.LoadLocation(c.Timezone)
+	s := &Source{cfg: c, name: name, loc: loc, log: slog.New(slog.DiscardHandler), count: nopCounters{},
+		q: memory.New[event.Event](4096), ready: make(chan struct{}),
+		format: map[string]parse.Format{"auto": parse.Auto, "rfc5424": parse.RFC5424, "rfc3164": parse.RFC3164}[c.Format]}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Addrs returns the addresses the source listens on, once Run has bound
+// them (it blocks until then or until ctx is done). For tests that listen
+// on port 0.
+func (s *Source) Addrs(ctx context.Context) ([]net.Addr, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs, nil
+}
+
+// Recv returns the next received message as an event. After Run has
+// returned, it returns what is left, then io.EOF. The ack does nothing.
+func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
+	m, _, err := s.q.Recv(ctx)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return m, nil, io.EOF
+		}
+		return m, nil, fmt.Errorf("syslog: %w", err)
+	}
+	return m, sluice.Noop, nil
+}
+
+// Run binds every socket (an address in use is an error, returned at once),
+// then receives until ctx is done.
+func (s *Source) Run(ctx context.Context) error {
+	defer s.q.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var closers []io.Closer
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		for _, c := range closers {
+			c.Close()
+		}
+		wg.Wait()
+	}()
+	bind := func(network string) error {
+		switch network {
+		case "udp", "unixgram":
+			pc, err := s.listenPacket(ctx, network)
+			if err != nil {
+				return err
+			}
+			closers = append(closers, pc)
+			s.bound(pc.LocalAddr())
+			wg.Go(func() { s.readPackets(ctx, pc) })
+		default:
+			ln, err := s.listenStream(ctx, network)
+			if err != nil {
+				return err
+			}
+			closers = append(closers, ln)
+			s.bound(ln.Addr())
+			wg.Go(func() { s.accept(ctx, ln) })
+		}
+		return nil
+	}
+	for network := range strings.SplitSeq(s.cfg.Network, "+") {
+		if err := bind(network); err != nil {
+			close(s.ready)
+			return fmt.Errorf("syslog: listen %s %s: %w", network, s.cfg.Addr, err)
+		}
+	}
+	close(s.ready)
+	s.log.Info("listening", "network", s.cfg.Network, "addr", s.addrs)
+	<-ctx.Done()
+	return nil
+}
+
+func (s *Source) bound(a net.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addrs = append(s.addrs, a)
+}
+
+func (s *Source) listenPacket(ctx context.Context, network string) (net.PacketConn, error) {
+	addr := s.cfg.Addr
+	if network == "unixgram" {
+		_ = os.Remove(addr) // a socket file left by an earlier run
+	}
+	pc, err := (&net.ListenConfig{}).ListenPacket(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := pc.(interface{ SetReadBuffer(int) error }); ok && s.cfg.ReadBufferBytes > 0 {
+		_ = c.SetReadBuffer(s.cfg.ReadBufferBytes)
+	}
+	return pc, nil
+}
+
+func (s *Source) listenStream(ctx context.Context, network string) (net.Listener, error) {
+	if network == "unix" {
+		_ = os.Remove(s.cfg.Addr)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, network, s.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.TLS == nil || network != "tcp" {
+		return ln, nil
+	}
+	tc, err := s.tlsConfig()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return tls.NewListener(ln, tc), nil
+}
+
+func (s *Source) tlsConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if f := s.cfg.TLS.ClientCAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls: no certificate in %s", f)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// emit parses msg (a copy in arena memory, owned by the event from now on)
+// and queues the event. It returns false when ctx is done.
+func (s *Source) emit(ctx context.Context, a *arena, frame []byte, host string, truncated bool, now time.Time) bool {
+	raw := a.copy(frame)
+	ev := event.Event{ReceivedAt: now, Source: s.name, SourceType: "syslog", Host: host, ContentType: s.cfg.ContentType, Raw: raw}
+	if truncated {
+		ev.Flags |= event.Truncated
+		s.count.Error("oversized")
+	}
+	m, err := parse.Parse(raw, s.format, now, s.loc)
+	if err != nil {
+		ev.Flags |= event.ParseError
+		s.count.ParseFailed(1)
+	} else {
+		ev.Time = m.Timestamp
+		if ev.Time.IsZero() {
+			ev.Flags |= event.NoTime
+		}
+		ev.Syslog = event.Syslog{Present: true, Facility: m.Facility, Severity: m.Severity, Version: m.Version,
+			Hostname: str(m.Hostname), AppName: str(m.AppName), ProcID: str(m.ProcID), MsgID: str(m.MsgID),
+			StructuredData: str(m.StructuredData), Message: str(m.Msg)}
+	}
+	return s.q.Send(ctx, nil, sluice.Message[event.Event]{Value: ev}) == nil
+}
+
+var (
+	_ sluice.Source[event.Event] = (*Source)(nil)
+	_ sluice.Runner              = (*Source)(nil)
+)

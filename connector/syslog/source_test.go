@@ -1,0 +1,379 @@
+package syslog_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/connector/syslog"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+// start runs a source and returns it with its bound addresses.
+func start(t *testing.T, c syslog.Config, opts ...syslog.Option) (*syslog.Source, []net.Addr) {
+	t.Helper()
+	s, err := syslog.New(c, "test", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+	defer acancel()
+	addrs, err := s.Addrs(actx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, addrs
+}
+
+func recv(t *testing.T, s *syslog.Source) event.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, ack, err := s.Recv(ctx)
+	if err != nil {
+		t.Fatalf("Recv: %v", err)
+	}
+	ack()
+	return m.Value
+}
+
+// sender is a test destination that writes each message as an
+// octet-counted RFC 5424 frame (TCP) or a datagram (UDP).
+type sender struct {
+	mu   sync.Mutex
+	conn net.Conn
+	udp  bool
+}
+
+func (d *sender) Send(ctx context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { _ = d.conn.SetWriteDeadline(time.Now()) })
+	defer stop()
+	for _, m := range msgs {
+		line := "<14>1 2026-11-24T10:00:00Z host app - - - " + string(m.Value.Raw)
+		frame := line
+		if !d.udp {
+			frame = fmt.Sprintf("%d %s", len(line), line)
+		}
+		if _, err := io.WriteString(d.conn, frame); err != nil {
+			return err
+		}
+	}
+	sluice.Ack(ack)
+	return nil
+}
+
+func TestConformance(t *testing.T) {
+	for _, network := range []string{"tcp", "udp"} {
+		t.Run(network, func(t *testing.T) {
+			sluicetest.Suite[event.Event]{
+				Features: sluicetest.Features{Ordered: true, ConcurrentRecv: true, MaxPayload: 400},
+				NewPair: func(t *testing.T, name string) (sluice.Source[event.Event], sluice.Destination[event.Event]) {
+					ln, err := net.ListenPacket("udp", "127.0.0.1:0") // find a free port
+					if err != nil {
+						t.Fatal(err)
+					}
+					addr := ln.LocalAddr().String()
+					ln.Close()
+					if network == "tcp" {
+						l, err := net.Listen("tcp", "127.0.0.1:0")
+						if err != nil {
+							t.Fatal(err)
+						}
+						addr = l.Addr().String()
+						l.Close()
+					}
+					s, err := syslog.New(syslog.Config{Addr: addr, Network: network}, name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return s, &lazySender{s: s, network: network, t: t}
+				},
+				Wrap: func(p []byte) sluice.Message[event.Event] {
+					return sluice.Message[event.Event]{Value: event.Event{Raw: p}}
+				},
+				Unwrap: func(m sluice.Message[event.Event]) []byte { return []byte(m.Value.Syslog.Message) },
+			}.Run(t)
+		})
+	}
+}
+
+// lazySender dials once the source is listening (the suite runs the
+// source's Run after NewPair).
+type lazySender struct {
+	once    sync.Once
+	s       *syslog.Source
+	network string
+	t       *testing.T
+	d       *sender
+	err     error
+}
+
+func (l *lazySender) Send(ctx context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.once.Do(func() {
+		addrs, err := l.s.Addrs(ctx)
+		if err != nil {
+			l.err = err
+			return
+		}
+		c, err := net.Dial(l.network, addrs[0].String())
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.t.Cleanup(func() { c.Close() })
+		l.d = &sender{conn: c, udp: l.network == "udp"}
+	})
+	if l.err != nil {
+		return l.err
+	}
+	return l.d.Send(ctx, ack, msgs...)
+}
+
+func TestUDPFormats(t *testing.T) {
+	s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "udp", Timezone: "UTC", ContentType: "syslog"})
+	c, err := net.Dial("udp", addrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		name, msg string
+		check     func(t *testing.T, ev event.Event)
+	}{
+		{"rfc5424", `<165>1 2026-11-24T10:00:00.5Z web1 nginx 42 ID47 [ex@1 a="b"] hello world`, func(t *testing.T, ev event.Event) {
+			sy := ev.Syslog
+			if !sy.Present || sy.Facility != 20 || sy.Severity != 5 || sy.Version != 1 || sy.Hostname != "web1" || sy.AppName != "nginx" ||
+				sy.ProcID != "42" || sy.MsgID != "ID47" || sy.StructuredData != `[ex@1 a="b"]` || sy.Message != "hello world" {
+				t.Errorf("parsed %+v", sy)
+			}
+			if !ev.Time.Equal(time.Date(2026, 11, 24, 10, 0, 0, 5e8, time.UTC)) {
+				t.Errorf("time %v", ev.Time)
+			}
+		}},
+		{"rfc3164", `<34>Nov  4 09:08:07 mymachine su[99]: 'su root' failed`, func(t *testing.T, ev event.Event) {
+			sy := ev.Syslog
+			if sy.Facility != 4 || sy.Severity != 2 || sy.Hostname != "mymachine" || sy.AppName != "su" || sy.ProcID != "99" || sy.Message != "'su root' failed" {
+				t.Errorf("parsed %+v", sy)
+			}
+			if ev.Time.Month() != time.November || ev.Time.Day() != 4 || ev.Time.Hour() != 9 {
+				t.Errorf("time %v", ev.Time)
+			}
+		}},
+		{"unparseable passes with a flag", "<999>not syslog", func(t *testing.T, ev event.Event) {
+			if !ev.Flags.Has(event.ParseError) || ev.Syslog.Present || string(ev.Raw) != "<999>not syslog" || ev.ReceivedAt.IsZero() {
+				t.Errorf("event %+v", ev)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := c.Write([]byte(tc.msg)); err != nil {
+				t.Fatal(err)
+			}
+			ev := recv(t, s)
+			if string(ev.Raw) != tc.msg || ev.Source != "test" || ev.SourceType != "syslog" || ev.ContentType != "syslog" || !strings.HasPrefix(ev.Host, "127.0.0.1:") {
+				t.Errorf("event %q from %q (source %q, type %q, content %q)", ev.Raw, ev.Host, ev.Source, ev.SourceType, ev.ContentType)
+			}
+			tc.check(t, ev)
+		})
+	}
+}
+
+func TestTCPFramingAndLimits(t *testing.T) {
+	s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp", MaxMessageBytes: 480})
+	c, err := net.Dial("tcp", addrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m1 := "<13>1 - - - - - - octet counted\nwith a newline inside"
+	long := "<13>1 - - - - - - " + strings.Repeat("x", 600)
+	fmt.Fprintf(c, "%d %s<13>Nov 24 10:00:00 h app: newline framed\n%s\n<13>1 - - - - - - after\n", len(m1), m1, long)
+	for i, want := range []string{"octet counted\nwith a newline inside", "newline framed", strings.Repeat("x", 480-18), "after"} {
+		ev := recv(t, s)
+		if ev.Syslog.Message != want {
+			t.Errorf("message %d = %.40q, want %.40q", i, ev.Syslog.Message, want)
+		}
+		if truncated := ev.Flags.Has(event.Truncated); truncated != (i == 2) {
+			t.Errorf("message %d: truncated = %v", i, truncated)
+		}
+	}
+}
+
+func TestUnixSockets(t *testing.T) {
+	dir := t.TempDir()
+	for _, network := range []string{"unix", "unixgram"} {
+		t.Run(network, func(t *testing.T) {
+			path := filepath.Join(dir, network+".sock")
+			s, _ := start(t, syslog.Config{Addr: path, Network: network})
+			c, err := net.Dial(network, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			msg := "<13>1 - - - - - - over " + network
+			if network == "unix" {
+				msg += "\n"
+			}
+			if _, err := c.Write([]byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			if ev := recv(t, s); ev.Syslog.Message != "over "+network {
+				t.Errorf("got %q", ev.Syslog.Message)
+			}
+		})
+	}
+}
+
+type counts struct {
+	mu     sync.Mutex
+	errors map[string]int
+}
+
+func (c *counts) ParseFailed(int)     {}
+func (c *counts) Dropped(string, int) {}
+func (c *counts) Error(cause string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errors[cause]++
+}
+func (c *counts) get(cause string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.errors[cause]
+}
+
+func TestConnectionLimitAndIdleTimeout(t *testing.T) {
+	cs := &counts{errors: map[string]int{}}
+	s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp", MaxConnections: 1, IdleTimeout: 300 * time.Millisecond}, syslog.WithCounters(cs))
+	c1, err := net.Dial("tcp", addrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	fmt.Fprint(c1, "<13>1 - - - - - - first\n")
+	recv(t, s)
+	c2, err := net.Dial("tcp", addrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_ = c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c2.Read(make([]byte, 1)); err == nil {
+		t.Error("a second connection was served over maxConnections 1")
+	}
+	if cs.get("too_many_connections") != 1 {
+		t.Errorf("refusals counted: %d", cs.get("too_many_connections"))
+	}
+	// The first connection idles out and is closed by the server.
+	_ = c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c1.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("idle connection: read = %v, want EOF from the server's close", err)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp", TLS: &syslog.TLSConfig{CertFile: cert, KeyFile: key}})
+	pool := x509.NewCertPool()
+	pemBytes, _ := os.ReadFile(cert)
+	pool.AppendCertsFromPEM(pemBytes)
+	c, err := tls.Dial("tcp", addrs[0].String(), &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := "<13>1 - - - - - - over tls!!"
+	fmt.Fprintf(c, "%d %s", len(msg), msg)
+	if ev := recv(t, s); ev.Syslog.Message != "over tls!!" {
+		t.Errorf("got %q", ev.Syslog.Message)
+	}
+}
+
+func TestAddressInUseFailsRun(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s, _ := syslog.New(syslog.Config{Addr: ln.Addr().String(), Network: "tcp"}, "x")
+	err = s.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "syslog: listen tcp") || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("Run = %v, want a listen error", err)
+	}
+	if _, _, err := s.Recv(t.Context()); !errors.Is(err, io.EOF) {
+		t.Errorf("Recv after a failed Run = %v, want io.EOF", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		c    syslog.Config
+		want string
+	}{
+		{syslog.Config{Network: "sctp"}, `network: want udp, tcp, udp+tcp, unix or unixgram, got "sctp"`},
+		{syslog.Config{Format: "cef"}, `format: want auto, rfc5424 or rfc3164, got "cef"`},
+		{syslog.Config{Timezone: "Mars/Olympus"}, "timezone: unknown time zone Mars/Olympus"},
+		{syslog.Config{MaxMessageBytes: 100}, "maxMessageBytes must be at least 480"},
+		{syslog.Config{Network: "udp", TLS: &syslog.TLSConfig{CertFile: "c", KeyFile: "k"}}, `tls: needs network tcp or udp+tcp, got "udp"`},
+	} {
+		if _, err := syslog.New(tc.c, "x"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) = %v, want %q", tc.c, err, tc.want)
+		}
+	}
+}
+
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile
+}
