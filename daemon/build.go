@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
@@ -26,10 +27,11 @@ type graph struct {
 }
 
 type builtSource struct {
-	name   string
-	src    source
-	router *router
-	m      *Metrics
+	name     string
+	src      source
+	router   *router
+	m        *Metrics
+	received *atomic.Int64 // events Recv returned, reported at stop
 }
 
 // build makes every component of p. Builders do no I/O, so build is also
@@ -58,7 +60,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		}
 		rt := &router{}
 		routers[c.Name] = rt
-		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name)})
+		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name), received: new(atomic.Int64)})
 	}
 	for _, r := range p.Routes {
 		var hs []namedHandler

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -75,7 +76,7 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	}
 	var procs sync.WaitGroup
 	for _, s := range g.sources {
-		var src source = counted{s.src, s.m}
+		var src source = counted{s.src, s.m, s.received}
 		if r, ok := s.src.(sluice.Runner); ok {
 			procs.Go(func() {
 				if err := r.Run(srcCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -130,6 +131,9 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 		log.Warn("drain timed out waiting for destinations to flush")
 		<-destsDone
 	}
+	for _, s := range g.sources {
+		log.Info("source stopped", "source", s.name, "received", s.received.Load())
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	return first
@@ -139,11 +143,13 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 type counted struct {
 	src source
 	m   *Metrics
+	n   *atomic.Int64
 }
 
 func (c counted) Recv(ctx context.Context) (msg, func(), error) {
 	m, ack, err := c.src.Recv(ctx)
 	if err == nil {
+		c.n.Add(1)
 		c.m.In(1, len(m.Value.Raw))
 	}
 	return m, ack, err

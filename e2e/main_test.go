@@ -1,0 +1,190 @@
+// Package e2e runs the sluiced binary against real programs: logger(1)
+// and nginx. A test whose program is missing skips, unless SLUICE_E2E=1
+// (as in CI), where it fails.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var sluiced string // the binary under test
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluiced-e2e")
+	if err != nil {
+		panic(err)
+	}
+	sluiced = filepath.Join(dir, "sluiced")
+	if out, err := exec.Command("go", "build", "-o", sluiced, "../cmd/sluiced").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build sluiced: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// need returns the path of program, skipping the test if it is missing
+// (failing it under SLUICE_E2E=1).
+func need(t *testing.T, program string, alt ...string) string {
+	t.Helper()
+	for _, p := range append([]string{program}, alt...) {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("SLUICE_E2E") == "1" {
+		t.Fatalf("%s is not installed (SLUICE_E2E=1 requires it)", program)
+	}
+	t.Skipf("%s is not installed; set SLUICE_E2E=1 to make this a failure", program)
+	return ""
+}
+
+// freePort returns a port free on 127.0.0.1 for both UDP and TCP.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// daemon is a running sluiced.
+type daemon struct {
+	cmd  *exec.Cmd
+	logs *logBuffer
+	done chan error
+}
+
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// start runs sluiced with config and waits until its sources listen.
+func start(t *testing.T, dir, config string) *daemon {
+	t.Helper()
+	path := filepath.Join(dir, "sluiced.hujson")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: exec.Command(sluiced, "run", "--config", path), logs: &logBuffer{}, done: make(chan error, 1)}
+	d.cmd.Dir = dir
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		if t.Failed() {
+			t.Logf("sluiced logs:\n%s", d.logs.String())
+		}
+	})
+	waitFor(t, "sluiced to listen", func() bool { return strings.Contains(d.logs.String(), "msg=running") })
+	return d
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemon) stop(t *testing.T) {
+	t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		if err != nil {
+			t.Fatalf("sluiced exited with %v; logs:\n%s", err, d.logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sluiced did not exit after SIGTERM")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// events reads the NDJSON file at path.
+func events(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("bad line %q: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func get(m map[string]any, path string) any {
+	var v any = m
+	for k := range strings.SplitSeq(path, ".") {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

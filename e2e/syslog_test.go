@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// logger(1) sends RFC 5424 and RFC 3164 over UDP and TCP (with octet
+// counting and with newlines); every message arrives parsed in the file.
+func TestLoggerToFile(t *testing.T) {
+	logger := need(t, "logger")
+	dir := t.TempDir()
+	port := freePort(t)
+	d := start(t, dir, fmt.Sprintf(`{
+		"sources": {"sys": {"type": "syslog", "addr": "127.0.0.1:%d", "timezone": "UTC"}},
+		"destinations": {"out": {"type": "file", "path": "out.ndjson", "batch": {"age": "20ms"}}},
+	}`, port))
+	cases := []struct {
+		name string
+		args []string
+		ver  float64
+	}{
+		{"udp-5424", []string{"-d", "--rfc5424"}, 1},
+		{"udp-3164", []string{"-d", "--rfc3164"}, 0},
+		{"tcp-5424-octet", []string{"-T", "--octet-count", "--rfc5424"}, 1},
+		{"tcp-3164-octet", []string{"-T", "--octet-count", "--rfc3164"}, 0},
+		{"tcp-5424-newline", []string{"-T", "--rfc5424"}, 1},
+		{"tcp-3164-newline", []string{"-T", "--rfc3164"}, 0},
+	}
+	for _, c := range cases {
+		args := append([]string{"-n", "127.0.0.1", "-P", strconv.Itoa(port), "-t", "e2eapp", "-p", "local3.warning", "--id=4242"}, c.args...)
+		args = append(args, "message via "+c.name)
+		if out, err := exec.Command(logger, args...).CombinedOutput(); err != nil {
+			t.Fatalf("logger %v: %v\n%s", args, err, out)
+		}
+	}
+	path := filepath.Join(dir, "out.ndjson")
+	waitFor(t, "every message in the file", func() bool { return len(events(t, path)) >= len(cases) })
+	d.stop(t)
+	got := map[string]map[string]any{}
+	for _, ev := range events(t, path) {
+		got[fmt.Sprint(get(ev, "syslog.message"))] = ev
+	}
+	for _, c := range cases {
+		ev, ok := got["message via "+c.name]
+		if !ok {
+			t.Errorf("%s: not in the file (got %v)", c.name, got)
+			continue
+		}
+		for field, want := range map[string]any{
+			"syslog.facility": float64(19), "syslog.severity": float64(4), "syslog.appName": "e2eapp",
+			"syslog.procId": "4242", "sourceType": "syslog", "source": "sys",
+		} {
+			if v := get(ev, field); v != want {
+				t.Errorf("%s: %s = %v, want %v", c.name, field, v, want)
+			}
+		}
+		if v, _ := get(ev, "syslog.version").(float64); v != c.ver {
+			t.Errorf("%s: version %v, want %v", c.name, v, c.ver)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, fmt.Sprint(ev["ts"])); err != nil {
+			t.Errorf("%s: ts %v: %v", c.name, ev["ts"], err)
+		}
+	}
+	if n := len(events(t, path)); n != len(cases) {
+		t.Errorf("file holds %d events, want %d (each once)", n, len(cases))
+	}
+}
+
+// SIGTERM under load: every event the daemon received is in the file when
+// it exits, and the file's count equals the daemon's own counter.
+func TestSIGTERMDrainsUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	d := start(t, dir, fmt.Sprintf(`{
+		"sources": {"sys": {"type": "syslog", "addr": "127.0.0.1:%d", "network": "tcp"}},
+		"destinations": {"out": {"type": "file", "path": "out.ndjson"}},
+	}`, port))
+	var sent atomic.Int64
+	stopSending := make(chan struct{})
+	senders := make(chan struct{}, 4)
+	for w := range 4 {
+		go func() {
+			defer func() { senders <- struct{}{} }()
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			for i := 0; ; i++ {
+				select {
+				case <-stopSending:
+					return
+				default:
+				}
+				line := fmt.Sprintf("<13>1 - - load - - - w=%d seq=%d", w, i)
+				if _, err := fmt.Fprintf(c, "%d %s", len(line), line); err != nil {
+					return // the daemon stopped reading
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	waitFor(t, "load to flow", func() bool { return sent.Load() > 20000 })
+	d.stop(t)
+	close(stopSending)
+	for range 4 {
+		<-senders
+	}
+	m := regexp.MustCompile(`msg="source stopped" source=sys received=(\d+)`).FindStringSubmatch(d.logs.String())
+	if m == nil {
+		t.Fatalf("no received count in the logs:\n%s", d.logs.String())
+	}
+	received, _ := strconv.Atoi(m[1])
+	evs := events(t, filepath.Join(dir, "out.ndjson"))
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		seen[fmt.Sprint(get(ev, "syslog.message"))] = true
+	}
+	t.Logf("sent %d, daemon received %d, file holds %d (%d distinct)", sent.Load(), received, len(evs), len(seen))
+	if received == 0 || len(evs) != received || len(seen) != received {
+		t.Errorf("file holds %d events (%d distinct), daemon received %d: a received event was lost or doubled", len(evs), len(seen), received)
+	}
+	if !strings.Contains(d.logs.String(), "draining in-flight events") {
+		t.Error("the daemon did not drain")
+	}
+}
