@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,12 +95,14 @@ func TestCommands(t *testing.T) {
 // events that never end if Count is 0.
 type genConfig struct {
 	Count int           `json:"count"`
+	Block bool          `json:"block"` // after the lines, block instead of ending
 	Lines []string      `json:"lines"`
 	Token config.Secret `json:"token"`
 }
 
 // gen is a source that emits its lines (or "line N") and then io.EOF.
 type gen struct {
+	block bool
 	name  string
 	lines []string
 	mu    sync.Mutex
@@ -118,6 +122,12 @@ func (g *gen) Recv(ctx context.Context) (sluice.Message[event.Event], func(), er
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.next >= len(g.lines) {
+		if g.block {
+			g.mu.Unlock()
+			<-ctx.Done()
+			g.mu.Lock()
+			return sluice.Message[event.Event]{}, nil, ctx.Err()
+		}
 		return sluice.Message[event.Event]{}, nil, io.EOF
 	}
 	l := g.lines[g.next]
@@ -141,7 +151,7 @@ func testRegistry(acked *ackLog) *daemon.Registry {
 			if c.Token.Reveal() == "wrong" {
 				return nil, errors.New("token rejected")
 			}
-			return &gen{name: env.Name, lines: lines, acked: acked}, nil
+			return &gen{name: env.Name, lines: lines, acked: acked, block: c.Block}, nil
 		})
 	return r
 }
@@ -246,5 +256,82 @@ func TestSecretsStaySecret(t *testing.T) {
 	daemon.Main([]string{"validate", "--config", path}, &out, &out, testRegistry(&ackLog{}))
 	if !strings.Contains(out.String(), "sources.g.token: environment variable UNSET_TOKEN_VAR is not set") {
 		t.Errorf("unset variable: %s", out.String())
+	}
+}
+
+// The admin listener serves Prometheus metrics with the components'
+// counters, and health and readiness.
+func TestAdmin(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"admin": {"addr": %q},
+		"sources": {"g": {"type": "gen", "count": 5, "block": true}},
+		"destinations": {"out": {"type": "file", "path": %q, "batch": {"age": "10ms"}}},
+		"routes": [{"from": ["g"], "to": ["out"], "handlers": [{"type": "drop", "if": "raw == \"line 0\""}]}],
+	}`, dir, addr, filepath.Join(dir, "out.ndjson"))
+	d, err := daemon.New([]byte(cfg), testRegistry(&ackLog{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	want := []string{
+		`sluice_events_in_total{kind="source",name="g"} 5`,
+		`sluice_dropped_total{cause="filter",kind="handler",name="routes[0].handlers[0]"} 1`,
+		`sluice_acked_total{kind="destination",name="out"} 4`,
+		`sluice_batch_size_events_count{kind="destination",name="out"}`,
+		`sluice_flush_duration_seconds_bucket{kind="destination",name="out",le=`,
+		`go_goroutines`,
+	}
+	for {
+		_, body := get("/metrics")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q:\n%s", missing, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 || body != "ready\n" {
+		t.Errorf("/readyz = %d %q", code, body)
+	}
+	if code, _ := get("/debug/pprof/"); code != 404 {
+		t.Errorf("pprof is served without being enabled: %d", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Error("the admin listener is still open after Run returned")
 	}
 }

@@ -102,10 +102,32 @@ func load(path string, r *Registry, log *slog.Logger) (*Daemon, error) {
 
 func runCmd(args []string, stderr io.Writer, r *Registry) int {
 	fs, path := flags("run", "run [--config FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0. A second signal exits at once.\nWithout --config it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
+	level := fs.String("log-level", "", "log `level` (debug, info, warn, error); overrides log.level")
+	format := fs.String("log-format", "", "log `format` (text, json); overrides log.format")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage(err)
 	}
-	d, err := load(*path, r, nil)
+	var log *slog.Logger
+	if *level != "" || *format != "" {
+		lc := LogConfig{Level: "info", Format: "text"}
+		if data, err := readConfig(*path); err == nil {
+			if p, err := Load(data, r); err == nil {
+				lc = p.File.Log
+			}
+		}
+		if *level != "" {
+			lc.Level = *level
+		}
+		if *format != "" {
+			lc.Format = *format
+		}
+		if err := lc.Validate(); err != nil {
+			fmt.Fprintln(stderr, "sluiced: --log-level/--log-format:", err)
+			return 2
+		}
+		log = newLogger(stderr, lc)
+	}
+	d, err := load(*path, r, log)
 	if err != nil {
 		printErrors(stderr, err)
 		return 1

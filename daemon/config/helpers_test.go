@@ -85,7 +85,8 @@ type webConfig struct {
 	Matrix         [][]string        `json:"matrix"`
 	Untagged       string
 	Ignored        string `json:"-"`
-	unexported     string
+	//lint:ignore U1000 present so that Decode is seen to skip unexported fields
+	unexported string
 }
 
 // Validate checks the whole config.

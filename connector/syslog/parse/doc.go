@@ -5,7 +5,9 @@
 // [Message] it returns is a sub-slice of its input (the caller owns both,
 // and must keep the input unchanged for as long as it uses the fields), and
 // timestamps are decoded by hand into a [time.Time] whose location comes
-// from a per-offset cache. Only failures allocate, to build a [*ParseError].
+// from a process-wide cache with one entry per UTC offset (so the first
+// message with a new offset allocates that entry, once). Failures allocate
+// only the [*ParseError].
 //
 // # Strict and permissive
 //

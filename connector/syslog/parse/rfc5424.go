@@ -114,8 +114,6 @@ func field(b []byte, i int, h *header) ([]byte, int, string) {
 		return nil, start + h.max, h.tooLong
 	case i < len(b) && b[i] != ' ':
 		return nil, i, h.bad
-	}
-	switch {
 	case i == start:
 		return nil, i, h.empty
 	case i == len(b):
