@@ -87,6 +87,9 @@ func (d *sender) Send(ctx context.Context, ack func(), msgs ...sluice.Message[ev
 			frame = fmt.Sprintf("%d %s", len(line), line)
 		}
 		if _, err := io.WriteString(d.conn, frame); err != nil {
+			if ctx.Err() != nil {
+				return errors.Join(ctx.Err(), err)
+			}
 			return err
 		}
 	}
