@@ -1,6 +1,9 @@
 package sluice
 
-import "sync/atomic"
+import (
+	"reflect"
+	"sync/atomic"
+)
 
 // Ack calls ack if it is not nil.
 func Ack(ack func()) {
@@ -34,11 +37,26 @@ func AckAfter(n int, ack func()) func() {
 }
 
 // AckOnce returns a function that calls ack the first time it is called and
-// does nothing after. The result is safe for concurrent use.
+// does nothing after. The result is safe for concurrent use. If ack is
+// already such a function (made by AckOnce, or [Noop]), AckOnce returns it
+// as it is, so guarding an ack at every hop of a pipeline costs one
+// allocation, not one per hop.
 func AckOnce(ack func()) func() {
 	if ack == nil {
 		return Noop
 	}
+	if p := reflect.ValueOf(ack).Pointer(); p == oncePC || p == noopPC {
+		return ack
+	}
+	return once(ack)
+}
+
+// once makes AckOnce's closures. It is never inlined, so that its function
+// literal is compiled once and every closure it makes shares one code
+// address.
+//
+//go:noinline
+func once(ack func()) func() {
 	var done atomic.Bool
 	return func() {
 		if done.CompareAndSwap(false, true) {
@@ -46,6 +64,12 @@ func AckOnce(ack func()) func() {
 		}
 	}
 }
+
+// The code addresses of once's closures and of Noop.
+var (
+	oncePC = reflect.ValueOf(once(func() {})).Pointer()
+	noopPC = reflect.ValueOf(Noop).Pointer()
+)
 
 // Noop is an ack function that does nothing, for sources whose messages
 // need no acknowledgement.

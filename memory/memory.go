@@ -77,15 +77,17 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 	}
 	// Each message gets its own once-only ack: a receiver that acks a
 	// message twice must neither ack the sender twice nor count for
-	// another message of the same Send. This costs an allocation per
-	// message unless ack is nil.
-	once := ack != nil && len(msgs) == 1
+	// another message of the same Send. For a message sent alone this
+	// costs nothing when the sender's ack is once-only already (an ack
+	// from another Queue, or any [sluice.AckOnce]).
 	var shared func()
 	switch {
 	case ack == nil:
 		ack = sluice.Noop
 	case len(msgs) > 1:
 		shared = sluice.AckAfter(len(msgs), ack)
+	default:
+		ack = sluice.AckOnce(ack)
 	}
 	for i := 0; i < len(msgs); {
 		q.mu.Lock()
@@ -109,8 +111,6 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 			a := ack
 			if shared != nil {
 				a = sluice.AckOnce(shared)
-			} else if once {
-				a = sluice.AckOnce(ack)
 			}
 			q.ring[(q.head+q.n)%len(q.ring)] = item[T]{msgs[i], a}
 			q.n++
