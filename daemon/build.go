@@ -23,7 +23,8 @@ type (
 type graph struct {
 	sources []builtSource
 	dests   map[string]dest
-	order   []string // destination names, in config order
+	order   []string       // destination names, dead-letter targets before their users
+	level   map[string]int // stop order: 0 first; a dead-letter target after its users
 }
 
 type builtSource struct {
@@ -42,14 +43,43 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 	env := func(kind Kind, name string) Env {
 		return Env{Name: name, Logger: log.With(kind.String(), name), DataDir: p.File.DataDir, Metrics: ms.component(kind, name)}
 	}
+	// Build dead-letter targets before the destinations that use them.
+	byName := map[string]Component{}
 	for _, c := range p.Destinations {
-		d, err := c.entry.build(env(KindDestination, c.Name), c.Config)
+		byName[c.Name] = c
+	}
+	var buildDest func(c Component) dest
+	failed := map[string]bool{}
+	buildDest = func(c Component) dest {
+		if d, ok := g.dests[c.Name]; ok || failed[c.Name] {
+			return d
+		}
+		e := env(KindDestination, c.Name)
+		if c.DeadLetter != "" {
+			if dl := buildDest(byName[c.DeadLetter]); dl != nil {
+				e.DeadLetter = dl
+			}
+		}
+		d, err := c.entry.build(e, c.Config)
 		if err != nil {
+			failed[c.Name] = true
 			errs = append(errs, fmt.Errorf("destinations.%s: %w", c.Name, err))
-			continue
+			return nil
 		}
 		g.dests[c.Name] = d.(dest)
 		g.order = append(g.order, c.Name)
+		return d.(dest)
+	}
+	for _, c := range p.Destinations {
+		buildDest(c)
+	}
+	g.level = map[string]int{}
+	for _, c := range p.Destinations { // a chain is at most len(Destinations) long
+		lvl := 0
+		for next := c.DeadLetter; next != ""; next = byName[next].DeadLetter {
+			lvl++
+			g.level[next] = max(g.level[next], lvl)
+		}
 	}
 	routers := map[string]*router{}
 	for _, c := range p.Sources {

@@ -87,7 +87,10 @@ type Component struct {
 	Name   string // the config name; for handlers, the path
 	Type   string
 	Config any // a pointer to the type's config struct
-	entry  *entry
+	// DeadLetter names the destination that takes this destination's
+	// permanently failed batches ("deadLetter" in the config).
+	DeadLetter string
+	entry      *entry
 }
 
 // Route is a checked RouteConfig.
@@ -136,11 +139,19 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 			return Component{}, false
 		}
 		cfg := e.config()
-		if err := config.Decode(raw, path, cfg, append(opts, config.Skip("type"))...); err != nil {
+		skip := []string{"type"}
+		var dlq string
+		if k == KindDestination {
+			skip = append(skip, "deadLetter")
+			if dlq, err = config.Peek(raw, "deadLetter"); err != nil {
+				errs = append(errs, &config.FieldError{Path: path + ".deadLetter", Msg: "expected the name of a destination"})
+			}
+		}
+		if err := config.Decode(raw, path, cfg, append(opts, config.Skip(skip...))...); err != nil {
 			errs = append(errs, err)
 			return Component{}, false
 		}
-		return Component{Kind: k, Type: typ, Config: cfg, entry: e}, true
+		return Component{Kind: k, Type: typ, Config: cfg, DeadLetter: dlq, entry: e}, true
 	}
 	for _, name := range sortedKeys(p.File.Sources) {
 		if c, ok := decode(KindSource, "sources."+name, p.File.Sources[name]); ok {
@@ -154,6 +165,7 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 			p.Destinations = append(p.Destinations, c)
 		}
 	}
+	errs = append(errs, checkDeadLetters(p.Destinations)...)
 	if len(p.File.Sources) == 0 && p.File.Sources != nil {
 		errs = append(errs, &config.FieldError{Path: "sources", Msg: "at least one source is required"})
 	}
@@ -207,4 +219,33 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// checkDeadLetters checks that every deadLetter names a destination and
+// that no chain of them loops.
+func checkDeadLetters(ds []Component) []error {
+	byName := map[string]Component{}
+	for _, d := range ds {
+		byName[d.Name] = d
+	}
+	var errs []error
+	for _, d := range ds {
+		if d.DeadLetter == "" {
+			continue
+		}
+		path := "destinations." + d.Name + ".deadLetter"
+		if _, ok := byName[d.DeadLetter]; !ok {
+			errs = append(errs, &config.FieldError{Path: path, Msg: fmt.Sprintf("unknown destination %q", d.DeadLetter)})
+			continue
+		}
+		seen := map[string]bool{d.Name: true}
+		for next := d.DeadLetter; next != ""; next = byName[next].DeadLetter {
+			if seen[next] {
+				errs = append(errs, &config.FieldError{Path: path, Msg: fmt.Sprintf("dead letters loop back to %q", next)})
+				break
+			}
+			seen[next] = true
+		}
+	}
+	return errs
 }

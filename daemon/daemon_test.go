@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/daemon/builtin"
 	"github.com/sluicehq/sluice/daemon/config"
@@ -333,5 +334,53 @@ func TestAdmin(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", addr); err == nil {
 		t.Error("the admin listener is still open after Run returned")
+	}
+}
+
+type rejectConfig struct{}
+
+// A permanently failing batch goes to the destination's dead letter and is
+// then acked; with none, the daemon stops with the error.
+func TestDeadLetter(t *testing.T) {
+	r := testRegistry(&ackLog{})
+	// "reject" fails every batch permanently and hands it to its dead
+	// letter, as batching destinations do.
+	daemon.RegisterDestination(r, "reject", "rejects everything", func() *rejectConfig { return &rejectConfig{} },
+		func(env daemon.Env, _ *rejectConfig) (sluice.Destination[event.Event], error) {
+			return batch.New(batch.Config{Count: 10, Age: 10 * time.Millisecond},
+				batch.FlushFunc[event.Event](func(context.Context, []sluice.Message[event.Event]) error {
+					return errors.New("HTTP 400: bad request")
+				}), batch.WithDeadLetter(env.DeadLetter))
+		})
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"sources": {"g": {"type": "gen", "count": 25}},
+		"destinations": {
+			"api": {"type": "reject", "deadLetter": "dlq"},
+			"dlq": {"type": "file", "path": %q},
+		},
+		"routes": [{"from": ["g"], "to": ["api"]}],
+	}`, dir, filepath.Join(dir, "dlq.ndjson"))
+	d, err := daemon.New([]byte(cfg), r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(t.Context()); err != nil {
+		t.Fatalf("Run = %v, want nil: the dead letter takes what the destination rejects", err)
+	}
+	if got := readLines(t, filepath.Join(dir, "dlq.ndjson")); len(got) != 25 {
+		t.Errorf("dead-letter file holds %d events, want 25", len(got))
+	}
+
+	// Without a dead letter, the rejection stops the daemon with the error.
+	cfg = strings.Replace(cfg, `"deadLetter": "dlq"`, ``, 1)
+	cfg = strings.Replace(cfg, `"type": "reject", ,`, `"type": "reject",`, 1)
+	d, err = daemon.New([]byte(cfg), r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "HTTP 400: bad request") {
+		t.Errorf("Run = %v, want the rejection", err)
 	}
 }

@@ -19,6 +19,11 @@ type Env struct {
 	DataDir string
 	// Metrics records the component's counters; never nil.
 	Metrics *Metrics
+	// DeadLetter, for a destination, is the destination named by its
+	// "deadLetter" field, or nil. A destination hands it a batch that
+	// failed permanently (batch.WithDeadLetter does) instead of stopping
+	// the daemon; without one, a permanent failure is fatal.
+	DeadLetter sluice.Destination[event.Event]
 }
 
 // A Kind is what a registered type builds.

@@ -64,11 +64,28 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	defer stopProcs()
 	defer stopDests()
 
+	// Destinations stop by level: dead-letter targets after the
+	// destinations that may still hand them batches while they flush.
+	maxLevel := 0
+	for _, l := range g.level {
+		maxLevel = max(maxLevel, l)
+	}
+	dstCtxs := make([]context.Context, maxLevel+1)
+	stopLevel := make([]context.CancelFunc, maxLevel+1)
+	levelDone := make([]*sync.WaitGroup, maxLevel+1)
+	for l := range dstCtxs {
+		dstCtxs[l], stopLevel[l] = context.WithCancel(dstCtx)
+		levelDone[l] = &sync.WaitGroup{}
+		defer stopLevel[l]()
+	}
 	var dests sync.WaitGroup
 	for _, name := range g.order {
 		if r, ok := g.dests[name].(sluice.Runner); ok {
+			l := g.level[name]
+			levelDone[l].Add(1)
 			dests.Go(func() {
-				if err := r.Run(dstCtx); err != nil && !errors.Is(err, context.Canceled) {
+				defer levelDone[l].Done()
+				if err := r.Run(dstCtxs[l]); err != nil && !errors.Is(err, context.Canceled) {
 					fail(fmt.Errorf("destination %s: %w", name, err))
 				}
 			})
@@ -122,9 +139,15 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 		stopProcs()
 		<-allDone
 	}
-	stopDests()
 	destsDone := make(chan struct{})
-	go func() { dests.Wait(); close(destsDone) }()
+	go func() {
+		for l := range stopLevel {
+			stopLevel[l]()
+			levelDone[l].Wait()
+		}
+		dests.Wait()
+		close(destsDone)
+	}()
 	select {
 	case <-destsDone:
 	case <-deadline.C:
