@@ -53,6 +53,12 @@ value that is exactly ` + "`\"$VAR\"`" + ` or contains ` + "`${VAR}`" + ` is tak
 (an unset variable is an error; ` + "`$$`" + ` is a literal ` + "`$`" + `). Durations are strings
 such as ` + "`\"30s\"`" + ` or ` + "`\"1m30s\"`" + `. Secrets never appear in logs or errors.
 
+Every source, destination and handler is an object with a ` + "`\"type\"`" + `. Every
+destination may also name a ` + "`\"deadLetter\"`" + `: another destination that takes the
+batches it rejects permanently (for example an HTTP 400), after which they
+count as delivered; without one, such a failure stops the daemon with its
+error.
+
 `)
 	section(t, &b, "## The file", "", &daemon.File{DataDir: "./sluice-data", ShutdownTimeout: 30e9, Log: daemon.LogConfig{Level: "info", Format: "text"}})
 	for _, k := range []daemon.Kind{daemon.KindSource, daemon.KindDestination, daemon.KindHandler} {
