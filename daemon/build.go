@@ -100,12 +100,12 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
 				continue
 			}
-			hs = append(hs, namedHandler{name: c.Name, h: h.(handler)})
+			hs = append(hs, namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)})
 		}
 		var ds []dest
 		for _, name := range r.To {
 			if d, ok := g.dests[name]; ok {
-				ds = append(ds, d)
+				ds = append(ds, counting{d, ms.component(KindDestination, name)})
 			}
 		}
 		for _, from := range r.From {
@@ -123,6 +123,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 type namedHandler struct {
 	name string
 	h    handler
+	m    *Metrics
 }
 
 // router is the destination of one source's processor: it sends each
@@ -196,6 +197,8 @@ func (rt route) apply(ctx context.Context, msgs []msg) ([]msg, error) {
 			}
 			next = append(next, out...)
 		}
+		nh.m.In(len(cur), 0)
+		nh.m.Out(len(next), 0)
 		cur = next
 	}
 	return cur, nil
@@ -221,4 +224,22 @@ func (u untilStopped) Recv(ctx context.Context) (msg, func(), error) {
 		return msg{}, nil, io.EOF
 	}
 	return m, ack, err
+}
+
+// counting counts the events handed to a destination; the destination
+// counts what it acks.
+type counting struct {
+	d dest
+	m *Metrics
+}
+
+// Send counts before it sends, so that an ack can never be counted
+// before its events. A failed Send is fatal: the daemon stops.
+func (c counting) Send(ctx context.Context, ack func(), msgs ...msg) error {
+	bytes := 0
+	for i := range msgs {
+		bytes += len(msgs[i].Value.Raw)
+	}
+	c.m.In(len(msgs), bytes)
+	return c.d.Send(ctx, ack, msgs...)
 }

@@ -28,6 +28,8 @@ import (
 // The example configs users copy must load with the built-in connectors.
 func TestExamplesLoad(t *testing.T) {
 	paths, _ := filepath.Glob("../examples/*.hujson")
+	valid, _ := filepath.Glob("testdata/valid/*.hujson")
+	paths = append(paths, valid...)
 	if len(paths) == 0 {
 		t.Fatal("no example configs found")
 	}
@@ -298,6 +300,10 @@ func TestAdmin(t *testing.T) {
 		`sluice_events_in_total{kind="source",name="g"} 5`,
 		`sluice_dropped_total{cause="filter",kind="handler",name="routes[0].handlers[0]"} 1`,
 		`sluice_acked_total{kind="destination",name="out"} 4`,
+		`sluice_events_in_total{kind="destination",name="out"} 4`,
+		`sluice_in_flight_events{kind="destination",name="out"} 0`,
+		`sluice_events_in_total{kind="handler",name="routes[0].handlers[0]"} 5`,
+		`sluice_events_out_total{kind="handler",name="routes[0].handlers[0]"} 4`,
 		`sluice_batch_size_events_count{kind="destination",name="out"}`,
 		`sluice_flush_duration_seconds_bucket{kind="destination",name="out",le=`,
 		`go_goroutines`,

@@ -41,7 +41,7 @@ func newMetricSet() *metricSet {
 		dropped:     counter("dropped_total", "Events dropped on purpose, by cause.", "cause"),
 		parseFailed: counter("parse_failures_total", "Events that did not parse and were passed on with their raw bytes."),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "sluice", Name: "in_flight_events",
-			Help: "Events received and not yet acknowledged."}, labels),
+			Help: "Events handed to a destination and not yet acknowledged by it."}, labels),
 		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "batch_size_events",
 			Help: "Events per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, labels),
 		flushTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "flush_duration_seconds",
@@ -77,11 +77,15 @@ func (s *metricSet) component(kind Kind, name string) *Metrics {
 	}
 }
 
-// In counts n events of size bytes received.
+// In counts n events of size bytes received. For a destination they are
+// in flight until [Metrics.Acked] counts them.
 func (m *Metrics) In(n, bytes int) {
 	if m != nil {
 		m.eventsIn.Add(float64(n))
 		m.bytesIn.Add(float64(bytes))
+		if m.kind == "destination" {
+			m.inFlight.Add(float64(n))
+		}
 	}
 }
 
@@ -97,6 +101,9 @@ func (m *Metrics) Out(n, bytes int) {
 func (m *Metrics) Acked(n int) {
 	if m != nil {
 		m.acked.Add(float64(n))
+		if m.kind == "destination" {
+			m.inFlight.Sub(float64(n))
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -131,5 +132,35 @@ func TestSIGTERMDrainsUnderLoad(t *testing.T) {
 	}
 	if !strings.Contains(d.logs.String(), "draining in-flight events") {
 		t.Error("the daemon did not drain")
+	}
+}
+
+// A second signal during the drain exits at once, with a failure code.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	// A destination that can never finish: its file is a FIFO nobody
+	// reads, so opening it blocks, and a full drain would take the whole
+	// shutdownTimeout.
+	fifo := filepath.Join(dir, "out.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := start(t, dir, fmt.Sprintf(`{
+		"shutdownTimeout": "1h",
+		"sources": {"sys": {"type": "syslog", "addr": "127.0.0.1:%d", "network": "tcp"}},
+		"destinations": {"out": {"type": "file", "path": %q}},
+	}`, port, fifo))
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, "the drain to start", func() bool { return strings.Contains(d.logs.String(), "draining") })
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		if err == nil {
+			t.Error("exit 0 after a second signal, want a failure code")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second signal did not stop sluiced")
 	}
 }

@@ -324,3 +324,24 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestRotationByAge(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.log")
+	d, _ := file.New(file.Config{Path: path, Format: "raw", MaxBytes: 0, MaxAge: 10 * time.Millisecond, Batch: batch.Config{Count: 1}})
+	stop := start(t, d)
+	sendAll(t, d, 1, nil)
+	time.Sleep(20 * time.Millisecond) // let the file grow older than maxAge
+	sendAll(t, d, 1, nil)
+	stop()
+	rotated, _ := filepath.Glob(filepath.Join(dir, "events-*.log"))
+	if len(rotated) != 1 {
+		t.Fatalf("rotated files: %v, want one", rotated)
+	}
+	if got := lines(t, rotated[0]); len(got) != 1 {
+		t.Errorf("rotated file holds %q, want the first event", got)
+	}
+	if got := lines(t, path); len(got) != 1 {
+		t.Errorf("current file holds %q, want the second event", got)
+	}
+}
