@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+const (
+	minioUser     = "sluice-e2e"
+	minioPassword = "sluice-e2e-password"
+)
+
+// minioServer is a MinIO server that the test can kill and restart on the
+// same port and data directory.
+type minioServer struct {
+	bin, dir, addr string
+	cmd            *exec.Cmd
+	done           chan error
+	logs           *logBuffer
+}
+
+func (m *minioServer) start(t *testing.T) {
+	t.Helper()
+	m.cmd = exec.Command(m.bin, "server", "--quiet", "--address", m.addr, "--console-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)), m.dir)
+	m.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword, "MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m.done = make(chan error, 1)
+	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(m.cmd, m.done)
+	waitFor(t, "minio to be ready", func() bool {
+		resp, err := http.Get("http://" + m.addr + "/minio/health/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// kill stops MinIO with SIGKILL, as a crash would.
+func (m *minioServer) kill() {
+	if m.cmd != nil && m.cmd.Process != nil {
+		_ = m.cmd.Process.Signal(syscall.SIGKILL)
+		<-m.done
+		m.cmd = nil
+	}
+}
+
+// sluicedWithS3 returns the sluiced binary to run. If the built-in registry
+// does not list the s3 destination yet, it builds one that does, with an
+// overlay of daemon/builtin/builtin.go (the source tree is not changed).
+func sluicedWithS3(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile("../daemon/builtin/builtin.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(src, []byte(`"github.com/sluicehq/sluice/connector/s3"`)) {
+		return sluiced
+	}
+	s := strings.Replace(string(src), "\t\"github.com/sluicehq/sluice/daemon\"\n",
+		"\t\"github.com/sluicehq/sluice/connector/s3\"\n\t\"github.com/sluicehq/sluice/daemon\"\n", 1)
+	s = strings.Replace(s, "\treturn r\n}", "\ts3.Register(r)\n\treturn r\n}", 1)
+	if !strings.Contains(s, "s3.Register(r)") || !strings.Contains(s, "connector/s3\"") {
+		t.Fatal("cannot add s3.Register to daemon/builtin/builtin.go: its shape changed")
+	}
+	dir := t.TempDir()
+	abs, err := filepath.Abs("../daemon/builtin/builtin.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repl := filepath.Join(dir, "builtin.go")
+	overlay := filepath.Join(dir, "overlay.json")
+	ov, _ := json.Marshal(map[string]any{"Replace": map[string]string{abs: repl}})
+	if err := os.WriteFile(repl, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(overlay, ov, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "sluiced-s3")
+	if out, err := exec.Command("go", "build", "-overlay", overlay, "-o", bin, "../cmd/sluiced").CombinedOutput(); err != nil {
+		t.Fatalf("build sluiced with s3: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestS3MinIO sends nginx access logs through syslog and sluiced to a real
+// MinIO, which is killed and restarted mid-run; every request must end up
+// in exactly one object.
+func TestS3MinIO(t *testing.T) {
+	nginx := need(t, "nginx", "/usr/sbin/nginx")
+	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+	minioBin := need(t, "minio", filepath.Join(strings.TrimSpace(string(gopath)), "bin", "minio"))
+	bin := sluicedWithS3(t)
+	old := sluiced
+	sluiced = bin
+	t.Cleanup(func() { sluiced = old })
+
+	dir := t.TempDir()
+	m := &minioServer{bin: minioBin, dir: filepath.Join(dir, "minio"), addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logs: &logBuffer{}}
+	t.Cleanup(func() {
+		m.kill()
+		if t.Failed() {
+			t.Logf("minio logs:\n%s", m.logs.String())
+		}
+	})
+	m.start(t)
+	endpoint := "http://" + m.addr
+
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	s3c := awss3.New(awss3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true, HTTPClient: hc,
+		Credentials: credentials.NewStaticCredentialsProvider(minioUser, minioPassword, ""),
+	})
+	ctx := t.Context()
+	if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
+		t.Fatal(err)
+	}
+
+	syslogPort, httpPort := freePort(t), freePort(t)
+	t.Setenv("S3_SECRET", minioPassword)
+	d := start(t, dir, fmt.Sprintf(`{
+		"sources": {"nginx": {"type": "syslog", "addr": "127.0.0.1:%d", "network": "udp"}},
+		"destinations": {"archive": {
+			"type": "s3", "bucketName": "logs", "bucketRegion": "us-east-1", "pathPrefix": "e2e",
+			"customEndpoint": %q, "accessKeyID": %q, "accessSecretKey": "$S3_SECRET",
+			"batchSize": 50, "flushFrequency": "200ms", "retry": {"max": "500ms"},
+		}},
+		"routes": [{"from": ["nginx"], "to": ["archive"], "handlers": [{"type": "nginx"}]}],
+	}`, syslogPort, endpoint, minioUser))
+	startNginx(t, nginx, dir, syslogPort, httpPort)
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	request := func(i int) {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/req/%d", httpPort, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	const before, during, after = 200, 40, 200
+	i := 0
+	for ; i < before; i++ {
+		request(i)
+	}
+	time.Sleep(100 * time.Millisecond) // some batches in flight, some stored
+	m.kill()
+	for ; i < before+during; i++ { // logged while MinIO is down
+		request(i)
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // ~2 s down in all
+	m.start(t)
+	for ; i < before+during+after; i++ {
+		request(i)
+	}
+	n := i
+
+	keyRE := regexp.MustCompile(`^e2e/(\d{4})/(\d{2})/(\d{2})/(\d{2})/nginx-\d{8}T\d{6}Z-[0-9a-f]{32}\.ndjson\.gz$`)
+	var seen map[string]int
+	read := func() int {
+		seen = map[string]int{}
+		p := awss3.NewListObjectsV2Paginator(s3c, &awss3.ListObjectsV2Input{Bucket: aws.String("logs")})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range page.Contents {
+				key := aws.ToString(o.Key)
+				mm := keyRE.FindStringSubmatch(key)
+				if mm == nil {
+					t.Fatalf("key %q does not follow the template", key)
+				}
+				r, err := s3c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("logs"), Key: o.Key})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ct, ce := aws.ToString(r.ContentType), aws.ToString(r.ContentEncoding); ct != "application/x-ndjson" || ce != "gzip" {
+					t.Errorf("%s: Content-Type %q, Content-Encoding %q", key, ct, ce)
+				}
+				zr, err := gzip.NewReader(r.Body)
+				if err != nil {
+					t.Fatalf("%s: %v", key, err)
+				}
+				sc := bufio.NewScanner(zr)
+				first := true
+				for sc.Scan() {
+					var ev map[string]any
+					if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+						t.Fatalf("%s: bad line %q: %v", key, sc.Text(), err)
+					}
+					if first {
+						first = false
+						ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(ev["ts"]))
+						if err != nil {
+							t.Fatalf("%s: ts: %v", key, err)
+						}
+						if want := ts.UTC().Format("2006/01/02/15"); strings.Join(mm[1:5], "/") != want {
+							t.Errorf("%s: first event at %s, want its hour %s in the key", key, ts, want)
+						}
+					}
+					if p, _ := get(ev, "http.path").(string); strings.HasPrefix(p, "/req/") {
+						seen[p]++
+					}
+				}
+				if err := sc.Err(); err != nil {
+					t.Fatalf("%s: %v", key, err)
+				}
+				r.Body.Close()
+			}
+		}
+		return len(seen)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for read() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s, %d of %d requests are in MinIO", len(seen), n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.stop(t)
+	read()
+	for i := range n {
+		if c := seen[fmt.Sprintf("/req/%d", i)]; c != 1 {
+			t.Errorf("request /req/%d is in MinIO %d times, want exactly once", i, c)
+		}
+	}
+	if strings.Contains(d.logs.String(), minioPassword) {
+		t.Error("sluiced logged the secret key")
+	}
+	warns := regexp.MustCompile(`(?m)^.*level=WARN.*$`).FindAllString(d.logs.String(), -1)
+	if len(warns) == 0 {
+		t.Fatal("sluiced logged no retry while MinIO was down")
+	}
+	t.Logf("%d requests in MinIO exactly once; %d warnings while MinIO was down, the first: %s", n, len(warns), warns[0])
+}
+
+// startNginx runs nginx, logging to syslog on syslogPort and serving on
+// httpPort, until the test ends.
+func startNginx(t *testing.T, nginx, dir string, syslogPort, httpPort int) {
+	t.Helper()
+	conf := fmt.Sprintf(`
+worker_processes 1;
+daemon off;
+master_process off;
+error_log %[1]s/error.log warn;
+pid %[1]s/nginx.pid;
+events { worker_connections 64; }
+http {
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	access_log syslog:server=127.0.0.1:%[2]d,tag=nginx combined;
+	server {
+		listen 127.0.0.1:%[3]d;
+		location / { return 200 "hello\n"; }
+	}
+}`, dir, syslogPort, httpPort)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ng := exec.Command(nginx, "-c", confPath, "-p", dir)
+	ng.Stderr = os.Stderr
+	if err := ng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ng.Process.Kill(); _ = ng.Wait() })
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	waitFor(t, "nginx to listen", func() bool {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/warmup", httpPort))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+}
