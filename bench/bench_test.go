@@ -1,0 +1,35 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSmoke runs the CI smoke mode in-process: sluiced and the relay on
+// p1 and p2, failing on any missing or duplicated line.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds sluiced and sends 20000 lines; skipped with -short")
+	}
+	var out strings.Builder
+	if err := Main(SmokeOptions(), &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	t.Log("\n" + out.String())
+}
+
+func TestLoadIsDeterministic(t *testing.T) {
+	a, err := BuildLoad(Format5424, FramingLF, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := BuildLoad(Format5424, FramingLF, 100)
+	if string(a.Buf) != string(b.Buf) {
+		t.Fatal("two loads from the same seed differ")
+	}
+	for i := range a.Lines() {
+		if seq, ok := findSeq(a.Frame(i)); !ok || seq != i {
+			t.Fatalf("frame %d has seq %d, %v: %q", i, seq, ok, a.Frame(i))
+		}
+	}
+}

@@ -1,0 +1,267 @@
+// Command bench is sluice's benchmark harness (issue 7, BENCH.md 2.4): it
+// pre-builds a seeded load, sends it to each subject (sluiced, a naive Go
+// relay, socat, rsyslog, ...) started fresh per replica, waits until the
+// subject's output file on tmpfs holds every line, checks the output with
+// a sequence-number oracle, and reports throughput, CPU, peak RSS and loss
+// as markdown tables. See bench/README.md.
+//
+//	go run ./bench -case p1,p2 -subjects sluiced,relay,socat,rsyslog -lines 2000000 -replicas 5
+//	go run ./bench -smoke
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options are the harness's settings, one per flag.
+type Options struct {
+	Cases    []string
+	Subjects []string
+	Lines    int
+	Replicas int
+	Format   string
+	Framing  string // "" keeps each case's framing
+	Rate     float64
+	Pin      bool
+	OutDir   string
+	Results  string // directory for result files; "" writes none
+	Timeout  time.Duration
+	Keep     bool
+	Smoke    bool
+	Command  string // the command line, for the reports
+}
+
+// SmokeOptions is what -smoke runs: small, quick, sluiced and the relay,
+// and a failure on any missing or duplicated line.
+func SmokeOptions() Options {
+	return Options{
+		Cases: []string{"p1", "p2"}, Subjects: []string{"sluiced", "relay"},
+		Lines: 5000, Replicas: 1, Format: Format5424, OutDir: defaultOutDir(),
+		Timeout: 60 * time.Second, Smoke: true, Command: "go run ./bench -smoke",
+	}
+}
+
+func defaultOutDir() string {
+	if ok, _ := IsTmpfs("/dev/shm"); ok {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+func main() {
+	var o Options
+	var cases, subjects string
+	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p5, p7 (pending), or all")
+	flag.StringVar(&subjects, "subjects", "sluiced,relay,socat,socat-128k,rsyslog,syslog-ng,benthos", "comma-separated subjects")
+	flag.IntVar(&o.Lines, "lines", 2_000_000, "lines per replica")
+	flag.IntVar(&o.Replicas, "replicas", 5, "replicas per subject, interleaved")
+	flag.StringVar(&o.Format, "format", Format5424, "line format: 5424, 3164, nginx, 1k")
+	flag.StringVar(&o.Framing, "framing", "", `TCP framing: "lf" or "octet" (default: the case's, lf)`)
+	flag.Float64Var(&o.Rate, "rate", 0, "lines per second over all connections; 0 = as fast as possible")
+	flag.BoolVar(&o.Pin, "pin", false, "pin the harness (generator) to CPU 1 and each subject to CPU 0 with taskset")
+	flag.StringVar(&o.OutDir, "outdir", defaultOutDir(), "directory on tmpfs for the subjects' files")
+	flag.StringVar(&o.Results, "results", "bench/results", `directory (relative to the module root) for result files; "" writes none`)
+	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "per-replica timeout")
+	flag.BoolVar(&o.Keep, "keep", false, "keep the subjects' directories")
+	smoke := flag.Bool("smoke", false, "CI smoke run: p1 and p2, sluiced and relay, 5000 lines, 1 replica; fails on any loss or duplicate")
+	flag.Parse()
+	o.Cases, o.Subjects = strings.Split(cases, ","), strings.Split(subjects, ",")
+	o.Command = "go run ./bench " + strings.Join(os.Args[1:], " ")
+	if *smoke {
+		o = SmokeOptions()
+	}
+	if o.Pin && os.Getenv("SLUICE_BENCH_PINNED") == "" {
+		if err := repin(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if err := Main(o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// repin re-executes the harness under taskset -c 1; it returns only on
+// failure.
+func repin() error {
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		return fmt.Errorf("-pin needs taskset: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), "SLUICE_BENCH_PINNED=1")
+	return syscall.Exec(taskset, append([]string{"taskset", "-c", "1", self}, os.Args[1:]...), env)
+}
+
+// Main runs the benchmark described by o and writes the tables to out.
+// In smoke mode, any error, missing or duplicated line is an error.
+func Main(o Options, out io.Writer) error {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(gomod)) == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
+		return fmt.Errorf("cannot find the module root (go env GOMOD): %v", err)
+	}
+	if ok, err := IsTmpfs(o.OutDir); err != nil || !ok {
+		fmt.Fprintf(out, "warning: %s is not a tmpfs (%v); results include disk writeback\n", o.OutDir, err)
+	}
+	bin, err := os.MkdirTemp("", "sluice-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(bin)
+	env := &Env{ModRoot: filepath.Dir(strings.TrimSpace(string(gomod))), BinDir: bin}
+	if len(o.Cases) == 1 && o.Cases[0] == "all" {
+		o.Cases = nil
+		for _, c := range Cases {
+			o.Cases = append(o.Cases, c.Name)
+		}
+	}
+
+	// Prepare every subject once; a failure makes it a skipped row.
+	skip := map[string]string{}
+	version := map[string]string{}
+	for _, name := range o.Subjects {
+		s := Subjects[name]
+		if s == nil {
+			return fmt.Errorf("unknown subject %q", name)
+		}
+		if err := s.Prepare(env); err != nil {
+			skip[name] = err.Error()
+			if o.Smoke {
+				return fmt.Errorf("smoke: %s: %v", name, err)
+			}
+			continue
+		}
+		version[name] = s.Version(env)
+	}
+
+	machine := Machine(env.ModRoot)
+	fmt.Fprintf(out, "## sluice benchmark\n\nCommand: `%s`\n\n%s\n", o.Command, machine)
+	var failures []string
+	loads := map[string]*Load{}
+	for _, cname := range o.Cases {
+		c, ok := findCase(cname)
+		if !ok {
+			return fmt.Errorf("unknown case %q", cname)
+		}
+		var rows []Row
+		if c.Pending == "" {
+			if o.Framing != "" && c.Network == "tcp" {
+				c.Framing = o.Framing
+			}
+			key := fmt.Sprint(o.Format, c.Framing, o.Lines)
+			if loads[key] == nil {
+				if loads[key], err = BuildLoad(o.Format, c.Framing, o.Lines); err != nil {
+					return err
+				}
+			}
+			rows = runCase(env, o, c, loads[key], skip, version)
+		}
+		start := time.Now().UTC()
+		var b strings.Builder
+		WriteTable(&b, c, rows, o.Lines)
+		fmt.Fprint(out, b.String())
+		for _, r := range rows {
+			if o.Smoke && (r.Missing > 0 || r.Dups > 0 || r.Note != "" || len(r.LinesPS) != len(r.Runs)) {
+				failures = append(failures, fmt.Sprintf("%s/%s: missing %d, duplicates %d %s", c.Name, r.Subject, r.Missing, r.Dups, r.Note))
+			}
+			for _, run := range r.Runs {
+				if run.Err != nil {
+					fmt.Fprintf(out, "<details><summary>%s replica %d error</summary>\n\n```\n%v\n```\n</details>\n\n", r.Subject, run.Replica, run.Err)
+				}
+			}
+		}
+		if o.Results != "" && c.Pending == "" {
+			dir := o.Results
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(env.ModRoot, dir)
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			name := filepath.Join(dir, fmt.Sprintf("%s-%s.md", c.Name, start.Format("20060102T150405Z")))
+			text := fmt.Sprintf("# %s\n\nCommand: `%s`\n\nLoad: %s lines, seed %d, framing %s, %d connection(s), rate %s; output on %s; pinned: %v.\n\n%s\n%s",
+				c.Name, o.Command, o.Format, Seed, c.Framing, c.Conns, rateText(o.Rate), o.OutDir, o.Pin, machine, b.String())
+			if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Written to %s\n\n", name)
+		}
+	}
+	if len(failures) > 0 {
+		return errors.New("smoke failed: " + strings.Join(failures, "; "))
+	}
+	return nil
+}
+
+func rateText(r float64) string {
+	if r <= 0 {
+		return "as fast as possible"
+	}
+	return fmt.Sprintf("%.0f lines/s", r)
+}
+
+func findCase(name string) (Case, bool) {
+	for _, c := range Cases {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Case{}, false
+}
+
+// runCase runs every subject on c, replicas interleaved (A B A B ...).
+func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]string) []Row {
+	runs := map[string][]Result{}
+	notes := map[string]string{}
+	var active []*Subject
+	for _, name := range o.Subjects {
+		s := Subjects[name]
+		switch {
+		case skip[name] != "":
+			notes[name] = skip[name]
+		case s.Supports(c) != "":
+			notes[name] = "skipped: " + s.Supports(c)
+		default:
+			active = append(active, s)
+		}
+	}
+	ro := RunOptions{OutDir: o.OutDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Keep: o.Keep}
+	for rep := 1; rep <= o.Replicas; rep++ {
+		for _, s := range active {
+			r := RunReplica(env, s, c, load, rep, ro)
+			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v, cpu %.2fs, missing %d, dup %d, err %v\n",
+				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err))
+			runs[s.Name] = append(runs[s.Name], r)
+		}
+	}
+	var rows []Row
+	for _, name := range o.Subjects {
+		row := Summarise(name, version[name], runs[name])
+		if notes[name] != "" {
+			row.Note = notes[name]
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func firstLineOf(err error) string {
+	if err == nil {
+		return "none"
+	}
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Row is the summary of one subject's replicas on one case.
+type Row struct {
+	Subject string
+	Version string
+	Note    string // why it was skipped, or errors
+	Runs    []Result
+	LinesPS []float64 // per good replica
+	MiBPS   []float64
+	PerCPU  []float64 // lines per CPU-second
+	HWM     []float64 // MiB
+	Missing int       // summed over replicas
+	Dups    int
+	Reorder int
+	UDPIn   int64 // Udp InErrors delta, summed
+	UDPRcv  int64 // Udp RcvbufErrors delta, summed
+}
+
+// Summarise turns results into a row.
+func Summarise(subject, version string, runs []Result) Row {
+	row := Row{Subject: subject, Version: version, Runs: runs}
+	var errs []string
+	for _, r := range runs {
+		if r.Err != nil {
+			first, _, _ := strings.Cut(r.Err.Error(), "\n")
+			errs = append(errs, fmt.Sprintf("replica %d: %s", r.Replica, first))
+			continue
+		}
+		row.Missing += r.Verdict.Missing
+		row.Dups += r.Verdict.Duplicates
+		row.Reorder += r.Verdict.Reordered
+		row.UDPIn += r.UDP.InErrors
+		row.UDPRcv += r.UDP.RcvbufErrors
+		secs := r.E2E.Seconds()
+		if secs <= 0 {
+			continue
+		}
+		row.LinesPS = append(row.LinesPS, float64(r.Delivered())/secs)
+		row.MiBPS = append(row.MiBPS, float64(r.Bytes)*float64(r.Delivered())/float64(r.Lines)/secs/(1<<20))
+		if r.CPU > 0 {
+			row.PerCPU = append(row.PerCPU, float64(r.Delivered())/r.CPU)
+		}
+		row.HWM = append(row.HWM, float64(r.HWM)/(1<<20))
+	}
+	row.Note = strings.Join(errs, "; ")
+	return row
+}
+
+// median of xs (0 if empty).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// si formats a rate as 1.23 M or 456 k.
+func si(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.2f M", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.0f k", x/1e3)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
+func spread(xs []float64, f func(float64) string) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	if len(xs) == 1 {
+		return f(xs[0])
+	}
+	return fmt.Sprintf("%s [%s–%s]", f(median(xs)), f(slices.Min(xs)), f(slices.Max(xs)))
+}
+
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// ceilingOrder is which subject is "the ceiling" of a case, first found.
+var ceilingOrder = []string{"relay", "socat-128k", "socat"}
+
+// WriteTable writes the markdown table of one case.
+func WriteTable(w io.Writer, c Case, rows []Row, lines int) {
+	fmt.Fprintf(w, "### %s: %s\n\n", c.Name, c.Desc)
+	if c.Pending != "" {
+		fmt.Fprintf(w, "%s\n\n", c.Pending)
+		return
+	}
+	byName := map[string]Row{}
+	for _, r := range rows {
+		byName[r.Subject] = r
+	}
+	sl := byName["sluiced"]
+	ceiling := ""
+	for _, n := range ceilingOrder {
+		if len(byName[n].LinesPS) > 0 {
+			ceiling = n
+			break
+		}
+	}
+	ceil := byName[ceiling]
+	fmt.Fprintf(w, "%d lines per replica; lines/s and MiB/s are median [min–max]; missing, duplicates and reordered are summed over replicas. ", lines)
+	fmt.Fprintf(w, "\"sluiced ÷ X\" is sluiced's median over X's (lines/s, then lines per CPU-second); \"÷ ceiling\" is X's lines/s over %s's.\n\n", orDash(ceiling))
+	fmt.Fprintln(w, "| Subject | Lines/s | MiB/s | Lines per CPU-s | Peak RSS (MiB) | Missing | Dup | Reordered | UDP InErrors / RcvbufErrors | sluiced ÷ X (lines/s) | sluiced ÷ X (per CPU-s) | ÷ ceiling | Note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		if len(r.Runs) == 0 {
+			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - | %s |\n", r.Subject, r.Note)
+			continue
+		}
+		udp := "-"
+		if c.Network == "udp" {
+			udp = fmt.Sprintf("%d / %d", r.UDPIn, r.UDPRcv)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %d | %d | %s | %s | %s | %s | %s |\n",
+			r.Subject, spread(r.LinesPS, si), spread(r.MiBPS, func(x float64) string { return fmt.Sprintf("%.0f", x) }),
+			perCPU(r.PerCPU), spread(r.HWM, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
+			r.Missing, r.Dups, r.Reorder, udp,
+			ratio(median(sl.LinesPS), median(r.LinesPS)), ratio(median(sl.PerCPU), median(r.PerCPU)),
+			ratio(median(r.LinesPS), median(ceil.LinesPS)), r.Note)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Versions and work done:")
+	fmt.Fprintln(w)
+	for _, r := range rows {
+		if s := Subjects[r.Subject]; s != nil && s.Work != "" && len(r.Runs) > 0 {
+			fmt.Fprintf(w, "- %s (%s): %s\n", r.Subject, orDash(r.Version), s.Work)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// perCPU is the median of lines per CPU-second, "-" when the subject
+// used less than one clock tick.
+func perCPU(xs []float64) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	return si(median(xs))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Machine describes where the run happened, for the results header.
+func Machine(modRoot string) string {
+	var b strings.Builder
+	cpu := "unknown"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for l := range strings.SplitSeq(string(data), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	load, _ := os.ReadFile("/proc/loadavg")
+	commit := "unknown"
+	if out, err := gitCmd(modRoot, "rev-parse", "--short", "HEAD"); err == nil {
+		commit = out
+		if st, _ := gitCmd(modRoot, "status", "--porcelain", "--untracked-files=no"); st != "" {
+			commit += " (with uncommitted changes)"
+		}
+	}
+	fmt.Fprintf(&b, "- Date: %s\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "- CPU: %s, %d cores visible\n", cpu, runtime.NumCPU())
+	fmt.Fprintf(&b, "- Kernel: %s\n", strings.TrimSpace(string(kernel)))
+	fmt.Fprintf(&b, "- Load average at start: %s\n", strings.TrimSpace(string(load)))
+	fmt.Fprintf(&b, "- Go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, "- Commit: %s\n", commit)
+	return b.String()
+}
+
+func gitCmd(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
+}

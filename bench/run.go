@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Result is the outcome of one replica of one subject on one case.
+type Result struct {
+	Subject string
+	Case    string
+	Replica int
+	Lines   int           // lines sent
+	Bytes   int64         // bytes sent
+	E2E     time.Duration // first byte sent → file holds every line (or the last growth)
+	CPU     float64       // subject CPU seconds over the run
+	HWM     int64         // subject peak RSS, bytes
+	Verdict Verdict
+	UDP     UDPCounters // deltas of /proc/net/snmp (UDP cases)
+	Err     error
+}
+
+// Delivered is the number of distinct lines the subject wrote.
+func (r Result) Delivered() int { return r.Lines - r.Verdict.Missing }
+
+// RunOptions tune a replica.
+type RunOptions struct {
+	OutDir  string        // tmpfs directory for the subjects' temp dirs
+	Rate    float64       // lines/s; 0 = as fast as possible
+	Timeout time.Duration // per replica
+	Pin     bool          // run the subject under taskset -c 0
+	Keep    bool          // keep the subject's directory
+}
+
+// logBuffer collects a subject's output.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() < 1<<20 {
+		l.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// freePort returns a port free on 127.0.0.1 for both TCP and UDP.
+func freePort() (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no free port")
+}
+
+// RunReplica starts s fresh, sends load, waits for the output, stops s
+// and checks the output.
+func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOptions) (res Result) {
+	res = Result{Subject: s.Name, Case: c.Name, Replica: replica, Lines: load.Lines(), Bytes: int64(len(load.Buf))}
+	dir, err := os.MkdirTemp(o.OutDir, "sluice-bench-"+s.Name+"-")
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	if !o.Keep {
+		defer os.RemoveAll(dir)
+	}
+	port, err := freePort()
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	r := Run{Case: c, Port: port, Dir: dir, Out: filepath.Join(dir, "out.log")}
+	cmd, err := s.Command(env, r)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	if o.Pin {
+		cmd.Args = append([]string{"taskset", "-c", "0"}, cmd.Args...)
+		cmd.Path, err = exec.LookPath("taskset")
+		if err != nil {
+			res.Err = err
+			return res
+		}
+	}
+	logs := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		res.Err = err
+		return res
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer stop(cmd, exited)
+	fail := func(err error) Result {
+		res.Err = fmt.Errorf("%w; output:\n%s", err, tail(logs.String(), 2000))
+		return res
+	}
+
+	// Ready: port bound and, for some subjects, a log line.
+	deadline := time.Now().Add(20 * time.Second)
+	for !Listening(c.Network, port) || (s.ReadyLog != "" && !strings.Contains(logs.String(), s.ReadyLog)) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fail(fmt.Errorf("%s exited before it was ready: %v", s.Name, err))
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("%s not ready after 20s", s.Name))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	pid := cmd.Process.Pid
+	before := Usage(pid)
+	udpBefore, _ := ReadUDPCounters()
+	w := &Watcher{Path: r.Out}
+	defer w.Close()
+	sent := make(chan struct{})
+	// Sample the peak RSS while the run goes on, for subjects that exit
+	// by themselves at the end of their input (socat).
+	var lastHWM atomic.Int64
+	sampling := make(chan struct{})
+	defer close(sampling)
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if u := Usage(pid); u.HWMBytes > 0 {
+				lastHWM.Store(u.HWMBytes)
+			}
+			select {
+			case <-sampling:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var st SendStats
+	var sendErr error
+	go func() {
+		defer close(sent)
+		st, sendErr = Send(load, SendOptions{Network: c.Network, Addr: fmt.Sprintf("127.0.0.1:%d", port), Conns: c.Conns, Rate: o.Rate})
+	}()
+	quiet := 5 * time.Second
+	if c.Network == "udp" {
+		quiet = 2 * time.Second
+	}
+	_, at, waitErr := WaitLines(w, WaitOptions{Want: load.Lines(), Interval: 2 * time.Millisecond, Quiet: quiet, Timeout: o.Timeout}, sent)
+	after := Usage(pid)
+	_, _, aliveErr := procStat(pid)
+	<-sent
+	udpAfter, _ := ReadUDPCounters()
+	res.E2E = at.Sub(st.First)
+	res.CPU = after.CPUSeconds - before.CPUSeconds
+	res.HWM = after.HWMBytes
+	res.UDP = UDPCounters{InErrors: udpAfter.InErrors - udpBefore.InErrors, RcvbufErrors: udpAfter.RcvbufErrors - udpBefore.RcvbufErrors}
+	if sendErr != nil {
+		return fail(fmt.Errorf("send: %w", sendErr))
+	}
+	if waitErr != nil {
+		return fail(waitErr)
+	}
+	stop(cmd, exited)
+	if aliveErr != nil {
+		// The subject exited by itself once its input ended (socat does):
+		// its rusage from wait4(2) gives the CPU time.
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.CPU = time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds() - before.CPUSeconds
+		}
+		// ru_maxrss would include the harness's own memory from before
+		// exec(2), so the sampled VmHWM is used instead.
+		res.HWM = lastHWM.Load()
+	}
+	if res.Verdict, err = Check(r.Out, load.Lines()); err != nil {
+		return fail(err)
+	}
+	return res
+}
+
+// stop sends SIGTERM, then SIGKILL after 10 s. It may be called twice.
+func stop(cmd *exec.Cmd, exited chan error) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		exited <- err
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		exited <- <-exited
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}

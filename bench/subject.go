@@ -1,0 +1,224 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Case is one benchmark scenario: what is sent, how, and what the subject
+// must do with it.
+type Case struct {
+	Name    string
+	Desc    string
+	Network string // "tcp" or "udp"
+	Framing string // FramingLF, FramingOctet or FramingNone (UDP)
+	Conns   int
+	Parse   bool   // parse syslog and write JSON lines (else pass through)
+	Pending string // non-empty: the case cannot run yet, and why
+}
+
+// Cases are the scenarios of BENCH.md section 5.1 that the harness knows.
+var Cases = []Case{
+	{Name: "p1", Desc: "syslog RFC 5424 over TCP → parsed → JSON lines on tmpfs, 1 connection", Network: "tcp", Framing: FramingLF, Conns: 1, Parse: true},
+	{Name: "p1b", Desc: "as p1 with 4 connections", Network: "tcp", Framing: FramingLF, Conns: 4, Parse: true},
+	{Name: "p2", Desc: "TCP lines → file on tmpfs, passthrough (no parse), 1 connection", Network: "tcp", Framing: FramingLF, Conns: 1},
+	{Name: "p5", Desc: "syslog over UDP (sendmmsg) → parsed → file on tmpfs", Network: "udp", Framing: FramingNone, Conns: 1, Parse: true},
+	{Name: "p7", Desc: "HTTP → durable spool", Pending: "pending: sluiced has no HTTP source yet"},
+}
+
+// Env is what subjects share within one invocation.
+type Env struct {
+	ModRoot string // the module's root directory
+	BinDir  string // where binaries are built
+}
+
+// Run is one start of a subject.
+type Run struct {
+	Case Case
+	Port int
+	Dir  string // the subject's own temporary directory (config, pid, state)
+	Out  string // the file it must write
+}
+
+// Subject is a program under test.
+type Subject struct {
+	Name string
+	Work string // what it does, for the report
+	// Prepare builds or finds the program; an error means "skip", with
+	// the error as the note.
+	Prepare func(env *Env) error
+	// Supports returns "" if the subject can run case c, else why not.
+	Supports func(c Case) string
+	// Command returns the command that runs the subject in the foreground.
+	Command func(env *Env, r Run) (*exec.Cmd, error)
+	// Version describes the program, once prepared.
+	Version func(env *Env) string
+	// ReadyLog, if set, must appear in the subject's output before it
+	// counts as ready (besides its port being bound).
+	ReadyLog string
+}
+
+// Subjects are all the subjects known, by name.
+var Subjects = map[string]*Subject{
+	"sluiced":    sluicedSubject(),
+	"relay":      relaySubject(),
+	"socat":      socatSubject("socat", 0),
+	"socat-128k": socatSubject("socat-128k", 131072),
+	"rsyslog":    rsyslogSubject(),
+	"syslog-ng":  syslogNGSubject(),
+	"benthos":    benthosSubject(),
+}
+
+// goBuild builds pkg (relative to the module root) into env.BinDir/name.
+func goBuild(env *Env, name, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", filepath.Join(env.BinDir, name), pkg)
+	cmd.Dir = env.ModRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return nil
+}
+
+func firstLine(name string, args ...string) string {
+	out, _ := exec.Command(name, args...).CombinedOutput()
+	s, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return s
+}
+
+func sluicedSubject() *Subject {
+	return &Subject{
+		Name:     "sluiced",
+		Work:     "syslog source → file destination (json when parsing, raw for passthrough), fsync off, no rotation",
+		Prepare:  func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
+		Supports: func(Case) string { return "" },
+		Version: func(env *Env) string {
+			return firstLine(filepath.Join(env.BinDir, "sluiced"), "version")
+		},
+		ReadyLog: "msg=running",
+		Command: func(env *Env, r Run) (*exec.Cmd, error) {
+			format := "raw"
+			if r.Case.Parse {
+				format = "json"
+			}
+			cfg := fmt.Sprintf(`{
+  "dataDir": %q,
+  "sources": {"in": {"type": "syslog", "addr": "127.0.0.1:%d", "network": %q, "maxMessageBytes": 65536}},
+  "destinations": {"out": {"type": "file", "path": %q, "format": %q, "fsync": false, "maxBytes": 0}},
+}
+`, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, r.Out, format)
+			path := filepath.Join(r.Dir, "sluiced.hujson")
+			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+				return nil, err
+			}
+			cmd := exec.Command(filepath.Join(env.BinDir, "sluiced"), "run", "--config", path)
+			cmd.Dir = r.Dir
+			return cmd, nil
+		},
+	}
+}
+
+func relaySubject() *Subject {
+	return &Subject{
+		Name:    "relay",
+		Work:    "naive Go relay (bench/relay): TCP bufio lines, or UDP recvmmsg datagrams, → buffered file; the framework-overhead ceiling",
+		Prepare: func(env *Env) error { return goBuild(env, "relay", "./bench/relay") },
+		Supports: func(c Case) string {
+			if c.Framing == FramingOctet {
+				return "splits lines only"
+			}
+			return ""
+		},
+		Version: func(*Env) string { return "bench/relay" },
+		Command: func(env *Env, r Run) (*exec.Cmd, error) {
+			return exec.Command(filepath.Join(env.BinDir, "relay"), "-network", r.Case.Network,
+				"-addr", fmt.Sprintf("127.0.0.1:%d", r.Port), "-out", r.Out), nil
+		},
+	}
+}
+
+// socatSubject is the raw-copy ceiling; block 0 keeps socat's default.
+func socatSubject(name string, block int) *Subject {
+	var path string
+	return &Subject{
+		Name: name,
+		Work: "raw copy TCP → file (no framing, no parse)",
+		Prepare: func(*Env) error {
+			var err error
+			path, err = exec.LookPath("socat")
+			return err
+		},
+		Supports: func(c Case) string {
+			if c.Network != "tcp" || c.Conns != 1 || c.Framing != FramingLF {
+				return "single-connection TCP line copy only"
+			}
+			return ""
+		},
+		Version: func(*Env) string {
+			out, _ := exec.Command(path, "-V").CombinedOutput()
+			for l := range strings.SplitSeq(string(out), "\n") {
+				if strings.Contains(l, "socat version") {
+					return strings.TrimSpace(l)
+				}
+			}
+			return "socat"
+		},
+		Command: func(env *Env, r Run) (*exec.Cmd, error) {
+			args := []string{"-u"}
+			if block > 0 {
+				args = append(args, "-b", fmt.Sprint(block))
+			}
+			args = append(args, fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr", r.Port), "OPEN:"+r.Out+",creat,append")
+			return exec.Command(path, args...), nil
+		},
+	}
+}
+
+func rsyslogSubject() *Subject {
+	var path string
+	return &Subject{
+		Name: "rsyslog",
+		Work: "imptcp/imudp → omfile with RSYSLOG_FileFormat (parses the header, reformats); default queues",
+		Prepare: func(*Env) error {
+			for _, p := range []string{"rsyslogd", "/usr/sbin/rsyslogd"} {
+				if lp, err := exec.LookPath(p); err == nil {
+					path = lp
+					return nil
+				}
+			}
+			return errors.New("rsyslogd not found (apt-get install rsyslog)")
+		},
+		Supports: func(c Case) string { return "" },
+		Version: func(*Env) string {
+			v, _, _ := strings.Cut(firstLine(path, "-v"), " compiled with")
+			return strings.Join(strings.Fields(v), " ")
+		},
+		Command: func(env *Env, r Run) (*exec.Cmd, error) {
+			input := fmt.Sprintf(`module(load="imptcp")
+input(type="imptcp" address="127.0.0.1" port="%d")`, r.Port)
+			if r.Case.Network == "udp" {
+				input = fmt.Sprintf(`module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="%d")`, r.Port)
+			}
+			// Passthrough writes the message as received; parsing writes
+			// the reformatted RSYSLOG_FileFormat line.
+			tmpl := "RSYSLOG_FileFormat"
+			if !r.Case.Parse {
+				tmpl = "raw"
+			}
+			cfg := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k")
+template(name="raw" type="string" string="%%rawmsg%%\n")
+%s
+action(type="omfile" file=%q template=%q)
+`, r.Dir, input, r.Out, tmpl)
+			conf := filepath.Join(r.Dir, "rsyslog.conf")
+			if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+				return nil, err
+			}
+			return exec.Command(path, "-n", "-f", conf, "-i", filepath.Join(r.Dir, "rsyslogd.pid")), nil
+		},
+	}
+}
