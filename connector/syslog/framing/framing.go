@@ -5,7 +5,9 @@
 // [Reader] decides for each frame from its first byte:
 //
 //   - a digit starts an octet-counted frame, "LEN SP MSG" (RFC 6587 section
-//     3.4.1; LEN has no leading zero);
+//     3.4.1; LEN has no leading zero), unless the digits are followed by
+//     something other than SP (an IP address, a date), or are too many for
+//     a count: then the frame is a line like any other;
 //   - anything else starts a non-transparent frame, which ends at the next
 //     LF (section 3.4.2). NUL is accepted as a trailer too, and a CR before
 //     the trailer is removed, so CRLF works.
@@ -238,11 +240,10 @@ func (z *Reader) octetCounted() ([]byte, bool, error) {
 		if c == ' ' {
 			break
 		}
-		if !isDigit(c) {
-			return nil, false, z.malformed(i, fmt.Sprintf("want a digit or SP, got %q", c))
-		}
-		if i-z.start == z.maxDigits {
-			return nil, false, z.malformed(z.start, "more than "+strconv.Itoa(z.maxDigits)+" digits")
+		if !isDigit(c) || i-z.start == z.maxDigits {
+			// Not an octet count after all ("203.0.113.9 - - [...]", a
+			// date): a plain line that starts with digits.
+			return z.line()
 		}
 		count = count*10 + int(c-'0')
 		i++

@@ -66,11 +66,14 @@ var readerTests = []struct {
 	{name: "eof-in-count", in: "5 <13>a12", want: []frame{f("<13>a")}, wantErr: io.ErrUnexpectedEOF},
 	{name: "eof-after-count", in: "12 ", wantErr: io.ErrUnexpectedEOF},
 	{name: "eof-in-discarded-rest", in: "8 abcdef", maxSize: 4, want: []frame{tr("abcd")}, wantErr: io.ErrUnexpectedEOF},
-	{name: "malformed-letter", in: "<13>a\n12x abc", want: []frame{f("<13>a")}, wantErr: framing.ErrMalformedCount},
-	{name: "malformed-date-line", in: "2024-01-01 log line\n", wantErr: framing.ErrMalformedCount},
+	// Digits followed by anything but SP are no octet count: the frame is
+	// a line (an nginx line starts with an IP address, a log with a date).
+	{name: "digits-then-letter-is-a-line", in: "<13>a\n12x abc", want: []frame{f("<13>a"), f("12x abc")}},
+	{name: "date-line", in: "2024-01-01 log line\n", want: []frame{f("2024-01-01 log line")}},
+	{name: "ip-line", in: "203.0.113.9 - - [24/Nov/2026] \"GET /\" 200\n<13>b\n", want: []frame{f("203.0.113.9 - - [24/Nov/2026] \"GET /\" 200"), f("<13>b")}},
 	{name: "malformed-zero", in: "0 ", wantErr: framing.ErrMalformedCount},
 	{name: "malformed-leading-zero", in: "05 <13>a", wantErr: framing.ErrMalformedCount},
-	{name: "malformed-too-many-digits", in: "1234567890123", wantErr: framing.ErrMalformedCount},
+	{name: "too-many-digits-is-a-line", in: "1234567890123", want: []frame{f("1234567890123")}},
 	{name: "malformed-over-cap", in: "99999999 x", wantErr: framing.ErrMalformedCount},
 }
 
@@ -134,12 +137,12 @@ func TestReader(t *testing.T) {
 }
 
 func TestReaderMalformedError(t *testing.T) {
-	z := framing.NewReader(strings.NewReader("5 <13>a12x abc"), 0)
+	z := framing.NewReader(strings.NewReader("5 <13>a05 abc"), 0)
 	if _, _, err := z.Next(); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := z.Next()
-	if want := `syslog framing: offset 9: malformed octet count: want a digit or SP, got 'x'`; err == nil || err.Error() != want {
+	if want := `syslog framing: offset 7: malformed octet count: zero, or a leading zero`; err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}
 }
