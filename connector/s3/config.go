@@ -43,7 +43,9 @@ type Config struct {
 	// AccessKeyID and AccessSecretKey are static credentials. When they
 	// are not given, the standard AWS credential chain is used
 	// (environment, shared files, web identity, ECS/EC2 roles).
-	AccessKeyID     string        `json:"accessKeyID"`
+	AccessKeyID string `json:"accessKeyID"`
+	// AccessSecretKey is the secret of AccessKeyID; it never appears in
+	// logs or errors.
 	AccessSecretKey config.Secret `json:"accessSecretKey"`
 
 	// BatchSize is the number of events at which a batch is written.

@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/sluicehq/sluice/connector/file"
+	"github.com/sluicehq/sluice/connector/s3"
 	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/connector/syslog"
 	"github.com/sluicehq/sluice/daemon"
@@ -16,7 +17,9 @@ func Registry() *daemon.Registry {
 	r := daemon.NewRegistry()
 	stdio.Register(r)
 	file.Register(r)
+	file.RegisterSource(r)
 	syslog.Register(r)
+	s3.Register(r)
 	nginx.Register(r)
 	filter.Register(r)
 	return r

@@ -1,0 +1,328 @@
+package file
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/checkpoint"
+	"github.com/sluicehq/sluice/event"
+)
+
+// Source tails files: the "file" source. It is a [sluice.Runner]: Run
+// scans and reads the files until its ctx is done; Recv returns one event
+// per line. Recv is safe for concurrent use.
+//
+// # Events
+//
+// Each line becomes an event whose Raw is the line without its newline
+// ("\r" is kept), File.Path the file's path when it was read, and
+// File.Offset where the line starts. A line longer than MaxLineBytes is cut
+// into pieces of that size; every piece but the last is flagged "split",
+// and each piece's offset is where the piece starts. An incomplete last
+// line (no newline yet) is held until its newline arrives; if the file is
+// rotated away or deleted and stays unchanged for the orphan grace period
+// (4 poll intervals, at least 1s), the incomplete line is emitted as it
+// is, unflagged. When the source stops, an incomplete line is not emitted:
+// it is read again, whole, after a restart. With Multiline, lines are
+// joined as [MultilineConfig] says; the event's offset is that of its
+// first line.
+//
+// # Identity
+//
+// A file is identified by the SHA-256 of its first FingerprintBytes bytes,
+// not by its path or inode, so a checkpoint follows a file that is renamed
+// or copied while sluiced is down. The rules:
+//
+//   - An empty file has no identity and is read from offset 0 once it has
+//     content.
+//   - A file shorter than FingerprintBytes is identified by the hash of
+//     what it has; as it grows, its identity is upgraded, up to
+//     FingerprintBytes. Because a short prefix is weak evidence, a stored
+//     checkpoint with a short fingerprint is matched only by a file with
+//     the same prefix and the same device and inode.
+//   - While a file is open, the source follows it by its descriptor: a
+//     file renamed within the globs keeps its state and gets its new path.
+//   - A new file whose full fingerprint equals that of a file being read is
+//     a copy of it (as logrotate's copytruncate makes) and is not read,
+//     unless the original is truncated: then the copy takes over the old
+//     identity and its checkpoint, and is read from there to its end.
+//
+// # Rotation
+//
+//   - Rename and create: the renamed file is read through its descriptor
+//     until it has stayed unchanged at its end for the orphan grace
+//     period, then closed. The new file at the path is found by the next
+//     scan and read from its beginning.
+//   - Copytruncate: when a file is shorter than the offset read so far,
+//     or its first bytes changed, it was truncated: it is read again from
+//     offset 0 under a new identity. Lines written after the last read and
+//     before the truncation are only read if the copy matches the globs.
+//   - A file deleted while read is read through its descriptor to its end,
+//     then dropped, with its checkpoint once its events are acked.
+//
+// # Checkpoints
+//
+// Each identity has a [checkpoint.Tracker] of line end offsets, and each
+// event's ack is the tracker's ack for its line. The committed offset of
+// an identity is the end of the longest prefix of acknowledged lines.
+// The committed offsets of every identity are written to
+// StateDir/checkpoints.json every CheckpointInterval and when Run returns,
+// atomically (a temporary file, fsync, rename, fsync of the directory).
+// After a restart each file is read from its committed offset, so nothing
+// acknowledged is read again beyond what was in flight, and nothing
+// unacknowledged is lost.
+//
+// When Run's ctx is done, it stops reading, lets Recv drain what is
+// queued, and waits for outstanding acks (up to 5s, see
+// [WithAckWait]) before it writes the checkpoint a last time. Acks that
+// arrive after Run has returned are not written: those lines are
+// delivered again after a restart (duplicates, never loss).
+type Source struct {
+	cfg     SourceConfig
+	name    string
+	log     *slog.Logger
+	ackWait time.Duration
+	start   *regexp.Regexp // multiline start pattern, or nil
+
+	items   chan item
+	running atomic.Bool
+
+	mu  sync.Mutex  // guards ids and the identities' fields
+	ids []*identity // every identity with a checkpoint
+}
+
+type item struct {
+	ev  event.Event
+	ack func()
+}
+
+// identity is one file's content, as its fingerprint names it, and its
+// checkpoint.
+type identity struct {
+	fp       string // hex SHA-256 of the first fpLen bytes
+	fpLen    int
+	path     string
+	dev, ino uint64
+	tr       *checkpoint.Tracker[int64]
+	tail     *tailer // the open file with this identity, or nil
+	matched  bool    // found by the latest scan (so kept)
+	// next is where to go on reading a copy of this file, for an identity
+	// that was read in this run and left when its file was truncated; 0
+	// means from the committed offset.
+	next int64
+}
+
+// SourceOption configures a Source.
+type SourceOption func(*Source)
+
+// WithSourceLogger sets the logger. Default: discard.
+func WithSourceLogger(l *slog.Logger) SourceOption { return func(s *Source) { s.log = l } }
+
+// WithAckWait sets how long Run waits, once its ctx is done and the queue
+// is drained, for the acks of events already received, before it writes
+// the last checkpoint. Default 5s.
+func WithAckWait(d time.Duration) SourceOption { return func(s *Source) { s.ackWait = d } }
+
+// NewSource returns a Source named name (the name its events carry). Zero
+// fields of c take the defaults of [DefaultSourceConfig]; StateDir is
+// required. It does no I/O.
+func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, error) {
+	d := DefaultSourceConfig()
+	if c.StartAt == "" {
+		c.StartAt = d.StartAt
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = d.PollInterval
+	}
+	if c.MaxLineBytes == 0 {
+		c.MaxLineBytes = d.MaxLineBytes
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = d.CheckpointInterval
+	}
+	if c.FingerprintBytes == 0 {
+		c.FingerprintBytes = d.FingerprintBytes
+	}
+	c.Paths, c.Exclude = slices.Clone(c.Paths), slices.Clone(c.Exclude)
+	if c.Multiline != nil {
+		m := *c.Multiline
+		if m.Timeout == 0 {
+			m.Timeout = time.Second
+		}
+		c.Multiline = &m
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("file source: %w", err)
+	}
+	if c.StateDir == "" {
+		return nil, errors.New("file source: stateDir is required")
+	}
+	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), ackWait: 5 * time.Second,
+		items: make(chan item, 4096)}
+	if c.Multiline != nil {
+		s.start = regexp.MustCompile(c.Multiline.StartPattern) // checked by Validate
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Recv returns the next line as an event, blocking until there is one.
+// Its ack commits the line's offset once every line before it in the file
+// was acked too. After Run has returned, Recv returns what is left, then
+// io.EOF.
+func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
+	if err := ctx.Err(); err != nil {
+		return sluice.Message[event.Event]{}, nil, fmt.Errorf("file source: %w", err)
+	}
+	select {
+	case it, ok := <-s.items:
+		if !ok {
+			return sluice.Message[event.Event]{}, nil, io.EOF
+		}
+		return sluice.Message[event.Event]{Value: it.ev}, it.ack, nil
+	case <-ctx.Done():
+		return sluice.Message[event.Event]{}, nil, fmt.Errorf("file source: %w", ctx.Err())
+	}
+}
+
+// Run reads the checkpoint file, then scans and reads files until ctx is
+// done; see [Source] for how it stops. A second call returns
+// [sluice.ErrAlreadyRunning].
+func (s *Source) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return sluice.ErrAlreadyRunning
+	}
+	if err := os.MkdirAll(s.cfg.StateDir, 0o755); err != nil {
+		close(s.items)
+		return fmt.Errorf("file source: %w", err)
+	}
+	st, err := loadState(s.cfg.StateDir)
+	if err != nil {
+		close(s.items)
+		return fmt.Errorf("file source: state: %w", err)
+	}
+	for _, e := range st.Files {
+		s.ids = append(s.ids, &identity{fp: e.Fingerprint, fpLen: e.FingerprintLen, path: e.Path,
+			dev: e.Dev, ino: e.Ino, tr: checkpoint.NewAt(e.Offset)})
+	}
+	r := &reader{s: s, buf: make([]byte, 64<<10), grace: max(4*s.cfg.PollInterval, time.Second)}
+
+	// The first scan decides where files without a checkpoint start
+	// (StartAt); its checkpoint is written at once.
+	r.now = time.Now()
+	r.scan(true)
+	if err := s.persist(); err != nil {
+		s.log.Error("file source: checkpoint", "err", err)
+	}
+	pctx, stopPersist := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.persistLoop(pctx) })
+
+	r.loop(ctx)
+
+	stopPersist()
+	wg.Wait()
+	close(s.items)
+	s.awaitAcks(r.stuck)
+	err = s.persist()
+	for _, t := range r.tails {
+		t.f.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("file source: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// awaitAcks waits, up to the ack wait, until every event handed out was
+// acked. stuck is the identity of the event that Run could not queue
+// because it was stopping, if any.
+func (s *Source) awaitAcks(stuck *identity) {
+	deadline := time.Now().Add(s.ackWait)
+	for {
+		done := len(s.items) == 0
+		s.mu.Lock()
+		for _, id := range s.ids {
+			p := id.tr.Pending()
+			if id == stuck {
+				p--
+			}
+			if p > 0 {
+				done = false
+			}
+		}
+		s.mu.Unlock()
+		if done || !time.Now().Before(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+func (s *Source) persistLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.persist(); err != nil {
+				s.log.Error("file source: checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+// persist writes the committed offset of every identity.
+func (s *Source) persist() error {
+	s.mu.Lock()
+	st := state{Version: 1, Files: make([]stateEntry, 0, len(s.ids))}
+	for _, id := range s.ids {
+		off, _ := id.tr.Committed()
+		st.Files = append(st.Files, stateEntry{Fingerprint: id.fp, FingerprintLen: id.fpLen, Offset: off,
+			Path: id.path, Dev: id.dev, Ino: id.ino})
+	}
+	s.mu.Unlock()
+	return saveState(s.cfg.StateDir, st)
+}
+
+// excluded reports whether path matches an exclude pattern.
+func (s *Source) excluded(path string) bool {
+	for _, p := range s.cfg.Exclude {
+		target := path
+		if !strings.ContainsRune(p, filepath.Separator) {
+			target = filepath.Base(path)
+		}
+		if ok, _ := filepath.Match(p, target); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func fingerprint(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+var (
+	_ sluice.Source[event.Event] = (*Source)(nil)
+	_ sluice.Runner              = (*Source)(nil)
+)

@@ -1,0 +1,99 @@
+package file
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// SourceConfig configures a [Source], the "file" source.
+type SourceConfig struct {
+	// Paths are the glob patterns (filepath.Match syntax) of the files to
+	// read. They are matched again every PollInterval, so files created
+	// later are picked up. Required.
+	Paths []string `json:"paths" sluice:"required"`
+	// Exclude are glob patterns of files not to read, even if Paths
+	// matches them. A pattern with a path separator is matched against
+	// the whole path, one without against the file's base name. Default
+	// none.
+	Exclude []string `json:"exclude"`
+	// StartAt is where to start a file that has no checkpoint and is
+	// found by the first scan after start: "end" (only what is written
+	// from now on) or "beginning". Files that appear later, such as the
+	// new file after a rotation, are always read from their beginning.
+	// Default "end".
+	StartAt string `json:"startAt"`
+	// PollInterval is how often the globs are matched again and files are
+	// checked for growth, truncation and rotation. Default 250ms.
+	PollInterval time.Duration `json:"pollInterval"`
+	// MaxLineBytes is the longest line kept in one event, in bytes. A
+	// longer line is cut into events of this size, each but the last
+	// flagged "split". Default 1048576 (1 MiB).
+	MaxLineBytes int `json:"maxLineBytes"`
+	// Multiline, if set, joins lines into events: see [MultilineConfig].
+	// Default unset: one event per line.
+	Multiline *MultilineConfig `json:"multiline"`
+	// StateDir holds the checkpoint file (checkpoints.json). Default
+	// <dataDir>/state/<source name> in the daemon; required when the
+	// source is built with [NewSource].
+	StateDir string `json:"stateDir"`
+	// CheckpointInterval is how often committed offsets are written to
+	// StateDir; they are written once more when the source stops.
+	// Default 1s.
+	CheckpointInterval time.Duration `json:"checkpointInterval"`
+	// FingerprintBytes is how many bytes from the start of a file
+	// identify it (see the Source doc). Default 1024.
+	FingerprintBytes int `json:"fingerprintBytes"`
+}
+
+// MultilineConfig joins the lines of multi-line records, such as stack
+// traces, into one event.
+type MultilineConfig struct {
+	// StartPattern is a regular expression (RE2). A line that matches it
+	// starts a new event; any other line is appended to the event before,
+	// after a newline. Required.
+	StartPattern string `json:"startPattern" sluice:"required"`
+	// Timeout emits a pending event when no line was added to it for this
+	// long. Default 1s.
+	Timeout time.Duration `json:"timeout"`
+}
+
+// DefaultSourceConfig returns a SourceConfig with every default set; the
+// daemon adds the default StateDir.
+func DefaultSourceConfig() SourceConfig {
+	return SourceConfig{StartAt: "end", PollInterval: 250 * time.Millisecond, MaxLineBytes: 1 << 20,
+		CheckpointInterval: time.Second, FingerprintBytes: 1024}
+}
+
+// Validate checks the fields that have a fixed set of values or a syntax.
+func (c *SourceConfig) Validate() error {
+	var errs []error
+	if len(c.Paths) == 0 {
+		errs = append(errs, errors.New("paths: at least one pattern is required"))
+	}
+	for _, p := range append(append([]string(nil), c.Paths...), c.Exclude...) {
+		if _, err := filepath.Match(p, ""); err != nil {
+			errs = append(errs, fmt.Errorf("bad glob %q: %w", p, err))
+		}
+	}
+	if c.StartAt != "end" && c.StartAt != "beginning" {
+		errs = append(errs, fmt.Errorf("startAt: want end or beginning, got %q", c.StartAt))
+	}
+	if c.PollInterval <= 0 || c.CheckpointInterval <= 0 {
+		errs = append(errs, errors.New("pollInterval and checkpointInterval must be positive"))
+	}
+	if c.MaxLineBytes < 1 || c.FingerprintBytes < 1 {
+		errs = append(errs, errors.New("maxLineBytes and fingerprintBytes must be at least 1"))
+	}
+	if m := c.Multiline; m != nil {
+		if _, err := regexp.Compile(m.StartPattern); err != nil {
+			errs = append(errs, fmt.Errorf("multiline.startPattern: %w", err))
+		}
+		if m.Timeout < 0 {
+			errs = append(errs, errors.New("multiline.timeout must not be negative"))
+		}
+	}
+	return errors.Join(errs...)
+}
