@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/sluicehq/sluice/connector/file"
+	"github.com/sluicehq/sluice/connector/journald"
 	"github.com/sluicehq/sluice/connector/s3"
 	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/connector/syslog"
@@ -20,6 +21,7 @@ func Registry() *daemon.Registry {
 	file.RegisterSource(r)
 	syslog.Register(r)
 	s3.Register(r)
+	journald.Register(r)
 	nginx.Register(r)
 	filter.Register(r)
 	return r

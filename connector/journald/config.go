@@ -1,0 +1,88 @@
+package journald
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/retry"
+)
+
+// Config configures a [Source]. Every field is optional: {"type":
+// "journald"} follows the local journal from now on.
+type Config struct {
+	// Journalctl is the journalctl program, a name looked up in PATH or a
+	// path. Default "journalctl".
+	Journalctl string `json:"journalctl"`
+	// Directory, if set, makes journalctl read the journal files in this
+	// directory (--directory) instead of the system journal. Default ""
+	// (the system journal).
+	Directory string `json:"directory"`
+	// Units, if set, keeps only the entries of these systemd units
+	// (--unit, once per unit). Default: every entry.
+	Units []string `json:"units"`
+	// StartAt is where to start when no cursor was saved: "end" (only
+	// entries written from now on) or "beginning" (every entry in the
+	// journal). A saved cursor always wins. Default "end".
+	StartAt string `json:"startAt"`
+	// StateDir holds the saved cursor (the file "cursor"). Default
+	// <dataDir>/state/<source name>.
+	StateDir string `json:"stateDir"`
+	// CheckpointInterval is how often the cursor of the entries delivered
+	// so far is saved; it is saved at stop too. Default 1s.
+	CheckpointInterval time.Duration `json:"checkpointInterval"`
+	// Restart is the back-off between restarts of journalctl when it
+	// exits. Default: from 100ms, doubling, up to 30s.
+	Restart retry.Policy `json:"restart"`
+}
+
+// DefaultConfig returns the defaults; StateDir is left empty, to be set
+// from the daemon's data directory.
+func DefaultConfig() Config {
+	return Config{Journalctl: "journalctl", StartAt: "end", CheckpointInterval: time.Second}
+}
+
+// Validate reports fields out of range.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.StartAt != "end" && c.StartAt != "beginning" {
+		errs = append(errs, fmt.Errorf("startAt: want end or beginning, got %q", c.StartAt))
+	}
+	if c.Journalctl == "" {
+		errs = append(errs, errors.New("journalctl: must not be empty"))
+	}
+	if c.CheckpointInterval <= 0 {
+		errs = append(errs, errors.New("checkpointInterval: must be positive"))
+	}
+	for _, u := range c.Units {
+		if u == "" || strings.ContainsAny(u, "\n") {
+			errs = append(errs, fmt.Errorf("units: invalid unit %q", u))
+		}
+	}
+	if err := c.Restart.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("restart: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// args returns journalctl's arguments, resuming after cursor if it is not
+// empty.
+func (c *Config) args(cursor string) []string {
+	args := []string{"--follow", "--output=export", "--all"}
+	if c.Directory != "" {
+		args = append(args, "--directory="+c.Directory)
+	}
+	switch {
+	case cursor != "":
+		args = append(args, "--after-cursor="+cursor, "--lines=all")
+	case c.StartAt == "beginning":
+		args = append(args, "--lines=all")
+	default:
+		args = append(args, "--lines=0")
+	}
+	for _, u := range c.Units {
+		args = append(args, "--unit="+u)
+	}
+	return args
+}
