@@ -165,6 +165,13 @@ func AppendString[S string | []byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight bytes at a time while they are plain ASCII.
+		for i+8 <= len(s) && plain(load64(s, i)) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if safe[b] {
@@ -207,6 +214,31 @@ func AppendString[S string | []byte](dst []byte, s S) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// load64 reads s[i:i+8] as a little-endian word (the compiler makes it
+// one load).
+func load64[S string | []byte](s S, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain reports whether none of the eight bytes of w needs escaping in a
+// JSON string: none is a control character, '"', '\\' or non-ASCII. (A
+// false "not plain" only sends the caller down the byte-by-byte path.)
+func plain(w uint64) bool {
+	hasLess := (w - 0x20*ones) & ^w & highs // a byte < 0x20
+	q := w ^ '"'*ones
+	hasQuote := (q - ones) & ^q & highs
+	bs := w ^ '\\'*ones
+	hasBackslash := (bs - ones) & ^bs & highs
+	return (hasLess|hasQuote|hasBackslash|w&highs) == 0
 }
 
 func decodeRune[S string | []byte](s S) (rune, int) {

@@ -137,3 +137,12 @@ func BenchmarkEncodingJSON(b *testing.B) {
 		_, _ = json.Marshal(&ev)
 	}
 }
+
+func BenchmarkAppendString(b *testing.B) {
+	msg := strings.Repeat("the quick brown fox jumps over the lazy dog ", 4) // 176 plain bytes
+	buf := make([]byte, 0, 512)
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		buf = event.AppendString(buf[:0], msg)
+	}
+}
