@@ -238,7 +238,7 @@ func plain(w uint64) bool {
 	hasQuote := (q - ones) & ^q & highs
 	bs := w ^ '\\'*ones
 	hasBackslash := (bs - ones) & ^bs & highs
-	return (hasLess|hasQuote|hasBackslash|w&highs) == 0
+	return (hasLess | hasQuote | hasBackslash | w&highs) == 0
 }
 
 func decodeRune[S string | []byte](s S) (rune, int) {
