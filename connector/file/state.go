@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/sluicehq/sluice/internal/atomicfile"
 )
 
 // stateFile is the name of the checkpoint file in the state directory.
@@ -38,7 +40,7 @@ type stateEntry struct {
 // between write and rename) are removed: the checkpoint file itself is
 // always a complete earlier version.
 func loadState(dir string) (state, error) {
-	if tmps, err := filepath.Glob(filepath.Join(dir, stateFile+".tmp-*")); err == nil {
+	if tmps, err := filepath.Glob(filepath.Join(dir, stateFile+atomicfile.TempPattern)); err == nil {
 		for _, t := range tmps {
 			_ = os.Remove(t)
 		}
@@ -60,32 +62,12 @@ func loadState(dir string) (state, error) {
 	return s, nil
 }
 
-// saveState replaces the checkpoint file in dir atomically: it writes a
-// temporary file, syncs it, renames it over the old one and syncs the
-// directory. A crash at any point leaves either the old or the new file.
+// saveState replaces the checkpoint file in dir atomically: a crash at
+// any point leaves either the old or the new file.
 func saveState(dir string, s state) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, stateFile+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, stateFile))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+	return atomicfile.WriteFile(filepath.Join(dir, stateFile), b, 0o644)
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/checkpoint"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/atomicfile"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -379,44 +380,11 @@ func (s *Source) persist() error {
 	if c == s.saved {
 		return nil
 	}
-	if err := writeFile(s.statePath(), []byte(c+"\n")); err != nil {
+	if err := atomicfile.WriteFile(s.statePath(), []byte(c+"\n"), 0o644); err != nil {
 		return fmt.Errorf("journald: save cursor: %w", err)
 	}
 	s.saved = c
 	return nil
-}
-
-// writeFile replaces path with data atomically and durably.
-func writeFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // tail keeps the last 4 KiB written to it: journalctl's stderr. It is
