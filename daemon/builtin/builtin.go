@@ -8,6 +8,7 @@ import (
 	"github.com/sluicehq/sluice/connector/s3"
 	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/connector/syslog"
+	"github.com/sluicehq/sluice/connector/webhook"
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/handler/filter"
 	"github.com/sluicehq/sluice/handler/nginx"
@@ -22,6 +23,7 @@ func Registry() *daemon.Registry {
 	syslog.Register(r)
 	s3.Register(r)
 	journald.Register(r)
+	webhook.Register(r)
 	nginx.Register(r)
 	filter.Register(r)
 	return r

@@ -1,0 +1,179 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/daemon/config"
+)
+
+// Config configures the "http" destination, made by [New].
+type Config struct {
+	// URL receives the POSTs: http:// or https://. It is a secret, since
+	// webhook URLs often carry a token; errors and logs show only its
+	// scheme and host. Required.
+	URL config.Secret `json:"url" sluice:"required"`
+	// Format is "ndjson" (one JSON object per event and line,
+	// Content-Type application/x-ndjson) or "array" (one JSON array of
+	// events, Content-Type application/json). Default "ndjson".
+	Format string `json:"format"`
+	// Compression is "none" or "gzip" (the body is gzipped and sent with
+	// Content-Encoding: gzip). Default "none".
+	Compression string `json:"compression"`
+	// Headers are added to every request, such as {"X-Api-Key": "$KEY"}.
+	// Values are secrets. Default none.
+	Headers map[string]config.Secret `json:"headers"`
+	// BearerToken, if set, is sent as "Authorization: Bearer <token>".
+	// Default none.
+	BearerToken config.Secret `json:"bearerToken"`
+	// BasicAuth, if set, is sent as HTTP basic authentication. Default
+	// none. At most one of BearerToken and BasicAuth may be set.
+	BasicAuth *BasicAuth `json:"basicAuth"`
+	// Timeout bounds one POST, from connecting to reading the response;
+	// a POST that takes longer is retried. Default 30s.
+	Timeout time.Duration `json:"timeout"`
+	// TLS configures https connections. Default: the system's roots, no
+	// client certificate.
+	TLS TLSConfig `json:"tls"`
+	// Batch sets when batches are cut and how failed POSTs are retried
+	// (batch.retry; maxAttempts 0, the default, retries 429, 5xx and
+	// network errors without limit). Defaults: count 1000, bytes 1 MiB
+	// (each event counts as its raw size plus 256), age 1s,
+	// parallelism 2, stopTimeout 5s.
+	Batch batch.Config `json:"batch"`
+}
+
+// BasicAuth is a user name and password for HTTP basic authentication.
+type BasicAuth struct {
+	// Username is the user name. Required.
+	Username string `json:"username" sluice:"required"`
+	// Password is the password. Default "".
+	Password config.Secret `json:"password"`
+}
+
+// TLSConfig configures the client side of TLS.
+type TLSConfig struct {
+	// CAFile is a PEM file of certificates that replace the system's
+	// roots for verifying the server. Default "": the system's roots.
+	CAFile string `json:"caFile"`
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// mutual TLS; set both or neither. Default "": no client certificate.
+	CertFile string `json:"certFile"`
+	// KeyFile: see CertFile.
+	KeyFile string `json:"keyFile"`
+	// InsecureSkipVerify turns off verification of the server's
+	// certificate. For tests only. Default false.
+	InsecureSkipVerify bool `json:"insecureSkipVerify"`
+}
+
+// DefaultConfig returns a Config with every default set and no URL.
+func DefaultConfig() Config {
+	return Config{Format: "ndjson", Compression: "none", Timeout: 30 * time.Second,
+		Batch: batch.Config{Count: 1000, Bytes: 1 << 20, Age: time.Second, Parallelism: 2}}
+}
+
+// Validate checks the fields that have a fixed set of values. It never
+// shows the URL in an error.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.URL != "" {
+		if err := checkURL(c.URL); err != nil {
+			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
+		}
+	}
+	if c.Format != "ndjson" && c.Format != "array" {
+		errs = append(errs, &config.FieldError{Path: "format", Msg: fmt.Sprintf("want ndjson or array, got %q", c.Format)})
+	}
+	if c.Compression != "none" && c.Compression != "gzip" {
+		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want none or gzip, got %q", c.Compression)})
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})
+	}
+	if c.BearerToken != "" && c.BasicAuth != nil {
+		errs = append(errs, &config.FieldError{Path: "basicAuth", Msg: "set bearerToken or basicAuth, not both"})
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
+	}
+	if err := c.Batch.Validate(); err != nil {
+		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+	}
+	return errors.Join(errs...)
+}
+
+// RunRevealConfig configures the "runreveal" destination, made by
+// [NewRunReveal]. Its fields are those of kawa's reveald, so a reveald
+// config loads unchanged:
+//
+//	{"type": "runreveal", "webhookURL": "https://api.runreveal.com/...", "batchSize": 100, "flushFreq": "15s"}
+type RunRevealConfig struct {
+	// WebhookURL is the RunReveal source's webhook URL, a secret.
+	// Required.
+	WebhookURL config.Secret `json:"webhookURL" sluice:"required"`
+	// BatchSize is the number of events per POST. Default 100.
+	BatchSize int `json:"batchSize"`
+	// FlushFreq is how long after its first event a batch that is not full
+	// is posted anyway. Default 15s.
+	FlushFreq time.Duration `json:"flushFreq"`
+}
+
+// DefaultRunRevealConfig returns a RunRevealConfig with every default set
+// and no URL.
+func DefaultRunRevealConfig() RunRevealConfig {
+	return RunRevealConfig{BatchSize: 100, FlushFreq: 15 * time.Second}
+}
+
+// Validate checks the URL and that the numbers are not negative.
+func (c *RunRevealConfig) Validate() error {
+	var errs []error
+	if c.WebhookURL != "" {
+		if err := checkURL(c.WebhookURL); err != nil {
+			errs = append(errs, &config.FieldError{Path: "webhookURL", Msg: err.Error()})
+		}
+	}
+	if c.BatchSize < 0 {
+		errs = append(errs, &config.FieldError{Path: "batchSize", Msg: "must not be negative"})
+	}
+	if c.FlushFreq < 0 {
+		errs = append(errs, &config.FieldError{Path: "flushFreq", Msg: "must not be negative"})
+	}
+	return errors.Join(errs...)
+}
+
+// httpConfig is the http Config that a RunRevealConfig stands for.
+func (c RunRevealConfig) httpConfig() Config {
+	h := DefaultConfig()
+	h.URL = c.WebhookURL
+	h.Format = "array"
+	h.Batch = batch.Config{Count: c.BatchSize, Age: c.FlushFreq, Parallelism: 2}
+	return h
+}
+
+// checkURL reports whether s is an absolute http(s) URL; its error never
+// holds s, which may carry a token.
+func checkURL(s config.Secret) error {
+	u, err := url.Parse(s.Reveal())
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("want an http:// or https:// URL")
+	}
+	if u.Host == "" {
+		return errors.New("URL has no host")
+	}
+	return nil
+}
+
+// endpoint returns scheme://host of s, for errors and logs.
+func endpoint(s config.Secret) string {
+	u, err := url.Parse(s.Reveal())
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Scheme + "://" + u.Host
+}

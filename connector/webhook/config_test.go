@@ -1,0 +1,112 @@
+package webhook_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/connector/webhook"
+	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
+)
+
+// registry returns a registry with this package's types and a "test"
+// source, since a config needs one.
+func registry() *daemon.Registry {
+	r := daemon.NewRegistry()
+	webhook.Register(r)
+	daemon.RegisterSource(r, "test", "a source for tests", func() *struct{} { return &struct{}{} },
+		func(daemon.Env, *struct{}) (sluice.Source[event.Event], error) {
+			return sluice.SourceFunc[event.Event](func(ctx context.Context) (sluice.Message[event.Event], func(), error) {
+				<-ctx.Done()
+				return sluice.Message[event.Event]{}, nil, ctx.Err()
+			}), nil
+		})
+	return r
+}
+
+func TestKawaRunRevealConfigLoads(t *testing.T) {
+	const cfg = `{
+		"sources": {"in": {"type": "test"}},
+		"destinations": {
+			// As in a kawa/reveald config.
+			"runreveal": {"type": "runreveal", "webhookURL": "$RR_URL", "batchSize": 100, "flushFreq": "15s"},
+		},
+	}`
+	const url = "https://api.runreveal.com/sources/hook/abc123?token=s3cret"
+	lookup := func(name string) (string, bool) { return url, name == "RR_URL" }
+	p, err := daemon.Load([]byte(cfg), registry(), config.WithLookup(lookup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := p.Destinations[0].Config.(*webhook.RunRevealConfig)
+	if !ok {
+		t.Fatalf("config is %T", p.Destinations[0].Config)
+	}
+	if c.WebhookURL.Reveal() != url || c.BatchSize != 100 || c.FlushFreq != 15*time.Second {
+		t.Errorf("got %+v (url %v), want the kawa values", *c, c.WebhookURL.Reveal() == url)
+	}
+	if _, err := webhook.NewRunReveal(*c); err != nil {
+		t.Errorf("NewRunReveal: %v", err)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	const cfg = `{"sources": {"in": {"type": "test"}}, "destinations": {
+		"rr": {"type": "runreveal", "webhookURL": "https://h/x"},
+		"web": {"type": "http", "url": "https://h/x"}}}`
+	p, err := daemon.Load([]byte(cfg), registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range p.Destinations {
+		switch c := d.Config.(type) {
+		case *webhook.RunRevealConfig:
+			if c.BatchSize != 100 || c.FlushFreq != 15*time.Second {
+				t.Errorf("runreveal defaults %+v, want 100, 15s", *c)
+			}
+		case *webhook.Config:
+			if c.Format != "ndjson" || c.Compression != "none" || c.Timeout != 30*time.Second ||
+				c.Batch.Count != 1000 || c.Batch.Bytes != 1<<20 || c.Batch.Age != time.Second || c.Batch.Parallelism != 2 {
+				t.Errorf("http defaults %+v", *c)
+			}
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, dest string
+		want       []string
+	}{
+		{"format", `{"type": "http", "url": "https://h/x", "format": "xml"}`, []string{`destinations.out.format: want ndjson or array, got "xml"`}},
+		{"compression", `{"type": "http", "url": "https://h/x", "compression": "br"}`, []string{`destinations.out.compression: want none or gzip, got "br"`}},
+		{"missing url", `{"type": "http"}`, []string{"destinations.out.url: required"}},
+		{"missing webhookURL", `{"type": "runreveal", "batchSize": 10}`, []string{"destinations.out.webhookURL: required"}},
+		{"kawa names only", `{"type": "runreveal", "webhookURL": "https://h/x", "batchsize": 10}`, []string{`destinations.out.batchsize: unknown field (did you mean "batchSize"?)`}},
+		{"scheme", `{"type": "http", "url": "ftp://h/s3cret"}`, []string{"destinations.out.url: want an http:// or https:// URL"}},
+		{"timeout", `{"type": "http", "url": "https://h/x", "timeout": 30}`, []string{"destinations.out.timeout: expected a duration string"}},
+		{"secret not echoed", `{"type": "http", "url": 5, "bearerToken": 7}`, []string{"destinations.out.url: expected a string", "destinations.out.bearerToken: expected a string"}},
+		{"basic auth", `{"type": "http", "url": "https://h/x", "basicAuth": {"password": "s3cret"}}`, []string{"destinations.out.basicAuth.username: required"}},
+		{"flushFreq", `{"type": "runreveal", "webhookURL": "https://h/x", "flushFreq": "soon"}`, []string{"destinations.out.flushFreq: expected a duration string"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": ` + tc.dest + `}}`
+			_, err := daemon.Load([]byte(cfg), registry())
+			if err == nil {
+				t.Fatal("Load = nil, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %v, want %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q shows a secret", err)
+			}
+		})
+	}
+}
