@@ -57,7 +57,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		e := env(KindDestination, c.Name)
 		if c.DeadLetter != "" {
 			if dl := buildDest(byName[c.DeadLetter]); dl != nil {
-				e.DeadLetter = dl
+				e.DeadLetter = deadLetter{dl, c.Name}
 			}
 		}
 		d, err := c.entry.build(e, c.Config)
@@ -242,4 +242,31 @@ func (c counting) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	}
 	c.m.In(len(msgs), bytes)
 	return c.d.Send(ctx, ack, msgs...)
+}
+
+// deadLetter hands a destination's rejected batches to its dead-letter
+// destination, with the reason written into each event's fields (most
+// destinations write the event, not the message's attributes):
+// deadLetter.from, deadLetter.error and deadLetter.attempts.
+type deadLetter struct {
+	d    dest
+	from string
+}
+
+func (dl deadLetter) Send(ctx context.Context, ack func(), msgs ...msg) error {
+	out := make([]msg, len(msgs))
+	for i, m := range msgs {
+		fields := make([]event.Field, 0, len(m.Value.Fields)+3)
+		fields = append(fields, m.Value.Fields...)
+		fields = append(fields, event.Field{Name: "deadLetter.from", Value: dl.from})
+		if v, ok := m.Attributes.Get("error"); ok {
+			fields = append(fields, event.Field{Name: "deadLetter.error", Value: v})
+		}
+		if v, ok := m.Attributes.Get("batch.attempts"); ok {
+			fields = append(fields, event.Field{Name: "deadLetter.attempts", Value: v})
+		}
+		m.Value.Fields = fields
+		out[i] = m
+	}
+	return dl.d.Send(ctx, ack, out...)
 }

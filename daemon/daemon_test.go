@@ -10,10 +10,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -388,5 +390,47 @@ func TestDeadLetter(t *testing.T) {
 	}
 	if err := d.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "HTTP 400: bad request") {
 		t.Errorf("Run = %v, want the rejection", err)
+	}
+}
+
+// The http destination, given a 400 by its server, hands the batch to its
+// dead letter, a file, and the events count as delivered.
+func TestHTTP400GoesToTheDeadLetterFile(t *testing.T) {
+	var posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		http.Error(w, "schema mismatch", http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"sources": {"g": {"type": "gen", "count": 30}},
+		"destinations": {
+			"api": {"type": "http", "url": %q, "batch": {"count": 10, "age": "10ms"}, "deadLetter": "dlq"},
+			"dlq": {"type": "file", "path": %q},
+		},
+		"routes": [{"from": ["g"], "to": ["api"]}],
+	}`, dir, srv.URL+"/ingest?token=s3cr3t", filepath.Join(dir, "dlq.ndjson"))
+	acked := &ackLog{}
+	d, err := daemon.New([]byte(cfg), testRegistry(acked), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(t.Context()); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	got := readLines(t, filepath.Join(dir, "dlq.ndjson"))
+	if len(got) != 30 || acked.n != 30 {
+		t.Errorf("dead-letter file holds %d events and %d were acked, want 30 and 30", len(got), acked.n)
+	}
+	if posts.Load() != 3 {
+		t.Errorf("%d POSTs, want 3: a 400 is not retried", posts.Load())
+	}
+	for _, ev := range got {
+		f, _ := ev["fields"].(map[string]any)
+		if f["deadLetter.from"] != "api" || !strings.Contains(fmt.Sprint(f["deadLetter.error"]), "400") || strings.Contains(fmt.Sprint(f), "s3cr3t") {
+			t.Fatalf("dead-lettered event fields = %v, want from api, the 400, and no secret", f)
+		}
 	}
 }
