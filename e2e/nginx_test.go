@@ -24,44 +24,8 @@ func TestNginxAccessLogs(t *testing.T) {
 		"routes": [{"from": ["nginx"], "to": ["out"], "handlers": [{"type": "nginx"}]}],
 	}`, syslogPort))
 
-	conf := fmt.Sprintf(`
-worker_processes 1;
-daemon off;
-master_process off;
-error_log %[1]s/error.log warn;
-pid %[1]s/nginx.pid;
-events { worker_connections 64; }
-http {
-	client_body_temp_path %[1]s/body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-	access_log syslog:server=127.0.0.1:%[2]d,tag=nginx combined;
-	server {
-		listen 127.0.0.1:%[3]d;
-		location / { return 200 "hello\n"; }
-		location /missing { return 404; }
-	}
-}`, dir, syslogPort, httpPort)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ng := exec.Command(nginx, "-c", confPath, "-p", dir)
-	ng.Stderr = os.Stderr
-	if err := ng.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ng.Process.Kill(); _ = ng.Wait() })
+	startNginx(t, nginx, dir, syslogPort, httpPort)
 	client := &http.Client{Timeout: 5 * time.Second}
-	waitFor(t, "nginx to listen", func() bool {
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/warmup", httpPort))
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
 
 	const n = 500
 	for i := range n {
@@ -124,4 +88,49 @@ http {
 			t.Errorf("request %s is in the file %d times, want once", path, seen[path])
 		}
 	}
+}
+
+// startNginx runs nginx, logging to syslog on syslogPort and serving on
+// httpPort, until the test ends.
+func startNginx(t *testing.T, nginx, dir string, syslogPort, httpPort int) {
+	t.Helper()
+	conf := fmt.Sprintf(`
+worker_processes 1;
+daemon off;
+master_process off;
+error_log %[1]s/error.log warn;
+pid %[1]s/nginx.pid;
+events { worker_connections 64; }
+http {
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	access_log syslog:server=127.0.0.1:%[2]d,tag=nginx combined;
+	server {
+		listen 127.0.0.1:%[3]d;
+		location / { return 200 "hello\n"; }
+		location /missing { return 404; }
+	}
+}`, dir, syslogPort, httpPort)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ng := exec.Command(nginx, "-c", confPath, "-p", dir)
+	ng.Stderr = os.Stderr
+	if err := ng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ng.Process.Kill(); _ = ng.Wait() })
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	waitFor(t, "nginx to listen", func() bool {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/warmup", httpPort))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
 }
