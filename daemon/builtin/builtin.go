@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/sluicehq/sluice/connector/file"
+	"github.com/sluicehq/sluice/connector/httpsrc"
 	"github.com/sluicehq/sluice/connector/journald"
 	"github.com/sluicehq/sluice/connector/s3"
 	"github.com/sluicehq/sluice/connector/stdio"
@@ -24,6 +25,7 @@ func Registry() *daemon.Registry {
 	s3.Register(r)
 	journald.Register(r)
 	webhook.Register(r)
+	httpsrc.Register(r)
 	nginx.Register(r)
 	filter.Register(r)
 	return r

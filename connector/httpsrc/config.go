@@ -1,0 +1,102 @@
+package httpsrc
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/daemon/config"
+)
+
+// Config configures a [Source], the "http" source. The name of
+// contentType is the kawa daemon's.
+type Config struct {
+	// Addr is host:port to listen on. Default "127.0.0.1:8088".
+	Addr string `json:"addr"`
+	// Path is the URL path that takes POSTs; other paths get 404.
+	// Default "/".
+	Path string `json:"path"`
+	// Format is how a request body is read: "ndjson" (one JSON value per
+	// line), "json" (an array of objects or strings, or a single object),
+	// "lines" (one event per line, any text), or "auto" (by the request's
+	// Content-Type: application/x-ndjson and text/plain are read as lines,
+	// application/json as json; any other type gets 415). Default "auto".
+	Format string `json:"format"`
+	// ContentType is copied into each event's contentType, for
+	// destinations that route by it. Default "" (none).
+	ContentType string `json:"contentType"`
+	// BearerToken, if set, is required as "Authorization: Bearer <token>".
+	// Default none. At most one of BearerToken and BasicAuth may be set.
+	BearerToken config.Secret `json:"bearerToken"`
+	// BasicAuth, if set, is required as HTTP basic authentication.
+	// Default none.
+	BasicAuth *BasicAuth `json:"basicAuth"`
+	// TLS, if set, makes the listener HTTPS.
+	TLS *TLSConfig `json:"tls"`
+	// MaxBodyBytes is the largest request body in bytes, both as sent
+	// and, for Content-Encoding gzip, after decompression; a larger one
+	// gets 413. Default 10485760 (10 MiB).
+	MaxBodyBytes int64 `json:"maxBodyBytes"`
+	// MaxEvents is the most events in one request; more get 413.
+	// Default 10000.
+	MaxEvents int `json:"maxEvents"`
+	// RequestTimeout is how long a request waits for all its events to be
+	// acknowledged downstream before it gets 503 with Retry-After (the
+	// events may still be delivered). Default 30s.
+	RequestTimeout time.Duration `json:"requestTimeout"`
+}
+
+// BasicAuth is the user name and password a client must send.
+type BasicAuth struct {
+	// Username is the user name. Required.
+	Username string `json:"username" sluice:"required"`
+	// Password is the password. Default "".
+	Password config.Secret `json:"password"`
+}
+
+// TLSConfig holds the files of a TLS listener.
+type TLSConfig struct {
+	// CertFile is the server certificate (PEM). Required.
+	CertFile string `json:"certFile" sluice:"required"`
+	// KeyFile is its private key (PEM). Required.
+	KeyFile string `json:"keyFile" sluice:"required"`
+	// ClientCAFile, if set, requires clients to present a certificate
+	// signed by one of these CAs (PEM). Default "".
+	ClientCAFile string `json:"clientCAFile"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:8088", Path: "/", Format: "auto",
+		MaxBodyBytes: 10 << 20, MaxEvents: 10000, RequestTimeout: 30 * time.Second}
+}
+
+// Validate checks the fields with a fixed set of values or a range.
+func (c *Config) Validate() error {
+	var errs []error
+	field := func(path, msg string) { errs = append(errs, &config.FieldError{Path: path, Msg: msg}) }
+	if c.Addr == "" {
+		field("addr", "required")
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		field("path", fmt.Sprintf("must start with \"/\", got %q", c.Path))
+	}
+	if !slices.Contains([]string{"auto", "ndjson", "json", "lines"}, c.Format) {
+		field("format", fmt.Sprintf("want auto, ndjson, json or lines, got %q", c.Format))
+	}
+	if c.BearerToken != "" && c.BasicAuth != nil {
+		field("basicAuth", "set bearerToken or basicAuth, not both")
+	}
+	if c.MaxBodyBytes < 1 {
+		field("maxBodyBytes", "must be at least 1")
+	}
+	if c.MaxEvents < 1 {
+		field("maxEvents", "must be at least 1")
+	}
+	if c.RequestTimeout <= 0 {
+		field("requestTimeout", "must be more than 0")
+	}
+	return errors.Join(errs...)
+}

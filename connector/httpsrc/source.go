@@ -1,0 +1,444 @@
+// Package httpsrc receives events over HTTP: the "http" source, a webhook
+// receiver.
+//
+// Clients POST a body of events (NDJSON, a JSON array or object, or plain
+// lines; optionally gzipped). The source answers 2xx only once every event
+// of the request has been acknowledged downstream, so a client that
+// retries every request without a 2xx loses nothing; it may send some
+// events twice (at-least-once delivery):
+//
+//	200 {"accepted": n}   every event was acked
+//	400                   the body does not parse (the reason is the body of the reply); nothing was queued
+//	401 / 403             credentials missing / wrong
+//	404 / 405             another path / another method than POST
+//	413                   body or event count over the limit
+//	415                   a Content-Type or Content-Encoding it cannot read
+//	503 + Retry-After     the queue is full, the acks did not come within
+//	                      requestTimeout, or the source is shutting down
+package httpsrc
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/memory"
+)
+
+// Counters receives the source's counts; the daemon's metrics implement
+// it. Methods must be safe for concurrent use.
+type Counters interface {
+	ParseFailed(n int)
+	Error(cause string)
+}
+
+type nopCounters struct{}
+
+func (nopCounters) ParseFailed(int) {}
+func (nopCounters) Error(string)    {}
+
+// Option configures a Source.
+type Option func(*Source)
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(s *Source) { s.log = l } }
+
+// WithCounters sets where counts go: ParseFailed for bodies that do not
+// parse, Error("http_<status>") for every other rejected request.
+// Default: nowhere.
+func WithCounters(c Counters) Option { return func(s *Source) { s.count = c } }
+
+// WithQueueSize sets how many events the source holds between the HTTP
+// handlers and Recv. A request whose events do not all fit within a second
+// (or requestTimeout, if shorter) gets 503. Default 4096.
+func WithQueueSize(n int) Option { return func(s *Source) { s.queueSize = n } }
+
+// enqueueWait is the longest a request waits for room in the queue.
+const enqueueWait = time.Second
+
+// retryAfter is the Retry-After of a 503, in seconds.
+const retryAfter = "1"
+
+// Source receives events over HTTP. It is a [sluice.Runner]: Run listens
+// until its ctx is done, then shuts the server down, and Recv returns what
+// was received, then io.EOF. Recv is safe for concurrent use.
+type Source struct {
+	cfg       Config
+	name      string
+	log       *slog.Logger
+	count     Counters
+	queueSize int
+	q         *memory.Queue[event.Event]
+	token     [sha256.Size]byte // of the expected credentials: the bearer token, or "user:password"
+	auth      bool
+
+	mu      sync.Mutex
+	running bool
+	addr    net.Addr
+	ready   chan struct{} // closed once Run has bound or failed
+}
+
+// New returns a Source named name (the name events carry). Zero fields of
+// c take the defaults of [DefaultConfig]. It does no I/O.
+func New(c Config, name string, opts ...Option) (*Source, error) {
+	d := DefaultConfig()
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.Path == "" {
+		c.Path = d.Path
+	}
+	if c.Format == "" {
+		c.Format = d.Format
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.MaxEvents == 0 {
+		c.MaxEvents = d.MaxEvents
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("http source: %w", err)
+	}
+	if c.BasicAuth != nil {
+		ba := *c.BasicAuth
+		c.BasicAuth = &ba
+	}
+	if c.TLS != nil {
+		t := *c.TLS
+		c.TLS = &t
+	}
+	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
+		queueSize: 4096, ready: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	s.q = memory.New[event.Event](s.queueSize)
+	switch {
+	case c.BearerToken != "":
+		s.auth, s.token = true, sha256.Sum256([]byte(c.BearerToken.Reveal()))
+	case c.BasicAuth != nil:
+		s.auth, s.token = true, sha256.Sum256([]byte(c.BasicAuth.Username+":"+c.BasicAuth.Password.Reveal()))
+	}
+	return s, nil
+}
+
+// Addr returns the address the source listens on, once Run has bound it
+// (it blocks until then or until ctx is done). For tests that listen on
+// port 0.
+func (s *Source) Addr(ctx context.Context) (net.Addr, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addr == nil {
+		return nil, errors.New("http source: not listening")
+	}
+	return s.addr, nil
+}
+
+// Recv returns the next received event. Its ack counts toward the
+// response of the request that carried it. After Run has returned, Recv
+// returns what is left, then io.EOF.
+func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
+	m, ack, err := s.q.Recv(ctx)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return m, nil, io.EOF
+		}
+		return m, nil, fmt.Errorf("http source: %w", err)
+	}
+	return m, ack, nil
+}
+
+// Run listens (an address in use is an error, returned at once) and
+// serves until ctx is done. Then it stops taking requests; those waiting
+// for acks get 503. A second call returns [sluice.ErrAlreadyRunning].
+func (s *Source) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return fmt.Errorf("http source: %w", sluice.ErrAlreadyRunning)
+	}
+	s.running = true
+	s.mu.Unlock()
+	defer s.q.Close()
+	ln, err := s.listen(ctx)
+	if err != nil {
+		close(s.ready)
+		return fmt.Errorf("http source: listen %s: %w", s.cfg.Addr, err)
+	}
+	s.mu.Lock()
+	s.addr = ln.Addr()
+	s.mu.Unlock()
+	close(s.ready)
+	s.log.Info("listening", "addr", ln.Addr().String(), "path", s.cfg.Path, "tls", s.cfg.TLS != nil)
+
+	// Requests' contexts derive from ctx: when it is done, every request
+	// waiting for acks answers 503 at once.
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err = <-served: // Serve failed on its own
+		srv.Close()
+		return fmt.Errorf("http source: serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(stop); err != nil {
+		srv.Close()
+	}
+	<-served
+	return nil
+}
+
+func (s *Source) listen(ctx context.Context) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.TLS == nil {
+		return ln, nil
+	}
+	tc, err := s.tlsConfig()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return tls.NewListener(ln, tc), nil
+}
+
+func (s *Source) tlsConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	if f := s.cfg.TLS.ClientCAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls: no certificate in %s", f)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// ServeHTTP handles one request: see the package doc for the replies.
+func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != s.cfg.Path {
+		s.reject(w, http.StatusNotFound, "not found")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		s.reject(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	if s.auth {
+		got := r.Header.Get("Authorization")
+		if got == "" {
+			if s.cfg.BasicAuth != nil {
+				w.Header().Set("WWW-Authenticate", `Basic realm="sluice"`)
+			} else {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+			}
+			s.reject(w, http.StatusUnauthorized, "credentials required")
+			return
+		}
+		if !s.authorized(r, got) {
+			s.reject(w, http.StatusForbidden, "wrong credentials")
+			return
+		}
+	}
+	format := s.cfg.Format
+	if format == "auto" {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		switch mt {
+		case "application/x-ndjson", "text/plain":
+			format = "lines"
+		case "application/json":
+			format = "json"
+		default:
+			s.reject(w, http.StatusUnsupportedMediaType, "Content-Type: want application/x-ndjson, text/plain or application/json")
+			return
+		}
+	}
+	body, status, err := s.readBody(w, r)
+	if err != nil {
+		s.reject(w, status, err.Error())
+		return
+	}
+	raws, err := parseBody(body, format, s.cfg.MaxEvents)
+	switch {
+	case errors.Is(err, errTooMany):
+		s.reject(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d events", s.cfg.MaxEvents))
+		return
+	case err != nil:
+		s.count.ParseFailed(1)
+		s.replyError(w, http.StatusBadRequest, format+": "+err.Error())
+		return
+	}
+	s.deliver(w, r, raws)
+}
+
+// authorized reports whether the Authorization header value h holds the
+// configured credentials. It compares hashes in constant time, so that
+// neither the content nor the length of the secret leaks.
+func (s *Source) authorized(r *http.Request, h string) bool {
+	var cred string
+	if s.cfg.BasicAuth != nil {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return false
+		}
+		cred = user + ":" + pass
+	} else {
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return false
+		}
+		cred = strings.TrimSpace(token)
+	}
+	sum := sha256.Sum256([]byte(cred))
+	return subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1
+}
+
+// readBody reads the whole body, decompressed, within MaxBodyBytes.
+func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+	max := s.cfg.MaxBodyBytes
+	if r.ContentLength > max {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", max)
+	}
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, max)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, tooLarge(err, http.StatusBadRequest), fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		rd = zr
+	default:
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q: want gzip or none", enc)
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= max {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(rd, max+1))
+	switch {
+	case err != nil:
+		return nil, tooLarge(err, http.StatusBadRequest), fmt.Errorf("read body: %w", err)
+	case n > max:
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes after decompression", max)
+	}
+	return buf.Bytes(), 0, nil
+}
+
+// tooLarge returns 413 if err is from http.MaxBytesReader, else status.
+func tooLarge(err error, status int) int {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge
+	}
+	return status
+}
+
+// deliver queues the events and answers once they are all acked.
+func (s *Source) deliver(w http.ResponseWriter, r *http.Request, raws [][]byte) {
+	ctx := r.Context()
+	if len(raws) > 0 {
+		now := time.Now()
+		host := r.RemoteAddr
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		msgs := make([]sluice.Message[event.Event], len(raws))
+		for i, raw := range raws {
+			msgs[i].Value = event.Event{ReceivedAt: now, Source: s.name, SourceType: "http", Host: host,
+				ContentType: s.cfg.ContentType, Raw: raw}
+		}
+		done := make(chan struct{})
+		enq, cancel := context.WithTimeout(ctx, min(enqueueWait, s.cfg.RequestTimeout))
+		// The queue calls this once, when all len(msgs) are acked.
+		err := s.q.Send(enq, func() { close(done) }, msgs...)
+		cancel()
+		if err != nil {
+			// What was queued is still delivered; the client retries it all.
+			s.unavailable(w, "queue full")
+			return
+		}
+		timer := time.NewTimer(s.cfg.RequestTimeout)
+		defer timer.Stop()
+		select {
+		case <-done:
+		case <-timer.C:
+			s.unavailable(w, "events not acknowledged in time")
+			return
+		case <-ctx.Done():
+			s.unavailable(w, "shutting down")
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, `{"accepted":`+strconv.Itoa(len(raws))+"}\n")
+}
+
+func (s *Source) unavailable(w http.ResponseWriter, why string) {
+	w.Header().Set("Retry-After", retryAfter)
+	s.reject(w, http.StatusServiceUnavailable, why)
+}
+
+// reject counts and sends an error reply.
+func (s *Source) reject(w http.ResponseWriter, status int, msg string) {
+	s.count.Error("http_" + strconv.Itoa(status))
+	s.replyError(w, status, msg)
+}
+
+func (s *Source) replyError(w http.ResponseWriter, status int, msg string) {
+	s.log.Debug("request rejected", "status", status, "reason", msg)
+	http.Error(w, msg, status)
+}
+
+var (
+	_ sluice.Source[event.Event] = (*Source)(nil)
+	_ sluice.Runner              = (*Source)(nil)
+	_ http.Handler               = (*Source)(nil)
+)
