@@ -130,14 +130,22 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	}
 	state.set(false, nil)
 	stopSources()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	select {
-	case <-allDone:
-	case <-deadline.C:
+	deadline := time.Now().Add(timeout)
+	// wait waits for done until the deadline plus grace.
+	wait := func(done <-chan struct{}, grace time.Duration) bool {
+		t := time.NewTimer(max(time.Until(deadline), 0) + grace)
+		defer t.Stop()
+		select {
+		case <-done:
+			return true
+		case <-t.C:
+			return false
+		}
+	}
+	if !wait(allDone, 0) {
 		log.Warn("drain timed out: abandoning events still in flight (they were not acknowledged)")
 		stopProcs()
-		<-allDone
+		<-allDone // processors return promptly once their context is done
 	}
 	destsDone := make(chan struct{})
 	go func() {
@@ -148,11 +156,15 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 		dests.Wait()
 		close(destsDone)
 	}()
-	select {
-	case <-destsDone:
-	case <-deadline.C:
-		log.Warn("drain timed out waiting for destinations to flush")
-		<-destsDone
+	// Destinations flush within their own stop timeouts; one that does not
+	// return at all (a write blocked in the kernel) must not hold the
+	// daemon forever.
+	if !wait(destsDone, 5*time.Second) {
+		err := errors.New("shutdown: destinations did not stop within shutdownTimeout; exiting with what they hold unacknowledged")
+		log.Error(err.Error())
+		mu.Lock()
+		defer mu.Unlock()
+		return errors.Join(first, err)
 	}
 	for _, s := range g.sources {
 		log.Info("source stopped", "source", s.name, "received", s.received.Load())

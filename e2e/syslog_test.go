@@ -164,3 +164,32 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatal("a second signal did not stop sluiced")
 	}
 }
+
+// A drain that cannot finish ends at shutdownTimeout (plus a short grace)
+// with a failure code, without a second signal.
+func TestDrainTimeoutExits(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	fifo := filepath.Join(dir, "out.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := start(t, dir, fmt.Sprintf(`{
+		"shutdownTimeout": "500ms",
+		"sources": {"sys": {"type": "syslog", "addr": "127.0.0.1:%d", "network": "tcp"}},
+		"destinations": {"out": {"type": "file", "path": %q}},
+	}`, port, fifo))
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		if err == nil {
+			t.Error("exit 0 after an unfinished drain, want a failure code")
+		}
+		if !strings.Contains(d.logs.String(), "did not stop within shutdownTimeout") {
+			t.Errorf("no word of the timeout in the logs:\n%s", d.logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("sluiced did not exit after its shutdown timeout")
+	}
+}
