@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
 )
 
 // batch is how many datagrams one recvmmsg call may return.
@@ -46,7 +49,8 @@ func (s *Source) readPackets(ctx context.Context, pc net.PacketConn) {
 		if n == 0 {
 			continue
 		}
-		if !s.emit(ctx, &a, buf[:min(n, s.cfg.MaxMessageBytes)], last.host(addr), n > s.cfg.MaxMessageBytes, now) {
+		ev := s.event(&a, buf[:min(n, s.cfg.MaxMessageBytes)], last.host(addr), n > s.cfg.MaxMessageBytes, now)
+		if s.q.Send(ctx, nil, sluice.Message[event.Event]{Value: ev}) != nil {
 			return
 		}
 	}
@@ -58,6 +62,7 @@ func (s *Source) readBatches(ctx context.Context, pc *ipv4.PacketConn, size int,
 		msgs[i].Buffers = [][]byte{make([]byte, size)}
 	}
 	var last hostCache
+	p := pending{s: s}
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
@@ -73,9 +78,12 @@ func (s *Source) readBatches(ctx context.Context, pc *ipv4.PacketConn, size int,
 				continue
 			}
 			cut := m.N > s.cfg.MaxMessageBytes || m.Flags&syscall.MSG_TRUNC != 0
-			if !s.emit(ctx, a, m.Buffers[0][:min(m.N, s.cfg.MaxMessageBytes)], last.host(m.Addr), cut, now) {
+			if !p.add(ctx, a, m.Buffers[0][:min(m.N, s.cfg.MaxMessageBytes)], last.host(m.Addr), cut, now) {
 				return
 			}
+		}
+		if !p.flush(ctx) { // one call for the whole recvmmsg batch
+			return
 		}
 	}
 }

@@ -247,9 +247,40 @@ func (s *Source) tlsConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
-// emit parses msg (a copy in arena memory, owned by the event from now on)
-// and queues the event. It returns false when ctx is done.
-func (s *Source) emit(ctx context.Context, a *arena, frame []byte, host string, truncated bool, now time.Time) bool {
+// maxPending is how many events a reading goroutine collects before it
+// queues them in one call.
+const maxPending = 64
+
+// pending collects the events of one read, to queue them in one call.
+type pending struct {
+	s    *Source
+	msgs []sluice.Message[event.Event]
+}
+
+// add adds the event for frame; it queues the batch when it is full, and
+// returns false when ctx is done.
+func (p *pending) add(ctx context.Context, a *arena, frame []byte, host string, truncated bool, now time.Time) bool {
+	p.msgs = append(p.msgs, sluice.Message[event.Event]{Value: p.s.event(a, frame, host, truncated, now)})
+	if len(p.msgs) >= maxPending {
+		return p.flush(ctx)
+	}
+	return true
+}
+
+// flush queues what was collected; it returns false when ctx is done.
+func (p *pending) flush(ctx context.Context) bool {
+	if len(p.msgs) == 0 {
+		return true
+	}
+	err := p.s.q.Send(ctx, nil, p.msgs...)
+	clear(p.msgs)
+	p.msgs = p.msgs[:0]
+	return err == nil
+}
+
+// event parses frame into an event, keeping a copy of it in arena memory
+// that the event owns from now on.
+func (s *Source) event(a *arena, frame []byte, host string, truncated bool, now time.Time) event.Event {
 	raw := a.copy(frame)
 	ev := event.Event{ReceivedAt: now, Source: s.name, SourceType: "syslog", Host: host, ContentType: s.cfg.ContentType, Raw: raw}
 	if truncated {
@@ -269,7 +300,7 @@ func (s *Source) emit(ctx context.Context, a *arena, frame []byte, host string, 
 			Hostname: str(m.Hostname), AppName: str(m.AppName), ProcID: str(m.ProcID), MsgID: str(m.MsgID),
 			StructuredData: str(m.StructuredData), Message: str(m.Msg)}
 	}
-	return s.q.Send(ctx, nil, sluice.Message[event.Event]{Value: ev}) == nil
+	return ev
 }
 
 var (

@@ -74,8 +74,17 @@ func (s *Source) serve(ctx context.Context, c net.Conn) {
 	}
 	fr := framing.NewReader(r, s.cfg.MaxMessageBytes)
 	var a arena
+	// Events are queued in batches: at the latest before a read that may
+	// block, so none waits for more input.
+	p := pending{s: s}
+	stopped := false
+	fr.BeforeRead(func() { stopped = stopped || !p.flush(ctx) })
+	defer p.flush(ctx)
 	for {
 		msg, truncated, err := fr.Next()
+		if stopped {
+			return
+		}
 		if err != nil {
 			var ne net.Error
 			switch {
@@ -88,7 +97,7 @@ func (s *Source) serve(ctx context.Context, c net.Conn) {
 			}
 			return
 		}
-		if !s.emit(ctx, &a, msg, host, truncated, time.Now()) {
+		if !p.add(ctx, &a, msg, host, truncated, time.Now()) {
 			return
 		}
 	}

@@ -59,9 +59,10 @@ type Reader struct {
 	maxCount, maxDigits int
 
 	buf        []byte
-	start, end int   // unread bytes are buf[start:end]
-	bufOff     int64 // stream offset of buf[0]
-	err        error // sticky error from rd, returned once buf is drained
+	start, end int    // unread bytes are buf[start:end]
+	beforeRead func() // see BeforeRead
+	bufOff     int64  // stream offset of buf[0]
+	err        error  // sticky error from rd, returned once buf is drained
 
 	// Left over from an oversized frame, to discard before the next one:
 	// skip bytes of an octet-counted frame, or the rest of a line.
@@ -96,6 +97,12 @@ func (z *Reader) Reset(r io.Reader) {
 // empty frames before it. The discarded rest of a truncated frame counts
 // once the next call to Next has skipped it.
 func (z *Reader) InputOffset() int64 { return z.bufOff + int64(z.start) }
+
+// BeforeRead sets a function that Next calls before each read from the
+// underlying reader, that is, whenever Next may block: a caller that
+// batches frames hands its batch on there, so nothing waits for more
+// input. Frames returned earlier are no longer valid when it is called.
+func (z *Reader) BeforeRead(f func()) { z.beforeRead = f }
 
 // Next returns the next frame's message, without its octet count or
 // trailer.
@@ -172,6 +179,9 @@ func (z *Reader) fill() error {
 		}
 		if z.end == len(z.buf) {
 			return nil // full: the caller has enough to act on
+		}
+		if z.beforeRead != nil {
+			z.beforeRead()
 		}
 		n, err := z.rd.Read(z.buf[z.end:])
 		if n < 0 || n > len(z.buf)-z.end {
