@@ -1,0 +1,259 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/sluicehq/sluice"
+)
+
+// readState is where Recv reads; guarded by Spool.rmu.
+type readState struct {
+	start   pos      // where reading resumes, until the first segment is chosen
+	seg     *segment // nil until chosen
+	f       *os.File
+	scan    *scanner
+	off     int64
+	lastSeq uint64 // sequence number of the last record read or committed; 0 if unknown
+	damaged bool   // a damaged region was skipped since the last valid record
+}
+
+func (r *readState) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f, r.scan = nil, nil
+	}
+}
+
+// Recv returns the next record in order, waiting for one. It is safe for
+// concurrent use. The ack function marks the record delivered: the read
+// position advances over the contiguous acked records, and a record not
+// acked is delivered again after a restart. Damaged records are skipped,
+// counted in [Stats] and logged. After Run stops, Recv returns
+// sluice.ErrClosed; an I/O error reading a segment is returned as is.
+func (s *Spool) Recv(ctx context.Context) (sluice.Message[[]byte], func(), error) {
+	if err := ctx.Err(); err != nil {
+		return sluice.Message[[]byte]{}, nil, fmt.Errorf("spool: recv: %w", err)
+	}
+	if err := s.waitReady(ctx); err != nil {
+		return sluice.Message[[]byte]{}, nil, fmt.Errorf("spool: recv: %w", err)
+	}
+	for {
+		s.rmu.Lock()
+		v, ack, wait, err := s.next()
+		s.rmu.Unlock()
+		if err != nil || wait == nil {
+			return sluice.Message[[]byte]{Value: v}, ack, err
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return sluice.Message[[]byte]{}, nil, fmt.Errorf("spool: recv: %w", ctx.Err())
+		case <-s.done:
+			return sluice.Message[[]byte]{}, nil, fmt.Errorf("spool: recv: %w", sluice.ErrClosed)
+		}
+	}
+}
+
+// next reads the next valid record, or returns a channel to wait on when
+// there is none yet. Call with rmu held.
+func (s *Spool) next() (v []byte, ack func(), wait <-chan struct{}, err error) {
+	r := &s.rd
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, nil, nil, fmt.Errorf("spool: recv: %w", sluice.ErrClosed)
+		}
+		changed := s.changed
+		if r.seg == nil {
+			r.seg = s.segAtOrAfterLocked(r.start.Seg)
+			if r.seg == nil {
+				s.mu.Unlock()
+				return nil, nil, changed, nil
+			}
+			if r.seg.id == r.start.Seg {
+				r.off = r.start.Off
+			}
+		}
+		g := r.seg
+		end, sealed := s.visibleLocked(g), g.sealed
+		var nextSeg *segment
+		if sealed && r.off >= g.size {
+			nextSeg = s.segAfterLocked(g.id)
+		}
+		s.mu.Unlock()
+
+		if nextSeg != nil {
+			r.close()
+			r.seg, r.off = nextSeg, 0
+			if nextSeg.id == s.firstID {
+				// This run's records are numbered after the last valid
+				// record recovery saw.
+				if r.damaged {
+					s.resolveDamage(s.firstSeq, true)
+				}
+				r.lastSeq = s.firstSeq - 1
+			}
+			continue
+		}
+		if r.off >= end {
+			return nil, nil, changed, nil
+		}
+		if r.f == nil {
+			f, err := os.Open(segmentPath(s.c.Dir, g.id))
+			if errors.Is(err, fs.ErrNotExist) {
+				s.o.log.Warn("spool: segment missing", "segment", segmentName(g.id))
+				s.mu.Lock()
+				s.total -= g.size
+				g.size, g.sealed = 0, true // what it held is counted by the sequence gap
+				s.mu.Unlock()
+				continue
+			}
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("spool: recv: %w", err)
+			}
+			r.f, r.scan = f, newScanner(f, s.c.SegmentBytes-headerSize)
+		}
+		fr, st, err := r.scan.frameAt(r.off, end, r.lastSeq)
+		if err == nil && st != frameOK {
+			// Data may have been appended since the read-ahead.
+			r.scan.reset()
+			fr, st, err = r.scan.frameAt(r.off, end, r.lastSeq)
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("spool: recv: segment %s offset %d: %w", segmentName(g.id), r.off, err)
+		}
+		if st == frameOK {
+			s.countGap(fr.seq, g, r.off)
+			r.off, r.lastSeq = fr.next, fr.seq
+			seq := s.tracker.Track(pos{Seg: g.id, Off: fr.next, Seq: fr.seq, At: fr.at})
+			return append([]byte(nil), fr.payload...), s.ackFunc(seq), nil, nil
+		}
+		// A damaged region: skip to the next valid frame, or to the end.
+		nf, nst, err := r.scan.resync(r.off, end, r.lastSeq)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("spool: recv: segment %s offset %d: %w", segmentName(g.id), r.off, err)
+		}
+		skipTo := end
+		if nst == frameOK {
+			skipTo = nf.off
+		}
+		s.o.log.Error("spool: skipping damaged region", "segment", segmentName(g.id), "offset", r.off, "bytes", skipTo-r.off)
+		s.mu.Lock()
+		s.st.regions++
+		s.st.corruptBytes += skipTo - r.off
+		s.mu.Unlock()
+		r.off, r.damaged = skipTo, true
+	}
+}
+
+// countGap counts the records missing before the valid record seq, read at
+// off in g. Call with rmu held.
+func (s *Spool) countGap(seq uint64, g *segment, off int64) {
+	r := &s.rd
+	if r.damaged {
+		s.resolveDamage(seq, false)
+		return
+	}
+	if r.lastSeq != 0 && seq > r.lastSeq+1 {
+		n := int64(seq - r.lastSeq - 1)
+		s.o.log.Error("spool: records missing", "segment", segmentName(g.id), "offset", off, "records", n)
+		s.mu.Lock()
+		s.st.skipped += n
+		s.st.regions++
+		s.mu.Unlock()
+	}
+}
+
+// resolveDamage counts the records lost in the damaged regions skipped
+// since the last valid record, now that the next valid record, seq, is
+// known: the sequence gap, exact when the last valid record is known. It
+// counts 1 when it is not (damage at the start of a spool without a
+// position), and at least 1 when seq is the first of this run (newRun),
+// because this run numbered its records after the last valid one it saw,
+// not after the damaged ones. Call with rmu held.
+func (s *Spool) resolveDamage(seq uint64, newRun bool) {
+	r := &s.rd
+	n := int64(1)
+	if r.lastSeq != 0 {
+		n = 0
+		if seq > r.lastSeq+1 {
+			n = int64(seq - r.lastSeq - 1)
+		}
+		if newRun {
+			n = max(n, 1)
+		}
+	}
+	r.damaged = false
+	s.o.log.Error("spool: records skipped as corrupt", "records", n, "beforeSeq", seq)
+	s.mu.Lock()
+	s.st.skipped += n
+	s.mu.Unlock()
+}
+
+// ackFunc returns the ack of the record tracked as seq.
+func (s *Spool) ackFunc(seq uint64) func() {
+	return func() {
+		if s.tracker.Ack(seq) {
+			select {
+			case s.advance <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// segAfterLocked returns the first segment with an id above id, or nil.
+func (s *Spool) segAfterLocked(id uint64) *segment {
+	for _, g := range s.segs {
+		if g.id > id {
+			return g
+		}
+	}
+	return nil
+}
+
+// segAtOrAfterLocked returns the first segment with an id at or above id,
+// or nil.
+func (s *Spool) segAtOrAfterLocked(id uint64) *segment {
+	for _, g := range s.segs {
+		if g.id >= id {
+			return g
+		}
+	}
+	return nil
+}
+
+// visibleLocked returns how many bytes of g may be read: with Sync
+// "batch", only fsynced bytes.
+func (s *Spool) visibleLocked(g *segment) int64 {
+	if s.c.Sync == SyncInterval || g.recovered {
+		return g.size
+	}
+	return min(max(s.synced-g.start, 0), g.size)
+}
+
+// peekAt returns the write time of the next record to read, if Recv is not
+// busy and the record is readable.
+func (s *Spool) peekAt() (int64, bool) {
+	if !s.rmu.TryLock() {
+		return 0, false
+	}
+	defer s.rmu.Unlock()
+	r := &s.rd
+	if r.scan == nil || r.seg == nil {
+		return 0, false
+	}
+	s.mu.Lock()
+	end := s.visibleLocked(r.seg)
+	s.mu.Unlock()
+	fr, st, err := r.scan.frameAt(r.off, end, r.lastSeq)
+	if err != nil || st != frameOK {
+		return 0, false
+	}
+	return fr.at, true
+}

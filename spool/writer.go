@@ -1,0 +1,268 @@
+package spool
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Send appends the values of msgs, in order, as records (keys, topics and
+// attributes are not stored: encode them into the value). It is safe for
+// concurrent use; the records of one Send are contiguous.
+//
+// With Sync "batch", ack is called, before Send returns, once the records
+// are fsynced; Sends waiting at the same moment share one fsync. With Sync
+// "interval", ack is called once they are written (see [Config.Sync] for
+// the loss window). When the spool is full, Send waits for room, or, with
+// WhenFull "dropNewest", drops the records, counts and logs them and acks.
+// If ctx is done first, Send returns its error and does not ack; records
+// already written are still delivered. A record whose frame exceeds
+// SegmentBytes is an error. After Run stops, Send returns sluice.ErrClosed.
+func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]byte]) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("spool: send: %w", err)
+	}
+	if err := s.waitReady(ctx); err != nil {
+		return fmt.Errorf("spool: send: %w", err)
+	}
+	var need int64
+	for _, m := range msgs {
+		n := int64(headerSize + len(m.Value))
+		if n > s.c.SegmentBytes {
+			return fmt.Errorf("spool: send: record of %d bytes does not fit a segment of %d", len(m.Value), s.c.SegmentBytes)
+		}
+		need += n
+	}
+	if need > s.c.MaxBytes-s.c.SegmentBytes {
+		return fmt.Errorf("spool: send: %d bytes in one Send exceed maxBytes-segmentBytes", need)
+	}
+	if err := s.reserve(ctx, need, len(msgs)); err != nil {
+		if err == errDropped {
+			sluice.Ack(ack)
+			return nil
+		}
+		return fmt.Errorf("spool: send: %w", err)
+	}
+	if len(msgs) == 0 {
+		sluice.Ack(ack)
+		return nil
+	}
+	end, err := s.write(msgs)
+	if err != nil {
+		return fmt.Errorf("spool: send: %w", err)
+	}
+	if s.c.Sync == SyncBatch {
+		if err := s.syncTo(ctx, end); err != nil {
+			return fmt.Errorf("spool: send: %w", err)
+		}
+	}
+	sluice.Ack(ack)
+	return nil
+}
+
+type dropError struct{}
+
+func (dropError) Error() string { return "dropped" }
+
+var errDropped error = dropError{}
+
+// reserve takes need bytes of the spool's room, waiting for it (or
+// dropping) when the spool is full.
+func (s *Spool) reserve(ctx context.Context, need int64, records int) error {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return sluice.ErrClosed
+		}
+		if s.failErr != nil {
+			err := s.failErr
+			s.mu.Unlock()
+			return err
+		}
+		if s.total+need <= s.c.MaxBytes {
+			s.total += need
+			s.mu.Unlock()
+			return nil
+		}
+		if s.c.WhenFull == WhenFullDropNewest {
+			s.st.dropped += int64(records)
+			dropped := s.st.dropped
+			s.mu.Unlock()
+			s.o.log.Warn("spool: full, dropping newest records", "dir", s.c.Dir, "records", records, "bytes", need, "droppedTotal", dropped)
+			return errDropped
+		}
+		room := s.room
+		s.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return sluice.ErrClosed
+		}
+	}
+}
+
+// write appends the frames of msgs to the current segment, rolling to a
+// new one as needed, and returns the value of written after them.
+func (s *Spool) write(msgs []sluice.Message[[]byte]) (int64, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	closed, size := s.closed || s.cur == nil, s.curSeg.size
+	s.mu.Unlock()
+	if closed {
+		return 0, sluice.ErrClosed
+	}
+	at := s.o.now().UnixNano()
+	buf := s.wbuf[:0]
+	for _, m := range msgs {
+		n := int64(headerSize + len(m.Value))
+		if size+int64(len(buf))+n > s.c.SegmentBytes && size+int64(len(buf)) > 0 {
+			if err := s.flush(buf); err != nil {
+				return 0, err
+			}
+			buf = buf[:0]
+			if err := s.roll(); err != nil {
+				return 0, err
+			}
+			size = 0
+		}
+		buf = appendFrame(buf, s.nextSeq, at, m.Value)
+		s.nextSeq++
+	}
+	err := s.flush(buf)
+	if cap(buf) <= 1<<20 {
+		s.wbuf = buf[:0]
+	}
+	s.mu.Lock()
+	end := s.written
+	s.mu.Unlock()
+	return end, err
+}
+
+// flush writes buf to the current segment. Call with wmu held.
+func (s *Spool) flush(buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	n, err := s.cur.Write(buf)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.curSeg.size += int64(n)
+	s.written += int64(n)
+	if err != nil {
+		err = fmt.Errorf("write segment %d: %w", s.curSeg.id, err)
+		s.fail(err)
+		return err
+	}
+	if s.c.Sync == SyncInterval {
+		s.notifyLocked()
+	}
+	return nil
+}
+
+// roll seals the current segment and starts the next. Call with wmu held.
+func (s *Spool) roll() error {
+	id := s.curSeg.id + 1
+	f, err := os.OpenFile(segmentPath(s.c.Dir, id), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		err = fmt.Errorf("create segment: %w", err)
+		s.fail(err)
+		return err
+	}
+	s.curSeg.sealed = true
+	s.pending = append(s.pending, s.cur)
+	s.cur = f
+	s.curSeg = &segment{id: id, start: s.written}
+	s.segs = append(s.segs, s.curSeg)
+	s.dirDirty = true
+	s.notifyLocked()
+	return nil
+}
+
+// notifyLocked wakes waiting readers. Call with mu held.
+func (s *Spool) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// syncTo returns once the first target bytes written are fsynced. The
+// first caller to find no fsync running runs one for everything written
+// so far (the leader); the others wait for it, so the Sends waiting at one
+// moment share one fsync.
+func (s *Spool) syncTo(ctx context.Context, target int64) error {
+	for {
+		s.mu.Lock()
+		if s.synced >= target {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.failErr != nil {
+			err := s.failErr
+			s.mu.Unlock()
+			return err
+		}
+		if s.syncing {
+			done := s.syncDone
+			s.mu.Unlock()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		s.syncing = true
+		files, cur, upto, dir := s.pending, s.cur, s.written, s.dirDirty
+		s.pending, s.dirDirty = nil, false
+		s.mu.Unlock()
+
+		err := syncFiles(s.c.Dir, files, cur, dir)
+		if s.o.fsyncHook != nil {
+			s.o.fsyncHook()
+		}
+		s.mu.Lock()
+		s.syncing = false
+		s.st.fsyncs++
+		if err != nil {
+			s.fail(fmt.Errorf("fsync: %w", err))
+		} else {
+			s.synced = max(s.synced, upto)
+			if s.c.Sync == SyncBatch {
+				s.notifyLocked()
+			}
+		}
+		close(s.syncDone)
+		s.syncDone = make(chan struct{})
+		s.mu.Unlock()
+	}
+}
+
+// syncFiles fsyncs and closes the sealed segments, fsyncs the current one
+// and, if a segment was created, the directory.
+func syncFiles(dir string, sealed []*os.File, cur *os.File, syncDir bool) error {
+	for _, f := range sealed {
+		err := f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if cur != nil {
+		if err := cur.Sync(); err != nil {
+			return err
+		}
+	}
+	if syncDir {
+		return syncDirectory(dir)
+	}
+	return nil
+}
