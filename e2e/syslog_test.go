@@ -193,3 +193,38 @@ func TestDrainTimeoutExits(t *testing.T) {
 		t.Fatal("sluiced did not exit after its shutdown timeout")
 	}
 }
+
+// The README's main job: "sluiced run" without a config listens for syslog
+// on 127.0.0.1:5514 (UDP and TCP) and writes ./sluice-data/events.ndjson.
+func TestDefaultConfig(t *testing.T) {
+	logger := need(t, "logger")
+	if c, err := net.Listen("tcp", "127.0.0.1:5514"); err != nil {
+		t.Skipf("port 5514 is taken (%v); the default config needs it", err)
+	} else {
+		c.Close()
+	}
+	dir := t.TempDir()
+	d := &daemon{cmd: exec.Command(sluiced, "run"), logs: &logBuffer{}, done: make(chan error, 1)}
+	d.cmd.Dir = dir
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() { _ = d.cmd.Process.Kill(); <-d.done })
+	waitFor(t, "sluiced to listen", func() bool { return strings.Contains(d.logs.String(), "msg=listening") })
+	for _, args := range [][]string{{"-d"}, {"-T", "--octet-count"}} {
+		args = append([]string{"-n", "127.0.0.1", "-P", "5514", "--rfc5424"}, args...)
+		if out, err := exec.Command(logger, append(args, "default config says hi")...).CombinedOutput(); err != nil {
+			t.Fatalf("logger: %v\n%s", err, out)
+		}
+	}
+	path := filepath.Join(dir, "sluice-data", "events.ndjson")
+	waitFor(t, "two events in sluice-data/events.ndjson", func() bool { return len(events(t, path)) == 2 })
+	d.stop(t)
+	for _, ev := range events(t, path) {
+		if get(ev, "syslog.message") != "default config says hi" || ev["source"] != "syslog" {
+			t.Errorf("event %v", ev)
+		}
+	}
+}
