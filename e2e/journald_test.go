@@ -68,7 +68,6 @@ func TestJournaldKillRestart(t *testing.T) {
 		return err == nil
 	})
 
-	bin := journaldSluiced(t, dir)
 	out := filepath.Join(dir, "out.ndjson")
 	config := fmt.Sprintf(`{
 		"dataDir": %q,
@@ -99,7 +98,7 @@ func TestJournaldKillRestart(t *testing.T) {
 
 	const cycles = 6
 	for c := range cycles {
-		d := startWith(t, bin, dir, config)
+		d := start(t, dir, config)
 		time.Sleep(time.Duration(100+rand.IntN(500)) * time.Millisecond)
 		_ = d.cmd.Process.Signal(syscall.SIGKILL)
 		<-d.done
@@ -109,7 +108,7 @@ func TestJournaldKillRestart(t *testing.T) {
 	if err := <-written; err != nil {
 		t.Fatal(err)
 	}
-	d := startWith(t, bin, dir, config)
+	d := start(t, dir, config)
 	waitFor(t, "every entry in the file", func() bool { return len(journaldEntries(t, out, tag).seen) == n })
 	d.stop(t)
 
@@ -175,77 +174,4 @@ func journaldEntries(t *testing.T, path, tag string) journaldResult {
 		}
 	}
 	return r
-}
-
-// journaldSluiced returns a sluiced binary that has the journald source:
-// the one TestMain built if it has, else one built with journald.Register
-// added (through a build overlay, touching no file of the module).
-func journaldSluiced(t *testing.T, dir string) string {
-	t.Helper()
-	cfg := filepath.Join(dir, "validate.hujson")
-	if err := os.WriteFile(cfg, []byte(`{"sources": {"j": {"type": "journald"}}, "destinations": {"o": {"type": "printer"}}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if exec.Command(sluiced, "validate", "--config", cfg).Run() == nil {
-		return sluiced
-	}
-	main := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(main, []byte(`package main
-
-import (
-	"os"
-
-	"github.com/sluicehq/sluice/connector/journald"
-	"github.com/sluicehq/sluice/daemon"
-	"github.com/sluicehq/sluice/daemon/builtin"
-)
-
-func main() {
-	r := builtin.Registry()
-	journald.Register(r)
-	os.Exit(daemon.Main(os.Args[1:], os.Stdout, os.Stderr, r))
-}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(root, "cmd", "sluiced-journald-e2e", "main.go"): main}})
-	ov := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(ov, overlay, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "sluiced-journald")
-	if out, err := exec.Command("go", "build", "-overlay", ov, "-o", bin, "../cmd/sluiced-journald-e2e").CombinedOutput(); err != nil {
-		t.Fatalf("build sluiced with journald: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startWith is start (main_test.go) for the binary bin.
-func startWith(t *testing.T, bin, dir, config string) *daemon {
-	t.Helper()
-	path := filepath.Join(dir, "sluiced.hujson")
-	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d := &daemon{cmd: exec.Command(bin, "run", "--config", path), logs: &logBuffer{}, done: make(chan error, 1)}
-	d.cmd.Dir = dir
-	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Kill()
-		err := <-d.done
-		d.done <- err
-		if t.Failed() {
-			t.Logf("sluiced logs:\n%s", d.logs.String())
-		}
-	})
-	waitFor(t, "sluiced to run", func() bool { return strings.Contains(d.logs.String(), "msg=running") })
-	return d
 }

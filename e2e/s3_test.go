@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
@@ -65,45 +64,6 @@ func (m *minioServer) kill() {
 	}
 }
 
-// sluicedWithS3 returns the sluiced binary to run. If the built-in registry
-// does not list the s3 destination yet, it builds one that does, with an
-// overlay of daemon/builtin/builtin.go (the source tree is not changed).
-func sluicedWithS3(t *testing.T) string {
-	t.Helper()
-	src, err := os.ReadFile("../daemon/builtin/builtin.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(src, []byte(`"github.com/sluicehq/sluice/connector/s3"`)) {
-		return sluiced
-	}
-	s := strings.Replace(string(src), "\t\"github.com/sluicehq/sluice/daemon\"\n",
-		"\t\"github.com/sluicehq/sluice/connector/s3\"\n\t\"github.com/sluicehq/sluice/daemon\"\n", 1)
-	s = strings.Replace(s, "\treturn r\n}", "\ts3.Register(r)\n\treturn r\n}", 1)
-	if !strings.Contains(s, "s3.Register(r)") || !strings.Contains(s, "connector/s3\"") {
-		t.Fatal("cannot add s3.Register to daemon/builtin/builtin.go: its shape changed")
-	}
-	dir := t.TempDir()
-	abs, err := filepath.Abs("../daemon/builtin/builtin.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repl := filepath.Join(dir, "builtin.go")
-	overlay := filepath.Join(dir, "overlay.json")
-	ov, _ := json.Marshal(map[string]any{"Replace": map[string]string{abs: repl}})
-	if err := os.WriteFile(repl, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(overlay, ov, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "sluiced-s3")
-	if out, err := exec.Command("go", "build", "-overlay", overlay, "-o", bin, "../cmd/sluiced").CombinedOutput(); err != nil {
-		t.Fatalf("build sluiced with s3: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestS3MinIO sends nginx access logs through syslog and sluiced to a real
 // MinIO, which is killed and restarted mid-run; every request must end up
 // in exactly one object.
@@ -111,10 +71,6 @@ func TestS3MinIO(t *testing.T) {
 	nginx := need(t, "nginx", "/usr/sbin/nginx")
 	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
 	minioBin := need(t, "minio", filepath.Join(strings.TrimSpace(string(gopath)), "bin", "minio"))
-	bin := sluicedWithS3(t)
-	old := sluiced
-	sluiced = bin
-	t.Cleanup(func() { sluiced = old })
 
 	dir := t.TempDir()
 	m := &minioServer{bin: minioBin, dir: filepath.Join(dir, "minio"), addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logs: &logBuffer{}}
