@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/checkpoint"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/defaults"
 )
 
 // Source tails files: the "file" source. It is a [sluice.Runner]: Run
@@ -141,22 +142,7 @@ func WithAckWait(d time.Duration) SourceOption { return func(s *Source) { s.ackW
 // fields of c take the defaults of [DefaultSourceConfig]; StateDir is
 // required. It does no I/O.
 func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, error) {
-	d := DefaultSourceConfig()
-	if c.StartAt == "" {
-		c.StartAt = d.StartAt
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = d.PollInterval
-	}
-	if c.MaxLineBytes == 0 {
-		c.MaxLineBytes = d.MaxLineBytes
-	}
-	if c.CheckpointInterval == 0 {
-		c.CheckpointInterval = d.CheckpointInterval
-	}
-	if c.FingerprintBytes == 0 {
-		c.FingerprintBytes = d.FingerprintBytes
-	}
+	defaults.Fill(&c, DefaultSourceConfig())
 	c.Paths, c.Exclude = slices.Clone(c.Paths), slices.Clone(c.Exclude)
 	if c.Multiline != nil {
 		m := *c.Multiline

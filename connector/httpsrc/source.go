@@ -40,6 +40,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -99,25 +100,7 @@ type Source struct {
 // New returns a Source named name (the name events carry). Zero fields of
 // c take the defaults of [DefaultConfig]. It does no I/O.
 func New(c Config, name string, opts ...Option) (*Source, error) {
-	d := DefaultConfig()
-	if c.Addr == "" {
-		c.Addr = d.Addr
-	}
-	if c.Path == "" {
-		c.Path = d.Path
-	}
-	if c.Format == "" {
-		c.Format = d.Format
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if c.MaxEvents == 0 {
-		c.MaxEvents = d.MaxEvents
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = d.RequestTimeout
-	}
+	defaults.Fill(&c, DefaultConfig())
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("http source: %w", err)
 	}

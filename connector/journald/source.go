@@ -35,6 +35,7 @@ import (
 	"github.com/sluicehq/sluice/checkpoint"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/atomicfile"
+	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -90,16 +91,7 @@ type Source struct {
 // c take the defaults of [DefaultConfig]; StateDir is required. It does
 // no I/O.
 func New(c Config, name string, opts ...Option) (*Source, error) {
-	d := DefaultConfig()
-	if c.Journalctl == "" {
-		c.Journalctl = d.Journalctl
-	}
-	if c.StartAt == "" {
-		c.StartAt = d.StartAt
-	}
-	if c.CheckpointInterval == 0 {
-		c.CheckpointInterval = d.CheckpointInterval
-	}
+	defaults.Fill(&c, DefaultConfig())
 	c.Units = slices.Clone(c.Units)
 	err := c.Validate()
 	if c.StateDir == "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
 )
 
@@ -101,28 +102,7 @@ func DefaultConfig(bucket string) Config {
 
 // withDefaults returns c with its zero fields set to the defaults.
 func (c Config) withDefaults() Config {
-	d := DefaultConfig(c.BucketName)
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.BatchBytes == 0 {
-		c.BatchBytes = d.BatchBytes
-	}
-	if c.FlushFrequency == 0 {
-		c.FlushFrequency = d.FlushFrequency
-	}
-	if c.Parallelism == 0 {
-		c.Parallelism = d.Parallelism
-	}
-	if c.Compression == "" {
-		c.Compression = d.Compression
-	}
-	if c.KeyTemplate == "" {
-		c.KeyTemplate = d.KeyTemplate
-	}
-	if c.MultipartThreshold == 0 {
-		c.MultipartThreshold = d.MultipartThreshold
-	}
+	defaults.Fill(&c, DefaultConfig(c.BucketName))
 	return c
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/syslog/parse"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -77,28 +78,7 @@ type Source struct {
 // New returns a Source named name (the name events carry). Zero fields of c
 // take the defaults of [DefaultConfig]. It does no I/O.
 func New(c Config, name string, opts ...Option) (*Source, error) {
-	d := DefaultConfig()
-	if c.Addr == "" {
-		c.Addr = d.Addr
-	}
-	if c.Network == "" {
-		c.Network = d.Network
-	}
-	if c.Format == "" {
-		c.Format = d.Format
-	}
-	if c.Timezone == "" {
-		c.Timezone = d.Timezone
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = d.MaxMessageBytes
-	}
-	if c.MaxConnections == 0 {
-		c.MaxConnections = d.MaxConnections
-	}
-	if c.ReadBufferBytes == 0 {
-		c.ReadBufferBytes = d.ReadBufferBytes
-	}
+	defaults.Fill(&c, DefaultConfig())
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("syslog: %w", err)
 	}
