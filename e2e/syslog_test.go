@@ -135,22 +135,26 @@ func TestSIGTERMDrainsUnderLoad(t *testing.T) {
 	}
 }
 
-// A second signal during the drain exits at once, with a failure code.
-func TestSecondSignalExitsAtOnce(t *testing.T) {
+// startStuck starts sluiced with a destination that can never finish: its
+// file is a FIFO nobody reads, so opening it blocks, and a full drain would
+// take the whole shutdownTimeout.
+func startStuck(t *testing.T, shutdownTimeout string) *daemon {
+	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
-	// A destination that can never finish: its file is a FIFO nobody
-	// reads, so opening it blocks, and a full drain would take the whole
-	// shutdownTimeout.
 	fifo := filepath.Join(dir, "out.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := start(t, dir, fmt.Sprintf(`{
-		"shutdownTimeout": "1h",
+	return start(t, dir, fmt.Sprintf(`{
+		"shutdownTimeout": %q,
 		"sources": {"sys": {"type": "syslog", "addr": "127.0.0.1:%d", "network": "tcp"}},
 		"destinations": {"out": {"type": "file", "path": %q}},
-	}`, port, fifo))
+	}`, shutdownTimeout, freePort(t), fifo))
+}
+
+// A second signal during the drain exits at once, with a failure code.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	d := startStuck(t, "1h")
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	waitFor(t, "the drain to start", func() bool { return strings.Contains(d.logs.String(), "draining") })
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
@@ -168,17 +172,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 // A drain that cannot finish ends at shutdownTimeout (plus a short grace)
 // with a failure code, without a second signal.
 func TestDrainTimeoutExits(t *testing.T) {
-	dir := t.TempDir()
-	port := freePort(t)
-	fifo := filepath.Join(dir, "out.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := start(t, dir, fmt.Sprintf(`{
-		"shutdownTimeout": "500ms",
-		"sources": {"sys": {"type": "syslog", "addr": "127.0.0.1:%d", "network": "tcp"}},
-		"destinations": {"out": {"type": "file", "path": %q}},
-	}`, port, fifo))
+	d := startStuck(t, "500ms")
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-d.done:
