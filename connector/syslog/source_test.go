@@ -328,6 +328,44 @@ func TestTLS(t *testing.T) {
 	}
 }
 
+// With clientCAFile, a client must present a certificate signed by that CA.
+func TestTLSClientCA(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir) // its own CA: it signs the client's certificate too
+	s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp",
+		TLS: &syslog.TLSConfig{CertFile: cert, KeyFile: key, ClientCAFile: cert}})
+	pool := x509.NewCertPool()
+	pemBytes, _ := os.ReadFile(cert)
+	pool.AppendCertsFromPEM(pemBytes)
+	msg := "<13>1 - - - - - - with a client certificate"
+
+	// Without a certificate the handshake fails and nothing arrives.
+	c, err := tls.Dial("tcp", addrs[0].String(), &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err == nil {
+		_, _ = fmt.Fprintf(c, "%d %s", len(msg), "<13>1 - - - - - - without one!!!!!!!!!!!")
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1)) // TLS 1.3 reports the rejection here
+		c.Close()
+	}
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a client without a certificate was not refused: %v", err)
+	}
+
+	clientCert, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = tls.Dial("tcp", addrs[0].String(), &tls.Config{RootCAs: pool, ServerName: "localhost", Certificates: []tls.Certificate{clientCert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "%d %s", len(msg), msg)
+	if ev := recv(t, s); ev.Syslog.Message != "with a client certificate" {
+		t.Errorf("got %q; the refused client's message must never arrive", ev.Syslog.Message)
+	}
+}
+
 func TestAddressInUseFailsRun(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -369,7 +407,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
