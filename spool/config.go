@@ -15,6 +15,14 @@ const (
 	DefaultCheckpointInterval = time.Second
 )
 
+// Sizes: bounds of Config.SegmentBytes, and the bytes a record takes on
+// disk besides its payload.
+const (
+	MinSegmentBytes = 4 * headerSize
+	MaxSegmentBytes = maxSegmentBytes
+	HeaderSize      = headerSize
+)
+
 // Values of Config.WhenFull and Config.Sync.
 const (
 	WhenFullBlock      = "block"
@@ -112,9 +120,9 @@ func (c *Config) validate() error {
 type Option func(*options)
 
 type options struct {
-	log       *slog.Logger
-	now       func() time.Time
-	fsyncHook func() // called after each group-commit fsync; for tests
+	log    *slog.Logger
+	now    func() time.Time
+	onSync func(time.Duration)
 }
 
 // WithLogger sets the logger for recovery, corruption and drop reports.
@@ -125,5 +133,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
-// withFsyncHook sets a function called after each group-commit fsync.
-func withFsyncHook(f func()) Option { return func(o *options) { o.fsyncHook = f } }
+// WithSyncObserver sets a function called after each fsync of written
+// records (a group commit with Sync "batch", the periodic one with Sync
+// "interval", the last one on stop), failed or not, with how long it took;
+// a daemon feeds it to a histogram. It is called from the goroutine that
+// ran the fsync, one call at a time, while Sends may wait for it: it must
+// be quick. Default: none.
+func WithSyncObserver(f func(d time.Duration)) Option { return func(o *options) { o.onSync = f } }

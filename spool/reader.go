@@ -12,13 +12,12 @@ import (
 
 // readState is where Recv reads; guarded by Spool.rmu.
 type readState struct {
-	start   pos      // where reading resumes, until the first segment is chosen
-	seg     *segment // nil until chosen
-	f       *os.File
-	scan    *scanner
-	off     int64
-	lastSeq uint64 // sequence number of the last record read or committed; 0 if unknown
-	damaged bool   // a damaged region was skipped since the last valid record
+	start pos      // where reading resumes, until the first segment is chosen
+	seg   *segment // nil until chosen
+	f     *os.File
+	scan  *scanner
+	off   int64
+	loss  lossCounter
 }
 
 func (r *readState) close() {
@@ -93,10 +92,8 @@ func (s *Spool) next() (v []byte, ack func(), wait <-chan struct{}, err error) {
 			if nextSeg.id == s.firstID {
 				// This run's records are numbered after the last valid
 				// record recovery saw.
-				if r.damaged {
-					s.resolveDamage(s.firstSeq, true)
-				}
-				r.lastSeq = s.firstSeq - 1
+				n, k := r.loss.newRun(s.firstSeq)
+				s.countLoss(n, k, s.firstSeq, nextSeg, 0)
 			}
 			continue
 		}
@@ -116,51 +113,49 @@ func (s *Spool) next() (v []byte, ack func(), wait <-chan struct{}, err error) {
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("spool: recv: %w", err)
 			}
-			r.f, r.scan = f, newScanner(f, s.c.SegmentBytes-headerSize)
+			r.f, r.scan = f, newScanner(f)
 		}
-		fr, st, err := r.scan.frameAt(r.off, end, r.lastSeq)
+		fr, st, err := r.scan.frameAt(r.off, end, r.loss.lastSeq)
 		if err == nil && st != frameOK {
 			// Data may have been appended since the read-ahead.
 			r.scan.reset()
-			fr, st, err = r.scan.frameAt(r.off, end, r.lastSeq)
+			fr, st, err = r.scan.frameAt(r.off, end, r.loss.lastSeq)
 		}
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("spool: recv: segment %s offset %d: %w", segmentName(g.id), r.off, err)
 		}
 		if st == frameOK {
-			s.countGap(fr.seq, g, r.off)
-			r.off, r.lastSeq = fr.next, fr.seq
+			n, k := r.loss.record(fr.seq)
+			s.countLoss(n, k, fr.seq, g, r.off)
+			r.off = fr.next
 			seq := s.tracker.Track(pos{Seg: g.id, Off: fr.next, Seq: fr.seq, At: fr.at})
 			return append([]byte(nil), fr.payload...), s.ackFunc(seq), nil, nil
 		}
 		// A damaged region: skip to the next valid frame, or to the end.
-		nf, nst, err := r.scan.resync(r.off, end, r.lastSeq)
+		skipTo, err := r.scan.skip(r.off, end, r.loss.lastSeq)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("spool: recv: segment %s offset %d: %w", segmentName(g.id), r.off, err)
-		}
-		skipTo := end
-		if nst == frameOK {
-			skipTo = nf.off
 		}
 		s.o.log.Error("spool: skipping damaged region", "segment", segmentName(g.id), "offset", r.off, "bytes", skipTo-r.off)
 		s.mu.Lock()
 		s.st.regions++
 		s.st.corruptBytes += skipTo - r.off
 		s.mu.Unlock()
-		r.off, r.damaged = skipTo, true
+		r.off = skipTo
+		r.loss.damage()
 	}
 }
 
-// countGap counts the records missing before the valid record seq, read at
-// off in g. Call with rmu held.
-func (s *Spool) countGap(seq uint64, g *segment, off int64) {
-	r := &s.rd
-	if r.damaged {
-		s.resolveDamage(seq, false)
-		return
-	}
-	if r.lastSeq != 0 && seq > r.lastSeq+1 {
-		n := int64(seq - r.lastSeq - 1)
+// countLoss counts and logs the n records that r.loss reported lost, of
+// kind k, before the record seq at off in g. Call with rmu held.
+func (s *Spool) countLoss(n int64, k lossKind, seq uint64, g *segment, off int64) {
+	switch k {
+	case lossDamage:
+		s.o.log.Error("spool: records skipped as corrupt", "records", n, "beforeSeq", seq)
+		s.mu.Lock()
+		s.st.skipped += n
+		s.mu.Unlock()
+	case lossMissing:
 		s.o.log.Error("spool: records missing", "segment", segmentName(g.id), "offset", off, "records", n)
 		s.mu.Lock()
 		s.st.skipped += n
@@ -169,30 +164,67 @@ func (s *Spool) countGap(seq uint64, g *segment, off int64) {
 	}
 }
 
-// resolveDamage counts the records lost in the damaged regions skipped
-// since the last valid record, now that the next valid record, seq, is
-// known: the sequence gap, exact when the last valid record is known. It
-// counts 1 when it is not (damage at the start of a spool without a
-// position), and at least 1 when seq is the first of this run (newRun),
-// because this run numbered its records after the last valid one it saw,
-// not after the damaged ones. Call with rmu held.
-func (s *Spool) resolveDamage(seq uint64, newRun bool) {
-	r := &s.rd
-	n := int64(1)
-	if r.lastSeq != 0 {
-		n = 0
-		if seq > r.lastSeq+1 {
-			n = int64(seq - r.lastSeq - 1)
-		}
-		if newRun {
-			n = max(n, 1)
-		}
+// lossCounter counts the records lost to damage as a reader meets, in
+// order, valid records and damaged regions. Recv and Inspect share it, so
+// that Inspect counts what Recv will.
+type lossCounter struct {
+	lastSeq uint64 // sequence number of the last record read or committed; 0 if unknown
+	damaged bool   // a damaged region was met since the last valid record
+}
+
+// lossKind says what a loss reported by [lossCounter] is.
+type lossKind int
+
+const (
+	lossNone    lossKind = iota
+	lossDamage           // records in the damaged regions met since the last valid record
+	lossMissing          // records missing with no damage met: a missing segment
+)
+
+// damage notes a damaged region.
+func (c *lossCounter) damage() { c.damaged = true }
+
+// record notes the valid record seq and returns the records lost just
+// before it. After damage that is the sequence gap, exact when the last
+// valid record is known, and 1 when it is not (damage at the start of a
+// spool without a position); without damage, a gap is a missing run.
+func (c *lossCounter) record(seq uint64) (int64, lossKind) {
+	n, k := int64(0), lossNone
+	switch {
+	case c.damaged:
+		n, k = c.gap(seq, false), lossDamage
+	case c.lastSeq != 0 && seq > c.lastSeq+1:
+		n, k = int64(seq-c.lastSeq-1), lossMissing
 	}
-	r.damaged = false
-	s.o.log.Error("spool: records skipped as corrupt", "records", n, "beforeSeq", seq)
-	s.mu.Lock()
-	s.st.skipped += n
-	s.mu.Unlock()
+	c.lastSeq, c.damaged = seq, false
+	return n, k
+}
+
+// newRun notes that the next record is firstSeq, the first of a new run,
+// and returns the records lost to damage just before it: as record does,
+// but at least 1, because a run numbers its records after the last valid
+// one recovery saw, not after the damaged ones.
+func (c *lossCounter) newRun(firstSeq uint64) (int64, lossKind) {
+	n, k := int64(0), lossNone
+	if c.damaged {
+		n, k = c.gap(firstSeq, true), lossDamage
+	}
+	c.lastSeq, c.damaged = firstSeq-1, false
+	return n, k
+}
+
+func (c *lossCounter) gap(seq uint64, newRun bool) int64 {
+	if c.lastSeq == 0 {
+		return 1
+	}
+	n := int64(0)
+	if seq > c.lastSeq+1 {
+		n = int64(seq - c.lastSeq - 1)
+	}
+	if newRun {
+		n = max(n, 1)
+	}
+	return n
 }
 
 // ackFunc returns the ack of the record tracked as seq.
@@ -251,7 +283,7 @@ func (s *Spool) peekAt() (int64, bool) {
 	s.mu.Lock()
 	end := s.visibleLocked(r.seg)
 	s.mu.Unlock()
-	fr, st, err := r.scan.frameAt(r.off, end, r.lastSeq)
+	fr, st, err := r.scan.frameAt(r.off, end, r.loss.lastSeq)
 	if err != nil || st != frameOK {
 		return 0, false
 	}

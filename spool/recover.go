@@ -1,7 +1,9 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +16,7 @@ var syncDirectory = atomicfile.SyncDir
 
 // open creates or recovers the directory and starts this run's segment:
 //
+//   - the directory is locked (see lockDir) for as long as Run runs;
 //   - leftover temporary position files are removed;
 //   - a missing or damaged position file is logged, and reading starts at
 //     the oldest segment;
@@ -28,37 +31,38 @@ func (s *Spool) open() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("spool: open: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := s.recoverDir(); err != nil {
+		lock.Close()
+		return err
+	}
+	s.lock = lock
+	return nil
+}
+
+// recoverDir does the work of open once the directory is locked.
+func (s *Spool) recoverDir() error {
+	dir := s.c.Dir
 	tmps, _ := filepath.Glob(filepath.Join(dir, positionFile+atomicfile.TempPattern))
 	for _, t := range tmps {
 		os.Remove(t)
 	}
-	entries, err := os.ReadDir(dir)
+	segs, err := listSegments(dir)
 	if err != nil {
 		return fmt.Errorf("spool: open: %w", err)
 	}
-	var segs []*segment
-	for _, e := range entries {
-		id, ok := parseSegmentName(e.Name())
-		if !ok || !e.Type().IsRegular() {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			return fmt.Errorf("spool: open: %w", err)
-		}
-		segs = append(segs, &segment{id: id, size: info.Size(), sealed: true, recovered: true})
-	}
-	slices.SortFunc(segs, func(a, b *segment) int { return compare(a.id, b.id) })
 
 	p, pok, perr := readPosition(dir)
 	if perr != nil {
 		s.o.log.Warn("spool: position file unusable, replaying from the oldest segment", "dir", dir, "err", perr)
 	}
 	lastSeq := p.Seq
-	maxLen := s.c.SegmentBytes - headerSize
 	for i := len(segs) - 1; i >= 0; i-- {
 		g := segs[i]
-		seq, err := s.recoverSegment(g, maxLen, i == len(segs)-1)
+		seq, err := s.recoverSegment(g, i == len(segs)-1)
 		if err != nil {
 			return fmt.Errorf("spool: open: %w", err)
 		}
@@ -69,7 +73,7 @@ func (s *Spool) open() error {
 	}
 	var base uint64
 	if len(segs) > 0 {
-		base = s.firstValidSeq(segs[0], maxLen)
+		base = s.firstValidSeq(segs[0])
 	}
 
 	id := p.Seg + 1
@@ -94,7 +98,7 @@ func (s *Spool) open() error {
 		s.tracker = checkpoint.New[pos]()
 		p = pos{}
 	}
-	s.rd = readState{start: p, lastSeq: p.Seq}
+	s.rd = readState{start: p, loss: lossCounter{lastSeq: p.Seq}}
 	s.nextSeq = lastSeq + 1
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,6 +110,32 @@ func (s *Spool) open() error {
 	}
 	s.o.log.Info("spool: opened", "dir", dir, "segments", len(segs), "bytes", s.total, "position", p, "nextSeq", lastSeq+1)
 	return nil
+}
+
+// listSegments returns the segment files of dir, in id order, with their
+// sizes. Other files (the position, the lock) are not segments.
+func listSegments(dir string) ([]*segment, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []*segment
+	for _, e := range entries {
+		id, ok := parseSegmentName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", e.Name(), errVanished) // only beside a live spool
+		}
+		if err != nil {
+			return nil, err
+		}
+		segs = append(segs, &segment{id: id, size: info.Size(), sealed: true, recovered: true})
+	}
+	slices.SortFunc(segs, func(a, b *segment) int { return compare(a.id, b.id) })
+	return segs, nil
 }
 
 func compare(a, b uint64) int {
@@ -120,7 +150,7 @@ func compare(a, b uint64) int {
 
 // recoverSegment scans g and returns the sequence number of its last valid
 // record, 0 if it has none. If last, a torn tail is truncated.
-func (s *Spool) recoverSegment(g *segment, maxLen int64, last bool) (uint64, error) {
+func (s *Spool) recoverSegment(g *segment, last bool) (uint64, error) {
 	flag := os.O_RDONLY
 	if last {
 		flag = os.O_RDWR
@@ -130,49 +160,63 @@ func (s *Spool) recoverSegment(g *segment, maxLen int64, last bool) (uint64, err
 		return 0, err
 	}
 	defer f.Close()
-	sc := newScanner(f, maxLen)
-	var lastSeq uint64
+	lastSeq, torn, err := recoverScan(newScanner(f), g.size, last)
+	if err != nil || torn == g.size {
+		return lastSeq, err
+	}
+	s.o.log.Warn("spool: truncating torn tail", "segment", segmentName(g.id), "offset", torn, "bytes", g.size-torn)
+	if err := f.Truncate(torn); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	s.st.tornBytes += g.size - torn
+	g.size = torn
+	return lastSeq, nil
+}
+
+// recoverScan scans a segment of size bytes as recovery does, checking
+// each frame against the segment's previous valid one, and returns the
+// sequence number of its last valid record (0 if none) and, if tail (the
+// segment is the newest), where its torn tail starts: an incomplete frame,
+// or zero bytes, after the last valid record that no valid frame follows.
+// torn is size if there is no torn tail. Damage elsewhere is left for the
+// reader to skip and count; so is a damaged last record, a complete frame
+// that fails its checksum.
+func recoverScan(sc *scanner, size int64, tail bool) (lastSeq uint64, torn int64, err error) {
 	off := int64(0)
 	for {
-		fr, st, err := sc.frameAt(off, g.size, lastSeq)
+		fr, st, err := sc.frameAt(off, size, lastSeq)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if st == frameEnd {
-			return lastSeq, nil
+			return lastSeq, size, nil
 		}
 		if st == frameOK {
 			off, lastSeq = fr.next, max(lastSeq, fr.seq)
 			continue
 		}
-		nf, nst, err := sc.resync(off, g.size, lastSeq)
+		to, err := sc.skip(off, size, lastSeq)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		if nst == frameOK {
-			off = nf.off // damage in the middle: Recv skips and counts it
+		if to < size {
+			off = to // damage in the middle: the reader skips and counts it
 			continue
 		}
-		if !last {
-			return lastSeq, nil
+		if !tail {
+			return lastSeq, size, nil
 		}
-		zeros, err := allZero(sc, off, g.size)
+		zeros, err := allZero(sc, off, size)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if st != frameShort && !zeros {
-			return lastSeq, nil // a damaged last record: Recv counts it
+			return lastSeq, size, nil // a damaged last record: the reader counts it
 		}
-		s.o.log.Warn("spool: truncating torn tail", "segment", segmentName(g.id), "offset", off, "bytes", g.size-off)
-		if err := f.Truncate(off); err != nil {
-			return 0, err
-		}
-		if err := f.Sync(); err != nil {
-			return 0, err
-		}
-		s.st.tornBytes += g.size - off
-		g.size = off
-		return lastSeq, nil
+		return lastSeq, off, nil
 	}
 }
 
@@ -196,13 +240,13 @@ func allZero(sc *scanner, off, end int64) (bool, error) {
 
 // firstValidSeq returns the sequence number before g's first record, for
 // Stats.Records; 0 if g starts damaged.
-func (s *Spool) firstValidSeq(g *segment, maxLen int64) uint64 {
+func (s *Spool) firstValidSeq(g *segment) uint64 {
 	f, err := os.Open(segmentPath(s.c.Dir, g.id))
 	if err != nil {
 		return 0
 	}
 	defer f.Close()
-	fr, st, err := newScanner(f, maxLen).frameAt(0, g.size, 0)
+	fr, st, err := newScanner(f).frameAt(0, g.size, 0)
 	if err != nil || st != frameOK {
 		return 0
 	}

@@ -85,15 +85,20 @@ const (
 // scanner reads the frames of one segment through a read-ahead buffer.
 type scanner struct {
 	r      io.ReaderAt
-	maxLen int64 // largest valid payload
 	buf    []byte
 	bufOff int64
 }
 
 const readAhead = 256 << 10
 
-func newScanner(r io.ReaderAt, maxLen int64) *scanner {
-	return &scanner{r: r, maxLen: maxLen, buf: make([]byte, 0, readAhead)}
+// maxPayload bounds a valid payload. It does not depend on
+// Config.SegmentBytes, so that a frame reads the same under any
+// configuration: records written before SegmentBytes was lowered stay
+// valid, and Inspect, which knows no configuration, reads as Recv does.
+const maxPayload = maxSegmentBytes - headerSize
+
+func newScanner(r io.ReaderAt) *scanner {
+	return &scanner{r: r, buf: make([]byte, 0, readAhead)}
 }
 
 // bytes returns the n bytes at off, which must end at or before end; the
@@ -141,7 +146,7 @@ func (s *scanner) frameAt(off, end int64, lastSeq uint64) (frame, status, error)
 	crc := binary.LittleEndian.Uint32(h[4:])
 	seq := binary.LittleEndian.Uint64(h[8:])
 	at := int64(binary.LittleEndian.Uint64(h[16:]))
-	if n > s.maxLen || seq == 0 || seq >= maxSeq || (lastSeq != 0 && seq <= lastSeq) {
+	if n > maxPayload || seq == 0 || seq >= maxSeq || (lastSeq != 0 && seq <= lastSeq) {
 		return frame{}, frameBad, nil
 	}
 	if off+headerSize+n > end {
@@ -176,7 +181,7 @@ func (s *scanner) resync(off, end int64, lastSeq uint64) (frame, status, error) 
 		}
 		n := int64(binary.LittleEndian.Uint32(h))
 		seq := binary.LittleEndian.Uint64(h[8:])
-		if n > s.maxLen || o+headerSize+n > end || seq == 0 || seq >= maxSeq {
+		if n > maxPayload || o+headerSize+n > end || seq == 0 || seq >= maxSeq {
 			continue
 		}
 		if lastSeq != 0 && (seq <= lastSeq || seq-lastSeq > 1<<32) {
@@ -188,4 +193,17 @@ func (s *scanner) resync(off, end int64, lastSeq uint64) (frame, status, error) 
 		}
 	}
 	return frame{}, frameEnd, nil
+}
+
+// skip returns where the damaged region at off ends: at the next valid
+// frame before end (see resync), or at end.
+func (s *scanner) skip(off, end int64, lastSeq uint64) (int64, error) {
+	f, st, err := s.resync(off, end, lastSeq)
+	if err != nil {
+		return 0, err
+	}
+	if st == frameOK {
+		return f.off, nil
+	}
+	return end, nil
 }

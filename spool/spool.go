@@ -15,6 +15,10 @@
 // incomplete frame, or zero bytes, after the last valid record) is
 // truncated; a damaged region elsewhere is skipped when read, and counted
 // (see [Stats]). The spool never appends to a segment of an earlier run.
+// A running Spool locks its directory, so that no second one uses it.
+//
+// [Inspect] reads a spool directory without changing it, even beside a
+// running Spool: what it holds, what is not yet acked, and what is damaged.
 package spool
 
 import (
@@ -37,8 +41,9 @@ import (
 //
 // Lock order: rmu or wmu, then ckMu, then mu.
 type Spool struct {
-	c Config
-	o options
+	c    Config
+	o    options
+	lock *os.File // the directory's lock, held while Run runs
 
 	running atomic.Bool
 	ready   chan struct{} // closed when Run has opened the spool or failed to
@@ -235,6 +240,7 @@ func (s *Spool) shutdown() error {
 	if cerr := s.checkpoint(); err == nil {
 		err = cerr
 	}
+	s.lock.Close() // after the last write: the next Spool may start
 	return err
 }
 

@@ -152,11 +152,11 @@ func TestRunTwice(t *testing.T) {
 
 func TestGroupCommit(t *testing.T) {
 	var fsyncs atomic.Int64
-	hook := func() {
+	hook := func(time.Duration) {
 		fsyncs.Add(1)
 		time.Sleep(time.Millisecond) // a slow disk: Sends pile up behind the fsync
 	}
-	s, _ := open(t, Config{Dir: t.TempDir()}, withFsyncHook(hook))
+	s, _ := open(t, Config{Dir: t.TempDir()}, WithSyncObserver(hook))
 	const senders, each = 32, 20
 	var wg sync.WaitGroup
 	var acked atomic.Int64
@@ -431,7 +431,7 @@ func TestWhenFull(t *testing.T) {
 func TestSyncInterval(t *testing.T) {
 	var fsyncs atomic.Int64
 	c := Config{Dir: t.TempDir(), Sync: SyncInterval, SyncInterval: 10 * time.Millisecond}
-	s, _ := open(t, c, withFsyncHook(func() { fsyncs.Add(1) }))
+	s, _ := open(t, c, WithSyncObserver(func(time.Duration) { fsyncs.Add(1) }))
 	send(t, s, recs(span(0, 50)...)...) // acked without waiting for fsync
 	vals, _ := recvAll(t, s, 50*time.Millisecond)
 	equal(t, vals, recs(span(0, 50)...))

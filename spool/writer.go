@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -223,9 +224,10 @@ func (s *Spool) syncTo(ctx context.Context, target int64) error {
 		s.pending, s.dirDirty = nil, false
 		s.mu.Unlock()
 
+		start := time.Now()
 		err := syncFiles(s.c.Dir, files, cur, dir)
-		if s.o.fsyncHook != nil {
-			s.o.fsyncHook()
+		if s.o.onSync != nil {
+			s.o.onSync(time.Since(start))
 		}
 		s.mu.Lock()
 		s.syncing = false
