@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
@@ -22,9 +23,13 @@ type (
 // graph is a built Plan: connectors made, nothing started.
 type graph struct {
 	sources []builtSource
-	dests   map[string]dest
-	order   []string       // destination names, dead-letter targets before their users
-	level   map[string]int // stop order: 0 first; a dead-letter target after its users
+	dests   map[string]dest // a destination, or its disk buffer (which runs it)
+	order   []string        // destination names, dead-letter targets before their users
+	level   map[string]int  // stop order: 0 first; a dead-letter target after its users
+	// routeBuffers are the disk buffers of routes. They stop before every
+	// destination, which they feed.
+	routeBuffers []*diskBuffer
+	buffered     map[string]bool // destinations behind their own disk buffer
 }
 
 type builtSource struct {
@@ -38,7 +43,11 @@ type builtSource struct {
 // build makes every component of p. Builders do no I/O, so build is also
 // what "validate" runs.
 func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
-	g := &graph{dests: map[string]dest{}}
+	g := &graph{dests: map[string]dest{}, buffered: map[string]bool{}}
+	buffers := map[string]bufferSpec{}
+	for _, b := range p.buffers() {
+		buffers[b.path] = b
+	}
 	var errs []error
 	env := func(kind Kind, name string) Env {
 		return Env{Name: name, Logger: log.With(kind.String(), name), DataDir: p.File.DataDir, Metrics: ms.component(kind, name)}
@@ -66,9 +75,24 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			errs = append(errs, fmt.Errorf("destinations.%s: %w", c.Name, err))
 			return nil
 		}
-		g.dests[c.Name] = d.(dest)
+		out := d.(dest)
+		if spec, ok := buffers["destinations."+c.Name+".buffer"]; ok {
+			var runners []sluice.Runner
+			if r, ok := d.(sluice.Runner); ok {
+				runners = append(runners, r)
+			}
+			b, err := p.newBuffer(spec, counting{out, e.Metrics}, runners, e.Logger, ms)
+			if err != nil {
+				failed[c.Name] = true
+				errs = append(errs, fmt.Errorf("%s: %w", spec.path, err))
+				return nil
+			}
+			out = b
+			g.buffered[c.Name] = true
+		}
+		g.dests[c.Name] = out
 		g.order = append(g.order, c.Name)
-		return d.(dest)
+		return out
 	}
 	for _, c := range p.Destinations {
 		buildDest(c)
@@ -92,7 +116,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		routers[c.Name] = rt
 		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name), received: new(atomic.Int64)})
 	}
-	for _, r := range p.Routes {
+	for i, r := range p.Routes {
 		var hs []namedHandler
 		for _, c := range r.Handlers {
 			h, err := c.entry.build(env(KindHandler, c.Name), c.Config)
@@ -102,15 +126,28 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			}
 			hs = append(hs, namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)})
 		}
-		var ds []dest
+		var ds fanout
 		for _, name := range r.To {
-			if d, ok := g.dests[name]; ok {
+			switch d, ok := g.dests[name]; {
+			case g.buffered[name]:
+				ds = append(ds, d) // the buffer's reader counts
+			case ok:
 				ds = append(ds, counting{d, ms.component(KindDestination, name)})
 			}
 		}
+		var to dest = ds
+		if spec, ok := buffers[fmt.Sprintf("routes[%d].buffer", i)]; ok {
+			b, err := p.newBuffer(spec, ds, nil, log.With("route", r.Name), ms)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", spec.path, err))
+				continue
+			}
+			g.routeBuffers = append(g.routeBuffers, b)
+			to = b
+		}
 		for _, from := range r.From {
 			if rt, ok := routers[from]; ok {
-				rt.routes = append(rt.routes, route{handlers: hs, dests: ds})
+				rt.routes = append(rt.routes, route{handlers: hs, to: to})
 			}
 		}
 	}
@@ -118,6 +155,19 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// newBuffer builds the disk buffer of spec in front of inner, which it
+// runs with runners.
+func (p *Plan) newBuffer(spec bufferSpec, inner dest, runners []sluice.Runner, log *slog.Logger, ms *metricSet) (*diskBuffer, error) {
+	fsync := ms.spoolFsync.WithLabelValues(spec.name)
+	b, err := newDiskBuffer(spec.name, spec.c.spoolConfig(spec.dir), spec.c, inner, runners, p.File.ShutdownTimeout,
+		log, ms.named("buffer", spec.name), func(d time.Duration) { fsync.Observe(d.Seconds()) })
+	if err != nil {
+		return nil, err
+	}
+	ms.spools.add(spec.name, b.sp.Stats)
+	return b, nil
 }
 
 type namedHandler struct {
@@ -136,24 +186,14 @@ type router struct {
 
 type route struct {
 	handlers []namedHandler
-	dests    []dest
+	to       dest // the route's destinations, or its buffer in front of them
 }
 
 // Send is safe for concurrent use if the handlers and destinations are.
 func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	// The common case, one route and no handlers: no copy.
 	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 {
-		ds := r.routes[0].dests
-		if len(ds) == 1 {
-			return ds[0].Send(ctx, ack, msgs...)
-		}
-		ack = sluice.AckAfter(len(ds), ack)
-		for _, d := range ds {
-			if err := d.Send(ctx, ack, msgs...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return r.routes[0].to.Send(ctx, ack, msgs...)
 	}
 	outs := make([][]msg, len(r.routes))
 	sends := 0
@@ -164,7 +204,7 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 		}
 		outs[i] = out
 		if len(out) > 0 {
-			sends += len(rt.dests)
+			sends++
 		}
 	}
 	if sends == 0 {
@@ -173,11 +213,8 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	}
 	ack = sluice.AckAfter(sends, ack)
 	for i, rt := range r.routes {
-		if len(outs[i]) == 0 {
-			continue
-		}
-		for _, d := range rt.dests {
-			if err := d.Send(ctx, ack, outs[i]...); err != nil {
+		if len(outs[i]) > 0 {
+			if err := rt.to.Send(ctx, ack, outs[i]...); err != nil {
 				return err
 			}
 		}

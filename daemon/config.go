@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/daemon/config"
@@ -70,6 +72,13 @@ type RouteConfig struct {
 	To []string `json:"to" sluice:"required"`
 	// Handlers are applied in order; each is an object with a "type".
 	Handlers []json.RawMessage `json:"handlers"`
+	// Name names the route in logs and metrics, and its disk buffer's
+	// directory. Default "route-<index>".
+	Name string `json:"name"`
+	// Buffer, if of type "disk", puts a spool after the route's handlers
+	// and before its destinations, which each get every event from it.
+	// Default: memory (none).
+	Buffer *BufferConfig `json:"buffer"`
 }
 
 // Plan is a loaded, checked config: every component's config decoded
@@ -90,13 +99,17 @@ type Component struct {
 	// DeadLetter names the destination that takes this destination's
 	// permanently failed batches ("deadLetter" in the config).
 	DeadLetter string
-	entry      *entry
+	// Buffer is a destination's "buffer"; nil if none is set.
+	Buffer *BufferConfig
+	entry  *entry
 }
 
 // Route is a checked RouteConfig.
 type Route struct {
+	Name     string
 	From, To []string
 	Handlers []Component
+	Buffer   *BufferConfig
 }
 
 func defaultFile() File {
@@ -141,17 +154,26 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 		cfg := e.config()
 		skip := []string{"type"}
 		var dlq string
+		var buf *BufferConfig
 		if k == KindDestination {
-			skip = append(skip, "deadLetter")
+			skip = append(skip, "deadLetter", "buffer")
 			if dlq, err = config.Peek(raw, "deadLetter"); err != nil {
 				errs = append(errs, &config.FieldError{Path: path + ".deadLetter", Msg: "expected the name of a destination"})
+			}
+			if b, err := config.Member(raw, "buffer"); err != nil {
+				errs = append(errs, &config.FieldError{Path: path + ".buffer", Msg: err.(*config.FieldError).Msg})
+			} else if b != nil {
+				buf = new(BufferConfig)
+				if err := config.Decode(b, path+".buffer", buf, opts...); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 		if err := config.Decode(raw, path, cfg, append(opts, config.Skip(skip...))...); err != nil {
 			errs = append(errs, err)
 			return Component{}, false
 		}
-		return Component{Kind: k, Type: typ, Config: cfg, DeadLetter: dlq, entry: e}, true
+		return Component{Kind: k, Type: typ, Config: cfg, DeadLetter: dlq, Buffer: buf, entry: e}, true
 	}
 	for _, name := range sortedKeys(p.File.Sources) {
 		if c, ok := decode(KindSource, "sources."+name, p.File.Sources[name]); ok {
@@ -178,7 +200,7 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 	routed := map[string]bool{}
 	for i, rc := range p.File.Routes {
 		path := fmt.Sprintf("routes[%d]", i)
-		rt := Route{From: rc.From, To: rc.To}
+		rt := Route{Name: cmpOr(rc.Name, fmt.Sprintf("route-%d", i)), From: rc.From, To: rc.To, Buffer: rc.Buffer}
 		for j, s := range rc.From {
 			if _, ok := p.File.Sources[s]; !ok {
 				errs = append(errs, &config.FieldError{Path: fmt.Sprintf("%s.from[%d]", path, j), Msg: fmt.Sprintf("unknown source %q", s)})
@@ -199,6 +221,7 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 		}
 		p.Routes = append(p.Routes, rt)
 	}
+	errs = append(errs, p.checkBuffers()...)
 	if p.File.Routes != nil {
 		for _, name := range sortedKeys(p.File.Sources) {
 			if !routed[name] {
@@ -246,6 +269,54 @@ func checkDeadLetters(ds []Component) []error {
 			}
 			seen[next] = true
 		}
+	}
+	return errs
+}
+
+// bufferSpec is a disk buffer of the plan.
+type bufferSpec struct {
+	name string // the destination's or the route's
+	path string // of its config, for errors
+	dir  string
+	c    *BufferConfig
+}
+
+// buffers returns the plan's disk buffers: destinations' first, then
+// routes'.
+func (p *Plan) buffers() []bufferSpec {
+	var bs []bufferSpec
+	add := func(name, path string, c *BufferConfig) {
+		if c.disk() {
+			dir := c.Dir
+			if dir == "" {
+				dir = filepath.Join(p.File.DataDir, "spool", name)
+			}
+			bs = append(bs, bufferSpec{name: name, path: path + ".buffer", dir: dir, c: c})
+		}
+	}
+	for _, d := range p.Destinations {
+		add(d.Name, "destinations."+d.Name, d.Buffer)
+	}
+	for i, r := range p.Routes {
+		add(r.Name, fmt.Sprintf("routes[%d]", i), r.Buffer)
+	}
+	return bs
+}
+
+// checkBuffers checks that every disk buffer has a directory of its own.
+func (p *Plan) checkBuffers() []error {
+	var errs []error
+	seen := map[string]string{}
+	for _, b := range p.buffers() {
+		if b.c.Dir == "" && (b.name == "." || b.name == ".." || strings.ContainsAny(b.name, `/\`)) {
+			errs = append(errs, &config.FieldError{Path: b.path + ".dir", Msg: fmt.Sprintf("required: the name %q cannot name a directory", b.name)})
+			continue
+		}
+		dir := filepath.Clean(b.dir)
+		if other, ok := seen[dir]; ok {
+			errs = append(errs, &config.FieldError{Path: b.path + ".dir", Msg: fmt.Sprintf("%s is also the directory of %s; each buffer needs its own", dir, other)})
+		}
+		seen[dir] = b.path
 	}
 	return errs
 }

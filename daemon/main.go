@@ -25,6 +25,8 @@ const usage = `sluiced moves events from sources to destinations, reliably.
 Usage:
   sluiced run [--config FILE]       run until SIGINT or SIGTERM, then drain and exit
   sluiced validate --config FILE    check a config without running it
+  sluiced spool inspect|verify [--config FILE]
+                                    report on, or check, the disk buffers
   sluiced version                   print the version
 
 Run "sluiced COMMAND --help" for a command's flags.
@@ -43,6 +45,8 @@ func Main(args []string, stdout, stderr io.Writer, r *Registry) int {
 		return runCmd(rest, stderr, r)
 	case "validate":
 		return validateCmd(rest, stdout, stderr, r)
+	case "spool":
+		return spoolCmd(rest, stdout, stderr, r)
 	case "version":
 		fmt.Fprintln(stdout, "sluiced", version())
 		return 0

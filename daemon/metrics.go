@@ -23,6 +23,8 @@ type metricSet struct {
 	inFlight    *prometheus.GaugeVec
 	batchSize   *prometheus.HistogramVec
 	flushTime   *prometheus.HistogramVec
+	spoolFsync  *prometheus.HistogramVec
+	spools      *spoolCollector
 }
 
 func newMetricSet() *metricSet {
@@ -46,9 +48,12 @@ func newMetricSet() *metricSet {
 			Help: "Events per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, labels),
 		flushTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "flush_duration_seconds",
 			Help: "Time to write a batch durably.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, labels),
+		spoolFsync: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "spool_fsync_duration_seconds",
+			Help: "Time of one fsync of a disk buffer's spool.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"buffer"}),
+		spools: newSpoolCollector(),
 	}
 	m.reg.MustRegister(m.eventsIn, m.bytesIn, m.eventsOut, m.bytesOut, m.acked, m.errors, m.dropped, m.parseFailed,
-		m.inFlight, m.batchSize, m.flushTime,
+		m.inFlight, m.batchSize, m.flushTime, m.spoolFsync, m.spools,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -66,9 +71,14 @@ type Metrics struct {
 }
 
 func (s *metricSet) component(kind Kind, name string) *Metrics {
-	l := []string{kind.String(), name}
+	return s.named(kind.String(), name)
+}
+
+// named returns the counters of a component of any kind, such as "buffer".
+func (s *metricSet) named(kind, name string) *Metrics {
+	l := []string{kind, name}
 	return &Metrics{
-		set: s, kind: kind.String(), name: name,
+		set: s, kind: kind, name: name,
 		eventsIn: s.eventsIn.WithLabelValues(l...), bytesIn: s.bytesIn.WithLabelValues(l...),
 		eventsOut: s.eventsOut.WithLabelValues(l...), bytesOut: s.bytesOut.WithLabelValues(l...),
 		acked: s.acked.WithLabelValues(l...), parseFailed: s.parseFailed.WithLabelValues(l...),

@@ -57,10 +57,24 @@ Every source, destination and handler is an object with a ` + "`\"type\"`" + `. 
 destination may also name a ` + "`\"deadLetter\"`" + `: another destination that takes the
 batches it rejects permanently (for example an HTTP 400), after which they
 count as delivered; without one, such a failure stops the daemon with its
-error.
+error. A destination or a route may also have a ` + "`\"buffer\"`" + ` (see Buffers).
 
 `)
 	section(t, &b, "## The file", "", &daemon.File{DataDir: "./sluice-data", ShutdownTimeout: 30e9, Log: daemon.LogConfig{Level: "info", Format: "text"}})
+	b.WriteString(`## Buffers
+
+` + "`\"buffer\"`" + ` on a destination, or on a route (after its handlers, before its
+destinations). ` + "`\"memory\"`" + ` (the default) is the destination's own batching: an
+event is acknowledged to its source once the destination has written it,
+so a source that cannot replay (syslog, http, stdin) loses what was in
+flight if sluiced crashes. ` + "`\"disk\"`" + ` puts a spool in front: an event is
+acknowledged to its source once it is fsynced to the spool, and the
+destination reads the spool in order; a crash, a restart or an outage of
+the destination loses nothing acknowledged. See docs/delivery.md.
+
+`)
+	section(t, &b, "### `buffer`", "", &daemon.BufferConfig{Type: "memory", MaxBytes: 1 << 30, SegmentBytes: 64 << 20,
+		WhenFull: "block", Sync: "batch", SyncInterval: 100e6, BatchCount: 1024, BatchAge: 1e6, Parallelism: 1})
 	for _, k := range []daemon.Kind{daemon.KindSource, daemon.KindDestination, daemon.KindHandler} {
 		fmt.Fprintf(&b, "## %ss\n\n", strings.ToUpper(k.String()[:1])+k.String()[1:])
 		for _, typ := range r.Types(k) {

@@ -64,11 +64,12 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	defer stopProcs()
 	defer stopDests()
 
-	// Destinations stop by level: dead-letter targets after the
-	// destinations that may still hand them batches while they flush.
-	maxLevel := 0
+	// Destinations stop by level: routes' disk buffers first (level 0),
+	// then destinations, dead-letter targets after the destinations that
+	// may still hand them batches while they flush.
+	maxLevel := 1
 	for _, l := range g.level {
-		maxLevel = max(maxLevel, l)
+		maxLevel = max(maxLevel, l+1)
 	}
 	dstCtxs := make([]context.Context, maxLevel+1)
 	stopLevel := make([]context.CancelFunc, maxLevel+1)
@@ -79,16 +80,21 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 		defer stopLevel[l]()
 	}
 	var dests sync.WaitGroup
+	runAt := func(l int, what string, r sluice.Runner) {
+		levelDone[l].Add(1)
+		dests.Go(func() {
+			defer levelDone[l].Done()
+			if err := r.Run(dstCtxs[l]); err != nil && !errors.Is(err, context.Canceled) {
+				fail(fmt.Errorf("%s: %w", what, err))
+			}
+		})
+	}
+	for _, b := range g.routeBuffers {
+		runAt(0, "route "+b.name+": buffer", b)
+	}
 	for _, name := range g.order {
 		if r, ok := g.dests[name].(sluice.Runner); ok {
-			l := g.level[name]
-			levelDone[l].Add(1)
-			dests.Go(func() {
-				defer levelDone[l].Done()
-				if err := r.Run(dstCtxs[l]); err != nil && !errors.Is(err, context.Canceled) {
-					fail(fmt.Errorf("destination %s: %w", name, err))
-				}
-			})
+			runAt(g.level[name]+1, "destination "+name, r)
 		}
 	}
 	var procs sync.WaitGroup

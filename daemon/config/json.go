@@ -13,22 +13,9 @@ import (
 // is an error, a *FieldError, if data is not an object, if the value is
 // not a string or if the key appears twice.
 func Peek(data []byte, key string) (string, error) {
-	raw := bytes.TrimSpace(data)
-	if err := checkJSON(raw); err != nil {
-		return "", &FieldError{Msg: err.Error()}
-	}
-	if k := kindOf(raw); k != kindObject {
-		return "", &FieldError{Msg: "expected an object, got " + k.String()}
-	}
-	var found []byte
-	for _, m := range objectMembers(raw) {
-		if m.key != key {
-			continue
-		}
-		if found != nil {
-			return "", &FieldError{Path: joinKey("", key), Msg: "duplicate field"}
-		}
-		found = m.val
+	found, err := Member(data, key)
+	if err != nil {
+		return "", err
 	}
 	switch k := kindOf(found); k {
 	case kindNull:
@@ -38,6 +25,34 @@ func Peek(data []byte, key string) (string, error) {
 	default:
 		return "", &FieldError{Path: joinKey("", key), Msg: "expected a string, got " + k.String()}
 	}
+}
+
+// Member returns the raw JSON value of key in the object data, or nil if
+// the key is absent or null, so that a caller can decode one member of an
+// object apart from the rest (with [Decode] and [Skip]). It is an error, a
+// *FieldError, if data is not an object or if the key appears twice.
+func Member(data []byte, key string) ([]byte, error) {
+	raw := bytes.TrimSpace(data)
+	if err := checkJSON(raw); err != nil {
+		return nil, &FieldError{Msg: err.Error()}
+	}
+	if k := kindOf(raw); k != kindObject {
+		return nil, &FieldError{Msg: "expected an object, got " + k.String()}
+	}
+	var found []byte
+	for _, m := range objectMembers(raw) {
+		if m.key != key {
+			continue
+		}
+		if found != nil {
+			return nil, &FieldError{Path: joinKey("", key), Msg: "duplicate field"}
+		}
+		found = m.val
+	}
+	if kindOf(found) == kindNull {
+		return nil, nil
+	}
+	return found, nil
 }
 
 // checkJSON returns an error that starts "invalid JSON: " if raw is not

@@ -1,0 +1,272 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/spool"
+)
+
+// Defaults of a disk buffer's writing and forwarding.
+const (
+	defaultBufferBatchCount  = 1024
+	defaultBufferBatchAge    = time.Millisecond
+	defaultBufferParallelism = 1
+	// bufferWriters is the number of batches written to the spool at
+	// once; their fsyncs are shared.
+	bufferWriters = 4
+	// maxSendBytes bounds the records of one spool Send.
+	maxSendBytes = 4 << 20
+)
+
+// diskBuffer is a destination that writes events to a spool, acking them
+// once they are durable there, and forwards the spool's records in order
+// to the destination behind it, whose acks let the spool delete them.
+//
+// Send is safe for concurrent use. Run runs the spool, the writer, the
+// forwarding loops and the inner destination's Runners, and stops them in
+// that order reversed: no more writes, no more reads, the inner
+// destination flushes, and the spool persists what was acked.
+type diskBuffer struct {
+	name    string
+	sp      *spool.Spool
+	front   *batch.Destination[event.Event]
+	inner   dest            // where the records go
+	runners []sluice.Runner // the inner destination's Runners, run here
+	loops   int
+	stop    time.Duration // bound on the stop
+	log     *slog.Logger
+	m       *Metrics
+	maxRec  int // largest record the spool takes
+
+	inflight atomic.Int64 // records forwarded and not yet acked
+	bufs     sync.Pool    // *encoded
+}
+
+// encoded is the scratch space of one write.
+type encoded struct {
+	data []byte
+	ends []int
+	recs []sluice.Message[[]byte]
+}
+
+func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, runners []sluice.Runner,
+	stop time.Duration, log *slog.Logger, m *Metrics, observe func(time.Duration)) (*diskBuffer, error) {
+	sp, err := spool.New(c, spool.WithLogger(log), spool.WithSyncObserver(observe))
+	if err != nil {
+		return nil, err
+	}
+	b := &diskBuffer{name: name, sp: sp, inner: inner, runners: runners, stop: stop, log: log, m: m,
+		loops: cmpOr(bc.Parallelism, defaultBufferParallelism)}
+	b.maxRec = int(min(c.SegmentBytes, c.MaxBytes-c.SegmentBytes)) - spool.HeaderSize
+	b.bufs.New = func() any { return new(encoded) }
+	b.front, err = batch.New(batch.Config{
+		Count: cmpOr(bc.BatchCount, defaultBufferBatchCount), Age: cmpOr(bc.BatchAge, defaultBufferBatchAge),
+		Parallelism: bufferWriters, StopTimeout: stop,
+	}, batch.FlushFunc[event.Event](b.write), batch.WithLogger[event.Event](log))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Send queues msgs to be written to the spool; ack is called once they
+// are durable there.
+func (b *diskBuffer) Send(ctx context.Context, ack func(), msgs ...msg) error {
+	return b.front.Send(ctx, ack, msgs...)
+}
+
+// write encodes msgs as records and appends them to the spool, in Sends of
+// at most maxSendBytes. A record too large for the spool is counted,
+// logged and dropped: it could never be written.
+func (b *diskBuffer) write(ctx context.Context, msgs []msg) error {
+	e := b.bufs.Get().(*encoded)
+	defer b.bufs.Put(e)
+	e.data, e.ends = e.data[:0], e.ends[:0]
+	for i := range msgs {
+		start := len(e.data)
+		e.data = msgs[i].Value.AppendRecord(e.data)
+		if n := len(e.data) - start; n > b.maxRec {
+			e.data = e.data[:start]
+			b.m.Dropped("tooLarge", 1)
+			b.log.Error("buffer: dropping an event too large for the spool; raise segmentBytes",
+				"bytes", n, "max", b.maxRec, "source", msgs[i].Value.Source)
+			continue
+		}
+		e.ends = append(e.ends, len(e.data))
+	}
+	start, size := 0, 0
+	e.recs = e.recs[:0]
+	for _, end := range e.ends {
+		if size+end-start > maxSendBytes && len(e.recs) > 0 {
+			if err := b.sp.Send(ctx, nil, e.recs...); err != nil {
+				return err
+			}
+			e.recs, size = e.recs[:0], 0
+		}
+		e.recs = append(e.recs, sluice.Message[[]byte]{Value: e.data[start:end:end]})
+		size += end - start
+		start = end
+	}
+	if len(e.recs) == 0 {
+		return nil
+	}
+	err := b.sp.Send(ctx, nil, e.recs...)
+	clear(e.recs) // drop references for the pool
+	return err
+}
+
+// Recv reads the next record from the spool and decodes it. A record that
+// does not decode (written by a newer sluiced, or damaged in a way the
+// checksum missed) is counted, logged and acked: retrying cannot fix it.
+func (b *diskBuffer) Recv(ctx context.Context) (msg, func(), error) {
+	for {
+		rec, ack, err := b.sp.Recv(ctx)
+		if err != nil {
+			return msg{}, nil, err
+		}
+		var m msg
+		if err := event.DecodeRecord(rec.Value, &m.Value); err != nil {
+			b.m.Dropped("undecodable", 1)
+			b.log.Error("buffer: skipping a spool record that does not decode", "err", err, "bytes", len(rec.Value))
+			ack()
+			continue
+		}
+		b.inflight.Add(1)
+		return m, func() { b.inflight.Add(-1); ack() }, nil
+	}
+}
+
+// Run runs the buffer until ctx is done, then stops it within the stop
+// bound given to newDiskBuffer.
+func (b *diskBuffer) Run(ctx context.Context) error {
+	var (
+		mu    sync.Mutex
+		first error
+	)
+	failed := make(chan struct{})
+	var failOnce sync.Once
+	run := func(wg *sync.WaitGroup, what string, f func() error) {
+		wg.Go(func() {
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("%s: %w", what, err)
+				}
+				mu.Unlock()
+				failOnce.Do(func() { close(failed) })
+			}
+		})
+	}
+	bg := context.WithoutCancel(ctx)
+	spCtx, stopSpool := context.WithCancel(bg)
+	frontCtx, stopFront := context.WithCancel(bg)
+	readCtx, stopReading := context.WithCancel(bg)
+	fwdCtx, stopFwd := context.WithCancel(bg)
+	innerCtx, stopInner := context.WithCancel(bg)
+	defer func() { stopSpool(); stopFront(); stopReading(); stopFwd(); stopInner() }()
+
+	var spWG, frontWG, fwdWG, innerWG sync.WaitGroup
+	run(&spWG, "spool", func() error { return b.sp.Run(spCtx) })
+	run(&frontWG, "spool writer", func() error { return b.front.Run(frontCtx) })
+	for _, r := range b.runners {
+		run(&innerWG, "destination", func() error { return r.Run(innerCtx) })
+	}
+	p, err := sluice.New(sluice.Config[event.Event, event.Event]{
+		Source: untilStopped{src: b, stop: readCtx}, Destination: b.inner, Handler: sluice.Pipe[event.Event](),
+	}, sluice.Parallelism(b.loops), sluice.WithLogger(b.log))
+	if err != nil {
+		return err
+	}
+	run(&fwdWG, "forward", func() error { return p.Run(fwdCtx) })
+
+	select {
+	case <-ctx.Done():
+	case <-failed:
+	}
+	deadline := time.Now().Add(b.stop)
+	waitUntil := func(wg *sync.WaitGroup, cancel context.CancelFunc) {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		t := time.NewTimer(max(time.Until(deadline), 0))
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			cancel()
+			<-done
+		}
+	}
+	stopFront() // the sources have stopped: write what the writer holds
+	frontWG.Wait()
+	// Forward what the spool holds while there is time, keeping half of
+	// it for the destination to flush; the rest is delivered after the
+	// next start.
+	drainBy := time.Now().Add(time.Until(deadline) / 2)
+	for b.unread() > 0 && time.Now().Before(drainBy) && b.alive(failed) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopReading() // forward what was read
+	waitUntil(&fwdWG, stopFwd)
+	stopInner() // the inner destination flushes and acks
+	innerWG.Wait()
+	if len(b.runners) == 0 {
+		// The destinations behind a route's buffer are run, and stopped,
+		// after it: wait for their acks while they still run.
+		for b.inflight.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	stopSpool() // persist the position of what was acked
+	spWG.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return first
+}
+
+// unread returns the number of records in the spool not yet forwarded.
+func (b *diskBuffer) unread() int64 {
+	return b.sp.Stats().Records - b.inflight.Load()
+}
+
+// alive reports whether no part of the buffer has failed.
+func (b *diskBuffer) alive(failed <-chan struct{}) bool {
+	select {
+	case <-failed:
+		return false
+	default:
+		return true
+	}
+}
+
+// fanout sends to every destination and acks once all of them have.
+type fanout []dest
+
+func (f fanout) Send(ctx context.Context, ack func(), msgs ...msg) error {
+	if len(f) == 1 {
+		return f[0].Send(ctx, ack, msgs...)
+	}
+	ack = sluice.AckAfter(len(f), ack)
+	for _, d := range f {
+		if err := d.Send(ctx, ack, msgs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/event"
+)
+
+// hold is a destination that takes every event and never acks, like one
+// whose server is down; it records what it was given.
+type hold struct {
+	mu  sync.Mutex
+	got int
+}
+
+type holdConfig struct{}
+
+func (h *hold) Send(_ context.Context, _ func(), msgs ...sluice.Message[event.Event]) error {
+	h.mu.Lock()
+	h.got += len(msgs)
+	h.mu.Unlock()
+	return nil
+}
+
+// bufferRegistry is testRegistry with the "hold" destination.
+func bufferRegistry(acked *ackLog, h *hold) *daemon.Registry {
+	r := testRegistry(acked)
+	daemon.RegisterDestination(r, "hold", "never acks", func() *holdConfig { return &holdConfig{} },
+		func(daemon.Env, *holdConfig) (sluice.Destination[event.Event], error) { return h, nil })
+	return r
+}
+
+func runFor(t *testing.T, cfg string, r *daemon.Registry, d time.Duration) {
+	t.Helper()
+	dm, err := daemon.New([]byte(cfg), r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	if err := dm.Run(ctx); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// With a disk buffer, sources are acked once the spool has the events;
+// a destination that never acks leaves them in the spool, and the next
+// run delivers them to a destination that works. The spool commands
+// report them, and verify finds damage made to the files.
+func TestDiskBufferKeepsWhatTheDestinationDidNotAck(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.ndjson")
+	cfgFile := filepath.Join(dir, "sluice.hujson")
+	first := fmt.Sprintf(`{
+		"dataDir": %q,
+		"shutdownTimeout": "2s",
+		"sources": {"g": {"type": "gen", "count": 300, "block": true}},
+		"destinations": {"out": {"type": "hold", "buffer": {"type": "disk", "maxBytes": 1048576, "segmentBytes": 16384}}},
+	}`, dir)
+	acked, h := &ackLog{}, &hold{}
+	r := bufferRegistry(acked, h)
+	dm, err := daemon.New([]byte(first), r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- dm.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		acked.mu.Lock()
+		n := acked.n
+		acked.mu.Unlock()
+		h.mu.Lock()
+		got := h.got
+		h.mu.Unlock()
+		if n == 300 && got == 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("source acked %d of 300 and the destination was given %d: want all, once the spool has them", n, got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+
+	// inspect and verify see 300 unacked records in several segments.
+	if err := os.WriteFile(cfgFile, []byte(first), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := daemon.Main([]string{"spool", "inspect", "--config", cfgFile}, &stdout, &stderr, r); code != 0 {
+		t.Fatalf("spool inspect exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "300 records, 300 unacknowledged") {
+		t.Errorf("spool inspect said:\n%s\nwant 300 records, 300 unacknowledged", stdout.String())
+	}
+	stdout.Reset()
+	if code := daemon.Main([]string{"spool", "verify", "--config", cfgFile}, &stdout, &stderr, r); code != 0 {
+		t.Fatalf("spool verify exit %d: %s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "buffer out: ok: 300 records") {
+		t.Errorf("spool verify said %q", stdout.String())
+	}
+
+	// Damage one record of the first segment: verify reports it, and the
+	// next run skips exactly it and delivers the other 299.
+	segs, _ := filepath.Glob(filepath.Join(dir, "spool", "out", "*.seg"))
+	if len(segs) < 2 {
+		t.Fatalf("spool holds %d segments, want several", len(segs))
+	}
+	seg, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg[len(seg)/2] ^= 0xff
+	if err := os.WriteFile(segs[0], seg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if code := daemon.Main([]string{"spool", "verify", "--config", cfgFile}, &stdout, &stderr, r); code != 1 {
+		t.Errorf("spool verify after damage exit %d, want 1: %s", code, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "DAMAGED: 1 damaged regions, 1 records lost") {
+		t.Errorf("spool verify said:\n%s\nwant one region, one record lost", stdout.String())
+	}
+
+	second := strings.Replace(first, `"type": "hold"`, fmt.Sprintf(`"type": "file", "path": %q`, out), 1)
+	second = strings.Replace(second, `"count": 300`, `"count": 0`, 1)
+	runFor(t, second, r, 3*time.Second)
+	lines := readLines(t, out)
+	if len(lines) != 299 {
+		t.Fatalf("second run delivered %d events, want the 299 undamaged ones", len(lines))
+	}
+	seen := map[string]bool{}
+	for _, l := range lines {
+		seen[l["raw"].(string)] = true
+	}
+	if len(seen) != 299 {
+		t.Errorf("%d distinct events, want 299", len(seen))
+	}
+	// Everything acked: nothing left to deliver.
+	stdout.Reset()
+	if code := daemon.Main([]string{"spool", "inspect", "--config", cfgFile}, &stdout, &stderr, r); code != 0 {
+		t.Fatalf("spool inspect exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), " 0 unacknowledged") {
+		t.Errorf("after delivery, spool inspect said:\n%s", stdout.String())
+	}
+}
+
+// A route's buffer sits after its handlers and feeds each of its
+// destinations every event; a clean stop delivers and acks everything.
+func TestRouteDiskBuffer(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"sources": {"g": {"type": "gen", "count": 2000}},
+		"destinations": {
+			"a": {"type": "file", "path": %q},
+			"b": {"type": "file", "path": %q, "buffer": {"type": "disk"}},
+		},
+		"routes": [{"name": "both", "from": ["g"], "to": ["a", "b"], "buffer": {"type": "disk", "sync": "interval"},
+			"handlers": [{"type": "drop", "if": "raw == \"line 7\""}]}],
+	}`, dir, filepath.Join(dir, "a.ndjson"), filepath.Join(dir, "b.ndjson"))
+	acked := &ackLog{}
+	runFor(t, cfg, testRegistry(acked), 20*time.Second)
+	for _, name := range []string{"a", "b"} {
+		if got := readLines(t, filepath.Join(dir, name+".ndjson")); len(got) != 1999 {
+			t.Errorf("%s holds %d events, want 1999", name, len(got))
+		}
+	}
+	if acked.n != 2000 {
+		t.Errorf("%d acked, want 2000", acked.n)
+	}
+	for _, sub := range []string{"both", "b"} {
+		if _, err := os.Stat(filepath.Join(dir, "spool", sub)); err != nil {
+			t.Errorf("spool directory: %v", err)
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/spool"
+)
+
+const spoolUsage = `Usage:
+  sluiced spool inspect [--config FILE] [--json]
+      segments, records, bytes and the oldest unacknowledged event of each
+      disk buffer of the config
+  sluiced spool verify [--config FILE]
+      check every record's checksum; exit 1 if any buffer is damaged
+
+Both read the spool files without changing them, so they may run beside a
+live sluiced (whose newest segment may then end in a record being written:
+reported as a torn tail, not as damage).
+`
+
+// bufferReport is what inspect prints for one buffer.
+type bufferReport struct {
+	Buffer string `json:"buffer"`
+	Config string `json:"config"` // the buffer's config path
+	spool.Report
+	// OldestEvent is the event time of the oldest unacknowledged event.
+	OldestEvent time.Time `json:"oldestEvent,omitzero"`
+	// Undecodable counts unacknowledged records that do not decode.
+	Undecodable int64 `json:"undecodable,omitempty"`
+}
+
+func spoolCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
+	if len(args) == 0 || (args[0] != "inspect" && args[0] != "verify") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprint(stdout, spoolUsage)
+			return 0
+		}
+		fmt.Fprint(stderr, spoolUsage)
+		return 2
+	}
+	verb := args[0]
+	fs, path := flags("spool "+verb, "spool "+verb+" [--config FILE]\n\n"+spoolUsage, stderr)
+	asJSON := fs.Bool("json", false, "print the reports as JSON (inspect)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage(err)
+	}
+	data, err := readConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "sluiced:", err)
+		return 1
+	}
+	p, err := Load(data, r)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	specs := p.buffers()
+	if len(specs) == 0 {
+		fmt.Fprintln(stdout, "no disk buffers in this config")
+		return 0
+	}
+	var reports []bufferReport
+	failed := false
+	for _, b := range specs {
+		br := bufferReport{Buffer: b.name, Config: b.path}
+		br.Report, err = spool.Inspect(b.dir, func(_ uint64, _ time.Time, payload []byte) {
+			var e event.Event
+			if event.DecodeRecord(payload, &e) != nil {
+				br.Undecodable++
+				return
+			}
+			if t := e.Timestamp(); br.OldestEvent.IsZero() || t.Before(br.OldestEvent) {
+				br.OldestEvent = t
+			}
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "sluiced: buffer %s: %v\n", b.name, err)
+			failed = true
+			continue
+		}
+		reports = append(reports, br)
+	}
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(reports); err != nil {
+			fmt.Fprintln(stderr, "sluiced:", err)
+			return 1
+		}
+	case verb == "inspect":
+		for _, br := range reports {
+			printInspect(stdout, br)
+		}
+	default:
+		for _, br := range reports {
+			if !printVerify(stdout, br) {
+				failed = true
+			}
+		}
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func printInspect(w io.Writer, br bufferReport) {
+	r := br.Report
+	fmt.Fprintf(w, "buffer %s (%s): %s\n", br.Buffer, br.Config, r.Dir)
+	fmt.Fprintf(w, "  %d segments, %d bytes, %d records, %d unacknowledged", len(r.Segments), r.Bytes, r.Records, r.Unacked)
+	if r.PositionOK {
+		fmt.Fprintf(w, " (acknowledged up to record %d)\n", r.Position)
+	} else {
+		fmt.Fprintf(w, " (no readable position: all would be delivered again)\n")
+	}
+	if !r.OldestUnacked.IsZero() {
+		fmt.Fprintf(w, "  oldest unacknowledged: written %s (%s ago), event time %s\n",
+			r.OldestUnacked.UTC().Format(time.RFC3339), time.Since(r.OldestUnacked).Round(time.Second), br.OldestEvent.UTC().Format(time.RFC3339Nano))
+	}
+	for _, s := range r.Segments {
+		fmt.Fprintf(w, "  %s  %d bytes  %d records", s.Name, s.Bytes, s.Records)
+		if s.Records > 0 {
+			fmt.Fprintf(w, "  #%d-#%d  written %s to %s", s.FirstSeq, s.LastSeq,
+				s.FirstWrite.UTC().Format(time.RFC3339), s.LastWrite.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+	}
+	if br.Undecodable > 0 {
+		fmt.Fprintf(w, "  %d unacknowledged records do not decode as events\n", br.Undecodable)
+	}
+	printDamage(w, r)
+}
+
+// printVerify prints the verdict on one buffer and reports whether it is
+// undamaged.
+func printVerify(w io.Writer, br bufferReport) bool {
+	r := br.Report
+	if len(r.Damage) == 0 && br.Undecodable == 0 {
+		fmt.Fprintf(w, "buffer %s: ok: %d records in %d segments, every checksum good", br.Buffer, r.Records, len(r.Segments))
+		if r.TornBytes > 0 {
+			fmt.Fprintf(w, "; a torn tail of %d bytes (a write never completed, never acknowledged)", r.TornBytes)
+		}
+		fmt.Fprintln(w)
+		return true
+	}
+	fmt.Fprintf(w, "buffer %s: DAMAGED: %d damaged regions, %d records lost, %d records that do not decode (%s)\n",
+		br.Buffer, len(r.Damage), r.Skipped, br.Undecodable, r.Dir)
+	printDamage(w, r)
+	return false
+}
+
+func printDamage(w io.Writer, r spool.Report) {
+	for _, d := range r.Damage {
+		fmt.Fprintf(w, "  damage: %s offset %d: %d bytes, %d records lost: %s\n", d.Segment, d.Offset, d.Bytes, d.Records, d.Reason)
+	}
+	if r.TornBytes > 0 && len(r.Damage) > 0 {
+		fmt.Fprintf(w, "  torn tail: %d bytes\n", r.TornBytes)
+	}
+}
