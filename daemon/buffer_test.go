@@ -1,10 +1,15 @@
 package daemon_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -190,5 +195,112 @@ func TestRouteDiskBuffer(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "spool", sub)); err != nil {
 			t.Errorf("spool directory: %v", err)
 		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// metric returns the value of the series named exactly series (name and
+// labels) on the admin listener at addr, or -1 if it is absent.
+func metric(t *testing.T, addr, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return -1
+}
+
+// A full spool in front of a destination that never acks: "block" makes
+// the http source answer 503 with Retry-After (back-pressure reaches the
+// sender, nothing is acked that is not on disk); "dropNewest" answers 200,
+// and every event sent is either in the spool or counted as dropped.
+func TestDiskBufferFull(t *testing.T) {
+	for _, whenFull := range []string{"block", "dropNewest"} {
+		t.Run(whenFull, func(t *testing.T) {
+			dir := t.TempDir()
+			httpAddr, adminAddr := freeAddr(t), freeAddr(t)
+			cfg := fmt.Sprintf(`{
+				"dataDir": %q,
+				"shutdownTimeout": "1s",
+				"admin": {"addr": %q},
+				"sources": {"in": {"type": "http", "addr": %q, "requestTimeout": "1s"}},
+				"destinations": {"out": {"type": "hold", "buffer": {"type": "disk", "maxBytes": 65536, "segmentBytes": 16384, "whenFull": %q}}},
+			}`, dir, adminAddr, httpAddr, whenFull)
+			dm, err := daemon.New([]byte(cfg), bufferRegistry(&ackLog{}, &hold{}), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- dm.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil && whenFull == "dropNewest" {
+					t.Errorf("Run = %v", err)
+				}
+			}()
+			body := strings.Repeat(strings.Repeat("x", 200)+"\n", 20)
+			sent, ok, refused := 0, 0, 0
+			for i := 0; i < 200 && (whenFull != "block" || refused == 0); i++ {
+				resp, err := http.Post("http://"+httpAddr+"/", "application/x-ndjson", strings.NewReader(body))
+				if err != nil {
+					time.Sleep(20 * time.Millisecond) // not listening yet
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				sent += 20
+				switch resp.StatusCode {
+				case http.StatusOK:
+					ok++
+				case http.StatusServiceUnavailable:
+					refused++
+					if resp.Header.Get("Retry-After") == "" {
+						t.Error("503 without Retry-After")
+					}
+				default:
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+			records := metric(t, adminAddr, `sluice_spool_records{buffer="out"}`)
+			dropped := metric(t, adminAddr, `sluice_spool_dropped_records_total{buffer="out"}`)
+			t.Logf("%d requests answered 200, %d 503; spool holds %v records, dropped %v", ok, refused, records, dropped)
+			switch whenFull {
+			case "block":
+				if refused == 0 {
+					t.Error("no request was refused although the spool is full")
+				}
+				if float64(ok*20) > records {
+					t.Errorf("%d events acked to the sender, but the spool holds only %v", ok*20, records)
+				}
+			case "dropNewest":
+				if refused != 0 || ok != 200 {
+					t.Errorf("%d of 200 requests answered 200, %d refused: dropNewest takes everything", ok, refused)
+				}
+				if dropped <= 0 || records+dropped != float64(sent) {
+					t.Errorf("spool holds %v and dropped %v: want both to add up to the %d sent, with some dropped", records, dropped, sent)
+				}
+			}
+		})
 	}
 }

@@ -15,15 +15,17 @@ import (
 
 // runState is what the admin listener reports.
 type runState struct {
-	mu    sync.Mutex
-	ready bool
-	err   error
+	mu       sync.Mutex
+	ready    bool
+	stopping bool // once set, never ready again
+	err      error
 }
 
 func (s *runState) set(ready bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ready = ready
+	s.stopping = s.stopping || !ready
+	s.ready = ready && !s.stopping
 	if err != nil && s.err == nil {
 		s.err = err
 	}
@@ -121,8 +123,21 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 			}
 		})
 	}
-	state.set(true, nil)
-	log.Info("running", "sources", len(g.sources), "destinations", len(g.dests))
+	// Ready once every disk buffer has recovered its spool: until then,
+	// sources wait.
+	go func() {
+		for _, b := range g.buffers() {
+			select {
+			case <-b.sp.Ready():
+			case <-ctx.Done():
+				return
+			case <-fatal:
+				return
+			}
+		}
+		state.set(true, nil)
+		log.Info("running", "sources", len(g.sources), "destinations", len(g.dests), "diskBuffers", len(g.buffers()))
+	}()
 
 	allDone := make(chan struct{})
 	go func() { procs.Wait(); close(allDone) }()
@@ -194,4 +209,15 @@ func (c counted) Recv(ctx context.Context) (msg, func(), error) {
 		c.m.In(1, len(m.Value.Raw))
 	}
 	return m, ack, err
+}
+
+// buffers returns the graph's disk buffers.
+func (g *graph) buffers() []*diskBuffer {
+	bs := append([]*diskBuffer(nil), g.routeBuffers...)
+	for _, name := range g.order {
+		if b, ok := g.dests[name].(*diskBuffer); ok {
+			bs = append(bs, b)
+		}
+	}
+	return bs
 }

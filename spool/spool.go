@@ -204,6 +204,10 @@ loop:
 	return err
 }
 
+// Ready returns a channel closed once Run has opened and recovered the
+// directory, or failed to. Send and Recv wait for it.
+func (s *Spool) Ready() <-chan struct{} { return s.ready }
+
 // syncAll fsyncs everything written so far.
 func (s *Spool) syncAll() {
 	s.mu.Lock()
