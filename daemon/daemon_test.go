@@ -35,6 +35,7 @@ func TestExamplesLoad(t *testing.T) {
 	if len(paths) == 0 {
 		t.Fatal("no example configs found")
 	}
+	t.Setenv("HOOK_TOKEN", "example") // examples take secrets from the environment
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			var out, errOut bytes.Buffer
