@@ -56,8 +56,11 @@ func (s *Spool) recoverDir() error {
 	}
 
 	p, pok, perr := readPosition(dir)
-	if perr != nil {
+	switch {
+	case perr != nil:
 		s.o.log.Warn("spool: position file unusable, replaying from the oldest segment", "dir", dir, "err", perr)
+	case !pok && len(segs) > 0:
+		s.o.log.Warn("spool: no position file, replaying from the oldest segment", "dir", dir)
 	}
 	lastSeq := p.Seq
 	for i := len(segs) - 1; i >= 0; i-- {
