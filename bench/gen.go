@@ -43,10 +43,11 @@ func (l *Load) Span(i, j int) []byte { return l.Buf[l.Start(i):l.Ends[j-1]] }
 
 // Formats of generated lines.
 const (
-	Format5424  = "5424"  // RFC 5424, ~250 B, modelled on lading's syslog5424
-	Format3164  = "3164"  // RFC 3164 (BSD syslog)
-	FormatNginx = "nginx" // nginx "combined" access log lines
-	Format1K    = "1k"    // RFC 5424 lines padded to 1 KiB
+	Format5424  = "5424"   // RFC 5424, ~250 B, modelled on lading's syslog5424
+	Format3164  = "3164"   // RFC 3164 (BSD syslog)
+	FormatNginx = "nginx"  // nginx "combined" access log lines
+	Format1K    = "1k"     // RFC 5424 lines padded to 1 KiB
+	FormatJSON  = "ndjson" // JSON objects of exactly 250 B (NDJSON for the HTTP case)
 )
 
 // Framings of a stream.
@@ -91,6 +92,8 @@ func BuildLoad(format, framing string, n int) (*Load, error) {
 		gen, avg = genNginx, 200
 	case Format1K:
 		gen, avg = gen1K, 1030
+	case FormatJSON:
+		gen = genJSON
 	default:
 		return nil, fmt.Errorf("unknown format %q", format)
 	}
@@ -166,6 +169,25 @@ func gen1K(r *rand.Rand, dst []byte, seq int) []byte {
 	return dst
 }
 
+// jsonLen is the size of a FormatJSON event, without its newline.
+const jsonLen = 250
+
+var levels = []string{"debug", "info", "info", "info", "warn", "error"}
+
+// genJSON is a JSON object of exactly jsonLen bytes whose "msg" starts
+// with the sequence number: {"ts":...,"host":...,"app":...,"level":...,"msg":"seq=... text"}.
+// The text alphabet needs no JSON escaping.
+func genJSON(r *rand.Rand, dst []byte, seq int) []byte {
+	start := len(dst)
+	ts := baseTime.Add(time.Duration(seq) * time.Millisecond)
+	dst = append(dst, `{"ts":"`...)
+	dst = ts.AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+	dst = fmt.Appendf(dst, `","host":%q,"app":%q,"level":%q,"msg":"`, pick(r, hostnames), pick(r, appnames), pick(r, levels))
+	dst = append(appendSeq(dst, seq), ' ')
+	dst = appendText(r, dst, max(0, jsonLen-(len(dst)-start)-2))
+	return append(dst, `"}`...)
+}
+
 func gen3164(r *rand.Rand, dst []byte, seq int) []byte {
 	ts := baseTime.Add(time.Duration(seq) * time.Millisecond)
 	dst = fmt.Appendf(dst, "<%d>%s %2d %s %s %s[%d]: ", r.IntN(192), months[ts.Month()-1], ts.Day(),
@@ -193,9 +215,11 @@ type SendOptions struct {
 
 // SendStats is what Send reports.
 type SendStats struct {
-	First time.Time // just before the first byte was written
-	Last  time.Time // after the last write returned
-	Bytes int64
+	First    time.Time // just before the first byte was written
+	Last     time.Time // after the last write returned (HTTP: when the last 200 came)
+	Bytes    int64
+	Requests int // HTTP requests that got 200
+	Retries  int // HTTP requests retried after a 503
 }
 
 // Send writes the whole load to the subject and closes the connections.

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -25,7 +27,7 @@ import (
 // Options are the harness's settings, one per flag.
 type Options struct {
 	Cases    []string
-	Subjects []string
+	Subjects []string // nil: each case's own (Case.Subjects, else DefaultSubjects)
 	Lines    int
 	Replicas int
 	Format   string
@@ -33,6 +35,9 @@ type Options struct {
 	Rate     float64
 	Pin      bool
 	OutDir   string
+	DiskDir  string // Disk cases (p7): directory on a disk; relative to the module root
+	Conns    int    // if > 0, connections or HTTP clients of every case
+	Batch    int    // if > 0, events per HTTP request
 	Results  string // directory for result files; "" writes none
 	Timeout  time.Duration
 	Keep     bool
@@ -40,15 +45,20 @@ type Options struct {
 	Command  string // the command line, for the reports
 }
 
-// SmokeOptions is what -smoke runs: small, quick, sluiced and the relay,
-// and a failure on any missing or duplicated line.
+// SmokeOptions is what -smoke runs: small, quick, sluiced and the relay
+// (p1, p2), sluiced with both buffers and the disk ceiling (p7), and a
+// failure on any missing or duplicated line.
 func SmokeOptions() Options {
 	return Options{
-		Cases: []string{"p1", "p2"}, Subjects: []string{"sluiced", "relay"},
-		Lines: 5000, Replicas: 1, Format: Format5424, OutDir: defaultOutDir(),
+		Cases: []string{"p1", "p2", "p7"}, Subjects: []string{"sluiced", "relay", "sluiced-disk", "sluiced-memory", "ceiling"},
+		Lines: 5000, Replicas: 1, Format: Format5424, OutDir: defaultOutDir(), DiskDir: defaultDiskDir,
 		Timeout: 60 * time.Second, Smoke: true, Command: "go run ./bench -smoke",
 	}
 }
+
+// defaultDiskDir is -diskdir's default, relative to the module root
+// (gitignored).
+const defaultDiskDir = "bench/results/tmp"
 
 func defaultOutDir() string {
 	if ok, _ := IsTmpfs("/dev/shm"); ok {
@@ -60,8 +70,8 @@ func defaultOutDir() string {
 func main() {
 	var o Options
 	var cases, subjects string
-	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p5, p7 (pending), or all")
-	flag.StringVar(&subjects, "subjects", "sluiced,relay,socat,socat-128k,rsyslog,syslog-ng,benthos", "comma-separated subjects")
+	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p5, p7, or all")
+	flag.StringVar(&subjects, "subjects", "", "comma-separated subjects (default: "+strings.Join(DefaultSubjects, ",")+"; for p7 "+strings.Join(Cases[len(Cases)-1].Subjects, ",")+")")
 	flag.IntVar(&o.Lines, "lines", 2_000_000, "lines per replica")
 	flag.IntVar(&o.Replicas, "replicas", 5, "replicas per subject, interleaved")
 	flag.StringVar(&o.Format, "format", Format5424, "line format: 5424, 3164, nginx, 1k")
@@ -69,12 +79,18 @@ func main() {
 	flag.Float64Var(&o.Rate, "rate", 0, "lines per second over all connections; 0 = as fast as possible")
 	flag.BoolVar(&o.Pin, "pin", false, "pin the harness (generator) to CPU 1 and each subject to CPU 0 with taskset")
 	flag.StringVar(&o.OutDir, "outdir", defaultOutDir(), "directory on tmpfs for the subjects' files")
+	flag.StringVar(&o.DiskDir, "diskdir", defaultDiskDir, "directory on a disk (not tmpfs) for the subjects' spools and files in p7; relative to the module root")
+	flag.IntVar(&o.Conns, "conns", 0, "connections (TCP, UDP) or HTTP clients (p7); 0 keeps each case's")
+	flag.IntVar(&o.Batch, "batch", 0, "events per HTTP request (p7); 0 keeps the case's (100)")
 	flag.StringVar(&o.Results, "results", "bench/results", `directory (relative to the module root) for result files; "" writes none`)
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "per-replica timeout")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the subjects' directories")
-	smoke := flag.Bool("smoke", false, "CI smoke run: p1 and p2, sluiced and relay, 5000 lines, 1 replica; fails on any loss or duplicate")
+	smoke := flag.Bool("smoke", false, "CI smoke run: p1 and p2 (sluiced, relay) and p7 (sluiced-disk, sluiced-memory, ceiling), 5000 lines, 1 replica; fails on any loss or duplicate")
 	flag.Parse()
-	o.Cases, o.Subjects = strings.Split(cases, ","), strings.Split(subjects, ",")
+	o.Cases = strings.Split(cases, ",")
+	if subjects != "" {
+		o.Subjects = strings.Split(subjects, ",")
+	}
 	o.Command = "go run ./bench " + strings.Join(os.Args[1:], " ")
 	if *smoke {
 		o = SmokeOptions()
@@ -129,14 +145,52 @@ func Main(o Options, out io.Writer) error {
 		}
 	}
 
-	// Prepare every subject once; a failure makes it a skipped row.
+	var cases []Case
+	for _, cname := range o.Cases {
+		c, ok := findCase(cname)
+		if !ok {
+			return fmt.Errorf("unknown case %q", cname)
+		}
+		if o.Framing != "" && c.Network == "tcp" {
+			c.Framing = o.Framing
+		}
+		if o.Conns > 0 {
+			c.Conns = o.Conns
+		}
+		if o.Batch > 0 {
+			c.Batch = o.Batch
+		}
+		cases = append(cases, c)
+	}
+	o.DiskDir = cmp.Or(o.DiskDir, defaultDiskDir)
+	if !filepath.IsAbs(o.DiskDir) {
+		o.DiskDir = filepath.Join(env.ModRoot, o.DiskDir)
+	}
+	where := ""
+	if slices.ContainsFunc(cases, func(c Case) bool { return c.Disk }) {
+		if err := os.MkdirAll(o.DiskDir, 0o755); err != nil {
+			return err
+		}
+		where = fmt.Sprintf("%s: %s", o.DiskDir, Filesystem(o.DiskDir))
+		if ok, _ := IsTmpfs(o.DiskDir); ok {
+			fmt.Fprintf(out, "warning: %s is a tmpfs; p7 measures no disk\n", o.DiskDir)
+		}
+	}
+
+	// Prepare every subject some case runs, once; a failure makes it a
+	// skipped row.
+	var names []string
+	for _, c := range cases {
+		for _, name := range caseSubjects(o, c) {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
 	skip := map[string]string{}
 	version := map[string]string{}
-	for _, name := range o.Subjects {
+	for _, name := range names {
 		s := Subjects[name]
-		if s == nil {
-			return fmt.Errorf("unknown subject %q", name)
-		}
 		if err := s.Prepare(env); err != nil {
 			skip[name] = err.Error()
 			if o.Smoke {
@@ -151,19 +205,13 @@ func Main(o Options, out io.Writer) error {
 	fmt.Fprintf(out, "## sluice benchmark\n\nCommand: `%s`\n\n%s\n", o.Command, machine)
 	var failures []string
 	loads := map[string]*Load{}
-	for _, cname := range o.Cases {
-		c, ok := findCase(cname)
-		if !ok {
-			return fmt.Errorf("unknown case %q", cname)
-		}
+	for _, c := range cases {
 		var rows []Row
+		format := cmp.Or(c.Format, o.Format)
 		if c.Pending == "" {
-			if o.Framing != "" && c.Network == "tcp" {
-				c.Framing = o.Framing
-			}
-			key := fmt.Sprint(o.Format, c.Framing, o.Lines)
+			key := fmt.Sprint(format, c.Framing, o.Lines)
 			if loads[key] == nil {
-				if loads[key], err = BuildLoad(o.Format, c.Framing, o.Lines); err != nil {
+				if loads[key], err = BuildLoad(format, c.Framing, o.Lines); err != nil {
 					return err
 				}
 			}
@@ -171,7 +219,11 @@ func Main(o Options, out io.Writer) error {
 		}
 		start := time.Now().UTC()
 		var b strings.Builder
-		WriteTable(&b, c, rows, o.Lines)
+		caseWhere := ""
+		if c.Disk {
+			caseWhere = where
+		}
+		WriteTable(&b, c, rows, o.Lines, caseWhere)
 		fmt.Fprint(out, b.String())
 		for _, r := range rows {
 			if o.Smoke && (r.Missing > 0 || r.Dups > 0 || r.Note != "" || len(r.LinesPS) != len(r.Runs)) {
@@ -192,8 +244,16 @@ func Main(o Options, out io.Writer) error {
 				return err
 			}
 			name := filepath.Join(dir, fmt.Sprintf("%s-%s.md", c.Name, start.Format("20060102T150405Z")))
-			text := fmt.Sprintf("# %s\n\nCommand: `%s`\n\nLoad: %s lines, seed %d, framing %s, %d connection(s), rate %s; output on %s; pinned: %v.\n\n%s\n%s",
-				c.Name, o.Command, o.Format, Seed, c.Framing, c.Conns, rateText(o.Rate), o.OutDir, o.Pin, machine, b.String())
+			outOn := o.OutDir
+			if c.Disk {
+				outOn = where
+			}
+			conns := fmt.Sprintf("%d connection(s)", c.Conns)
+			if c.Network == "http" {
+				conns = fmt.Sprintf("%d HTTP client(s), %d events per request", c.Conns, c.Batch)
+			}
+			text := fmt.Sprintf("# %s\n\nCommand: `%s`\n\nLoad: %s lines, seed %d, framing %s, %s, rate %s; output on %s; pinned: %v.\n\n%s\n%s",
+				c.Name, o.Command, format, Seed, c.Framing, conns, rateText(o.Rate), outOn, o.Pin, machine, b.String())
 			if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
 				return err
 			}
@@ -213,6 +273,25 @@ func rateText(r float64) string {
 	return fmt.Sprintf("%.0f lines/s", r)
 }
 
+// caseSubjects are the subjects that run case c: those of -subjects (or
+// the case's defaults) whose kind (HTTP or not) matches the case's.
+func caseSubjects(o Options, c Case) []string {
+	names := o.Subjects
+	if names == nil {
+		names = c.Subjects
+	}
+	if names == nil {
+		names = DefaultSubjects
+	}
+	var out []string
+	for _, name := range names {
+		if s := Subjects[name]; s == nil || s.HTTP == (c.Network == "http") {
+			out = append(out, name) // an unknown name fails in Main
+		}
+	}
+	return out
+}
+
 func findCase(name string) (Case, bool) {
 	for _, c := range Cases {
 		if c.Name == name {
@@ -227,7 +306,8 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 	runs := map[string][]Result{}
 	notes := map[string]string{}
 	var active []*Subject
-	for _, name := range o.Subjects {
+	names := caseSubjects(o, c)
+	for _, name := range names {
 		s := Subjects[name]
 		switch {
 		case skip[name] != "":
@@ -238,17 +318,21 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			active = append(active, s)
 		}
 	}
-	ro := RunOptions{OutDir: o.OutDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Keep: o.Keep}
+	ro := RunOptions{OutDir: o.OutDir, DiskDir: o.DiskDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Keep: o.Keep}
 	for rep := 1; rep <= o.Replicas; rep++ {
 		for _, s := range active {
 			r := RunReplica(env, s, c, load, rep, ro)
-			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v, cpu %.2fs, missing %d, dup %d, err %v\n",
-				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err))
+			acked := ""
+			if c.Network == "http" {
+				acked = fmt.Sprintf(" (acked in %v)", r.Acked.Round(time.Millisecond))
+			}
+			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v%s, cpu %.2fs, missing %d, dup %d, err %v\n",
+				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), acked, r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err))
 			runs[s.Name] = append(runs[s.Name], r)
 		}
 	}
 	var rows []Row
-	for _, name := range o.Subjects {
+	for _, name := range names {
 		row := Summarise(name, version[name], runs[name])
 		if notes[name] != "" {
 			row.Note = notes[name]

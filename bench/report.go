@@ -18,6 +18,7 @@ type Row struct {
 	Note    string // why it was skipped, or errors
 	Runs    []Result
 	LinesPS []float64 // per good replica
+	AckedPS []float64 // HTTP: events acked (200) per second
 	MiBPS   []float64
 	PerCPU  []float64 // lines per CPU-second
 	HWM     []float64 // MiB
@@ -26,6 +27,7 @@ type Row struct {
 	Reorder int
 	UDPIn   int64 // Udp InErrors delta, summed
 	UDPRcv  int64 // Udp RcvbufErrors delta, summed
+	Retries int   // HTTP requests retried after a 503, summed
 }
 
 // Summarise turns results into a row.
@@ -43,6 +45,10 @@ func Summarise(subject, version string, runs []Result) Row {
 		row.Reorder += r.Verdict.Reordered
 		row.UDPIn += r.UDP.InErrors
 		row.UDPRcv += r.UDP.RcvbufErrors
+		row.Retries += r.Retries
+		if r.Acked > 0 {
+			row.AckedPS = append(row.AckedPS, float64(r.Delivered())/r.Acked.Seconds())
+		}
 		secs := r.E2E.Seconds()
 		if secs <= 0 {
 			continue
@@ -101,11 +107,17 @@ func ratio(a, b float64) string {
 // ceilingOrder is which subject is "the ceiling" of a case, first found.
 var ceilingOrder = []string{"relay", "socat-128k", "socat"}
 
-// WriteTable writes the markdown table of one case.
-func WriteTable(w io.Writer, c Case, rows []Row, lines int) {
+// WriteTable writes the markdown table of one case; where describes the
+// directory of the subjects' files in Disk cases.
+func WriteTable(w io.Writer, c Case, rows []Row, lines int, where string) {
 	fmt.Fprintf(w, "### %s: %s\n\n", c.Name, c.Desc)
 	if c.Pending != "" {
 		fmt.Fprintf(w, "%s\n\n", c.Pending)
+		return
+	}
+	if c.Network == "http" {
+		writeHTTPTable(w, c, rows, lines, where)
+		writeWork(w, rows)
 		return
 	}
 	byName := map[string]Row{}
@@ -142,12 +154,59 @@ func WriteTable(w io.Writer, c Case, rows []Row, lines int) {
 			ratio(median(r.LinesPS), median(ceil.LinesPS)), r.Note)
 	}
 	fmt.Fprintln(w)
+	writeWork(w, rows)
+}
+
+func writeWork(w io.Writer, rows []Row) {
 	fmt.Fprintln(w, "Versions and work done:")
 	fmt.Fprintln(w)
 	for _, r := range rows {
 		if s := Subjects[r.Subject]; s != nil && s.Work != "" && len(r.Runs) > 0 {
 			fmt.Fprintf(w, "- %s (%s): %s\n", r.Subject, orDash(r.Version), s.Work)
 		}
+	}
+	fmt.Fprintln(w)
+}
+
+// writeHTTPTable writes the table of an HTTP case (p7): events/s until
+// the last 200 and until the output file was complete, as ratios to
+// sluiced-memory and to the ceiling.
+func writeHTTPTable(w io.Writer, c Case, rows []Row, lines int, where string) {
+	byName := map[string]Row{}
+	for _, r := range rows {
+		byName[r.Subject] = r
+	}
+	mem, ceil := median(byName["sluiced-memory"].AckedPS), median(byName["ceiling"].AckedPS)
+	fmt.Fprintf(w, "%d events of %d B + newline per replica, POSTed as NDJSON by %d keep-alive clients, %d events per request. ", lines, jsonLen, c.Conns, c.Batch)
+	fmt.Fprintf(w, "Spools and output files in %s.\n\n", where)
+	fmt.Fprintln(w, "\"Acked\" runs from the first byte sent to the last 200 (an event counts as delivered once its request got 200); \"output\" to the moment the output file held every line. "+
+		"Rates are median [min–max] over replicas; missing, duplicates, reordered and 503 retries are summed. "+
+		"\"÷ memory\" and \"÷ ceiling\" are the median acked events/s over sluiced-memory's and over the ceiling's. CPU is the subject's (the ceiling's: its writing thread).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| Subject | Events/s acked | Events/s output | MiB/s acked | CPU µs/event | Peak RSS (MiB) | Missing | Dup | Reordered | 503 retries | ÷ memory | ÷ ceiling | Note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		if len(r.Runs) == 0 {
+			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - | %s |\n", r.Subject, r.Note)
+			continue
+		}
+		var mibps, usPerEvent []float64
+		for _, x := range r.AckedPS {
+			mibps = append(mibps, x*(jsonLen+1)/(1<<20))
+		}
+		for _, x := range r.PerCPU {
+			usPerEvent = append(usPerEvent, 1e6/x)
+		}
+		rss := "-"
+		if slices.Max(append([]float64{0}, r.HWM...)) > 0 {
+			rss = spread(r.HWM, func(x float64) string { return fmt.Sprintf("%.1f", x) })
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %s |\n",
+			r.Subject, spread(r.AckedPS, si), spread(r.LinesPS, si),
+			spread(mibps, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
+			spread(usPerEvent, func(x float64) string { return fmt.Sprintf("%.2f", x) }), rss,
+			r.Missing, r.Dups, r.Reorder, r.Retries,
+			ratio(median(r.AckedPS), mem), ratio(median(r.AckedPS), ceil), r.Note)
 	}
 	fmt.Fprintln(w)
 }

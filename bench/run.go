@@ -21,6 +21,8 @@ type Result struct {
 	Lines   int           // lines sent
 	Bytes   int64         // bytes sent
 	E2E     time.Duration // first byte sent → file holds every line (or the last growth)
+	Acked   time.Duration // HTTP: first byte sent → last 200 (Direct subjects: E2E)
+	Retries int           // HTTP requests retried after a 503
 	CPU     float64       // subject CPU seconds over the run
 	HWM     int64         // subject peak RSS, bytes
 	Verdict Verdict
@@ -34,6 +36,7 @@ func (r Result) Delivered() int { return r.Lines - r.Verdict.Missing }
 // RunOptions tune a replica.
 type RunOptions struct {
 	OutDir  string        // tmpfs directory for the subjects' temp dirs
+	DiskDir string        // directory on a disk for the subjects' temp dirs in Disk cases
 	Rate    float64       // lines/s; 0 = as fast as possible
 	Timeout time.Duration // per replica
 	Pin     bool          // run the subject under taskset -c 0
@@ -83,13 +86,27 @@ func freePort() (int, error) {
 // and checks the output.
 func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOptions) (res Result) {
 	res = Result{Subject: s.Name, Case: c.Name, Replica: replica, Lines: load.Lines(), Bytes: int64(len(load.Buf))}
-	dir, err := os.MkdirTemp(o.OutDir, "sluice-bench-"+s.Name+"-")
+	base := o.OutDir
+	if c.Disk {
+		base = o.DiskDir
+	}
+	dir, err := os.MkdirTemp(base, "sluice-bench-"+s.Name+"-")
 	if err != nil {
 		res.Err = err
 		return res
 	}
 	if !o.Keep {
 		defer os.RemoveAll(dir)
+	}
+	if s.Direct != nil {
+		out := filepath.Join(dir, "out.log")
+		if res.E2E, res.CPU, err = s.Direct(Run{Case: c, Dir: dir, Out: out}, load); err != nil {
+			res.Err = err
+			return res
+		}
+		res.Acked = res.E2E
+		res.Verdict, res.Err = Check(out, load.Lines())
+		return res
 	}
 	port, err := freePort()
 	if err != nil {
@@ -126,7 +143,11 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 
 	// Ready: port bound and, for some subjects, a log line.
 	deadline := time.Now().Add(20 * time.Second)
-	for !Listening(c.Network, port) || (s.ReadyLog != "" && !strings.Contains(logs.String(), s.ReadyLog)) {
+	network := c.Network
+	if network == "http" {
+		network = "tcp"
+	}
+	for !Listening(network, port) || (s.ReadyLog != "" && !strings.Contains(logs.String(), s.ReadyLog)) {
 		select {
 		case err := <-exited:
 			exited <- err
@@ -168,7 +189,12 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 	var sendErr error
 	go func() {
 		defer close(sent)
-		st, sendErr = Send(load, SendOptions{Network: c.Network, Addr: fmt.Sprintf("127.0.0.1:%d", port), Conns: c.Conns, Rate: o.Rate})
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if c.Network == "http" {
+			st, sendErr = SendHTTP(load, HTTPOptions{URL: "http://" + addr + "/", Clients: c.Conns, Batch: c.Batch, Rate: o.Rate})
+			return
+		}
+		st, sendErr = Send(load, SendOptions{Network: c.Network, Addr: addr, Conns: c.Conns, Rate: o.Rate})
 	}()
 	quiet := 5 * time.Second
 	if c.Network == "udp" {
@@ -180,6 +206,9 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 	<-sent
 	udpAfter, _ := ReadUDPCounters()
 	res.E2E = at.Sub(st.First)
+	if c.Network == "http" {
+		res.Acked, res.Retries = st.Last.Sub(st.First), st.Retries
+	}
 	res.CPU = after.CPUSeconds - before.CPUSeconds
 	res.HWM = after.HWMBytes
 	res.UDP = UDPCounters{InErrors: udpAfter.InErrors - udpBefore.InErrors, RcvbufErrors: udpAfter.RcvbufErrors - udpBefore.RcvbufErrors}

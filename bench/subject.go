@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Case is one benchmark scenario: what is sent, how, and what the subject
@@ -14,11 +15,17 @@ import (
 type Case struct {
 	Name    string
 	Desc    string
-	Network string // "tcp" or "udp"
+	Network string // "tcp", "udp" or "http" (NDJSON POSTs)
 	Framing string // FramingLF, FramingOctet or FramingNone (UDP)
-	Conns   int
+	Conns   int    // connections, or HTTP clients
+	Batch   int    // HTTP: events per request
+	Format  string // if set, the load's format whatever -format says
 	Parse   bool   // parse syslog and write JSON lines (else pass through)
+	Disk    bool   // the subjects' directories (spool, output) are on a disk, not tmpfs
 	Pending string // non-empty: the case cannot run yet, and why
+	// Subjects are the case's subjects when -subjects is not given
+	// (default: DefaultSubjects).
+	Subjects []string
 }
 
 // Cases are the scenarios of BENCH.md section 5.1 that the harness knows.
@@ -27,8 +34,12 @@ var Cases = []Case{
 	{Name: "p1b", Desc: "as p1 with 4 connections", Network: "tcp", Framing: FramingLF, Conns: 4, Parse: true},
 	{Name: "p2", Desc: "TCP lines → file on tmpfs, passthrough (no parse), 1 connection", Network: "tcp", Framing: FramingLF, Conns: 1},
 	{Name: "p5", Desc: "syslog over UDP (sendmmsg) → parsed → file on tmpfs", Network: "udp", Framing: FramingNone, Conns: 1, Parse: true},
-	{Name: "p7", Desc: "HTTP → durable spool", Pending: "pending: sluiced has no HTTP source yet"},
+	{Name: "p7", Desc: "HTTP NDJSON (250 B events) → disk spool (fsync per batch) → raw file, on disk", Network: "http", Framing: FramingLF,
+		Conns: 8, Batch: 100, Format: FormatJSON, Disk: true, Subjects: []string{"sluiced-disk", "sluiced-disk-interval", "sluiced-memory", "ceiling"}},
 }
+
+// DefaultSubjects are the subjects of a case that names none.
+var DefaultSubjects = []string{"sluiced", "relay", "socat", "socat-128k", "rsyslog", "syslog-ng", "benthos"}
 
 // Env is what subjects share within one invocation.
 type Env struct {
@@ -60,6 +71,12 @@ type Subject struct {
 	// ReadyLog, if set, must appear in the subject's output before it
 	// counts as ready (besides its port being bound).
 	ReadyLog string
+	// HTTP subjects run the HTTP cases only, the others never do.
+	HTTP bool
+	// Direct, if set, runs the subject inside the harness instead of
+	// Command: it writes the load to r.Out and returns the time taken and
+	// the CPU seconds used.
+	Direct func(r Run, l *Load) (time.Duration, float64, error)
 }
 
 // Subjects are all the subjects known, by name.
@@ -71,10 +88,19 @@ var Subjects = map[string]*Subject{
 	"rsyslog":    rsyslogSubject(),
 	"syslog-ng":  syslogNGSubject(),
 	"benthos":    benthosSubject(),
+
+	"sluiced-disk":          sluicedHTTPSubject("sluiced-disk", `{"type": "disk"}`),
+	"sluiced-disk-interval": sluicedHTTPSubject("sluiced-disk-interval", `{"type": "disk", "sync": "interval"}`),
+	"sluiced-memory":        sluicedHTTPSubject("sluiced-memory", ""),
+	"ceiling":               ceilingSubject(),
 }
 
-// goBuild builds pkg (relative to the module root) into env.BinDir/name.
+// goBuild builds pkg (relative to the module root) into env.BinDir/name,
+// once per invocation.
 func goBuild(env *Env, name, pkg string) error {
+	if _, err := os.Stat(filepath.Join(env.BinDir, name)); err == nil {
+		return nil
+	}
 	cmd := exec.Command("go", "build", "-o", filepath.Join(env.BinDir, name), pkg)
 	cmd.Dir = env.ModRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -110,6 +136,47 @@ func sluicedSubject() *Subject {
   "destinations": {"out": {"type": "file", "path": %q, "format": %q, "fsync": false, "maxBytes": 0}},
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, r.Out, format)
+			path := filepath.Join(r.Dir, "sluiced.hujson")
+			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+				return nil, err
+			}
+			cmd := exec.Command(filepath.Join(env.BinDir, "sluiced"), "run", "--config", path)
+			cmd.Dir = r.Dir
+			return cmd, nil
+		},
+	}
+}
+
+// httpDestBatch is the file destination's batching in the HTTP case, for
+// both buffers: a batch is cut at 1024 events or 1 ms, like the spool's
+// (the default age, 200 ms, would hold each request's 200 that long in
+// memory mode).
+const httpDestBatch = `{"count": 1024, "age": "1ms"}`
+
+// sluicedHTTPSubject is sluiced with the http source and a raw file
+// destination whose buffer is buffer (JSON; "" for memory, the default).
+func sluicedHTTPSubject(name, buffer string) *Subject {
+	bufferField, work := "", "memory buffer (the destination's own batching)"
+	if buffer != "" {
+		bufferField, work = `, "buffer": `+buffer, "buffer "+buffer+" (spool under dataDir/spool/out)"
+	}
+	return &Subject{
+		Name:     name,
+		Work:     "http source (lines) → file destination, format raw, fsync false, batch " + httpDestBatch + ", " + work,
+		HTTP:     true,
+		Prepare:  func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
+		Supports: func(Case) string { return "" },
+		Version: func(env *Env) string {
+			return firstLine(filepath.Join(env.BinDir, "sluiced"), "version")
+		},
+		ReadyLog: "msg=running",
+		Command: func(env *Env, r Run) (*exec.Cmd, error) {
+			cfg := fmt.Sprintf(`{
+  "dataDir": %q,
+  "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 104857600}},
+  "destinations": {"out": {"type": "file", "path": %q, "format": "raw", "fsync": false, "maxBytes": 0, "batch": %s%s}},
+}
+`, filepath.Join(r.Dir, "data"), r.Port, r.Out, httpDestBatch, bufferField)
 			path := filepath.Join(r.Dir, "sluiced.hujson")
 			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 				return nil, err

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package main
+
+import "os"
+
+// fdatasync falls back to fsync(2) where fdatasync(2) is missing.
+func fdatasync(f *os.File) error { return f.Sync() }
+
+// threadCPU is unknown off Linux: the ceiling reports no CPU.
+func threadCPU() float64 { return 0 }
