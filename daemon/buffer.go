@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -47,8 +46,7 @@ type diskBuffer struct {
 	m       *Metrics
 	maxRec  int // largest record the spool takes
 
-	inflight atomic.Int64 // records forwarded and not yet acked
-	bufs     sync.Pool    // *encoded
+	bufs sync.Pool // *encoded
 }
 
 // encoded is the scratch space of one write.
@@ -148,8 +146,7 @@ func (b *diskBuffer) Recv(ctx context.Context) (msg, func(), error) {
 			ack()
 			continue
 		}
-		b.inflight.Add(1)
-		return m, func() { b.inflight.Add(-1); ack() }, nil
+		return m, ack, nil
 	}
 }
 
@@ -189,7 +186,7 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 		run(&innerWG, "destination", func() error { return r.Run(innerCtx) })
 	}
 	p, err := sluice.New(sluice.Config[event.Event, event.Event]{
-		Source: untilStopped{src: b, stop: readCtx}, Destination: b.inner, Handler: sluice.Pipe[event.Event](),
+		Source: newUntilStopped(b, readCtx), Destination: b.inner, Handler: sluice.Pipe[event.Event](),
 	}, sluice.Parallelism(b.loops), sluice.WithLogger(b.log))
 	if err != nil {
 		return err
@@ -229,7 +226,7 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 	if len(b.runners) == 0 {
 		// The destinations behind a route's buffer are run, and stopped,
 		// after it: wait for their acks while they still run.
-		for b.inflight.Load() > 0 && time.Now().Before(deadline) {
+		for b.sp.Stats().InFlight > 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
@@ -242,7 +239,8 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 
 // unread returns the number of records in the spool not yet forwarded.
 func (b *diskBuffer) unread() int64 {
-	return b.sp.Stats().Records - b.inflight.Load()
+	st := b.sp.Stats()
+	return st.Records - st.InFlight
 }
 
 // alive reports whether no part of the buffer has failed.

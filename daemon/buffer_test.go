@@ -260,13 +260,17 @@ func TestDiskBufferFull(t *testing.T) {
 				}
 			}()
 			body := strings.Repeat(strings.Repeat("x", 200)+"\n", 20)
-			sent, ok, refused := 0, 0, 0
-			for i := 0; i < 200 && (whenFull != "block" || refused == 0); i++ {
+			sent, ok, refused, begin := 0, 0, 0, time.Now()
+			for i := 0; i < 200 && (whenFull != "block" || refused == 0); {
 				resp, err := http.Post("http://"+httpAddr+"/", "application/x-ndjson", strings.NewReader(body))
 				if err != nil {
+					if time.Since(begin) > 15*time.Second {
+						t.Fatalf("the http source does not answer: %v", err)
+					}
 					time.Sleep(20 * time.Millisecond) // not listening yet
 					continue
 				}
+				i++
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				sent += 20

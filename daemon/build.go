@@ -243,24 +243,51 @@ func (rt route) apply(ctx context.Context, msgs []msg) ([]msg, error) {
 
 // untilStopped makes a source that is not a Runner end with io.EOF once
 // stop is closed, so that the daemon can stop taking input and still
-// deliver what is in flight.
+// deliver what is in flight. Recv derives a context from the first
+// caller's and stop once, and reuses it for calls with the same context
+// (a processor's loops pass one), so that a Recv costs no context.
 type untilStopped struct {
 	src  source
 	stop context.Context
+	last *atomic.Pointer[mergedCtx]
+}
+
+// mergedCtx is done when parent or stop is.
+type mergedCtx struct {
+	parent context.Context
+	ctx    context.Context
+}
+
+func newUntilStopped(src source, stop context.Context) untilStopped {
+	return untilStopped{src: src, stop: stop, last: new(atomic.Pointer[mergedCtx])}
 }
 
 func (u untilStopped) Recv(ctx context.Context) (msg, func(), error) {
 	if u.stop.Err() != nil {
 		return msg{}, nil, io.EOF
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(u.stop, cancel)()
-	m, ack, err := u.src.Recv(ctx)
+	m := u.last.Load()
+	if m == nil {
+		merged, cancel := context.WithCancel(ctx)
+		context.AfterFunc(u.stop, cancel)
+		m = &mergedCtx{parent: ctx, ctx: merged}
+		if !u.last.CompareAndSwap(nil, m) {
+			cancel()
+			m = u.last.Load()
+		}
+	}
+	rctx := m.ctx
+	if m.parent != ctx { // another caller's context: one of its own
+		c, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(u.stop, cancel)()
+		rctx = c
+	}
+	v, ack, err := u.src.Recv(rctx)
 	if err != nil && u.stop.Err() != nil {
 		return msg{}, nil, io.EOF
 	}
-	return m, ack, err
+	return v, ack, err
 }
 
 // counting counts the events handed to a destination; the destination

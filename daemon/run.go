@@ -109,7 +109,7 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 				}
 			})
 		} else {
-			src = untilStopped{src: src, stop: srcCtx}
+			src = newUntilStopped(src, srcCtx)
 		}
 		p, err := sluice.New(sluice.Config[event.Event, event.Event]{Source: src, Destination: s.router, Handler: sluice.Pipe[event.Event]()},
 			sluice.WithLogger(log.With("source", s.name)))

@@ -12,12 +12,31 @@ import (
 
 // readState is where Recv reads; guarded by Spool.rmu.
 type readState struct {
+	slab  []byte   // the block records are copied into
 	start pos      // where reading resumes, until the first segment is chosen
 	seg   *segment // nil until chosen
 	f     *os.File
 	scan  *scanner
 	off   int64
 	loss  lossCounter
+}
+
+// slabBytes is the size of the blocks Recv copies records into: one
+// allocation per block, not per record. A block lives until every record
+// in it is garbage.
+const slabBytes = 64 << 10
+
+// copyOut returns a copy of p that the spool never modifies.
+func (r *readState) copyOut(p []byte) []byte {
+	if len(p) > slabBytes/8 {
+		return append([]byte(nil), p...)
+	}
+	if cap(r.slab)-len(r.slab) < len(p) {
+		r.slab = make([]byte, 0, slabBytes)
+	}
+	start := len(r.slab)
+	r.slab = append(r.slab, p...)
+	return r.slab[start:len(r.slab):len(r.slab)]
 }
 
 func (r *readState) close() {
@@ -129,7 +148,7 @@ func (s *Spool) next() (v []byte, ack func(), wait <-chan struct{}, err error) {
 			s.countLoss(n, k, fr.seq, g, r.off)
 			r.off = fr.next
 			seq := s.tracker.Track(pos{Seg: g.id, Off: fr.next, Seq: fr.seq, At: fr.at})
-			return append([]byte(nil), fr.payload...), s.ackFunc(seq), nil, nil
+			return r.copyOut(fr.payload), s.ackFunc(seq), nil, nil
 		}
 		// A damaged region: skip to the next valid frame, or to the end.
 		skipTo, err := r.scan.skip(r.off, end, r.loss.lastSeq)

@@ -82,6 +82,8 @@ type Spool struct {
 	firstSeq uint64 // its first sequence number
 	baseSeq  uint64 // sequence number before the oldest record on disk
 	st       counters
+	// droppedLogged is when dropped records were last logged.
+	droppedLogged time.Time
 }
 
 // segment is one segment file.
@@ -121,6 +123,10 @@ type Stats struct {
 	// TornBytes counts bytes of torn tails truncated at recovery: writes
 	// never completed, hence never acked, not counted in Skipped.
 	TornBytes int64
+	// InFlight is the number of records received and not yet committed:
+	// not acked, or acked after one that is not. Records - InFlight is
+	// about the number not yet received (exactly, without damage).
+	InFlight int64
 	// Dropped counts records dropped by WhenFull "dropNewest".
 	Dropped int64
 	// Fsyncs counts group-commit fsyncs.
@@ -260,8 +266,12 @@ func (s *Spool) fail(err error) {
 func (s *Spool) waitReady(ctx context.Context) error {
 	select {
 	case <-s.ready:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if s.openErr != nil {
 		return fmt.Errorf("%w: %w", sluice.ErrClosed, s.openErr)
@@ -341,6 +351,7 @@ func (s *Spool) Stats() Stats {
 	if last > base {
 		st.Records = int64(last - base)
 	}
+	st.InFlight = int64(s.tracker.Pending())
 	if o, ok := s.tracker.Oldest(); ok {
 		st.OldestUnacked = time.Unix(0, o.At)
 	} else if at, ok := s.peekAt(); ok {

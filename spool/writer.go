@@ -63,6 +63,10 @@ func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]b
 	return nil
 }
 
+// dropLogInterval spaces the warnings about dropped records; the count
+// is exact in Stats.
+const dropLogInterval = 10 * time.Second
+
 type dropError struct{}
 
 func (dropError) Error() string { return "dropped" }
@@ -90,9 +94,15 @@ func (s *Spool) reserve(ctx context.Context, need int64, records int) error {
 		}
 		if s.c.WhenFull == WhenFullDropNewest {
 			s.st.dropped += int64(records)
-			dropped := s.st.dropped
+			dropped, now := s.st.dropped, time.Now()
+			logIt := now.Sub(s.droppedLogged) >= dropLogInterval
+			if logIt {
+				s.droppedLogged = now
+			}
 			s.mu.Unlock()
-			s.o.log.Warn("spool: full, dropping newest records", "dir", s.c.Dir, "records", records, "bytes", need, "droppedTotal", dropped)
+			if logIt {
+				s.o.log.Warn("spool: full, dropping newest records (logged at most every 10s)", "dir", s.c.Dir, "records", records, "droppedTotal", dropped)
+			}
 			return errDropped
 		}
 		room := s.room
