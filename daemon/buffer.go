@@ -19,6 +19,7 @@ const (
 	defaultBufferBatchCount  = 1024
 	defaultBufferBatchAge    = time.Millisecond
 	defaultBufferParallelism = 1
+	defaultBufferCheckpoint  = 100 * time.Millisecond
 	// bufferWriters is the number of batches written to the spool at
 	// once; their fsyncs are shared.
 	bufferWriters = 4

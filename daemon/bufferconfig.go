@@ -51,6 +51,12 @@ type BufferConfig struct {
 	Sync string `json:"sync"`
 	// SyncInterval is the fsync period of sync "interval". Default 100ms.
 	SyncInterval time.Duration `json:"syncInterval"`
+	// CheckpointInterval is how often the position of what the
+	// destination acknowledged is saved (also on stop, and before a spool
+	// file is deleted). After a crash, what was acknowledged since the last
+	// save is delivered again: a shorter interval means fewer duplicates
+	// and more small writes. Default 100ms.
+	CheckpointInterval time.Duration `json:"checkpointInterval"`
 	// BatchCount is the most events written to the spool at once.
 	// Default 1024.
 	BatchCount int `json:"batchCount"`
@@ -99,7 +105,7 @@ func (c *BufferConfig) Validate() error {
 		name string
 		neg  bool
 	}{{"maxBytes", c.MaxBytes < 0}, {"segmentBytes", c.SegmentBytes < 0}, {"syncInterval", c.SyncInterval < 0},
-		{"batchCount", c.BatchCount < 0}, {"batchAge", c.BatchAge < 0}, {"parallelism", c.Parallelism < 0}} {
+		{"checkpointInterval", c.CheckpointInterval < 0}, {"batchCount", c.BatchCount < 0}, {"batchAge", c.BatchAge < 0}, {"parallelism", c.Parallelism < 0}} {
 		if f.neg {
 			field(f.name, "must not be negative")
 		}
@@ -123,5 +129,6 @@ func (c *BufferConfig) sizes() (maxBytes, segBytes int64) {
 func (c *BufferConfig) spoolConfig(dir string) spool.Config {
 	maxBytes, segBytes := c.sizes()
 	return spool.Config{Dir: dir, MaxBytes: maxBytes, SegmentBytes: segBytes,
-		WhenFull: c.WhenFull, Sync: c.Sync, SyncInterval: c.SyncInterval}
+		WhenFull: c.WhenFull, Sync: c.Sync, SyncInterval: c.SyncInterval,
+		CheckpointInterval: cmpOr(c.CheckpointInterval, defaultBufferCheckpoint)}
 }

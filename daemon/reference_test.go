@@ -74,7 +74,7 @@ the destination loses nothing acknowledged. See docs/delivery.md.
 
 `)
 	section(t, &b, "### `buffer`", "", &daemon.BufferConfig{Type: "memory", MaxBytes: 1 << 30, SegmentBytes: 64 << 20,
-		WhenFull: "block", Sync: "batch", SyncInterval: 100e6, BatchCount: 1024, BatchAge: 1e6, Parallelism: 1})
+		WhenFull: "block", Sync: "batch", SyncInterval: 100e6, CheckpointInterval: 100e6, BatchCount: 1024, BatchAge: 1e6, Parallelism: 1})
 	for _, k := range []daemon.Kind{daemon.KindSource, daemon.KindDestination, daemon.KindHandler} {
 		fmt.Fprintf(&b, "## %ss\n\n", strings.ToUpper(k.String()[:1])+k.String()[1:])
 		for _, typ := range r.Types(k) {

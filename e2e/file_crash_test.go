@@ -29,14 +29,7 @@ func TestFileSourceCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
 	}
-	cycles := 20
-	if s := os.Getenv("SLUICE_CRASH_CYCLES"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("SLUICE_CRASH_CYCLES=%q: want a positive integer", s)
-		}
-		cycles = n
-	}
+	cycles := crashCycles(t, 20)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "app.log")
 	outPath := filepath.Join(dir, "out.ndjson")
@@ -100,7 +93,7 @@ func TestFileSourceCrash(t *testing.T) {
 	t.Cleanup(stopWriter)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	out := &seqs{path: outPath, seen: map[int64]bool{}}
+	out := &seqs{path: outPath, parse: fileLineSeq}
 	prevDups, maxDups := 0, 0
 	for c := range cycles {
 		if rotateAt[c] {
@@ -108,9 +101,7 @@ func TestFileSourceCrash(t *testing.T) {
 		}
 		d := start(t, dir, config)
 		time.Sleep(time.Duration(50+rng.IntN(451)) * time.Millisecond) // the crash point, not synchronisation
-		_ = d.cmd.Process.Kill()
-		err := <-d.done
-		d.done <- err // for start's cleanup
+		d.kill()
 		out.read(t)
 		maxDups = max(maxDups, out.dups-prevDups)
 		prevDups = out.dups
@@ -142,15 +133,42 @@ func TestFileSourceCrash(t *testing.T) {
 	}
 }
 
-// seqs counts the sequence numbers in the output file, reading only what
-// was added since the last call. The destination only appends (a torn
-// last line is cut at restart, and is never read here: only complete lines
-// are).
+// crashCycles returns the number of kill cycles of a crash test:
+// SLUICE_CRASH_CYCLES, or def when it is unset.
+func crashCycles(t *testing.T, def int) int {
+	t.Helper()
+	s := os.Getenv("SLUICE_CRASH_CYCLES")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("SLUICE_CRASH_CYCLES=%q: want a positive integer", s)
+	}
+	return n
+}
+
+// seqs counts sequence numbers: those of the output file at path (read
+// reads only what was added since its last call), or those given to add.
+// The destination only appends (a torn last line is cut at restart, and is
+// never read here: only complete lines are).
 type seqs struct {
-	path string
-	off  int64
-	seen map[int64]bool
-	dups int
+	path  string
+	parse func(line []byte) (int64, error) // the seq of an output line
+	off   int64
+	seen  map[int64]bool
+	dups  int
+}
+
+// add counts one copy of seq.
+func (c *seqs) add(seq int64) {
+	if c.seen == nil {
+		c.seen = map[int64]bool{}
+	}
+	if c.seen[seq] {
+		c.dups++
+	}
+	c.seen[seq] = true
 }
 
 func (c *seqs) read(t *testing.T) {
@@ -177,21 +195,27 @@ func (c *seqs) read(t *testing.T) {
 		if len(line) == 0 {
 			continue
 		}
-		var ev struct {
-			Raw string `json:"raw"`
-		}
-		if err := json.Unmarshal(line, &ev); err != nil {
+		seq, err := c.parse(line)
+		if err != nil {
 			t.Fatalf("bad output line %q: %v", line, err)
 		}
-		seq, err := strconv.ParseInt(strings.TrimPrefix(strings.Fields(ev.Raw)[0], "seq="), 10, 64)
-		if err != nil {
-			t.Fatalf("bad raw %q: %v", ev.Raw, err)
-		}
-		if c.seen[seq] {
-			c.dups++
-		}
-		c.seen[seq] = true
+		c.add(seq)
 	}
+}
+
+// fileLineSeq is the seq of an NDJSON line whose raw is "seq=N ...".
+func fileLineSeq(line []byte) (int64, error) {
+	var ev struct {
+		Raw string `json:"raw"`
+	}
+	if err := json.Unmarshal(line, &ev); err != nil {
+		return 0, err
+	}
+	f := strings.Fields(ev.Raw)
+	if len(f) == 0 {
+		return 0, fmt.Errorf("raw %q: no seq", ev.Raw)
+	}
+	return strconv.ParseInt(strings.TrimPrefix(f[0], "seq="), 10, 64)
 }
 
 func waitForLong(t *testing.T, what string, d time.Duration, cond func() bool) {

@@ -135,6 +135,13 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
+// kill sends SIGKILL and waits for the process to be gone.
+func (d *daemon) kill() {
+	_ = d.cmd.Process.Kill()
+	err := <-d.done
+	d.done <- err // for start's cleanup
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
