@@ -162,7 +162,7 @@ func sluicedHTTPSubject(name, buffer string) *Subject {
 	}
 	return &Subject{
 		Name:     name,
-		Work:     "http source (lines) → file destination, format raw, fsync false, batch " + httpDestBatch + ", " + work,
+		Work:     "http source (lines) → file destination, format raw, fsync per batch (the default, so memory mode is durable too), batch " + httpDestBatch + ", " + work,
 		HTTP:     true,
 		Prepare:  func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
 		Supports: func(Case) string { return "" },
@@ -174,7 +174,7 @@ func sluicedHTTPSubject(name, buffer string) *Subject {
 			cfg := fmt.Sprintf(`{
   "dataDir": %q,
   "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 104857600}},
-  "destinations": {"out": {"type": "file", "path": %q, "format": "raw", "fsync": false, "maxBytes": 0, "batch": %s%s}},
+  "destinations": {"out": {"type": "file", "path": %q, "format": "raw", "maxBytes": 0, "batch": %s%s}},
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Out, httpDestBatch, bufferField)
 			path := filepath.Join(r.Dir, "sluiced.hujson")
