@@ -20,8 +20,9 @@ type Config struct {
 	// destinations that route by it. Default "" (none).
 	ContentType string `json:"contentType"`
 	// Format is "auto" (each message is detected: RFC 5424 if it starts
-	// with "<PRI>1 ", else RFC 3164), "rfc5424" or "rfc3164". Default
-	// "auto".
+	// with "<PRI>1 ", else RFC 3164), "rfc5424", "rfc3164", or "none":
+	// frames are passed on as raw lines, unparsed, for a destination that
+	// writes them as they came (format "raw"). Default "auto".
 	Format string `json:"format"`
 	// Timezone of RFC 3164 timestamps, which carry none: an IANA name or
 	// "Local". Default "Local".
@@ -65,8 +66,8 @@ func (c *Config) Validate() error {
 	if !slices.Contains([]string{"udp", "tcp", "udp+tcp", "unix", "unixgram"}, c.Network) {
 		errs = append(errs, fmt.Errorf("network: want udp, tcp, udp+tcp, unix or unixgram, got %q", c.Network))
 	}
-	if !slices.Contains([]string{"auto", "rfc5424", "rfc3164"}, c.Format) {
-		errs = append(errs, fmt.Errorf("format: want auto, rfc5424 or rfc3164, got %q", c.Format))
+	if !slices.Contains([]string{"auto", "rfc5424", "rfc3164", "none"}, c.Format) {
+		errs = append(errs, fmt.Errorf("format: want auto, rfc5424, rfc3164 or none, got %q", c.Format))
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("timezone: %w", err))

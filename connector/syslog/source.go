@@ -267,6 +267,9 @@ func (s *Source) event(a *arena, frame []byte, host string, truncated bool, now 
 		ev.Flags |= event.Truncated
 		s.count.Error("oversized")
 	}
+	if s.cfg.Format == "none" {
+		return ev
+	}
 	m, err := parse.Parse(raw, s.format, now, s.loc)
 	if err != nil {
 		ev.Flags |= event.ParseError

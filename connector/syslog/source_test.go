@@ -237,6 +237,24 @@ func TestTCPFramingAndLimits(t *testing.T) {
 	}
 }
 
+// Format "none" passes lines as they came, unparsed and unflagged.
+func TestFormatNone(t *testing.T) {
+	s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp", Format: "none"})
+	c, err := net.Dial("tcp", addrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	lines := []string{"<13>1 - - - - - - would parse", "plain text, not syslog", `{"a": 1}`}
+	fmt.Fprintf(c, "%s\n", strings.Join(lines, "\n"))
+	for _, want := range lines {
+		ev := recv(t, s)
+		if string(ev.Raw) != want || ev.Syslog.Present || ev.Flags != 0 || !ev.Time.IsZero() || ev.ReceivedAt.IsZero() {
+			t.Errorf("event %+v, want raw %q and nothing parsed", ev, want)
+		}
+	}
+}
+
 func TestUnixSockets(t *testing.T) {
 	dir := t.TempDir()
 	for _, network := range []string{"unix", "unixgram"} {
@@ -388,7 +406,7 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{syslog.Config{Network: "sctp"}, `network: want udp, tcp, udp+tcp, unix or unixgram, got "sctp"`},
-		{syslog.Config{Format: "cef"}, `format: want auto, rfc5424 or rfc3164, got "cef"`},
+		{syslog.Config{Format: "cef"}, `format: want auto, rfc5424, rfc3164 or none, got "cef"`},
 		{syslog.Config{Timezone: "Mars/Olympus"}, "timezone: unknown time zone Mars/Olympus"},
 		{syslog.Config{MaxMessageBytes: 100}, "maxMessageBytes must be at least 480"},
 		{syslog.Config{Network: "udp", TLS: &syslog.TLSConfig{CertFile: "c", KeyFile: "k"}}, `tls: needs network tcp or udp+tcp, got "udp"`},
