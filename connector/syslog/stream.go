@@ -72,7 +72,10 @@ func (s *Source) serve(ctx context.Context, c net.Conn) {
 	if s.cfg.IdleTimeout > 0 {
 		r = idleConn{c, s.cfg.IdleTimeout}
 	}
-	fr := framing.NewReader(r, s.cfg.MaxMessageBytes)
+	// Frames are stamped with the time of the read that completed them:
+	// one clock read per read, not per frame.
+	tr := &timedReader{r: r}
+	fr := framing.NewReader(tr, s.cfg.MaxMessageBytes)
 	var a arena
 	// Events are queued in batches: at the latest before a read that may
 	// block, so none waits for more input.
@@ -97,7 +100,7 @@ func (s *Source) serve(ctx context.Context, c net.Conn) {
 			}
 			return
 		}
-		if !p.add(ctx, &a, msg, host, truncated, time.Now()) {
+		if !p.add(ctx, &a, msg, host, truncated, tr.at) {
 			return
 		}
 	}
@@ -105,6 +108,18 @@ func (s *Source) serve(ctx context.Context, c net.Conn) {
 
 func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// timedReader records when its last read returned.
+type timedReader struct {
+	r  io.Reader
+	at time.Time
+}
+
+func (t *timedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.at = time.Now()
+	return n, err
 }
 
 // idleConn sets a read deadline before each read.
