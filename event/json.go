@@ -3,7 +3,6 @@ package event
 import (
 	"encoding/base64"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -11,9 +10,9 @@ import (
 // returns the extended buffer. It allocates nothing when dst has room.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"ts":"`...)
-	dst = e.Timestamp().UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = appendTime(dst, e.Timestamp())
 	dst = append(dst, `","receivedAt":"`...)
-	dst = e.ReceivedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = appendTime(dst, e.ReceivedAt)
 	dst = append(dst, '"')
 	dst = appendField(dst, "source", e.Source)
 	dst = appendField(dst, "sourceType", e.SourceType)
