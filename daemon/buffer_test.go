@@ -289,6 +289,15 @@ func TestDiskBufferFull(t *testing.T) {
 			records := metric(t, adminAddr, `sluice_spool_records{buffer="out"}`)
 			dropped := metric(t, adminAddr, `sluice_spool_dropped_records_total{buffer="out"}`)
 			t.Logf("%d requests answered 200, %d 503; spool holds %v records, dropped %v", ok, refused, records, dropped)
+			if n := metric(t, adminAddr, `sluice_spool_fsync_duration_seconds_count{buffer="out"}`); n <= 0 {
+				t.Errorf("fsync histogram count = %v, want some fsyncs", n)
+			}
+			if age := metric(t, adminAddr, `sluice_spool_oldest_unacked_age_seconds{buffer="out"}`); age <= 0 {
+				t.Errorf("oldest unacked age = %v, want the age of the first record (never acked)", age)
+			}
+			if b := metric(t, adminAddr, `sluice_spool_bytes{buffer="out"}`); b <= 0 || b > 65536 {
+				t.Errorf("spool bytes = %v, want some, at most maxBytes", b)
+			}
 			switch whenFull {
 			case "block":
 				if refused == 0 {
