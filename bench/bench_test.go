@@ -7,11 +7,11 @@ import (
 )
 
 // TestSmoke runs the CI smoke mode in-process: sluiced and the relay on
-// p1 and p2, sluiced with both buffers and the disk ceiling on p7,
-// failing on any missing or duplicated line.
+// p1, p2 and p6, the relay on p2t, sluiced with both buffers and the disk
+// ceiling on p7, failing on any missing or duplicated line.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds sluiced and sends 35000 lines; skipped with -short")
+		t.Skip("builds sluiced and sends 50000 lines; skipped with -short")
 	}
 	var out strings.Builder
 	if err := Main(SmokeOptions(), &out); err != nil {

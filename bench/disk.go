@@ -57,7 +57,6 @@ func ceilingSubject() *Subject {
 	return &Subject{
 		Name:     "ceiling",
 		Work:     fmt.Sprintf("in-harness loop: write(2) of %d events (the spool's batchCount; ~%d KiB) then fdatasync(2), to a file on the spool's filesystem; CPU is the writing thread's (RUSAGE_THREAD)", ceilingChunk, ceilingChunk*(jsonLen+1)>>10),
-		HTTP:     true,
 		Prepare:  func(*Env) error { return nil },
 		Supports: func(Case) string { return "" },
 		Version:  func(*Env) string { return "write+fdatasync" },

@@ -211,6 +211,7 @@ type SendOptions struct {
 	Conns   int     // connections (TCP) or sockets (UDP); the load is split in contiguous ranges
 	Rate    float64 // lines per second over all connections; 0 is as fast as possible
 	Chunk   int     // TCP write size in bytes (64 KiB by default)
+	Stamps  *Stamps // if set, gets the send time of every frame
 }
 
 // SendStats is what Send reports.
@@ -272,9 +273,9 @@ func Send(l *Load, o SendOptions) (SendStats, error) {
 		rate := o.Rate / float64(o.Conns)
 		wg.Go(func() {
 			if o.Network == "tcp" {
-				errs[i] = sendTCP(conns[i].(net.Conn), l, lo, hi, o.Chunk, rate)
+				errs[i] = sendTCP(conns[i].(net.Conn), l, lo, hi, o.Chunk, rate, o.Stamps)
 			} else {
-				errs[i] = sendUDP(pcs[i], dst, l, lo, hi, rate)
+				errs[i] = sendUDP(pcs[i], dst, l, lo, hi, rate, o.Stamps)
 			}
 		})
 	}
@@ -307,7 +308,7 @@ func (p pacer) wait(sent int) {
 
 // sendTCP writes frames [lo, hi) in chunks of at most chunk bytes cut at
 // frame boundaries (smaller chunks, one millisecond's worth, when paced).
-func sendTCP(c net.Conn, l *Load, lo, hi, chunk int, rate float64) error {
+func sendTCP(c net.Conn, l *Load, lo, hi, chunk int, rate float64, st *Stamps) error {
 	p := pacer{start: time.Now(), rate: rate}
 	maxLines := hi - lo
 	if rate > 0 {
@@ -319,6 +320,7 @@ func sendTCP(c net.Conn, l *Load, lo, hi, chunk int, rate float64) error {
 		for j < hi && j-i < maxLines && l.Ends[j]-start <= chunk {
 			j++
 		}
+		st.mark(i, j)
 		if _, err := c.Write(l.Span(i, j)); err != nil {
 			return err
 		}
@@ -329,7 +331,7 @@ func sendTCP(c net.Conn, l *Load, lo, hi, chunk int, rate float64) error {
 }
 
 // sendUDP sends frames [lo, hi) as datagrams, 64 per sendmmsg(2).
-func sendUDP(pc *ipv4.PacketConn, dst *net.UDPAddr, l *Load, lo, hi int, rate float64) error {
+func sendUDP(pc *ipv4.PacketConn, dst *net.UDPAddr, l *Load, lo, hi int, rate float64, st *Stamps) error {
 	p := pacer{start: time.Now(), rate: rate}
 	msgs := make([]ipv4.Message, 64)
 	for i := range msgs {
@@ -341,6 +343,7 @@ func sendUDP(pc *ipv4.PacketConn, dst *net.UDPAddr, l *Load, lo, hi int, rate fl
 		for m := range k {
 			msgs[m].Buffers[0] = l.Frame(i + m)
 		}
+		st.mark(i, i+k)
 		for sent := 0; sent < k; {
 			n, err := pc.WriteBatch(msgs[sent:k], 0)
 			if err != nil {

@@ -18,6 +18,7 @@ type HTTPOptions struct {
 	Batch   int     // events (lines) per request
 	Rate    float64 // events per second over all clients; 0 is as fast as possible
 	Retries int     // 503s retried per request before giving up (default 100)
+	Stamps  *Stamps // if set, gets the send time of every event (its request's first try)
 }
 
 // SendHTTP POSTs the load as NDJSON bodies of o.Batch lines
@@ -54,6 +55,7 @@ func SendHTTP(l *Load, o HTTPOptions) (SendStats, error) {
 				}
 				lo, hi := i*o.Batch, min((i+1)*o.Batch, n)
 				p.wait(lo)
+				o.Stamps.mark(lo, hi)
 				r, err := post(client, o.URL, l.Span(lo, hi), o.Retries)
 				retries.Add(int64(r))
 				if err != nil {

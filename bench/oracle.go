@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -27,11 +28,16 @@ func IsTmpfs(dir string) (bool, error) {
 // Watcher counts the newlines of a file as it grows, reading only what
 // was appended since the last call.
 type Watcher struct {
-	Path  string
-	f     *os.File
-	lines int
-	size  int64
-	buf   []byte
+	Path string
+	// Stamps, if set, get the time each seq is first seen: every new line
+	// is parsed, at the cost of harness CPU.
+	Stamps *Stamps
+	tally  *Tally
+	carry  []byte
+	f      *os.File
+	lines  int
+	size   int64
+	buf    []byte
 }
 
 // Poll reads what was appended and returns the line and byte counts.
@@ -48,6 +54,14 @@ func (w *Watcher) Poll() (lines int, size int64, err error) {
 	}
 	for {
 		n, err := w.f.Read(w.buf)
+		if w.Stamps != nil {
+			if w.tally == nil {
+				w.tally = NewTally(len(w.Stamps.Recv), w.Stamps)
+			}
+			w.carry = append(w.carry, w.buf[:n]...)
+			rest := w.tally.AddLines(w.carry)
+			w.carry = append(w.carry[:0], rest...)
+		}
 		w.lines += bytes.Count(w.buf[:n], []byte{'\n'})
 		w.size += int64(n)
 		if err == io.EOF || n == 0 {
@@ -66,6 +80,11 @@ func (w *Watcher) Close() {
 	}
 }
 
+// Poller counts a sink's lines and bytes so far: a Watcher or a Tally.
+type Poller interface {
+	Poll() (lines int, size int64, err error)
+}
+
 // WaitOptions bound WaitLines.
 type WaitOptions struct {
 	Want     int           // lines expected
@@ -77,7 +96,7 @@ type WaitOptions struct {
 // WaitLines polls w until it holds Want lines, or gives up (see
 // WaitOptions). sent is closed when the generator is done. It returns the
 // time the last poll saw the final count.
-func WaitLines(w *Watcher, o WaitOptions, sent <-chan struct{}) (lines int, at time.Time, err error) {
+func WaitLines(w Poller, o WaitOptions, sent <-chan struct{}) (lines int, at time.Time, err error) {
 	start := time.Now()
 	lastGrowth, lastSize := start, int64(-1)
 	done := false
@@ -121,60 +140,43 @@ type Verdict struct {
 }
 
 // Check reads path and checks that it holds seq 0..n-1 exactly once
-// each. Only the first "seq=" of a line counts (a JSON line carries the
-// message twice: in raw and in the parsed fields).
+// each (see Tally).
 func Check(path string, n int) (Verdict, error) {
-	var v Verdict
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		v.Missing = n
-		return v, nil
+		return Verdict{Missing: n}, nil
 	}
 	if err != nil {
-		return v, err
+		return Verdict{}, err
 	}
 	defer f.Close()
-	seen := make([]uint64, (n+63)/64)
-	distinct, prev := 0, -1
+	t := NewTally(n, nil)
 	r := bufio.NewReaderSize(f, 1<<20)
 	for {
 		line, err := r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A line longer than the buffer: keep its head, skip the rest.
+			head := slices.Clone(line)
+			skipped := int64(0)
 			for errors.Is(err, bufio.ErrBufferFull) {
-				v.Bytes += int64(len(line))
-				_, err = r.ReadSlice('\n')
+				line, err = r.ReadSlice('\n')
+				skipped += int64(len(line))
 			}
+			t.AddLine(head)
+			t.v.Bytes += skipped
+			line = nil
 		}
 		if len(line) > 0 {
-			v.Lines++
-			v.Bytes += int64(len(line))
-			seq, ok := findSeq(line)
-			switch {
-			case !ok || seq >= n:
-				v.NoSeq++
-			case seen[seq/64]&(1<<(seq%64)) != 0:
-				v.Duplicates++
-			default:
-				seen[seq/64] |= 1 << (seq % 64)
-				distinct++
-			}
-			if ok {
-				if seq < prev {
-					v.Reordered++
-				}
-				prev = seq
-			}
+			t.AddLine(line)
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return v, err
+			return t.Verdict(), err
 		}
 	}
-	v.Missing = n - distinct
-	return v, nil
+	return t.Verdict(), nil
 }
 
 // findSeq returns the number after the first "seq=" of line, which must

@@ -28,6 +28,8 @@ type Row struct {
 	UDPIn   int64 // Udp InErrors delta, summed
 	UDPRcv  int64 // Udp RcvbufErrors delta, summed
 	Retries int   // HTTP requests retried after a 503, summed
+	// Latency percentiles per replica, in milliseconds (with -rate).
+	P50, P99, P999 []float64
 }
 
 // Summarise turns results into a row.
@@ -46,6 +48,10 @@ func Summarise(subject, version string, runs []Result) Row {
 		row.UDPIn += r.UDP.InErrors
 		row.UDPRcv += r.UDP.RcvbufErrors
 		row.Retries += r.Retries
+		if l := r.Latency; l.N > 0 {
+			ms := func(d time.Duration) float64 { return d.Seconds() * 1e3 }
+			row.P50, row.P99, row.P999 = append(row.P50, ms(l.P50)), append(row.P99, ms(l.P99)), append(row.P999, ms(l.P999))
+		}
 		if r.Acked > 0 {
 			row.AckedPS = append(row.AckedPS, float64(r.Delivered())/r.Acked.Seconds())
 		}
@@ -104,6 +110,45 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// hasLatency reports whether any row has latency percentiles.
+func hasLatency(rows []Row) bool {
+	return slices.ContainsFunc(rows, func(r Row) bool { return len(r.P50) > 0 })
+}
+
+// latencyHead and latencyCells are the latency columns, or nothing.
+func latencyHead(on bool) (head, rule string) {
+	if !on {
+		return "", ""
+	}
+	return " p50 ms | p99 ms | p999 ms |", "---|---|---|"
+}
+
+func latencyCells(on bool, r Row) string {
+	if !on {
+		return ""
+	}
+	f := func(x float64) string { return fmt.Sprintf("%.2f", x) }
+	return fmt.Sprintf(" %s | %s | %s |", spread(r.P50, f), spread(r.P99, f), spread(r.P999, f))
+}
+
+func latencyEmpty(on bool) string {
+	if !on {
+		return ""
+	}
+	return " - | - | - |"
+}
+
+// latencyText explains the latency columns of case c.
+func latencyText(c Case) string {
+	how := "when the harness's sink received it"
+	if c.Sink == SinkFile {
+		how = fmt.Sprintf("when the harness's poller first saw it in the output file (polled every %v, so up to that much late)", fileLatencyPoll)
+	}
+	return "Latency (p50/p99/p999, ms, median [min–max] of the replicas' percentiles): from the moment the generator started writing the chunk (TCP), " +
+		"sendmmsg batch (UDP) or request (HTTP) holding a line, to " + how + "; every line of a replica counts once (its first receipt). " +
+		"BENCH.md L1: p99 ≤ 2 ms at 50% of sluiced's max P1 rate.\n\n"
+}
+
 // ceilingOrder is which subject is "the ceiling" of a case, first found.
 var ceilingOrder = []string{"relay", "socat-128k", "socat"}
 
@@ -113,6 +158,11 @@ func WriteTable(w io.Writer, c Case, rows []Row, lines int, where string) {
 	fmt.Fprintf(w, "### %s: %s\n\n", c.Name, c.Desc)
 	if c.Pending != "" {
 		fmt.Fprintf(w, "%s\n\n", c.Pending)
+		return
+	}
+	if c.Network == "http" && c.Sink == SinkHTTP {
+		writeHTTPSinkTable(w, c, rows, lines)
+		writeWork(w, rows)
 		return
 	}
 	if c.Network == "http" {
@@ -135,23 +185,28 @@ func WriteTable(w io.Writer, c Case, rows []Row, lines int, where string) {
 	ceil := byName[ceiling]
 	fmt.Fprintf(w, "%d lines per replica; lines/s and MiB/s are median [min–max]; missing, duplicates and reordered are summed over replicas. ", lines)
 	fmt.Fprintf(w, "\"sluiced ÷ X\" is sluiced's median over X's (lines/s, then lines per CPU-second); \"÷ ceiling\" is X's lines/s over %s's.\n\n", orDash(ceiling))
-	fmt.Fprintln(w, "| Subject | Lines/s | MiB/s | Lines per CPU-s | Peak RSS (MiB) | Missing | Dup | Reordered | UDP InErrors / RcvbufErrors | sluiced ÷ X (lines/s) | sluiced ÷ X (per CPU-s) | ÷ ceiling | Note |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	lat := hasLatency(rows)
+	if lat {
+		fmt.Fprint(w, latencyText(c))
+	}
+	lh, lr := latencyHead(lat)
+	fmt.Fprintln(w, "| Subject | Lines/s | MiB/s | Lines per CPU-s | Peak RSS (MiB) | Missing | Dup | Reordered | UDP InErrors / RcvbufErrors | sluiced ÷ X (lines/s) | sluiced ÷ X (per CPU-s) | ÷ ceiling |"+lh+" Note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|"+lr+"---|")
 	for _, r := range rows {
 		if len(r.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - | %s |\n", r.Subject, r.Note)
+			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - |%s %s |\n", r.Subject, latencyEmpty(lat), r.Note)
 			continue
 		}
 		udp := "-"
 		if c.Network == "udp" {
 			udp = fmt.Sprintf("%d / %d", r.UDPIn, r.UDPRcv)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %d | %d | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %d | %d | %s | %s | %s | %s |%s %s |\n",
 			r.Subject, spread(r.LinesPS, si), spread(r.MiBPS, func(x float64) string { return fmt.Sprintf("%.0f", x) }),
 			perCPU(r.PerCPU), spread(r.HWM, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
 			r.Missing, r.Dups, r.Reorder, udp,
 			ratio(median(sl.LinesPS), median(r.LinesPS)), ratio(median(sl.PerCPU), median(r.PerCPU)),
-			ratio(median(r.LinesPS), median(ceil.LinesPS)), r.Note)
+			ratio(median(r.LinesPS), median(ceil.LinesPS)), latencyCells(lat, r), r.Note)
 	}
 	fmt.Fprintln(w)
 	writeWork(w, rows)
@@ -183,11 +238,16 @@ func writeHTTPTable(w io.Writer, c Case, rows []Row, lines int, where string) {
 		"Rates are median [min–max] over replicas; missing, duplicates, reordered and 503 retries are summed. "+
 		"\"÷ memory\" and \"÷ ceiling\" are the median acked events/s over sluiced-memory's and over the ceiling's. CPU is the subject's (the ceiling's: its writing thread).")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| Subject | Events/s acked | Events/s output | MiB/s acked | CPU µs/event | Peak RSS (MiB) | Missing | Dup | Reordered | 503 retries | ÷ memory | ÷ ceiling | Note |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	lat := hasLatency(rows)
+	if lat {
+		fmt.Fprint(w, latencyText(c))
+	}
+	lh, lr := latencyHead(lat)
+	fmt.Fprintln(w, "| Subject | Events/s acked | Events/s output | MiB/s acked | CPU µs/event | Peak RSS (MiB) | Missing | Dup | Reordered | 503 retries | ÷ memory | ÷ ceiling |"+lh+" Note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|"+lr+"---|")
 	for _, r := range rows {
 		if len(r.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - | %s |\n", r.Subject, r.Note)
+			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - |%s %s |\n", r.Subject, latencyEmpty(lat), r.Note)
 			continue
 		}
 		var mibps, usPerEvent []float64
@@ -201,12 +261,58 @@ func writeHTTPTable(w io.Writer, c Case, rows []Row, lines int, where string) {
 		if slices.Max(append([]float64{0}, r.HWM...)) > 0 {
 			rss = spread(r.HWM, func(x float64) string { return fmt.Sprintf("%.1f", x) })
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s |%s %s |\n",
 			r.Subject, spread(r.AckedPS, si), spread(r.LinesPS, si),
 			spread(mibps, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
 			spread(usPerEvent, func(x float64) string { return fmt.Sprintf("%.2f", x) }), rss,
 			r.Missing, r.Dups, r.Reorder, r.Retries,
-			ratio(median(r.AckedPS), mem), ratio(median(r.AckedPS), ceil), r.Note)
+			ratio(median(r.AckedPS), mem), ratio(median(r.AckedPS), ceil), latencyCells(lat, r), r.Note)
+	}
+	fmt.Fprintln(w)
+}
+
+// writeHTTPSinkTable writes the table of an HTTP → HTTP case (p6):
+// events/s until the last 200 and until the sink held every event, CPU
+// per event, and ratios of sluiced to each subject and of each subject
+// to the relay.
+func writeHTTPSinkTable(w io.Writer, c Case, rows []Row, lines int) {
+	byName := map[string]Row{}
+	for _, r := range rows {
+		byName[r.Subject] = r
+	}
+	sl, relay := byName["sluiced"], byName["relay"]
+	fmt.Fprintf(w, "%d events of %d B + newline per replica, POSTed as NDJSON by %d keep-alive clients, %d events per request, to the subject, which POSTs them to an HTTP sink in the harness (200 to every request; NDJSON or JSON arrays, gzip if so encoded). ", lines, jsonLen, c.Conns, c.Batch)
+	fmt.Fprintln(w, "\"Acked\" runs from the first byte sent to the last 200 from the subject; \"at sink\" to the moment the sink held every event. "+
+		"Rates are median [min–max] over replicas; missing, duplicates, reordered (order of arrival at the sink) and 503 retries are summed. "+
+		"\"sluiced ÷ X\" is sluiced's median acked events/s over X's, then X's CPU per event over sluiced's; \"÷ relay\" is X's acked events/s over the relay's (the Go HTTP→HTTP ceiling). BENCH.md P6: sluiced ≥3× Benthos.")
+	fmt.Fprintln(w)
+	lat := hasLatency(rows)
+	if lat {
+		fmt.Fprint(w, latencyText(c))
+	}
+	lh, lr := latencyHead(lat)
+	fmt.Fprintln(w, "| Subject | Events/s acked | Events/s at sink | MiB/s acked | CPU µs/event | Peak RSS (MiB) | Missing | Dup | Reordered | 503 retries | sluiced ÷ X (events/s) | sluiced ÷ X (CPU/event) | ÷ relay |"+lh+" Note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|"+lr+"---|")
+	for _, r := range rows {
+		if len(r.Runs) == 0 {
+			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - | - |%s %s |\n", r.Subject, latencyEmpty(lat), r.Note)
+			continue
+		}
+		var mibps, usPerEvent []float64
+		for _, x := range r.AckedPS {
+			mibps = append(mibps, x*(jsonLen+1)/(1<<20))
+		}
+		for _, x := range r.PerCPU {
+			usPerEvent = append(usPerEvent, 1e6/x)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %s |%s %s |\n",
+			r.Subject, spread(r.AckedPS, si), spread(r.LinesPS, si),
+			spread(mibps, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
+			spread(usPerEvent, func(x float64) string { return fmt.Sprintf("%.2f", x) }),
+			spread(r.HWM, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
+			r.Missing, r.Dups, r.Reorder, r.Retries,
+			ratio(median(sl.AckedPS), median(r.AckedPS)), ratio(median(sl.PerCPU), median(r.PerCPU)),
+			ratio(median(r.AckedPS), median(relay.AckedPS)), latencyCells(lat, r), r.Note)
 	}
 	fmt.Fprintln(w)
 }

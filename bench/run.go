@@ -27,6 +27,7 @@ type Result struct {
 	HWM     int64         // subject peak RSS, bytes
 	Verdict Verdict
 	UDP     UDPCounters // deltas of /proc/net/snmp (UDP cases)
+	Latency Latency     // with -rate: send → sink receipt (or first seen in the file)
 	Err     error
 }
 
@@ -114,6 +115,19 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 		return res
 	}
 	r := Run{Case: c, Port: port, Dir: dir, Out: filepath.Join(dir, "out.log")}
+	var stamps *Stamps
+	if o.Rate > 0 {
+		stamps = NewStamps(load.Lines())
+	}
+	var sink *Sink
+	if c.Sink != SinkFile {
+		if sink, err = StartSink(c.Sink, NewTally(load.Lines(), stamps)); err != nil {
+			res.Err = err
+			return res
+		}
+		defer sink.Close()
+		r.Sink = sink.Addr
+	}
 	cmd, err := s.Command(env, r)
 	if err != nil {
 		res.Err = err
@@ -163,8 +177,16 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 	pid := cmd.Process.Pid
 	before := Usage(pid)
 	udpBefore, _ := ReadUDPCounters()
-	w := &Watcher{Path: r.Out}
-	defer w.Close()
+	var poller Poller = sink.tally()
+	interval := 2 * time.Millisecond
+	if sink == nil {
+		w := &Watcher{Path: r.Out, Stamps: stamps}
+		defer w.Close()
+		poller = w
+		if stamps != nil {
+			interval = fileLatencyPoll
+		}
+	}
 	sent := make(chan struct{})
 	// Sample the peak RSS while the run goes on, for subjects that exit
 	// by themselves at the end of their input (socat).
@@ -191,16 +213,16 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 		defer close(sent)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		if c.Network == "http" {
-			st, sendErr = SendHTTP(load, HTTPOptions{URL: "http://" + addr + "/", Clients: c.Conns, Batch: c.Batch, Rate: o.Rate})
+			st, sendErr = SendHTTP(load, HTTPOptions{URL: "http://" + addr + "/", Clients: c.Conns, Batch: c.Batch, Rate: o.Rate, Stamps: stamps})
 			return
 		}
-		st, sendErr = Send(load, SendOptions{Network: c.Network, Addr: addr, Conns: c.Conns, Rate: o.Rate})
+		st, sendErr = Send(load, SendOptions{Network: c.Network, Addr: addr, Conns: c.Conns, Rate: o.Rate, Stamps: stamps})
 	}()
 	quiet := 5 * time.Second
 	if c.Network == "udp" {
 		quiet = 2 * time.Second
 	}
-	_, at, waitErr := WaitLines(w, WaitOptions{Want: load.Lines(), Interval: 2 * time.Millisecond, Quiet: quiet, Timeout: o.Timeout}, sent)
+	_, at, waitErr := WaitLines(poller, WaitOptions{Want: load.Lines(), Interval: interval, Quiet: quiet, Timeout: o.Timeout}, sent)
 	after := Usage(pid)
 	_, _, aliveErr := procStat(pid)
 	<-sent
@@ -229,11 +251,26 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 		// exec(2), so the sampled VmHWM is used instead.
 		res.HWM = lastHWM.Load()
 	}
-	if res.Verdict, err = Check(r.Out, load.Lines()); err != nil {
+	if sink != nil {
+		// What the subject sent while stopping counts too.
+		sink.Drain(5 * time.Second)
+		res.Verdict = sink.Tally.Verdict()
+		if err := sink.Err(); err != nil {
+			return fail(err)
+		}
+	} else if res.Verdict, err = Check(r.Out, load.Lines()); err != nil {
 		return fail(err)
+	}
+	if stamps != nil {
+		res.Latency = stamps.Latency()
 	}
 	return res
 }
+
+// fileLatencyPoll is how often the output file is read when latency is
+// measured (-rate): a line's receive time is when a poll first sees it,
+// so file-sink latencies are late by up to this much (plus the read).
+const fileLatencyPoll = 250 * time.Microsecond
 
 // stop sends SIGTERM, then SIGKILL after 10 s. It may be called twice.
 func stop(cmd *exec.Cmd, exited chan error) {

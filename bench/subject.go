@@ -22,9 +22,10 @@ type Case struct {
 	Format  string // if set, the load's format whatever -format says
 	Parse   bool   // parse syslog and write JSON lines (else pass through)
 	Disk    bool   // the subjects' directories (spool, output) are on a disk, not tmpfs
+	Sink    string // SinkFile (default), SinkTCP or SinkHTTP: where the subject writes
 	Pending string // non-empty: the case cannot run yet, and why
-	// Subjects are the case's subjects when -subjects is not given
-	// (default: DefaultSubjects).
+	// Subjects are the subjects that can run the case, and those it runs
+	// when -subjects is not given (default: DefaultSubjects).
 	Subjects []string
 }
 
@@ -33,7 +34,11 @@ var Cases = []Case{
 	{Name: "p1", Desc: "syslog RFC 5424 over TCP → parsed → JSON lines on tmpfs, 1 connection", Network: "tcp", Framing: FramingLF, Conns: 1, Parse: true},
 	{Name: "p1b", Desc: "as p1 with 4 connections", Network: "tcp", Framing: FramingLF, Conns: 4, Parse: true},
 	{Name: "p2", Desc: "TCP lines → file on tmpfs, passthrough (no parse), 1 connection", Network: "tcp", Framing: FramingLF, Conns: 1},
+	{Name: "p2t", Desc: "TCP lines → TCP sink, passthrough (no parse), 1 connection", Network: "tcp", Framing: FramingLF, Conns: 1, Sink: SinkTCP,
+		Subjects: []string{"sluiced", "relay", "socat", "socat-128k", "rsyslog", "syslog-ng", "benthos"}},
 	{Name: "p5", Desc: "syslog over UDP (sendmmsg) → parsed → file on tmpfs", Network: "udp", Framing: FramingNone, Conns: 1, Parse: true},
+	{Name: "p6", Desc: "HTTP NDJSON (250 B events) → HTTP sink (NDJSON POSTs), acked on 2xx", Network: "http", Framing: FramingLF,
+		Conns: 8, Batch: 100, Format: FormatJSON, Sink: SinkHTTP, Subjects: []string{"sluiced", "relay", "benthos"}},
 	{Name: "p7", Desc: "HTTP NDJSON (250 B events) → disk spool (fsync per batch) → raw file, on disk", Network: "http", Framing: FramingLF,
 		Conns: 8, Batch: 100, Format: FormatJSON, Disk: true, Subjects: []string{"sluiced-disk", "sluiced-disk-interval", "sluiced-memory", "ceiling"}},
 }
@@ -52,7 +57,8 @@ type Run struct {
 	Case Case
 	Port int
 	Dir  string // the subject's own temporary directory (config, pid, state)
-	Out  string // the file it must write
+	Out  string // the file it must write (SinkFile)
+	Sink string // host:port of the harness's sink (SinkTCP, SinkHTTP)
 }
 
 // Subject is a program under test.
@@ -71,8 +77,6 @@ type Subject struct {
 	// ReadyLog, if set, must appear in the subject's output before it
 	// counts as ready (besides its port being bound).
 	ReadyLog string
-	// HTTP subjects run the HTTP cases only, the others never do.
-	HTTP bool
 	// Direct, if set, runs the subject inside the harness instead of
 	// Command: it writes the load to r.Out and returns the time taken and
 	// the CPU seconds used.
@@ -117,10 +121,15 @@ func firstLine(name string, args ...string) string {
 
 func sluicedSubject() *Subject {
 	return &Subject{
-		Name:     "sluiced",
-		Work:     "syslog source → file destination (json when parsing, raw for passthrough), fsync off, no rotation",
-		Prepare:  func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
-		Supports: func(Case) string { return "" },
+		Name:    "sluiced",
+		Work:    "syslog source → file destination (json when parsing, raw for passthrough), fsync off, no rotation; p6: http source → http destination (NDJSON, batch " + sluicedHTTPBatch + ")",
+		Prepare: func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
+		Supports: func(c Case) string {
+			if c.Sink == SinkTCP {
+				return "sluiced has no TCP destination yet"
+			}
+			return ""
+		},
 		Version: func(env *Env) string {
 			return firstLine(filepath.Join(env.BinDir, "sluiced"), "version")
 		},
@@ -136,6 +145,14 @@ func sluicedSubject() *Subject {
   "destinations": {"out": {"type": "file", "path": %q, "format": %q, "fsync": false, "maxBytes": 0}},
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, r.Out, format)
+			if r.Case.Sink == SinkHTTP {
+				cfg = fmt.Sprintf(`{
+  "dataDir": %q,
+  "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 104857600}},
+  "destinations": {"out": {"type": "http", "url": "http://%s/", "format": "ndjson", "batch": %s}},
+}
+`, filepath.Join(r.Dir, "data"), r.Port, r.Sink, sluicedHTTPBatch)
+			}
 			path := filepath.Join(r.Dir, "sluiced.hujson")
 			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 				return nil, err
@@ -146,6 +163,11 @@ func sluicedSubject() *Subject {
 		},
 	}
 }
+
+// sluicedHTTPBatch is the http destination's batching in p6: up to 1000
+// events per POST, cut after 5 ms (the default age, 1 s, would hold each
+// request's 200 that long).
+const sluicedHTTPBatch = `{"count": 1000, "age": "5ms"}`
 
 // httpDestBatch is the file destination's batching in the HTTP case, for
 // both buffers: a batch is cut at 1024 events or 1 ms, like the spool's
@@ -163,7 +185,6 @@ func sluicedHTTPSubject(name, buffer string) *Subject {
 	return &Subject{
 		Name:     name,
 		Work:     "http source (lines) → file destination, format raw, fsync per batch (the default, so memory mode is durable too), batch " + httpDestBatch + ", " + work,
-		HTTP:     true,
 		Prepare:  func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
 		Supports: func(Case) string { return "" },
 		Version: func(env *Env) string {
@@ -191,7 +212,7 @@ func sluicedHTTPSubject(name, buffer string) *Subject {
 func relaySubject() *Subject {
 	return &Subject{
 		Name:    "relay",
-		Work:    "naive Go relay (bench/relay): TCP bufio lines, or UDP recvmmsg datagrams, → buffered file; the framework-overhead ceiling",
+		Work:    "naive Go relay (bench/relay): TCP bufio lines, or UDP recvmmsg datagrams, → buffered file (p2t: → one buffered TCP connection to the sink); p6: each request body POSTed unchanged to the sink, answered with its status; the framework-overhead ceiling",
 		Prepare: func(env *Env) error { return goBuild(env, "relay", "./bench/relay") },
 		Supports: func(c Case) string {
 			if c.Framing == FramingOctet {
@@ -201,8 +222,15 @@ func relaySubject() *Subject {
 		},
 		Version: func(*Env) string { return "bench/relay" },
 		Command: func(env *Env, r Run) (*exec.Cmd, error) {
+			out := r.Out
+			switch r.Case.Sink {
+			case SinkTCP:
+				out = "tcp://" + r.Sink
+			case SinkHTTP:
+				out = "http://" + r.Sink + "/"
+			}
 			return exec.Command(filepath.Join(env.BinDir, "relay"), "-network", r.Case.Network,
-				"-addr", fmt.Sprintf("127.0.0.1:%d", r.Port), "-out", r.Out), nil
+				"-addr", fmt.Sprintf("127.0.0.1:%d", r.Port), "-out", out), nil
 		},
 	}
 }
@@ -212,7 +240,7 @@ func socatSubject(name string, block int) *Subject {
 	var path string
 	return &Subject{
 		Name: name,
-		Work: "raw copy TCP → file (no framing, no parse)",
+		Work: "raw copy TCP → file, or TCP → TCP in p2t (no framing, no parse)",
 		Prepare: func(*Env) error {
 			var err error
 			path, err = exec.LookPath("socat")
@@ -238,7 +266,11 @@ func socatSubject(name string, block int) *Subject {
 			if block > 0 {
 				args = append(args, "-b", fmt.Sprint(block))
 			}
-			args = append(args, fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr", r.Port), "OPEN:"+r.Out+",creat,append")
+			out := "OPEN:" + r.Out + ",creat,append"
+			if r.Case.Sink == SinkTCP {
+				out = "TCP:" + r.Sink
+			}
+			args = append(args, fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr", r.Port), out)
 			return exec.Command(path, args...), nil
 		},
 	}
@@ -248,7 +280,7 @@ func rsyslogSubject() *Subject {
 	var path string
 	return &Subject{
 		Name: "rsyslog",
-		Work: "imptcp/imudp → omfile with RSYSLOG_FileFormat (parses the header, reformats); default queues",
+		Work: "imptcp/imudp → omfile with RSYSLOG_FileFormat (parses the header, reformats), or %rawmsg% for passthrough; p2t: omfwd TCP (LF framing) with %rawmsg%; default queues",
 		Prepare: func(*Env) error {
 			for _, p := range []string{"rsyslogd", "/usr/sbin/rsyslogd"} {
 				if lp, err := exec.LookPath(p); err == nil {
@@ -276,11 +308,17 @@ input(type="imudp" address="127.0.0.1" port="%d")`, r.Port)
 			if !r.Case.Parse {
 				tmpl = "raw"
 			}
+			output := fmt.Sprintf(`action(type="omfile" file=%q template=%q)`, r.Out, tmpl)
+			if r.Case.Sink == SinkTCP {
+				host, port, _ := strings.Cut(r.Sink, ":")
+				output = fmt.Sprintf(`action(type="omfwd" target=%q port=%q protocol="tcp" template="fwd")`, host, port)
+			}
 			cfg := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k")
 template(name="raw" type="string" string="%%rawmsg%%\n")
+template(name="fwd" type="string" string="%%rawmsg%%")
 %s
-action(type="omfile" file=%q template=%q)
-`, r.Dir, input, r.Out, tmpl)
+%s
+`, r.Dir, input, output)
 			conf := filepath.Join(r.Dir, "rsyslog.conf")
 			if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 				return nil, err

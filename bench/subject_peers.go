@@ -29,7 +29,7 @@ func benthosSubject() *Subject {
 	var path string
 	return &Subject{
 		Name: "benthos",
-		Work: "socket_server (lines) → [parse_log syslog_rfc5424 when parsing] → file (lines)",
+		Work: "socket_server (lines) → [parse_log syslog_rfc5424 when parsing] → file (lines), or socket (tcp, lines) in p2t; p6: http_server → http_client (POST, batches of 1000 or 5 ms archived as lines: NDJSON)",
 		Prepare: func(env *Env) error {
 			if p := os.Getenv("BENTHOS"); p != "" {
 				path = p
@@ -63,6 +63,9 @@ func benthosSubject() *Subject {
 			return nil
 		},
 		Supports: func(c Case) string {
+			if c.Sink == SinkHTTP {
+				return ""
+			}
 			if c.Network != "tcp" || c.Framing != FramingLF {
 				return "newline-framed TCP only here"
 			}
@@ -78,6 +81,17 @@ func benthosSubject() *Subject {
         format: syslog_rfc5424
 `
 			}
+			output := fmt.Sprintf(`  file:
+    path: %q
+    codec: lines
+`, r.Out)
+			if r.Case.Sink == SinkTCP {
+				output = fmt.Sprintf(`  socket:
+    network: tcp
+    address: %s
+    codec: lines
+`, r.Sink)
+			}
 			cfg := fmt.Sprintf(`http:
   enabled: false
 logger:
@@ -87,10 +101,38 @@ input:
     network: tcp
     address: 127.0.0.1:%d
 %soutput:
-  file:
-    path: %q
-    codec: lines
-`, r.Port, procs, r.Out)
+%s`, r.Port, procs, output)
+			if r.Case.Sink == SinkHTTP {
+				// The input's requests are split into one message per
+				// line; the output batches them and archives each batch
+				// as lines, one NDJSON body per POST.
+				cfg = fmt.Sprintf(`http:
+  enabled: false
+logger:
+  level: WARN
+input:
+  http_server:
+    address: 127.0.0.1:%d
+    path: /
+    allowed_verbs: [POST]
+  processors:
+    - unarchive:
+        format: lines
+output:
+  http_client:
+    url: http://%s/
+    verb: POST
+    headers:
+      Content-Type: application/x-ndjson
+    max_in_flight: 8
+    batching:
+      count: 1000
+      period: 5ms
+      processors:
+        - archive:
+            format: lines
+`, r.Port, r.Sink)
+			}
 			conf := filepath.Join(r.Dir, "benthos.yaml")
 			if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 				return nil, err
@@ -109,7 +151,7 @@ func syslogNGSubject() *Subject {
 	var bin, root string
 	return &Subject{
 		Name: "syslog-ng",
-		Work: "network() source (RFC 5424 with flags(syslog-protocol), or no-parse for passthrough) → file() with its default template, or $MSG",
+		Work: "network() source (RFC 5424 with flags(syslog-protocol), or no-parse for passthrough) → file() with its default template, or $MSG; p2t: network() destination, tcp, template $MSG\\n",
 		Prepare: func(env *Env) error {
 			if p, err := exec.LookPath("syslog-ng"); err == nil {
 				bin = p
@@ -149,9 +191,14 @@ func syslogNGSubject() *Subject {
 			cfg := fmt.Sprintf(`@version: 3.38
 options { stats-freq(0); };
 source s_in { network(ip("127.0.0.1") port(%d) transport("%s") flags(%s) log-msg-size(65536)); };
-destination d_out { file(%q%s); };
+destination d_out { %s };
 log { source(s_in); destination(d_out); };
-`, r.Port, r.Case.Network, flags, r.Out, tmpl)
+`, r.Port, r.Case.Network, flags, fmt.Sprintf("file(%q%s);", r.Out, tmpl))
+			if r.Case.Sink == SinkTCP {
+				host, port, _ := strings.Cut(r.Sink, ":")
+				cfg = strings.Replace(cfg, fmt.Sprintf("file(%q%s);", r.Out, tmpl),
+					fmt.Sprintf("network(%q port(%s) transport(\"tcp\")%s);", host, port, tmpl), 1)
+			}
 			conf := filepath.Join(r.Dir, "syslog-ng.conf")
 			if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 				return nil, err

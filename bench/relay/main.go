@@ -2,18 +2,27 @@
 // ceiling for framework overhead. Over TCP it accepts connections and
 // copies each line (split by bufio.Scanner) to a buffered file; over UDP
 // it reads datagrams with recvmmsg(2) (golang.org/x/net/ipv4 ReadBatch)
-// and writes each as a line. It does no parsing.
+// and writes each as a line. It does no parsing. With -out tcp://HOST:PORT
+// it writes the lines to one TCP connection instead of a file. With
+// -network http it takes POSTs and sends each body unchanged to the -out
+// URL (keep-alive connections), answering with the status it got.
 //
 //	relay -network tcp -addr 127.0.0.1:6000 -out /dev/shm/out.log
+//	relay -network tcp -addr 127.0.0.1:6000 -out tcp://127.0.0.1:7000
+//	relay -network http -addr 127.0.0.1:6000 -out http://127.0.0.1:7000/
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
+	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,9 +33,18 @@ import (
 func main() {
 	network := flag.String("network", "tcp", `"tcp" or "udp"`)
 	addr := flag.String("addr", "127.0.0.1:6000", "address to listen on")
-	out := flag.String("out", "", "file to append to")
+	out := flag.String("out", "", "file to append to, tcp://HOST:PORT, or (-network http) the URL to POST to")
 	flag.Parse()
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if *network == "http" {
+		log.Fatal(serveHTTP(*addr, *out))
+	}
+	var f io.Writer
+	var err error
+	if hostPort, ok := strings.CutPrefix(*out, "tcp://"); ok {
+		f, err = net.Dial("tcp", hostPort)
+	} else {
+		f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -106,6 +124,38 @@ func serveTCP(addr string, w *syncWriter) error {
 			w.flush()
 		}()
 	}
+}
+
+// serveHTTP forwards every POST body, with its Content-Type and
+// Content-Encoding, to url and answers with the status it got.
+func serveHTTP(addr, url string) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	h := func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for _, k := range []string{"Content-Type", "Content-Encoding"} {
+			if v := r.Header.Get(k); v != "" {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+	}
+	return http.ListenAndServe(addr, http.HandlerFunc(h))
 }
 
 func serveUDP(addr string, w *syncWriter) error {
