@@ -122,7 +122,7 @@ func firstLine(name string, args ...string) string {
 func sluicedSubject() *Subject {
 	return &Subject{
 		Name:    "sluiced",
-		Work:    "syslog source → file destination (json when parsing, raw for passthrough), fsync off, no rotation; p6: http source → http destination (NDJSON, batch " + sluicedHTTPBatch + ")",
+		Work:    "syslog source → file destination (parsed to json; for passthrough, format none to raw), fsync off, no rotation; p6: http source → http destination (NDJSON, batch " + sluicedHTTPBatch + ")",
 		Prepare: func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
 		Supports: func(c Case) string {
 			if c.Sink == SinkTCP {
@@ -135,16 +135,16 @@ func sluicedSubject() *Subject {
 		},
 		ReadyLog: "msg=running",
 		Command: func(env *Env, r Run) (*exec.Cmd, error) {
-			format := "raw"
+			format, parse := "raw", "none" // passthrough: lines as they came, unparsed
 			if r.Case.Parse {
-				format = "json"
+				format, parse = "json", "auto"
 			}
 			cfg := fmt.Sprintf(`{
   "dataDir": %q,
-  "sources": {"in": {"type": "syslog", "addr": "127.0.0.1:%d", "network": %q, "maxMessageBytes": 65536}},
+  "sources": {"in": {"type": "syslog", "addr": "127.0.0.1:%d", "network": %q, "format": %q, "maxMessageBytes": 65536}},
   "destinations": {"out": {"type": "file", "path": %q, "format": %q, "fsync": false, "maxBytes": 0}},
 }
-`, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, r.Out, format)
+`, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, parse, r.Out, format)
 			if r.Case.Sink == SinkHTTP {
 				cfg = fmt.Sprintf(`{
   "dataDir": %q,
