@@ -175,8 +175,17 @@ func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Me
 		ack = sluice.AckAfter(touched, ack)
 	}
 	d.fill(msgs, ack, true)
+	d.cutIfIdleLocked()
 	d.mu.Unlock()
 	return nil
+}
+
+// cutIfIdleLocked cuts the current batch if Config.Eager is set and a
+// flush slot is free. d.mu must be held.
+func (d *Destination[T]) cutIfIdleLocked() {
+	if d.cfg.Eager && d.cur != nil && d.pending < d.cfg.Parallelism {
+		d.cutLocked()
+	}
 }
 
 // fill walks msgs as they go into batches: into the current batch, cutting

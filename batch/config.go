@@ -57,6 +57,12 @@ type Config struct {
 	Age time.Duration `json:"age"`
 	// Parallelism is the number of flushes in flight at once. Default 2.
 	Parallelism int `json:"parallelism"`
+	// Eager cuts the batch being filled whenever a flush slot is free, so
+	// that a batch grows only while the flushes are busy (group commit):
+	// low latency at low rates, large batches at high rates. Count, Bytes
+	// and Age still bound a batch. Default false: batches wait for Count,
+	// Bytes or Age.
+	Eager bool `json:"eager"`
 	// StopTimeout is how long Run, once its ctx is done, goes on flushing
 	// the batches it holds. Default 5s.
 	StopTimeout time.Duration `json:"stopTimeout"`

@@ -289,6 +289,7 @@ func (d *Destination[T]) done(b *batch[T], lost int) {
 	d.pending--
 	d.free = append(d.free, b)
 	d.wakeSendersLocked()
+	d.cutIfIdleLocked()
 	if d.cur != nil {
 		d.armLocked() // a batch due by age may have waited for this slot
 	}

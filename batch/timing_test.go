@@ -83,6 +83,43 @@ func TestAge(t *testing.T) {
 	}
 }
 
+// TestEager checks group commit: with Eager, a message is flushed at once
+// when a slot is free, and messages sent while the flush is busy go out
+// together as soon as it ends, without waiting for Age.
+func TestEager(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		begin := time.Now()
+		type flush struct {
+			at   time.Duration
+			size int
+		}
+		var got []flush
+		rec := newRecorder()
+		rec.before = func(_ context.Context, ms []sluice.Message[[]byte]) error {
+			got = append(got, flush{time.Since(begin), len(ms)})
+			time.Sleep(10 * time.Millisecond) // a busy flush
+			return nil
+		}
+		d := mustNew(t, batch.Config{Count: 100, Age: time.Hour, Parallelism: 1, Eager: true}, batch.Flusher[[]byte](rec))
+		r := start(t, t.Context(), d)
+		for i := range 5 { // at 0, 3, 6, 9, 12 ms
+			if err := d.Send(t.Context(), nil, ones(fmt.Sprint(i), 1)...); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		want := []flush{{0, 1}, {10 * time.Millisecond, 3}, {20 * time.Millisecond, 1}}
+		if !slices.Equal(got, want) {
+			t.Errorf("got flushes %v, want %v", got, want)
+		}
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // TestAgeWaitsForSlot checks that a batch due by age while every flush
 // slot is busy is not queued behind them (memory would grow without
 // bound) but cut as soon as a slot frees.
