@@ -17,8 +17,10 @@ type Config struct {
 	// scheme and host. Required.
 	URL config.Secret `json:"url" sluice:"required"`
 	// Format is "ndjson" (one JSON object per event and line,
-	// Content-Type application/x-ndjson) or "array" (one JSON array of
-	// events, Content-Type application/json). Default "ndjson".
+	// Content-Type application/x-ndjson), "array" (one JSON array of
+	// events, Content-Type application/json) or "raw" (each event's
+	// original bytes and a newline, as received: to forward lines
+	// unchanged; Content-Type text/plain). Default "ndjson".
 	Format string `json:"format"`
 	// Compression is "none" or "gzip" (the body is gzipped and sent with
 	// Content-Encoding: gzip). Default "none".
@@ -84,8 +86,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
 		}
 	}
-	if c.Format != "ndjson" && c.Format != "array" {
-		errs = append(errs, &config.FieldError{Path: "format", Msg: fmt.Sprintf("want ndjson or array, got %q", c.Format)})
+	if c.Format != "ndjson" && c.Format != "array" && c.Format != "raw" {
+		errs = append(errs, &config.FieldError{Path: "format", Msg: fmt.Sprintf("want ndjson, array or raw, got %q", c.Format)})
 	}
 	if c.Compression != "none" && c.Compression != "gzip" {
 		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want none or gzip, got %q", c.Compression)})

@@ -140,10 +140,7 @@ func newDestination(c Config, enc encoder, opts []Option) (*Destination, error) 
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	if enc == nil {
-		enc = appendNDJSON
-		if c.Format == "array" {
-			enc = appendArray
-		}
+		enc = map[string]encoder{"ndjson": appendNDJSON, "array": appendArray, "raw": appendRaw}[c.Format]
 	}
 	p := &poster{
 		cfg:      c,
@@ -155,9 +152,9 @@ func newDestination(c Config, enc encoder, opts []Option) (*Destination, error) 
 		hooks:    o.hooks,
 		secrets:  secrets(c),
 	}
-	p.ctype = "application/json"
-	if c.Format == "ndjson" {
-		p.ctype = "application/x-ndjson"
+	p.ctype = map[string]string{"ndjson": "application/x-ndjson", "raw": "text/plain; charset=utf-8"}[c.Format]
+	if p.ctype == "" {
+		p.ctype = "application/json"
 	}
 	bo := []batch.Option[event.Event]{
 		batch.WithLogger[event.Event](o.log),
@@ -449,6 +446,14 @@ type encoder func(dst []byte, msgs []sluice.Message[event.Event]) []byte
 func appendNDJSON(dst []byte, msgs []sluice.Message[event.Event]) []byte {
 	for i := range msgs {
 		dst = msgs[i].Value.AppendJSON(dst)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+func appendRaw(dst []byte, msgs []sluice.Message[event.Event]) []byte {
+	for i := range msgs {
+		dst = append(dst, msgs[i].Value.Raw...)
 		dst = append(dst, '\n')
 	}
 	return dst

@@ -637,6 +637,7 @@ func TestRequest(t *testing.T) {
 			ctype: "application/json", cenc: "gzip", auth: "Basic dTpw",
 			body: `[{"ts":"2026-11-24T23:00:00.123456789Z","receivedAt":"2026-11-24T23:00:00.123456789Z","sourceType":"syslog","contentType":"nginx","raw":"line \"one\"\n"},` +
 				`{"ts":"2026-11-24T23:00:00.123456789Z","receivedAt":"2026-11-24T23:00:00.123456789Z","sourceType":"syslog","contentType":"nginx","raw":"line \"one\"\n"}]`},
+		{name: "raw", cfg: webhook.Config{Format: "raw"}, ctype: "text/plain; charset=utf-8", body: "line \"one\"\n\nline \"one\"\n\n"},
 		{name: "runreveal", runreveal: true, ctype: "application/json",
 			body: `[{"ts":"2026-11-24T23:00:00.123456789Z","sourceType":"syslog","contentType":"nginx","rawLog":"line \"one\"\n"},` +
 				`{"ts":"2026-11-24T23:00:00.123456789Z","sourceType":"syslog","contentType":"nginx","rawLog":"line \"one\"\n"}]`},
