@@ -122,7 +122,7 @@ func firstLine(name string, args ...string) string {
 func sluicedSubject() *Subject {
 	return &Subject{
 		Name:    "sluiced",
-		Work:    "syslog source → file destination (parsed to json; for passthrough, format none to raw), fsync off, no rotation; p6: http source → http destination (NDJSON, batch " + sluicedHTTPBatch + ")",
+		Work:    "syslog source → file destination (parsed to json; for passthrough, format none to raw), fsync off, no rotation; p6: http source → http destination (format raw: the lines as received, like Benthos; batch " + sluicedHTTPBatch + ")",
 		Prepare: func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
 		Supports: func(c Case) string {
 			if c.Sink == SinkTCP {
@@ -149,7 +149,7 @@ func sluicedSubject() *Subject {
 				cfg = fmt.Sprintf(`{
   "dataDir": %q,
   "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 104857600}},
-  "destinations": {"out": {"type": "http", "url": "http://%s/", "format": "ndjson", "batch": %s}},
+  "destinations": {"out": {"type": "http", "url": "http://%s/", "format": "raw", "batch": %s}},
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Sink, sluicedHTTPBatch)
 			}
