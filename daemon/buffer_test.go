@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/metrictest"
 )
 
 // hold is a destination that takes every event and never acks, like one
@@ -208,26 +207,9 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// metric returns the value of the series named exactly series (name and
-// labels) on the admin listener at addr, or -1 if it is absent.
+// metric returns the value of series on the admin listener at addr.
 func metric(t *testing.T, addr, series string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	return -1
+	return metrictest.Value(t, "http://"+addr+"/metrics", series)
 }
 
 // A full spool in front of a destination that never acks: "block" makes

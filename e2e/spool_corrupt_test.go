@@ -13,11 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/metrictest"
 )
 
 // receiver is an HTTP server that takes sluiced's NDJSON POSTs and records
@@ -251,24 +252,7 @@ func verify(t *testing.T, dir string) (string, int) {
 
 // scrape returns the value of series on sluiced's admin listener.
 func scrape(t *testing.T, port int, series string) float64 {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no series %s", series)
-	return 0
+	return metrictest.Value(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), series)
 }
 
 func must(t *testing.T, err error) {
