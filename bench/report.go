@@ -250,22 +250,7 @@ func writeHTTPTable(w io.Writer, c Case, rows []Row, lines int, where string) {
 			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - |%s %s |\n", r.Subject, latencyEmpty(lat), r.Note)
 			continue
 		}
-		var mibps, usPerEvent []float64
-		for _, x := range r.AckedPS {
-			mibps = append(mibps, x*(jsonLen+1)/(1<<20))
-		}
-		for _, x := range r.PerCPU {
-			usPerEvent = append(usPerEvent, 1e6/x)
-		}
-		rss := "-"
-		if slices.Max(append([]float64{0}, r.HWM...)) > 0 {
-			rss = spread(r.HWM, func(x float64) string { return fmt.Sprintf("%.1f", x) })
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s |%s %s |\n",
-			r.Subject, spread(r.AckedPS, si), spread(r.LinesPS, si),
-			spread(mibps, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
-			spread(usPerEvent, func(x float64) string { return fmt.Sprintf("%.2f", x) }), rss,
-			r.Missing, r.Dups, r.Reorder, r.Retries,
+		fmt.Fprintf(w, "%s %s | %s |%s %s |\n", httpCells(r),
 			ratio(median(r.AckedPS), mem), ratio(median(r.AckedPS), ceil), latencyCells(lat, r), r.Note)
 	}
 	fmt.Fprintln(w)
@@ -298,23 +283,32 @@ func writeHTTPSinkTable(w io.Writer, c Case, rows []Row, lines int) {
 			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - | - |%s %s |\n", r.Subject, latencyEmpty(lat), r.Note)
 			continue
 		}
-		var mibps, usPerEvent []float64
-		for _, x := range r.AckedPS {
-			mibps = append(mibps, x*(jsonLen+1)/(1<<20))
-		}
-		for _, x := range r.PerCPU {
-			usPerEvent = append(usPerEvent, 1e6/x)
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %s |%s %s |\n",
-			r.Subject, spread(r.AckedPS, si), spread(r.LinesPS, si),
-			spread(mibps, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
-			spread(usPerEvent, func(x float64) string { return fmt.Sprintf("%.2f", x) }),
-			spread(r.HWM, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
-			r.Missing, r.Dups, r.Reorder, r.Retries,
+		fmt.Fprintf(w, "%s %s | %s | %s |%s %s |\n", httpCells(r),
 			ratio(median(sl.AckedPS), median(r.AckedPS)), ratio(median(sl.PerCPU), median(r.PerCPU)),
 			ratio(median(r.AckedPS), median(relay.AckedPS)), latencyCells(lat, r), r.Note)
 	}
 	fmt.Fprintln(w)
+}
+
+// httpCells returns the first cells of a row of an HTTP case, from the
+// subject to the 503 retries, each cell closed by its "|".
+func httpCells(r Row) string {
+	var mibps, usPerEvent []float64
+	for _, x := range r.AckedPS {
+		mibps = append(mibps, x*(jsonLen+1)/(1<<20))
+	}
+	for _, x := range r.PerCPU {
+		usPerEvent = append(usPerEvent, 1e6/x)
+	}
+	rss := "-"
+	if slices.Max(append([]float64{0}, r.HWM...)) > 0 {
+		rss = spread(r.HWM, func(x float64) string { return fmt.Sprintf("%.1f", x) })
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %d | %d | %d | %d |",
+		r.Subject, spread(r.AckedPS, si), spread(r.LinesPS, si),
+		spread(mibps, func(x float64) string { return fmt.Sprintf("%.1f", x) }),
+		spread(usPerEvent, func(x float64) string { return fmt.Sprintf("%.2f", x) }), rss,
+		r.Missing, r.Dups, r.Reorder, r.Retries)
 }
 
 // perCPU is the median of lines per CPU-second, "-" when the subject

@@ -153,27 +153,27 @@ func sluicedSubject() *Subject {
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Sink, sluicedHTTPBatch)
 			}
-			path := filepath.Join(r.Dir, "sluiced.hujson")
-			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-				return nil, err
-			}
-			cmd := exec.Command(filepath.Join(env.BinDir, "sluiced"), "run", "--config", path)
-			cmd.Dir = r.Dir
-			return cmd, nil
+			return sluicedCommand(env, r, cfg)
 		},
 	}
+}
+
+// sluicedCommand writes cfg to the run's directory and returns the
+// command that runs sluiced on it.
+func sluicedCommand(env *Env, r Run, cfg string) (*exec.Cmd, error) {
+	path := filepath.Join(r.Dir, "sluiced.hujson")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(env.BinDir, "sluiced"), "run", "--config", path)
+	cmd.Dir = r.Dir
+	return cmd, nil
 }
 
 // sluicedHTTPBatch is the http destination's batching in p6: up to 1000
 // events per POST, cut after 5 ms (the default age, 1 s, would hold each
 // request's 200 that long).
 const sluicedHTTPBatch = `{"count": 1000, "age": "5ms"}`
-
-// httpDestBatch is the file destination's batching in the HTTP case, for
-// both buffers: a batch is cut at 1024 events or 1 ms, like the spool's
-// (the default age, 200 ms, would hold each request's 200 that long in
-// memory mode).
-const httpDestBatch = `{"count": 1024, "age": "1ms"}`
 
 // sluicedHTTPSubject is sluiced with the http source and a raw file
 // destination whose buffer is buffer (JSON; "" for memory, the default).
@@ -184,7 +184,7 @@ func sluicedHTTPSubject(name, buffer string) *Subject {
 	}
 	return &Subject{
 		Name:     name,
-		Work:     "http source (lines) → file destination, format raw, fsync per batch (the default, so memory mode is durable too), batch " + httpDestBatch + ", " + work,
+		Work:     "http source (lines) → file destination, format raw, default batching (eager: a batch is written as soon as the last write is done) and fsync per batch (so memory mode is durable too), " + work,
 		Prepare:  func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
 		Supports: func(Case) string { return "" },
 		Version: func(env *Env) string {
@@ -195,16 +195,10 @@ func sluicedHTTPSubject(name, buffer string) *Subject {
 			cfg := fmt.Sprintf(`{
   "dataDir": %q,
   "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 104857600}},
-  "destinations": {"out": {"type": "file", "path": %q, "format": "raw", "maxBytes": 0, "batch": %s%s}},
+  "destinations": {"out": {"type": "file", "path": %q, "format": "raw", "maxBytes": 0%s}},
 }
-`, filepath.Join(r.Dir, "data"), r.Port, r.Out, httpDestBatch, bufferField)
-			path := filepath.Join(r.Dir, "sluiced.hujson")
-			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-				return nil, err
-			}
-			cmd := exec.Command(filepath.Join(env.BinDir, "sluiced"), "run", "--config", path)
-			cmd.Dir = r.Dir
-			return cmd, nil
+`, filepath.Join(r.Dir, "data"), r.Port, r.Out, bufferField)
+			return sluicedCommand(env, r, cfg)
 		},
 	}
 }
