@@ -82,7 +82,7 @@ func TestConfigErrors(t *testing.T) {
 		name, dest string
 		want       []string
 	}{
-		{"format", `{"type": "http", "url": "https://h/x", "format": "xml"}`, []string{`destinations.out.format: want ndjson or array, got "xml"`}},
+		{"format", `{"type": "http", "url": "https://h/x", "format": "xml"}`, []string{`destinations.out.format: want ndjson, array or raw, got "xml"`}},
 		{"compression", `{"type": "http", "url": "https://h/x", "compression": "br"}`, []string{`destinations.out.compression: want none or gzip, got "br"`}},
 		{"missing url", `{"type": "http"}`, []string{"destinations.out.url: required"}},
 		{"missing webhookURL", `{"type": "runreveal", "batchSize": 10}`, []string{"destinations.out.webhookURL: required"}},

@@ -730,7 +730,7 @@ func TestNewErrors(t *testing.T) {
 		want string
 	}{
 		{"no url", func() error { _, err := webhook.New(webhook.Config{}); return err }, "webhook: url is required"},
-		{"format", func() error { _, err := webhook.New(webhook.Config{URL: "http://h", Format: "xml"}); return err }, `format: want ndjson or array, got "xml"`},
+		{"format", func() error { _, err := webhook.New(webhook.Config{URL: "http://h", Format: "xml"}); return err }, `format: want ndjson, array or raw, got "xml"`},
 		{"compression", func() error {
 			_, err := webhook.New(webhook.Config{URL: "http://h", Compression: "zstd"})
 			return err
