@@ -35,6 +35,12 @@ func serveAdmin(ctx context.Context, c *AdminConfig, ms *metricSet, state *runSt
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		if state.busy != nil {
+			if why := state.busy(); why != "" {
+				http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+				return
+			}
+		}
 		fmt.Fprintln(w, "ready")
 	})
 	if c.Pprof {

@@ -66,6 +66,7 @@ func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, ru
 	b := &diskBuffer{name: name, sp: sp, inner: inner, runners: runners, stop: stop, log: log, m: m,
 		loops: cmpOr(bc.Parallelism, defaultBufferParallelism)}
 	b.maxRec = int(min(c.SegmentBytes, c.MaxBytes-c.SegmentBytes)) - spool.HeaderSize
+
 	b.bufs.New = func() any { return new(encoded) }
 	b.front, err = batch.New(batch.Config{
 		Count: cmpOr(bc.BatchCount, defaultBufferBatchCount), Age: cmpOr(bc.BatchAge, defaultBufferBatchAge),
@@ -242,6 +243,11 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 func (b *diskBuffer) unread() int64 {
 	st := b.sp.Stats()
 	return st.Records - st.InFlight
+}
+
+// full reports whether the spool is full and holds its writers back.
+func (b *diskBuffer) full() bool {
+	return b.sp.Stats().Waiting > 0
 }
 
 // alive reports whether no part of the buffer has failed.

@@ -285,6 +285,15 @@ func TestDiskBufferFull(t *testing.T) {
 				if refused == 0 {
 					t.Error("no request was refused although the spool is full")
 				}
+				resp, err := http.Get("http://" + adminAddr + "/readyz")
+				if err != nil {
+					t.Fatal(err)
+				}
+				why, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(why), "buffer out is full") {
+					t.Errorf("/readyz with a full spool: %d %s, want 503 naming the buffer", resp.StatusCode, why)
+				}
 				if float64(ok*20) > records {
 					t.Errorf("%d events acked to the sender, but the spool holds only %v", ok*20, records)
 				}

@@ -57,7 +57,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := os.MkdirAll(d.plan.File.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	state := &runState{}
+	state := &runState{busy: d.g.busy}
 	if c := d.plan.File.Admin; c != nil {
 		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		wait, err := serveAdmin(actx, c, d.ms, state, d.log)

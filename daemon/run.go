@@ -15,6 +15,8 @@ import (
 
 // runState is what the admin listener reports.
 type runState struct {
+	// busy, if set, says why the daemon cannot take events now, or "".
+	busy     func() string
 	mu       sync.Mutex
 	ready    bool
 	stopping bool // once set, never ready again
@@ -220,4 +222,15 @@ func (g *graph) buffers() []*diskBuffer {
 		}
 	}
 	return bs
+}
+
+// busy names the first disk buffer that is full and holds its sources
+// back, or returns "".
+func (g *graph) busy() string {
+	for _, b := range g.buffers() {
+		if b.full() {
+			return "buffer " + b.name + " is full: its sources are held back until the destination takes events"
+		}
+	}
+	return ""
 }

@@ -82,6 +82,7 @@ type Spool struct {
 	firstSeq uint64 // its first sequence number
 	baseSeq  uint64 // sequence number before the oldest record on disk
 	st       counters
+	waiting  int // Sends waiting for room
 	// droppedLogged is when dropped records were last logged.
 	droppedLogged time.Time
 }
@@ -127,6 +128,9 @@ type Stats struct {
 	// not acked, or acked after one that is not. Records - InFlight is
 	// about the number not yet received (exactly, without damage).
 	InFlight int64
+	// Waiting is the number of Sends waiting for room: the spool is full
+	// (WhenFull "block") and holds its writers back.
+	Waiting int
 	// Dropped counts records dropped by WhenFull "dropNewest".
 	Dropped int64
 	// Fsyncs counts group-commit fsyncs.
@@ -333,6 +337,7 @@ func (s *Spool) Stats() Stats {
 		TornBytes:      s.st.tornBytes,
 		Dropped:        s.st.dropped,
 		Fsyncs:         s.st.fsyncs,
+		Waiting:        s.waiting,
 	}
 	for _, g := range s.segs {
 		st.Bytes += g.size

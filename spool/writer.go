@@ -106,13 +106,21 @@ func (s *Spool) reserve(ctx context.Context, need int64, records int) error {
 			return errDropped
 		}
 		room := s.room
+		s.waiting++
 		s.mu.Unlock()
+		var err error
 		select {
 		case <-room:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
 		case <-s.done:
-			return sluice.ErrClosed
+			err = sluice.ErrClosed
+		}
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
 }
