@@ -23,7 +23,8 @@ const (
 	// bufferWriters is the number of batches written to the spool at
 	// once; their fsyncs are shared.
 	bufferWriters = 4
-	// maxSendBytes bounds the records of one spool Send.
+	// maxSendBytes bounds the records of one spool Send; so does half the
+	// room of a small spool.
 	maxSendBytes = 4 << 20
 )
 
@@ -46,6 +47,7 @@ type diskBuffer struct {
 	log     *slog.Logger
 	m       *Metrics
 	maxRec  int // largest record the spool takes
+	maxSend int // most bytes of records, with their headers, in one spool Send
 
 	bufs sync.Pool // *encoded
 }
@@ -66,6 +68,7 @@ func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, ru
 	b := &diskBuffer{name: name, sp: sp, inner: inner, runners: runners, stop: stop, log: log, m: m,
 		loops: cmpOr(bc.Parallelism, defaultBufferParallelism)}
 	b.maxRec = int(min(c.SegmentBytes, c.MaxBytes-c.SegmentBytes)) - spool.HeaderSize
+	b.maxSend = int(min(maxSendBytes, (c.MaxBytes-c.SegmentBytes)/2))
 
 	b.bufs.New = func() any { return new(encoded) }
 	b.front, err = batch.New(batch.Config{
@@ -93,7 +96,7 @@ func (b *diskBuffer) Send(ctx context.Context, ack func(), msgs ...msg) error {
 }
 
 // write encodes msgs as records and appends them to the spool, in Sends of
-// at most maxSendBytes. A record too large for the spool is counted,
+// at most maxSend bytes. A record too large for the spool is counted,
 // logged and dropped: it could never be written.
 func (b *diskBuffer) write(ctx context.Context, msgs []msg) error {
 	e := b.bufs.Get().(*encoded)
@@ -114,14 +117,15 @@ func (b *diskBuffer) write(ctx context.Context, msgs []msg) error {
 	start, size := 0, 0
 	e.recs = e.recs[:0]
 	for _, end := range e.ends {
-		if size+end-start > maxSendBytes && len(e.recs) > 0 {
+		n := end - start + spool.HeaderSize
+		if size+n > b.maxSend && len(e.recs) > 0 {
 			if err := b.sp.Send(ctx, nil, e.recs...); err != nil {
 				return err
 			}
 			e.recs, size = e.recs[:0], 0
 		}
 		e.recs = append(e.recs, sluice.Message[[]byte]{Value: e.data[start:end:end]})
-		size += end - start
+		size += n
 		start = end
 	}
 	if len(e.recs) == 0 {

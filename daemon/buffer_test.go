@@ -308,3 +308,61 @@ func TestDiskBufferFull(t *testing.T) {
 		})
 	}
 }
+
+// A full spool with whenFull "block" holds a TCP syslog sender back: the
+// source stops reading, the kernel's buffers fill, and the sender's writes
+// stall instead of events being dropped.
+func TestDiskBufferFullStopsTCPReading(t *testing.T) {
+	dir := t.TempDir()
+	sysAddr, adminAddr := freeAddr(t), freeAddr(t)
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"shutdownTimeout": "1s",
+		"admin": {"addr": %q},
+		"sources": {"in": {"type": "syslog", "addr": %q, "network": "tcp"}},
+		"destinations": {"out": {"type": "hold", "buffer": {"type": "disk", "maxBytes": 65536, "segmentBytes": 16384}}},
+	}`, dir, adminAddr, sysAddr)
+	dm, err := daemon.New([]byte(cfg), bufferRegistry(&ackLog{}, &hold{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- dm.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	var c net.Conn
+	for begin := time.Now(); c == nil; {
+		if c, err = net.Dial("tcp", sysAddr); err != nil {
+			if time.Since(begin) > 15*time.Second {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	defer c.Close()
+	line := []byte("<13>1 2026-11-25T00:00:00Z h app - - - " + strings.Repeat("x", 200) + "\n")
+	chunk := bytes.Repeat(line, 256) // 64 KiB
+	written := 0
+	for {
+		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		n, err := c.Write(chunk)
+		written += n
+		if err != nil {
+			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				t.Fatalf("write: %v", err)
+			}
+			break // the sender is held back
+		}
+		if written > 512<<20 {
+			t.Fatalf("wrote %d MiB without being held back", written>>20)
+		}
+	}
+	records := metric(t, adminAddr, `sluice_spool_records{buffer="out"}`)
+	t.Logf("the sender was held back after %d KiB; the spool holds %v records", written>>10, records)
+	if records*float64(len(line)) > 65536 {
+		t.Errorf("spool holds %v records of %d bytes, more than maxBytes", records, len(line))
+	}
+	if dropped := metric(t, adminAddr, `sluice_spool_dropped_records_total{buffer="out"}`); dropped != 0 {
+		t.Errorf("%v records dropped with whenFull block", dropped)
+	}
+}
