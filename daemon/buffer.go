@@ -159,21 +159,11 @@ func (b *diskBuffer) Recv(ctx context.Context) (msg, func(), error) {
 // Run runs the buffer until ctx is done, then stops it within the stop
 // bound given to newDiskBuffer.
 func (b *diskBuffer) Run(ctx context.Context) error {
-	var (
-		mu    sync.Mutex
-		first error
-	)
-	failed := make(chan struct{})
-	var failOnce sync.Once
+	failed := newFailure()
 	run := func(wg *sync.WaitGroup, what string, f func() error) {
 		wg.Go(func() {
 			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
-				mu.Lock()
-				if first == nil {
-					first = fmt.Errorf("%s: %w", what, err)
-				}
-				mu.Unlock()
-				failOnce.Do(func() { close(failed) })
+				failed.set(fmt.Errorf("%s: %w", what, err))
 			}
 		})
 	}
@@ -201,7 +191,7 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 
 	select {
 	case <-ctx.Done():
-	case <-failed:
+	case <-failed.Done():
 	}
 	deadline := time.Now().Add(b.stop)
 	waitUntil := func(wg *sync.WaitGroup, cancel context.CancelFunc) {
@@ -222,7 +212,7 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 	// it for the destination to flush; the rest is delivered after the
 	// next start.
 	drainBy := time.Now().Add(time.Until(deadline) / 2)
-	for b.unread() > 0 && time.Now().Before(drainBy) && b.alive(failed) {
+	for b.unread() > 0 && time.Now().Before(drainBy) && failed.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stopReading() // forward what was read
@@ -238,9 +228,7 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 	}
 	stopSpool() // persist the position of what was acked
 	spWG.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	return first
+	return failed.Err()
 }
 
 // unread returns the number of records in the spool not yet forwarded.
@@ -252,16 +240,6 @@ func (b *diskBuffer) unread() int64 {
 // full reports whether the spool is full and holds its writers back.
 func (b *diskBuffer) full() bool {
 	return b.sp.Stats().Waiting > 0
-}
-
-// alive reports whether no part of the buffer has failed.
-func (b *diskBuffer) alive(failed <-chan struct{}) bool {
-	select {
-	case <-failed:
-		return false
-	default:
-		return true
-	}
 }
 
 // fanout sends to every destination and acks once all of them have.

@@ -45,20 +45,10 @@ func (s *runState) get() (bool, error) {
 // what is still in flight is abandoned unacked. run returns the first
 // failure, or nil after a clean stop.
 func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration, state *runState) error {
-	var (
-		mu    sync.Mutex
-		first error
-	)
-	fatal := make(chan struct{})
-	var fatalOnce sync.Once
+	failed := newFailure()
 	fail := func(err error) {
-		mu.Lock()
-		if first == nil {
-			first = err
-		}
-		mu.Unlock()
+		failed.set(err)
 		state.set(false, err)
-		fatalOnce.Do(func() { close(fatal) })
 	}
 
 	srcCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
@@ -133,7 +123,7 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 			case <-b.sp.Ready():
 			case <-ctx.Done():
 				return
-			case <-fatal:
+			case <-failed.Done():
 				return
 			}
 		}
@@ -146,8 +136,8 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	select {
 	case <-ctx.Done():
 		log.Info("stopping: draining in-flight events", "timeout", timeout)
-	case <-fatal:
-		log.Error("stopping after a failure", "err", first)
+	case <-failed.Done():
+		log.Error("stopping after a failure", "err", failed.Err())
 	case <-allDone:
 		log.Info("every source has ended")
 	}
@@ -185,16 +175,12 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	if !wait(destsDone, 5*time.Second) {
 		err := errors.New("shutdown: destinations did not stop within shutdownTimeout; exiting with what they hold unacknowledged")
 		log.Error(err.Error())
-		mu.Lock()
-		defer mu.Unlock()
-		return errors.Join(first, err)
+		return errors.Join(failed.Err(), err)
 	}
 	for _, s := range g.sources {
 		log.Info("source stopped", "source", s.name, "received", s.received.Load())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return first
+	return failed.Err()
 }
 
 // counted counts what a source produces.
