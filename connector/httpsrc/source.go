@@ -24,7 +24,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +31,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +39,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
+	"github.com/sluicehq/sluice/internal/tlsserver"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -214,32 +213,12 @@ func (s *Source) listen(ctx context.Context) (net.Listener, error) {
 	if s.cfg.TLS == nil {
 		return ln, nil
 	}
-	tc, err := s.tlsConfig()
+	tc, err := tlsserver.Config(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.TLS.ClientCAFile, "http/1.1")
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	return tls.NewListener(ln, tc), nil
-}
-
-func (s *Source) tlsConfig() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
-	if f := s.cfg.TLS.ClientCAFile; f != "" {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: no certificate in %s", f)
-		}
-		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
-	}
-	return tc, nil
 }
 
 // ServeHTTP handles one request: see the package doc for the replies.

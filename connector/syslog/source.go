@@ -17,7 +17,6 @@ package syslog
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +31,7 @@ import (
 	"github.com/sluicehq/sluice/connector/syslog/parse"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
+	"github.com/sluicehq/sluice/internal/tlsserver"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -199,32 +199,12 @@ func (s *Source) listenStream(ctx context.Context, network string) (net.Listener
 	if s.cfg.TLS == nil || network != "tcp" {
 		return ln, nil
 	}
-	tc, err := s.tlsConfig()
+	tc, err := tlsserver.Config(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.TLS.ClientCAFile)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	return tls.NewListener(ln, tc), nil
-}
-
-func (s *Source) tlsConfig() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if f := s.cfg.TLS.ClientCAFile; f != "" {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: no certificate in %s", f)
-		}
-		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
-	}
-	return tc, nil
 }
 
 // maxPending is how many events a reading goroutine collects before it
