@@ -173,7 +173,7 @@ func sluicedCommand(env *Env, r Run, cfg string) (*exec.Cmd, error) {
 // sluicedHTTPBatch is the http destination's batching in p6: up to 1000
 // events per POST, cut after 5 ms (the default age, 1 s, would hold each
 // request's 200 that long).
-const sluicedHTTPBatch = `{"count": 1000, "age": "5ms"}`
+const sluicedHTTPBatch = `{"count": 1000, "age": "5ms", "eager": true}`
 
 // sluicedHTTPSubject is sluiced with the http source and a raw file
 // destination whose buffer is buffer (JSON; "" for memory, the default).
