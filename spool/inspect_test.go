@@ -38,39 +38,6 @@ func dirSum(t *testing.T, dir string) [32]byte {
 // acked), inspects it, then recovers it with a Spool that reads every
 // record, and checks that both count the same losses, and the exact ones.
 func TestInspectAgreesWithStats(t *testing.T) {
-	seg := func(dir string, id uint64) string { return segmentPath(dir, id) }
-	flip := func(id uint64, off int64) func(t *testing.T, dir string) {
-		return func(t *testing.T, dir string) {
-			b, err := os.ReadFile(seg(dir, id))
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[off] ^= 0x40
-			if err := os.WriteFile(seg(dir, id), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	appendTo := func(id uint64, b []byte) func(t *testing.T, dir string) {
-		return func(t *testing.T, dir string) {
-			f, err := os.OpenFile(seg(dir, id), os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if _, err := f.Write(b); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	both := func(a, b func(*testing.T, string)) func(*testing.T, string) {
-		return func(t *testing.T, dir string) { a(t, dir); b(t, dir) }
-	}
-	truncate2 := func(t *testing.T, dir string) {
-		if err := os.Truncate(seg(dir, 2), 2*frameLen+30); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tests := []struct {
 		name       string
 		damage     func(t *testing.T, dir string)
@@ -81,28 +48,18 @@ func TestInspectAgreesWithStats(t *testing.T) {
 		positionOK bool
 	}{
 		{"intact", func(*testing.T, string) {}, span(3, 20), 0, 0, 0, true},
-		{"flipped byte mid segment", flip(2, 2*frameLen+30), append(span(3, 7), span(8, 20)...), 1, 1, 0, true},
-		{"flipped length byte", flip(3, 1*frameLen+1), append(span(3, 11), span(12, 20)...), 1, 1, 0, true},
-		{"truncated sealed segment", truncate2, append(span(3, 7), span(10, 20)...), 3, 1, 0, true},
-		{"deleted middle segment", func(t *testing.T, dir string) {
-			if err := os.Remove(seg(dir, 3)); err != nil {
-				t.Fatal(err)
-			}
-		}, append(span(3, 10), span(15, 20)...), 5, 1, 0, true},
-		{"truncated segment then damaged one", both(truncate2, flip(3, 30)), append(span(3, 7), span(11, 20)...), 4, 2, 0, true},
-		{"deleted position file", func(t *testing.T, dir string) {
-			if err := os.Remove(filepath.Join(dir, positionFile)); err != nil {
-				t.Fatal(err)
-			}
-		}, span(0, 20), 0, 0, 0, false},
-		{"deleted position file and damaged first record", both(flip(1, 30), func(t *testing.T, dir string) {
-			os.Remove(filepath.Join(dir, positionFile))
-		}), span(1, 20), 1, 1, 0, false},
-		{"damage before the position", flip(1, 1*frameLen+30), span(3, 20), 0, 1, 0, true},
-		{"garbage tail on the newest segment", appendTo(4, bytes.Repeat([]byte{0xA5}, 50)), span(3, 20), 1, 1, 0, true},
-		{"torn tail on the newest segment", appendTo(4, appendFrame(nil, 21, 0, rec(20))[:30]), span(3, 20), 0, 0, 30, true},
-		{"zeros at the tail", appendTo(4, make([]byte, 100)), span(3, 20), 0, 0, 100, true},
-		{"damaged last record", flip(4, 4*frameLen+40), span(3, 19), 1, 1, 0, true},
+		{"flipped byte mid segment", flipByte(2, 2*frameLen+30), append(span(3, 7), span(8, 20)...), 1, 1, 0, true},
+		{"flipped length byte", flipByte(3, 1*frameLen+1), append(span(3, 11), span(12, 20)...), 1, 1, 0, true},
+		{"truncated sealed segment", truncateSegment(2, 2*frameLen+30), append(span(3, 7), span(10, 20)...), 3, 1, 0, true},
+		{"deleted middle segment", removeFile(segmentName(3)), append(span(3, 10), span(15, 20)...), 5, 1, 0, true},
+		{"truncated segment then damaged one", both(truncateSegment(2, 2*frameLen+30), flipByte(3, 30)), append(span(3, 7), span(11, 20)...), 4, 2, 0, true},
+		{"deleted position file", removeFile(positionFile), span(0, 20), 0, 0, 0, false},
+		{"deleted position file and damaged first record", both(flipByte(1, 30), removeFile(positionFile)), span(1, 20), 1, 1, 0, false},
+		{"damage before the position", flipByte(1, 1*frameLen+30), span(3, 20), 0, 1, 0, true},
+		{"garbage tail on the newest segment", appendToSegment(4, bytes.Repeat([]byte{0xA5}, 50)), span(3, 20), 1, 1, 0, true},
+		{"torn tail on the newest segment", appendToSegment(4, appendFrame(nil, 21, 0, rec(20))[:30]), span(3, 20), 0, 0, 30, true},
+		{"zeros at the tail", appendToSegment(4, make([]byte, 100)), span(3, 20), 0, 0, 100, true},
+		{"damaged last record", flipByte(4, 4*frameLen+40), span(3, 19), 1, 1, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

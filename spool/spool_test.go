@@ -272,29 +272,6 @@ func waitFor(t testing.TB, cond func() bool) {
 // delivered after a restart and what is counted.
 func TestRecovery(t *testing.T) {
 	seg := func(dir string, id uint64) string { return segmentPath(dir, id) }
-	flip := func(off int64) func(t *testing.T, dir string) {
-		return func(t *testing.T, dir string) {
-			f, err := os.OpenFile(seg(dir, 2), os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			b := make([]byte, 1)
-			f.ReadAt(b, off)
-			b[0] ^= 0x40
-			f.WriteAt(b, off)
-		}
-	}
-	appendTo := func(id uint64, b []byte) func(t *testing.T, dir string) {
-		return func(t *testing.T, dir string) {
-			f, err := os.OpenFile(seg(dir, id), os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			f.Write(b)
-		}
-	}
 	tests := []struct {
 		name    string
 		damage  func(t *testing.T, dir string)
@@ -304,30 +281,24 @@ func TestRecovery(t *testing.T) {
 		torn    int64
 	}{
 		{"intact", func(*testing.T, string) {}, span(0, 20), 0, 0, 0},
-		{"torn tail", appendTo(4, appendFrame(nil, 21, 0, rec(20))[:30]), span(0, 20), 0, 0, 30},
-		{"zeros at the tail", appendTo(4, make([]byte, 100)), span(0, 20), 0, 0, 100},
-		{"flipped payload byte", flip(2*frameLen + 30), append(span(0, 7), span(8, 20)...), 1, 1, 0},
-		{"flipped length byte", flip(3*frameLen + 1), append(span(0, 8), span(9, 20)...), 1, 1, 0},
-		{"flipped sequence byte", flip(0*frameLen + 9), append(span(0, 5), span(6, 20)...), 1, 1, 0},
+		{"torn tail", appendToSegment(4, appendFrame(nil, 21, 0, rec(20))[:30]), span(0, 20), 0, 0, 30},
+		{"zeros at the tail", appendToSegment(4, make([]byte, 100)), span(0, 20), 0, 0, 100},
+		{"flipped payload byte", flipByte(2, 2*frameLen+30), append(span(0, 7), span(8, 20)...), 1, 1, 0},
+		{"flipped length byte", flipByte(2, 3*frameLen+1), append(span(0, 8), span(9, 20)...), 1, 1, 0},
+		{"flipped sequence byte", flipByte(2, 0*frameLen+9), append(span(0, 5), span(6, 20)...), 1, 1, 0},
 		{"garbage between records", func(t *testing.T, dir string) {
 			b, _ := os.ReadFile(seg(dir, 2))
 			b = append(b[:2*frameLen:2*frameLen], append(bytes.Repeat([]byte{0xA5}, 77), b[2*frameLen:]...)...)
 			os.WriteFile(seg(dir, 2), b, 0o644)
 		}, span(0, 20), 0, 1, 0},
-		{"truncated middle segment", func(t *testing.T, dir string) {
-			os.Truncate(seg(dir, 2), 2*frameLen+30)
-		}, append(span(0, 7), span(10, 20)...), 3, 1, 0},
-		{"deleted middle segment", func(t *testing.T, dir string) {
-			os.Remove(seg(dir, 3))
-		}, append(span(0, 10), span(15, 20)...), 5, 1, 0},
+		{"truncated middle segment", truncateSegment(2, 2*frameLen+30), append(span(0, 7), span(10, 20)...), 3, 1, 0},
+		{"deleted middle segment", removeFile(segmentName(3)), append(span(0, 10), span(15, 20)...), 5, 1, 0},
 		{"corrupt last record", func(t *testing.T, dir string) {
 			f, _ := os.OpenFile(seg(dir, 4), os.O_RDWR, 0)
 			defer f.Close()
 			f.WriteAt([]byte{'X'}, 4*frameLen+40)
 		}, span(0, 19), 1, 1, 0},
-		{"deleted position file", func(t *testing.T, dir string) {
-			os.Remove(filepath.Join(dir, positionFile))
-		}, span(0, 20), 0, 0, 0},
+		{"deleted position file", removeFile(positionFile), span(0, 20), 0, 0, 0},
 		{"damaged position file", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, positionFile), []byte("{\"segm"), 0o644)
 		}, span(0, 20), 0, 0, 0},
