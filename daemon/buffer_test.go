@@ -44,6 +44,20 @@ func bufferRegistry(acked *ackLog, h *hold) *daemon.Registry {
 	return r
 }
 
+// start runs a daemon on cfg in the background; stop cancels it and
+// returns what Run returned.
+func start(t *testing.T, cfg string, r *daemon.Registry) (stop func() error) {
+	t.Helper()
+	dm, err := daemon.New([]byte(cfg), r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- dm.Run(ctx) }()
+	return func() error { cancel(); return <-done }
+}
+
 func runFor(t *testing.T, cfg string, r *daemon.Registry, d time.Duration) {
 	t.Helper()
 	dm, err := daemon.New([]byte(cfg), r, nil)
@@ -73,13 +87,7 @@ func TestDiskBufferKeepsWhatTheDestinationDidNotAck(t *testing.T) {
 	}`, dir)
 	acked, h := &ackLog{}, &hold{}
 	r := bufferRegistry(acked, h)
-	dm, err := daemon.New([]byte(first), r, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- dm.Run(ctx) }()
+	stop := start(t, first, r)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		acked.mu.Lock()
@@ -96,8 +104,7 @@ func TestDiskBufferKeepsWhatTheDestinationDidNotAck(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
 
@@ -228,16 +235,9 @@ func TestDiskBufferFull(t *testing.T) {
 				"sources": {"in": {"type": "http", "addr": %q, "requestTimeout": "1s"}},
 				"destinations": {"out": {"type": "hold", "buffer": {"type": "disk", "maxBytes": 65536, "segmentBytes": 16384, "whenFull": %q}}},
 			}`, dir, adminAddr, httpAddr, whenFull)
-			dm, err := daemon.New([]byte(cfg), bufferRegistry(&ackLog{}, &hold{}), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- dm.Run(ctx) }()
+			stop := start(t, cfg, bufferRegistry(&ackLog{}, &hold{}))
 			defer func() {
-				cancel()
-				if err := <-done; err != nil && whenFull == "dropNewest" {
+				if err := stop(); err != nil && whenFull == "dropNewest" {
 					t.Errorf("Run = %v", err)
 				}
 			}()
@@ -322,15 +322,10 @@ func TestDiskBufferFullStopsTCPReading(t *testing.T) {
 		"sources": {"in": {"type": "syslog", "addr": %q, "network": "tcp"}},
 		"destinations": {"out": {"type": "hold", "buffer": {"type": "disk", "maxBytes": 65536, "segmentBytes": 16384}}},
 	}`, dir, adminAddr, sysAddr)
-	dm, err := daemon.New([]byte(cfg), bufferRegistry(&ackLog{}, &hold{}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- dm.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	stop := start(t, cfg, bufferRegistry(&ackLog{}, &hold{}))
+	defer stop()
 	var c net.Conn
+	var err error
 	for begin := time.Now(); c == nil; {
 		if c, err = net.Dial("tcp", sysAddr); err != nil {
 			if time.Since(begin) > 15*time.Second {
