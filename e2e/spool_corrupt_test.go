@@ -1,74 +1,38 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/metrictest"
 )
 
-// receiver is an HTTP server that takes sluiced's NDJSON POSTs and records
-// the seq of each event's raw line; while down it answers 503.
-type receiver struct {
-	srv  *httptest.Server
-	up   atomic.Bool
+// seqSet counts the distinct seqs a target received.
+type seqSet struct {
 	mu   sync.Mutex
-	seqs map[int]int // seq → times received
+	seen map[int64]bool
 }
 
-func newReceiver(t *testing.T) *receiver {
-	r := &receiver{seqs: map[int]int{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if !r.up.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var got []int
-		sc := bufio.NewScanner(bytes.NewReader(body))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var ev struct{ Raw string }
-			var line struct{ Seq *int }
-			if json.Unmarshal(sc.Bytes(), &ev) != nil || json.Unmarshal([]byte(ev.Raw), &line) != nil || line.Seq == nil {
-				http.Error(w, "bad event: "+sc.Text(), http.StatusBadRequest)
-				return
-			}
-			got = append(got, *line.Seq)
-		}
-		r.mu.Lock()
-		for _, s := range got {
-			r.seqs[s]++
-		}
-		r.mu.Unlock()
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
+func (s *seqSet) add(seq int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[seq] = true
 }
 
-// distinct returns the number of distinct seqs received.
-func (r *receiver) distinct() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.seqs)
+func (s *seqSet) distinct() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
 }
 
 // postSeqs POSTs events from..to-1 as NDJSON lines of ~250 bytes, n per
@@ -178,7 +142,8 @@ func TestSpoolCorruption(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			rcv := newReceiver(t)
+			rcv := &seqSet{seen: map[int64]bool{}}
+			tg := newTarget(t, rcv.add)
 			httpPort, adminPort := freePort(t), freePort(t)
 			config := fmt.Sprintf(`{
 				"dataDir": %q,
@@ -187,19 +152,19 @@ func TestSpoolCorruption(t *testing.T) {
 				"sources": {"in": {"type": "http", "addr": "127.0.0.1:%d"}},
 				"destinations": {"out": {"type": "http", "url": %q, "batch": {"age": "20ms", "retry": {"initial": "10ms", "max": "100ms"}},
 					"buffer": {"type": "disk", "segmentBytes": 65536, "maxBytes": 67108864}}},
-			}`, dir, adminPort, httpPort, rcv.srv.URL)
+			}`, dir, adminPort, httpPort, "http://"+tg.addr+"/")
 			// A quarter is delivered, and its position persisted; the rest
 			// waits in the spool for the destination, which goes down.
 			d := start(t, dir, config)
 			url := fmt.Sprintf("http://127.0.0.1:%d/", httpPort)
-			rcv.up.Store(true)
+			tg.set(true, false)
 			postSeqs(t, url, 0, total/4, 50)
 			spoolDir := filepath.Join(dir, "spool", "out")
 			waitFor(t, "the first quarter delivered and its position persisted", func() bool {
 				_, err := os.Stat(filepath.Join(spoolDir, "position.json"))
 				return rcv.distinct() == total/4 && err == nil
 			})
-			rcv.up.Store(false)
+			tg.set(false, true) // down, answering 503
 			postSeqs(t, url, total/4, total, 50)
 			d.kill()
 
@@ -217,7 +182,7 @@ func TestSpoolCorruption(t *testing.T) {
 				t.Errorf("spool verify: exit %d, want 1 and %d records lost:\n%s", code, lost, out)
 			}
 
-			rcv.up.Store(true)
+			tg.set(true, false)
 			d = start(t, dir, config)
 			waitForLong(t, fmt.Sprintf("%d events at the destination", total-lost), 60e9, func() bool { return rcv.distinct() >= total-lost })
 			skipped := scrape(t, adminPort, `sluice_spool_skipped_records_total{buffer="out"}`)
