@@ -122,7 +122,7 @@ func firstLine(name string, args ...string) string {
 func sluicedSubject() *Subject {
 	return &Subject{
 		Name:    "sluiced",
-		Work:    "syslog source → file destination (parsed to json; for passthrough, format none to raw), fsync off, no rotation; p6: http source → http destination (format raw: the lines as received, like Benthos; batch " + sluicedHTTPBatch + ")",
+		Work:    "syslog source → file destination (parsed to json with jsonRaw unparsed: the parsed fields without a copy of the raw line, as rsyslog's template writes the parsed fields; for passthrough, format none to raw), fsync off, no rotation; p6: http source → http destination (format raw: the lines as received, like Benthos; batch " + sluicedHTTPBatch + ")",
 		Prepare: func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
 		Supports: func(c Case) string {
 			if c.Sink == SinkTCP {
@@ -142,7 +142,7 @@ func sluicedSubject() *Subject {
 			cfg := fmt.Sprintf(`{
   "dataDir": %q,
   "sources": {"in": {"type": "syslog", "addr": "127.0.0.1:%d", "network": %q, "format": %q, "maxMessageBytes": 65536}},
-  "destinations": {"out": {"type": "file", "path": %q, "format": %q, "fsync": false, "maxBytes": 0}},
+  "destinations": {"out": {"type": "file", "path": %q, "format": %q, "jsonRaw": "unparsed", "fsync": false, "maxBytes": 0}},
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, parse, r.Out, format)
 			if r.Case.Sink == SinkHTTP {

@@ -140,6 +140,12 @@ type Field struct {
 	Value string
 }
 
+// Parsed reports whether e's fields were parsed from its raw bytes: it
+// carries syslog or HTTP fields and no [ParseError] flag.
+func (e *Event) Parsed() bool {
+	return (e.Syslog.Present || e.HTTP != nil) && e.Flags&ParseError == 0
+}
+
 // Timestamp returns Time, or ReceivedAt if Time is zero.
 func (e *Event) Timestamp() time.Time {
 	if e.Time.IsZero() {

@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -9,6 +10,33 @@ import (
 // AppendJSON appends e as one JSON object, without a newline, to dst and
 // returns the extended buffer. It allocates nothing when dst has room.
 func (e *Event) AppendJSON(dst []byte) []byte {
+	return e.AppendJSONWith(dst, JSONOptions{})
+}
+
+// JSONOptions says what [Event.AppendJSONWith] leaves out.
+type JSONOptions struct {
+	// OmitParsedRaw leaves out "raw" (and "rawBase64") when the event's
+	// fields were parsed from it ([Event.Parsed]): the parsed fields stand
+	// for the original bytes, which halves a syslog line's size. Events
+	// that were not parsed, or failed to, keep their raw bytes.
+	OmitParsedRaw bool
+}
+
+// JSONRaw returns the options for a destination's jsonRaw setting:
+// "always" (or "", the default) keeps "raw" in every event's JSON,
+// "unparsed" sets [JSONOptions.OmitParsedRaw].
+func JSONRaw(mode string) (JSONOptions, error) {
+	switch mode {
+	case "", "always":
+		return JSONOptions{}, nil
+	case "unparsed":
+		return JSONOptions{OmitParsedRaw: true}, nil
+	}
+	return JSONOptions{}, fmt.Errorf("want always or unparsed, got %q", mode)
+}
+
+// AppendJSONWith is [Event.AppendJSON] with options.
+func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 	dst = append(dst, `{"ts":"`...)
 	dst = appendTime(dst, e.Timestamp())
 	dst = append(dst, `","receivedAt":"`...)
@@ -18,7 +46,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = appendField(dst, "sourceType", e.SourceType)
 	dst = appendField(dst, "host", e.Host)
 	dst = appendField(dst, "contentType", e.ContentType)
-	if len(e.Raw) > 0 {
+	if len(e.Raw) > 0 && !(o.OmitParsedRaw && e.Parsed()) {
 		if utf8.Valid(e.Raw) {
 			dst = append(dst, `,"raw":`...)
 			dst = AppendString(dst, e.Raw)
@@ -161,9 +189,28 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // AppendString appends s as a quoted JSON string. Invalid UTF-8 becomes
 // U+FFFD, as with encoding/json.
 func AppendString[S string | []byte](dst []byte, s S) []byte {
+	// Most strings need no escaping: find the first byte that does, and
+	// copy everything before it in one append.
+	i := 0
+	for i+8 <= len(s) && plain(load64(s, i)) {
+		i += 8
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf && safe[s[i]] {
+		i++
+	}
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
+	dst = append(dst, s[:i]...)
+	if i == len(s) {
+		return append(dst, '"')
+	}
+	return appendEscaped(dst, s, i)
+}
+
+// appendEscaped appends s[i:] escaped, and the closing quote; s[:i] was
+// appended already.
+func appendEscaped[S string | []byte](dst []byte, s S, i int) []byte {
+	start := i
+	for i < len(s) {
 		// Skip eight bytes at a time while they are plain ASCII.
 		for i+8 <= len(s) && plain(load64(s, i)) {
 			i += 8

@@ -25,24 +25,36 @@ func TestAppendJSON(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ev   func() event.Event
+		o    event.JSONOptions
 		want string
 	}{
-		{"syslog", sample, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:01.123456789Z","source":"web","sourceType":"syslog","host":"127.0.0.1:5514","raw":"<165>1 2026-11-24T10:00:00.123456789Z web1 nginx 42 ID47 [ex@32473 iut=\"3\" src=\"a\\\"b\\]c\"][meta x=\"1\"] GET / 200","syslog":{"facility":20,"severity":5,"version":1,"hostname":"web1","appName":"nginx","procId":"42","msgId":"ID47","structuredData":{"ex@32473":{"iut":"3","src":"a\"b]c"},"meta":{"x":"1"}},"message":"GET / 200"}}`},
+		{"syslog", sample, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:01.123456789Z","source":"web","sourceType":"syslog","host":"127.0.0.1:5514","raw":"<165>1 2026-11-24T10:00:00.123456789Z web1 nginx 42 ID47 [ex@32473 iut=\"3\" src=\"a\\\"b\\]c\"][meta x=\"1\"] GET / 200","syslog":{"facility":20,"severity":5,"version":1,"hostname":"web1","appName":"nginx","procId":"42","msgId":"ID47","structuredData":{"ex@32473":{"iut":"3","src":"a\"b]c"},"meta":{"x":"1"}},"message":"GET / 200"}}`},
+		{"syslog without raw", sample, event.JSONOptions{OmitParsedRaw: true}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:01.123456789Z","source":"web","sourceType":"syslog","host":"127.0.0.1:5514","syslog":{"facility":20,"severity":5,"version":1,"hostname":"web1","appName":"nginx","procId":"42","msgId":"ID47","structuredData":{"ex@32473":{"iut":"3","src":"a\"b]c"},"meta":{"x":"1"}},"message":"GET / 200"}}`},
+		{"parse error keeps raw", func() event.Event {
+			ev := sample()
+			ev.Syslog = event.Syslog{}
+			ev.Raw = []byte("<1>garbage")
+			ev.Flags = event.ParseError
+			return ev
+		}, event.JSONOptions{OmitParsedRaw: true}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:01.123456789Z","source":"web","sourceType":"syslog","host":"127.0.0.1:5514","raw":"<1>garbage","flags":["parseError"]}`},
+		{"unparsed keeps raw", func() event.Event {
+			return event.Event{ReceivedAt: t0, Raw: []byte("plain line")}
+		}, event.JSONOptions{OmitParsedRaw: true}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","raw":"plain line"}`},
 		{"no time falls back to receipt", func() event.Event {
 			return event.Event{ReceivedAt: t0, Raw: []byte("x"), Flags: event.ParseError | event.NoTime}
-		}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","raw":"x","flags":["parseError","noTime"]}`},
+		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","raw":"x","flags":["parseError","noTime"]}`},
 		{"binary raw", func() event.Event {
 			return event.Event{ReceivedAt: t0, Raw: []byte{0xff, 0x00, 'a'}}
-		}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","rawBase64":"/wBh"}`},
+		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","rawBase64":"/wBh"}`},
 		{"file, http and fields", func() event.Event {
 			return event.Event{ReceivedAt: t0, File: event.File{Path: "/var/log/a.log", Offset: 42},
 				HTTP:   &event.HTTP{Method: "GET", Path: "/x", Status: 404, Bytes: 12, RequestTime: 0.005, UserAgent: "curl/8"},
 				Fields: []event.Field{{Name: "PRIORITY", Value: "6"}, {Name: "_SYSTEMD_UNIT", Value: "ssh.service"}}}
-		}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","file":{"path":"/var/log/a.log","offset":42},"http":{ "method":"GET","path":"/x","status":404,"bytes":12,"userAgent":"curl/8","requestTime":0.005},"fields":{"PRIORITY":"6","_SYSTEMD_UNIT":"ssh.service"}}`},
+		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","file":{"path":"/var/log/a.log","offset":42},"http":{ "method":"GET","path":"/x","status":404,"bytes":12,"userAgent":"curl/8","requestTime":0.005},"fields":{"PRIORITY":"6","_SYSTEMD_UNIT":"ssh.service"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.ev()
-			got := string(ev.AppendJSON(nil))
+			got := string(ev.AppendJSONWith(nil, tc.o))
 			if got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
@@ -120,6 +132,30 @@ func FuzzAppendJSON(f *testing.F) {
 	})
 }
 
+// FuzzAppendString checks that AppendString's output decodes to what
+// encoding/json's does (invalid UTF-8 becomes U+FFFD in both).
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain text longer than eight", "quote\" back\\ nl\n", "\x00\x1f\x7f", "é 日本 \xff\xc3", "\u2028x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got, want string
+		if err := json.Unmarshal(event.AppendString(nil, s), &got); err != nil {
+			t.Fatalf("%q: invalid JSON: %v", s, err)
+		}
+		std, _ := json.Marshal(s)
+		if err := json.Unmarshal(std, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("%q decoded as %q, encoding/json's as %q", s, got, want)
+		}
+		if b := event.AppendString(nil, []byte(s)); string(b) != string(event.AppendString(nil, s)) {
+			t.Fatalf("%q: []byte and string differ", s)
+		}
+	})
+}
+
 func BenchmarkAppendJSON(b *testing.B) {
 	ev := sample()
 	buf := make([]byte, 0, 4096)
@@ -145,4 +181,19 @@ func BenchmarkAppendString(b *testing.B) {
 	for b.Loop() {
 		buf = event.AppendString(buf[:0], msg)
 	}
+}
+
+// BenchmarkAppendJSONParsed is the bench harness's P1 event: a parsed RFC
+// 5424 line without structured data, written without its raw bytes.
+func BenchmarkAppendJSONParsed(b *testing.B) {
+	raw := []byte("<56>1 2026-11-24T10:00:00.145051Z host33 cron 11916 ID97 - seq=0000000000 udaxihhexdvxrcsnbacghqtargwuwrnhosizayzfwnkiegykdcmdlltizbxordmcrj utlsgwcbvhyjchdmiou lfllgviwvuctufrxhfomiuwrhvk yybh bzkmicgswkgupmuoeiehxrrixsnsml")
+	ev := event.Event{Time: t0, ReceivedAt: t0.Add(time.Second), Source: "in", SourceType: "syslog", Host: "127.0.0.1:43966", Raw: raw,
+		Syslog: event.Syslog{Present: true, Facility: 7, Version: 1, Hostname: "host33", AppName: "cron", ProcID: "11916", MsgID: "ID97",
+			Message: string(raw[60:])}}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = ev.AppendJSONWith(buf[:0], event.JSONOptions{OmitParsedRaw: true})
+	}
+	b.SetBytes(int64(len(buf)))
 }

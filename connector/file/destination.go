@@ -39,6 +39,11 @@ type Config struct {
 	// Format is "json" (one JSON object per event, NDJSON) or "raw" (the
 	// event's original bytes and a newline). Default "json".
 	Format string `json:"format"`
+	// JSONRaw says which events keep their original bytes ("raw") in
+	// format json: "always" (default) or "unparsed" (only those whose
+	// fields were not parsed from them; a parsed syslog line is then
+	// about half as long).
+	JSONRaw string `json:"jsonRaw"`
 	// Compression is "none" or "gzip". Default "none".
 	Compression string `json:"compression"`
 	// MaxBytes rotates the file once it holds this many bytes. Default
@@ -66,7 +71,7 @@ type Config struct {
 
 // DefaultConfig returns a Config with every default set, for path.
 func DefaultConfig(path string) Config {
-	return Config{Path: path, Format: "json", Compression: "none", MaxBytes: 100 << 20,
+	return Config{Path: path, Format: "json", JSONRaw: "always", Compression: "none", MaxBytes: 100 << 20,
 		RotatedPath: "{dir}{name}-{time}{ext}",
 		Batch:       batch.Config{Count: 1024, Bytes: 1 << 20, Age: 200 * time.Millisecond, Parallelism: 1, Eager: true}}
 }
@@ -76,6 +81,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Format != "json" && c.Format != "raw" {
 		errs = append(errs, fmt.Errorf("format: want json or raw, got %q", c.Format))
+	}
+	if _, err := event.JSONRaw(c.JSONRaw); err != nil {
+		errs = append(errs, fmt.Errorf("jsonRaw: %w", err))
 	}
 	if c.Compression != "none" && c.Compression != "gzip" {
 		errs = append(errs, fmt.Errorf("compression: want none or gzip, got %q", c.Compression))
@@ -127,6 +135,9 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if c.Compression == "" {
 		c.Compression = def.Compression
 	}
+	if c.JSONRaw == "" {
+		c.JSONRaw = def.JSONRaw
+	}
 	if c.RotatedPath == "" {
 		c.RotatedPath = def.RotatedPath
 	}
@@ -143,7 +154,8 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	w := &writer{cfg: c, sync: c.Fsync == nil || *c.Fsync, o: o}
+	jo, _ := event.JSONRaw(c.JSONRaw)
+	w := &writer{cfg: c, json: jo, sync: c.Fsync == nil || *c.Fsync, o: o}
 	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](w.flush),
 		batch.WithLogger[event.Event](o.log),
 		batch.WithSize(func(m sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
@@ -170,6 +182,7 @@ func (d *Destination) Run(ctx context.Context) error {
 // and synced one at a time under mu.
 type writer struct {
 	cfg  Config
+	json event.JSONOptions
 	sync bool
 	o    options
 
@@ -189,7 +202,7 @@ func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 		s = new(scratch)
 	}
 	defer w.pool.Put(s)
-	out, err := s.encode(msgs, w.cfg.Format == "raw", w.cfg.Compression == "gzip")
+	out, err := s.encode(msgs, w.cfg.Format == "raw", w.json, w.cfg.Compression == "gzip")
 	if err != nil {
 		return err
 	}
@@ -247,13 +260,13 @@ type scratch struct {
 
 // encode returns msgs as lines, gzipped as one complete member if gz.
 // The result is valid until the next call.
-func (s *scratch) encode(msgs []sluice.Message[event.Event], raw, gz bool) ([]byte, error) {
+func (s *scratch) encode(msgs []sluice.Message[event.Event], raw bool, jo event.JSONOptions, gz bool) ([]byte, error) {
 	b := s.lines[:0]
 	for i := range msgs {
 		if raw {
 			b = append(b, msgs[i].Value.Raw...)
 		} else {
-			b = msgs[i].Value.AppendJSON(b)
+			b = msgs[i].Value.AppendJSONWith(b, jo)
 		}
 		b = append(b, '\n')
 	}

@@ -217,6 +217,48 @@ func TestJSONFormat(t *testing.T) {
 	}
 }
 
+func TestJSONRaw(t *testing.T) {
+	parsed := event.Event{Raw: []byte("<13>1 - h a - - - hello"),
+		Syslog: event.Syslog{Present: true, Facility: 1, Severity: 5, Version: 1, Hostname: "h", AppName: "a", Message: "hello"}}
+	failed := event.Event{Raw: []byte("<13>garbage"), Flags: event.ParseError}
+	for _, tc := range []struct {
+		jsonRaw string
+		want    []bool // whether each line has "raw"
+	}{
+		{"", []bool{true, true}},
+		{"always", []bool{true, true}},
+		{"unparsed", []bool{false, true}},
+	} {
+		t.Run(tc.jsonRaw, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out.ndjson")
+			d, err := file.New(file.Config{Path: path, JSONRaw: tc.jsonRaw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := start(t, d)
+			acked := make(chan struct{})
+			if err := d.Send(t.Context(), func() { close(acked) },
+				sluice.Message[event.Event]{Value: parsed}, sluice.Message[event.Event]{Value: failed}); err != nil {
+				t.Fatal(err)
+			}
+			<-acked
+			stop()
+			got := lines(t, path)
+			if len(got) != 2 {
+				t.Fatalf("got %d lines: %q", len(got), got)
+			}
+			for i, l := range got {
+				if has := strings.Contains(l, `"raw":`); has != tc.want[i] {
+					t.Errorf("line %d has raw = %v, want %v: %s", i, has, tc.want[i], l)
+				}
+				if !strings.Contains(l, `"message":"hello"`) && i == 0 {
+					t.Errorf("line %d lost the parsed message: %s", i, l)
+				}
+			}
+		})
+	}
+}
+
 func TestRotationBySize(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "events.log")
@@ -316,6 +358,7 @@ func TestConfigErrors(t *testing.T) {
 		{file.Config{}, "path is required"},
 		{file.Config{Path: "x", Format: "xml"}, `format: want json or raw, got "xml"`},
 		{file.Config{Path: "x", Compression: "zip"}, `compression: want none or gzip, got "zip"`},
+		{file.Config{Path: "x", JSONRaw: "never"}, `jsonRaw: want always or unparsed, got "never"`},
 		{file.Config{Path: "x", RotatedPath: "x.old"}, "rotatedPath: must contain {time}"},
 		{file.Config{Path: "x", MaxBytes: -1}, "must not be negative"},
 	} {
