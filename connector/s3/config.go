@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -19,6 +20,7 @@ const (
 	DefaultFlushFrequency     = 30 * time.Second
 	DefaultParallelism        = 4
 	DefaultCompression        = "gzip"
+	DefaultJSONRaw            = "always"
 	DefaultKeyTemplate        = "{prefix}{yyyy}/{mm}/{dd}/{hh}/{source}-{first}-{hash}.ndjson{ext}"
 	DefaultMultipartThreshold = 16 << 20
 	// MinPartSize is S3's smallest part of a multipart upload (but the last).
@@ -65,6 +67,11 @@ type Config struct {
 	Parallelism int `json:"parallelism"`
 	// Compression is "gzip" (default), "zstd" or "none".
 	Compression string `json:"compression"`
+	// JSONRaw says which events keep their original bytes ("raw") in
+	// the objects' NDJSON: "always" (default) or "unparsed" (only those
+	// whose fields were not parsed from them; a parsed syslog line is
+	// then about half as long).
+	JSONRaw string `json:"jsonRaw"`
 	// KeyTemplate makes an object's key. Placeholders:
 	//   {prefix}                 PathPrefix, with a trailing "/" when not empty
 	//   {yyyy} {mm} {dd} {hh}    the time of the object's first event, UTC
@@ -95,6 +102,7 @@ func DefaultConfig(bucket string) Config {
 		FlushFrequency:     DefaultFlushFrequency,
 		Parallelism:        DefaultParallelism,
 		Compression:        DefaultCompression,
+		JSONRaw:            DefaultJSONRaw,
 		KeyTemplate:        DefaultKeyTemplate,
 		MultipartThreshold: DefaultMultipartThreshold,
 	}
@@ -116,6 +124,9 @@ func (c *Config) Validate() error {
 	case "", "gzip", "zstd", "none":
 	default:
 		errs = append(errs, fmt.Errorf("compression: want gzip, zstd or none, got %q", c.Compression))
+	}
+	if _, err := event.JSONRaw(c.JSONRaw); err != nil {
+		errs = append(errs, fmt.Errorf("jsonRaw: %w", err))
 	}
 	if c.BatchSize < 0 || c.BatchBytes < 0 || c.FlushFrequency < 0 || c.Parallelism < 0 {
 		errs = append(errs, errors.New("batchSize, batchBytes, flushFrequency and parallelism must not be negative"))

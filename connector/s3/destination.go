@@ -96,7 +96,8 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	w := &writer{cfg: c, o: o}
+	jo, _ := event.JSONRaw(c.JSONRaw)
+	w := &writer{cfg: c, json: jo, o: o}
 	switch c.Compression {
 	case "gzip":
 		w.ext, w.encoding = ".gz", "gzip"
@@ -163,6 +164,7 @@ func (d *Destination) Run(ctx context.Context) error {
 // before the batch destination's Run starts any flush.
 type writer struct {
 	cfg      Config
+	json     event.JSONOptions // of cfg.JSONRaw
 	o        options
 	ext      string // ".gz", ".zst" or ""
 	encoding string // Content-Encoding: "gzip", "zstd" or ""
@@ -344,7 +346,7 @@ func (w *writer) encode(s *scratch, msgs []sluice.Message[event.Event], p part) 
 	}
 	b := s.lines[:0]
 	for i := p.lo; i < p.hi; i++ {
-		b = at(i).AppendJSON(b)
+		b = at(i).AppendJSONWith(b, w.json)
 		b = append(b, '\n')
 	}
 	s.lines = b

@@ -412,6 +412,63 @@ func TestCompression(t *testing.T) {
 	}
 }
 
+// TestJSONRaw writes a parsed syslog event, an unparsed one and one whose
+// parse failed, and checks which of their lines carry "raw".
+func TestJSONRaw(t *testing.T) {
+	ts := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	parsed := event.Event{Source: "s", Time: ts, ReceivedAt: ts, Raw: []byte("<13>1 - h app - - - hi"),
+		Syslog: event.Syslog{Present: true, Facility: 1, Severity: 5, Version: 1, Hostname: "h", AppName: "app", Message: "hi"}}
+	unparsed := event.Event{Source: "s", Time: ts, ReceivedAt: ts, Raw: []byte("plain")}
+	failed := event.Event{Source: "s", Time: ts, ReceivedAt: ts, Raw: []byte("<13 broken"), Flags: event.ParseError}
+	for _, tc := range []struct {
+		name, jsonRaw, compression string
+		want                       []bool // whether each event's line has "raw"
+	}{
+		{"default", "", "gzip", []bool{true, true, true}},
+		{"always", "always", "gzip", []bool{true, true, true}},
+		{"unparsed", "unparsed", "gzip", []bool{false, true, true}},
+		{"unparsed uncompressed", "unparsed", "none", []bool{false, true, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := fake(t, nil)
+			c := config(url)
+			c.JSONRaw = tc.jsonRaw
+			c.Compression = tc.compression
+			c.BatchSize = 3
+			d, err := s3.New(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(t, d)
+			send(t, d, sluice.Message[event.Event]{Value: parsed}, sluice.Message[event.Event]{Value: unparsed}, sluice.Message[event.Event]{Value: failed})
+			objs := mustObjects(t, client(t, url), "")
+			if len(objs) != 1 {
+				t.Fatalf("%d objects, want 1: %v", len(objs), keys(objs))
+			}
+			for _, o := range objs {
+				if len(o.Lines) != len(tc.want) {
+					t.Fatalf("%d lines, want %d", len(o.Lines), len(tc.want))
+				}
+				for i, l := range o.Lines {
+					var m map[string]json.RawMessage
+					if err := json.Unmarshal(l, &m); err != nil {
+						t.Fatalf("line %d: %v: %s", i, err, l)
+					}
+					if _, ok := m["raw"]; ok != tc.want[i] {
+						t.Errorf("line %d has raw: %v, want %v: %s", i, ok, tc.want[i], l)
+					}
+					if _, ok := m["rawBase64"]; ok {
+						t.Errorf("line %d has rawBase64: %s", i, l)
+					}
+					if _, ok := m["syslog"]; i == 0 && !ok {
+						t.Errorf("parsed line has no syslog: %s", l)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestMultipart(t *testing.T) {
 	var parts, puts atomic.Int32
 	url := fake(t, func(h http.Handler) http.Handler {
@@ -652,6 +709,7 @@ func TestNewChecks(t *testing.T) {
 		{s3.Config{BucketName: "b", MultipartThreshold: 1 << 20}, "multipartThreshold"},
 		{s3.Config{BucketName: "b", CustomEndpoint: "localhost:9000"}, "customEndpoint"},
 		{s3.Config{BucketName: "b", AccessSecretKey: "sekrit"}, "give both"},
+		{s3.Config{BucketName: "b", JSONRaw: "never"}, `jsonRaw: want always or unparsed, got "never"`},
 	} {
 		_, err := s3.New(tc.c)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -701,6 +759,12 @@ func TestKawaConfigLoads(t *testing.T) {
 	_, err = load(`{"type":"s3","bucketName":"b","accessKeyID":"A","accessSecretKey":"$SECRET","flushFrequency":"2s","batchSize":50,"compression":"zstd","parallelism":2}`)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err = load(`{"type":"s3","bucketName":"b","jsonRaw":"unparsed"}`); err != nil {
+		t.Fatalf("jsonRaw unparsed: %v", err)
+	}
+	if _, err = load(`{"type":"s3","bucketName":"b","jsonRaw":"sometimes"}`); err == nil || !strings.Contains(err.Error(), `jsonRaw: want always or unparsed, got "sometimes"`) {
+		t.Fatalf("bad jsonRaw: %v", err)
 	}
 	if _, err = load(`{"type":"s3","bucketRegion":"x"}`); err == nil || !strings.Contains(err.Error(), "bucketName") {
 		t.Fatalf("missing bucketName: %v", err)

@@ -7,7 +7,8 @@
 // application/x-ndjson and the matching Content-Encoding. A batch holding
 // events of several sources, or of several hours, is written as one object
 // per (source, hour), so that every object sits under the hour of its own
-// events.
+// events. With Config.JSONRaw "unparsed", events whose fields were parsed
+// (a syslog line, say) leave out their raw bytes.
 //
 // # Keys
 //

@@ -23,14 +23,23 @@ type PrinterConfig struct {
 	// Format is "json" for one JSON object per event (NDJSON) or "raw" for
 	// the event's original bytes. Default "json".
 	Format string `json:"format"`
+	// JSONRaw says which events keep their original bytes ("raw") in
+	// format json: "always" (default) or "unparsed" (only those whose
+	// fields were not parsed from them; a parsed syslog line is then
+	// about half as long).
+	JSONRaw string `json:"jsonRaw"`
 }
 
-// Validate checks Format.
+// Validate checks Format and JSONRaw.
 func (c *PrinterConfig) Validate() error {
+	var errs []error
 	if c.Format != "json" && c.Format != "raw" {
-		return fmt.Errorf("format: want json or raw, got %q", c.Format)
+		errs = append(errs, fmt.Errorf("format: want json or raw, got %q", c.Format))
 	}
-	return nil
+	if _, err := event.JSONRaw(c.JSONRaw); err != nil {
+		errs = append(errs, fmt.Errorf("jsonRaw: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Printer is a destination that writes each event as a line. Send writes
@@ -39,6 +48,7 @@ func (c *PrinterConfig) Validate() error {
 // gets). Send is safe for concurrent use; lines of one call stay together.
 type Printer struct {
 	format string
+	json   event.JSONOptions
 	file   *os.File // w, when it is a file: a blocked write ends with ctx
 	mu     sync.Mutex
 	w      *bufio.Writer
@@ -51,11 +61,15 @@ func NewPrinter(c PrinterConfig, w io.Writer) (*Printer, error) {
 	if c.Format == "" {
 		c.Format = "json"
 	}
+	if c.JSONRaw == "" {
+		c.JSONRaw = "always"
+	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("printer: %w", err)
 	}
+	jo, _ := event.JSONRaw(c.JSONRaw)
 	f, _ := w.(*os.File)
-	return &Printer{format: c.Format, file: f, w: bufio.NewWriterSize(w, 64<<10), wr: func() io.Writer { return w }}, nil
+	return &Printer{format: c.Format, json: jo, file: f, w: bufio.NewWriterSize(w, 64<<10), wr: func() io.Writer { return w }}, nil
 }
 
 // Send writes msgs, one line each, flushes, and acks.
@@ -79,7 +93,7 @@ func (p *Printer) Send(ctx context.Context, ack func(), msgs ...sluice.Message[e
 		if p.format == "raw" {
 			b = append(b, msgs[i].Value.Raw...)
 		} else {
-			b = msgs[i].Value.AppendJSON(b)
+			b = msgs[i].Value.AppendJSONWith(b, p.json)
 		}
 		b = append(b, '\n')
 		p.buf = b

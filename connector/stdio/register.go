@@ -17,7 +17,7 @@ func Register(r *daemon.Registry) {
 			return NewScanner(*c, env.Name, os.Stdin)
 		})
 	daemon.RegisterDestination(r, "printer", "one line per event on standard output",
-		func() *PrinterConfig { return &PrinterConfig{Format: "json"} },
+		func() *PrinterConfig { return &PrinterConfig{Format: "json", JSONRaw: "always"} },
 		func(env daemon.Env, c *PrinterConfig) (sluice.Destination[event.Event], error) {
 			return NewPrinter(*c, os.Stdout)
 		})

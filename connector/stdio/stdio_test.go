@@ -131,6 +131,91 @@ func TestPrinter(t *testing.T) {
 	}
 }
 
+// The jsonRaw events: a parsed syslog line, a line no handler parsed, and
+// one whose parse failed.
+var (
+	parsedEv = event.Event{Source: "s", Raw: []byte("<13>1 - h app - - - hi"),
+		Syslog: event.Syslog{Present: true, Facility: 1, Severity: 5, Version: 1, Hostname: "h", AppName: "app", Message: "hi"}}
+	unparsedEv = event.Event{Source: "s", Raw: []byte("plain")}
+	failedEv   = event.Event{Source: "s", Raw: []byte("<13 broken"), Flags: event.ParseError}
+)
+
+func TestPrinterJSONRaw(t *testing.T) {
+	const (
+		parsedRaw = `{"ts":"0001-01-01T00:00:00Z","receivedAt":"0001-01-01T00:00:00Z","source":"s","raw":"<13>1 - h app - - - hi","syslog":{"facility":1,"severity":5,"version":1,"hostname":"h","appName":"app","message":"hi"}}`
+		parsedNo  = `{"ts":"0001-01-01T00:00:00Z","receivedAt":"0001-01-01T00:00:00Z","source":"s","syslog":{"facility":1,"severity":5,"version":1,"hostname":"h","appName":"app","message":"hi"}}`
+		unparsed  = `{"ts":"0001-01-01T00:00:00Z","receivedAt":"0001-01-01T00:00:00Z","source":"s","raw":"plain"}`
+		failed    = `{"ts":"0001-01-01T00:00:00Z","receivedAt":"0001-01-01T00:00:00Z","source":"s","raw":"<13 broken","flags":["parseError"]}`
+	)
+	for _, tc := range []struct {
+		name, jsonRaw string
+		want          []string // lines for parsedEv, unparsedEv, failedEv
+	}{
+		{"default", "", []string{parsedRaw, unparsed, failed}},
+		{"always", "always", []string{parsedRaw, unparsed, failed}},
+		{"unparsed", "unparsed", []string{parsedNo, unparsed, failed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			p, err := stdio.NewPrinter(stdio.PrinterConfig{Format: "json", JSONRaw: tc.jsonRaw}, &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := []sluice.Message[event.Event]{{Value: parsedEv}, {Value: unparsedEv}, {Value: failedEv}}
+			if err := p.Send(t.Context(), nil, msgs...); err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.Join(tc.want, "\n") + "\n"; buf.String() != want {
+				t.Errorf("wrote\n%s\nwant\n%s", buf.String(), want)
+			}
+		})
+	}
+	// Format raw ignores jsonRaw: the original bytes are the line.
+	var buf bytes.Buffer
+	p, err := stdio.NewPrinter(stdio.PrinterConfig{Format: "raw", JSONRaw: "unparsed"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(t.Context(), nil, sluice.Message[event.Event]{Value: parsedEv}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "<13>1 - h app - - - hi\n"; buf.String() != want {
+		t.Errorf("raw wrote %q, want %q", buf.String(), want)
+	}
+}
+
+func TestPrinterConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  stdio.PrinterConfig
+		want []string
+	}{
+		{"format", stdio.PrinterConfig{Format: "xml", JSONRaw: "always"}, []string{`format: want json or raw, got "xml"`}},
+		{"jsonRaw", stdio.PrinterConfig{Format: "json", JSONRaw: "never"}, []string{`jsonRaw: want always or unparsed, got "never"`}},
+		{"both", stdio.PrinterConfig{Format: "xml", JSONRaw: "Unparsed"}, []string{`format: want json or raw, got "xml"`, `jsonRaw: want always or unparsed, got "Unparsed"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.cfg
+			verr := c.Validate()
+			_, nerr := stdio.NewPrinter(tc.cfg, io.Discard)
+			for _, err := range []error{verr, nerr} {
+				if err == nil {
+					t.Fatal("got nil, want an error")
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("got %v, want %q", err, w)
+					}
+				}
+			}
+		})
+	}
+	c := stdio.PrinterConfig{Format: "json", JSONRaw: "unparsed"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+}
+
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }

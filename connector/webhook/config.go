@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
 )
 
 // Config configures the "http" destination, made by [New].
@@ -22,6 +23,12 @@ type Config struct {
 	// original bytes and a newline, as received: to forward lines
 	// unchanged; Content-Type text/plain). Default "ndjson".
 	Format string `json:"format"`
+	// JSONRaw says which events keep their original bytes ("raw") in
+	// formats ndjson and array: "always" (default) or "unparsed" (only
+	// those whose fields were not parsed from them; a parsed syslog line
+	// is then about half as long). Format raw, and the runreveal
+	// destination, send the original bytes whatever it says.
+	JSONRaw string `json:"jsonRaw"`
 	// Compression is "none" or "gzip" (the body is gzipped and sent with
 	// Content-Encoding: gzip). Default "none".
 	Compression string `json:"compression"`
@@ -73,7 +80,7 @@ type TLSConfig struct {
 
 // DefaultConfig returns a Config with every default set and no URL.
 func DefaultConfig() Config {
-	return Config{Format: "ndjson", Compression: "none", Timeout: 30 * time.Second,
+	return Config{Format: "ndjson", JSONRaw: "always", Compression: "none", Timeout: 30 * time.Second,
 		Batch: batch.Config{Count: 1000, Bytes: 1 << 20, Age: time.Second, Parallelism: 2}}
 }
 
@@ -88,6 +95,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Format != "ndjson" && c.Format != "array" && c.Format != "raw" {
 		errs = append(errs, &config.FieldError{Path: "format", Msg: fmt.Sprintf("want ndjson, array or raw, got %q", c.Format)})
+	}
+	if _, err := event.JSONRaw(c.JSONRaw); err != nil {
+		errs = append(errs, &config.FieldError{Path: "jsonRaw", Msg: err.Error()})
 	}
 	if c.Compression != "none" && c.Compression != "gzip" {
 		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want none or gzip, got %q", c.Compression)})

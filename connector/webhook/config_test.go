@@ -69,7 +69,7 @@ func TestDefaults(t *testing.T) {
 				t.Errorf("runreveal defaults %+v, want 100, 15s", *c)
 			}
 		case *webhook.Config:
-			if c.Format != "ndjson" || c.Compression != "none" || c.Timeout != 30*time.Second ||
+			if c.Format != "ndjson" || c.JSONRaw != "always" || c.Compression != "none" || c.Timeout != 30*time.Second ||
 				c.Batch.Count != 1000 || c.Batch.Bytes != 1<<20 || c.Batch.Age != time.Second || c.Batch.Parallelism != 2 {
 				t.Errorf("http defaults %+v", *c)
 			}
@@ -83,6 +83,7 @@ func TestConfigErrors(t *testing.T) {
 		want       []string
 	}{
 		{"format", `{"type": "http", "url": "https://h/x", "format": "xml"}`, []string{`destinations.out.format: want ndjson, array or raw, got "xml"`}},
+		{"jsonRaw", `{"type": "http", "url": "https://h/x", "jsonRaw": "parsed"}`, []string{`destinations.out.jsonRaw: want always or unparsed, got "parsed"`}},
 		{"compression", `{"type": "http", "url": "https://h/x", "compression": "br"}`, []string{`destinations.out.compression: want none or gzip, got "br"`}},
 		{"missing url", `{"type": "http"}`, []string{"destinations.out.url: required"}},
 		{"missing webhookURL", `{"type": "runreveal", "batchSize": 10}`, []string{"destinations.out.webhookURL: required"}},

@@ -120,6 +120,9 @@ func newDestination(c Config, enc encoder, opts []Option) (*Destination, error) 
 	if c.Compression == "" {
 		c.Compression = def.Compression
 	}
+	if c.JSONRaw == "" {
+		c.JSONRaw = def.JSONRaw
+	}
 	if c.Timeout == 0 {
 		c.Timeout = def.Timeout
 	}
@@ -140,7 +143,8 @@ func newDestination(c Config, enc encoder, opts []Option) (*Destination, error) 
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	if enc == nil {
-		enc = map[string]encoder{"ndjson": appendNDJSON, "array": appendArray, "raw": appendRaw}[c.Format]
+		jo, _ := event.JSONRaw(c.JSONRaw)
+		enc = map[string]func(event.JSONOptions) encoder{"ndjson": ndjson, "array": array, "raw": rawLines}[c.Format](jo)
 	}
 	p := &poster{
 		cfg:      c,
@@ -443,13 +447,20 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // encoder appends msgs to dst as one request body.
 type encoder func(dst []byte, msgs []sluice.Message[event.Event]) []byte
 
-func appendNDJSON(dst []byte, msgs []sluice.Message[event.Event]) []byte {
-	for i := range msgs {
-		dst = msgs[i].Value.AppendJSON(dst)
-		dst = append(dst, '\n')
+// ndjson returns the encoder of format ndjson, with the JSON options of
+// Config.JSONRaw.
+func ndjson(jo event.JSONOptions) encoder {
+	return func(dst []byte, msgs []sluice.Message[event.Event]) []byte {
+		for i := range msgs {
+			dst = msgs[i].Value.AppendJSONWith(dst, jo)
+			dst = append(dst, '\n')
+		}
+		return dst
 	}
-	return dst
 }
+
+// rawLines returns the encoder of format raw, which has no JSON options.
+func rawLines(event.JSONOptions) encoder { return appendRaw }
 
 func appendRaw(dst []byte, msgs []sluice.Message[event.Event]) []byte {
 	for i := range msgs {
@@ -459,15 +470,19 @@ func appendRaw(dst []byte, msgs []sluice.Message[event.Event]) []byte {
 	return dst
 }
 
-func appendArray(dst []byte, msgs []sluice.Message[event.Event]) []byte {
-	dst = append(dst, '[')
-	for i := range msgs {
-		if i > 0 {
-			dst = append(dst, ',')
+// array returns the encoder of format array, with the JSON options of
+// Config.JSONRaw.
+func array(jo event.JSONOptions) encoder {
+	return func(dst []byte, msgs []sluice.Message[event.Event]) []byte {
+		dst = append(dst, '[')
+		for i := range msgs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = msgs[i].Value.AppendJSONWith(dst, jo)
 		}
-		dst = msgs[i].Value.AppendJSON(dst)
+		return append(dst, ']')
 	}
-	return append(dst, ']')
 }
 
 // appendRunReveal writes RunReveal's webhook format.

@@ -703,6 +703,110 @@ func TestRequest(t *testing.T) {
 	}
 }
 
+// TestJSONRaw posts a parsed syslog event, an unparsed one and one whose
+// parse failed, and checks which of them carry "raw".
+func TestJSONRaw(t *testing.T) {
+	parsed := event.Event{SourceType: "syslog", Raw: []byte("<13>1 - h app - - - hi"),
+		Syslog: event.Syslog{Present: true, Facility: 1, Severity: 5, Version: 1, Hostname: "h", AppName: "app", Message: "hi"}}
+	unparsed := event.Event{SourceType: "syslog", Raw: []byte("plain")}
+	failed := event.Event{SourceType: "syslog", Raw: []byte("<13 broken"), Flags: event.ParseError}
+	msgs := []sluice.Message[event.Event]{{Value: parsed}, {Value: unparsed}, {Value: failed}}
+	for _, tc := range []struct {
+		name      string
+		cfg       webhook.Config
+		runreveal bool
+		rawKey    string
+		want      []bool // whether each of msgs has rawKey
+	}{
+		{name: "ndjson default", cfg: webhook.Config{}, rawKey: "raw", want: []bool{true, true, true}},
+		{name: "ndjson always", cfg: webhook.Config{JSONRaw: "always"}, rawKey: "raw", want: []bool{true, true, true}},
+		{name: "ndjson unparsed", cfg: webhook.Config{JSONRaw: "unparsed"}, rawKey: "raw", want: []bool{false, true, true}},
+		{name: "array unparsed", cfg: webhook.Config{Format: "array", JSONRaw: "unparsed"}, rawKey: "raw", want: []bool{false, true, true}},
+		{name: "array-gzip unparsed", cfg: webhook.Config{Format: "array", Compression: "gzip", JSONRaw: "unparsed"}, rawKey: "raw", want: []bool{false, true, true}},
+		{name: "array always", cfg: webhook.Config{Format: "array", JSONRaw: "always"}, rawKey: "raw", want: []bool{true, true, true}},
+		// raw and runreveal send the original bytes: there is nothing else.
+		{name: "raw unparsed", cfg: webhook.Config{Format: "raw", JSONRaw: "unparsed"}},
+		{name: "runreveal", runreveal: true, rawKey: "rawLog", want: []bool{true, true, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bodies := make(chan []byte, 10)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var body io.Reader = r.Body
+				if r.Header.Get("Content-Encoding") == "gzip" {
+					zr, err := gzip.NewReader(r.Body)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					body = zr
+				}
+				b, _ := io.ReadAll(body)
+				bodies <- b
+			}))
+			t.Cleanup(srv.Close)
+			var d *webhook.Destination
+			var err error
+			if tc.runreveal {
+				d, err = webhook.NewRunReveal(webhook.RunRevealConfig{WebhookURL: config.Secret(srv.URL), BatchSize: len(msgs)})
+			} else {
+				c := tc.cfg
+				c.URL = config.Secret(srv.URL)
+				c.Batch = batch.Config{Count: len(msgs), Age: time.Hour}
+				d, err = webhook.New(c)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(t, d)
+			done := make(chan struct{})
+			if err := d.Send(t.Context(), func() { close(done) }, msgs...); err != nil {
+				t.Fatal(err)
+			}
+			var body []byte
+			select {
+			case body = <-bodies:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no request")
+			}
+			<-done
+			if tc.rawKey == "" {
+				if want := "<13>1 - h app - - - hi\nplain\n<13 broken\n"; string(body) != want {
+					t.Errorf("body %q, want %q", body, want)
+				}
+				return
+			}
+			var objs []map[string]json.RawMessage
+			if tc.cfg.Format == "" && !tc.runreveal { // ndjson
+				for line := range bytes.Lines(body) {
+					var o map[string]json.RawMessage
+					if err := json.Unmarshal(line, &o); err != nil {
+						t.Fatalf("%v in %s", err, body)
+					}
+					objs = append(objs, o)
+				}
+			} else if err := json.Unmarshal(body, &objs); err != nil {
+				t.Fatalf("%v in %s", err, body)
+			}
+			if len(objs) != len(msgs) {
+				t.Fatalf("got %d events, want %d: %s", len(objs), len(msgs), body)
+			}
+			for i, o := range objs {
+				if _, ok := o[tc.rawKey]; ok != tc.want[i] {
+					t.Errorf("event %d has %q: %v, want %v: %s", i, tc.rawKey, ok, tc.want[i], body)
+				}
+				if _, ok := o["rawBase64"]; ok {
+					t.Errorf("event %d has rawBase64: %s", i, body)
+				}
+				if !tc.runreveal && i == 0 {
+					if _, ok := o["syslog"]; !ok {
+						t.Errorf("parsed event has no syslog: %s", body)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestRunTwice(t *testing.T) {
 	s := newSink(t)
 	d, err := webhook.New(webhook.Config{URL: config.Secret(s.srv.URL), Batch: batch.Config{Count: 1}})
@@ -745,6 +849,10 @@ func TestNewErrors(t *testing.T) {
 			_, err := webhook.New(webhook.Config{URL: "http://h", TLS: webhook.TLSConfig{CertFile: "c.pem"}})
 			return err
 		}, "tls: set both certFile and keyFile"},
+		{"jsonRaw", func() error {
+			_, err := webhook.New(webhook.Config{URL: "http://h/s3cret", JSONRaw: "never"})
+			return err
+		}, `jsonRaw: want always or unparsed, got "never"`},
 		{"runreveal no url", func() error { _, err := webhook.NewRunReveal(webhook.RunRevealConfig{}); return err }, "runreveal: webhookURL is required"},
 		{"runreveal size", func() error {
 			_, err := webhook.NewRunReveal(webhook.RunRevealConfig{WebhookURL: "https://h", BatchSize: -1})
