@@ -101,7 +101,7 @@ func New[T any](c Config, f Flusher[T], opts ...Option[T]) (*Destination[T], err
 	if c.Bytes > 0 {
 		switch {
 		case o.size != nil:
-			d.size = func(m *sluice.Message[T]) int { return o.size(*m) }
+			d.size = o.size
 		default:
 			d.size = defaultSize[T]()
 			if d.size == nil {

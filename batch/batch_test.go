@@ -52,7 +52,7 @@ func TestNew(t *testing.T) {
 		}, "WithSize"},
 		{"bytes with WithSize", func() error {
 			_, err := batch.New(batch.Config{Bytes: 10}, batch.FlushFunc[int](func(context.Context, []sluice.Message[int]) error { return nil }),
-				batch.WithSize(func(m sluice.Message[int]) int { return m.Value }))
+				batch.WithSize(func(m *sluice.Message[int]) int { return m.Value }))
 			return err
 		}, ""},
 	}
@@ -121,7 +121,7 @@ func TestWithSize(t *testing.T) {
 		return nil
 	})
 	d := mustNew(t, batch.Config{Bytes: 10, Age: time.Hour, Parallelism: 1}, batch.Flusher[int](f),
-		batch.WithSize(func(m sluice.Message[int]) int { return m.Value }))
+		batch.WithSize(func(m *sluice.Message[int]) int { return m.Value }))
 	r := start(t, t.Context(), d)
 	for _, v := range []int{4, 4, 4, -7, 20, 1} { // -7 counts as 0
 		if err := d.Send(t.Context(), nil, sluice.Message[int]{Value: v}); err != nil {

@@ -115,7 +115,7 @@ func (c Config) withDefaults() Config {
 type Option[T any] func(*options[T])
 
 type options[T any] struct {
-	size       func(sluice.Message[T]) int
+	size       func(*sluice.Message[T]) int
 	deadLetter sluice.Destination[T]
 	retryable  func(error) bool
 	logger     *slog.Logger
@@ -123,11 +123,13 @@ type options[T any] struct {
 
 // WithSize sets how many bytes a message counts for against
 // Config.Bytes; it is called only when Bytes is set, under the
-// destination's lock, and must be cheap. A negative size counts as 0. The
+// destination's lock, and must be cheap and must not keep m (a pointer,
+// so that a large T is not copied per message). A negative size counts
+// as 0. The
 // default is len(Value) when T is []byte or string; for any other T, [New]
 // returns an error if Bytes is set without WithSize. A nil f means the
 // default.
-func WithSize[T any](f func(sluice.Message[T]) int) Option[T] {
+func WithSize[T any](f func(m *sluice.Message[T]) int) Option[T] {
 	return func(o *options[T]) { o.size = f }
 }
 

@@ -158,7 +158,7 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	w := &writer{cfg: c, json: jo, sync: c.Fsync == nil || *c.Fsync, o: o}
 	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](w.flush),
 		batch.WithLogger[event.Event](o.log),
-		batch.WithSize(func(m sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
+		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
 	if err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}

@@ -111,7 +111,7 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	}
 	bopts := []batch.Option[event.Event]{
 		batch.WithLogger[event.Event](o.log),
-		batch.WithSize(func(m sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }),
+		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }),
 	}
 	if o.deadLetter != nil {
 		bopts = append(bopts, batch.WithDeadLetter(o.deadLetter))

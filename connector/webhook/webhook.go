@@ -162,7 +162,7 @@ func newDestination(c Config, enc encoder, opts []Option) (*Destination, error) 
 	}
 	bo := []batch.Option[event.Event]{
 		batch.WithLogger[event.Event](o.log),
-		batch.WithSize(func(m sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }),
+		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }),
 	}
 	if o.deadLetter != nil {
 		bo = append(bo, batch.WithDeadLetter(o.deadLetter))
