@@ -1,6 +1,9 @@
 package event
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // appendTime appends t in UTC as time.RFC3339Nano does, about four times
 // faster: the civil date comes from one division of the Unix time, and
@@ -12,23 +15,14 @@ func appendTime(dst []byte, t time.Time) []byte {
 	if secs < minSecs || secs > maxSecs {
 		return t.UTC().AppendFormat(dst, time.RFC3339Nano)
 	}
-	days, sod := secs/86400, secs%86400
-	if sod < 0 {
-		days, sod = days-1, sod+86400
-	}
-	y, m, d := civil(days)
 	var b [30]byte
-	put4(b[0:], y)
-	b[4] = '-'
-	put2(b[5:], m)
-	b[7] = '-'
-	put2(b[8:], d)
-	b[10] = 'T'
-	put2(b[11:], int(sod/3600))
-	b[13] = ':'
-	put2(b[14:], int(sod/60%60))
-	b[16] = ':'
-	put2(b[17:], int(sod%60))
+	slot := &seconds[uint64(secs)*0x9E3779B97F4A7C15>>(64-secondsBits)]
+	if c := slot.Load(); c != nil && c.secs == secs {
+		b = c.text
+	} else {
+		formatSeconds(&b, secs)
+		slot.Store(&formatted{secs: secs, text: b})
+	}
 	n := 19
 	if ns := t.Nanosecond(); ns != 0 {
 		b[19] = '.'
@@ -43,6 +37,40 @@ func appendTime(dst []byte, t time.Time) []byte {
 	}
 	b[n] = 'Z'
 	return append(dst, b[:n+1]...)
+}
+
+// seconds caches the text of recently formatted seconds: most events of
+// a moment share their second, and a date takes longer to compute than
+// to look up (a parsed P1 event formats two times). A slot is replaced,
+// not changed, so that readers on other goroutines see whole entries.
+var seconds [1 << secondsBits]atomic.Pointer[formatted]
+
+const secondsBits = 4
+
+type formatted struct {
+	secs int64
+	text [30]byte // "2006-01-02T15:04:05" and room for the rest
+}
+
+// formatSeconds writes secs since the Unix epoch, UTC, as
+// "2006-01-02T15:04:05" into b[:19].
+func formatSeconds(b *[30]byte, secs int64) {
+	days, sod := secs/86400, secs%86400
+	if sod < 0 {
+		days, sod = days-1, sod+86400
+	}
+	y, m, d := civil(days)
+	put4(b[0:], y)
+	b[4] = '-'
+	put2(b[5:], m)
+	b[7] = '-'
+	put2(b[8:], d)
+	b[10] = 'T'
+	put2(b[11:], int(sod/3600))
+	b[13] = ':'
+	put2(b[14:], int(sod/60%60))
+	b[16] = ':'
+	put2(b[17:], int(sod%60))
 }
 
 // civil returns the proleptic Gregorian date of days since 1970-01-01

@@ -1,12 +1,13 @@
 package event
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
 
 func TestAppendTime(t *testing.T) {
-	for _, tc := range []time.Time{
+	times := []time.Time{
 		{},
 		time.Unix(0, 0),
 		time.Unix(-1, 0),
@@ -21,12 +22,36 @@ func TestAppendTime(t *testing.T) {
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC),
 		time.Now(),
-	} {
-		want := tc.UTC().Format(time.RFC3339Nano)
-		if got := string(appendTime(nil, tc)); got != want {
-			t.Errorf("appendTime(%v) = %s, want %s", tc, got, want)
+	}
+	// Twice: the second round reads the seconds from the cache, where
+	// the first may have left them.
+	for range 2 {
+		for _, tc := range times {
+			want := tc.UTC().Format(time.RFC3339Nano)
+			if got := string(appendTime(nil, tc)); got != want {
+				t.Errorf("appendTime(%v) = %s, want %s", tc, got, want)
+			}
 		}
 	}
+}
+
+// TestAppendTimeConcurrent formats times from many goroutines, whose
+// seconds share the cache's slots: each must get its own.
+func TestAppendTimeConcurrent(t *testing.T) {
+	base := time.Date(2026, 11, 25, 1, 2, 3, 0, time.UTC)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				tm := base.Add(time.Duration((i*7+g)%97) * time.Second).Add(time.Duration(i))
+				if got, want := string(appendTime(nil, tm)), tm.Format(time.RFC3339Nano); got != want {
+					t.Errorf("appendTime = %s, want %s", got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func FuzzAppendTime(f *testing.F) {
