@@ -7,6 +7,7 @@ import (
 	"github.com/sluicehq/sluice/connector/httpsrc"
 	"github.com/sluicehq/sluice/connector/journald"
 	"github.com/sluicehq/sluice/connector/s3"
+	"github.com/sluicehq/sluice/connector/socket"
 	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/connector/syslog"
 	"github.com/sluicehq/sluice/connector/webhook"
@@ -25,6 +26,7 @@ func Registry() *daemon.Registry {
 	s3.Register(r)
 	journald.Register(r)
 	webhook.Register(r)
+	socket.Register(r)
 	httpsrc.Register(r)
 	nginx.Register(r)
 	filter.Register(r)
