@@ -7,7 +7,7 @@ import (
 )
 
 // TestSmoke runs the CI smoke mode in-process: sluiced and the relay on
-// p1, p2 and p6, the relay on p2t, sluiced with both buffers and the disk
+// p1, p2, p2t and p6, sluiced with both buffers and the disk
 // ceiling on p7, failing on any missing or duplicated line.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {

@@ -47,7 +47,7 @@ type Options struct {
 }
 
 // SmokeOptions is what -smoke runs: small, quick, sluiced and the relay
-// (p1, p2, p6; the relay alone on p2t), sluiced with both buffers and the
+// (p1, p2, p2t, p6), sluiced with both buffers and the
 // disk ceiling (p7), and a failure on any missing or duplicated line.
 func SmokeOptions() Options {
 	return Options{

@@ -121,15 +121,10 @@ func firstLine(name string, args ...string) string {
 
 func sluicedSubject() *Subject {
 	return &Subject{
-		Name:    "sluiced",
-		Work:    "syslog source → file destination (parsed to json with jsonRaw unparsed: the parsed fields without a copy of the raw line, as rsyslog's template writes the parsed fields; for passthrough, format none to raw), fsync off, no rotation; p6: http source → http destination (format raw: the lines as received, like Benthos; batch " + sluicedHTTPBatch + ")",
-		Prepare: func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
-		Supports: func(c Case) string {
-			if c.Sink == SinkTCP {
-				return "sluiced has no TCP destination yet"
-			}
-			return ""
-		},
+		Name:     "sluiced",
+		Work:     "syslog source → file destination (parsed to json with jsonRaw unparsed: the parsed fields without a copy of the raw line, as rsyslog's template writes the parsed fields; for passthrough, format none to raw), fsync off, no rotation; p2t: format none → socket destination (tcp, lf framing, format raw, default batching); p6: http source → http destination (format raw: the lines as received, like Benthos; batch " + sluicedHTTPBatch + ")",
+		Prepare:  func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
+		Supports: func(c Case) string { return "" },
 		Version: func(env *Env) string {
 			return firstLine(filepath.Join(env.BinDir, "sluiced"), "version")
 		},
@@ -145,6 +140,14 @@ func sluicedSubject() *Subject {
   "destinations": {"out": {"type": "file", "path": %q, "format": %q, "jsonRaw": "unparsed", "fsync": false, "maxBytes": 0}},
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, parse, r.Out, format)
+			if r.Case.Sink == SinkTCP {
+				cfg = fmt.Sprintf(`{
+  "dataDir": %q,
+  "sources": {"in": {"type": "syslog", "addr": "127.0.0.1:%d", "network": %q, "format": "none", "maxMessageBytes": 65536}},
+  "destinations": {"out": {"type": "socket", "addr": %q, "format": "raw", "framing": "lf"}},
+}
+`, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, r.Sink)
+			}
 			if r.Case.Sink == SinkHTTP {
 				cfg = fmt.Sprintf(`{
   "dataDir": %q,
