@@ -278,13 +278,15 @@ const (
 // plain reports whether none of the eight bytes of w needs escaping in a
 // JSON string: none is a control character, '"', '\\' or non-ASCII. (A
 // false "not plain" only sends the caller down the byte-by-byte path.)
+//
+// A byte below 0x80 minus a smaller one keeps its high bit clear, so once
+// every byte is known to be ASCII (w&highs == 0), a high bit in w-0x20,
+// (w^'"')-1 or (w^'\\')-1 means a byte below 0x20, a quote or a
+// backslash; a borrow can only spread from such a byte.
 func plain(w uint64) bool {
-	hasLess := (w - 0x20*ones) & ^w & highs // a byte < 0x20
 	q := w ^ '"'*ones
-	hasQuote := (q - ones) & ^q & highs
 	bs := w ^ '\\'*ones
-	hasBackslash := (bs - ones) & ^bs & highs
-	return (hasLess | hasQuote | hasBackslash | w&highs) == 0
+	return (w|(w-0x20*ones)|(q-ones)|(bs-ones))&highs == 0
 }
 
 func decodeRune[S string | []byte](s S) (rune, int) {
