@@ -24,7 +24,9 @@
 //	  "fields":     {name: value} of any other fields (journald, for example)
 //	}
 //
-// Empty fields are omitted. Event is a value type: a handler that changes an
+// Empty fields are omitted, and so are "raw" and "rawBase64" of a parsed
+// event when it is encoded with [JSONOptions.OmitParsedRaw] (a
+// destination's "jsonRaw": "unparsed"). Event is a value type: a handler that changes an
 // event changes its own copy. Raw, and every string that points into it, must
 // not be modified once the event is built; sources may share one buffer
 // between many events.
