@@ -151,7 +151,7 @@ func syslogNGSubject() *Subject {
 	var bin, root string
 	return &Subject{
 		Name: "syslog-ng",
-		Work: "network() source (RFC 5424 with flags(syslog-protocol), or no-parse for passthrough) → file() with its default template, or $MSG; p2t: network() destination, tcp, template $MSG\\n",
+		Work: "network() source (RFC 5424 with flags(syslog-protocol), or no-parse for passthrough) → file() with its default template, or $MSG; p2t: network() destination, tcp, template $MSG\\n; the log path has flags(flow-control), so a full destination queue slows the source instead of dropping messages (the others' behaviour)",
 		Prepare: func(env *Env) error {
 			if p, err := exec.LookPath("syslog-ng"); err == nil {
 				bin = p
@@ -192,7 +192,7 @@ func syslogNGSubject() *Subject {
 options { stats-freq(0); };
 source s_in { network(ip("127.0.0.1") port(%d) transport("%s") flags(%s) log-msg-size(65536)); };
 destination d_out { %s };
-log { source(s_in); destination(d_out); };
+log { source(s_in); destination(d_out); flags(flow-control); };
 `, r.Port, r.Case.Network, flags, fmt.Sprintf("file(%q%s);", r.Out, tmpl))
 			if r.Case.Sink == SinkTCP {
 				host, port, _ := strings.Cut(r.Sink, ":")
