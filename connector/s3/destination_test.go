@@ -30,6 +30,7 @@ import (
 	"github.com/sluicehq/sluice/connector/s3"
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/configtest"
 	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
@@ -723,8 +724,7 @@ func TestNewChecks(t *testing.T) {
 
 func TestKawaConfigLoads(t *testing.T) {
 	t.Setenv("SECRET", "kawa-secret-value")
-	r := daemon.NewRegistry()
-	s3.Register(r)
+	r := configtest.Registry(s3.Register)
 	load := func(dest string) (*daemon.Plan, error) {
 		return daemon.Load([]byte(`{
 			"sources": {"in": {"type": "test"}},
@@ -732,7 +732,6 @@ func TestKawaConfigLoads(t *testing.T) {
 			"routes": [{"from": ["in"], "to": ["out"]}],
 		}`), r)
 	}
-	registerTestSource(r)
 	kawa := `{"type":"s3","bucketName":"b","bucketRegion":"us-east-2","pathPrefix":"logs","customEndpoint":"http://127.0.0.1:9000","accessKeyID":"AKIAEXAMPLE","accessSecretKey":"$SECRET"}`
 	p, err := load(kawa)
 	if err != nil {

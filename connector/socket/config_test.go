@@ -1,32 +1,17 @@
 package socket_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/socket"
 	"github.com/sluicehq/sluice/daemon"
-	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/configtest"
 )
 
-// registry returns a registry with the socket destination and a "test"
-// source, since a config needs one.
-func registry() *daemon.Registry {
-	r := daemon.NewRegistry()
-	socket.Register(r)
-	daemon.RegisterSource(r, "test", "a source for tests", func() *struct{} { return &struct{}{} },
-		func(daemon.Env, *struct{}) (sluice.Source[event.Event], error) {
-			return sluice.SourceFunc[event.Event](func(ctx context.Context) (sluice.Message[event.Event], func(), error) {
-				<-ctx.Done()
-				return sluice.Message[event.Event]{}, nil, ctx.Err()
-			}), nil
-		})
-	return r
-}
+func registry() *daemon.Registry { return configtest.Registry(socket.Register) }
 
 func TestDefaults(t *testing.T) {
 	const cfg = `{"sources": {"in": {"type": "test"}}, "destinations": {
