@@ -649,17 +649,7 @@ func TestRequest(t *testing.T) {
 			}
 			reqs := make(chan req, 10)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var body io.Reader = r.Body
-				if r.Header.Get("Content-Encoding") == "gzip" {
-					zr, err := gzip.NewReader(r.Body)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					body = zr
-				}
-				b, _ := io.ReadAll(body)
-				reqs <- req{r.Header.Clone(), string(b)}
+				reqs <- req{r.Header.Clone(), string(readBody(t, r))}
 			}))
 			t.Cleanup(srv.Close)
 			var d *webhook.Destination
@@ -731,17 +721,7 @@ func TestJSONRaw(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bodies := make(chan []byte, 10)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var body io.Reader = r.Body
-				if r.Header.Get("Content-Encoding") == "gzip" {
-					zr, err := gzip.NewReader(r.Body)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					body = zr
-				}
-				b, _ := io.ReadAll(body)
-				bodies <- b
+				bodies <- readBody(t, r)
 			}))
 			t.Cleanup(srv.Close)
 			var d *webhook.Destination
@@ -915,4 +895,19 @@ func checkFor(t *testing.T, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// readBody returns r's body, gunzipped if its Content-Encoding says so.
+func readBody(t *testing.T, r *http.Request) []byte {
+	var body io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		body = zr
+	}
+	b, _ := io.ReadAll(body)
+	return b
 }
