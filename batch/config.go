@@ -125,10 +125,9 @@ type options[T any] struct {
 // Config.Bytes; it is called only when Bytes is set, under the
 // destination's lock, and must be cheap and must not keep m (a pointer,
 // so that a large T is not copied per message). A negative size counts
-// as 0. The
-// default is len(Value) when T is []byte or string; for any other T, [New]
-// returns an error if Bytes is set without WithSize. A nil f means the
-// default.
+// as 0. The default is len(Value) when T is []byte or string; for any
+// other T, [New] returns an error if Bytes is set without WithSize. A nil
+// f means the default.
 func WithSize[T any](f func(m *sluice.Message[T]) int) Option[T] {
 	return func(o *options[T]) { o.size = f }
 }
