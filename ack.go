@@ -65,6 +65,9 @@ func once(ack func()) func() {
 	}
 }
 
+// isNoop reports whether ack is [Noop].
+func isNoop(ack func()) bool { return reflect.ValueOf(ack).Pointer() == noopPC }
+
 // The code addresses of once's closures and of Noop.
 var (
 	oncePC = reflect.ValueOf(once(func() {})).Pointer()

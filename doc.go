@@ -13,7 +13,9 @@
 //
 // A [Processor] loops Recv → Handle → Send, one message at a time per loop,
 // and runs [Parallelism] loops. Every call is blocking and cancellable by its
-// context.
+// context. A pass-through loop (the [Pipe] handler) moves messages in
+// batches instead when its source is a [BatchSource]: the acks, the errors
+// and the order are the same.
 //
 // # Acknowledgement
 //

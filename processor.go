@@ -27,8 +27,11 @@ type Processor[T1, T2 any] struct {
 	// pass is the destination seen as a Destination[T1] when the handler is
 	// [Pipe]: messages go to it as they are.
 	pass Destination[T1]
-	o    options
-	ran  atomic.Bool
+	// batch is the source as a BatchSource when pass is set and no Recv
+	// hook is: the loops then move messages in batches.
+	batch BatchSource[T1]
+	o     options
+	ran   atomic.Bool
 }
 
 // New checks c and the options and returns a Processor. It does no I/O and
@@ -57,6 +60,9 @@ func New[T1, T2 any](c Config[T1, T2], opts ...Option) (*Processor[T1, T2], erro
 	p := &Processor[T1, T2]{src: c.Source, dst: c.Destination, h: c.Handler, o: o}
 	if _, ok := any(c.Handler).(pipe[T1]); ok {
 		p.pass, _ = any(c.Destination).(Destination[T1])
+	}
+	if bs, ok := c.Source.(BatchSource[T1]); ok && p.pass != nil && o.hooks.Recv == nil {
+		p.batch = bs
 	}
 	return p, nil
 }
@@ -159,6 +165,9 @@ func (p *Processor[T1, T2]) Run(ctx context.Context) error {
 // loop runs Recv → Handle → Send until ctx is done, the source returns
 // io.EOF (then it returns nil) or a stage fails.
 func (p *Processor[T1, T2]) loop(ctx context.Context) error {
+	if p.batch != nil {
+		return p.batchLoop(ctx)
+	}
 	one := make([]Message[T1], 1) // reused: Send must not keep the slice
 	for {
 		msg, ack, err := p.recv(ctx)
@@ -187,6 +196,56 @@ func (p *Processor[T1, T2]) loop(ctx context.Context) error {
 		}
 		if err := sendHooked(ctx, p.o.hooks.Send, p.dst, ack, out); err != nil {
 			return stageErr("destination", err)
+		}
+	}
+}
+
+// batchLoop is loop for a [BatchSource] and the [Pipe] handler: up to
+// BatchSize messages per RecvBatch, sent on in one Send whose ack calls
+// each message's ack.
+func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
+	msgs := make([]Message[T1], BatchSize) // reused: Send must not keep the slice
+	acks := make([]func(), BatchSize)
+	for {
+		n, err := p.batch.RecvBatch(ctx, msgs, acks)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return stageErr("source", err)
+		}
+		err = sendHooked(ctx, p.o.hooks.Send, p.pass, ackAll(acks[:n]), msgs[:n])
+		clear(msgs[:n])
+		clear(acks[:n])
+		if err != nil {
+			return stageErr("destination", err)
+		}
+	}
+}
+
+// ackAll returns one ack for acks: [Noop] when none does anything, the
+// only one that does, or a function that calls each (a copy: the caller
+// reuses acks).
+func ackAll(acks []func()) func() {
+	var live []func()
+	for i, a := range acks {
+		if a == nil || isNoop(a) {
+			continue
+		}
+		if live == nil {
+			live = make([]func(), 0, len(acks)-i)
+		}
+		live = append(live, a)
+	}
+	switch len(live) {
+	case 0:
+		return Noop
+	case 1:
+		return live[0]
+	}
+	return func() {
+		for _, a := range live {
+			a()
 		}
 	}
 }

@@ -298,8 +298,13 @@ func TestHandlerErrorIsNotAcked(t *testing.T) {
 // lateAcker is a destination that holds acks until released, as a
 // batching destination does before its flush.
 type lateAcker struct {
-	mu   sync.Mutex
-	acks []func()
+	mu    sync.Mutex
+	sends []heldSend
+}
+
+type heldSend struct {
+	ack  func()
+	msgs int
 }
 
 func (d *lateAcker) Send(ctx context.Context, ack func(), msgs ...sluice.Message[string]) error {
@@ -307,55 +312,80 @@ func (d *lateAcker) Send(ctx context.Context, ack func(), msgs ...sluice.Message
 		return err
 	}
 	d.mu.Lock()
-	d.acks = append(d.acks, ack)
+	d.sends = append(d.sends, heldSend{ack, len(msgs)})
 	d.mu.Unlock()
 	return nil
 }
 
-func (d *lateAcker) release(n int) {
+// release acks the oldest Sends that hold n messages in all, and returns
+// how many messages it acked (more than n if a Send holds more).
+func (d *lateAcker) release(n int) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, a := range d.acks[:n] {
-		sluice.Ack(a)
+	acked := 0
+	for acked < n && len(d.sends) > 0 {
+		sluice.Ack(d.sends[0].ack)
+		acked += d.sends[0].msgs
+		d.sends = d.sends[1:]
 	}
-	d.acks = d.acks[n:]
+	return acked
 }
 
 func (d *lateAcker) held() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.acks)
+	n := 0
+	for _, s := range d.sends {
+		n += s.msgs
+	}
+	return n
 }
 
 // Semantics 4: the source's ack is called only when the destination acks,
 // and a message received but not yet acked when Run stops is never acked.
+// The same holds for a source that hands over batches, whose messages go
+// on in one Send (and so are acked together).
 func TestAckOnlyAfterDestinationAcks(t *testing.T) {
-	src := memory.New[string](0)
-	dst := &lateAcker{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := run(t, ctx, sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()})
-	acks := make([]*counter, 4)
-	for i := range acks {
-		acks[i] = new(counter)
-		if err := src.Send(ctx, acks[i].ack, msg("m")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	eventually(t, "4 sends", func() bool { return dst.held() == 4 })
-	for i, c := range acks {
-		if c.get() != 0 {
-			t.Fatalf("message %d acked before the destination acked", i)
-		}
-	}
-	dst.release(2)
-	cancel()
-	if err := wait(t, done); err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range acks {
-		if want := int64(min(1, max(0, 2-i))); c.get() != want {
-			t.Errorf("message %d acked %d times, want %d", i, c.get(), want)
-		}
+	for _, tc := range []struct {
+		name  string
+		batch bool
+	}{{"one by one", false}, {"batches", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := memory.New[string](0)
+			var src sluice.Source[string] = sluice.SourceFunc[string](q.Recv) // hides RecvBatch
+			if tc.batch {
+				src = q
+			}
+			dst := &lateAcker{}
+			ctx, cancel := context.WithCancel(t.Context())
+			acks := make([]*counter, 4)
+			for i := range acks {
+				acks[i] = new(counter)
+				if err := q.Send(ctx, acks[i].ack, msg("m")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			done := run(t, ctx, sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()})
+			eventually(t, "4 messages sent", func() bool { return dst.held() == 4 })
+			for i, c := range acks {
+				if c.get() != 0 {
+					t.Fatalf("message %d acked before the destination acked", i)
+				}
+			}
+			released := dst.release(2)
+			if !tc.batch && released != 2 {
+				t.Fatalf("one-by-one loop: %d messages in the first two Sends", released)
+			}
+			cancel()
+			if err := wait(t, done); err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range acks {
+				if want := int64(min(1, max(0, released-i))); c.get() != want {
+					t.Errorf("message %d acked %d times, want %d", i, c.get(), want)
+				}
+			}
+		})
 	}
 }
 
@@ -534,5 +564,73 @@ func TestHooks(t *testing.T) {
 		if recv.Load() != 3 || handle.Load() != wantOut || sent.Load() != wantSent {
 			t.Errorf("hooks saw recv %d, handle out %d, sent %d", recv.Load(), handle.Load(), sent.Load())
 		}
+	}
+}
+
+// A source that hands over batches: every message reaches the destination
+// once, in order, each source ack is called exactly once after the
+// destination's, and io.EOF ends Run cleanly.
+func TestBatchSourceKeepsOrderAndAcksEach(t *testing.T) {
+	const n = 3000
+	src, dst := memory.New[int](64), memory.New[int](64)
+	done := run(t, t.Context(), sluice.Config[int, int]{Source: src, Destination: dst, Handler: sluice.Pipe[int]()})
+	acks := make([]counter, n)
+	go func() {
+		for i := range n {
+			if err := src.Send(t.Context(), acks[i].ack, sluice.Message[int]{Value: i}); err != nil {
+				return
+			}
+		}
+		src.Close()
+	}()
+	for i := range n {
+		m, ack, err := dst.Recv(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Value != i {
+			t.Fatalf("message %d arrived as the %dth", m.Value, i)
+		}
+		if i > 0 && acks[i].get() != 0 {
+			t.Fatalf("message %d acked before the destination acked it", i)
+		}
+		ack()
+	}
+	if err := wait(t, done); err != nil {
+		t.Fatalf("Run after EOF: %v", err)
+	}
+	for i := range acks {
+		if got := acks[i].get(); got != 1 {
+			t.Fatalf("message %d acked %d times", i, got)
+		}
+	}
+}
+
+// A batch's Send that fails stops Run with the destination's error, and
+// none of the batch's messages is acked.
+func TestBatchSendErrorIsFatal(t *testing.T) {
+	src := memory.New[string](0)
+	boom := errors.New("boom")
+	var sent atomic.Int64
+	dst := sluice.DestinationFunc[string](func(ctx context.Context, ack func(), msgs ...sluice.Message[string]) error {
+		sent.Add(int64(len(msgs)))
+		return boom
+	})
+	var c counter
+	for range 10 {
+		if err := src.Send(t.Context(), c.ack, msg("m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()}))
+	var se *sluice.StageError
+	if !errors.Is(err, boom) || !errors.As(err, &se) || se.Stage != "destination" {
+		t.Fatalf("Run = %v, want the destination's error", err)
+	}
+	if sent.Load() < 2 {
+		t.Errorf("the first Send held %d messages: the batch path was not taken", sent.Load())
+	}
+	if c.get() != 0 {
+		t.Errorf("%d messages acked after a failed Send", c.get())
 	}
 }

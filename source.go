@@ -27,6 +27,28 @@ type Source[T any] interface {
 	Recv(ctx context.Context) (Message[T], func(), error)
 }
 
+// BatchSource is a [Source] that can also hand over several messages in
+// one call. It is an optional ability: when a Processor's handler is
+// [Pipe] (and no Recv hook is set), its loops take up to [BatchSize]
+// messages at a time with RecvBatch and send them to the destination in
+// one Send, whose ack calls each message's ack. Handing events between
+// goroutines one by one was most of the cost of a pass-through pipeline
+// (the syslog source to a file: −31% CPU measured).
+//
+// RecvBatch blocks as Recv does until at least one message is available,
+// then fills msgs and acks with up to len(msgs) messages, in order, and
+// returns how many (at least 1); it does not wait for more. len(acks) is
+// at least len(msgs). Errors, io.EOF and cancellation are as for Recv,
+// with n = 0. RecvBatch is safe for concurrent use if Recv is.
+type BatchSource[T any] interface {
+	Source[T]
+	RecvBatch(ctx context.Context, msgs []Message[T], acks []func()) (n int, err error)
+}
+
+// BatchSize is how many messages a Processor's loop asks a [BatchSource]
+// for at a time.
+const BatchSize = 256
+
 // SourceFunc adapts an ordinary function to a [Source], the way
 // http.HandlerFunc adapts a function to an http.Handler.
 type SourceFunc[T any] func(ctx context.Context) (Message[T], func(), error)

@@ -163,6 +163,47 @@ func (q *Queue[T]) Recv(ctx context.Context) (sluice.Message[T], func(), error) 
 	return it.msg, it.ack, nil
 }
 
+// RecvBatch is Recv for up to len(msgs) messages at once (see
+// [sluice.BatchSource]): it blocks while the queue is empty, then takes
+// what the queue holds, oldest first, under one lock.
+func (q *Queue[T]) RecvBatch(ctx context.Context, msgs []sluice.Message[T], acks []func()) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory: recv: %w", err)
+	}
+	q.mu.Lock()
+	for q.n == 0 {
+		if q.closed {
+			q.mu.Unlock()
+			return 0, io.EOF
+		}
+		q.recvWait++
+		q.mu.Unlock()
+		err := q.wait(ctx, q.notEmpty)
+		q.mu.Lock()
+		q.recvWait--
+		if err != nil {
+			q.mu.Unlock()
+			return 0, fmt.Errorf("memory: recv: %w", err)
+		}
+	}
+	n := min(len(msgs), q.n)
+	for i := range n {
+		it := &q.ring[q.head]
+		msgs[i], acks[i] = it.msg, it.ack
+		*it = item[T]{}
+		q.head = (q.head + 1) % len(q.ring)
+	}
+	q.n -= n
+	if q.sendWait > 0 {
+		signal(q.notFull)
+	}
+	if q.n > 0 && q.recvWait > 0 {
+		signal(q.notEmpty) // pass the wake-up on
+	}
+	q.mu.Unlock()
+	return n, nil
+}
+
 // Len returns the number of messages in the queue.
 func (q *Queue[T]) Len() int {
 	q.mu.Lock()
@@ -201,6 +242,6 @@ func signal(ch chan struct{}) {
 }
 
 var (
-	_ sluice.Source[[]byte]      = (*Queue[[]byte])(nil)
+	_ sluice.BatchSource[[]byte] = (*Queue[[]byte])(nil)
 	_ sluice.Destination[[]byte] = (*Queue[[]byte])(nil)
 )

@@ -312,3 +312,72 @@ func Example() {
 	// delivered
 	// EOF
 }
+
+// TestRecvBatch: RecvBatch takes what the queue holds, oldest first, up
+// to the room given, without waiting for more; it blocks while the queue
+// is empty; after Close it returns the rest, then io.EOF; a done ctx ends
+// a blocked call; each ack counts for its own message.
+func TestRecvBatch(t *testing.T) {
+	ctx := t.Context()
+	q := memory.New[string](0)
+	var acked atomic.Int64
+	if err := q.Send(ctx, func() { acked.Add(1) }, msgs("a", "b", "c", "d", "e")...); err != nil {
+		t.Fatal(err)
+	}
+	ms, acks := make([]sluice.Message[string], 3), make([]func(), 3)
+	var got []string
+	for _, want := range []int{3, 2} {
+		n, err := q.RecvBatch(ctx, ms, acks)
+		if err != nil || n != want {
+			t.Fatalf("RecvBatch = %d, %v; want %d", n, err, want)
+		}
+		for i := range n {
+			got = append(got, ms[i].Value)
+			acks[i]()
+			acks[i]() // a second call counts for nothing
+		}
+	}
+	if want := []string{"a", "b", "c", "d", "e"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if acked.Load() != 1 {
+		t.Errorf("the Send was acked %d times, want 1", acked.Load())
+	}
+
+	// Empty: blocks until a Send.
+	res := make(chan int, 1)
+	go func() {
+		n, _ := q.RecvBatch(ctx, ms, acks)
+		res <- n
+	}()
+	select {
+	case n := <-res:
+		t.Fatalf("RecvBatch on an empty queue returned %d", n)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := q.Send(ctx, nil, msgs("f")...); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-res; n != 1 || ms[0].Value != "f" {
+		t.Fatalf("after a Send: %d, %q", n, ms[0].Value)
+	}
+
+	// A done ctx ends a blocked call.
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if n, err := q.RecvBatch(cctx, ms, acks); n != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("with a done ctx: %d, %v", n, err)
+	}
+
+	// Close: the rest, then io.EOF.
+	if err := q.Send(ctx, nil, msgs("g")...); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	if n, err := q.RecvBatch(ctx, ms, acks); n != 1 || err != nil || ms[0].Value != "g" {
+		t.Fatalf("after Close: %d, %v", n, err)
+	}
+	if n, err := q.RecvBatch(ctx, ms, acks); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("drained after Close: %d, %v, want io.EOF", n, err)
+	}
+}
