@@ -99,6 +99,9 @@ func (h *harness[T]) allow(ctx context.Context) time.Duration {
 func (h *harness[T]) recv(ctx context.Context) (string, func(), error) {
 	src := h.src
 	o, ok := within(h.allow(ctx), func() delivery[T] {
+		if h.batch != nil {
+			return h.recvBatch(ctx)
+		}
 		msg, ack, err := src.Recv(ctx)
 		return delivery[T]{msg, ack, err}
 	})
@@ -123,6 +126,32 @@ func (h *harness[T]) recv(ctx context.Context) (string, func(), error) {
 		ack = sluice.Noop
 	}
 	return string(h.s.unwrap(o.v.msg)), ack, nil
+}
+
+// recvBatch returns the next of the messages that RecvBatch handed over,
+// calling it for up to 3 more when none is left, and checks what it
+// returns against its contract.
+func (h *harness[T]) recvBatch(ctx context.Context) delivery[T] {
+	if len(h.held) == 0 {
+		msgs, acks := make([]sluice.Message[T], 3), make([]func(), 3)
+		n, err := h.batch.RecvBatch(ctx, msgs, acks)
+		switch {
+		case err != nil && n != 0:
+			h.t.Errorf("recv-batch: RecvBatch returned %d messages and an error: %v", n, err)
+			return delivery[T]{err: err}
+		case err != nil:
+			return delivery[T]{err: err}
+		case n < 1 || n > len(msgs):
+			h.t.Errorf("recv-batch: RecvBatch returned n = %d with a nil error, want 1 to %d", n, len(msgs))
+			return delivery[T]{err: fmt.Errorf("recv: %w", errReported)}
+		}
+		for i := range n {
+			h.held = append(h.held, delivery[T]{msgs[i], acks[i], nil})
+		}
+	}
+	d := h.held[0]
+	h.held = h.held[1:]
+	return d
 }
 
 // next receives one message, waiting Timeout at most.

@@ -46,6 +46,9 @@
 //   - redelivery: messages received but not acked come back after a
 //     restart.
 //   - order: one sender's messages arrive in the order sent.
+//   - recv-batch (a source that is a [sluice.BatchSource]; skipped
+//     otherwise): round-trip and ack-exactly-once with the messages taken
+//     by RecvBatch, which must return 1 to len(msgs) of them or an error.
 //
 // The suite calls NewPair once per subtest with a fresh name, and runs a
 // Runner in a goroutine until the subtest ends. A restart cancels the

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice"
 )
 
 // Each rule below is one subtest, run on a fresh pair by suite.runRule.
@@ -41,6 +43,19 @@ func (h *harness[T]) roundTrip(n int, ordered bool) {
 	if ok && len(got) == n {
 		h.waitAcked(acks)
 	}
+}
+
+// recvBatch is round-trip (then ack-exactly-once) with the messages taken
+// by RecvBatch, for a source that is a [sluice.BatchSource].
+func recvBatch[T any](h *harness[T]) {
+	b, ok := h.src.(sluice.BatchSource[T])
+	if !ok {
+		h.t.Skipf("the source is not a sluice.BatchSource")
+		return
+	}
+	h.batch = b
+	h.roundTrip(h.f.Messages, h.f.Ordered)
+	ackExactlyOnce(h)
 }
 
 // ackExactlyOnce sends batches of one to four messages, receives them

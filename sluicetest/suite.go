@@ -113,6 +113,7 @@ func (s *suite[T]) rules() []rule[T] {
 		{"concurrent-send", declared("ConcurrentSend", func(f Features) bool { return f.ConcurrentSend }), concurrentSend[T]},
 		{"redelivery", declared("Durable", func(f Features) bool { return f.Durable }), redelivery[T]},
 		{"order", declared("Ordered", func(f Features) bool { return f.Ordered }), order[T]},
+		{"recv-batch", always, recvBatch[T]},
 	}
 }
 
@@ -190,6 +191,11 @@ type harness[T any] struct {
 	mu         sync.Mutex
 	acks       []*ackCounter
 	nilAckSeen bool
+
+	// batch, when set, makes recv take messages from the source with
+	// RecvBatch, a few at a time, keeping the rest in held.
+	batch sluice.BatchSource[T]
+	held  []delivery[T]
 }
 
 // open calls NewPair and starts the runners.
