@@ -94,6 +94,9 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	var procs sync.WaitGroup
 	for _, s := range g.sources {
 		var src source = counted{s.src, s.m, s.received}
+		if b, ok := s.src.(sluice.BatchSource[event.Event]); ok {
+			src = countedBatch{counted{s.src, s.m, s.received}, b}
+		}
 		if r, ok := s.src.(sluice.Runner); ok {
 			procs.Go(func() {
 				if err := r.Run(srcCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -197,6 +200,25 @@ func (c counted) Recv(ctx context.Context) (msg, func(), error) {
 		c.m.In(1, len(m.Value.Raw))
 	}
 	return m, ack, err
+}
+
+// countedBatch is counted for a source that hands over batches.
+type countedBatch struct {
+	counted
+	b sluice.BatchSource[event.Event]
+}
+
+func (c countedBatch) RecvBatch(ctx context.Context, msgs []msg, acks []func()) (int, error) {
+	n, err := c.b.RecvBatch(ctx, msgs, acks)
+	if err == nil {
+		bytes := 0
+		for i := range msgs[:n] {
+			bytes += len(msgs[i].Value.Raw)
+		}
+		c.n.Add(int64(n))
+		c.m.In(n, bytes)
+	}
+	return n, err
 }
 
 // buffers returns the graph's disk buffers.

@@ -119,6 +119,22 @@ func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(),
 	return m, sluice.Noop, nil
 }
 
+// RecvBatch is Recv for up to len(msgs) events at once (a
+// [sluice.BatchSource]); the acks do nothing.
+func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
+	n, err := s.q.RecvBatch(ctx, msgs, acks)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, io.EOF
+		}
+		return 0, fmt.Errorf("syslog: %w", err)
+	}
+	for i := range acks[:n] {
+		acks[i] = sluice.Noop
+	}
+	return n, nil
+}
+
 // Run binds every socket (an address in use is an error, returned at once),
 // then receives until ctx is done.
 func (s *Source) Run(ctx context.Context) error {
@@ -267,6 +283,6 @@ func (s *Source) event(a *arena, frame []byte, host string, truncated bool, now 
 }
 
 var (
-	_ sluice.Source[event.Event] = (*Source)(nil)
-	_ sluice.Runner              = (*Source)(nil)
+	_ sluice.BatchSource[event.Event] = (*Source)(nil)
+	_ sluice.Runner                   = (*Source)(nil)
 )
