@@ -157,6 +157,19 @@ func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(),
 	return m, ack, nil
 }
 
+// RecvBatch is Recv for up to len(msgs) events at once (a
+// [sluice.BatchSource]); each event keeps its own ack.
+func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
+	n, err := s.q.RecvBatch(ctx, msgs, acks)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, io.EOF
+		}
+		return 0, fmt.Errorf("http source: %w", err)
+	}
+	return n, nil
+}
+
 // Run listens (an address in use is an error, returned at once) and
 // serves until ctx is done. Then it stops taking requests; those waiting
 // for acks get 503. A second call returns [sluice.ErrAlreadyRunning].
@@ -400,7 +413,7 @@ func (s *Source) replyError(w http.ResponseWriter, status int, msg string) {
 }
 
 var (
-	_ sluice.Source[event.Event] = (*Source)(nil)
-	_ sluice.Runner              = (*Source)(nil)
-	_ http.Handler               = (*Source)(nil)
+	_ sluice.BatchSource[event.Event] = (*Source)(nil)
+	_ sluice.Runner                   = (*Source)(nil)
+	_ http.Handler                    = (*Source)(nil)
 )
