@@ -18,11 +18,15 @@ func Ack(ack func()) {
 // concurrent use.
 //
 // A destination that writes one Send's messages in n parts acks the Send
-// with it: ack fires only when every part is written.
+// with it: ack fires only when every part is written. For a nil or [Noop]
+// ack it returns Noop, which costs no allocation.
 func AckAfter(n int, ack func()) func() {
 	if n <= 0 {
 		Ack(ack)
 		return Noop
+	}
+	if ack == nil || isNoop(ack) {
+		return Noop // nothing to count toward
 	}
 	if n == 1 && ack != nil {
 		return AckOnce(ack)

@@ -103,6 +103,10 @@ func TestAckAfter(t *testing.T) {
 	sluice.AckAfter(2, nil)()
 	sluice.Ack(nil)
 	sluice.AckOnce(nil)()
+	// Nothing to count toward: no counter is allocated.
+	if n := testing.AllocsPerRun(100, func() { sluice.AckOnce(sluice.AckAfter(3, sluice.Noop))() }); n != 0 {
+		t.Errorf("AckAfter of Noop allocates %v times", n)
+	}
 }
 
 func TestAckOnceConcurrent(t *testing.T) {
