@@ -133,32 +133,14 @@ func (q *Queue[T]) Recv(ctx context.Context) (sluice.Message[T], func(), error) 
 	if err := ctx.Err(); err != nil {
 		return sluice.Message[T]{}, nil, fmt.Errorf("memory: recv: %w", err)
 	}
-	q.mu.Lock()
-	for q.n == 0 {
-		if q.closed {
-			q.mu.Unlock()
-			return sluice.Message[T]{}, nil, io.EOF
-		}
-		q.recvWait++
-		q.mu.Unlock()
-		err := q.wait(ctx, q.notEmpty)
-		q.mu.Lock()
-		q.recvWait--
-		if err != nil {
-			q.mu.Unlock()
-			return sluice.Message[T]{}, nil, fmt.Errorf("memory: recv: %w", err)
-		}
+	if err := q.lockNonEmpty(ctx); err != nil {
+		return sluice.Message[T]{}, nil, err
 	}
 	it := q.ring[q.head]
 	q.ring[q.head] = item[T]{}
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
-	if q.sendWait > 0 {
-		signal(q.notFull)
-	}
-	if q.n > 0 && q.recvWait > 0 {
-		signal(q.notEmpty) // pass the wake-up on
-	}
+	q.tookLocked()
 	q.mu.Unlock()
 	return it.msg, it.ack, nil
 }
@@ -170,21 +152,8 @@ func (q *Queue[T]) RecvBatch(ctx context.Context, msgs []sluice.Message[T], acks
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memory: recv: %w", err)
 	}
-	q.mu.Lock()
-	for q.n == 0 {
-		if q.closed {
-			q.mu.Unlock()
-			return 0, io.EOF
-		}
-		q.recvWait++
-		q.mu.Unlock()
-		err := q.wait(ctx, q.notEmpty)
-		q.mu.Lock()
-		q.recvWait--
-		if err != nil {
-			q.mu.Unlock()
-			return 0, fmt.Errorf("memory: recv: %w", err)
-		}
+	if err := q.lockNonEmpty(ctx); err != nil {
+		return 0, err
 	}
 	n := min(len(msgs), q.n)
 	for i := range n {
@@ -194,14 +163,43 @@ func (q *Queue[T]) RecvBatch(ctx context.Context, msgs []sluice.Message[T], acks
 		q.head = (q.head + 1) % len(q.ring)
 	}
 	q.n -= n
+	q.tookLocked()
+	q.mu.Unlock()
+	return n, nil
+}
+
+// lockNonEmpty locks q and waits until it holds a message. It returns nil
+// with q.mu held, or, with q.mu released, io.EOF once the queue is closed
+// and empty, or ctx's error.
+func (q *Queue[T]) lockNonEmpty(ctx context.Context) error {
+	q.mu.Lock()
+	for q.n == 0 {
+		if q.closed {
+			q.mu.Unlock()
+			return io.EOF
+		}
+		q.recvWait++
+		q.mu.Unlock()
+		err := q.wait(ctx, q.notEmpty)
+		q.mu.Lock()
+		q.recvWait--
+		if err != nil {
+			q.mu.Unlock()
+			return fmt.Errorf("memory: recv: %w", err)
+		}
+	}
+	return nil
+}
+
+// tookLocked wakes a blocked sender now that there is room, and passes a
+// wake-up on to another receiver if messages are left. q.mu must be held.
+func (q *Queue[T]) tookLocked() {
 	if q.sendWait > 0 {
 		signal(q.notFull)
 	}
 	if q.n > 0 && q.recvWait > 0 {
-		signal(q.notEmpty) // pass the wake-up on
+		signal(q.notEmpty)
 	}
-	q.mu.Unlock()
-	return n, nil
 }
 
 // Len returns the number of messages in the queue.
