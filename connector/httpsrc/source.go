@@ -39,7 +39,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
-	"github.com/sluicehq/sluice/internal/tlsserver"
+	"github.com/sluicehq/sluice/internal/tlsconfig"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -226,7 +226,7 @@ func (s *Source) listen(ctx context.Context) (net.Listener, error) {
 	if s.cfg.TLS == nil {
 		return ln, nil
 	}
-	tc, err := tlsserver.Config(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.TLS.ClientCAFile, "http/1.1")
+	tc, err := tlsconfig.Server(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.TLS.ClientCAFile, "http/1.1")
 	if err != nil {
 		ln.Close()
 		return nil, err

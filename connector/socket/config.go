@@ -2,17 +2,16 @@ package socket
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/tlsconfig"
 )
 
 // Config configures the "socket" destination, made by [New].
@@ -135,27 +134,13 @@ func checkAddr(s string) error {
 // load reads the files of c and returns the client config for a server at
 // host.
 func (c *TLSConfig) load(host string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // opt-in, documented as for tests
+	cfg, err := tlsconfig.Client(c.CAFile, c.CertFile, c.KeyFile, c.InsecureSkipVerify)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	cfg.ServerName = c.ServerName
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("socket: tls: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("socket: tls: no certificate in caFile %s", c.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("socket: tls: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
 }

@@ -31,7 +31,7 @@ import (
 	"github.com/sluicehq/sluice/connector/syslog/parse"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
-	"github.com/sluicehq/sluice/internal/tlsserver"
+	"github.com/sluicehq/sluice/internal/tlsconfig"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -215,7 +215,7 @@ func (s *Source) listenStream(ctx context.Context, network string) (net.Listener
 	if s.cfg.TLS == nil || network != "tcp" {
 		return ln, nil
 	}
-	tc, err := tlsserver.Config(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.TLS.ClientCAFile)
+	tc, err := tlsconfig.Server(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.TLS.ClientCAFile)
 	if err != nil {
 		ln.Close()
 		return nil, err

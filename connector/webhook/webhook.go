@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/tlsconfig"
 	"github.com/sluicehq/sluice/retry"
 )
 
@@ -234,24 +232,9 @@ func (p *poster) newTransport() (*http.Transport, error) {
 	if tc == (TLSConfig{}) {
 		return t, nil
 	}
-	cfg := &tls.Config{InsecureSkipVerify: tc.InsecureSkipVerify} //nolint:gosec // opt-in, documented as for tests
-	if tc.CAFile != "" {
-		pem, err := os.ReadFile(tc.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: tls: %w", p.name, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: tls: no certificate in caFile %s", p.name, tc.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if tc.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: tls: %w", p.name, err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cfg, err := tlsconfig.Client(tc.CAFile, tc.CertFile, tc.KeyFile, tc.InsecureSkipVerify)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
 	}
 	t.TLSClientConfig = cfg
 	return t, nil
