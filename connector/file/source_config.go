@@ -12,7 +12,10 @@ import (
 type SourceConfig struct {
 	// Paths are the glob patterns (filepath.Match syntax) of the files to
 	// read. They are matched again every PollInterval, so files created
-	// later are picked up. Required.
+	// later are picked up. A file renamed to a name they do not match is
+	// read to its end only if it was open when renamed: to keep the lines
+	// written just before a rotation while sluiced is stopped, match the
+	// rotated names too ("app.log*"). Required.
 	Paths []string `json:"paths" sluice:"required"`
 	// Exclude are glob patterns of files not to read, even if Paths
 	// matches them. A pattern with a path separator is matched against

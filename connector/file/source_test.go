@@ -102,6 +102,9 @@ func run(t *testing.T, cfg file.SourceConfig, autoAck bool) *running {
 	if cfg.CheckpointInterval == 0 {
 		cfg.CheckpointInterval = 10 * time.Millisecond
 	}
+	statePath := filepath.Join(cfg.StateDir, "checkpoints.json")
+	_, err := os.Stat(statePath)
+	fresh := errors.Is(err, os.ErrNotExist)
 	s, err := file.NewSource(cfg, "test", file.WithAckWait(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +132,16 @@ func run(t *testing.T, cfg file.SourceConfig, autoAck bool) *running {
 		}
 	}()
 	t.Cleanup(func() { r.stop(t) })
+	// Run writes the checkpoint file right after its first scan: wait for
+	// it, so that what a test writes next is not rotated out of the globs
+	// before the source has seen it.
+	if !fresh {
+		return r
+	}
+	waitCond(t, "the first scan", func() bool {
+		_, err := os.Stat(statePath)
+		return err == nil
+	})
 	return r
 }
 
@@ -169,13 +182,21 @@ func (r *running) waitN(t *testing.T, n int) {
 
 func waitCond(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	if !waitFor(cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// waitFor reports whether cond became true within 20s.
+func waitFor(cond func() bool) bool {
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			return false
 		}
 		time.Sleep(2 * time.Millisecond) // polling with a deadline
 	}
+	return true
 }
 
 func appendFile(t *testing.T, path, s string) {
@@ -377,7 +398,9 @@ func TestSourceRotationUnderLoad(t *testing.T) {
 			r := run(t, file.SourceConfig{Paths: []string{filepath.Join(dir, tc.glob)}, StartAt: "beginning"}, true)
 			const n = 30000
 			want := writeLines(t, path, "l", n, func(i int) { tc.rotate(t, path, i) })
-			waitCond(t, "every line", func() bool { return len(r.events()) >= n })
+			if !waitFor(func() bool { return len(r.events()) >= n }) {
+				t.Errorf("timed out waiting for every line")
+			}
 			r.stop(t)
 			checkExactlyOnce(t, r.raws(), want)
 		})
