@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
-
-	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/event"
+	"golang.org/x/net/ipv6"
 )
 
 // batch is how many datagrams one recvmmsg call may return.
@@ -30,12 +28,18 @@ func (s *Source) readPackets(ctx context.Context, pc net.PacketConn) {
 	var a arena
 	// One byte over the limit tells a datagram that was cut.
 	size := s.cfg.MaxMessageBytes + 1
-	if udp, ok := pc.(*net.UDPConn); ok && isIPv4(udp.LocalAddr()) {
-		s.readBatches(ctx, ipv4.NewPacketConn(udp), size, &a, drops)
+	if udp, ok := pc.(*net.UDPConn); ok {
+		var br batchReader = ipv6.NewPacketConn(udp)
+		if isIPv4(udp.LocalAddr()) {
+			br = ipv4.NewPacketConn(udp)
+		}
+		s.readBatches(ctx, br, size, &a, drops)
 		return
 	}
+	// A unix datagram socket: one datagram per read, and per queued batch.
 	buf := make([]byte, size)
 	var last hostCache
+	p := pending{s: s}
 	for {
 		n, addr, err := pc.ReadFrom(buf)
 		if err != nil {
@@ -49,14 +53,19 @@ func (s *Source) readPackets(ctx context.Context, pc net.PacketConn) {
 		if n == 0 {
 			continue
 		}
-		ev := s.event(&a, buf[:min(n, s.cfg.MaxMessageBytes)], last.host(addr), n > s.cfg.MaxMessageBytes, now)
-		if s.q.Send(ctx, nil, sluice.Message[event.Event]{Value: ev}) != nil {
+		if !p.add(ctx, &a, buf[:min(n, s.cfg.MaxMessageBytes)], last.host(addr), n > s.cfg.MaxMessageBytes, now) || !p.flush(ctx) {
 			return
 		}
 	}
 }
 
-func (s *Source) readBatches(ctx context.Context, pc *ipv4.PacketConn, size int, a *arena, drops *dropCounter) {
+// batchReader reads many datagrams in one call (recvmmsg): x/net's
+// ipv4.PacketConn and ipv6.PacketConn.
+type batchReader interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+func (s *Source) readBatches(ctx context.Context, pc batchReader, size int, a *arena, drops *dropCounter) {
 	msgs := make([]ipv4.Message, batch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, size)}

@@ -31,8 +31,8 @@ import (
 	"github.com/sluicehq/sluice/connector/syslog/parse"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
+	"github.com/sluicehq/sluice/internal/handoff"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
-	"github.com/sluicehq/sluice/memory"
 )
 
 // Counters receives the source's counts; the daemon's metrics implement
@@ -68,7 +68,7 @@ type Source struct {
 	loc    *time.Location
 	log    *slog.Logger
 	count  Counters
-	q      *memory.Queue[event.Event]
+	q      *handoff.Queue[event.Event]
 
 	mu    sync.Mutex
 	addrs []net.Addr // bound addresses, once Run has started
@@ -84,7 +84,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 	}
 	loc, _ := time.LoadLocation(c.Timezone)
 	s := &Source{cfg: c, name: name, loc: loc, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		q: memory.New[event.Event](4096), ready: make(chan struct{}),
+		q: handoff.New[event.Event](queueBatches, maxPending), ready: make(chan struct{}),
 		format: map[string]parse.Format{"auto": parse.Auto, "rfc5424": parse.RFC5424, "rfc3164": parse.RFC3164}[c.Format]}
 	for _, o := range opts {
 		o(s)
@@ -109,27 +109,21 @@ func (s *Source) Addrs(ctx context.Context) ([]net.Addr, error) {
 // Recv returns the next received message as an event. After Run has
 // returned, it returns what is left, then io.EOF. The ack does nothing.
 func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
-	m, _, err := s.q.Recv(ctx)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return m, nil, io.EOF
-		}
-		return m, nil, fmt.Errorf("syslog: %w", err)
+	m, ack, err := s.q.Recv(ctx)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("syslog: %w", err)
 	}
-	return m, sluice.Noop, nil
+	return m, ack, err
 }
 
 // RecvBatch is Recv for up to len(msgs) events at once (a
 // [sluice.BatchSource]); the acks do nothing.
 func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
 	n, err := s.q.RecvBatch(ctx, msgs, acks)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return 0, io.EOF
-		}
-		return 0, fmt.Errorf("syslog: %w", err)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("syslog: %w", err)
 	}
-	return n, nil // the acks are Noop: the events were queued without one
+	return n, err
 }
 
 // Run binds every socket (an address in use is an error, returned at once),
@@ -224,17 +218,26 @@ func (s *Source) listenStream(ctx context.Context, network string) (net.Listener
 // queues them in one call.
 const maxPending = 64
 
-// pending collects the events of one read, to queue them in one call.
+// queueBatches is how many batches (of up to maxPending events, one read's
+// worth) wait between the reading goroutines and Recv. When it is full,
+// reading stops: TCP senders are pushed back, datagrams wait in the socket's
+// buffer.
+const queueBatches = 64
+
+// pending collects the events of one read, to queue them in one batch.
 type pending struct {
-	s    *Source
-	msgs []sluice.Message[event.Event]
+	s *Source
+	b *handoff.Batch[event.Event]
 }
 
 // add adds the event for frame; it queues the batch when it is full, and
 // returns false when ctx is done.
 func (p *pending) add(ctx context.Context, a *arena, frame []byte, host string, truncated bool, now time.Time) bool {
-	p.msgs = append(p.msgs, sluice.Message[event.Event]{Value: p.s.event(a, frame, host, truncated, now)})
-	if len(p.msgs) >= maxPending {
+	if p.b == nil {
+		p.b = p.s.q.Get()
+	}
+	p.b.Msgs = append(p.b.Msgs, sluice.Message[event.Event]{Value: p.s.event(a, frame, host, truncated, now)})
+	if len(p.b.Msgs) >= maxPending {
 		return p.flush(ctx)
 	}
 	return true
@@ -242,13 +245,12 @@ func (p *pending) add(ctx context.Context, a *arena, frame []byte, host string, 
 
 // flush queues what was collected; it returns false when ctx is done.
 func (p *pending) flush(ctx context.Context) bool {
-	if len(p.msgs) == 0 {
+	if p.b == nil {
 		return true
 	}
-	err := p.s.q.Send(ctx, nil, p.msgs...)
-	clear(p.msgs)
-	p.msgs = p.msgs[:0]
-	return err == nil
+	b := p.b
+	p.b = nil
+	return p.s.q.Put(ctx, b) == nil
 }
 
 // event parses frame into an event, keeping a copy of it in arena memory

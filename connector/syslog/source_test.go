@@ -216,6 +216,30 @@ func TestUDPFormats(t *testing.T) {
 	}
 }
 
+// UDP over IPv6 is read in batches too (recvmmsg through x/net's ipv6).
+func TestUDPIPv6(t *testing.T) {
+	if pc, err := net.ListenPacket("udp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback on this machine: %v", err)
+	} else {
+		pc.Close()
+	}
+	s, addrs := start(t, syslog.Config{Addr: "[::1]:0", Network: "udp"})
+	c, err := net.Dial("udp", addrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 100 {
+		fmt.Fprintf(c, "<13>1 - - - - - - datagram %d", i)
+	}
+	for i := range 100 {
+		ev := recv(t, s)
+		if want := fmt.Sprintf("datagram %d", i); ev.Syslog.Message != want || !strings.HasPrefix(ev.Host, "[::1]:") {
+			t.Fatalf("got %q from %q, want %q from [::1]", ev.Syslog.Message, ev.Host, want)
+		}
+	}
+}
+
 func TestTCPFramingAndLimits(t *testing.T) {
 	s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp", MaxMessageBytes: 480})
 	c, err := net.Dial("tcp", addrs[0].String())
