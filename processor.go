@@ -206,6 +206,7 @@ func (p *Processor[T1, T2]) loop(ctx context.Context) error {
 func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
 	msgs := make([]Message[T1], BatchSize) // reused: Send must not keep the slice
 	acks := make([]func(), BatchSize)
+	used := 0 // msgs[:used] may hold references from an earlier call
 	for {
 		n, err := p.batch.RecvBatch(ctx, msgs, acks)
 		if err != nil {
@@ -214,10 +215,14 @@ func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
 			}
 			return stageErr("source", err)
 		}
-		err = sendHooked(ctx, p.o.hooks.Send, p.pass, ackAll(acks[:n]), msgs[:n])
-		clear(msgs[:n])
-		clear(acks[:n])
-		if err != nil {
+		// RecvBatch overwrote msgs[:n]; drop what is left of a larger
+		// earlier batch, for the garbage collector.
+		if n < used {
+			clear(msgs[n:used])
+			clear(acks[n:used])
+		}
+		used = n
+		if err = sendHooked(ctx, p.o.hooks.Send, p.pass, ackAll(acks[:n]), msgs[:n]); err != nil {
 			return stageErr("destination", err)
 		}
 	}
