@@ -86,6 +86,7 @@ func main() {
 	flag.StringVar(&o.Results, "results", "bench/results", `directory (relative to the module root) for result files; "" writes none`)
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "per-replica timeout")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the subjects' directories")
+	dump := flag.String("dump", "", "write the load (-lines lines of -format, -framing) to this file and exit: the same bytes a run sends, for profiling a subject by hand")
 	smoke := flag.Bool("smoke", false, "CI smoke run: p1, p2, p2t, p6 (sluiced, relay) and p7 (sluiced-disk, sluiced-memory, ceiling), 5000 lines, 1 replica; fails on any loss or duplicate")
 	flag.Parse()
 	o.Cases = strings.Split(cases, ",")
@@ -93,6 +94,13 @@ func main() {
 		o.Subjects = strings.Split(subjects, ",")
 	}
 	o.Command = "go run ./bench " + strings.Join(os.Args[1:], " ")
+	if *dump != "" {
+		if err := dumpLoad(*dump, o); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *smoke {
 		o = SmokeOptions()
 	}
@@ -383,4 +391,17 @@ func firstLineOf(err error) string {
 	}
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
+}
+
+// dumpLoad writes the load o describes to path.
+func dumpLoad(path string, o Options) error {
+	framing := o.Framing
+	if framing == "" {
+		framing = FramingLF
+	}
+	l, err := BuildLoad(o.Format, framing, o.Lines)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, l.Buf, 0o644)
 }
