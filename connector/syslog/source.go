@@ -84,7 +84,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 	}
 	loc, _ := time.LoadLocation(c.Timezone)
 	s := &Source{cfg: c, name: name, loc: loc, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		q: handoff.New[event.Event](queueBatches, maxPending), ready: make(chan struct{}),
+		q: handoff.New[event.Event](queueEvents), ready: make(chan struct{}),
 		format: map[string]parse.Format{"auto": parse.Auto, "rfc5424": parse.RFC5424, "rfc3164": parse.RFC3164}[c.Format]}
 	for _, o := range opts {
 		o(s)
@@ -218,11 +218,10 @@ func (s *Source) listenStream(ctx context.Context, network string) (net.Listener
 // queues them in one call.
 const maxPending = 64
 
-// queueBatches is how many batches (of up to maxPending events, one read's
-// worth) wait between the reading goroutines and Recv. When it is full,
-// reading stops: TCP senders are pushed back, datagrams wait in the socket's
-// buffer.
-const queueBatches = 64
+// queueEvents is how many events wait between the reading goroutines and
+// Recv, in batches of one read each. When it is full, reading stops: TCP
+// senders are pushed back, datagrams wait in the socket's buffer.
+const queueEvents = 4096
 
 // pending collects the events of one read, to queue them in one batch.
 type pending struct {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice"
 )
@@ -21,56 +22,94 @@ type Batch[T any] struct {
 	off  int // the next message to receive
 }
 
-// Queue is a bounded FIFO of batches. Get, Put and Close are for readers,
-// Recv and RecvBatch for receivers; all are safe for concurrent use. The
-// messages of one reader's batches are received in the order put.
+// freeBatches is how many emptied batches a queue keeps for Get.
+const freeBatches = 64
+
+// Queue is a FIFO of batches, bounded by the messages they hold. Get, Put
+// and Close are for readers, Recv and RecvBatch for receivers; all are
+// safe for concurrent use. The messages of one reader's batches are
+// received in the order put.
 type Queue[T any] struct {
-	size int
-	full chan *Batch[T]
-	free chan *Batch[T]
-	lock chan struct{} // held by the receiver taking from cur
-	cur  *Batch[T]     // the batch being received, guarded by lock
-	done chan struct{} // closed by Close
-	once sync.Once
+	max     int64
+	n       atomic.Int64  // messages put and not yet received
+	waiting atomic.Int32  // Puts waiting for room
+	room    chan struct{} // capacity 1: wakes a waiting Put
+	full    chan *Batch[T]
+	free    chan *Batch[T]
+	lock    chan struct{} // held by the receiver taking from cur
+	cur     *Batch[T]     // the batch being received, guarded by lock
+	done    chan struct{} // closed by Close
+	once    sync.Once
 }
 
-// New returns a queue that holds up to batches batches; Get makes them
-// with room for size messages (a Put batch may hold any number).
-func New[T any](batches, size int) *Queue[T] {
-	return &Queue[T]{size: size, full: make(chan *Batch[T], batches), free: make(chan *Batch[T], batches+1),
-		lock: make(chan struct{}, 1), done: make(chan struct{})}
+// New returns a queue that holds up to limit messages (at least 1),
+// however they are batched; a batch larger than limit is taken when the
+// queue is empty.
+func New[T any](limit int) *Queue[T] {
+	limit = max(limit, 1)
+	return &Queue[T]{max: int64(limit), room: make(chan struct{}, 1), full: make(chan *Batch[T], limit),
+		free: make(chan *Batch[T], freeBatches), lock: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// Get returns an empty batch, with room for New's size messages.
+// Get returns an empty batch: one emptied earlier, or a new one (its Msgs
+// grow as appended to, so that a queue of small batches stays small).
 func (q *Queue[T]) Get() *Batch[T] {
 	select {
 	case b := <-q.free:
 		return b
 	default:
-		return &Batch[T]{Msgs: make([]sluice.Message[T], 0, q.size)}
+		return &Batch[T]{}
 	}
 }
 
-// Put queues b, blocking while the queue is full; b belongs to the queue
-// from then on. An empty b is kept for reuse. It returns ctx's error if ctx
-// is done first, or [sluice.ErrClosed] after Close.
+// Put queues b, blocking while the queue has no room for it; b belongs to
+// the queue from then on. An empty b is kept for reuse. It returns ctx's
+// error if ctx is done first, or [sluice.ErrClosed] after Close.
 func (q *Queue[T]) Put(ctx context.Context, b *Batch[T]) error {
-	if len(b.Msgs) == 0 {
+	k := int64(len(b.Msgs))
+	if k == 0 {
 		q.recycle(b)
 		return nil
 	}
-	select {
-	case <-q.done:
-		return fmt.Errorf("handoff: %w", sluice.ErrClosed)
-	default:
+	for {
+		select {
+		case <-q.done:
+			return fmt.Errorf("handoff: %w", sluice.ErrClosed)
+		default:
+		}
+		if q.reserve(k) {
+			q.full <- b // never blocks: it holds up to max batches of at least one message
+			return nil
+		}
+		q.waiting.Add(1)
+		if q.reserve(k) { // room made before this Put counted as waiting
+			q.waiting.Add(-1)
+			q.full <- b
+			return nil
+		}
+		select {
+		case <-q.room:
+			q.waiting.Add(-1)
+		case <-q.done:
+			q.waiting.Add(-1)
+			return fmt.Errorf("handoff: %w", sluice.ErrClosed)
+		case <-ctx.Done():
+			q.waiting.Add(-1)
+			return ctx.Err()
+		}
 	}
-	select {
-	case q.full <- b:
-		return nil
-	case <-q.done:
-		return fmt.Errorf("handoff: %w", sluice.ErrClosed)
-	case <-ctx.Done():
-		return ctx.Err()
+}
+
+// reserve counts k more messages if they fit, or if the queue is empty.
+func (q *Queue[T]) reserve(k int64) bool {
+	for {
+		n := q.n.Load()
+		if n > 0 && n+k > q.max {
+			return false
+		}
+		if q.n.CompareAndSwap(n, n+k) {
+			return true
+		}
 	}
 }
 
@@ -90,7 +129,8 @@ func (q *Queue[T]) Recv(ctx context.Context) (sluice.Message[T], func(), error) 
 
 // RecvBatch is Recv for up to len(msgs) messages at once (a
 // [sluice.BatchSource]): it blocks while the queue is empty, then returns
-// the rest of the oldest batch, or as much of it as fits.
+// the rest of the oldest batch and of the batches after it, as many as
+// are queued and fit.
 func (q *Queue[T]) RecvBatch(ctx context.Context, msgs []sluice.Message[T], acks []func()) (int, error) {
 	n, err := q.recv(ctx, msgs)
 	for i := range n {
@@ -128,6 +168,7 @@ func (q *Queue[T]) recv(ctx context.Context, msgs []sluice.Message[T]) (int, err
 		}
 	}
 	n := 0
+	defer func() { q.took(n) }()
 	for {
 		b := q.cur
 		k := copy(msgs[n:], b.Msgs[b.off:])
@@ -145,6 +186,17 @@ func (q *Queue[T]) recv(ctx context.Context, msgs []sluice.Message[T]) (int, err
 		case q.cur = <-q.full:
 		default:
 			return n, nil
+		}
+	}
+}
+
+// took uncounts n received messages and wakes a Put waiting for room.
+func (q *Queue[T]) took(n int) {
+	q.n.Add(-int64(n))
+	if q.waiting.Load() > 0 {
+		select {
+		case q.room <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -46,7 +46,7 @@ func TestOrderAndExactlyOnce(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 5000
-			q := handoff.New[[2]int](4, 64)
+			q := handoff.New[[2]int](256)
 			ctx := t.Context()
 			var prod sync.WaitGroup
 			for id := range tc.producers {
@@ -115,7 +115,7 @@ func TestOrderAndExactlyOnce(t *testing.T) {
 }
 
 func TestPutBlocksWhileFull(t *testing.T) {
-	q := handoff.New[[2]int](2, 4)
+	q := handoff.New[[2]int](2)
 	ctx := t.Context()
 	for i := range 2 {
 		b := q.Get()
@@ -142,7 +142,7 @@ func TestPutBlocksWhileFull(t *testing.T) {
 }
 
 func TestRecvWaitsAndCancels(t *testing.T) {
-	q := handoff.New[[2]int](2, 4)
+	q := handoff.New[[2]int](2)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
 	if _, _, err := q.Recv(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -172,7 +172,7 @@ func TestRecvWaitsAndCancels(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	q := handoff.New[[2]int](4, 4)
+	q := handoff.New[[2]int](4)
 	ctx := t.Context()
 	b := q.Get()
 	b.Msgs = append(b.Msgs, msg{Value: [2]int{0, 1}}, msg{Value: [2]int{0, 2}})
@@ -197,12 +197,49 @@ func TestClose(t *testing.T) {
 		t.Fatalf("Recv once drained: %v, want io.EOF", err)
 	}
 	// A receiver waiting when Close comes gets io.EOF.
-	q2 := handoff.New[[2]int](4, 4)
+	q2 := handoff.New[[2]int](4)
 	done := make(chan error, 1)
 	go func() { _, _, err := q2.Recv(ctx); done <- err }()
 	time.Sleep(10 * time.Millisecond)
 	q2.Close()
 	if err := <-done; !errors.Is(err, io.EOF) {
 		t.Fatalf("waiting Recv at Close: %v, want io.EOF", err)
+	}
+}
+
+// The queue is bounded by messages, not batches: many one-message batches
+// fit (a datagram socket's reads), and a batch larger than the limit is
+// taken once the queue is empty.
+func TestBoundedByMessages(t *testing.T) {
+	q := handoff.New[[2]int](64)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	for i := range 64 {
+		b := q.Get()
+		b.Msgs = append(b.Msgs, msg{Value: [2]int{0, i}})
+		if err := q.Put(ctx, b); err != nil {
+			t.Fatalf("one-message batch %d of 64: %v", i, err)
+		}
+	}
+	big := q.Get()
+	for i := range 100 {
+		big.Msgs = append(big.Msgs, msg{Value: [2]int{1, i}})
+	}
+	put := make(chan error, 1)
+	go func() { put <- q.Put(ctx, big) }()
+	buf, acks := make([]msg, 256), make([]func(), 256)
+	got := 0
+	for got < 164 {
+		n, err := q.RecvBatch(ctx, buf, acks)
+		if err != nil {
+			t.Fatalf("after %d messages: %v", got, err)
+		}
+		if got < 64 && n > 64-got {
+			t.Fatalf("the 100-message batch was queued beside 64 others (limit 64)")
+		}
+		got += n
+	}
+	if err := <-put; err != nil {
+		t.Fatal(err)
 	}
 }
