@@ -43,7 +43,8 @@ func (k Kind) String() string {
 // Build a Registry with [NewRegistry] and the Register functions of the
 // connector packages; it is not safe to register concurrently with use.
 type Registry struct {
-	types [3]map[string]*entry
+	types   [3]map[string]*entry
+	omitted [3]map[string]string // type → the build tag that left it out
 }
 
 type entry struct {
@@ -57,7 +58,7 @@ type entry struct {
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{types: [3]map[string]*entry{{}, {}, {}}}
+	return &Registry{types: [3]map[string]*entry{{}, {}, {}}, omitted: [3]map[string]string{{}, {}, {}}}
 }
 
 // RegisterSource registers a source type. defaults returns a new config
@@ -85,9 +86,19 @@ func register[C any](r *Registry, k Kind, typ, doc string, defaults func() *C, b
 	}
 }
 
+// Omit records that a type of kind k was left out of this build by a
+// build tag, so that a config using it fails naming the tag instead of as
+// an unknown type.
+func (r *Registry) Omit(k Kind, typ, tag string) {
+	r.omitted[k][typ] = tag
+}
+
 func (r *Registry) lookup(k Kind, typ string) (*entry, error) {
 	if e, ok := r.types[k][typ]; ok {
 		return e, nil
+	}
+	if tag, ok := r.omitted[k][typ]; ok {
+		return nil, fmt.Errorf("%s type %q is not in this build of sluiced (built with -tags %s)", k, typ, tag)
 	}
 	names := r.Types(k)
 	return nil, fmt.Errorf("unknown %s type %q (want one of %v)", k, typ, names)

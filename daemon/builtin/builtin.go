@@ -1,34 +1,63 @@
 // Package builtin lists the connectors and handlers that sluiced is built
 // with.
+//
+// Every connector is built in by default. A build tag leaves out one that
+// a host does not use, with its dependencies, for a smaller binary and
+// less memory:
+//
+//	sluice_no_s3        the s3 destination (and the AWS SDK)
+//	sluice_no_webhook   the http and runreveal destinations
+//	sluice_no_httpsrc   the http source
+//	sluice_no_journald  the journald source
+//	sluice_no_socket    the socket destination
+//
+// For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
+// The syslog, file and stdio connectors and the handlers are always built
+// in. A config that names a left-out type fails at start naming the tag.
 package builtin
 
 import (
 	"github.com/sluicehq/sluice/connector/file"
-	"github.com/sluicehq/sluice/connector/httpsrc"
-	"github.com/sluicehq/sluice/connector/journald"
-	"github.com/sluicehq/sluice/connector/s3"
-	"github.com/sluicehq/sluice/connector/socket"
 	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/connector/syslog"
-	"github.com/sluicehq/sluice/connector/webhook"
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/handler/filter"
 	"github.com/sluicehq/sluice/handler/nginx"
 )
 
-// Registry returns a registry with every built-in type.
+// optional are the Register functions of the connectors a build tag can
+// leave out (see the files named after them), in file name order.
+var optional []func(*daemon.Registry)
+
+// Registry returns a registry with every type this build has.
 func Registry() *daemon.Registry {
 	r := daemon.NewRegistry()
 	stdio.Register(r)
 	file.Register(r)
 	file.RegisterSource(r)
 	syslog.Register(r)
-	s3.Register(r)
-	journald.Register(r)
-	webhook.Register(r)
-	socket.Register(r)
-	httpsrc.Register(r)
+	for _, register := range optional {
+		register(r)
+	}
 	nginx.Register(r)
 	filter.Register(r)
+	for _, o := range optionalTypes {
+		if _, _, ok := r.Defaults(o.kind, o.typ); !ok {
+			r.Omit(o.kind, o.typ, o.tag)
+		}
+	}
 	return r
+}
+
+// optionalTypes are the types each build tag leaves out.
+var optionalTypes = []struct {
+	kind     daemon.Kind
+	typ, tag string
+}{
+	{daemon.KindDestination, "s3", "sluice_no_s3"},
+	{daemon.KindDestination, "http", "sluice_no_webhook"},
+	{daemon.KindDestination, "runreveal", "sluice_no_webhook"},
+	{daemon.KindSource, "http", "sluice_no_httpsrc"},
+	{daemon.KindSource, "journald", "sluice_no_journald"},
+	{daemon.KindDestination, "socket", "sluice_no_socket"},
 }
