@@ -70,8 +70,14 @@ import (
 //     scan and read from its beginning.
 //   - Copytruncate: when a file is shorter than the offset read so far,
 //     or its first bytes changed, it was truncated: it is read again from
-//     offset 0 under a new identity. Lines written after the last read and
-//     before the truncation are only read if the copy matches the globs.
+//     offset 0 under a new identity. The first bytes are checked after
+//     every read, so a file truncated and written again past the offset
+//     between two reads is not taken for the rest of the old one. Lines
+//     written after the last read and before the truncation are only read
+//     if the copy matches the globs.
+//
+// The globs are matched every PollInterval: a file created and renamed
+// out of them before a scan has seen it is not read.
 //   - A file deleted while read is read through its descriptor to its end,
 //     then dropped, with its checkpoint once its events are acked.
 //

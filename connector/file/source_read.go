@@ -18,6 +18,7 @@ import (
 type reader struct {
 	s     *Source
 	buf   []byte // read buffer
+	head  []byte // buffer for the first bytes of a file, to fingerprint
 	tails []*tailer
 	grace time.Duration // how long an orphan stays unchanged before it is closed
 	stuck *identity     // identity of the event that could not be queued at stop
@@ -156,14 +157,22 @@ func (r *reader) tailerOf(fi os.FileInfo) *tailer {
 // checkTruncated starts t again from offset 0, under a new identity, if it
 // is shorter than what was read or its first bytes changed.
 func (r *reader) checkTruncated(t *tailer, size int64) {
-	truncated := size < t.pos
-	if !truncated && t.id != nil {
-		fp, ok := r.prefix(t.f, t.id.fpLen)
-		truncated = ok && fp != t.id.fp || !ok
+	if size < t.pos || t.id != nil && r.rewritten(t) {
+		r.truncated(t)
 	}
-	if !truncated {
-		return
-	}
+}
+
+// rewritten reports whether t's file no longer starts with the bytes its
+// identity was taken from: it was truncated and written again, perhaps
+// past the offset read so far.
+func (r *reader) rewritten(t *tailer) bool {
+	fp, ok := r.prefix(t.f, t.id.fpLen)
+	return !ok || fp != t.id.fp
+}
+
+// truncated starts t again from offset 0, under a new identity; the old
+// identity waits for a copy to take it over.
+func (r *reader) truncated(t *tailer) {
 	r.s.log.Info("file truncated: reading it again from the start", "path", t.path)
 	r.s.mu.Lock()
 	if t.id != nil {
@@ -185,7 +194,10 @@ func (r *reader) checkTruncated(t *tailer, size int64) {
 // prefix returns the fingerprint of f's first n bytes; ok is false if f
 // has fewer.
 func (r *reader) prefix(f *os.File, n int) (string, bool) {
-	b := make([]byte, n)
+	if cap(r.head) < n {
+		r.head = make([]byte, n)
+	}
+	b := r.head[:n]
 	if _, err := f.ReadAt(b, 0); err != nil {
 		return "", false
 	}
@@ -317,6 +329,13 @@ func (r *reader) read(ctx context.Context, t *tailer) (more, ok bool) {
 	}
 	for budget := 1 << 20; budget > 0; {
 		n, err := t.f.ReadAt(r.buf, t.pos)
+		if n > 0 && r.rewritten(t) {
+			// Truncated and written again since the last look (a
+			// copytruncate): what was read belongs to the new content,
+			// which is read from its start instead.
+			r.truncated(t)
+			return true, true
+		}
 		if n > 0 {
 			t.idle = time.Time{}
 			if !r.emit(ctx, t, r.buf[:n]) {

@@ -87,11 +87,25 @@ type running struct {
 	mu   sync.Mutex
 	evs  []event.Event
 	acks []func()
+
+	pause sync.Mutex // held by a test to stop receiving
 }
 
 // run starts a Source over cfg; with autoAck, every event is acked as it
 // is received. t.Cleanup stops it.
 func run(t *testing.T, cfg file.SourceConfig, autoAck bool) *running {
+	t.Helper()
+	return startSource(t, cfg, autoAck, false)
+}
+
+// runPaused is run with r.pause held: nothing is received until the test
+// unlocks it.
+func runPaused(t *testing.T, cfg file.SourceConfig, autoAck bool) *running {
+	t.Helper()
+	return startSource(t, cfg, autoAck, true)
+}
+
+func startSource(t *testing.T, cfg file.SourceConfig, autoAck, paused bool) *running {
 	t.Helper()
 	if cfg.StateDir == "" {
 		cfg.StateDir = filepath.Join(t.TempDir(), "state")
@@ -111,10 +125,15 @@ func run(t *testing.T, cfg file.SourceConfig, autoAck bool) *running {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{src: s, cancel: cancel, done: make(chan error, 1), recvd: make(chan struct{})}
+	if paused {
+		r.pause.Lock()
+	}
 	go func() { r.done <- s.Run(ctx) }()
 	go func() {
 		defer close(r.recvd)
 		for {
+			r.pause.Lock()
+			r.pause.Unlock() //nolint:staticcheck // an empty critical section: wait while a test holds it
 			m, ack, err := s.Recv(context.Background())
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
@@ -397,7 +416,16 @@ func TestSourceRotationUnderLoad(t *testing.T) {
 			appendFile(t, path, "")
 			r := run(t, file.SourceConfig{Paths: []string{filepath.Join(dir, tc.glob)}, StartAt: "beginning"}, true)
 			const n = 30000
-			want := writeLines(t, path, "l", n, func(i int) { tc.rotate(t, path, i) })
+			want := writeLines(t, path, "l", n, func(i int) {
+				// A polling source finds a file at its next scan: rotate
+				// it only once it is being read, as hours of logging
+				// between rotations allow.
+				first := fmt.Sprintf("l-%06d ", i-n/3)
+				waitCond(t, "the file's first line", func() bool {
+					return slices.ContainsFunc(r.raws(), func(l string) bool { return strings.HasPrefix(l, first) })
+				})
+				tc.rotate(t, path, i)
+			})
 			if !waitFor(func() bool { return len(r.events()) >= n }) {
 				t.Errorf("timed out waiting for every line")
 			}
@@ -405,6 +433,53 @@ func TestSourceRotationUnderLoad(t *testing.T) {
 			checkExactlyOnce(t, r.raws(), want)
 		})
 	}
+}
+
+// TestSourceRewrittenPastOffset: a copytruncate while the source is behind,
+// after which the file is written past the offset read so far before the
+// source reads again. The new content must not be taken for the rest of
+// the old: the old lines come from the copy, the new from the file's start.
+func TestSourceRewrittenPastOffset(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	// Short lines: the first 64 KiB read holds more than the source's queue,
+	// so, with nothing received, the source stops in the middle of it.
+	old := numbered("o", 10000, 0)
+	appendFile(t, path, strings.Join(old, "\n")+"\n")
+	r := runPaused(t, file.SourceConfig{Paths: []string{filepath.Join(dir, "app.log*")}, StartAt: "beginning"}, true)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "copy.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	fresh := numbered("new", 20000, 40) // in one write, well past the old offset
+	appendFile(t, path, strings.Join(fresh, "\n")+"\n")
+	r.pause.Unlock()
+	want := append(old, fresh...)
+	if !waitFor(func() bool { return len(r.events()) >= len(want) }) {
+		t.Errorf("timed out waiting for every line")
+	}
+	r.stop(t)
+	checkExactlyOnce(t, r.raws(), want)
+}
+
+// numbered returns n distinct lines prefix000000 ... padded with up to pad
+// bytes.
+func numbered(prefix string, n, pad int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%06d%s", prefix, i, strings.Repeat("p", i%(pad+1)))
+	}
+	return out
 }
 
 func TestSourceDeletedWhileRead(t *testing.T) {
