@@ -37,12 +37,16 @@ import (
 // Locking: mu guards every field below it; it is the only lock, and it is
 // never held while calling a Flusher, an ack, the dead letter or a logger.
 type Destination[T any] struct {
-	cfg  Config
-	f    Flusher[T]
-	o    options[T]
-	size func(*sluice.Message[T]) int // nil when Config.Bytes is 0
-	ran  atomic.Bool
-	arm  chan struct{} // capacity 1: wakes the Run loop to look at the age timer
+	cfg Config
+	f   Flusher[T]
+	enc Encoder[T]   // set by NewEncoded, with fb instead of f
+	fb  BytesFlusher // set by NewEncoded
+	o   options[T]
+	// scratch holds *encoded for Sends of a NewEncoded destination.
+	scratch sync.Pool
+	size    func(*sluice.Message[T]) int // nil when Config.Bytes is 0
+	ran     atomic.Bool
+	arm     chan struct{} // capacity 1: wakes the Run loop to look at the age timer
 	// onWake, if set by a test, is called each time the Run loop wakes.
 	onWake func()
 
@@ -66,9 +70,11 @@ type Destination[T any] struct {
 // batch is a group of messages flushed together and the acks to call when
 // they are.
 type batch[T any] struct {
-	msgs  []sluice.Message[T]
-	acks  []func() // one per Send with messages here; never nil
-	size  int      // bytes, when Config.Bytes is set
+	msgs  []sluice.Message[T] // with New
+	buf   []byte              // with NewEncoded: the messages encoded
+	n     int                 // messages
+	acks  []func()            // one per Send with messages here; never nil
+	size  int                 // bytes, when Config.Bytes is set
 	first time.Time
 }
 
@@ -117,7 +123,8 @@ func New[T any](c Config, f Flusher[T], opts ...Option[T]) (*Destination[T], err
 
 // Send buffers msgs for flushing and returns; ack is called later, once
 // every message of this call has been flushed (see the package doc). Send
-// copies the Message values and does not keep msgs.
+// copies the Message values (or, made by [NewEncoded], their encodings)
+// and does not keep msgs.
 //
 // Send blocks while Config.Parallelism batches are already waiting or in
 // flight and msgs would fill another one. It waits for room before
@@ -141,6 +148,11 @@ func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Me
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("batch: send: %w", err)
 	}
+	var e *encoded
+	if d.enc != nil && len(msgs) > 0 {
+		e = d.encode(msgs)
+		defer d.release(e)
+	}
 	d.mu.Lock()
 	var touched int
 	for {
@@ -155,7 +167,7 @@ func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Me
 			return nil
 		}
 		var cuts int
-		cuts, touched = d.fill(msgs, nil, false)
+		cuts, touched = d.fill(msgs, e, nil, false)
 		if cuts == 0 || d.pending < d.cfg.Parallelism {
 			break
 		}
@@ -174,7 +186,7 @@ func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Me
 	if ack != nil && touched > 1 {
 		ack = sluice.AckAfter(touched, ack)
 	}
-	d.fill(msgs, ack, true)
+	d.fill(msgs, e, ack, true)
 	d.cutIfIdleLocked()
 	d.mu.Unlock()
 	return nil
@@ -193,20 +205,24 @@ func (d *Destination[T]) cutIfIdleLocked() {
 // changes nothing and only counts; with add true it adds the messages,
 // cuts the batches, and attaches ack to every batch that receives one of
 // msgs. It reports how many batches are cut and how many batches receive
-// a message. d.mu must be held.
+// a message. e is msgs encoded, for a destination made by NewEncoded.
+// d.mu must be held.
 //
 // One walk serves both, so that the room Send waits for and the ack count
 // it sets up match what it then does.
-func (d *Destination[T]) fill(msgs []sluice.Message[T], ack func(), add bool) (cuts, touched int) {
+func (d *Destination[T]) fill(msgs []sluice.Message[T], e *encoded, ack func(), add bool) (cuts, touched int) {
 	limit := d.cfg.Bytes
 	n, size := 0, 0
 	if d.cur != nil {
-		n, size = len(d.cur.msgs), d.cur.size
+		n, size = d.cur.n, d.cur.size
 	}
 	mine := false // the current batch holds one of msgs
 	for i := range msgs {
 		s := 0
-		if d.size != nil {
+		switch {
+		case e != nil:
+			s = e.size(i)
+		case d.size != nil:
 			s = max(d.size(&msgs[i]), 0)
 		}
 		if n > 0 && limit > 0 && s > limit-size { // no room: cut first
@@ -224,7 +240,12 @@ func (d *Destination[T]) fill(msgs []sluice.Message[T], ack func(), add bool) (c
 			if !mine && ack != nil {
 				b.acks = append(b.acks, ack)
 			}
-			b.msgs = append(b.msgs, msgs[i])
+			if e != nil {
+				b.buf = append(b.buf, e.bytes(i)...)
+			} else {
+				b.msgs = append(b.msgs, msgs[i])
+			}
+			b.n++
 			b.size += s
 		}
 		n, size, mine = n+1, size+s, true
@@ -251,6 +272,8 @@ func (d *Destination[T]) curLocked() *batch[T] {
 	}
 	if n := len(d.free); n > 0 {
 		d.cur, d.free = d.free[n-1], d.free[:n-1]
+	} else if d.enc != nil {
+		d.cur = &batch[T]{}
 	} else {
 		d.cur = &batch[T]{msgs: make([]sluice.Message[T], 0, min(d.cfg.Count, 1024))}
 	}

@@ -71,30 +71,31 @@ func TestNew(t *testing.T) {
 	}
 }
 
-// TestCuts checks where batches are cut by count and by bytes; the batch
-// held when Run stops is flushed then.
+// cutTests are where batches must be cut by count and by bytes; the
+// batch held when Run stops is flushed then.
+var cutTests = []struct {
+	name  string
+	count int
+	bytes int
+	sends [][]int // payload sizes of each Send
+	want  []int   // sizes of the batches flushed, in order
+}{
+	{"count, one per send", 3, 0, [][]int{{1}, {1}, {1}, {1}, {1}, {1}, {1}}, []int{3, 3, 1}},
+	{"count, one big send", 3, 0, [][]int{{1, 1, 1, 1, 1, 1, 1}}, []int{3, 3, 1}},
+	{"count, exact", 2, 0, [][]int{{1, 1}, {1, 1}}, []int{2, 2}},
+	{"count 1", 1, 0, [][]int{{1, 1, 1}}, []int{1, 1, 1}},
+	{"bytes, next would not fit", 100, 10, [][]int{{4}, {4}, {4}, {4}}, []int{2, 2}},
+	{"bytes, reached exactly", 100, 8, [][]int{{4}, {4}, {4}}, []int{2, 1}},
+	{"bytes, oversize message alone", 100, 10, [][]int{{3}, {20}, {3}}, []int{1, 1, 1}},
+	{"bytes, oversize first", 100, 10, [][]int{{20, 20}}, []int{1, 1}},
+	{"bytes, zero-size messages", 2, 5, [][]int{{0, 0, 0}}, []int{2, 1}},
+	{"count before bytes", 2, 100, [][]int{{1}, {1}, {1}}, []int{2, 1}},
+	{"bytes before count", 5, 10, [][]int{{6, 6, 6}}, []int{1, 1, 1}},
+	{"nothing sent", 3, 0, nil, nil},
+}
+
 func TestCuts(t *testing.T) {
-	tests := []struct {
-		name  string
-		count int
-		bytes int
-		sends [][]int // payload sizes of each Send
-		want  []int   // sizes of the batches flushed, in order
-	}{
-		{"count, one per send", 3, 0, [][]int{{1}, {1}, {1}, {1}, {1}, {1}, {1}}, []int{3, 3, 1}},
-		{"count, one big send", 3, 0, [][]int{{1, 1, 1, 1, 1, 1, 1}}, []int{3, 3, 1}},
-		{"count, exact", 2, 0, [][]int{{1, 1}, {1, 1}}, []int{2, 2}},
-		{"count 1", 1, 0, [][]int{{1, 1, 1}}, []int{1, 1, 1}},
-		{"bytes, next would not fit", 100, 10, [][]int{{4}, {4}, {4}, {4}}, []int{2, 2}},
-		{"bytes, reached exactly", 100, 8, [][]int{{4}, {4}, {4}}, []int{2, 1}},
-		{"bytes, oversize message alone", 100, 10, [][]int{{3}, {20}, {3}}, []int{1, 1, 1}},
-		{"bytes, oversize first", 100, 10, [][]int{{20, 20}}, []int{1, 1}},
-		{"bytes, zero-size messages", 2, 5, [][]int{{0, 0, 0}}, []int{2, 1}},
-		{"count before bytes", 2, 100, [][]int{{1}, {1}, {1}}, []int{2, 1}},
-		{"bytes before count", 5, 10, [][]int{{6, 6, 6}}, []int{1, 1, 1}},
-		{"nothing sent", 3, 0, nil, nil},
-	}
-	for _, tc := range tests {
+	for _, tc := range cutTests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder()
 			d := mustNew(t, batch.Config{Count: tc.count, Bytes: tc.bytes, Age: time.Hour, Parallelism: 1}, batch.Flusher[[]byte](rec))

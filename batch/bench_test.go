@@ -2,6 +2,7 @@ package batch_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/sluicehq/sluice"
@@ -57,6 +58,39 @@ func BenchmarkSend(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*tc.perSend)/b.Elapsed().Seconds(), "msgs/s")
+			cancel()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkSendEncoded is BenchmarkSend for a NewEncoded destination:
+// Send encodes the messages and copies their bytes into the batch.
+func BenchmarkSendEncoded(b *testing.B) {
+	noop := batch.FlushBytesFunc(func(context.Context, []byte, int) error { return nil })
+	raw := func(buf []byte, m *sluice.Message[[]byte]) []byte { return append(buf, m.Value...) }
+	for _, perSend := range []int{1, 64} {
+		b.Run(fmt.Sprintf("%d msgs with ack", perSend), func(b *testing.B) {
+			d, err := batch.NewEncoded(batch.Config{Count: 1024, Bytes: 1 << 20}, raw, noop)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(b.Context())
+			done := make(chan error, 1)
+			go func() { done <- d.Run(ctx) }()
+			msgs := make([]sluice.Message[[]byte], perSend)
+			for i := range msgs {
+				msgs[i] = sluice.Message[[]byte]{Value: make([]byte, 250)}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := d.Send(ctx, func() {}, msgs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*perSend)/b.Elapsed().Seconds(), "msgs/s")
 			cancel()
 			if err := <-done; err != nil {
 				b.Fatal(err)

@@ -47,8 +47,9 @@ type Config struct {
 	// Count is the number of messages at which a batch is flushed.
 	// Default 100.
 	Count int `json:"count"`
-	// Bytes is the size, in bytes as measured by [WithSize], at which a
-	// batch is flushed. A batch never holds more than Bytes, except a
+	// Bytes is the size in bytes at which a batch is flushed, as the
+	// destination measures its messages: what it writes, or an estimate
+	// (see [WithSize] and [NewEncoded]). A batch never holds more than Bytes, except a
 	// single message larger than Bytes, which is a batch by itself.
 	// Default 0: no limit.
 	Bytes int `json:"bytes"`

@@ -58,10 +58,10 @@ func (d *Destination[T]) Run(ctx context.Context) error {
 	d.mu.Lock()
 	lost := d.lost
 	for _, b := range d.queue {
-		lost += len(b.msgs)
+		lost += b.n
 	}
 	if d.cur != nil {
-		lost += len(d.cur.msgs)
+		lost += d.cur.n
 	}
 	d.queue, d.cur, d.free = nil, nil, nil
 	cause := d.cause
@@ -223,11 +223,14 @@ func (d *Destination[T]) flush(ctx context.Context, b *batch[T], deadline time.T
 	err := retry.DoNotify(ctx, d.cfg.Retry, d.o.retryable,
 		func(ctx context.Context) error {
 			attempts++
+			if d.fb != nil {
+				return d.fb.FlushBytes(ctx, b.buf, b.n)
+			}
 			return d.f.Flush(ctx, b.msgs)
 		},
 		func(attempt int, delay time.Duration, err error) {
 			d.o.logger.Warn("batch: flush failed, retrying",
-				"attempt", attempt, "delay", delay, "messages", len(b.msgs), "err", err)
+				"attempt", attempt, "delay", delay, "messages", b.n, "err", err)
 		})
 	switch {
 	case err == nil:
@@ -237,11 +240,11 @@ func (d *Destination[T]) flush(ctx context.Context, b *batch[T], deadline time.T
 		d.done(b, 0)
 		return nil
 	case ctx.Err() != nil: // stopping, out of time, or another worker failed
-		d.done(b, len(b.msgs))
+		d.done(b, b.n)
 		return nil
 	case d.o.deadLetter != nil:
 		if dlErr := d.deadLetter(ctx, b, err, attempts); dlErr != nil {
-			d.done(b, len(b.msgs))
+			d.done(b, b.n)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -250,7 +253,7 @@ func (d *Destination[T]) flush(ctx context.Context, b *batch[T], deadline time.T
 		d.done(b, 0)
 		return nil
 	default:
-		d.done(b, len(b.msgs))
+		d.done(b, b.n)
 		return fmt.Errorf("batch: flush: %w", err)
 	}
 }
@@ -282,7 +285,7 @@ func (d *Destination[T]) deadLetter(ctx context.Context, b *batch[T], cause erro
 func (d *Destination[T]) done(b *batch[T], lost int) {
 	clear(b.msgs) // drop references for the garbage collector
 	clear(b.acks)
-	b.msgs, b.acks, b.size = b.msgs[:0], b.acks[:0], 0
+	b.msgs, b.buf, b.acks, b.n, b.size = b.msgs[:0], b.buf[:0], b.acks[:0], 0, 0
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.lost += lost

@@ -63,9 +63,10 @@ type Config struct {
 	Fsync *bool `json:"fsync"`
 	// Batch sets when batches are cut. Defaults: eager (a batch is written
 	// as soon as the previous write is done, so batches grow with the
-	// load: group commit), count 1024, bytes 1 MiB, age 200ms, parallelism
-	// 1: one batch is written at a time, so lines keep their order (and,
-	// measured, it is no slower than two).
+	// load: group commit), count 1024, bytes 1 MiB (of lines, before
+	// compression), age 200ms, parallelism 1: one batch is written at a
+	// time, so lines keep their order (and, measured, it is no slower than
+	// two).
 	Batch batch.Config `json:"batch"`
 }
 
@@ -155,10 +156,14 @@ func New(c Config, opts ...Option) (*Destination, error) {
 		opt(&o)
 	}
 	jo, _ := event.JSONRaw(c.JSONRaw)
-	w := &writer{cfg: c, json: jo, sync: c.Fsync == nil || *c.Fsync, o: o}
-	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](w.flush),
-		batch.WithLogger[event.Event](o.log),
-		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
+	w := &writer{cfg: c, sync: c.Fsync == nil || *c.Fsync, o: o}
+	enc := func(b []byte, m *sluice.Message[event.Event]) []byte {
+		return append(m.Value.AppendJSONWith(b, jo), '\n')
+	}
+	if c.Format == "raw" {
+		enc = func(b []byte, m *sluice.Message[event.Event]) []byte { return append(append(b, m.Value.Raw...), '\n') }
+	}
+	d, err := batch.NewEncoded(c.Batch, enc, batch.FlushBytesFunc(w.flush), batch.WithLogger[event.Event](o.log))
 	if err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
@@ -178,15 +183,15 @@ func (d *Destination) Run(ctx context.Context) error {
 	return err
 }
 
-// writer owns the open file. Batches are encoded in parallel, then written
-// and synced one at a time under mu.
+// writer owns the open file. Batches come encoded (by Send); they are
+// compressed in parallel if need be, then written and synced one at a time
+// under mu.
 type writer struct {
 	cfg  Config
-	json event.JSONOptions
 	sync bool
 	o    options
 
-	pool sync.Pool // *scratch for encoding
+	pool sync.Pool // *gzipper
 
 	mu     sync.Mutex
 	f      *os.File
@@ -195,18 +200,21 @@ type writer struct {
 	broken error // a failed fsync: the file's state is unknown, stop
 }
 
-func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+// flush writes b, the n lines of a batch.
+func (w *writer) flush(ctx context.Context, b []byte, n int) error {
 	start := time.Now()
-	s, _ := w.pool.Get().(*scratch)
-	if s == nil {
-		s = new(scratch)
+	if w.cfg.Compression == "gzip" {
+		z, _ := w.pool.Get().(*gzipper)
+		if z == nil {
+			z = new(gzipper)
+		}
+		defer w.pool.Put(z)
+		var err error
+		if b, err = z.compress(b); err != nil {
+			return err
+		}
 	}
-	defer w.pool.Put(s)
-	out, err := s.encode(msgs, w.cfg.Format == "raw", w.json, w.cfg.Compression == "gzip")
-	if err != nil {
-		return err
-	}
-	buf := bytes.NewBuffer(out)
+	buf := bytes.NewBuffer(b)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -246,47 +254,33 @@ func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	}
 	w.size += int64(buf.Len())
 	if w.o.flushed != nil {
-		w.o.flushed(len(msgs), time.Since(start))
+		w.o.flushed(n, time.Since(start))
 	}
 	return nil
 }
 
-// scratch holds the buffers of one flush, reused across flushes.
-type scratch struct {
-	lines []byte
-	gz    bytes.Buffer
-	zw    *gzip.Writer
+// gzipper compresses batches, reusing its buffers from flush to flush.
+type gzipper struct {
+	gz bytes.Buffer
+	zw *gzip.Writer
 }
 
-// encode returns msgs as lines, gzipped as one complete member if gz.
-// The result is valid until the next call.
-func (s *scratch) encode(msgs []sluice.Message[event.Event], raw bool, jo event.JSONOptions, gz bool) ([]byte, error) {
-	b := s.lines[:0]
-	for i := range msgs {
-		if raw {
-			b = append(b, msgs[i].Value.Raw...)
-		} else {
-			b = msgs[i].Value.AppendJSONWith(b, jo)
-		}
-		b = append(b, '\n')
-	}
-	s.lines = b
-	if !gz {
-		return b, nil
-	}
-	s.gz.Reset()
-	if s.zw == nil {
-		s.zw = gzip.NewWriter(&s.gz)
+// compress returns b gzipped as one complete member, valid until the next
+// call.
+func (z *gzipper) compress(b []byte) ([]byte, error) {
+	z.gz.Reset()
+	if z.zw == nil {
+		z.zw = gzip.NewWriter(&z.gz)
 	} else {
-		s.zw.Reset(&s.gz)
+		z.zw.Reset(&z.gz)
 	}
-	if _, err := s.zw.Write(b); err != nil {
+	if _, err := z.zw.Write(b); err != nil {
 		return nil, err
 	}
-	if err := s.zw.Close(); err != nil { // a complete member per batch
+	if err := z.zw.Close(); err != nil { // a complete member per batch
 		return nil, err
 	}
-	return s.gz.Bytes(), nil
+	return z.gz.Bytes(), nil
 }
 
 // due reports whether the file must be rotated before n more bytes.

@@ -1,0 +1,118 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Encoder appends the encoding of *m to b and returns the extended slice,
+// as the append functions of strconv do. It must not keep m.
+type Encoder[T any] func(b []byte, m *sluice.Message[T]) []byte
+
+// BytesFlusher writes one batch of encoded messages somewhere durable:
+// b holds the encodings of n messages, back to back, in the order sent.
+// It follows the rules of [Flusher]: nil once all of b is written, errors
+// marked [sluice.Retryable] retried, return promptly when ctx is done, safe
+// for concurrent use when Parallelism is above 1. It must not modify b or
+// keep it after it returns: the [Destination] reuses it.
+type BytesFlusher interface {
+	FlushBytes(ctx context.Context, b []byte, n int) error
+}
+
+// FlushBytesFunc adapts an ordinary function to a [BytesFlusher].
+type FlushBytesFunc func(ctx context.Context, b []byte, n int) error
+
+// FlushBytes calls f(ctx, b, n).
+func (f FlushBytesFunc) FlushBytes(ctx context.Context, b []byte, n int) error { return f(ctx, b, n) }
+
+// NewEncoded returns a Destination whose batches hold messages already
+// encoded: Send encodes each message with enc, in the caller's goroutine
+// and outside the destination's lock, and a batch is the encodings back
+// to back, handed to f. Batches are then plain bytes, reused from flush
+// to flush: the messages themselves are not kept, so nothing they point
+// to stays alive while a batch waits, and the garbage collector has
+// nothing in them to scan. Config.Bytes counts encoded bytes (exactly, so
+// [WithSize] does not apply). Everything else is as with [New], except
+// that a batch that failed cannot go to a dead letter, which takes
+// messages: [WithDeadLetter] is an error.
+func NewEncoded[T any](c Config, enc Encoder[T], f BytesFlusher, opts ...Option[T]) (*Destination[T], error) {
+	var errs []error
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if enc == nil {
+		errs = append(errs, errors.New("encoder is nil"))
+	}
+	if ff, ok := f.(FlushBytesFunc); f == nil || ok && ff == nil {
+		errs = append(errs, errors.New("flusher is nil"))
+	}
+	var o options[T]
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.deadLetter != nil {
+		errs = append(errs, errors.New("a dead letter needs the messages: use New"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("batch: new: %w", err)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if o.retryable == nil {
+		o.retryable = sluice.IsRetryable
+	}
+	d := &Destination[T]{cfg: c.withDefaults(), enc: enc, fb: f, o: o, arm: make(chan struct{}, 1)}
+	d.work.L = &d.mu
+	return d, nil
+}
+
+// encoded is what one Send encoded: the messages' encodings back to back,
+// and where each ends.
+type encoded struct {
+	buf  []byte
+	ends []int
+}
+
+// encode returns msgs encoded, in a scratch to give back with release.
+func (d *Destination[T]) encode(msgs []sluice.Message[T]) *encoded {
+	e, _ := d.scratch.Get().(*encoded)
+	if e == nil {
+		e = new(encoded)
+	}
+	e.buf, e.ends = e.buf[:0], e.ends[:0]
+	for i := range msgs {
+		e.buf = d.enc(e.buf, &msgs[i])
+		e.ends = append(e.ends, len(e.buf))
+	}
+	return e
+}
+
+// release keeps e for a later Send.
+func (d *Destination[T]) release(e *encoded) {
+	if e != nil {
+		d.scratch.Put(e)
+	}
+}
+
+// size returns the length of the encoding of message i.
+func (e *encoded) size(i int) int {
+	if i == 0 {
+		return e.ends[0]
+	}
+	return e.ends[i] - e.ends[i-1]
+}
+
+// bytes returns the encoding of message i.
+func (e *encoded) bytes(i int) []byte {
+	if i == 0 {
+		return e.buf[:e.ends[0]]
+	}
+	return e.buf[e.ends[i-1]:e.ends[i]]
+}

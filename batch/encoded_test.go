@@ -1,0 +1,188 @@
+package batch_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/memory"
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+// framed encodes a message as its length (uvarint) and its value, so that
+// a batch can be cut back into its messages whatever they hold.
+func framed(b []byte, m *sluice.Message[[]byte]) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(m.Value))), m.Value...)
+}
+
+// unframe cuts an encoded batch back into its values.
+func unframe(b []byte) ([][]byte, error) {
+	var vs [][]byte
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return nil, errors.New("bad frame")
+		}
+		vs = append(vs, b[k:k+int(n)])
+		b = b[k+int(n):]
+	}
+	return vs, nil
+}
+
+// TestEncodedConformance runs the sluicetest suite on a NewEncoded
+// destination whose flusher cuts each batch back into messages and sends
+// them into a memory.Queue, the Source.
+func TestEncodedConformance(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     batch.Config
+		ordered bool
+	}{
+		{"one flush at a time", batch.Config{Count: 10, Age: 10 * time.Millisecond, Parallelism: 1, StopTimeout: 500 * time.Millisecond}, true},
+		{"parallel flushes, bytes limit, eager", batch.Config{Count: 7, Bytes: 600, Age: 10 * time.Millisecond, Parallelism: 4, Eager: true, StopTimeout: 500 * time.Millisecond}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := sluicetest.Features{Ordered: tc.ordered, ConcurrentRecv: true, ConcurrentSend: true, Binary: true}
+			sluicetest.Run(t, f, func(t *testing.T, name string) (sluice.Source[[]byte], sluice.Destination[[]byte]) {
+				q := memory.New[[]byte](0)
+				t.Cleanup(q.Close)
+				flush := batch.FlushBytesFunc(func(ctx context.Context, b []byte, n int) error {
+					vs, err := unframe(b)
+					if err != nil || len(vs) != n {
+						return fmt.Errorf("batch of %d messages holds %d (%v)", n, len(vs), err)
+					}
+					ms := make([]sluice.Message[[]byte], n)
+					for i, v := range vs {
+						ms[i].Value = slices.Clone(v) // b is reused after the flush
+					}
+					return q.Send(ctx, sluice.Noop, ms...)
+				})
+				d, err := batch.NewEncoded(tc.cfg, framed, flush)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return q, d
+			})
+		})
+	}
+}
+
+// TestEncodedCuts checks that an encoded destination cuts where New's
+// does, counting encoded bytes, and that each batch is its messages'
+// encodings in order.
+func TestEncodedCuts(t *testing.T) {
+	raw := func(b []byte, m *sluice.Message[[]byte]) []byte { return append(b, m.Value...) }
+	for _, tc := range cutTests {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				mu      sync.Mutex
+				got     []int
+				flushed []byte
+			)
+			flush := batch.FlushBytesFunc(func(_ context.Context, b []byte, n int) error {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, n)
+				flushed = append(flushed, b...)
+				return nil
+			})
+			d, err := batch.NewEncoded(batch.Config{Count: tc.count, Bytes: tc.bytes, Age: time.Hour, Parallelism: 1}, raw, flush)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := start(t, t.Context(), d)
+			var sent []byte
+			for i, sizes := range tc.sends {
+				ms := msgs(fmt.Sprint(i), sizes...)
+				for j := range ms {
+					for k := range ms[j].Value {
+						ms[j].Value[k] = byte('a' + (i+j+k)%26)
+					}
+					sent = append(sent, ms[j].Value...)
+				}
+				if err := d.Send(t.Context(), nil, ms...); err != nil {
+					t.Fatalf("Send %d: %v", i, err)
+				}
+			}
+			if err := r.stop(t); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got batches %v, want %v", got, tc.want)
+			}
+			if !bytes.Equal(flushed, sent) {
+				t.Errorf("flushed %q, sent %q", flushed, sent)
+			}
+		})
+	}
+}
+
+func TestNewEncoded(t *testing.T) {
+	noop := batch.FlushBytesFunc(func(context.Context, []byte, int) error { return nil })
+	tests := []struct {
+		name    string
+		new     func() error
+		wantErr string
+	}{
+		{"defaults", func() error { _, err := batch.NewEncoded(batch.Config{}, framed, noop); return err }, ""},
+		{"nil encoder", func() error { _, err := batch.NewEncoded[[]byte](batch.Config{}, nil, noop); return err }, "encoder is nil"},
+		{"nil flusher", func() error { _, err := batch.NewEncoded(batch.Config{}, framed, nil); return err }, "flusher is nil"},
+		{"nil FlushBytesFunc", func() error {
+			_, err := batch.NewEncoded(batch.Config{}, framed, batch.FlushBytesFunc(nil))
+			return err
+		}, "flusher is nil"},
+		{"dead letter", func() error {
+			_, err := batch.NewEncoded(batch.Config{}, framed, noop, batch.WithDeadLetter[[]byte](memory.New[[]byte](1)))
+			return err
+		}, "dead letter"},
+		{"bad config", func() error { _, err := batch.NewEncoded(batch.Config{Count: -1}, framed, noop); return err }, "count"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.new()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("got %v, want nil", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("got %v, want an error mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestEncodedKeepsNoMessage: once Send has returned, the batch holds only
+// bytes, so changing a sent message's value changes nothing flushed.
+func TestEncodedKeepsNoMessage(t *testing.T) {
+	var got []byte
+	flush := batch.FlushBytesFunc(func(_ context.Context, b []byte, n int) error {
+		got = append(got, b...)
+		return nil
+	})
+	raw := func(b []byte, m *sluice.Message[[]byte]) []byte { return append(b, m.Value...) }
+	d, err := batch.NewEncoded(batch.Config{Count: 10, Age: time.Hour, Parallelism: 1}, raw, flush)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, t.Context(), d)
+	v := []byte("before")
+	if err := d.Send(t.Context(), nil, sluice.Message[[]byte]{Value: v}); err != nil {
+		t.Fatal(err)
+	}
+	copy(v, "AFTER!")
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "before" {
+		t.Errorf("flushed %q, want %q", got, "before")
+	}
+}
