@@ -25,8 +25,8 @@ func (a *arena) copy(b []byte) []byte {
 	return a.block[n:len(a.block):len(a.block)]
 }
 
-// str returns b as a string without copying. b must be arena memory, which
-// is never written again.
+// str returns b as a string without copying. b must be memory that is
+// never written again: an arena's, or a frame a framing.Reader keeps.
 func str(b []byte) string {
 	if len(b) == 0 {
 		return ""

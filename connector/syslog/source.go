@@ -229,8 +229,9 @@ type pending struct {
 	b *handoff.Batch[event.Event]
 }
 
-// add adds the event for frame; it queues the batch when it is full, and
-// returns false when ctx is done.
+// add adds the event for frame, copied into a; a nil a means that frame
+// is never written again, and the event keeps it. It queues the batch when
+// it is full, and returns false when ctx is done.
 func (p *pending) add(ctx context.Context, a *arena, frame []byte, host string, truncated bool, now time.Time) bool {
 	if p.b == nil {
 		p.b = p.s.q.Get()
@@ -253,9 +254,12 @@ func (p *pending) flush(ctx context.Context) bool {
 }
 
 // event parses frame into an event, keeping a copy of it in arena memory
-// that the event owns from now on.
+// that the event owns from now on (or frame itself if a is nil).
 func (s *Source) event(a *arena, frame []byte, host string, truncated bool, now time.Time) event.Event {
-	raw := a.copy(frame)
+	raw := frame
+	if a != nil {
+		raw = a.copy(frame)
+	}
 	ev := event.Event{ReceivedAt: now, Source: s.name, SourceType: "syslog", Host: host, ContentType: s.cfg.ContentType, Raw: raw}
 	if truncated {
 		ev.Flags |= event.Truncated

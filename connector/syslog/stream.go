@@ -76,7 +76,7 @@ func (s *Source) serve(ctx context.Context, c net.Conn) {
 	// one clock read per read, not per frame.
 	tr := &timedReader{r: r}
 	fr := framing.NewReader(tr, s.cfg.MaxMessageBytes)
-	var a arena
+	fr.Keep(arenaBlock) // frames are never overwritten: events point into them, uncopied
 	// Events are queued in batches: at the latest before a read that may
 	// block, so none waits for more input.
 	p := pending{s: s}
@@ -100,7 +100,7 @@ func (s *Source) serve(ctx context.Context, c net.Conn) {
 			}
 			return
 		}
-		if !p.add(ctx, &a, msg, host, truncated, tr.at) {
+		if !p.add(ctx, nil, msg, host, truncated, tr.at) {
 			return
 		}
 	}

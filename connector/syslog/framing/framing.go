@@ -60,6 +60,7 @@ type Reader struct {
 
 	buf        []byte
 	start, end int    // unread bytes are buf[start:end]
+	keep       int    // see Keep: the size of a new buffer, or 0
 	beforeRead func() // see BeforeRead
 	bufOff     int64  // stream offset of buf[0]
 	err        error  // sticky error from rd, returned once buf is drained
@@ -89,8 +90,25 @@ func NewReader(r io.Reader, maxSize int) *Reader {
 // Reset discards any buffered data and state, and makes z read from r,
 // keeping its buffer and size limit.
 func (z *Reader) Reset(r io.Reader) {
-	*z = Reader{rd: r, maxSize: z.maxSize, maxCount: z.maxCount, maxDigits: z.maxDigits, buf: z.buf}
+	buf := z.buf
+	if z.keep > 0 {
+		buf = nil // frames returned may still point into it
+	}
+	*z = Reader{rd: r, maxSize: z.maxSize, maxCount: z.maxCount, maxDigits: z.maxDigits, buf: buf, keep: z.keep}
 }
+
+// keepMinRead is the least room a Reader that keeps frames reads into:
+// with less left in its buffer, it starts a new one.
+const keepMinRead = 8 << 10
+
+// Keep makes the frames Next returns stay valid for good: z never writes
+// over a byte it has returned. It reads into buffers of size bytes (at
+// least what the size limit needs), and when one is full it goes on in a
+// new one, copying only the incomplete frame at its end; a buffer is freed
+// by the garbage collector once no frame points into it. A caller that
+// keeps frames, as a source keeps messages, then needs no copy of its own.
+// Call it before the first Next.
+func (z *Reader) Keep(size int) { z.keep = max(size, minBufSize, z.maxSize+headroom+keepMinRead) }
 
 // InputOffset returns the number of bytes of the stream consumed so far:
 // up to the end of the last frame Next returned, with its trailer and the
@@ -101,14 +119,16 @@ func (z *Reader) InputOffset() int64 { return z.bufOff + int64(z.start) }
 // BeforeRead sets a function that Next calls before each read from the
 // underlying reader, that is, whenever Next may block: a caller that
 // batches frames hands its batch on there, so nothing waits for more
-// input. Frames returned earlier are no longer valid when it is called.
+// input. Frames returned earlier are no longer valid when it is called,
+// unless z keeps them (see Keep).
 func (z *Reader) BeforeRead(f func()) { z.beforeRead = f }
 
 // Next returns the next frame's message, without its octet count or
 // trailer.
 //
 // The returned slice points into z's buffer: it is valid only until the
-// next call to Next or Reset, and Next does not allocate for it. truncated
+// next call to Next or Reset (for good if z keeps frames, see Keep), and
+// Next does not allocate for it. truncated
 // reports that the frame was longer than the size limit and msg is its
 // first maxSize bytes; the rest of the frame is read and discarded, never
 // taken as a new frame.
@@ -126,7 +146,7 @@ func (z *Reader) Next() (msg []byte, truncated bool, err error) {
 		return nil, false, z.fail
 	}
 	if z.buf == nil {
-		z.buf = make([]byte, max(minBufSize, z.maxSize+headroom))
+		z.buf = make([]byte, max(minBufSize, z.maxSize+headroom, z.keep))
 	}
 	if err := z.discard(); err != nil {
 		return nil, false, z.setFail(err)
@@ -167,7 +187,16 @@ func (z *Reader) setFail(err error) error {
 // its start. It returns the underlying reader's error once no byte is
 // buffered.
 func (z *Reader) fill() error {
-	if z.start > 0 {
+	switch {
+	case z.keep > 0 && len(z.buf)-z.end < keepMinRead:
+		// The bytes before start were returned: leave them be.
+		buf := make([]byte, z.keep)
+		z.end = copy(buf, z.buf[z.start:z.end])
+		z.buf = buf
+		z.bufOff += int64(z.start)
+		z.start = 0
+	case z.keep > 0:
+	case z.start > 0:
 		copy(z.buf, z.buf[z.start:z.end])
 		z.bufOff += int64(z.start)
 		z.end -= z.start

@@ -28,7 +28,8 @@ import (
 // message by message, in octet counting or LF/CRLF/NUL-terminated framing
 // as the bits of mask say (octet counting where the message could not be
 // newline-framed), and reading the stream back gives the same list, each
-// message cut to maxSize and flagged truncated if it was longer.
+// message cut to maxSize and flagged truncated if it was longer, also when
+// the frames are kept (Keep) and read only at the end.
 func FuzzReader(f *testing.F) {
 	for _, tc := range readerTests {
 		if len(tc.in) <= 1024 { // large seeds make minimisation slow
@@ -51,6 +52,11 @@ func FuzzReader(f *testing.F) {
 		got, err = readFrames(t, framing.NewReader(newChunkReader(stream, chunks), maxSize), len(stream), maxSize)
 		if !equalFrames(got, want) || err != io.EOF {
 			t.Errorf("messages %q framed as %q (mask %x): got %s, %v; want %s", msgs, stream, mask, show(got), err, show(want))
+		}
+		z := framing.NewReader(newChunkReader(stream, chunks), maxSize)
+		z.Keep(0)
+		if got, err = readKept(z); !equalFrames(got, want) || err != io.EOF {
+			t.Errorf("kept: messages %q framed as %q (mask %x): got %s, %v; want %s", msgs, stream, mask, show(got), err, show(want))
 		}
 	})
 }
@@ -155,4 +161,70 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// TestReaderKeep reads a 3 MB stream of both framings, with truncated
+// frames, in pseudo-random chunks, through a Reader that keeps frames: the
+// frames, kept as returned (not copied) until the end, are still the
+// messages sent, so no buffer was written over after a frame was returned.
+func TestReaderKeep(t *testing.T) {
+	const maxSize = 500
+	rng := newChunkReader(nil, 42)
+	var msgs [][]byte
+	for i := range 10000 {
+		m, n := message250(i), 1+int(rng.next()%600)
+		for len(m) < n {
+			m = append(m, m...)
+		}
+		m = m[:n]
+		if m[0]-'0' < 10 {
+			m[0] = '<' // keep digits for octet counts
+		}
+		msgs = append(msgs, m)
+	}
+	for _, seed := range []uint64{1, 7, 1 << 40} {
+		stream, want := frameAll(msgs, 0x5A5A5A5A5A5A5A5A^seed, maxSize)
+		z := framing.NewReader(newChunkReader(stream, seed), maxSize)
+		z.Keep(0)
+		got, err := readKept(z)
+		if err != io.EOF {
+			t.Fatal(err)
+		}
+		if !equalFrames(got, want) {
+			t.Errorf("seed %d: %d frames kept, %d sent; first difference at %d", seed, len(got), len(want), firstDiff(got, want))
+		}
+		if len(stream) < 10*(64<<10) {
+			t.Fatalf("the stream (%d bytes) is too short to fill several buffers", len(stream))
+		}
+	}
+}
+
+// readKept reads z until an error, keeping the frames as returned, and
+// copies them only then.
+func readKept(z *framing.Reader) ([]frame, error) {
+	var kept [][]byte
+	var flags []bool
+	var err error
+	for {
+		var msg []byte
+		var truncated bool
+		if msg, truncated, err = z.Next(); err != nil {
+			break
+		}
+		kept, flags = append(kept, msg), append(flags, truncated)
+	}
+	got := make([]frame, len(kept))
+	for i := range kept {
+		got[i] = frame{string(kept[i]), flags[i]}
+	}
+	return got, err
+}
+
+func firstDiff(a, b []frame) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
