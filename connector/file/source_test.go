@@ -88,7 +88,7 @@ type running struct {
 	evs  []event.Event
 	acks []func()
 
-	pause sync.Mutex // held by a test to stop receiving
+	receive chan struct{} // closed when events are to be received
 }
 
 // run starts a Source over cfg; with autoAck, every event is acked as it
@@ -98,8 +98,7 @@ func run(t *testing.T, cfg file.SourceConfig, autoAck bool) *running {
 	return startSource(t, cfg, autoAck, false)
 }
 
-// runPaused is run with r.pause held: nothing is received until the test
-// unlocks it.
+// runPaused is run with nothing received until the test closes r.receive.
 func runPaused(t *testing.T, cfg file.SourceConfig, autoAck bool) *running {
 	t.Helper()
 	return startSource(t, cfg, autoAck, true)
@@ -125,15 +124,15 @@ func startSource(t *testing.T, cfg file.SourceConfig, autoAck, paused bool) *run
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{src: s, cancel: cancel, done: make(chan error, 1), recvd: make(chan struct{})}
-	if paused {
-		r.pause.Lock()
+	r.receive = make(chan struct{})
+	if !paused {
+		close(r.receive)
 	}
 	go func() { r.done <- s.Run(ctx) }()
 	go func() {
 		defer close(r.recvd)
+		<-r.receive
 		for {
-			r.pause.Lock()
-			r.pause.Unlock() //nolint:staticcheck // an empty critical section: wait while a test holds it
 			m, ack, err := s.Recv(context.Background())
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
@@ -175,6 +174,11 @@ func (r *running) stop(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return")
+	}
+	select {
+	case <-r.receive:
+	default:
+		close(r.receive) // a paused test that stopped early
 	}
 	<-r.recvd
 }
@@ -463,7 +467,7 @@ func TestSourceRewrittenPastOffset(t *testing.T) {
 	}
 	fresh := numbered("new", 20000, 40) // in one write, well past the old offset
 	appendFile(t, path, strings.Join(fresh, "\n")+"\n")
-	r.pause.Unlock()
+	close(r.receive)
 	want := append(old, fresh...)
 	if !waitFor(func() bool { return len(r.events()) >= len(want) }) {
 		t.Errorf("timed out waiting for every line")
