@@ -42,6 +42,7 @@ type Options struct {
 	Results  string // directory for result files; "" writes none
 	Timeout  time.Duration
 	Keep     bool
+	Profile  bool
 	Smoke    bool
 	Command  string // the command line, for the reports
 }
@@ -86,6 +87,7 @@ func main() {
 	flag.StringVar(&o.Results, "results", "bench/results", `directory (relative to the module root) for result files; "" writes none`)
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "per-replica timeout")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the subjects' directories")
+	flag.BoolVar(&o.Profile, "profile", false, "sluiced writes a CPU profile of each replica, cpu.pprof, in its directory (implies -keep)")
 	dump := flag.String("dump", "", "write the load (-lines lines of -format, -framing) to this file and exit: the same bytes a run sends, for profiling a subject by hand")
 	smoke := flag.Bool("smoke", false, "CI smoke run: p1, p2, p2t, p6 (sluiced, relay) and p7 (sluiced-disk, sluiced-memory, ceiling), 5000 lines, 1 replica; fails on any loss or duplicate")
 	flag.Parse()
@@ -146,7 +148,8 @@ func Main(o Options, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(bin)
-	env := &Env{ModRoot: filepath.Dir(strings.TrimSpace(string(gomod))), BinDir: bin}
+	env := &Env{ModRoot: filepath.Dir(strings.TrimSpace(string(gomod))), BinDir: bin, Profile: o.Profile}
+	o.Keep = o.Keep || o.Profile
 	if len(o.Cases) == 1 && o.Cases[0] == "all" {
 		o.Cases = nil
 		for _, c := range Cases {
@@ -369,8 +372,12 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			if c.Network == "http" {
 				acked = fmt.Sprintf(" (acked in %v)", r.Acked.Round(time.Millisecond))
 			}
-			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v%s, cpu %.2fs, missing %d, dup %d, err %v\n",
-				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), acked, r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err))
+			kept := ""
+			if ro.Keep {
+				kept = ", kept in " + r.Dir
+			}
+			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v%s, cpu %.2fs, missing %d, dup %d, err %v%s\n",
+				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), acked, r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err), kept)
 			runs[s.Name] = append(runs[s.Name], r)
 		}
 	}

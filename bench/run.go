@@ -18,6 +18,7 @@ type Result struct {
 	Subject string
 	Case    string
 	Replica int
+	Dir     string        // the subject's directory (removed unless kept)
 	Lines   int           // lines sent
 	Bytes   int64         // bytes sent
 	E2E     time.Duration // first byte sent → file holds every line (or the last growth)
@@ -96,6 +97,7 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 		res.Err = err
 		return res
 	}
+	res.Dir = dir
 	if !o.Keep {
 		defer os.RemoveAll(dir)
 	}

@@ -50,6 +50,7 @@ var DefaultSubjects = []string{"sluiced", "relay", "socat", "socat-128k", "rsysl
 type Env struct {
 	ModRoot string // the module's root directory
 	BinDir  string // where binaries are built
+	Profile bool   // sluiced writes a CPU profile, cpu.pprof, in its run's directory
 }
 
 // Run is one start of a subject.
@@ -169,6 +170,9 @@ func sluicedCommand(env *Env, r Run, cfg string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	cmd := exec.Command(filepath.Join(env.BinDir, "sluiced"), "run", "--config", path)
+	if env.Profile {
+		cmd.Args = append(cmd.Args, "--cpuprofile", filepath.Join(r.Dir, "cpu.pprof"))
+	}
 	cmd.Dir = r.Dir
 	return cmd, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/sluicehq/sluice/daemon/config"
@@ -108,6 +109,7 @@ func runCmd(args []string, stderr io.Writer, r *Registry) int {
 	fs, path := flags("run", "run [--config FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0. A second signal exits at once.\nWithout --config it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
 	level := fs.String("log-level", "", "log `level` (debug, info, warn, error); overrides log.level")
 	format := fs.String("log-format", "", "log `format` (text, json); overrides log.format")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage(err)
 	}
@@ -135,6 +137,14 @@ func runCmd(args []string, stderr io.Writer, r *Registry) int {
 	if err != nil {
 		printErrors(stderr, err)
 		return 1
+	}
+	if *cpuprofile != "" {
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "sluiced: --cpuprofile:", err)
+			return 1
+		}
+		defer stop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -197,4 +207,20 @@ func exitUsage(err error) int {
 		return 0
 	}
 	return 2
+}
+
+// startCPUProfile profiles the process into the file at path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
