@@ -123,14 +123,18 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if s.json {
 		extra = 256
 	}
-	bo := []batch.Option[event.Event]{
-		batch.WithLogger[event.Event](o.log),
-		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + extra }),
+	// Without a dead letter, which needs the events, batches hold the
+	// frames already encoded (by Send).
+	var d *batch.Destination[event.Event]
+	var err error
+	if o.deadLetter == nil {
+		d, err = batch.NewEncoded(c.Batch, s.appendFrame, batch.FlushBytesFunc(s.write), batch.WithLogger[event.Event](o.log))
+	} else {
+		d, err = batch.New(c.Batch, batch.FlushFunc[event.Event](s.flush),
+			batch.WithLogger[event.Event](o.log),
+			batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + extra }),
+			batch.WithDeadLetter(o.deadLetter))
 	}
-	if o.deadLetter != nil {
-		bo = append(bo, batch.WithDeadLetter(o.deadLetter))
-	}
-	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](s.flush), bo...)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
@@ -190,103 +194,98 @@ type sender struct {
 	dialer net.Dialer
 	tls    *tls.Config // set by Run before any flush; nil for plain TCP
 
-	pool     sync.Pool    // *scratch
+	pool     sync.Pool    // *[]byte, for flush
 	lastWarn atomic.Int64 // unix nanoseconds of the last newline warning
 
 	mu   sync.Mutex
 	idle []*conn // connections no flush is using; at most batch.parallelism
 }
 
-// scratch holds the buffers of one flush, reused across flushes.
-type scratch struct {
-	out []byte // the encoded batch
-	js  []byte // one event's JSON, with octet framing
+// flush encodes msgs and writes them on a connection of its own.
+func (s *sender) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+	b, _ := s.pool.Get().(*[]byte)
+	if b == nil {
+		b = new([]byte)
+	}
+	defer s.pool.Put(b)
+	out := (*b)[:0]
+	for i := range msgs {
+		out = s.appendFrame(out, &msgs[i])
+	}
+	*b = out
+	return s.write(ctx, out, len(msgs))
 }
 
-// flush writes msgs on a connection of its own.
-func (s *sender) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+// write writes b, the frames of n events, on a connection of its own.
+func (s *sender) write(ctx context.Context, b []byte, n int) error {
 	start := time.Now()
-	sc, _ := s.pool.Get().(*scratch)
-	if sc == nil {
-		sc = new(scratch)
-	}
-	defer s.pool.Put(sc)
-	split := s.encode(sc, msgs)
-	if split > 0 {
-		s.newlines(split)
-	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("socket: %w", err)
 	}
-	if len(sc.out) == 0 {
+	if len(b) == 0 {
 		return nil // every event was empty
 	}
 	c, err := s.get(ctx)
 	if err != nil {
 		return err
 	}
-	if err := c.write(ctx, sc.out, s.cfg.WriteTimeout); err != nil {
+	if err := c.write(ctx, b, s.cfg.WriteTimeout); err != nil {
 		c.close()
 		return s.netError(ctx, "write to "+s.cfg.Addr, "write", err)
 	}
 	s.put(c)
 	if s.hooks.Written != nil {
-		s.hooks.Written(len(msgs), len(sc.out), time.Since(start))
+		s.hooks.Written(n, len(b), time.Since(start))
 	}
 	return nil
 }
 
-// encode writes the frames of msgs to sc.out and returns how many events
-// hold a newline, with lf framing.
-func (s *sender) encode(sc *scratch, msgs []sluice.Message[event.Event]) (split int) {
-	out := sc.out[:0]
-	for i := range msgs {
-		e := &msgs[i].Value
-		p := e.Raw
-		if s.json {
-			if !s.octet { // JSON holds no newline: append it in place
-				out = e.AppendJSONWith(out, s.jo)
-				out = append(out, '\n')
-				continue
-			}
-			sc.js = e.AppendJSONWith(sc.js[:0], s.jo)
-			p = sc.js
-		}
-		switch {
-		case len(p) == 0:
-			// Octet counting cannot carry an empty frame; a receiver
-			// skips a blank line.
-		case s.octet:
-			out = strconv.AppendInt(out, int64(len(p)), 10)
-			out = append(out, ' ')
-			out = append(out, p...)
-		default:
-			if bytes.IndexByte(p, '\n') >= 0 {
-				split++
-			}
-			out = append(out, p...)
-			out = append(out, '\n')
-		}
+// appendFrame appends m's frame to out. With lf framing, an event that
+// holds a newline is counted and logged (see newline).
+func (s *sender) appendFrame(out []byte, m *sluice.Message[event.Event]) []byte {
+	e := &m.Value
+	if s.json && !s.octet { // JSON holds no newline
+		return append(e.AppendJSONWith(out, s.jo), '\n')
 	}
-	sc.out = out
-	return split
+	if s.octet {
+		start := len(out)
+		if s.json {
+			out = e.AppendJSONWith(out, s.jo)
+		} else {
+			out = append(out, e.Raw...)
+		}
+		n := len(out) - start
+		if n == 0 {
+			return out // octet counting cannot carry an empty frame
+		}
+		// Put "LEN SP" in front: move the frame up by its length.
+		var num [20]byte
+		prefix := append(strconv.AppendInt(num[:0], int64(n), 10), ' ')
+		out = append(out, prefix...)
+		copy(out[start+len(prefix):], out[start:start+n])
+		return append(out[:start], prefix...)[:start+len(prefix)+n]
+	}
+	if len(e.Raw) == 0 {
+		return out // a receiver skips a blank line
+	}
+	if bytes.IndexByte(e.Raw, '\n') >= 0 {
+		s.newline()
+	}
+	return append(append(out, e.Raw...), '\n')
 }
 
-// newlines counts and, at most once a minute, logs n events that hold a
-// newline.
-func (s *sender) newlines(n int) {
+// newline counts an event that holds a newline and logs, at most once a
+// minute, that such events are split.
+func (s *sender) newline() {
 	if s.hooks.Failed != nil {
-		for range n {
-			s.hooks.Failed("newline")
-		}
+		s.hooks.Failed("newline")
 	}
 	now := time.Now().UnixNano()
 	last := s.lastWarn.Load()
 	if now-last < int64(time.Minute) || !s.lastWarn.CompareAndSwap(last, now) {
 		return
 	}
-	s.log.Warn("socket: events hold a newline and reach the receiver as several frames; use framing octet to keep them whole (logged at most once a minute)",
-		"events", n)
+	s.log.Warn("socket: events hold a newline and reach the receiver as several frames; use framing octet to keep them whole (logged at most once a minute; each is counted as an error, cause newline)")
 }
 
 // get returns an idle connection, or a new one. A connection that the
