@@ -72,6 +72,7 @@ type Destination[T any] struct {
 type batch[T any] struct {
 	msgs  []sluice.Message[T] // with New
 	buf   []byte              // with NewEncoded: the messages encoded
+	ends  []int               // with NewEncoded: where each message ends in buf
 	n     int                 // messages
 	acks  []func()            // one per Send with messages here; never nil
 	size  int                 // bytes, when Config.Bytes is set
@@ -242,6 +243,7 @@ func (d *Destination[T]) fill(msgs []sluice.Message[T], e *encoded, ack func(), 
 			}
 			if e != nil {
 				b.buf = append(b.buf, e.bytes(i)...)
+				b.ends = append(b.ends, len(b.buf))
 			} else {
 				b.msgs = append(b.msgs, msgs[i])
 			}

@@ -69,7 +69,7 @@ func BenchmarkSend(b *testing.B) {
 // BenchmarkSendEncoded is BenchmarkSend for a NewEncoded destination:
 // Send encodes the messages and copies their bytes into the batch.
 func BenchmarkSendEncoded(b *testing.B) {
-	noop := batch.FlushBytesFunc(func(context.Context, []byte, int) error { return nil })
+	noop := batch.FlushBytesFunc(func(context.Context, []byte, []int) error { return nil })
 	raw := func(buf []byte, m *sluice.Message[[]byte]) []byte { return append(buf, m.Value...) }
 	for _, perSend := range []int{1, 64} {
 		b.Run(fmt.Sprintf("%d msgs with ack", perSend), func(b *testing.B) {

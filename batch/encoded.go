@@ -14,20 +14,24 @@ import (
 type Encoder[T any] func(b []byte, m *sluice.Message[T]) []byte
 
 // BytesFlusher writes one batch of encoded messages somewhere durable:
-// b holds the encodings of n messages, back to back, in the order sent.
-// It follows the rules of [Flusher]: nil once all of b is written, errors
-// marked [sluice.Retryable] retried, return promptly when ctx is done, safe
-// for concurrent use when Parallelism is above 1. It must not modify b or
-// keep it after it returns: the [Destination] reuses it.
+// b holds the encodings of len(ends) messages, back to back, in the order
+// sent; message i ends at ends[i] (and starts where message i-1 ends, or
+// at 0). It follows the rules of [Flusher]: nil once all of b is written,
+// errors marked [sluice.Retryable] retried, return promptly when ctx is
+// done, safe for concurrent use when Parallelism is above 1. It must not
+// modify b or ends, or keep them after it returns: the [Destination]
+// reuses them.
 type BytesFlusher interface {
-	FlushBytes(ctx context.Context, b []byte, n int) error
+	FlushBytes(ctx context.Context, b []byte, ends []int) error
 }
 
 // FlushBytesFunc adapts an ordinary function to a [BytesFlusher].
-type FlushBytesFunc func(ctx context.Context, b []byte, n int) error
+type FlushBytesFunc func(ctx context.Context, b []byte, ends []int) error
 
-// FlushBytes calls f(ctx, b, n).
-func (f FlushBytesFunc) FlushBytes(ctx context.Context, b []byte, n int) error { return f(ctx, b, n) }
+// FlushBytes calls f(ctx, b, ends).
+func (f FlushBytesFunc) FlushBytes(ctx context.Context, b []byte, ends []int) error {
+	return f(ctx, b, ends)
+}
 
 // NewEncoded returns a Destination whose batches hold messages already
 // encoded: Send encodes each message with enc, in the caller's goroutine

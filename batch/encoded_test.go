@@ -56,12 +56,19 @@ func TestEncodedConformance(t *testing.T) {
 			sluicetest.Run(t, f, func(t *testing.T, name string) (sluice.Source[[]byte], sluice.Destination[[]byte]) {
 				q := memory.New[[]byte](0)
 				t.Cleanup(q.Close)
-				flush := batch.FlushBytesFunc(func(ctx context.Context, b []byte, n int) error {
+				flush := batch.FlushBytesFunc(func(ctx context.Context, b []byte, ends []int) error {
 					vs, err := unframe(b)
-					if err != nil || len(vs) != n {
-						return fmt.Errorf("batch of %d messages holds %d (%v)", n, len(vs), err)
+					if err != nil || len(vs) != len(ends) {
+						return fmt.Errorf("batch of %d messages holds %d (%v)", len(ends), len(vs), err)
 					}
-					ms := make([]sluice.Message[[]byte], n)
+					start := 0
+					for i, end := range ends {
+						if !bytes.Equal(framed(nil, &sluice.Message[[]byte]{Value: vs[i]}), b[start:end]) {
+							return fmt.Errorf("message %d is not at %d:%d", i, start, end)
+						}
+						start = end
+					}
+					ms := make([]sluice.Message[[]byte], len(ends))
 					for i, v := range vs {
 						ms[i].Value = slices.Clone(v) // b is reused after the flush
 					}
@@ -89,10 +96,10 @@ func TestEncodedCuts(t *testing.T) {
 				got     []int
 				flushed []byte
 			)
-			flush := batch.FlushBytesFunc(func(_ context.Context, b []byte, n int) error {
+			flush := batch.FlushBytesFunc(func(_ context.Context, b []byte, ends []int) error {
 				mu.Lock()
 				defer mu.Unlock()
-				got = append(got, n)
+				got = append(got, len(ends))
 				flushed = append(flushed, b...)
 				return nil
 			})
@@ -128,7 +135,7 @@ func TestEncodedCuts(t *testing.T) {
 }
 
 func TestNewEncoded(t *testing.T) {
-	noop := batch.FlushBytesFunc(func(context.Context, []byte, int) error { return nil })
+	noop := batch.FlushBytesFunc(func(context.Context, []byte, []int) error { return nil })
 	tests := []struct {
 		name    string
 		new     func() error
@@ -164,7 +171,7 @@ func TestNewEncoded(t *testing.T) {
 // bytes, so changing a sent message's value changes nothing flushed.
 func TestEncodedKeepsNoMessage(t *testing.T) {
 	var got []byte
-	flush := batch.FlushBytesFunc(func(_ context.Context, b []byte, n int) error {
+	flush := batch.FlushBytesFunc(func(_ context.Context, b []byte, _ []int) error {
 		got = append(got, b...)
 		return nil
 	})

@@ -224,7 +224,7 @@ func (d *Destination[T]) flush(ctx context.Context, b *batch[T], deadline time.T
 		func(ctx context.Context) error {
 			attempts++
 			if d.fb != nil {
-				return d.fb.FlushBytes(ctx, b.buf, b.n)
+				return d.fb.FlushBytes(ctx, b.buf, b.ends)
 			}
 			return d.f.Flush(ctx, b.msgs)
 		},
@@ -285,7 +285,7 @@ func (d *Destination[T]) deadLetter(ctx context.Context, b *batch[T], cause erro
 func (d *Destination[T]) done(b *batch[T], lost int) {
 	clear(b.msgs) // drop references for the garbage collector
 	clear(b.acks)
-	b.msgs, b.buf, b.acks, b.n, b.size = b.msgs[:0], b.buf[:0], b.acks[:0], 0, 0
+	b.msgs, b.buf, b.ends, b.acks, b.n, b.size = b.msgs[:0], b.buf[:0], b.ends[:0], b.acks[:0], 0, 0
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.lost += lost

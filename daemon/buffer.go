@@ -49,14 +49,7 @@ type diskBuffer struct {
 	maxRec  int // largest record the spool takes
 	maxSend int // most bytes of records, with their headers, in one spool Send
 
-	bufs sync.Pool // *encoded
-}
-
-// encoded is the scratch space of one write.
-type encoded struct {
-	data []byte
-	ends []int
-	recs []sluice.Message[[]byte]
+	recs sync.Pool // *[]sluice.Message[[]byte], the records of one write
 }
 
 func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, runners []sluice.Runner,
@@ -70,11 +63,11 @@ func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, ru
 	b.maxRec = int(min(c.SegmentBytes, c.MaxBytes-c.SegmentBytes)) - spool.HeaderSize
 	b.maxSend = int(min(maxSendBytes, (c.MaxBytes-c.SegmentBytes)/2))
 
-	b.bufs.New = func() any { return new(encoded) }
-	b.front, err = batch.New(batch.Config{
+	b.recs.New = func() any { return new([]sluice.Message[[]byte]) }
+	b.front, err = batch.NewEncoded(batch.Config{
 		Count: cmpOr(bc.BatchCount, defaultBufferBatchCount), Age: cmpOr(bc.BatchAge, defaultBufferBatchAge),
 		Parallelism: bufferWriters, StopTimeout: stop,
-	}, batch.FlushFunc[event.Event](b.write), batch.WithLogger[event.Event](log))
+	}, b.encode, batch.FlushBytesFunc(b.write), batch.WithLogger[event.Event](log))
 	if err != nil {
 		return nil, err
 	}
@@ -95,44 +88,48 @@ func (b *diskBuffer) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	return b.front.Send(ctx, ack, msgs...)
 }
 
-// write encodes msgs as records and appends them to the spool, in Sends of
-// at most maxSend bytes. A record too large for the spool is counted,
-// logged and dropped: it could never be written.
-func (b *diskBuffer) write(ctx context.Context, msgs []msg) error {
-	e := b.bufs.Get().(*encoded)
-	defer b.bufs.Put(e)
-	e.data, e.ends = e.data[:0], e.ends[:0]
-	for i := range msgs {
-		start := len(e.data)
-		e.data = msgs[i].Value.AppendRecord(e.data)
-		if n := len(e.data) - start; n > b.maxRec {
-			e.data = e.data[:start]
-			b.m.Dropped("tooLarge", 1)
-			b.log.Error("buffer: dropping an event too large for the spool; raise segmentBytes",
-				"bytes", n, "max", b.maxRec, "source", msgs[i].Value.Source)
-			continue
-		}
-		e.ends = append(e.ends, len(e.data))
+// encode appends m's record to buf. A record too large for the spool is
+// counted, logged and left out (an empty one): it could never be written.
+func (b *diskBuffer) encode(buf []byte, m *msg) []byte {
+	start := len(buf)
+	buf = m.Value.AppendRecord(buf)
+	if n := len(buf) - start; n > b.maxRec {
+		b.m.Dropped("tooLarge", 1)
+		b.log.Error("buffer: dropping an event too large for the spool; raise segmentBytes",
+			"bytes", n, "max", b.maxRec, "source", m.Value.Source)
+		return buf[:start]
 	}
+	return buf
+}
+
+// write appends the records in data, which end at ends, to the spool, in
+// Sends of at most maxSend bytes.
+func (b *diskBuffer) write(ctx context.Context, data []byte, ends []int) error {
+	p := b.recs.Get().(*[]sluice.Message[[]byte])
+	defer b.recs.Put(p)
+	recs := (*p)[:0]
+	defer func() { *p = recs[:0] }()
 	start, size := 0, 0
-	e.recs = e.recs[:0]
-	for _, end := range e.ends {
+	for _, end := range ends {
+		if end == start {
+			continue // left out by encode
+		}
 		n := end - start + spool.HeaderSize
-		if size+n > b.maxSend && len(e.recs) > 0 {
-			if err := b.sp.Send(ctx, nil, e.recs...); err != nil {
+		if size+n > b.maxSend && len(recs) > 0 {
+			if err := b.sp.Send(ctx, nil, recs...); err != nil {
 				return err
 			}
-			e.recs, size = e.recs[:0], 0
+			recs, size = recs[:0], 0
 		}
-		e.recs = append(e.recs, sluice.Message[[]byte]{Value: e.data[start:end:end]})
+		recs = append(recs, sluice.Message[[]byte]{Value: data[start:end:end]})
 		size += n
 		start = end
 	}
-	if len(e.recs) == 0 {
+	if len(recs) == 0 {
 		return nil
 	}
-	err := b.sp.Send(ctx, nil, e.recs...)
-	clear(e.recs) // drop references for the pool
+	err := b.sp.Send(ctx, nil, recs...)
+	clear(recs) // drop references for the pool
 	return err
 }
 

@@ -200,8 +200,8 @@ type writer struct {
 	broken error // a failed fsync: the file's state is unknown, stop
 }
 
-// flush writes b, the n lines of a batch.
-func (w *writer) flush(ctx context.Context, b []byte, n int) error {
+// flush writes b, the lines of a batch, which end at ends.
+func (w *writer) flush(ctx context.Context, b []byte, ends []int) error {
 	start := time.Now()
 	if w.cfg.Compression == "gzip" {
 		z, _ := w.pool.Get().(*gzipper)
@@ -254,7 +254,7 @@ func (w *writer) flush(ctx context.Context, b []byte, n int) error {
 	}
 	w.size += int64(buf.Len())
 	if w.o.flushed != nil {
-		w.o.flushed(n, time.Since(start))
+		w.o.flushed(len(ends), time.Since(start))
 	}
 	return nil
 }

@@ -213,11 +213,17 @@ func (s *sender) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 		out = s.appendFrame(out, &msgs[i])
 	}
 	*b = out
-	return s.write(ctx, out, len(msgs))
+	return s.send(ctx, out, len(msgs))
 }
 
-// write writes b, the frames of n events, on a connection of its own.
-func (s *sender) write(ctx context.Context, b []byte, n int) error {
+// write writes b, the frames of a batch, which end at ends, on a
+// connection of its own.
+func (s *sender) write(ctx context.Context, b []byte, ends []int) error {
+	return s.send(ctx, b, len(ends))
+}
+
+// send writes b, the frames of n events, on a connection of its own.
+func (s *sender) send(ctx context.Context, b []byte, n int) error {
 	start := time.Now()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("socket: %w", err)
