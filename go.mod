@@ -36,6 +36,7 @@ require (
 
 require (
 	github.com/expr-lang/expr v1.17.8
+	github.com/goccy/go-json v0.12.0
 	github.com/leodido/go-syslog/v4 v4.6.0
 )
 

@@ -166,14 +166,6 @@ func BenchmarkAppendJSON(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 }
 
-func BenchmarkEncodingJSON(b *testing.B) {
-	ev := sample()
-	b.ReportAllocs()
-	for b.Loop() {
-		_, _ = json.Marshal(&ev)
-	}
-}
-
 func BenchmarkAppendString(b *testing.B) {
 	msg := strings.Repeat("the quick brown fox jumps over the lazy dog ", 4) // 176 plain bytes
 	buf := make([]byte, 0, 512)
