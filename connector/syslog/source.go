@@ -236,7 +236,9 @@ func (p *pending) add(ctx context.Context, a *arena, frame []byte, host string, 
 	if p.b == nil {
 		p.b = p.s.q.Get()
 	}
-	p.b.Msgs = append(p.b.Msgs, sluice.Message[event.Event]{Value: p.s.event(a, frame, host, truncated, now)})
+	// The event is built in place: a 390-byte message is not copied.
+	p.b.Msgs = append(p.b.Msgs, sluice.Message[event.Event]{})
+	p.s.event(&p.b.Msgs[len(p.b.Msgs)-1].Value, a, frame, host, truncated, now)
 	if len(p.b.Msgs) >= maxPending {
 		return p.flush(ctx)
 	}
@@ -253,35 +255,37 @@ func (p *pending) flush(ctx context.Context) bool {
 	return p.s.q.Put(ctx, b) == nil
 }
 
-// event parses frame into an event, keeping a copy of it in arena memory
-// that the event owns from now on (or frame itself if a is nil).
-func (s *Source) event(a *arena, frame []byte, host string, truncated bool, now time.Time) event.Event {
+// event parses frame into ev, a zero Event, keeping a copy of frame in
+// arena memory that the event owns from now on (or frame itself if a is
+// nil). It sets the fields one by one: ev is in a batch on the heap, and
+// assigning a whole Event would copy it there.
+func (s *Source) event(ev *event.Event, a *arena, frame []byte, host string, truncated bool, now time.Time) {
 	raw := frame
 	if a != nil {
 		raw = a.copy(frame)
 	}
-	ev := event.Event{ReceivedAt: now, Source: s.name, SourceType: "syslog", Host: host, ContentType: s.cfg.ContentType, Raw: raw}
+	ev.ReceivedAt, ev.Source, ev.SourceType, ev.Host, ev.ContentType, ev.Raw = now, s.name, "syslog", host, s.cfg.ContentType, raw
 	if truncated {
 		ev.Flags |= event.Truncated
 		s.count.Error("oversized")
 	}
 	if s.cfg.Format == "none" {
-		return ev
+		return
 	}
 	m, err := parse.Parse(raw, s.format, now, s.loc)
 	if err != nil {
 		ev.Flags |= event.ParseError
 		s.count.ParseFailed(1)
-	} else {
-		ev.Time = m.Timestamp
-		if ev.Time.IsZero() {
-			ev.Flags |= event.NoTime
-		}
-		ev.Syslog = event.Syslog{Present: true, Facility: m.Facility, Severity: m.Severity, Version: m.Version,
-			Hostname: str(m.Hostname), AppName: str(m.AppName), ProcID: str(m.ProcID), MsgID: str(m.MsgID),
-			StructuredData: str(m.StructuredData), Message: str(m.Msg)}
+		return
 	}
-	return ev
+	ev.Time = m.Timestamp
+	if ev.Time.IsZero() {
+		ev.Flags |= event.NoTime
+	}
+	sl := &ev.Syslog
+	sl.Present, sl.Facility, sl.Severity, sl.Version = true, m.Facility, m.Severity, m.Version
+	sl.Hostname, sl.AppName, sl.ProcID, sl.MsgID = str(m.Hostname), str(m.AppName), str(m.ProcID), str(m.MsgID)
+	sl.StructuredData, sl.Message = str(m.StructuredData), str(m.Msg)
 }
 
 var (
