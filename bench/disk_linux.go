@@ -20,3 +20,15 @@ func threadCPU() float64 {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
+
+// preallocate gives the file at path (created if need be, left empty)
+// n bytes of pages beyond its end: fallocate(2) with FALLOC_FL_KEEP_SIZE.
+func preallocate(path string, n int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const keepSize = 1 // FALLOC_FL_KEEP_SIZE
+	return syscall.Fallocate(int(f.Fd()), keepSize, 0, n)
+}

@@ -9,3 +9,6 @@ func fdatasync(f *os.File) error { return f.Sync() }
 
 // threadCPU is unknown off Linux: the ceiling reports no CPU.
 func threadCPU() float64 { return 0 }
+
+// preallocate does nothing off Linux.
+func preallocate(string, int64) error { return nil }

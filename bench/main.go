@@ -43,6 +43,7 @@ type Options struct {
 	Timeout  time.Duration
 	Keep     bool
 	Profile  bool
+	Prealloc bool
 	Smoke    bool
 	Command  string // the command line, for the reports
 }
@@ -87,6 +88,7 @@ func main() {
 	flag.StringVar(&o.Results, "results", "bench/results", `directory (relative to the module root) for result files; "" writes none`)
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "per-replica timeout")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the subjects' directories")
+	flag.BoolVar(&o.Prealloc, "prealloc", true, "allocate a file sink's pages on tmpfs before each replica, so that no subject pays the kernel (or, in a VM that returns free memory to its host, the host) for new pages")
 	flag.BoolVar(&o.Profile, "profile", false, "sluiced writes a CPU profile of each replica, cpu.pprof, in its directory (implies -keep)")
 	dump := flag.String("dump", "", "write the load (-lines lines of -format, -framing) to this file and exit: the same bytes a run sends, for profiling a subject by hand")
 	smoke := flag.Bool("smoke", false, "CI smoke run: p1, p2, p2t, p6 (sluiced, relay) and p7 (sluiced-disk, sluiced-memory, ceiling), 5000 lines, 1 replica; fails on any loss or duplicate")
@@ -364,7 +366,7 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			active = append(active, s)
 		}
 	}
-	ro := RunOptions{OutDir: o.OutDir, DiskDir: o.DiskDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Keep: o.Keep}
+	ro := RunOptions{OutDir: o.OutDir, DiskDir: o.DiskDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Keep: o.Keep, Prealloc: o.Prealloc}
 	for rep := 1; rep <= o.Replicas; rep++ {
 		for _, s := range active {
 			r := RunReplica(env, s, c, load, rep, ro)
