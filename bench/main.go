@@ -278,11 +278,13 @@ func Main(o Options, out io.Writer) error {
 			if c.Network == "http" {
 				conns = fmt.Sprintf("%d HTTP client(s), %d events per request", c.Conns, c.Batch)
 			}
-			switch c.Sink {
-			case SinkTCP:
+			switch {
+			case c.Sink == SinkTCP:
 				outOn = "a TCP sink in the harness"
-			case SinkHTTP:
+			case c.Sink == SinkHTTP:
 				outOn = "an HTTP sink in the harness"
+			case o.Prealloc && !c.Disk:
+				outOn += " (the file's pages allocated before each replica)"
 			}
 			text := fmt.Sprintf("# %s\n\nCommand: `%s`\n\nLoad: %s lines, seed %d, framing %s, %s, rate %s; output on %s; pinned: %v.\n\n%s\n%s",
 				c.Name, o.Command, format, Seed, c.Framing, conns, rateText(o.Rate), outOn, o.Pin, machine, b.String())
