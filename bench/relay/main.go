@@ -163,7 +163,7 @@ func serveUDP(addr string, w *syncWriter) error {
 	if err != nil {
 		return err
 	}
-	_ = c.(*net.UDPConn).SetReadBuffer(4 << 20)
+	readBuffer(c.(*net.UDPConn), 16<<20) // as sluiced's default
 	pc := ipv4.NewPacketConn(c)
 	msgs := make([]ipv4.Message, 64)
 	lines := make([][]byte, len(msgs))

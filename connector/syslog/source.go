@@ -189,8 +189,12 @@ func (s *Source) listenPacket(ctx context.Context, network string) (net.PacketCo
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := pc.(interface{ SetReadBuffer(int) error }); ok && s.cfg.ReadBufferBytes > 0 {
-		_ = c.SetReadBuffer(s.cfg.ReadBufferBytes)
+	if n := s.cfg.ReadBufferBytes; n > 0 {
+		// The kernel reports twice what it grants (its bookkeeping).
+		if got := setReadBuffer(pc, n); got > 0 && got < 2*n {
+			s.log.Warn("the kernel gave the UDP socket a smaller receive buffer than readBufferBytes: datagrams arriving while sluiced is busy may be dropped (counted); raise net.core.rmem_max, or run with CAP_NET_ADMIN",
+				"readBufferBytes", n, "granted", got/2)
+		}
 	}
 	return pc, nil
 }
