@@ -102,12 +102,12 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 
 func (s *Syslog) appendJSON(dst []byte) []byte {
 	dst = append(dst, `,"syslog":{"facility":`...)
-	dst = strconv.AppendUint(dst, uint64(s.Facility), 10)
+	dst = appendUint8(dst, s.Facility)
 	dst = append(dst, `,"severity":`...)
-	dst = strconv.AppendUint(dst, uint64(s.Severity), 10)
+	dst = appendUint8(dst, s.Severity)
 	if s.Version != 0 {
 		dst = append(dst, `,"version":`...)
-		dst = strconv.AppendUint(dst, uint64(s.Version), 10)
+		dst = appendUint8(dst, s.Version)
 	}
 	dst = appendField(dst, "hostname", s.Hostname)
 	dst = appendField(dst, "appName", s.AppName)
@@ -163,6 +163,17 @@ func (h *HTTP) appendJSON(dst []byte) []byte {
 	dst = appendField(dst, "remoteUser", h.RemoteUser)
 	dst[n] = ' ' // the first field's comma; whitespace is valid JSON
 	return append(dst, '}')
+}
+
+// appendUint8 appends v in decimal.
+func appendUint8(dst []byte, v uint8) []byte {
+	switch {
+	case v < 10:
+		return append(dst, '0'+v)
+	case v < 100:
+		return append(dst, '0'+v/10, '0'+v%10)
+	}
+	return append(dst, digits3[3*int(v):3*int(v)+3]...)
 }
 
 // appendField appends ,"name":"value" if value is not empty.

@@ -1,6 +1,9 @@
 package event
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 // TestPlain checks plain against its definition for every byte value at
 // every position of a word of otherwise plain bytes.
@@ -13,6 +16,14 @@ func TestPlain(t *testing.T) {
 			if got := plain(w); got != want {
 				t.Errorf("plain with byte %#x at %d = %v, want %v", b, pos, got, want)
 			}
+		}
+	}
+}
+
+func TestAppendUint8(t *testing.T) {
+	for v := range 256 {
+		if got, want := string(appendUint8([]byte("x"), uint8(v))), "x"+strconv.Itoa(v); got != want {
+			t.Errorf("appendUint8(%d) = %q, want %q", v, got, want)
 		}
 	}
 }

@@ -26,10 +26,10 @@ func appendTime(dst []byte, t time.Time) []byte {
 	n := 19
 	if ns := t.Nanosecond(); ns != 0 {
 		b[19] = '.'
-		for i := 28; i >= 20; i-- {
-			b[i] = byte('0' + ns%10)
-			ns /= 10
-		}
+		hi, mid, lo := ns/1e6, ns/1e3%1e3, ns%1e3
+		copy(b[20:23], digits3[3*hi:])
+		copy(b[23:26], digits3[3*mid:])
+		copy(b[26:29], digits3[3*lo:])
 		n = 29
 		for b[n-1] == '0' {
 			n--
@@ -106,3 +106,11 @@ func put4(b []byte, v int) {
 	put2(b, v/100)
 	put2(b[2:], v%100)
 }
+
+// digits3 holds "000" to "999", three bytes each.
+var digits3 = func() (b [3000]byte) {
+	for i := range 1000 {
+		b[3*i], b[3*i+1], b[3*i+2] = byte('0'+i/100), byte('0'+i/10%10), byte('0'+i%10)
+	}
+	return b
+}()
