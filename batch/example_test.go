@@ -44,6 +44,35 @@ func ExampleNew() {
 	// acked: 7
 }
 
+// A destination that writes lines encodes each message as it is sent;
+// the flusher gets a batch's bytes and where each line ends.
+func ExampleNewEncoded() {
+	line := func(b []byte, m *sluice.Message[string]) []byte { return append(append(b, m.Value...), '\n') }
+	flusher := batch.FlushBytesFunc(func(ctx context.Context, b []byte, ends []int) error {
+		fmt.Printf("flushed %d lines: %q\n", len(ends), b)
+		return nil
+	})
+	d, err := batch.NewEncoded(batch.Config{Count: 2, Age: time.Minute, Parallelism: 1}, line, flusher)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	for _, v := range []string{"a", "bc", "def"} {
+		if err := d.Send(ctx, nil, sluice.Message[string]{Value: v}); err != nil {
+			fmt.Println(err)
+		}
+	}
+	stop()
+	fmt.Println("run:", <-done)
+	// Output:
+	// flushed 2 lines: "a\nbc\n"
+	// flushed 1 lines: "def\n"
+	// run: <nil>
+}
+
 // A Processor runs the batch destination for as long as it runs, and stops
 // it, flushing what it holds, when the source is exhausted.
 func Example_processor() {
