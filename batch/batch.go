@@ -73,23 +73,47 @@ type batch[T any] struct {
 	msgs  []sluice.Message[T] // with New
 	buf   []byte              // with NewEncoded: the messages encoded
 	ends  []int               // with NewEncoded: where each message ends in buf
-	n     int                 // messages
 	acks  []func()            // one per Send with messages here; never nil
 	size  int                 // bytes, when Config.Bytes is set
 	first time.Time
 }
+
+// len returns how many messages b holds, made by either constructor.
+func (b *batch[T]) len() int { return len(b.msgs) + len(b.ends) }
 
 // New returns a Destination that flushes batches to f, after checking c
 // and the options. It does no I/O and starts no goroutine. A nil f, an
 // invalid Config, or Config.Bytes set for a T whose size is unknown (see
 // [WithSize]) is an error.
 func New[T any](c Config, f Flusher[T], opts ...Option[T]) (*Destination[T], error) {
+	d, errs := newDestination(c, opts)
+	d.f = f
+	if ff, ok := f.(FlushFunc[T]); f == nil || ok && ff == nil {
+		errs = append(errs, errors.New("flusher is nil"))
+	}
+	if c.Bytes > 0 {
+		switch {
+		case d.o.size != nil:
+			d.size = d.o.size
+		default:
+			d.size = defaultSize[T]()
+			if d.size == nil {
+				errs = append(errs, fmt.Errorf("bytes is set but the size of a %T is unknown: use WithSize", *new(T)))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("batch: new: %w", err)
+	}
+	return d, nil
+}
+
+// newDestination makes what New and NewEncoded share: c with its
+// defaults, the options applied, and the problems found in c.
+func newDestination[T any](c Config, opts []Option[T]) (*Destination[T], []error) {
 	var errs []error
 	if err := c.Validate(); err != nil {
 		errs = append(errs, err)
-	}
-	if ff, ok := f.(FlushFunc[T]); f == nil || ok && ff == nil {
-		errs = append(errs, errors.New("flusher is nil"))
 	}
 	var o options[T]
 	for _, opt := range opts {
@@ -103,23 +127,9 @@ func New[T any](c Config, f Flusher[T], opts ...Option[T]) (*Destination[T], err
 	if o.retryable == nil {
 		o.retryable = sluice.IsRetryable
 	}
-	d := &Destination[T]{cfg: c.withDefaults(), f: f, o: o, arm: make(chan struct{}, 1)}
+	d := &Destination[T]{cfg: c.withDefaults(), o: o, arm: make(chan struct{}, 1)}
 	d.work.L = &d.mu
-	if c.Bytes > 0 {
-		switch {
-		case o.size != nil:
-			d.size = o.size
-		default:
-			d.size = defaultSize[T]()
-			if d.size == nil {
-				errs = append(errs, fmt.Errorf("bytes is set but the size of a %T is unknown: use WithSize", *new(T)))
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("batch: new: %w", err)
-	}
-	return d, nil
+	return d, errs
 }
 
 // Send buffers msgs for flushing and returns; ack is called later, once
@@ -215,7 +225,7 @@ func (d *Destination[T]) fill(msgs []sluice.Message[T], e *encoded, ack func(), 
 	limit := d.cfg.Bytes
 	n, size := 0, 0
 	if d.cur != nil {
-		n, size = d.cur.n, d.cur.size
+		n, size = d.cur.len(), d.cur.size
 	}
 	mine := false // the current batch holds one of msgs
 	for i := range msgs {
@@ -247,7 +257,6 @@ func (d *Destination[T]) fill(msgs []sluice.Message[T], e *encoded, ack func(), 
 			} else {
 				b.msgs = append(b.msgs, msgs[i])
 			}
-			b.n++
 			b.size += s
 		}
 		n, size, mine = n+1, size+s, true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/sluicehq/sluice"
 )
@@ -44,36 +43,20 @@ func (f FlushBytesFunc) FlushBytes(ctx context.Context, b []byte, ends []int) er
 // that a batch that failed cannot go to a dead letter, which takes
 // messages: [WithDeadLetter] is an error.
 func NewEncoded[T any](c Config, enc Encoder[T], f BytesFlusher, opts ...Option[T]) (*Destination[T], error) {
-	var errs []error
-	if err := c.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	d, errs := newDestination(c, opts)
+	d.enc, d.fb = enc, f
 	if enc == nil {
 		errs = append(errs, errors.New("encoder is nil"))
 	}
 	if ff, ok := f.(FlushBytesFunc); f == nil || ok && ff == nil {
 		errs = append(errs, errors.New("flusher is nil"))
 	}
-	var o options[T]
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	if o.deadLetter != nil {
+	if d.o.deadLetter != nil {
 		errs = append(errs, errors.New("a dead letter needs the messages: use New"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("batch: new: %w", err)
 	}
-	if o.logger == nil {
-		o.logger = slog.New(slog.DiscardHandler)
-	}
-	if o.retryable == nil {
-		o.retryable = sluice.IsRetryable
-	}
-	d := &Destination[T]{cfg: c.withDefaults(), enc: enc, fb: f, o: o, arm: make(chan struct{}, 1)}
-	d.work.L = &d.mu
 	return d, nil
 }
 

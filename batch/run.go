@@ -58,10 +58,10 @@ func (d *Destination[T]) Run(ctx context.Context) error {
 	d.mu.Lock()
 	lost := d.lost
 	for _, b := range d.queue {
-		lost += b.n
+		lost += b.len()
 	}
 	if d.cur != nil {
-		lost += d.cur.n
+		lost += d.cur.len()
 	}
 	d.queue, d.cur, d.free = nil, nil, nil
 	cause := d.cause
@@ -230,7 +230,7 @@ func (d *Destination[T]) flush(ctx context.Context, b *batch[T], deadline time.T
 		},
 		func(attempt int, delay time.Duration, err error) {
 			d.o.logger.Warn("batch: flush failed, retrying",
-				"attempt", attempt, "delay", delay, "messages", b.n, "err", err)
+				"attempt", attempt, "delay", delay, "messages", b.len(), "err", err)
 		})
 	switch {
 	case err == nil:
@@ -240,11 +240,11 @@ func (d *Destination[T]) flush(ctx context.Context, b *batch[T], deadline time.T
 		d.done(b, 0)
 		return nil
 	case ctx.Err() != nil: // stopping, out of time, or another worker failed
-		d.done(b, b.n)
+		d.done(b, b.len())
 		return nil
 	case d.o.deadLetter != nil:
 		if dlErr := d.deadLetter(ctx, b, err, attempts); dlErr != nil {
-			d.done(b, b.n)
+			d.done(b, b.len())
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -253,7 +253,7 @@ func (d *Destination[T]) flush(ctx context.Context, b *batch[T], deadline time.T
 		d.done(b, 0)
 		return nil
 	default:
-		d.done(b, b.n)
+		d.done(b, b.len())
 		return fmt.Errorf("batch: flush: %w", err)
 	}
 }
@@ -285,7 +285,7 @@ func (d *Destination[T]) deadLetter(ctx context.Context, b *batch[T], cause erro
 func (d *Destination[T]) done(b *batch[T], lost int) {
 	clear(b.msgs) // drop references for the garbage collector
 	clear(b.acks)
-	b.msgs, b.buf, b.ends, b.acks, b.n, b.size = b.msgs[:0], b.buf[:0], b.ends[:0], b.acks[:0], 0, 0
+	b.msgs, b.buf, b.ends, b.acks, b.size = b.msgs[:0], b.buf[:0], b.ends[:0], b.acks[:0], 0
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.lost += lost

@@ -108,7 +108,10 @@ func (b *diskBuffer) write(ctx context.Context, data []byte, ends []int) error {
 	p := b.recs.Get().(*[]sluice.Message[[]byte])
 	defer b.recs.Put(p)
 	recs := (*p)[:0]
-	defer func() { *p = recs[:0] }()
+	defer func() {
+		clear(recs) // drop references to data, which the batch reuses
+		*p = recs[:0]
+	}()
 	start, size := 0, 0
 	for _, end := range ends {
 		if end == start {
@@ -128,9 +131,7 @@ func (b *diskBuffer) write(ctx context.Context, data []byte, ends []int) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	err := b.sp.Send(ctx, nil, recs...)
-	clear(recs) // drop references for the pool
-	return err
+	return b.sp.Send(ctx, nil, recs...)
 }
 
 // Recv reads the next record from the spool and decodes it. A record that

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -34,9 +35,11 @@ type tailer struct {
 	id       *identity // nil while the file is empty
 	pos      int64     // next byte to read
 	sp       splitter
-	seen     bool      // matched by the latest scan
-	cut      bool      // truncated: the next identity is a new one
-	lastSize int64     // size at the latest scan
+	seen     bool   // matched by the latest scan
+	cut      bool   // truncated: the next identity is a new one
+	lastSize int64  // size at the latest scan
+	head     []byte // the file's first bytes, last seen to hash to headFP
+	headFP   string
 	idle     time.Time // when an orphan was first found unchanged at its end
 	done     bool
 
@@ -165,9 +168,25 @@ func (r *reader) checkTruncated(t *tailer, size int64) {
 // rewritten reports whether t's file no longer starts with the bytes its
 // identity was taken from: it was truncated and written again, perhaps
 // past the offset read so far.
+// It runs after every read: the bytes last found to match are kept, so
+// that an unchanged file costs a comparison, not a hash.
 func (r *reader) rewritten(t *tailer) bool {
-	fp, ok := r.prefix(t.f, t.id.fpLen)
-	return !ok || fp != t.id.fp
+	n := t.id.fpLen
+	if cap(r.head) < n {
+		r.head = make([]byte, n)
+	}
+	b := r.head[:n]
+	if _, err := t.f.ReadAt(b, 0); err != nil {
+		return true
+	}
+	if t.headFP == t.id.fp && bytes.Equal(b, t.head) {
+		return false
+	}
+	if fingerprint(b) != t.id.fp {
+		return true
+	}
+	t.head, t.headFP = append(t.head[:0], b...), t.id.fp
+	return false
 }
 
 // truncated starts t again from offset 0, under a new identity; the old

@@ -250,29 +250,26 @@ func (s *sender) send(ctx context.Context, b []byte, n int) error {
 // holds a newline is counted and logged (see newline).
 func (s *sender) appendFrame(out []byte, m *sluice.Message[event.Event]) []byte {
 	e := &m.Value
-	if s.json && !s.octet { // JSON holds no newline
-		return append(e.AppendJSONWith(out, s.jo), '\n')
-	}
-	if s.octet {
+	switch {
+	case s.json && s.octet:
+		// The count comes first, and is known once the JSON is written:
+		// move the JSON up past "LEN SP".
 		start := len(out)
-		if s.json {
-			out = e.AppendJSONWith(out, s.jo)
-		} else {
-			out = append(out, e.Raw...)
-		}
+		out = e.AppendJSONWith(out, s.jo)
 		n := len(out) - start
-		if n == 0 {
-			return out // octet counting cannot carry an empty frame
-		}
-		// Put "LEN SP" in front: move the frame up by its length.
 		var num [20]byte
 		prefix := append(strconv.AppendInt(num[:0], int64(n), 10), ' ')
 		out = append(out, prefix...)
 		copy(out[start+len(prefix):], out[start:start+n])
-		return append(out[:start], prefix...)[:start+len(prefix)+n]
-	}
-	if len(e.Raw) == 0 {
-		return out // a receiver skips a blank line
+		copy(out[start:], prefix)
+		return out
+	case s.json:
+		return append(e.AppendJSONWith(out, s.jo), '\n') // JSON holds no newline
+	case len(e.Raw) == 0:
+		return out // octet counting cannot carry an empty frame; a receiver skips a blank line
+	case s.octet:
+		out = strconv.AppendInt(out, int64(len(e.Raw)), 10)
+		return append(append(out, ' '), e.Raw...)
 	}
 	if bytes.IndexByte(e.Raw, '\n') >= 0 {
 		s.newline()
