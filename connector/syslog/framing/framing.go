@@ -116,6 +116,14 @@ func (z *Reader) Keep(size int) { z.keep = max(size, minBufSize, z.maxSize+headr
 // once the next call to Next has skipped it.
 func (z *Reader) InputOffset() int64 { return z.bufOff + int64(z.start) }
 
+// Partial returns how many bytes of a frame that Next has not returned,
+// and will not return, are buffered: after an error from Next, the bytes
+// of the frame the stream cut short (its octet count included), which the
+// caller should count as lost. It is 0 when the stream ended between
+// frames, or in the discarded rest of a truncated frame (which Next
+// returned).
+func (z *Reader) Partial() int { return z.end - z.start }
+
 // BeforeRead sets a function that Next calls before each read from the
 // underlying reader, that is, whenever Next may block: a caller that
 // batches frames hands its batch on there, so nothing waits for more

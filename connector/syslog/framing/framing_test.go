@@ -27,6 +27,7 @@ var readerTests = []struct {
 	maxSize int // 0: default
 	want    []frame
 	wantErr error // after the frames; io.EOF if nil
+	partial int   // Partial() after the error: bytes of a frame cut short
 }{
 	{name: "empty", in: ""},
 	{name: "only-trailers", in: "\n\r\n\x00\n"},
@@ -62,9 +63,9 @@ var readerTests = []struct {
 	{name: "oversized-octet-long", in: "100000 " + strings.Repeat("y", 100000) + "3 abc", maxSize: 10,
 		want: []frame{tr("yyyyyyyyyy"), f("abc")}},
 
-	{name: "eof-in-octet-frame", in: "5 <13>a10 abc", want: []frame{f("<13>a")}, wantErr: io.ErrUnexpectedEOF},
-	{name: "eof-in-count", in: "5 <13>a12", want: []frame{f("<13>a")}, wantErr: io.ErrUnexpectedEOF},
-	{name: "eof-after-count", in: "12 ", wantErr: io.ErrUnexpectedEOF},
+	{name: "eof-in-octet-frame", in: "5 <13>a10 abc", want: []frame{f("<13>a")}, wantErr: io.ErrUnexpectedEOF, partial: 6},
+	{name: "eof-in-count", in: "5 <13>a12", want: []frame{f("<13>a")}, wantErr: io.ErrUnexpectedEOF, partial: 2},
+	{name: "eof-after-count", in: "12 ", wantErr: io.ErrUnexpectedEOF, partial: 3},
 	{name: "eof-in-discarded-rest", in: "8 abcdef", maxSize: 4, want: []frame{tr("abcd")}, wantErr: io.ErrUnexpectedEOF},
 	// Digits followed by anything but SP are no octet count: the frame is
 	// a line (an nginx line starts with an IP address, a log with a date).
@@ -127,6 +128,9 @@ func TestReader(t *testing.T) {
 				}
 				if _, _, err2 := z.Next(); err2 != err {
 					t.Errorf("%s: Next after %v returned %v, want the same error", how, err, err2)
+				}
+				if p := z.Partial(); !errors.Is(err, framing.ErrMalformedCount) && p != tc.partial {
+					t.Errorf("%s: Partial() = %d after %v, want %d", how, p, err, tc.partial)
 				}
 				if off := z.InputOffset(); err == io.EOF && off != int64(len(tc.in)) || off > int64(len(tc.in)) {
 					t.Errorf("%s: InputOffset() = %d after %v, input is %d bytes", how, off, err, len(tc.in))

@@ -80,6 +80,11 @@ func readFrames(t *testing.T, z *framing.Reader, size, maxSize int) ([]frame, er
 			if err == io.EOF && off != int64(size) {
 				t.Fatalf("InputOffset %d at EOF, input is %d bytes", off, size)
 			}
+			p := z.Partial()
+			cutTruncated := len(got) > 0 && got[len(got)-1].truncated
+			if off+int64(p) > int64(size) || err == io.EOF && p != 0 || err == io.ErrUnexpectedEOF && p == 0 && !cutTruncated {
+				t.Fatalf("Partial %d at %v, InputOffset %d, input is %d bytes", p, err, off, size)
+			}
 			return got, err
 		}
 		if len(msg) == 0 || len(msg) > maxSize || truncated && len(msg) != maxSize {
