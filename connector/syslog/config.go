@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/sluicehq/sluice/daemon/config"
 )
 
 // Config configures a [Source]. The names of addr and contentType are the
@@ -30,11 +32,17 @@ type Config struct {
 	// MaxMessageBytes is the largest message kept whole; a longer one is
 	// truncated, flagged "truncated" and counted. Default 65536.
 	MaxMessageBytes int `json:"maxMessageBytes"`
-	// MaxConnections is the most stream connections at once; more are
-	// closed at once and counted. Default 1024.
+	// MaxConnections is the most stream connections at once. A new
+	// connection beyond it evicts the one that has waited longest for
+	// data (logged, counted as errors{cause="evicted"}); only if every
+	// connection is busy (sluiced is pushing back on them all) is the new
+	// one closed at once (counted as "too_many_connections"). Default 1024.
 	MaxConnections int `json:"maxConnections"`
 	// IdleTimeout closes a stream connection that sent nothing for this
-	// long. Default 0: never.
+	// long (logged, counted as errors{cause="idle_timeout"}): senders that
+	// crashed, or left half-open sockets. A sender that logs more rarely
+	// than this reconnects each time. Default 10m; it cannot be turned off,
+	// set a long one instead.
 	IdleTimeout time.Duration `json:"idleTimeout"`
 	// ReadBufferBytes is the UDP socket's receive buffer: what holds
 	// datagrams that arrive while sluiced is busy. The kernel uses it only
@@ -62,29 +70,39 @@ type TLSConfig struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:5514", Network: "udp+tcp", Format: "auto", Timezone: "Local",
-		MaxMessageBytes: 64 << 10, MaxConnections: 1024, ReadBufferBytes: 16 << 20}
+		MaxMessageBytes: 64 << 10, MaxConnections: 1024, IdleTimeout: 10 * time.Minute, ReadBufferBytes: 16 << 20}
 }
 
-// Validate checks the fields with a fixed set of values.
+// Validate checks the fields with a fixed set of values or a range.
 func (c *Config) Validate() error {
 	var errs []error
+	field := func(path, msg string) { errs = append(errs, &config.FieldError{Path: path, Msg: msg}) }
 	if !slices.Contains([]string{"udp", "tcp", "udp+tcp", "unix", "unixgram"}, c.Network) {
-		errs = append(errs, fmt.Errorf("network: want udp, tcp, udp+tcp, unix or unixgram, got %q", c.Network))
+		field("network", fmt.Sprintf("want udp, tcp, udp+tcp, unix or unixgram, got %q", c.Network))
 	}
 	if !slices.Contains([]string{"auto", "rfc5424", "rfc3164", "none"}, c.Format) {
-		errs = append(errs, fmt.Errorf("format: want auto, rfc5424, rfc3164 or none, got %q", c.Format))
+		field("format", fmt.Sprintf("want auto, rfc5424, rfc3164 or none, got %q", c.Format))
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
-		errs = append(errs, fmt.Errorf("timezone: %w", err))
+		field("timezone", err.Error())
 	}
 	if c.Addr == "" {
-		errs = append(errs, errors.New("addr: required"))
+		field("addr", "required")
 	}
-	if c.MaxMessageBytes < 480 || c.MaxConnections < 1 || c.ReadBufferBytes < 0 || c.IdleTimeout < 0 {
-		errs = append(errs, errors.New("maxMessageBytes must be at least 480 (RFC 5424), maxConnections at least 1, and readBufferBytes and idleTimeout not negative"))
+	if c.MaxMessageBytes < 480 {
+		field("maxMessageBytes", fmt.Sprintf("must be at least 480 (RFC 5424), got %d", c.MaxMessageBytes))
+	}
+	if c.MaxConnections < 1 {
+		field("maxConnections", fmt.Sprintf("must be at least 1, got %d", c.MaxConnections))
+	}
+	if c.IdleTimeout < 0 {
+		field("idleTimeout", fmt.Sprintf("must not be negative, got %v", c.IdleTimeout))
+	}
+	if c.ReadBufferBytes < 0 {
+		field("readBufferBytes", fmt.Sprintf("must not be negative, got %d", c.ReadBufferBytes))
 	}
 	if c.TLS != nil && c.Network != "tcp" && c.Network != "udp+tcp" {
-		errs = append(errs, fmt.Errorf("tls: needs network tcp or udp+tcp, got %q", c.Network))
+		field("tls", fmt.Sprintf("needs network tcp or udp+tcp, got %q", c.Network))
 	}
 	return errors.Join(errs...)
 }

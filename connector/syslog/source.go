@@ -6,8 +6,11 @@
 // per frame. A message that does not parse is not dropped: it becomes an
 // event with its raw bytes, its receipt time and the "parseError" flag, and
 // is counted. A message over the size limit is truncated, flagged and
-// counted. UDP is read in batches (recvmmsg), and the datagrams the kernel
-// dropped because the socket buffer was full are counted too.
+// counted. A stream that ends inside a frame (a sender that closed, idled
+// out or was evicted mid-message) has that partial message counted as
+// dropped (cause "incomplete_frame") and logged. UDP is read in batches
+// (recvmmsg), and the datagrams the kernel dropped because the socket
+// buffer was full are counted too.
 //
 // Syslog cannot be replayed: acks do nothing, and what the source has
 // received but not delivered is lost if the process dies. Put a disk

@@ -304,13 +304,19 @@ func TestUnixSockets(t *testing.T) {
 	}
 }
 
+// counts records the source's counts: errors by cause, and drops as
+// "dropped:" + cause.
 type counts struct {
 	mu     sync.Mutex
 	errors map[string]int
 }
 
-func (c *counts) ParseFailed(int)     {}
-func (c *counts) Dropped(string, int) {}
+func (c *counts) ParseFailed(int) {}
+func (c *counts) Dropped(cause string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errors["dropped:"+cause] += n
+}
 func (c *counts) Error(cause string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -322,6 +328,8 @@ func (c *counts) get(cause string) int {
 	return c.errors[cause]
 }
 
+// A new connection over maxConnections evicts the idle one; a connection
+// that sends nothing for idleTimeout is closed. Both are counted.
 func TestConnectionLimitAndIdleTimeout(t *testing.T) {
 	cs := &counts{errors: map[string]int{}}
 	s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp", MaxConnections: 1, IdleTimeout: 300 * time.Millisecond}, syslog.WithCounters(cs))
@@ -337,17 +345,27 @@ func TestConnectionLimitAndIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	_ = c2.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c2.Read(make([]byte, 1)); err == nil {
-		t.Error("a second connection was served over maxConnections 1")
+	fmt.Fprint(c2, "<13>1 - - - - - - second\n")
+	if ev := recv(t, s); ev.Syslog.Message != "second" {
+		t.Errorf("got %q from the new connection, want \"second\"", ev.Syslog.Message)
 	}
-	if cs.get("too_many_connections") != 1 {
-		t.Errorf("refusals counted: %d", cs.get("too_many_connections"))
-	}
-	// The first connection idles out and is closed by the server.
 	_ = c1.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c1.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("idle connection over maxConnections 1: read = %v, want EOF from the server's close", err)
+	}
+	if n := cs.get("evicted"); n != 1 {
+		t.Errorf("evictions counted: %d, want 1", n)
+	}
+	// The second connection idles out and is closed by the server.
+	_ = c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c2.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Errorf("idle connection: read = %v, want EOF from the server's close", err)
+	}
+	if n := cs.get("idle_timeout"); n != 1 {
+		t.Errorf("idle timeouts counted: %d, want 1", n)
+	}
+	if n := cs.get("too_many_connections"); n != 0 {
+		t.Errorf("%d connections refused, want 0: an idle one makes room", n)
 	}
 }
 
@@ -432,7 +450,10 @@ func TestConfigErrors(t *testing.T) {
 		{syslog.Config{Network: "sctp"}, `network: want udp, tcp, udp+tcp, unix or unixgram, got "sctp"`},
 		{syslog.Config{Format: "cef"}, `format: want auto, rfc5424, rfc3164 or none, got "cef"`},
 		{syslog.Config{Timezone: "Mars/Olympus"}, "timezone: unknown time zone Mars/Olympus"},
-		{syslog.Config{MaxMessageBytes: 100}, "maxMessageBytes must be at least 480"},
+		{syslog.Config{MaxMessageBytes: 100}, "maxMessageBytes: must be at least 480 (RFC 5424), got 100"},
+		{syslog.Config{MaxConnections: -1}, "maxConnections: must be at least 1, got -1"},
+		{syslog.Config{IdleTimeout: -time.Second}, "idleTimeout: must not be negative, got -1s"},
+		{syslog.Config{ReadBufferBytes: -1}, "readBufferBytes: must not be negative, got -1"},
 		{syslog.Config{Network: "udp", TLS: &syslog.TLSConfig{CertFile: "c", KeyFile: "k"}}, `tls: needs network tcp or udp+tcp, got "udp"`},
 	} {
 		if _, err := syslog.New(tc.c, "x"); err == nil || !strings.Contains(err.Error(), tc.want) {

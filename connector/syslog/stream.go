@@ -2,33 +2,102 @@ package syslog
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/connector/syslog/framing"
 )
 
-// accept serves stream connections until ctx is done, at most
-// MaxConnections at once.
-func (s *Source) accept(ctx context.Context, ln net.Listener) {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns = map[net.Conn]struct{}{}
-	)
-	defer func() {
-		mu.Lock()
-		for c := range conns {
-			_ = c.SetReadDeadline(time.Now()) // ends the read; the handler closes
+// conn is one served stream connection.
+type conn struct {
+	c   net.Conn // what frames are read from: a *tls.Conn with TLS
+	raw net.Conn // the socket under c: closing it ends a read at once
+	// waiting is when the handler began to wait in a read that has not
+	// returned yet, in Unix nanoseconds; 0 while it is not reading (it
+	// parses, or is pushed back by a full queue).
+	waiting atomic.Int64
+	evicted atomic.Bool
+}
+
+func newConn(c net.Conn) *conn {
+	raw := c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	return &conn{c: c, raw: raw}
+}
+
+// conns is the set of served connections. Its methods are safe for
+// concurrent use.
+type conns struct {
+	mu  sync.Mutex
+	set map[*conn]struct{}
+}
+
+// add adds c if there are fewer than max connections. Otherwise it evicts
+// the connection that has waited longest for data and adds c in its place,
+// returning the evicted one and how long it waited; if none waits (all are
+// pushed back), it returns ok false and adds nothing.
+func (cs *conns) add(c *conn, max int, now time.Time) (evicted *conn, idle time.Duration, ok bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if len(cs.set) >= max {
+		var since int64
+		evicted, since = cs.longestIdle()
+		if evicted == nil {
+			return nil, 0, false
 		}
-		mu.Unlock()
+		idle = now.Sub(time.Unix(0, since))
+		delete(cs.set, evicted)
+		evicted.evicted.Store(true)
+		evicted.raw.Close() // its handler returns, and removes nothing
+	}
+	cs.set[c] = struct{}{}
+	return evicted, idle, true
+}
+
+// longestIdle returns the connection that has waited longest in a read,
+// and since when, or nil if none waits. cs.mu is held.
+func (cs *conns) longestIdle() (victim *conn, since int64) {
+	for c := range cs.set {
+		if w := c.waiting.Load(); w != 0 && (victim == nil || w < since) {
+			victim, since = c, w
+		}
+	}
+	return victim, since
+}
+
+func (cs *conns) remove(c *conn) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.set, c)
+}
+
+// closeAll closes every socket: their reads end and their handlers return.
+func (cs *conns) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for c := range cs.set {
+		c.raw.Close()
+	}
+}
+
+// accept serves stream connections until ctx is done, at most
+// MaxConnections at once: a new one beyond evicts the longest idle.
+func (s *Source) accept(ctx context.Context, ln net.Listener) {
+	var wg sync.WaitGroup
+	cs := &conns{set: map[*conn]struct{}{}}
+	defer func() {
+		cs.closeAll()
 		wg.Wait()
 	}()
 	for {
-		c, err := ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -42,40 +111,39 @@ func (s *Source) accept(ctx context.Context, ln net.Listener) {
 			}
 			continue
 		}
-		mu.Lock()
-		if len(conns) >= s.cfg.MaxConnections {
-			mu.Unlock()
+		c := newConn(nc)
+		evicted, idle, ok := cs.add(c, s.cfg.MaxConnections, time.Now())
+		if !ok {
 			s.count.Error("too_many_connections")
-			s.log.Warn("connection refused: maxConnections reached", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxConnections)
-			c.Close()
+			s.log.Warn("connection refused: maxConnections reached and every connection is busy",
+				"remote", hostOf(nc.RemoteAddr()), "max", s.cfg.MaxConnections)
+			nc.Close()
 			continue
 		}
-		conns[c] = struct{}{}
-		mu.Unlock()
+		if evicted != nil {
+			s.count.Error("evicted")
+			s.log.Warn("connection evicted to make room for a new one: maxConnections reached",
+				"remote", hostOf(evicted.c.RemoteAddr()), "idle", idle.Round(time.Millisecond).String(),
+				"new", hostOf(nc.RemoteAddr()), "max", s.cfg.MaxConnections)
+		}
 		wg.Go(func() {
 			defer func() {
-				mu.Lock()
-				delete(conns, c)
-				mu.Unlock()
-				c.Close()
+				cs.remove(c)
+				c.c.Close()
 			}()
 			s.serve(ctx, c)
 		})
 	}
 }
 
-// serve reads frames from one connection until it ends, fails, idles out
-// or ctx is done.
-func (s *Source) serve(ctx context.Context, c net.Conn) {
-	host := hostOf(c.RemoteAddr())
-	var r net.Conn = c
-	if s.cfg.IdleTimeout > 0 {
-		r = idleConn{c, s.cfg.IdleTimeout}
-	}
+// serve reads frames from one connection until it ends, fails, idles out,
+// is evicted or ctx is done.
+func (s *Source) serve(ctx context.Context, c *conn) {
+	host := hostOf(c.c.RemoteAddr())
 	// Frames are stamped with the time of the read that completed them:
 	// one clock read per read, not per frame.
-	tr := &timedReader{r: r}
-	fr := framing.NewReader(tr, s.cfg.MaxMessageBytes)
+	cr := &connReader{conn: c, idle: s.cfg.IdleTimeout}
+	fr := framing.NewReader(cr, s.cfg.MaxMessageBytes)
 	fr.Keep(arenaBlock) // frames are never overwritten: events point into them, uncopied
 	// Events are queued in batches: at the latest before a read that may
 	// block, so none waits for more input.
@@ -89,20 +157,38 @@ func (s *Source) serve(ctx context.Context, c net.Conn) {
 			return
 		}
 		if err != nil {
-			var ne net.Error
-			switch {
-			case ctx.Err() != nil, errors.Is(err, net.ErrClosed), isEOF(err):
-			case errors.As(err, &ne) && ne.Timeout():
-				s.log.Info("idle connection closed", "remote", host)
-			default:
-				s.count.Error("read")
-				s.log.Warn("connection closed", "remote", host, "err", err)
-			}
+			s.closed(ctx, c, host, err, fr.Partial())
 			return
 		}
-		if !p.add(ctx, nil, msg, host, truncated, tr.at) {
+		if !p.add(ctx, nil, msg, host, truncated, cr.at) {
 			return
 		}
+	}
+}
+
+// closed logs and counts why a connection's stream ended, with the
+// partial bytes of a frame it cut short.
+func (s *Source) closed(ctx context.Context, c *conn, host string, err error, partial int) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, framing.ErrMalformedCount):
+		s.count.Error("read")
+		s.log.Warn("connection closed: its framing is lost", "remote", host, "err", err)
+		return
+	case ctx.Err() != nil:
+		// Shutting down: what was not read is not taken.
+	case c.evicted.Load(): // logged by accept
+	case errors.As(err, &ne) && ne.Timeout():
+		s.count.Error("idle_timeout")
+		s.log.Info("idle connection closed", "remote", host, "idleTimeout", s.cfg.IdleTimeout.String())
+	case errors.Is(err, net.ErrClosed), isEOF(err):
+	default:
+		s.count.Error("read")
+		s.log.Warn("connection closed", "remote", host, "err", err)
+	}
+	if partial > 0 {
+		s.count.Dropped("incomplete_frame", 1)
+		s.log.Warn("connection ended inside a frame: its partial message is dropped", "remote", host, "bytes", partial, "err", err)
 	}
 }
 
@@ -110,29 +196,24 @@ func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// timedReader records when its last read returned.
-type timedReader struct {
-	r  io.Reader
-	at time.Time
-}
-
-func (t *timedReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	t.at = time.Now()
-	return n, err
-}
-
-// idleConn sets a read deadline before each read.
-type idleConn struct {
-	net.Conn
+// connReader reads a conn, each read bounded by idle, and records when
+// its last read returned, and while it waits.
+type connReader struct {
+	*conn
 	idle time.Duration
+	at   time.Time
 }
 
-func (c idleConn) Read(p []byte) (int, error) {
-	if err := c.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+func (r *connReader) Read(p []byte) (int, error) {
+	now := time.Now()
+	if err := r.c.SetReadDeadline(now.Add(r.idle)); err != nil {
 		return 0, err
 	}
-	return c.Conn.Read(p)
+	r.waiting.Store(now.UnixNano())
+	n, err := r.c.Read(p)
+	r.waiting.Store(0)
+	r.at = time.Now()
+	return n, err
 }
 
 func hostOf(a net.Addr) string {

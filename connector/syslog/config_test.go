@@ -1,0 +1,36 @@
+package syslog_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/connector/stdio"
+	"github.com/sluicehq/sluice/connector/syslog"
+	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/internal/configtest"
+)
+
+// The daemon fills the connection limits' defaults and reports a bad one
+// at its path.
+func TestDaemonConfig(t *testing.T) {
+	r := configtest.Registry(syslog.Register, stdio.Register)
+	const out = `, "destinations": {"out": {"type": "printer"}}}`
+	p, err := daemon.Load([]byte(`{"sources": {"in": {"type": "syslog"}}`+out), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Sources[0].Config.(*syslog.Config)
+	if c.IdleTimeout != 10*time.Minute || c.MaxConnections != 1024 {
+		t.Errorf("defaults: idleTimeout %v, maxConnections %d; want 10m, 1024", c.IdleTimeout, c.MaxConnections)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{`{"type": "syslog", "idleTimeout": "-1s"}`, "sources.in.idleTimeout: must not be negative"},
+		{`{"type": "syslog", "maxConnections": 0}`, "sources.in.maxConnections: must be at least 1"},
+	} {
+		_, err := daemon.Load([]byte(`{"sources": {"in": `+tc.src+`}`+out), r)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.src, err, tc.want)
+		}
+	}
+}
