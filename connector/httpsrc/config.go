@@ -46,6 +46,23 @@ type Config struct {
 	// acknowledged downstream before it gets 503 with Retry-After (the
 	// events may still be delivered). Default 30s.
 	RequestTimeout time.Duration `json:"requestTimeout"`
+	// ReadHeaderTimeout is how long a client has to send a request's
+	// headers; then the connection is closed. Default 10s.
+	ReadHeaderTimeout time.Duration `json:"readHeaderTimeout"`
+	// ReadTimeout is how long a client has to send a whole request,
+	// headers and body; a body not complete by then gets 408. Default 60s;
+	// at least readHeaderTimeout.
+	ReadTimeout time.Duration `json:"readTimeout"`
+	// IdleTimeout closes a keep-alive connection that sends no new
+	// request for this long. Default 120s.
+	IdleTimeout time.Duration `json:"idleTimeout"`
+	// MaxConcurrentRequests is the most requests handled at once; one
+	// more gets 503 with Retry-After. A request counts from the moment 64
+	// KiB of its body, or all of it, has arrived until it is answered, so
+	// slow clients still trickling a body hold no slot (readTimeout bounds
+	// them), and whole bodies held in memory are at most about
+	// maxConcurrentRequests × maxBodyBytes. Default 256.
+	MaxConcurrentRequests int `json:"maxConcurrentRequests"`
 }
 
 // BasicAuth is the user name and password a client must send.
@@ -70,7 +87,9 @@ type TLSConfig struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8088", Path: "/", Format: "auto",
-		MaxBodyBytes: 10 << 20, MaxEvents: 10000, RequestTimeout: 30 * time.Second}
+		MaxBodyBytes: 10 << 20, MaxEvents: 10000, RequestTimeout: 30 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		MaxConcurrentRequests: 256}
 }
 
 // Validate checks the fields with a fixed set of values or a range.
@@ -95,8 +114,19 @@ func (c *Config) Validate() error {
 	if c.MaxEvents < 1 {
 		field("maxEvents", "must be at least 1")
 	}
-	if c.RequestTimeout <= 0 {
-		field("requestTimeout", "must be more than 0")
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{{"requestTimeout", c.RequestTimeout}, {"readHeaderTimeout", c.ReadHeaderTimeout}, {"readTimeout", c.ReadTimeout}, {"idleTimeout", c.IdleTimeout}} {
+		if d.v <= 0 {
+			field(d.path, fmt.Sprintf("must be more than 0, got %v", d.v))
+		}
+	}
+	if c.ReadTimeout > 0 && c.ReadTimeout < c.ReadHeaderTimeout {
+		field("readTimeout", fmt.Sprintf("must be at least readHeaderTimeout (%v), got %v", c.ReadHeaderTimeout, c.ReadTimeout))
+	}
+	if c.MaxConcurrentRequests < 1 {
+		field("maxConcurrentRequests", fmt.Sprintf("must be at least 1, got %d", c.MaxConcurrentRequests))
 	}
 	return errors.Join(errs...)
 }

@@ -1,9 +1,13 @@
 package httpsrc
 
 import (
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/internal/configtest"
 )
 
 func TestRegister(t *testing.T) {
@@ -18,5 +22,30 @@ func TestRegister(t *testing.T) {
 	}
 	if _, _, ok := r.Defaults(daemon.KindDestination, "http"); ok {
 		t.Error("Register added an http destination")
+	}
+}
+
+// The daemon fills the limits' defaults and reports a bad one at its path.
+func TestDaemonConfig(t *testing.T) {
+	r := configtest.Registry(Register, stdio.Register)
+	const out = `, "destinations": {"out": {"type": "printer"}}}`
+	p, err := daemon.Load([]byte(`{"sources": {"in": {"type": "http"}}`+out), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Sources[0].Config.(*Config)
+	if c.ReadHeaderTimeout != 10*time.Second || c.ReadTimeout != time.Minute || c.IdleTimeout != 2*time.Minute || c.MaxConcurrentRequests != 256 {
+		t.Errorf("defaults: %+v", c)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{`{"type": "http", "readTimeout": "0s"}`, "sources.in.readTimeout: must be more than 0"},
+		{`{"type": "http", "readTimeout": "5s"}`, "sources.in.readTimeout: must be at least readHeaderTimeout (10s), got 5s"},
+		{`{"type": "http", "maxConcurrentRequests": -1}`, "sources.in.maxConcurrentRequests: must be at least 1"},
+		{`{"type": "http", "idleTimeout": "-1s"}`, "sources.in.idleTimeout: must be more than 0"},
+	} {
+		_, err := daemon.Load([]byte(`{"sources": {"in": `+tc.src+`}`+out), r)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.src, err, tc.want)
+		}
 	}
 }

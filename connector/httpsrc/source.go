@@ -11,10 +11,20 @@
 //	400                   the body does not parse (the reason is the body of the reply); nothing was queued
 //	401 / 403             credentials missing / wrong
 //	404 / 405             another path / another method than POST
+//	408                   the body did not arrive within readTimeout
 //	413                   body or event count over the limit
 //	415                   a Content-Type or Content-Encoding it cannot read
-//	503 + Retry-After     the queue is full, the acks did not come within
+//	503 + Retry-After     maxConcurrentRequests are being handled, the queue
+//	                      is full, the acks did not come within
 //	                      requestTimeout, or the source is shutting down
+//
+// A client that hangs up while its request waits for acks gets no answer;
+// its events stay in flight and are delivered as usual (a retry sends
+// them twice). It is logged and counted as errors{cause="client_hangup"}.
+//
+// Slow and idle clients are bounded by readHeaderTimeout, readTimeout and
+// idleTimeout, and a body takes memory as its bytes arrive, never from the
+// Content-Length it declares.
 package httpsrc
 
 import (
@@ -77,6 +87,10 @@ const enqueueWait = time.Second
 // retryAfter is the Retry-After of a 503, in seconds.
 const retryAfter = "1"
 
+// slotAfter is how much of a body arrives before its request takes one of
+// maxConcurrentRequests slots: a slow client trickling a body holds none.
+const slotAfter = 64 << 10
+
 // Source receives events over HTTP. It is a [sluice.Runner]: Run listens
 // until its ctx is done, then shuts the server down, and Recv returns what
 // was received, then io.EOF. Recv is safe for concurrent use.
@@ -89,11 +103,13 @@ type Source struct {
 	q         *memory.Queue[event.Event]
 	token     [sha256.Size]byte // of the expected credentials: the bearer token, or "user:password"
 	auth      bool
+	slots     chan struct{} // one per request being handled: see MaxConcurrentRequests
 
-	mu      sync.Mutex
-	running bool
-	addr    net.Addr
-	ready   chan struct{} // closed once Run has bound or failed
+	mu       sync.Mutex
+	running  bool
+	addr     net.Addr
+	ready    chan struct{}   // closed once Run has bound or failed
+	stopping <-chan struct{} // Run's ctx.Done(), once Run has started
 }
 
 // New returns a Source named name (the name events carry). Zero fields of
@@ -112,7 +128,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 		c.TLS = &t
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		queueSize: 4096, ready: make(chan struct{})}
+		queueSize: 4096, ready: make(chan struct{}), slots: make(chan struct{}, c.MaxConcurrentRequests)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -180,6 +196,7 @@ func (s *Source) Run(ctx context.Context) error {
 		return fmt.Errorf("http source: %w", sluice.ErrAlreadyRunning)
 	}
 	s.running = true
+	s.stopping = ctx.Done()
 	s.mu.Unlock()
 	defer s.q.Close()
 	ln, err := s.listen(ctx)
@@ -197,7 +214,9 @@ func (s *Source) Run(ctx context.Context) error {
 	// waiting for acks answers 503 at once.
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -276,9 +295,14 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, status, err := s.readBody(w, r)
 	if err != nil {
-		s.reject(w, status, err.Error())
+		if status == http.StatusServiceUnavailable {
+			s.unavailable(w, err.Error())
+		} else {
+			s.reject(w, status, err.Error())
+		}
 		return
 	}
+	defer func() { <-s.slots }()
 	raws, err := parseBody(body, format, s.cfg.MaxEvents)
 	switch {
 	case errors.Is(err, errTooMany):
@@ -314,7 +338,10 @@ func (s *Source) authorized(r *http.Request, h string) bool {
 	return subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1
 }
 
-// readBody reads the whole body, decompressed, within MaxBodyBytes.
+// readBody reads the whole body, decompressed, within MaxBodyBytes. The
+// buffer grows as bytes arrive. Once slotAfter bytes, or all of them, have
+// arrived, it takes a slot, or fails with 503 if none is free; on success
+// the caller releases the slot.
 func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	max := s.cfg.MaxBodyBytes
 	if r.ContentLength > max {
@@ -326,7 +353,7 @@ func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, 
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
-			return nil, tooLarge(err, http.StatusBadRequest), fmt.Errorf("gzip: %w", err)
+			return nil, readError(err, http.StatusBadRequest), fmt.Errorf("gzip: %w", err)
 		}
 		defer zr.Close()
 		rd = zr
@@ -334,23 +361,40 @@ func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, 
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q: want gzip or none", enc)
 	}
 	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength <= max {
-		buf.Grow(int(r.ContentLength))
+	rd = io.LimitReader(rd, max+1)
+	_, err := buf.ReadFrom(io.LimitReader(rd, slotAfter))
+	if err == nil {
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			return nil, http.StatusServiceUnavailable, fmt.Errorf("%d requests are being handled (maxConcurrentRequests)", cap(s.slots))
+		}
+		_, err = buf.ReadFrom(rd)
+		if err != nil {
+			<-s.slots
+		}
 	}
-	n, err := buf.ReadFrom(io.LimitReader(rd, max+1))
 	switch {
 	case err != nil:
-		return nil, tooLarge(err, http.StatusBadRequest), fmt.Errorf("read body: %w", err)
-	case n > max:
+		return nil, readError(err, http.StatusBadRequest), fmt.Errorf("read body: %w", err)
+	case int64(buf.Len()) > max:
+		<-s.slots
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes after decompression", max)
 	}
+	// The body is read: the request now waits for acks, for as long as
+	// requestTimeout allows, and a read that ends tells of a hang-up.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	return buf.Bytes(), 0, nil
 }
 
-// tooLarge returns 413 if err is from http.MaxBytesReader, else status.
-func tooLarge(err error, status int) int {
+// readError returns 413 if err is from http.MaxBytesReader, 408 if the
+// read timed out (readTimeout), else status.
+func readError(err error, status int) int {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return http.StatusRequestEntityTooLarge
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return http.StatusRequestTimeout
 	}
 	return status
 }
@@ -376,7 +420,11 @@ func (s *Source) deliver(w http.ResponseWriter, r *http.Request, raws [][]byte) 
 		cancel()
 		if err != nil {
 			// What was queued is still delivered; the client retries it all.
-			s.unavailable(w, "queue full")
+			if ctx.Err() != nil {
+				s.gone(w, r, len(raws))
+			} else {
+				s.unavailable(w, "queue full")
+			}
 			return
 		}
 		timer := time.NewTimer(s.cfg.RequestTimeout)
@@ -387,13 +435,31 @@ func (s *Source) deliver(w http.ResponseWriter, r *http.Request, raws [][]byte) 
 			s.unavailable(w, "events not acknowledged in time")
 			return
 		case <-ctx.Done():
-			s.unavailable(w, "shutting down")
+			s.gone(w, r, len(raws))
 			return
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, `{"accepted":`+strconv.Itoa(len(raws))+"}\n")
+}
+
+// gone answers a request whose context ended while its n events were
+// queued or waited for acks: 503 if the source is shutting down, nothing
+// if the client hung up. Either way the events stay in flight.
+func (s *Source) gone(w http.ResponseWriter, r *http.Request, n int) {
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	select {
+	case <-stopping:
+		s.unavailable(w, "shutting down")
+		return
+	default:
+	}
+	s.count.Error("client_hangup")
+	s.log.Info("client hung up before its events were acknowledged; they stay in flight and are delivered as usual (a retry sends them twice)",
+		"remote", r.RemoteAddr, "events", n)
 }
 
 func (s *Source) unavailable(w http.ResponseWriter, why string) {
