@@ -320,3 +320,20 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// readTimeout bounds the arrival of a request, not its wait for acks: a
+// request whose events are acked after readTimeout still gets 200.
+func TestAckedAfterReadTimeout(t *testing.T) {
+	const readTimeout = 200 * time.Millisecond
+	s, url, _, _ := start(t, Config{ReadHeaderTimeout: readTimeout, ReadTimeout: readTimeout})
+	ch := goPost(t, url, "text/plain", []byte("a\n"))
+	_, ack, err := s.Recv(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * readTimeout) // the moment: readTimeout has passed while the request waits
+	ack()
+	if r := <-ch; r.status != http.StatusOK {
+		t.Errorf("acked after readTimeout: got %d %q, want 200", r.status, r.body)
+	}
+}
