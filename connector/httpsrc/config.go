@@ -60,8 +60,10 @@ type Config struct {
 	// more gets 503 with Retry-After. A request counts from the moment 64
 	// KiB of its body, or all of it, has arrived until it is answered, so
 	// slow clients still trickling a body hold no slot (readTimeout bounds
-	// them), and whole bodies held in memory are at most about
-	// maxConcurrentRequests × maxBodyBytes. Default 256.
+	// them). Bodies past 64 KiB take at most about twice
+	// maxConcurrentRequests × maxBodyBytes of memory (a buffer doubles as
+	// it grows; 5 GiB with the defaults if 256 clients send 10 MiB bodies
+	// at once): lower either to bound it. Default 256.
 	MaxConcurrentRequests int `json:"maxConcurrentRequests"`
 }
 
