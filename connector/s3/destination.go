@@ -138,26 +138,27 @@ func New(c Config, opts ...Option) (*Destination, error) {
 // (or a 5xx) at start is retried with the back-off of Config.Retry and
 // logged at Warn, so that sluiced may start before its network or a local
 // MinIO is up; events are buffered (and Send blocks when the buffer is
-// full) until the check succeeds. A second call returns
-// [sluice.ErrAlreadyRunning].
+// full) until the check succeeds. If ctx is done, or the check fails,
+// before then, the events held are neither uploaded nor acked: Run logs
+// how many at Error and returns an error saying so, wrapping
+// [sluice.ErrUndelivered] after a stop (see [batch.Destination.RunAfter]).
+// A second call returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
 	}
-	if err := d.w.connect(ctx); err != nil {
-		return err
-	}
 	defer d.w.closeIdle()
-	err := retry.DoNotify(ctx, d.w.cfg.Retry, nil, d.w.headBucket, func(attempt int, delay time.Duration, err error) {
-		d.w.o.log.Warn("s3: bucket check failed, retrying", "attempt", attempt, "delay", delay, "error", err)
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
+	return d.Destination.RunAfter(ctx, d.w.start)
+}
+
+// start makes the client and checks the bucket, retrying what may pass.
+func (w *writer) start(ctx context.Context) error {
+	if err := w.connect(ctx); err != nil {
 		return err
 	}
-	return d.Destination.Run(ctx)
+	return retry.DoNotify(ctx, w.cfg.Retry, nil, w.headBucket, func(attempt int, delay time.Duration, err error) {
+		w.o.log.Warn("s3: bucket check failed, retrying", "attempt", attempt, "delay", delay, "error", err)
+	})
 }
 
 // writer encodes and uploads batches; its client is set by connect,

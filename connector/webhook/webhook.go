@@ -175,17 +175,24 @@ func newDestination(c Config, enc encoder, opts []Option) (*Destination, error) 
 
 // Run builds the HTTP client, posts batches until ctx is done and what is
 // held is flushed (see [batch.Destination.Run]), then closes the client's
-// idle connections. A second call returns [sluice.ErrAlreadyRunning].
+// idle connections. If the client cannot be built (a TLS file that does not
+// load), the events sent so far are neither posted nor acked, and Run's
+// error says how many (see [batch.Destination.RunAfter]). A second call
+// returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("%s: %w", d.p.name, sluice.ErrAlreadyRunning)
 	}
-	t, err := d.p.start()
-	if err != nil {
+	var t *http.Transport
+	defer func() {
+		if t != nil {
+			t.CloseIdleConnections()
+		}
+	}()
+	return d.Destination.RunAfter(ctx, func(context.Context) (err error) {
+		t, err = d.p.start()
 		return err
-	}
-	defer t.CloseIdleConnections()
-	return d.Destination.Run(ctx)
+	})
 }
 
 // start builds the client; the caller closes the transport's idle
