@@ -97,7 +97,7 @@ func (d *Destination[T]) RunAfter(ctx context.Context, start func(context.Contex
 		return cause
 	}
 	if lost > 0 {
-		return fmt.Errorf("batch: stopped with %d messages not flushed, not acked: %w", lost, sluice.ErrUndelivered)
+		return undelivered(fmt.Sprintf("batch: stopped with %d messages not flushed, not acked", lost))
 	}
 	return nil
 }
@@ -131,8 +131,15 @@ func (d *Destination[T]) abandon(ctx context.Context, err error) error {
 		return nil
 	}
 	d.o.logger.Error("batch: stopped before it could start; the messages held are not delivered, not acked", "messages", held)
-	return fmt.Errorf("batch: stopped before it could start: %d messages not delivered, not acked: %w", held, sluice.ErrUndelivered)
+	return undelivered(fmt.Sprintf("batch: stopped before it could start: %d messages not delivered, not acked", held))
 }
+
+// undelivered is an error that is [sluice.ErrUndelivered] with its own
+// text, which counts the messages.
+type undelivered string
+
+func (e undelivered) Error() string        { return string(e) }
+func (e undelivered) Is(target error) bool { return target == sluice.ErrUndelivered }
 
 // loop cuts batches by age until ctx or workCtx is done. It owns the age
 // timer, which is set only while there is a batch being filled.

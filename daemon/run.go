@@ -89,7 +89,6 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 			case errors.Is(err, sluice.ErrUndelivered) && spooled:
 				log.Warn(what+": stopped with events not delivered; they stay in the route's disk buffer for the next start", "err", err)
 			case errors.Is(err, sluice.ErrUndelivered):
-				log.Error(what+": stopped with events not delivered; they were not acknowledged", "err", err)
 				undelivered.add(fmt.Errorf("%s: %w", what, err))
 			default:
 				fail(fmt.Errorf("%s: %w", what, err))

@@ -37,7 +37,7 @@ func TestStopBeforeDestinationStarts(t *testing.T) {
 		wantLogged string
 	}{
 		{name: "no buffer", wantErr: true,
-			wantLogged: `level=ERROR msg="destination down: stopped with events not delivered; they were not acknowledged"`},
+			wantLogged: `level=ERROR msg="batch: stopped before it could start; the messages held are not delivered, not acked" destination=down messages=10`},
 		{name: "destination buffer", buffer: `"buffer": {"type": "disk"},`, wantAcked: events,
 			wantLogged: `level=WARN msg="buffer: the destination stopped with events not delivered; they stay in the spool for the next start"`},
 		{name: "route buffer", routeBuf: `"buffer": {"type": "disk"},`, wantAcked: events,
