@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -996,4 +998,74 @@ func readBody(t *testing.T, r *http.Request) []byte {
 	}
 	b, _ := io.ReadAll(body)
 	return b
+}
+
+// TestErrorBodyMaskedBeforeCut: a server that echoes a secret across the
+// 256-byte cut of the quoted error body, or across the end of what is
+// read of it, or many times so that masking shortens the body, shows no
+// piece of it: the body is masked first, then cut.
+func TestErrorBodyMaskedBeforeCut(t *testing.T) {
+	const (
+		pathToken = "PathTokenAbcdefgh12345678"
+		bearer    = "BearerSecretQrstuvw98765432"
+		header    = "HeaderSecretZyxwvut11223344"
+		password  = "BasicPassLmnopqr55667788"
+	)
+	basic := base64.StdEncoding.EncodeToString([]byte("user:" + password))
+	for _, tc := range []struct {
+		name string
+		body func(secret string) string
+	}{
+		{"across the cut", func(s string) string { return strings.Repeat("x", 256-len(s)/2) + s + " tail" }},
+		{"just before the cut", func(s string) string { return strings.Repeat("x", 255) + s }},
+		{"across the end of the read", func(s string) string { return strings.Repeat("y", 16<<10-len(s)/2) + s + strings.Repeat("z", 1000) }},
+		{"many times, then across the end of the read", func(s string) string {
+			b := strings.Repeat(s, (16<<10)/len(s)+1)
+			return b[:16<<10-5] + s + "after"
+		}},
+		{"escaped", func(s string) string { return strings.Repeat("x", 250) + url.QueryEscape(s) }},
+	} {
+		for _, secret := range []string{pathToken, bearer, header, password, basic} {
+			t.Run(tc.name+"/"+secret[:8], func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(http.StatusForbidden)
+					io.WriteString(w, tc.body(secret))
+				}))
+				t.Cleanup(srv.Close)
+				c := webhook.Config{URL: config.Secret(srv.URL + "/hook/" + pathToken + "?x=1"), BearerToken: bearer,
+					Headers: map[string]config.Secret{"X-Key": header}, Batch: batch.Config{Count: 1}}
+				if secret == password || secret == basic {
+					c.BearerToken, c.BasicAuth = "", &webhook.BasicAuth{Username: "user", Password: password}
+				}
+				d, err := webhook.New(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, done := run(t, d)
+				if err := d.Send(t.Context(), nil, ev("x")); err != nil {
+					t.Fatal(err)
+				}
+				var runErr error
+				select {
+				case runErr = <-done:
+				case <-time.After(10 * time.Second):
+					t.Fatal("Run did not stop")
+				}
+				var se *webhook.StatusError
+				if !errors.As(runErr, &se) {
+					t.Fatalf("Run = %v, want a StatusError", runErr)
+				}
+				if len(se.Body) > 256+len("…") {
+					t.Errorf("quoted body is %d bytes, want at most 256 and an ellipsis", len(se.Body))
+				}
+				for _, s := range []string{pathToken, bearer, header, password, basic} {
+					for i := 0; i+8 <= len(s); i++ {
+						if strings.Contains(runErr.Error(), s[i:i+8]) {
+							t.Fatalf("error shows %q, a piece of a secret: %v", s[i:i+8], runErr)
+						}
+					}
+				}
+			})
+		}
+	}
 }
