@@ -27,6 +27,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -531,14 +532,26 @@ func (w *writer) error(op, key string, err error) *Error {
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		e.Code, e.Message = ae.ErrorCode(), ae.ErrorMessage()
+		// A server may echo the signed request, which names the access key.
+		e.Code, e.Message = ae.ErrorCode(), w.redact(ae.ErrorMessage())
 	}
 	return e
 }
 
+// redact replaces the credentials in s, a text from the server.
+func (w *writer) redact(s string) string {
+	for _, v := range []string{w.cfg.AccessSecretKey.Reveal(), w.cfg.AccessKeyID} {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, config.Redacted)
+		}
+	}
+	return s
+}
+
 // Error is an S3 request that failed. Its text names the operation, the
-// bucket, the endpoint, the HTTP status and S3's error code; never a
-// credential.
+// bucket, the endpoint, the HTTP status and S3's error code and message;
+// never a credential (the access key and secret are masked in the
+// message, which a server may have made from the request).
 type Error struct {
 	Op       string // "put", "multipart upload", "check bucket"
 	Bucket   string

@@ -922,3 +922,43 @@ func TestBucketForbidden(t *testing.T) {
 		t.Fatalf("Run: %v, want %s", err, want)
 	}
 }
+
+// TestErrorMessageMasksCredentials: a server whose error message echoes
+// the signed request (its Authorization header names the access key) or
+// the secret key does not get them into the error.
+func TestErrorMessageMasksCredentials(t *testing.T) {
+	url := fake(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPut {
+				h.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>bad %s for secret-test-key</Message></Error>`,
+				r.Header.Get("Authorization"))
+		})
+	})
+	c := config(url)
+	c.BatchSize = 1
+	d, err := s3.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(t.Context()) }()
+	if err := d.Send(t.Context(), nil, msg("s", time.Now(), "1")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "access denied (AccessDenied: bad AWS4-HMAC-SHA256 Credential=REDACTED/") {
+			t.Fatalf("Run: %v, want the echoed request with the key masked", err)
+		}
+		if strings.Contains(err.Error(), "AKIDTEST") || strings.Contains(err.Error(), "secret-test-key") {
+			t.Fatalf("Run: %v shows a credential", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
