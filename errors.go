@@ -8,6 +8,14 @@ var ErrAlreadyRunning = errors.New("already running")
 // ErrClosed is returned by operations on a component that has stopped.
 var ErrClosed = errors.New("closed")
 
+// ErrUndelivered is wrapped by the error a [Runner] returns when it
+// stopped holding messages it had accepted and did not deliver: a
+// batching destination that could not flush them in time, or that was
+// stopped before it could start. Their acks were not called, so a durable
+// source delivers them again; the error's text says how many there were.
+// It is a report on an incomplete stop, not a failure of the component.
+var ErrUndelivered = errors.New("messages not delivered")
+
 // StageError is the error Run returns when a stage fails. Stage is
 // "source", "handler" or "destination".
 type StageError struct {

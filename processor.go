@@ -87,7 +87,9 @@ func isNil(v any) bool {
 // of the Source and of the Destination if they are a [Runner]. When ctx is
 // done Run returns nil. When every loop has seen io.EOF from the source, Run
 // stops the source and destination runners (a batching destination flushes
-// what it holds) and returns nil. Otherwise it returns the first failure as
+// what it holds) and returns nil. A runner that stops holding messages it
+// did not deliver reports it with [ErrUndelivered], which Run returns as
+// "destination: …" (or "source: …"). Otherwise it returns the first failure as
 // a [*StageError]: "source: …", "handler: …" or "destination: …"; errors.Is
 // and errors.As see through it. Which error is first never depends on the
 // order in which a select picks ready channels: it is the first one

@@ -26,7 +26,8 @@ import (
 // what it holds, with a context that keeps ctx's values, for up to
 // Config.StopTimeout. Flushes still running then are cancelled. What was
 // not flushed is not acked; Run logs how many messages that was, at Warn,
-// and returns nil.
+// and returns an error wrapping [sluice.ErrUndelivered] that says so. It
+// returns nil when everything it was given was flushed.
 //
 // A flush error that is not retryable, or that is still failing after
 // Config.Retry.MaxAttempts, goes to the dead letter if there is one (see
@@ -37,8 +38,30 @@ import (
 //
 // A second call returns [sluice.ErrAlreadyRunning].
 func (d *Destination[T]) Run(ctx context.Context) error {
+	return d.RunAfter(ctx, nil)
+}
+
+// RunAfter calls start, then runs as [Destination.Run] does. A destination
+// that must connect or check its endpoint before it can flush does so in
+// start, which may retry for as long as ctx lasts; meanwhile Sends are
+// buffered, and block once the buffer is full, as before Run.
+//
+// If start returns an error, RunAfter stops without flushing: Sends fail
+// with [sluice.ErrClosed], and the messages held are not acked (a durable
+// source delivers them again). It logs how many there were, at Error, and
+// returns start's error with that count; or, when ctx is done (a stop
+// during start-up: start returns ctx's error), an error wrapping
+// [sluice.ErrUndelivered], or nil if it held none. When start succeeds
+// after ctx is done, what is held is flushed as in a stop of Run. A nil
+// start is Run.
+func (d *Destination[T]) RunAfter(ctx context.Context, start func(context.Context) error) error {
 	if !d.ran.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
+	}
+	if start != nil {
+		if err := start(ctx); err != nil {
+			return d.abandon(ctx, err)
+		}
 	}
 	// Flushes outlive ctx: on shutdown they get StopTimeout to finish.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -71,9 +94,52 @@ func (d *Destination[T]) Run(ctx context.Context) error {
 	}
 	if cause != nil {
 		d.o.logger.Error("batch: stopped", "err", cause)
+		return cause
 	}
-	return cause
+	if lost > 0 {
+		return undelivered(fmt.Sprintf("batch: stopped with %d messages not flushed, not acked", lost))
+	}
+	return nil
 }
+
+// abandon stops a Destination whose start failed (err), or was stopped by
+// ctx, without flushing: see RunAfter.
+func (d *Destination[T]) abandon(ctx context.Context, err error) error {
+	d.mu.Lock()
+	d.closed = true
+	if err != nil && ctx.Err() == nil && d.cause == nil {
+		d.cause = err
+	}
+	held := 0
+	for _, b := range d.queue {
+		held += b.len()
+	}
+	if d.cur != nil {
+		held += d.cur.len()
+	}
+	d.queue, d.cur, d.free = nil, nil, nil
+	d.wakeSendersLocked()
+	d.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		if held == 0 {
+			return err
+		}
+		d.o.logger.Error("batch: start failed; the messages held are not delivered, not acked", "messages", held, "err", err)
+		return fmt.Errorf("%w (%d messages not delivered, not acked)", err, held)
+	}
+	if held == 0 {
+		return nil
+	}
+	d.o.logger.Error("batch: stopped before it could start; the messages held are not delivered, not acked", "messages", held)
+	return undelivered(fmt.Sprintf("batch: stopped before it could start: %d messages not delivered, not acked", held))
+}
+
+// undelivered is an error that is [sluice.ErrUndelivered] with its own
+// text, which counts the messages.
+type undelivered string
+
+func (e undelivered) Error() string        { return string(e) }
+func (e undelivered) Is(target error) bool { return target == sluice.ErrUndelivered }
 
 // loop cuts batches by age until ctx or workCtx is done. It owns the age
 // timer, which is set only while there is a batch being filled.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -465,8 +466,13 @@ func TestShutdown(t *testing.T) {
 				}
 				synctest.Wait()
 				stopped = time.Now()
-				if err := r.stop(t); err != nil {
+				err := r.stop(t)
+				if tc.wantLost == 0 && err != nil {
 					t.Fatalf("Run: %v", err)
+				}
+				if want := fmt.Sprintf("%d messages not flushed", tc.wantLost); tc.wantLost > 0 &&
+					(!errors.Is(err, sluice.ErrUndelivered) || !strings.Contains(fmt.Sprint(err), want)) {
+					t.Errorf("Run: got %v, want ErrUndelivered saying %q", err, want)
 				}
 				if took := time.Since(stopped); took != tc.wantTime {
 					t.Errorf("Run took %v to stop, want %v", took, tc.wantTime)

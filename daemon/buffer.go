@@ -177,7 +177,15 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 	run(&spWG, "spool", func() error { return b.sp.Run(spCtx) })
 	run(&frontWG, "spool writer", func() error { return b.front.Run(frontCtx) })
 	for _, r := range b.runners {
-		run(&innerWG, "destination", func() error { return r.Run(innerCtx) })
+		run(&innerWG, "destination", func() error {
+			err := r.Run(innerCtx)
+			if errors.Is(err, sluice.ErrUndelivered) {
+				// Its events are records the spool holds, unacked.
+				b.log.Warn("buffer: the destination stopped with events not delivered; they stay in the spool for the next start", "err", err)
+				return nil
+			}
+			return err
+		})
 	}
 	p, err := sluice.New(sluice.Config[event.Event, event.Event]{
 		Source: newUntilStopped(b, readCtx), Destination: b.inner, Handler: sluice.Pipe[event.Event](),

@@ -30,6 +30,9 @@ type graph struct {
 	// destination, which they feed.
 	routeBuffers []*diskBuffer
 	buffered     map[string]bool // destinations behind their own disk buffer
+	// spooled are the destinations fed only by routes' disk buffers:
+	// what they hold unacked at a stop stays in a spool.
+	spooled map[string]bool
 }
 
 type builtSource struct {
@@ -43,7 +46,7 @@ type builtSource struct {
 // build makes every component of p. Builders do no I/O, so build is also
 // what "validate" runs.
 func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
-	g := &graph{dests: map[string]dest{}, buffered: map[string]bool{}}
+	g := &graph{dests: map[string]dest{}, buffered: map[string]bool{}, spooled: map[string]bool{}}
 	buffers := map[string]bufferSpec{}
 	for _, b := range p.buffers() {
 		buffers[b.path] = b
@@ -105,6 +108,10 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			g.level[next] = max(g.level[next], lvl)
 		}
 	}
+	direct := map[string]bool{} // fed by a route without a buffer, or as a dead letter
+	for _, c := range p.Destinations {
+		direct[c.DeadLetter] = true
+	}
 	routers := map[string]*router{}
 	for _, c := range p.Sources {
 		s, err := c.entry.build(env(KindSource, c.Name), c.Config)
@@ -136,7 +143,15 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			}
 		}
 		var to dest = ds
-		if spec, ok := buffers[fmt.Sprintf("routes[%d].buffer", i)]; ok {
+		spec, spooled := buffers[fmt.Sprintf("routes[%d].buffer", i)]
+		for _, name := range r.To {
+			if spooled && !direct[name] {
+				g.spooled[name] = true
+			} else {
+				direct[name], g.spooled[name] = true, false
+			}
+		}
+		if spooled {
 			b, err := p.newBuffer(spec, ds, nil, log.With("route", r.Name), ms)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", spec.path, err))

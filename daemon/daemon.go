@@ -52,7 +52,9 @@ func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
 
 // Run runs the daemon until ctx is done, then drains within the config's
 // shutdownTimeout and returns nil; or until a component fails, then drains
-// and returns the failure.
+// and returns the failure. A drain that left events undelivered (a
+// destination down, or stopped before it could start) is not clean: Run
+// returns errors wrapping [sluice.ErrUndelivered] that count them.
 func (d *Daemon) Run(ctx context.Context) error {
 	if err := os.MkdirAll(d.plan.File.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -69,7 +71,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer cancel()
 	}
 	err := d.g.run(ctx, d.log, d.plan.File.ShutdownTimeout, state)
-	if err != nil {
+	switch {
+	case onlyUndelivered(err):
+		d.log.Error("stopped with events not delivered (not acknowledged: replayable sources send them again after a restart)", "err", err)
+		return err
+	case err != nil:
 		d.log.Error("stopped", "err", err)
 		return err
 	}

@@ -106,7 +106,7 @@ func load(path string, r *Registry, log *slog.Logger) (*Daemon, error) {
 }
 
 func runCmd(args []string, stderr io.Writer, r *Registry) int {
-	fs, path := flags("run", "run [--config FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0. A second signal exits at once.\nWithout --config it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
+	fs, path := flags("run", "run [--config FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0; 3 if events were left undelivered (not\nacknowledged), 1 after a failure. A second signal exits at once.\nWithout --config it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
 	level := fs.String("log-level", "", "log `level` (debug, info, warn, error); overrides log.level")
 	format := fs.String("log-format", "", "log `format` (text, json); overrides log.format")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`, for go tool pprof")
@@ -161,11 +161,21 @@ func runCmd(args []string, stderr io.Writer, r *Registry) int {
 			os.Exit(1)
 		}
 	}()
-	if err := d.Run(ctx); err != nil {
+	switch err := d.Run(ctx); {
+	case err == nil:
+		return 0
+	case onlyUndelivered(err):
+		return ExitUndelivered
+	default:
 		return 1
 	}
-	return 0
 }
+
+// ExitUndelivered is the exit code of "sluiced run" after a stop that
+// left events undelivered and unacknowledged (a destination down at the
+// stop, or stopped before it could start): no failure, but no clean
+// drain either. A failure exits 1, a clean drain 0.
+const ExitUndelivered = 3
 
 func validateCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
 	fs, path := flags("validate", "validate --config FILE\n\nLoads and checks a config without running it: exit 0 if it is valid,\notherwise 1 with every problem listed.", stderr)

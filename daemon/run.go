@@ -43,7 +43,8 @@ func (s *runState) get() (bool, error) {
 // drains: sources stop taking input, the processors deliver what is in
 // flight, and destinations flush. The drain is bounded by timeout; past it,
 // what is still in flight is abandoned unacked. run returns the first
-// failure, or nil after a clean stop.
+// failure, or nil after a clean stop; after a stop that left events
+// undelivered (and unacknowledged), errors wrapping [sluice.ErrUndelivered].
 func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration, state *runState) error {
 	failed := newFailure()
 	fail := func(err error) {
@@ -74,21 +75,32 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 		defer stopLevel[l]()
 	}
 	var dests sync.WaitGroup
-	runAt := func(l int, what string, r sluice.Runner) {
+	var undelivered reports
+	// runAt runs r at level l. A stop that leaves events undelivered is
+	// not a failure, but no clean drain either: it is reported at the
+	// end, unless a spool (spooled) keeps the events for the next start.
+	runAt := func(l int, what string, spooled bool, r sluice.Runner) {
 		levelDone[l].Add(1)
 		dests.Go(func() {
 			defer levelDone[l].Done()
-			if err := r.Run(dstCtxs[l]); err != nil && !errors.Is(err, context.Canceled) {
+			err := r.Run(dstCtxs[l])
+			switch {
+			case err == nil || errors.Is(err, context.Canceled):
+			case errors.Is(err, sluice.ErrUndelivered) && spooled:
+				log.Warn(what+": stopped with events not delivered; they stay in the route's disk buffer for the next start", "err", err)
+			case errors.Is(err, sluice.ErrUndelivered):
+				undelivered.add(fmt.Errorf("%s: %w", what, err))
+			default:
 				fail(fmt.Errorf("%s: %w", what, err))
 			}
 		})
 	}
 	for _, b := range g.routeBuffers {
-		runAt(0, "route "+b.name+": buffer", b)
+		runAt(0, "route "+b.name+": buffer", false, b)
 	}
 	for _, name := range g.order {
 		if r, ok := g.dests[name].(sluice.Runner); ok {
-			runAt(g.level[name]+1, "destination "+name, r)
+			runAt(g.level[name]+1, "destination "+name, g.spooled[name], r)
 		}
 	}
 	var procs sync.WaitGroup
@@ -160,6 +172,7 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	}
 	if !wait(allDone, 0) {
 		log.Warn("drain timed out: abandoning events still in flight (they were not acknowledged)")
+		undelivered.add(fmt.Errorf("drain timed out: events in flight abandoned: %w", sluice.ErrUndelivered))
 		stopProcs()
 		<-allDone // processors return promptly once their context is done
 	}
@@ -178,12 +191,45 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 	if !wait(destsDone, 5*time.Second) {
 		err := errors.New("shutdown: destinations did not stop within shutdownTimeout; exiting with what they hold unacknowledged")
 		log.Error(err.Error())
-		return errors.Join(failed.Err(), err)
+		return errors.Join(failed.Err(), err, undelivered.err())
 	}
 	for _, s := range g.sources {
 		log.Info("source stopped", "source", s.name, "received", s.received.Load())
 	}
-	return failed.Err()
+	return errors.Join(failed.Err(), undelivered.err())
+}
+
+// reports collects errors; its methods are safe for concurrent use.
+type reports struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (r *reports) add(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, err)
+}
+
+// err joins the errors added, or is nil.
+func (r *reports) err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return errors.Join(r.errs...)
+}
+
+// onlyUndelivered reports whether err is nothing but reports of events
+// left undelivered at a stop ([sluice.ErrUndelivered]): no failure.
+func onlyUndelivered(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !onlyUndelivered(e) {
+				return false
+			}
+		}
+		return len(j.Unwrap()) > 0
+	}
+	return errors.Is(err, sluice.ErrUndelivered)
 }
 
 // counted counts what a source produces.

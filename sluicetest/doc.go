@@ -38,8 +38,10 @@
 //     at once; Recv consumes nothing and Send writes nothing.
 //   - run-stop: the Run method of a Source or Destination that is a
 //     [sluice.Runner] returns nil or context.Canceled within Timeout of its
-//     context being cancelled, and no goroutine started in a subtest is left
-//     once it ends. Every subtest checks this.
+//     context being cancelled (or [sluice.ErrUndelivered], when it stopped
+//     holding messages it could not deliver and did not ack), and no
+//     goroutine started in a subtest is left once it ends. Every subtest
+//     checks this.
 //   - concurrent-recv, concurrent-send: with four goroutines receiving (or
 //     sending) at once, every message arrives exactly once. Run them with
 //     -race.

@@ -219,7 +219,7 @@ func TestSuiteFails(t *testing.T) {
 			return errors.New("connection reset")
 		}),
 		rules: []string{"run-stop"},
-		in:    "run-stop", want: `run-stop: Run returned connection reset, want nil or context\.Canceled`,
+		in:    "run-stop", want: `run-stop: Run returned connection reset, want nil, context\.Canceled or sluice\.ErrUndelivered`,
 	}, {
 		name: "nil ack",
 		brk: recv(func(ctx context.Context, q *memory.Queue[[]byte]) (msg, func(), error) {

@@ -171,12 +171,21 @@ func New(c Config, opts ...Option) (*Destination, error) {
 }
 
 // Run opens the file, writes batches until ctx is done and what is held
-// is flushed, then closes the file.
+// is flushed, then closes the file. If the file cannot be opened, the
+// events sent so far are neither written nor acked, and Run's error says
+// how many (see [batch.Destination.RunAfter]).
 func (d *Destination) Run(ctx context.Context) error {
-	if err := d.w.open(); err != nil {
+	opened := false
+	err := d.Destination.RunAfter(ctx, func(context.Context) error {
+		if err := d.w.open(); err != nil {
+			return err
+		}
+		opened = true
+		return nil
+	})
+	if !opened {
 		return err
 	}
-	err := d.Destination.Run(ctx)
 	if cerr := d.w.close(); cerr != nil && err == nil {
 		err = cerr
 	}

@@ -388,3 +388,32 @@ func TestRotationByAge(t *testing.T) {
 		t.Errorf("current file holds %q, want the second event", got)
 	}
 }
+
+// TestOpenFailsRun: a file that cannot be opened fails Run at start; the
+// events sent before are neither written nor acked, and the error counts
+// them.
+func TestOpenFailsRun(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := file.New(file.Config{Path: filepath.Join(notDir, "events.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked atomic.Bool
+	if err := d.Send(t.Context(), func() { acked.Store(true) }, ev("a"), ev("b")); err != nil {
+		t.Fatal(err)
+	}
+	err = d.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "2 messages not delivered") || errors.Is(err, sluice.ErrUndelivered) {
+		t.Errorf("Run = %v, want the open error counting 2 events", err)
+	}
+	if acked.Load() {
+		t.Error("acked events that were never written")
+	}
+	if err := d.Run(t.Context()); !errors.Is(err, sluice.ErrAlreadyRunning) {
+		t.Errorf("second Run = %v, want ErrAlreadyRunning", err)
+	}
+}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -138,26 +139,27 @@ func New(c Config, opts ...Option) (*Destination, error) {
 // (or a 5xx) at start is retried with the back-off of Config.Retry and
 // logged at Warn, so that sluiced may start before its network or a local
 // MinIO is up; events are buffered (and Send blocks when the buffer is
-// full) until the check succeeds. A second call returns
-// [sluice.ErrAlreadyRunning].
+// full) until the check succeeds. If ctx is done, or the check fails,
+// before then, the events held are neither uploaded nor acked: Run logs
+// how many at Error and returns an error saying so, wrapping
+// [sluice.ErrUndelivered] after a stop (see [batch.Destination.RunAfter]).
+// A second call returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
 	}
-	if err := d.w.connect(ctx); err != nil {
-		return err
-	}
 	defer d.w.closeIdle()
-	err := retry.DoNotify(ctx, d.w.cfg.Retry, nil, d.w.headBucket, func(attempt int, delay time.Duration, err error) {
-		d.w.o.log.Warn("s3: bucket check failed, retrying", "attempt", attempt, "delay", delay, "error", err)
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
+	return d.Destination.RunAfter(ctx, d.w.start)
+}
+
+// start makes the client and checks the bucket, retrying what may pass.
+func (w *writer) start(ctx context.Context) error {
+	if err := w.connect(ctx); err != nil {
 		return err
 	}
-	return d.Destination.Run(ctx)
+	return retry.DoNotify(ctx, w.cfg.Retry, nil, w.headBucket, func(attempt int, delay time.Duration, err error) {
+		w.o.log.Warn("s3: bucket check failed, retrying", "attempt", attempt, "delay", delay, "error", err)
+	})
 }
 
 // writer encodes and uploads batches; its client is set by connect,
@@ -530,14 +532,26 @@ func (w *writer) error(op, key string, err error) *Error {
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		e.Code, e.Message = ae.ErrorCode(), ae.ErrorMessage()
+		// A server may echo the signed request, which names the access key.
+		e.Code, e.Message = ae.ErrorCode(), w.redact(ae.ErrorMessage())
 	}
 	return e
 }
 
+// redact replaces the credentials in s, a text from the server.
+func (w *writer) redact(s string) string {
+	for _, v := range []string{w.cfg.AccessSecretKey.Reveal(), w.cfg.AccessKeyID} {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, config.Redacted)
+		}
+	}
+	return s
+}
+
 // Error is an S3 request that failed. Its text names the operation, the
-// bucket, the endpoint, the HTTP status and S3's error code; never a
-// credential.
+// bucket, the endpoint, the HTTP status and S3's error code and message;
+// never a credential (the access key and secret are masked in the
+// message, which a server may have made from the request).
 type Error struct {
 	Op       string // "put", "multipart upload", "check bucket"
 	Bucket   string

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -601,26 +602,157 @@ func TestMissingBucket(t *testing.T) {
 	}
 }
 
-func TestCannotConnectRetried(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close() // nothing listens
+// downAddr returns an address on which nothing listens (connections are
+// refused) and that the test may listen on later.
+func downAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestStopDuringBucketCheck stops the Destination while its start-up
+// bucket check is retrying against an endpoint that is down, holding
+// events: they are neither uploaded nor acked, Run says how many at Error
+// and returns ErrUndelivered; a new Destination, given the same events
+// again (as a durable source redelivers them), stores every one once the
+// endpoint is up.
+func TestStopDuringBucketCheck(t *testing.T) {
+	addr := downAddr(t)
+	url := "http://" + addr
 	c := config(url)
+	c.BatchSize = 100
+	c.Retry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 	var buf syncBuffer
 	d, err := s3.New(c, s3.WithLogger(newLogger(&buf)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	if err := d.Run(ctx); err != nil {
-		t.Fatalf("Run: %v, want nil once ctx is done", err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	const n = 42
+	var events []sluice.Message[event.Event]
+	for i := range n {
+		events = append(events, msg("s", time.Now(), fmt.Sprintf("event-%d", i)))
 	}
-	if !strings.Contains(buf.String(), "cannot connect") || !strings.Contains(buf.String(), "bucket check failed, retrying") {
-		t.Fatalf("logs do not report the retries:\n%s", buf.String())
+	var acks atomic.Int32
+	for i := range n { // one Send per event, as a source's loop does
+		if err := d.Send(t.Context(), func() { acks.Add(1) }, events[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if strings.Contains(buf.String(), "secret-test-key") {
-		t.Fatal("the secret is in the logs")
+	waitLog(t, &buf, "bucket check failed, retrying")
+	cancel()
+	err = <-done
+	if !errors.Is(err, sluice.ErrUndelivered) || !strings.Contains(err.Error(), fmt.Sprintf("%d messages not delivered", n)) {
+		t.Fatalf("Run: %v, want ErrUndelivered for %d messages", err, n)
+	}
+	if got := acks.Load(); got != 0 {
+		t.Fatalf("%d events acked, want none", got)
+	}
+	logs := buf.String()
+	if !regexp.MustCompile(`level=ERROR msg="batch: stopped before it could start;[^"]*" messages=42`).MatchString(logs) {
+		t.Errorf("logs do not count the events held at Error:\n%s", logs)
+	}
+	if !strings.Contains(logs, "cannot connect") || strings.Contains(logs, "secret-test-key") {
+		t.Errorf("logs do not say why, or show the secret:\n%s", logs)
+	}
+	if err := d.Send(t.Context(), nil, events[0]); !errors.Is(err, sluice.ErrClosed) {
+		t.Errorf("Send after the stop: %v, want ErrClosed", err)
+	}
+
+	// The restart, with the endpoint up on the same address.
+	up := fakeAt(t, addr)
+	d2, err := s3.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d2)
+	send(t, d2, events...)
+	if err := stop(); err != nil {
+		t.Fatalf("Run after the restart: %v", err)
+	}
+	got := map[string]int{}
+	for _, o := range mustObjects(t, client(t, up), "") {
+		for _, l := range o.Lines {
+			var e struct{ Raw string }
+			if err := json.Unmarshal(l, &e); err != nil {
+				t.Fatal(err)
+			}
+			got[e.Raw]++
+		}
+	}
+	for i := range n {
+		if k := fmt.Sprintf("event-%d", i); got[k] != 1 {
+			t.Errorf("%s stored %d times, want 1", k, got[k])
+		}
+	}
+}
+
+// TestBucketCheckRetriedUntilUp starts with the endpoint down and brings
+// it up while the bucket check retries: what was sent meanwhile is
+// uploaded and acked.
+func TestBucketCheckRetriedUntilUp(t *testing.T) {
+	addr := downAddr(t)
+	c := config("http://" + addr)
+	c.Retry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+	var buf syncBuffer
+	d, err := s3.New(c, s3.WithLogger(newLogger(&buf)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	acked := make(chan struct{})
+	if err := d.Send(t.Context(), func() { close(acked) }, msg("s", time.Now(), "held")); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, &buf, "bucket check failed, retrying")
+	url := fakeAt(t, addr)
+	select {
+	case <-acked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not acked once the endpoint was up")
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if objs := mustObjects(t, client(t, url), ""); len(objs) != 1 {
+		t.Errorf("%d objects, want 1", len(objs))
+	}
+}
+
+// fakeAt starts fake S3 (with bucket "b") listening on addr.
+func fakeAt(t *testing.T, addr string) string {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("b"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s again: %v", addr, err)
+	}
+	srv := httptest.NewUnstartedServer(gofakes3.New(backend).Server())
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func waitLog(t *testing.T, buf *syncBuffer, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), what) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the logs:\n%s", what, buf.String())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -788,5 +920,45 @@ func TestBucketForbidden(t *testing.T) {
 	want := fmt.Sprintf("s3: bucket \"b\" at %s: access denied", url)
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("Run: %v, want %s", err, want)
+	}
+}
+
+// TestErrorMessageMasksCredentials: a server whose error message echoes
+// the signed request (its Authorization header names the access key) or
+// the secret key does not get them into the error.
+func TestErrorMessageMasksCredentials(t *testing.T) {
+	url := fake(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPut {
+				h.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>bad %s for secret-test-key</Message></Error>`,
+				r.Header.Get("Authorization"))
+		})
+	})
+	c := config(url)
+	c.BatchSize = 1
+	d, err := s3.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(t.Context()) }()
+	if err := d.Send(t.Context(), nil, msg("s", time.Now(), "1")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "access denied (AccessDenied: bad AWS4-HMAC-SHA256 Credential=REDACTED/") {
+			t.Fatalf("Run: %v, want the echoed request with the key masked", err)
+		}
+		if strings.Contains(err.Error(), "AKIDTEST") || strings.Contains(err.Error(), "secret-test-key") {
+			t.Fatalf("Run: %v shows a credential", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
 	}
 }

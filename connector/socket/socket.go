@@ -164,21 +164,26 @@ func batchDefaults(c, def batch.Config) batch.Config {
 
 // Run reads the TLS files, writes batches until ctx is done and what is
 // held is flushed (see [batch.Destination.Run]), then closes the
-// connections. A second call returns [sluice.ErrAlreadyRunning].
+// connections. If the TLS files do not load, the events sent so far are
+// neither written nor acked, and Run's error says how many (see
+// [batch.Destination.RunAfter]). A second call returns
+// [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("socket: %w", sluice.ErrAlreadyRunning)
 	}
-	if t := d.s.cfg.TLS; t != nil {
-		host, _, _ := net.SplitHostPort(d.s.cfg.Addr) // checked by New
-		tc, err := t.load(host)
-		if err != nil {
-			return err
-		}
-		d.s.tls = tc
-	}
 	defer d.s.closeIdle()
-	return d.Destination.Run(ctx)
+	return d.Destination.RunAfter(ctx, func(context.Context) error {
+		if t := d.s.cfg.TLS; t != nil {
+			host, _, _ := net.SplitHostPort(d.s.cfg.Addr) // checked by New
+			tc, err := t.load(host)
+			if err != nil {
+				return err
+			}
+			d.s.tls = tc
+		}
+		return nil
+	})
 }
 
 // sender writes one batch per flush.

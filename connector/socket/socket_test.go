@@ -437,8 +437,8 @@ func TestNoAckWhenCancelledBeforeWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, 5*time.Second, func() bool { return fails.get("dial") >= 1 })
-		if err := stop(); err != nil {
-			t.Errorf("Run = %v, want nil", err)
+		if err := stop(); !errors.Is(err, sluice.ErrUndelivered) || !strings.Contains(err.Error(), "1 messages not flushed") {
+			t.Errorf("Run = %v, want ErrUndelivered for 1 message", err)
 		}
 		if acked.Load() {
 			t.Error("acked a batch that was never written")
@@ -489,7 +489,7 @@ func TestTLS(t *testing.T) {
 			} else {
 				waitFor(t, 5*time.Second, func() bool { return fails.get("dial") >= 2 })
 			}
-			if err := stop(); err != nil {
+			if err := stop(); tc.ok && err != nil || !tc.ok && !errors.Is(err, sluice.ErrUndelivered) {
 				t.Errorf("Run: %v", err)
 			}
 			if !tc.ok {
@@ -556,5 +556,25 @@ func TestHooks(t *testing.T) {
 	defer mu.Unlock()
 	if events != 2 || bytes != len("3 abc2 de") {
 		t.Errorf("Written reported %d events, %d bytes; want 2, %d", events, bytes, len("3 abc2 de"))
+	}
+}
+
+// TestMissingTLSFileCountsHeld: the events sent before a TLS file fails
+// to load are not acked, and Run's error counts them.
+func TestMissingTLSFileCountsHeld(t *testing.T) {
+	d, err := socket.New(socket.Config{Addr: "h:6514", TLS: &socket.TLSConfig{CAFile: "/nonexistent/ca.pem"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked atomic.Bool
+	if err := d.Send(t.Context(), func() { acked.Store(true) }, ev("a"), ev("b"), ev("c"), ev("d")); err != nil {
+		t.Fatal(err)
+	}
+	err = d.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "socket: tls") || !strings.Contains(err.Error(), "4 messages not delivered") {
+		t.Errorf("Run = %v, want a tls error counting 4 events", err)
+	}
+	if acked.Load() {
+		t.Error("acked events that were never written")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
@@ -175,17 +177,24 @@ func newDestination(c Config, enc encoder, opts []Option) (*Destination, error) 
 
 // Run builds the HTTP client, posts batches until ctx is done and what is
 // held is flushed (see [batch.Destination.Run]), then closes the client's
-// idle connections. A second call returns [sluice.ErrAlreadyRunning].
+// idle connections. If the client cannot be built (a TLS file that does not
+// load), the events sent so far are neither posted nor acked, and Run's
+// error says how many (see [batch.Destination.RunAfter]). A second call
+// returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("%s: %w", d.p.name, sluice.ErrAlreadyRunning)
 	}
-	t, err := d.p.start()
-	if err != nil {
+	var t *http.Transport
+	defer func() {
+		if t != nil {
+			t.CloseIdleConnections()
+		}
+	}()
+	return d.Destination.RunAfter(ctx, func(context.Context) (err error) {
+		t, err = d.p.start()
 		return err
-	}
-	defer t.CloseIdleConnections()
-	return d.Destination.Run(ctx)
+	})
 }
 
 // start builds the client; the caller closes the transport's idle
@@ -265,16 +274,18 @@ func (p *poster) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	if err != nil {
 		return p.transportError(ctx, err)
 	}
-	n := s.readBody(resp.Body)
-	resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		s.discard(resp.Body)
+		resp.Body.Close()
 		if p.hooks.Posted != nil {
 			p.hooks.Posted(len(msgs), len(body), time.Since(start))
 		}
 		return nil
 	}
+	body, whole := s.readBody(resp.Body)
+	resp.Body.Close()
 	p.failed("http_" + strconv.Itoa(resp.StatusCode))
-	serr := &StatusError{Endpoint: p.endpoint, StatusCode: resp.StatusCode, Body: p.redact(s.snippet(n))}
+	serr := &StatusError{Endpoint: p.endpoint, StatusCode: resp.StatusCode, Body: p.snippet(body, whole)}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
 		resp.StatusCode >= 500:
@@ -337,19 +348,52 @@ func (p *poster) redact(s string) string {
 	return s
 }
 
+// snippet returns the start of an error response body, body, for an
+// error's text: at most maxBody bytes of valid UTF-8, with the secrets
+// masked before it is cut, so that a secret the server echoed across the
+// cut cannot show its first part. whole is false when body is only the
+// start of the response: its last bytes, which may begin a secret whose
+// end was not read, are left out first.
+func (p *poster) snippet(body []byte, whole bool) string {
+	if !whole && len(p.secrets) > 0 {
+		body = body[:max(len(body)-(len(p.secrets[0])-1), 0)] // secrets[0] is the longest
+	}
+	s := p.redact(strings.ToValidUTF8(string(body), "\uFFFD"))
+	if len(s) <= maxBody {
+		return s
+	}
+	cut := maxBody
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // secrets lists the secret values of c, longest first so that a secret
-// holding another is replaced whole, and the parts of the URL after its
-// host.
+// holding another is replaced whole: the parts of the URL after its host,
+// the credentials, the header values, and each of them as a server may
+// echo it (URL-escaped; the basic credentials base64-encoded, as sent).
 func secrets(c Config) []string {
 	var out []string
 	add := func(s string) {
 		if len(s) >= 4 { // shorter values would redact ordinary text
 			out = append(out, s)
+			for _, e := range []string{url.QueryEscape(s), url.PathEscape(s)} {
+				if e != s {
+					out = append(out, e)
+				}
+			}
 		}
 	}
 	add(c.URL.Reveal())
 	if u, err := url.Parse(c.URL.Reveal()); err == nil {
 		add(u.RequestURI())
+		add(u.Path)
+		for seg := range strings.SplitSeq(u.Path, "/") {
+			if len(seg) >= 8 { // a token, more likely than a word
+				add(seg)
+			}
+		}
 		add(u.RawQuery)
 		add(u.User.String())
 		for _, vs := range u.Query() {
@@ -359,8 +403,9 @@ func secrets(c Config) []string {
 		}
 	}
 	add(c.BearerToken.Reveal())
-	if c.BasicAuth != nil {
-		add(c.BasicAuth.Password.Reveal())
+	if b := c.BasicAuth; b != nil {
+		add(b.Password.Reveal())
+		add(base64.StdEncoding.EncodeToString([]byte(b.Username + ":" + b.Password.Reveal())))
 	}
 	for _, v := range c.Headers {
 		add(v.Reveal())
@@ -397,8 +442,8 @@ type StatusError struct {
 	Endpoint string
 	// StatusCode is the HTTP status.
 	StatusCode int
-	// Body is the start of the response body (at most 256 bytes), with
-	// secrets replaced by REDACTED.
+	// Body is the start of the response body (at most 256 bytes, then
+	// "…"), with secrets replaced by REDACTED before it was cut.
 	Body string
 }
 
@@ -410,8 +455,12 @@ func (e *StatusError) Error() string {
 	return s
 }
 
-// maxBody is how much of an error response is quoted.
-const maxBody = 256
+// maxBody is how much of an error response is quoted, and readLimit is
+// how much of it is read to be masked and cut (the rest is discarded).
+const (
+	maxBody   = 256
+	readLimit = 16 << 10
+)
 
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
@@ -495,7 +544,7 @@ type scratch struct {
 	gz   bytes.Buffer
 	zw   *gzip.Writer
 	r    bytes.Reader
-	resp [maxBody]byte
+	resp []byte // an error response's body, up to readLimit bytes
 }
 
 // encode returns the body for msgs, valid until the next call.
@@ -519,18 +568,26 @@ func (s *scratch) encode(msgs []sluice.Message[event.Event], enc encoder, gz boo
 	return s.gz.Bytes(), nil
 }
 
-// readBody keeps the start of a response body in s.resp, returning its
-// length, and discards the rest (up to 64 KiB, so that the connection can
-// be reused).
-func (s *scratch) readBody(r io.Reader) int {
-	n, _ := io.ReadFull(r, s.resp[:])
-	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
-	return n
+// readBody returns the start of an error response's body, up to
+// readLimit bytes (valid until the next call), and whether that is all of
+// it; it discards the rest, as discard does.
+func (s *scratch) readBody(r io.Reader) ([]byte, bool) {
+	if s.resp == nil {
+		s.resp = make([]byte, readLimit)
+	}
+	n, err := io.ReadFull(r, s.resp)
+	whole := err != nil // EOF before readLimit bytes (or a read error: no more to read)
+	if !whole {
+		whole = s.discard(r) == 0
+	}
+	return s.resp[:n], whole
 }
 
-// snippet returns the n bytes kept by readBody as valid UTF-8 text.
-func (s *scratch) snippet(n int) string {
-	return strings.ToValidUTF8(string(s.resp[:n]), "\uFFFD")
+// discard reads and drops up to 64 KiB of r, so that the connection can
+// be reused, and returns how many bytes it read.
+func (s *scratch) discard(r io.Reader) int64 {
+	n, _ := io.Copy(io.Discard, io.LimitReader(r, 64<<10))
+	return n
 }
 
 // Interface guards.

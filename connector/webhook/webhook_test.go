@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -609,6 +611,24 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 type lockedWriter struct {
 	w  io.Writer
 	mu *sync.Mutex
@@ -851,13 +871,81 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
+// TestMissingTLSFileFailsRun: a TLS file that does not load fails Run at
+// start; the events sent before are not acked, and the error counts them.
 func TestMissingTLSFileFailsRun(t *testing.T) {
 	d, err := webhook.New(webhook.Config{URL: "https://h", TLS: webhook.TLSConfig{CAFile: "/nonexistent/ca.pem"}})
 	if err != nil {
 		t.Fatalf("New = %v; it must not read the TLS files", err)
 	}
-	if err := d.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "tls") {
-		t.Errorf("Run = %v, want a tls error", err)
+	var acked atomic.Bool
+	if err := d.Send(t.Context(), func() { acked.Store(true) }, ev("a"), ev("b"), ev("c")); err != nil {
+		t.Fatal(err)
+	}
+	err = d.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "tls") || !strings.Contains(err.Error(), "3 messages not delivered") {
+		t.Errorf("Run = %v, want a tls error counting 3 events", err)
+	}
+	if errors.Is(err, sluice.ErrUndelivered) {
+		t.Errorf("Run = %v: a failed start is a failure, not only ErrUndelivered", err)
+	}
+	if acked.Load() {
+		t.Error("acked events that were never posted")
+	}
+	if err := d.Send(t.Context(), nil, ev("late")); !errors.Is(err, sluice.ErrClosed) {
+		t.Errorf("Send after Run failed = %v, want ErrClosed", err)
+	}
+}
+
+// TestStopWhileEndpointDown stops a webhook and a RunReveal destination
+// whose endpoint has refused every connection since the start: the events
+// held are not acked, and Run reports how many with ErrUndelivered (the
+// daemon then exits non-zero) instead of nil, which would claim a clean
+// drain.
+func TestStopWhileEndpointDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String() + "/hook/tok3n-in-the-path"
+	l.Close() // connections are refused
+	for _, tc := range []struct {
+		name string
+		new  func(webhook.Option) (*webhook.Destination, error)
+	}{
+		{"webhook", func(o webhook.Option) (*webhook.Destination, error) {
+			return webhook.New(webhook.Config{URL: config.Secret(url), Batch: batch.Config{Count: 100, Age: 10 * time.Millisecond,
+				Retry: fastRetry, StopTimeout: 200 * time.Millisecond}}, o)
+		}},
+		{"runreveal", func(o webhook.Option) (*webhook.Destination, error) {
+			return webhook.NewRunReveal(webhook.RunRevealConfig{WebhookURL: config.Secret(url), FlushFreq: 10 * time.Millisecond}, o)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			d, err := tc.new(webhook.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop, _ := run(t, d)
+			var acks atomic.Int32
+			for i := range 5 {
+				if err := d.Send(t.Context(), func() { acks.Add(1) }, ev(fmt.Sprint(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkFor(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "flush failed, retrying") })
+			err = stop()
+			if !errors.Is(err, sluice.ErrUndelivered) || !strings.Contains(err.Error(), "5 messages not flushed") {
+				t.Errorf("Run = %v, want ErrUndelivered for 5 events", err)
+			}
+			if n := acks.Load(); n != 0 {
+				t.Errorf("%d events acked, want none", n)
+			}
+			if !strings.Contains(logs.String(), "messages=5") || strings.Contains(logs.String(), "tok3n") {
+				t.Errorf("logs do not count the 5 events, or show the path:\n%s", logs.String())
+			}
+		})
 	}
 }
 
@@ -910,4 +998,74 @@ func readBody(t *testing.T, r *http.Request) []byte {
 	}
 	b, _ := io.ReadAll(body)
 	return b
+}
+
+// TestErrorBodyMaskedBeforeCut: a server that echoes a secret across the
+// 256-byte cut of the quoted error body, or across the end of what is
+// read of it, or many times so that masking shortens the body, shows no
+// piece of it: the body is masked first, then cut.
+func TestErrorBodyMaskedBeforeCut(t *testing.T) {
+	const (
+		pathToken = "PathTokenAbcdefgh12345678"
+		bearer    = "BearerSecretQrstuvw98765432"
+		header    = "HeaderSecretZyxwvut11223344"
+		password  = "BasicPassLmnopqr55667788"
+	)
+	basic := base64.StdEncoding.EncodeToString([]byte("user:" + password))
+	for _, tc := range []struct {
+		name string
+		body func(secret string) string
+	}{
+		{"across the cut", func(s string) string { return strings.Repeat("x", 256-len(s)/2) + s + " tail" }},
+		{"just before the cut", func(s string) string { return strings.Repeat("x", 255) + s }},
+		{"across the end of the read", func(s string) string { return strings.Repeat("y", 16<<10-len(s)/2) + s + strings.Repeat("z", 1000) }},
+		{"many times, then across the end of the read", func(s string) string {
+			b := strings.Repeat(s, (16<<10)/len(s)+1)
+			return b[:16<<10-5] + s + "after"
+		}},
+		{"escaped", func(s string) string { return strings.Repeat("x", 250) + url.QueryEscape(s) }},
+	} {
+		for _, secret := range []string{pathToken, bearer, header, password, basic} {
+			t.Run(tc.name+"/"+secret[:8], func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(http.StatusForbidden)
+					io.WriteString(w, tc.body(secret))
+				}))
+				t.Cleanup(srv.Close)
+				c := webhook.Config{URL: config.Secret(srv.URL + "/hook/" + pathToken + "?x=1"), BearerToken: bearer,
+					Headers: map[string]config.Secret{"X-Key": header}, Batch: batch.Config{Count: 1}}
+				if secret == password || secret == basic {
+					c.BearerToken, c.BasicAuth = "", &webhook.BasicAuth{Username: "user", Password: password}
+				}
+				d, err := webhook.New(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, done := run(t, d)
+				if err := d.Send(t.Context(), nil, ev("x")); err != nil {
+					t.Fatal(err)
+				}
+				var runErr error
+				select {
+				case runErr = <-done:
+				case <-time.After(10 * time.Second):
+					t.Fatal("Run did not stop")
+				}
+				var se *webhook.StatusError
+				if !errors.As(runErr, &se) {
+					t.Fatalf("Run = %v, want a StatusError", runErr)
+				}
+				if len(se.Body) > 256+len("…") {
+					t.Errorf("quoted body is %d bytes, want at most 256 and an ellipsis", len(se.Body))
+				}
+				for _, s := range []string{pathToken, bearer, header, password, basic} {
+					for i := 0; i+8 <= len(s); i++ {
+						if strings.Contains(runErr.Error(), s[i:i+8]) {
+							t.Fatalf("error shows %q, a piece of a secret: %v", s[i:i+8], runErr)
+						}
+					}
+				}
+			})
+		}
+	}
 }
