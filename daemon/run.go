@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -185,10 +186,14 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 		dests.Wait()
 		close(destsDone)
 	}()
-	// Destinations flush within their own stop timeouts; one that does not
-	// return at all (a write blocked in the kernel) must not hold the
-	// daemon forever.
-	if !wait(destsDone, 5*time.Second) {
+	// Destinations flush within their own stop timeouts, one level after
+	// another (dead letters last); one that does not return at all (a write
+	// blocked in the kernel) must not hold the daemon forever. The grace is
+	// longer than a level's default stopTimeout, so a destination still
+	// retrying when its own timeout ends reports what it left undelivered
+	// (exit 3) instead of being cut off here.
+	grace := time.Duration(len(stopLevel)) * (batch.DefaultStopTimeout + time.Second)
+	if !wait(destsDone, grace) {
 		err := errors.New("shutdown: destinations did not stop within shutdownTimeout; exiting with what they hold unacknowledged")
 		log.Error(err.Error())
 		return errors.Join(failed.Err(), err, undelivered.err())
