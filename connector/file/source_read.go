@@ -24,6 +24,7 @@ type reader struct {
 	grace time.Duration // how long an orphan stays unchanged before it is closed
 	stuck *identity     // identity of the event that could not be queued at stop
 	now   time.Time     // of the current read round
+	fresh bool          // no checkpoint file was found: StartAt applies to the first scan
 }
 
 // tailer is one open file.
@@ -308,7 +309,7 @@ func (r *reader) identify(t *tailer, size int64, first bool) bool {
 		// Shorter than its checkpoint: truncated while we were away.
 	}
 	var start int64
-	if first && s.cfg.StartAt == "end" {
+	if first && r.fresh && s.cfg.StartAt == "end" {
 		start = size
 	}
 	t.id = &identity{fp: full, fpLen: n, path: t.path, dev: t.dev, ino: t.ino, tr: checkpoint.NewAt(start), tail: t, matched: true}
@@ -346,6 +347,9 @@ func (r *reader) read(ctx context.Context, t *tailer) (more, ok bool) {
 			return false, true
 		}
 	}
+	if !r.recorded(t) {
+		return false, true
+	}
 	for budget := 1 << 20; budget > 0; {
 		n, err := t.f.ReadAt(r.buf, t.pos)
 		if n > 0 && r.rewritten(t) {
@@ -375,6 +379,22 @@ func (r *reader) read(ctx context.Context, t *tailer) (more, ok bool) {
 		}
 	}
 	return true, true
+}
+
+// recorded reports whether t's identity is in the checkpoint file, writing
+// it if not: no line of a file is handed on before a restart would find
+// the file's checkpoint, so that a crash cannot make a file read from its
+// start look like one found at the first start (see StartAt). While writes
+// fail, it tries at most once per CheckpointInterval.
+func (r *reader) recorded(t *tailer) bool {
+	if t.id.durable.Load() {
+		return true
+	}
+	s := r.s
+	s.mu.Lock()
+	wait := s.ckErr != nil && time.Since(s.ckFailedAt) < s.cfg.CheckpointInterval
+	s.mu.Unlock()
+	return !wait && s.persist() == nil
 }
 
 // newIdentity gives t, which was empty or truncated, a new identity read
