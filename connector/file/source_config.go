@@ -45,10 +45,10 @@ type SourceConfig struct {
 	// StateDir holds the checkpoint file (checkpoints.json). Default
 	// <dataDir>/state/<source name> in the daemon; required when the
 	// source is built with [NewSource]. While the file cannot be written
-	// (a read-only or full file system), sluice_errors_total{cause=
-	// "checkpoint"} counts the failed writes, /readyz answers 503 naming
-	// the source, and new files wait; all recovers by itself once a
-	// write succeeds.
+	// (a read-only or full file system), the metric
+	// sluice_errors_total{cause="checkpoint"} counts the failed writes,
+	// /readyz answers 503 naming the source, and new files wait; all
+	// recovers by itself once a write succeeds.
 	StateDir string `json:"stateDir"`
 	// CheckpointInterval is how often committed offsets (those of lines
 	// delivered and acknowledged) are written to StateDir; they are also
