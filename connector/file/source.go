@@ -91,8 +91,8 @@ import (
 // atomically (a temporary file, fsync, rename, fsync of the directory).
 // After a restart each file is read from its committed offset, so nothing
 // unacknowledged is lost, and what is read again is at most what was
-// acknowledged since the last write (one CheckpointInterval) plus what was
-// in flight.
+// acknowledged since the last write began (one CheckpointInterval while
+// writes are quick) plus what was in flight.
 //
 // A new identity (a file found, a file given content, a file truncated)
 // is written to the checkpoint file, with the offset it starts at, before

@@ -413,13 +413,20 @@ func (r *reader) newIdentity(t *tailer, size int64) {
 	t.sp.reset(0)
 }
 
-// upgrade lengthens t's fingerprint now that the file has grown.
+// upgrade lengthens t's fingerprint now that the file has grown, unless
+// its first bytes are no longer those the fingerprint was taken from: a
+// file truncated and written again since its last read must not give its
+// new content the old identity (and offset); the next read notices it.
 func (r *reader) upgrade(t *tailer) {
 	n := int(min(t.pos, int64(r.s.cfg.FingerprintBytes)))
-	fp, ok := r.prefix(t.f, n)
-	if !ok {
+	if cap(r.head) < n {
+		r.head = make([]byte, n)
+	}
+	b := r.head[:n]
+	if _, err := t.f.ReadAt(b, 0); err != nil || fingerprint(b[:t.id.fpLen]) != t.id.fp {
 		return
 	}
+	fp := fingerprint(b)
 	r.s.mu.Lock()
 	t.id.fp, t.id.fpLen = fp, n
 	r.s.mu.Unlock()
