@@ -253,6 +253,13 @@ func (w *logWriter) streamOfEntry(e stateEntry) (int, bool) {
 	return 0, false
 }
 
+// pathOf returns where stream i was created.
+func (w *logWriter) pathOf(i int) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return filepath.Base(w.streams[i].path)
+}
+
 // linesBetween returns the number of numbered lines of stream i whose
 // offsets are in [from, to].
 func (w *logWriter) linesBetween(i int, from, to int64) int {
