@@ -283,12 +283,27 @@ func (g *graph) buffers() []*diskBuffer {
 	return bs
 }
 
+// Healthy is implemented by a source that can be failing while it runs,
+// such as one whose checkpoints cannot be written: while Health returns
+// an error, /readyz answers 503 with the source's name and the error.
+// Health must be safe for concurrent use and cheap.
+type Healthy interface {
+	Health() error
+}
+
 // busy names the first disk buffer that is full and holds its sources
-// back, or returns "".
+// back, or the first source that is not healthy, or returns "".
 func (g *graph) busy() string {
 	for _, b := range g.buffers() {
 		if b.full() {
 			return "buffer " + b.name + " is full: its sources are held back until the destination takes events"
+		}
+	}
+	for _, s := range g.sources {
+		if h, ok := s.src.(Healthy); ok {
+			if err := h.Health(); err != nil {
+				return "source " + s.name + ": " + err.Error()
+			}
 		}
 	}
 	return ""

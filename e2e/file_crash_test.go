@@ -8,129 +8,280 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// TestFileSourceCrash tails a growing, rotating log with sluiced, kills
-// sluiced with SIGKILL at random moments, restarts it, and checks by
+// TestFileSourceCrash tails a directory of growing logs with sluiced,
+// kills sluiced with SIGKILL again and again, restarts it, and checks by
 // sequence number that no line is missing from the output once it has
-// caught up. Duplicates are allowed (at-least-once) and counted. The file
-// destination fsyncs each batch before acking it, so acked means durable,
-// and the file source commits offsets only of acked lines.
+// caught up. Around each kill, files are created, rotated (rename, then a
+// new file) and copytruncated: at a random moment while sluiced runs, on
+// purpose right after a checkpoint write (then the kill comes as soon as
+// the new file's lines are delivered, before the next tick), and while
+// sluiced is stopped. startAt is "end": lines written before the first
+// start must not be read, and no file found later may be skipped.
 //
-// SLUICE_CRASH_CYCLES sets the number of kill cycles (default 20; 200 or
-// more for a soak).
+// Duplicates are allowed (at-least-once) and bounded: after each kill,
+// the lines delivered past the offsets in the checkpoint file, which a
+// restart reads again, must be at most those delivered since the last
+// checkpoint write began plus one destination batch (256 lines, one flush
+// at a time). Writes are serialised, so the last one began after the one
+// before it was renamed into place, whose mtime the test keeps; that is
+// one checkpointInterval ago when the disk keeps up. Every file with
+// delivered lines must be in the checkpoint file at the kill.
+//
+// SLUICE_CRASH_CYCLES sets the number of kill cycles (default 20; 500 for
+// a soak).
 func TestFileSourceCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
 	}
 	cycles := crashCycles(t, 20)
+	const (
+		interval = 200 * time.Millisecond // checkpointInterval
+		batch    = 256                    // the destination's batch count
+	)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "app.log")
+	logs := filepath.Join(dir, "logs")
+	must(t, os.MkdirAll(logs, 0o755))
 	outPath := filepath.Join(dir, "out.ndjson")
-	config := fmt.Sprintf(`{
-		"dataDir": %q,
-		"shutdownTimeout": "10s",
-		"sources": {"log": {"type": "file", "paths": [%q], "startAt": "beginning",
-			"pollInterval": "20ms", "checkpointInterval": "50ms"}},
-		"destinations": {"out": {"type": "file", "path": %q, "maxBytes": 0, "batch": {"age": "20ms"}}},
-	}`, filepath.Join(dir, "data"), logPath+"*", outPath)
+	dataDir := filepath.Join(dir, "data")
+	ckpt := filepath.Join(dataDir, "state", "log", "checkpoints.json")
+	config := fileSourceConfig(dir, filepath.Join(logs, "*"), outPath, interval.String(), 0)
 
-	// The writer appends numbered lines and rotates the log by rename at
-	// a third and two thirds of the cycles.
-	var written atomic.Int64 // lines written: seq 0 .. written-1
-	var rotations atomic.Int64
-	rotateAt := map[int]bool{cycles / 3: true, 2 * cycles / 3: true}
-	rotate := make(chan struct{}, 4)
+	w := newLogWriter(t, logs, dir, 20)
+	out := &seqs{path: outPath, parse: fileLineSeq}
+	maxOut := map[int]int64{}    // stream → the largest offset of its lines in the output
+	runOut := map[int][2]int64{} // stream → the smallest and largest offsets delivered by this run
+	out.each = func(seq int64) {
+		if seq < 0 {
+			return // a line written before the first start: checked at the end
+		}
+		i, off := w.where(seq)
+		if o, ok := maxOut[i]; !ok || off > o {
+			maxOut[i] = off
+		}
+		r, ok := runOut[i]
+		if !ok {
+			r = [2]int64{off, off}
+		}
+		runOut[i] = [2]int64{min(r[0], off), max(r[1], off)}
+	}
+	// samples of the output's line count, to bound the duplicates by what
+	// was delivered in the last intervals before a kill.
+	type sample struct {
+		at    time.Time
+		lines int
+	}
+	var samples []sample
+	// The mtimes of the checkpoint file's last two versions seen: the last
+	// write began after the one before it was done.
+	var ckptFile os.FileInfo
+	var ckptMtimes [2]time.Time
+	watch := func() {
+		if fi, err := os.Stat(ckpt); err == nil && (ckptFile == nil || !os.SameFile(fi, ckptFile)) {
+			ckptFile, ckptMtimes = fi, [2]time.Time{ckptMtimes[1], fi.ModTime()}
+		}
+	}
+	poll := func() {
+		watch()
+		out.read(t)
+		samples = append(samples, sample{time.Now(), out.lines})
+	}
+	linesAt := func(at time.Time) int {
+		i := sort.Search(len(samples), func(i int) bool { return samples[i].at.After(at) })
+		if i == 0 {
+			return 0
+		}
+		return samples[i-1].lines
+	}
+
+	d := start(t, dir, config)
+	waitFor(t, "the first checkpoint write", func() bool { _, err := os.Stat(ckpt); return err == nil })
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer func() { f.Close() }()
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		pad := strings.Repeat("x", 80)
-		var seq int64
-		for {
-			select {
-			case <-stop:
-				return
-			case <-rotate:
-				f.Close()
-				n := rotations.Add(1)
-				if err := os.Rename(logPath, fmt.Sprintf("%s.%d", logPath, n)); err != nil {
-					t.Error(err)
-					return
-				}
-				if f, err = os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err != nil {
-					t.Error(err)
-					return
-				}
-			case <-tick.C:
-				var b []byte
-				for range 3 {
-					b = fmt.Appendf(b, "seq=%010d %s\n", seq, pad)
-					seq++
-				}
-				if _, err := f.Write(b); err != nil {
-					t.Error(err)
-					return
-				}
-				written.Store(seq)
-			}
-		}
-	})
-	stopWriter := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	wg.Go(func() { w.run(t, stop) })
+	stopWriter := sync.OnceFunc(func() { close(stop); wg.Wait(); w.close() })
 	t.Cleanup(stopWriter)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	out := &seqs{path: outPath, parse: fileLineSeq}
-	prevDups, maxDups := 0, 0
-	for c := range cycles {
-		if rotateAt[c] {
-			rotate <- struct{}{}
+	var (
+		ops                        [3][nOps]int // [while running, after a write, while stopped][op]
+		afterWrite, hits           int
+		sumLag, maxLag, maxRestart int
+		worst                      float64       // largest lag / bound
+		slowWrites                 int           // kills when the last write began over two intervals before
+		oldest                     time.Duration // the longest since the last write began, at a kill
+		prevDups                   int
+		unrecorded                 int
+	)
+	doOp := func(when, op int) int {
+		i, err := w.do(op)
+		if err != nil {
+			t.Fatal(err)
 		}
-		d := start(t, dir, config)
-		time.Sleep(time.Duration(50+rng.IntN(451)) * time.Millisecond) // the crash point, not synchronisation
+		ops[when][op]++
+		return i
+	}
+	for c := range cycles {
+		if c > 0 {
+			if rng.IntN(2) == 0 {
+				doOp(2, rng.IntN(nOps))
+			}
+			time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond) // lines written while stopped
+			d = start(t, dir, config)
+		}
+		fresh := -1 // the stream the op right after a checkpoint write started
+		if rng.IntN(3) == 0 {
+			// On purpose: an op right after a checkpoint write, then the
+			// kill as soon as the new stream's lines are delivered.
+			afterWrite++
+			fi, err := os.Stat(ckpt)
+			must(t, err)
+			deadline := time.Now().Add(5 * interval)
+			for time.Now().Before(deadline) {
+				poll()
+				if f, err := os.Stat(ckpt); err == nil && !os.SameFile(f, fi) {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			fresh = doOp(1, rng.IntN(nOps))
+			deadline = time.Now().Add(2 * interval)
+			for time.Now().Before(deadline) {
+				poll()
+				if _, ok := maxOut[fresh]; ok {
+					break
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		} else {
+			alive := time.Duration(50+rng.IntN(451)) * time.Millisecond // the crash point, not synchronisation
+			opAt := time.Now().Add(time.Duration(rng.Int64N(int64(alive))))
+			op := rng.IntN(nOps + 1) // nOps: none
+			for end := time.Now().Add(alive); time.Now().Before(end); {
+				if op < nOps && time.Now().After(opAt) {
+					doOp(0, op)
+					op = nOps
+				}
+				poll()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		killedAt := time.Now()
 		d.kill()
-		out.read(t)
-		maxDups = max(maxDups, out.dups-prevDups)
+		poll()
+		since := ckptMtimes[0] // the last write began after it
+		if killedAt.Sub(since) > 2*interval {
+			slowWrites++
+		}
+		oldest = max(oldest, killedAt.Sub(since))
+
+		// What a restart will read again: per stream, the lines delivered
+		// past its offset in the checkpoint file. Those this run delivered
+		// are what this kill adds; lines delivered by an earlier run and
+		// not again by this one (killed before it got that far) were
+		// counted at an earlier kill.
+		committed := map[int]int64{}
+		entries := stateEntries(t, dataDir)
+		for _, e := range entries {
+			if i, ok := w.streamOfEntry(e); ok {
+				committed[i] = e.Offset
+			}
+		}
+		lag := 0
+		var detail []string // the streams with lines past the checkpoint
+		for i, o := range maxOut {
+			if _, ok := committed[i]; !ok {
+				unrecorded++
+				if unrecorded <= 5 {
+					t.Errorf("cycle %d: stream %d has lines delivered (up to offset %d) but is not in the checkpoint file", c, i, o)
+				}
+			}
+		}
+		for i, r := range runOut {
+			from := max(committed[i], r[0])
+			n := w.linesBetween(i, from, r[1])
+			lag += n
+			if n > 0 {
+				detail = append(detail, fmt.Sprintf("%s (stream %d) %d lines from offset %d", w.pathOf(i), i, n, from))
+			}
+		}
+		clear(runOut)
+		if _, ok := maxOut[fresh]; ok && committed[fresh] == 0 {
+			hits++ // the moment: a new file's lines delivered, its offset 0 on disk
+		}
+		bound := out.lines - linesAt(since) + batch
+		if lag > bound {
+			t.Errorf("cycle %d: %d lines delivered past the checkpoint, more than the %d delivered since the last write began (%v before the kill) plus a batch: %s",
+				c, lag, bound-batch, killedAt.Sub(since).Round(time.Millisecond), strings.Join(detail, "; "))
+		}
+		sumLag += lag
+		maxLag = max(maxLag, lag)
+		worst = max(worst, float64(lag)/float64(bound))
+		maxRestart = max(maxRestart, out.dups-prevDups)
 		prevDups = out.dups
 	}
 	stopWriter()
-	total := written.Load()
+	total := w.written()
 
-	d := start(t, dir, config)
-	waitForLong(t, "the output to catch up", 120*time.Second, func() bool {
+	d = start(t, dir, config)
+	for deadline := time.Now().Add(120 * time.Second); int64(len(out.seen)) < total; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("timed out waiting for the output to catch up")
+			break
+		}
 		out.read(t)
-		return int64(len(out.seen)) >= total
-	})
+	}
 	d.stop(t)
 	out.read(t)
-	uniq, dups, seen := len(out.seen), out.dups, out.seen
-	missing := 0
+	maxRestart = max(maxRestart, out.dups-prevDups)
+	missing, early := 0, 0
 	for s := range total {
-		if !seen[s] {
+		if !out.seen[s] {
 			missing++
 			if missing <= 5 {
 				t.Errorf("seq %d is missing", s)
 			}
 		}
 	}
-	t.Logf("cycles %d, rotations %d, lines written %d, unique in output %d, missing %d, duplicates %d (max %d per crash)",
-		cycles, rotations.Load(), total, uniq, missing, dups, maxDups)
+	for s := range out.seen {
+		if s < 0 {
+			early++
+		}
+	}
+	t.Logf("cycles %d; ops while running %v, right after a checkpoint write %v (new file delivered, offset 0 on disk at the kill: %d of %d), while stopped %v",
+		cycles, opCounts(ops[0]), opCounts(ops[1]), hits, afterWrite, opCounts(ops[2]))
+	t.Logf("lines written %d, unique in output %d, missing %d, duplicates %d (largest after one restart %d); "+
+		"lines past the checkpoint at a kill: total %d, largest %d, largest share of its bound %.2f",
+		total, len(out.seen)-early, missing, out.dups, maxRestart, sumLag, maxLag, worst)
+	t.Logf("the last checkpoint write began at most %v before a kill (checkpointInterval %v); over two intervals before %d of %d kills",
+		oldest.Round(time.Millisecond), interval, slowWrites, cycles)
+	if early > 0 {
+		t.Errorf("%d lines written before the first start were read (startAt is end)", early)
+	}
+	if out.dups > sumLag {
+		t.Errorf("%d duplicates, more than the %d lines past the checkpoints at the kills", out.dups, sumLag)
+	}
+	if afterWrite >= 3 && hits == 0 {
+		t.Errorf("no kill came after a new file was delivered and before its offset was written (%d tries)", afterWrite)
+	}
 	if missing > 0 {
 		t.Fatalf("%d of %d lines missing", missing, total)
 	}
+}
+
+func opCounts(n [nOps]int) string {
+	var parts []string
+	for op, k := range n {
+		parts = append(parts, fmt.Sprintf("%s %d", opNames[op], k))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // crashCycles returns the number of kill cycles of a crash test:
@@ -155,9 +306,11 @@ func crashCycles(t *testing.T, def int) int {
 type seqs struct {
 	path  string
 	parse func(line []byte) (int64, error) // the seq of an output line
+	each  func(seq int64)                  // if set, called for each line read
 	off   int64
 	seen  map[int64]bool
 	dups  int
+	lines int // lines read
 }
 
 // add counts one copy of seq.
@@ -200,6 +353,10 @@ func (c *seqs) read(t *testing.T) {
 			t.Fatalf("bad output line %q: %v", line, err)
 		}
 		c.add(seq)
+		c.lines++
+		if c.each != nil {
+			c.each(seq)
+		}
 	}
 }
 
@@ -214,6 +371,10 @@ func fileLineSeq(line []byte) (int64, error) {
 	f := strings.Fields(ev.Raw)
 	if len(f) == 0 {
 		return 0, fmt.Errorf("raw %q: no seq", ev.Raw)
+	}
+	if n, ok := strings.CutPrefix(f[0], "pre="); ok { // a line the test expects not to be read
+		seq, err := strconv.ParseInt(n, 10, 64)
+		return -1 - seq, err
 	}
 	return strconv.ParseInt(strings.TrimPrefix(f[0], "seq="), 10, 64)
 }

@@ -90,8 +90,23 @@ import (
 // StateDir/checkpoints.json every CheckpointInterval and when Run returns,
 // atomically (a temporary file, fsync, rename, fsync of the directory).
 // After a restart each file is read from its committed offset, so nothing
-// acknowledged is read again beyond what was in flight, and nothing
-// unacknowledged is lost.
+// unacknowledged is lost, and what is read again is at most what was
+// acknowledged since the last write began (one CheckpointInterval while
+// writes are quick) plus what was in flight.
+//
+// A new identity (a file found, a file given content, a file truncated)
+// is written to the checkpoint file, with the offset it starts at, before
+// any of its lines is handed on. StartAt applies only to the files found
+// by the first scan of a Run that found no checkpoint file: once one
+// exists, a file it does not know is new (created while sluiced ran, or
+// while it was stopped, such as the new file of a rotation) and is read
+// from its beginning.
+//
+// While the checkpoint file cannot be written (a read-only or full file
+// system), each failed write is counted ("checkpoint" errors), logged when
+// the failure starts or changes and when it ends, and [Source.Health]
+// reports it; files already known are read on, new files wait until a
+// write succeeds. Writes are tried again every CheckpointInterval.
 //
 // When Run's ctx is done, it stops reading, lets Recv drain what is
 // queued, and waits for outstanding acks (up to 5s, see
@@ -108,9 +123,28 @@ type Source struct {
 	items   chan item
 	running atomic.Bool
 
-	mu  sync.Mutex  // guards ids and the identities' fields
-	ids []*identity // every identity with a checkpoint
+	count Counters
+
+	persistMu sync.Mutex // serialises checkpoint writes: an older one never replaces a newer one
+
+	mu         sync.Mutex  // guards ids, the identities' fields and the fields below
+	ids        []*identity // every identity with a checkpoint
+	ckErr      error       // of the latest checkpoint write
+	ckFailedAt time.Time   // when it failed
+	ckFailures int         // writes failed in a row
 }
+
+// Counters receives the source's counts; the daemon's metrics implement
+// it. Methods must be safe for concurrent use.
+type Counters interface {
+	// Error counts an error of cause "checkpoint": a failed write of the
+	// checkpoint file.
+	Error(cause string)
+}
+
+type nopCounters struct{}
+
+func (nopCounters) Error(string) {}
 
 type item struct {
 	ev  event.Event
@@ -125,8 +159,9 @@ type identity struct {
 	path     string
 	dev, ino uint64
 	tr       *checkpoint.Tracker[int64]
-	tail     *tailer // the open file with this identity, or nil
-	matched  bool    // found by the latest scan (so kept)
+	durable  atomic.Bool // in the checkpoint file: its lines may be handed on
+	tail     *tailer     // the open file with this identity, or nil
+	matched  bool        // found by the latest scan (so kept)
 	// next is where to go on reading a copy of this file, for an identity
 	// that was read in this run and left when its file was truncated; 0
 	// means from the committed offset.
@@ -138,6 +173,10 @@ type SourceOption func(*Source)
 
 // WithSourceLogger sets the logger. Default: discard.
 func WithSourceLogger(l *slog.Logger) SourceOption { return func(s *Source) { s.log = l } }
+
+// WithSourceCounters sets where counts go (see [Counters]). Default:
+// nowhere.
+func WithSourceCounters(c Counters) SourceOption { return func(s *Source) { s.count = c } }
 
 // WithAckWait sets how long Run waits, once its ctx is done and the queue
 // is drained, for the acks of events already received, before it writes
@@ -163,8 +202,8 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 	if c.StateDir == "" {
 		return nil, errors.New("file source: stateDir is required")
 	}
-	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), ackWait: 5 * time.Second,
-		items: make(chan item, 4096)}
+	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
+		ackWait: 5 * time.Second, items: make(chan item, 4096)}
 	if c.Multiline != nil {
 		s.start = regexp.MustCompile(c.Multiline.StartPattern) // checked by Validate
 	}
@@ -204,24 +243,26 @@ func (s *Source) Run(ctx context.Context) error {
 		close(s.items)
 		return fmt.Errorf("file source: %w", err)
 	}
-	st, err := loadState(s.cfg.StateDir)
+	st, found, err := loadState(s.cfg.StateDir)
 	if err != nil {
 		close(s.items)
 		return fmt.Errorf("file source: state: %w", err)
 	}
 	for _, e := range st.Files {
-		s.ids = append(s.ids, &identity{fp: e.Fingerprint, fpLen: e.FingerprintLen, path: e.Path,
-			dev: e.Dev, ino: e.Ino, tr: checkpoint.NewAt(e.Offset)})
+		id := &identity{fp: e.Fingerprint, fpLen: e.FingerprintLen, path: e.Path,
+			dev: e.Dev, ino: e.Ino, tr: checkpoint.NewAt(e.Offset)}
+		id.durable.Store(true)
+		s.ids = append(s.ids, id)
 	}
-	r := &reader{s: s, buf: make([]byte, 64<<10), grace: max(4*s.cfg.PollInterval, time.Second)}
+	r := &reader{s: s, buf: make([]byte, 64<<10), grace: max(4*s.cfg.PollInterval, time.Second), fresh: !found}
 
 	// The first scan decides where files without a checkpoint start
-	// (StartAt); its checkpoint is written at once.
+	// (StartAt, if there was no checkpoint file); its checkpoint is
+	// written at once. If that fails, the files wait for a write that
+	// succeeds (see reader.recorded).
 	r.now = time.Now()
 	r.scan(true)
-	if err := s.persist(); err != nil {
-		s.log.Error("file source: checkpoint", "err", err)
-	}
+	_ = s.persist() // counted and logged
 	pctx, stopPersist := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.persistLoop(pctx) })
@@ -275,24 +316,62 @@ func (s *Source) persistLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.persist(); err != nil {
-				s.log.Error("file source: checkpoint", "err", err)
-			}
+			_ = s.persist() // counted and logged
 		}
 	}
 }
 
-// persist writes the committed offset of every identity.
+// persist writes the committed offset of every identity and marks them
+// durable. A failure is counted, logged when it starts or changes, and
+// kept for Health until a write succeeds.
 func (s *Source) persist() error {
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
 	s.mu.Lock()
-	st := state{Version: 1, Files: make([]stateEntry, 0, len(s.ids))}
-	for _, id := range s.ids {
+	ids := slices.Clone(s.ids)
+	st := state{Version: 1, Files: make([]stateEntry, 0, len(ids))}
+	for _, id := range ids {
 		off, _ := id.tr.Committed()
 		st.Files = append(st.Files, stateEntry{Fingerprint: id.fp, FingerprintLen: id.fpLen, Offset: off,
 			Path: id.path, Dev: id.dev, Ino: id.ino})
 	}
 	s.mu.Unlock()
-	return saveState(s.cfg.StateDir, st)
+	err := saveState(s.cfg.StateDir, st)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.ckErr
+	s.ckErr = err
+	if err != nil {
+		s.ckFailedAt = time.Now()
+		s.ckFailures++
+		s.count.Error("checkpoint")
+		if prev == nil || prev.Error() != err.Error() {
+			s.log.Error("file source: cannot write the checkpoint: new files wait, and a restart would read again what was delivered since the last write",
+				"err", err)
+		}
+		return err
+	}
+	for _, id := range ids {
+		id.durable.Store(true)
+	}
+	if prev != nil {
+		s.log.Info("file source: checkpoint written again", "failedWrites", s.ckFailures)
+		s.ckFailures = 0
+	}
+	return nil
+}
+
+// Health returns why the checkpoint file cannot be written, or nil once
+// the latest write succeeded. The daemon's /readyz reports it. It is safe
+// for concurrent use.
+func (s *Source) Health() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ckErr != nil {
+		return fmt.Errorf("checkpoint: %w", s.ckErr)
+	}
+	return nil
 }
 
 // excluded reports whether path matches an exclude pattern.

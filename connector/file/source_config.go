@@ -22,10 +22,14 @@ type SourceConfig struct {
 	// the whole path, one without against the file's base name. Default
 	// none.
 	Exclude []string `json:"exclude"`
-	// StartAt is where to start a file that has no checkpoint and is
-	// found by the first scan after start: "end" (only what is written
-	// from now on) or "beginning". Files that appear later, such as the
-	// new file after a rotation, are always read from their beginning.
+	// StartAt is where to start reading the files found at the very
+	// first start, when StateDir holds no checkpoint file yet: "end"
+	// (only what is written from now on) or "beginning". It applies to
+	// nothing else: once the checkpoint file exists, a file it does not
+	// know is new and is read from its beginning, whether it was created
+	// while sluiced ran or while it was stopped (such as the new app.log
+	// of a rotation made during a restart). A new file is written to the
+	// checkpoint file, fsynced, before any of its lines is handed on.
 	// Default "end".
 	StartAt string `json:"startAt"`
 	// PollInterval is how often the globs are matched again and files are
@@ -40,11 +44,18 @@ type SourceConfig struct {
 	Multiline *MultilineConfig `json:"multiline"`
 	// StateDir holds the checkpoint file (checkpoints.json). Default
 	// <dataDir>/state/<source name> in the daemon; required when the
-	// source is built with [NewSource].
+	// source is built with [NewSource]. While the file cannot be written
+	// (a read-only or full file system), the metric
+	// sluice_errors_total{cause="checkpoint"} counts the failed writes,
+	// /readyz answers 503 naming the source, and new files wait; all
+	// recovers by itself once a write succeeds.
 	StateDir string `json:"stateDir"`
-	// CheckpointInterval is how often committed offsets are written to
-	// StateDir; they are written once more when the source stops.
-	// Default 1s.
+	// CheckpointInterval is how often committed offsets (those of lines
+	// delivered and acknowledged) are written to StateDir; they are also
+	// written when the source stops and when a new file is found. After
+	// a crash, what was acknowledged since the last write is read again:
+	// at most one interval's worth. A failed write is tried again every
+	// interval. Default 1s.
 	CheckpointInterval time.Duration `json:"checkpointInterval"`
 	// FingerprintBytes is how many bytes from the start of a file
 	// identify it (see the Source doc). Default 1024.

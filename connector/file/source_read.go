@@ -24,6 +24,7 @@ type reader struct {
 	grace time.Duration // how long an orphan stays unchanged before it is closed
 	stuck *identity     // identity of the event that could not be queued at stop
 	now   time.Time     // of the current read round
+	fresh bool          // no checkpoint file was found: StartAt applies to the first scan
 }
 
 // tailer is one open file.
@@ -308,7 +309,7 @@ func (r *reader) identify(t *tailer, size int64, first bool) bool {
 		// Shorter than its checkpoint: truncated while we were away.
 	}
 	var start int64
-	if first && s.cfg.StartAt == "end" {
+	if first && r.fresh && s.cfg.StartAt == "end" {
 		start = size
 	}
 	t.id = &identity{fp: full, fpLen: n, path: t.path, dev: t.dev, ino: t.ino, tr: checkpoint.NewAt(start), tail: t, matched: true}
@@ -346,6 +347,9 @@ func (r *reader) read(ctx context.Context, t *tailer) (more, ok bool) {
 			return false, true
 		}
 	}
+	if !r.recorded(t) {
+		return false, true
+	}
 	for budget := 1 << 20; budget > 0; {
 		n, err := t.f.ReadAt(r.buf, t.pos)
 		if n > 0 && r.rewritten(t) {
@@ -377,6 +381,22 @@ func (r *reader) read(ctx context.Context, t *tailer) (more, ok bool) {
 	return true, true
 }
 
+// recorded reports whether t's identity is in the checkpoint file, writing
+// it if not: no line of a file is handed on before a restart would find
+// the file's checkpoint, so that a crash cannot make a file read from its
+// start look like one found at the first start (see StartAt). While writes
+// fail, it tries at most once per CheckpointInterval.
+func (r *reader) recorded(t *tailer) bool {
+	if t.id.durable.Load() {
+		return true
+	}
+	s := r.s
+	s.mu.Lock()
+	wait := s.ckErr != nil && time.Since(s.ckFailedAt) < s.cfg.CheckpointInterval
+	s.mu.Unlock()
+	return !wait && s.persist() == nil
+}
+
 // newIdentity gives t, which was empty or truncated, a new identity read
 // from offset 0.
 func (r *reader) newIdentity(t *tailer, size int64) {
@@ -393,13 +413,20 @@ func (r *reader) newIdentity(t *tailer, size int64) {
 	t.sp.reset(0)
 }
 
-// upgrade lengthens t's fingerprint now that the file has grown.
+// upgrade lengthens t's fingerprint now that the file has grown, unless
+// its first bytes are no longer those the fingerprint was taken from: a
+// file truncated and written again since its last read must not give its
+// new content the old identity (and offset); the next read notices it.
 func (r *reader) upgrade(t *tailer) {
 	n := int(min(t.pos, int64(r.s.cfg.FingerprintBytes)))
-	fp, ok := r.prefix(t.f, n)
-	if !ok {
+	if cap(r.head) < n {
+		r.head = make([]byte, n)
+	}
+	b := r.head[:n]
+	if _, err := t.f.ReadAt(b, 0); err != nil || fingerprint(b[:t.id.fpLen]) != t.id.fp {
 		return
 	}
+	fp := fingerprint(b)
 	r.s.mu.Lock()
 	t.id.fp, t.id.fpLen = fp, n
 	r.s.mu.Unlock()

@@ -18,6 +18,6 @@ func RegisterSource(r *daemon.Registry) {
 			if cfg.StateDir == "" {
 				cfg.StateDir = filepath.Join(env.DataDir, "state", env.Name)
 			}
-			return NewSource(cfg, env.Name, WithSourceLogger(env.Logger))
+			return NewSource(cfg, env.Name, WithSourceLogger(env.Logger), WithSourceCounters(env.Metrics))
 		})
 }

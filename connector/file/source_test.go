@@ -104,7 +104,7 @@ func runPaused(t *testing.T, cfg file.SourceConfig, autoAck bool) *running {
 	return startSource(t, cfg, autoAck, true)
 }
 
-func startSource(t *testing.T, cfg file.SourceConfig, autoAck, paused bool) *running {
+func startSource(t *testing.T, cfg file.SourceConfig, autoAck, paused bool, opts ...file.SourceOption) *running {
 	t.Helper()
 	if cfg.StateDir == "" {
 		cfg.StateDir = filepath.Join(t.TempDir(), "state")
@@ -118,7 +118,7 @@ func startSource(t *testing.T, cfg file.SourceConfig, autoAck, paused bool) *run
 	statePath := filepath.Join(cfg.StateDir, "checkpoints.json")
 	_, err := os.Stat(statePath)
 	fresh := errors.Is(err, os.ErrNotExist)
-	s, err := file.NewSource(cfg, "test", file.WithAckWait(200*time.Millisecond))
+	s, err := file.NewSource(cfg, "test", append([]file.SourceOption{file.WithAckWait(200 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,11 +35,11 @@ type stateEntry struct {
 	Ino uint64 `json:"ino,omitempty"`
 }
 
-// loadState reads the checkpoint file in dir. A missing file is an empty
-// state. Temporary files left by a write that did not finish (a crash
+// loadState reads the checkpoint file in dir; found is false if there is
+// none, which is then an empty state. Temporary files left by a write that did not finish (a crash
 // between write and rename) are removed: the checkpoint file itself is
 // always a complete earlier version.
-func loadState(dir string) (state, error) {
+func loadState(dir string) (st state, found bool, err error) {
 	if tmps, err := filepath.Glob(filepath.Join(dir, stateFile+atomicfile.TempPattern)); err == nil {
 		for _, t := range tmps {
 			_ = os.Remove(t)
@@ -47,19 +47,18 @@ func loadState(dir string) (state, error) {
 	}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return state{Version: 1}, nil
+		return state{Version: 1}, false, nil
 	}
 	if err != nil {
-		return state{}, err
+		return state{}, false, err
 	}
-	var s state
-	if err := json.Unmarshal(b, &s); err != nil {
-		return state{}, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
+	if err := json.Unmarshal(b, &st); err != nil {
+		return state{}, false, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
 	}
-	if s.Version != 1 {
-		return state{}, fmt.Errorf("%s: unknown version %d", filepath.Join(dir, stateFile), s.Version)
+	if st.Version != 1 {
+		return state{}, false, fmt.Errorf("%s: unknown version %d", filepath.Join(dir, stateFile), st.Version)
 	}
-	return s, nil
+	return st, true, nil
 }
 
 // saveState replaces the checkpoint file in dir atomically: a crash at
