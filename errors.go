@@ -9,11 +9,18 @@ var ErrAlreadyRunning = errors.New("already running")
 var ErrClosed = errors.New("closed")
 
 // StageError is the error Run returns when a stage fails. Stage is
-// "source", "handler" or "destination".
+// [StageSource], [StageHandler] or [StageDestination].
 type StageError struct {
 	Stage string
 	Err   error
 }
+
+// The stages a [StageError] names.
+const (
+	StageSource      = "source"
+	StageHandler     = "handler"
+	StageDestination = "destination"
+)
 
 func (e *StageError) Error() string { return e.Stage + ": " + e.Err.Error() }
 

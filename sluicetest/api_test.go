@@ -13,10 +13,6 @@ import (
 	"github.com/sluicehq/sluice/sluicetest"
 )
 
-// TestSuite runs the suite through its exported API, on memory.Queue
-// carrying strings; memory's own tests run it on []byte.
-func TestSuite(t *testing.T) { testStrings(t) }
-
 func TestUniqueName(t *testing.T) {
 	valid := regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	var names []string
@@ -62,9 +58,9 @@ func (l *lines) read(name string) ([]sluice.Message[[]byte], error) {
 	return slices.Clone(l.by[name]), nil
 }
 
-// TestDestinationSuite runs the one-sided suite through its exported API
+// TestDestinationSuiteAPI runs the one-sided suite through its exported API
 // on a Destination that writes into lines.
-func TestDestinationSuite(t *testing.T) {
+func TestDestinationSuiteAPI(t *testing.T) {
 	l := &lines{by: make(map[string][]sluice.Message[[]byte])}
 	sluicetest.DestinationSuite[[]byte]{
 		Features: sluicetest.Features{Durable: true, Ordered: true, ConcurrentSend: true, Binary: true, Messages: 20},
@@ -82,9 +78,9 @@ func TestDestinationSuite(t *testing.T) {
 	}.Run(t)
 }
 
-// TestSourceSuite runs the one-sided suite through its exported API on a
+// TestSourceSuiteAPI runs the one-sided suite through its exported API on a
 // memory.Queue per name, which Write sends to.
-func TestSourceSuite(t *testing.T) {
+func TestSourceSuiteAPI(t *testing.T) {
 	var mu sync.Mutex
 	queues := make(map[string]*memory.Queue[[]byte])
 	sluicetest.SourceSuite[[]byte]{
