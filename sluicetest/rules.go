@@ -589,7 +589,7 @@ func restartAfterAck[T any](h *harness[T]) {
 		}
 		cancel()
 		if c.calls.Load() == 0 {
-			h.t.Errorf("ack-exactly-once: the ack of %s was not called within %v", c.what, h.f.Timeout)
+			h.t.Errorf("restart-after-ack: the ack of %s was not called within %v while nothing was received (a durable destination acks once it stored the message)", c.what, h.f.Timeout)
 			return
 		}
 		h.restart()
