@@ -644,11 +644,11 @@ func writeFault[T any](h *harness[T]) {
 		h.t.Logf("write-fault: %s returned %v while writes failed", s.what, s.err)
 	}
 	fail(false)
-	h.t.Logf("write-fault: acks called after the storage works again: %d of %d", count1(acks), sends)
+	h.t.Logf("write-fault: writes work again; %d of the %d Sends made meanwhile acked so far (any later ack must find its messages stored)", called(acks), sends)
 }
 
-// count1 counts the acks called.
-func count1(acks []*ackCounter) int {
+// called counts the acks called.
+func called(acks []*ackCounter) int {
 	n := 0
 	for _, c := range acks {
 		if c.calls.Load() > 0 {
