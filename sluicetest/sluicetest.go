@@ -89,7 +89,8 @@ func (s Suite[T]) run(t *testing.T, newPair func(tb, string) (sluice.Source[T], 
 // SourceSuite runs the suite on a Source alone. The suite sends with
 // Write, which puts messages where the Source reads them: it appends to
 // the file, publishes with the server's own client, posts the request.
-// The rules about a destination then check Write, and pass.
+// The rules about a destination then check Write. ConcurrentSend declares
+// that Write is safe for concurrent use.
 type SourceSuite[T any] struct {
 	Features
 	NewSource func(t *testing.T, name string) sluice.Source[T]
@@ -112,7 +113,10 @@ func (s SourceSuite[T]) Run(t *testing.T) {
 
 // DestinationSuite runs the suite on a Destination alone. The suite
 // receives what was sent by reading it back with Storage.Read, so every
-// rule about a source checks Read, and every ack is checked against it.
+// ack is checked against the storage, and the rules about a source check
+// Read. Durable declares that what was acked is there after a restart (a
+// new Destination from NewDestination with the same name); ConcurrentRecv
+// is ignored.
 type DestinationSuite[T any] struct {
 	Features
 	NewDestination func(t *testing.T, name string) sluice.Destination[T]
