@@ -12,23 +12,25 @@ func Ack(ack func()) {
 	}
 }
 
-// AckAfter returns a function that calls ack when it has been called n
-// times; calls past the n-th do nothing. If n <= 0, AckAfter calls ack at
-// once and returns a function that does nothing. The result is safe for
-// concurrent use.
+// AckCountdown returns a function that counts down from n, one per call,
+// and calls ack when it reaches zero; calls past the n-th do nothing. It
+// counts calls, not messages: a caller that may call it twice for one part
+// must guard each part's call with [AckOnce]. If n <= 0, AckCountdown
+// calls ack at once and returns a function that does nothing. The result
+// is safe for concurrent use.
 //
 // A destination that writes one Send's messages in n parts acks the Send
-// with it: ack fires only when every part is written. For a nil or [Noop]
-// ack it returns Noop, which costs no allocation.
-func AckAfter(n int, ack func()) func() {
+// with it: ack fires only when every part is written. For a nil or
+// [NoopAck] ack it returns NoopAck, which costs no allocation.
+func AckCountdown(n int, ack func()) func() {
 	if n <= 0 {
 		Ack(ack)
-		return Noop
+		return NoopAck
 	}
 	if ack == nil || isNoop(ack) {
-		return Noop // nothing to count toward
+		return NoopAck // nothing to count toward
 	}
-	if n == 1 && ack != nil {
+	if n == 1 {
 		return AckOnce(ack)
 	}
 	var left atomic.Int64
@@ -40,16 +42,20 @@ func AckAfter(n int, ack func()) func() {
 	}
 }
 
+// AckAfter is the former name of [AckCountdown], kept so that existing code
+// compiles; new code uses AckCountdown.
+func AckAfter(n int, ack func()) func() { return AckCountdown(n, ack) }
+
 // AckOnce returns a function that calls ack the first time it is called and
 // does nothing after. The result is safe for concurrent use. If ack is
-// already such a function (made by AckOnce, or [Noop]), AckOnce returns it
-// as it is, so guarding an ack at every hop of a pipeline costs one
+// already such a function (made by AckOnce, or [NoopAck]), AckOnce returns
+// it as it is, so guarding an ack at every hop of a pipeline costs one
 // allocation, not one per hop.
 func AckOnce(ack func()) func() {
 	if ack == nil {
-		return Noop
+		return NoopAck
 	}
-	if p := reflect.ValueOf(ack).Pointer(); p == oncePC || p == noopPC {
+	if p := reflect.ValueOf(ack).Pointer(); p == oncePC || p == noopPC || p == oldNoopPC {
 		return ack
 	}
 	return once(ack)
@@ -69,15 +75,23 @@ func once(ack func()) func() {
 	}
 }
 
-// isNoop reports whether ack is [Noop].
-func isNoop(ack func()) bool { return reflect.ValueOf(ack).Pointer() == noopPC }
+// isNoop reports whether ack is [NoopAck] (or [Noop]).
+func isNoop(ack func()) bool {
+	p := reflect.ValueOf(ack).Pointer()
+	return p == noopPC || p == oldNoopPC
+}
 
-// The code addresses of once's closures and of Noop.
+// The code addresses of once's closures, of NoopAck and of Noop.
 var (
-	oncePC = reflect.ValueOf(once(func() {})).Pointer()
-	noopPC = reflect.ValueOf(Noop).Pointer()
+	oncePC    = reflect.ValueOf(once(func() {})).Pointer()
+	noopPC    = reflect.ValueOf(NoopAck).Pointer()
+	oldNoopPC = reflect.ValueOf(Noop).Pointer()
 )
 
-// Noop is an ack function that does nothing, for sources whose messages
+// NoopAck is an ack function that does nothing, for sources whose messages
 // need no acknowledgement.
+func NoopAck() {}
+
+// Noop is the former name of [NoopAck], kept so that existing code compiles;
+// new code uses NoopAck.
 func Noop() {}

@@ -20,7 +20,7 @@ import "context"
 //   - Send with no messages returns nil and acks.
 //   - ack may be nil; call it through [Ack].
 //   - Send must not modify msgs or keep the slice after it returns; it may
-//     keep the Message values.
+//     keep the messages, and must not change them (see [Message]).
 //
 // The Processor calls Send from [Parallelism] goroutines at once; a
 // Destination states in its doc comment whether Send is safe for concurrent

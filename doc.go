@@ -31,6 +31,9 @@
 //   - A message that is never acked is, for a replayable source, delivered
 //     again after a restart. Ack functions tolerate being called twice.
 //
+// A message is handed on, not lent: whoever passes it on leaves it
+// alone, and whoever gets it may keep it; see [Message].
+//
 // # Errors
 //
 // An error returned by Recv, Handle or Send is fatal to the Processor: Run

@@ -17,11 +17,18 @@ var ErrClosed = errors.New("closed")
 var ErrUndelivered = errors.New("messages not delivered")
 
 // StageError is the error Run returns when a stage fails. Stage is
-// "source", "handler" or "destination".
+// [StageSource], [StageHandler] or [StageDestination].
 type StageError struct {
 	Stage string
 	Err   error
 }
+
+// The stages a [StageError] names.
+const (
+	StageSource      = "source"
+	StageHandler     = "handler"
+	StageDestination = "destination"
+)
 
 func (e *StageError) Error() string { return e.Stage + ": " + e.Err.Error() }
 

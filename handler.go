@@ -9,9 +9,9 @@ import "context"
 // message is not acked. Handlers never call acks.
 //
 // Handle is called from [Parallelism] goroutines at once, so it must be safe
-// for concurrent use when Parallelism is above 1. It must not keep msg's
-// Value past its return if the Value is shared memory such as a []byte it
-// does not own; it may return it.
+// for concurrent use when Parallelism is above 1. It may keep msg or
+// return it; it must not change the memory msg's Value shares, such as
+// the bytes of a []byte (see [Message]).
 type Handler[T1, T2 any] interface {
 	Handle(ctx context.Context, msg Message[T1]) ([]Message[T2], error)
 }

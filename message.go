@@ -4,6 +4,15 @@ import "iter"
 
 // Message is one event as it moves from a [Source] through a [Handler] to a
 // [Destination].
+//
+// A message is handed on, not lent. Once a Source has returned it from
+// Recv, a Handler has returned it from Handle, or a caller has passed it
+// to Send, whoever passed it must not change it or the memory its fields
+// share (the bytes of a []byte Value, a map), and whoever got it may keep
+// it as long as it needs (a batching destination keeps it until it is
+// written) but must not change that memory either: to change a Value,
+// make a new one. The slices that carry messages are not handed on: the
+// msgs of a Send belong to its caller.
 type Message[T any] struct {
 	// Key identifies the message for destinations that partition or
 	// deduplicate, such as a Kafka partition key. It may be empty.

@@ -104,8 +104,14 @@ func TestAckAfter(t *testing.T) {
 	sluice.Ack(nil)
 	sluice.AckOnce(nil)()
 	// Nothing to count toward: no counter is allocated.
-	if n := testing.AllocsPerRun(100, func() { sluice.AckOnce(sluice.AckAfter(3, sluice.Noop))() }); n != 0 {
-		t.Errorf("AckAfter of Noop allocates %v times", n)
+	// Under either name of the no-op ack.
+	for _, noop := range []func(){sluice.NoopAck, sluice.Noop} {
+		if n := testing.AllocsPerRun(100, func() { sluice.AckOnce(sluice.AckCountdown(3, noop))() }); n != 0 {
+			t.Errorf("AckCountdown of a no-op ack allocates %v times", n)
+		}
+		if n := testing.AllocsPerRun(100, func() { sluice.AckOnce(sluice.AckAfter(3, noop))() }); n != 0 {
+			t.Errorf("AckAfter of a no-op ack allocates %v times", n)
+		}
 	}
 }
 

@@ -177,37 +177,37 @@ func (p *Processor[T1, T2]) loop(ctx context.Context) error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return stageErr("source", err)
+			return stageErr(StageSource, err)
 		}
 		if p.pass != nil {
 			one[0] = msg
 			err = sendHooked(ctx, p.o.hooks.Send, p.pass, ack, one)
 			one[0] = Message[T1]{}
 			if err != nil {
-				return stageErr("destination", err)
+				return stageErr(StageDestination, err)
 			}
 			continue
 		}
 		out, err := p.handle(ctx, msg)
 		if err != nil {
-			return stageErr("handler", err)
+			return stageErr(StageHandler, err)
 		}
 		if len(out) == 0 {
 			Ack(ack)
 			continue
 		}
 		if err := sendHooked(ctx, p.o.hooks.Send, p.dst, ack, out); err != nil {
-			return stageErr("destination", err)
+			return stageErr(StageDestination, err)
 		}
 	}
 }
 
 // batchLoop is loop for a [BatchSource] and the [Pipe] handler: up to
-// BatchSize messages per RecvBatch, sent on in one Send whose ack calls
+// RecvBatchSize messages per RecvBatch, sent on in one Send whose ack calls
 // each message's ack.
 func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
-	msgs := make([]Message[T1], BatchSize) // reused: Send must not keep the slice
-	acks := make([]func(), BatchSize)
+	msgs := make([]Message[T1], RecvBatchSize) // reused: Send must not keep the slice
+	acks := make([]func(), RecvBatchSize)
 	used := 0 // msgs[:used] may hold references from an earlier call
 	for {
 		n, err := p.batch.RecvBatch(ctx, msgs, acks)
@@ -215,7 +215,7 @@ func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return stageErr("source", err)
+			return stageErr(StageSource, err)
 		}
 		// RecvBatch overwrote msgs[:n]; drop what is left of a larger
 		// earlier batch, for the garbage collector.
@@ -225,12 +225,12 @@ func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
 		}
 		used = n
 		if err = sendHooked(ctx, p.o.hooks.Send, p.pass, ackAll(acks[:n]), msgs[:n]); err != nil {
-			return stageErr("destination", err)
+			return stageErr(StageDestination, err)
 		}
 	}
 }
 
-// ackAll returns one ack for acks: [Noop] when none does anything, the
+// ackAll returns one ack for acks: [NoopAck] when none does anything, the
 // only one that does, or a function that calls each (a copy: the caller
 // reuses acks).
 func ackAll(acks []func()) func() {
@@ -246,7 +246,7 @@ func ackAll(acks []func()) func() {
 	}
 	switch len(live) {
 	case 0:
-		return Noop
+		return NoopAck
 	case 1:
 		return live[0]
 	}

@@ -16,6 +16,9 @@ import "context"
 //   - Any other error is fatal to the caller. A source retries what it can
 //     retry itself before returning an error.
 //
+// The message is the caller's: the source must not change it, or reuse
+// memory its Value shares, after Recv returns (see [Message]).
+//
 // The ack function reports that the message was delivered durably. It is
 // safe to call from any goroutine, and calling it more than once has no
 // further effect. A message that is never acked is, for a source that
@@ -29,7 +32,7 @@ type Source[T any] interface {
 
 // BatchSource is a [Source] that can also hand over several messages in
 // one call. It is an optional ability: when a Processor's handler is
-// [Pipe] (and no Recv hook is set), its loops take up to [BatchSize]
+// [Pipe] (and no Recv hook is set), its loops take up to [RecvBatchSize]
 // messages at a time with RecvBatch and send them to the destination in
 // one Send, whose ack calls each message's ack. Handing events between
 // goroutines one by one was most of the cost of a pass-through pipeline
@@ -37,7 +40,8 @@ type Source[T any] interface {
 //
 // RecvBatch blocks as Recv does until at least one message is available,
 // then fills msgs and acks with up to len(msgs) messages, in order, and
-// returns how many (at least 1); it does not wait for more. len(acks) is
+// returns how many (at least 1); it does not wait for more. The slices
+// are the caller's; the messages are handed on as Recv's are. len(acks) is
 // at least len(msgs). Errors, io.EOF and cancellation are as for Recv,
 // with n = 0. RecvBatch is safe for concurrent use if Recv is.
 type BatchSource[T any] interface {
@@ -45,9 +49,13 @@ type BatchSource[T any] interface {
 	RecvBatch(ctx context.Context, msgs []Message[T], acks []func()) (n int, err error)
 }
 
-// BatchSize is how many messages a Processor's loop asks a [BatchSource]
-// for at a time.
-const BatchSize = 256
+// RecvBatchSize is how many messages a Processor's loop asks a
+// [BatchSource] for at a time: the len(msgs) of its RecvBatch calls.
+const RecvBatchSize = 256
+
+// BatchSize is the former name of [RecvBatchSize], kept so that existing
+// code compiles.
+const BatchSize = RecvBatchSize
 
 // SourceFunc adapts an ordinary function to a [Source], the way
 // http.HandlerFunc adapts a function to an http.Handler.

@@ -33,9 +33,6 @@ import (
 // Destination buffers messages and flushes them in batches. Create one
 // with [New]; its Send is safe for concurrent use by any number of
 // goroutines, and nothing is flushed unless [Destination.Run] runs.
-//
-// Locking: mu guards every field below it; it is the only lock, and it is
-// never held while calling a Flusher, an ack, the dead letter or a logger.
 type Destination[T any] struct {
 	cfg Config
 	f   Flusher[T]

@@ -8,10 +8,6 @@ import (
 	"github.com/sluicehq/sluice/sluicetest"
 )
 
-// TestSuite runs the suite through its exported API, on memory.Queue
-// carrying strings; memory's own tests run it on []byte.
-func TestSuite(t *testing.T) { testStrings(t) }
-
 func TestUniqueName(t *testing.T) {
 	valid := regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	var names []string

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +127,14 @@ func (h *harness[T]) recv(ctx context.Context) (string, func(), error) {
 		}
 		ack = sluice.Noop
 	}
-	return string(h.s.unwrap(o.v.msg)), ack, nil
+	p := string(h.s.unwrap(o.v.msg))
+	h.mu.Lock()
+	if h.received == nil {
+		h.received = make(map[string]bool)
+	}
+	h.received[p] = true
+	h.mu.Unlock()
+	return p, ack, nil
 }
 
 // recvBatch returns the next of the messages that RecvBatch handed over,
@@ -214,23 +223,127 @@ func (h *harness[T]) ackTwice(ack func()) {
 	wg.Wait()
 }
 
-// send calls Send with ctx, ack and a message for each payload. err is
-// Send's error, errNoReturn, or wraps errReported.
-func (h *harness[T]) send(ctx context.Context, ack func(), payloads ...string) error {
+// send calls Send with ctx, c's ack (nil if c is nil) and a message for
+// each payload. err is Send's error, errNoReturn, or wraps errReported.
+// Once Send returns, send checks that it left msgs as they were, then
+// writes other messages over them (see checkMsgs).
+func (h *harness[T]) send(ctx context.Context, c *ackCounter, payloads ...string) error {
 	msgs := make([]sluice.Message[T], len(payloads))
 	for i, p := range payloads {
 		msgs[i] = h.s.wrap([]byte(p))
 	}
+	orig := slices.Clone(msgs)
+	var ack func()
+	what := "a Send"
+	if c != nil {
+		c.payloads, what = payloads, c.what
+		ack = c.fn()
+	}
 	dst := h.dst
 	o, ok := within(h.allow(ctx), func() error { return dst.Send(ctx, ack, msgs...) })
-	switch {
-	case !ok:
-		return errNoReturn
-	case o.panicked:
+	if !ok {
+		return errNoReturn // Send may still use msgs: leave them be
+	}
+	h.checkMsgs(what, payloads, orig, msgs)
+	if o.panicked {
 		h.t.Errorf("%s: Send panicked: %v", h.rule, o.p)
 		return fmt.Errorf("send: %w", errReported)
 	}
 	return o.v
+}
+
+// kept is the msgs of a Send that returned, written over by the suite.
+type kept[T any] struct {
+	what     string
+	payloads []string
+	want     []sluice.Message[T] // what the suite wrote
+	msgs     []sluice.Message[T] // the slice given to Send
+}
+
+// checkMsgs reports, under send-msgs, a Send that changed msgs, its
+// caller's slice, which held orig and payloads. Then it writes other
+// messages over msgs, whose payloads the suite remembers: a destination
+// that kept the slice and reads it later delivers them (compare reports
+// it), and one that changes it later is caught by checkKept.
+func (h *harness[T]) checkMsgs(what string, payloads []string, orig, msgs []sluice.Message[T]) {
+	h.t.Helper()
+	if i := h.differs(payloads, orig, msgs); i >= 0 {
+		h.reportChanged("send-msgs: %s changed message %d of the msgs it was given before it returned (a destination must not modify the caller's slice)", what, i)
+	}
+	over := make([]string, len(payloads))
+	for i, p := range payloads {
+		over[i] = scribble(p)
+		msgs[i] = h.s.wrap([]byte(over[i]))
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.scribbled == nil {
+		h.scribbled = make(map[string]bool)
+	}
+	for _, p := range over {
+		h.scribbled[p] = true
+	}
+	h.kept = append(h.kept, kept[T]{what: what, payloads: over, want: slices.Clone(msgs), msgs: msgs})
+}
+
+// checkKept reports a Send whose msgs changed after it returned. It runs
+// when the subtest ends, after the runners stopped.
+func (h *harness[T]) checkKept() {
+	h.t.Helper()
+	h.mu.Lock()
+	ks := h.kept
+	h.mu.Unlock()
+	for _, k := range ks {
+		if i := h.differs(k.payloads, k.want, k.msgs); i >= 0 {
+			h.reportChanged("send-msgs: %s changed message %d of the msgs it was given after it returned (a destination must not keep the caller's slice)", k.what, i)
+			return
+		}
+	}
+}
+
+func (h *harness[T]) reportChanged(format string, args ...any) {
+	h.t.Helper()
+	h.mu.Lock()
+	first := !h.changed
+	h.changed = true
+	h.mu.Unlock()
+	if first {
+		h.t.Errorf(format, args...)
+	}
+}
+
+// differs returns the index of the first message of msgs that is not
+// want's, or -1. It compares the messages with reflect.DeepEqual (where a
+// message equals itself: a func in T does not) and, where the payload is
+// what Unwrap makes of the message sent, their payloads too, which sees a
+// change made in place, such as to the bytes of a []byte Value.
+func (h *harness[T]) differs(payloads []string, want, msgs []sluice.Message[T]) int {
+	for i := range msgs {
+		w, m := want[i], msgs[i]
+		if reflect.DeepEqual(w, w) && !reflect.DeepEqual(w, m) {
+			return i
+		}
+		if h.unwraps(payloads[i]) && string(h.s.unwrap(m)) != payloads[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// unwraps reports whether Unwrap turns the message Wrap makes of p back
+// into p: not so for a connector whose received messages differ from those
+// sent, such as a syslog source that parses what it receives.
+func (h *harness[T]) unwraps(p string) bool {
+	return string(h.s.unwrap(h.s.wrap([]byte(p)))) == p
+}
+
+// scribble returns p with the '.' after its id replaced: a payload of the
+// same size that was never sent.
+func scribble(p string) string {
+	if i := strings.IndexByte(p, '.'); i >= 0 {
+		return p[:i] + "!" + p[i+1:]
+	}
+	return "!" + p
 }
 
 // sendFailed reports err, from the Send described by what.
@@ -276,12 +389,8 @@ func (h *harness[T]) goSend(batches [][]string, acks []*ackCounter) *sender {
 	go func() {
 		defer close(s.done)
 		for i, b := range batches {
-			var ack func()
-			if acks[i] != nil {
-				ack = acks[i].fn()
-			}
 			sctx, stop := context.WithTimeout(ctx, h.f.Timeout)
-			err := h.send(sctx, ack, b...)
+			err := h.send(sctx, acks[i], b...)
 			stop()
 			if err != nil {
 				if acks[i] != nil && !errors.Is(err, errNoReturn) {
@@ -313,17 +422,22 @@ func (h *harness[T]) wait(s *sender, abort bool) bool {
 
 // ackCounter counts the calls of the ack given to one Send.
 type ackCounter struct {
-	what   string
-	before func() // if set, called first on each call
-	calls  atomic.Int32
-	mu     sync.Mutex
-	err    error // Send's error: the ack must never be called
+	what     string
+	payloads []string          // the Send's; set before Send is called
+	before   func()            // if set, called first on each call
+	check    func(*ackCounter) // if set, called next on the first call
+	after    func()            // if set, called last on the first call
+	calls    atomic.Int32
+	mu       sync.Mutex
+	err      error  // Send's error: the ack must never be called
+	problem  string // what check found wrong
 }
 
 // newAck returns a counter that the subtest checks when it ends: the ack
-// must have been called at most once, and never if Send failed.
+// must have been called at most once, and never if Send failed. Its first
+// call checks the storage (see checkStored).
 func (h *harness[T]) newAck(what string) *ackCounter {
-	c := &ackCounter{what: what}
+	c := &ackCounter{what: what, check: h.checkStored}
 	h.addAck(c)
 	return c
 }
@@ -339,7 +453,13 @@ func (c *ackCounter) fn() func() {
 		if c.before != nil {
 			c.before()
 		}
-		c.calls.Add(1)
+		first := c.calls.Load() == 0
+		if first && c.check != nil {
+			c.check(c)
+		}
+		if c.calls.Add(1) == 1 && c.after != nil {
+			c.after()
+		}
 	}
 }
 
@@ -355,9 +475,58 @@ func (c *ackCounter) sendErr() error {
 	return c.err
 }
 
+// found records the first thing check found wrong.
+func (c *ackCounter) found(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.problem == "" {
+		c.problem = fmt.Sprintf(format, args...)
+	}
+}
+
+func (c *ackCounter) problems() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.problem
+}
+
 func (c *ackCounter) broken() bool {
 	n := c.calls.Load()
 	return n > 1 || n > 0 && c.sendErr() != nil
+}
+
+// checkStored runs, in the destination's goroutine, when the ack of a
+// Send is first called, and so before anything the destination does after
+// it: no ack may be called while Storage.Fail is on, and every message of
+// the Send must be in the storage (Storage.Read), or received already.
+func (h *harness[T]) checkStored(c *ackCounter) {
+	if h.failing.Load() {
+		c.found("write-fault: the ack of %s was called while every write to the storage failed (Storage.Fail)", c.what)
+		return
+	}
+	read := h.s.storage.Read
+	if read == nil || len(c.payloads) == 0 {
+		return
+	}
+	msgs, err := read(h.name)
+	if err != nil {
+		if !h.ended.Load() {
+			c.found("readback: Storage.Read, called by the ack of %s: %v", c.what, err)
+		}
+		return
+	}
+	stored := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		stored[string(h.s.unwrap(m))] = true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range c.payloads {
+		if !stored[p] && !h.received[p] {
+			c.found("readback: the ack of %s was called before its message %s was stored (Storage.Read does not return it, nor was it received)", c.what, show(p))
+			return
+		}
+	}
 }
 
 // waitAcked reports the acks not called within Timeout.
@@ -394,6 +563,13 @@ func (h *harness[T]) checkAcks() {
 	})
 	reported := 0
 	for _, c := range acks {
+		if p := c.problems(); p != "" {
+			if reported++; reported > 5 {
+				h.t.Errorf("ack-exactly-once: more acks called too often or too early; stopping at 5")
+				return
+			}
+			h.t.Errorf("%s", p)
+		}
 		if !c.broken() {
 			continue
 		}

@@ -3,19 +3,27 @@
 //
 // A connector declares what it promises in [Features] and gives a
 // [NewPair] function that opens a Source and a Destination over the
-// storage called name; [Run] then checks every promise in a subtest:
+// storage called name; [Run] then checks every promise in a subtest. Here
+// the connector is a memory.Queue, which is its own Source and
+// Destination:
 //
 //	func TestConformance(t *testing.T) {
-//		dir := t.TempDir()
-//		sluicetest.Run(t, sluicetest.Features{Durable: true, Ordered: true},
+//		sluicetest.Run(t, sluicetest.Features{Ordered: true, ConcurrentRecv: true, ConcurrentSend: true, Binary: true},
 //			func(t *testing.T, name string) (sluice.Source[[]byte], sluice.Destination[[]byte]) {
-//				path := filepath.Join(dir, name) // the same name, the same file
-//				return file.NewSource(path), file.NewDestination(path)
+//				q := memory.New[[]byte](0) // a new queue: nothing survives a restart, so not Durable
+//				t.Cleanup(q.Close)
+//				return q, q
 //			})
 //	}
 //
-// Connectors of other message types use [Suite]. Each subtest is named for
-// its rule and each failure message starts with the rule it breaks:
+// Connectors of other message types use [Suite], which also takes the
+// [Storage] hooks that let the suite check a durable destination's acks
+// against what it really stored. An author who writes only a Source uses
+// [SourceSuite], only a Destination [DestinationSuite]. docs/connectors.md
+// in the repository walks through a whole connector and its test.
+//
+// Each subtest is named for its rule and each failure message starts with
+// the rule it breaks:
 //
 //   - round-trip: random payloads sent one per Send all arrive, byte for
 //     byte, each exactly once. A Recv that returns io.EOF early fails as
@@ -27,6 +35,10 @@
 //     memory.Queue), a Send's ack must also wait until every one of its
 //     messages was acked.
 //   - recv-ack: Recv never returns a nil ack with a nil error.
+//   - send-msgs (every Send of every subtest): Send leaves the messages of
+//     the msgs slice as they were, and does not keep the slice: once Send
+//     returns, the suite writes other messages over it, which must never
+//     arrive, and checks at the end that the slice still holds them.
 //   - no-ack-on-error: a Send that returns an error never calls its ack,
 //     not even after Run stops; Send and Recv with a cancelled context
 //     return errors wrapping [context.Canceled].
@@ -45,12 +57,25 @@
 //   - concurrent-recv, concurrent-send: with four goroutines receiving (or
 //     sending) at once, every message arrives exactly once. Run them with
 //     -race.
-//   - redelivery: messages received but not acked come back after a
-//     restart.
+//   - redelivery (Durable): a random half of the messages received is
+//     acked, each ack called twice from eight goroutines at once; after a
+//     restart the other half comes back. A second call of an ack must not
+//     ack another message, and a source must not commit past a message
+//     not acked.
+//   - restart-after-ack (Durable): the moment a Send's ack is called, the
+//     suite restarts, before any write the destination put off could
+//     land; the message must come back.
 //   - order: one sender's messages arrive in the order sent.
 //   - recv-batch (a source that is a [sluice.BatchSource]; skipped
 //     otherwise): round-trip and ack-exactly-once with the messages taken
 //     by RecvBatch, which must return 1 to len(msgs) of them or an error.
+//   - readback (every ack, with [Storage].Read): when a Send's ack is
+//     first called, its messages are in the storage (or were received).
+//     The check runs inside the ack, so a destination that acks first and
+//     writes after is caught every time.
+//   - write-fault (with [Storage].Fail): while every write to the storage
+//     fails, no ack is called; acks that come once it works again pass
+//     readback.
 //
 // The suite calls NewPair once per subtest with a fresh name, and runs a
 // Runner in a goroutine until the subtest ends. A restart cancels the

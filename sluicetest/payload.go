@@ -49,10 +49,14 @@ func (h *harness[T]) compare(sent, got []string, ordered bool) {
 	for _, p := range sent {
 		want[p]++
 	}
-	var unknown, twice []string
+	var unknown, twice, over []string
+	h.mu.Lock()
+	scribbled := h.scribbled
 	for _, p := range got {
 		n, ok := want[p]
 		switch {
+		case !ok && scribbled[p]:
+			over = append(over, p)
 		case !ok:
 			unknown = append(unknown, p)
 		case n == 0:
@@ -61,12 +65,16 @@ func (h *harness[T]) compare(sent, got []string, ordered bool) {
 			want[p]--
 		}
 	}
+	h.mu.Unlock()
 	var missing []string
 	for _, p := range sent {
 		if want[p] > 0 {
 			missing = append(missing, p)
 			want[p]--
 		}
+	}
+	if len(over) > 0 {
+		h.t.Errorf("send-msgs: received %s that the suite wrote over the msgs of a Send after it returned, first %s: the destination kept the caller's slice and read it later", count(len(over), "message"), show(over[0]))
 	}
 	if len(unknown) > 0 {
 		h.t.Errorf("%s: received %s never sent (changed in transit?), first %s", h.rule, count(len(unknown), "payload"), show(unknown[0]))

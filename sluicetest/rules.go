@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,7 +143,7 @@ func noAckOnError[T any](h *harness[T]) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	c := h.newAck("Send with a cancelled context")
-	err := h.send(ctx, c.fn(), h.payloads(1)...)
+	err := h.send(ctx, c, h.payloads(1)...)
 	h.wantCanceled("no-ack-on-error", "Send with a cancelled context", err)
 	if err != nil && !errors.Is(err, errNoReturn) {
 		c.sendFailed(err) // checkAcks reports a call, even one after Run stopped
@@ -160,7 +161,7 @@ func emptySend[T any](h *harness[T]) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
 	defer cancel()
 	c := h.newAck("Send with no messages")
-	err := h.send(ctx, c.fn())
+	err := h.send(ctx, c)
 	cancel()
 	if err != nil {
 		if !errors.Is(err, errNoReturn) && !errors.Is(err, errReported) {
@@ -177,7 +178,7 @@ func emptySend[T any](h *harness[T]) {
 	marker := h.payloads(1)
 	ctx, cancel = context.WithTimeout(context.Background(), h.f.Timeout)
 	defer cancel()
-	if err := h.send(ctx, h.newAck("Send of the marker").fn(), marker...); err != nil {
+	if err := h.send(ctx, h.newAck("Send of the marker"), marker...); err != nil {
 		h.sendFailed("Send of the marker", err)
 		return
 	}
@@ -318,7 +319,7 @@ func preCancelled[T any](h *harness[T]) {
 	}
 
 	c := h.newAck("Send with a cancelled context")
-	err = h.send(cancelled, c.fn(), dropped)
+	err = h.send(cancelled, c, dropped)
 	h.wantCanceled("pre-cancelled", "Send with a cancelled context", err)
 	if err != nil && !errors.Is(err, errNoReturn) {
 		c.sendFailed(err)
@@ -367,7 +368,7 @@ func (h *harness[T]) sendOne(what, p string) bool {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
 	defer cancel()
-	if err := h.send(ctx, h.newAck(what).fn(), p); err != nil {
+	if err := h.send(ctx, h.newAck(what), p); err != nil {
 		h.sendFailed(what, err)
 		return false
 	}
@@ -384,7 +385,7 @@ func runStop[T any](h *harness[T]) {
 	defer cancel()
 	sent := h.payloads(1)
 	c := h.newAck("Send")
-	if err := h.send(ctx, c.fn(), sent...); err != nil {
+	if err := h.send(ctx, c, sent...); err != nil {
 		h.sendFailed("Send", err)
 		return
 	}
@@ -471,8 +472,10 @@ func concurrentSend[T any](h *harness[T]) {
 	}
 }
 
-// redelivery receives every message, acks half of them, restarts, and
-// expects the other half back.
+// redelivery receives every message, acks a random half of them, each
+// twice and from many goroutines at once, restarts, and expects the other
+// half back. A source whose ack is not idempotent, or that commits past a
+// message not acked, loses some of them.
 func redelivery[T any](h *harness[T]) {
 	n := h.f.Messages
 	sent := h.payloads(n)
@@ -489,39 +492,168 @@ func redelivery[T any](h *harness[T]) {
 		h.compare(sent, got, false)
 		return
 	}
-	wasSent := make(map[string]bool, n)
+	unacked := make(map[string]bool)
+	var ackNow []func()
+	for i, k := range h.rng.Perm(n) {
+		if i < n/2 {
+			ackNow = append(ackNow, gotAcks[k])
+		} else {
+			unacked[got[k]] = true
+		}
+	}
+	h.ackRace(ackNow, 2)
+	h.restart()
+	h.receiveAll("redelivery", "received but not acked", sent, unacked)
+}
+
+// receiveAll receives until it has had every payload in want, each one
+// of sent, or a Recv fails, acking each, and reports those it did not get,
+// which are what.
+func (h *harness[T]) receiveAll(rule, what string, sent []string, want map[string]bool) {
+	h.t.Helper()
+	wasSent := make(map[string]bool, len(sent))
 	for _, p := range sent {
 		wasSent[p] = true
 	}
-	unacked := make(map[string]bool)
-	for i, p := range got {
-		if i < n/2 {
-			h.ackMsg(gotAcks[i])
-		} else {
-			unacked[p] = true
-		}
-	}
-	total := len(unacked)
-	h.restart()
-	for range 2 * n {
-		if len(unacked) == 0 {
+	total := len(want)
+	for range 2 * len(sent) {
+		if len(want) == 0 {
 			return
 		}
 		p, ack, err := h.next()
 		if err != nil {
 			if !errors.Is(err, context.DeadlineExceeded) {
-				h.recvFailed(err, total-len(unacked), total)
+				h.recvFailed(err, total-len(want), total)
 			}
 			break
 		}
 		h.ackMsg(ack)
 		if !wasSent[p] {
-			h.t.Errorf("redelivery: received %s, which was never sent", show(p))
+			h.t.Errorf("%s: received %s, which was never sent", rule, show(p))
 		}
-		delete(unacked, p)
+		delete(want, p)
 	}
-	for p := range unacked {
-		h.t.Errorf("redelivery: %d of %d messages received but not acked did not come back after a restart, one is %s", len(unacked), total, show(p))
+	for p := range want {
+		h.t.Errorf("%s: %d of %d messages %s did not come back after a restart, one is %s", rule, len(want), total, what, show(p))
 		break
 	}
+}
+
+// ackRace calls each ack times times, from many goroutines that start
+// at once, in a random order: run with -race, it finds acks that are not
+// safe for concurrent use.
+func (h *harness[T]) ackRace(acks []func(), times int) {
+	const goroutines = 8
+	calls := make([]func(), 0, times*len(acks))
+	for range times {
+		calls = append(calls, acks...)
+	}
+	h.rng.Shuffle(len(calls), func(i, j int) { calls[i], calls[j] = calls[j], calls[i] })
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			<-start
+			for i := g; i < len(calls); i += goroutines {
+				h.ackMsg(calls[i])
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
+// restartAfterAck sends one message, restarts the moment the Send's ack
+// is called, before a write the destination put off could land, and
+// expects the message back; three times. An acked message is durably
+// written: a restart must not lose it.
+func restartAfterAck[T any](h *harness[T]) {
+	const rounds = 3
+	var sent []string
+	for i := range rounds {
+		p := h.payloads(1)
+		sent = append(sent, p...)
+		acked := make(chan struct{})
+		c := h.newAck(fmt.Sprintf("Send %d", i))
+		c.after = func() { close(acked) }
+		ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
+		err := h.send(ctx, c, p...)
+		if err != nil {
+			cancel()
+			h.sendFailed(c.what, err)
+			return
+		}
+		select {
+		case <-acked:
+		case <-ctx.Done():
+		}
+		cancel()
+		if c.calls.Load() == 0 {
+			h.t.Errorf("restart-after-ack: the ack of %s was not called within %v while nothing was received (a durable destination acks once it stored the message)", c.what, h.f.Timeout)
+			return
+		}
+		h.restart()
+		h.receiveAll("restart-after-ack", "acked just before it", sent, map[string]bool{p[0]: true})
+	}
+}
+
+// writeFault sends while Storage.Fail makes every write fail: no ack may
+// be called until the storage works again (checkStored reports one), and
+// any ack called after that must find its message stored. Sends may
+// return an error, or nil and ack once a retry succeeds.
+func writeFault[T any](h *harness[T]) {
+	first := h.newAck("Send before the fault")
+	ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
+	err := h.send(ctx, first, h.payloads(1)...)
+	cancel()
+	if err != nil {
+		h.sendFailed(first.what, err)
+		return
+	}
+	h.waitAcked([]*ackCounter{first})
+
+	fail := func(on bool) bool {
+		if !on {
+			h.failing.Store(false)
+		}
+		if err := h.s.storage.Fail(h.name, on); err != nil {
+			h.t.Errorf("write-fault: Storage.Fail(%q, %v): %v", h.name, on, err)
+			return false
+		}
+		h.failing.Store(on)
+		return true
+	}
+	if !fail(true) {
+		return
+	}
+	const sends = 3
+	batches := make([][]string, sends)
+	acks := make([]*ackCounter, sends)
+	for i := range sends {
+		batches[i] = h.payloads(1 + i)
+		acks[i] = h.newAck(fmt.Sprintf("Send %d while writes fail", i))
+	}
+	s := h.goSend(batches, acks)
+	window := max(10*h.s.grace, 100*time.Millisecond)
+	holdsFor(window, func() bool {
+		return !slices.ContainsFunc(acks, func(c *ackCounter) bool { return c.calls.Load() > 0 })
+	})
+	s.cancel()
+	<-s.done
+	if s.err != nil && !errors.Is(s.err, errNoReturn) && !errors.Is(s.err, errReported) {
+		h.t.Logf("write-fault: %s returned %v while writes failed", s.what, s.err)
+	}
+	fail(false)
+	h.t.Logf("write-fault: writes work again; %d of the %d Sends made meanwhile acked so far (any later ack must find its messages stored)", called(acks), sends)
+}
+
+// called counts the acks called.
+func called(acks []*ackCounter) int {
+	n := 0
+	for _, c := range acks {
+		if c.calls.Load() > 0 {
+			n++
+		}
+	}
+	return n
 }

@@ -94,7 +94,7 @@ func runOn(t *testing.T, f Features, capacity int, brk breaker, rules ...string)
 		t.Cleanup(q.Close)
 		return brk(&fake{q: q}, release)
 	}
-	s, err := newSuite(f, newPair, nil, nil)
+	s, err := newSuite(f, newPair, nil, nil, Storage[[]byte]{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func runOn(t *testing.T, f Features, capacity int, brk breaker, rules ...string)
 var ruleNames = []string{
 	"round-trip", "ack-exactly-once", "recv-ack", "no-ack-on-error", "empty-send",
 	"recv-cancel", "send-cancel", "pre-cancelled", "run-stop", "concurrent-recv",
-	"concurrent-send", "redelivery", "order", "sluicetest",
+	"concurrent-send", "redelivery", "order", "sluicetest", "send-msgs", "readback", "write-fault", "restart-after-ack",
 }
 
 // checkReports fails t unless r holds a report in subtest in that matches
@@ -370,7 +370,7 @@ func TestSuiteFails(t *testing.T) {
 					return f.q.Send(ctx, a, msgs...)
 				}
 				if held == nil {
-					held, ack = msgs, a
+					held, ack = slices.Clone(msgs), a // not msgs: the caller's slice
 					return nil
 				}
 				if err := f.q.Send(ctx, a, msgs...); err != nil {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,13 +49,14 @@ type suite[T any] struct {
 	newPair func(t tb, name string) (sluice.Source[T], sluice.Destination[T])
 	wrap    func([]byte) sluice.Message[T]
 	unwrap  func(sluice.Message[T]) []byte
+	storage Storage[T]
 	seed    uint64
 	prompt  time.Duration // how soon a call must return once its context is done
 	grace   time.Duration // how long to watch for an ack that must not come
 }
 
 func newSuite[T any](f Features, newPair func(tb, string) (sluice.Source[T], sluice.Destination[T]),
-	wrap func([]byte) sluice.Message[T], unwrap func(sluice.Message[T]) []byte) (*suite[T], error) {
+	wrap func([]byte) sluice.Message[T], unwrap func(sluice.Message[T]) []byte, storage Storage[T]) (*suite[T], error) {
 	if f.MaxPayload == 0 {
 		f.MaxPayload = 256
 	}
@@ -74,21 +76,30 @@ func newSuite[T any](f Features, newPair func(tb, string) (sluice.Source[T], slu
 	if f.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("Features.Timeout is %v, want more than 0", f.Timeout))
 	}
-	if wrap == nil && unwrap == nil {
-		wrap, _ = any(func(p []byte) sluice.Message[[]byte] { return sluice.Message[[]byte]{Value: p} }).(func([]byte) sluice.Message[T])
-		unwrap, _ = any(func(m sluice.Message[[]byte]) []byte { return m.Value }).(func(sluice.Message[T]) []byte)
-	}
-	if wrap == nil || unwrap == nil {
+	if wrap, unwrap = codec(wrap, unwrap); wrap == nil || unwrap == nil {
 		errs = append(errs, errors.New("Suite.Wrap and Suite.Unwrap must both be set"))
+	}
+	if storage.Fail != nil && storage.Read == nil {
+		errs = append(errs, errors.New("Suite.Storage.Fail is set without Storage.Read"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return &suite[T]{
-		f: f, newPair: newPair, wrap: wrap, unwrap: unwrap,
+		f: f, newPair: newPair, wrap: wrap, unwrap: unwrap, storage: storage,
 		prompt: min(time.Second, f.Timeout),
 		grace:  min(100*time.Millisecond, f.Timeout/10),
 	}, nil
+}
+
+// codec returns wrap and unwrap, or for messages of []byte, when both are
+// nil, functions that use the message's Value as the payload.
+func codec[T any](wrap func([]byte) sluice.Message[T], unwrap func(sluice.Message[T]) []byte) (func([]byte) sluice.Message[T], func(sluice.Message[T]) []byte) {
+	if wrap == nil && unwrap == nil {
+		wrap, _ = any(func(p []byte) sluice.Message[[]byte] { return sluice.Message[[]byte]{Value: p} }).(func([]byte) sluice.Message[T])
+		unwrap, _ = any(func(m sluice.Message[[]byte]) []byte { return m.Value }).(func(sluice.Message[T]) []byte)
+	}
+	return wrap, unwrap
 }
 
 // rule is one subtest of the suite.
@@ -112,6 +123,8 @@ func (s *suite[T]) rules() []rule[T] {
 		{"concurrent-recv", declared("ConcurrentRecv", func(f Features) bool { return f.ConcurrentRecv }), concurrentRecv[T]},
 		{"concurrent-send", declared("ConcurrentSend", func(f Features) bool { return f.ConcurrentSend }), concurrentSend[T]},
 		{"redelivery", declared("Durable", func(f Features) bool { return f.Durable }), redelivery[T]},
+		{"restart-after-ack", declared("Durable", func(f Features) bool { return f.Durable }), restartAfterAck[T]},
+		{"write-fault", s.given("Storage.Fail", s.storage.Fail != nil), writeFault[T]},
 		{"order", declared("Ordered", func(f Features) bool { return f.Ordered }), order[T]},
 		{"recv-batch", always, recvBatch[T]},
 	}
@@ -124,6 +137,16 @@ func declared(field string, has func(Features) bool) func(Features) string {
 			return ""
 		}
 		return "not declared (Features." + field + " is false)"
+	}
+}
+
+// given skips a rule unless the hook it needs is given.
+func (s *suite[T]) given(hook string, ok bool) func(Features) string {
+	return func(Features) string {
+		if ok {
+			return ""
+		}
+		return "not given (Suite." + hook + " is nil)"
 	}
 }
 
@@ -162,7 +185,9 @@ func (s *suite[T]) runRule(t tb, r rule[T]) {
 		rng:  rand.New(rand.NewPCG(s.seed, hash(r.name))),
 	}
 	t.Cleanup(h.checkAcks)
+	t.Cleanup(h.checkKept)
 	h.open()
+	defer h.ended.Store(true)
 	r.run(h)
 }
 
@@ -191,6 +216,13 @@ type harness[T any] struct {
 	mu         sync.Mutex
 	acks       []*ackCounter
 	nilAckSeen bool
+	received   map[string]bool // payloads Recv returned
+	kept       []kept[T]       // the msgs of each Send, written over once it returned
+	scribbled  map[string]bool // payloads written over msgs after Send returned
+	changed    bool            // a Send changed its msgs: reported once
+
+	failing atomic.Bool // Storage.Fail is on: no ack may be called
+	ended   atomic.Bool // the rule returned: Storage.Read may fail from now on
 
 	// batch, when set, makes recv take messages from the source with
 	// RecvBatch, a few at a time, keeping the rest in held.

@@ -18,9 +18,18 @@ const (
 // Sizes: bounds of Config.SegmentBytes, and the bytes a record takes on
 // disk besides its payload.
 const (
-	MinSegmentBytes = 4 * headerSize
-	MaxSegmentBytes = maxSegmentBytes
-	HeaderSize      = headerSize
+	MinSegmentBytes = 4 * HeaderSize // 96
+	MaxSegmentBytes = 1 << 31        // 2 GiB
+	HeaderSize      = 24
+)
+
+// The sizes above are the segment format's (segment.go): these fail to
+// compile if they differ.
+var (
+	_ [HeaderSize - headerSize]struct{}
+	_ [headerSize - HeaderSize]struct{}
+	_ [MaxSegmentBytes - maxSegmentBytes]struct{}
+	_ [maxSegmentBytes - MaxSegmentBytes]struct{}
 )
 
 // Values of Config.WhenFull and Config.Sync.

@@ -38,9 +38,8 @@ import (
 // Spool is a durable queue over a directory. Send and Recv are safe for
 // concurrent use; both wait until Run has opened the directory. Create one
 // with [New] and run it with Run.
-//
-// Lock order: rmu or wmu, then ckMu, then mu.
 type Spool struct {
+	// Lock order: rmu or wmu, then ckMu, then mu.
 	c    Config
 	o    options
 	lock *os.File // the directory's lock, held while Run runs
