@@ -232,12 +232,41 @@ func (g *graph) buffers() []*diskBuffer {
 	return bs
 }
 
+// Unready is implemented by a source or destination that can say it
+// cannot move events now, such as a client still connecting to its
+// brokers. Unready returns why, or "" when it can; /readyz reports it.
+// It is safe for concurrent use.
+type Unready interface {
+	Unready() string
+}
+
 // busy names the first disk buffer that is full and holds its sources
-// back, or returns "".
+// back, or the first component that is not ready, or returns "".
 func (g *graph) busy() string {
 	for _, b := range g.buffers() {
 		if b.full() {
 			return "buffer " + b.name + " is full: its sources are held back until the destination takes events"
+		}
+	}
+	for _, s := range g.sources {
+		if u, ok := s.src.(Unready); ok {
+			if why := u.Unready(); why != "" {
+				return "source " + s.name + ": " + why
+			}
+		}
+	}
+	for _, name := range g.order {
+		d := g.dests[name]
+		if b, ok := d.(*diskBuffer); ok {
+			d = b.inner
+			if c, ok := d.(counting); ok {
+				d = c.d
+			}
+		}
+		if u, ok := d.(Unready); ok {
+			if why := u.Unready(); why != "" {
+				return "destination " + name + ": " + why
+			}
 		}
 	}
 	return ""
