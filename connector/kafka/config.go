@@ -89,10 +89,11 @@ type DestinationConfig struct {
 	// JSONRaw says which events keep their original bytes ("raw") in
 	// format json: "always" or "unparsed". Default "always".
 	JSONRaw string `json:"jsonRaw"`
-	// MaxMessageBytes is the largest record value sent; a larger event is
-	// not sent but dead-lettered, or counted (dropped, cause "oversize")
-	// and logged. Keep it at or below the topic's max.message.bytes.
-	// Default 1000000.
+	// MaxMessageBytes is the largest record (key plus value) sent; a
+	// larger event is not sent but dead-lettered, or counted (dropped,
+	// cause "oversize") and logged. The topic's max.message.bytes, read
+	// at start, lowers it (less 128 bytes of record overhead). Default
+	// 1000000.
 	MaxMessageBytes int `json:"maxMessageBytes"`
 	// MaxBuffered bounds the records handed to the producer and not yet
 	// acknowledged by the broker; Send blocks at the bound

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice"
@@ -39,8 +41,15 @@ type Destination struct {
 	waiters  atomic.Int32
 	room     chan struct{}
 	lastWarn atomic.Int64
+	limit    atomic.Int64 // the largest key+value sent; set by Run
+	batchMax atomic.Int32 // the topic's max.message.bytes, or 0 if unknown
 	readiness
 }
+
+// recordOverhead is what a record adds to its key and value in a record
+// batch (lengths, timestamp and offset deltas), rounded up, plus the
+// batch header (61 bytes).
+const recordOverhead = 128
 
 // DestinationOption configures a Destination with what cannot be
 // serialised.
@@ -172,7 +181,12 @@ func (d *Destination) Run(ctx context.Context) error {
 		kgo.DefaultProduceTopic(d.cfg.Topic),
 		kgo.RequiredAcks(acksOf[d.cfg.Acks]),
 		kgo.ProducerBatchCompression(codecs[d.cfg.Compression]),
-		kgo.ProducerBatchMaxBytes(int32(d.cfg.MaxMessageBytes+16<<10)),
+		kgo.ProducerBatchMaxBytesFn(func(string) int32 {
+			if m := d.batchMax.Load(); m > 0 {
+				return m // batches the topic takes
+			}
+			return int32(d.cfg.MaxMessageBytes + recordOverhead)
+		}),
 		kgo.MaxBufferedRecords(d.cfg.MaxBuffered+1), // Send bounds what it hands over; Produce never blocks
 		kgo.WithLogger(kgoLogger{d.o.log}),
 	)
@@ -190,6 +204,7 @@ func (d *Destination) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	d.setLimit(ctx, cl)
 	d.cl = cl
 	close(d.ready)
 	d.set("")
@@ -209,6 +224,34 @@ func (d *Destination) Run(ctx context.Context) error {
 		return err
 	default:
 		return nil
+	}
+}
+
+// setLimit reads the topic's max.message.bytes: batches are cut to fit
+// it, and an event that cannot fit is rejected before it is produced
+// rather than refused by the broker with the batch it is in.
+func (d *Destination) setLimit(ctx context.Context, cl *kgo.Client) {
+	d.limit.Store(int64(d.cfg.MaxMessageBytes))
+	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, d.cfg.Topic)
+	if err == nil && len(rcs) == 1 {
+		err = rcs[0].Err
+	}
+	var max int
+	if err == nil {
+		for _, c := range rcs[0].Configs {
+			if c.Key == "max.message.bytes" && c.Value != nil {
+				max, err = strconv.Atoi(*c.Value)
+			}
+		}
+	}
+	if err != nil || max <= recordOverhead {
+		d.o.log.Warn("kafka destination: cannot read the topic's max.message.bytes; an event that does not fit the topic fails its batch", "err", err)
+		return
+	}
+	d.batchMax.Store(int32(min(max, math.MaxInt32)))
+	if lim := max - recordOverhead; lim < d.cfg.MaxMessageBytes {
+		d.limit.Store(int64(lim))
+		d.o.log.Info("kafka destination: events larger than the topic's max.message.bytes are rejected", "maxMessageBytes", max)
 	}
 }
 
@@ -264,7 +307,7 @@ func (d *Destination) Send(ctx context.Context, ack func(), msgs ...sluice.Messa
 	pctx := context.WithoutCancel(ctx) // a buffered record must not be cancelled with the Send
 	for i := range recs {
 		r := &recs[i]
-		if len(r.Value)+len(r.Key) > d.cfg.MaxMessageBytes {
+		if int64(len(r.Value)+len(r.Key)) > d.limit.Load() {
 			d.reject(ctx, kept, i, len(r.Value)+len(r.Key), done)
 			continue
 		}
@@ -311,10 +354,11 @@ func (d *Destination) reject(ctx context.Context, kept []sluice.Message[event.Ev
 }
 
 // produceFailed handles a record the producer failed. A record failed by
-// the client closing, at stop, is simply not acked. A record the broker
-// refused as too large is rejected like an oversize event. Any other
-// failure is permanent (franz-go retries the transient ones without
-// limit): to the dead letter, or fatal.
+// the client closing, at stop, is simply not acked. Any other failure is
+// permanent (franz-go retries the transient ones without limit): to the
+// dead letter, or fatal. A batch the broker refuses as too large (its
+// max.message.bytes was lowered after Run read it) fails each of its
+// records so.
 func (d *Destination) produceFailed(recs []kgo.Record, kept []sluice.Message[event.Event], r *kgo.Record, err error, done func()) {
 	if errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, context.Canceled) {
 		return
@@ -324,10 +368,6 @@ func (d *Destination) produceFailed(recs []kgo.Record, kept []sluice.Message[eve
 		if &recs[i] == r {
 			break
 		}
-	}
-	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
-		d.reject(context.Background(), kept, i, len(r.Value)+len(r.Key), done)
-		return
 	}
 	if d.o.hooks.Failed != nil {
 		d.o.hooks.Failed("produce")

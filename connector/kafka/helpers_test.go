@@ -45,6 +45,24 @@ func createTopic(t testing.TB, c *kfake.Cluster, partitions int32, topic string)
 	}
 }
 
+// createTopicConfigs creates topic with one partition and configs (nil
+// values are left out).
+func createTopicConfigs(t testing.TB, c *kfake.Cluster, topic string, configs map[string]*string) {
+	t.Helper()
+	for k, v := range configs {
+		if v == nil {
+			delete(configs, k)
+		}
+	}
+	resp, err := kadm.NewClient(client(t, c)).CreateTopic(context.Background(), 1, 1, configs, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
 // client returns a plain franz-go client for c, closed at cleanup.
 func client(t testing.TB, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()

@@ -53,7 +53,9 @@ func TestConformance(t *testing.T) {
 			}
 			return src, dst
 		},
-		Wrap:   func(p []byte) sluice.Message[event.Event] { return sluice.Message[event.Event]{Value: event.Event{Raw: p}} },
+		Wrap: func(p []byte) sluice.Message[event.Event] {
+			return sluice.Message[event.Event]{Value: event.Event{Raw: p}}
+		},
 		Unwrap: func(m sluice.Message[event.Event]) []byte { return m.Value.Raw },
 	}.Run(t)
 }
