@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/kafka"
+	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/daemon/builtin"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/sluicetest"
@@ -364,4 +367,58 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestReadyz: in the daemon, a kafka source whose brokers are down keeps
+// /readyz at 503, naming the source and the brokers, until a broker is up.
+func TestReadyz(t *testing.T) {
+	port, admin := freePort(t), freePort(t)
+	broker := fmt.Sprintf("127.0.0.1:%d", port)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{"dataDir": %q, "admin": {"addr": "127.0.0.1:%d"},
+		"sources": {"in": {"type": "kafka", "brokers": [%q], "topics": ["logs"], "sessionTimeout": "3s"}},
+		"destinations": {"out": {"type": "file", "path": %q}}}`, dir, admin, broker, filepath.Join(dir, "out.ndjson"))
+	d, err := daemon.New([]byte(cfg), builtin.Registry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	readyz := func() (int, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", admin))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	want := "not ready: source in: connecting to brokers " + broker
+	waitFor(t, 10*time.Second, "/readyz naming the brokers", func() bool {
+		code, body := readyz()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, want)
+	})
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	waitFor(t, 30*time.Second, "/readyz ready", func() bool { code, _ := readyz(); return code == http.StatusOK })
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
