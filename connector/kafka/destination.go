@@ -37,12 +37,12 @@ type Destination struct {
 	closed   chan struct{} // closed when Run returns
 	cl       *kgo.Client
 	fatal    chan error // a permanent failure for Run to return; capacity 1
-	buffered atomic.Int64
-	waiters  atomic.Int32
-	room     chan struct{}
 	lastWarn atomic.Int64
-	limit    atomic.Int64 // the largest key+value sent; set by Run
-	batchMax atomic.Int32 // the topic's max.message.bytes, or 0 if unknown
+	buffered atomic.Int64 // records handed to the producer and not yet done
+	waiters  atomic.Int32
+	room     chan struct{} // capacity 1: wakes a waiting Send
+	limit    atomic.Int64  // the largest key+value sent; set by Run
+	batchMax atomic.Int32  // the topic's max.message.bytes, or 0 if unknown
 	readiness
 }
 
@@ -180,6 +180,7 @@ func (d *Destination) Run(ctx context.Context) error {
 	opts = append(opts,
 		kgo.DefaultProduceTopic(d.cfg.Topic),
 		kgo.RequiredAcks(acksOf[d.cfg.Acks]),
+		kgo.ProducerLinger(0),
 		kgo.ProducerBatchCompression(codecs[d.cfg.Compression]),
 		kgo.ProducerBatchMaxBytesFn(func(string) int32 {
 			if m := d.batchMax.Load(); m > 0 {
@@ -187,7 +188,9 @@ func (d *Destination) Run(ctx context.Context) error {
 			}
 			return int32(d.cfg.MaxMessageBytes + recordOverhead)
 		}),
-		kgo.MaxBufferedRecords(d.cfg.MaxBuffered+1), // Send bounds what it hands over; Produce never blocks
+		// Send waits for room, so that a Send's ctx bounds its wait; Produce
+		// never blocks. Concurrent Sends may overshoot by one Send each.
+		kgo.MaxBufferedRecords(d.cfg.MaxBuffered+64*sluice.BatchSize),
 		kgo.WithLogger(kgoLogger{d.o.log}),
 	)
 	if d.cfg.Acks != "all" {
@@ -217,7 +220,7 @@ func (d *Destination) Run(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
 	if err := cl.Flush(fctx); err != nil {
-		d.o.log.Warn("kafka destination: stopping with records not acknowledged by the brokers; their events are not acked", "records", d.buffered.Load())
+		d.o.log.Warn("kafka destination: stopping with records not acknowledged by the brokers; their events are not acked", "records", cl.BufferedProduceRecords())
 	}
 	select {
 	case err := <-d.fatal:
@@ -304,19 +307,70 @@ func (d *Destination) Send(ctx context.Context, ack func(), msgs ...sluice.Messa
 		}
 		d.produceFailed(recs, kept, r, err, done)
 	}
-	pctx := context.WithoutCancel(ctx) // a buffered record must not be cancelled with the Send
+	limit, n := d.limit.Load(), int64(0)
+	for i := range recs {
+		if int64(len(recs[i].Value)+len(recs[i].Key)) <= limit {
+			n++
+		}
+	}
+	if err := d.acquire(ctx, n); err != nil {
+		return fmt.Errorf("kafka destination: %w", err)
+	}
+	// franz-go fails a buffered record when the context given to Produce
+	// ends: the records of a Send that returned must not end with its ctx.
+	bg := context.WithoutCancel(ctx)
 	for i := range recs {
 		r := &recs[i]
-		if int64(len(r.Value)+len(r.Key)) > d.limit.Load() {
+		if int64(len(r.Value)+len(r.Key)) > limit {
 			d.reject(ctx, kept, i, len(r.Value)+len(r.Key), done)
 			continue
 		}
-		if err := d.acquire(ctx, 1); err != nil {
-			return fmt.Errorf("kafka destination: %w", err) // what was produced is not acked: done never completes
-		}
-		d.cl.Produce(pctx, r, promise)
+		d.cl.Produce(bg, r, promise)
 	}
 	return nil
+}
+
+// acquire counts n more buffered records, waiting while they do not fit
+// in MaxBuffered (unless none are buffered: a Send larger than the bound
+// still goes).
+func (d *Destination) acquire(ctx context.Context, n int64) error {
+	fits := func() bool { b := d.buffered.Load(); return b == 0 || b+n <= int64(d.cfg.MaxBuffered) }
+	for {
+		if fits() {
+			d.buffered.Add(n) // Sends may overshoot the bound together by one Send each
+			return nil
+		}
+		d.waiters.Add(1)
+		if fits() {
+			d.waiters.Add(-1)
+			continue
+		}
+		select {
+		case <-d.room:
+			d.waiters.Add(-1)
+		case <-ctx.Done():
+			d.waiters.Add(-1)
+			return ctx.Err()
+		case <-d.closed:
+			d.waiters.Add(-1)
+			return sluice.ErrClosed
+		}
+	}
+}
+
+// release uncounts n buffered records. It wakes a waiting Send only once
+// there is room for two of the Processor's batches, not at every record
+// acknowledged: waking at every one would cost a goroutine switch per
+// record.
+func (d *Destination) release(n int64) {
+	left := d.buffered.Add(-n)
+	if d.waiters.Load() == 0 || (left > int64(d.cfg.MaxBuffered-min(d.cfg.MaxBuffered/2, 2*sluice.BatchSize)) && left > 0) {
+		return
+	}
+	select {
+	case d.room <- struct{}{}:
+	default:
+	}
 }
 
 // record fills r from m.
@@ -360,7 +414,7 @@ func (d *Destination) reject(ctx context.Context, kept []sluice.Message[event.Ev
 // max.message.bytes was lowered after Run read it) fails each of its
 // records so.
 func (d *Destination) produceFailed(recs []kgo.Record, kept []sluice.Message[event.Event], r *kgo.Record, err error, done func()) {
-	if errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	i := 0
@@ -392,46 +446,6 @@ func (d *Destination) warn(msg string, args ...any) {
 		return
 	}
 	d.o.log.Warn(msg, args...)
-}
-
-// acquire counts n more buffered records, waiting while MaxBuffered are
-// (unless none are: a Send larger than the bound still goes).
-func (d *Destination) acquire(ctx context.Context, n int64) error {
-	max := int64(d.cfg.MaxBuffered)
-	for {
-		cur := d.buffered.Load()
-		if cur == 0 || cur+n <= max {
-			if d.buffered.CompareAndSwap(cur, cur+n) {
-				return nil
-			}
-			continue
-		}
-		d.waiters.Add(1)
-		if cur := d.buffered.Load(); cur == 0 || cur+n <= max {
-			d.waiters.Add(-1)
-			continue
-		}
-		select {
-		case <-d.room:
-			d.waiters.Add(-1)
-		case <-ctx.Done():
-			d.waiters.Add(-1)
-			return ctx.Err()
-		case <-d.closed:
-			d.waiters.Add(-1)
-			return sluice.ErrClosed
-		}
-	}
-}
-
-func (d *Destination) release(n int64) {
-	d.buffered.Add(-n)
-	if d.waiters.Load() > 0 {
-		select {
-		case d.room <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // Interface guards.

@@ -59,7 +59,10 @@
 // the event came with from a kafka source; records of one key go to one
 // partition, in order. [Destination.Send] is safe for concurrent use; it
 // returns once its records are handed to the producer, and blocks while
-// maxBuffered records (10000) wait for the brokers.
+// maxBuffered records (10000) wait for the brokers. The producer sends
+// as soon as it can (no linger): a Send's records go out together, and
+// under load the records that wait for a request in flight make the
+// batches.
 //
 // The producer is idempotent (with acks "all", the default): a retried
 // produce request is not written twice. A Send is acked when the brokers

@@ -34,7 +34,9 @@ import (
 type Source struct {
 	cfg          SourceConfig
 	o            sourceOptions
-	items        chan item
+	chunks       chan *chunk   // fetched records, in fetch order per partition
+	recvLock     chan struct{} // held by the receiver taking from cur
+	cur          *chunk        // the chunk being received, guarded by recvLock
 	stopped      chan struct{} // closed when Run stops fetching
 	stopOnce     sync.Once
 	running      atomic.Bool
@@ -64,12 +66,26 @@ type part struct {
 	committed atomic.Int64 // the last offset committed, or -1
 }
 
-// item is a fetched record waiting in the queue.
+// chunkSize is the most records of one partition a chunk holds: what a
+// Processor's RecvBatch takes at once.
+const chunkSize = sluice.BatchSize
+
+// chunk is records of one partition, fetched together, handed over to
+// receivers in one channel operation.
+type chunk struct {
+	items []item
+	off   int // the next item to receive
+	p     *part
+	at    time.Time // when the fetch returned
+}
+
+// item is a fetched record waiting in the queue, and then its ack's
+// state.
 type item struct {
-	rec *kgo.Record
-	p   *part
-	seq uint64
-	at  time.Time // when the fetch returned
+	rec  *kgo.Record
+	seq  uint64
+	p    *part
+	done atomic.Bool // acked
 }
 
 // SourceOption configures a Source with what cannot be serialised.
@@ -142,7 +158,8 @@ func NewSource(c SourceConfig, opts ...SourceOption) (*Source, error) {
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	o.log = o.log.With("group", c.Group)
-	return &Source{cfg: c, o: o, items: make(chan item, min(c.MaxPending, 1024)), stopped: make(chan struct{}),
+	return &Source{cfg: c, o: o, chunks: make(chan *chunk, max(1, c.MaxPending/chunkSize)),
+		recvLock: make(chan struct{}, 1), stopped: make(chan struct{}),
 		room: make(chan struct{}, 1), parts: map[topicPartition]*part{}}, nil
 }
 
@@ -303,22 +320,14 @@ func (s *Source) fetch(ctx context.Context, cl *kgo.Client) error {
 			s.mu.Lock()
 			p := s.parts[topicPartition{ftp.Topic, ftp.Partition}]
 			s.mu.Unlock()
-			for _, r := range ftp.Records {
+			for recs := ftp.Records; len(recs) > 0 && err == nil; {
 				if p == nil || p.revoked.Load() {
-					s.drop(len(ftp.Records))
+					s.drop(len(recs))
 					return
 				}
-				if err = s.acquire(ctx); err != nil {
-					return
-				}
-				it := item{rec: r, p: p, at: now}
-				it.seq = p.t.Track(kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1})
-				select {
-				case s.items <- it:
-				case <-ctx.Done():
-					err = ctx.Err()
-					return
-				}
+				k := min(len(recs), chunkSize)
+				err = s.queue(ctx, p, recs[:k], now)
+				recs = recs[k:]
 			}
 		})
 		if err != nil {
@@ -327,13 +336,32 @@ func (s *Source) fetch(ctx context.Context, cl *kgo.Client) error {
 	}
 }
 
-// acquire counts one more pending record, waiting while MaxPending are.
-// Only the fetch loop calls it.
-func (s *Source) acquire(ctx context.Context) error {
-	max := int64(s.cfg.MaxPending)
-	for s.pending.Load() >= max {
+// queue tracks recs, of partition p, and queues them as one chunk,
+// waiting while MaxPending records are pending.
+func (s *Source) queue(ctx context.Context, p *part, recs []*kgo.Record, at time.Time) error {
+	if err := s.acquire(ctx, int64(len(recs))); err != nil {
+		return err
+	}
+	c := &chunk{items: make([]item, len(recs)), p: p, at: at}
+	for i, r := range recs {
+		c.items[i].rec, c.items[i].p = r, p
+		c.items[i].seq = p.t.Track(kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1})
+	}
+	select {
+	case s.chunks <- c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// acquire counts n more pending records, waiting while they do not fit
+// in MaxPending (unless none are pending). Only the fetch loop calls it.
+func (s *Source) acquire(ctx context.Context, n int64) error {
+	fits := func() bool { p := s.pending.Load(); return p == 0 || p+n <= int64(s.cfg.MaxPending) }
+	for !fits() {
 		s.waiting.Store(true)
-		if s.pending.Load() < max {
+		if fits() {
 			s.waiting.Store(false)
 			break
 		}
@@ -345,13 +373,16 @@ func (s *Source) acquire(ctx context.Context) error {
 		}
 		s.waiting.Store(false)
 	}
-	s.pending.Add(1)
+	s.pending.Add(n)
 	return nil
 }
 
-// release uncounts a pending record and wakes the fetch loop if it waits.
-func (s *Source) release() {
-	s.pending.Add(-1)
+// releaseN uncounts n pending records and wakes the fetch loop if it
+// waits.
+func (s *Source) releaseN(n int64) {
+	if left := s.pending.Add(-n); left > int64(s.cfg.MaxPending)/2 && left > 0 {
+		return // the fetch loop is woken once half the bound is free
+	}
 	if s.waiting.Load() {
 		select {
 		case s.room <- struct{}{}:
@@ -414,7 +445,14 @@ func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Even
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	select {
+	case s.recvLock <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-s.recvLock }()
 	n := 0
+	defer func() { s.out.Add(int64(n)) }()
 	for n < len(msgs) {
 		select {
 		case <-s.stopped:
@@ -424,37 +462,46 @@ func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Even
 			return 0, io.EOF
 		default:
 		}
-		var it item
-		if n == 0 {
-			select {
-			case it = <-s.items:
-			case <-s.stopped:
-				return 0, io.EOF
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			}
-		} else {
-			select {
-			case it = <-s.items:
-			default:
-				return n, nil
+		if s.cur == nil {
+			if n > 0 {
+				select {
+				case s.cur = <-s.chunks:
+				default:
+					return n, nil
+				}
+			} else {
+				select {
+				case s.cur = <-s.chunks:
+				case <-s.stopped:
+					return 0, io.EOF
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				}
 			}
 		}
-		if it.p.revoked.Load() {
-			s.release()
-			s.drop(1)
+		c := s.cur
+		if c.p.revoked.Load() { // the partition moved: its next owner reads these
+			k := len(c.items) - c.off
+			s.cur = nil
+			s.releaseN(int64(k))
+			s.drop(k)
 			continue
 		}
-		msgs[n], acks[n] = s.message(it), s.ackFunc(it)
-		n++
+		for ; c.off < len(c.items) && n < len(msgs); c.off++ {
+			it := &c.items[c.off]
+			msgs[n], acks[n] = s.message(it.rec, c.at), s.ackFunc(it)
+			n++
+		}
+		if c.off == len(c.items) {
+			s.cur = nil
+		}
 	}
 	return n, nil
 }
 
-func (s *Source) message(it item) sluice.Message[event.Event] {
-	r := it.rec
+func (s *Source) message(r *kgo.Record, at time.Time) sluice.Message[event.Event] {
 	m := sluice.Message[event.Event]{Topic: r.Topic,
-		Value: event.Event{Time: r.Timestamp, ReceivedAt: it.at, Source: s.o.name, SourceType: "kafka", Raw: r.Value}}
+		Value: event.Event{Time: r.Timestamp, ReceivedAt: at, Source: s.o.name, SourceType: "kafka", Raw: r.Value}}
 	if len(r.Key) > 0 {
 		m.Key = string(r.Key)
 	}
@@ -462,14 +509,12 @@ func (s *Source) message(it item) sluice.Message[event.Event] {
 }
 
 // ackFunc returns the ack of a record handed out.
-func (s *Source) ackFunc(it item) func() {
-	s.out.Add(1)
-	var done atomic.Bool
+func (s *Source) ackFunc(it *item) func() {
 	return func() {
-		if done.CompareAndSwap(false, true) {
+		if it.done.CompareAndSwap(false, true) {
 			it.p.t.Ack(it.seq)
 			s.out.Add(-1)
-			s.release()
+			s.releaseN(1)
 		}
 	}
 }
