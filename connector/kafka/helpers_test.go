@@ -196,3 +196,19 @@ func groupAssigned(t testing.TB, c *kfake.Cluster, group string) bool {
 	}
 	return false
 }
+
+// membersAssigned returns how many members of group own partitions.
+func membersAssigned(t testing.TB, c *kfake.Cluster, group string) int {
+	t.Helper()
+	gs, err := kadm.NewClient(client(t, c)).DescribeGroups(context.Background(), group)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, m := range gs[group].Members {
+		if ca, ok := m.Assigned.AsConsumer(); ok && len(ca.Topics) > 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -422,3 +422,29 @@ func freePort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// TestCleanStopLeavesGroup: a static member that stops cleanly leaves
+// the group, so its partitions move at once rather than after the
+// session timeout (30s here, longer than the test waits).
+func TestCleanStopLeavesGroup(t *testing.T) {
+	c := newCluster(t, 2, "logs")
+	cfg := srcConfig(c, "g", "logs")
+	cfg.SessionTimeout = 30 * time.Second
+	a, _ := kafka.NewSource(cfg, kafka.WithInstanceIDFile(filepath.Join(t.TempDir(), "a.id")))
+	stopA := runSource(t, a)
+	waitFor(t, 10*time.Second, "a to own the partitions", func() bool { return groupAssigned(t, c, "g") })
+	b, _ := kafka.NewSource(cfg, kafka.WithInstanceIDFile(filepath.Join(t.TempDir(), "b.id")))
+	runSource(t, b)
+	waitFor(t, 15*time.Second, "both members to own a partition", func() bool { return membersAssigned(t, c, "g") == 2 })
+	stopA()
+	cl := client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := cl.ProduceSync(t.Context(), &kgo.Record{Topic: "logs", Partition: 0, Value: []byte("p0")},
+		&kgo.Record{Topic: "logs", Partition: 1, Value: []byte("p1")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := recvN(t, b, 2, 10*time.Second)
+	got := map[string]bool{string(msgs[0].Value.Raw): true, string(msgs[1].Value.Raw): true}
+	if !got["p0"] || !got["p1"] {
+		t.Errorf("b read %v, want the records of both partitions", got)
+	}
+}
