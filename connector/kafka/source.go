@@ -32,24 +32,23 @@ import (
 // returns, Recv returns io.EOF. The package doc says when offsets are
 // committed.
 type Source struct {
-	cfg          SourceConfig
-	o            sourceOptions
-	chunks       chan *chunk   // fetched records, in fetch order per partition
-	recvLock     chan struct{} // held by the receiver taking from cur
-	cur          *chunk        // the chunk being received, guarded by recvLock
-	stopped      chan struct{} // closed when Run stops fetching
-	stopOnce     sync.Once
-	running      atomic.Bool
-	out          atomic.Int64 // records handed out by Recv and not acked
-	pending      atomic.Int64 // records fetched and not acked nor dropped
-	waiting      atomic.Bool  // the fetch loop waits for pending to fall
-	room         chan struct{}
-	instanceID   string // "" for dynamic membership; set by Run
-	readiness           // Unready, for /readyz
-	mu           sync.Mutex
-	parts        map[topicPartition]*part // the assigned partitions
-	revocations  uint64                   // count of revokes and losses, for commit
-	lastDropWarn atomic.Int64
+	cfg         SourceConfig
+	o           sourceOptions
+	chunks      chan *chunk   // fetched records, in fetch order per partition
+	recvLock    chan struct{} // held by the receiver taking from cur
+	cur         *chunk        // the chunk being received, guarded by recvLock
+	stopped     chan struct{} // closed when Run stops fetching
+	stopOnce    sync.Once
+	running     atomic.Bool
+	out         atomic.Int64 // records handed out by Recv and not acked
+	pending     atomic.Int64 // records fetched and not acked nor dropped
+	waiting     atomic.Bool  // the fetch loop waits for pending to fall
+	room        chan struct{}
+	instanceID  string // "" for dynamic membership; set by Run
+	readiness          // Unready, for /readyz
+	mu          sync.Mutex
+	parts       map[topicPartition]*part // the assigned partitions
+	revocations uint64                   // count of revokes and losses, for commit
 }
 
 type topicPartition struct {
