@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,5 +145,66 @@ func TestKafkaFileToKcat(t *testing.T) {
 	}
 	if got.dups > 0 {
 		t.Errorf("kcat read %d lines twice", got.dups)
+	}
+}
+
+// TestKafkaDestinationSyslog50k: 50,000 syslog lines sent to sluiced over
+// TCP are all readable from the topic, each once, as JSON keyed by the
+// sending host.
+func TestKafkaDestinationSyslog50k(t *testing.T) {
+	const n = 50_000
+	broker := kafkaCluster(t, "logs")
+	dir := t.TempDir()
+	port := freePort(t)
+	d := start(t, dir, fmt.Sprintf(`{
+		"dataDir": "data",
+		"sources": {"sys": {"type": "syslog", "addr": "127.0.0.1:%d", "network": "tcp"}},
+		"destinations": {"k": {"type": "kafka", "brokers": [%q], "topic": "logs", "key": "syslog.hostname", "format": "json"}},
+	}`, port, broker))
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(conn)
+	for i := range n {
+		fmt.Fprintf(w, "<134>1 2026-12-06T08:00:00Z host%d app - - - seq=%d syslog to kafka\n", i%5, i)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("logs"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got := seqs{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for len(got.seen) < n && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			var ev struct {
+				Syslog struct {
+					Hostname string `json:"hostname"`
+					Message  string `json:"message"`
+				} `json:"syslog"`
+			}
+			if err := json.Unmarshal(r.Value, &ev); err != nil {
+				t.Fatalf("record %q: %v", r.Value, err)
+			}
+			if string(r.Key) != ev.Syslog.Hostname || ev.Syslog.Hostname == "" {
+				t.Fatalf("record key %q, want the hostname %q", r.Key, ev.Syslog.Hostname)
+			}
+			seq, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(ev.Syslog.Message, "seq="), " syslog to kafka"), 10, 64)
+			if err != nil {
+				t.Fatalf("record %q: %v", r.Value, err)
+			}
+			got.add(seq)
+		})
+	}
+	d.stop(t)
+	if len(got.seen) != n || got.dups > 0 {
+		t.Fatalf("read %d distinct lines of %d from the topic, %d twice", len(got.seen), n, got.dups)
 	}
 }
