@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/kafka"
 	"github.com/sluicehq/sluice/event"
@@ -219,4 +221,40 @@ func ptr(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// TestDestinationBrokerDownAtStart: with no broker, the destination is
+// not ready and names the brokers, a Send waits (and gives up with its
+// ctx, unacked); once a broker is up, Sends go through.
+func TestDestinationBrokerDownAtStart(t *testing.T) {
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dst, _ := kafka.NewDestination(kafka.DestinationConfig{Brokers: []string{addr}, Topic: "out"})
+	runSource(t, dst)
+	msg := sluice.Message[event.Event]{Value: event.Event{Raw: []byte("x")}}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := dst.Send(ctx, func() { t.Error("acked without a broker") }, msg); err == nil {
+		t.Fatal("Send without a broker returned nil")
+	}
+	if why := dst.Unready(); !strings.Contains(why, addr) {
+		t.Errorf("Unready = %q, want it to name %s", why, addr)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	acked := make(chan struct{})
+	if err := dst.Send(t.Context(), func() { close(acked) }, msg); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-acked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("not acked once the broker was up")
+	}
+	if why := dst.Unready(); why != "" {
+		t.Errorf("Unready = %q once connected", why)
+	}
 }
