@@ -296,20 +296,34 @@ func (s *Source) loadInstanceID() (string, error) {
 	return id, nil
 }
 
-// fetch polls records and queues them until ctx is done.
+// fetch polls records and queues them until ctx is done, or until the
+// brokers refuse this user the group or a topic.
 func (s *Source) fetch(ctx context.Context, cl *kgo.Client) error {
 	for {
 		fs := cl.PollRecords(ctx, 4096)
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return nil
 		}
+		var fatal error
 		fs.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.Canceled) {
 				return
 			}
 			s.failed("fetch")
+			if errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed) ||
+				errors.Is(err, kerr.SaslAuthenticationFailed) {
+				what := fmt.Sprintf("group %q", s.cfg.Group)
+				if topic != "" {
+					what = fmt.Sprintf("topic %q", topic)
+				}
+				fatal = fmt.Errorf("kafka source: %s: not authorized for this user (sasl.user): %w", what, err)
+				return
+			}
 			s.o.log.Warn("kafka source: fetch error; the client retries", "topic", topic, "partition", p, "err", err)
 		})
+		if fatal != nil {
+			return fatal
+		}
 		now := time.Now()
 		var err error
 		fs.EachPartition(func(ftp kgo.FetchTopicPartition) {

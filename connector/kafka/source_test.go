@@ -448,3 +448,22 @@ func TestCleanStopLeavesGroup(t *testing.T) {
 		t.Errorf("b read %v, want the records of both partitions", got)
 	}
 }
+
+// TestGroupNotAuthorized: a group the user may not join fails Run with an
+// error naming the group, instead of a source that never consumes.
+func TestGroupNotAuthorized(t *testing.T) {
+	c := newCluster(t, 1, "logs")
+	c.ControlKey(int16(kmsg.JoinGroup), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		resp := req.(*kmsg.JoinGroupRequest).ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil, true
+	})
+	src, _ := kafka.NewSource(srcConfig(c, "forbidden", "logs"))
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	err := src.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), `group "forbidden": not authorized`) {
+		t.Fatalf("Run = %v, want an authorization error naming the group", err)
+	}
+}
