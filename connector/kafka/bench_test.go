@@ -27,7 +27,10 @@ import (
 // work against the same in-process broker, one op per event; compare the
 // events/s and allocs/op of the sub-benchmarks of one run:
 //
-//	go test -run '^$' -bench 'KafkaToFile|FileToKafka' -benchtime 200000x ./connector/kafka/
+//	go test -run '^$' -bench . -benchtime 300000x -count 5 ./connector/kafka/
+//
+// KafkaToFile and FileToKafka are the pipelines; Consume and Produce
+// isolate the source and the destination from the file connectors.
 
 // BenchmarkKafkaToFile consumes b.N syslog lines in a consumer group and
 // writes them to a file, each batch fsynced before its offsets are
@@ -299,5 +302,49 @@ func BenchmarkProduce(b *testing.B) {
 			time.Sleep(time.Millisecond)
 		}
 		report(b, start, time.Now())
+	})
+}
+
+// BenchmarkConsume isolates the source: b.N lines consumed in a group,
+// with nothing written. "plain" commits each poll's records after the
+// poll; "sluice" is the source through a Processor into a destination
+// that acks at once, committing the acked watermark every second.
+func BenchmarkConsume(b *testing.B) {
+	b.Run("plain", func(b *testing.B) {
+		c := benchCluster(b)
+		cl := client(b, c, kgo.ConsumerGroup("bench"), kgo.ConsumeTopics("in"), kgo.DisableAutoCommit(),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		cpuStart = cpuTime()
+		for n := 0; n < b.N; {
+			var recs []*kgo.Record
+			cl.PollFetches(b.Context()).EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+			if err := cl.CommitRecords(b.Context(), recs...); err != nil {
+				b.Fatal(err)
+			}
+			n += len(recs)
+		}
+		report(b, start, time.Now())
+	})
+	b.Run("sluice", func(b *testing.B) {
+		c := benchCluster(b)
+		src, err := kafka.NewSource(kafka.SourceConfig{Brokers: c.ListenAddrs(), Topics: []string{"in"}, Group: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var acked atomic.Int64
+		dst := sluice.DestinationFunc[event.Event](func(_ context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
+			acked.Add(int64(len(msgs)))
+			sluice.Ack(ack)
+			return nil
+		})
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		cpuStart = cpuTime()
+		end := runPipeline(b, src, dst, func() bool { return acked.Load() >= int64(b.N) })
+		report(b, start, end)
 	})
 }
