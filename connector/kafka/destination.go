@@ -188,9 +188,9 @@ func (d *Destination) Run(ctx context.Context) error {
 			}
 			return int32(d.cfg.MaxMessageBytes + recordOverhead)
 		}),
-		// Send waits for room, so that a Send's ctx bounds its wait; Produce
-		// never blocks. Concurrent Sends may overshoot by one Send each.
-		kgo.MaxBufferedRecords(d.cfg.MaxBuffered+64*sluice.BatchSize),
+		// Send waits for room, so that a Send's ctx bounds its wait, and
+		// holds at most MaxBuffered+BatchSize: Produce never blocks.
+		kgo.MaxBufferedRecords(d.cfg.MaxBuffered+sluice.BatchSize),
 		kgo.WithLogger(kgoLogger{d.o.log}),
 	)
 	if d.cfg.Acks != "all" {
@@ -236,7 +236,10 @@ func (d *Destination) Run(ctx context.Context) error {
 func (d *Destination) setLimit(ctx context.Context, cl *kgo.Client) {
 	d.limit.Store(int64(d.cfg.MaxMessageBytes))
 	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, d.cfg.Topic)
-	if err == nil && len(rcs) == 1 {
+	if err == nil && len(rcs) != 1 {
+		err = fmt.Errorf("%d topics described, want 1", len(rcs))
+	}
+	if err == nil {
 		err = rcs[0].Err
 	}
 	var max int
@@ -307,41 +310,47 @@ func (d *Destination) Send(ctx context.Context, ack func(), msgs ...sluice.Messa
 		}
 		d.produceFailed(recs, kept, r, err, done)
 	}
-	limit, n := d.limit.Load(), int64(0)
-	for i := range recs {
-		if int64(len(recs[i].Value)+len(recs[i].Key)) <= limit {
-			n++
-		}
-	}
-	if err := d.acquire(ctx, n); err != nil {
-		return fmt.Errorf("kafka destination: %w", err)
-	}
 	// franz-go fails a buffered record when the context given to Produce
-	// ends: the records of a Send that returned must not end with its ctx.
+	// ends: the records of a Send that returned must not end with its ctx,
+	// which bounds only the waits for room, a Processor batch at a time.
 	bg := context.WithoutCancel(ctx)
-	for i := range recs {
-		r := &recs[i]
-		if int64(len(r.Value)+len(r.Key)) > limit {
-			d.reject(ctx, kept, i, len(r.Value)+len(r.Key), done)
-			continue
+	limit := d.limit.Load()
+	for start := 0; start < len(recs); start += sluice.BatchSize {
+		part := recs[start:min(start+sluice.BatchSize, len(recs))]
+		n := int64(0)
+		for i := range part {
+			if int64(len(part[i].Value)+len(part[i].Key)) <= limit {
+				n++
+			}
 		}
-		d.cl.Produce(bg, r, promise)
+		if err := d.acquire(ctx, n); err != nil {
+			return fmt.Errorf("kafka destination: %w", err) // done never completes: not acked
+		}
+		for i := range part {
+			r := &part[i]
+			if size := len(r.Value) + len(r.Key); int64(size) > limit {
+				d.reject(ctx, kept, start+i, size, done)
+				continue
+			}
+			d.cl.Produce(bg, r, promise)
+		}
 	}
 	return nil
 }
 
-// acquire counts n more buffered records, waiting while they do not fit
-// in MaxBuffered (unless none are buffered: a Send larger than the bound
-// still goes).
+// acquire counts n (at most sluice.BatchSize) more buffered records,
+// waiting while they do not fit in MaxBuffered, unless none are buffered.
 func (d *Destination) acquire(ctx context.Context, n int64) error {
-	fits := func() bool { b := d.buffered.Load(); return b == 0 || b+n <= int64(d.cfg.MaxBuffered) }
 	for {
-		if fits() {
-			d.buffered.Add(n) // Sends may overshoot the bound together by one Send each
-			return nil
+		b := d.buffered.Load()
+		if b == 0 || b+n <= int64(d.cfg.MaxBuffered) {
+			if d.buffered.CompareAndSwap(b, b+n) {
+				return nil
+			}
+			continue
 		}
 		d.waiters.Add(1)
-		if fits() {
+		if b := d.buffered.Load(); b == 0 || b+n <= int64(d.cfg.MaxBuffered) {
 			d.waiters.Add(-1)
 			continue
 		}

@@ -258,3 +258,37 @@ func TestDestinationBrokerDownAtStart(t *testing.T) {
 		t.Errorf("Unready = %q once connected", why)
 	}
 }
+
+// TestSendLargerThanMaxBuffered: a Send of more records than maxBuffered
+// goes out a part at a time, and is acked once, when all are stored.
+func TestSendLargerThanMaxBuffered(t *testing.T) {
+	const n = 2000
+	c := newCluster(t, 2, "out")
+	dst, err := kafka.NewDestination(kafka.DestinationConfig{Brokers: c.ListenAddrs(), Topic: "out", MaxBuffered: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, dst)
+	msgs := make([]sluice.Message[event.Event], n)
+	for i := range msgs {
+		msgs[i].Value.Raw = syslogLine(i)
+	}
+	var acks atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		if err := dst.Send(t.Context(), func() { acks.Add(1); close(done) }, msgs...); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("not acked")
+	}
+	if got := len(readAll(t, c, "out", n, 10*time.Second)); got != n {
+		t.Errorf("the topic holds %d records, want %d", got, n)
+	}
+	if acks.Load() != 1 {
+		t.Errorf("acked %d times", acks.Load())
+	}
+}
