@@ -283,16 +283,17 @@ func (g *graph) buffers() []*diskBuffer {
 	return bs
 }
 
-// Healthy is implemented by a source that can be failing while it runs,
-// such as one whose checkpoints cannot be written: while Health returns
-// an error, /readyz answers 503 with the source's name and the error.
-// Health must be safe for concurrent use and cheap.
+// Healthy is implemented by a source or destination that can be unable
+// to move events while it runs, such as a source whose checkpoints cannot
+// be written or a client still connecting to its brokers: while Health
+// returns an error, /readyz answers 503 with the component's name and the
+// error. Health must be safe for concurrent use and cheap.
 type Healthy interface {
 	Health() error
 }
 
 // busy names the first disk buffer that is full and holds its sources
-// back, or the first source that is not healthy, or returns "".
+// back, or the first component that is not healthy, or returns "".
 func (g *graph) busy() string {
 	for _, b := range g.buffers() {
 		if b.full() {
@@ -303,6 +304,20 @@ func (g *graph) busy() string {
 		if h, ok := s.src.(Healthy); ok {
 			if err := h.Health(); err != nil {
 				return "source " + s.name + ": " + err.Error()
+			}
+		}
+	}
+	for _, name := range g.order {
+		d := g.dests[name]
+		if b, ok := d.(*diskBuffer); ok {
+			d = b.inner
+			if c, ok := d.(counting); ok {
+				d = c.d
+			}
+		}
+		if h, ok := d.(Healthy); ok {
+			if err := h.Health(); err != nil {
+				return "destination " + name + ": " + err.Error()
 			}
 		}
 	}

@@ -1,0 +1,469 @@
+package kafka_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/connector/kafka"
+	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/daemon/builtin"
+	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+// TestConformance runs the suite on a source and a destination over one
+// topic (one partition, so that order holds) and one group per subtest.
+func TestConformance(t *testing.T) {
+	c := newCluster(t, 1)
+	sluicetest.Suite[event.Event]{
+		Features: sluicetest.Features{Durable: true, Ordered: true, ConcurrentRecv: true, ConcurrentSend: true, Binary: true},
+		NewPair: func(t *testing.T, name string) (sluice.Source[event.Event], sluice.Destination[event.Event]) {
+			topic := strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+					return r
+				}
+				return '-'
+			}, name)
+			if _, ok := topics.LoadOrStore(topic, true); !ok {
+				createTopic(t, c, 1, topic)
+			}
+			src, err := kafka.NewSource(srcConfig(c, topic, topic))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst, err := kafka.NewDestination(kafka.DestinationConfig{Brokers: c.ListenAddrs(), Topic: topic})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return src, dst
+		},
+		Wrap: func(p []byte) sluice.Message[event.Event] {
+			return sluice.Message[event.Event]{Value: event.Event{Raw: p}}
+		},
+		Unwrap: func(m sluice.Message[event.Event]) []byte { return m.Value.Raw },
+	}.Run(t)
+}
+
+var topics sync.Map // the conformance suite's topics, made once each
+
+// TestCommitsContiguousWatermark acks out of order: the committed offset
+// stops at the first record not acked, whatever was acked after it.
+func TestCommitsContiguousWatermark(t *testing.T) {
+	c := newCluster(t, 1, "logs")
+	produce(t, client(t, c), "logs", values("line", 10), nil)
+	src, err := kafka.NewSource(srcConfig(c, "g", "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, src)
+	_, acks := recvN(t, src, 10, 10*time.Second)
+	for _, i := range []int{0, 1, 2, 5, 6, 7, 8, 9} {
+		acks[i]()
+	}
+	waitFor(t, 5*time.Second, "offset 3 committed", func() bool { return committed(t, c, "g", "logs")[0] == 3 })
+	acks[3]()
+	waitFor(t, 5*time.Second, "offset 4 committed", func() bool { return committed(t, c, "g", "logs")[0] == 4 })
+	// 4 is still in flight: 5 to 9, acked, are not committed.
+	if got := committed(t, c, "g", "logs")[0]; got != 4 {
+		t.Fatalf("committed %d with record 4 not acked, want 4", got)
+	}
+	acks[4]()
+	acks[4]() // a second ack has no effect
+	waitFor(t, 5*time.Second, "offset 10 committed", func() bool { return committed(t, c, "g", "logs")[0] == 10 })
+}
+
+// TestRestartResumesFromCommitted: records received and not acked are
+// delivered again by a new source in the group, and acked ones are not.
+func TestRestartResumesFromCommitted(t *testing.T) {
+	c := newCluster(t, 1, "logs")
+	produce(t, client(t, c), "logs", values("line", 6), nil)
+	src, _ := kafka.NewSource(srcConfig(c, "g", "logs"))
+	stop := runSource(t, src)
+	msgs, acks := recvN(t, src, 6, 10*time.Second)
+	for i := range 3 {
+		acks[i]()
+	}
+	stop()
+	if got := committed(t, c, "g", "logs")[0]; got != 3 {
+		t.Fatalf("after stop, committed %d, want 3", got)
+	}
+	if m, _, err := src.Recv(t.Context()); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv after Run returned: %q, %v; want io.EOF", m.Value.Raw, err)
+	}
+	src2, _ := kafka.NewSource(srcConfig(c, "g", "logs"))
+	runSource(t, src2)
+	again, _ := recvN(t, src2, 3, 10*time.Second)
+	for i, m := range again {
+		if want := msgs[3+i].Value.Raw; !bytes.Equal(m.Value.Raw, want) {
+			t.Errorf("after restart, record %d is %q, want %q", i, m.Value.Raw, want)
+		}
+	}
+}
+
+// TestRevokeCommitsAckedAndDropsInFlight creates the dangerous moment: a
+// member holds records of a partition, some acked, some handed out and not
+// acked, some still queued, when a second member joins and the partition
+// moves. The revoke commits exactly the acked watermark; the queued
+// records are never handed out by the first member; the late acks of the
+// ones in flight are not committed by it; and the new owner reads from the
+// watermark, so nothing is lost.
+func TestRevokeCommitsAckedAndDropsInFlight(t *testing.T) {
+	c := newCluster(t, 2, "logs")
+	const per = 50
+	cl := client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := range int32(2) {
+		recs := make([]*kgo.Record, per)
+		for i := range recs {
+			recs[i] = &kgo.Record{Topic: "logs", Partition: p, Value: fmt.Appendf(nil, "p%d-%03d", p, i)}
+		}
+		if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgA := srcConfig(c, "g", "logs")
+	cfgA.MaxPending = 2 * per // room for everything: records queue up
+	cfgA.CommitInterval = time.Hour
+	var dropped sync.Map
+	a, _ := kafka.NewSource(cfgA, kafka.WithSourceHooks(kafka.SourceHooks{Dropped: func(n int) {
+		v, _ := dropped.LoadOrStore("n", new(int))
+		*v.(*int) += n
+	}}))
+	runSource(t, a)
+	// Take 10 records of each partition; ack the first 4 and the 8th of each.
+	got := map[byte][]func(){}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for len(got['0']) < 10 || len(got['1']) < 10 {
+		m, ack, err := a.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := m.Value.Raw[1]
+		if len(got[p]) < 10 {
+			got[p] = append(got[p], ack)
+		} // records past the 10th stay unacked, like those queued
+	}
+	for _, p := range []byte{'0', '1'} {
+		for _, i := range []int{0, 1, 2, 3, 7} {
+			got[p][i]()
+		}
+	}
+	// B joins: one partition moves to it.
+	cfgB := srcConfig(c, "g", "logs")
+	b, _ := kafka.NewSource(cfgB)
+	runSource(t, b)
+	first, _ := recvN(t, b, 1, 15*time.Second)
+	moved := first[0].Value.Raw[1]
+	if want := fmt.Sprintf("p%c-004", moved); string(first[0].Value.Raw) != want {
+		t.Fatalf("the new owner starts at %q, want %q (the acked watermark)", first[0].Value.Raw, want)
+	}
+	movedP := int32(moved - '0')
+	if got := committed(t, c, "g", "logs")[movedP]; got != 4 {
+		t.Fatalf("revoke committed %d for partition %d, want 4", got, movedP)
+	}
+	// A's late acks of the moved partition are not committed by A.
+	for _, ack := range got[moved] {
+		ack()
+	}
+	// A hands out no more records of the moved partition.
+	ctx2, cancel2 := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel2()
+	for {
+		m, _, err := a.Recv(ctx2)
+		if err != nil {
+			break
+		}
+		if m.Value.Raw[1] == moved {
+			t.Fatalf("after the revoke, A handed out %q of the moved partition", m.Value.Raw)
+		}
+	}
+	if v, ok := dropped.Load("n"); !ok || *v.(*int) == 0 {
+		t.Errorf("no queued record of the moved partition was counted as dropped")
+	}
+	if got := committed(t, c, "g", "logs")[movedP]; got != 4 {
+		t.Fatalf("after A's late acks, partition %d committed at %d, want 4 (B acked nothing)", movedP, got)
+	}
+}
+
+func values(prefix string, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, "%s %05d", prefix, i)
+	}
+	return out
+}
+
+// TestStartAt: with "end", a group with no commit skips what is there.
+func TestStartAt(t *testing.T) {
+	for _, tc := range []struct {
+		startAt string
+		want    string
+	}{{"beginning", "old 00000"}, {"end", "new 00000"}} {
+		t.Run(tc.startAt, func(t *testing.T) {
+			c := newCluster(t, 1, "logs")
+			cl := client(t, c)
+			produce(t, cl, "logs", values("old", 3), nil)
+			cfg := srcConfig(c, "g", "logs")
+			cfg.StartAt = tc.startAt
+			src, _ := kafka.NewSource(cfg)
+			runSource(t, src)
+			waitFor(t, 10*time.Second, "ready", func() bool { return src.Unready() == "" })
+			if tc.startAt == "end" {
+				// The group must have its assignment before the new
+				// records, or they would be "before the end" too.
+				waitFor(t, 10*time.Second, "assignment", func() bool { return groupAssigned(t, c, "g") })
+			}
+			produce(t, cl, "logs", values("new", 1), nil)
+			msgs, _ := recvN(t, src, 1, 10*time.Second)
+			if got := string(msgs[0].Value.Raw); got != tc.want {
+				t.Errorf("first record %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunErrors: what fails the start at once, and how it reads.
+func TestRunErrors(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "logs"), kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "right"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	// kfake closes the connection on a wrong password; Kafka answers
+	// SASL_AUTHENTICATION_FAILED, which is what the source must explain.
+	c.ControlKey(int16(kmsg.SASLAuthenticate), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.SASLAuthenticateRequest)
+		if parts := bytes.Split(r.SASLAuthBytes, []byte{0}); len(parts) == 3 && string(parts[2]) != "right" {
+			resp := r.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+			resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+			resp.ErrorMessage = kmsg.StringPtr("Authentication failed: Invalid username or password")
+			return resp, nil, true
+		}
+		return nil, nil, false
+	})
+	sasl := func(user, pass string) *kafka.SASLConfig {
+		return &kafka.SASLConfig{Mechanism: "PLAIN", User: user, Password: config.Secret(pass)}
+	}
+	for _, tc := range []struct {
+		name   string
+		topic  string
+		sasl   *kafka.SASLConfig
+		want   string
+		secret string
+	}{
+		{"unknown topic", "nope", sasl("admin", "right"), `kafka source: topic "nope" does not exist on brokers`, ""},
+		{"wrong password", "logs", sasl("admin", "wrong"), `SASL authentication failed for sasl.user "admin": check sasl.user and sasl.password`, "wrong"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := srcConfig(c, "g", tc.topic)
+			cfg.SASL = tc.sasl
+			src, err := kafka.NewSource(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			err = src.Run(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run = %v, want %q", err, tc.want)
+			}
+			if tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestBrokerDownAtStart: with no broker listening, the source is not
+// ready, says which brokers it tries, and logs each retry; once a broker
+// comes up on that address it consumes.
+func TestBrokerDownAtStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var logs syncBuffer
+	cfg := kafka.SourceConfig{Brokers: []string{addr}, Topics: []string{"logs"}, Group: "g", SessionTimeout: 3 * time.Second}
+	src, _ := kafka.NewSource(cfg, kafka.WithSourceLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if why := src.Unready(); why == "" {
+		t.Fatal("ready before Run")
+	}
+	runSource(t, src)
+	waitFor(t, 10*time.Second, "a retry logged", func() bool { return strings.Contains(logs.String(), "cannot reach the cluster; retrying") })
+	if why := src.Unready(); !strings.Contains(why, addr) {
+		t.Errorf("Unready = %q, want it to name %s", why, addr)
+	}
+	if !strings.Contains(logs.String(), "brokers="+addr) {
+		t.Errorf("the retry log does not name the broker:\n%s", logs.String())
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, "logs"), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	produce(t, client(t, c), "logs", values("line", 1), nil)
+	waitFor(t, 30*time.Second, "ready", func() bool { return src.Unready() == "" })
+	recvN(t, src, 1, 10*time.Second)
+}
+
+// TestInstanceIDFile: the first Run makes the static membership id and
+// keeps it; the next Run uses it.
+func TestInstanceIDFile(t *testing.T) {
+	c := newCluster(t, 1, "logs")
+	path := filepath.Join(t.TempDir(), "kafka", "in.instance-id")
+	var ids []string
+	for range 2 {
+		src, _ := kafka.NewSource(srcConfig(c, "g", "logs"), kafka.WithInstanceIDFile(path))
+		stop := runSource(t, src)
+		waitFor(t, 10*time.Second, "ready", func() bool { return src.Unready() == "" })
+		stop()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, string(b))
+	}
+	if ids[0] != ids[1] || !strings.HasPrefix(ids[0], "sluiced-") {
+		t.Errorf("instance ids %q: want one, kept", ids)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestReadyz: in the daemon, a kafka source whose brokers are down keeps
+// /readyz at 503, naming the source and the brokers, until a broker is up.
+func TestReadyz(t *testing.T) {
+	port, admin := freePort(t), freePort(t)
+	broker := fmt.Sprintf("127.0.0.1:%d", port)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{"dataDir": %q, "admin": {"addr": "127.0.0.1:%d"},
+		"sources": {"in": {"type": "kafka", "brokers": [%q], "topics": ["logs"], "sessionTimeout": "3s"}},
+		"destinations": {"out": {"type": "file", "path": %q}}}`, dir, admin, broker, filepath.Join(dir, "out.ndjson"))
+	d, err := daemon.New([]byte(cfg), builtin.Registry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	readyz := func() (int, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", admin))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	want := "not ready: source in: connecting to brokers " + broker
+	waitFor(t, 10*time.Second, "/readyz naming the brokers", func() bool {
+		code, body := readyz()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, want)
+	})
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	waitFor(t, 30*time.Second, "/readyz ready", func() bool { code, _ := readyz(); return code == http.StatusOK })
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestCleanStopLeavesGroup: a static member that stops cleanly leaves
+// the group, so its partitions move at once rather than after the
+// session timeout (30s here, longer than the test waits).
+func TestCleanStopLeavesGroup(t *testing.T) {
+	c := newCluster(t, 2, "logs")
+	cfg := srcConfig(c, "g", "logs")
+	cfg.SessionTimeout = 30 * time.Second
+	a, _ := kafka.NewSource(cfg, kafka.WithInstanceIDFile(filepath.Join(t.TempDir(), "a.id")))
+	stopA := runSource(t, a)
+	waitFor(t, 10*time.Second, "a to own the partitions", func() bool { return groupAssigned(t, c, "g") })
+	b, _ := kafka.NewSource(cfg, kafka.WithInstanceIDFile(filepath.Join(t.TempDir(), "b.id")))
+	runSource(t, b)
+	waitFor(t, 15*time.Second, "both members to own a partition", func() bool { return membersAssigned(t, c, "g") == 2 })
+	stopA()
+	cl := client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := cl.ProduceSync(t.Context(), &kgo.Record{Topic: "logs", Partition: 0, Value: []byte("p0")},
+		&kgo.Record{Topic: "logs", Partition: 1, Value: []byte("p1")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := recvN(t, b, 2, 10*time.Second)
+	got := map[string]bool{string(msgs[0].Value.Raw): true, string(msgs[1].Value.Raw): true}
+	if !got["p0"] || !got["p1"] {
+		t.Errorf("b read %v, want the records of both partitions", got)
+	}
+}
+
+// TestGroupNotAuthorized: a group the user may not join fails Run with an
+// error naming the group, instead of a source that never consumes.
+func TestGroupNotAuthorized(t *testing.T) {
+	c := newCluster(t, 1, "logs")
+	c.ControlKey(int16(kmsg.JoinGroup), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		resp := req.(*kmsg.JoinGroupRequest).ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil, true
+	})
+	src, _ := kafka.NewSource(srcConfig(c, "forbidden", "logs"))
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	err := src.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), `group "forbidden": not authorized`) {
+		t.Fatalf("Run = %v, want an authorization error naming the group", err)
+	}
+}

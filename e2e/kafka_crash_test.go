@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestKafkaSourceCrash: two sluiced in one consumer group read a topic of
+// four partitions into files while a producer writes numbered, keyed
+// lines. Either member is killed with SIGKILL, mid-stream, and restarted
+// at once, cycles times. Once the group has committed every record, both
+// stop and the two files together must hold every line: none missing,
+// duplicates counted and bounded by what a kill can repeat.
+//
+// SLUICE_CRASH_CYCLES sets the kills (default 5) and SLUICE_CRASH_LINES
+// the lines (default 20,000; the issue's figure is 100,000).
+func TestKafkaSourceCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test in -short mode")
+	}
+	cycles := crashCycles(t, 5)
+	lines := 20_000
+	if s := os.Getenv("SLUICE_CRASH_LINES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("SLUICE_CRASH_LINES=%q: want a positive integer", s)
+		}
+		lines = n
+	}
+	const (
+		maxPending     = 2000
+		commitInterval = 100 * time.Millisecond
+	)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "logs"), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()[0]
+
+	dir := t.TempDir()
+	members := make([]*daemon, 2)
+	configs := make([]string, 2)
+	outs := make([]string, 2)
+	dirs := make([]string, 2)
+	for i := range members {
+		dirs[i] = filepath.Join(dir, fmt.Sprintf("member%d", i))
+		if err := os.MkdirAll(dirs[i], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = filepath.Join(dirs[i], "out.ndjson")
+		configs[i] = fmt.Sprintf(`{
+			"dataDir": "data",
+			"shutdownTimeout": "10s",
+			"sources": {"logs": {"type": "kafka", "brokers": [%q], "topics": ["logs"], "group": "crash",
+				"sessionTimeout": "3s", "commitInterval": %q, "maxPending": %d}},
+			"destinations": {"out": {"type": "file", "path": %q, "maxBytes": 0, "batch": {"age": "20ms"}}},
+		}`, brokers, commitInterval, maxPending, outs[i])
+		members[i] = start(t, dirs[i], configs[i])
+	}
+
+	// The producer writes lines over about a second per cycle, so that
+	// every kill falls mid-stream.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic("logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// Kill k (from 0) comes k+1 seconds in; the producer ends a second
+	// after the last.
+	duration := time.Duration(cycles+2) * time.Second
+	t0 := time.Now()
+	const chunk = 200
+	produced := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(duration / time.Duration((lines+chunk-1)/chunk))
+		defer tick.Stop()
+		for start := 0; start < lines; start += chunk {
+			<-tick.C
+			recs := make([]*kgo.Record, 0, chunk)
+			for i := start; i < min(start+chunk, lines); i++ {
+				recs = append(recs, &kgo.Record{Key: fmt.Appendf(nil, "host%d", i%97), Value: fmt.Appendf(nil, "seq=%d crash test line", i)})
+			}
+			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+				produced <- err
+				return
+			}
+		}
+		produced <- nil
+	}()
+
+	adm := kadm.NewClient(cl)
+	// progress returns the records committed by the group and produced.
+	progress := func() (committed, end int64) {
+		ends, _ := adm.ListEndOffsets(context.Background(), "logs")
+		offs, _ := adm.FetchOffsets(context.Background(), "crash")
+		ends.Each(func(o kadm.ListedOffset) {
+			end += o.Offset
+			if c, ok := offs.Lookup("logs", o.Partition); ok {
+				committed += c.At
+			}
+		})
+		return committed, end
+	}
+	out := seqs{parse: fileLineSeq}
+	for k := range cycles {
+		time.Sleep(time.Until(t0.Add(time.Duration(k+1) * time.Second)))
+		victim := k % 2
+		committed, end := progress()
+		t.Logf("kill %d: member %d, with %d of %d produced records committed", k+1, victim, committed, end)
+		if end >= int64(lines) {
+			t.Errorf("kill %d came after the last line was produced: not mid-stream", k+1)
+		}
+		members[victim].kill()
+		time.Sleep(100 * time.Millisecond) // down a moment: the other member goes on
+		members[victim] = start(t, dirs[victim], configs[victim])
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+
+	// Every record committed: the group has caught up.
+	waitForLong(t, "the group to commit every record", 60*time.Second, func() bool {
+		ends, err := adm.ListEndOffsets(context.Background(), "logs")
+		if err != nil {
+			return false
+		}
+		offs, err := adm.FetchOffsets(context.Background(), "crash")
+		if err != nil {
+			return false
+		}
+		caughtUp := true
+		ends.Each(func(o kadm.ListedOffset) {
+			if c, ok := offs.Lookup("logs", o.Partition); !ok || c.At < o.Offset {
+				caughtUp = false
+			}
+		})
+		return caughtUp
+	})
+	for _, m := range members {
+		m.stop(t)
+	}
+	for _, p := range outs {
+		out.path, out.off = p, 0
+		out.read(t)
+	}
+	missing := 0
+	for i := range int64(lines) {
+		if !out.seen[i] {
+			missing++
+		}
+	}
+	// A kill repeats what the killed member had fetched and not committed:
+	// at most maxPending records in flight, plus those acked within the
+	// last commit interval (at most maxPending too, with the fetch bound).
+	bound := cycles * 2 * maxPending
+	t.Logf("kafka crash: %d lines, %d SIGKILLs of 2 members: %d missing, %d duplicates (bound %d)", lines, cycles, missing, out.dups, bound)
+	if missing > 0 {
+		t.Fatalf("%d of %d lines missing", missing, lines)
+	}
+	if out.dups > bound {
+		t.Errorf("%d duplicates, more than %d kills can repeat (%d)", out.dups, cycles, bound)
+	}
+}
