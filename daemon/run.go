@@ -233,11 +233,26 @@ func (g *graph) buffers() []*diskBuffer {
 }
 
 // busy names the first disk buffer that is full and holds its sources
-// back, or returns "".
+// back, or the first source or destination that is not ready, or returns
+// "".
 func (g *graph) busy() string {
 	for _, b := range g.buffers() {
 		if b.full() {
 			return "buffer " + b.name + " is full: its sources are held back until the destination takes events"
+		}
+	}
+	for _, s := range g.sources {
+		if r, ok := s.src.(NotReadier); ok {
+			if why := r.NotReady(); why != "" {
+				return why
+			}
+		}
+	}
+	for _, name := range g.order {
+		if r, ok := g.dests[name].(NotReadier); ok {
+			if why := r.NotReady(); why != "" {
+				return why
+			}
 		}
 	}
 	return ""
