@@ -3,6 +3,7 @@ package mqtt
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -94,14 +95,30 @@ func nothing(t *testing.T, s *Source, d time.Duration) {
 }
 
 // pub publishes each line as a message at QoS 1 with mosquitto_pub, an
-// independent client.
+// independent client. mosquitto_pub -l disconnects at the end of its input
+// without waiting for the broker's PUBACKs, dropping what is still in
+// flight, so its input stays open until the test ends.
 func pub(t *testing.T, addr, topic string, lines ...string) {
 	t.Helper()
 	host, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command(brokertest.Need(t, "mosquitto_pub"), "-h", host, "-p", port, "-q", "1", "-t", topic, "-l")
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_pub: %v: %s", err, out)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("mosquitto_pub: %v: %s", err, out.String())
+		}
+	})
+	if _, err := io.WriteString(in, strings.Join(lines, "\n")+"\n"); err != nil {
+		t.Fatal(err)
 	}
 }
 

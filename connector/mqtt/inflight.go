@@ -31,10 +31,9 @@ func newInflight(max int) *inflight {
 	return &inflight{slots: make(chan struct{}, max)}
 }
 
-// add queues a message whose PUBACK ack sends, once a slot is free, and
-// returns the function that acks it downstream; stop ends the wait for a
-// slot, and then add returns nil.
-func (f *inflight) add(ack func(), stop <-chan struct{}) func() {
+// add queues a message whose PUBACK ack sends, once a slot is free; stop
+// ends the wait for a slot, and then add returns nil.
+func (f *inflight) add(ack func(), stop <-chan struct{}) *pending {
 	select {
 	case f.slots <- struct{}{}:
 	case <-stop:
@@ -44,11 +43,17 @@ func (f *inflight) add(ack func(), stop <-chan struct{}) func() {
 	f.mu.Lock()
 	f.q = append(f.q, p)
 	f.mu.Unlock()
-	return func() {
-		if p.acked.CompareAndSwap(false, true) {
-			f.flush()
-		}
+	return p
+}
+
+// done records that p was acked downstream and sends the PUBACKs that
+// are due. It reports whether this was p's first ack.
+func (f *inflight) done(p *pending) bool {
+	if !p.acked.CompareAndSwap(false, true) {
+		return false
 	}
+	f.flush()
+	return true
 }
 
 // flush acknowledges the acked prefix of the queue, in order.

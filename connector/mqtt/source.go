@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,16 +31,29 @@ type Source struct {
 	c       SourceConfig
 	name    string
 	opts    options
-	out     chan delivery
+	out     chan *delivery
 	running atomic.Bool
+	// stopping is closed when Run's ctx is done: Recv returns io.EOF from
+	// then on.
+	stopping chan struct{}
+	// handed counts the messages Recv handed out and that are not acked
+	// yet; Run waits for them before it disconnects.
+	handed atomic.Int64
 	// client is the client of the Run in progress, for NotReady.
 	client atomic.Pointer[paho.Client]
 }
 
+// delivery is a message received and its ack.
 type delivery struct {
-	msg sluice.Message[event.Event]
-	ack func()
+	msg    sluice.Message[event.Event]
+	ack    func()
+	handed atomic.Bool // Recv returned it
 }
+
+// drainTimeout bounds how long Run, once its ctx is done, waits for the
+// messages Recv handed out to be acked, so that their PUBACKs still go
+// out on the connection they came on.
+const drainTimeout = 2 * time.Second
 
 // NewSource returns a Source for c, which it validates; name is the
 // source's name, put in every event and in the default client id. It does
@@ -59,19 +74,23 @@ func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
 	if _, err := c.conn().clientOptions(false); err != nil {
 		return nil, fmt.Errorf("mqtt source: %w", err)
 	}
-	return &Source{c: c, name: name, opts: newOptions(opts), out: make(chan delivery, c.MaxInflight)}, nil
+	return &Source{c: c, name: name, opts: newOptions(opts), out: make(chan *delivery, c.MaxInflight),
+		stopping: make(chan struct{})}, nil
 }
 
 // Run connects to the broker and subscribes, retrying with back-off while
-// the broker cannot be reached, and takes messages until ctx is done. It
-// returns an error only for what retrying cannot cure: the broker refused
-// the credentials, the client id or the subscription. A second concurrent
-// call returns [sluice.ErrAlreadyRunning].
+// the broker cannot be reached, and takes messages until ctx is done.
+// Then Recv returns io.EOF, and Run waits up to 2s for the messages Recv
+// handed out to be acked, so that their PUBACKs go out, before it
+// disconnects. It returns an error only for what retrying cannot cure:
+// the broker refused the credentials, the client id or the subscription.
+// A Source runs once: a second call returns [sluice.ErrAlreadyRunning].
 func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
 	}
-	defer s.running.Store(false)
+	stopping := sync.OnceFunc(func() { close(s.stopping) })
+	defer stopping()
 	o, err := s.c.conn().clientOptions(false)
 	if err != nil {
 		return fmt.Errorf("mqtt source: %w", err)
@@ -97,7 +116,9 @@ func (s *Source) Run(ctx context.Context) error {
 				case fatal <- err:
 				default:
 				}
+				return
 			}
+			log.Info("subscribed", "topic", s.c.Topic, "qos", s.c.QoS)
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			s.opts.failed("connection")
@@ -107,7 +128,9 @@ func (s *Source) Run(ctx context.Context) error {
 	s.client.Store(&client)
 	defer s.client.Store(nil)
 	defer func() {
+		stopping()
 		close(stop) // unblocks a handler waiting for a slot
+		s.drain()
 		client.Disconnect(250)
 	}()
 	if err := connect(ctx, client, s.c.Broker, log, s.opts.failed); err != nil {
@@ -128,33 +151,63 @@ func (s *Source) Run(ctx context.Context) error {
 // MaxInflight messages are unacknowledged, which stops paho reading from
 // the connection: back-pressure to the broker.
 func (s *Source) handle(m paho.Message, q *inflight, stop <-chan struct{}) {
-	ack := q.add(m.Ack, stop)
-	if ack == nil {
+	p := q.add(m.Ack, stop)
+	if p == nil {
 		return // stopping: the broker sends it again
 	}
 	payload := m.Payload()
 	if len(payload) > s.c.MaxMessageBytes {
 		s.opts.dropped("oversize", 1)
 		s.opts.log.Warn("message over maxMessageBytes dropped", "topic", m.Topic(), "bytes", len(payload), "maxMessageBytes", s.c.MaxMessageBytes)
-		ack()
+		q.done(p)
 		return
 	}
-	d := delivery{ack: ack, msg: sluice.Message[event.Event]{Topic: m.Topic(), Value: event.Event{
+	d := &delivery{msg: sluice.Message[event.Event]{Topic: m.Topic(), Value: event.Event{
 		ReceivedAt: time.Now(), Source: s.name, SourceType: "mqtt", Raw: payload,
 		Fields: []event.Field{{Name: "topic", Value: m.Topic()}},
 	}}}
+	d.ack = func() {
+		if q.done(p) && d.handed.Load() {
+			s.handed.Add(-1)
+		}
+	}
 	s.out <- d // never blocks: out has room for every message in flight
 }
 
+// hand marks d as handed out by Recv.
+func (s *Source) hand(d *delivery) (sluice.Message[event.Event], func()) {
+	s.handed.Add(1)
+	d.handed.Store(true)
+	return d.msg, d.ack
+}
+
+// drain waits up to drainTimeout until every message Recv handed out was
+// acked.
+func (s *Source) drain() {
+	deadline := time.Now().Add(drainTimeout)
+	for s.handed.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // Recv returns the next message. It blocks until one arrives or ctx is
-// done.
+// done. Once Run is stopping, it returns io.EOF: what is left was not
+// acknowledged to the broker, which sends it again to the next run.
 func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
 	if err := ctx.Err(); err != nil {
 		return sluice.Message[event.Event]{}, nil, fmt.Errorf("mqtt source: %w", err)
 	}
 	select {
+	case <-s.stopping:
+		return sluice.Message[event.Event]{}, nil, io.EOF
+	default:
+	}
+	select {
 	case d := <-s.out:
-		return d.msg, d.ack, nil
+		m, ack := s.hand(d)
+		return m, ack, nil
+	case <-s.stopping:
+		return sluice.Message[event.Event]{}, nil, io.EOF
 	case <-ctx.Done():
 		return sluice.Message[event.Event]{}, nil, fmt.Errorf("mqtt source: %w", ctx.Err())
 	}
@@ -172,7 +225,7 @@ func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Even
 	for n < len(msgs) {
 		select {
 		case d := <-s.out:
-			msgs[n], acks[n] = d.msg, d.ack
+			msgs[n], acks[n] = s.hand(d)
 			n++
 		default:
 			return n, nil

@@ -222,7 +222,8 @@ func TestInflightOrder(t *testing.T) {
 	stop := make(chan struct{})
 	go func() {
 		for i := range n {
-			acks <- f.add(func() { mu.Lock(); sent = append(sent, i); mu.Unlock() }, stop)
+			p := f.add(func() { mu.Lock(); sent = append(sent, i); mu.Unlock() }, stop)
+			acks <- func() { f.done(p) }
 		}
 		close(acks)
 	}()
@@ -244,7 +245,7 @@ func TestInflightOrder(t *testing.T) {
 		t.Fatalf("PUBACKs went out as %d in order %v..., want %d in order", len(sent), sent[:min(10, len(sent))], n)
 	}
 	close(stop)
-	if a := f.add(func() {}, stop); a != nil && f.len() > 64 {
+	if p := f.add(func() {}, stop); p != nil && f.len() > 64 {
 		t.Error("add past the limit with stop closed")
 	}
 }
