@@ -17,7 +17,7 @@ import (
 )
 
 // mosquitto starts a broker for the test and returns its URL.
-func mosquitto(t *testing.T, extra ...string) (*brokertest.Broker, string) {
+func mosquitto(t testing.TB, extra ...string) (*brokertest.Broker, string) {
 	t.Helper()
 	b := brokertest.Mosquitto(t, 0, extra...)
 	return b, "tcp://" + b.Addr
@@ -26,7 +26,7 @@ func mosquitto(t *testing.T, extra ...string) (*brokertest.Broker, string) {
 // session makes the broker keep a persistent session for clientID,
 // subscribed to topic, as a source's first run does: what is published
 // from then on waits for the source.
-func session(t *testing.T, broker, clientID, topic string) {
+func session(t testing.TB, broker, clientID, topic string) {
 	t.Helper()
 	o := paho.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetCleanSession(false)
 	c := paho.NewClient(o)

@@ -44,15 +44,20 @@ type Source struct {
 	ready    atomic.Bool // the consumer is set up
 
 	mu   sync.Mutex
-	held map[*delivery]time.Time // received and not acked, with when they were last reported in progress
+	held delivery // sentinel of the ring of messages received and not acked
 }
 
-// delivery is a message received and its ack.
+// delivery is a message received and its ack. While held, it is in the
+// Source's ring, a doubly linked list: insertion and removal allocate
+// nothing and cost no hashing.
 type delivery struct {
-	msg    sluice.Message[event.Event]
-	m      jetstream.Msg
-	ack    func()
-	handed atomic.Bool // Recv returned it
+	msg        sluice.Message[event.Event]
+	m          jetstream.Msg
+	ack        func()
+	acked      atomic.Bool
+	handed     atomic.Bool // Recv returned it
+	prev, next *delivery   // in the ring; guarded by Source.mu
+	progress   time.Time   // when last reported in progress (or received); guarded by Source.mu
 }
 
 // drainTimeout bounds how long Run, once its ctx is done, waits for the
@@ -73,8 +78,10 @@ func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
 	if c.Durable == "" {
 		c.Durable = defaultDurable(name)
 	}
-	return &Source{c: c, name: name, opts: newOptions(opts), out: make(chan *delivery, c.MaxAckPending),
-		stopping: make(chan struct{}), held: map[*delivery]time.Time{}}, nil
+	s := &Source{c: c, name: name, opts: newOptions(opts), out: make(chan *delivery, c.MaxAckPending),
+		stopping: make(chan struct{})}
+	s.held.prev, s.held.next = &s.held, &s.held
+	return s, nil
 }
 
 // Run connects (retrying with back-off while no server can be reached),
@@ -208,10 +215,12 @@ func (s *Source) pull(ctx context.Context, it jetstream.MessagesContext) error {
 			ReceivedAt: time.Now(), Source: s.name, SourceType: "nats", Raw: m.Data(),
 			Fields: []event.Field{{Name: "subject", Value: m.Subject()}},
 		}}}
-		d.ack = sluice.AckOnce(func() { s.acked(d) })
-		s.mu.Lock()
-		s.held[d] = time.Now()
-		s.mu.Unlock()
+		d.ack = func() {
+			if d.acked.CompareAndSwap(false, true) {
+				s.acked(d)
+			}
+		}
+		s.hold(d)
 		select {
 		case s.out <- d:
 		case <-ctx.Done():
@@ -234,9 +243,23 @@ func (s *Source) acked(d *delivery) {
 	}
 }
 
+// hold puts d in the ring of held messages.
+func (s *Source) hold(d *delivery) {
+	s.mu.Lock()
+	d.progress = time.Now()
+	d.prev, d.next = s.held.prev, &s.held
+	s.held.prev.next = d
+	s.held.prev = d
+	s.mu.Unlock()
+}
+
+// forget takes d out of the ring.
 func (s *Source) forget(d *delivery) {
 	s.mu.Lock()
-	delete(s.held, d)
+	if d.next != nil {
+		d.prev.next, d.next.prev = d.next, d.prev
+		d.prev, d.next = nil, nil
+	}
 	s.mu.Unlock()
 }
 
@@ -253,9 +276,9 @@ func (s *Source) keepInProgress(ctx context.Context) {
 		case now := <-tick.C:
 			var due []jetstream.Msg
 			s.mu.Lock()
-			for d, at := range s.held {
-				if now.Sub(at) >= every {
-					s.held[d] = now
+			for d := s.held.next; d != &s.held; d = d.next {
+				if now.Sub(d.progress) >= every {
+					d.progress = now
 					due = append(due, d.m)
 				}
 			}
