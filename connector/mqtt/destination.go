@@ -67,54 +67,36 @@ func NewDestination(c DestinationConfig, name string, opts ...Option) (*Destinat
 }
 
 // Send queues msgs for publishing; ack is called once the broker has
-// acknowledged every one. An event whose payload is over MaxMessageBytes
-// goes to the dead letter if there is one, and is otherwise counted
-// (dropped, "oversize"), logged and counted as delivered.
+// acknowledged every one, and every event over maxMessageBytes was
+// handed to the dead letter and acked by it (or, without one, counted as
+// dropped, cause "oversize", and logged).
 func (d *Destination) Send(ctx context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mqtt destination: %w", err)
-	}
-	over := 0
-	for i := range msgs {
-		if d.size(&msgs[i].Value) > d.c.MaxMessageBytes {
-			over++
-		}
-	}
-	if over == 0 {
-		return d.batch.Send(ctx, ack, msgs...)
-	}
-	fit := make([]sluice.Message[event.Event], 0, len(msgs)-over)
-	big := make([]sluice.Message[event.Event], 0, over)
-	for _, m := range msgs {
-		if d.size(&m.Value) > d.c.MaxMessageBytes {
-			big = append(big, m)
-		} else {
-			fit = append(fit, m)
-		}
-	}
-	d.opts.log.Warn("events over maxMessageBytes not published", "events", len(big), "maxMessageBytes", d.c.MaxMessageBytes,
-		"deadLetter", d.opts.deadLetter != nil)
-	both := sluice.AckAfter(2, ack)
-	if d.opts.deadLetter != nil {
-		for i := range big {
-			big[i].Attributes = big[i].Attributes.With("error", "mqtt: payload over maxMessageBytes")
-		}
-		if err := d.opts.deadLetter.Send(ctx, both, big...); err != nil {
-			return fmt.Errorf("mqtt destination: dead letter: %w", err)
-		}
-	} else {
-		d.opts.dropped("oversize", len(big))
-		both()
-	}
-	return d.batch.Send(ctx, both, fit...)
+	return d.batch.Send(ctx, ack, msgs...)
 }
 
-// size is the length of e's payload.
-func (d *Destination) size(e *event.Event) int {
-	if d.c.Format == "raw" {
-		return len(e.Raw)
+// reject disposes of the events over the size limit of a batch whose
+// other events were published: to the dead letter, waiting for its ack,
+// or counted and logged.
+func (d *Destination) reject(ctx context.Context, big []sluice.Message[event.Event], limit int) error {
+	d.opts.log.Warn("events over maxMessageBytes not published", "events", len(big), "maxMessageBytes", limit,
+		"deadLetter", d.opts.deadLetter != nil)
+	if d.opts.deadLetter == nil {
+		d.opts.dropped("oversize", len(big))
+		return nil
 	}
-	return len(e.AppendJSONWith(nil, d.json)) // rare: json events are checked once more in flush
+	for i := range big {
+		big[i].Attributes = big[i].Attributes.With("error", "mqtt: payload over maxMessageBytes")
+	}
+	acked := make(chan struct{})
+	if err := d.opts.deadLetter.Send(ctx, sync.OnceFunc(func() { close(acked) }), big...); err != nil {
+		return fmt.Errorf("mqtt destination: dead letter: %w", err)
+	}
+	select {
+	case <-acked:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mqtt destination: dead letter: %w", ctx.Err())
+	}
 }
 
 // Run connects to the broker and flushes batches until ctx is done, then
@@ -164,7 +146,7 @@ func (d *Destination) Run(ctx context.Context) error {
 }
 
 // flush publishes msgs and waits until the broker has acknowledged every
-// one. It waits for the first connection; a publish that fails, or is not
+// one, then rejects those over the size limit. It waits for the first connection; a publish that fails, or is not
 // acknowledged within AckTimeout, fails the batch with a retryable error.
 func (d *Destination) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
 	start := time.Now()
@@ -177,15 +159,20 @@ func (d *Destination) flush(ctx context.Context, msgs []sluice.Message[event.Eve
 	case <-ctx.Done():
 		return fmt.Errorf("mqtt destination: waiting for the broker: %w", ctx.Err())
 	}
-	toks := make([]paho.Token, len(msgs))
+	toks := make([]paho.Token, 0, len(msgs))
+	var big []sluice.Message[event.Event]
 	bytes := 0
 	for i := range msgs {
 		payload := msgs[i].Value.Raw
 		if d.c.Format == "json" {
 			payload = msgs[i].Value.AppendJSONWith(nil, d.json)
 		}
+		if len(payload) > d.c.MaxMessageBytes {
+			big = append(big, msgs[i])
+			continue
+		}
 		bytes += len(payload)
-		toks[i] = (*client).Publish(d.c.Topic, byte(d.c.QoS), d.c.Retained, payload)
+		toks = append(toks, (*client).Publish(d.c.Topic, byte(d.c.QoS), d.c.Retained, payload))
 	}
 	timeout := time.NewTimer(d.c.AckTimeout)
 	defer timeout.Stop()
@@ -201,6 +188,11 @@ func (d *Destination) flush(ctx context.Context, msgs []sluice.Message[event.Eve
 		if err := tok.Error(); err != nil {
 			d.opts.failed("publish")
 			return sluice.Retryable(fmt.Errorf("mqtt destination: publish to %s: %w", redact(d.c.Broker), err))
+		}
+	}
+	if len(big) > 0 {
+		if err := d.reject(ctx, big, d.c.MaxMessageBytes); err != nil {
+			return err
 		}
 	}
 	if h := d.opts.hooks.Published; h != nil {

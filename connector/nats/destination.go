@@ -64,56 +64,37 @@ func NewDestination(c DestinationConfig, name string, opts ...Option) (*Destinat
 	return d, nil
 }
 
-// Send queues msgs for publishing; ack is called once the stream has
-// acknowledged every one. An event whose payload is over the limit goes
-// to the dead letter if there is one, and is otherwise counted (dropped,
-// "oversize"), logged and counted as delivered.
+// Send queues msgs for publishing; ack is called once the broker has
+// acknowledged every one, and every event over maxMessageBytes was
+// handed to the dead letter and acked by it (or, without one, counted as
+// dropped, cause "oversize", and logged).
 func (d *Destination) Send(ctx context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("nats destination: %w", err)
-	}
-	limit := int(d.limit.Load())
-	over := 0
-	for i := range msgs {
-		if d.size(&msgs[i].Value) > limit {
-			over++
-		}
-	}
-	if over == 0 {
-		return d.batch.Send(ctx, ack, msgs...)
-	}
-	fit := make([]sluice.Message[event.Event], 0, len(msgs)-over)
-	big := make([]sluice.Message[event.Event], 0, over)
-	for _, m := range msgs {
-		if d.size(&m.Value) > limit {
-			big = append(big, m)
-		} else {
-			fit = append(fit, m)
-		}
-	}
-	d.opts.log.Warn("events over maxMessageBytes not published", "events", len(big), "maxMessageBytes", limit,
-		"deadLetter", d.opts.deadLetter != nil)
-	both := sluice.AckAfter(2, ack)
-	if d.opts.deadLetter != nil {
-		for i := range big {
-			big[i].Attributes = big[i].Attributes.With("error", "nats: payload over maxMessageBytes")
-		}
-		if err := d.opts.deadLetter.Send(ctx, both, big...); err != nil {
-			return fmt.Errorf("nats destination: dead letter: %w", err)
-		}
-	} else {
-		d.opts.dropped("oversize", len(big))
-		both()
-	}
-	return d.batch.Send(ctx, both, fit...)
+	return d.batch.Send(ctx, ack, msgs...)
 }
 
-// size is the length of e's payload.
-func (d *Destination) size(e *event.Event) int {
-	if d.c.Format == "raw" {
-		return len(e.Raw)
+// reject disposes of the events over the size limit of a batch whose
+// other events were published: to the dead letter, waiting for its ack,
+// or counted and logged.
+func (d *Destination) reject(ctx context.Context, big []sluice.Message[event.Event], limit int) error {
+	d.opts.log.Warn("events over maxMessageBytes not published", "events", len(big), "maxMessageBytes", limit,
+		"deadLetter", d.opts.deadLetter != nil)
+	if d.opts.deadLetter == nil {
+		d.opts.dropped("oversize", len(big))
+		return nil
 	}
-	return len(e.AppendJSONWith(nil, d.json))
+	for i := range big {
+		big[i].Attributes = big[i].Attributes.With("error", "nats: payload over maxMessageBytes")
+	}
+	acked := make(chan struct{})
+	if err := d.opts.deadLetter.Send(ctx, sync.OnceFunc(func() { close(acked) }), big...); err != nil {
+		return fmt.Errorf("nats destination: dead letter: %w", err)
+	}
+	select {
+	case <-acked:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("nats destination: dead letter: %w", ctx.Err())
+	}
 }
 
 // Run connects (retrying while no server can be reached), checks that a
@@ -194,7 +175,8 @@ func (d *Destination) setup(ctx context.Context, nc *natsgo.Conn) error {
 	})
 }
 
-// flush publishes msgs and waits for every PubAck. It waits for Run's
+// flush publishes msgs and waits for every PubAck, then rejects those
+// over the size limit. It waits for Run's
 // setup; a publish that fails, or is not acknowledged within AckTimeout,
 // fails the batch with a retryable error that names the subject.
 func (d *Destination) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
@@ -205,12 +187,18 @@ func (d *Destination) flush(ctx context.Context, msgs []sluice.Message[event.Eve
 		return fmt.Errorf("nats destination: waiting for the server: %w", ctx.Err())
 	}
 	js := *d.js.Load()
-	futs := make([]jetstream.PubAckFuture, len(msgs))
+	limit := int(d.limit.Load())
+	futs := make([]jetstream.PubAckFuture, 0, len(msgs))
+	var big []sluice.Message[event.Event]
 	bytes := 0
 	for i := range msgs {
 		payload := msgs[i].Value.Raw
 		if d.c.Format == "json" {
 			payload = msgs[i].Value.AppendJSONWith(nil, d.json)
+		}
+		if len(payload) > limit {
+			big = append(big, msgs[i])
+			continue
 		}
 		bytes += len(payload)
 		f, err := js.PublishAsync(d.c.Subject, payload)
@@ -218,7 +206,7 @@ func (d *Destination) flush(ctx context.Context, msgs []sluice.Message[event.Eve
 			d.opts.failed("publish")
 			return sluice.Retryable(fmt.Errorf("nats destination: publish to %q: %w", d.c.Subject, err))
 		}
-		futs[i] = f
+		futs = append(futs, f)
 	}
 	timeout := time.NewTimer(d.c.AckTimeout)
 	defer timeout.Stop()
@@ -236,6 +224,11 @@ func (d *Destination) flush(ctx context.Context, msgs []sluice.Message[event.Eve
 			return sluice.Retryable(fmt.Errorf("nats destination: publish to %q: no PubAck within ackTimeout %v", d.c.Subject, d.c.AckTimeout))
 		case <-ctx.Done():
 			return fmt.Errorf("nats destination: publish: %w", ctx.Err())
+		}
+	}
+	if len(big) > 0 {
+		if err := d.reject(ctx, big, limit); err != nil {
+			return err
 		}
 	}
 	if h := d.opts.hooks.Published; h != nil {

@@ -26,8 +26,9 @@ type Hooks struct {
 	// Failed: an error of cause "connect", "connection", "async",
 	// "ack" or "publish".
 	Failed func(cause string)
-	// Published: the stream acknowledged n messages of bytes in total, a
-	// batch that took d to publish (destination).
+	// Published: a batch of n messages is done, d after it started
+	// (destination): the stream acknowledged those it published, bytes in
+	// total, and those over maxMessageBytes were rejected.
 	Published func(n, bytes int, d time.Duration)
 }
 
