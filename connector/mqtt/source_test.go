@@ -266,3 +266,33 @@ func (w *syncBuf) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// ssl:// connects with the broker's CA in tls.caFile; without it the
+// broker's certificate is not trusted, and Run says so at once.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := brokertest.SelfSigned(t, dir)
+	port := brokertest.FreePort(t)
+	mosquitto(t, fmt.Sprintf("listener %d 127.0.0.1", port), "certfile "+cert, "keyfile "+key)
+	broker := fmt.Sprintf("ssl://127.0.0.1:%d", port)
+
+	c := DefaultSourceConfig()
+	c.Broker, c.Topic, c.ClientID = broker, "tls/t", "tls"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := NewSource(c, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), "TLS") {
+		t.Errorf("Run without the CA = %v, want a TLS error", err)
+	}
+
+	c.TLS = &TLSConfig{CAFile: cert}
+	s, err = NewSource(c, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s)
+	waitReady(t, s)
+}

@@ -141,6 +141,18 @@ func TestWrongCredentials(t *testing.T) {
 			t.Errorf("a secret was logged: %v\n%s", err, logs.String())
 		}
 	}
+	// The right ones pass: what fails next is the stream, which does not exist.
+	c := DefaultSourceConfig()
+	c.URL, c.Stream, c.User, c.Password = url, "LOGS", "sluiced", "right-secret"
+	s, err := NewSource(c, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), `stream "LOGS" does not exist`) {
+		t.Errorf("Run with the right credentials = %v, want the missing stream", err)
+	}
 }
 
 // A server that is down at start is retried with back-off; the source is
