@@ -127,8 +127,10 @@ func (s *Source) Run(ctx context.Context) error {
 		return fmt.Errorf("nats source: consume: %w", err)
 	}
 	var wg sync.WaitGroup
+	progressCtx, stopProgress := context.WithCancel(ctx)
 	defer wg.Wait()
-	wg.Go(func() { s.keepInProgress(ctx) })
+	defer stopProgress() // before the wait: pull may end on an error, ctx still live
+	wg.Go(func() { s.keepInProgress(progressCtx) })
 	err = s.pull(ctx, it)
 	stopping()
 	it.Stop()

@@ -230,3 +230,29 @@ func (w *syncBuf) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// A consumer deleted under a running source ends Run with an error that
+// names it (the daemon stops, rather than wait for messages that cannot
+// come).
+func TestConsumerDeleted(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "LOGS", "logs.>")
+	s := newSource(t, url, "LOGS", "", "doomed")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitReady(t, s)
+	if err := js.DeleteConsumer(ctx, "LOGS", "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), `consumer "doomed" was deleted`) {
+			t.Fatalf("Run = %v, want an error naming the consumer", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run did not return after its consumer was deleted")
+	}
+}
