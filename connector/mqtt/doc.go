@@ -40,6 +40,11 @@
 // sends. Set in mosquitto.conf:
 //
 //	persistence true           # else a broker restart loses every queued message
+//	autosave_interval 60       # default 1800 s: the persistence file is written
+//	                           # that often and at a clean stop, so a broker
+//	                           # crash loses what came since (mosquitto never
+//	                           # fsyncs each message; a PUBACK from it means
+//	                           # "in its memory")
 //	max_queued_messages 0      # default 1000 per client: more is DROPPED while
 //	                           # sluiced is down (0: no limit; or a count that
 //	                           # covers your longest outage)

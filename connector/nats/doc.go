@@ -32,7 +32,11 @@
 // Events are grouped in batches (package batch); a batch's publishes are
 // asynchronous, in flight together, and its ack waits for every PubAck
 // (the stream stored the message, replicated as the stream is
-// configured). At start, the destination asks the server which stream
+// configured). A file-storage stream writes each message to the
+// operating system at once and fsyncs it periodically (every 2 minutes by
+// default; nats-server 2.10 can fsync every write with sync_interval:
+// always): a power loss of a single server can lose what it acknowledged
+// last, a replicated stream (R3) does not. At start, the destination asks the server which stream
 // captures its subject: none is an error that names the subject. Later, a
 // publish nothing answers (the stream was deleted) fails the batch with an
 // error naming the subject, and it is retried with back-off, never
