@@ -63,8 +63,8 @@ type DestinationConfig struct {
 	// (plain), ssl://host:8883 (TLS; also tls://, mqtts://). Required.
 	Broker string `json:"broker" sluice:"required"`
 	// ClientID names the connection at the broker; no other client may
-	// use it. Default "": sluiced-HOST-NAME, from the host name and the
-	// destination's name in the config.
+	// use it. Default "": sluiced-HOST-NAME-out, from the host name and
+	// the destination's name in the config.
 	ClientID string `json:"clientID"`
 	// Topic is the topic every event is published to. Required.
 	Topic string `json:"topic" sluice:"required"`

@@ -50,7 +50,7 @@ func NewDestination(c DestinationConfig, name string, opts ...Option) (*Destinat
 		return nil, fmt.Errorf("mqtt destination: %w", err)
 	}
 	if c.ClientID == "" {
-		c.ClientID = defaultClientID(name)
+		c.ClientID = defaultClientID(name) + "-out" // not the id of a source of the same name
 	}
 	if _, err := c.conn().clientOptions(true); err != nil {
 		return nil, fmt.Errorf("mqtt destination: %w", err)
