@@ -37,6 +37,8 @@ func TestExamplesLoad(t *testing.T) {
 	}
 	t.Setenv("HOOK_TOKEN", "example") // examples take secrets from the environment
 	t.Setenv("KAFKA_PASSWORD", "example")
+	t.Setenv("MQTT_PASSWORD", "example")
+	t.Setenv("NATS_TOKEN", "example")
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			var out, errOut bytes.Buffer

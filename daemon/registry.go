@@ -26,6 +26,16 @@ type Env struct {
 	DeadLetter sluice.Destination[event.Event]
 }
 
+// NotReadier is implemented by a source or destination that can say why
+// it cannot take or deliver events now, such as a broker client that is
+// not connected or a source whose checkpoints cannot be written. /readyz
+// answers 503 with the first such reason, after the component's kind and
+// name (so the reason need not repeat them); an empty string means ready. NotReady must be safe for concurrent use and
+// cheap: it is called on every /readyz request.
+type NotReadier interface {
+	NotReady() string
+}
+
 // A Kind is what a registered type builds.
 type Kind int
 

@@ -283,15 +283,6 @@ func (g *graph) buffers() []*diskBuffer {
 	return bs
 }
 
-// Healthy is implemented by a source or destination that can be unable
-// to move events while it runs, such as a source whose checkpoints cannot
-// be written or a client still connecting to its brokers: while Health
-// returns an error, /readyz answers 503 with the component's name and the
-// error. Health must be safe for concurrent use and cheap.
-type Healthy interface {
-	Health() error
-}
-
 // busy names the first disk buffer that is full and holds its sources
 // back, or the first component that is not healthy, or returns "".
 func (g *graph) busy() string {
@@ -301,9 +292,9 @@ func (g *graph) busy() string {
 		}
 	}
 	for _, s := range g.sources {
-		if h, ok := s.src.(Healthy); ok {
-			if err := h.Health(); err != nil {
-				return "source " + s.name + ": " + err.Error()
+		if r, ok := s.src.(NotReadier); ok {
+			if why := r.NotReady(); why != "" {
+				return "source " + s.name + ": " + why
 			}
 		}
 	}
@@ -315,9 +306,9 @@ func (g *graph) busy() string {
 				d = c.d
 			}
 		}
-		if h, ok := d.(Healthy); ok {
-			if err := h.Health(); err != nil {
-				return "destination " + name + ": " + err.Error()
+		if r, ok := d.(NotReadier); ok {
+			if why := r.NotReady(); why != "" {
+				return "destination " + name + ": " + why
 			}
 		}
 	}

@@ -362,16 +362,16 @@ func (s *Source) persist() error {
 	return nil
 }
 
-// Health returns why the checkpoint file cannot be written, or nil once
-// the latest write succeeded. The daemon's /readyz reports it. It is safe
-// for concurrent use.
-func (s *Source) Health() error {
+// NotReady returns why the checkpoint file cannot be written, or "" once
+// the latest write succeeded. The daemon's /readyz reports it
+// (daemon.NotReadier). It is safe for concurrent use.
+func (s *Source) NotReady() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ckErr != nil {
-		return fmt.Errorf("checkpoint: %w", s.ckErr)
+		return "checkpoint: " + s.ckErr.Error()
 	}
-	return nil
+	return ""
 }
 
 // excluded reports whether path matches an exclude pattern.

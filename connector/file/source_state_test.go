@@ -231,8 +231,8 @@ func TestSourceCheckpointWriteFails(t *testing.T) {
 		file.WithSourceCounters(c))
 	appendFile(t, path, "one\n")
 	r.waitN(t, 1)
-	if err := r.src.Health(); err != nil {
-		t.Fatalf("Health before the failure: %v", err)
+	if why := r.src.NotReady(); why != "" {
+		t.Fatalf("NotReady before the failure: %s", why)
 	}
 
 	if err := os.Rename(state, state+".away"); err != nil {
@@ -242,8 +242,8 @@ func TestSourceCheckpointWriteFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCond(t, "three failed writes", func() bool { return c.get("checkpoint") >= 3 })
-	if err := r.src.Health(); err == nil || !strings.Contains(err.Error(), "checkpoint") {
-		t.Fatalf("Health while writes fail: %v", err)
+	if why := r.src.NotReady(); !strings.Contains(why, "checkpoint") {
+		t.Fatalf("NotReady while writes fail: %q", why)
 	}
 	appendFile(t, path, "two\n") // a known file is read on
 	appendFile(t, filepath.Join(dir, "b.log"), "new file\n")
@@ -260,7 +260,7 @@ func TestSourceCheckpointWriteFails(t *testing.T) {
 	if err := os.Rename(state+".away", state); err != nil {
 		t.Fatal(err)
 	}
-	waitCond(t, "Health to recover", func() bool { return r.src.Health() == nil })
+	waitCond(t, "Health to recover", func() bool { return r.src.NotReady() == "" })
 	r.waitN(t, 3)
 	if got := r.raws(); got[2] != "new file" {
 		t.Fatalf("after recovery: got %q", got)

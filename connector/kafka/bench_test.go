@@ -281,7 +281,7 @@ func BenchmarkProduce(b *testing.B) {
 		ctx, cancel := context.WithCancel(b.Context())
 		defer cancel()
 		go dst.Run(ctx)
-		for dst.Unready() != "" {
+		for dst.NotReady() != "" {
 			time.Sleep(time.Millisecond)
 		}
 		msgs := make([]sluice.Message[event.Event], sluice.BatchSize)

@@ -164,21 +164,13 @@ type readiness struct {
 
 func (r *readiness) set(why string) { r.why.Store(&why) }
 
-// Unready returns why the component cannot move events now, or "".
-func (r *readiness) Unready() string {
+// NotReady returns why the component cannot move events now, or ""
+// (daemon.NotReadier).
+func (r *readiness) NotReady() string {
 	if p := r.why.Load(); p != nil {
 		return *p
 	}
 	return "not started"
-}
-
-// Health returns why the component cannot move events now as an error,
-// or nil: the daemon's /readyz reports it (daemon.Healthy).
-func (r *readiness) Health() error {
-	if why := r.Unready(); why != "" {
-		return errors.New(why)
-	}
-	return nil
 }
 
 // kgoLogger passes franz-go's warnings and errors to a slog.Logger.

@@ -160,7 +160,7 @@ func fillDestination(c *DestinationConfig) {
 }
 
 // Run connects, retrying with back-off while no broker can be reached
-// (logged, naming the brokers; [Destination.Unready] says so meanwhile),
+// (logged, naming the brokers; [Destination.NotReady] says so meanwhile),
 // and fails at once if authentication fails or the topic does not exist.
 // It then serves Sends until ctx is done, waits up to 5s for the records
 // it holds to be acknowledged, and closes the client: records not

@@ -237,8 +237,8 @@ func TestDestinationBrokerDownAtStart(t *testing.T) {
 	if err := dst.Send(ctx, func() { t.Error("acked without a broker") }, msg); err == nil {
 		t.Fatal("Send without a broker returned nil")
 	}
-	if why := dst.Unready(); !strings.Contains(why, addr) {
-		t.Errorf("Unready = %q, want it to name %s", why, addr)
+	if why := dst.NotReady(); !strings.Contains(why, addr) {
+		t.Errorf("NotReady = %q, want it to name %s", why, addr)
 	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, "out"))
 	if err != nil {
@@ -254,8 +254,8 @@ func TestDestinationBrokerDownAtStart(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("not acked once the broker was up")
 	}
-	if why := dst.Unready(); why != "" {
-		t.Errorf("Unready = %q once connected", why)
+	if why := dst.NotReady(); why != "" {
+		t.Errorf("NotReady = %q once connected", why)
 	}
 }
 

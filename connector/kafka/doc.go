@@ -93,7 +93,7 @@
 //
 // At start, a broker that cannot be reached is retried with back-off
 // (100ms growing to 10s, logged at Warn naming the brokers), and
-// [Source.Unready] and [Destination.Unready] say so (/readyz is not
+// [Source.NotReady] and [Destination.NotReady] say so (/readyz is not
 // ready). Failed authentication and a topic that does not exist fail the
 // start at once with an error that names the field or the topic; sluiced
 // does not create topics.

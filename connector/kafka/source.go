@@ -45,7 +45,7 @@ type Source struct {
 	waiting     atomic.Bool  // the fetch loop waits for pending to fall
 	room        chan struct{}
 	instanceID  string // "" for dynamic membership; set by Run
-	readiness          // Unready and Health, for /readyz
+	readiness          // NotReady and Health, for /readyz
 	mu          sync.Mutex
 	parts       map[topicPartition]*part // the assigned partitions
 	revocations uint64                   // count of revokes and losses, for commit
@@ -192,7 +192,7 @@ func cloneStrings(s []string) []string { return append([]string(nil), s...) }
 
 // Run joins the group and fetches until ctx is done or the source fails:
 // a broker that cannot be reached at start is retried with back-off
-// (logged, naming the brokers; [Source.Unready] says so meanwhile), while
+// (logged, naming the brokers; [Source.NotReady] says so meanwhile), while
 // failed authentication or a topic that does not exist is returned at
 // once. On stop, Recv returns io.EOF, Run waits up to StopTimeout for the
 // records handed out to be acked, commits what is acked, and leaves the

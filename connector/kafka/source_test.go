@@ -226,7 +226,7 @@ func TestStartAt(t *testing.T) {
 			cfg.StartAt = tc.startAt
 			src, _ := kafka.NewSource(cfg)
 			runSource(t, src)
-			waitFor(t, 10*time.Second, "ready", func() bool { return src.Unready() == "" })
+			waitFor(t, 10*time.Second, "ready", func() bool { return src.NotReady() == "" })
 			if tc.startAt == "end" {
 				// The group must have its assignment before the new
 				// records, or they would be "before the end" too.
@@ -308,13 +308,13 @@ func TestBrokerDownAtStart(t *testing.T) {
 	var logs syncBuffer
 	cfg := kafka.SourceConfig{Brokers: []string{addr}, Topics: []string{"logs"}, Group: "g", SessionTimeout: 3 * time.Second}
 	src, _ := kafka.NewSource(cfg, kafka.WithSourceLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	if why := src.Unready(); why == "" {
+	if why := src.NotReady(); why == "" {
 		t.Fatal("ready before Run")
 	}
 	runSource(t, src)
 	waitFor(t, 10*time.Second, "a retry logged", func() bool { return strings.Contains(logs.String(), "cannot reach the cluster; retrying") })
-	if why := src.Unready(); !strings.Contains(why, addr) {
-		t.Errorf("Unready = %q, want it to name %s", why, addr)
+	if why := src.NotReady(); !strings.Contains(why, addr) {
+		t.Errorf("NotReady = %q, want it to name %s", why, addr)
 	}
 	if !strings.Contains(logs.String(), "brokers="+addr) {
 		t.Errorf("the retry log does not name the broker:\n%s", logs.String())
@@ -325,7 +325,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	produce(t, client(t, c), "logs", values("line", 1), nil)
-	waitFor(t, 30*time.Second, "ready", func() bool { return src.Unready() == "" })
+	waitFor(t, 30*time.Second, "ready", func() bool { return src.NotReady() == "" })
 	recvN(t, src, 1, 10*time.Second)
 }
 
@@ -338,7 +338,7 @@ func TestInstanceIDFile(t *testing.T) {
 	for range 2 {
 		src, _ := kafka.NewSource(srcConfig(c, "g", "logs"), kafka.WithInstanceIDFile(path))
 		stop := runSource(t, src)
-		waitFor(t, 10*time.Second, "ready", func() bool { return src.Unready() == "" })
+		waitFor(t, 10*time.Second, "ready", func() bool { return src.NotReady() == "" })
 		stop()
 		b, err := os.ReadFile(path)
 		if err != nil {

@@ -11,6 +11,8 @@
 //	sluice_no_journald  the journald source
 //	sluice_no_socket    the socket destination
 //	sluice_no_kafka     the kafka source and destination (and franz-go)
+//	sluice_no_mqtt      the mqtt source and destination (and paho)
+//	sluice_no_nats      the nats source and destination (and nats.go)
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -63,4 +65,8 @@ var optionalTypes = []struct {
 	{daemon.KindDestination, "socket", "sluice_no_socket"},
 	{daemon.KindSource, "kafka", "sluice_no_kafka"},
 	{daemon.KindDestination, "kafka", "sluice_no_kafka"},
+	{daemon.KindSource, "mqtt", "sluice_no_mqtt"},
+	{daemon.KindDestination, "mqtt", "sluice_no_mqtt"},
+	{daemon.KindSource, "nats", "sluice_no_nats"},
+	{daemon.KindDestination, "nats", "sluice_no_nats"},
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // allTags leaves out every optional connector.
-const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket,sluice_no_kafka"
+const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket,sluice_no_kafka,sluice_no_mqtt,sluice_no_nats"
 
 func TestEveryConnectorByDefault(t *testing.T) {
 	r := builtin.Registry()
@@ -20,8 +20,8 @@ func TestEveryConnectorByDefault(t *testing.T) {
 		kind  daemon.Kind
 		types []string
 	}{
-		{daemon.KindSource, []string{"file", "http", "journald", "kafka", "scanner", "syslog"}},
-		{daemon.KindDestination, []string{"file", "http", "kafka", "printer", "runreveal", "s3", "socket"}},
+		{daemon.KindSource, []string{"file", "http", "journald", "kafka", "mqtt", "nats", "scanner", "syslog"}},
+		{daemon.KindDestination, []string{"file", "http", "kafka", "mqtt", "nats", "printer", "runreveal", "s3", "socket"}},
 	} {
 		for _, typ := range tc.types {
 			if _, _, ok := r.Defaults(tc.kind, typ); !ok {
@@ -78,6 +78,10 @@ func TestBuildTagsLeaveConnectorsOut(t *testing.T) {
 			`destinations.out.type: destination type "runreveal" is not in this build of sluiced (built with -tags sluice_no_webhook)`},
 		{`{"sources": {"in": {"type": "kafka", "brokers": ["k:9092"], "topics": ["t"]}}, "destinations": {"out": {"type": "file", "path": "x"}}}`,
 			`sources.in.type: source type "kafka" is not in this build of sluiced (built with -tags sluice_no_kafka)`},
+		{`{"sources": {"in": {"type": "mqtt", "broker": "tcp://h:1883", "topic": "t"}}, "destinations": {"out": {"type": "file", "path": "x"}}}`,
+			`sources.in.type: source type "mqtt" is not in this build of sluiced (built with -tags sluice_no_mqtt)`},
+		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "nats", "url": "nats://h:4222", "subject": "o"}}}`,
+			`destinations.out.type: destination type "nats" is not in this build of sluiced (built with -tags sluice_no_nats)`},
 	} {
 		p := write("left-out.hujson", tc.cfg)
 		out, err := exec.Command(small, "validate", "--config", p).CombinedOutput()

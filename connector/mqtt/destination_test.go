@@ -1,0 +1,191 @@
+package mqtt
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/brokertest"
+	"github.com/sluicehq/sluice/memory"
+)
+
+func newDestination(t *testing.T, broker, topic string, edit ...func(*DestinationConfig)) *Destination {
+	t.Helper()
+	c := DefaultDestinationConfig()
+	c.Broker, c.Topic, c.ClientID = broker, topic, "dst-"+strings.ReplaceAll(t.Name(), "/", "-")
+	for _, f := range edit {
+		f(&c)
+	}
+	d, err := NewDestination(c, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// subscribe starts mosquitto_sub, an independent client, on topic and
+// returns a function that reads n messages from it.
+func subscribe(t *testing.T, addr, topic string) func(n int) []string {
+	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	cmd := exec.Command(brokertest.Need(t, "mosquitto_sub"), "-h", host, "-p", port, "-q", "1", "-t", topic, "-i", "sub-"+topic)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	time.Sleep(200 * time.Millisecond) // until subscribed
+	r := bufio.NewReader(out)
+	return func(n int) []string {
+		t.Helper()
+		got := make(chan []string, 1)
+		go func() {
+			var ls []string
+			for range n {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					break
+				}
+				ls = append(ls, strings.TrimSuffix(l, "\n"))
+			}
+			got <- ls
+		}()
+		select {
+		case ls := <-got:
+			return ls
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("mosquitto_sub: fewer than %d messages within 30s", n)
+			return nil
+		}
+	}
+}
+
+// send sends msgs in Sends of up to 256 and waits for every ack.
+func send(t *testing.T, d sluice.Destination[event.Event], msgs []sluice.Message[event.Event]) {
+	t.Helper()
+	var acked atomic.Int64
+	sends := 0
+	for i := 0; i < len(msgs); i += 256 {
+		sends++
+		if err := d.Send(context.Background(), func() { acked.Add(1) }, msgs[i:min(i+256, len(msgs))]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for acked.Load() != int64(sends) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d sends acked within 30s", acked.Load(), sends)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Every event sent is read back by mosquitto_sub, in order; the acks come
+// once the broker has acknowledged them.
+func TestDestinationPublishes(t *testing.T) {
+	b, broker := mosquitto(t)
+	read := subscribe(t, b.Addr, "out/app")
+	d := newDestination(t, broker, "out/app")
+	run(t, d)
+	want := lines("event-", 5000)
+	send(t, d, events(want...))
+	got := read(len(want))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("mosquitto_sub read %d events, want %d in order", len(got), len(want))
+	}
+}
+
+// A broker that is down at start: Sends wait (back-pressure), nothing is
+// acked, and once the broker is up everything is published.
+func TestDestinationBrokerDownAtStart(t *testing.T) {
+	port := brokertest.FreePort(t)
+	d := newDestination(t, "tcp://127.0.0.1:"+strconv.Itoa(port), "late/out")
+	run(t, d)
+	var acked atomic.Bool
+	if err := d.Send(context.Background(), func() { acked.Store(true) }, events("a", "b")...); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if acked.Load() {
+		t.Fatal("acked while the broker is down")
+	}
+	if why := d.NotReady(); !strings.Contains(why, "127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("NotReady = %q, want it to name the broker", why)
+	}
+	brokertest.Mosquitto(t, port)
+	waitReady(t, d)
+	deadline := time.Now().Add(40 * time.Second)
+	for !acked.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("not acked 40s after the broker came up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// An event over maxMessageBytes is not published: it is counted and
+// acked, or, with a dead letter, handed to it; the rest are published.
+func TestDestinationOversize(t *testing.T) {
+	b, broker := mosquitto(t)
+	read := subscribe(t, b.Addr, "big/out")
+	var dropped atomic.Int64
+	c := DefaultDestinationConfig()
+	c.Broker, c.Topic, c.ClientID, c.MaxMessageBytes = broker, "big/out", "big-dst", 10
+	d, err := NewDestination(c, "test", WithHooks(Hooks{Dropped: func(_ string, n int) { dropped.Add(int64(n)) }}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	send(t, d, events("small", strings.Repeat("x", 11), "after"))
+	if got := read(2); strings.Join(got, ",") != "small,after" {
+		t.Errorf("read %q", got)
+	}
+	if dropped.Load() != 1 {
+		t.Errorf("dropped %d, want 1", dropped.Load())
+	}
+
+	dl := memory.New[event.Event](10)
+	t.Cleanup(dl.Close)
+	c.ClientID = "big-dst-2"
+	d2, err := NewDestination(c, "test", WithDeadLetter(dl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d2)
+	var acked atomic.Bool
+	if err := d2.Send(context.Background(), func() { acked.Store(true) }, events(strings.Repeat("y", 11), "fits")...); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, ack, err := dl.Recv(ctx)
+	if err != nil || len(m.Value.Raw) != 11 || m.Attributes.Value("error") == "" {
+		t.Fatalf("dead letter got %q %v (%v)", m.Value.Raw, m.Attributes, err)
+	}
+	if got := read(1); got[0] != "fits" {
+		t.Errorf("read %q", got)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if acked.Load() {
+		t.Fatal("acked before the dead letter acked")
+	}
+	ack()
+	deadline := time.Now().Add(5 * time.Second)
+	for !acked.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("not acked after the dead letter acked")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

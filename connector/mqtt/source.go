@@ -1,0 +1,250 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+)
+
+// Source subscribes to a topic filter with a persistent session and hands
+// over each message as an event whose Raw is the payload, with the topic
+// in the message's Topic and in the event's field "topic".
+//
+// A message is acknowledged to the broker (PUBACK) only once it and every
+// message received before it were acked downstream, so a message is
+// never lost to a crash of sluiced: the broker sends it again to the same
+// clientID. At most MaxInflight messages are held unacknowledged.
+//
+// Recv and RecvBatch are safe for concurrent use. Messages arrive only
+// while Run runs; Run connects (retrying while the broker is down) and
+// reconnects after a connection is lost.
+type Source struct {
+	c       SourceConfig
+	name    string
+	opts    options
+	out     chan *delivery
+	running atomic.Bool
+	// stopping is closed when Run's ctx is done: Recv returns io.EOF from
+	// then on.
+	stopping chan struct{}
+	// handed counts the messages Recv handed out and that are not acked
+	// yet; Run waits for them before it disconnects.
+	handed atomic.Int64
+	// client is the client of the Run in progress, for NotReady.
+	client atomic.Pointer[paho.Client]
+}
+
+// delivery is a message received and its ack.
+type delivery struct {
+	msg    sluice.Message[event.Event]
+	ack    func()
+	handed atomic.Bool // Recv returned it
+}
+
+// drainTimeout bounds how long Run, once its ctx is done, waits for the
+// messages Recv handed out to be acked, so that their PUBACKs still go
+// out on the connection they came on.
+const drainTimeout = 2 * time.Second
+
+// NewSource returns a Source for c, which it validates; name is the
+// source's name, put in every event and in the default client id. It does
+// no I/O.
+func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
+	if c.Broker == "" {
+		return nil, errors.New("mqtt source: broker is required")
+	}
+	if c.Topic == "" {
+		return nil, errors.New("mqtt source: topic is required")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("mqtt source: %w", err)
+	}
+	if c.ClientID == "" {
+		c.ClientID = defaultClientID(name)
+	}
+	if _, err := c.conn().clientOptions(false); err != nil {
+		return nil, fmt.Errorf("mqtt source: %w", err)
+	}
+	return &Source{c: c, name: name, opts: newOptions(opts), out: make(chan *delivery, c.MaxInflight),
+		stopping: make(chan struct{})}, nil
+}
+
+// Run connects to the broker and subscribes, retrying with back-off while
+// the broker cannot be reached, and takes messages until ctx is done.
+// Then Recv returns io.EOF, and Run waits up to 2s for the messages Recv
+// handed out to be acked, so that their PUBACKs go out, before it
+// disconnects. It returns an error only for what retrying cannot cure:
+// the broker refused the credentials, the client id or the subscription.
+// A Source runs once: a second call returns [sluice.ErrAlreadyRunning].
+func (s *Source) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return sluice.ErrAlreadyRunning
+	}
+	stopping := sync.OnceFunc(func() { close(s.stopping) })
+	defer stopping()
+	o, err := s.c.conn().clientOptions(false)
+	if err != nil {
+		return fmt.Errorf("mqtt source: %w", err)
+	}
+	stop := make(chan struct{})
+	fatal := make(chan error, 1)
+	q := newInflight(s.c.MaxInflight)
+	log := s.opts.log
+	handle := func(_ paho.Client, m paho.Message) { s.handle(m, q, stop) }
+	o.SetAutoAckDisabled(true).
+		SetOrderMatters(true).            // one handler at a time, in the order received
+		SetDefaultPublishHandler(handle). // a resumed session delivers before the subscription is renewed
+		SetOnConnectHandler(func(c paho.Client) {
+			tok := c.Subscribe(s.c.Topic, byte(s.c.QoS), nil)
+			select {
+			case <-tok.Done():
+			case <-stop:
+				return
+			}
+			if err := subscribeError(s.c.Topic, tok.(*paho.SubscribeToken)); err != nil {
+				s.opts.failed("subscribe")
+				select {
+				case fatal <- err:
+				default:
+				}
+				return
+			}
+			log.Info("subscribed", "topic", s.c.Topic, "qos", s.c.QoS)
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.opts.failed("connection")
+			log.Warn("connection to broker lost; reconnecting", "broker", redact(s.c.Broker), "err", err)
+		})
+	client := paho.NewClient(o)
+	s.client.Store(&client)
+	defer s.client.Store(nil)
+	defer func() {
+		stopping()
+		close(stop) // unblocks a handler waiting for a slot
+		s.drain()
+		client.Disconnect(250)
+	}()
+	if err := connect(ctx, client, s.c.Broker, log, s.opts.failed); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("mqtt source: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-fatal:
+		return fmt.Errorf("mqtt source: %w", err)
+	}
+}
+
+// handle takes one message from paho's router goroutine. It blocks while
+// MaxInflight messages are unacknowledged, which stops paho reading from
+// the connection: back-pressure to the broker.
+func (s *Source) handle(m paho.Message, q *inflight, stop <-chan struct{}) {
+	p := q.add(m.Ack, stop)
+	if p == nil {
+		return // stopping: the broker sends it again
+	}
+	payload := m.Payload()
+	if len(payload) > s.c.MaxMessageBytes {
+		s.opts.dropped("oversize", 1)
+		s.opts.log.Warn("message over maxMessageBytes dropped", "topic", m.Topic(), "bytes", len(payload), "maxMessageBytes", s.c.MaxMessageBytes)
+		q.done(p)
+		return
+	}
+	d := &delivery{msg: sluice.Message[event.Event]{Topic: m.Topic(), Value: event.Event{
+		ReceivedAt: time.Now(), Source: s.name, SourceType: "mqtt", Raw: payload,
+		Fields: []event.Field{{Name: "topic", Value: m.Topic()}},
+	}}}
+	d.ack = func() {
+		if q.done(p) && d.handed.Load() {
+			s.handed.Add(-1)
+		}
+	}
+	s.out <- d // never blocks: out has room for every message in flight
+}
+
+// hand marks d as handed out by Recv.
+func (s *Source) hand(d *delivery) (sluice.Message[event.Event], func()) {
+	s.handed.Add(1)
+	d.handed.Store(true)
+	return d.msg, d.ack
+}
+
+// drain waits up to drainTimeout until every message Recv handed out was
+// acked.
+func (s *Source) drain() {
+	deadline := time.Now().Add(drainTimeout)
+	for s.handed.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Recv returns the next message. It blocks until one arrives or ctx is
+// done. Once Run is stopping, it returns io.EOF: what is left was not
+// acknowledged to the broker, which sends it again to the next run.
+func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
+	if err := ctx.Err(); err != nil {
+		return sluice.Message[event.Event]{}, nil, fmt.Errorf("mqtt source: %w", err)
+	}
+	select {
+	case <-s.stopping:
+		return sluice.Message[event.Event]{}, nil, io.EOF
+	default:
+	}
+	select {
+	case d := <-s.out:
+		m, ack := s.hand(d)
+		return m, ack, nil
+	case <-s.stopping:
+		return sluice.Message[event.Event]{}, nil, io.EOF
+	case <-ctx.Done():
+		return sluice.Message[event.Event]{}, nil, fmt.Errorf("mqtt source: %w", ctx.Err())
+	}
+}
+
+// RecvBatch returns up to len(msgs) messages that are already waiting,
+// blocking as Recv does for the first.
+func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
+	m, ack, err := s.Recv(ctx)
+	if err != nil {
+		return 0, err
+	}
+	msgs[0], acks[0] = m, ack
+	n := 1
+	for n < len(msgs) {
+		select {
+		case d := <-s.out:
+			msgs[n], acks[n] = s.hand(d)
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// NotReady says why the source takes no messages now, or returns "" when
+// it is connected.
+func (s *Source) NotReady() string {
+	c := s.client.Load()
+	if c == nil || !(*c).IsConnectionOpen() {
+		return "not connected to broker " + redact(s.c.Broker)
+	}
+	return ""
+}
+
+var (
+	_ sluice.BatchSource[event.Event] = (*Source)(nil)
+	_ sluice.Runner                   = (*Source)(nil)
+)

@@ -1,0 +1,55 @@
+package nats
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidSubject(t *testing.T) {
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{
+		{"logs", true}, {"logs.>", true}, {"logs.*.app", true}, {">", true}, {"*", true},
+		{"", false}, {"logs.", false}, {".logs", false}, {"logs..app", false}, {"logs.>.app", false},
+		{"logs.a>", false}, {"logs.a*", false}, {"logs app", false}, {"logs.\t", false},
+	} {
+		if got := validSubject(tc.s); got != tc.ok {
+			t.Errorf("validSubject(%q) = %v, want %v", tc.s, got, tc.ok)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*SourceConfig)
+		want string // in the error; "" for none
+	}{
+		{"defaults", func(*SourceConfig) {}, ""},
+		{"cluster", func(c *SourceConfig) { c.URL = "nats://a:4222, tls://b:4222" }, ""},
+		{"scheme", func(c *SourceConfig) { c.URL = "http://a:4222" }, "url: want scheme nats or tls"},
+		{"fetch over pending", func(c *SourceConfig) { c.FetchBatch = 2000 }, "fetchBatch: want 1 to maxAckPending (1000), got 2000"},
+		{"ackWait", func(c *SourceConfig) { c.AckWait = 0 }, "ackWait: want at least 1s"},
+		{"two credentials", func(c *SourceConfig) { c.Token, c.User = "t", "u" }, "set one of credentialsFile, token and user/password"},
+		{"password alone", func(c *SourceConfig) { c.Password = "p" }, "password: set without user"},
+		{"creds missing", func(c *SourceConfig) { c.CredentialsFile = "/nonexistent.creds" }, "credentialsFile: stat /nonexistent.creds"},
+		{"durable with a dot", func(c *SourceConfig) { c.Durable = "a.b" }, "durable: want a name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultSourceConfig()
+			c.URL, c.Stream = "nats://h:4222", "LOGS"
+			tc.edit(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if got := defaultDurable("my.src *x"); got != "sluiced-my_src__x" {
+		t.Errorf("defaultDurable = %q", got)
+	}
+}

@@ -1,0 +1,187 @@
+package nats
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/memory"
+)
+
+func newDestination(t *testing.T, url, subject string, opts ...Option) *Destination {
+	t.Helper()
+	c := DefaultDestinationConfig()
+	c.URL, c.Subject = url, subject
+	d, err := NewDestination(c, "test", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// send sends msgs in Sends of up to 256 and waits for every ack.
+func send(t *testing.T, d sluice.Destination[event.Event], msgs []sluice.Message[event.Event]) {
+	t.Helper()
+	var acked atomic.Int64
+	sends := 0
+	for i := 0; i < len(msgs); i += 256 {
+		sends++
+		if err := d.Send(context.Background(), func() { acked.Add(1) }, msgs[i:min(i+256, len(msgs))]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for acked.Load() != int64(sends) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d sends acked within 30s", acked.Load(), sends)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// readStream reads n messages of stream with an independent ordered
+// consumer.
+func readStream(t *testing.T, js jetstream.JetStream, stream string, n int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < n {
+		batch, err := cons.Fetch(min(n-len(got), 1000), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := len(got)
+		for m := range batch.Messages() {
+			got = append(got, string(m.Data()))
+		}
+		if len(got) == k {
+			t.Fatalf("read %d of %d messages", len(got), n)
+		}
+	}
+	return got
+}
+
+// Every event sent is in the stream, in order, once the acks are in.
+func TestDestinationPublishes(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "OUT", "out.>")
+	d := newDestination(t, url, "out.app")
+	run(t, d)
+	want := lines("event-", 5000)
+	send(t, d, events(want...))
+	if got := readStream(t, js, "OUT", len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the stream holds %d events, want %d in order", len(got), len(want))
+	}
+}
+
+// A subject no stream captures fails Run at start, naming the subject.
+func TestDestinationNoStream(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	d := newDestination(t, url, "nobody.listens")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := d.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), `no stream captures subject "nobody.listens"`) {
+		t.Fatalf("Run = %v, want an error naming the subject", err)
+	}
+}
+
+// A stream deleted while sluiced publishes: the batch fails with an error
+// naming the subject and is retried, never acked, until a stream captures
+// the subject again.
+func TestDestinationStreamGone(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "OUT", "out.>")
+	d := newDestination(t, url, "out.app")
+	run(t, d)
+	send(t, d, events("first"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := js.DeleteStream(ctx, "OUT"); err != nil {
+		t.Fatal(err)
+	}
+	var acked atomic.Bool
+	if err := d.Send(context.Background(), func() { acked.Store(true) }, events("second")...); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if acked.Load() {
+		t.Fatal("acked a publish no stream took")
+	}
+	stream(t, js, "OUT2", "out.>")
+	deadline := time.Now().Add(40 * time.Second)
+	for !acked.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("not acked once a stream captures the subject again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := readStream(t, js, "OUT2", 1); got[0] != "second" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// An event over the limit is not published: it is counted and acked, or,
+// with a dead letter, handed to it.
+func TestDestinationOversize(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "OUT", "out.>")
+	var dropped atomic.Int64
+	c := DefaultDestinationConfig()
+	c.URL, c.Subject, c.MaxMessageBytes = url, "out.app", 10
+	d, err := NewDestination(c, "test", WithHooks(Hooks{Dropped: func(_ string, n int) { dropped.Add(int64(n)) }}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	send(t, d, events("small", strings.Repeat("x", 11), "after"))
+	if got := readStream(t, js, "OUT", 2); strings.Join(got, ",") != "small,after" {
+		t.Errorf("stream holds %q", got)
+	}
+	if dropped.Load() != 1 {
+		t.Errorf("dropped %d, want 1", dropped.Load())
+	}
+
+	dl := memory.New[event.Event](10)
+	t.Cleanup(dl.Close)
+	d2, err := NewDestination(c, "test", WithDeadLetter(dl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d2)
+	var acked atomic.Bool
+	if err := d2.Send(context.Background(), func() { acked.Store(true) }, events(strings.Repeat("y", 11))...); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, ack, err := dl.Recv(ctx)
+	if err != nil || len(m.Value.Raw) != 11 || m.Attributes.Value("error") == "" {
+		t.Fatalf("dead letter got %q %v (%v)", m.Value.Raw, m.Attributes, err)
+	}
+	if acked.Load() {
+		t.Fatal("acked before the dead letter acked")
+	}
+	ack()
+	deadline := time.Now().Add(5 * time.Second)
+	for !acked.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("not acked after the dead letter acked")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,380 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/retry"
+)
+
+// Source consumes a JetStream stream with a durable pull consumer
+// (AckExplicit) and hands over each message as an event whose Raw is the
+// payload, with the subject in the message's Topic and in the event's
+// field "subject".
+//
+// Each message is acked to the server once the destination acked it, so
+// a message is never lost to a crash of sluiced: the server sends what
+// was not acked again after AckWait. While sluiced holds a message it
+// tells the server every third of AckWait that the message is in
+// progress, so a slow destination causes no redelivery; the server holds
+// back once MaxAckPending messages are unacked, so a slow destination
+// slows the consumer down instead of piling up messages.
+//
+// Recv and RecvBatch are safe for concurrent use. Messages arrive only
+// while Run runs.
+type Source struct {
+	c        SourceConfig
+	name     string
+	opts     options
+	out      chan *delivery
+	running  atomic.Bool
+	stopping chan struct{} // closed when Run's ctx is done: Recv returns io.EOF
+	handed   atomic.Int64  // handed out by Recv and not acked
+	nc       atomic.Pointer[natsgo.Conn]
+	ready    atomic.Bool // the consumer is set up
+
+	mu   sync.Mutex
+	held delivery // sentinel of the ring of messages received and not acked
+}
+
+// delivery is a message received and its ack. While held, it is in the
+// Source's ring, a doubly linked list: insertion and removal allocate
+// nothing and cost no hashing.
+type delivery struct {
+	msg        sluice.Message[event.Event]
+	m          jetstream.Msg
+	ack        func()
+	acked      atomic.Bool
+	handed     atomic.Bool // Recv returned it
+	prev, next *delivery   // in the ring; guarded by Source.mu
+	progress   time.Time   // when last reported in progress (or received); guarded by Source.mu
+}
+
+// drainTimeout bounds how long Run, once its ctx is done, waits for the
+// messages Recv handed out to be acked, so that their acks still reach
+// the server.
+const drainTimeout = 2 * time.Second
+
+// NewSource returns a Source for c, which it validates; name is the
+// source's name, put in every event and in the default durable name. It
+// does no I/O.
+func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
+	if c.URL == "" || c.Stream == "" {
+		return nil, errors.New("nats source: url and stream are required")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("nats source: %w", err)
+	}
+	if c.Durable == "" {
+		c.Durable = defaultDurable(name)
+	}
+	s := &Source{c: c, name: name, opts: newOptions(opts), out: make(chan *delivery, c.MaxAckPending),
+		stopping: make(chan struct{})}
+	s.held.prev, s.held.next = &s.held, &s.held
+	return s, nil
+}
+
+// Run connects (retrying with back-off while no server can be reached),
+// sets up the durable consumer and takes messages until ctx is done.
+// Then Recv returns io.EOF; Run waits up to 2s for the messages Recv
+// handed out to be acked, naks those never handed out (so they come again
+// at once), and closes the connection. It returns an error for what
+// retrying cannot cure: refused credentials, a stream that does not
+// exist, JetStream not enabled, a consumer the server will not create.
+// A Source runs once: a second call returns [sluice.ErrAlreadyRunning].
+func (s *Source) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return sluice.ErrAlreadyRunning
+	}
+	stopping := sync.OnceFunc(func() { close(s.stopping) })
+	defer stopping()
+	log := s.opts.log
+	cn := s.c.conn()
+	opts, err := cn.natsOptions("sluiced "+s.name, log, s.opts.failed)
+	if err != nil {
+		return fmt.Errorf("nats source: %w", err)
+	}
+	nc, err := cn.connect(ctx, opts, log, s.opts.failed)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("nats source: %w", err)
+	}
+	s.nc.Store(nc)
+	defer nc.Close()
+	cons, err := s.consumer(ctx, nc)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("nats source: %w", err)
+	}
+	s.ready.Store(true)
+	defer s.ready.Store(false)
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.c.FetchBatch))
+	if err != nil {
+		return fmt.Errorf("nats source: consume: %w", err)
+	}
+	var wg sync.WaitGroup
+	progressCtx, stopProgress := context.WithCancel(ctx)
+	defer wg.Wait()
+	defer stopProgress() // before the wait: pull may end on an error, ctx still live
+	wg.Go(func() { s.keepInProgress(progressCtx) })
+	err = s.pull(ctx, it)
+	stopping()
+	it.Stop()
+	s.drain()
+	return err
+}
+
+// consumer checks the stream and creates or updates the durable consumer,
+// retrying what may be transient (a timeout while a server starts).
+func (s *Source) consumer(ctx context.Context, nc *natsgo.Conn) (jetstream.Consumer, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	var cons jetstream.Consumer
+	err = retry.Do(ctx, retry.Policy{}, isRetryable, func(ctx context.Context) error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := js.Stream(actx, s.c.Stream); err != nil {
+			switch {
+			case errors.Is(err, jetstream.ErrStreamNotFound):
+				return refused{fmt.Errorf("stream %q does not exist on %s (check stream; create it with: nats stream add %s --subjects '%s')",
+					s.c.Stream, redact(s.c.URL), s.c.Stream, orAll(s.c.Subject))}
+			case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+				return refused{fmt.Errorf("JetStream is not enabled on %s (run nats-server with -js)", redact(s.c.URL))}
+			}
+			s.opts.log.Warn("cannot look up the stream; retrying", "stream", s.c.Stream, "err", err)
+			return fmt.Errorf("stream %q: %w", s.c.Stream, err)
+		}
+		c, err := js.CreateOrUpdateConsumer(actx, s.c.Stream, jetstream.ConsumerConfig{
+			Durable:       s.c.Durable,
+			FilterSubject: s.c.Subject, // not FilterSubjects: that needs nats-server 2.10
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       s.c.AckWait,
+			MaxAckPending: s.c.MaxAckPending,
+			MaxDeliver:    -1,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		if err != nil {
+			var jsErr jetstream.JetStreamError
+			if errors.As(err, &jsErr) && jsErr.APIError() != nil {
+				return refused{fmt.Errorf("consumer %q on stream %q: %w (check durable and subject)", s.c.Durable, s.c.Stream, err)}
+			}
+			return fmt.Errorf("consumer %q: %w", s.c.Durable, err)
+		}
+		cons = c
+		s.opts.log.Info("consuming", "stream", s.c.Stream, "durable", s.c.Durable, "subject", orAll(s.c.Subject))
+		return nil
+	})
+	return cons, err
+}
+
+func orAll(subject string) string {
+	if subject == "" {
+		return ">"
+	}
+	return subject
+}
+
+// pull takes messages from it until ctx is done.
+func (s *Source) pull(ctx context.Context, it jetstream.MessagesContext) error {
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			switch {
+			case ctx.Err() != nil, errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				return nil
+			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+				return fmt.Errorf("consumer %q was deleted from stream %q", s.c.Durable, s.c.Stream)
+			}
+			s.opts.failed("pull")
+			s.opts.log.Warn("pull failed; retrying", "stream", s.c.Stream, "err", err)
+			continue // the iterator pulls again by itself
+		}
+		if len(m.Data()) > s.c.MaxMessageBytes {
+			s.opts.dropped("oversize", 1)
+			s.opts.log.Warn("message over maxMessageBytes terminated", "subject", m.Subject(), "bytes", len(m.Data()), "maxMessageBytes", s.c.MaxMessageBytes)
+			if err := m.Term(); err != nil {
+				s.opts.failed("ack")
+			}
+			continue
+		}
+		d := &delivery{m: m, msg: sluice.Message[event.Event]{Topic: m.Subject(), Value: event.Event{
+			ReceivedAt: time.Now(), Source: s.name, SourceType: "nats", Raw: m.Data(),
+			Fields: []event.Field{{Name: "subject", Value: m.Subject()}},
+		}}}
+		d.ack = func() {
+			if d.acked.CompareAndSwap(false, true) {
+				s.acked(d)
+			}
+		}
+		s.hold(d)
+		select {
+		case s.out <- d:
+		case <-ctx.Done():
+			s.forget(d)
+			_ = m.Nak()
+			return nil
+		}
+	}
+}
+
+// acked acks d to the server.
+func (s *Source) acked(d *delivery) {
+	if err := d.m.Ack(); err != nil {
+		s.opts.failed("ack")
+		s.opts.log.Warn("ack failed; the server will send the message again", "err", err)
+	}
+	s.forget(d)
+	if d.handed.Load() {
+		s.handed.Add(-1)
+	}
+}
+
+// hold puts d in the ring of held messages.
+func (s *Source) hold(d *delivery) {
+	s.mu.Lock()
+	d.progress = time.Now()
+	d.prev, d.next = s.held.prev, &s.held
+	s.held.prev.next = d
+	s.held.prev = d
+	s.mu.Unlock()
+}
+
+// forget takes d out of the ring.
+func (s *Source) forget(d *delivery) {
+	s.mu.Lock()
+	if d.next != nil {
+		d.prev.next, d.next.prev = d.next, d.prev
+		d.prev, d.next = nil, nil
+	}
+	s.mu.Unlock()
+}
+
+// keepInProgress tells the server, every third of AckWait, which held
+// messages are still in progress, so that it does not send them again.
+func (s *Source) keepInProgress(ctx context.Context) {
+	every := s.c.AckWait / 3
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			var due []jetstream.Msg
+			s.mu.Lock()
+			for d := s.held.next; d != &s.held; d = d.next {
+				if now.Sub(d.progress) >= every {
+					d.progress = now
+					due = append(due, d.m)
+				}
+			}
+			s.mu.Unlock()
+			for _, m := range due {
+				if err := m.InProgress(); err != nil {
+					s.opts.failed("ack")
+				}
+			}
+		}
+	}
+}
+
+// drain waits up to drainTimeout for the messages Recv handed out to be
+// acked, then naks those it never handed out.
+func (s *Source) drain() {
+	deadline := time.Now().Add(drainTimeout)
+	for s.handed.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for {
+		select {
+		case d := <-s.out:
+			s.forget(d)
+			_ = d.m.Nak()
+		default:
+			return
+		}
+	}
+}
+
+// hand marks d as handed out by Recv.
+func (s *Source) hand(d *delivery) (sluice.Message[event.Event], func()) {
+	s.handed.Add(1)
+	d.handed.Store(true)
+	return d.msg, d.ack
+}
+
+// Recv returns the next message. It blocks until one arrives or ctx is
+// done. Once Run is stopping, it returns io.EOF.
+func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
+	if err := ctx.Err(); err != nil {
+		return sluice.Message[event.Event]{}, nil, fmt.Errorf("nats source: %w", err)
+	}
+	select {
+	case <-s.stopping:
+		return sluice.Message[event.Event]{}, nil, io.EOF
+	default:
+	}
+	select {
+	case d := <-s.out:
+		m, ack := s.hand(d)
+		return m, ack, nil
+	case <-s.stopping:
+		return sluice.Message[event.Event]{}, nil, io.EOF
+	case <-ctx.Done():
+		return sluice.Message[event.Event]{}, nil, fmt.Errorf("nats source: %w", ctx.Err())
+	}
+}
+
+// RecvBatch returns up to len(msgs) messages that are already waiting,
+// blocking as Recv does for the first.
+func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
+	m, ack, err := s.Recv(ctx)
+	if err != nil {
+		return 0, err
+	}
+	msgs[0], acks[0] = m, ack
+	n := 1
+	for n < len(msgs) {
+		select {
+		case d := <-s.out:
+			msgs[n], acks[n] = s.hand(d)
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// NotReady says why the source takes no messages now, or returns "".
+func (s *Source) NotReady() string {
+	nc := s.nc.Load()
+	switch {
+	case nc == nil || nc.Status() != natsgo.CONNECTED:
+		return "not connected to " + redact(s.c.URL)
+	case !s.ready.Load():
+		return "consumer " + s.c.Durable + " on stream " + s.c.Stream + " not set up"
+	}
+	return ""
+}
+
+var (
+	_ sluice.BatchSource[event.Event] = (*Source)(nil)
+	_ sluice.Runner                   = (*Source)(nil)
+)

@@ -1,0 +1,258 @@
+package nats
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func newSource(t *testing.T, url, stream, subject, durable string, edit ...func(*SourceConfig)) *Source {
+	t.Helper()
+	c := DefaultSourceConfig()
+	c.URL, c.Stream, c.Subject, c.Durable = url, stream, subject, durable
+	for _, f := range edit {
+		f(&c)
+	}
+	s, err := NewSource(c, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The dangerous moment: sluiced dies holding messages it received and
+// the destination did not ack. The server sends exactly those again; the
+// acked one does not come back.
+func TestUnackedComeBackAfterCrash(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "LOGS", "logs.>")
+	publish(t, js, "logs.app", "one", "two", "three")
+	fast := func(c *SourceConfig) { c.AckWait = time.Second }
+
+	s := newSource(t, url, "LOGS", "logs.>", "crash", fast)
+	stop := run(t, s)
+	got, acks := recv(t, s, 3, false)
+	if !slices.Equal(got, []string{"one", "two", "three"}) {
+		t.Fatalf("got %q", got)
+	}
+	acks[1]()
+	if err := stop(); err != nil { // waits 2s for the others, then gives up on them
+		t.Fatal(err)
+	}
+
+	s = newSource(t, url, "LOGS", "logs.>", "crash", fast)
+	run(t, s)
+	got, _ = recv(t, s, 2, true)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"one", "three"}) {
+		t.Fatalf("after restart got %q, want the two unacked", got)
+	}
+	nothing(t, s, 1500*time.Millisecond)
+}
+
+// A slow destination: a message held for several AckWaits is reported in
+// progress and not sent again; with MaxAckPending messages held the
+// server sends no more, and once they are acked the rest follows (no
+// stall, fetchBatch ≤ maxAckPending).
+func TestSlowDestination(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "LOGS", "logs.>")
+	want := lines("slow-", 50)
+	publish(t, js, "logs.app", want...)
+	s := newSource(t, url, "LOGS", "", "slow", func(c *SourceConfig) {
+		c.AckWait, c.MaxAckPending, c.FetchBatch = time.Second, 10, 10
+	})
+	run(t, s)
+	got, acks := recv(t, s, 10, false)
+	nothing(t, s, 3500*time.Millisecond) // 3.5 AckWaits: no redelivery, and no 11th message
+	for _, a := range acks {
+		a()
+	}
+	rest, _ := recv(t, s, 40, true)
+	if got = append(got, rest...); !slices.Equal(got, want) {
+		t.Fatalf("got %d messages, want the 50 in order once each", len(got))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cons, err := js.Consumer(ctx, "LOGS", "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumRedelivered != 0 {
+		t.Errorf("%d redelivered, want 0 (in progress was not reported)", info.NumRedelivered)
+	}
+	if info.Config.AckPolicy != jetstream.AckExplicitPolicy || info.Config.MaxAckPending != 10 || info.Config.AckWait != time.Second {
+		t.Errorf("consumer config %+v", info.Config)
+	}
+}
+
+func TestUnknownStream(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	s := newSource(t, url, "NOPE", "logs.>", "x")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), `stream "NOPE" does not exist`) {
+		t.Fatalf("Run = %v, want an error naming the stream", err)
+	}
+}
+
+// Wrong credentials end Run with an error that names the fields; the
+// secret is in no log line or error.
+func TestWrongCredentials(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0, func(o *server.Options) { o.Username, o.Password = "sluiced", "right-secret" })
+	for _, edit := range []func(*SourceConfig){
+		func(c *SourceConfig) { c.User, c.Password = "sluiced", "wrong-secret" },
+		func(c *SourceConfig) { c.Token = "wrong-secret" },
+		func(c *SourceConfig) {},
+	} {
+		var logs syncBuf
+		c := DefaultSourceConfig()
+		c.URL, c.Stream = url, "LOGS"
+		edit(&c)
+		s, err := NewSource(c, "test", WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = s.Run(ctx)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "check credentialsFile, token, or user and password") {
+			t.Errorf("Run = %v, want an error naming the credential fields", err)
+		}
+		if err != nil && strings.Contains(err.Error()+logs.String(), "secret") {
+			t.Errorf("a secret was logged: %v\n%s", err, logs.String())
+		}
+	}
+	// The right ones pass: what fails next is the stream, which does not exist.
+	c := DefaultSourceConfig()
+	c.URL, c.Stream, c.User, c.Password = url, "LOGS", "sluiced", "right-secret"
+	s, err := NewSource(c, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), `stream "LOGS" does not exist`) {
+		t.Errorf("Run with the right credentials = %v, want the missing stream", err)
+	}
+}
+
+// A server that is down at start is retried with back-off; the source is
+// not ready until it connects, and the log names the server.
+func TestServerDownAtStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	var logs syncBuf
+	c := DefaultSourceConfig()
+	c.URL, c.Stream, c.Durable = url, "LOGS", "late"
+	s, err := NewSource(c, "test", WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s)
+	time.Sleep(500 * time.Millisecond)
+	if why := s.NotReady(); !strings.Contains(why, url) {
+		t.Errorf("NotReady = %q, want it to name %s", why, url)
+	}
+	if l := logs.String(); !strings.Contains(l, "cannot reach server") || !strings.Contains(l, url) {
+		t.Errorf("logs do not name the server:\n%s", l)
+	}
+	_, url2 := embedded(t, t.TempDir(), port)
+	_, js := client(t, url2)
+	stream(t, js, "LOGS", "logs.>")
+	publish(t, js, "logs.x", "hello")
+	waitReady(t, s)
+	if got, _ := recv(t, s, 1, true); got[0] != "hello" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// A message over maxMessageBytes is terminated (never sent again),
+// counted, and not passed on.
+func TestSourceOversize(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "LOGS", "logs.>")
+	publish(t, js, "logs.app", "small", strings.Repeat("x", 100), "after")
+	var dropped atomic.Int64
+	c := DefaultSourceConfig()
+	c.URL, c.Stream, c.Durable, c.MaxMessageBytes, c.AckWait = url, "LOGS", "big", 10, time.Second
+	s, err := NewSource(c, "test", WithHooks(Hooks{Dropped: func(_ string, n int) { dropped.Add(int64(n)) }}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s)
+	if got, _ := recv(t, s, 2, true); !slices.Equal(got, []string{"small", "after"}) {
+		t.Fatalf("got %q", got)
+	}
+	nothing(t, s, 1500*time.Millisecond) // past AckWait: terminated, not redelivered
+	if dropped.Load() != 1 {
+		t.Errorf("dropped %d, want 1", dropped.Load())
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuf) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuf) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// A consumer deleted under a running source ends Run with an error that
+// names it (the daemon stops, rather than wait for messages that cannot
+// come).
+func TestConsumerDeleted(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "LOGS", "logs.>")
+	s := newSource(t, url, "LOGS", "", "doomed")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitReady(t, s)
+	if err := js.DeleteConsumer(ctx, "LOGS", "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), `consumer "doomed" was deleted`) {
+			t.Fatalf("Run = %v, want an error naming the consumer", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run did not return after its consumer was deleted")
+	}
+}
