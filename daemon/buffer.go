@@ -83,9 +83,14 @@ func cmpOr[T comparable](v, def T) T {
 }
 
 // Send queues msgs to be written to the spool; ack is called once they
-// are durable there.
+// are durable there. The buffer's metrics count them in, and acked.
 func (b *diskBuffer) Send(ctx context.Context, ack func(), msgs ...msg) error {
-	return b.front.Send(ctx, ack, msgs...)
+	bytes := 0
+	for i := range msgs {
+		bytes += len(msgs[i].Value.Raw)
+	}
+	b.m.In(len(msgs), bytes)
+	return b.front.Send(ctx, countAcks(b.m, len(msgs), ack), msgs...)
 }
 
 // encode appends m's record to buf. A record too large for the spool is
@@ -150,6 +155,7 @@ func (b *diskBuffer) Recv(ctx context.Context) (msg, func(), error) {
 			ack()
 			continue
 		}
+		b.m.Out(1, len(m.Value.Raw))
 		return m, ack, nil
 	}
 }
