@@ -240,7 +240,8 @@ func TestSegmentDeletion(t *testing.T) {
 	for _, a := range acks[12:] {
 		a()
 	}
-	waitFor(t, func() bool { return len(segFiles(t, dir)) == 1 }) // the current one stays
+	// The current one stays. The files go before the spool forgets them.
+	waitFor(t, func() bool { return len(segFiles(t, dir)) == 1 && s.Stats().Segments == 1 })
 	if st := s.Stats(); st.Segments != 1 || st.Records != 0 {
 		t.Fatalf("stats %+v", st)
 	}
