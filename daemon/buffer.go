@@ -241,11 +241,6 @@ func (b *diskBuffer) unread() int64 {
 	return st.Records - st.InFlight
 }
 
-// full reports whether the spool is full and holds its writers back.
-func (b *diskBuffer) full() bool {
-	return b.sp.Stats().Waiting > 0
-}
-
 // fanout sends to every destination and acks once all of them have.
 type fanout []dest
 
