@@ -174,3 +174,26 @@ func TestRestartOnFullFileSystem(t *testing.T) {
 	got, _ = recvAll(t, s, 200*time.Millisecond)
 	equal(t, got, [][]byte{kiloRec(1001)})
 }
+
+// A record larger than a segment, or a Send larger than the room past one
+// segment, is refused with ErrTooLarge: nothing of it is written or acked.
+func TestSendTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, small(dir))
+	ctx := context.Background()
+	noAck := func() { t.Error("acked a Send that was refused") }
+	big := make([]byte, 5*frameLen)
+	if err := s.Send(ctx, noAck, sluice.Message[[]byte]{Value: rec(1)}, sluice.Message[[]byte]{Value: big}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Send of a record larger than a segment = %v, want ErrTooLarge", err)
+	}
+	many := make([]sluice.Message[[]byte], (1<<20)/frameLen)
+	for i := range many {
+		many[i].Value = rec(i)
+	}
+	if err := s.Send(ctx, noAck, many...); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Send of maxBytes = %v, want ErrTooLarge", err)
+	}
+	if vals, _ := recvAll(t, s, 50*time.Millisecond); len(vals) != 0 {
+		t.Errorf("%d records written by refused Sends", len(vals))
+	}
+}

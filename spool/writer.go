@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -21,8 +22,8 @@ import (
 // While the file system is full (ENOSPC, or a quota), Send waits and
 // tries again, as it waits for room. If ctx is done first, Send returns
 // its error and does not ack; records already written are still
-// delivered. A record whose frame exceeds
-// SegmentBytes is an error. After Run stops, Send returns sluice.ErrClosed.
+// delivered. A record whose frame exceeds SegmentBytes is an error
+// wrapping [ErrTooLarge]. After Run stops, Send returns sluice.ErrClosed.
 func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]byte]) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("spool: send: %w", err)
@@ -34,12 +35,12 @@ func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]b
 	for _, m := range msgs {
 		n := int64(headerSize + len(m.Value))
 		if n > s.c.SegmentBytes {
-			return fmt.Errorf("spool: send: record of %d bytes does not fit a segment of %d", len(m.Value), s.c.SegmentBytes)
+			return fmt.Errorf("spool: send: %w: record of %d bytes, segments of %d", ErrTooLarge, len(m.Value), s.c.SegmentBytes)
 		}
 		need += n
 	}
 	if need > s.c.MaxBytes-s.c.SegmentBytes {
-		return fmt.Errorf("spool: send: %d bytes in one Send exceed maxBytes-segmentBytes", need)
+		return fmt.Errorf("spool: send: %w: %d bytes in one Send exceed maxBytes-segmentBytes", ErrTooLarge, need)
 	}
 	if err := s.reserve(ctx, need, len(msgs)); err != nil {
 		if err == errDropped {
@@ -64,6 +65,12 @@ func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]b
 	sluice.Ack(ack)
 	return nil
 }
+
+// ErrTooLarge is the error, wrapped, of a Send whose records cannot be
+// written: one record's frame exceeds SegmentBytes, or all of them together
+// MaxBytes-SegmentBytes. Nothing of that Send is written or acked; the
+// caller refuses the records or sends them elsewhere.
+var ErrTooLarge = errors.New("too large for the spool")
 
 // dropLogInterval spaces the warnings about dropped records; the count
 // is exact in Stats.
