@@ -15,7 +15,9 @@ import (
 // noSpaceRetry, or as soon as the spool deletes a segment, and the spool
 // goes on reading, so that the destination drains it. Stats.NoSpace says
 // it lasts; Stats.NoSpaceWrites counts the failed writes. Nothing is
-// acked that is not written.
+// acked that is not written. This is so whatever WhenFull says: dropping
+// is for a spool that holds MaxBytes, a promise about the spool's size;
+// a full file system is a fault, and losing nothing is the safe side.
 
 // noSpaceRetry is how often writers waiting for space try again.
 const noSpaceRetry = 250 * time.Millisecond
