@@ -17,6 +17,9 @@
 // (see [Stats]). The spool never appends to a segment of an earlier run.
 // A running Spool locks its directory, so that no second one uses it.
 //
+// A full file system (ENOSPC, or a quota) stops nothing: a failed write is
+// undone and Sends wait for space, while Recv goes on (see nospace.go).
+//
 // [Inspect] reads a spool directory without changing it, even beside a
 // running Spool: what it holds, what is not yet acked, and what is damaged.
 package spool
