@@ -41,9 +41,18 @@ func (a *ackSet) len() int     { a.mu.Lock(); defer a.mu.Unlock(); return len(a.
 // says so in Stats. Once a reader acks records, acked segments are deleted
 // (the position saved in place, since no new file fits), writes go on,
 // and every acked record is read.
+//
+// With segments larger than the file system, the segment being written
+// when space runs out is sealed, so that it too is deleted once read.
 func TestFullFileSystem(t *testing.T) {
+	for _, seg := range []int64{64 << 10, 4 << 20} {
+		t.Run(fmt.Sprintf("segmentBytes=%d", seg), func(t *testing.T) { testFullFileSystem(t, seg) })
+	}
+}
+
+func testFullFileSystem(t *testing.T, segmentBytes int64) {
 	mnt := tmpfstest.Mount(t, 1<<20)
-	s, err := New(Config{Dir: filepath.Join(mnt, "spool"), SegmentBytes: 64 << 10, MaxBytes: 64 << 20, CheckpointInterval: 10 * time.Millisecond})
+	s, err := New(Config{Dir: filepath.Join(mnt, "spool"), SegmentBytes: segmentBytes, MaxBytes: 64 << 20, CheckpointInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,6 +149,7 @@ func (s *Spool) writeAll(ctx context.Context, msgs []sluice.Message[[]byte], nee
 		if err == nil || !isNoSpace(err) {
 			return end, err
 		}
+		s.sealForSpace()
 		if werr := s.waitSpace(ctx.Done()); werr != nil {
 			s.mu.Lock()
 			s.total -= need
@@ -158,6 +159,22 @@ func (s *Spool) writeAll(ctx context.Context, msgs []sluice.Message[[]byte], nee
 			}
 			return 0, sluice.ErrClosed
 		}
+	}
+}
+
+// sealForSpace seals the current segment, if it holds records, after a
+// write failed for lack of space: a segment is deleted once sealed and
+// acked, so the space its records take comes back once the destination
+// has them, even when the file system cannot hold one whole segment. The
+// new segment needs no data block until written. Call without wmu.
+func (s *Spool) sealForSpace() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	ok := !s.closed && s.cur != nil && s.curSeg.size > 0
+	s.mu.Unlock()
+	if ok && s.roll() == nil { // no space: counted, tried again; any other error is fatal, and recorded
+		s.syncAll() // closes the sealed file: a deleted file open somewhere keeps its space
 	}
 }
 
@@ -283,7 +300,7 @@ func (s *Spool) notifyLocked() {
 func (s *Spool) syncTo(ctx context.Context, target int64) error {
 	for {
 		s.mu.Lock()
-		if s.synced >= target {
+		if s.synced >= target && len(s.pending) == 0 && !s.dirDirty {
 			s.mu.Unlock()
 			return nil
 		}
