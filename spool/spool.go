@@ -142,7 +142,8 @@ type Stats struct {
 	// its writers back.
 	Waiting int
 	// NoSpace reports that the spool's file system is full (ENOSPC or a
-	// quota): writes fail, are undone, and are tried again until space is
+	// quota): the last write failed for lack of space and none succeeded
+	// since. Failed writes are undone and tried again until space is
 	// freed, while the spool goes on delivering what it holds.
 	NoSpace bool
 	// NoSpaceWrites counts the writes that failed for lack of space.
