@@ -49,7 +49,8 @@ type diskBuffer struct {
 	maxRec  int // largest record the spool takes
 	maxSend int // most bytes of records, with their headers, in one spool Send
 
-	recs sync.Pool // *[]sluice.Message[[]byte], the records of one write
+	recs     sync.Pool // *[]sluice.Message[[]byte], the records of one write
+	tooLarge every     // spaces the log lines about events too large for the spool
 }
 
 func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, runners []sluice.Runner,
@@ -60,7 +61,7 @@ func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, ru
 	}
 	b := &diskBuffer{name: name, sp: sp, inner: inner, runners: runners, stop: stop, log: log, m: m,
 		loops: cmpOr(bc.Parallelism, defaultBufferParallelism)}
-	b.maxRec = int(min(c.SegmentBytes, c.MaxBytes-c.SegmentBytes)) - spool.HeaderSize
+	b.maxRec = int(maxRecord(c))
 	b.maxSend = int(min(maxSendBytes, (c.MaxBytes-c.SegmentBytes)/2))
 
 	b.recs.New = func() any { return new([]sluice.Message[[]byte]) }
@@ -83,19 +84,59 @@ func cmpOr[T comparable](v, def T) T {
 }
 
 // Send queues msgs to be written to the spool; ack is called once they
-// are durable there.
+// are durable there. The buffer's metrics count them in, and acked.
+//
+// An event whose record is larger than the spool takes (a source that
+// declares no bound, or a handler that made it grow; validate refuses the
+// sources whose bound does not fit) is not spooled and never dropped: it
+// goes straight to the destination behind the buffer, as with a memory
+// buffer, and is acked once the destination has written it. It is counted
+// (sluice_errors_total, cause "tooLarge") and logged.
 func (b *diskBuffer) Send(ctx context.Context, ack func(), msgs ...msg) error {
-	return b.front.Send(ctx, ack, msgs...)
+	bytes, big := 0, 0
+	for i := range msgs {
+		bytes += len(msgs[i].Value.Raw)
+		if recordSize(&msgs[i].Value, b.maxRec) > b.maxRec {
+			big++
+		}
+	}
+	b.m.In(len(msgs), bytes)
+	ack = countAcks(b.m, len(msgs), ack)
+	if big == 0 {
+		return b.front.Send(ctx, ack, msgs...)
+	}
+	fit, around := make([]msg, 0, len(msgs)-big), make([]msg, 0, big)
+	for _, m := range msgs {
+		if n := recordSize(&m.Value, b.maxRec); n > b.maxRec {
+			around = append(around, m)
+			b.m.Error("tooLarge")
+			b.tooLarge.Do(func() {
+				b.log.Warn("buffer: an event too large for the spool goes straight to the destination, acknowledged once written there (logged at most every 10s); raise segmentBytes",
+					"bytes", n, "max", b.maxRec, "source", m.Value.Source)
+			})
+		} else {
+			fit = append(fit, m)
+		}
+	}
+	ack = sluice.AckAfter(min(len(fit), 1)+1, ack)
+	if len(fit) > 0 {
+		if err := b.front.Send(ctx, ack, fit...); err != nil {
+			return err
+		}
+	}
+	return b.inner.Send(ctx, ack, around...)
 }
 
-// encode appends m's record to buf. A record too large for the spool is
-// counted, logged and left out (an empty one): it could never be written.
+// encode appends m's record to buf. Send sends the events too large for
+// the spool around it, so this check never fails; should it, the event is
+// counted, logged and left out (an empty record) rather than corrupt the
+// spool.
 func (b *diskBuffer) encode(buf []byte, m *msg) []byte {
 	start := len(buf)
 	buf = m.Value.AppendRecord(buf)
 	if n := len(buf) - start; n > b.maxRec {
 		b.m.Dropped("tooLarge", 1)
-		b.log.Error("buffer: dropping an event too large for the spool; raise segmentBytes",
+		b.log.Error("buffer: dropping an event too large for the spool (a bug: Send should have sent it around the spool)",
 			"bytes", n, "max", b.maxRec, "source", m.Value.Source)
 		return buf[:start]
 	}
@@ -150,6 +191,7 @@ func (b *diskBuffer) Recv(ctx context.Context) (msg, func(), error) {
 			ack()
 			continue
 		}
+		b.m.Out(1, len(m.Value.Raw))
 		return m, ack, nil
 	}
 }
@@ -241,11 +283,6 @@ func (b *diskBuffer) Run(ctx context.Context) error {
 func (b *diskBuffer) unread() int64 {
 	st := b.sp.Stats()
 	return st.Records - st.InFlight
-}
-
-// full reports whether the spool is full and holds its writers back.
-func (b *diskBuffer) full() bool {
-	return b.sp.Stats().Waiting > 0
 }
 
 // fanout sends to every destination and acks once all of them have.

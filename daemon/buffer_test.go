@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -233,7 +232,7 @@ func TestDiskBufferFull(t *testing.T) {
 				"dataDir": %q,
 				"shutdownTimeout": "1s",
 				"admin": {"addr": %q},
-				"sources": {"in": {"type": "http", "addr": %q, "requestTimeout": "1s"}},
+				"sources": {"in": {"type": "http", "addr": %q, "requestTimeout": "1s", "maxBodyBytes": 4096}},
 				"destinations": {"out": {"type": "hold", "buffer": {"type": "disk", "maxBytes": 65536, "segmentBytes": 16384, "whenFull": %q}}},
 			}`, dir, adminAddr, httpAddr, whenFull)
 			stop := start(t, cfg, bufferRegistry(&ackLog{}, &hold{}))
@@ -320,7 +319,7 @@ func TestDiskBufferFullStopsTCPReading(t *testing.T) {
 		"dataDir": %q,
 		"shutdownTimeout": "1s",
 		"admin": {"addr": %q},
-		"sources": {"in": {"type": "syslog", "addr": %q, "network": "tcp"}},
+		"sources": {"in": {"type": "syslog", "addr": %q, "network": "tcp", "maxMessageBytes": 2048}},
 		"destinations": {"out": {"type": "hold", "buffer": {"type": "disk", "maxBytes": 65536, "segmentBytes": 16384}}},
 	}`, dir, adminAddr, sysAddr)
 	stop := start(t, cfg, bufferRegistry(&ackLog{}, &hold{}))
@@ -360,43 +359,5 @@ func TestDiskBufferFullStopsTCPReading(t *testing.T) {
 	}
 	if dropped := metric(t, adminAddr, `sluice_spool_dropped_records_total{buffer="out"}`); dropped != 0 {
 		t.Errorf("%v records dropped with whenFull block", dropped)
-	}
-}
-
-// An event whose record is larger than a spool segment can never be
-// written: it is dropped, logged and acked, and the events around it are
-// delivered.
-func TestDiskBufferDropsTooLarge(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out.ndjson")
-	big := strings.Repeat("x", 20000) // the segments hold 16384 bytes
-	cfg := fmt.Sprintf(`{
-		"dataDir": %q,
-		"sources": {"g": {"type": "gen", "lines": ["before", %q, "after"]}},
-		"destinations": {"out": {"type": "file", "path": %q, "buffer": {"type": "disk", "maxBytes": 65536, "segmentBytes": 16384}}},
-	}`, dir, big, out)
-	var logs bytes.Buffer
-	acked := &ackLog{}
-	dm, err := daemon.New([]byte(cfg), testRegistry(acked), slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := dm.Run(ctx); err != nil {
-		t.Fatalf("Run = %v", err)
-	}
-	var got []string
-	for _, l := range readLines(t, out) {
-		got = append(got, l["raw"].(string))
-	}
-	if strings.Join(got, ",") != "before,after" {
-		t.Errorf("delivered %q, want before and after", got)
-	}
-	if acked.n != 3 {
-		t.Errorf("source acked %d events, want 3", acked.n)
-	}
-	if !strings.Contains(logs.String(), "dropping an event too large for the spool") {
-		t.Errorf("nothing logged about the dropped event:\n%s", logs.String())
 	}
 }

@@ -21,7 +21,9 @@ import (
 // soon as it is fsynced to the spool (one fsync per group of batches), and
 // the destination reads the spool in order. A crash, a restart or a
 // destination outage then loses nothing acknowledged: the spool replays
-// what the destination had not acknowledged.
+// what the destination had not acknowledged. When the spool's file system
+// is full, its sources are held back (as when the spool holds maxBytes)
+// while it goes on delivering; /readyz and sluice_spool_no_space say so.
 type BufferConfig struct {
 	// Type is "memory" or "disk". Default "memory".
 	Type string `json:"type"`
@@ -33,7 +35,13 @@ type BufferConfig struct {
 	MaxBytes int64 `json:"maxBytes"`
 	// SegmentBytes is the size of one spool file; a file is deleted once
 	// the destination has acknowledged all of it. Default the smaller of
-	// 67108864 (64 MiB) and maxBytes/2.
+	// 67108864 (64 MiB) and maxBytes/2. One event must fit a file: the
+	// config is refused if a source in front may make an event larger
+	// (such as an http source's maxBodyBytes, or twice a syslog source's
+	// maxMessageBytes, plus 8 KiB). An event that is larger anyway (a
+	// handler made it grow) goes around the spool, straight to the
+	// destination, and is acknowledged once written there; it is counted
+	// in sluice_errors_total{cause="tooLarge"}.
 	SegmentBytes int64 `json:"segmentBytes"`
 	// WhenFull is what happens to new events when the spool holds
 	// maxBytes: "block" waits for room, which slows the sources down

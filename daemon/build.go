@@ -119,7 +119,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			errs = append(errs, fmt.Errorf("sources.%s: %w", c.Name, err))
 			continue
 		}
-		rt := &router{}
+		rt := &router{m: ms.component(KindSource, c.Name)}
 		routers[c.Name] = rt
 		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name), received: new(atomic.Int64)})
 	}
@@ -197,6 +197,7 @@ type namedHandler struct {
 // of those sends has acked. Filtered events count as delivered.
 type router struct {
 	routes []route
+	m      *Metrics // the source's: counts what is acked
 }
 
 type route struct {
@@ -206,6 +207,7 @@ type route struct {
 
 // Send is safe for concurrent use if the handlers and destinations are.
 func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
+	ack = countAcks(r.m, len(msgs), ack)
 	// The common case, one route and no handlers: no copy.
 	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 {
 		return r.routes[0].to.Send(ctx, ack, msgs...)
@@ -235,6 +237,15 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 		}
 	}
 	return nil
+}
+
+// countAcks returns an ack that counts n events acked in m, then calls
+// ack: one function per Send, not per event.
+func countAcks(m *Metrics, n int, ack func()) func() {
+	return func() {
+		m.Acked(n)
+		sluice.Ack(ack)
+	}
 }
 
 // apply runs msgs through the route's handlers in order.

@@ -222,6 +222,7 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 		p.Routes = append(p.Routes, rt)
 	}
 	errs = append(errs, p.checkBuffers()...)
+	errs = append(errs, p.checkEventSizes()...)
 	if p.File.Routes != nil {
 		for _, name := range sortedKeys(p.File.Sources) {
 			if !routed[name] {

@@ -25,6 +25,7 @@ const usage = `sluiced moves events from sources to destinations, reliably.
 
 Usage:
   sluiced run [--config FILE]       run until SIGINT or SIGTERM, then drain and exit
+                                    (SIGHUP is logged and ignored)
   sluiced validate --config FILE    check a config without running it
   sluiced spool inspect|verify [--config FILE]
                                     report on, or check, the disk buffers
@@ -113,6 +114,15 @@ func runCmd(args []string, stderr io.Writer, r *Registry) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage(err)
 	}
+	// SIGHUP (a terminal closing, or an operator asking for a reload)
+	// would kill the process by default: until reload exists it is
+	// logged, once the logger exists, and ignored.
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer func() {
+		signal.Stop(hups)
+		close(hups)
+	}()
 	var log *slog.Logger
 	if *level != "" || *format != "" {
 		lc := LogConfig{Level: "info", Format: "text"}
@@ -151,6 +161,11 @@ func runCmd(args []string, stderr io.Writer, r *Registry) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	go func() {
+		for range hups {
+			d.log.Warn("SIGHUP ignored: reload not supported yet; restart sluiced to apply a new config")
+		}
+	}()
 	go func() {
 		if _, ok := <-sigs; !ok {
 			return

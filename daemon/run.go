@@ -287,7 +287,10 @@ func (g *graph) buffers() []*diskBuffer {
 // back, or the first component that is not healthy, or returns "".
 func (g *graph) busy() string {
 	for _, b := range g.buffers() {
-		if b.full() {
+		switch st := b.sp.Stats(); {
+		case st.NoSpace:
+			return "buffer " + b.name + ": its file system is full: its sources are held back until space is freed"
+		case st.Waiting > 0:
 			return "buffer " + b.name + " is full: its sources are held back until the destination takes events"
 		}
 	}

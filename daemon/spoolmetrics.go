@@ -18,6 +18,7 @@ type spoolCollector struct {
 	segments, bytes, records, oldest         *prometheus.Desc
 	skipped, regions, corrupt, torn, dropped *prometheus.Desc
 	fsyncs                                   *prometheus.Desc
+	noSpace, noSpaceWrites, positionErrors   *prometheus.Desc
 }
 
 func newSpoolCollector() *spoolCollector {
@@ -35,6 +36,10 @@ func newSpoolCollector() *spoolCollector {
 		torn:     desc("torn_bytes_total", "Bytes of torn tails truncated at start: writes never completed, never acknowledged."),
 		dropped:  desc("dropped_records_total", `Records dropped because the spool was full (whenFull "dropNewest").`),
 		fsyncs:   desc("fsyncs_total", "Fsyncs of a disk buffer's spool."),
+		noSpace: desc("no_space", "1 while the file system of a disk buffer's spool is full: "+
+			"its sources are held back, and it goes on delivering what it holds."),
+		noSpaceWrites:  desc("no_space_writes_total", "Writes to a disk buffer's spool that failed for lack of space, undone and tried again."),
+		positionErrors: desc("position_errors_total", "Failed saves of a disk buffer's read position: after a restart, what was delivered since the last save is delivered again."),
 	}
 }
 
@@ -47,7 +52,8 @@ func (c *spoolCollector) add(name string, stats func() spool.Stats) {
 }
 
 func (c *spoolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.segments, c.bytes, c.records, c.oldest, c.skipped, c.regions, c.corrupt, c.torn, c.dropped, c.fsyncs} {
+	for _, d := range []*prometheus.Desc{c.segments, c.bytes, c.records, c.oldest, c.skipped, c.regions, c.corrupt, c.torn, c.dropped, c.fsyncs,
+		c.noSpace, c.noSpaceWrites, c.positionErrors} {
 		ch <- d
 	}
 }
@@ -78,5 +84,12 @@ func (c *spoolCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.torn, st.TornBytes)
 		counter(c.dropped, st.Dropped)
 		counter(c.fsyncs, st.Fsyncs)
+		noSpace := 0.0
+		if st.NoSpace {
+			noSpace = 1
+		}
+		gauge(c.noSpace, noSpace)
+		counter(c.noSpaceWrites, st.NoSpaceWrites)
+		counter(c.positionErrors, st.PositionErrors)
 	}
 }

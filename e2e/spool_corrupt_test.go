@@ -149,7 +149,7 @@ func TestSpoolCorruption(t *testing.T) {
 				"dataDir": %q,
 				"shutdownTimeout": "2s",
 				"admin": {"addr": "127.0.0.1:%d"},
-				"sources": {"in": {"type": "http", "addr": "127.0.0.1:%d"}},
+				"sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "maxBodyBytes": 32768}},
 				"destinations": {"out": {"type": "http", "url": %q, "batch": {"age": "20ms", "retry": {"initial": "10ms", "max": "100ms"}},
 					"buffer": {"type": "disk", "segmentBytes": 65536, "maxBytes": 67108864}}},
 			}`, dir, adminPort, httpPort, "http://"+tg.addr+"/")
@@ -161,8 +161,9 @@ func TestSpoolCorruption(t *testing.T) {
 			postSeqs(t, url, 0, total/4, 50)
 			spoolDir := filepath.Join(dir, "spool", "out")
 			waitFor(t, "the first quarter delivered and its position persisted", func() bool {
-				_, err := os.Stat(filepath.Join(spoolDir, "position.json"))
-				return rcv.distinct() == total/4 && err == nil
+				// A blank position file is the placeholder of a new spool.
+				b, err := os.ReadFile(filepath.Join(spoolDir, "position.json"))
+				return rcv.distinct() == total/4 && err == nil && bytes.Contains(b, []byte(`"segment"`))
 			})
 			tg.set(false, true) // down, answering 503
 			postSeqs(t, url, total/4, total, 50)

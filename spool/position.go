@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ func readPosition(dir string) (p pos, ok bool, err error) {
 	if err != nil {
 		return pos{}, false, err
 	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return pos{}, false, nil // the placeholder of a spool without a position
+	}
 	if err := json.Unmarshal(b, &p); err != nil {
 		return pos{}, false, fmt.Errorf("damaged: %w", err)
 	}
@@ -42,17 +46,41 @@ func readPosition(dir string) (p pos, ok bool, err error) {
 	return p, true, nil
 }
 
-// writePosition replaces the position file atomically.
-func writePosition(dir string, p pos) error {
+// positionBytes is the least size of the position file, padded with
+// spaces, so that writePositionInPlace can overwrite it on a full file
+// system.
+const positionBytes = 128
+
+// encodePosition returns the content of the position file for p.
+func encodePosition(p pos) ([]byte, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, positionFile), append(b, '\n'), 0o644)
+	for len(b) < positionBytes-1 {
+		b = append(b, ' ')
+	}
+	return append(b, '\n'), nil
+}
+
+// writePlaceholder writes a blank position file of positionBytes, read as
+// no position, so that a full file system finds one to overwrite in place.
+func writePlaceholder(dir string) error {
+	b := bytes.Repeat([]byte{' '}, positionBytes)
+	b[len(b)-1] = '\n'
+	return writePosition(dir, b)
+}
+
+// writePosition replaces the position file atomically.
+func writePosition(dir string, b []byte) error {
+	return atomicfile.WriteFile(filepath.Join(dir, positionFile), b, 0o644)
 }
 
 // checkpoint persists the committed position if it changed since the last
-// call.
+// call. On a full file system it overwrites the file in place (see
+// writePositionInPlace); if that fails too, the error wraps errNoSpace and
+// is logged once while it lasts: the caller goes on, since a position not
+// saved only causes redelivery.
 func (s *Spool) checkpoint() error {
 	p, ok := s.tracker.Committed()
 	s.ckMu.Lock()
@@ -60,8 +88,31 @@ func (s *Spool) checkpoint() error {
 	if !ok || p == s.saved {
 		return nil
 	}
-	if err := writePosition(s.c.Dir, p); err != nil {
+	b, err := encodePosition(p)
+	if err == nil {
+		err = writePosition(s.c.Dir, b)
+	}
+	if err != nil && isNoSpace(err) {
+		if ierr := writePositionInPlace(s.c.Dir, b); ierr == nil {
+			err = nil
+		} else {
+			err = fmt.Errorf("%w: %w (in place: %w)", errNoSpace, err, ierr)
+		}
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.st.positionErrors++
+		s.mu.Unlock()
+		if !s.posFailing {
+			s.posFailing = true
+			s.o.log.Error("spool: cannot save the read position; after a restart, what was delivered since the last save is delivered again",
+				"dir", s.c.Dir, "err", err)
+		}
 		return fmt.Errorf("spool: write position: %w", err)
+	}
+	if s.posFailing {
+		s.posFailing = false
+		s.o.log.Info("spool: read position saved again", "dir", s.c.Dir)
 	}
 	s.saved = p
 	return nil

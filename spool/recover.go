@@ -62,6 +62,11 @@ func (s *Spool) recoverDir() error {
 	case !pok && len(segs) > 0:
 		s.o.log.Warn("spool: no position file, replaying from the oldest segment", "dir", dir)
 	}
+	if !pok && perr == nil {
+		if err := writePlaceholder(dir); err != nil {
+			s.o.log.Warn("spool: cannot write the position file's placeholder", "dir", dir, "err", err)
+		}
+	}
 	lastSeq := p.Seq
 	for i := len(segs) - 1; i >= 0; i-- {
 		g := segs[i]

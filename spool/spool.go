@@ -17,6 +17,9 @@
 // (see [Stats]). The spool never appends to a segment of an earlier run.
 // A running Spool locks its directory, so that no second one uses it.
 //
+// A full file system (ENOSPC, or a quota) stops nothing: a failed write is
+// undone and Sends wait for space, while Recv goes on (see nospace.go).
+//
 // [Inspect] reads a spool directory without changing it, even beside a
 // running Spool: what it holds, what is not yet acked, and what is damaged.
 package spool
@@ -60,6 +63,8 @@ type Spool struct {
 	tracker *checkpoint.Tracker[pos]
 	ckMu    sync.Mutex
 	saved   pos // last position written; guarded by ckMu
+	// posFailing: the last position write failed; guarded by ckMu.
+	posFailing bool
 
 	mu       sync.Mutex
 	segs     []*segment // in id order
@@ -81,7 +86,10 @@ type Spool struct {
 	firstSeq uint64 // its first sequence number
 	baseSeq  uint64 // sequence number before the oldest record on disk
 	st       counters
-	waiting  int // Sends waiting for room
+	waiting  int // Sends waiting for room or for space
+	// noSpaceSince is when writes began to fail for lack of space on the
+	// file system; zero while they do not.
+	noSpaceSince time.Time
 	// droppedLogged is when dropped records were last logged.
 	droppedLogged time.Time
 }
@@ -97,6 +105,7 @@ type segment struct {
 
 type counters struct {
 	skipped, regions, corruptBytes, tornBytes, dropped, fsyncs int64
+	noSpaceWrites, positionErrors                              int64
 }
 
 // Stats is a snapshot of a spool's state and counters.
@@ -128,8 +137,19 @@ type Stats struct {
 	// about the number not yet received (exactly, without damage).
 	InFlight int64
 	// Waiting is the number of Sends waiting for room: the spool is full
-	// (WhenFull "block") and holds its writers back.
+	// (WhenFull "block"), or its file system is (NoSpace), and it holds
+	// its writers back.
 	Waiting int
+	// NoSpace reports that the spool's file system is full (ENOSPC or a
+	// quota): the last write failed for lack of space and none succeeded
+	// since. Failed writes are undone and tried again until space is
+	// freed, while the spool goes on delivering what it holds.
+	NoSpace bool
+	// NoSpaceWrites counts the writes that failed for lack of space.
+	NoSpaceWrites int64
+	// PositionErrors counts failed writes of the read position file; a
+	// position not saved only causes redelivery after a restart.
+	PositionErrors int64
 	// Dropped counts records dropped by WhenFull "dropNewest".
 	Dropped int64
 	// Fsyncs counts group-commit fsyncs.
@@ -163,9 +183,11 @@ func New(c Config, opts ...Option) (*Spool, error) {
 // persists the read position and deletes acked segments until ctx is
 // done. On stop it fsyncs what was written, so pending Sends are acked,
 // and persists the position; Send and Recv then return sluice.ErrClosed.
-// A second call returns sluice.ErrAlreadyRunning. A write or fsync error
-// is fatal: Run returns it (after an fsync error nothing written since the
-// last good fsync may be trusted; the next run recovers from disk).
+// A second call returns sluice.ErrAlreadyRunning. A full file system is
+// not an error: writers wait for space (see nospace.go). Any other write
+// error, and any fsync error, is fatal: Run returns it (after an fsync
+// error nothing written since the last good fsync may be trusted; the
+// next run recovers from disk).
 func (s *Spool) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
@@ -201,7 +223,12 @@ loop:
 		case <-s.advance:
 			err = s.collect()
 		case <-ck.C:
-			err = s.checkpoint()
+			if err = s.checkpoint(); err == nil {
+				err = s.collect() // what an earlier position error held back
+			}
+		}
+		if err != nil && isNoSpace(err) {
+			err = nil // logged and counted; tried again at the next tick
 		}
 		if err != nil {
 			break loop
@@ -250,8 +277,8 @@ func (s *Spool) shutdown() error {
 	s.rmu.Lock()
 	s.rd.close()
 	s.rmu.Unlock()
-	if cerr := s.checkpoint(); err == nil {
-		err = cerr
+	if cerr := s.checkpoint(); err == nil && !isNoSpace(cerr) {
+		err = cerr // no space: logged; the next run redelivers
 	}
 	s.lock.Close() // after the last write: the next Spool may start
 	return err
@@ -337,6 +364,9 @@ func (s *Spool) Stats() Stats {
 		Dropped:        s.st.dropped,
 		Fsyncs:         s.st.fsyncs,
 		Waiting:        s.waiting,
+		NoSpace:        !s.noSpaceSince.IsZero(),
+		NoSpaceWrites:  s.st.noSpaceWrites,
+		PositionErrors: s.st.positionErrors,
 	}
 	for _, g := range s.segs {
 		st.Bytes += g.size

@@ -240,10 +240,11 @@ func TestSegmentDeletion(t *testing.T) {
 	for _, a := range acks[12:] {
 		a()
 	}
-	waitFor(t, func() bool { return len(segFiles(t, dir)) == 1 }) // the current one stays
-	// collect removes the files before it forgets the segments: Stats
-	// catches up a moment after the directory.
-	waitFor(t, func() bool { st := s.Stats(); return st.Segments == 1 && st.Records == 0 })
+	// The current one stays. The files go before the spool forgets them.
+	waitFor(t, func() bool { return len(segFiles(t, dir)) == 1 && s.Stats().Segments == 1 })
+	if st := s.Stats(); st.Segments != 1 || st.Records != 0 {
+		t.Fatalf("stats %+v", st)
+	}
 	stop()
 	// Every acked segment is gone; a restart numbers new segments after
 	// the position, so the reader does not skip them.

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -18,9 +19,11 @@ import (
 // "interval", ack is called once they are written (see [Config.Sync] for
 // the loss window). When the spool is full, Send waits for room, or, with
 // WhenFull "dropNewest", drops the records, counts and logs them and acks.
-// If ctx is done first, Send returns its error and does not ack; records
-// already written are still delivered. A record whose frame exceeds
-// SegmentBytes is an error. After Run stops, Send returns sluice.ErrClosed.
+// While the file system is full (ENOSPC, or a quota), Send waits and
+// tries again, as it waits for room. If ctx is done first, Send returns
+// its error and does not ack; records already written are still
+// delivered. A record whose frame exceeds SegmentBytes is an error
+// wrapping [ErrTooLarge]. After Run stops, Send returns sluice.ErrClosed.
 func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]byte]) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("spool: send: %w", err)
@@ -32,12 +35,12 @@ func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]b
 	for _, m := range msgs {
 		n := int64(headerSize + len(m.Value))
 		if n > s.c.SegmentBytes {
-			return fmt.Errorf("spool: send: record of %d bytes does not fit a segment of %d", len(m.Value), s.c.SegmentBytes)
+			return fmt.Errorf("spool: send: %w: record of %d bytes, segments of %d", ErrTooLarge, len(m.Value), s.c.SegmentBytes)
 		}
 		need += n
 	}
 	if need > s.c.MaxBytes-s.c.SegmentBytes {
-		return fmt.Errorf("spool: send: %d bytes in one Send exceed maxBytes-segmentBytes", need)
+		return fmt.Errorf("spool: send: %w: %d bytes in one Send exceed maxBytes-segmentBytes", ErrTooLarge, need)
 	}
 	if err := s.reserve(ctx, need, len(msgs)); err != nil {
 		if err == errDropped {
@@ -50,7 +53,7 @@ func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]b
 		sluice.Ack(ack)
 		return nil
 	}
-	end, err := s.write(msgs)
+	end, err := s.writeAll(ctx, msgs, need)
 	if err != nil {
 		return fmt.Errorf("spool: send: %w", err)
 	}
@@ -62,6 +65,12 @@ func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]b
 	sluice.Ack(ack)
 	return nil
 }
+
+// ErrTooLarge is the error, wrapped, of a Send whose records cannot be
+// written: one record's frame exceeds SegmentBytes, or all of them together
+// MaxBytes-SegmentBytes. Nothing of that Send is written or acked; the
+// caller refuses the records or sends them elsewhere.
+var ErrTooLarge = errors.New("too large for the spool")
 
 // dropLogInterval spaces the warnings about dropped records; the count
 // is exact in Stats.
@@ -125,45 +134,105 @@ func (s *Spool) reserve(ctx context.Context, need int64, records int) error {
 	}
 }
 
+// writeAll writes msgs, for which need bytes are reserved, and returns
+// the value of written after them. While the file system is full it waits
+// and tries again; if ctx is done or the spool stops first, it releases the
+// room of the records not written and returns the error (the records
+// written are still delivered).
+func (s *Spool) writeAll(ctx context.Context, msgs []sluice.Message[[]byte], need int64) (int64, error) {
+	for {
+		n, end, err := s.write(msgs)
+		for _, m := range msgs[:n] {
+			need -= int64(headerSize + len(m.Value))
+		}
+		msgs = msgs[n:]
+		if err == nil || !isNoSpace(err) {
+			return end, err
+		}
+		s.sealForSpace()
+		if werr := s.waitSpace(ctx.Done()); werr != nil {
+			s.mu.Lock()
+			s.total -= need
+			s.mu.Unlock()
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("%w (%w)", ctx.Err(), err)
+			}
+			return 0, sluice.ErrClosed
+		}
+	}
+}
+
+// sealForSpace seals the current segment, if it holds records, after a
+// write failed for lack of space: a segment is deleted once sealed and
+// acked, so the space its records take comes back once the destination
+// has them, even when the file system cannot hold one whole segment. The
+// new segment needs no data block until written. Call without wmu.
+func (s *Spool) sealForSpace() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	ok := !s.closed && s.cur != nil && s.curSeg.size > 0
+	s.mu.Unlock()
+	if ok && s.roll() == nil { // no space: counted, tried again; any other error is fatal, and recorded
+		s.syncAll() // closes the sealed file: a deleted file open somewhere keeps its space
+	}
+}
+
 // write appends the frames of msgs to the current segment, rolling to a
-// new one as needed, and returns the value of written after them.
-func (s *Spool) write(msgs []sluice.Message[[]byte]) (int64, error) {
+// new one as needed, and returns how many of msgs it wrote and the value
+// of written after them. A write that fails for lack of space is undone
+// (see nospace.go) and its error wraps errNoSpace; any other error is
+// fatal to the spool.
+func (s *Spool) write(msgs []sluice.Message[[]byte]) (int, int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
 	closed, size := s.closed || s.cur == nil, s.curSeg.size
 	s.mu.Unlock()
 	if closed {
-		return 0, sluice.ErrClosed
+		return 0, 0, sluice.ErrClosed
 	}
 	at := s.o.now().UnixNano()
 	buf := s.wbuf[:0]
-	for _, m := range msgs {
+	first, firstSeq := 0, s.nextSeq // the first record in buf
+	fail := func(err error) (int, int64, error) {
+		s.nextSeq = firstSeq // the records of buf are not on disk
+		s.mu.Lock()
+		end := s.written
+		s.mu.Unlock()
+		return first, end, err
+	}
+	for i, m := range msgs {
 		n := int64(headerSize + len(m.Value))
 		if size+int64(len(buf))+n > s.c.SegmentBytes && size+int64(len(buf)) > 0 {
 			if err := s.flush(buf); err != nil {
-				return 0, err
+				return fail(err)
 			}
-			buf = buf[:0]
+			buf, first, firstSeq = buf[:0], i, s.nextSeq
 			if err := s.roll(); err != nil {
-				return 0, err
+				return fail(err)
 			}
 			size = 0
 		}
 		buf = appendFrame(buf, s.nextSeq, at, m.Value)
 		s.nextSeq++
 	}
-	err := s.flush(buf)
+	if err := s.flush(buf); err != nil {
+		return fail(err)
+	}
 	if cap(buf) <= 1<<20 {
 		s.wbuf = buf[:0]
 	}
 	s.mu.Lock()
 	end := s.written
+	s.spaceBackLocked()
 	s.mu.Unlock()
-	return end, err
+	return len(msgs), end, nil
 }
 
-// flush writes buf to the current segment. Call with wmu held.
+// flush writes buf to the current segment. Call with wmu held. If the
+// file system is full, it truncates the segment back to its last whole
+// record and returns an error wrapping errNoSpace.
 func (s *Spool) flush(buf []byte) error {
 	if len(buf) == 0 {
 		return nil
@@ -171,6 +240,15 @@ func (s *Spool) flush(buf []byte) error {
 	n, err := s.cur.Write(buf)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err != nil && isNoSpace(err) {
+		if terr := s.cur.Truncate(s.curSeg.size); terr != nil {
+			err = fmt.Errorf("write segment %d: %w; truncating the partial write: %w", s.curSeg.id, err, terr)
+			s.fail(err)
+			return err
+		}
+		s.noSpaceLocked(err)
+		return fmt.Errorf("write segment %d: %w: %w", s.curSeg.id, errNoSpace, err)
+	}
 	s.curSeg.size += int64(n)
 	s.written += int64(n)
 	if err != nil {
@@ -190,6 +268,10 @@ func (s *Spool) roll() error {
 	f, err := os.OpenFile(segmentPath(s.c.Dir, id), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err != nil && isNoSpace(err) {
+		s.noSpaceLocked(err)
+		return fmt.Errorf("create segment: %w: %w", errNoSpace, err)
+	}
 	if err != nil {
 		err = fmt.Errorf("create segment: %w", err)
 		s.fail(err)
@@ -218,7 +300,7 @@ func (s *Spool) notifyLocked() {
 func (s *Spool) syncTo(ctx context.Context, target int64) error {
 	for {
 		s.mu.Lock()
-		if s.synced >= target {
+		if s.synced >= target && len(s.pending) == 0 && !s.dirDirty {
 			s.mu.Unlock()
 			return nil
 		}

@@ -3,7 +3,10 @@ package webhook
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/batch"
@@ -33,7 +36,8 @@ type Config struct {
 	// Content-Encoding: gzip). Default "none".
 	Compression string `json:"compression"`
 	// Headers are added to every request, such as {"X-Api-Key": "$KEY"}.
-	// Values are secrets. Default none.
+	// Values are secrets. A name must be an HTTP token and a value may not
+	// hold a newline or another control character but tab. Default none.
 	Headers map[string]config.Secret `json:"headers"`
 	// BearerToken, if set, is sent as "Authorization: Bearer <token>".
 	// Default none.
@@ -108,6 +112,7 @@ func (c *Config) Validate() error {
 	if c.BearerToken != "" && c.BasicAuth != nil {
 		errs = append(errs, &config.FieldError{Path: "basicAuth", Msg: "set bearerToken or basicAuth, not both"})
 	}
+	errs = append(errs, checkHeaders(c.Headers, c.BearerToken)...)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
 	}
@@ -163,6 +168,56 @@ func (c RunRevealConfig) httpConfig() Config {
 	h.Format = "array"
 	h.Batch = batch.Config{Count: c.BatchSize, Age: c.FlushFreq, Parallelism: 2}
 	return h
+}
+
+// checkHeaders checks that every header name is an HTTP token and that
+// no value (nor the bearer token, sent as a header) holds a newline or
+// another control character, which would split the request or make every
+// POST fail. Its errors name the field, never the value, a secret.
+func checkHeaders(h map[string]config.Secret, bearer config.Secret) []error {
+	var errs []error
+	names := slices.Sorted(maps.Keys(h))
+	for _, name := range names {
+		path := "headers." + name
+		if !validHeaderName(name) {
+			errs = append(errs, &config.FieldError{Path: path, Msg: fmt.Sprintf("%q is not a valid header name", name)})
+			continue
+		}
+		if !validHeaderValue(h[name].Reveal()) {
+			errs = append(errs, &config.FieldError{Path: path, Msg: badHeaderValue})
+		}
+	}
+	if !validHeaderValue(bearer.Reveal()) {
+		errs = append(errs, &config.FieldError{Path: "bearerToken", Msg: badHeaderValue})
+	}
+	return errs
+}
+
+const badHeaderValue = "the value holds a newline or another control character, which a header value may not " +
+	"(a value read from a file or an environment variable often ends with a newline)"
+
+// validHeaderName reports whether name is an RFC 9110 token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v holds no control character but
+// horizontal tab (RFC 9110 field-value): no CR, LF or NUL.
+func validHeaderValue(v string) bool {
+	for _, c := range []byte(v) {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // checkURL reports whether s is an absolute http(s) URL; its error never

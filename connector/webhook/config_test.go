@@ -62,6 +62,14 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// A header value with a tab, which RFC 9110 allows, loads.
+func TestHeaderValueWithTab(t *testing.T) {
+	cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": {"type": "http", "url": "https://h/x", "headers": {"X-Key": "a\tb"}}}}`
+	if _, err := daemon.Load([]byte(cfg), registry()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, dest string
@@ -78,6 +86,16 @@ func TestConfigErrors(t *testing.T) {
 		{"secret not echoed", `{"type": "http", "url": 5, "bearerToken": 7}`, []string{"destinations.out.url: expected a string", "destinations.out.bearerToken: expected a string"}},
 		{"basic auth", `{"type": "http", "url": "https://h/x", "basicAuth": {"password": "s3cret"}}`, []string{"destinations.out.basicAuth.username: required"}},
 		{"flushFreq", `{"type": "runreveal", "webhookURL": "https://h/x", "flushFreq": "soon"}`, []string{"destinations.out.flushFreq: expected a duration string"}},
+		{"header value with LF", `{"type": "http", "url": "https://h/x", "headers": {"X-Api-Key": "s3cret\nX-Injected: 1"}}`,
+			[]string{"destinations.out.headers.X-Api-Key: the value holds a newline"}},
+		{"header value with CR", `{"type": "http", "url": "https://h/x", "headers": {"A": "ok", "X-Key": "s3cret\r"}}`,
+			[]string{"destinations.out.headers.X-Key: the value holds a newline"}},
+		{"header value with NUL", `{"type": "http", "url": "https://h/x", "headers": {"X-Key": "s3cret\u0000"}}`,
+			[]string{"destinations.out.headers.X-Key: the value holds a newline or another control character"}},
+		{"header name", `{"type": "http", "url": "https://h/x", "headers": {"X Key": "s3cret"}}`,
+			[]string{`destinations.out.headers.X Key: "X Key" is not a valid header name`}},
+		{"bearer token with LF", `{"type": "http", "url": "https://h/x", "bearerToken": "s3cret\n"}`,
+			[]string{"destinations.out.bearerToken: the value holds a newline"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": ` + tc.dest + `}}`
