@@ -11,12 +11,14 @@ import (
 	"time"
 )
 
-// The packaged config (what the .deb installs as
-// /etc/sluiced/sluiced.hujson) passes the binary's own validate.
+// The packaged configs, /etc/sluiced/sluiced.hujson of the .deb and of
+// the container image, pass the binary's own validate.
 func TestPackagedConfigValidates(t *testing.T) {
-	code, out := runSluiced(t, sluicedCmd(t, "validate", "../packaging/sluiced.hujson"))
-	if code != 0 || !strings.Contains(out, ": ok (1 sources, 1 destinations") {
-		t.Errorf("validate: exit %d: %s", code, out)
+	for _, path := range []string{"../packaging/sluiced.hujson", "../packaging/container.hujson"} {
+		code, out := runSluiced(t, sluicedCmd(t, "validate", path))
+		if code != 0 || !strings.Contains(out, path+": ok (1 sources, 1 destinations") {
+			t.Errorf("validate %s: exit %d: %s", path, code, out)
+		}
 	}
 }
 
