@@ -80,7 +80,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"--help"}, 0, "sluiced run [[--config] FILE]"},
 		{[]string{"run", "--help"}, 0, "Usage: sluiced run"},
 		{[]string{"validate", "--help"}, 0, "Usage: sluiced validate"},
-		{[]string{"validate"}, 2, "--config is required"},
+		{[]string{"validate"}, 2, "a config file is required"},
 		{[]string{"validate", "--config", "testdata/nope.hujson"}, 1, "no such file"},
 		{[]string{"validate", "--config", ""}, 2, "empty config file name"},
 		{[]string{"validate", "../examples/syslog-forward.hujson"}, 0, ": ok ("},

@@ -157,7 +157,7 @@ func validateCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
 		return exitUsage(err)
 	}
 	if *path == "" {
-		fmt.Fprintln(stderr, "sluiced validate: --config is required")
+		fmt.Fprintln(stderr, "sluiced validate: a config file is required: sluiced validate FILE")
 		return 2
 	}
 	d, err := load(*path, r, discard)
