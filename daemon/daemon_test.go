@@ -91,6 +91,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"run", "--config", "a.hujson", "b.hujson"}, 2, `two config files: --config "a.hujson" and "b.hujson"`},
 		{[]string{"run", ""}, 2, "empty config file name"},
 		{[]string{"run", "testdata/nope.hujson"}, 1, "testdata/nope.hujson: no such file"},
+		{[]string{"spool", "inspect", "testdata/nope.hujson"}, 1, "testdata/nope.hujson: no such file"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{nil, 2, "Usage:"},
 	} {

@@ -20,7 +20,7 @@ const usage = `sluiced moves events from sources to destinations, reliably.
 Usage:
   sluiced run [[--config] FILE]     run until SIGINT or SIGTERM, then drain and exit
   sluiced validate [--config] FILE  check a config without running it
-  sluiced spool inspect|verify [--config FILE]
+  sluiced spool inspect|verify [[--config] FILE]
                                     report on, or check, the disk buffers
   sluiced version                   print the version, commit and build date
 
