@@ -14,7 +14,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=v0.0.0-dev COMMIT=unknown DATE=unknown
+ARG VERSION=v0.0.0-dev
+ARG COMMIT=unknown
+ARG DATE=unknown
 # timetzdata: the syslog source's IANA timezones without /usr/share/zoneinfo.
 RUN pkg=github.com/sluicehq/sluice/daemon && \
 	CGO_ENABLED=0 go build -trimpath -tags timetzdata \
