@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,7 +93,7 @@ func TestRunPositionalConfig(t *testing.T) {
 	go func() { d.done <- d.cmd.Wait() }()
 	t.Cleanup(d.kill)
 	waitFor(t, "sluiced to run", func() bool { return strings.Contains(d.logs.String(), "msg=running") })
-	if logs := d.logs.String(); !strings.Contains(logs, fmt.Sprintf("127.0.0.1:%d", port)) || strings.Contains(logs, ":5514") {
+	if logs := d.logs.String(); !strings.Contains(logs, fmt.Sprintf("127.0.0.1:%d", port)) || regexp.MustCompile(`:5514\b`).MatchString(logs) {
 		t.Fatalf("not running %s:\n%s", path, logs)
 	}
 	if out, err := exec.Command(logger, "-d", "-n", "127.0.0.1", "-P", fmt.Sprint(port), "--rfc5424", "positional").CombinedOutput(); err != nil {
