@@ -103,7 +103,7 @@ func (c *BufferConfig) Validate() error {
 	maxBytes, segBytes := c.sizes()
 	switch {
 	case c.SegmentBytes != 0 && (c.SegmentBytes < spool.MinSegmentBytes || c.SegmentBytes > spool.MaxSegmentBytes):
-		field("segmentBytes", fmt.Sprintf("want %d to %d, got %d", spool.MinSegmentBytes, spool.MaxSegmentBytes, c.SegmentBytes))
+		field("segmentBytes", fmt.Sprintf("want %d to %d, got %d", spool.MinSegmentBytes, int64(spool.MaxSegmentBytes), c.SegmentBytes))
 	case segBytes < spool.MinSegmentBytes:
 		field("maxBytes", fmt.Sprintf("must be at least %d (two segments of at least %d bytes), got %d", 2*spool.MinSegmentBytes, spool.MinSegmentBytes, maxBytes))
 	case maxBytes < 2*segBytes:

@@ -56,7 +56,8 @@ func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
 // destination down, or stopped before it could start) is not clean: Run
 // returns errors wrapping [sluice.ErrUndelivered] that count them.
 func (d *Daemon) Run(ctx context.Context) error {
-	if err := os.MkdirAll(d.plan.File.DataDir, 0o755); err != nil {
+	if err := writableDir(d.plan.File.DataDir); err != nil {
+		d.log.Error("cannot start", "component", "dataDir", "path", d.plan.File.DataDir, "err", err)
 		return fmt.Errorf("data directory: %w", err)
 	}
 	state := &runState{busy: d.g.busy}
@@ -65,6 +66,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wait, err := serveAdmin(actx, c, d.ms, state, d.log)
 		if err != nil {
 			cancel()
+			d.log.Error("cannot start", "component", "admin", "addr", c.Addr, "err", err)
 			return err
 		}
 		defer wait()
@@ -81,6 +83,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("stopped")
 	return nil
+}
+
+// writableDir makes dir if need be and checks that a file can be made in
+// it, so that a data directory the daemon cannot write fails the start
+// rather than the first checkpoint or spool write.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".sluiced-probe-*")
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func newLogger(w io.Writer, c LogConfig) *slog.Logger {

@@ -80,11 +80,21 @@ func TestCommands(t *testing.T) {
 		out  string
 	}{
 		{[]string{"version"}, 0, "sluiced "},
-		{[]string{"--help"}, 0, "sluiced run [--config FILE]"},
+		{[]string{"--help"}, 0, "sluiced run [[--config] FILE]"},
 		{[]string{"run", "--help"}, 0, "Usage: sluiced run"},
 		{[]string{"validate", "--help"}, 0, "Usage: sluiced validate"},
-		{[]string{"validate"}, 2, "--config is required"},
+		{[]string{"validate"}, 2, "a config file is required"},
 		{[]string{"validate", "--config", "testdata/nope.hujson"}, 1, "no such file"},
+		{[]string{"validate", "--config", ""}, 2, "empty config file name"},
+		{[]string{"validate", "../examples/syslog-forward.hujson"}, 0, ": ok ("},
+		{[]string{"validate", "../examples/syslog-forward.hujson", "--config", "../examples/syslog-forward.hujson"}, 0, ": ok ("},
+		{[]string{"validate", "--", "../examples/syslog-forward.hujson"}, 0, ": ok ("},
+		{[]string{"validate", "a.hujson", "b.hujson"}, 2, `one config file, got 2: ["a.hujson" "b.hujson"]`},
+		{[]string{"run", "a.hujson", "--log-level", "debug", "b.hujson"}, 2, `one config file, got 2`},
+		{[]string{"run", "--config", "a.hujson", "b.hujson"}, 2, `two config files: --config "a.hujson" and "b.hujson"`},
+		{[]string{"run", ""}, 2, "empty config file name"},
+		{[]string{"run", "testdata/nope.hujson"}, 1, "testdata/nope.hujson: no such file"},
+		{[]string{"spool", "inspect", "testdata/nope.hujson"}, 1, "testdata/nope.hujson: no such file"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{nil, 2, "Usage:"},
 	} {

@@ -9,27 +9,21 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
 	"github.com/sluicehq/sluice/daemon/config"
 )
 
-// Version is set at build time with -ldflags "-X
-// github.com/sluicehq/sluice/daemon.Version=v1.2.3"; otherwise it comes
-// from the module's build info.
-var Version = ""
-
 const usage = `sluiced moves events from sources to destinations, reliably.
 
 Usage:
-  sluiced run [--config FILE]       run until SIGINT or SIGTERM, then drain and exit
+  sluiced run [[--config] FILE]     run until SIGINT or SIGTERM, then drain and exit
                                     (SIGHUP is logged and ignored)
-  sluiced validate --config FILE    check a config without running it
-  sluiced spool inspect|verify [--config FILE]
+  sluiced validate [--config] FILE  check a config without running it
+  sluiced spool inspect|verify [[--config] FILE]
                                     report on, or check, the disk buffers
-  sluiced version                   print the version
+  sluiced version                   print the version, commit and build date
 
 Run "sluiced COMMAND --help" for a command's flags.
 `
@@ -50,7 +44,7 @@ func Main(args []string, stdout, stderr io.Writer, r *Registry) int {
 	case "spool":
 		return spoolCmd(rest, stdout, stderr, r)
 	case "version":
-		fmt.Fprintln(stdout, "sluiced", version())
+		version().write(stdout)
 		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -59,16 +53,6 @@ func Main(args []string, stdout, stderr io.Writer, r *Registry) int {
 		fmt.Fprintf(stderr, "sluiced: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-}
-
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 func flags(name, help string, stderr io.Writer) (*flag.FlagSet, *string) {
@@ -107,11 +91,11 @@ func load(path string, r *Registry, log *slog.Logger) (*Daemon, error) {
 }
 
 func runCmd(args []string, stderr io.Writer, r *Registry) int {
-	fs, path := flags("run", "run [--config FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0; 3 if events were left undelivered (not\nacknowledged), 1 after a failure. A second signal exits at once.\nWithout --config it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
+	fs, path := flags("run", "run [[--config] FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0; 3 if events were left undelivered (not\nacknowledged), 1 after a failure. A second signal exits at once; SIGHUP is\nlogged and ignored.\nWithout a config file it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
 	level := fs.String("log-level", "", "log `level` (debug, info, warn, error); overrides log.level")
 	format := fs.String("log-format", "", "log `format` (text, json); overrides log.format")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`, for go tool pprof")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, path, args); err != nil {
 		return exitUsage(err)
 	}
 	// SIGHUP (a terminal closing, or an operator asking for a reload)
@@ -193,12 +177,12 @@ func runCmd(args []string, stderr io.Writer, r *Registry) int {
 const ExitUndelivered = 3
 
 func validateCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
-	fs, path := flags("validate", "validate --config FILE\n\nLoads and checks a config without running it: exit 0 if it is valid,\notherwise 1 with every problem listed.", stderr)
-	if err := fs.Parse(args); err != nil {
+	fs, path := flags("validate", "validate [--config] FILE\n\nLoads and checks a config without running it: exit 0 if it is valid,\notherwise 1 with every problem listed.", stderr)
+	if err := parseArgs(fs, path, args); err != nil {
 		return exitUsage(err)
 	}
 	if *path == "" {
-		fmt.Fprintln(stderr, "sluiced validate: --config is required")
+		fmt.Fprintln(stderr, "sluiced validate: a config file is required: sluiced validate FILE")
 		return 2
 	}
 	d, err := load(*path, r, discard)

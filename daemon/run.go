@@ -143,6 +143,9 @@ func (g *graph) run(ctx context.Context, log *slog.Logger, timeout time.Duration
 				return
 			}
 		}
+		if failed.Err() != nil {
+			return // a start-up failure, such as an address in use: not running
+		}
 		state.set(true, nil)
 		log.Info("running", "sources", len(g.sources), "destinations", len(g.dests), "diskBuffers", len(g.buffers()))
 	}()

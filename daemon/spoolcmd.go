@@ -11,10 +11,10 @@ import (
 )
 
 const spoolUsage = `Usage:
-  sluiced spool inspect [--config FILE] [--json]
+  sluiced spool inspect [[--config] FILE] [--json]
       segments, records, bytes and the oldest unacknowledged event of each
       disk buffer of the config
-  sluiced spool verify [--config FILE]
+  sluiced spool verify [[--config] FILE]
       check every record's checksum; exit 1 if any buffer is damaged
 
 Both read the spool files without changing them, so they may run beside a
@@ -43,9 +43,9 @@ func spoolCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
 		return 2
 	}
 	verb := args[0]
-	fs, path := flags("spool "+verb, "spool "+verb+" [--config FILE]\n\n"+spoolUsage, stderr)
+	fs, path := flags("spool "+verb, "spool "+verb+" [[--config] FILE]\n\n"+spoolUsage, stderr)
 	asJSON := fs.Bool("json", false, "print the reports as JSON (inspect)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, path, args[1:]); err != nil {
 		return exitUsage(err)
 	}
 	data, err := readConfig(*path)
