@@ -152,7 +152,7 @@ func sluicedSubject() *Subject {
 			if r.Case.Sink == SinkHTTP {
 				cfg = fmt.Sprintf(`{
   "dataDir": %q,
-  "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 104857600}},
+  "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 33554432}},
   "destinations": {"out": {"type": "http", "url": "http://%s/", "format": "raw", "batch": %s}},
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Sink, sluicedHTTPBatch)
@@ -201,7 +201,7 @@ func sluicedHTTPSubject(name, buffer string) *Subject {
 		Command: func(env *Env, r Run) (*exec.Cmd, error) {
 			cfg := fmt.Sprintf(`{
   "dataDir": %q,
-  "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 104857600}},
+  "sources": {"in": {"type": "http", "addr": "127.0.0.1:%d", "path": "/", "format": "auto", "maxEvents": 100000, "maxBodyBytes": 33554432}},
   "destinations": {"out": {"type": "file", "path": %q, "format": "raw", "maxBytes": 0%s}},
 }
 `, filepath.Join(r.Dir, "data"), r.Port, r.Out, bufferField)
