@@ -227,12 +227,27 @@ func TestStartAt(t *testing.T) {
 			src, _ := kafka.NewSource(cfg)
 			runSource(t, src)
 			waitFor(t, 10*time.Second, "ready", func() bool { return src.NotReady() == "" })
-			if tc.startAt == "end" {
-				// The group must have its assignment before the new
-				// records, or they would be "before the end" too.
+			if tc.startAt == "beginning" {
+				produce(t, cl, "logs", values("new", 1), nil)
+			} else {
+				// "end" is resolved when the member first lists the
+				// partition's offsets, a moment after its assignment: a
+				// record produced before that is "before the end" too.
+				// New records keep coming until one arrives; none of the
+				// old ones may come first.
 				waitFor(t, 10*time.Second, "assignment", func() bool { return groupAssigned(t, c, "g") })
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				go func() {
+					for ctx.Err() == nil {
+						cl.ProduceSync(ctx, &kgo.Record{Topic: "logs", Value: []byte("new 00000")})
+						select {
+						case <-ctx.Done():
+						case <-time.After(200 * time.Millisecond):
+						}
+					}
+				}()
 			}
-			produce(t, cl, "logs", values("new", 1), nil)
 			msgs, _ := recvN(t, src, 1, 10*time.Second)
 			if got := string(msgs[0].Value.Raw); got != tc.want {
 				t.Errorf("first record %q, want %q", got, tc.want)
