@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -281,6 +282,12 @@ func mount(t *testing.T, args ...string) {
 	t.Helper()
 	target := args[len(args)-1]
 	out, err := exec.Command(need(t, "mount"), args...).CombinedOutput()
+	// Remounting read-only fails with EBUSY while sluiced holds a file
+	// open for writing there (a checkpoint being written): try again.
+	for i := 0; err != nil && bytes.Contains(out, []byte("busy")) && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+		out, err = exec.Command(need(t, "mount"), args...).CombinedOutput()
+	}
 	if err != nil {
 		msg := fmt.Sprintf("mount %s: %v: %s", strings.Join(args, " "), err, out)
 		if os.Getenv("SLUICE_E2E") == "1" {
