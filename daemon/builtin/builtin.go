@@ -10,6 +10,8 @@
 //	sluice_no_httpsrc   the http source
 //	sluice_no_journald  the journald source
 //	sluice_no_socket    the socket destination
+//	sluice_no_clickhouse the clickhouse destination
+//	sluice_no_loki      the loki destination
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -60,4 +62,5 @@ var optionalTypes = []struct {
 	{daemon.KindSource, "http", "sluice_no_httpsrc"},
 	{daemon.KindSource, "journald", "sluice_no_journald"},
 	{daemon.KindDestination, "socket", "sluice_no_socket"},
+	{daemon.KindDestination, "clickhouse", "sluice_no_clickhouse"},
 }
