@@ -146,7 +146,7 @@ func (b *buffer) String() string {
 // configXML is the smallest config clickhouse-server 18.16 starts with:
 // it needs mark_cache_size; keep_alive_timeout is the default, 3s.
 const configXML = `<yandex>
-  <logger><level>warning</level><console>1</console></logger>
+  <logger><level>fatal</level><console>1</console></logger>
   <http_port>%d</http_port>
   <tcp_port>%d</tcp_port>
   <listen_host>127.0.0.1</listen_host>
