@@ -63,4 +63,5 @@ var optionalTypes = []struct {
 	{daemon.KindSource, "journald", "sluice_no_journald"},
 	{daemon.KindDestination, "socket", "sluice_no_socket"},
 	{daemon.KindDestination, "clickhouse", "sluice_no_clickhouse"},
+	{daemon.KindDestination, "loki", "sluice_no_loki"},
 }

@@ -13,7 +13,7 @@ import (
 
 // allTags leaves out every optional connector.
 const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket" +
-	",sluice_no_clickhouse"
+	",sluice_no_clickhouse,sluice_no_loki"
 
 func TestEveryConnectorByDefault(t *testing.T) {
 	r := builtin.Registry()
@@ -23,7 +23,7 @@ func TestEveryConnectorByDefault(t *testing.T) {
 	}{
 		{daemon.KindSource, []string{"file", "http", "journald", "scanner", "syslog"}},
 		{daemon.KindDestination, []string{"file", "http", "printer", "runreveal", "s3", "socket"}},
-		{daemon.KindDestination, []string{"clickhouse"}},
+		{daemon.KindDestination, []string{"clickhouse", "loki"}},
 	} {
 		for _, typ := range tc.types {
 			if _, _, ok := r.Defaults(tc.kind, typ); !ok {
@@ -80,6 +80,8 @@ func TestBuildTagsLeaveConnectorsOut(t *testing.T) {
 			`destinations.out.type: destination type "runreveal" is not in this build of sluiced (built with -tags sluice_no_webhook)`},
 		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "clickhouse", "url": "http://x:8123", "table": "t"}}}`,
 			`destinations.out.type: destination type "clickhouse" is not in this build of sluiced (built with -tags sluice_no_clickhouse)`},
+		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "loki", "url": "http://x:3100"}}}`,
+			`destinations.out.type: destination type "loki" is not in this build of sluiced (built with -tags sluice_no_loki)`},
 	} {
 		p := write("left-out.hujson", tc.cfg)
 		out, err := exec.Command(small, "validate", "--config", p).CombinedOutput()
