@@ -34,8 +34,11 @@
 // same second on the accepted side of the limit may go to the dead letter
 // too (it is then also in Loki).
 //
-// Duplicates: a push retried after a timeout, or pushed again after
-// sluiced was killed, holds entries Loki may already have. Loki drops an
-// entry whose stream, timestamp and line equal one it holds (and queries
-// merge such copies), so they do not show twice.
+// Duplicates: a push retried after a timeout or after a 400 holds
+// entries Loki may have already, and so do the events a source sends
+// again after sluiced was killed. Loki drops an entry whose stream,
+// timestamp and line equal one it holds, so a retried push leaves no
+// copy; but an event without a time of its own (a line read from a file)
+// takes the time it was read, and read again after a restart it is a new
+// entry: it shows twice.
 package loki

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// Query reads every entry of the streams that selector ({a="x"}) picks
+// Query reads every entry of the streams that selector ({a="x"}, with
+// |= "text" line filters if need be) picks
 // between start and end from the Loki at baseURL (a [Server] or a real
 // Loki) with query_range, forward, a page of 5000 at a time; entries of
 // one instant that two pages both hold are returned once.
@@ -81,7 +82,7 @@ func Query(baseURL, tenant, selector string, start, end time.Time) ([]Entry, err
 			return out, nil
 		}
 		if last == from && len(next) <= len(seenAt) {
-			return nil, fmt.Errorf("query_range: more than 5000 entries at one instant %d", from)
+			return nil, fmt.Errorf("query_range: more than 5000 entries at one instant %d: narrow the query with a line filter", from)
 		}
 		if last != from {
 			seenAt = next

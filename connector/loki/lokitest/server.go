@@ -257,11 +257,33 @@ func labelsString(m map[string]string) string {
 }
 
 // queryRange answers a LogQL stream selector of equality matchers,
-// {a="x", b="y"}, over [start, end] in nanoseconds, forward, up to limit
-// entries.
+// {a="x", b="y"}, optionally followed by line filters |= "text", over
+// [start, end] in nanoseconds, forward, up to limit entries.
 func (s *Server) queryRange(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	sel, err := parseMatchers(q.Get("query"))
+	query := q.Get("query")
+	var filters []string
+	if i := strings.Index(query, "}"); i >= 0 {
+		rest := strings.TrimSpace(query[i+1:])
+		query = query[:i+1]
+		for rest != "" {
+			f, ok := strings.CutPrefix(rest, "|=")
+			if !ok {
+				http.Error(w, "parse error: this test server knows only |= line filters", http.StatusBadRequest)
+				return
+			}
+			f = strings.TrimSpace(f)
+			lit, err := strconv.QuotedPrefix(f)
+			if err != nil {
+				http.Error(w, "parse error: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			v, _ := strconv.Unquote(lit)
+			filters = append(filters, v)
+			rest = strings.TrimSpace(f[len(lit):])
+		}
+	}
+	sel, err := parseMatchers(query)
 	if err != nil {
 		http.Error(w, "parse error: "+err.Error(), http.StatusBadRequest)
 		return
@@ -286,7 +308,13 @@ func (s *Server) queryRange(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(key, tenant+"\x00") || !matches(st.labels, sel) {
 			continue
 		}
+	entries:
 		for _, e := range st.entries {
+			for _, f := range filters {
+				if !strings.Contains(e.Line, f) {
+					continue entries
+				}
+			}
 			if ns := e.TS.UnixNano(); ns >= start && ns <= end {
 				all = append(all, struct {
 					labels map[string]string
