@@ -50,7 +50,7 @@ type Config struct {
 	// bodies over 4 MiB (grpc_server_max_recv_msg_size), so bytes is
 	// capped at 1 MiB by default. Parallelism 1 keeps each stream's
 	// pushes in order. Defaults: count 5000, bytes 1 MiB (each event
-	// counts as its line plus 64), age 1s, parallelism 1, stopTimeout 5s.
+	// counts as its raw line plus 64, or twice it plus 256 with line json; a push whose JSON is over 4 MiB is split), age 1s, parallelism 1, stopTimeout 5s.
 	Batch batch.Config `json:"batch"`
 }
 

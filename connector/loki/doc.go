@@ -7,7 +7,8 @@
 // template (Config.Labels), such as {"job": "sluiced", "app":
 // "{syslog.appName}"}. A push groups a batch's entries by stream, each
 // stream in time order; batches are at most 1 MiB by default (Loki
-// refuses 4 MiB) and pushed one at a time (batch.parallelism 1) so that
+// refuses 4 MiB: a push whose JSON escaping takes it over is split, and
+// an entry over the limit alone is dead-lettered) and pushed one at a time (batch.parallelism 1) so that
 // each stream's pushes arrive in order.
 //
 // # Delivery guarantees

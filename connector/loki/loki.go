@@ -98,7 +98,12 @@ func New(c Config, opts ...Option) (*Destination, error) {
 		json: c.Line == "json", hooks: o.hooks, log: o.log, dl: o.deadLetter}
 	bo := []batch.Option[event.Event]{
 		batch.WithLogger[event.Event](o.log),
-		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 64 }),
+		batch.WithSize(func(m *sluice.Message[event.Event]) int {
+			if p.json { // the event's JSON holds its raw line and its fields
+				return 2*len(m.Value.Raw) + 256
+			}
+			return len(m.Value.Raw) + 64
+		}),
 	}
 	if o.deadLetter != nil {
 		bo = append(bo, batch.WithDeadLetter(o.deadLetter))
@@ -160,9 +165,22 @@ func (p *pusher) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	pending := s.all()
 	var rejected []sluice.Message[event.Event]
 	for round := 1; len(pending) > 0; round++ {
-		status, text, err := p.push(ctx, s, pending)
+		status, text, tooBig, err := p.pushSplit(ctx, s, pending)
 		if err != nil {
 			return err
+		}
+		if len(tooBig) > 0 {
+			msg := fmt.Sprintf("loki: an entry whose push alone is over Loki's %d-byte limit", maxPushBytes)
+			for _, i := range tooBig {
+				m := msgs[s.entries[i].msg]
+				m.Attributes = m.Attributes.With("error", msg)
+				rejected = append(rejected, m)
+			}
+			pending = slices.DeleteFunc(pending, func(i int) bool { return slices.Contains(tooBig, i) })
+			p.log.Warn("loki: entries too large for a push", "entries", len(tooBig))
+			if status != http.StatusBadRequest {
+				continue // what was pushed is stored; push nothing twice
+			}
 		}
 		if status != http.StatusBadRequest {
 			break
@@ -204,12 +222,45 @@ func (p *pusher) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	return nil
 }
 
-// push sends the entries pending as one request. It returns 2xx or 400
+// maxPushBytes is Loki's default grpc_server_max_recv_msg_size: a
+// bigger push is refused with a 5xx, which would be retried forever.
+const maxPushBytes = 4 << 20
+
+// pushSplit pushes the entries pending, in halves when their body would
+// be over maxPushBytes (JSON escaping can make a batch's lines several
+// times their raw size). It returns 2xx, or 400 with every 400 body of
+// the halves, and the entries that are too big for a push of their own.
+// When tooBig is not empty, the others have been pushed.
+func (p *pusher) pushSplit(ctx context.Context, s *scratch, pending []int) (status int, text string, tooBig []int, err error) {
+	body, _ := s.encodeJSON(pending)
+	if len(body) > maxPushBytes {
+		if len(pending) == 1 {
+			return http.StatusNoContent, "", pending, nil
+		}
+		h := len(pending) / 2
+		st1, t1, big1, err := p.pushSplit(ctx, s, pending[:h])
+		if err != nil {
+			return 0, "", nil, err
+		}
+		st2, t2, big2, err := p.pushSplit(ctx, s, pending[h:])
+		if err != nil {
+			return 0, "", nil, err
+		}
+		if st1 == http.StatusBadRequest || st2 == http.StatusBadRequest {
+			return http.StatusBadRequest, strings.TrimSpace(t1 + "\n" + t2), append(big1, big2...), nil
+		}
+		return http.StatusNoContent, "", append(big1, big2...), nil
+	}
+	status, text, err = p.push(ctx, s, body, len(pending))
+	return status, text, nil, err
+}
+
+// push sends body, the JSON of n entries, as one request. It returns 2xx or 400
 // with the body's start, or an error: retryable for 429, 5xx, 408 and
 // the network, permanent for other statuses.
-func (p *pusher) push(ctx context.Context, s *scratch, pending []int) (int, string, error) {
+func (p *pusher) push(ctx context.Context, s *scratch, body []byte, n int) (int, string, error) {
 	start := time.Now()
-	body, err := s.encode(p, pending)
+	body, err := s.compress(p, body)
 	if err != nil {
 		return 0, "", fmt.Errorf("loki: encode: %w", err)
 	}
@@ -237,7 +288,7 @@ func (p *pusher) push(ctx context.Context, s *scratch, pending []int) (int, stri
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		if p.hooks.Pushed != nil {
-			p.hooks.Pushed(len(pending), len(body), time.Since(start))
+			p.hooks.Pushed(n, len(body), time.Since(start))
 		}
 		return resp.StatusCode, "", nil
 	}
@@ -415,9 +466,29 @@ func (s *scratch) split(pending []int, rs []rule) (kept, refused []int) {
 	return kept, refused
 }
 
-// encode returns the push body for the entries pending (indexes into
-// s.entries, in order), valid until the next call.
-func (s *scratch) encode(p *pusher, pending []int) ([]byte, error) {
+// compress returns b gzipped if p says so, valid until the next call.
+func (s *scratch) compress(p *pusher, b []byte) ([]byte, error) {
+	if !p.gzip {
+		return b, nil
+	}
+	s.gz.Reset()
+	if s.zw == nil {
+		s.zw, _ = gzip.NewWriterLevel(&s.gz, gzip.BestSpeed)
+	} else {
+		s.zw.Reset(&s.gz)
+	}
+	if _, err := s.zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := s.zw.Close(); err != nil {
+		return nil, err
+	}
+	return s.gz.Bytes(), nil
+}
+
+// encodeJSON returns the JSON push body for the entries pending (indexes
+// into s.entries, in order), valid until the next call.
+func (s *scratch) encodeJSON(pending []int) ([]byte, error) {
 	b := append(s.body[:0], `{"streams":[`...)
 	cur := -1
 	for _, i := range pending {
@@ -444,22 +515,7 @@ func (s *scratch) encode(p *pusher, pending []int) ([]byte, error) {
 	}
 	b = append(b, "]}"...)
 	s.body = b
-	if !p.gzip {
-		return b, nil
-	}
-	s.gz.Reset()
-	if s.zw == nil {
-		s.zw, _ = gzip.NewWriterLevel(&s.gz, gzip.BestSpeed)
-	} else {
-		s.zw.Reset(&s.gz)
-	}
-	if _, err := s.zw.Write(b); err != nil {
-		return nil, err
-	}
-	if err := s.zw.Close(); err != nil {
-		return nil, err
-	}
-	return s.gz.Bytes(), nil
+	return b, nil
 }
 
 // Interface guards.

@@ -416,3 +416,48 @@ func TestRefusedWithoutDeadLetter(t *testing.T) {
 		t.Error("the refused entry was acked")
 	}
 }
+
+// TestPushSplit sends lines that JSON escaping makes six times longer
+// (control bytes become \u0001): a 1 MiB batch would be a 6 MiB push,
+// over Loki's 4 MiB limit, so it is pushed in parts, every line stored;
+// a line whose push alone would be over the limit goes to the dead
+// letter instead of being retried forever.
+func TestPushSplit(t *testing.T) {
+	if os.Getenv("SLUICE_LOKI_URL") != "" {
+		t.Skip("the in-test Loki counts pushes")
+	}
+	s := lokitest.Start(t)
+	tg := &target{url: s.URL, loki: s.URL}
+	dl := &recorder{}
+	d := newDest(t, tg, t.Name(), batch.Config{Count: 1000, Bytes: 1 << 20, Age: 20 * time.Millisecond}, loki.WithDeadLetter(dl))
+	run(t, d)
+	var msgs []sluice.Message[event.Event]
+	var want []string
+	for i := range 50 {
+		raw := fmt.Sprintf("%03d", i) + strings.Repeat("\x01", 20<<10)
+		msgs = append(msgs, ev(raw))
+		want = append(want, raw)
+	}
+	huge := "huge" + strings.Repeat("\x01", 800<<10)
+	a := &acker{}
+	if err := d.Send(t.Context(), a.ack, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Send(t.Context(), a.ack, ev(huge)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both acks", func() bool { return a.count() == 2 })
+	got, err := tg.read("", testName(t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := lines(got); !slices.Equal(l, want) {
+		t.Errorf("Loki holds %d lines, want the 50 sent", len(l))
+	}
+	if s.Pushes() < 2 {
+		t.Errorf("%d pushes, want the batch split", s.Pushes())
+	}
+	if r := dl.raws(); len(r) != 1 || r[0] != huge || !strings.Contains(dl.errors()[0], "over Loki's 4194304-byte limit") {
+		t.Errorf("dead letter holds %d entries (%q), want the huge line", len(r), dl.errors())
+	}
+}
