@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -78,12 +80,30 @@ func run(t *testing.T, d sluice.Runner) {
 // clickhouse-server, reading back what was acked with SELECT.
 func TestConformance(t *testing.T) {
 	srv := clickhousetest.Start(t)
+	// A proxy that answers the INSERTs into a failing table 503, as a
+	// ClickHouse behind a load balancer with no healthy replica would.
+	var mu sync.Mutex
+	failing := map[string]bool{}
+	target, _ := url.Parse(srv.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = &http.Transport{DisableKeepAlives: true} // no idle connection for the leak check to see
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fail := failing[strings.Fields(r.URL.Query().Get("query") + " x x x")[2]]
+		mu.Unlock()
+		if fail {
+			http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
 	sluicetest.DestinationSuite[event.Event]{
 		Features: sluicetest.Features{Durable: true, ConcurrentSend: true, Timeout: 8 * time.Second},
 		NewDestination: func(t *testing.T, name string) sluice.Destination[event.Event] {
 			table := tableName(name)
 			srv.MustQuery(t, "CREATE TABLE IF NOT EXISTS "+table+" (ts DateTime, raw String) ENGINE = MergeTree ORDER BY ts")
-			d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: table,
+			d, err := clickhouse.New(clickhouse.Config{URL: proxy.URL, Table: table,
 				Batch: batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: fastRetry}})
 			if err != nil {
 				t.Fatal(err)
@@ -97,6 +117,11 @@ func TestConformance(t *testing.T) {
 				msgs[i] = ev(r)
 			}
 			return msgs, err
+		}, Fail: func(name string, fail bool) error {
+			mu.Lock()
+			failing["default."+tableName(name)] = fail
+			mu.Unlock()
+			return nil
 		}},
 		Wrap:   func(p []byte) sluice.Message[event.Event] { return ev(string(p)) },
 		Unwrap: func(m sluice.Message[event.Event]) []byte { return m.Value.Raw },

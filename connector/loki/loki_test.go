@@ -1,8 +1,10 @@
 package loki_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -118,10 +120,37 @@ func newDest(t *testing.T, tg *target, name string, b batch.Config, opts ...loki
 // with query_range.
 func TestConformance(t *testing.T) {
 	tg := newTarget(t)
+	// A proxy that answers the pushes of a failing test's stream 503, as
+	// a Loki with no live ingester would.
+	var mu sync.Mutex
+	failing := map[string]bool{}
+	u, _ := url.Parse(tg.url)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{DisableKeepAlives: true} // no idle connection for the leak check to see
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mu.Lock()
+		fail := false
+		for name := range failing {
+			fail = fail || bytes.Contains(body, []byte(`"test":"`+name+`"`))
+		}
+		mu.Unlock()
+		if fail {
+			http.Error(w, "at least 2 live replicas required, could only find 1", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	front := &target{url: proxy.URL, loki: tg.loki}
 	sluicetest.DestinationSuite[event.Event]{
+		// Not Ordered, though it holds (one push at a time, each stream in
+		// time order): the order rule reads the stream back in every ack,
+		// which takes 40s here. TestStreamsAndOrder checks the order.
 		Features: sluicetest.Features{Durable: true, ConcurrentSend: true},
 		NewDestination: func(t *testing.T, name string) sluice.Destination[event.Event] {
-			return newDest(t, tg, name, batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second})
+			return newDest(t, front, name, batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second})
 		},
 		Storage: sluicetest.Storage[event.Event]{Read: func(name string) ([]sluice.Message[event.Event], error) {
 			es, err := tg.read("", testName(name))
@@ -130,6 +159,11 @@ func TestConformance(t *testing.T) {
 				msgs[i] = ev(e.Line)
 			}
 			return msgs, err
+		}, Fail: func(name string, fail bool) error {
+			mu.Lock()
+			failing[testName(name)] = fail
+			mu.Unlock()
+			return nil
 		}},
 		Wrap:   func(p []byte) sluice.Message[event.Event] { return ev(string(p)) },
 		Unwrap: func(m sluice.Message[event.Event]) []byte { return m.Value.Raw },
