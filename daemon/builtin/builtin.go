@@ -13,6 +13,8 @@
 //	sluice_no_kafka     the kafka source and destination (and franz-go)
 //	sluice_no_mqtt      the mqtt source and destination (and paho)
 //	sluice_no_nats      the nats source and destination (and nats.go)
+//	sluice_no_clickhouse the clickhouse destination
+//	sluice_no_loki      the loki destination
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -69,4 +71,6 @@ var optionalTypes = []struct {
 	{daemon.KindDestination, "mqtt", "sluice_no_mqtt"},
 	{daemon.KindSource, "nats", "sluice_no_nats"},
 	{daemon.KindDestination, "nats", "sluice_no_nats"},
+	{daemon.KindDestination, "clickhouse", "sluice_no_clickhouse"},
+	{daemon.KindDestination, "loki", "sluice_no_loki"},
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // allTags leaves out every optional connector.
-const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket,sluice_no_kafka,sluice_no_mqtt,sluice_no_nats"
+const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket" +
+	",sluice_no_kafka,sluice_no_mqtt,sluice_no_nats,sluice_no_clickhouse,sluice_no_loki"
 
 func TestEveryConnectorByDefault(t *testing.T) {
 	r := builtin.Registry()
@@ -22,6 +23,7 @@ func TestEveryConnectorByDefault(t *testing.T) {
 	}{
 		{daemon.KindSource, []string{"file", "http", "journald", "kafka", "mqtt", "nats", "scanner", "syslog"}},
 		{daemon.KindDestination, []string{"file", "http", "kafka", "mqtt", "nats", "printer", "runreveal", "s3", "socket"}},
+		{daemon.KindDestination, []string{"clickhouse", "loki"}},
 	} {
 		for _, typ := range tc.types {
 			if _, _, ok := r.Defaults(tc.kind, typ); !ok {
@@ -82,6 +84,10 @@ func TestBuildTagsLeaveConnectorsOut(t *testing.T) {
 			`sources.in.type: source type "mqtt" is not in this build of sluiced (built with -tags sluice_no_mqtt)`},
 		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "nats", "url": "nats://h:4222", "subject": "o"}}}`,
 			`destinations.out.type: destination type "nats" is not in this build of sluiced (built with -tags sluice_no_nats)`},
+		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "clickhouse", "url": "http://x:8123", "table": "t"}}}`,
+			`destinations.out.type: destination type "clickhouse" is not in this build of sluiced (built with -tags sluice_no_clickhouse)`},
+		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "loki", "url": "http://x:3100"}}}`,
+			`destinations.out.type: destination type "loki" is not in this build of sluiced (built with -tags sluice_no_loki)`},
 	} {
 		p := write("left-out.hujson", tc.cfg)
 		out, err := exec.Command(small, "validate", "--config", p).CombinedOutput()

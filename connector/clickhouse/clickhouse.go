@@ -1,0 +1,318 @@
+package clickhouse
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/retry"
+)
+
+// Destination inserts batches of events into a ClickHouse table over the
+// HTTP interface. It is a [sluice.Runner]: batches are inserted while Run
+// runs. Send is safe for concurrent use. The package doc says when an
+// event is acked, retried or dead-lettered.
+type Destination struct {
+	*batch.Destination[event.Event]
+	ins     *inserter
+	running atomic.Bool
+}
+
+// Option configures a Destination with what cannot be serialised.
+type Option func(*options)
+
+type options struct {
+	log        *slog.Logger
+	deadLetter sluice.Destination[event.Event]
+	hooks      Hooks
+}
+
+// Hooks are called as batches are inserted, for metrics. Nil fields are
+// skipped. They are called from the flush goroutines and must be safe for
+// concurrent use.
+type Hooks struct {
+	// Inserted is called after an INSERT succeeded, with its rows, the
+	// bytes sent (after compression) and how long it took.
+	Inserted func(rows, bytes int, d time.Duration)
+	// Rejected is called with the number of events sent to the dead
+	// letter.
+	Rejected func(n int)
+	// Failed is called after each failed INSERT with its cause:
+	// "code_<n>" (ClickHouse's error code), "http_<status>", "timeout" or
+	// "network".
+	Failed func(cause string)
+}
+
+// WithLogger sets the logger for retries, rejected rows and fatal
+// failures. It never receives the password. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithDeadLetter sends the events ClickHouse rejects for good (a row it
+// cannot parse, a table or column that does not exist, a refused login)
+// to d, each with an "error" attribute holding the server's message,
+// instead of failing Run. Default, or a nil d: no dead letter.
+func WithDeadLetter(d sluice.Destination[event.Event]) Option {
+	return func(o *options) { o.deadLetter = d }
+}
+
+// WithHooks sets the metrics hooks. Default: none.
+func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+
+// New returns a Destination inserting into c.Table. Zero fields of c take
+// the defaults of [DefaultConfig]. It checks c and does no I/O.
+func New(c Config, opts ...Option) (*Destination, error) {
+	c = c.withDefaults()
+	if c.URL == "" {
+		return nil, errors.New("clickhouse: url is required")
+	}
+	if c.Table == "" {
+		return nil, errors.New("clickhouse: table is required")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	u, _ := url.Parse(c.URL)
+	ins := &inserter{cfg: c, url: c.insertURL(), endpoint: u.Scheme + "://" + u.Host, gzip: c.Compression == "gzip",
+		hooks: o.hooks, log: o.log, dl: deadLetter{d: o.deadLetter}}
+	bo := []batch.Option[event.Event]{
+		batch.WithLogger[event.Event](o.log),
+		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }),
+	}
+	if o.deadLetter != nil {
+		bo = append(bo, batch.WithDeadLetter(o.deadLetter))
+	}
+	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](ins.flush), bo...)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	return &Destination{Destination: d, ins: ins}, nil
+}
+
+// Run builds the HTTP client and inserts batches until ctx is done and
+// what is held is flushed (see [batch.Destination.Run]), then closes the
+// idle connections. A second call returns [sluice.ErrAlreadyRunning].
+func (d *Destination) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("clickhouse: %w", sluice.ErrAlreadyRunning)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.IdleConnTimeout = d.ins.cfg.IdleTimeout
+	t.MaxIdleConnsPerHost = d.ins.cfg.Batch.Parallelism + 1
+	defer t.CloseIdleConnections()
+	return d.Destination.RunAfter(ctx, func(context.Context) error {
+		d.ins.client = &http.Client{Transport: t, Timeout: d.ins.cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		return nil
+	})
+}
+
+// inserter sends one INSERT per flush.
+type inserter struct {
+	cfg      Config
+	url      string
+	endpoint string // scheme://host, for errors
+	gzip     bool
+	hooks    Hooks
+	log      *slog.Logger
+	dl       deadLetter
+	client   *http.Client // set by Run before any flush
+
+	pool sync.Pool // *scratch
+}
+
+// maxRowRejects is how many bad rows a flush sets aside, one INSERT
+// each, before it gives up on the batch: a table whose column types do
+// not fit the events makes every row bad, and the whole batch then goes
+// to the dead letter with the last error.
+const maxRowRejects = 16
+
+// flush inserts msgs. A row ClickHouse cannot parse goes to the dead
+// letter alone and the others are inserted again (up to maxRowRejects
+// rows); any other error is returned, retryable or not (see
+// [ServerError.Retryable]).
+func (in *inserter) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+	var rejected []sluice.Message[event.Event]
+	rest := msgs
+	for len(rest) > 0 {
+		err := in.insert(ctx, rest)
+		var se *ServerError
+		if err == nil || !errors.As(err, &se) || se.Row < 1 || se.Row > len(rest) || !in.dl.ok() || len(rejected) == maxRowRejects {
+			if err != nil {
+				return err
+			}
+			break
+		}
+		// One row is bad: set it aside and insert the others again. An
+		// INSERT that fails to parse stores nothing, so none of them is
+		// stored twice.
+		bad := rest[se.Row-1]
+		bad.Attributes = bad.Attributes.With("error", se.Error())
+		rejected = append(rejected, bad)
+		rest = append(append(make([]sluice.Message[event.Event], 0, len(rest)-1), rest[:se.Row-1]...), rest[se.Row:]...)
+		in.log.Warn("clickhouse: row rejected, sending it to the dead letter", "code", se.Code, "err", se.Message)
+	}
+	if len(rejected) == 0 {
+		return nil
+	}
+	if err := in.dl.send(ctx, rejected); err != nil {
+		return err // the whole batch is tried again; what was inserted may be stored twice
+	}
+	if in.hooks.Rejected != nil {
+		in.hooks.Rejected(len(rejected))
+	}
+	return nil
+}
+
+// insert sends msgs as one INSERT.
+func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+	start := time.Now()
+	s, _ := in.pool.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer in.pool.Put(s)
+	body, err := s.encode(msgs, in.gzip)
+	if err != nil {
+		return fmt.Errorf("clickhouse: encode: %w", err)
+	}
+	s.r.Reset(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.url, &s.r)
+	if err != nil {
+		return fmt.Errorf("clickhouse: POST %s: invalid request", in.endpoint)
+	}
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if in.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if in.cfg.Username != "" {
+		req.SetBasicAuth(in.cfg.Username, in.cfg.Password.Reveal())
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return in.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		if in.hooks.Inserted != nil {
+			in.hooks.Inserted(len(msgs), len(body), time.Since(start))
+		}
+		return nil
+	}
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	se := parseError(in.endpoint, resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"), string(text))
+	if pw := in.cfg.Password.Reveal(); len(pw) >= 4 {
+		se.Message = strings.ReplaceAll(se.Message, pw, "REDACTED")
+	}
+	if se.Code != 0 {
+		in.failed("code_" + strconv.Itoa(se.Code))
+	} else {
+		in.failed("http_" + strconv.Itoa(resp.StatusCode))
+	}
+	err = fmt.Errorf("clickhouse: %w", se)
+	if !se.Retryable() {
+		return err
+	}
+	if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+		return retry.After(sluice.Retryable(err), d)
+	}
+	return sluice.Retryable(err)
+}
+
+// transportError turns a failed client.Do into an error naming the
+// endpoint, retryable unless ctx is done.
+func (in *inserter) transportError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its text holds the URL
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("clickhouse: POST %s: %w", in.endpoint, ctx.Err())
+	}
+	cause := "network"
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		cause = "timeout"
+	}
+	in.failed(cause)
+	return sluice.Retryable(fmt.Errorf("clickhouse: POST %s: %w", in.endpoint, err))
+}
+
+func (in *inserter) failed(cause string) {
+	if in.hooks.Failed != nil {
+		in.hooks.Failed(cause)
+	}
+}
+
+// retryAfter parses a Retry-After header in seconds.
+func retryAfter(v string) (time.Duration, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if v == "" || err != nil || n < 0 {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// scratch holds the buffers of one INSERT, reused across flushes.
+type scratch struct {
+	body []byte
+	gz   bytes.Buffer
+	zw   *gzip.Writer
+	r    bytes.Reader
+}
+
+// encode returns msgs as JSONEachRow, gzipped if gz, valid until the next
+// call.
+func (s *scratch) encode(msgs []sluice.Message[event.Event], gz bool) ([]byte, error) {
+	b := s.body[:0]
+	for i := range msgs {
+		b = msgs[i].Value.AppendJSON(b)
+		b = append(b, '\n')
+	}
+	s.body = b
+	if !gz {
+		return b, nil
+	}
+	s.gz.Reset()
+	if s.zw == nil {
+		s.zw, _ = gzip.NewWriterLevel(&s.gz, gzip.BestSpeed)
+	} else {
+		s.zw.Reset(&s.gz)
+	}
+	if _, err := s.zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := s.zw.Close(); err != nil {
+		return nil, err
+	}
+	return s.gz.Bytes(), nil
+}
+
+// Interface guards.
+var (
+	_ sluice.Destination[event.Event] = (*Destination)(nil)
+	_ sluice.Runner                   = (*Destination)(nil)
+)

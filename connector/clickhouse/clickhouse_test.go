@@ -1,0 +1,448 @@
+package clickhouse_test
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/clickhouse"
+	"github.com/sluicehq/sluice/connector/clickhouse/clickhousetest"
+	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/retry"
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+var fastRetry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+
+func ev(raw string) sluice.Message[event.Event] {
+	return sluice.Message[event.Event]{Value: event.Event{Raw: []byte(raw), ReceivedAt: time.Now(), Source: "test", SourceType: "test"}}
+}
+
+// tableName turns a suite name into a table name.
+func tableName(name string) string {
+	return "t_" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// rows returns the raw column of table, in no particular order.
+func rows(srv *clickhousetest.Server, table string) ([]string, error) {
+	out, err := srv.Query("SELECT raw FROM " + table + " FORMAT JSONEachRow")
+	if err != nil {
+		return nil, err
+	}
+	var raws []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r struct{ Raw string }
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%q: %w", sc.Text(), err)
+		}
+		raws = append(raws, r.Raw)
+	}
+	return raws, sc.Err()
+}
+
+// run runs d until the test ends, and checks that it stopped cleanly.
+func run(t *testing.T, d sluice.Runner) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// TestConformance runs the sluicetest suite against a real
+// clickhouse-server, reading back what was acked with SELECT.
+func TestConformance(t *testing.T) {
+	srv := clickhousetest.Start(t)
+	// A proxy that answers the INSERTs into a failing table 503, as a
+	// ClickHouse behind a load balancer with no healthy replica would.
+	var mu sync.Mutex
+	failing := map[string]bool{}
+	target, _ := url.Parse(srv.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = &http.Transport{DisableKeepAlives: true} // no idle connection for the leak check to see
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fail := failing[strings.Fields(r.URL.Query().Get("query") + " x x x")[2]]
+		mu.Unlock()
+		if fail {
+			http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	sluicetest.DestinationSuite[event.Event]{
+		Features: sluicetest.Features{Durable: true, ConcurrentSend: true, Timeout: 8 * time.Second},
+		NewDestination: func(t *testing.T, name string) sluice.Destination[event.Event] {
+			table := tableName(name)
+			srv.MustQuery(t, "CREATE TABLE IF NOT EXISTS "+table+" (ts DateTime, raw String) ENGINE = MergeTree ORDER BY ts")
+			d, err := clickhouse.New(clickhouse.Config{URL: proxy.URL, Table: table,
+				Batch: batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: fastRetry}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		},
+		Storage: sluicetest.Storage[event.Event]{Read: func(name string) ([]sluice.Message[event.Event], error) {
+			raws, err := rows(srv, tableName(name))
+			msgs := make([]sluice.Message[event.Event], len(raws))
+			for i, r := range raws {
+				msgs[i] = ev(r)
+			}
+			return msgs, err
+		}, Fail: func(name string, fail bool) error {
+			mu.Lock()
+			failing["default."+tableName(name)] = fail
+			mu.Unlock()
+			return nil
+		}},
+		Wrap:   func(p []byte) sluice.Message[event.Event] { return ev(string(p)) },
+		Unwrap: func(m sluice.Message[event.Event]) []byte { return m.Value.Raw },
+	}.Run(t)
+}
+
+// recorder is a dead letter that keeps what it is sent and acks it.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []sluice.Message[event.Event]
+}
+
+func (r *recorder) Send(_ context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, msgs...)
+	r.mu.Unlock()
+	sluice.Ack(ack)
+	return nil
+}
+
+func (r *recorder) got() []sluice.Message[event.Event] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// acker counts the acks of sends.
+type acker struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *acker) ack() {
+	a.mu.Lock()
+	a.n++
+	a.mu.Unlock()
+}
+
+func (a *acker) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
+
+// TestSchemaErrorDeadLetter inserts into a table that does not exist: the
+// batch goes to the dead letter at once with the server's message (code
+// 60, which clickhouse-server 18 answers with 404 and recent servers with
+// 404 too; see TestClassify for 5xx), Run goes on, and once the table
+// exists the next events are inserted.
+func TestSchemaErrorDeadLetter(t *testing.T) {
+	srv := clickhousetest.Start(t)
+	dl := &recorder{}
+	var failed []string
+	var mu sync.Mutex
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "later", Batch: batch.Config{Count: 3, Age: 10 * time.Millisecond, Retry: fastRetry}},
+		clickhouse.WithDeadLetter(dl), clickhouse.WithHooks(clickhouse.Hooks{Failed: func(c string) { mu.Lock(); failed = append(failed, c); mu.Unlock() }}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	a := &acker{}
+	if err := d.Send(t.Context(), a.ack, ev("a"), ev("b"), ev("c")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the batch in the dead letter", func() bool { return len(dl.got()) == 3 && a.count() == 1 })
+	for _, m := range dl.got() {
+		if e := m.Attributes.Value("error"); !strings.Contains(e, "Code: 60") || !strings.Contains(e, "later") {
+			t.Errorf("dead letter error %q, want the server's message (Code: 60, table later)", e)
+		}
+	}
+	mu.Lock()
+	if !slices.Equal(failed, []string{"code_60"}) {
+		t.Errorf("failed INSERTs %v, want one code_60: not retried", failed)
+	}
+	mu.Unlock()
+
+	srv.MustQuery(t, "CREATE TABLE later (ts DateTime, raw String) ENGINE = MergeTree ORDER BY ts")
+	if err := d.Send(t.Context(), a.ack, ev("d"), ev("e"), ev("f")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second batch acked", func() bool { return a.count() == 2 })
+	got, err := rows(srv, "later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"d", "e", "f"}) {
+		t.Errorf("table holds %q, want d e f", got)
+	}
+}
+
+// TestRowRejected sends a batch in which two events have a host that the
+// table's UInt16 column cannot hold: those two go to the dead letter with
+// the server's message, the three others are inserted, once each.
+func TestRowRejected(t *testing.T) {
+	srv := clickhousetest.Start(t)
+	srv.MustQuery(t, "CREATE TABLE r (ts DateTime, raw String, host UInt16) ENGINE = MergeTree ORDER BY ts")
+	dl := &recorder{}
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "r", Batch: batch.Config{Count: 5, Age: time.Minute, Retry: fastRetry}},
+		clickhouse.WithDeadLetter(dl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	msgs := []sluice.Message[event.Event]{ev("ok1"), ev("bad1"), ev("ok2"), ev("bad2"), ev("ok3")}
+	for i := range msgs {
+		msgs[i].Value.Host = "80"
+		if strings.HasPrefix(string(msgs[i].Value.Raw), "bad") {
+			msgs[i].Value.Host = "not-a-port"
+		}
+	}
+	a := &acker{}
+	if err := d.Send(t.Context(), a.ack, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the batch acked", func() bool { return a.count() == 1 })
+	var bad []string
+	for _, m := range dl.got() {
+		bad = append(bad, string(m.Value.Raw))
+		if e := m.Attributes.Value("error"); !strings.Contains(e, "Code: ") || !strings.Contains(e, "at row") {
+			t.Errorf("dead letter error %q, want the server's message", e)
+		}
+	}
+	slices.Sort(bad)
+	if !slices.Equal(bad, []string{"bad1", "bad2"}) {
+		t.Errorf("dead letter got %q, want bad1 bad2", bad)
+	}
+	got, err := rows(srv, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"ok1", "ok2", "ok3"}) {
+		t.Errorf("table holds %q, want ok1 ok2 ok3 once each", got)
+	}
+}
+
+// TestAuth inserts as a user with a password (HTTP basic auth), and checks
+// that a wrong password is dead-lettered, not retried, and never shown.
+func TestAuth(t *testing.T) {
+	srv := clickhousetest.Start(t)
+	srv.MustQuery(t, "CREATE TABLE a (ts DateTime, raw String) ENGINE = MergeTree ORDER BY ts")
+	for _, tc := range []struct {
+		password string
+		ok       bool
+	}{{"s3cret-pass", true}, {"wrong-s3cret", false}} {
+		dl := &recorder{}
+		d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "a", Username: "writer", Password: config.Secret(tc.password),
+			Batch: batch.Config{Count: 1, Retry: fastRetry}}, clickhouse.WithDeadLetter(dl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		a := &acker{}
+		if err := d.Send(ctx, a.ack, ev(tc.password)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the ack", func() bool { return a.count() == 1 })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := len(dl.got()) == 0; got != tc.ok {
+			t.Errorf("password %q: inserted %v, want %v (dead letter %v)", tc.password, got, tc.ok, dl.got())
+		}
+		for _, m := range dl.got() {
+			if e := m.Attributes.Value("error"); strings.Contains(e, tc.password) || !strings.Contains(e, "Code: 193") {
+				t.Errorf("dead letter error %q: want code 193 and no password", e)
+			}
+		}
+	}
+	if got, _ := rows(srv, "a"); !slices.Equal(got, []string{"s3cret-pass"}) {
+		t.Errorf("table holds %q", got)
+	}
+}
+
+// TestClassify answers the first INSERT with each error ClickHouse can
+// give, from a test server, and checks that it is retried or sent to the
+// dead letter as its code says, whatever the status; and that every
+// INSERT carries the query and settings as URL parameters, a gzipped
+// JSONEachRow body and the credentials.
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		status     int
+		body       string
+		retryAfter string
+		retried    bool
+	}{
+		{"unknown table, 500 (old servers)", 500, "Code: 60, e.displayText() = DB::Exception: Table default.x doesn't exist., e.what() = DB::Exception\n", "", false},
+		{"unknown table, 404", 404, "Code: 60. DB::Exception: Table default.x does not exist. (UNKNOWN_TABLE) (version 23.8.1.1)\n", "", false},
+		{"no such column, 500", 500, "Code: 16. DB::Exception: No such column y in table default.x. (NO_SUCH_COLUMN_IN_TABLE)\n", "", false},
+		{"type mismatch without a row, 500", 500, "Code: 53. DB::Exception: Type mismatch. (TYPE_MISMATCH)\n", "", false},
+		{"auth, 516 in the header", 401, "Authentication failed", "", false},
+		{"unknown 4xx", 400, "bad request", "", false},
+		{"too many parts, 500", 500, "Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than inserts. (TOO_MANY_PARTS)\n", "", true},
+		{"memory limit, 500", 500, "Code: 241, e.displayText() = DB::Exception: Memory limit (total) exceeded, e.what() = DB::Exception\n", "", true},
+		{"unknown 5xx", 502, "<html>bad gateway</html>", "", true},
+		{"429 with Retry-After", 429, "slow down", "0", true},
+		{"transient code, 4xx status", 400, "Code: 202. DB::Exception: Too many simultaneous queries. Maximum: 100. (TOO_MANY_SIMULTANEOUS_QUERIES)", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var n int
+			var stored []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				q := r.URL.Query()
+				if q.Get("query") != "INSERT INTO db.tbl FORMAT JSONEachRow" || q.Get("input_format_skip_unknown_fields") != "1" ||
+					q.Get("date_time_input_format") != "best_effort" || q.Get("max_insert_threads") != "2" {
+					t.Errorf("URL parameters %v", q)
+				}
+				if u, p, _ := r.BasicAuth(); u != "u" || p != "pw-1234" {
+					t.Errorf("basic auth %q %q", u, p)
+				}
+				if r.Header.Get("Content-Encoding") != "gzip" {
+					t.Errorf("Content-Encoding %q", r.Header.Get("Content-Encoding"))
+				}
+				zr, err := gzip.NewReader(r.Body)
+				if err != nil {
+					t.Errorf("body: %v", err)
+					return
+				}
+				body, _ := io.ReadAll(zr)
+				mu.Lock()
+				n++
+				first := n == 1
+				mu.Unlock()
+				if first {
+					if tc.name == "auth, 516 in the header" {
+						w.Header().Set("X-ClickHouse-Exception-Code", "516")
+					}
+					if tc.retryAfter != "" {
+						w.Header().Set("Retry-After", tc.retryAfter)
+					}
+					w.WriteHeader(tc.status)
+					io.WriteString(w, tc.body)
+					return
+				}
+				for line := range strings.SplitSeq(strings.TrimSpace(string(body)), "\n") {
+					var row struct{ Raw string }
+					if err := json.Unmarshal([]byte(line), &row); err != nil {
+						t.Errorf("row %q: %v", line, err)
+					}
+					mu.Lock()
+					stored = append(stored, row.Raw)
+					mu.Unlock()
+				}
+			}))
+			defer srv.Close()
+			dl := &recorder{}
+			d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Database: "db", Table: "tbl", Username: "u", Password: "pw-1234",
+				Settings: map[string]string{"max_insert_threads": "2"}, Batch: batch.Config{Count: 2, Retry: fastRetry}},
+				clickhouse.WithDeadLetter(dl))
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(t, d)
+			a := &acker{}
+			if err := d.Send(t.Context(), a.ack, ev("x"), ev("y")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the ack", func() bool { return a.count() == 1 })
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.retried {
+				if n != 2 || !slices.Equal(stored, []string{"x", "y"}) || len(dl.got()) != 0 {
+					t.Errorf("%d INSERTs, stored %q, dead letter %d: want a retry that stores x y", n, stored, len(dl.got()))
+				}
+				return
+			}
+			if n != 1 || len(dl.got()) != 2 {
+				t.Fatalf("%d INSERTs, dead letter %d: want 1 INSERT and both events in the dead letter", n, len(dl.got()))
+			}
+			if e := dl.got()[0].Attributes.Value("error"); !strings.Contains(e, strings.Fields(tc.body)[0]) {
+				t.Errorf("dead letter error %q, want the server's message %q", e, tc.body)
+			}
+		})
+	}
+}
+
+// TestNoDeadLetterStops checks that without a dead letter a schema error
+// stops Run with the server's message and acks nothing.
+func TestNoDeadLetterStops(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		io.WriteString(w, "Code: 60, e.displayText() = DB::Exception: Table default.x doesn't exist., e.what() = DB::Exception")
+	}))
+	defer srv.Close()
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "x", Batch: batch.Config{Count: 1, Retry: fastRetry}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(t.Context()) }()
+	a := &acker{}
+	if err := d.Send(t.Context(), a.ack, ev("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var se *clickhouse.ServerError
+		if !errors.As(err, &se) || se.Code != 60 || se.StatusCode != 500 {
+			t.Errorf("Run = %v, want the ServerError of code 60", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if a.count() != 0 {
+		t.Error("the event was acked")
+	}
+}

@@ -1,0 +1,525 @@
+package loki
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/retry"
+)
+
+// Destination pushes batches of events to Loki. It is a [sluice.Runner]:
+// batches are pushed while Run runs. Send is safe for concurrent use. The
+// package doc says when an event is acked, retried or dead-lettered.
+type Destination struct {
+	*batch.Destination[event.Event]
+	p       *pusher
+	running atomic.Bool
+}
+
+// Option configures a Destination with what cannot be serialised.
+type Option func(*options)
+
+type options struct {
+	log        *slog.Logger
+	deadLetter sluice.Destination[event.Event]
+	hooks      Hooks
+}
+
+// Hooks are called as batches are pushed, for metrics. Nil fields are
+// skipped. They are called from the flush goroutines and must be safe for
+// concurrent use.
+type Hooks struct {
+	// Pushed is called after a push Loki accepted (2xx), with its
+	// entries, the bytes sent and how long it took.
+	Pushed func(entries, bytes int, d time.Duration)
+	// Rejected is called with the number of entries sent to the dead
+	// letter because Loki refused them.
+	Rejected func(n int)
+	// Failed is called after each failed push with its cause:
+	// "http_<status>", "timeout" or "network".
+	Failed func(cause string)
+}
+
+// WithLogger sets the logger for retries, refused entries and fatal
+// failures. It never receives the password. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithDeadLetter sends the entries Loki refuses (too old, too far behind
+// the stream, too long, bad labels) to d, each with an "error" attribute
+// holding Loki's message, instead of failing Run. Default, or a nil d: no
+// dead letter.
+func WithDeadLetter(d sluice.Destination[event.Event]) Option {
+	return func(o *options) { o.deadLetter = d }
+}
+
+// WithHooks sets the metrics hooks. Default: none.
+func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+
+// New returns a Destination pushing to c.URL. Zero fields of c take the
+// defaults of [DefaultConfig]. It checks c and does no I/O.
+func New(c Config, opts ...Option) (*Destination, error) {
+	c = c.withDefaults()
+	if c.URL == "" {
+		return nil, errors.New("loki: url is required")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("loki: %w", err)
+	}
+	lab, err := newLabeler(c.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("loki: %w", err)
+	}
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	u, _ := url.Parse(c.URL)
+	p := &pusher{cfg: c, url: c.pushURL(), endpoint: u.Scheme + "://" + u.Host, lab: lab, gzip: c.Compression == "gzip",
+		json: c.Line == "json", hooks: o.hooks, log: o.log, dl: o.deadLetter}
+	bo := []batch.Option[event.Event]{
+		batch.WithLogger[event.Event](o.log),
+		batch.WithSize(func(m *sluice.Message[event.Event]) int {
+			if p.json { // the event's JSON holds its raw line and its fields
+				return 2*len(m.Value.Raw) + 256
+			}
+			return len(m.Value.Raw) + 64
+		}),
+	}
+	if o.deadLetter != nil {
+		bo = append(bo, batch.WithDeadLetter(o.deadLetter))
+	}
+	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](p.flush), bo...)
+	if err != nil {
+		return nil, fmt.Errorf("loki: %w", err)
+	}
+	return &Destination{Destination: d, p: p}, nil
+}
+
+// Run builds the HTTP client and pushes batches until ctx is done and
+// what is held is flushed (see [batch.Destination.Run]), then closes the
+// idle connections. A second call returns [sluice.ErrAlreadyRunning].
+func (d *Destination) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("loki: %w", sluice.ErrAlreadyRunning)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	defer t.CloseIdleConnections()
+	return d.Destination.RunAfter(ctx, func(context.Context) error {
+		d.p.client = &http.Client{Transport: t, Timeout: d.p.cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		return nil
+	})
+}
+
+// pusher sends one batch per flush.
+type pusher struct {
+	cfg      Config
+	url      string
+	endpoint string // scheme://host, for errors
+	lab      *labeler
+	gzip     bool
+	json     bool // lines are the events' JSON, not their raw bytes
+	hooks    Hooks
+	log      *slog.Logger
+	dl       sluice.Destination[event.Event]
+	client   *http.Client // set by Run before any flush
+
+	pool sync.Pool // *scratch
+}
+
+// maxRounds bounds how many times one flush pushes what is left after
+// Loki refused some entries; what is left after that is dead-lettered
+// with Loki's last message.
+const maxRounds = 8
+
+// flush pushes msgs. When Loki answers 400 naming refused entries, those
+// are set aside for the dead letter and the others pushed again (Loki
+// stored them, or stores them now; it drops an entry it already has).
+func (p *pusher) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+	s, _ := p.pool.Get().(*scratch)
+	if s == nil {
+		s = &scratch{index: map[string]int{}}
+	}
+	defer p.pool.Put(s)
+	s.group(p, msgs)
+	pending := s.all()
+	var rejected []sluice.Message[event.Event]
+	for round := 1; len(pending) > 0; round++ {
+		status, text, tooBig, err := p.pushSplit(ctx, s, pending)
+		if err != nil {
+			return err
+		}
+		if len(tooBig) > 0 {
+			msg := fmt.Sprintf("loki: an entry whose push alone is over Loki's %d-byte limit", maxPushBytes)
+			for _, i := range tooBig {
+				m := msgs[s.entries[i].msg]
+				m.Attributes = m.Attributes.With("error", msg)
+				rejected = append(rejected, m)
+			}
+			pending = slices.DeleteFunc(pending, func(i int) bool { return slices.Contains(tooBig, i) })
+			p.log.Warn("loki: entries too large for a push", "entries", len(tooBig))
+			if status != http.StatusBadRequest {
+				continue // what was pushed is stored; push nothing twice
+			}
+		}
+		if status != http.StatusBadRequest {
+			break
+		}
+		var refused []int
+		rs := rules(text)
+		if round < maxRounds {
+			pending, refused = s.split(pending, rs)
+		}
+		if len(refused) == 0 { // nothing named, or out of rounds: the rest goes
+			refused, pending = pending, nil
+		}
+		msg := fmt.Sprintf("loki: push %s: 400 Bad Request: %q", p.endpoint, shorten(text))
+		for _, i := range refused {
+			m := msgs[s.entries[i].msg]
+			m.Attributes = m.Attributes.With("error", msg)
+			rejected = append(rejected, m)
+		}
+		p.log.Warn("loki: entries refused", "entries", len(refused), "left", len(pending), "err", shorten(text))
+	}
+	if len(rejected) == 0 {
+		return nil
+	}
+	if p.dl == nil {
+		return fmt.Errorf("loki: %d entries refused and no dead letter: %s", len(rejected), rejected[0].Attributes.Value("error"))
+	}
+	done := make(chan struct{})
+	if err := p.dl.Send(ctx, sluice.AckOnce(func() { close(done) }), rejected...); err != nil {
+		return fmt.Errorf("loki: dead letter: %w", err)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("loki: dead letter: %w", ctx.Err())
+	}
+	if p.hooks.Rejected != nil {
+		p.hooks.Rejected(len(rejected))
+	}
+	return nil
+}
+
+// maxPushBytes is Loki's default grpc_server_max_recv_msg_size: a
+// bigger push is refused with a 5xx, which would be retried forever.
+const maxPushBytes = 4 << 20
+
+// pushSplit pushes the entries pending, in halves when their body would
+// be over maxPushBytes (JSON escaping can make a batch's lines several
+// times their raw size). It returns 2xx, or 400 with every 400 body of
+// the halves, and the entries that are too big for a push of their own.
+// When tooBig is not empty, the others have been pushed.
+func (p *pusher) pushSplit(ctx context.Context, s *scratch, pending []int) (status int, text string, tooBig []int, err error) {
+	body, _ := s.encodeJSON(pending)
+	if len(body) > maxPushBytes {
+		if len(pending) == 1 {
+			return http.StatusNoContent, "", pending, nil
+		}
+		h := len(pending) / 2
+		st1, t1, big1, err := p.pushSplit(ctx, s, pending[:h])
+		if err != nil {
+			return 0, "", nil, err
+		}
+		st2, t2, big2, err := p.pushSplit(ctx, s, pending[h:])
+		if err != nil {
+			return 0, "", nil, err
+		}
+		if st1 == http.StatusBadRequest || st2 == http.StatusBadRequest {
+			return http.StatusBadRequest, strings.TrimSpace(t1 + "\n" + t2), append(big1, big2...), nil
+		}
+		return http.StatusNoContent, "", append(big1, big2...), nil
+	}
+	status, text, err = p.push(ctx, s, body, len(pending))
+	return status, text, nil, err
+}
+
+// push sends body, the JSON of n entries, as one request. It returns 2xx or 400
+// with the body's start, or an error: retryable for 429, 5xx, 408 and
+// the network, permanent for other statuses.
+func (p *pusher) push(ctx context.Context, s *scratch, body []byte, n int) (int, string, error) {
+	start := time.Now()
+	body, err := s.compress(p, body)
+	if err != nil {
+		return 0, "", fmt.Errorf("loki: encode: %w", err)
+	}
+	s.r.Reset(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, &s.r)
+	if err != nil {
+		return 0, "", fmt.Errorf("loki: POST %s: invalid request", p.endpoint)
+	}
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/json")
+	if p.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if p.cfg.TenantID != "" {
+		req.Header.Set("X-Scope-OrgID", p.cfg.TenantID)
+	}
+	if p.cfg.Username != "" {
+		req.SetBasicAuth(p.cfg.Username, p.cfg.Password.Reveal())
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return 0, "", p.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		if p.hooks.Pushed != nil {
+			p.hooks.Pushed(n, len(body), time.Since(start))
+		}
+		return resp.StatusCode, "", nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	text := string(b)
+	if pw := p.cfg.Password.Reveal(); len(pw) >= 4 {
+		text = strings.ReplaceAll(text, pw, "REDACTED")
+	}
+	p.failed("http_" + strconv.Itoa(resp.StatusCode))
+	if resp.StatusCode == http.StatusBadRequest {
+		return resp.StatusCode, text, nil
+	}
+	err = fmt.Errorf("loki: POST %s: %d %s: %q", p.endpoint, resp.StatusCode, http.StatusText(resp.StatusCode), shorten(text))
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode < 500 {
+		return 0, "", err
+	}
+	if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		return 0, "", retry.After(sluice.Retryable(err), d)
+	}
+	return 0, "", sluice.Retryable(err)
+}
+
+func (p *pusher) transportError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its text holds the URL
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("loki: POST %s: %w", p.endpoint, ctx.Err())
+	}
+	cause := "network"
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		cause = "timeout"
+	}
+	p.failed(cause)
+	return sluice.Retryable(fmt.Errorf("loki: POST %s: %w", p.endpoint, err))
+}
+
+func (p *pusher) failed(cause string) {
+	if p.hooks.Failed != nil {
+		p.hooks.Failed(cause)
+	}
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// scratch holds one flush's streams and buffers, reused across flushes.
+type scratch struct {
+	index   map[string]int // stream key -> streams index
+	streams []stream
+	entries []entry // one per message, grouped by stream and sorted by time within it
+	key     []byte
+	tmp     []byte
+	line    []byte
+	body    []byte
+	gz      bytes.Buffer
+	zw      *gzip.Writer
+	r       bytes.Reader
+}
+
+// stream is one label set of a flush.
+type stream struct {
+	labels map[string]string
+	json   []byte // {"a":"x",...}
+}
+
+// entry is one message of a flush.
+type entry struct {
+	msg    int // index in the flush's msgs
+	stream int
+	ts     int64 // Unix nanoseconds
+	line   []byte
+}
+
+// group sorts msgs into streams, each in time order (stable: lines of
+// one instant keep their order).
+func (s *scratch) group(p *pusher, msgs []sluice.Message[event.Event]) {
+	clear(s.index)
+	s.streams = s.streams[:0]
+	s.entries = s.entries[:0]
+	s.line = s.line[:0]
+	for i := range msgs {
+		e := &msgs[i].Value
+		s.key = p.lab.key(s.key[:0], &s.tmp, e)
+		st, ok := s.index[string(s.key)]
+		if !ok {
+			st = len(s.streams)
+			k := string(s.key)
+			s.index[k] = st
+			labels, _ := parseSelector(k)
+			s.streams = append(s.streams, stream{labels: labels, json: labelsJSON(labels)})
+		}
+		start := len(s.line)
+		if p.json {
+			s.line = e.AppendJSON(s.line)
+		} else {
+			s.line = append(s.line, e.Raw...)
+		}
+		s.entries = append(s.entries, entry{msg: i, stream: st, ts: e.Timestamp().UnixNano(), line: s.line[start:len(s.line):len(s.line)]})
+	}
+	// s.line may have moved while growing: point the entries at its
+	// final array.
+	off := 0
+	for i := range s.entries {
+		n := len(s.entries[i].line)
+		s.entries[i].line = s.line[off : off+n : off+n]
+		off += n
+	}
+	slices.SortStableFunc(s.entries, func(a, b entry) int {
+		if a.stream != b.stream {
+			return a.stream - b.stream
+		}
+		return int(min(max(a.ts-b.ts, -1), 1))
+	})
+}
+
+func labelsJSON(labels map[string]string) []byte {
+	names := make([]string, 0, len(labels))
+	for k := range labels {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	b := []byte{'{'}
+	for i, k := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = event.AppendString(b, k)
+		b = append(b, ':')
+		b = event.AppendString(b, labels[k])
+	}
+	return append(b, '}')
+}
+
+// all returns the indexes of every entry.
+func (s *scratch) all() []int {
+	out := make([]int, len(s.entries))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// split divides pending into the entries no rule names and those one
+// does.
+func (s *scratch) split(pending []int, rs []rule) (kept, refused []int) {
+	for _, i := range pending {
+		e := &s.entries[i]
+		named := false
+		for _, r := range rs {
+			if r.matches(s.streams[e.stream].labels, time.Unix(0, e.ts), string(e.line)) {
+				named = true
+				break
+			}
+		}
+		if named {
+			refused = append(refused, i)
+		} else {
+			kept = append(kept, i)
+		}
+	}
+	return kept, refused
+}
+
+// compress returns b gzipped if p says so, valid until the next call.
+func (s *scratch) compress(p *pusher, b []byte) ([]byte, error) {
+	if !p.gzip {
+		return b, nil
+	}
+	s.gz.Reset()
+	if s.zw == nil {
+		s.zw, _ = gzip.NewWriterLevel(&s.gz, gzip.BestSpeed)
+	} else {
+		s.zw.Reset(&s.gz)
+	}
+	if _, err := s.zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := s.zw.Close(); err != nil {
+		return nil, err
+	}
+	return s.gz.Bytes(), nil
+}
+
+// encodeJSON returns the JSON push body for the entries pending (indexes
+// into s.entries, in order), valid until the next call.
+func (s *scratch) encodeJSON(pending []int) ([]byte, error) {
+	b := append(s.body[:0], `{"streams":[`...)
+	cur := -1
+	for _, i := range pending {
+		e := &s.entries[i]
+		if e.stream != cur {
+			if cur >= 0 {
+				b = append(b, "]},"...)
+			}
+			cur = e.stream
+			b = append(b, `{"stream":`...)
+			b = append(b, s.streams[cur].json...)
+			b = append(b, `,"values":[`...)
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, `["`...)
+		b = strconv.AppendInt(b, e.ts, 10)
+		b = append(b, `",`...)
+		b = event.AppendString(b, e.line)
+		b = append(b, ']')
+	}
+	if cur >= 0 {
+		b = append(b, "]}"...)
+	}
+	b = append(b, "]}"...)
+	s.body = b
+	return b, nil
+}
+
+// Interface guards.
+var (
+	_ sluice.Destination[event.Event] = (*Destination)(nil)
+	_ sluice.Runner                   = (*Destination)(nil)
+)
