@@ -23,6 +23,7 @@ import (
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/handler/filter"
 	"github.com/sluicehq/sluice/handler/nginx"
+	"github.com/sluicehq/sluice/handler/parse"
 )
 
 // optional are the Register functions of the connectors a build tag can
@@ -41,6 +42,7 @@ func Registry() *daemon.Registry {
 	}
 	nginx.Register(r)
 	filter.Register(r)
+	parse.Register(r)
 	for _, o := range optionalTypes {
 		if _, _, ok := r.Defaults(o.kind, o.typ); !ok {
 			r.Omit(o.kind, o.typ, o.tag)

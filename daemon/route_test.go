@@ -1,0 +1,68 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/daemon"
+)
+
+// routes[].if sends each event down the routes whose condition holds; the
+// parse handler's rejects go to the route's dead letter; every event is
+// acked once, wherever it went.
+func TestConditionalRoutesAndRejects(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"sources": {
+			"app": {"type": "gen", "lines": [
+				"{\"level\":\"error\",\"msg\":\"disk full\"}",
+				"{\"level\":\"info\",\"msg\":\"ok\"}",
+				"not json at all",
+				"{\"level\":\"error\",\"msg\":\"boom\"}",
+			]},
+		},
+		"destinations": {
+			"errors": {"type": "file", "path": %q},
+			"json":   {"type": "file", "path": %q},
+			"bad":    {"type": "file", "path": %q},
+		},
+		"routes": [
+			{"from": ["app"], "to": ["errors"], "if": "raw contains \"error\"",
+			 "handlers": [{"type": "parse", "format": "json"}]},
+			{"from": ["app"], "to": ["json"], "deadLetter": "bad",
+			 "handlers": [{"type": "parse", "format": "json", "onError": "deadLetter"}]},
+		],
+	}`, dir, filepath.Join(dir, "errors.ndjson"), filepath.Join(dir, "json.ndjson"), filepath.Join(dir, "bad.ndjson"))
+	acked := &ackLog{}
+	d, err := daemon.New([]byte(cfg), testRegistry(acked), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := d.Run(ctx); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	errs := readLines(t, filepath.Join(dir, "errors.ndjson"))
+	if len(errs) != 2 || errs[0]["fields"].(map[string]any)["msg"] != "disk full" || errs[1]["fields"].(map[string]any)["msg"] != "boom" {
+		t.Errorf("errors.ndjson = %v, want the two error lines, parsed", errs)
+	}
+	if got := readLines(t, filepath.Join(dir, "json.ndjson")); len(got) != 3 {
+		t.Errorf("json.ndjson holds %d events, want the 3 that parse", len(got))
+	}
+	bad := readLines(t, filepath.Join(dir, "bad.ndjson"))
+	if len(bad) != 1 || bad[0]["raw"] != "not json at all" {
+		t.Fatalf("bad.ndjson = %v, want the line that is not JSON", bad)
+	}
+	f := bad[0]["fields"].(map[string]any)
+	if f["deadLetter.from"] != "route-1" || f["deadLetter.error"] != "json: not an object" {
+		t.Errorf("dead-letter fields = %v, want the route and the reason", f)
+	}
+	if acked.n != 4 {
+		t.Errorf("%d events acked, want 4", acked.n)
+	}
+}
