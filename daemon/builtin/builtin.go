@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/handler/filter"
 	"github.com/sluicehq/sluice/handler/nginx"
 	"github.com/sluicehq/sluice/handler/parse"
+	"github.com/sluicehq/sluice/handler/remap"
 )
 
 // optional are the Register functions of the connectors a build tag can
@@ -43,6 +44,7 @@ func Registry() *daemon.Registry {
 	nginx.Register(r)
 	filter.Register(r)
 	parse.Register(r)
+	remap.Register(r)
 	for _, o := range optionalTypes {
 		if _, _, ok := r.Defaults(o.kind, o.typ); !ok {
 			r.Omit(o.kind, o.typ, o.tag)
