@@ -66,3 +66,41 @@ func TestConditionalRoutesAndRejects(t *testing.T) {
 		t.Errorf("%d events acked, want 4", acked.n)
 	}
 }
+
+// sample, throttle and dedupe select through the routes' Selector path:
+// what they drop counts as delivered, and what they keep arrives once.
+func TestSelectingHandlers(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"sources": {"g": {"type": "gen", "count": 100}, "dup": {"type": "gen", "lines": ["a", "b", "a", "a", "c", "b"]}},
+		"destinations": {
+			"sampled":   {"type": "file", "path": %q},
+			"throttled": {"type": "file", "path": %q},
+			"unique":    {"type": "file", "path": %q},
+		},
+		"routes": [
+			{"from": ["g"], "to": ["sampled"], "handlers": [{"type": "sample", "rate": 10}]},
+			{"from": ["g"], "to": ["throttled"], "handlers": [{"type": "throttle", "rate": "7/h"}]},
+			{"from": ["dup"], "to": ["unique"], "handlers": [{"type": "dedupe", "fields": ["raw"], "window": 100}]},
+		],
+	}`, dir, filepath.Join(dir, "sampled.ndjson"), filepath.Join(dir, "throttled.ndjson"), filepath.Join(dir, "unique.ndjson"))
+	acked := &ackLog{}
+	d, err := daemon.New([]byte(cfg), testRegistry(acked), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := d.Run(ctx); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	for name, want := range map[string]int{"sampled": 10, "throttled": 7, "unique": 3} {
+		if got := readLines(t, filepath.Join(dir, name+".ndjson")); len(got) != want {
+			t.Errorf("%s holds %d events, want %d", name, len(got), want)
+		}
+	}
+	if acked.n != 106 {
+		t.Errorf("%d events acked, want all 106", acked.n)
+	}
+}
