@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/event"
 )
 
 // routes[].if sends each event down the routes whose condition holds; the
@@ -102,5 +105,89 @@ func TestSelectingHandlers(t *testing.T) {
 	}
 	if acked.n != 106 {
 		t.Errorf("%d events acked, want all 106", acked.n)
+	}
+}
+
+// heldAcks is a destination that keeps the acks it is given, uncalled, until
+// the test calls them: the moment between a send and its durable write.
+type heldAcks struct {
+	mu   sync.Mutex
+	raw  []string
+	acks []func()
+	got  chan struct{}
+}
+
+func (h *heldAcks) Send(_ context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
+	h.mu.Lock()
+	for _, m := range msgs {
+		h.raw = append(h.raw, string(m.Value.Raw))
+	}
+	h.acks = append(h.acks, ack)
+	h.mu.Unlock()
+	h.got <- struct{}{}
+	return nil
+}
+
+func (h *heldAcks) ackAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, a := range h.acks {
+		sluice.Ack(a)
+	}
+}
+
+// An event a handler rejects is acked to its source only once the route's
+// dead letter has written it, not when the handler returns: the test
+// holds the dead letter's write open and checks the source is not acked.
+func TestRejectedIsAckedAfterTheDeadLetterWrites(t *testing.T) {
+	acked := &ackLog{}
+	r := testRegistry(acked)
+	holds := map[string]*heldAcks{}
+	daemon.RegisterDestination(r, "hold", "holds acks", func() *rejectConfig { return &rejectConfig{} },
+		func(env daemon.Env, _ *rejectConfig) (sluice.Destination[event.Event], error) {
+			h := &heldAcks{got: make(chan struct{}, 10)}
+			holds[env.Name] = h
+			return h, nil
+		})
+	cfg := `{
+		"sources": {"g": {"type": "gen", "block": true, "lines": ["{\"a\":1}", "not json"]}},
+		"destinations": {"main": {"type": "hold"}, "dlq": {"type": "hold"}},
+		"routes": [{"from": ["g"], "to": ["main"], "deadLetter": "dlq",
+			"handlers": [{"type": "parse", "format": "json", "onError": "deadLetter"}]}],
+	}`
+	d, err := daemon.New([]byte(cfg), r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	main, dlq := holds["main"], holds["dlq"]
+	for _, h := range []*heldAcks{main, dlq} {
+		select {
+		case <-h.got:
+		case <-ctx.Done():
+			t.Fatal("an event never reached its destination")
+		}
+	}
+	ackedNow := func() int { acked.mu.Lock(); defer acked.mu.Unlock(); return acked.n }
+	if n := ackedNow(); n != 0 {
+		t.Fatalf("%d events acked before any destination wrote", n)
+	}
+	main.ackAll()
+	if n := ackedNow(); n != 1 {
+		t.Fatalf("%d events acked after main wrote, want 1 (the rejected one waits for the dead letter)", n)
+	}
+	if dlq.raw[0] != "not json" {
+		t.Errorf("the dead letter got %q", dlq.raw)
+	}
+	dlq.ackAll()
+	if n := ackedNow(); n != 2 {
+		t.Fatalf("%d events acked after the dead letter wrote, want 2", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
 	}
 }
