@@ -252,7 +252,12 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 && r.routes[0].cond == nil {
 		return r.routes[0].to.Send(ctx, ack, msgs...)
 	}
-	outs := make([][]msg, 2*len(r.routes)) // each route's output, then its rejects
+	var buf [8][]msg
+	outs := buf[:0] // each route's output, then its rejects
+	if n := 2 * len(r.routes); n > len(buf) {
+		outs = make([][]msg, 0, n)
+	}
+	outs = outs[:2*len(r.routes)]
 	sends := 0
 	for i, rt := range r.routes {
 		out, rejected, err := rt.apply(ctx, msgs)
@@ -266,7 +271,7 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 		sluice.Ack(ack) // filtered out everywhere: done
 		return nil
 	}
-	ack = sluice.AckAfter(sends, ack)
+	ack = sluice.AckCountdown(sends, ack)
 	for i, rt := range r.routes {
 		if out := outs[2*i]; len(out) > 0 {
 			if err := rt.to.Send(ctx, ack, out...); err != nil {
@@ -301,18 +306,18 @@ func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err
 		}
 	}
 	for _, nh := range rt.handlers {
+		if nh.sel != nil {
+			next, err := sel(ctx, nh.sel, cur)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", nh.name, err)
+			}
+			nh.m.In(len(cur), 0)
+			nh.m.Out(len(next), 0)
+			cur = next
+			continue
+		}
 		var next []msg
 		for _, m := range cur {
-			if nh.sel != nil {
-				keep, err := nh.sel.Select(ctx, &m.Value)
-				if err != nil {
-					return nil, nil, fmt.Errorf("%s: %w", nh.name, err)
-				}
-				if keep {
-					next = append(next, m)
-				}
-				continue
-			}
 			out, err := nh.h.Handle(ctx, m)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", nh.name, err)
@@ -334,6 +339,30 @@ func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err
 		rejected[i].Attributes = m.Attributes.With("error", reason)
 	}
 	return cur, rejected, nil
+}
+
+// sel returns the msgs s keeps. It allocates only when it keeps some and
+// drops others: msgs itself is returned when every one is kept (it is
+// never modified: it may be the caller's).
+func sel(ctx context.Context, s Selector, msgs []msg) ([]msg, error) {
+	var next []msg
+	for i := range msgs {
+		keep, err := s.Select(ctx, &msgs[i].Value)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case keep && next != nil:
+			next = append(next, msgs[i])
+		case !keep && next == nil:
+			next = make([]msg, i, len(msgs)-1)
+			copy(next, msgs[:i])
+		}
+	}
+	if next == nil {
+		return msgs, nil
+	}
+	return next, nil
 }
 
 // untilStopped makes a source that is not a Runner end with io.EOF once
