@@ -177,7 +177,8 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		}
 		for _, from := range r.From {
 			if rt, ok := routers[from]; ok {
-				rt.routes = append(rt.routes, route{cond: r.cond, handlers: hs, to: to, deadLetter: dl})
+				rt.routes = append(rt.routes, route{cond: r.cond, handlers: hs, to: to, deadLetter: dl,
+					log: log.With("route", r.Name), m: ms.named("route", r.Name)})
 			}
 		}
 	}
@@ -241,6 +242,8 @@ type router struct {
 
 type route struct {
 	cond       *eventexpr.Program // nil: every event
+	log        *slog.Logger
+	m          *Metrics // counts errors of cond, cause "if"
 	handlers   []namedHandler
 	to         dest // the route's destinations, or its buffer in front of them
 	deadLetter dest // takes the events its handlers reject; nil if none
@@ -289,8 +292,9 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 
 // apply takes the msgs for which the route's condition holds through its
 // handlers in order. It returns what comes out, less the messages a
-// handler rejected (see [Reject]), which it returns apart when the route
-// has a dead letter; each handler sees only what the previous one passed.
+// handler rejected (see [Reject]) or the condition failed on, which it
+// returns apart when the route has a dead letter; each handler sees only
+// what the previous one passed.
 func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err error) {
 	cur := msgs
 	if rt.cond != nil {
@@ -298,7 +302,15 @@ func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err
 		for i := range msgs {
 			ok, err := rt.cond.Cond(&msgs[i].Value)
 			if err != nil {
-				return nil, nil, fmt.Errorf("if: %w", err)
+				// Bad data, such as int("x"): never fatal. The event goes
+				// to the dead letter if there is one; else it does not
+				// take this route. Counted and logged either way.
+				rt.m.Error("if")
+				rt.log.Warn("route condition failed", "err", err, "deadLetter", rt.deadLetter != nil)
+				if rt.deadLetter != nil {
+					rejected = append(rejected, Reject(msgs[i], "if: "+err.Error()))
+				}
+				continue
 			}
 			if ok {
 				cur = append(cur, msgs[i])

@@ -73,8 +73,11 @@ type RouteConfig struct {
 	To []string `json:"to" sluice:"required"`
 	// If, if set, is a condition (an expr-lang expression over the event,
 	// as in the drop handler) evaluated once per event before the route's
-	// handlers: the route takes only the events for which it holds. Default:
-	// every event.
+	// handlers: the route takes only the events for which it holds. An
+	// event it fails on at run time (such as int(raw) on "x") is counted
+	// (sluice_errors_total, kind route, cause if) and logged, and goes to
+	// the route's deadLetter if it has one; else it does not take the
+	// route. Default: every event.
 	If string `json:"if"`
 	// Handlers are applied in order; each is an object with a "type".
 	Handlers []json.RawMessage `json:"handlers"`

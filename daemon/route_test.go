@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,5 +190,47 @@ func TestRejectedIsAckedAfterTheDeadLetterWrites(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
+	}
+}
+
+// A condition that fails at run time on bad data is not fatal: the event
+// goes to the route's dead letter, or, without one, skips the route.
+func TestConditionErrorsAreNotFatal(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
+		"sources": {"g": {"type": "gen", "lines": ["7", "x", "3"]}},
+		"destinations": {
+			"big":   {"type": "file", "path": %q},
+			"big2":  {"type": "file", "path": %q},
+			"bad":   {"type": "file", "path": %q},
+		},
+		"routes": [
+			{"from": ["g"], "to": ["big"], "if": "int(raw) > 5", "deadLetter": "bad"},
+			{"from": ["g"], "to": ["big2"], "if": "int(raw) > 5"},
+		],
+	}`, dir, filepath.Join(dir, "big.ndjson"), filepath.Join(dir, "big2.ndjson"), filepath.Join(dir, "bad.ndjson"))
+	acked := &ackLog{}
+	d, err := daemon.New([]byte(cfg), testRegistry(acked), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(t.Context()); err != nil {
+		t.Fatalf("Run = %v, want nil: bad data is not fatal", err)
+	}
+	for _, name := range []string{"big", "big2"} {
+		if got := readLines(t, filepath.Join(dir, name+".ndjson")); len(got) != 1 || got[0]["raw"] != "7" {
+			t.Errorf("%s = %v, want the 7", name, got)
+		}
+	}
+	bad := readLines(t, filepath.Join(dir, "bad.ndjson"))
+	if len(bad) != 1 || bad[0]["raw"] != "x" {
+		t.Fatalf("bad = %v, want the x", bad)
+	}
+	if e, _ := bad[0]["fields"].(map[string]any)["deadLetter.error"].(string); !strings.HasPrefix(e, "if: ") {
+		t.Errorf("deadLetter.error = %q, want the condition's error", e)
+	}
+	if acked.n != 3 {
+		t.Errorf("%d acked, want 3", acked.n)
 	}
 }
