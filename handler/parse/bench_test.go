@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
@@ -70,4 +71,35 @@ func BenchmarkFormats(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkJSONRatio runs the json format and encoding/json on the same
+// line in alternating rounds, so that a noisy machine slows both alike,
+// and reports the json format's cost as a ratio of encoding/json's (the
+// issue's bar: at most 2).
+func BenchmarkJSONRatio(b *testing.B) {
+	h, _ := parse.New(cfg("json"), onerror.Hooks{})
+	m := sluice.Message[event.Event]{Value: event.Event{Raw: []byte(benchLine)}}
+	line := []byte(benchLine)
+	var ours, theirs time.Duration
+	const round = 50
+	for b.Loop() {
+		t0 := time.Now()
+		for range round {
+			if _, err := h.Handle(context.Background(), m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		for range round {
+			var v map[string]any
+			if err := json.Unmarshal(line, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ours, theirs = ours+t1.Sub(t0), theirs+time.Since(t1)
+	}
+	b.ReportMetric(float64(ours)/float64(theirs), "x-encoding/json")
+	b.ReportMetric(float64(ours.Nanoseconds())/float64(b.N*round), "ns/parse")
+	b.ReportMetric(float64(theirs.Nanoseconds())/float64(b.N*round), "ns/unmarshal")
 }
