@@ -25,8 +25,8 @@ import (
 
 // Config configures a dedupe handler.
 type Config struct {
-	// Fields are the fields whose values make two events the same, such as
-	// ["host", "fields.request_id"]. Default ["message"].
+	// Fields are the fields whose values make two events the same, paths
+	// as for parse's field, such as ["host", "fields.request_id"]. Default ["message"].
 	Fields []string `json:"fields"`
 	// Window is how many distinct events are remembered; a repeat of one
 	// of them is dropped. Default 10000.

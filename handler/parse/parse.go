@@ -31,9 +31,13 @@ type Config struct {
 	// or 3164) sets the event's syslog part and time, not fields. Required.
 	Format string `json:"format" sluice:"required"`
 	// Field is the field to parse: message (the syslog message of a syslog
-	// event, the raw line of any other), raw, or a path such as
-	// fields.message (to parse what an earlier handler found). Default
-	// message.
+	// event, the raw line of any other), raw, host, source, sourceType,
+	// contentType, file.path, syslog.hostname (appName, procId, msgId,
+	// message, structuredData), http.path (method, protocol, status,
+	// referrer, userAgent, remoteAddr, remoteUser) or fields.NAME (such as
+	// fields.message, to parse what an earlier handler found). The "key"
+	// and "fields" of sample, throttle and dedupe take the same paths.
+	// Default message.
 	Field string `json:"field"`
 	// Target is where parsed values go: "fields", or "fields.PREFIX" to
 	// name each field PREFIX.NAME. A parsed field replaces one of the same

@@ -23,8 +23,8 @@ import (
 type Config struct {
 	// Rate keeps about one event in Rate; 1 keeps them all. Required.
 	Rate int `json:"rate" sluice:"required"`
-	// Key, if set, is the field whose value decides (such as
-	// fields.trace_id): events with the same value are kept or dropped
+	// Key, if set, is the field whose value decides, a path as for
+	// parse's field (such as fields.trace_id): events with the same value are kept or dropped
 	// together. Default none: every Rate-th event.
 	Key string `json:"key"`
 }

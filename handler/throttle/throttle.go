@@ -32,8 +32,8 @@ type Config struct {
 	// Burst is how many events may pass at once after a quiet spell: the
 	// size of the bucket. Default: N of Rate.
 	Burst int `json:"burst"`
-	// Key, if set, is the field whose value has its own limit (such as
-	// host or fields.tenant). Default none: one limit for all.
+	// Key, if set, is the field whose value has its own limit, a path as
+	// for parse's field (such as host or fields.tenant). Default none: one limit for all.
 	Key string `json:"key"`
 	// MaxKeys bounds the keys with a bucket, the least recently seen
 	// forgotten first. Default 10000.
