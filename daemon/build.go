@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/eventexpr"
 )
 
 type (
@@ -124,14 +125,28 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name), received: new(atomic.Int64)})
 	}
 	for i, r := range p.Routes {
+		var dl dest // the route's dead letter, for events its handlers reject
+		if d, ok := g.dests[r.DeadLetter]; ok {
+			if !g.buffered[r.DeadLetter] {
+				d = counting{d, ms.component(KindDestination, r.DeadLetter)}
+			}
+			dl = deadLetter{d, r.Name}
+			direct[r.DeadLetter], g.spooled[r.DeadLetter] = true, false
+		}
 		var hs []namedHandler
 		for _, c := range r.Handlers {
-			h, err := c.entry.build(env(KindHandler, c.Name), c.Config)
+			e := env(KindHandler, c.Name)
+			if dl != nil {
+				e.DeadLetter = dl
+			}
+			h, err := c.entry.build(e, c.Config)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
 				continue
 			}
-			hs = append(hs, namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)})
+			nh := namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)}
+			nh.sel, _ = h.(Selector)
+			hs = append(hs, nh)
 		}
 		var ds fanout
 		for _, name := range r.To {
@@ -162,7 +177,8 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		}
 		for _, from := range r.From {
 			if rt, ok := routers[from]; ok {
-				rt.routes = append(rt.routes, route{handlers: hs, to: to})
+				rt.routes = append(rt.routes, route{cond: r.cond, handlers: hs, to: to, deadLetter: dl,
+					log: log.With("route", r.Name), m: ms.named("route", r.Name)})
 			}
 		}
 	}
@@ -188,50 +204,87 @@ func (p *Plan) newBuffer(spec bufferSpec, inner dest, runners []sluice.Runner, l
 type namedHandler struct {
 	name string
 	h    handler
+	sel  Selector // h, if it is one
 	m    *Metrics
 }
 
+// A Selector is a handler that only keeps or drops events, never changing
+// them, such as sample or throttle. Routes call Select instead of Handle,
+// which saves the slice Handle returns: such a handler need cost no
+// allocation per event. Select must agree with Handle, and be safe for
+// concurrent use.
+type Selector interface {
+	Select(ctx context.Context, e *event.Event) (bool, error)
+}
+
+// RejectAttr is the attribute that marks a message a handler rejected:
+// its value is the reason. A route hands such messages to its
+// "deadLetter" destination instead of its own ones; see [Reject].
+const RejectAttr = "sluice.reject"
+
+// Reject returns m marked for its route's dead-letter destination with
+// reason, which ends up in the event's deadLetter.error field. A handler
+// returns the result instead of m; it may do so only when its Env had a
+// DeadLetter (otherwise the route delivers it as usual).
+func Reject(m msg, reason string) msg {
+	m.Attributes = m.Attributes.With(RejectAttr, reason)
+	return m
+}
+
 // router is the destination of one source's processor: it sends each
-// event down every route that takes the source, through the route's
-// handlers, to each of the route's destinations, and acks when every one
-// of those sends has acked. Filtered events count as delivered.
+// event down every route that takes the source (and whose condition
+// holds), through the route's handlers, to each of the route's
+// destinations, and acks when every one of those sends has acked.
+// Filtered events count as delivered.
 type router struct {
 	routes []route
 	m      *Metrics // the source's: counts what is acked
 }
 
 type route struct {
-	handlers []namedHandler
-	to       dest // the route's destinations, or its buffer in front of them
+	cond       *eventexpr.Program // nil: every event
+	log        *slog.Logger
+	m          *Metrics // counts errors of cond, cause "if"
+	handlers   []namedHandler
+	to         dest // the route's destinations, or its buffer in front of them
+	deadLetter dest // takes the events its handlers reject; nil if none
 }
 
 // Send is safe for concurrent use if the handlers and destinations are.
 func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	ack = countAcks(r.m, len(msgs), ack)
-	// The common case, one route and no handlers: no copy.
-	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 {
+	// The common case, one route and no handlers or condition: no copy.
+	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 && r.routes[0].cond == nil {
 		return r.routes[0].to.Send(ctx, ack, msgs...)
 	}
-	outs := make([][]msg, len(r.routes))
+	var buf [8][]msg
+	outs := buf[:0] // each route's output, then its rejects
+	if n := 2 * len(r.routes); n > len(buf) {
+		outs = make([][]msg, 0, n)
+	}
+	outs = outs[:2*len(r.routes)]
 	sends := 0
 	for i, rt := range r.routes {
-		out, err := rt.apply(ctx, msgs)
+		out, rejected, err := rt.apply(ctx, msgs)
 		if err != nil {
 			return err
 		}
-		outs[i] = out
-		if len(out) > 0 {
-			sends++
-		}
+		outs[2*i], outs[2*i+1] = out, rejected
+		sends += min(len(out), 1) + min(len(rejected), 1)
 	}
 	if sends == 0 {
 		sluice.Ack(ack) // filtered out everywhere: done
 		return nil
 	}
-	ack = sluice.AckAfter(sends, ack)
+	ack = sluice.AckCountdown(sends, ack)
 	for i, rt := range r.routes {
-		if len(outs[i]) > 0 {
-			if err := rt.to.Send(ctx, ack, outs[i]...); err != nil {
+		if out := outs[2*i]; len(out) > 0 {
+			if err := rt.to.Send(ctx, ack, out...); err != nil {
+				return err
+			}
+		}
+		if rejected := outs[2*i+1]; len(rejected) > 0 {
+			if err := rt.deadLetter.Send(ctx, ack, rejected...); err != nil {
 				return err
 			}
 		}
@@ -248,23 +301,91 @@ func countAcks(m *Metrics, n int, ack func()) func() {
 	}
 }
 
-// apply runs msgs through the route's handlers in order.
-func (rt route) apply(ctx context.Context, msgs []msg) ([]msg, error) {
+// apply takes the msgs for which the route's condition holds through its
+// handlers in order. It returns what comes out, less the messages a
+// handler rejected (see [Reject]) or the condition failed on, which it
+// returns apart when the route has a dead letter; each handler sees only
+// what the previous one passed.
+func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err error) {
 	cur := msgs
+	if rt.cond != nil {
+		cur = nil
+		for i := range msgs {
+			ok, err := rt.cond.Cond(&msgs[i].Value)
+			if err != nil {
+				// Bad data, such as int("x"): never fatal. The event goes
+				// to the dead letter if there is one; else it does not
+				// take this route. Counted and logged either way.
+				rt.m.Error("if")
+				rt.log.Warn("route condition failed", "err", err, "deadLetter", rt.deadLetter != nil)
+				if rt.deadLetter != nil {
+					rejected = append(rejected, Reject(msgs[i], "if: "+err.Error()))
+				}
+				continue
+			}
+			if ok {
+				cur = append(cur, msgs[i])
+			}
+		}
+	}
 	for _, nh := range rt.handlers {
+		if nh.sel != nil {
+			next, err := sel(ctx, nh.sel, cur)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", nh.name, err)
+			}
+			nh.m.In(len(cur), 0)
+			nh.m.Out(len(next), 0)
+			cur = next
+			continue
+		}
 		var next []msg
 		for _, m := range cur {
 			out, err := nh.h.Handle(ctx, m)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", nh.name, err)
+				return nil, nil, fmt.Errorf("%s: %w", nh.name, err)
 			}
-			next = append(next, out...)
+			for _, o := range out {
+				if _, ok := o.Attributes.Get(RejectAttr); ok && rt.deadLetter != nil {
+					rejected = append(rejected, o)
+				} else {
+					next = append(next, o)
+				}
+			}
 		}
 		nh.m.In(len(cur), 0)
 		nh.m.Out(len(next), 0)
 		cur = next
 	}
-	return cur, nil
+	for i, m := range rejected {
+		reason, _ := m.Attributes.Get(RejectAttr)
+		rejected[i].Attributes = m.Attributes.With("error", reason)
+	}
+	return cur, rejected, nil
+}
+
+// sel returns the msgs s keeps. It allocates only when it keeps some and
+// drops others: msgs itself is returned when every one is kept (it is
+// never modified: it may be the caller's).
+func sel(ctx context.Context, s Selector, msgs []msg) ([]msg, error) {
+	var next []msg
+	for i := range msgs {
+		keep, err := s.Select(ctx, &msgs[i].Value)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case keep && next != nil:
+			next = append(next, msgs[i])
+		case !keep && next == nil:
+			next = make([]msg, i, len(msgs)-1)
+			copy(next, msgs[:i])
+		}
+	}
+	if next == nil {
+		return msgs, nil
+	}
+	return next, nil
 }
 
 // untilStopped makes a source that is not a Runner end with io.EOF once

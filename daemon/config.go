@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/internal/eventexpr"
 )
 
 // File is the daemon's config file. Sources and destinations are maps of
@@ -70,8 +71,20 @@ type RouteConfig struct {
 	From []string `json:"from" sluice:"required"`
 	// To names destinations.
 	To []string `json:"to" sluice:"required"`
+	// If, if set, is a condition (an expr-lang expression over the event,
+	// as in the drop handler) evaluated once per event before the route's
+	// handlers: the route takes only the events for which it holds. An
+	// event it fails on at run time (such as int(raw) on "x") is counted
+	// (sluice_errors_total, kind route, cause if) and logged, and goes to
+	// the route's deadLetter if it has one; else it does not take the
+	// route. Default: every event.
+	If string `json:"if"`
 	// Handlers are applied in order; each is an object with a "type".
 	Handlers []json.RawMessage `json:"handlers"`
+	// DeadLetter names the destination that takes the events a handler of
+	// this route rejects (parse or remap with "onError": "deadLetter"),
+	// with the reason in their deadLetter.error field. Default: none.
+	DeadLetter string `json:"deadLetter"`
 	// Name names the route in logs and metrics, and its disk buffer's
 	// directory. Default "route-<index>".
 	Name string `json:"name"`
@@ -106,10 +119,13 @@ type Component struct {
 
 // Route is a checked RouteConfig.
 type Route struct {
-	Name     string
-	From, To []string
-	Handlers []Component
-	Buffer   *BufferConfig
+	Name       string
+	From, To   []string
+	If         string
+	Handlers   []Component
+	Buffer     *BufferConfig
+	DeadLetter string
+	cond       *eventexpr.Program // If, compiled
 }
 
 func defaultFile() File {
@@ -200,7 +216,16 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 	routed := map[string]bool{}
 	for i, rc := range p.File.Routes {
 		path := fmt.Sprintf("routes[%d]", i)
-		rt := Route{Name: cmpOr(rc.Name, fmt.Sprintf("route-%d", i)), From: rc.From, To: rc.To, Buffer: rc.Buffer}
+		rt := Route{Name: cmpOr(rc.Name, fmt.Sprintf("route-%d", i)), From: rc.From, To: rc.To, If: rc.If, Buffer: rc.Buffer, DeadLetter: rc.DeadLetter}
+		if _, ok := p.File.Destinations[rc.DeadLetter]; rc.DeadLetter != "" && !ok {
+			errs = append(errs, &config.FieldError{Path: path + ".deadLetter", Msg: fmt.Sprintf("unknown destination %q", rc.DeadLetter)})
+		}
+		if rc.If != "" {
+			var err error
+			if rt.cond, err = eventexpr.CompileCond(rc.If); err != nil {
+				errs = append(errs, &config.FieldError{Path: path + ".if", Msg: err.Error()})
+			}
+		}
 		for j, s := range rc.From {
 			if _, ok := p.File.Sources[s]; !ok {
 				errs = append(errs, &config.FieldError{Path: fmt.Sprintf("%s.from[%d]", path, j), Msg: fmt.Sprintf("unknown source %q", s)})

@@ -23,6 +23,9 @@ type Env struct {
 	// "deadLetter" field, or nil. A destination hands it a batch that
 	// failed permanently (batch.WithDeadLetter does) instead of stopping
 	// the daemon; without one, a permanent failure is fatal.
+	// For a handler, it is the route's "deadLetter" destination, or nil:
+	// a handler never sends to it (it has no ack to give), it returns
+	// the events it rejects marked with [Reject], and the route sends them.
 	DeadLetter sluice.Destination[event.Event]
 }
 

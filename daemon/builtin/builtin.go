@@ -26,8 +26,13 @@ import (
 	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/connector/syslog"
 	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/handler/dedupe"
 	"github.com/sluicehq/sluice/handler/filter"
 	"github.com/sluicehq/sluice/handler/nginx"
+	"github.com/sluicehq/sluice/handler/parse"
+	"github.com/sluicehq/sluice/handler/remap"
+	"github.com/sluicehq/sluice/handler/sample"
+	"github.com/sluicehq/sluice/handler/throttle"
 )
 
 // optional are the Register functions of the connectors a build tag can
@@ -46,6 +51,11 @@ func Registry() *daemon.Registry {
 	}
 	nginx.Register(r)
 	filter.Register(r)
+	parse.Register(r)
+	remap.Register(r)
+	sample.Register(r)
+	throttle.Register(r)
+	dedupe.Register(r)
 	for _, o := range optionalTypes {
 		if _, _, ok := r.Defaults(o.kind, o.typ); !ok {
 			r.Omit(o.kind, o.typ, o.tag)

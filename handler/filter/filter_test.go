@@ -33,7 +33,7 @@ func TestConditions(t *testing.T) {
 		t.Run(tc.cond, func(t *testing.T) {
 			for _, keep := range []bool{false, true} {
 				dropped := 0
-				h, err := filter.New(tc.cond, keep, func() { dropped++ })
+				h, err := filter.New(tc.cond, keep, func() { dropped++ }, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -57,14 +57,30 @@ func TestBadConditionsFailAtStart(t *testing.T) {
 		{"syslog.nope == 1", "nope"},
 		{"", "if: "},
 	} {
-		if _, err := filter.New(tc.cond, false, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := filter.New(tc.cond, false, nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%q) = %v, want an error containing %q", tc.cond, err, tc.want)
 		}
 	}
 }
 
+// An event the condition fails on is kept by drop and keep alike, and
+// reported; never fatal.
+func TestRunTimeErrorKeepsTheEvent(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		var failed error
+		h, err := filter.New(`int(raw) > 5`, keep, func() { t.Error("dropped") }, func(err error) { failed = err })
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := h.Handle(context.Background(), sluice.Message[event.Event]{Value: event.Event{Raw: []byte("x")}})
+		if err != nil || len(out) != 1 || failed == nil {
+			t.Errorf("keep=%v: %d out, err %v, reported %v; want the event kept and the failure reported", keep, len(out), err, failed)
+		}
+	}
+}
+
 func BenchmarkDropBySeverity(b *testing.B) {
-	h, _ := filter.New("syslog.severity > 4", false, nil)
+	h, _ := filter.New("syslog.severity > 4", false, nil, nil)
 	m := sluice.Message[event.Event]{Value: event.Event{Raw: []byte("x"), Syslog: event.Syslog{Present: true, Severity: 3}}}
 	b.ReportAllocs()
 	for b.Loop() {
