@@ -5,11 +5,12 @@
 // a host does not use, with its dependencies, for a smaller binary and
 // less memory:
 //
-//	sluice_no_s3        the s3 destination (and the AWS SDK)
-//	sluice_no_webhook   the http and runreveal destinations
-//	sluice_no_httpsrc   the http source
-//	sluice_no_journald  the journald source
-//	sluice_no_socket    the socket destination
+//	sluice_no_s3            the s3 destination (and the AWS SDK)
+//	sluice_no_webhook       the http and runreveal destinations
+//	sluice_no_httpsrc       the http source
+//	sluice_no_journald      the journald source
+//	sluice_no_socket        the socket destination
+//	sluice_no_elasticsearch the elasticsearch destination
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -60,4 +61,5 @@ var optionalTypes = []struct {
 	{daemon.KindSource, "http", "sluice_no_httpsrc"},
 	{daemon.KindSource, "journald", "sluice_no_journald"},
 	{daemon.KindDestination, "socket", "sluice_no_socket"},
+	{daemon.KindDestination, "elasticsearch", "sluice_no_elasticsearch"},
 }
