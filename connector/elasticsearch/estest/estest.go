@@ -68,6 +68,7 @@ type Server struct {
 	down     bool
 	drop     int   // requests still to process and then answer by closing the connection
 	items    []int // items per _bulk request processed
+	after1   func() // called once after the next _bulk request is processed, before its answer
 }
 
 type index struct {
@@ -125,6 +126,15 @@ func (s *Server) DropResponses(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.drop = n
+}
+
+// AfterNextBulk calls f once, after the next _bulk request has stored its
+// items and before it is answered: the moment when a crash of the client
+// leaves stored events it never saw acknowledged.
+func (s *Server) AfterNextBulk(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.after1 = f
 }
 
 // Items returns the number of items of each _bulk request that reached
@@ -347,6 +357,12 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, defIndex string) {
 		items = append(items, item{op: res})
 	}
 	s.items = append(s.items, len(items))
+	if f := s.after1; f != nil {
+		s.after1 = nil
+		s.mu.Unlock()
+		f()
+		s.mu.Lock()
+	}
 	if s.drop > 0 {
 		s.drop--
 		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
