@@ -66,8 +66,8 @@ type Server struct {
 	after    string // their Retry-After
 	reject   func(doc []byte) bool
 	down     bool
-	drop     int   // requests still to process and then answer by closing the connection
-	items    []int // items per _bulk request processed
+	drop     int    // requests still to process and then answer by closing the connection
+	items    []int  // items per _bulk request processed
 	after1   func() // called once after the next _bulk request is processed, before its answer
 }
 
