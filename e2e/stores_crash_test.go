@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connector/elasticsearch/estest"
+	"github.com/sluicehq/sluice/connector/splunk/hectest"
 )
 
 // crashStore is a store under TestStoresCrash: a test server in this
@@ -58,6 +59,27 @@ func TestStoresCrash(t *testing.T) {
 			},
 			armKill: es.AfterNextBulk,
 			noDups:  true,
+		})
+	})
+	t.Run("splunk_hec", func(t *testing.T) {
+		const token = "00000000-1111-2222-3333-444444444444"
+		hec := hectest.New(t.Cleanup, token)
+		hec.AckEnabled()
+		hec.DelayAcks(30 * time.Millisecond)
+		runStoreCrash(t, crashStore{
+			dest: fmt.Sprintf(`{"type": "splunk_hec", "url": %q, "token": %q, "ackEnabled": true, "ackPollInterval": "10ms",
+				"batch": {"count": 500, "age": "20ms", "retry": {"initial": "20ms", "max": "200ms"}}}`, hec.URL, token),
+			seqs: func() map[int]int {
+				out := map[int]int{}
+				for _, e := range hec.Events() {
+					if m := seqRE.FindStringSubmatch(e.Raw()); m != nil {
+						n, _ := strconv.Atoi(m[1])
+						out[n]++
+					}
+				}
+				return out
+			},
+			armKill: hec.OnNextIndex,
 		})
 	})
 }

@@ -11,6 +11,7 @@
 //	sluice_no_journald      the journald source
 //	sluice_no_socket        the socket destination
 //	sluice_no_elasticsearch the elasticsearch destination
+//	sluice_no_splunk        the splunk_hec destination
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -62,4 +63,5 @@ var optionalTypes = []struct {
 	{daemon.KindSource, "journald", "sluice_no_journald"},
 	{daemon.KindDestination, "socket", "sluice_no_socket"},
 	{daemon.KindDestination, "elasticsearch", "sluice_no_elasticsearch"},
+	{daemon.KindDestination, "splunk_hec", "sluice_no_splunk"},
 }
