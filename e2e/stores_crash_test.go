@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connector/elasticsearch/estest"
+	"github.com/sluicehq/sluice/connector/gelf/gelftest"
 	"github.com/sluicehq/sluice/connector/splunk/hectest"
 )
 
@@ -80,6 +81,29 @@ func TestStoresCrash(t *testing.T) {
 				return out
 			},
 			armKill: hec.OnNextIndex,
+		})
+	})
+	t.Run("gelf/tcp", func(t *testing.T) {
+		s, err := gelftest.New(t.Cleanup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runStoreCrash(t, crashStore{
+			dest: fmt.Sprintf(`{"type": "gelf", "serviceAddr": %q, "network": "tcp",
+				"batch": {"count": 500, "age": "20ms", "retry": {"initial": "20ms", "max": "200ms"}}}`, s.TCPAddr),
+			seqs: func() map[int]int {
+				out := map[int]int{}
+				for _, m := range s.Messages() {
+					if m := seqRE.FindStringSubmatch(m.String("short_message")); m != nil {
+						n, _ := strconv.Atoi(m[1])
+						out[n]++
+					}
+				}
+				return out
+			},
+			// The kill comes as a message arrives: sluiced may have
+			// written more of the batch, and acked it, before it dies.
+			armKill: s.OnNextMessage,
 		})
 	})
 }

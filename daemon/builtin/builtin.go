@@ -12,6 +12,7 @@
 //	sluice_no_socket        the socket destination
 //	sluice_no_elasticsearch the elasticsearch destination
 //	sluice_no_splunk        the splunk_hec destination
+//	sluice_no_gelf          the gelf destination
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -64,4 +65,5 @@ var optionalTypes = []struct {
 	{daemon.KindDestination, "socket", "sluice_no_socket"},
 	{daemon.KindDestination, "elasticsearch", "sluice_no_elasticsearch"},
 	{daemon.KindDestination, "splunk_hec", "sluice_no_splunk"},
+	{daemon.KindDestination, "gelf", "sluice_no_gelf"},
 }

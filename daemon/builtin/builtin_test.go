@@ -12,7 +12,7 @@ import (
 )
 
 // allTags leaves out every optional connector.
-const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket,sluice_no_elasticsearch,sluice_no_splunk"
+const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket,sluice_no_elasticsearch,sluice_no_splunk,sluice_no_gelf"
 
 func TestEveryConnectorByDefault(t *testing.T) {
 	r := builtin.Registry()
@@ -21,7 +21,7 @@ func TestEveryConnectorByDefault(t *testing.T) {
 		types []string
 	}{
 		{daemon.KindSource, []string{"file", "http", "journald", "scanner", "syslog"}},
-		{daemon.KindDestination, []string{"file", "http", "printer", "elasticsearch", "runreveal", "s3", "socket", "splunk_hec"}},
+		{daemon.KindDestination, []string{"elasticsearch", "file", "gelf", "http", "printer", "runreveal", "s3", "socket", "splunk_hec"}},
 	} {
 		for _, typ := range tc.types {
 			if _, _, ok := r.Defaults(tc.kind, typ); !ok {
