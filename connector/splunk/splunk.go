@@ -181,7 +181,6 @@ type scratch struct {
 	ends    []int
 	pending []int
 	body    []byte
-	r       bytes.Reader
 	dead    []rejected
 }
 
