@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/daemon/config"
@@ -21,9 +22,10 @@ type Config struct {
 	URL config.Secret `json:"url" sluice:"required"`
 	// Index is the index (or data stream) each event goes to, with the
 	// event's time (UTC) put in for %Y (year), %m (month), %d (day) and %H
-	// (hour), such as "logs-%Y.%m.%d". It must be a valid
-	// index name: lower case, none of \ / * ? " < > | , # space, not
-	// starting with -, _ or +. Default "sluice-%Y.%m.%d".
+	// (hour), such as "logs-%Y.%m.%d". It must be a valid index name:
+	// lower case, at most 200 bytes, none of \ / * ? " < > | , # : space
+	// or a control character, not starting with -, _ or +. Default
+	// "sluice-%Y.%m.%d".
 	Index string `json:"index"`
 	// OpType is the bulk action: "index" (a document with the same _id is
 	// replaced) or "create" (required by data streams; a document whose
@@ -164,6 +166,12 @@ func parseIndex(p string) (index, error) {
 	if p == "" {
 		return nil, errors.New("required")
 	}
+	if !utf8.ValidString(p) {
+		return nil, errors.New("not valid UTF-8")
+	}
+	if len(p) > 200 {
+		return nil, errors.New("longer than 200 bytes (Elasticsearch allows 255 per name)")
+	}
 	var out index
 	var lit strings.Builder
 	for i := 0; i < len(p); i++ {
@@ -172,8 +180,8 @@ func parseIndex(p string) (index, error) {
 			if strings.IndexByte(`\/*?"<>|, #:`, c) >= 0 {
 				return nil, fmt.Errorf("%q may not be in an index name", string(c))
 			}
-			if c >= 'A' && c <= 'Z' {
-				return nil, errors.New("an index name must be lower case")
+			if c < 0x20 || c == 0x7f {
+				return nil, errors.New("a control character may not be in an index name")
 			}
 			lit.WriteByte(c)
 			continue
@@ -197,6 +205,11 @@ func parseIndex(p string) (index, error) {
 	}
 	if lit.Len() > 0 {
 		out = append(out, indexPart{lit: lit.String()})
+	}
+	for _, x := range out {
+		if strings.ToLower(x.lit) != x.lit {
+			return nil, errors.New("an index name must be lower case")
+		}
 	}
 	if out[0].dir == 0 && strings.IndexByte("-_+", out[0].lit[0]) >= 0 {
 		return nil, errors.New("an index name may not start with -, _ or +")
