@@ -17,8 +17,8 @@ import (
 //   - "level": the syslog severity, when the event is syslog;
 //   - additional fields, "_" and a name of [A-Za-z0-9_.-]: _source,
 //     _source_type, _facility, _app_name, _proc_id, _msg_id, _file,
-//     _offset, and the event's own fields (other characters become "_";
-//     "_id", reserved, becomes "_id_").
+//     _offset, and the event's own fields except those names (other
+//     characters become "_"; "_id", reserved, becomes "_id_").
 func appendMessage(dst []byte, e *event.Event, defHost string) []byte {
 	sy := &e.Syslog
 	host := defHost
@@ -62,10 +62,16 @@ func appendMessage(dst []byte, e *event.Event, defHost string) []byte {
 		dst = strconv.AppendInt(dst, e.File.Offset, 10)
 	}
 	for _, f := range e.Fields {
-		dst = appendField(dst, f.Name, f.Value)
+		if !builtin[f.Name] { // a key given twice is ambiguous
+			dst = appendField(dst, f.Name, f.Value)
+		}
 	}
 	return append(dst, '}')
 }
+
+// builtin are the additional fields appendMessage writes itself.
+var builtin = map[string]bool{"facility": true, "app_name": true, "proc_id": true, "msg_id": true,
+	"source": true, "source_type": true, "file": true, "offset": true}
 
 // appendField appends ,"_name":"value" with name made valid; an empty
 // value is left out.
