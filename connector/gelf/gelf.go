@@ -290,6 +290,11 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 		sent, err := bw.write(s.dgrams, s.ends)
 		if err != nil {
 			*next = s.owner[sent] // the first message not wholly sent
+			// The retry starts there: it refuses again what was refused
+			// from there on.
+			for len(s.dead) > 0 && s.dead[len(s.dead)-1].i >= *next {
+				s.dead = s.dead[:len(s.dead)-1]
+			}
 			return err
 		}
 		n += len(s.dgrams)
