@@ -5,16 +5,19 @@
 // a host does not use, with its dependencies, for a smaller binary and
 // less memory:
 //
-//	sluice_no_s3        the s3 destination (and the AWS SDK)
-//	sluice_no_webhook   the http and runreveal destinations
-//	sluice_no_httpsrc   the http source
-//	sluice_no_journald  the journald source
-//	sluice_no_socket    the socket destination
-//	sluice_no_kafka     the kafka source and destination (and franz-go)
-//	sluice_no_mqtt      the mqtt source and destination (and paho)
-//	sluice_no_nats      the nats source and destination (and nats.go)
-//	sluice_no_clickhouse the clickhouse destination
-//	sluice_no_loki      the loki destination
+//	sluice_no_s3            the s3 destination (and the AWS SDK)
+//	sluice_no_webhook       the http and runreveal destinations
+//	sluice_no_httpsrc       the http source
+//	sluice_no_journald      the journald source
+//	sluice_no_socket        the socket destination
+//	sluice_no_kafka         the kafka source and destination (and franz-go)
+//	sluice_no_mqtt          the mqtt source and destination (and paho)
+//	sluice_no_nats          the nats source and destination (and nats.go)
+//	sluice_no_clickhouse    the clickhouse destination
+//	sluice_no_loki          the loki destination
+//	sluice_no_elasticsearch the elasticsearch destination
+//	sluice_no_splunk        the splunk_hec destination
+//	sluice_no_gelf          the gelf destination
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -83,4 +86,7 @@ var optionalTypes = []struct {
 	{daemon.KindDestination, "nats", "sluice_no_nats"},
 	{daemon.KindDestination, "clickhouse", "sluice_no_clickhouse"},
 	{daemon.KindDestination, "loki", "sluice_no_loki"},
+	{daemon.KindDestination, "elasticsearch", "sluice_no_elasticsearch"},
+	{daemon.KindDestination, "splunk_hec", "sluice_no_splunk"},
+	{daemon.KindDestination, "gelf", "sluice_no_gelf"},
 }

@@ -13,7 +13,8 @@ import (
 
 // allTags leaves out every optional connector.
 const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket" +
-	",sluice_no_kafka,sluice_no_mqtt,sluice_no_nats,sluice_no_clickhouse,sluice_no_loki"
+	",sluice_no_kafka,sluice_no_mqtt,sluice_no_nats,sluice_no_clickhouse,sluice_no_loki" +
+	",sluice_no_elasticsearch,sluice_no_splunk,sluice_no_gelf"
 
 func TestEveryConnectorByDefault(t *testing.T) {
 	r := builtin.Registry()
@@ -24,6 +25,7 @@ func TestEveryConnectorByDefault(t *testing.T) {
 		{daemon.KindSource, []string{"file", "http", "journald", "kafka", "mqtt", "nats", "scanner", "syslog"}},
 		{daemon.KindDestination, []string{"file", "http", "kafka", "mqtt", "nats", "printer", "runreveal", "s3", "socket"}},
 		{daemon.KindDestination, []string{"clickhouse", "loki"}},
+		{daemon.KindDestination, []string{"elasticsearch", "gelf", "splunk_hec"}},
 	} {
 		for _, typ := range tc.types {
 			if _, _, ok := r.Defaults(tc.kind, typ); !ok {

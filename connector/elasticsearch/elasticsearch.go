@@ -1,0 +1,633 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/tlsconfig"
+	"github.com/sluicehq/sluice/retry"
+)
+
+// Destination writes batches of events with the _bulk API. It is a
+// [sluice.Runner]: batches are written while Run runs. Send is safe for
+// concurrent use. The package doc says when an event is acked.
+type Destination struct {
+	*batch.Destination[event.Event]
+	b       *bulker
+	running atomic.Bool
+}
+
+// Option configures a Destination with what cannot be serialised.
+type Option func(*options)
+
+type options struct {
+	log        *slog.Logger
+	deadLetter sluice.Destination[event.Event]
+	hooks      Hooks
+}
+
+// Hooks are called as bulk requests complete, for metrics. Nil fields are
+// skipped. They are called from the flush goroutines and must be safe for
+// concurrent use.
+type Hooks struct {
+	// Written is called after each bulk request with the number of items
+	// stored (or found stored already), the request's bytes and its
+	// duration.
+	Written func(events, bytes int, d time.Duration)
+	// Failed is called once per failed request ("http_<status>",
+	// "timeout", "network") and once per item rejected or to be retried
+	// ("item_<status>").
+	Failed func(cause string)
+}
+
+// WithLogger sets the logger for retries and dead-lettered items. It
+// never receives a secret or an event. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithDeadLetter sends the events that Elasticsearch rejected for good
+// (such as a mapping error), or that ran out of retries, to d, each with
+// an "error" attribute holding the reason; they are acked when d acks
+// them. Default, or a nil d: such a rejection stops Run.
+func WithDeadLetter(d sluice.Destination[event.Event]) Option {
+	return func(o *options) { o.deadLetter = d }
+}
+
+// WithHooks sets the metrics hooks. Default: none.
+func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+
+// New returns a Destination writing to the cluster at c.URL. Zero fields
+// of c take the defaults of [DefaultConfig]. It checks c and does no I/O:
+// the TLS files are read and the client is built by Run.
+func New(c Config, opts ...Option) (*Destination, error) {
+	def := DefaultConfig()
+	if c.Index == "" {
+		c.Index = def.Index
+	}
+	if c.OpType == "" {
+		c.OpType = def.OpType
+	}
+	if c.ID == "" {
+		c.ID = def.ID
+	}
+	if c.Timeout == 0 {
+		c.Timeout = def.Timeout
+	}
+	if c.Batch == (batch.Config{}) {
+		c.Batch = def.Batch
+	}
+	if c.URL == "" {
+		return nil, errors.New("elasticsearch: url is required")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
+	}
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	idx, _ := parseIndex(c.Index)
+	b := &bulker{
+		cfg:      c,
+		index:    idx,
+		url:      strings.TrimSuffix(c.URL.Reveal(), "/") + "/_bulk?filter_path=errors,items.*.status,items.*.error",
+		endpoint: endpoint(c.URL),
+		o:        o,
+		secrets:  secrets(c),
+	}
+	// The retries happen inside flush, item by item; the batch only sees
+	// success, a permanent failure of the whole request, or a stop.
+	bc := c.Batch
+	d, err := batch.New(bc, batch.FlushFunc[event.Event](b.flush),
+		batch.WithLogger[event.Event](o.log),
+		batch.WithDeadLetter(o.deadLetter),
+		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
+	}
+	return &Destination{Destination: d, b: b}, nil
+}
+
+// Run builds the HTTP client (reading the TLS files), then writes batches
+// until ctx is done, as [batch.Destination.RunAfter] does. A second call
+// returns [sluice.ErrAlreadyRunning].
+func (d *Destination) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("elasticsearch: %w", sluice.ErrAlreadyRunning)
+	}
+	var t *http.Transport
+	defer func() {
+		if t != nil {
+			t.CloseIdleConnections()
+		}
+	}()
+	return d.Destination.RunAfter(ctx, func(context.Context) (err error) {
+		t, err = d.b.start()
+		return err
+	})
+}
+
+// bulker writes one batch per flush with _bulk requests.
+type bulker struct {
+	cfg      Config
+	index    index
+	url      string
+	endpoint string // scheme://host, safe to show
+	o        options
+	secrets  []string
+	client   *http.Client // set by Run before any flush
+	pool     sync.Pool    // *scratch
+}
+
+func (b *bulker) start() (*http.Transport, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = max(b.cfg.Batch.Parallelism, 2)
+	if tc := b.cfg.TLS; tc != (TLSConfig{}) {
+		cfg, err := tlsconfig.Client(tc.CAFile, tc.CertFile, tc.KeyFile, tc.InsecureSkipVerify)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: %w", err)
+		}
+		t.TLSClientConfig = cfg
+	}
+	b.client = &http.Client{
+		Transport:     t,
+		Timeout:       b.cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return t, nil
+}
+
+// scratch is the state of one flush, reused across flushes.
+type scratch struct {
+	buf     []byte // every item's action and document lines, back to back
+	ends    []int  // item i is buf[ends[i-1]:ends[i]]
+	pending []int  // items still to write
+	next    []int
+	dead    []rejected
+	// retryReason is the first item failure to retry, for the log.
+	retryReason string
+	body        []byte
+	r           bytes.Reader
+	resp        bulkResponse
+}
+
+// rejected is an item Elasticsearch refused for good.
+type rejected struct {
+	i      int
+	reason string
+}
+
+// flush writes msgs, retrying the items that failed with 429 or 5xx with
+// back-off (batch.retry) until every item is stored or rejected for good;
+// the rejected ones go to the dead letter, and flush returns once it acked
+// them. A request refused whole for good (401, 403, 404...) is returned as
+// a permanent error: the batch goes whole to the dead letter, or Run stops.
+func (b *bulker) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+	s, _ := b.pool.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer b.pool.Put(s)
+	s.encode(b, msgs)
+	s.dead, s.retryReason = s.dead[:0], ""
+	chunk := len(msgs) // items per request; halved on 413
+	attempts, retryable := 0, false
+	err := retry.DoNotify(ctx, b.cfg.Batch.Retry, nil, func(ctx context.Context) error {
+		attempts++
+		err := b.attempt(ctx, s, &chunk, len(msgs))
+		retryable = sluice.IsRetryable(err)
+		return err
+	}, func(attempt int, delay time.Duration, err error) {
+		b.o.log.Warn("elasticsearch: bulk request failed, retrying", "attempt", attempt, "delay", delay, "err", err)
+	})
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return err
+	case retryable:
+		// Out of retries: what is left goes to the dead letter.
+		for _, i := range append(s.pending, s.next...) {
+			s.dead = append(s.dead, rejected{i, err.Error()})
+		}
+	default:
+		return err // refused whole: the batch dead-letters it, or Run stops
+	}
+	if len(s.dead) == 0 {
+		return nil
+	}
+	return b.deadLetter(ctx, msgs, s.dead, attempts)
+}
+
+// attempt posts the pending items, chunk at a time, then makes the items
+// to retry pending again. It returns nil once none is left to retry.
+func (b *bulker) attempt(ctx context.Context, s *scratch, chunk *int, total int) error {
+	for len(s.pending) > 0 {
+		err := b.post(ctx, s, min(*chunk, len(s.pending)))
+		var tl *tooLarge
+		if errors.As(err, &tl) {
+			*chunk = max(min(*chunk, len(s.pending))/2, 1)
+			return retry.After(sluice.Retryable(err), 0)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(s.next) == 0 {
+		return nil
+	}
+	s.pending, s.next = append(s.pending[:0], s.next...), s.next[:0]
+	return sluice.Retryable(fmt.Errorf("elasticsearch: %d of %d items to retry, first: %s", len(s.pending), total, s.retryReason))
+}
+
+// tooLarge is a request answered 413.
+type tooLarge struct{ err error }
+
+func (e *tooLarge) Error() string { return e.err.Error() }
+func (e *tooLarge) Unwrap() error { return e.err }
+
+// post sends the first n pending items as one request, and moves them out
+// of s.pending: to s.next to retry, s.dead if rejected, nowhere if stored.
+// An error means the request as a whole failed and nothing was moved.
+func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
+	start := time.Now()
+	body := s.buf // the first try of a whole batch: every item, in order
+	if n != len(s.ends) {
+		s.body = s.body[:0]
+		for _, i := range s.pending[:n] {
+			s.body = append(s.body, s.buf[s.from(i):s.ends[i]]...)
+		}
+		body = s.body
+	}
+	s.r.Reset(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, &s.r)
+	if err != nil {
+		return fmt.Errorf("elasticsearch: POST %s: invalid request", b.endpoint)
+	}
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	switch {
+	case b.cfg.APIKey != "":
+		req.Header.Set("Authorization", "ApiKey "+b.cfg.APIKey.Reveal())
+	case b.cfg.Username != "":
+		req.SetBasicAuth(b.cfg.Username, b.cfg.Password.Reveal())
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return b.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+		b.failed("http_" + strconv.Itoa(resp.StatusCode))
+		serr := &StatusError{Endpoint: b.endpoint, StatusCode: resp.StatusCode, Body: b.snippet(body)}
+		switch {
+		case resp.StatusCode == http.StatusRequestEntityTooLarge && n > 1:
+			return &tooLarge{fmt.Errorf("elasticsearch: %w", serr)}
+		case resp.StatusCode == http.StatusRequestEntityTooLarge:
+			s.dead = append(s.dead, rejected{s.pending[0], serr.Error()})
+			s.pending = s.pending[1:]
+			return nil
+		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout:
+			err := sluice.Retryable(fmt.Errorf("elasticsearch: %w", serr))
+			if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				return retry.After(err, d)
+			}
+			return err
+		default:
+			return fmt.Errorf("elasticsearch: %w", serr)
+		}
+	}
+	r := &s.resp
+	if err := r.decode(resp.Body); err != nil {
+		b.failed("bad_response")
+		return sluice.Retryable(fmt.Errorf("elasticsearch: POST %s: bad _bulk response: %w", b.endpoint, err))
+	}
+	if r.Errors && len(r.Items) != n {
+		return sluice.Retryable(fmt.Errorf("elasticsearch: POST %s: _bulk answered %d items for %d", b.endpoint, len(r.Items), n))
+	}
+	stored := n
+	if r.Errors {
+		stored = 0
+		for k, it := range r.Items {
+			i := s.pending[k]
+			switch st := it.status(); {
+			case st >= 200 && st < 300:
+				stored++
+			case st == http.StatusConflict && b.cfg.ID == "content" && b.cfg.OpType == "create":
+				stored++ // stored by an earlier try: the same content, the same _id
+			case st == http.StatusTooManyRequests || st >= 500:
+				b.failed("item_" + strconv.Itoa(st))
+				if s.retryReason == "" {
+					s.retryReason = it.reason()
+				}
+				s.next = append(s.next, i)
+			default:
+				b.failed("item_" + strconv.Itoa(st))
+				s.dead = append(s.dead, rejected{i, it.reason()})
+			}
+		}
+	}
+	s.pending = s.pending[n:]
+	if b.o.hooks.Written != nil {
+		b.o.hooks.Written(stored, len(body), time.Since(start))
+	}
+	return nil
+}
+
+// deadLetter sends the rejected items to the dead letter and waits for it
+// to ack them; without a dead letter it returns a permanent error.
+func (b *bulker) deadLetter(ctx context.Context, msgs []sluice.Message[event.Event], dead []rejected, attempts int) error {
+	if b.o.deadLetter == nil {
+		return fmt.Errorf("elasticsearch: %d of %d items rejected, first: %s", len(dead), len(msgs), dead[0].reason)
+	}
+	out := make([]sluice.Message[event.Event], len(dead))
+	n := strconv.Itoa(attempts)
+	for k, r := range dead {
+		m := msgs[r.i]
+		m.Attributes = m.Attributes.With("error", r.reason).With("batch.attempts", n)
+		out[k] = m
+	}
+	acked := make(chan struct{})
+	if err := b.o.deadLetter.Send(ctx, sluice.AckOnce(func() { close(acked) }), out...); err != nil {
+		return fmt.Errorf("elasticsearch: dead letter: %w", err)
+	}
+	b.o.log.Warn("elasticsearch: items sent to dead letter", "items", len(dead), "of", len(msgs), "first", dead[0].reason)
+	select {
+	case <-acked:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("elasticsearch: waiting for the dead letter: %w", ctx.Err())
+	}
+}
+
+// encode writes each message's action and document lines to s.buf and
+// sets every item pending.
+func (s *scratch) encode(b *bulker, msgs []sluice.Message[event.Event]) {
+	s.buf, s.ends, s.pending, s.next = s.buf[:0], s.ends[:0], s.pending[:0], s.next[:0]
+	for i := range msgs {
+		e := &msgs[i].Value
+		s.buf = append(s.buf, `{"`...)
+		s.buf = append(s.buf, b.cfg.OpType...)
+		s.buf = append(s.buf, `":{"_index":"`...)
+		s.buf = b.index.append(s.buf, e.Timestamp())
+		if b.cfg.ID == "content" {
+			s.buf = append(s.buf, `","_id":"`...)
+			s.buf = appendID(s.buf, e)
+		}
+		s.buf = append(s.buf, "\"}}\n"...)
+		s.buf = appendDoc(s.buf, e)
+		s.buf = append(s.buf, '\n')
+		s.ends = append(s.ends, len(s.buf))
+		s.pending = append(s.pending, i)
+	}
+}
+
+func (s *scratch) from(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return s.ends[i-1]
+}
+
+// appendDoc appends the event's document: its JSON encoding with
+// "@timestamp" first (the event's time, which data streams require).
+func appendDoc(dst []byte, e *event.Event) []byte {
+	dst = append(dst, `{"@timestamp":"`...)
+	dst = e.Timestamp().UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `",`...)
+	n := len(dst)
+	dst = e.AppendJSON(dst)
+	// AppendJSON wrote {"ts":...}: drop its "{".
+	return append(dst[:n], dst[n+1:]...)
+}
+
+// appendID appends the content-derived _id of e: 20 bytes of a SHA-256 of
+// its source, host, file position, time and raw bytes, base64url.
+func appendID(dst []byte, e *event.Event) []byte {
+	h := sha256.New()
+	var n [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	field(e.Source)
+	field(e.Host)
+	field(e.File.Path)
+	binary.BigEndian.PutUint64(n[:], uint64(e.File.Offset))
+	h.Write(n[:])
+	var t int64
+	if !e.Time.IsZero() {
+		t = e.Time.UnixNano()
+	}
+	binary.BigEndian.PutUint64(n[:], uint64(t))
+	h.Write(n[:])
+	h.Write(e.Raw)
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.AppendEncode(dst, h.Sum(sum[:0])[:20])
+}
+
+// bulkResponse is the part of a _bulk response that flush reads.
+type bulkResponse struct {
+	Errors bool        `json:"errors"`
+	Items  []bulkEntry `json:"items"`
+}
+
+// bulkEntry is one item of a response: an object with one key, the
+// action.
+type bulkEntry map[string]bulkItem
+
+type bulkItem struct {
+	Status int `json:"status"`
+	Error  *struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	} `json:"error"`
+}
+
+// decode reads a _bulk response. It decodes the items only when
+// "errors" is true (or comes after them): a response without errors is
+// read to its "errors" key and the rest discarded, for speed.
+func (r *bulkResponse) decode(body io.Reader) error {
+	*r = bulkResponse{Items: r.Items[:0]}
+	dec := json.NewDecoder(body)
+	if t, err := dec.Token(); err != nil {
+		return err
+	} else if t != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case "errors":
+			if err := dec.Decode(&r.Errors); err != nil {
+				return err
+			}
+			if !r.Errors {
+				_, _ = io.Copy(io.Discard, io.LimitReader(body, 1<<20)) // let the connection be reused
+				return nil
+			}
+		case "items":
+			if err := dec.Decode(&r.Items); err != nil {
+				return err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// status returns the item's status.
+func (m bulkEntry) status() int {
+	for _, it := range m {
+		return it.Status
+	}
+	return 0
+}
+
+func (m bulkEntry) reason() string {
+	for _, it := range m {
+		if it.Error == nil {
+			return strconv.Itoa(it.Status)
+		}
+		return strconv.Itoa(it.Status) + " " + it.Error.Type + ": " + it.Error.Reason
+	}
+	return "empty item"
+}
+
+// transportError turns a failed client.Do into an error that names the
+// endpoint but not the URL, retryable unless ctx is done.
+func (b *bulker) transportError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("elasticsearch: POST %s: %w", b.endpoint, ctx.Err())
+	}
+	cause := "network"
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		cause = "timeout"
+	}
+	b.failed(cause)
+	return sluice.Retryable(fmt.Errorf("elasticsearch: POST %s: %s", b.endpoint, b.redact(err.Error())))
+}
+
+func (b *bulker) failed(cause string) {
+	if b.o.hooks.Failed != nil {
+		b.o.hooks.Failed(cause)
+	}
+}
+
+func (b *bulker) redact(s string) string {
+	for _, v := range b.secrets {
+		s = strings.ReplaceAll(s, v, config.Redacted)
+	}
+	return s
+}
+
+// snippet returns the start of an error response body, secrets masked,
+// at most 256 bytes of valid UTF-8.
+func (b *bulker) snippet(body []byte) string {
+	s := b.redact(strings.ToValidUTF8(string(body), "\uFFFD"))
+	if len(s) > 256 {
+		s = strings.ToValidUTF8(s[:256], "") + "…"
+	}
+	return s
+}
+
+// secrets lists the secret values of c, longest first.
+func secrets(c Config) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= 4 {
+			out = append(out, s)
+		}
+	}
+	add(c.URL.Reveal())
+	if u, err := url.Parse(c.URL.Reveal()); err == nil {
+		add(u.User.String())
+		if p, ok := u.User.Password(); ok {
+			add(p)
+		}
+	}
+	add(c.Password.Reveal())
+	add(c.APIKey.Reveal())
+	if c.Username != "" {
+		add(base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password.Reveal())))
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && len(out[j]) > len(out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// StatusError is a bulk request answered with a status other than 200.
+type StatusError struct {
+	// Endpoint is the URL's scheme://host.
+	Endpoint string
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Body is the start of the response body, secrets masked.
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	s := "POST " + e.Endpoint + "/_bulk: " + strconv.Itoa(e.StatusCode) + " " + http.StatusText(e.StatusCode)
+	if e.Body != "" {
+		s += ": " + strconv.Quote(e.Body)
+	}
+	return s
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// Interface guards.
+var (
+	_ sluice.Destination[event.Event] = (*Destination)(nil)
+	_ sluice.Runner                   = (*Destination)(nil)
+)

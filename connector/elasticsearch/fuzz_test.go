@@ -1,0 +1,48 @@
+package elasticsearch
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzParseIndex checks that a pattern parseIndex accepts always expands
+// to a valid index name.
+func FuzzParseIndex(f *testing.F) {
+	for _, s := range []string{"logs-%Y.%m.%d", "a%H", "%Y", "x%%", "%q", "Logs", "-x", "a b", "%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		x, err := parseIndex(p)
+		if err != nil {
+			return
+		}
+		name := string(x.append(nil, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+		if name == "" || strings.ContainsAny(name, `\/*?"<>|, #:%`) || strings.ToLower(name) != name || strings.IndexByte("-_+", name[0]) >= 0 {
+			t.Errorf("pattern %q gives the invalid index name %q", p, name)
+		}
+	})
+}
+
+// FuzzBulkResponse checks that decoding any response body neither panics
+// nor reports items it did not read.
+func FuzzBulkResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"errors":false,"items":[{"index":{"status":201}}]}`,
+		`{"took":3,"errors":true,"items":[{"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"x"}}}]}`,
+		`{"items":[{"index":{"status":400}}],"errors":true}`,
+		`[]`, `{"errors":"yes"}`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r bulkResponse
+		if err := r.decode(strings.NewReader(string(b))); err != nil {
+			return
+		}
+		for _, it := range r.Items {
+			_ = it.status()
+			_ = it.reason()
+		}
+	})
+}

@@ -1,0 +1,424 @@
+package gelf
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/retry"
+)
+
+// Destination sends events to a Graylog GELF input. It is a
+// [sluice.Runner]: batches are sent while Run runs. Send is safe for
+// concurrent use. The package doc says when an event is acked.
+type Destination struct {
+	*batch.Destination[event.Event]
+	w       *writer
+	running atomic.Bool
+}
+
+// Option configures a Destination with what cannot be serialised.
+type Option func(*options)
+
+type options struct {
+	log        *slog.Logger
+	deadLetter sluice.Destination[event.Event]
+	hooks      Hooks
+}
+
+// Hooks are called as batches are written, for metrics. Nil fields are
+// skipped; they must be safe for concurrent use.
+type Hooks struct {
+	// Written is called after each batch is written, with its events,
+	// bytes (after compression) and duration.
+	Written func(events, bytes int, d time.Duration)
+	// Failed is called with the cause of each failure: "dial", "write"
+	// or "too_large".
+	Failed func(cause string)
+}
+
+// WithLogger sets the logger for retries and refused events. It never
+// receives an event. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithDeadLetter sends the events that cannot be sent (a UDP message over
+// 128 chunks), or that ran out of retries, to d with an "error"
+// attribute; they are acked when d acks them. Default, or a nil d: such
+// an event stops Run.
+func WithDeadLetter(d sluice.Destination[event.Event]) Option {
+	return func(o *options) { o.deadLetter = d }
+}
+
+// WithHooks sets the metrics hooks. Default: none.
+func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+
+// New returns a Destination sending to c.ServiceAddr. Zero fields of c
+// take the defaults of [DefaultConfig]. It checks c and does no network
+// I/O.
+func New(c Config, opts ...Option) (*Destination, error) {
+	def := DefaultConfig()
+	if c.Network == "" {
+		c.Network = def.Network
+	}
+	if c.Compression == "" {
+		c.Compression = def.Compression
+	}
+	if c.ChunkSize == 0 {
+		c.ChunkSize = def.ChunkSize
+	}
+	if c.Timeout == 0 {
+		c.Timeout = def.Timeout
+	}
+	if c.Batch == (batch.Config{}) {
+		c.Batch = def.Batch
+	}
+	if c.Host == "" {
+		c.Host, _ = os.Hostname()
+		if c.Host == "" {
+			c.Host = "sluiced"
+		}
+	}
+	if c.ServiceAddr == "" {
+		return nil, errors.New("gelf: serviceAddr is required")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("gelf: %w", err)
+	}
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	w := &writer{cfg: c, o: o, conns: make(chan net.Conn, c.Batch.Parallelism+1)}
+	if _, err := rand.Read(w.idBase[:]); err != nil {
+		return nil, fmt.Errorf("gelf: %w", err)
+	}
+	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](w.flush),
+		batch.WithLogger[event.Event](o.log),
+		batch.WithDeadLetter(o.deadLetter),
+		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
+	if err != nil {
+		return nil, fmt.Errorf("gelf: %w", err)
+	}
+	return &Destination{Destination: d, w: w}, nil
+}
+
+// Run dials the input (retrying with back-off for as long as ctx lasts,
+// while Sends are buffered), then sends batches until ctx is done, as
+// [batch.Destination.RunAfter] does; it closes its connections when it
+// returns. A second call returns [sluice.ErrAlreadyRunning].
+func (d *Destination) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("gelf: %w", sluice.ErrAlreadyRunning)
+	}
+	defer d.w.closeAll()
+	return d.Destination.RunAfter(ctx, func(ctx context.Context) error {
+		return retry.DoNotify(ctx, d.w.cfg.Batch.Retry, nil, func(ctx context.Context) error {
+			c, err := d.w.dial(ctx)
+			if err == nil {
+				d.w.release(c)
+			}
+			return err
+		}, func(attempt int, delay time.Duration, err error) {
+			d.w.o.log.Warn("gelf: dial failed, retrying", "attempt", attempt, "delay", delay, "err", err)
+		})
+	})
+}
+
+// writer writes one batch per flush on a connection of its own.
+type writer struct {
+	cfg    Config
+	o      options
+	conns  chan net.Conn // idle connections
+	idBase [8]byte
+	seq    atomic.Uint64
+	pool   sync.Pool // *scratch
+}
+
+func (w *writer) dial(ctx context.Context) (net.Conn, error) {
+	d := net.Dialer{Timeout: w.cfg.Timeout}
+	c, err := d.DialContext(ctx, w.cfg.Network, w.cfg.ServiceAddr)
+	if err != nil {
+		w.failed("dial")
+		return nil, sluice.Retryable(fmt.Errorf("gelf: dial %s %s: %w", w.cfg.Network, w.cfg.ServiceAddr, err))
+	}
+	return c, nil
+}
+
+// release keeps c for the next flush, or closes it if enough are kept.
+func (w *writer) release(c net.Conn) {
+	select {
+	case w.conns <- c:
+	default:
+		c.Close()
+	}
+}
+
+func (w *writer) closeAll() {
+	for {
+		select {
+		case c := <-w.conns:
+			c.Close()
+		default:
+			return
+		}
+	}
+}
+
+type scratch struct {
+	msg  []byte // one message's JSON
+	buf  []byte // TCP: the batch's frames
+	z    bytes.Buffer
+	gz   *gzip.Writer
+	zl   *zlib.Writer
+	pkt  []byte
+	dead []rejected
+	// UDP datagrams waiting to be sent: back to back, datagram k ending
+	// at ends[k], of message owner[k].
+	dgrams []byte
+	ends   []int
+	owner  []int
+}
+
+type rejected struct {
+	i      int
+	reason string
+}
+
+// flush writes msgs, retrying with back-off: over TCP the whole batch
+// again on a new connection, over UDP from the first message not sent.
+func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+	s, _ := w.pool.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer w.pool.Put(s)
+	s.dead = s.dead[:0]
+	start, next, bytes := time.Now(), 0, 0
+	attempts, retryable := 0, false
+	err := retry.DoNotify(ctx, w.cfg.Batch.Retry, nil, func(ctx context.Context) error {
+		attempts++
+		var c net.Conn
+		select {
+		case c = <-w.conns:
+		default:
+			var err error
+			if c, err = w.dial(ctx); err != nil {
+				retryable = true
+				return err
+			}
+		}
+		var n int
+		var err error
+		if w.cfg.Network == "tcp" {
+			n, err = w.writeTCP(c, s, msgs)
+		} else {
+			n, err = w.writeUDP(c, s, msgs, &next)
+		}
+		bytes += n
+		if err != nil {
+			c.Close()
+			w.failed("write")
+			retryable = true
+			return sluice.Retryable(fmt.Errorf("gelf: write %s %s: %w", w.cfg.Network, w.cfg.ServiceAddr, err))
+		}
+		w.release(c)
+		return nil
+	}, func(attempt int, delay time.Duration, err error) {
+		w.o.log.Warn("gelf: write failed, retrying", "attempt", attempt, "delay", delay, "err", err)
+	})
+	switch {
+	case err == nil:
+		if w.o.hooks.Written != nil {
+			w.o.hooks.Written(len(msgs)-len(s.dead), bytes, time.Since(start))
+		}
+	case ctx.Err() != nil:
+		return err
+	case retryable:
+		// Out of retries: what was not written goes to the dead letter
+		// (over TCP, the whole batch: a failed write may have sent any part).
+		for i := next; i < len(msgs); i++ {
+			s.dead = append(s.dead, rejected{i, err.Error()})
+		}
+	default:
+		return err
+	}
+	if len(s.dead) == 0 {
+		return nil
+	}
+	return w.deadLetter(ctx, msgs, s.dead, attempts)
+}
+
+// writeTCP writes every message as a NUL-terminated frame, in one write.
+func (w *writer) writeTCP(c net.Conn, s *scratch, msgs []sluice.Message[event.Event]) (int, error) {
+	s.buf = s.buf[:0]
+	for i := range msgs {
+		s.buf = appendMessage(s.buf, &msgs[i].Value, w.cfg.Host)
+		s.buf = append(s.buf, 0)
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(w.cfg.Timeout))
+	return c.Write(s.buf)
+}
+
+// writeUDP sends msgs[*next:], advancing *next past each message sent;
+// a message over 128 chunks is refused. Datagrams go out up to 64 per
+// system call (sendmmsg).
+func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Event], next *int) (int, error) {
+	n := 0
+	_ = c.SetWriteDeadline(time.Now().Add(w.cfg.Timeout))
+	bw := newBatchWriter(c)
+	s.dgrams, s.ends, s.owner = s.dgrams[:0], s.ends[:0], s.owner[:0]
+	send := func() error {
+		sent, err := bw.write(s.dgrams, s.ends)
+		if err != nil {
+			*next = s.owner[sent] // the first message not wholly sent
+			// The retry starts there: it refuses again what was refused
+			// from there on.
+			for len(s.dead) > 0 && s.dead[len(s.dead)-1].i >= *next {
+				s.dead = s.dead[:len(s.dead)-1]
+			}
+			return err
+		}
+		n += len(s.dgrams)
+		s.dgrams, s.ends, s.owner = s.dgrams[:0], s.ends[:0], s.owner[:0]
+		return nil
+	}
+	start := *next
+	for i := start; i < len(msgs); i++ {
+		s.msg = appendMessage(s.msg[:0], &msgs[i].Value, w.cfg.Host)
+		payload := s.msg
+		if w.cfg.Compression != "none" && (w.cfg.Compression != "auto" || len(s.msg) > w.cfg.ChunkSize) {
+			var err error
+			if payload, err = s.compress(w.cfg.Compression); err != nil {
+				return n, err
+			}
+		}
+		if len(payload) <= w.cfg.ChunkSize {
+			s.add(payload, i)
+		} else {
+			per := w.cfg.ChunkSize - chunkHeader
+			count := (len(payload) + per - 1) / per
+			if count > maxChunks {
+				w.failed("too_large")
+				s.dead = append(s.dead, rejected{i, fmt.Sprintf("gelf: message of %d bytes needs %d UDP chunks of %d, more than %d", len(payload), count, w.cfg.ChunkSize, maxChunks)})
+				continue
+			}
+			var id [8]byte
+			binary.BigEndian.PutUint64(id[:], binary.BigEndian.Uint64(w.idBase[:])+w.seq.Add(1))
+			for k := range count {
+				s.pkt = append(s.pkt[:0], 0x1e, 0x0f)
+				s.pkt = append(s.pkt, id[:]...)
+				s.pkt = append(s.pkt, byte(k), byte(count))
+				s.pkt = append(s.pkt, payload[k*per:min((k+1)*per, len(payload))]...)
+				s.add(s.pkt, i)
+			}
+		}
+		if len(s.ends) >= 64 {
+			if err := send(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if len(s.ends) > 0 {
+		if err := send(); err != nil {
+			return n, err
+		}
+	}
+	*next = len(msgs)
+	return n, nil
+}
+
+// add queues datagram d of message i.
+func (s *scratch) add(d []byte, i int) {
+	s.dgrams = append(s.dgrams, d...)
+	s.ends = append(s.ends, len(s.dgrams))
+	s.owner = append(s.owner, i)
+}
+
+const (
+	chunkHeader = 12 // magic (2), message id (8), sequence number, count
+	maxChunks   = 128
+)
+
+// compress returns s.msg compressed as asked, valid until the next call.
+func (s *scratch) compress(how string) ([]byte, error) {
+	var zw io.WriteCloser
+	s.z.Reset()
+	switch how {
+	case "gzip", "auto":
+		if s.gz == nil {
+			s.gz, _ = gzip.NewWriterLevel(&s.z, gzip.BestSpeed)
+		} else {
+			s.gz.Reset(&s.z)
+		}
+		zw = s.gz
+	default:
+		if s.zl == nil {
+			s.zl, _ = zlib.NewWriterLevel(&s.z, zlib.BestSpeed)
+		} else {
+			s.zl.Reset(&s.z)
+		}
+		zw = s.zl
+	}
+	if _, err := zw.Write(s.msg); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return s.z.Bytes(), nil
+}
+
+func (w *writer) deadLetter(ctx context.Context, msgs []sluice.Message[event.Event], dead []rejected, attempts int) error {
+	if w.o.deadLetter == nil {
+		return fmt.Errorf("gelf: %d of %d events refused, first: %s", len(dead), len(msgs), dead[0].reason)
+	}
+	out := make([]sluice.Message[event.Event], len(dead))
+	n := strconv.Itoa(attempts)
+	for k, r := range dead {
+		m := msgs[r.i]
+		m.Attributes = m.Attributes.With("error", r.reason).With("batch.attempts", n)
+		out[k] = m
+	}
+	acked := make(chan struct{})
+	if err := w.o.deadLetter.Send(ctx, sluice.AckOnce(func() { close(acked) }), out...); err != nil {
+		return fmt.Errorf("gelf: dead letter: %w", err)
+	}
+	w.o.log.Warn("gelf: events sent to dead letter", "events", len(dead), "of", len(msgs), "first", dead[0].reason)
+	select {
+	case <-acked:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gelf: waiting for the dead letter: %w", ctx.Err())
+	}
+}
+
+func (w *writer) failed(cause string) {
+	if w.o.hooks.Failed != nil {
+		w.o.hooks.Failed(cause)
+	}
+}
+
+// Interface guards.
+var (
+	_ sluice.Destination[event.Event] = (*Destination)(nil)
+	_ sluice.Runner                   = (*Destination)(nil)
+)
