@@ -36,6 +36,7 @@ func TestExamplesLoad(t *testing.T) {
 		t.Fatal("no example configs found")
 	}
 	t.Setenv("HOOK_TOKEN", "example") // examples take secrets from the environment
+	t.Setenv("OTLP_TOKEN", "example")
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -110,8 +110,8 @@ func (c *SourceConfig) Validate() error {
 type DestinationConfig struct {
 	// Endpoint is where to send. For protocol grpc: host:port. For http: a
 	// base URL (http:// or https://) to which "/v1/logs" is appended, as
-	// OTEL_EXPORTER_OTLP_ENDPOINT is; a bare host:port means http://
-	// host:port. Required.
+	// OTEL_EXPORTER_OTLP_ENDPOINT is; a bare host:port is taken as
+	// http://host:port. Required.
 	Endpoint string `json:"endpoint" sluice:"required"`
 	// Protocol is "grpc" (OTLP/gRPC) or "http" (OTLP/HTTP protobuf).
 	// Default "grpc".
@@ -141,10 +141,11 @@ type ClientTLSConfig struct {
 	// CAFile is the CAs that sign the server's certificate (PEM). Default:
 	// the system's.
 	CAFile string `json:"caFile"`
-	// CertFile and KeyFile are a client certificate and its key (PEM),
-	// both or neither. Default none.
+	// CertFile is a client certificate (PEM), set with keyFile. Default
+	// none.
 	CertFile string `json:"certFile"`
-	KeyFile  string `json:"keyFile"`
+	// KeyFile is the client certificate's private key (PEM). Default none.
+	KeyFile string `json:"keyFile"`
 	// InsecureSkipVerify accepts any server certificate. Default false.
 	InsecureSkipVerify bool `json:"insecureSkipVerify"`
 }

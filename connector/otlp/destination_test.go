@@ -397,7 +397,9 @@ func TestConformance(t *testing.T) {
 					}
 					return src, d
 				},
-				Wrap: func(p []byte) sluice.Message[event.Event] { return sluice.Message[event.Event]{Value: event.Event{Raw: p}} },
+				Wrap: func(p []byte) sluice.Message[event.Event] {
+					return sluice.Message[event.Event]{Value: event.Event{Raw: p}}
+				},
 				Unwrap: func(m sluice.Message[event.Event]) []byte {
 					var sh struct {
 						Body string `json:"body"`

@@ -10,6 +10,7 @@
 //	sluice_no_httpsrc   the http source
 //	sluice_no_journald  the journald source
 //	sluice_no_socket    the socket destination
+//	sluice_no_otlp      the otlp source and destination (and grpc, pdata)
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -60,4 +61,6 @@ var optionalTypes = []struct {
 	{daemon.KindSource, "http", "sluice_no_httpsrc"},
 	{daemon.KindSource, "journald", "sluice_no_journald"},
 	{daemon.KindDestination, "socket", "sluice_no_socket"},
+	{daemon.KindSource, "otlp", "sluice_no_otlp"},
+	{daemon.KindDestination, "otlp", "sluice_no_otlp"},
 }

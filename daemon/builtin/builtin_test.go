@@ -12,7 +12,7 @@ import (
 )
 
 // allTags leaves out every optional connector.
-const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket"
+const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket,sluice_no_otlp"
 
 func TestEveryConnectorByDefault(t *testing.T) {
 	r := builtin.Registry()
@@ -20,8 +20,8 @@ func TestEveryConnectorByDefault(t *testing.T) {
 		kind  daemon.Kind
 		types []string
 	}{
-		{daemon.KindSource, []string{"file", "http", "journald", "scanner", "syslog"}},
-		{daemon.KindDestination, []string{"file", "http", "printer", "runreveal", "s3", "socket"}},
+		{daemon.KindSource, []string{"file", "http", "journald", "otlp", "scanner", "syslog"}},
+		{daemon.KindDestination, []string{"file", "http", "otlp", "printer", "runreveal", "s3", "socket"}},
 	} {
 		for _, typ := range tc.types {
 			if _, _, ok := r.Defaults(tc.kind, typ); !ok {
@@ -76,6 +76,8 @@ func TestBuildTagsLeaveConnectorsOut(t *testing.T) {
 			`sources.in.type: source type "http" is not in this build of sluiced (built with -tags sluice_no_httpsrc)`},
 		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "runreveal", "url": "https://x"}}}`,
 			`destinations.out.type: destination type "runreveal" is not in this build of sluiced (built with -tags sluice_no_webhook)`},
+		{`{"sources": {"in": {"type": "otlp", "grpcAddr": "127.0.0.1:4317"}}, "destinations": {"out": {"type": "file", "path": "x"}}}`,
+			`sources.in.type: source type "otlp" is not in this build of sluiced (built with -tags sluice_no_otlp)`},
 	} {
 		p := write("left-out.hujson", tc.cfg)
 		out, err := exec.Command(small, "validate", "--config", p).CombinedOutput()
