@@ -42,7 +42,7 @@
 //	                                             (rest delivered)
 //	maxConcurrentRequests busy, queue full,      UNAVAILABLE + RetryInfo       503 + Retry-After
 //	  not acked within ackTimeout, shutdown      (retryAfter)
-//	body does not decode                         INTERNAL (grpc-go's codec)    400 + google.rpc.Status
+//	body does not decode                         INVALID_ARGUMENT + reason     400 + google.rpc.Status
 //	over maxRequestBytes                         RESOURCE_EXHAUSTED            413
 //	other content type or encoding               -                             415
 //

@@ -272,3 +272,20 @@ func TestShutdownAnswersRetryable(t *testing.T) {
 		t.Errorf("Recv after Run: %v, want io.EOF", err)
 	}
 }
+
+// TestGRPCMalformed: a request body that is not an
+// ExportLogsServiceRequest gets INVALID_ARGUMENT with the reason.
+func TestGRPCMalformed(t *testing.T) {
+	_, gaddr, _ := startSource(t, SourceConfig{})
+	cc, err := grpc.NewClient(gaddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	var out rawMessage
+	err = cc.Invoke(t.Context(), "/opentelemetry.proto.collector.logs.v1.LogsService/Export", rawMessage{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		&out, grpc.ForceCodec(rawCodec{}))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "decode") {
+		t.Errorf("got %v, want INVALID_ARGUMENT with the reason", err)
+	}
+}

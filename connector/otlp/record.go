@@ -219,11 +219,7 @@ func (s *shape) fill(lr plog.LogRecord) error {
 	lr.SetEventName(s.EventName)
 	lr.SetFlags(plog.LogRecordFlags(s.Flags))
 	if len(s.Body) > 0 {
-		v, err := decodeJSON(s.Body)
-		if err != nil {
-			return fmt.Errorf("body: %w", err)
-		}
-		if err := lr.Body().FromRaw(v); err != nil {
+		if err := decodeValue(s.Body, lr.Body()); err != nil {
 			return fmt.Errorf("body: %w", err)
 		}
 	}
@@ -247,49 +243,70 @@ func (s *shape) fill(lr plog.LogRecord) error {
 	return nil
 }
 
+// fillMap sets m from raw, a JSON object (or nothing), keeping its order.
 func fillMap(m pcommon.Map, raw json.RawMessage) error {
 	if len(raw) == 0 {
 		return nil
 	}
-	v, err := decodeJSON(raw)
+	if raw[0] != '{' {
+		return errors.New("not an object")
+	}
+	v := pcommon.NewValueEmpty()
+	if err := decodeValue(raw, v); err != nil {
+		return err
+	}
+	v.Map().MoveTo(m)
+	return nil
+}
+
+// decodeValue sets v from the JSON value b, keeping the order of object
+// keys; integers become ints, other numbers doubles.
+func decodeValue(b []byte, v pcommon.Value) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	return decodeNext(d, v)
+}
+
+func decodeNext(d *json.Decoder, v pcommon.Value) error {
+	tok, err := d.Token()
 	if err != nil {
 		return err
 	}
-	o, ok := v.(map[string]any)
-	if !ok {
-		return errors.New("not an object")
-	}
-	return m.FromRaw(o)
-}
-
-// decodeJSON decodes b with integers kept as int64 (numbers with a
-// fraction or exponent become float64), as pcommon's FromRaw takes them.
-func decodeJSON(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	return numbers(v), nil
-}
-
-func numbers(v any) any {
-	switch x := v.(type) {
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := v.SetEmptyMap()
+			for d.More() {
+				k, err := d.Token()
+				if err != nil {
+					return err
+				}
+				if err := decodeNext(d, m.PutEmpty(k.(string))); err != nil {
+					return err
+				}
+			}
+		case '[':
+			s := v.SetEmptySlice()
+			for d.More() {
+				if err := decodeNext(d, s.AppendEmpty()); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = d.Token() // the closing delimiter
+		return err
+	case string:
+		v.SetStr(t)
 	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
+		if i, err := t.Int64(); err == nil {
+			v.SetInt(i)
+		} else {
+			f, _ := t.Float64()
+			v.SetDouble(f)
 		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = numbers(e)
-		}
+	case bool:
+		v.SetBool(t)
 	}
-	return v
+	return nil
 }
