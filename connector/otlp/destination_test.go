@@ -105,7 +105,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	if hr.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(hr.Body)
 		if err != nil {
-			http.Error(w, err.Error(), 400)
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		rd = zr
@@ -113,15 +113,15 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	b, _ := io.ReadAll(rd)
 	req := plogotlp.NewExportRequest()
 	if hr.URL.Path != "/v1/logs" || hr.Header.Get("Content-Type") != ctProto || req.UnmarshalProto(b) != nil {
-		http.Error(w, "bad request "+hr.URL.Path, 400)
+		http.Error(w, "bad request "+hr.URL.Path, http.StatusBadRequest)
 		return
 	}
 	if err := r.take(req.Logs(), hr.Header.Get("X-Key")); err != nil {
 		if status.Code(err) == codes.Unavailable {
 			w.Header().Set("Retry-After", fmt.Sprint(int(r.delay/time.Second)))
-			http.Error(w, "busy", 503)
+			http.Error(w, "busy", http.StatusServiceUnavailable)
 		} else {
-			http.Error(w, "refused", 400)
+			http.Error(w, "refused", http.StatusBadRequest)
 		}
 		return
 	}
