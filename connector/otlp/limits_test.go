@@ -289,3 +289,7 @@ func TestGRPCMalformed(t *testing.T) {
 		t.Errorf("got %v, want INVALID_ARGUMENT with the reason", err)
 	}
 }
+
+func reqOf(bodies ...string) plogotlp.ExportRequest {
+	return plogotlp.NewExportRequestFromLogs(logsOf(bodies...))
+}
