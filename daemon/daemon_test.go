@@ -38,6 +38,7 @@ func TestExamplesLoad(t *testing.T) {
 	t.Setenv("KAFKA_PASSWORD", "example")
 	t.Setenv("MQTT_PASSWORD", "example")
 	t.Setenv("NATS_TOKEN", "example")
+	t.Setenv("OTLP_TOKEN", "example")
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -18,6 +18,7 @@
 //	sluice_no_elasticsearch the elasticsearch destination
 //	sluice_no_splunk        the splunk_hec destination
 //	sluice_no_gelf          the gelf destination
+//	sluice_no_otlp          the otlp source and destination (and grpc, pdata)
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
 // The syslog, file and stdio connectors and the handlers are always built
@@ -89,4 +90,6 @@ var optionalTypes = []struct {
 	{daemon.KindDestination, "elasticsearch", "sluice_no_elasticsearch"},
 	{daemon.KindDestination, "splunk_hec", "sluice_no_splunk"},
 	{daemon.KindDestination, "gelf", "sluice_no_gelf"},
+	{daemon.KindSource, "otlp", "sluice_no_otlp"},
+	{daemon.KindDestination, "otlp", "sluice_no_otlp"},
 }

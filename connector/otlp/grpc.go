@@ -1,0 +1,118 @@
+package otlp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/encoding/gzip" // gzip-compressed requests
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// grpcServer builds the gRPC server of LogsService/Export. Its codec
+// hands the handler the request's bytes, so that the handler decodes them
+// with pdata and answers a malformed request INVALID_ARGUMENT with the
+// reason (grpc-go's own decoding answers INTERNAL).
+func (s *Source) grpcServer(tc *tls.Config) *grpc.Server {
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes), grpc.ForceServerCodec(rawCodec{})}
+	if tc != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
+	}
+	gs := grpc.NewServer(opts...)
+	gs.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "opentelemetry.proto.collector.logs.v1.LogsService",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{MethodName: "Export", Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			var req rawMessage
+			if err := dec(&req); err != nil {
+				return nil, err
+			}
+			return s.export(ctx, req)
+		}}},
+		Metadata: "opentelemetry/proto/collector/logs/v1/logs_service.proto",
+	}, s)
+	return gs
+}
+
+// rawMessage is a message's wire bytes.
+type rawMessage []byte
+
+// rawCodec passes rawMessages through as they are.
+type rawCodec struct{}
+
+func (rawCodec) Name() string { return "proto" }
+
+func (rawCodec) Marshal(v any) ([]byte, error) {
+	if m, ok := v.(rawMessage); ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("otlp: cannot marshal %T", v)
+}
+
+func (rawCodec) Unmarshal(b []byte, v any) error {
+	m, ok := v.(*rawMessage)
+	if !ok {
+		return fmt.Errorf("otlp: cannot unmarshal into %T", v)
+	}
+	*m = append((*m)[:0], b...) // b is the transport's buffer, reused once this returns
+	return nil
+}
+
+// export answers one Export call: OK once every valid record of body is
+// acked; see the package doc for the other answers.
+func (s *Source) export(ctx context.Context, body rawMessage) (rawMessage, error) {
+	if err := s.acquire(); err != nil {
+		return nil, s.grpcError(err)
+	}
+	defer s.release()
+	req := plogotlp.NewExportRequest()
+	if err := req.UnmarshalProto(body); err != nil {
+		s.count.ParseFailed(1)
+		s.count.Error("grpc_invalid_argument")
+		return nil, status.Error(codes.InvalidArgument, "decode ExportLogsServiceRequest: "+err.Error())
+	}
+	host := ""
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		host = p.Addr.String()
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+	}
+	res, err := s.deliver(ctx, req.Logs(), host)
+	if err != nil {
+		return nil, s.grpcError(err)
+	}
+	resp := plogotlp.NewExportResponse()
+	if res.rejected > 0 {
+		resp.PartialSuccess().SetRejectedLogRecords(int64(res.rejected))
+		resp.PartialSuccess().SetErrorMessage(res.reason)
+	}
+	b, err := resp.MarshalProto()
+	if err != nil {
+		return nil, status.Error(codes.Internal, "encode reply: "+err.Error())
+	}
+	return b, nil
+}
+
+// grpcError maps a delivery error to a status: UNAVAILABLE with
+// RetryInfo for a retryable refusal, CANCELED for a client gone.
+func (s *Source) grpcError(err error) error {
+	if _, ok := errors.AsType[errUnavailable](err); ok {
+		s.count.Error("grpc_unavailable")
+		st := status.New(codes.Unavailable, err.Error())
+		if d, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(s.cfg.RetryAfter)}); derr == nil {
+			st = d
+		}
+		return st.Err()
+	}
+	return status.Error(codes.Canceled, err.Error())
+}

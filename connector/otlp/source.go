@@ -1,0 +1,380 @@
+package otlp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"google.golang.org/grpc"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/defaults"
+	"github.com/sluicehq/sluice/internal/tlsconfig"
+	"github.com/sluicehq/sluice/memory"
+)
+
+// Counters receives the source's counts; the daemon's metrics implement
+// it. Methods must be safe for concurrent use.
+type Counters interface {
+	ParseFailed(n int)
+	Error(cause string)
+}
+
+type nopCounters struct{}
+
+func (nopCounters) ParseFailed(int) {}
+func (nopCounters) Error(string)    {}
+
+// SourceOption configures a Source.
+type SourceOption func(*Source)
+
+// WithLogger sets the source's logger. Default: discard.
+func WithLogger(l *slog.Logger) SourceOption { return func(s *Source) { s.log = l } }
+
+// WithCounters sets where counts go: ParseFailed for requests that do
+// not decode, Error("record_rejected") per record rejected, and
+// Error(cause) for every other refused request ("grpc_unavailable",
+// "http_503", "http_413", ...). Default: nowhere.
+func WithCounters(c Counters) SourceOption { return func(s *Source) { s.count = c } }
+
+// enqueueWait is the longest a request waits for room in the queue.
+const enqueueWait = time.Second
+
+// Source receives OTLP logs over gRPC and HTTP; see the package doc. It is
+// a [sluice.Runner]: Run listens until its ctx is done, and Recv returns
+// what was received, then io.EOF once Run has returned. Recv and RecvBatch
+// are safe for concurrent use.
+type Source struct {
+	cfg   SourceConfig
+	name  string
+	log   *slog.Logger
+	count Counters
+	q     *memory.Queue[event.Event]
+	slots chan struct{} // one per request being handled
+
+	mu       sync.Mutex
+	running  bool
+	addrs    [2]net.Addr     // grpc, http; nil when not listening
+	ready    chan struct{}   // closed once Run has bound or failed
+	stopping <-chan struct{} // Run's ctx.Done(), once Run has started
+}
+
+// NewSource returns a Source named name (the name its events carry). Zero
+// fields of c take the defaults of [DefaultSourceConfig]. It does no I/O.
+func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, error) {
+	defaults.Fill(&c, DefaultSourceConfig())
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("otlp source: %w", err)
+	}
+	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
+		ready: make(chan struct{}), slots: make(chan struct{}, c.MaxConcurrentRequests)}
+	for _, o := range opts {
+		o(s)
+	}
+	s.q = memory.New[event.Event](c.QueueSize)
+	return s, nil
+}
+
+// Addrs returns the gRPC and HTTP addresses the source listens on (nil
+// for one that is off), once Run has bound them; it blocks until then or
+// until ctx is done. For tests that listen on port 0.
+func (s *Source) Addrs(ctx context.Context) (grpcAddr, httpAddr net.Addr, err error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addrs == [2]net.Addr{} {
+		return nil, nil, errors.New("otlp source: not listening")
+	}
+	return s.addrs[0], s.addrs[1], nil
+}
+
+// Recv returns the next received record. Its ack counts toward the reply
+// to the request that carried it. After Run has returned, Recv returns
+// what is left, then io.EOF.
+func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
+	m, ack, err := s.q.Recv(ctx)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return m, nil, io.EOF
+		}
+		return m, nil, fmt.Errorf("otlp source: %w", err)
+	}
+	return m, ack, nil
+}
+
+// RecvBatch is Recv for up to len(msgs) records at once (a
+// [sluice.BatchSource]); each keeps its own ack.
+func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
+	n, err := s.q.RecvBatch(ctx, msgs, acks)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, io.EOF
+		}
+		return 0, fmt.Errorf("otlp source: %w", err)
+	}
+	return n, nil
+}
+
+// Run listens on the configured addresses (one that cannot be bound is an
+// error, returned at once) and serves until ctx is done. Then it stops
+// taking requests; those waiting for acks are answered UNAVAILABLE / 503.
+// A second call returns [sluice.ErrAlreadyRunning].
+func (s *Source) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return fmt.Errorf("otlp source: %w", sluice.ErrAlreadyRunning)
+	}
+	s.running = true
+	s.stopping = ctx.Done()
+	s.mu.Unlock()
+	defer s.q.Close()
+
+	var tc *tls.Config
+	if t := s.cfg.TLS; t != nil {
+		var err error
+		if tc, err = tlsconfig.Server(t.CertFile, t.KeyFile, t.ClientCAFile, "h2", "http/1.1"); err != nil {
+			close(s.ready)
+			return fmt.Errorf("otlp source: tls: %w", err)
+		}
+	}
+	var lns [2]net.Listener
+	for i, addr := range []string{s.cfg.GRPCAddr, s.cfg.HTTPAddr} {
+		if addr == "" {
+			continue
+		}
+		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				if l != nil {
+					l.Close()
+				}
+			}
+			close(s.ready)
+			return fmt.Errorf("otlp source: listen %s: %w", addr, err)
+		}
+		lns[i] = ln
+		s.mu.Lock()
+		s.addrs[i] = ln.Addr()
+		s.mu.Unlock()
+	}
+	close(s.ready)
+
+	var wg sync.WaitGroup
+	served := make(chan error, 2)
+	var gs *grpc.Server
+	if lns[0] != nil {
+		gs = s.grpcServer(tc)
+		s.log.Info("listening", "protocol", "grpc", "addr", lns[0].Addr().String(), "tls", tc != nil)
+		wg.Go(func() {
+			if err := gs.Serve(lns[0]); err != nil {
+				served <- fmt.Errorf("grpc: %w", err)
+			}
+		})
+	}
+	var hs *httpServer
+	if lns[1] != nil {
+		hs = s.httpServer(ctx, tc)
+		s.log.Info("listening", "protocol", "http", "addr", lns[1].Addr().String(), "tls", tc != nil)
+		ln := lns[1]
+		if tc != nil {
+			ln = tls.NewListener(ln, tc)
+		}
+		wg.Go(func() {
+			if err := hs.srv.Serve(ln); err != nil && !errors.Is(err, errServerClosed) {
+				served <- fmt.Errorf("http: %w", err)
+			}
+		})
+	}
+	var err error
+	select {
+	case err = <-served:
+		err = fmt.Errorf("otlp source: %w", err)
+	case <-ctx.Done():
+	}
+	// Requests waiting for acks see ctx done and answer at once; the rest
+	// are given a few seconds to be answered.
+	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if gs != nil {
+		graceful := make(chan struct{})
+		go func() { gs.GracefulStop(); close(graceful) }()
+		select {
+		case <-graceful:
+		case <-stop.Done():
+			gs.Stop()
+			<-graceful
+		}
+	}
+	if hs != nil {
+		if hs.srv.Shutdown(stop) != nil {
+			hs.srv.Close()
+		}
+	}
+	wg.Wait()
+	return err
+}
+
+// errUnavailable is a refusal the client should retry: overload,
+// shutdown, or acks that did not come within AckTimeout.
+type errUnavailable struct{ why string }
+
+func (e errUnavailable) Error() string { return e.why }
+
+// errGone is the result of a request whose client hung up while waiting.
+var errGone = errors.New("client gone")
+
+// result is what a request's records came to.
+type result struct {
+	rejected int
+	reason   string // of the first rejection
+}
+
+// acquire takes a request slot or refuses.
+func (s *Source) acquire() error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+		return errUnavailable{fmt.Sprintf("%d requests are being handled (maxConcurrentRequests)", cap(s.slots))}
+	}
+}
+
+func (s *Source) release() { <-s.slots }
+
+// deliver queues one event per valid record of logs and waits until all
+// are acked, ctx is done (the client gave up), the source stops, or
+// AckTimeout passes. peer is the client's address, the events' host when
+// the resource has no host.name.
+func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (result, error) {
+	msgs, res := s.events(logs, peer)
+	if res.rejected > 0 {
+		for range res.rejected {
+			s.count.Error("record_rejected")
+		}
+		s.log.Debug("records rejected", "count", res.rejected, "reason", res.reason)
+	}
+	if len(msgs) == 0 {
+		return res, nil
+	}
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	select {
+	case <-stopping:
+		return res, errUnavailable{"shutting down"}
+	default:
+	}
+	done := make(chan struct{})
+	enq, cancel := context.WithTimeout(ctx, min(enqueueWait, s.cfg.AckTimeout))
+	// The queue calls this once, when all len(msgs) are acked.
+	err := s.q.Send(enq, func() { close(done) }, msgs...)
+	cancel()
+	if err != nil {
+		// What was queued is still delivered; the client resends it all.
+		if ctx.Err() != nil {
+			return res, s.gone(len(msgs))
+		}
+		return res, errUnavailable{"queue full"}
+	}
+	timer := time.NewTimer(s.cfg.AckTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return res, nil
+	case <-timer.C:
+		return res, errUnavailable{"records not acknowledged within ackTimeout"}
+	case <-stopping:
+		return res, errUnavailable{"shutting down"}
+	case <-ctx.Done():
+		return res, s.gone(len(msgs))
+	}
+}
+
+func (s *Source) gone(n int) error {
+	s.count.Error("client_hangup")
+	s.log.Info("client gave up before its records were acknowledged; they stay in flight and are delivered as usual (a retry sends them twice)",
+		"records", n)
+	return errGone
+}
+
+// events makes one event per record; records over MaxRecordBytes are
+// counted in the result instead. The events' Raw share one buffer.
+func (s *Source) events(logs plog.Logs, peer string) ([]sluice.Message[event.Event], result) {
+	n := logs.LogRecordCount()
+	if n == 0 {
+		return nil, result{}
+	}
+	now := time.Now()
+	msgs := make([]sluice.Message[event.Event], 0, n)
+	ends := make([]int, 0, n)
+	var buf []byte
+	var res result
+	rls := logs.ResourceLogs()
+	for i := range rls.Len() {
+		rl := rls.At(i)
+		host := peer
+		if v, ok := rl.Resource().Attributes().Get("host.name"); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
+			host = v.Str()
+		}
+		sls := rl.ScopeLogs()
+		for j := range sls.Len() {
+			sl := sls.At(j)
+			lrs := sl.LogRecords()
+			for k := range lrs.Len() {
+				lr := lrs.At(k)
+				start := len(buf)
+				buf = appendRecord(buf, rl.Resource(), sl.Scope(), lr)
+				if size := len(buf) - start; size > s.cfg.MaxRecordBytes {
+					buf = buf[:start]
+					if res.rejected == 0 {
+						res.reason = fmt.Sprintf("a record of %d bytes is over maxRecordBytes (%d)", size, s.cfg.MaxRecordBytes)
+					}
+					res.rejected++
+					continue
+				}
+				ts := lr.Timestamp()
+				if ts == 0 {
+					ts = lr.ObservedTimestamp()
+				}
+				var t time.Time
+				if ts != 0 {
+					t = ts.AsTime()
+				}
+				msgs = append(msgs, sluice.Message[event.Event]{Value: event.Event{Time: t, ReceivedAt: now,
+					Source: s.name, SourceType: "otlp", Host: host}})
+				ends = append(ends, len(buf))
+			}
+		}
+	}
+	start := 0
+	for i := range msgs {
+		msgs[i].Value.Raw = buf[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	return msgs, res
+}
+
+// retryAfterSeconds is RetryAfter for an HTTP Retry-After, rounded up.
+func (s *Source) retryAfterSeconds() string {
+	return strconv.Itoa(int((s.cfg.RetryAfter + time.Second - 1) / time.Second))
+}
+
+var (
+	_ sluice.BatchSource[event.Event] = (*Source)(nil)
+	_ sluice.Runner                   = (*Source)(nil)
+)
