@@ -18,7 +18,7 @@ import (
 
 // connectPolicy is the back-off between attempts to reach a broker that
 // is down at start: 100ms doubling to 30s, without limit.
-var connectPolicy = retry.Policy{}
+var connectPolicy = retry.Policy{Max: 5 * time.Second}
 
 // clientOptions returns the paho options for c; the caller adds its
 // handlers. cleanSession is false for a source (its session, and what is

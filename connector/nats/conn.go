@@ -67,7 +67,9 @@ func (c conn) connect(ctx context.Context, opts []natsgo.Option, log *slog.Logge
 	where := redact(c.url)
 	var nc *natsgo.Conn
 	attempt := 0
-	err := retry.Do(ctx, retry.Policy{}, isRetryable, func(ctx context.Context) error {
+	// Waits of at most 5s: a server that comes back is connected to within
+	// seconds, not the default policy's 30s.
+	err := retry.Do(ctx, retry.Policy{Max: 5 * time.Second}, isRetryable, func(ctx context.Context) error {
 		attempt++
 		var err error
 		nc, err = natsgo.Connect(c.url, opts...)
