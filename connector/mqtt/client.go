@@ -17,7 +17,7 @@ import (
 )
 
 // connectPolicy is the back-off between attempts to reach a broker that
-// is down at start: 100ms doubling to 30s, without limit.
+// is down at start: 100ms doubling to 5s, without limit.
 var connectPolicy = retry.Policy{Max: 5 * time.Second}
 
 // clientOptions returns the paho options for c; the caller adds its
