@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -112,6 +113,21 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 	for _, c := range p.Destinations {
 		direct[c.DeadLetter] = true
 	}
+	tg := &targets{routes: map[string]dest{}, dests: map[string]dest{}}
+	var routeNames []string
+	for _, r := range p.Routes {
+		routeNames = append(routeNames, r.Name)
+		for _, c := range r.Handlers {
+			direct[c.DeadLetter] = true
+		}
+	}
+	for name, d := range g.dests {
+		if g.buffered[name] {
+			tg.dests[name] = d
+		} else {
+			tg.dests[name] = counting{d, ms.component(KindDestination, name)}
+		}
+	}
 	routers := map[string]*router{}
 	for _, c := range p.Sources {
 		s, err := c.entry.build(env(KindSource, c.Name), c.Config)
@@ -119,19 +135,32 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			errs = append(errs, fmt.Errorf("sources.%s: %w", c.Name, err))
 			continue
 		}
-		rt := &router{m: ms.component(KindSource, c.Name)}
+		rt := &router{m: ms.component(KindSource, c.Name), targets: tg}
 		routers[c.Name] = rt
 		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name), received: new(atomic.Int64)})
 	}
 	for i, r := range p.Routes {
 		var hs []namedHandler
 		for _, c := range r.Handlers {
-			h, err := c.entry.build(env(KindHandler, c.Name), c.Config)
-			if err != nil {
+			e := env(KindHandler, c.Name)
+			e.DeadLetterName, e.Routes = c.DeadLetter, routeNames
+			h, err := c.entry.build(e, c.Config)
+			if fe := (*config.FieldError)(nil); errors.As(err, &fe) && fe.Path != "" {
+				errs = append(errs, &config.FieldError{Path: c.Name + "." + fe.Path, Msg: fe.Msg})
+				continue
+			} else if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
 				continue
 			}
-			hs = append(hs, namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)})
+			nh := namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)}
+			nh.batch, _ = h.(sluice.BatchHandler[event.Event, event.Event])
+			if d, ok := h.(Diverter); ok {
+				nh.diverts = d.Diverts()
+			}
+			if c.DeadLetter != "" && !nh.diverts {
+				errs = append(errs, &config.FieldError{Path: c.Name + ".deadLetter", Msg: fmt.Sprintf("the %s handler sends nothing to a dead letter", c.Type)})
+			}
+			hs = append(hs, nh)
 		}
 		var ds fanout
 		for _, name := range r.To {
@@ -160,6 +189,9 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			g.routeBuffers = append(g.routeBuffers, b)
 			to = b
 		}
+		if _, ok := tg.routes[r.Name]; !ok {
+			tg.routes[r.Name] = to
+		}
 		for _, from := range r.From {
 			if rt, ok := routers[from]; ok {
 				rt.routes = append(rt.routes, route{handlers: hs, to: to})
@@ -186,9 +218,11 @@ func (p *Plan) newBuffer(spec bufferSpec, inner dest, runners []sluice.Runner, l
 }
 
 type namedHandler struct {
-	name string
-	h    handler
-	m    *Metrics
+	name    string
+	h       handler
+	batch   sluice.BatchHandler[event.Event, event.Event] // h, if it is one
+	diverts bool                                          // h is a Diverter that diverts
+	m       *Metrics
 }
 
 // router is the destination of one source's processor: it sends each
@@ -196,8 +230,9 @@ type namedHandler struct {
 // handlers, to each of the route's destinations, and acks when every one
 // of those sends has acked. Filtered events count as delivered.
 type router struct {
-	routes []route
-	m      *Metrics // the source's: counts what is acked
+	routes  []route
+	m       *Metrics // the source's: counts what is acked
+	targets *targets // of events handlers divert
 }
 
 type route struct {
@@ -214,16 +249,19 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	}
 	outs := make([][]msg, len(r.routes))
 	sends := 0
+	var divs []diversion
 	for i, rt := range r.routes {
-		out, err := rt.apply(ctx, msgs)
+		out, d, err := rt.apply(ctx, msgs, r.targets, divs)
 		if err != nil {
 			return err
 		}
+		divs = d
 		outs[i] = out
 		if len(out) > 0 {
 			sends++
 		}
 	}
+	sends += len(divs)
 	if sends == 0 {
 		sluice.Ack(ack) // filtered out everywhere: done
 		return nil
@@ -234,6 +272,11 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 			if err := rt.to.Send(ctx, ack, outs[i]...); err != nil {
 				return err
 			}
+		}
+	}
+	for _, d := range divs {
+		if err := d.to.Send(ctx, ack, d.msgs...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -248,23 +291,33 @@ func countAcks(m *Metrics, n int, ack func()) func() {
 	}
 }
 
-// apply runs msgs through the route's handlers in order.
-func (rt route) apply(ctx context.Context, msgs []msg) ([]msg, error) {
+// apply runs msgs through the route's handlers in order, a
+// [sluice.BatchHandler] with one call. It appends to divs the events that
+// a [Diverter] diverts.
+func (rt route) apply(ctx context.Context, msgs []msg, t *targets, divs []diversion) ([]msg, []diversion, error) {
 	cur := msgs
 	for _, nh := range rt.handlers {
 		var next []msg
-		for _, m := range cur {
-			out, err := nh.h.Handle(ctx, m)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", nh.name, err)
-			}
+		var err error
+		if nh.batch != nil && len(cur) > 0 {
+			next, err = nh.batch.HandleBatch(ctx, cur)
+		}
+		for i := 0; nh.batch == nil && i < len(cur) && err == nil; i++ {
+			var out []msg
+			out, err = nh.h.Handle(ctx, cur[i])
 			next = append(next, out...)
+		}
+		if err == nil && nh.diverts {
+			next, divs, err = t.split(next, divs)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", nh.name, err)
 		}
 		nh.m.In(len(cur), 0)
 		nh.m.Out(len(next), 0)
 		cur = next
 	}
-	return cur, nil
+	return cur, divs, nil
 }
 
 // untilStopped makes a source that is not a Runner end with io.EOF once

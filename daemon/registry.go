@@ -24,6 +24,13 @@ type Env struct {
 	// failed permanently (batch.WithDeadLetter does) instead of stopping
 	// the daemon; without one, a permanent failure is fatal.
 	DeadLetter sluice.Destination[event.Event]
+	// DeadLetterName, for a handler, names the destination of its
+	// "deadLetter" field, or is "". A handler sends it events by setting
+	// [AttrDestination] (see divert.go).
+	DeadLetterName string
+	// Routes names every route of the config, in order, for a handler
+	// that sends events to another route with [AttrRoute].
+	Routes []string
 }
 
 // NotReadier is implemented by a source or destination that can say why

@@ -26,6 +26,7 @@ import (
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/handler/filter"
 	"github.com/sluicehq/sluice/handler/nginx"
+	"github.com/sluicehq/sluice/handler/wasm"
 )
 
 // optional are the Register functions of the connectors a build tag can
@@ -44,6 +45,7 @@ func Registry() *daemon.Registry {
 	}
 	nginx.Register(r)
 	filter.Register(r)
+	wasm.Register(r)
 	for _, o := range optionalTypes {
 		if _, _, ok := r.Defaults(o.kind, o.typ); !ok {
 			r.Omit(o.kind, o.typ, o.tag)

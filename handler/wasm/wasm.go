@@ -37,7 +37,7 @@ type msg = sluice.Message[event.Event]
 
 // Defaults of [Options].
 const (
-	DefaultTimeout     = 100 * time.Millisecond
+	DefaultTimeout     = time.Second
 	DefaultMemoryLimit = 64 << 20
 	DefaultInstances   = 2
 )
@@ -51,7 +51,7 @@ type Options struct {
 	Name string
 	// Config is passed to the guest's init, as JSON; nil passes "null".
 	Config []byte
-	// Timeout bounds each call into the guest. Default 100ms.
+	// Timeout bounds each call into the guest. Default 1s.
 	Timeout time.Duration
 	// MemoryLimit caps each instance's memory, in bytes, rounded down to
 	// 64 KiB pages. Default 64 MiB.
@@ -158,7 +158,7 @@ func (h *Handler) start(ctx context.Context, module []byte) error {
 		}
 	}
 	h.cfg = wazero.NewModuleConfig().WithName("").WithStartFunctions(start).
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 	// The first instance proves that the module starts with its config.
 	h.slots <- struct{}{}
 	in, err := h.instantiate(ctx)

@@ -131,9 +131,9 @@ func ReadInput(b []byte, each func(i int, e *event.Event) error) error {
 	n := r.u32("count")
 	var e event.Event
 	for i := 0; r.err == nil && i < int(n); i++ {
-		rec := r.bytes(fmt.Sprintf("event %d", i))
+		rec := r.bytes("event")
 		if r.err != nil {
-			break
+			return fmt.Errorf("event %d: %w", i, r.err)
 		}
 		if err := event.DecodeRecord(rec, &e); err != nil {
 			return fmt.Errorf("event %d: %w", i, err)
