@@ -119,18 +119,20 @@ func countLines(path string) int {
 	return bytes.Count(b, []byte("\n"))
 }
 
-// A module that traps on a batch sends it to the handler's dead letter
-// with the reason; the daemon goes on, delivers the rest and stops cleanly,
-// and every event counts as delivered.
+// A module that traps on a batch, or runs past its timeout, sends it to
+// the handler's dead letter with the reason, counted; the daemon goes on,
+// delivers the rest, and every event counts as delivered.
 func TestWasmFailureGoesToDeadLetter(t *testing.T) {
 	dir := t.TempDir()
 	module := filepath.Join(dir, "faulty.wasm")
 	if err := os.WriteFile(module, wasmtest.Build(t, "../handler/wasm/testdata/faulty"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	adminAddr := freeAddr(t)
 	cfg := fmt.Sprintf(`{
 		"dataDir": %q,
-		"sources": {"g": {"type": "gen", "lines": ["a", "panic", "b", "loop", "c"]}},
+		"admin": {"addr": %q},
+		"sources": {"g": {"type": "gen", "lines": ["a", "panic", "b", "loop", "c"], "block": true}},
 		"destinations": {
 			"out":    {"type": "file", "path": %q},
 			"failed": {"type": "file", "path": %q},
@@ -138,15 +140,30 @@ func TestWasmFailureGoesToDeadLetter(t *testing.T) {
 		"routes": [{"from": ["g"], "to": ["out"], "handlers": [
 			{"type": "wasm", "module": %q, "deadLetter": "failed", "timeout": "200ms", "instances": 1},
 		]}],
-	}`, dir, filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "failed.ndjson"), module)
+	}`, dir, adminAddr, filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "failed.ndjson"), module)
 	acked := &ackLog{}
 	d, err := daemon.New([]byte(cfg), testRegistry(acked), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	if err := d.Run(ctx); err != nil {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	const series = `sluice_errors_total{cause="wasm",kind="handler",name="routes[0].handlers[0]"}`
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		acked.mu.Lock()
+		n := acked.n
+		acked.mu.Unlock()
+		if got, _ := scrape(adminAddr, series); got == 2 && n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			got, _ := scrape(adminAddr, series)
+			t.Fatalf("%s = %v and %d events acked, want 2 and 5", series, got, n)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
 	var raws []string
@@ -169,8 +186,5 @@ func TestWasmFailureGoesToDeadLetter(t *testing.T) {
 			!strings.HasPrefix(f["deadLetter.error"].(string), want.reason) {
 			t.Errorf("dead letter %d: %v, want %s: %s", i, failed[i], want.raw, want.reason)
 		}
-	}
-	if acked.n != 5 {
-		t.Errorf("%d events acked, want 5", acked.n)
 	}
 }
