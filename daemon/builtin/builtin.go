@@ -13,10 +13,11 @@
 //	sluice_no_kafka     the kafka source and destination (and franz-go)
 //	sluice_no_mqtt      the mqtt source and destination (and paho)
 //	sluice_no_nats      the nats source and destination (and nats.go)
+//	sluice_no_wasm      the wasm handler (and wazero)
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
-// The syslog, file and stdio connectors and the handlers are always built
-// in. A config that names a left-out type fails at start naming the tag.
+// The syslog, file and stdio connectors and the other handlers are always
+// built in. A config that names a left-out type fails at start naming the tag.
 package builtin
 
 import (
@@ -26,7 +27,6 @@ import (
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/handler/filter"
 	"github.com/sluicehq/sluice/handler/nginx"
-	"github.com/sluicehq/sluice/handler/wasm"
 )
 
 // optional are the Register functions of the connectors a build tag can
@@ -45,7 +45,6 @@ func Registry() *daemon.Registry {
 	}
 	nginx.Register(r)
 	filter.Register(r)
-	wasm.Register(r)
 	for _, o := range optionalTypes {
 		if _, _, ok := r.Defaults(o.kind, o.typ); !ok {
 			r.Omit(o.kind, o.typ, o.tag)
@@ -71,4 +70,5 @@ var optionalTypes = []struct {
 	{daemon.KindDestination, "mqtt", "sluice_no_mqtt"},
 	{daemon.KindSource, "nats", "sluice_no_nats"},
 	{daemon.KindDestination, "nats", "sluice_no_nats"},
+	{daemon.KindHandler, "wasm", "sluice_no_wasm"},
 }

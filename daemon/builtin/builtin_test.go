@@ -12,7 +12,7 @@ import (
 )
 
 // allTags leaves out every optional connector.
-const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket,sluice_no_kafka,sluice_no_mqtt,sluice_no_nats"
+const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket,sluice_no_kafka,sluice_no_mqtt,sluice_no_nats,sluice_no_wasm"
 
 func TestEveryConnectorByDefault(t *testing.T) {
 	r := builtin.Registry()
@@ -22,6 +22,7 @@ func TestEveryConnectorByDefault(t *testing.T) {
 	}{
 		{daemon.KindSource, []string{"file", "http", "journald", "kafka", "mqtt", "nats", "scanner", "syslog"}},
 		{daemon.KindDestination, []string{"file", "http", "kafka", "mqtt", "nats", "printer", "runreveal", "s3", "socket"}},
+		{daemon.KindHandler, []string{"wasm"}},
 	} {
 		for _, typ := range tc.types {
 			if _, _, ok := r.Defaults(tc.kind, typ); !ok {
@@ -82,6 +83,8 @@ func TestBuildTagsLeaveConnectorsOut(t *testing.T) {
 			`sources.in.type: source type "mqtt" is not in this build of sluiced (built with -tags sluice_no_mqtt)`},
 		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "nats", "url": "nats://h:4222", "subject": "o"}}}`,
 			`destinations.out.type: destination type "nats" is not in this build of sluiced (built with -tags sluice_no_nats)`},
+		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "file", "path": "x"}}, "routes": [{"from": ["in"], "to": ["out"], "handlers": [{"type": "wasm", "module": "x.wasm"}]}]}`,
+			`routes[0].handlers[0].type: handler type "wasm" is not in this build of sluiced (built with -tags sluice_no_wasm)`},
 	} {
 		p := write("left-out.hujson", tc.cfg)
 		out, err := exec.Command(small, "validate", "--config", p).CombinedOutput()
