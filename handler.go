@@ -35,3 +35,14 @@ type pipe[T any] struct{}
 func (pipe[T]) Handle(_ context.Context, msg Message[T]) ([]Message[T], error) {
 	return []Message[T]{msg}, nil
 }
+
+// BatchHandler is a [Handler] that also handles many messages in one call,
+// for handlers whose cost is mostly per call, such as a WebAssembly module.
+// A caller that holds a batch (the sluiced daemon's routes do) calls
+// HandleBatch once instead of Handle for each message; the contract is
+// Handle's: the result replaces the batch, in order, and an error is fatal.
+// HandleBatch must not keep msgs (the slice, not the messages).
+type BatchHandler[T1, T2 any] interface {
+	Handler[T1, T2]
+	HandleBatch(ctx context.Context, msgs []Message[T1]) ([]Message[T2], error)
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/eventexpr"
 )
@@ -113,6 +114,21 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 	for _, c := range p.Destinations {
 		direct[c.DeadLetter] = true
 	}
+	tg := &targets{routes: map[string]dest{}, dests: map[string]dest{}}
+	var routeNames []string
+	for _, r := range p.Routes {
+		routeNames = append(routeNames, r.Name)
+		for _, c := range r.Handlers {
+			direct[c.DeadLetter] = true
+		}
+	}
+	for name, d := range g.dests {
+		if g.buffered[name] {
+			tg.dests[name] = d
+		} else {
+			tg.dests[name] = counting{d, ms.component(KindDestination, name)}
+		}
+	}
 	routers := map[string]*router{}
 	for _, c := range p.Sources {
 		s, err := c.entry.build(env(KindSource, c.Name), c.Config)
@@ -120,7 +136,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			errs = append(errs, fmt.Errorf("sources.%s: %w", c.Name, err))
 			continue
 		}
-		rt := &router{m: ms.component(KindSource, c.Name)}
+		rt := &router{m: ms.component(KindSource, c.Name), targets: tg}
 		routers[c.Name] = rt
 		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name), received: new(atomic.Int64)})
 	}
@@ -139,13 +155,24 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			if dl != nil {
 				e.DeadLetter = dl
 			}
+			e.DeadLetterName, e.Routes = c.DeadLetter, routeNames
 			h, err := c.entry.build(e, c.Config)
-			if err != nil {
+			if fe := (*config.FieldError)(nil); errors.As(err, &fe) && fe.Path != "" {
+				errs = append(errs, &config.FieldError{Path: c.Name + "." + fe.Path, Msg: fe.Msg})
+				continue
+			} else if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
 				continue
 			}
 			nh := namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)}
 			nh.sel, _ = h.(Selector)
+			nh.batch, _ = h.(sluice.BatchHandler[event.Event, event.Event])
+			if d, ok := h.(Diverter); ok {
+				nh.diverts = d.Diverts()
+			}
+			if c.DeadLetter != "" && !nh.diverts {
+				errs = append(errs, &config.FieldError{Path: c.Name + ".deadLetter", Msg: fmt.Sprintf("the %s handler sends nothing to a dead letter", c.Type)})
+			}
 			hs = append(hs, nh)
 		}
 		var ds fanout
@@ -175,6 +202,9 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			g.routeBuffers = append(g.routeBuffers, b)
 			to = b
 		}
+		if _, ok := tg.routes[r.Name]; !ok {
+			tg.routes[r.Name] = to
+		}
 		for _, from := range r.From {
 			if rt, ok := routers[from]; ok {
 				rt.routes = append(rt.routes, route{cond: r.cond, handlers: hs, to: to, deadLetter: dl,
@@ -202,10 +232,12 @@ func (p *Plan) newBuffer(spec bufferSpec, inner dest, runners []sluice.Runner, l
 }
 
 type namedHandler struct {
-	name string
-	h    handler
-	sel  Selector // h, if it is one
-	m    *Metrics
+	name    string
+	h       handler
+	sel     Selector                                      // h, if it is one
+	batch   sluice.BatchHandler[event.Event, event.Event] // h, if it is one
+	diverts bool                                          // h is a Diverter that diverts
+	m       *Metrics
 }
 
 // A Selector is a handler that only keeps or drops events, never changing
@@ -237,8 +269,9 @@ func Reject(m msg, reason string) msg {
 // destinations, and acks when every one of those sends has acked.
 // Filtered events count as delivered.
 type router struct {
-	routes []route
-	m      *Metrics // the source's: counts what is acked
+	routes  []route
+	m       *Metrics // the source's: counts what is acked
+	targets *targets // of events handlers divert
 }
 
 type route struct {
@@ -264,14 +297,17 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	}
 	outs = outs[:2*len(r.routes)]
 	sends := 0
+	var divs []diversion
 	for i, rt := range r.routes {
-		out, rejected, err := rt.apply(ctx, msgs)
+		out, rejected, d, err := rt.apply(ctx, msgs, r.targets, divs)
 		if err != nil {
 			return err
 		}
+		divs = d
 		outs[2*i], outs[2*i+1] = out, rejected
 		sends += min(len(out), 1) + min(len(rejected), 1)
 	}
+	sends += len(divs)
 	if sends == 0 {
 		sluice.Ack(ack) // filtered out everywhere: done
 		return nil
@@ -289,6 +325,11 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 			}
 		}
 	}
+	for _, d := range divs {
+		if err := d.to.Send(ctx, ack, d.msgs...); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -302,11 +343,12 @@ func countAcks(m *Metrics, n int, ack func()) func() {
 }
 
 // apply takes the msgs for which the route's condition holds through its
-// handlers in order. It returns what comes out, less the messages a
-// handler rejected (see [Reject]) or the condition failed on, which it
-// returns apart when the route has a dead letter; each handler sees only
-// what the previous one passed.
-func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err error) {
+// handlers in order, a [sluice.BatchHandler] with one call. It returns
+// what comes out, less the messages a handler rejected (see [Reject]) or
+// the condition failed on, which it returns apart when the route has a
+// dead letter; each handler sees only what the previous one passed. It
+// appends to divs the events that a [Diverter] diverts.
+func (rt route) apply(ctx context.Context, msgs []msg, t *targets, divs []diversion) (out, rejected []msg, _ []diversion, err error) {
 	cur := msgs
 	if rt.cond != nil {
 		cur = nil
@@ -332,7 +374,7 @@ func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err
 		if nh.sel != nil {
 			next, err := sel(ctx, nh.sel, cur)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", nh.name, err)
+				return nil, nil, nil, fmt.Errorf("%s: %w", nh.name, err)
 			}
 			nh.m.In(len(cur), 0)
 			nh.m.Out(len(next), 0)
@@ -340,18 +382,23 @@ func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err
 			continue
 		}
 		var next []msg
-		for _, m := range cur {
-			out, err := nh.h.Handle(ctx, m)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", nh.name, err)
-			}
-			for _, o := range out {
-				if _, ok := o.Attributes.Get(RejectAttr); ok && rt.deadLetter != nil {
-					rejected = append(rejected, o)
-				} else {
-					next = append(next, o)
-				}
-			}
+		var err error
+		if nh.batch != nil && len(cur) > 0 {
+			next, err = nh.batch.HandleBatch(ctx, cur)
+		}
+		for i := 0; nh.batch == nil && i < len(cur) && err == nil; i++ {
+			var out []msg
+			out, err = nh.h.Handle(ctx, cur[i])
+			next = append(next, out...)
+		}
+		if err == nil && nh.diverts {
+			next, divs, err = t.split(next, divs)
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", nh.name, err)
+		}
+		if rt.deadLetter != nil {
+			next, rejected = splitRejected(next, rejected)
 		}
 		nh.m.In(len(cur), 0)
 		nh.m.Out(len(next), 0)
@@ -361,7 +408,28 @@ func (rt route) apply(ctx context.Context, msgs []msg) (out, rejected []msg, err
 		reason, _ := m.Attributes.Get(RejectAttr)
 		rejected[i].Attributes = m.Attributes.With("error", reason)
 	}
-	return cur, rejected, nil
+	return cur, rejected, divs, nil
+}
+
+// splitRejected moves the msgs marked by [Reject] to rejected. It
+// allocates only when it finds one.
+func splitRejected(msgs, rejected []msg) (kept, _ []msg) {
+	for i := range msgs {
+		if _, ok := msgs[i].Attributes.Get(RejectAttr); !ok {
+			if kept != nil {
+				kept = append(kept, msgs[i])
+			}
+			continue
+		}
+		if kept == nil {
+			kept = append(make([]msg, 0, len(msgs)-1), msgs[:i]...)
+		}
+		rejected = append(rejected, msgs[i])
+	}
+	if kept == nil {
+		return msgs, rejected
+	}
+	return kept, rejected
 }
 
 // sel returns the msgs s keeps. It allocates only when it keeps some and

@@ -110,7 +110,8 @@ type Component struct {
 	Type   string
 	Config any // a pointer to the type's config struct
 	// DeadLetter names the destination that takes this destination's
-	// permanently failed batches ("deadLetter" in the config).
+	// permanently failed batches, or a handler's failed events
+	// ("deadLetter" in the config).
 	DeadLetter string
 	// Buffer is a destination's "buffer"; nil if none is set.
 	Buffer *BufferConfig
@@ -171,11 +172,14 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 		skip := []string{"type"}
 		var dlq string
 		var buf *BufferConfig
-		if k == KindDestination {
-			skip = append(skip, "deadLetter", "buffer")
+		if k == KindDestination || k == KindHandler {
+			skip = append(skip, "deadLetter")
 			if dlq, err = config.Peek(raw, "deadLetter"); err != nil {
 				errs = append(errs, &config.FieldError{Path: path + ".deadLetter", Msg: "expected the name of a destination"})
 			}
+		}
+		if k == KindDestination {
+			skip = append(skip, "buffer")
 			if b, err := config.Member(raw, "buffer"); err != nil {
 				errs = append(errs, &config.FieldError{Path: path + ".buffer", Msg: err.(*config.FieldError).Msg})
 			} else if b != nil {
@@ -241,6 +245,9 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 			hp := fmt.Sprintf("%s.handlers[%d]", path, j)
 			if c, ok := decode(KindHandler, hp, raw); ok {
 				c.Name = hp
+				if _, ok := p.File.Destinations[c.DeadLetter]; c.DeadLetter != "" && !ok {
+					errs = append(errs, &config.FieldError{Path: hp + ".deadLetter", Msg: fmt.Sprintf("unknown destination %q", c.DeadLetter)})
+				}
 				rt.Handlers = append(rt.Handlers, c)
 			}
 		}

@@ -58,6 +58,10 @@ destination may also name a ` + "`\"deadLetter\"`" + `: another destination that
 batches it rejects permanently (for example an HTTP 400), after which they
 count as delivered; without one, such a failure stops the daemon with its
 error. A destination or a route may also have a ` + "`\"buffer\"`" + ` (see Buffers).
+A handler that can fail on an event (the ` + "`wasm`" + ` handler) may name a
+` + "`\"deadLetter\"`" + ` destination too: it takes the events the handler failed on, with
+the reason in their fields, and the pipeline goes on; without one, such a
+failure stops the daemon.
 
 `)
 	section(t, &b, "## The file", "", &daemon.File{DataDir: "./sluice-data", ShutdownTimeout: 30e9, Log: daemon.LogConfig{Level: "info", Format: "text"}})

@@ -27,6 +27,13 @@ type Env struct {
 	// a handler never sends to it (it has no ack to give), it returns
 	// the events it rejects marked with [Reject], and the route sends them.
 	DeadLetter sluice.Destination[event.Event]
+	// DeadLetterName, for a handler, names the destination of its
+	// "deadLetter" field, or is "". A handler sends it events by setting
+	// [AttrDestination] (see divert.go).
+	DeadLetterName string
+	// Routes names every route of the config, in order, for a handler
+	// that sends events to another route with [AttrRoute].
+	Routes []string
 }
 
 // NotReadier is implemented by a source or destination that can say why

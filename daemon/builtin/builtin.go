@@ -19,10 +19,11 @@
 //	sluice_no_splunk        the splunk_hec destination
 //	sluice_no_gelf          the gelf destination
 //	sluice_no_otlp          the otlp source and destination (and grpc, pdata)
+//	sluice_no_wasm          the wasm handler (and wazero)
 //
 // For example: go build -tags sluice_no_s3,sluice_no_journald ./cmd/sluiced.
-// The syslog, file and stdio connectors and the handlers are always built
-// in. A config that names a left-out type fails at start naming the tag.
+// The syslog, file and stdio connectors and the other handlers are always
+// built in. A config that names a left-out type fails at start naming the tag.
 package builtin
 
 import (
@@ -92,4 +93,5 @@ var optionalTypes = []struct {
 	{daemon.KindDestination, "gelf", "sluice_no_gelf"},
 	{daemon.KindSource, "otlp", "sluice_no_otlp"},
 	{daemon.KindDestination, "otlp", "sluice_no_otlp"},
+	{daemon.KindHandler, "wasm", "sluice_no_wasm"},
 }

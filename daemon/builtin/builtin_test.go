@@ -14,7 +14,7 @@ import (
 // allTags leaves out every optional connector.
 const allTags = "sluice_no_s3,sluice_no_webhook,sluice_no_httpsrc,sluice_no_journald,sluice_no_socket" +
 	",sluice_no_kafka,sluice_no_mqtt,sluice_no_nats,sluice_no_clickhouse,sluice_no_loki" +
-	",sluice_no_elasticsearch,sluice_no_splunk,sluice_no_gelf,sluice_no_otlp"
+	",sluice_no_elasticsearch,sluice_no_splunk,sluice_no_gelf,sluice_no_otlp,sluice_no_wasm"
 
 func TestEveryConnectorByDefault(t *testing.T) {
 	r := builtin.Registry()
@@ -28,6 +28,7 @@ func TestEveryConnectorByDefault(t *testing.T) {
 		{daemon.KindDestination, []string{"elasticsearch", "gelf", "splunk_hec"}},
 		{daemon.KindSource, []string{"otlp"}},
 		{daemon.KindDestination, []string{"otlp"}},
+		{daemon.KindHandler, []string{"wasm"}},
 	} {
 		for _, typ := range tc.types {
 			if _, _, ok := r.Defaults(tc.kind, typ); !ok {
@@ -94,6 +95,8 @@ func TestBuildTagsLeaveConnectorsOut(t *testing.T) {
 			`destinations.out.type: destination type "loki" is not in this build of sluiced (built with -tags sluice_no_loki)`},
 		{`{"sources": {"in": {"type": "otlp", "grpcAddr": "127.0.0.1:4317"}}, "destinations": {"out": {"type": "file", "path": "x"}}}`,
 			`sources.in.type: source type "otlp" is not in this build of sluiced (built with -tags sluice_no_otlp)`},
+		{`{"sources": {"in": {"type": "syslog"}}, "destinations": {"out": {"type": "file", "path": "x"}}, "routes": [{"from": ["in"], "to": ["out"], "handlers": [{"type": "wasm", "module": "x.wasm"}]}]}`,
+			`routes[0].handlers[0].type: handler type "wasm" is not in this build of sluiced (built with -tags sluice_no_wasm)`},
 	} {
 		p := write("left-out.hujson", tc.cfg)
 		out, err := exec.Command(small, "validate", "--config", p).CombinedOutput()

@@ -1,0 +1,108 @@
+package wasm_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/examples/wasm/redact/redaction"
+	"github.com/sluicehq/sluice/handler/wasm"
+)
+
+// batch returns n syslog events of about 120 bytes, one in two with a
+// card number, one in ten a DEBUG line, as the syslog source makes them
+// (the message shares the raw line's bytes).
+func batch(n int) []msg {
+	ms := make([]msg, n)
+	for i := range ms {
+		text := fmt.Sprintf("user %d checked out order %d with card 4111111111111111 in 35ms", i, 1000+i)
+		switch {
+		case i%10 == 9:
+			text = fmt.Sprintf("DEBUG cache miss for key %d", i)
+		case i%2 == 1:
+			text = fmt.Sprintf("user %d viewed product %d in 12ms from 10.0.0.%d", i, 5000+i, i%250)
+		}
+		raw := []byte("<14>1 2026-12-06T09:00:00Z web-1 shop - - - " + text)
+		ms[i] = msg{Value: event.Event{
+			ReceivedAt: time.Unix(1_780_000_000, 0), Source: "app", SourceType: "syslog", Host: "10.0.0.1", Raw: raw,
+			Syslog: event.Syslog{Present: true, Facility: 1, Severity: 6, Version: 1, Hostname: "web-1", AppName: "shop", Message: text},
+		}}
+	}
+	return ms
+}
+
+// native is the redaction written as an ordinary Go handler.
+var native = sluice.HandlerFunc[event.Event, event.Event](func(_ context.Context, m msg) ([]msg, error) {
+	if !redaction.Event(&m.Value) {
+		return nil, nil
+	}
+	return []msg{m}, nil
+})
+
+// BenchmarkRedact compares the redact example run as a wasm module on
+// batches of 256 with the same code as a native handler, per event.
+func BenchmarkRedact(b *testing.B) {
+	const size = 256
+	in := batch(size)
+	b.Run("native", func(b *testing.B) {
+		b.ReportAllocs()
+		ctx := context.Background()
+		for b.Loop() {
+			for i := range in {
+				if _, err := native.Handle(ctx, in[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/event")
+	})
+	b.Run(fmt.Sprintf("wasm-batch-%d", size), func(b *testing.B) {
+		h := benchHandler(b)
+		b.ReportAllocs()
+		ctx := context.Background()
+		for b.Loop() {
+			out, err := h.HandleBatch(ctx, in)
+			if err != nil || len(out) != size-size/10 {
+				b.Fatalf("%d events, %v", len(out), err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/event")
+	})
+}
+
+// BenchmarkCall is the overhead of one call: a batch of one short event.
+func BenchmarkCall(b *testing.B) {
+	h := benchHandler(b)
+	in := []msg{{Value: event.Event{Raw: []byte("x")}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.HandleBatch(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkInstantiate is the cost of starting an instance (module
+// compiled): what a failed batch costs besides the batch.
+func BenchmarkInstantiate(b *testing.B) {
+	h := benchHandler(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := wasm.Instantiate(context.Background(), h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchHandler(b *testing.B) *wasm.Handler {
+	b.Helper()
+	h, err := wasm.New(context.Background(), guest(b, redactDir), wasm.Options{Name: "redact", CacheDir: cacheDir, Timeout: 10 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close(context.Background()) })
+	return h
+}

@@ -1,0 +1,99 @@
+// Package guest is the Go SDK for sluice wasm handlers: a guest is a Go
+// program built with the standard toolchain as a WASI reactor,
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o x.wasm
+//
+// that registers its functions in an init function (a reactor's main never
+// runs, but it must exist):
+//
+//	func init() {
+//		guest.Init(func(config []byte) error { return json.Unmarshal(config, &cfg) })
+//		guest.Handle(func(e *event.Event, out *guest.Out) error {
+//			if keep(e) {
+//				out.Emit(e)
+//			}
+//			return nil
+//		})
+//	}
+//
+//	func main() {}
+//
+// The package exports the functions of ABI version 1 (docs/wasm.md) when
+// built for wasip1; elsewhere it builds without them, so that a guest's
+// logic can be tested with go test.
+package guest
+
+import (
+	"fmt"
+
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/handler/wasm/abi"
+)
+
+// Func handles one event of a batch: it emits what the event becomes (the
+// event itself, a changed copy, several events, or none to drop it) with
+// out. An error fails the whole batch, which the host sends to its dead
+// letter with the error as reason. e and the memory it shares are valid
+// only during the call: emit copies what it needs.
+type Func func(e *event.Event, out *Out) error
+
+var (
+	handle Func
+	config = func([]byte) error { return nil }
+)
+
+// Handle registers f as the guest's handler. Call it from an init
+// function.
+func Handle(f Func) { handle = f }
+
+// Init registers f to receive the handler's "config" (JSON; "null" when
+// the config has none) once per instance, before any batch. An error makes
+// the module fail to start, with the error as reason. Call it from an init
+// function.
+func Init(f func(config []byte) error) { config = f }
+
+// Out collects the output of a batch.
+type Out struct {
+	w    abi.Writer
+	from uint32
+}
+
+// Emit sends e on down the handler's route, in place of the event being
+// handled (whose key, topic and attributes it keeps).
+func (o *Out) Emit(e *event.Event) { o.w.AddOutput(o.from, "", e) }
+
+// EmitTo sends e to the destinations of the named route instead, without
+// running that route's handlers. The route must be listed in the
+// handler's "emit" field, or the host fails the batch.
+func (o *Out) EmitTo(route string, e *event.Event) { o.w.AddOutput(o.from, route, e) }
+
+// Process runs the registered handler over input batch in and returns the
+// output batch, valid until the next call. The exported handle function
+// calls it; tests may too.
+func Process(in []byte) []byte {
+	out := &theOut
+	out.w.Reset(true)
+	if handle == nil {
+		out.w.Fail("guest: no handler registered (call guest.Handle in an init function)")
+		return out.w.Bytes()
+	}
+	err := abi.ReadInput(in, func(i int, e *event.Event) error {
+		out.from = uint32(i)
+		return handle(e, out)
+	})
+	if err != nil {
+		out.w.Fail(err.Error())
+	}
+	return out.w.Bytes()
+}
+
+// Configure passes config to the function registered with Init and
+// returns its error message, or "". The exported init function calls it.
+func Configure(cfg []byte) string {
+	if err := config(cfg); err != nil {
+		return fmt.Sprint(err)
+	}
+	return ""
+}
+
+var theOut Out

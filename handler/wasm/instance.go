@@ -1,0 +1,171 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/handler/wasm/abi"
+)
+
+// instance is one instantiated module; it serves one call at a time.
+type instance struct {
+	mod                   api.Module
+	mem                   api.Memory
+	alloc, initFn, handle api.Function
+	stderr                tail
+	w                     abi.Writer // the input batch, reused
+	stack                 [2]uint64
+}
+
+// instantiate starts an instance and passes it the config.
+func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
+	in := &instance{}
+	mod, err := h.rt.InstantiateModule(ctx, h.compiled, h.cfg.WithStderr(&in.stderr))
+	if err != nil {
+		return nil, fmt.Errorf("start: %v%s", err, in.stderr.suffix())
+	}
+	in.mod, in.mem = mod, mod.Memory()
+	in.alloc, in.initFn, in.handle = mod.ExportedFunction(abi.ExportAlloc), mod.ExportedFunction(abi.ExportInit), mod.ExportedFunction(abi.ExportHandle)
+	cfg := h.o.Config
+	if cfg == nil {
+		cfg = []byte("null")
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
+	defer cancel()
+	res, reason := in.invoke(cctx, in.initFn, cfg)
+	if reason == "" && res != 0 {
+		msg, ok := in.mem.Read(uint32(res>>32), uint32(res))
+		if !ok {
+			reason = "init returned an error message outside memory"
+		} else {
+			mod.Close(ctx)
+			return nil, &config.FieldError{Path: "config", Msg: fmt.Sprintf("the module rejects it: %s", msg)}
+		}
+	}
+	if reason != "" {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("init: %s", reason)
+	}
+	return in, nil
+}
+
+// invoke copies data into a buffer from alloc and calls fn on it. It
+// returns fn's result, or why the call failed.
+func (in *instance) invoke(ctx context.Context, fn api.Function, data []byte) (uint64, string) {
+	in.stderr.reset()
+	in.stack[0] = uint64(len(data))
+	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
+		return 0, in.why(ctx, "alloc", err)
+	}
+	ptr := uint32(in.stack[0])
+	if !in.mem.Write(ptr, data) {
+		return 0, fmt.Sprintf("malformed output: alloc(%d) returned %d, outside memory", len(data), ptr)
+	}
+	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(data))
+	if err := fn.CallWithStack(ctx, in.stack[:]); err != nil {
+		return 0, in.why(ctx, fn.Definition().Name(), err)
+	}
+	return in.stack[0], ""
+}
+
+// why says why a call failed: a timeout, an exit or a trap, with what the
+// guest wrote to standard error.
+func (in *instance) why(ctx context.Context, fn string, err error) string {
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded,
+		errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Sprintf("timeout: %s ran past its deadline", fn)
+	case errors.As(err, &exit):
+		return fmt.Sprintf("%s exited with code %d%s", fn, exit.ExitCode(), in.stderr.suffix())
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	return fmt.Sprintf("trap in %s: %s%s", fn, first, in.stderr.suffix())
+}
+
+// call runs one batch. It returns the output, or why the batch failed, or
+// an error if ctx is done; and whether the instance may serve again (not
+// after a trap, a timeout or malformed output, which may leave it in any
+// state).
+func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg, reason string, sound bool, err error) {
+	in.w.Reset(false)
+	for i := range msgs {
+		in.w.AddInput(&msgs[i].Value)
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
+	res, reason := in.invoke(cctx, in.handle, in.w.Bytes())
+	cancel()
+	if ctx.Err() != nil {
+		return nil, "", false, ctx.Err()
+	}
+	if reason != "" {
+		return nil, reason, false, nil
+	}
+	view, ok := in.mem.Read(uint32(res>>32), uint32(res))
+	if !ok {
+		return nil, fmt.Sprintf("malformed output: %d bytes at %d, outside memory", uint32(res), res>>32), false, nil
+	}
+	// Output events share this copy, not guest memory, which the next
+	// call reuses.
+	b := slices.Clone(view)
+	out = make([]msg, 0, len(msgs))
+	err = abi.ReadOutput(b, len(msgs), func(o *abi.Output) error {
+		m := msg{Value: o.Event}
+		if o.From != abi.NoInput {
+			src := &msgs[o.From]
+			m.Key, m.Topic, m.Attributes = src.Key, src.Topic, src.Attributes
+		}
+		if o.Route != "" {
+			if !slices.Contains(h.o.Routes, o.Route) {
+				return fmt.Errorf("emits to route %q, which is not in the handler's emit list %q", o.Route, h.o.Routes)
+			}
+			m = h.o.Route(m, o.Route)
+		}
+		out = append(out, m)
+		return nil
+	})
+	switch {
+	case errors.Is(err, abi.ErrGuest):
+		return nil, err.Error(), true, nil // the guest said so: it is sound
+	case err != nil:
+		return nil, "malformed output: " + err.Error(), false, nil
+	}
+	return out, "", true, nil
+}
+
+// tail keeps the first bytes a guest writes to standard error during a
+// call: where Go writes a panic's message.
+type tail struct{ b []byte }
+
+const tailMax = 512
+
+func (t *tail) Write(p []byte) (int, error) {
+	if n := tailMax - len(t.b); n > 0 {
+		t.b = append(t.b, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) reset() { t.b = t.b[:0] }
+
+// suffix returns ": " and the first lines written, or "".
+func (t *tail) suffix() string {
+	s := strings.TrimSpace(string(t.b))
+	if s == "" {
+		return ""
+	}
+	var lines []string
+	for l := range strings.Lines(s) {
+		if l = strings.TrimSpace(l); l != "" && len(lines) < 2 {
+			lines = append(lines, l)
+		}
+	}
+	return ": " + strings.Join(lines, " | ")
+}

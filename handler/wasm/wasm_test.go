@@ -1,0 +1,296 @@
+package wasm_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/handler/wasm"
+	"github.com/sluicehq/sluice/internal/wasmtest"
+)
+
+type msg = sluice.Message[event.Event]
+
+// cacheDir is the tests' compilation cache, kept across runs: compiling
+// a Go guest takes seconds, and much longer under -race. wazero keys its
+// entries by the module's hash and its own version.
+var cacheDir = filepath.Join(os.TempDir(), "sluice-wasm-test-cache")
+
+// guests are built once per test binary.
+var (
+	guestMu sync.Mutex
+	guests  = map[string][]byte{}
+)
+
+func guest(tb testing.TB, dir string) []byte {
+	tb.Helper()
+	guestMu.Lock()
+	defer guestMu.Unlock()
+	if b, ok := guests[dir]; ok {
+		return b
+	}
+	b := wasmtest.Build(tb, dir)
+	guests[dir] = b
+	return b
+}
+
+const (
+	redactDir = "../../examples/wasm/redact"
+	alertDir  = "../../examples/wasm/alert"
+	faultyDir = "testdata/faulty"
+)
+
+// failure is what Options.Failed got.
+type failure struct {
+	n      int
+	reason string
+}
+
+func newHandler(t *testing.T, module []byte, o wasm.Options) (*wasm.Handler, *[]failure) {
+	t.Helper()
+	var mu sync.Mutex
+	var fails []failure
+	if o.Failed == nil {
+		o.Failed = func(msgs []msg, reason string) ([]msg, error) {
+			mu.Lock()
+			fails = append(fails, failure{len(msgs), reason})
+			mu.Unlock()
+			return nil, nil
+		}
+	}
+	o.Name = "test"
+	if o.CacheDir == "" {
+		o.CacheDir = cacheDir
+	}
+	h, err := wasm.New(context.Background(), module, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(context.Background()) })
+	return h, &fails
+}
+
+func raw(lines ...string) []msg {
+	ms := make([]msg, len(lines))
+	for i, l := range lines {
+		ms[i] = msg{Key: fmt.Sprint("k", i), Value: event.Event{Raw: []byte(l), Source: "in"},
+			Attributes: sluice.AttributesOf(sluice.Attr{Key: "n", Value: fmt.Sprint(i)})}
+	}
+	return ms
+}
+
+func TestRedactExample(t *testing.T) {
+	h, fails := newHandler(t, guest(t, redactDir), wasm.Options{})
+	in := raw(
+		"card 4111111111111111 paid",
+		"DEBUG card 4111111111111111",
+		"short 12345678901 stays",
+		"two 123456789012 and 9999999999999999999",
+	)
+	in[2].Value.Syslog = event.Syslog{Present: true, Message: "acct 000011112222 ok"}
+	in[2].Value.Fields = []event.Field{{Name: "user", Value: "id 123456789012345"}}
+	in[2].Value.HTTP = &event.HTTP{Path: "/pay/123456789012"}
+	out, err := h.HandleBatch(context.Background(), in)
+	if err != nil || len(*fails) != 0 {
+		t.Fatalf("err %v, failures %v", err, *fails)
+	}
+	want := []struct{ raw, key string }{
+		{"card [redacted] paid", "k0"},
+		{"short 12345678901 stays", "k2"},
+		{"two [redacted] and [redacted]", "k3"},
+	}
+	if len(out) != len(want) {
+		t.Fatalf("got %d events, want %d: %v", len(out), len(want), out)
+	}
+	for i, w := range want {
+		if string(out[i].Value.Raw) != w.raw || out[i].Key != w.key || out[i].Attributes.Value("n") != w.key[1:] {
+			t.Errorf("event %d: raw %q key %q attrs %v, want %q %q", i, out[i].Value.Raw, out[i].Key, out[i].Attributes, w.raw, w.key)
+		}
+	}
+	e := out[1].Value
+	if e.Syslog.Message != "acct [redacted] ok" || e.Fields[0].Value != "id [redacted]" || e.HTTP.Path != "/pay/[redacted]" {
+		t.Errorf("not redacted everywhere: %+v %+v %+v", e.Syslog, e.Fields, e.HTTP)
+	}
+	if in[2].Value.Fields[0].Value != "id 123456789012345" || in[2].Value.HTTP.Path != "/pay/123456789012" {
+		t.Errorf("the input event changed: %+v", in[2].Value)
+	}
+}
+
+func TestAlertExample(t *testing.T) {
+	mark := func(m msg, route string) msg {
+		m.Attributes = m.Attributes.With("route", route)
+		return m
+	}
+	h, fails := newHandler(t, guest(t, alertDir), wasm.Options{
+		Config: []byte(`{"pattern": "disk (full|failed)", "route": "alerts"}`),
+		Routes: []string{"alerts"}, Route: mark,
+	})
+	out, err := h.HandleBatch(context.Background(), raw("all fine", "sda: disk full", "ok"))
+	if err != nil || len(*fails) != 0 {
+		t.Fatalf("err %v, failures %v", err, *fails)
+	}
+	var got []string
+	for _, m := range out {
+		got = append(got, m.Attributes.Value("route")+"|"+string(m.Value.Raw)+"|"+m.Key)
+	}
+	want := []string{"|all fine|k0", "|sda: disk full|k1", "alerts|ALERT sda: disk full|k1", "|ok|k2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if v, _ := out[2].Value.Field("alert.pattern"); v != "disk (full|failed)" {
+		t.Errorf("alert.pattern = %q", v)
+	}
+
+	// A route the handler may not emit to fails the batch.
+	h2, fails2 := newHandler(t, guest(t, alertDir), wasm.Options{
+		Config: []byte(`{"pattern": "x", "route": "elsewhere"}`), Routes: []string{"alerts"}, Route: mark,
+	})
+	if out, err := h2.HandleBatch(context.Background(), raw("x")); err != nil || len(out) != 0 {
+		t.Fatalf("got %v, %v", out, err)
+	}
+	if len(*fails2) != 1 || !strings.Contains((*fails2)[0].reason, `emits to route "elsewhere"`) {
+		t.Errorf("failures %v", *fails2)
+	}
+}
+
+// Each failure sends the whole batch to Failed with its reason, and the
+// next batch is handled by a sound instance.
+func TestFailures(t *testing.T) {
+	module := guest(t, faultyDir)
+	for _, tc := range []struct {
+		first, reason string
+	}{
+		{"panic", "wasm module test: trap in sluice_handle: wasm error: unreachable: panic: guest panics on purpose | goroutine 1"},
+		{"loop", "wasm module test: timeout: sluice_handle ran past its deadline"},
+		{"grow", "wasm module test: trap in sluice_handle: wasm error: unreachable: runtime: out of memory: cannot allocate"},
+		{"garbage", "wasm module test: malformed output: "},
+		{"outside", "wasm module test: malformed output: 100 bytes at 4294967280, outside memory"},
+		{"error", "wasm module test: guest error: you asked for it"},
+		{"route:alerts", `wasm module test: malformed output: emits to route "alerts", which is not in the handler's emit list []`},
+	} {
+		t.Run(tc.first, func(t *testing.T) {
+			timeout := 200 * time.Millisecond
+			if tc.first == "grow" {
+				timeout = 10 * time.Second // to fill 32 MiB
+			}
+			h, fails := newHandler(t, module, wasm.Options{Timeout: timeout, MemoryLimit: 32 << 20, Instances: 1})
+			out, err := h.HandleBatch(context.Background(), raw(tc.first, "b", "c"))
+			if err != nil || len(out) != 0 {
+				t.Fatalf("got %d events, err %v", len(out), err)
+			}
+			if len(*fails) != 1 || (*fails)[0].n != 3 || !strings.HasPrefix((*fails)[0].reason, tc.reason) {
+				t.Fatalf("failures %+v, want 3 events, %q", *fails, tc.reason)
+			}
+			out, err = h.HandleBatch(context.Background(), raw("ok"))
+			if err != nil || len(out) != 1 || string(out[0].Value.Raw) != "ok!" {
+				t.Fatalf("after the failure: %v, %v", out, err)
+			}
+		})
+	}
+}
+
+func TestFailedNilIsFatal(t *testing.T) {
+	h, err := wasm.New(context.Background(), guest(t, faultyDir), wasm.Options{Name: "f", CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	_, err = h.Handle(context.Background(), raw("error")[0])
+	if err == nil || err.Error() != "wasm module f: guest error: you asked for it" {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	command := wasmtest.BuildCommand(t, redactDir)
+	for _, tc := range []struct {
+		name   string
+		module []byte
+		o      wasm.Options
+		path   string
+		msg    string
+	}{
+		{"not wasm", []byte("#!/bin/sh\n"), wasm.Options{}, "module", "not a valid WebAssembly module"},
+		{"empty module", []byte("\x00asm\x01\x00\x00\x00"), wasm.Options{}, "module",
+			"not a sluice handler of ABI version 1 (docs/wasm.md): lacks the export sluice_abi_v1; lacks the export sluice_alloc"},
+		{"command", command, wasm.Options{}, "module", "the module is a command (it exports _start), not a reactor: build it with -buildmode=c-shared"},
+		{"init fails", guest(t, faultyDir), wasm.Options{Config: []byte(`"fail"`)}, "config", "the module rejects it: config says fail"},
+		{"alert config", guest(t, alertDir), wasm.Options{Config: []byte(`{"pattern": "("}`)}, "config", `the module rejects it: config: "pattern" and "route" are required`},
+		{"memory", guest(t, redactDir), wasm.Options{MemoryLimit: 1 << 20}, "memoryLimit", "the module needs more memory than the limit of 1024 KiB"},
+		{"memory zero pages", guest(t, redactDir), wasm.Options{MemoryLimit: 1000}, "memoryLimit", "want 64KiB to 4GiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.CacheDir = cacheDir
+			h, err := wasm.New(context.Background(), tc.module, tc.o)
+			if err == nil {
+				h.Close(context.Background())
+				t.Fatal("no error")
+			}
+			var fe *config.FieldError
+			if !errors.As(err, &fe) || fe.Path != tc.path || !strings.Contains(fe.Msg, tc.msg) {
+				t.Errorf("got %v, want %s: …%s…", err, tc.path, tc.msg)
+			}
+		})
+	}
+}
+
+// Many goroutines share two instances; each gets its own batch back.
+func TestConcurrentCalls(t *testing.T) {
+	h, fails := newHandler(t, guest(t, faultyDir), wasm.Options{Instances: 2})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				line := fmt.Sprintf("g%d-%d", g, i)
+				out, err := h.HandleBatch(context.Background(), raw(line, line))
+				if err != nil || len(out) != 2 || string(out[1].Value.Raw) != line+"!" {
+					t.Errorf("%s: %v, %v", line, out, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(*fails) != 0 {
+		t.Errorf("failures: %v", *fails)
+	}
+}
+
+// A call waiting for an instance gives up when its context is done, and a
+// call cut short by its context is not a failure of the batch.
+func TestContextDone(t *testing.T) {
+	h, fails := newHandler(t, guest(t, faultyDir), wasm.Options{Instances: 1, Timeout: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := h.HandleBatch(ctx, raw("loop")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v", err)
+	}
+	if len(*fails) != 0 {
+		t.Errorf("failures: %v", *fails)
+	}
+	out, err := h.HandleBatch(context.Background(), raw("ok"))
+	if err != nil || len(out) != 1 {
+		t.Errorf("after: %v, %v", out, err)
+	}
+}
+
+func TestCompilationCache(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	for range 2 {
+		h, _ := newHandler(t, guest(t, redactDir), wasm.Options{CacheDir: dir})
+		h.Close(context.Background())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Errorf("cache dir: %v, %v", entries, err)
+	}
+}
