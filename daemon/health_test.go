@@ -63,6 +63,9 @@ func TestReadyzCheckpointFailure(t *testing.T) {
 	waitUntil("ready", func() bool { c, _ := get("/readyz"); return c == 200 })
 
 	state := filepath.Join(dir, "state", "tail")
+	// Ready comes before the source's first checkpoint write makes its
+	// state directory.
+	waitUntil("the state directory", func() bool { _, err := os.Stat(state); return err == nil })
 	if err := os.Rename(state, state+".away"); err != nil {
 		t.Fatal(err)
 	}
