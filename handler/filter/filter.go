@@ -106,6 +106,7 @@ type syslogView struct {
 type httpView struct {
 	Method      string  `expr:"method"`
 	Path        string  `expr:"path"`
+	Query       string  `expr:"query"`
 	Status      int     `expr:"status"`
 	Bytes       int64   `expr:"bytes"`
 	Referrer    string  `expr:"referrer"`
@@ -127,7 +128,7 @@ func (v *view) fill(e *event.Event) {
 			ProcID: s.ProcID, MsgID: s.MsgID, Message: s.Message}
 	}
 	if h := e.HTTP; h != nil {
-		v.HTTP = httpView{Method: h.Method, Path: h.Path, Status: h.Status, Bytes: h.Bytes, Referrer: h.Referrer,
+		v.HTTP = httpView{Method: h.Method, Path: h.Path, Query: h.Query, Status: h.Status, Bytes: h.Bytes, Referrer: h.Referrer,
 			UserAgent: h.UserAgent, RequestTime: h.RequestTime, RemoteAddr: h.RemoteAddr}
 	}
 	if len(e.Fields) > 0 {
