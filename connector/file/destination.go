@@ -122,7 +122,7 @@ type Option func(*options)
 
 type options struct {
 	log     *slog.Logger
-	flushed func(n int, d time.Duration)
+	flushed func(n, bytes int, d time.Duration)
 	clock   func() time.Time
 }
 
@@ -130,8 +130,11 @@ type options struct {
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithFlushed sets a function called after each batch is written and
-// synced, with its size and how long the write took, for metrics.
-func WithFlushed(f func(n int, d time.Duration)) Option { return func(o *options) { o.flushed = f } }
+// synced, with its number of events, the bytes written (compressed, with
+// gzip) and how long the write took, for metrics.
+func WithFlushed(f func(n, bytes int, d time.Duration)) Option {
+	return func(o *options) { o.flushed = f }
+}
 
 // New returns a Destination writing to c.Path. Zero fields of c take the
 // defaults of [DefaultConfig]. It does no I/O; the file is opened by Run.
@@ -270,7 +273,7 @@ func (w *writer) flush(ctx context.Context, b []byte, ends []int) error {
 	}
 	w.size += int64(buf.Len())
 	if w.o.flushed != nil {
-		w.o.flushed(len(ends), time.Since(start))
+		w.o.flushed(len(ends), buf.Len(), time.Since(start))
 	}
 	return nil
 }
