@@ -141,7 +141,7 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 		return nil, err
 	}
 	p := &Plan{File: defaultFile()}
-	var errs []error
+	std, errs := fromKawa(std)
 	// Go on after errors in the file's own fields: every problem is listed.
 	if err := config.Decode(std, "", &p.File, opts...); err != nil {
 		errs = append(errs, err)

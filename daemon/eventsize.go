@@ -115,7 +115,7 @@ func recordBound(e *event.Event) int {
 		n += 6*perString + len(s.Hostname) + len(s.AppName) + len(s.ProcID) + len(s.MsgID) + len(s.StructuredData) + len(s.Message)
 	}
 	if h := e.HTTP; h != nil {
-		n += 64 + 7*perString + len(h.Method) + len(h.Path) + len(h.Protocol) + len(h.Referrer) + len(h.UserAgent) + len(h.RemoteAddr) + len(h.RemoteUser)
+		n += 64 + 8*perString + len(h.Method) + len(h.Path) + len(h.Query) + len(h.Protocol) + len(h.Referrer) + len(h.UserAgent) + len(h.RemoteAddr) + len(h.RemoteUser)
 	}
 	for _, f := range e.Fields {
 		n += 2*perString + len(f.Name) + len(f.Value)

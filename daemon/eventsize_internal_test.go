@@ -19,7 +19,7 @@ func TestRecordBound(t *testing.T) {
 			Raw: []byte(long), Flags: event.Flags(0xffff), File: event.File{Path: long, Offset: -1 << 62},
 			Syslog: event.Syslog{Present: true, Facility: 255, Severity: 255, Version: 255, Hostname: long, AppName: long,
 				ProcID: long, MsgID: long, StructuredData: long, Message: long},
-			HTTP: &event.HTTP{Method: long, Path: long, Protocol: long, Status: -1 << 40, Bytes: 1 << 62, Referrer: long,
+			HTTP: &event.HTTP{Method: long, Path: long, Query: long + long, Protocol: long, Status: -1 << 40, Bytes: 1 << 62, Referrer: long,
 				UserAgent: long, RequestTime: 1.5, RemoteAddr: long, RemoteUser: long},
 			Fields: []event.Field{{Name: long, Value: long}, {Name: "", Value: ""}}},
 	} {

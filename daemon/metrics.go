@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,13 +62,30 @@ func newMetricSet() *metricSet {
 // Metrics records one component's counters. Its methods are safe for
 // concurrent use and cost an atomic add each; a nil *Metrics records
 // nothing, so connectors used outside the daemon need none.
+//
+// A component's series appear in /metrics at start only for what its kind
+// always counts (see named); any other appears on its first count, so
+// that /metrics lists no series that cannot move, such as the acks of a
+// handler.
 type Metrics struct {
 	set                                    *metricSet
 	kind, name                             string
-	eventsIn, bytesIn, eventsOut, bytesOut prometheus.Counter
-	acked, parseFailed                     prometheus.Counter
-	inFlight                               prometheus.Gauge
-	batchSize, flushTime                   prometheus.Observer
+	eventsIn, bytesIn, eventsOut, bytesOut lazy[prometheus.Counter]
+	acked, parseFailed                     lazy[prometheus.Counter]
+	inFlight                               lazy[prometheus.Gauge]
+	batchSize, flushTime                   lazy[prometheus.Observer]
+}
+
+// lazy is a series made on its first use.
+type lazy[T any] struct {
+	once sync.Once
+	make func() T
+	v    T
+}
+
+func (l *lazy[T]) get() T {
+	l.once.Do(func() { l.v = l.make() })
+	return l.v
 }
 
 func (s *metricSet) component(kind Kind, name string) *Metrics {
@@ -75,26 +93,60 @@ func (s *metricSet) component(kind Kind, name string) *Metrics {
 }
 
 // named returns the counters of a component of any kind, such as "buffer".
+// Its series show from the start those the kind counts in any config:
+// what goes in, and for destinations and buffers what goes out and is
+// acked; a source's acks; a handler's events out.
 func (s *metricSet) named(kind, name string) *Metrics {
-	l := []string{kind, name}
-	return &Metrics{
-		set: s, kind: kind, name: name,
-		eventsIn: s.eventsIn.WithLabelValues(l...), bytesIn: s.bytesIn.WithLabelValues(l...),
-		eventsOut: s.eventsOut.WithLabelValues(l...), bytesOut: s.bytesOut.WithLabelValues(l...),
-		acked: s.acked.WithLabelValues(l...), parseFailed: s.parseFailed.WithLabelValues(l...),
-		inFlight:  s.inFlight.WithLabelValues(l...),
-		batchSize: s.batchSize.WithLabelValues(l...), flushTime: s.flushTime.WithLabelValues(l...),
+	m := &Metrics{set: s, kind: kind, name: name}
+	counter := func(l *lazy[prometheus.Counter], v *prometheus.CounterVec) {
+		l.make = func() prometheus.Counter { return v.WithLabelValues(kind, name) }
 	}
+	observer := func(l *lazy[prometheus.Observer], v *prometheus.HistogramVec) {
+		l.make = func() prometheus.Observer { return v.WithLabelValues(kind, name) }
+	}
+	counter(&m.eventsIn, s.eventsIn)
+	counter(&m.bytesIn, s.bytesIn)
+	counter(&m.eventsOut, s.eventsOut)
+	counter(&m.bytesOut, s.bytesOut)
+	counter(&m.acked, s.acked)
+	counter(&m.parseFailed, s.parseFailed)
+	observer(&m.batchSize, s.batchSize)
+	observer(&m.flushTime, s.flushTime)
+	m.inFlight.make = func() prometheus.Gauge { return s.inFlight.WithLabelValues(kind, name) }
+
+	if kind != "route" { // a route counts only its errors
+		m.eventsIn.get()
+	}
+	switch kind {
+	case "source":
+		m.bytesIn.get()
+		m.acked.get()
+	case "handler":
+		m.eventsOut.get()
+	case "destination", "buffer":
+		m.bytesIn.get()
+		m.eventsOut.get()
+		m.bytesOut.get()
+		m.acked.get()
+		if kind == "destination" {
+			m.inFlight.get()
+			m.batchSize.get()
+			m.flushTime.get()
+		}
+	}
+	return m
 }
 
 // In counts n events of size bytes received. For a destination they are
 // in flight until [Metrics.Acked] counts them.
 func (m *Metrics) In(n, bytes int) {
 	if m != nil {
-		m.eventsIn.Add(float64(n))
-		m.bytesIn.Add(float64(bytes))
+		m.eventsIn.get().Add(float64(n))
+		if bytes > 0 || m.kind != "handler" {
+			m.bytesIn.get().Add(float64(bytes))
+		}
 		if m.kind == "destination" {
-			m.inFlight.Add(float64(n))
+			m.inFlight.get().Add(float64(n))
 		}
 	}
 }
@@ -102,17 +154,19 @@ func (m *Metrics) In(n, bytes int) {
 // Out counts n events of size bytes passed on or written.
 func (m *Metrics) Out(n, bytes int) {
 	if m != nil {
-		m.eventsOut.Add(float64(n))
-		m.bytesOut.Add(float64(bytes))
+		m.eventsOut.get().Add(float64(n))
+		if bytes > 0 || m.kind != "handler" {
+			m.bytesOut.get().Add(float64(bytes))
+		}
 	}
 }
 
 // Acked counts n events acknowledged.
 func (m *Metrics) Acked(n int) {
 	if m != nil {
-		m.acked.Add(float64(n))
+		m.acked.get().Add(float64(n))
 		if m.kind == "destination" {
-			m.inFlight.Sub(float64(n))
+			m.inFlight.get().Sub(float64(n))
 		}
 	}
 }
@@ -120,7 +174,7 @@ func (m *Metrics) Acked(n int) {
 // ParseFailed counts n events that did not parse.
 func (m *Metrics) ParseFailed(n int) {
 	if m != nil {
-		m.parseFailed.Add(float64(n))
+		m.parseFailed.get().Add(float64(n))
 	}
 }
 
@@ -142,14 +196,14 @@ func (m *Metrics) Dropped(cause string, n int) {
 // InFlight adds delta to the events received and not yet acknowledged.
 func (m *Metrics) InFlight(delta int) {
 	if m != nil {
-		m.inFlight.Add(float64(delta))
+		m.inFlight.get().Add(float64(delta))
 	}
 }
 
 // Flushed records a batch of n events written durably in d.
 func (m *Metrics) Flushed(n int, d time.Duration) {
 	if m != nil {
-		m.batchSize.Observe(float64(n))
-		m.flushTime.Observe(d.Seconds())
+		m.batchSize.get().Observe(float64(n))
+		m.flushTime.get().Observe(d.Seconds())
 	}
 }

@@ -28,6 +28,7 @@ func TestNginxAccessLogs(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 
 	const n = 500
+	begin := time.Now().Truncate(time.Second)
 	for i := range n {
 		path := fmt.Sprintf("/req/%d?x=y", i)
 		if i%10 == 0 {
@@ -53,6 +54,7 @@ func TestNginxAccessLogs(t *testing.T) {
 		}
 		return c
 	}
+	end := time.Now()
 	waitFor(t, "every request in the file", func() bool { return count() >= n })
 	d.stop(t)
 
@@ -62,7 +64,15 @@ func TestNginxAccessLogs(t *testing.T) {
 		if path == "/warmup" {
 			continue
 		}
+		if q, _ := get(ev, "http.query").(string); q != "" {
+			path += "?" + q
+		}
 		seen[path]++
+		// The event's time is the request's $time_local: whole seconds,
+		// while the requests were made.
+		if ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(get(ev, "ts"))); err != nil || ts.Nanosecond() != 0 || ts.Before(begin) || ts.After(end) {
+			t.Errorf("%s: ts = %v (%v), want the request's whole second in [%v, %v]", path, get(ev, "ts"), err, begin, end)
+		}
 		wantStatus := float64(200)
 		if len(path) > 8 && path[:8] == "/missing" {
 			wantStatus = 404

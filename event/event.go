@@ -18,8 +18,9 @@
 //	  "syslog":     {"facility", "severity", "version", "hostname", "appName",
 //	                 "procId", "msgId", "structuredData": {SD-ID: {param: value}},
 //	                 "message"} for syslog events
-//	  "http":       {"method", "path", "protocol", "status", "bytes", "referrer",
-//	                 "userAgent", "requestTime", "remoteAddr", "remoteUser"}
+//	  "http":       {"method", "path", "query", "protocol", "status", "bytes",
+//	                 "referrer", "userAgent", "requestTime", "remoteAddr",
+//	                 "remoteUser"}
 //	                 set by the nginx handler
 //	  "fields":     {name: value} of any other fields (journald, for example)
 //	}
@@ -124,8 +125,11 @@ type Syslog struct {
 
 // HTTP holds the fields of an HTTP access log line.
 type HTTP struct {
-	Method      string
-	Path        string
+	Method string
+	// Path is the request's path, without its query string.
+	Path string
+	// Query is the query string after the "?", without it; "" if none.
+	Query       string
 	Protocol    string
 	Status      int
 	Bytes       int64

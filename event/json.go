@@ -146,6 +146,7 @@ func (h *HTTP) appendJSON(dst []byte) []byte {
 	n := len(dst)
 	dst = appendField(dst, "method", h.Method)
 	dst = appendField(dst, "path", h.Path)
+	dst = appendField(dst, "query", h.Query)
 	dst = appendField(dst, "protocol", h.Protocol)
 	if h.Status != 0 {
 		dst = append(dst, `,"status":`...)

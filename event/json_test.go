@@ -48,9 +48,9 @@ func TestAppendJSON(t *testing.T) {
 		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","rawBase64":"/wBh"}`},
 		{"file, http and fields", func() event.Event {
 			return event.Event{ReceivedAt: t0, File: event.File{Path: "/var/log/a.log", Offset: 42},
-				HTTP:   &event.HTTP{Method: "GET", Path: "/x", Status: 404, Bytes: 12, RequestTime: 0.005, UserAgent: "curl/8"},
+				HTTP:   &event.HTTP{Method: "GET", Path: "/x", Query: "a=1", Status: 404, Bytes: 12, RequestTime: 0.005, UserAgent: "curl/8"},
 				Fields: []event.Field{{Name: "PRIORITY", Value: "6"}, {Name: "_SYSTEMD_UNIT", Value: "ssh.service"}}}
-		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","file":{"path":"/var/log/a.log","offset":42},"http":{ "method":"GET","path":"/x","status":404,"bytes":12,"userAgent":"curl/8","requestTime":0.005},"fields":{"PRIORITY":"6","_SYSTEMD_UNIT":"ssh.service"}}`},
+		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","file":{"path":"/var/log/a.log","offset":42},"http":{ "method":"GET","path":"/x","query":"a=1","status":404,"bytes":12,"userAgent":"curl/8","requestTime":0.005},"fields":{"PRIORITY":"6","_SYSTEMD_UNIT":"ssh.service"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.ev()

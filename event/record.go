@@ -13,9 +13,10 @@ import (
 // an interchange format: use [Event.AppendJSON] for that.
 //
 // A record is a version byte followed by the fields of that version, in a
-// fixed order, with nothing between them. In version 1:
+// fixed order, with nothing between them. In version 2 (version 1 is the
+// same without its last field):
 //
-//	version      byte, 1
+//	version      byte, 2
 //	Time         time (below)
 //	ReceivedAt   time
 //	Source       string (below)
@@ -42,6 +43,7 @@ import (
 //	                                             little-endian
 //	               RemoteAddr, RemoteUser        strings
 //	Fields       uvarint count, then count pairs of strings: Name, Value
+//	HTTP.Query   string; "" when HTTP is nil
 //
 // where uvarint and varint are as in [encoding/binary], a string is a
 // uvarint length followed by that many bytes, and a time is a byte 0 for a
@@ -56,7 +58,7 @@ import (
 // every older version. A version's layout never changes once released.
 
 // recordVersion is the version AppendRecord writes.
-const recordVersion = 1
+const recordVersion = 2
 
 // AppendRecord appends e's binary record encoding to dst and returns the
 // extended buffer. The encoding is lossless: [DecodeRecord] gives back an
@@ -116,7 +118,11 @@ func (e *Event) AppendRecord(dst []byte) []byte {
 		dst = appendRecordString(dst, f.Name)
 		dst = appendRecordString(dst, f.Value)
 	}
-	return dst
+	var query string
+	if e.HTTP != nil {
+		query = e.HTTP.Query
+	}
+	return appendRecordString(dst, query)
 }
 
 func appendRecordString[S string | []byte](dst []byte, s S) []byte {
@@ -150,7 +156,7 @@ func DecodeRecord(b []byte, e *Event) error {
 		*e = Event{}
 		return fmt.Errorf("event: decode record: empty")
 	}
-	if b[0] != recordVersion {
+	if b[0] != 1 && b[0] != recordVersion {
 		*e = Event{}
 		return fmt.Errorf("event: decode record: unknown version %d", b[0])
 	}
@@ -223,6 +229,14 @@ func DecodeRecord(b []byte, e *Event) error {
 		e.Fields = make([]Field, n)
 		for i := range e.Fields {
 			e.Fields[i] = Field{Name: d.str("Fields.Name"), Value: d.str("Fields.Value")}
+		}
+	}
+
+	if b[0] >= 2 {
+		if q := d.str("HTTP.Query"); e.HTTP != nil {
+			e.HTTP.Query = q
+		} else if q != "" {
+			d.fail("HTTP.Query", "set without HTTP")
 		}
 	}
 

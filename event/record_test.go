@@ -88,7 +88,7 @@ func roundTripCases() []struct {
 		{"file", event.Event{ReceivedAt: t0, SourceType: "file", Raw: []byte("line"),
 			File: event.File{Path: "/var/log/a.log", Offset: math.MaxInt64}}},
 		{"negative offset", event.Event{File: event.File{Offset: -1}}},
-		{"http", event.Event{ReceivedAt: t0, HTTP: &event.HTTP{Method: "GET", Path: "/x?y=1", Protocol: "HTTP/2.0",
+		{"http", event.Event{ReceivedAt: t0, HTTP: &event.HTTP{Method: "GET", Path: "/x", Query: "y=1&z", Protocol: "HTTP/2.0",
 			Status: -1, Bytes: math.MinInt64, Referrer: "https://a/", UserAgent: "curl/8", RequestTime: 0.005,
 			RemoteAddr: "10.0.0.1", RemoteUser: "bob"}}},
 		{"http zero", event.Event{HTTP: &event.HTTP{}}},
@@ -153,14 +153,42 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func TestRecordSizes(t *testing.T) {
-	if n := len((&event.Event{}).AppendRecord(nil)); n != 14 {
-		t.Errorf("zero event takes %d bytes, want 14", n)
+	if n := len((&event.Event{}).AppendRecord(nil)); n != 15 {
+		t.Errorf("zero event takes %d bytes, want 15", n)
 	}
 	ev := typical()
 	rec, js := ev.AppendRecord(nil), ev.AppendJSON(nil)
 	t.Logf("typical event: Raw %d bytes, record %d bytes, JSON %d bytes", len(ev.Raw), len(rec), len(js))
 	if len(rec) >= len(js) {
 		t.Errorf("record (%d bytes) is not smaller than JSON (%d bytes)", len(rec), len(js))
+	}
+}
+
+// Records of version 1, written before HTTP.Query (by the spools of an
+// older sluiced), still decode: as their version 2 record without its last
+// field, the empty query.
+func TestDecodeRecordVersion1(t *testing.T) {
+	for _, tc := range roundTripCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := tc.ev
+			if ev.HTTP != nil {
+				h := *ev.HTTP
+				h.Query = ""
+				ev.HTTP = &h
+			}
+			v2 := ev.AppendRecord(nil)
+			if v2[0] != 2 || v2[len(v2)-1] != 0 {
+				t.Fatalf("version 2 record starts %d and ends %d, want 2 and an empty query", v2[0], v2[len(v2)-1])
+			}
+			v1 := append([]byte{1}, v2[1:len(v2)-1]...)
+			var got event.Event
+			if err := event.DecodeRecord(v1, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.AppendRecord(nil), v2) {
+				t.Errorf("version 1 record decoded to %+v", got)
+			}
+		})
 	}
 }
 
@@ -199,7 +227,8 @@ func TestDecodeRecordErrors(t *testing.T) {
 		want string // in the error
 	}{
 		{"empty", nil, "empty"},
-		{"unknown version", append([]byte{2}, valid[1:]...), "unknown version 2"},
+		{"unknown version", append([]byte{3}, valid[1:]...), "unknown version 3"},
+		{"query without http", append(bytes.Clone(zero[:len(zero)-1]), 1, 'q'), "HTTP.Query: set without HTTP"},
 		{"version 0", append([]byte{0}, valid[1:]...), "unknown version 0"},
 		{"trailing byte", append(bytes.Clone(valid), 0), "1 trailing bytes"},
 		{"trailing bytes on zero", append(bytes.Clone(zero), 0, 0), "2 trailing bytes"},
@@ -398,7 +427,7 @@ func ExampleEvent_AppendRecord() {
 	rec[0] = 9
 	fmt.Println(event.DecodeRecord(rec, &got))
 	// Output:
-	// 85 bytes
+	// 86 bytes
 	// 2026-11-24 10:00:00 +0000 UTC syslog-udp app hello
 	// <13>1 - web1 app - - - hello
 	// event: decode record: unknown version 9

@@ -10,11 +10,11 @@ import (
 	"github.com/sluicehq/sluice/connector/clickhouse"
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/daemon"
-	"github.com/sluicehq/sluice/internal/configtest"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 )
 
 func registry() *daemon.Registry {
-	return configtest.Registry(clickhouse.Register, file.Register, file.RegisterSource)
+	return daemontest.Registry(clickhouse.Register, file.Register, file.RegisterSource)
 }
 
 // TestDocsExample loads the config example of docs/stores/clickhouse.md.

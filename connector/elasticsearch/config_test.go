@@ -11,7 +11,7 @@ import (
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/daemon/builtin"
 	"github.com/sluicehq/sluice/daemon/config"
-	"github.com/sluicehq/sluice/internal/configtest"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 )
 
 // TestDocsExample loads the example of docs/stores/elasticsearch.md.
@@ -68,7 +68,7 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": ` + tc.dest + `}}`
-			_, err := daemon.Load([]byte(cfg), configtest.Registry(elasticsearch.Register))
+			_, err := daemon.Load([]byte(cfg), daemontest.Registry(elasticsearch.Register))
 			if err == nil {
 				t.Fatal("Load = nil, want an error")
 			}

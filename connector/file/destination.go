@@ -11,7 +11,8 @@
 // renamed by RotatedPath, and replaced by a new, empty one) when it reaches
 // MaxBytes or MaxAge. At start, a file left at Path by an earlier run is
 // kept: an NDJSON file is cut back to its last complete line (a torn line
-// was never acked), a gzip file is rotated away.
+// was never acked), a gzip file is rotated away. Rotated files are kept
+// until Retention says otherwise: see [Retention].
 package file
 
 import (
@@ -50,13 +51,16 @@ type Config struct {
 	// 100 MiB; 0 never rotates by size.
 	MaxBytes int64 `json:"maxBytes"`
 	// MaxAge rotates the file this long after it was opened. Default 0:
-	// never by age.
+	// never by age. (Retention's maxAge deletes old rotated files.)
 	MaxAge time.Duration `json:"maxAge"`
 	// RotatedPath names a rotated file. {dir}, {name} and {ext} are the
 	// parts of Path ("/var/log/", "events", ".ndjson"), {time} the
 	// rotation time in UTC (20060102T150405Z). A name that exists already
 	// gets a "-1", "-2", ... before {ext}. Default "{dir}{name}-{time}{ext}".
 	RotatedPath string `json:"rotatedPath"`
+	// Retention bounds the rotated files kept: by count (maxFiles) and by
+	// age (maxAge). Default: every rotated file is kept.
+	Retention Retention `json:"retention"`
 	// Fsync syncs each batch to disk before acking it. Default true;
 	// false acks once the batch is handed to the kernel, which loses the
 	// events of the last seconds on a power loss (not on a crash).
@@ -92,6 +96,9 @@ func (c *Config) Validate() error {
 	if c.MaxBytes < 0 || c.MaxAge < 0 {
 		errs = append(errs, errors.New("maxBytes and maxAge must not be negative"))
 	}
+	if err := c.Retention.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if !strings.Contains(c.RotatedPath, "{time}") {
 		errs = append(errs, fmt.Errorf("rotatedPath: must contain {time}, got %q", c.RotatedPath))
 	}
@@ -115,7 +122,7 @@ type Option func(*options)
 
 type options struct {
 	log     *slog.Logger
-	flushed func(n int, d time.Duration)
+	flushed func(n, bytes int, d time.Duration)
 	clock   func() time.Time
 }
 
@@ -123,8 +130,11 @@ type options struct {
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithFlushed sets a function called after each batch is written and
-// synced, with its size and how long the write took, for metrics.
-func WithFlushed(f func(n int, d time.Duration)) Option { return func(o *options) { o.flushed = f } }
+// synced, with its number of events, the bytes written (compressed, with
+// gzip) and how long the write took, for metrics.
+func WithFlushed(f func(n, bytes int, d time.Duration)) Option {
+	return func(o *options) { o.flushed = f }
+}
 
 // New returns a Destination writing to c.Path. Zero fields of c take the
 // defaults of [DefaultConfig]. It does no I/O; the file is opened by Run.
@@ -263,7 +273,7 @@ func (w *writer) flush(ctx context.Context, b []byte, ends []int) error {
 	}
 	w.size += int64(buf.Len())
 	if w.o.flushed != nil {
-		w.o.flushed(len(ends), time.Since(start))
+		w.o.flushed(len(ends), buf.Len(), time.Since(start))
 	}
 	return nil
 }

@@ -180,7 +180,7 @@ func want(n int) []string {
 func TestAckedMeansOnDisk(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.log")
 	var batches atomic.Int64
-	d, err := file.New(file.Config{Path: path, Format: "raw"}, file.WithFlushed(func(int, time.Duration) { batches.Add(1) }))
+	d, err := file.New(file.Config{Path: path, Format: "raw"}, file.WithFlushed(func(int, int, time.Duration) { batches.Add(1) }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,7 @@ func (w *writer) open() error {
 		return err
 	}
 	w.f, w.size, w.opened = f, st.Size(), w.o.clock()
+	w.prune()
 	return nil
 }
 
@@ -83,19 +84,15 @@ func (w *writer) rotate() error {
 	}
 	w.f, w.size, w.opened = f, 0, w.o.clock()
 	w.o.log.Info("rotated", "path", w.cfg.Path)
+	w.prune()
 	return nil
 }
 
 // renameAway renames the file at Path to a free rotated name and syncs
 // the directory.
 func (w *writer) renameAway() error {
-	dir, base := filepath.Split(w.cfg.Path)
-	ext := filepath.Ext(base)
-	if w.cfg.Compression == "gzip" && ext == ".gz" {
-		ext = filepath.Ext(strings.TrimSuffix(base, ext)) + ext
-	}
-	name := strings.TrimSuffix(base, ext)
-	ts := w.o.clock().UTC().Format("20060102T150405Z")
+	dir, name, ext := w.pathParts()
+	ts := w.o.clock().UTC().Format(rotatedLayout)
 	stem := strings.NewReplacer("{dir}", dir, "{name}", name, "{time}", ts, "{ext}", "\x00").Replace(w.cfg.RotatedPath)
 	for i := 0; ; i++ {
 		suffix := ""

@@ -89,7 +89,7 @@ func sourceToFile(b *testing.B, in, out string) {
 	var written atomic.Int64
 	allIn := make(chan struct{})
 	var once sync.Once
-	dst, err := file.New(file.Config{Path: out, Format: "raw"}, file.WithFlushed(func(n int, _ time.Duration) {
+	dst, err := file.New(file.Config{Path: out, Format: "raw"}, file.WithFlushed(func(n, _ int, _ time.Duration) {
 		if written.Add(int64(n)) >= benchLines {
 			once.Do(func() { close(allIn) })
 		}

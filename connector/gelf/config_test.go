@@ -9,7 +9,7 @@ import (
 	"github.com/sluicehq/sluice/connector/gelf"
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/daemon/builtin"
-	"github.com/sluicehq/sluice/internal/configtest"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 )
 
 // TestDocsExample loads the example of docs/stores/gelf.md.
@@ -48,7 +48,7 @@ func TestDocsExample(t *testing.T) {
 // TestKawaConfigLoads loads the destination as kawa's example writes it.
 func TestKawaConfigLoads(t *testing.T) {
 	cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": {"type": "gelf", "serviceAddr": "localhost:12201", "network": "udp"}}}`
-	p, err := daemon.Load([]byte(cfg), configtest.Registry(gelf.Register))
+	p, err := daemon.Load([]byte(cfg), daemontest.Registry(gelf.Register))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": ` + tc.dest + `}}`
-			_, err := daemon.Load([]byte(cfg), configtest.Registry(gelf.Register))
+			_, err := daemon.Load([]byte(cfg), daemontest.Registry(gelf.Register))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want %q", err, tc.want)
 			}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/daemon"
-	"github.com/sluicehq/sluice/internal/configtest"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 )
 
 func TestRegister(t *testing.T) {
@@ -27,7 +27,7 @@ func TestRegister(t *testing.T) {
 
 // The daemon fills the limits' defaults and reports a bad one at its path.
 func TestDaemonConfig(t *testing.T) {
-	r := configtest.Registry(Register, stdio.Register)
+	r := daemontest.Registry(Register, stdio.Register)
 	const out = `, "destinations": {"out": {"type": "printer"}}}`
 	p, err := daemon.Load([]byte(`{"sources": {"in": {"type": "http"}}`+out), r)
 	if err != nil {

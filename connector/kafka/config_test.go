@@ -7,10 +7,10 @@ import (
 
 	"github.com/sluicehq/sluice/connector/kafka"
 	"github.com/sluicehq/sluice/daemon"
-	"github.com/sluicehq/sluice/internal/configtest"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 )
 
-func registry() *daemon.Registry { return configtest.Registry(kafka.Register) }
+func registry() *daemon.Registry { return daemontest.Registry(kafka.Register) }
 
 const okDest = `{"type": "kafka", "brokers": ["k:9092"], "topic": "out"}`
 

@@ -30,8 +30,8 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/s3"
 	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 	"github.com/sluicehq/sluice/event"
-	"github.com/sluicehq/sluice/internal/configtest"
 	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
@@ -856,7 +856,7 @@ func TestNewChecks(t *testing.T) {
 
 func TestKawaConfigLoads(t *testing.T) {
 	t.Setenv("SECRET", "kawa-secret-value")
-	r := configtest.Registry(s3.Register)
+	r := daemontest.Registry(s3.Register)
 	load := func(dest string) (*daemon.Plan, error) {
 		return daemon.Load([]byte(`{
 			"sources": {"in": {"type": "test"}},

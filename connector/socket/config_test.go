@@ -8,10 +8,10 @@ import (
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/socket"
 	"github.com/sluicehq/sluice/daemon"
-	"github.com/sluicehq/sluice/internal/configtest"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 )
 
-func registry() *daemon.Registry { return configtest.Registry(socket.Register) }
+func registry() *daemon.Registry { return daemontest.Registry(socket.Register) }
 
 func TestDefaults(t *testing.T) {
 	const cfg = `{"sources": {"in": {"type": "test"}}, "destinations": {

@@ -8,13 +8,13 @@ import (
 	"github.com/sluicehq/sluice/connector/stdio"
 	"github.com/sluicehq/sluice/connector/syslog"
 	"github.com/sluicehq/sluice/daemon"
-	"github.com/sluicehq/sluice/internal/configtest"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 )
 
 // The daemon fills the connection limits' defaults and reports a bad one
 // at its path.
 func TestDaemonConfig(t *testing.T) {
-	r := configtest.Registry(syslog.Register, stdio.Register)
+	r := daemontest.Registry(syslog.Register, stdio.Register)
 	const out = `, "destinations": {"out": {"type": "printer"}}}`
 	p, err := daemon.Load([]byte(`{"sources": {"in": {"type": "syslog"}}`+out), r)
 	if err != nil {

@@ -8,10 +8,10 @@ import (
 	"github.com/sluicehq/sluice/connector/webhook"
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/daemon/config"
-	"github.com/sluicehq/sluice/internal/configtest"
+	"github.com/sluicehq/sluice/daemon/daemontest"
 )
 
-func registry() *daemon.Registry { return configtest.Registry(webhook.Register) }
+func registry() *daemon.Registry { return daemontest.Registry(webhook.Register) }
 
 func TestKawaRunRevealConfigLoads(t *testing.T) {
 	const cfg = `{

@@ -10,11 +10,19 @@
 //     anything after it (such as a trailing $request_time) ignored, except
 //     that a final number with a decimal point is taken as request time;
 //   - JSON, from a log_format with escape=json, using nginx's variable
-//     names as keys: remote_addr, remote_user, request (or request_method,
-//     request_uri and server_protocol), status, body_bytes_sent (or
-//     bytes_sent), http_referer, http_user_agent, request_time.
+//     names as keys: remote_addr, remote_user, time_local (or
+//     time_iso8601), request (or request_method, request_uri and
+//     server_protocol), status, body_bytes_sent (or bytes_sent),
+//     http_referer, http_user_agent, request_time.
 //
-// A line in neither format passes unchanged and is counted.
+// The event's time (Event.Time) becomes the request's $time_local (or
+// $time_iso8601), to the second as nginx writes it, rather than the time
+// sluice received the line or the syslog header's. The request URI is
+// split at its first "?": HTTP.Path is the path, HTTP.Query what follows
+// the "?" (both as nginx logged them, not unescaped).
+//
+// A line in neither format, or whose time does not parse, passes
+// unchanged and is counted.
 package nginx
 
 import (
@@ -22,6 +30,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
@@ -47,10 +56,11 @@ func (h *Handler) Handle(_ context.Context, msg sluice.Message[event.Event]) ([]
 	}
 	line = strings.TrimSpace(line)
 	var r *event.HTTP
+	var t time.Time
 	if strings.HasPrefix(line, "{") {
-		r = parseJSON(line)
+		r, t = parseJSON(line)
 	} else {
-		r = parseCombined(line)
+		r, t = parseCombined(line)
 	}
 	if r == nil {
 		if h.unmatched != nil {
@@ -58,58 +68,70 @@ func (h *Handler) Handle(_ context.Context, msg sluice.Message[event.Event]) ([]
 		}
 	} else {
 		msg.Value.HTTP = r
+		if !t.IsZero() { // a JSON format without a time keeps the event's
+			msg.Value.Time = t
+		}
 	}
 	return []sluice.Message[event.Event]{msg}, nil
 }
 
+// timeLocal is the layout of nginx's $time_local.
+const timeLocal = "02/Jan/2006:15:04:05 -0700"
+
 // parseCombined parses the combined format, or returns nil.
-func parseCombined(s string) *event.HTTP {
+func parseCombined(s string) (*event.HTTP, time.Time) {
 	var r event.HTTP
 	var ok bool
 	if r.RemoteAddr, s, ok = field(s, ' '); !ok || r.RemoteAddr == "" {
-		return nil
+		return nil, time.Time{}
 	}
 	if _, s, ok = field(s, ' '); !ok { // ident, always "-"
-		return nil
+		return nil, time.Time{}
 	}
 	if r.RemoteUser, s, ok = field(s, ' '); !ok {
-		return nil
+		return nil, time.Time{}
 	}
 	if r.RemoteUser == "-" {
 		r.RemoteUser = ""
 	}
 	if !strings.HasPrefix(s, "[") {
-		return nil
+		return nil, time.Time{}
 	}
-	if _, s, ok = field(s[1:], ']'); !ok { // time_local: the syslog header has the time
-		return nil
+	var local string
+	if local, s, ok = field(s[1:], ']'); !ok {
+		return nil, time.Time{}
+	}
+	t, err := time.Parse(timeLocal, local)
+	if err != nil {
+		return nil, time.Time{}
 	}
 	req, s, ok := quoted(strings.TrimPrefix(s, " "))
 	if !ok {
-		return nil
+		return nil, time.Time{}
 	}
 	r.Method, r.Path, r.Protocol = splitRequest(req)
+	r.Path, r.Query, _ = strings.Cut(r.Path, "?")
 	var status, bytes string
 	if status, s, ok = field(strings.TrimPrefix(s, " "), ' '); !ok {
-		return nil
+		return nil, time.Time{}
 	}
 	if r.Status, ok = atoi(status); !ok || r.Status < 100 || r.Status > 999 {
-		return nil
+		return nil, time.Time{}
 	}
 	bytes, s, _ = field(s, ' ')
 	n, ok := atoi(bytes)
 	if !ok {
-		return nil
+		return nil, time.Time{}
 	}
 	r.Bytes = int64(n)
 	if r.Referrer, s, ok = quoted(s); !ok {
-		return nil
+		return nil, time.Time{}
 	}
 	if r.Referrer == "-" {
 		r.Referrer = ""
 	}
 	if r.UserAgent, s, ok = quoted(strings.TrimPrefix(s, " ")); !ok {
-		return nil
+		return nil, time.Time{}
 	}
 	if r.UserAgent == "-" {
 		r.UserAgent = ""
@@ -123,7 +145,7 @@ func parseCombined(s string) *event.HTTP {
 			}
 		}
 	}
-	return &r
+	return &r, t
 }
 
 // field returns s up to sep, and the rest after it; ok is false if sep is
@@ -169,6 +191,8 @@ func atoi(s string) (int, bool) {
 type jsonLine struct {
 	RemoteAddr     string      `json:"remote_addr"`
 	RemoteUser     string      `json:"remote_user"`
+	TimeLocal      string      `json:"time_local"`
+	TimeISO8601    string      `json:"time_iso8601"`
 	Request        string      `json:"request"`
 	RequestMethod  string      `json:"request_method"`
 	RequestURI     string      `json:"request_uri"`
@@ -182,10 +206,10 @@ type jsonLine struct {
 }
 
 // parseJSON parses a JSON log_format line, or returns nil.
-func parseJSON(s string) *event.HTTP {
+func parseJSON(s string) (*event.HTTP, time.Time) {
 	var j jsonLine
 	if err := json.Unmarshal([]byte(s), &j); err != nil {
-		return nil
+		return nil, time.Time{}
 	}
 	r := &event.HTTP{RemoteAddr: j.RemoteAddr, RemoteUser: j.RemoteUser, Referrer: j.Referrer, UserAgent: j.UserAgent}
 	if j.Request != "" {
@@ -195,9 +219,20 @@ func parseJSON(s string) *event.HTTP {
 	}
 	status, err := j.Status.Int64()
 	if err != nil || r.Method == "" {
-		return nil // not an access log line
+		return nil, time.Time{} // not an access log line
 	}
 	r.Status = int(status)
+	r.Path, r.Query, _ = strings.Cut(r.Path, "?")
+	var t time.Time
+	switch {
+	case j.TimeLocal != "":
+		t, err = time.Parse(timeLocal, j.TimeLocal)
+	case j.TimeISO8601 != "":
+		t, err = time.Parse(time.RFC3339, j.TimeISO8601)
+	}
+	if err != nil {
+		return nil, time.Time{}
+	}
 	bytes := j.BodyBytesSent
 	if bytes == "" {
 		bytes = j.BytesSent
@@ -210,7 +245,7 @@ func parseJSON(s string) *event.HTTP {
 	if r.Referrer == "-" {
 		r.Referrer = ""
 	}
-	return r
+	return r, t
 }
 
 var _ sluice.Handler[event.Event, event.Event] = (*Handler)(nil)

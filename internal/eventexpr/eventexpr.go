@@ -102,6 +102,7 @@ type SyslogView struct {
 type HTTPView struct {
 	Method      string  `expr:"method"`
 	Path        string  `expr:"path"`
+	Query       string  `expr:"query"`
 	Status      int     `expr:"status"`
 	Bytes       int64   `expr:"bytes"`
 	Referrer    string  `expr:"referrer"`
@@ -123,7 +124,7 @@ func (v *View) fill(e *event.Event) {
 			ProcID: s.ProcID, MsgID: s.MsgID, Message: s.Message}
 	}
 	if h := e.HTTP; h != nil {
-		v.HTTP = HTTPView{Method: h.Method, Path: h.Path, Status: h.Status, Bytes: h.Bytes, Referrer: h.Referrer,
+		v.HTTP = HTTPView{Method: h.Method, Path: h.Path, Query: h.Query, Status: h.Status, Bytes: h.Bytes, Referrer: h.Referrer,
 			UserAgent: h.UserAgent, RequestTime: h.RequestTime, RemoteAddr: h.RemoteAddr}
 	}
 	if len(e.Fields) > 0 {

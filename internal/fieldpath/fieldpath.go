@@ -81,6 +81,7 @@ var getters = map[string]Getter{
 	"syslog.structuredData": syslog(func(s *event.Syslog) string { return s.StructuredData }),
 	"http.method":           http(func(h *event.HTTP) string { return h.Method }),
 	"http.path":             http(func(h *event.HTTP) string { return h.Path }),
+	"http.query":            http(func(h *event.HTTP) string { return h.Query }),
 	"http.protocol":         http(func(h *event.HTTP) string { return h.Protocol }),
 	"http.status": func(e *event.Event) (string, bool) {
 		if e.HTTP == nil || e.HTTP.Status == 0 {

@@ -1,7 +1,9 @@
-// Package configtest builds daemon registries for connectors' config
-// tests: a config needs a source to route from, so each gets a "test"
-// source beside the types under test.
-package configtest
+// Package daemontest helps test a connector's registration with the
+// daemon: it builds registries for config tests, where a config needs a
+// source to route from, so each gets a "test" source beside the types
+// under test. It sits above the daemon, which it imports; internal/ holds
+// only helpers below it (see TestInternalIsLow in deps_test.go).
+package daemontest
 
 import (
 	"context"
