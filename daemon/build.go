@@ -181,7 +181,6 @@ func (p *Plan) newBuffer(spec bufferSpec, inner dest, runners []sluice.Runner, l
 	if err != nil {
 		return nil, err
 	}
-	ms.spools.add(spec.name, b.sp.Stats)
 	return b, nil
 }
 

@@ -10,10 +10,13 @@ package daemon
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"sync"
+	"time"
 )
 
 //go:embed default.hujson
@@ -26,10 +29,18 @@ func DefaultConfig() []byte { return defaultConfig }
 
 // Daemon is a loaded config, ready to run.
 type Daemon struct {
+	log *slog.Logger
+	ms  *metricSet
+	reg *Registry
+
+	mu   sync.Mutex // guards what follows, which a reload replaces
 	plan *Plan
-	log  *slog.Logger
-	ms   *metricSet
 	g    *graph
+	data []byte // the config running
+
+	reloadMu sync.Mutex      // one reload at a time
+	reloads  chan *reloadReq // to Run
+	stopped  chan struct{}   // closed when Run returns
 }
 
 // New loads config data against r and builds every component; it does no
@@ -47,7 +58,15 @@ func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{plan: p, log: log, ms: ms, g: g}, nil
+	return &Daemon{plan: p, log: log, ms: ms, reg: r, g: g, data: data,
+		reloads: make(chan *reloadReq), stopped: make(chan struct{})}, nil
+}
+
+// running returns the plan and graph running, or to run.
+func (d *Daemon) running() (*Plan, *graph) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.plan, d.g
 }
 
 // Run runs the daemon until ctx is done, then drains within the config's
@@ -55,13 +74,19 @@ func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
 // and returns the failure. A drain that left events undelivered (a
 // destination down, or stopped before it could start) is not clean: Run
 // returns errors wrapping [sluice.ErrUndelivered] that count them.
+//
+// A [Daemon.Reload] drains the running graph the same way and runs the
+// new one in its place; the admin listener goes on serving throughout.
+// Run may be called once.
 func (d *Daemon) Run(ctx context.Context) error {
-	if err := writableDir(d.plan.File.DataDir); err != nil {
-		d.log.Error("cannot start", "component", "dataDir", "path", d.plan.File.DataDir, "err", err)
+	defer close(d.stopped)
+	plan, g := d.running()
+	if err := writableDir(plan.File.DataDir); err != nil {
+		d.log.Error("cannot start", "component", "dataDir", "path", plan.File.DataDir, "err", err)
 		return fmt.Errorf("data directory: %w", err)
 	}
-	state := &runState{busy: d.g.busy}
-	if c := d.plan.File.Admin; c != nil {
+	state := &runState{busy: func() string { _, g := d.running(); return g.busy() }}
+	if c := plan.File.Admin; c != nil {
 		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		wait, err := serveAdmin(actx, c, d.ms, state, d.log)
 		if err != nil {
@@ -72,7 +97,59 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wait()
 		defer cancel()
 	}
-	err := d.g.run(ctx, d.log, d.plan.File.ShutdownTimeout, state)
+	for {
+		d.ms.spools.set(g.buffers())
+		next, err := d.runUntilReload(ctx, g, plan.File.ShutdownTimeout, state)
+		if next == nil {
+			return d.end(err)
+		}
+		if ctx.Err() != nil { // asked to stop as the reload came
+			next.done <- errors.New("sluiced is stopping")
+			return d.end(err)
+		}
+		if err != nil && !onlyUndelivered(err) {
+			d.ms.reloads.WithLabelValues("failed").Inc()
+			next.done <- fmt.Errorf("the running config failed while it drained for the reload: %w", err)
+			return d.end(err)
+		}
+		if err != nil {
+			d.log.Error("reload: the old config stopped with events not delivered (not acknowledged: replayable sources, such as files, read them again now)", "err", err)
+		}
+		d.mu.Lock()
+		d.plan, d.g, d.data = next.plan, next.g, next.data
+		d.mu.Unlock()
+		plan, g = next.plan, next.g
+		state.restart()
+		d.ms.reloads.WithLabelValues("ok").Inc()
+		d.log.Info("reloaded: running the new config", "sources", len(plan.Sources), "destinations", len(plan.Destinations), "routes", len(plan.Routes))
+		next.done <- nil
+	}
+}
+
+// runUntilReload runs g until ctx is done, a component fails or a reload
+// is asked for, and drains it. It returns the reload asked for, if that
+// is what stopped g, and what g's run returned.
+func (d *Daemon) runUntilReload(ctx context.Context, g *graph, timeout time.Duration, state *runState) (*reloadReq, error) {
+	gctx, stop := context.WithCancel(ctx)
+	defer stop()
+	asked := make(chan *reloadReq, 1)
+	go func() {
+		select {
+		case r := <-d.reloads:
+			d.log.Info("reload: draining the running config", "timeout", timeout)
+			asked <- r
+			stop()
+		case <-gctx.Done():
+			asked <- nil
+		}
+	}()
+	err := g.run(gctx, d.log, timeout, state)
+	stop()
+	return <-asked, err
+}
+
+// end logs how Run ends and returns err.
+func (d *Daemon) end(err error) error {
 	switch {
 	case onlyUndelivered(err):
 		d.log.Error("stopped with events not delivered (not acknowledged: replayable sources send them again after a restart)", "err", err)

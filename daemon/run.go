@@ -34,6 +34,14 @@ func (s *runState) set(ready bool, err error) {
 	}
 }
 
+// restart makes s able to be ready again, for the graph that replaces
+// the one that stopped.
+func (s *runState) restart() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping = false
+}
+
 func (s *runState) get() (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
