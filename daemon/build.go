@@ -195,7 +195,8 @@ type namedHandler struct {
 // handlers, to each of the route's destinations, and acks when every one
 // of those sends has acked. Filtered events count as delivered.
 type router struct {
-	routes []route
+	routes []route  // replaced only while gate is paused
+	gate   *gate    // set before the source starts
 	m      *Metrics // the source's: counts what is acked
 }
 
@@ -206,6 +207,8 @@ type route struct {
 
 // Send is safe for concurrent use if the handlers and destinations are.
 func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
+	r.gate.enter()
+	defer r.gate.leave()
 	ack = countAcks(r.m, len(msgs), ack)
 	// The common case, one route and no handlers: no copy.
 	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 {

@@ -10,13 +10,11 @@ package daemon
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
-	"time"
 )
 
 //go:embed default.hujson
@@ -75,8 +73,8 @@ func (d *Daemon) running() (*Plan, *graph) {
 // destination down, or stopped before it could start) is not clean: Run
 // returns errors wrapping [sluice.ErrUndelivered] that count them.
 //
-// A [Daemon.Reload] drains the running graph the same way and runs the
-// new one in its place; the admin listener goes on serving throughout.
+// A [Daemon.Reload] replaces what changed, draining each part it
+// replaces the same way; the admin listener goes on serving throughout.
 // Run may be called once.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer close(d.stopped)
@@ -97,55 +95,62 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wait()
 		defer cancel()
 	}
+	l := start(g, d.log, state)
+	d.ms.spools.set(g.buffers())
 	for {
-		d.ms.spools.set(g.buffers())
-		next, err := d.runUntilReload(ctx, g, plan.File.ShutdownTimeout, state)
-		if next == nil {
-			return d.end(err)
+		select {
+		case <-ctx.Done():
+			d.log.Info("stopping: draining in-flight events", "timeout", plan.File.ShutdownTimeout)
+		case <-l.failed.Done():
+			d.log.Error("stopping after a failure", "err", l.failed.Err())
+		case <-l.sourcesDone():
+			d.log.Info("every source has ended")
+		case next := <-d.reloads:
+			var err error
+			if l, err = d.apply(l, plan, next); err != nil {
+				next.done <- err
+				return d.end(err)
+			}
+			if err := l.failed.Err(); err != nil {
+				d.ms.reloads.WithLabelValues("failed").Inc()
+				next.done <- fmt.Errorf("a component failed during the reload: %w", err)
+				continue // and stop
+			}
+			plan, g = next.plan, l.g
+			d.mu.Lock()
+			d.plan, d.g, d.data = plan, g, next.data
+			d.mu.Unlock()
+			d.ms.spools.set(g.buffers())
+			d.ms.reloads.WithLabelValues("ok").Inc()
+			d.log.Info("reloaded: running the new config", "sources", len(plan.Sources), "destinations", len(plan.Destinations), "routes", len(plan.Routes))
+			next.done <- nil
+			continue
 		}
-		if ctx.Err() != nil { // asked to stop as the reload came
-			next.done <- errors.New("sluiced is stopping")
-			return d.end(err)
-		}
-		if err != nil && !onlyUndelivered(err) {
-			d.ms.reloads.WithLabelValues("failed").Inc()
-			next.done <- fmt.Errorf("the running config failed while it drained for the reload: %w", err)
-			return d.end(err)
-		}
-		if err != nil {
-			d.log.Error("reload: the old config stopped with events not delivered (not acknowledged: replayable sources, such as files, read them again now)", "err", err)
-		}
-		d.mu.Lock()
-		d.plan, d.g, d.data = next.plan, next.g, next.data
-		d.mu.Unlock()
-		plan, g = next.plan, next.g
-		state.restart()
-		d.ms.reloads.WithLabelValues("ok").Inc()
-		d.log.Info("reloaded: running the new config", "sources", len(plan.Sources), "destinations", len(plan.Destinations), "routes", len(plan.Routes))
-		next.done <- nil
+		return d.end(l.stop(plan.File.ShutdownTimeout))
 	}
 }
 
-// runUntilReload runs g until ctx is done, a component fails or a reload
-// is asked for, and drains it. It returns the reload asked for, if that
-// is what stopped g, and what g's run returned.
-func (d *Daemon) runUntilReload(ctx context.Context, g *graph, timeout time.Duration, state *runState) (*reloadReq, error) {
-	gctx, stop := context.WithCancel(ctx)
-	defer stop()
-	asked := make(chan *reloadReq, 1)
-	go func() {
-		select {
-		case r := <-d.reloads:
-			d.log.Info("reload: draining the running config", "timeout", timeout)
-			asked <- r
-			stop()
-		case <-gctx.Done():
-			asked <- nil
-		}
-	}()
-	err := g.run(gctx, d.log, timeout, state)
-	stop()
-	return <-asked, err
+// apply runs next in place of l, the graph of plan cur, in place when it
+// can, otherwise by stopping l and starting next, and returns what runs.
+// A failure of l while it drains is returned, counted as a failed reload.
+func (d *Daemon) apply(l *live, cur *Plan, next *reloadReq) (*live, error) {
+	timeout := cur.File.ShutdownTimeout
+	c := diff(cur, next.plan)
+	d.log.Info("reload: applying the new config", "restartSources", c.sources, "rebuildSinks", c.sinks, "restartAll", c.all)
+	if !c.all && l.apply(next.g, c, timeout) {
+		return l, nil
+	}
+	d.log.Info("reload: draining the running config", "timeout", timeout)
+	err := l.stop(timeout)
+	if err != nil && !onlyUndelivered(err) {
+		d.ms.reloads.WithLabelValues("failed").Inc()
+		return nil, fmt.Errorf("the running config failed while it drained for the reload: %w", err)
+	}
+	if err != nil {
+		d.log.Error("reload: the old config stopped with events not delivered (not acknowledged: replayable sources, such as files, read them again now)", "err", err)
+	}
+	l.state.restart()
+	return start(next.g, d.log, l.state), nil
 }
 
 // end logs how Run ends and returns err.

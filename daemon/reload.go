@@ -26,20 +26,27 @@ type reloadReq struct {
 // directory: if that fails, Reload logs why (with field paths), counts a
 // failed reload and returns the error; the running config runs on,
 // untouched. A config equal to the running one, byte for byte, changes
-// nothing. Otherwise Reload stops the running sources, drains what is in
-// flight through the usual shutdown path (destinations flush and ack,
-// disk buffers persist), and only then starts the new graph, so that no
-// spool is ever opened twice; it returns once the new config runs. The
-// admin listener, and the log settings, are those of the start: a
-// changed "admin" or "log" is logged and needs a restart.
+// nothing. Otherwise Run applies it and Reload returns once it runs:
 //
-// Every source, destination and route restarts, changed or not: sources
-// that replay (files, Kafka) go on from their last acknowledged position;
-// listeners (syslog, HTTP) close and listen again, and what is sent to
-// them in that gap is refused or, for UDP, lost, as at a restart.
+//   - A source whose config changed, or that is gone, stops taking input
+//     and hands on what it has in flight, which is acked through the
+//     normal path; then its new instance starts (a replayable source
+//     resumes at its last acknowledged position). Other sources go on
+//     running: their listeners stay open.
+//   - If any destination or route changed, the destinations and routes
+//     are rebuilt as a whole: the routers' Sends are held back, the old
+//     destinations and buffers drain as at a stop (flush, ack, close
+//     their spools, so that no spool is ever open twice), the new ones
+//     start, and Sends go on. If that drain leaves events undelivered,
+//     every source restarts, so that replayable ones read them again.
+//   - A changed dataDir, or sends that do not return within
+//     shutdownTimeout, restart everything: every source stops, the graph
+//     drains as at a stop, and the new one starts.
 //
-// Reload is safe for concurrent use: reloads happen one at a time. It
-// fails if Run is not running, or has returned.
+// The admin listener and the log settings are those of the start: a
+// changed "admin" or "log" is logged and needs a restart. Reload is safe
+// for concurrent use: reloads happen one at a time. It fails if Run is
+// not running, or has returned.
 func (d *Daemon) Reload(ctx context.Context, data []byte) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()

@@ -2,7 +2,9 @@ package daemon_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -136,4 +138,93 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A reload restarts only what changed: adding a destination rebuilds the
+// destinations and routes but leaves the syslog source running, so a
+// TCP connection made before it goes on delivering, to both
+// destinations; changing the source's config restarts it, which closes
+// the connection.
+func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	config := func(maxConns int, dests ...string) []byte {
+		var ds []string
+		for _, d := range dests {
+			ds = append(ds, fmt.Sprintf(`%q: {"type": "file", "path": %q, "batch": {"age": "5ms"}}`, d, filepath.Join(dir, d+".ndjson")))
+		}
+		return fmt.Appendf(nil, `{
+			"dataDir": %q,
+			"sources": {"in": {"type": "syslog", "network": "tcp", "addr": %q, "maxConnections": %d}},
+			"destinations": {%s},
+		}`, filepath.Join(dir, "data"), addr, maxConns, strings.Join(ds, ", "))
+	}
+	var logs syncBuf
+	dm, err := daemon.New(config(10, "a"), builtin.Registry(), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- dm.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	})
+	var conn net.Conn
+	waitUntil(t, "the syslog listener", func() bool {
+		conn, err = net.Dial("tcp", addr)
+		return err == nil
+	})
+	defer conn.Close()
+	send := func(line string) {
+		t.Helper()
+		if _, err := fmt.Fprintf(conn, "<13>1 - host app - - - %s\n", line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delivered := func(dest string, n int) {
+		t.Helper()
+		path := filepath.Join(dir, dest+".ndjson")
+		waitUntil(t, fmt.Sprintf("%d events in %s", n, dest), func() bool {
+			_, err := os.Stat(path)
+			return err == nil && len(readLines(t, path)) == n
+		})
+	}
+	send("one")
+	delivered("a", 1)
+
+	if err := dm.Reload(t.Context(), config(10, "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	send("two") // on the connection made before the reload
+	delivered("a", 2)
+	delivered("b", 1)
+	if !strings.Contains(logs.String(), "rebuildSinks=true") {
+		t.Errorf("the reload did not say it rebuilt the sinks:\n%s", logs.String())
+	}
+
+	if err := dm.Reload(t.Context(), config(11, "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "restartSources=[in] rebuildSinks=false") {
+		t.Errorf("the reload did not say it restarted the source alone:\n%s", logs.String())
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the connection to the replaced source is still open: read = %v", err)
+	}
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	fmt.Fprintf(c2, "<13>1 - host app - - - three\n")
+	delivered("a", 3)
+	delivered("b", 2)
 }
