@@ -55,8 +55,9 @@ func diff(cur, next *Plan) change {
 // returned: if they do not within timeout, apply gives up), the old
 // sinks drain as at a stop (flush, ack, close their spools), the routers
 // of the sources that stay get the new routes, the new sinks start, and
-// Sends resume. If that drain left events undelivered, every source
-// restarts too, so that replayable ones read them again. Last, the new
+// Sends resume. A source that stays but has events the old sinks never
+// acked (a destination down at the drain, or one that never acks)
+// restarts too, so that a replayable one reads them again. Last, the new
 // sources start.
 func (l *live) apply(next *graph, c change, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
@@ -69,7 +70,7 @@ func (l *live) apply(next *graph, c change, timeout time.Duration) bool {
 	}
 	merged := *next
 	merged.sources = slices.Clone(next.sources)
-	restartAll := false
+	var unacked []string // kept sources with events the old sinks never acked
 	if c.sinks {
 		if !l.gate.pause(deadline) {
 			l.log.Warn("reload: sends in progress did not return within shutdownTimeout: restarting everything")
@@ -83,8 +84,15 @@ func (l *live) apply(next *graph, c change, timeout time.Duration) bool {
 			return true
 		}
 		if err := l.undelivered.take(n); err != nil {
-			l.log.Error("reload: destinations stopped with events not delivered (not acknowledged): every source restarts, so that replayable ones read them again", "err", err)
-			restartAll = true
+			l.log.Error("reload: destinations stopped with events not delivered (not acknowledged)", "err", err)
+		}
+		// Events the old sinks took and did not ack never will be: their
+		// sources restart, so that replayable ones read them again.
+		for name, s := range l.sources {
+			if p := s.s.router.pending.Load(); p > 0 {
+				l.log.Warn("reload: the replaced destinations left events of this source unacknowledged: restarting it, a replayable source reads them again", "source", name, "events", p)
+				unacked = append(unacked, name)
+			}
 		}
 		for name, s := range l.sources {
 			s.s.router.routes = nextSrc[name].router.routes
@@ -103,10 +111,8 @@ func (l *live) apply(next *graph, c change, timeout time.Duration) bool {
 			}
 		}
 	}
-	if restartAll {
-		if !l.stopSources(l.sourceNames(), time.Now().Add(timeout)) {
-			l.log.Warn("reload: events in flight were abandoned at shutdownTimeout (not acknowledged: a replayable source reads them again)")
-		}
+	if len(unacked) > 0 && !l.stopSources(unacked, time.Now().Add(timeout)) {
+		l.log.Warn("reload: events in flight were abandoned at shutdownTimeout (not acknowledged: a replayable source reads them again)")
 	}
 	for i, s := range merged.sources {
 		if running, ok := l.sources[s.name]; ok {

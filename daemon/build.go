@@ -195,9 +195,10 @@ type namedHandler struct {
 // handlers, to each of the route's destinations, and acks when every one
 // of those sends has acked. Filtered events count as delivered.
 type router struct {
-	routes []route  // replaced only while gate is paused
-	gate   *gate    // set before the source starts
-	m      *Metrics // the source's: counts what is acked
+	routes  []route      // replaced only while gate is paused
+	gate    *gate        // set before the source starts
+	m       *Metrics     // the source's: counts what is acked
+	pending atomic.Int64 // events sent and not yet acked
 }
 
 type route struct {
@@ -209,7 +210,7 @@ type route struct {
 func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	r.gate.enter()
 	defer r.gate.leave()
-	ack = countAcks(r.m, len(msgs), ack)
+	ack = r.acked(len(msgs), ack)
 	// The common case, one route and no handlers: no copy.
 	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 {
 		return r.routes[0].to.Send(ctx, ack, msgs...)
@@ -239,6 +240,20 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 		}
 	}
 	return nil
+}
+
+// acked returns an ack, called at most once, that counts n events acked
+// and no longer pending, then calls ack.
+func (r *router) acked(n int, ack func()) func() {
+	r.pending.Add(int64(n))
+	var once atomic.Bool
+	return func() {
+		if once.CompareAndSwap(false, true) {
+			r.pending.Add(-int64(n))
+			r.m.Acked(n)
+			sluice.Ack(ack)
+		}
+	}
 }
 
 // countAcks returns an ack that counts n events acked in m, then calls

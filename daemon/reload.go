@@ -37,8 +37,8 @@ type reloadReq struct {
 //     are rebuilt as a whole: the routers' Sends are held back, the old
 //     destinations and buffers drain as at a stop (flush, ack, close
 //     their spools, so that no spool is ever open twice), the new ones
-//     start, and Sends go on. If that drain leaves events undelivered,
-//     every source restarts, so that replayable ones read them again.
+//     start, and Sends go on. A source left with events the old sinks
+//     never acked restarts, so that a replayable one reads them again.
 //   - A changed dataDir, or sends that do not return within
 //     shutdownTimeout, restart everything: every source stops, the graph
 //     drains as at a stop, and the new one starts.

@@ -228,3 +228,47 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	delivered("a", 3)
 	delivered("b", 2)
 }
+
+// A reload that replaces a destination which never acked what it took
+// (its server down) restarts the source that sent it, though the
+// source's config did not change: the file source reads those lines
+// again from its checkpoint, and the new destination gets every line.
+func TestReloadReplaysWhatTheOldDestinationDidNotAck(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.log")
+	var lines []byte
+	for i := range 50 {
+		lines = fmt.Appendf(lines, "line %d\n", i)
+	}
+	if err := os.WriteFile(in, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	source := fmt.Sprintf(`"sources": {"in": {"type": "file", "paths": [%q], "startAt": "beginning", "pollInterval": "10ms"}}`, in)
+	h := &hold{}
+	dm, err := daemon.New(fmt.Appendf(nil, `{"dataDir": %q, "shutdownTimeout": "2s", %s, "destinations": {"down": {"type": "hold"}}}`,
+		filepath.Join(dir, "data"), source), bufferRegistry(&ackLog{}, h), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- dm.Run(ctx) }()
+	waitUntil(t, "the held destination to take 50 lines", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.got == 50
+	})
+	out := filepath.Join(dir, "out.ndjson")
+	if err := dm.Reload(t.Context(), fmt.Appendf(nil, `{"dataDir": %q, "shutdownTimeout": "2s", %s, "destinations": {"out": {"type": "file", "path": %q, "batch": {"age": "5ms"}}}}`,
+		filepath.Join(dir, "data"), source, out)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "50 lines in the new destination", func() bool {
+		_, err := os.Stat(out)
+		return err == nil && len(readLines(t, out)) == 50
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
