@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -258,12 +259,13 @@ func waitUntil(done <-chan struct{}, deadline time.Time) bool {
 
 // gate lets the routers' Sends through, except while a reload replaces
 // the sinks: pause waits until no Send is in progress and holds new ones
-// back until resume. Its methods are safe for concurrent use.
+// back until resume. A Send through an open gate costs two atomic adds.
+// Its methods are safe for concurrent use.
 type gate struct {
-	mu     sync.Mutex
+	active atomic.Int64
+	paused atomic.Bool
+	mu     sync.Mutex // guards the waits on cond
 	cond   *sync.Cond
-	active int
-	paused bool
 }
 
 func newGate() *gate {
@@ -273,21 +275,26 @@ func newGate() *gate {
 }
 
 func (g *gate) enter() {
-	g.mu.Lock()
-	for g.paused {
-		g.cond.Wait()
+	for {
+		g.active.Add(1)
+		if !g.paused.Load() {
+			return
+		}
+		g.leave()
+		g.mu.Lock()
+		for g.paused.Load() {
+			g.cond.Wait()
+		}
+		g.mu.Unlock()
 	}
-	g.active++
-	g.mu.Unlock()
 }
 
 func (g *gate) leave() {
-	g.mu.Lock()
-	g.active--
-	if g.active == 0 {
+	if g.active.Add(-1) == 0 && g.paused.Load() {
+		g.mu.Lock()
 		g.cond.Broadcast()
+		g.mu.Unlock()
 	}
-	g.mu.Unlock()
 }
 
 // pause holds new Sends back and waits until those in progress have
@@ -302,10 +309,10 @@ func (g *gate) pause(deadline time.Time) bool {
 	defer t.Stop()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.paused = true
-	for g.active > 0 {
+	g.paused.Store(true)
+	for g.active.Load() > 0 {
 		if !time.Now().Before(deadline) {
-			g.paused = false
+			g.paused.Store(false)
 			g.cond.Broadcast()
 			return false
 		}
@@ -316,7 +323,7 @@ func (g *gate) pause(deadline time.Time) bool {
 
 func (g *gate) resume() {
 	g.mu.Lock()
-	g.paused = false
+	g.paused.Store(false)
 	g.cond.Broadcast()
 	g.mu.Unlock()
 }

@@ -219,10 +219,11 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("the connection to the replaced source is still open: read = %v", err)
 	}
-	c2, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var c2 net.Conn
+	waitUntil(t, "the restarted source to listen", func() bool {
+		c2, err = net.Dial("tcp", addr)
+		return err == nil
+	})
 	defer c2.Close()
 	fmt.Fprintf(c2, "<13>1 - host app - - - three\n")
 	delivered("a", 3)
