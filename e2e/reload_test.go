@@ -14,14 +14,15 @@ import (
 	"github.com/sluicehq/sluice/internal/metrictest"
 )
 
-// reloadConfig tails in into out1 and, if both, into out2 too, with the
-// admin listener on adminPort.
+// reloadConfig tails in into out1, through a disk buffer (whose spool a
+// reload closes before it opens it again), and, if both, into out2 too,
+// with the admin listener on adminPort.
 func reloadConfig(dir, in string, adminPort int, both bool) string {
 	dest := func(name string) string {
 		return fmt.Sprintf(`%q: {"type": "file", "path": %q, "maxBytes": 0, "batch": {"count": 256, "age": "20ms"}}`,
 			name, filepath.Join(dir, name+".ndjson"))
 	}
-	dests := dest("out1")
+	dests := strings.Replace(dest("out1"), `"batch"`, `"buffer": {"type": "disk"}, "batch"`, 1)
 	if both {
 		dests += ", " + dest("out2")
 	}
@@ -85,7 +86,9 @@ func (w *writer) halt() int64 {
 // config in between, which is refused while the running one goes on:
 // out1, configured throughout, gets every line; out2 gets every line
 // written after a reload that added it was done and read before the
-// reload that removes it was asked for. The reloads are counted.
+// reload that removes it was asked for. The file source, whose config
+// never changes, runs throughout; out1's disk buffer is drained, closed
+// and opened again at each reload. The reloads are counted.
 func TestReloadUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.log")
@@ -154,6 +157,12 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	if out1.dups > 0 || out2.dups > 0 {
 		t.Errorf("duplicates after clean drains: out1 %d, out2 %d", out1.dups, out2.dups)
+	}
+	if n := strings.Count(d.logs.String(), `msg="spool: opened" destination=out1`); n != 2*cycles+1 {
+		t.Errorf("out1's spool was opened %d times, want %d: once at the start and once per reload", n, 2*cycles+1)
+	}
+	if strings.Contains(d.logs.String(), `msg="file source: resuming"`) {
+		t.Error("the file source restarted, though its config never changed")
 	}
 	for _, want := range []string{"reload refused", "sources.log.paths"} {
 		if !strings.Contains(d.logs.String(), want) {
