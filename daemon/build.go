@@ -227,7 +227,6 @@ func (p *Plan) newBuffer(spec bufferSpec, inner dest, runners []sluice.Runner, l
 	if err != nil {
 		return nil, err
 	}
-	ms.spools.add(spec.name, b.sp.Stats)
 	return b, nil
 }
 
@@ -269,9 +268,11 @@ func Reject(m msg, reason string) msg {
 // destinations, and acks when every one of those sends has acked.
 // Filtered events count as delivered.
 type router struct {
-	routes  []route
-	m       *Metrics // the source's: counts what is acked
-	targets *targets // of events handlers divert
+	routes  []route      // replaced only while gate is paused
+	targets *targets     // of events handlers divert; replaced with routes
+	gate    *gate        // set before the source starts
+	m       *Metrics     // the source's: counts what is acked
+	pending atomic.Int64 // events sent and not yet acked
 }
 
 type route struct {
@@ -285,7 +286,9 @@ type route struct {
 
 // Send is safe for concurrent use if the handlers and destinations are.
 func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
-	ack = countAcks(r.m, len(msgs), ack)
+	r.gate.enter()
+	defer r.gate.leave()
+	ack = r.acked(len(msgs), ack)
 	// The common case, one route and no handlers or condition: no copy.
 	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 && r.routes[0].cond == nil {
 		return r.routes[0].to.Send(ctx, ack, msgs...)
@@ -331,6 +334,20 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 		}
 	}
 	return nil
+}
+
+// acked returns an ack, called at most once, that counts n events acked
+// and no longer pending, then calls ack.
+func (r *router) acked(n int, ack func()) func() {
+	r.pending.Add(int64(n))
+	var once atomic.Bool
+	return func() {
+		if once.CompareAndSwap(false, true) {
+			r.pending.Add(-int64(n))
+			r.m.Acked(n)
+			sluice.Ack(ack)
+		}
+	}
 }
 
 // countAcks returns an ack that counts n events acked in m, then calls

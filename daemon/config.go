@@ -22,7 +22,8 @@ type File struct {
 	// "./sluice-data".
 	DataDir string `json:"dataDir"`
 	// ShutdownTimeout bounds the drain on SIGINT or SIGTERM: sources stop,
-	// in-flight events are delivered, destinations flush. Default 30s.
+	// in-flight events are delivered, destinations flush. A reload drains
+	// what it replaces within it too. Default 30s.
 	ShutdownTimeout time.Duration `json:"shutdownTimeout"`
 	// Log configures the daemon's own logs.
 	Log LogConfig `json:"log"`

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 )
 
 //go:embed default.hujson
@@ -26,10 +27,18 @@ func DefaultConfig() []byte { return defaultConfig }
 
 // Daemon is a loaded config, ready to run.
 type Daemon struct {
+	log *slog.Logger
+	ms  *metricSet
+	reg *Registry
+
+	mu   sync.Mutex // guards what follows, which a reload replaces
 	plan *Plan
-	log  *slog.Logger
-	ms   *metricSet
 	g    *graph
+	data []byte // the config running
+
+	reloadMu sync.Mutex      // one reload at a time
+	reloads  chan *reloadReq // to Run
+	stopped  chan struct{}   // closed when Run returns
 }
 
 // New loads config data against r and builds every component; it does no
@@ -47,7 +56,15 @@ func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{plan: p, log: log, ms: ms, g: g}, nil
+	return &Daemon{plan: p, log: log, ms: ms, reg: r, g: g, data: data,
+		reloads: make(chan *reloadReq), stopped: make(chan struct{})}, nil
+}
+
+// running returns the plan and graph running, or to run.
+func (d *Daemon) running() (*Plan, *graph) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.plan, d.g
 }
 
 // Run runs the daemon until ctx is done, then drains within the config's
@@ -55,13 +72,19 @@ func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
 // and returns the failure. A drain that left events undelivered (a
 // destination down, or stopped before it could start) is not clean: Run
 // returns errors wrapping [sluice.ErrUndelivered] that count them.
+//
+// A [Daemon.Reload] replaces what changed, draining each part it
+// replaces the same way; the admin listener goes on serving throughout.
+// Run may be called once.
 func (d *Daemon) Run(ctx context.Context) error {
-	if err := writableDir(d.plan.File.DataDir); err != nil {
-		d.log.Error("cannot start", "component", "dataDir", "path", d.plan.File.DataDir, "err", err)
+	defer close(d.stopped)
+	plan, g := d.running()
+	if err := writableDir(plan.File.DataDir); err != nil {
+		d.log.Error("cannot start", "component", "dataDir", "path", plan.File.DataDir, "err", err)
 		return fmt.Errorf("data directory: %w", err)
 	}
-	state := &runState{busy: d.g.busy}
-	if c := d.plan.File.Admin; c != nil {
+	state := &runState{busy: func() string { _, g := d.running(); return g.busy() }}
+	if c := plan.File.Admin; c != nil {
 		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		wait, err := serveAdmin(actx, c, d.ms, state, d.log)
 		if err != nil {
@@ -72,7 +95,66 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wait()
 		defer cancel()
 	}
-	err := d.g.run(ctx, d.log, d.plan.File.ShutdownTimeout, state)
+	l := start(g, d.log, state)
+	d.ms.spools.set(g.buffers())
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("stopping: draining in-flight events", "timeout", plan.File.ShutdownTimeout)
+		case <-l.failed.Done():
+			d.log.Error("stopping after a failure", "err", l.failed.Err())
+		case <-l.sourcesDone():
+			d.log.Info("every source has ended")
+		case next := <-d.reloads:
+			var err error
+			if l, err = d.apply(l, plan, next); err != nil {
+				next.done <- err
+				return d.end(err)
+			}
+			if err := l.failed.Err(); err != nil {
+				d.ms.reloads.WithLabelValues("failed").Inc()
+				next.done <- fmt.Errorf("a component failed during the reload: %w", err)
+				continue // and stop
+			}
+			plan, g = next.plan, l.g
+			d.mu.Lock()
+			d.plan, d.g, d.data = plan, g, next.data
+			d.mu.Unlock()
+			d.ms.spools.set(g.buffers())
+			d.ms.reloads.WithLabelValues("ok").Inc()
+			d.log.Info("reloaded: running the new config", "sources", len(plan.Sources), "destinations", len(plan.Destinations), "routes", len(plan.Routes))
+			next.done <- nil
+			continue
+		}
+		return d.end(l.stop(plan.File.ShutdownTimeout))
+	}
+}
+
+// apply runs next in place of l, the graph of plan cur, in place when it
+// can, otherwise by stopping l and starting next, and returns what runs.
+// A failure of l while it drains is returned, counted as a failed reload.
+func (d *Daemon) apply(l *live, cur *Plan, next *reloadReq) (*live, error) {
+	timeout := cur.File.ShutdownTimeout
+	c := diff(cur, next.plan)
+	d.log.Info("reload: applying the new config", "restartSources", c.sources, "rebuildSinks", c.sinks, "restartAll", c.all)
+	if !c.all && l.apply(next.g, c, timeout) {
+		return l, nil
+	}
+	d.log.Info("reload: draining the running config", "timeout", timeout)
+	err := l.stop(timeout)
+	if err != nil && !onlyUndelivered(err) {
+		d.ms.reloads.WithLabelValues("failed").Inc()
+		return nil, fmt.Errorf("the running config failed while it drained for the reload: %w", err)
+	}
+	if err != nil {
+		d.log.Error("reload: the old config stopped with events not delivered (not acknowledged: replayable sources, such as files, read them again now)", "err", err)
+	}
+	l.state.restart()
+	return start(next.g, d.log, l.state), nil
+}
+
+// end logs how Run ends and returns err.
+func (d *Daemon) end(err error) error {
 	switch {
 	case onlyUndelivered(err):
 		d.log.Error("stopped with events not delivered (not acknowledged: replayable sources send them again after a restart)", "err", err)

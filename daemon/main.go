@@ -18,8 +18,8 @@ import (
 const usage = `sluiced moves events from sources to destinations, reliably.
 
 Usage:
-  sluiced run [[--config] FILE]     run until SIGINT or SIGTERM, then drain and exit
-                                    (SIGHUP is logged and ignored)
+  sluiced run [[--config] FILE]     run until SIGINT or SIGTERM, then drain and exit;
+                                    SIGHUP (or --watch) reloads the config
   sluiced validate [--config] FILE  check a config without running it
   sluiced spool inspect|verify [[--config] FILE]
                                     report on, or check, the disk buffers
@@ -91,16 +91,21 @@ func load(path string, r *Registry, log *slog.Logger) (*Daemon, error) {
 }
 
 func runCmd(args []string, stderr io.Writer, r *Registry) int {
-	fs, path := flags("run", "run [[--config] FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0; 3 if events were left undelivered (not\nacknowledged), 1 after a failure. A second signal exits at once; SIGHUP is\nlogged and ignored.\nWithout a config file it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
+	fs, path := flags("run", "run [[--config] FILE]\n\nRuns until SIGINT or SIGTERM, then stops taking input, delivers what is in flight\nwithin shutdownTimeout, and exits 0; 3 if events were left undelivered (not\nacknowledged), 1 after a failure. A second signal exits at once.\nSIGHUP reloads the config file (so does a change to it, with --watch): a new\nconfig that is not valid is logged and refused, and the running one runs on;\na valid one restarts the sources whose config changed and, if any destination\nor route changed, rebuilds them, draining what they hold as at a stop.\nWithout a config file it runs the embedded default: syslog on 127.0.0.1:5514\n(UDP and TCP) to NDJSON files under ./sluice-data/.", stderr)
 	level := fs.String("log-level", "", "log `level` (debug, info, warn, error); overrides log.level")
 	format := fs.String("log-format", "", "log `format` (text, json); overrides log.format")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`, for go tool pprof")
+	watch := fs.Bool("watch", false, "reload the config when its file changes (read every 250ms), as SIGHUP does")
 	if err := parseArgs(fs, path, args); err != nil {
 		return exitUsage(err)
 	}
-	// SIGHUP (a terminal closing, or an operator asking for a reload)
-	// would kill the process by default: until reload exists it is
-	// logged, once the logger exists, and ignored.
+	if *watch && *path == "" {
+		fmt.Fprintln(stderr, "sluiced run: --watch needs a config file: sluiced run --watch FILE")
+		return 2
+	}
+	// SIGHUP (an operator asking for a reload, or a terminal closing)
+	// would kill the process by default: it is caught before the config
+	// loads, and reloads it once the daemon runs.
 	hups := make(chan os.Signal, 1)
 	signal.Notify(hups, syscall.SIGHUP)
 	defer func() {
@@ -147,9 +152,13 @@ func runCmd(args []string, stderr io.Writer, r *Registry) int {
 	defer signal.Stop(sigs)
 	go func() {
 		for range hups {
-			d.log.Warn("SIGHUP ignored: reload not supported yet; restart sluiced to apply a new config")
+			d.log.Info("SIGHUP: reloading the config")
+			_ = d.reloadFile(ctx, *path) // logged and counted
 		}
 	}()
+	if *watch {
+		go d.watch(ctx, *path, watchInterval)
+	}
 	go func() {
 		if _, ok := <-sigs; !ok {
 			return

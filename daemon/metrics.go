@@ -26,6 +26,7 @@ type metricSet struct {
 	flushTime   *prometheus.HistogramVec
 	spoolFsync  *prometheus.HistogramVec
 	spools      *spoolCollector
+	reloads     *prometheus.CounterVec // by result: "ok" or "failed"
 }
 
 func newMetricSet() *metricSet {
@@ -52,9 +53,13 @@ func newMetricSet() *metricSet {
 		spoolFsync: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "spool_fsync_duration_seconds",
 			Help: "Time of one fsync of a disk buffer's spool.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"buffer"}),
 		spools: newSpoolCollector(),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Name: "reloads_total",
+			Help: `Config reloads (SIGHUP, or run --watch), by result: "ok" (running the new config, or it was unchanged) or "failed" (refused: the old one runs on).`}, []string{"result"}),
 	}
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("failed")
 	m.reg.MustRegister(m.eventsIn, m.bytesIn, m.eventsOut, m.bytesOut, m.acked, m.errors, m.dropped, m.parseFailed,
-		m.inFlight, m.batchSize, m.flushTime, m.spoolFsync, m.spools,
+		m.inFlight, m.batchSize, m.flushTime, m.spoolFsync, m.spools, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

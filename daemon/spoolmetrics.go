@@ -43,12 +43,16 @@ func newSpoolCollector() *spoolCollector {
 	}
 }
 
-// add reports the spool behind stats as buffer name.
-func (c *spoolCollector) add(name string, stats func() spool.Stats) {
+// set reports the spools of bs, and no others: those of the graph
+// running, which a reload replaces.
+func (c *spoolCollector) set(bs []*diskBuffer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.names = append(c.names, name)
-	c.stats = append(c.stats, stats)
+	c.names, c.stats = nil, nil
+	for _, b := range bs {
+		c.names = append(c.names, b.name)
+		c.stats = append(c.stats, b.sp.Stats)
+	}
 }
 
 func (c *spoolCollector) Describe(ch chan<- *prometheus.Desc) {

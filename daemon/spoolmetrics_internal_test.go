@@ -19,7 +19,8 @@ import (
 // series that showed another field, or none, fails.
 func TestSpoolCollector(t *testing.T) {
 	c := newSpoolCollector()
-	c.add("b", func() spool.Stats {
+	c.names = []string{"b"}
+	c.stats = append(c.stats, func() spool.Stats {
 		return spool.Stats{Segments: 1, Bytes: 2, Records: 3, OldestUnacked: time.Now().Add(-time.Hour), Skipped: 5,
 			CorruptRegions: 6, CorruptBytes: 7, TornBytes: 8, Dropped: 9, Fsyncs: 10, NoSpace: true, NoSpaceWrites: 12, PositionErrors: 13}
 	})

@@ -98,11 +98,18 @@ func (l *logBuffer) String() string {
 // start runs sluiced with config and waits until its sources listen.
 func start(t *testing.T, dir, config string) *daemon {
 	t.Helper()
+	return startWith(t, dir, config)
+}
+
+// startWith is start with more arguments for "sluiced run", such as
+// --watch. The config is dir/sluiced.hujson.
+func startWith(t *testing.T, dir, config string, args ...string) *daemon {
+	t.Helper()
 	path := filepath.Join(dir, "sluiced.hujson")
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: exec.Command(sluiced, "run", "--config", path), logs: &logBuffer{}, done: make(chan error, 1)}
+	d := &daemon{cmd: exec.Command(sluiced, append([]string{"run", "--config", path}, args...)...), logs: &logBuffer{}, done: make(chan error, 1)}
 	d.cmd.Dir = dir
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
