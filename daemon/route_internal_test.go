@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice"
@@ -86,5 +87,50 @@ func BenchmarkRouteSelect(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// splitRejected moves exactly the messages marked by Reject, keeps the
+// others in order, never changes its input, and allocates only when it
+// finds a rejected one.
+func TestSplitRejected(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		in             []string // "!x" is x rejected
+		kept, rejected []string
+	}{
+		{"none", nil, nil, nil},
+		{"all kept", []string{"a", "b"}, []string{"a", "b"}, nil},
+		{"first", []string{"!a", "b", "c"}, []string{"b", "c"}, []string{"a"}},
+		{"middle", []string{"a", "!b", "c"}, []string{"a", "c"}, []string{"b"}},
+		{"last", []string{"a", "b", "!c"}, []string{"a", "b"}, []string{"c"}},
+		{"all", []string{"!a", "!b"}, nil, []string{"a", "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []msg
+			for _, s := range tc.in {
+				if r, ok := strings.CutPrefix(s, "!"); ok {
+					in = append(in, Reject(msgs(r)[0], "bad"))
+				} else {
+					in = append(in, msgs(s)[0])
+				}
+			}
+			before := raws(in)
+			prior := msgs("earlier")
+			kept, rejected := splitRejected(in, prior)
+			if got := raws(kept); !slices.Equal(got, tc.kept) {
+				t.Errorf("kept %q, want %q", got, tc.kept)
+			}
+			if got := raws(rejected); !slices.Equal(got, append([]string{"earlier"}, tc.rejected...)) {
+				t.Errorf("rejected %q, want earlier then %q", got, tc.rejected)
+			}
+			if !slices.Equal(raws(in), before) {
+				t.Errorf("input changed to %q", raws(in))
+			}
+		})
+	}
+	in := msgs("a", "b", "c")
+	if n := testing.AllocsPerRun(100, func() { splitRejected(in, nil) }); n != 0 {
+		t.Errorf("%v allocations with nothing rejected, want 0", n)
 	}
 }
