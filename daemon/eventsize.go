@@ -12,17 +12,17 @@ import (
 )
 
 // EventLimiter is implemented by the config of a source that bounds the
-// size of its events. MaxRecordBytes returns an upper bound of the record
+// size of its events. RecordLimit returns an upper bound of the record
 // ([event.Event.AppendRecord]) of any event the source makes, not
 // counting the names, host and file path that every record carries
 // (recordOverhead covers them), and the config field that sets the bound,
 // such as "maxBodyBytes". validate then checks that every disk buffer
 // behind the source holds such a record.
 type EventLimiter interface {
-	MaxRecordBytes() (n int64, field string)
+	RecordLimit() (n int64, field string)
 }
 
-// recordOverhead bounds what a record holds besides what MaxRecordBytes
+// recordOverhead bounds what a record holds besides what RecordLimit
 // counts: the source's name and type, host, content type, file path,
 // times and lengths.
 const recordOverhead = 8 << 10
@@ -44,7 +44,7 @@ func (p *Plan) checkEventSizes() []error {
 	}{}
 	for _, s := range p.Sources {
 		if l, ok := s.Config.(EventLimiter); ok {
-			n, field := l.MaxRecordBytes()
+			n, field := l.RecordLimit()
 			limits[s.Name] = struct {
 				n     int64
 				field string
@@ -130,6 +130,38 @@ func recordSize(e *event.Event, max int) int {
 		return 0
 	}
 	return len(e.AppendRecord(nil))
+}
+
+// refuse moves the msgs whose record is larger than b's spool takes to
+// rejected, marked for the route's dead letter with the reason (see
+// [Reject]); the caller's route has one, and the source's ack then waits
+// for the dead letter's write. Each is counted (sluice_errors_total,
+// cause "tooLarge") and logged at most every 10s. msgs is never modified;
+// refuse allocates only when it finds one.
+func (b *diskBuffer) refuse(msgs, rejected []msg) (kept, _ []msg) {
+	for i := range msgs {
+		n := recordSize(&msgs[i].Value, b.maxRec)
+		if n <= b.maxRec {
+			if kept != nil {
+				kept = append(kept, msgs[i])
+			}
+			continue
+		}
+		if kept == nil {
+			kept = append(make([]msg, 0, len(msgs)-1), msgs[:i]...)
+		}
+		reason := fmt.Sprintf("too large for the spool: %d bytes, buffer %s segmentBytes %d", n, b.name, b.seg)
+		rejected = append(rejected, Reject(msgs[i], reason))
+		b.m.Error("tooLarge")
+		b.tooLarge.Do(func() {
+			b.log.Warn("buffer: an event too large for the spool goes to the route's dead letter (logged at most every 10s); raise segmentBytes",
+				"bytes", n, "max", b.maxRec, "source", msgs[i].Value.Source)
+		})
+	}
+	if kept == nil {
+		return msgs, rejected
+	}
+	return kept, rejected
 }
 
 // every runs a function at most once every 10s; it is safe for concurrent

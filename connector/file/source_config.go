@@ -37,7 +37,10 @@ type SourceConfig struct {
 	PollInterval time.Duration `json:"pollInterval"`
 	// MaxLineBytes is the longest line kept in one event, in bytes. A
 	// longer line is cut into events of this size, each but the last
-	// flagged "split". Default 1048576 (1 MiB).
+	// flagged "split", in order: no byte is lost, and no piece is larger
+	// than a disk buffer behind the source is checked to hold (a long
+	// line is data, not an error, so it is not dead-lettered). Default
+	// 1048576 (1 MiB).
 	MaxLineBytes int `json:"maxLineBytes"`
 	// Multiline, if set, joins lines into events: see [MultilineConfig].
 	// Default unset: one event per line.

@@ -35,12 +35,18 @@ type Config struct {
 	// Restart is the back-off between restarts of journalctl when it
 	// exits. Default: from 100ms, doubling, up to 30s.
 	Restart retry.Policy `json:"restart"`
+	// MaxEntryBytes is the largest entry taken, counted as the names and
+	// values of its fields plus 8 bytes per field. A larger entry (such as
+	// a core dump systemd-coredump stored in the journal) is not passed
+	// on: it is marked delivered for the cursor, counted (dropped, cause
+	// "oversize") and logged. Default 1048576 (1 MiB).
+	MaxEntryBytes int `json:"maxEntryBytes"`
 }
 
 // DefaultConfig returns the defaults; StateDir is left empty, to be set
 // from the daemon's data directory.
 func DefaultConfig() Config {
-	return Config{Journalctl: "journalctl", StartAt: "end", CheckpointInterval: time.Second}
+	return Config{Journalctl: "journalctl", StartAt: "end", CheckpointInterval: time.Second, MaxEntryBytes: 1 << 20}
 }
 
 // Validate reports fields out of range.
@@ -54,6 +60,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CheckpointInterval <= 0 {
 		errs = append(errs, errors.New("checkpointInterval: must be positive"))
+	}
+	if c.MaxEntryBytes < 1 {
+		errs = append(errs, fmt.Errorf("maxEntryBytes: must be at least 1, got %d", c.MaxEntryBytes))
 	}
 	for _, u := range c.Units {
 		if u == "" || strings.ContainsAny(u, "\n") {

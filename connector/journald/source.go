@@ -43,11 +43,13 @@ import (
 // it. Methods must be safe for concurrent use.
 type Counters interface {
 	Error(cause string)
+	Dropped(cause string, n int)
 }
 
 type nopCounters struct{}
 
-func (nopCounters) Error(string) {}
+func (nopCounters) Error(string)        {}
+func (nopCounters) Dropped(string, int) {}
 
 // Option configures a Source.
 type Option func(*Source)
@@ -218,6 +220,7 @@ func (s *Source) readOnce(ctx context.Context, path string, cursor *string) (int
 			}
 			break
 		}
+		size := entryBytes(fields)
 		ev, c := s.event(fields, time.Now())
 		if c == "" {
 			c = *cursor // no cursor: resume as if after the entry before
@@ -229,6 +232,12 @@ func (s *Source) readOnce(ctx context.Context, path string, cursor *string) (int
 					s.log.Warn("saving the cursor", "err", err)
 				}
 			}
+		}
+		if size > s.cfg.MaxEntryBytes {
+			s.oversize(&ev, size, c)
+			ack()
+			*cursor = c
+			continue
 		}
 		if err := s.q.Send(ctx, ack, sluice.Message[event.Event]{Value: ev}); err != nil {
 			break // ctx is done

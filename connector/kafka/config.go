@@ -47,6 +47,12 @@ type SourceConfig struct {
 	// partitions; fetching pauses at the bound (back-pressure). Default
 	// 10000.
 	MaxPending int `json:"maxPending"`
+	// MaxMessageBytes is the largest record value taken. A larger record
+	// is not passed on: it is acked at once (its offset is committed with
+	// the others), counted (dropped, cause "oversize") and logged. Raise
+	// it with the topic's max.message.bytes. Default 1048576 (1 MiB, about
+	// the broker's default message.max.bytes).
+	MaxMessageBytes int `json:"maxMessageBytes"`
 	// StopTimeout bounds how long a stop waits for the records handed out
 	// to be acked, for a last commit. Default 5s.
 	StopTimeout time.Duration `json:"stopTimeout"`
@@ -147,7 +153,7 @@ const (
 // no brokers or topics.
 func DefaultSourceConfig() SourceConfig {
 	return SourceConfig{Group: defaultGroup, StartAt: "beginning", SessionTimeout: 10 * time.Second,
-		CommitInterval: time.Second, MaxPending: 10_000, StopTimeout: 5 * time.Second, ClientID: defaultClientID}
+		CommitInterval: time.Second, MaxPending: 10_000, MaxMessageBytes: 1 << 20, StopTimeout: 5 * time.Second, ClientID: defaultClientID}
 }
 
 // DefaultDestinationConfig returns a DestinationConfig with every default
@@ -181,6 +187,9 @@ func (c *SourceConfig) Validate() error {
 	}
 	if c.MaxPending < 0 {
 		errs = append(errs, field("maxPending", "must not be negative"))
+	}
+	if c.MaxMessageBytes < 1 {
+		errs = append(errs, field("maxMessageBytes", "must be at least 1"))
 	}
 	return errors.Join(errs...)
 }

@@ -22,8 +22,9 @@ func Register(r *daemon.Registry) {
 				WithSourceLogger(env.Logger),
 				WithInstanceIDFile(filepath.Join(env.DataDir, "kafka", env.Name+".instance-id")),
 				WithSourceHooks(SourceHooks{
-					Dropped: func(n int) { m.Dropped("revoked", n) },
-					Failed:  m.Error,
+					Dropped:  func(n int) { m.Dropped("revoked", n) },
+					Failed:   m.Error,
+					Oversize: func() { m.Dropped("oversize", 1) },
 				}))
 		})
 	daemon.RegisterDestination(r, "kafka", "events produced to a Kafka topic, one record each, idempotent producer; acked when the brokers acknowledge (acks)",

@@ -111,6 +111,9 @@ type SourceHooks struct {
 	// lost its partitions without revoking them, such as after a session
 	// timeout).
 	Failed func(cause string)
+	// Oversize is called with each record over MaxMessageBytes, acked
+	// without being handed out.
+	Oversize func()
 }
 
 // WithSourceLogger sets the logger for connecting, rebalances, commits
@@ -176,6 +179,9 @@ func fillSource(c *SourceConfig) {
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = d.CommitInterval
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = d.MaxPending
@@ -502,6 +508,10 @@ func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Even
 		}
 		for ; c.off < len(c.items) && n < len(msgs); c.off++ {
 			it := &c.items[c.off]
+			if len(it.rec.Value) > s.cfg.MaxMessageBytes {
+				s.oversize(it)
+				continue
+			}
 			msgs[n], acks[n] = s.message(it.rec, c.at), s.ackFunc(it)
 			n++
 		}

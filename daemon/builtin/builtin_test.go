@@ -108,3 +108,20 @@ func TestBuildTagsLeaveConnectorsOut(t *testing.T) {
 		}
 	}
 }
+
+// Every source bounds its events, so that validate can check the disk
+// buffers behind it (see daemon.EventLimiter), with a default bound.
+func TestEverySourceBoundsItsEvents(t *testing.T) {
+	r := builtin.Registry()
+	for _, typ := range r.Types(daemon.KindSource) {
+		c, _, _ := r.Defaults(daemon.KindSource, typ)
+		l, ok := c.(daemon.EventLimiter)
+		if !ok {
+			t.Errorf("source %q: its config %T is no daemon.EventLimiter", typ, c)
+			continue
+		}
+		if n, field := l.RecordLimit(); n <= 0 || field == "" {
+			t.Errorf("source %q: RecordLimit() = %d, %q; want a default bound and its field", typ, n, field)
+		}
+	}
+}
