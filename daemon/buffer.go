@@ -46,8 +46,9 @@ type diskBuffer struct {
 	stop    time.Duration // bound on the stop
 	log     *slog.Logger
 	m       *Metrics
-	maxRec  int // largest record the spool takes
-	maxSend int // most bytes of records, with their headers, in one spool Send
+	maxRec  int   // largest record the spool takes
+	seg     int64 // the spool's segmentBytes, for messages
+	maxSend int   // most bytes of records, with their headers, in one spool Send
 
 	recs     sync.Pool // *[]sluice.Message[[]byte], the records of one write
 	tooLarge every     // spaces the log lines about events too large for the spool
@@ -61,7 +62,7 @@ func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, ru
 	}
 	b := &diskBuffer{name: name, sp: sp, inner: inner, runners: runners, stop: stop, log: log, m: m,
 		loops: cmpOr(bc.Parallelism, defaultBufferParallelism)}
-	b.maxRec = int(maxRecord(c))
+	b.maxRec, b.seg = int(maxRecord(c)), c.SegmentBytes
 	b.maxSend = int(min(maxSendBytes, (c.MaxBytes-c.SegmentBytes)/2))
 
 	b.recs.New = func() any { return new([]sluice.Message[[]byte]) }
@@ -86,12 +87,16 @@ func cmpOr[T comparable](v, def T) T {
 // Send queues msgs to be written to the spool; ack is called once they
 // are durable there. The buffer's metrics count them in, and acked.
 //
-// An event whose record is larger than the spool takes (a source that
-// declares no bound, or a handler that made it grow; validate refuses the
-// sources whose bound does not fit) is not spooled and never dropped: it
-// goes straight to the destination behind the buffer, as with a memory
-// buffer, and is acked once the destination has written it. It is counted
-// (sluice_errors_total, cause "tooLarge") and logged.
+// An event whose record is larger than the spool takes (grown by a
+// handler, or past a source's bound that validate checked; a route with a
+// dead letter sends it there instead, see refuse) is not spooled and
+// never dropped: it goes straight to the destination behind the buffer,
+// as with a memory buffer, and is acked once the destination has written
+// it. It is counted (sluice_errors_total, cause "tooLarge") and logged.
+// Dropping it would lose an event its source is then told is delivered;
+// not acking it would hold a replayable source (file, kafka, journald) at
+// it for good, as a source cannot be told "refused"; around the spool it
+// is only unprotected by the spool while the destination writes it.
 func (b *diskBuffer) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	bytes, big := 0, 0
 	for i := range msgs {

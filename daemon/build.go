@@ -205,9 +205,15 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		if _, ok := tg.routes[r.Name]; !ok {
 			tg.routes[r.Name] = to
 		}
+		var small *diskBuffer // of the route's spools, the one that takes the smallest records
+		for _, d := range append(fanout{to}, ds...) {
+			if b, ok := d.(*diskBuffer); ok && (small == nil || b.maxRec < small.maxRec) {
+				small = b
+			}
+		}
 		for _, from := range r.From {
 			if rt, ok := routers[from]; ok {
-				rt.routes = append(rt.routes, route{cond: r.cond, handlers: hs, to: to, deadLetter: dl,
+				rt.routes = append(rt.routes, route{cond: r.cond, handlers: hs, to: to, deadLetter: dl, spool: small,
 					log: log.With("route", r.Name), m: ms.named("route", r.Name)})
 			}
 		}
@@ -282,6 +288,10 @@ type route struct {
 	handlers   []namedHandler
 	to         dest // the route's destinations, or its buffer in front of them
 	deadLetter dest // takes the events its handlers reject; nil if none
+	// spool is the disk buffer on the route that takes the smallest
+	// records, nil if none: with a dead letter, an event too large for it
+	// goes to the dead letter (see diskBuffer.refuse).
+	spool *diskBuffer
 }
 
 // Send is safe for concurrent use if the handlers and destinations are.
@@ -289,8 +299,9 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	r.gate.enter()
 	defer r.gate.leave()
 	ack = r.acked(len(msgs), ack)
-	// The common case, one route and no handlers or condition: no copy.
-	if len(r.routes) == 1 && len(r.routes[0].handlers) == 0 && r.routes[0].cond == nil {
+	// The common case, one route and no handlers, condition or check of
+	// sizes: no copy.
+	if len(r.routes) == 1 && r.routes[0].plain() {
 		return r.routes[0].to.Send(ctx, ack, msgs...)
 	}
 	var buf [8][]msg
@@ -334,6 +345,11 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 		}
 	}
 	return nil
+}
+
+// plain reports whether the route passes every event on as it is.
+func (rt *route) plain() bool {
+	return len(rt.handlers) == 0 && rt.cond == nil && (rt.deadLetter == nil || rt.spool == nil)
 }
 
 // acked returns an ack, called at most once, that counts n events acked
@@ -420,6 +436,9 @@ func (rt route) apply(ctx context.Context, msgs []msg, t *targets, divs []divers
 		nh.m.In(len(cur), 0)
 		nh.m.Out(len(next), 0)
 		cur = next
+	}
+	if rt.deadLetter != nil && rt.spool != nil {
+		cur, rejected = rt.spool.refuse(cur, rejected)
 	}
 	for i, m := range rejected {
 		reason, _ := m.Attributes.Get(RejectAttr)
