@@ -84,7 +84,9 @@ type RouteConfig struct {
 	Handlers []json.RawMessage `json:"handlers"`
 	// DeadLetter names the destination that takes the events a handler of
 	// this route rejects (parse or remap with "onError": "deadLetter"),
-	// with the reason in their deadLetter.error field. Default: none.
+	// and those too large for a disk buffer on the route (a handler grew
+	// them), with the reason in their deadLetter.error field; their
+	// source's ack waits for its write. Default: none.
 	DeadLetter string `json:"deadLetter"`
 	// Name names the route in logs and metrics, and its disk buffer's
 	// directory. Default "route-<index>".

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,5 +31,37 @@ func TestRecordBound(t *testing.T) {
 		if n := len(e.AppendRecord(nil)); recordSize(&e, n-1) != n {
 			t.Errorf("recordSize with a max below the record = %d, want %d", recordSize(&e, n-1), n)
 		}
+	}
+}
+
+// refuse moves exactly the events too large for the spool to rejected,
+// with the reason, keeps the others in order, never changes its input,
+// and allocates nothing when every event fits.
+func TestRefuse(t *testing.T) {
+	b := &diskBuffer{name: "out", maxRec: 1000, seg: 1024, log: slog.New(slog.DiscardHandler)}
+	ev := func(n int) msg { return msg{Value: event.Event{Raw: []byte(strings.Repeat("r", n))}} }
+	in := []msg{ev(1), ev(2000), ev(3), ev(5000), ev(5)}
+	orig := slices.Clone(in)
+	kept, rejected := b.refuse(in, nil)
+	if len(kept) != 3 || len(kept[0].Value.Raw) != 1 || len(kept[1].Value.Raw) != 3 || len(kept[2].Value.Raw) != 5 {
+		t.Errorf("kept %d events, want the three small ones in order", len(kept))
+	}
+	if len(rejected) != 2 {
+		t.Fatalf("rejected %d, want 2", len(rejected))
+	}
+	for i, m := range rejected {
+		reason, _ := m.Attributes.Get(RejectAttr)
+		if !strings.HasPrefix(reason, "too large for the spool: ") || !strings.HasSuffix(reason, " bytes, buffer out segmentBytes 1024") {
+			t.Errorf("rejected[%d] reason %q", i, reason)
+		}
+	}
+	for i := range in {
+		if _, marked := in[i].Attributes.Get(RejectAttr); marked || len(in[i].Value.Raw) != len(orig[i].Value.Raw) {
+			t.Fatalf("refuse changed its input at %d", i)
+		}
+	}
+	small := []msg{ev(1), ev(2)}
+	if n := testing.AllocsPerRun(100, func() { kept, _ = b.refuse(small, nil) }); n != 0 || &kept[0] != &small[0] {
+		t.Errorf("every event fits: %v allocations, same slice %v; want 0 and the input", n, &kept[0] == &small[0])
 	}
 }
