@@ -184,7 +184,7 @@ func natsProduceLoop(ctx context.Context) error {
 	}
 	fmt.Println("ready")
 	err = scan(func(b []byte) error {
-		_, err := js.PublishAsync(*target, append([]byte(nil), b...))
+		_, err := js.PublishAsync(*target, append([]byte(nil), b...), jetstream.WithStallWait(time.Minute))
 		return err
 	})
 	if err != nil {

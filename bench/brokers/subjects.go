@@ -26,7 +26,7 @@ func sluicedRun(e *env, name string, cfg func(dir string) string, done func() er
 		return benchproc.Result{}, err
 	}
 	p.Start = start
-	return p.Measure(done)
+	return p.Measure(untilExit(p, done))
 }
 
 // plainRun runs this program in a plain-loop role until done holds; the
@@ -38,7 +38,28 @@ func plainRun(e *env, role string, done func() error, args ...string) (benchproc
 		return benchproc.Result{}, err
 	}
 	p.Start = start
-	return p.Measure(done)
+	return p.Measure(untilExit(p, done))
+}
+
+// untilExit is done, failing as soon as p exits: a subject that gives up
+// is not waited for until the timeout.
+func untilExit(p *benchproc.Proc, done func() error) func() error {
+	return func() error {
+		errc := make(chan error, 1)
+		go func() { errc <- done() }()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case err := <-errc:
+				return err
+			case <-tick.C:
+				if p.Exited() {
+					return fmt.Errorf("the subject exited before its work was done")
+				}
+			}
+		}
+	}
 }
 
 // waitFile waits until path holds n events.

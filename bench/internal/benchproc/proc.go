@@ -29,9 +29,20 @@ func (r Result) Rate(n int) float64 { return float64(n) / r.Secs }
 
 // Proc is a subject process.
 type Proc struct {
-	cmd   *exec.Cmd
-	Start time.Time // when the measured work starts; zero: when Measure is called
-	done  chan error
+	cmd    *exec.Cmd
+	Start  time.Time // when the measured work starts; zero: when Measure is called
+	done   chan error
+	exited chan struct{} // closed when the process has exited
+}
+
+// Exited reports whether the process has exited (before Stop).
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
 }
 
 // Start starts cmd and waits for a line of its output holding ready.
@@ -41,8 +52,8 @@ func Start(cmd *exec.Cmd, ready string) (*Proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &Proc{cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); pw.Close() }()
+	p := &Proc{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
+	go func() { err := cmd.Wait(); close(p.exited); p.done <- err; pw.Close() }()
 	found := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
