@@ -49,6 +49,7 @@ var (
 	cases    = flag.String("case", "all", "comma-separated cases (kafka-produce, kafka-consume, nats-produce, nats-consume, mqtt-produce, mqtt-consume) or all")
 	outdir   = flag.String("outdir", "/dev/shm", "directory for files and broker state")
 	before   = flag.String("before", "", "a sluiced binary of another build, run beside this one's as \"(before)\" subjects")
+	profile  = flag.Bool("profile", false, "sluiced writes a CPU profile of each run, cpu.pprof in its directory, which is kept")
 	role     = flag.String("role", "", "internal: kfake or a plain loop")
 	addr     = flag.String("addr", "", "internal: the broker's address")
 	target   = flag.String("target", "", "internal: topic, subject or stream")
@@ -112,7 +113,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if *profile {
+		defer fmt.Printf("\nprofiles kept in %s/*/cpu.pprof\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	e := &env{self: self, dir: dir, n: *events, sluiced: filepath.Join(dir, "sluiced"), input: filepath.Join(dir, "in.log")}
 	if out, err := exec.Command("go", "build", "-o", e.sluiced, "./cmd/sluiced").CombinedOutput(); err != nil {
 		return fmt.Errorf("build sluiced (run from the repository root): %v\n%s", err, out)

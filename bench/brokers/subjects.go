@@ -21,7 +21,11 @@ func sluicedRun(e *env, name string, cfg func(dir string) string, done func() er
 		return benchproc.Result{}, fmt.Errorf("%s is used twice", dir)
 	}
 	start := time.Now()
-	p, err := benchproc.StartSluiced(e.sluiced, dir, cfg(dir))
+	var args []string
+	if *profile {
+		args = []string{"--cpuprofile", filepath.Join(dir, "cpu.pprof")}
+	}
+	p, err := benchproc.StartSluiced(e.sluiced, dir, cfg(dir), args...)
 	if err != nil {
 		return benchproc.Result{}, err
 	}

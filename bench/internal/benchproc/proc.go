@@ -81,8 +81,8 @@ func Start(cmd *exec.Cmd, ready string) (*Proc, error) {
 }
 
 // StartSluiced runs sluiced (bin) with the config cfg, written in dir,
-// and waits until it runs.
-func StartSluiced(bin, dir, cfg string) (*Proc, error) {
+// and the extra arguments of sluiced run, and waits until it runs.
+func StartSluiced(bin, dir, cfg string, args ...string) (*Proc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func StartSluiced(bin, dir, cfg string) (*Proc, error) {
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "run", "--config", path)
+	cmd := exec.Command(bin, append([]string{"run", "--config", path}, args...)...)
 	cmd.Dir = dir
 	return Start(cmd, "msg=running")
 }
