@@ -37,7 +37,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/sluicehq/sluice/bench/internal/benchproc"
@@ -172,15 +171,10 @@ func runCase(e *env, c benchCase) error {
 	var base float64
 	rates := map[string]float64{}
 	for _, s := range subjects {
-		var rs []benchproc.Result
-		for i := range *replicas {
-			r, err := s.run(i)
-			if err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
-			rs = append(rs, r)
+		rs, err := benchproc.Replicas(*replicas, s.run)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		sort.Slice(rs, func(i, j int) bool { return rs[i].Secs < rs[j].Secs })
 		m := rs[len(rs)/2]
 		rates[s.name] = m.Rate(e.n)
 		ratio := ""

@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,15 +191,10 @@ func run() error {
 	fmt.Println("|---|---|---|---|")
 	medians := map[string]benchproc.Result{}
 	for _, s := range subjects {
-		var rs []benchproc.Result
-		for i := range *replicas {
-			r, err := s.run(i)
-			if err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
-			rs = append(rs, r)
+		rs, err := benchproc.Replicas(*replicas, s.run)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		sort.Slice(rs, func(i, j int) bool { return rs[i].Secs < rs[j].Secs })
 		m := rs[len(rs)/2]
 		medians[s.name] = m
 		fmt.Printf("| %s | %.0f | %.2f | %.1f |\n", s.name, m.Rate(*records), m.CPU, float64(m.HWM)/(1<<20))

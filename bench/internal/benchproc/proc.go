@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -165,4 +166,19 @@ func RunToEnd(cmd *exec.Cmd) (Result, error) {
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	return Result{Secs: secs, CPU: cpu, HWM: ru.Maxrss << 10}, nil
+}
+
+// Replicas runs run for replicas 0..k-1 and returns their results, fastest
+// first: the median is the middle one.
+func Replicas(k int, run func(i int) (Result, error)) ([]Result, error) {
+	var rs []Result
+	for i := range k {
+		r, err := run(i)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Secs < rs[j].Secs })
+	return rs, nil
 }
