@@ -93,9 +93,10 @@ func waitFor(what string, ok func() (bool, error)) error {
 }
 
 // fileDest is the config of sluiced's file destination writing raw lines
-// to path, fsyncing batches as large as a consumer's polls.
+// to path, fsyncing batches as large as a consumer's polls, and never
+// rotating (waitFile looks at path alone).
 func fileDest(path string) string {
-	return fmt.Sprintf(`{"type": "file", "path": %q, "format": "raw",
+	return fmt.Sprintf(`{"type": "file", "path": %q, "format": "raw", "maxBytes": 1099511627776,
 		"batch": {"count": 65536, "bytes": 8388608, "age": "200ms", "parallelism": 1, "eager": true}}`, path)
 }
 
