@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +35,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/sluicehq/sluice/bench/internal/benchproc"
 )
 
 var (
@@ -100,14 +101,6 @@ func runSink(addr string) {
 	log.Fatal(gs.Serve(ln))
 }
 
-// result is one replica's figures.
-type result struct {
-	secs, cpu float64
-	hwm       int64
-}
-
-func (r result) rate(n int) float64 { return float64(n) / r.secs }
-
 func run() error {
 	self, err := os.Executable()
 	if err != nil {
@@ -136,83 +129,78 @@ func run() error {
 
 	type subject struct {
 		name string
-		run  func(i int) (result, error)
+		run  func(i int) (benchproc.Result, error)
 	}
 	subjects := []subject{
-		{"receive: pdata counting server", func(i int) (result, error) {
+		{"receive: pdata counting server", func(i int) (benchproc.Result, error) {
 			a := freeAddr()
-			p, err := startProc(exec.Command(self, "-role", "sink", "-addr", a), "ready")
+			p, err := benchproc.Start(exec.Command(self, "-role", "sink", "-addr", a), "ready")
 			if err != nil {
-				return result{}, err
+				return benchproc.Result{}, err
 			}
-			return p.measure(func() error { return send(a, reqs) })
+			return p.Measure(func() error { return send(a, reqs) })
 		}},
-		{"receive: sluiced otlp → file", func(i int) (result, error) {
+		{"receive: sluiced otlp → file", func(i int) (benchproc.Result, error) {
 			a := freeAddr()
 			d := filepath.Join(dir, fmt.Sprintf("recv-%d", i))
 			cfg := fmt.Sprintf(`{"dataDir": %q, "sources": {"in": {"type": "otlp", "grpcAddr": %q}},
 				"destinations": {"out": {"type": "file", "path": %q, "batch": {"count": 4096, "bytes": 8388608, "age": "5ms", "parallelism": 1, "eager": true}}}}`, d, a, filepath.Join(d, "out.ndjson"))
-			p, err := startSluiced(sluiced, d, cfg)
+			p, err := benchproc.StartSluiced(sluiced, d, cfg)
 			if err != nil {
-				return result{}, err
+				return benchproc.Result{}, err
 			}
-			return p.measure(func() error { return send(a, reqs) })
+			return p.Measure(func() error { return send(a, reqs) })
 		}},
-		{"export: OTel SDK otlploggrpc", func(i int) (result, error) {
+		{"export: OTel SDK otlploggrpc", func(i int) (benchproc.Result, error) {
 			a := freeAddr()
-			sink, err := startProc(exec.Command(self, "-role", "sink", "-addr", a), "ready")
+			sink, err := benchproc.Start(exec.Command(self, "-role", "sink", "-addr", a), "ready")
 			if err != nil {
-				return result{}, err
+				return benchproc.Result{}, err
 			}
-			defer sink.stop()
-			p, err := startProc(exec.Command(self, "-role", "sdk", "-addr", a, "-records", strconv.Itoa(*records),
+			defer sink.Stop()
+			p, err := benchproc.Start(exec.Command(self, "-role", "sdk", "-addr", a, "-records", strconv.Itoa(*records),
 				"-batch", strconv.Itoa(*batch)), "ready")
 			if err != nil {
-				return result{}, err
+				return benchproc.Result{}, err
 			}
-			return p.measure(func() error { return waitCount(a, *records) })
+			return p.Measure(func() error { return waitCount(a, *records) })
 		}},
-		{"export: sluiced file → otlp", func(i int) (result, error) {
+		{"export: sluiced file → otlp", func(i int) (benchproc.Result, error) {
 			a := freeAddr()
-			sink, err := startProc(exec.Command(self, "-role", "sink", "-addr", a), "ready")
+			sink, err := benchproc.Start(exec.Command(self, "-role", "sink", "-addr", a), "ready")
 			if err != nil {
-				return result{}, err
+				return benchproc.Result{}, err
 			}
-			defer sink.stop()
+			defer sink.Stop()
 			d := filepath.Join(dir, fmt.Sprintf("exp-%d", i))
 			cfg := fmt.Sprintf(`{"dataDir": %q, "sources": {"in": {"type": "file", "paths": [%q], "startAt": "beginning"}},
 				"destinations": {"out": {"type": "otlp", "endpoint": %q, "compression": "none",
 					"batch": {"count": %d, "parallelism": 2, "eager": true}}}}`, d, lines, a, *batch)
 			start := time.Now()
-			p, err := startSluiced(sluiced, d, cfg)
+			p, err := benchproc.StartSluiced(sluiced, d, cfg)
 			if err != nil {
-				return result{}, err
+				return benchproc.Result{}, err
 			}
-			p.start = start
-			return p.measure(func() error { return waitCount(a, *records) })
+			p.Start = start
+			return p.Measure(func() error { return waitCount(a, *records) })
 		}},
 	}
 	fmt.Printf("%d records of ~100 bytes, %d per request, %d replicas (median), %d client connections for receive\n\n",
 		*records, *batch, *replicas, *conns)
 	fmt.Println("| subject | records/s | CPU-s | peak RSS MiB |")
 	fmt.Println("|---|---|---|---|")
-	medians := map[string]result{}
+	medians := map[string]benchproc.Result{}
 	for _, s := range subjects {
-		var rs []result
-		for i := range *replicas {
-			r, err := s.run(i)
-			if err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
-			rs = append(rs, r)
+		rs, err := benchproc.Replicas(*replicas, s.run)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		sort.Slice(rs, func(i, j int) bool { return rs[i].secs < rs[j].secs })
 		m := rs[len(rs)/2]
 		medians[s.name] = m
-		fmt.Printf("| %s | %.0f | %.2f | %.1f |\n", s.name, m.rate(*records), m.cpu, float64(m.hwm)/(1<<20))
+		fmt.Printf("| %s | %.0f | %.2f | %.1f |\n", s.name, m.Rate(*records), m.CPU, float64(m.HWM)/(1<<20))
 	}
-	rr := medians["receive: sluiced otlp → file"].rate(*records) / medians["receive: pdata counting server"].rate(*records)
-	er := medians["export: sluiced file → otlp"].rate(*records) / medians["export: OTel SDK otlploggrpc"].rate(*records)
+	rr := medians["receive: sluiced otlp → file"].Rate(*records) / medians["receive: pdata counting server"].Rate(*records)
+	er := medians["export: sluiced file → otlp"].Rate(*records) / medians["export: OTel SDK otlploggrpc"].Rate(*records)
 	fmt.Printf("\nreceive ratio %.2f× (goal ≥0.5×), export ratio %.2f× (goal ≥0.5×)\n", rr, er)
 	return nil
 }

@@ -232,6 +232,34 @@ func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(),
 	}
 }
 
+// RecvBatch is Recv for up to len(msgs) lines at once (a
+// [sluice.BatchSource]): it blocks as Recv does for the first, then takes
+// the lines already queued. It returns io.EOF only with no line.
+func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	m, ack, err := s.Recv(ctx)
+	if err != nil {
+		return 0, err
+	}
+	msgs[0], acks[0] = m, ack
+	n := 1
+	for n < len(msgs) {
+		select {
+		case it, ok := <-s.items:
+			if !ok {
+				return n, nil
+			}
+			msgs[n], acks[n] = sluice.Message[event.Event]{Value: it.ev}, it.ack
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
 // Run reads the checkpoint file, then scans and reads files until ctx is
 // done; see [Source] for how it stops. A second call returns
 // [sluice.ErrAlreadyRunning].
@@ -394,6 +422,6 @@ func fingerprint(b []byte) string {
 }
 
 var (
-	_ sluice.Source[event.Event] = (*Source)(nil)
-	_ sluice.Runner              = (*Source)(nil)
+	_ sluice.BatchSource[event.Event] = (*Source)(nil)
+	_ sluice.Runner                   = (*Source)(nil)
 )

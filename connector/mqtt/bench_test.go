@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -9,8 +8,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/brokertest"
 )
 
 // The benchmarks compare the connectors with a plain paho loop doing the
@@ -18,8 +16,6 @@ import (
 // side by side, as ratios:
 //
 //	go test -run '^$' -bench . -benchmem ./connector/mqtt/
-
-var benchPayload = []byte(fmt.Sprintf("<134>1 2026-01-02T03:04:05.000006Z web01 app 42 ID7 - %0180d", 0))
 
 // prefill publishes n messages at QoS 1 to topic and waits for them.
 func prefill(b *testing.B, broker, topic string, n int) {
@@ -31,7 +27,7 @@ func prefill(b *testing.B, broker, topic string, n int) {
 	defer c.Disconnect(100)
 	toks := make([]paho.Token, 0, 1000)
 	for i := range n {
-		toks = append(toks, c.Publish(topic, 1, false, benchPayload))
+		toks = append(toks, c.Publish(topic, 1, false, brokertest.Payload))
 		if len(toks) == cap(toks) || i == n-1 {
 			for _, tok := range toks {
 				tok.Wait()
@@ -39,10 +35,6 @@ func prefill(b *testing.B, broker, topic string, n int) {
 			toks = toks[:0]
 		}
 	}
-}
-
-func perEvent(b *testing.B) {
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkSource: the source takes b.N queued messages in batches and
@@ -62,27 +54,7 @@ func benchSource(b *testing.B, broker string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() { done <- s.Run(ctx) }()
-	msgs := make([]sluice.Message[event.Event], sluice.BatchSize)
-	acks := make([]func(), sluice.BatchSize)
-	for got := 0; got < b.N; {
-		n, err := s.RecvBatch(ctx, msgs, acks)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, a := range acks[:n] {
-			a()
-		}
-		got += n
-	}
-	b.StopTimer()
-	perEvent(b)
-	cancel()
-	<-done
+	brokertest.BenchSource(b, s)
 }
 
 // BenchmarkPahoSubscribe is the plain loop: paho with its automatic
@@ -108,7 +80,7 @@ func BenchmarkPahoSubscribe(b *testing.B) {
 	}
 	<-all
 	b.StopTimer()
-	perEvent(b)
+	brokertest.PerEvent(b)
 	c.Disconnect(100)
 }
 
@@ -122,30 +94,7 @@ func BenchmarkDestination(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	waitReadyB(b, d)
-	msgs := make([]sluice.Message[event.Event], sluice.BatchSize)
-	for i := range msgs {
-		msgs[i].Value.Raw = benchPayload
-	}
-	var acked atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	for sent := 0; sent < b.N; sent += len(msgs) {
-		k := min(len(msgs), b.N-sent)
-		if err := d.Send(ctx, func() { acked.Add(int64(k)) }, msgs[:k]...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for acked.Load() < int64(b.N) {
-		time.Sleep(100 * time.Microsecond)
-	}
-	b.StopTimer()
-	perEvent(b)
-	cancel()
-	<-done
+	brokertest.BenchDestination(b, d)
 }
 
 // BenchmarkPahoPublish is the plain loop: QoS 1 publishes with up to 1000
@@ -161,7 +110,7 @@ func BenchmarkPahoPublish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		toks = append(toks, c.Publish("bench/pub", 1, false, benchPayload))
+		toks = append(toks, c.Publish("bench/pub", 1, false, brokertest.Payload))
 		if len(toks) == cap(toks) || i == b.N-1 {
 			for _, tok := range toks {
 				tok.Wait()
@@ -170,15 +119,5 @@ func BenchmarkPahoPublish(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	perEvent(b)
-}
-
-func waitReadyB(b *testing.B, r interface{ NotReady() string }) {
-	deadline := time.Now().Add(10 * time.Second)
-	for r.NotReady() != "" {
-		if time.Now().After(deadline) {
-			b.Fatal(r.NotReady())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	brokertest.PerEvent(b)
 }

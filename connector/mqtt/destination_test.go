@@ -97,9 +97,9 @@ func TestDestinationPublishes(t *testing.T) {
 	b, broker := mosquitto(t)
 	read := subscribe(t, b.Addr, "out/app")
 	d := newDestination(t, broker, "out/app")
-	run(t, d)
-	want := lines("event-", 5000)
-	send(t, d, events(want...))
+	brokertest.Run(t, d)
+	want := brokertest.Lines("event-", 5000)
+	send(t, d, brokertest.Events(want...))
 	got := read(len(want))
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("mosquitto_sub read %d events, want %d in order", len(got), len(want))
@@ -111,9 +111,9 @@ func TestDestinationPublishes(t *testing.T) {
 func TestDestinationBrokerDownAtStart(t *testing.T) {
 	port := brokertest.FreePort(t)
 	d := newDestination(t, "tcp://127.0.0.1:"+strconv.Itoa(port), "late/out")
-	run(t, d)
+	brokertest.Run(t, d)
 	var acked atomic.Bool
-	if err := d.Send(context.Background(), func() { acked.Store(true) }, events("a", "b")...); err != nil {
+	if err := d.Send(context.Background(), func() { acked.Store(true) }, brokertest.Events("a", "b")...); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -124,7 +124,7 @@ func TestDestinationBrokerDownAtStart(t *testing.T) {
 		t.Errorf("NotReady = %q, want it to name the broker", why)
 	}
 	brokertest.Mosquitto(t, port)
-	waitReady(t, d)
+	brokertest.WaitReady(t, d)
 	deadline := time.Now().Add(40 * time.Second)
 	for !acked.Load() {
 		if time.Now().After(deadline) {
@@ -146,8 +146,8 @@ func TestDestinationOversize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
-	send(t, d, events("small", strings.Repeat("x", 11), "after"))
+	brokertest.Run(t, d)
+	send(t, d, brokertest.Events("small", strings.Repeat("x", 11), "after"))
 	if got := read(2); strings.Join(got, ",") != "small,after" {
 		t.Errorf("read %q", got)
 	}
@@ -162,9 +162,9 @@ func TestDestinationOversize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d2)
+	brokertest.Run(t, d2)
 	var acked atomic.Bool
-	if err := d2.Send(context.Background(), func() { acked.Store(true) }, events(strings.Repeat("y", 11), "fits")...); err != nil {
+	if err := d2.Send(context.Background(), func() { acked.Store(true) }, brokertest.Events(strings.Repeat("y", 11), "fits")...); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,8 +1,6 @@
 package mqtt
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"os/exec"
 	"strings"
@@ -11,8 +9,6 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/brokertest"
 )
 
@@ -37,61 +33,6 @@ func session(t testing.TB, broker, clientID, topic string) {
 		t.Fatalf("session %s: subscribe: %v", clientID, tok.Error())
 	}
 	c.Disconnect(100)
-}
-
-// run runs r until the test ends and checks that it stops cleanly.
-func run(t *testing.T, r sluice.Runner) (stop func() error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var err error
-	stopped := false
-	stop = func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				t.Errorf("Run did not return within 10s of cancel")
-			}
-		}
-		return err
-	}
-	t.Cleanup(func() { _ = stop() })
-	return stop
-}
-
-// recv receives n messages within timeout, acking each if ack is set.
-func recv(t *testing.T, s *Source, n int, ack bool) ([]string, []func()) {
-	t.Helper()
-	var got []string
-	var acks []func()
-	for range n {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		m, a, err := s.Recv(ctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("recv after %d of %d: %v", len(got), n, err)
-		}
-		got = append(got, string(m.Value.Raw))
-		acks = append(acks, a)
-		if ack {
-			a()
-		}
-	}
-	return got, acks
-}
-
-// nothing checks that no message arrives within d.
-func nothing(t *testing.T, s *Source, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if m, _, err := s.Recv(ctx); err == nil {
-		t.Fatalf("got %q, want nothing", m.Value.Raw)
-	}
 }
 
 // pub publishes each line as a message at QoS 1 with mosquitto_pub, an
@@ -120,20 +61,4 @@ func pub(t *testing.T, addr, topic string, lines ...string) {
 	if _, err := io.WriteString(in, strings.Join(lines, "\n")+"\n"); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func lines(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s%06d", prefix, i)
-	}
-	return out
-}
-
-func events(ls ...string) []sluice.Message[event.Event] {
-	msgs := make([]sluice.Message[event.Event], len(ls))
-	for i, l := range ls {
-		msgs[i].Value.Raw = []byte(l)
-	}
-	return msgs
 }

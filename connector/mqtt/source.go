@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/brokersrc"
 )
 
 // Source subscribes to a topic filter with a persistent session and hands
@@ -28,26 +27,16 @@ import (
 // while Run runs; Run connects (retrying while the broker is down) and
 // reconnects after a connection is lost.
 type Source struct {
-	c       SourceConfig
-	name    string
-	opts    options
-	out     chan *delivery
+	c    SourceConfig
+	name string
+	opts options
+	// q passes messages to Recv; it stops when Run's ctx is done, and Run
+	// waits for the messages it handed out to be acked before it
+	// disconnects.
+	q       *brokersrc.Queue[event.Event, *brokersrc.Delivery[event.Event]]
 	running atomic.Bool
-	// stopping is closed when Run's ctx is done: Recv returns io.EOF from
-	// then on.
-	stopping chan struct{}
-	// handed counts the messages Recv handed out and that are not acked
-	// yet; Run waits for them before it disconnects.
-	handed atomic.Int64
 	// client is the client of the Run in progress, for NotReady.
 	client atomic.Pointer[paho.Client]
-}
-
-// delivery is a message received and its ack.
-type delivery struct {
-	msg    sluice.Message[event.Event]
-	ack    func()
-	handed atomic.Bool // Recv returned it
 }
 
 // drainTimeout bounds how long Run, once its ctx is done, waits for the
@@ -74,8 +63,8 @@ func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
 	if _, err := c.conn().clientOptions(false); err != nil {
 		return nil, fmt.Errorf("mqtt source: %w", err)
 	}
-	return &Source{c: c, name: name, opts: newOptions(opts), out: make(chan *delivery, c.MaxInflight),
-		stopping: make(chan struct{})}, nil
+	return &Source{c: c, name: name, opts: newOptions(opts),
+		q: brokersrc.New[event.Event, *brokersrc.Delivery[event.Event]]("mqtt source", c.MaxInflight)}, nil
 }
 
 // Run connects to the broker and subscribes, retrying with back-off while
@@ -89,8 +78,7 @@ func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
 	}
-	stopping := sync.OnceFunc(func() { close(s.stopping) })
-	defer stopping()
+	defer s.q.Stop()
 	o, err := s.c.conn().clientOptions(false)
 	if err != nil {
 		return fmt.Errorf("mqtt source: %w", err)
@@ -128,9 +116,9 @@ func (s *Source) Run(ctx context.Context) error {
 	s.client.Store(&client)
 	defer s.client.Store(nil)
 	defer func() {
-		stopping()
+		s.q.Stop()
 		close(stop) // unblocks a handler waiting for a slot
-		s.drain()
+		s.q.Wait(drainTimeout)
 		client.Disconnect(250)
 	}()
 	if err := connect(ctx, client, s.c.Broker, log, s.opts.failed); err != nil {
@@ -162,76 +150,29 @@ func (s *Source) handle(m paho.Message, q *inflight, stop <-chan struct{}) {
 		q.done(p)
 		return
 	}
-	d := &delivery{msg: sluice.Message[event.Event]{Topic: m.Topic(), Value: event.Event{
+	d := &brokersrc.Delivery[event.Event]{Msg: sluice.Message[event.Event]{Topic: m.Topic(), Value: event.Event{
 		ReceivedAt: time.Now(), Source: s.name, SourceType: "mqtt", Raw: payload,
 		Fields: []event.Field{{Name: "topic", Value: m.Topic()}},
 	}}}
-	d.ack = func() {
-		if q.done(p) && d.handed.Load() {
-			s.handed.Add(-1)
+	d.Ack = func() {
+		if q.done(p) {
+			s.q.Acked(d)
 		}
 	}
-	s.out <- d // never blocks: out has room for every message in flight
-}
-
-// hand marks d as handed out by Recv.
-func (s *Source) hand(d *delivery) (sluice.Message[event.Event], func()) {
-	s.handed.Add(1)
-	d.handed.Store(true)
-	return d.msg, d.ack
-}
-
-// drain waits up to drainTimeout until every message Recv handed out was
-// acked.
-func (s *Source) drain() {
-	deadline := time.Now().Add(drainTimeout)
-	for s.handed.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	s.q.Put(context.Background(), d) // never blocks: the queue has room for every message in flight
 }
 
 // Recv returns the next message. It blocks until one arrives or ctx is
 // done. Once Run is stopping, it returns io.EOF: what is left was not
 // acknowledged to the broker, which sends it again to the next run.
 func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
-	if err := ctx.Err(); err != nil {
-		return sluice.Message[event.Event]{}, nil, fmt.Errorf("mqtt source: %w", err)
-	}
-	select {
-	case <-s.stopping:
-		return sluice.Message[event.Event]{}, nil, io.EOF
-	default:
-	}
-	select {
-	case d := <-s.out:
-		m, ack := s.hand(d)
-		return m, ack, nil
-	case <-s.stopping:
-		return sluice.Message[event.Event]{}, nil, io.EOF
-	case <-ctx.Done():
-		return sluice.Message[event.Event]{}, nil, fmt.Errorf("mqtt source: %w", ctx.Err())
-	}
+	return s.q.Recv(ctx)
 }
 
 // RecvBatch returns up to len(msgs) messages that are already waiting,
 // blocking as Recv does for the first.
 func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
-	m, ack, err := s.Recv(ctx)
-	if err != nil {
-		return 0, err
-	}
-	msgs[0], acks[0] = m, ack
-	n := 1
-	for n < len(msgs) {
-		select {
-		case d := <-s.out:
-			msgs[n], acks[n] = s.hand(d)
-			n++
-		default:
-			return n, nil
-		}
-	}
-	return n, nil
+	return s.q.RecvBatch(ctx, msgs, acks)
 }
 
 // NotReady says why the source takes no messages now, or returns "" when

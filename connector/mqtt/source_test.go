@@ -40,8 +40,8 @@ func TestPubackWaitsForEarlierMessages(t *testing.T) {
 	pub(t, b.Addr, "order/t", "one", "two", "three")
 
 	s := newSource(t, broker, "order/t", "order")
-	stop := run(t, s)
-	got, acks := recv(t, s, 3, false)
+	stop := brokertest.Run(t, s)
+	got, acks := brokertest.Recv(t, s, 3, false)
 	if !slices.Equal(got, []string{"one", "two", "three"}) {
 		t.Fatalf("got %q", got)
 	}
@@ -53,8 +53,8 @@ func TestPubackWaitsForEarlierMessages(t *testing.T) {
 	}
 
 	s = newSource(t, broker, "order/t", "order")
-	stop = run(t, s)
-	got, acks = recv(t, s, 3, false)
+	stop = brokertest.Run(t, s)
+	got, acks = brokertest.Recv(t, s, 3, false)
 	if !slices.Equal(got, []string{"one", "two", "three"}) {
 		t.Fatalf("after restart got %q, want all three again (no PUBACK before the first is acked)", got)
 	}
@@ -67,8 +67,8 @@ func TestPubackWaitsForEarlierMessages(t *testing.T) {
 	}
 
 	s = newSource(t, broker, "order/t", "order")
-	run(t, s)
-	nothing(t, s, 500*time.Millisecond)
+	brokertest.Run(t, s)
+	brokertest.Nothing(t, s, 500*time.Millisecond)
 }
 
 // Messages published while sluiced is down wait at the broker in the
@@ -76,38 +76,27 @@ func TestPubackWaitsForEarlierMessages(t *testing.T) {
 func TestPersistentSession(t *testing.T) {
 	b, broker := mosquitto(t)
 	s := newSource(t, broker, "logs/#", "persist")
-	stop := run(t, s)
-	waitReady(t, s)
+	stop := brokertest.Run(t, s)
+	brokertest.WaitReady(t, s)
 	time.Sleep(100 * time.Millisecond) // the subscription follows the connection
 	pub(t, b.Addr, "logs/a", "before")
-	if got, _ := recv(t, s, 1, true); got[0] != "before" {
+	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "before" {
 		t.Fatalf("got %q", got)
 	}
 	time.Sleep(100 * time.Millisecond)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	want := lines("down-", 500)
+	want := brokertest.Lines("down-", 500)
 	pub(t, b.Addr, "logs/b", want...)
 
 	s = newSource(t, broker, "logs/#", "persist")
-	run(t, s)
-	got, _ := recv(t, s, len(want), true)
+	brokertest.Run(t, s)
+	got, _ := brokertest.Recv(t, s, len(want), true)
 	if !slices.Equal(got, want) {
 		t.Fatalf("after restart got %d messages, first %q", len(got), got[:min(3, len(got))])
 	}
-	nothing(t, s, 300*time.Millisecond)
-}
-
-func waitReady(t *testing.T, s interface{ NotReady() string }) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for s.NotReady() != "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 15s: %s", s.NotReady())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	brokertest.Nothing(t, s, 300*time.Millisecond)
 }
 
 // A broker that is down at start is retried with back-off; the source is
@@ -122,7 +111,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, s)
+	brokertest.Run(t, s)
 	time.Sleep(500 * time.Millisecond)
 	if why := s.NotReady(); !strings.Contains(why, broker) {
 		t.Errorf("NotReady = %q, want it to name %s", why, broker)
@@ -131,10 +120,10 @@ func TestBrokerDownAtStart(t *testing.T) {
 		t.Errorf("logs do not name the broker:\n%s", l)
 	}
 	b := brokertest.Mosquitto(t, port)
-	waitReady(t, s)
+	brokertest.WaitReady(t, s)
 	time.Sleep(100 * time.Millisecond)
 	pub(t, b.Addr, "late/t", "hello")
-	if got, _ := recv(t, s, 1, true); got[0] != "hello" {
+	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "hello" {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -176,8 +165,8 @@ func TestWrongCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, s)
-	waitReady(t, s)
+	brokertest.Run(t, s)
+	brokertest.WaitReady(t, s)
 }
 
 // A message over maxMessageBytes is counted, acknowledged to the broker
@@ -197,8 +186,8 @@ func TestSourceOversize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := run(t, s)
-	if got, _ := recv(t, s, 2, true); !slices.Equal(got, []string{"small", "after"}) {
+	stop := brokertest.Run(t, s)
+	if got, _ := brokertest.Recv(t, s, 2, true); !slices.Equal(got, []string{"small", "after"}) {
 		t.Fatalf("got %q", got)
 	}
 	if dropped.Load() != 1 {
@@ -207,8 +196,8 @@ func TestSourceOversize(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	_ = stop()
 	s = newSource(t, broker, "big/t", "big")
-	run(t, s)
-	nothing(t, s, 500*time.Millisecond)
+	brokertest.Run(t, s)
+	brokertest.Nothing(t, s, 500*time.Millisecond)
 }
 
 // The in-flight queue acknowledges in order whatever the order of acks,
@@ -293,6 +282,6 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, s)
-	waitReady(t, s)
+	brokertest.Run(t, s)
+	brokertest.WaitReady(t, s)
 }

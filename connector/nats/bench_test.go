@@ -3,15 +3,11 @@ package nats
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/brokertest"
 )
 
 // The benchmarks compare the connectors with a plain nats.go loop doing
@@ -20,19 +16,13 @@ import (
 //
 //	go test -run '^$' -bench . -benchmem ./connector/nats/
 
-var benchPayload = []byte(fmt.Sprintf("<134>1 2026-01-02T03:04:05.000006Z web01 app 42 ID7 - %0180d", 0))
-
-func perEvent(b *testing.B) {
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-}
-
 // benchStream starts a server with stream LOGS holding n messages.
 func benchStream(b *testing.B, n int) (string, jetstream.JetStream) {
 	_, url := embedded(b, b.TempDir(), 0)
 	_, js := client(b, url)
 	stream(b, js, "LOGS", "logs.>")
 	for i := range n {
-		if _, err := js.PublishAsync("logs.app", benchPayload); err != nil {
+		if _, err := js.PublishAsync("logs.app", brokertest.Payload); err != nil {
 			b.Fatal(err)
 		}
 		if i%4000 == 3999 {
@@ -53,27 +43,7 @@ func BenchmarkSource(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() { done <- s.Run(ctx) }()
-	msgs := make([]sluice.Message[event.Event], sluice.BatchSize)
-	acks := make([]func(), sluice.BatchSize)
-	for got := 0; got < b.N; {
-		n, err := s.RecvBatch(ctx, msgs, acks)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, a := range acks[:n] {
-			a()
-		}
-		got += n
-	}
-	b.StopTimer()
-	perEvent(b)
-	cancel()
-	<-done
+	brokertest.BenchSource(b, s)
 }
 
 // BenchmarkPlainConsume is the plain loop: a durable pull consumer with
@@ -103,7 +73,7 @@ func BenchmarkPlainConsume(b *testing.B) {
 		got++
 	}
 	b.StopTimer()
-	perEvent(b)
+	brokertest.PerEvent(b)
 	it.Stop()
 }
 
@@ -117,29 +87,7 @@ func BenchmarkDestination(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	msgs := make([]sluice.Message[event.Event], sluice.BatchSize)
-	for i := range msgs {
-		msgs[i].Value.Raw = benchPayload
-	}
-	var acked atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	for sent := 0; sent < b.N; sent += len(msgs) {
-		k := min(len(msgs), b.N-sent)
-		if err := d.Send(ctx, func() { acked.Add(int64(k)) }, msgs[:k]...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for acked.Load() < int64(b.N) {
-		time.Sleep(100 * time.Microsecond)
-	}
-	b.StopTimer()
-	perEvent(b)
-	cancel()
-	<-done
+	brokertest.BenchDestination(b, d)
 }
 
 // BenchmarkPlainPublish is the plain loop: PublishAsync, waiting for the
@@ -149,7 +97,7 @@ func BenchmarkPlainPublish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := js.PublishAsync("logs.out", benchPayload); err != nil {
+		if _, err := js.PublishAsync("logs.out", brokertest.Payload); err != nil {
 			b.Fatal(err)
 		}
 		if i%1000 == 999 || i == b.N-1 {
@@ -157,5 +105,5 @@ func BenchmarkPlainPublish(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	perEvent(b)
+	brokertest.PerEvent(b)
 }

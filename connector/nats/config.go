@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -47,7 +46,8 @@ type SourceConfig struct {
 	// cause "oversize") and logged. Default 1048576 (1 MiB, the server's
 	// default max_payload).
 	MaxMessageBytes int `json:"maxMessageBytes"`
-	// CredentialsFile is a NATS .creds file (user JWT and NKey seed).
+	// CredentialsFile is a NATS .creds file (user JWT and NKey seed),
+	// checked at start: it must hold a user JWT and that user's seed.
 	// Default "": none.
 	CredentialsFile string `json:"credentialsFile"`
 	// Token is an authentication token. Default "": none. Never logged.
@@ -87,7 +87,8 @@ type DestinationConfig struct {
 	// without one, is counted (dropped, cause "oversize"), logged and
 	// acked. Default 1048576 (1 MiB).
 	MaxMessageBytes int `json:"maxMessageBytes"`
-	// CredentialsFile is a NATS .creds file (user JWT and NKey seed).
+	// CredentialsFile is a NATS .creds file (user JWT and NKey seed),
+	// checked at start: it must hold a user JWT and that user's seed.
 	// Default "": none.
 	CredentialsFile string `json:"credentialsFile"`
 	// Token is an authentication token. Default "": none. Never logged.
@@ -244,7 +245,7 @@ func (c conn) validate() []error {
 		field("credentialsFile", "set one of credentialsFile, token and user/password")
 	}
 	if c.credsFile != "" {
-		if _, err := os.Stat(c.credsFile); err != nil {
+		if err := checkCreds(c.credsFile); err != nil {
 			field("credentialsFile", "%v", err)
 		}
 	}

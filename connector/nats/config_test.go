@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 		{"ackWait", func(c *SourceConfig) { c.AckWait = 0 }, "ackWait: want at least 1s"},
 		{"two credentials", func(c *SourceConfig) { c.Token, c.User = "t", "u" }, "set one of credentialsFile, token and user/password"},
 		{"password alone", func(c *SourceConfig) { c.Password = "p" }, "password: set without user"},
-		{"creds missing", func(c *SourceConfig) { c.CredentialsFile = "/nonexistent.creds" }, "credentialsFile: stat /nonexistent.creds"},
+		{"creds missing", func(c *SourceConfig) { c.CredentialsFile = "/nonexistent.creds" }, "credentialsFile: open /nonexistent.creds"},
 		{"durable with a dot", func(c *SourceConfig) { c.Durable = "a.b" }, "durable: want a name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/brokertest"
 	"github.com/sluicehq/sluice/memory"
 )
 
@@ -78,9 +79,9 @@ func TestDestinationPublishes(t *testing.T) {
 	_, js := client(t, url)
 	stream(t, js, "OUT", "out.>")
 	d := newDestination(t, url, "out.app")
-	run(t, d)
-	want := lines("event-", 5000)
-	send(t, d, events(want...))
+	brokertest.Run(t, d)
+	want := brokertest.Lines("event-", 5000)
+	send(t, d, brokertest.Events(want...))
 	if got := readStream(t, js, "OUT", len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("the stream holds %d events, want %d in order", len(got), len(want))
 	}
@@ -106,15 +107,15 @@ func TestDestinationStreamGone(t *testing.T) {
 	_, js := client(t, url)
 	stream(t, js, "OUT", "out.>")
 	d := newDestination(t, url, "out.app")
-	run(t, d)
-	send(t, d, events("first"))
+	brokertest.Run(t, d)
+	send(t, d, brokertest.Events("first"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := js.DeleteStream(ctx, "OUT"); err != nil {
 		t.Fatal(err)
 	}
 	var acked atomic.Bool
-	if err := d.Send(context.Background(), func() { acked.Store(true) }, events("second")...); err != nil {
+	if err := d.Send(context.Background(), func() { acked.Store(true) }, brokertest.Events("second")...); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
@@ -147,8 +148,8 @@ func TestDestinationOversize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
-	send(t, d, events("small", strings.Repeat("x", 11), "after"))
+	brokertest.Run(t, d)
+	send(t, d, brokertest.Events("small", strings.Repeat("x", 11), "after"))
 	if got := readStream(t, js, "OUT", 2); strings.Join(got, ",") != "small,after" {
 		t.Errorf("stream holds %q", got)
 	}
@@ -162,9 +163,9 @@ func TestDestinationOversize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d2)
+	brokertest.Run(t, d2)
 	var acked atomic.Bool
-	if err := d2.Send(context.Background(), func() { acked.Store(true) }, events(strings.Repeat("y", 11))...); err != nil {
+	if err := d2.Send(context.Background(), func() { acked.Store(true) }, brokertest.Events(strings.Repeat("y", 11))...); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

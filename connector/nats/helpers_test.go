@@ -10,9 +10,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/event"
 )
 
 // embedded runs a nats-server with JetStream in the test process, its
@@ -76,84 +73,4 @@ func publish(t testing.TB, js jetstream.JetStream, subject string, lines ...stri
 	case <-time.After(30 * time.Second):
 		t.Fatal("PubAcks not in within 30s")
 	}
-}
-
-// run runs r until the test ends; stop cancels it and returns its error.
-func run(t *testing.T, r sluice.Runner) (stop func() error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var err error
-	stopped := false
-	stop = func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				t.Errorf("Run did not return within 10s of cancel")
-			}
-		}
-		return err
-	}
-	t.Cleanup(func() { _ = stop() })
-	return stop
-}
-
-func recv(t *testing.T, s *Source, n int, ack bool) ([]string, []func()) {
-	t.Helper()
-	var got []string
-	var acks []func()
-	for range n {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		m, a, err := s.Recv(ctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("recv after %d of %d: %v", len(got), n, err)
-		}
-		got = append(got, string(m.Value.Raw))
-		acks = append(acks, a)
-		if ack {
-			a()
-		}
-	}
-	return got, acks
-}
-
-func nothing(t *testing.T, s *Source, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if m, _, err := s.Recv(ctx); err == nil {
-		t.Fatalf("got %q, want nothing", m.Value.Raw)
-	}
-}
-
-func waitReady(t *testing.T, r interface{ NotReady() string }) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for r.NotReady() != "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 20s: %s", r.NotReady())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func lines(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s%06d", prefix, i)
-	}
-	return out
-}
-
-func events(ls ...string) []sluice.Message[event.Event] {
-	msgs := make([]sluice.Message[event.Event], len(ls))
-	for i, l := range ls {
-		msgs[i].Value.Raw = []byte(l)
-	}
-	return msgs
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/brokersrc"
 	"github.com/sluicehq/sluice/retry"
 )
 
@@ -33,15 +33,15 @@ import (
 // Recv and RecvBatch are safe for concurrent use. Messages arrive only
 // while Run runs.
 type Source struct {
-	c        SourceConfig
-	name     string
-	opts     options
-	out      chan *delivery
-	running  atomic.Bool
-	stopping chan struct{} // closed when Run's ctx is done: Recv returns io.EOF
-	handed   atomic.Int64  // handed out by Recv and not acked
-	nc       atomic.Pointer[natsgo.Conn]
-	ready    atomic.Bool // the consumer is set up
+	c    SourceConfig
+	name string
+	opts options
+	// q passes messages to Recv; it stops when Run's ctx is done, and Run
+	// waits for the messages it handed out to be acked.
+	q       *brokersrc.Queue[event.Event, *delivery]
+	running atomic.Bool
+	nc      atomic.Pointer[natsgo.Conn]
+	ready   atomic.Bool // the consumer is set up
 
 	mu   sync.Mutex
 	held delivery // sentinel of the ring of messages received and not acked
@@ -51,13 +51,11 @@ type Source struct {
 // Source's ring, a doubly linked list: insertion and removal allocate
 // nothing and cost no hashing.
 type delivery struct {
-	msg        sluice.Message[event.Event]
+	brokersrc.Delivery[event.Event]
 	m          jetstream.Msg
-	ack        func()
 	acked      atomic.Bool
-	handed     atomic.Bool // Recv returned it
-	prev, next *delivery   // in the ring; guarded by Source.mu
-	progress   time.Time   // when last reported in progress (or received); guarded by Source.mu
+	prev, next *delivery // in the ring; guarded by Source.mu
+	progress   time.Time // when last reported in progress (or received); guarded by Source.mu
 }
 
 // drainTimeout bounds how long Run, once its ctx is done, waits for the
@@ -78,8 +76,8 @@ func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
 	if c.Durable == "" {
 		c.Durable = defaultDurable(name)
 	}
-	s := &Source{c: c, name: name, opts: newOptions(opts), out: make(chan *delivery, c.MaxAckPending),
-		stopping: make(chan struct{})}
+	s := &Source{c: c, name: name, opts: newOptions(opts),
+		q: brokersrc.New[event.Event, *delivery]("nats source", c.MaxAckPending)}
 	s.held.prev, s.held.next = &s.held, &s.held
 	return s, nil
 }
@@ -96,8 +94,7 @@ func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
 	}
-	stopping := sync.OnceFunc(func() { close(s.stopping) })
-	defer stopping()
+	defer s.q.Stop()
 	log := s.opts.log
 	cn := s.c.conn()
 	opts, err := cn.natsOptions("sluiced "+s.name, log, s.opts.failed)
@@ -132,7 +129,7 @@ func (s *Source) Run(ctx context.Context) error {
 	defer stopProgress() // before the wait: pull may end on an error, ctx still live
 	wg.Go(func() { s.keepInProgress(progressCtx) })
 	err = s.pull(ctx, it)
-	stopping()
+	s.q.Stop()
 	it.Stop()
 	s.drain()
 	return err
@@ -213,19 +210,18 @@ func (s *Source) pull(ctx context.Context, it jetstream.MessagesContext) error {
 			}
 			continue
 		}
-		d := &delivery{m: m, msg: sluice.Message[event.Event]{Topic: m.Subject(), Value: event.Event{
+		d := &delivery{m: m}
+		d.Msg = sluice.Message[event.Event]{Topic: m.Subject(), Value: event.Event{
 			ReceivedAt: time.Now(), Source: s.name, SourceType: "nats", Raw: m.Data(),
 			Fields: []event.Field{{Name: "subject", Value: m.Subject()}},
-		}}}
-		d.ack = func() {
+		}}
+		d.Ack = func() {
 			if d.acked.CompareAndSwap(false, true) {
 				s.acked(d)
 			}
 		}
 		s.hold(d)
-		select {
-		case s.out <- d:
-		case <-ctx.Done():
+		if !s.q.Put(ctx, d) {
 			s.forget(d)
 			_ = m.Nak()
 			return nil
@@ -240,9 +236,7 @@ func (s *Source) acked(d *delivery) {
 		s.opts.log.Warn("ack failed; the server will send the message again", "err", err)
 	}
 	s.forget(d)
-	if d.handed.Load() {
-		s.handed.Add(-1)
-	}
+	s.q.Acked(d)
 }
 
 // hold puts d in the ring of held messages.
@@ -297,69 +291,23 @@ func (s *Source) keepInProgress(ctx context.Context) {
 // drain waits up to drainTimeout for the messages Recv handed out to be
 // acked, then naks those it never handed out.
 func (s *Source) drain() {
-	deadline := time.Now().Add(drainTimeout)
-	for s.handed.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	s.q.Wait(drainTimeout)
+	for _, d := range s.q.Unhanded() {
+		s.forget(d)
+		_ = d.m.Nak()
 	}
-	for {
-		select {
-		case d := <-s.out:
-			s.forget(d)
-			_ = d.m.Nak()
-		default:
-			return
-		}
-	}
-}
-
-// hand marks d as handed out by Recv.
-func (s *Source) hand(d *delivery) (sluice.Message[event.Event], func()) {
-	s.handed.Add(1)
-	d.handed.Store(true)
-	return d.msg, d.ack
 }
 
 // Recv returns the next message. It blocks until one arrives or ctx is
 // done. Once Run is stopping, it returns io.EOF.
 func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
-	if err := ctx.Err(); err != nil {
-		return sluice.Message[event.Event]{}, nil, fmt.Errorf("nats source: %w", err)
-	}
-	select {
-	case <-s.stopping:
-		return sluice.Message[event.Event]{}, nil, io.EOF
-	default:
-	}
-	select {
-	case d := <-s.out:
-		m, ack := s.hand(d)
-		return m, ack, nil
-	case <-s.stopping:
-		return sluice.Message[event.Event]{}, nil, io.EOF
-	case <-ctx.Done():
-		return sluice.Message[event.Event]{}, nil, fmt.Errorf("nats source: %w", ctx.Err())
-	}
+	return s.q.Recv(ctx)
 }
 
 // RecvBatch returns up to len(msgs) messages that are already waiting,
 // blocking as Recv does for the first.
 func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
-	m, ack, err := s.Recv(ctx)
-	if err != nil {
-		return 0, err
-	}
-	msgs[0], acks[0] = m, ack
-	n := 1
-	for n < len(msgs) {
-		select {
-		case d := <-s.out:
-			msgs[n], acks[n] = s.hand(d)
-			n++
-		default:
-			return n, nil
-		}
-	}
-	return n, nil
+	return s.q.RecvBatch(ctx, msgs, acks)
 }
 
 // NotReady says why the source takes no messages now, or returns "".

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluicehq/sluice/internal/brokertest"
 )
 
 func newSource(t *testing.T, url, stream, subject, durable string, edit ...func(*SourceConfig)) *Source {
@@ -42,8 +44,8 @@ func TestUnackedComeBackAfterCrash(t *testing.T) {
 	fast := func(c *SourceConfig) { c.AckWait = time.Second }
 
 	s := newSource(t, url, "LOGS", "logs.>", "crash", fast)
-	stop := run(t, s)
-	got, acks := recv(t, s, 3, false)
+	stop := brokertest.Run(t, s)
+	got, acks := brokertest.Recv(t, s, 3, false)
 	if !slices.Equal(got, []string{"one", "two", "three"}) {
 		t.Fatalf("got %q", got)
 	}
@@ -53,13 +55,13 @@ func TestUnackedComeBackAfterCrash(t *testing.T) {
 	}
 
 	s = newSource(t, url, "LOGS", "logs.>", "crash", fast)
-	run(t, s)
-	got, _ = recv(t, s, 2, true)
+	brokertest.Run(t, s)
+	got, _ = brokertest.Recv(t, s, 2, true)
 	slices.Sort(got)
 	if !slices.Equal(got, []string{"one", "three"}) {
 		t.Fatalf("after restart got %q, want the two unacked", got)
 	}
-	nothing(t, s, 1500*time.Millisecond)
+	brokertest.Nothing(t, s, 1500*time.Millisecond)
 }
 
 // A slow destination: a message held for several AckWaits is reported in
@@ -70,18 +72,18 @@ func TestSlowDestination(t *testing.T) {
 	_, url := embedded(t, t.TempDir(), 0)
 	_, js := client(t, url)
 	stream(t, js, "LOGS", "logs.>")
-	want := lines("slow-", 50)
+	want := brokertest.Lines("slow-", 50)
 	publish(t, js, "logs.app", want...)
 	s := newSource(t, url, "LOGS", "", "slow", func(c *SourceConfig) {
 		c.AckWait, c.MaxAckPending, c.FetchBatch = time.Second, 10, 10
 	})
-	run(t, s)
-	got, acks := recv(t, s, 10, false)
-	nothing(t, s, 3500*time.Millisecond) // 3.5 AckWaits: no redelivery, and no 11th message
+	brokertest.Run(t, s)
+	got, acks := brokertest.Recv(t, s, 10, false)
+	brokertest.Nothing(t, s, 3500*time.Millisecond) // 3.5 AckWaits: no redelivery, and no 11th message
 	for _, a := range acks {
 		a()
 	}
-	rest, _ := recv(t, s, 40, true)
+	rest, _ := brokertest.Recv(t, s, 40, true)
 	if got = append(got, rest...); !slices.Equal(got, want) {
 		t.Fatalf("got %d messages, want the 50 in order once each", len(got))
 	}
@@ -172,7 +174,7 @@ func TestServerDownAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, s)
+	brokertest.Run(t, s)
 	time.Sleep(500 * time.Millisecond)
 	if why := s.NotReady(); !strings.Contains(why, url) {
 		t.Errorf("NotReady = %q, want it to name %s", why, url)
@@ -184,8 +186,8 @@ func TestServerDownAtStart(t *testing.T) {
 	_, js := client(t, url2)
 	stream(t, js, "LOGS", "logs.>")
 	publish(t, js, "logs.x", "hello")
-	waitReady(t, s)
-	if got, _ := recv(t, s, 1, true); got[0] != "hello" {
+	brokertest.WaitReady(t, s)
+	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "hello" {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -204,11 +206,11 @@ func TestSourceOversize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, s)
-	if got, _ := recv(t, s, 2, true); !slices.Equal(got, []string{"small", "after"}) {
+	brokertest.Run(t, s)
+	if got, _ := brokertest.Recv(t, s, 2, true); !slices.Equal(got, []string{"small", "after"}) {
 		t.Fatalf("got %q", got)
 	}
-	nothing(t, s, 1500*time.Millisecond) // past AckWait: terminated, not redelivered
+	brokertest.Nothing(t, s, 1500*time.Millisecond) // past AckWait: terminated, not redelivered
 	if dropped.Load() != 1 {
 		t.Errorf("dropped %d, want 1", dropped.Load())
 	}
@@ -243,7 +245,7 @@ func TestConsumerDeleted(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	waitReady(t, s)
+	brokertest.WaitReady(t, s)
 	if err := js.DeleteConsumer(ctx, "LOGS", "doomed"); err != nil {
 		t.Fatal(err)
 	}

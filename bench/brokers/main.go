@@ -1,0 +1,228 @@
+// Command brokers benchmarks sluiced's Kafka, NATS JetStream and MQTT
+// connectors against plain client-library loops doing the same work with
+// the same broker, in one run (issue 15):
+//
+//	kafka-produce  file → Kafka: sluiced (file source → kafka destination,
+//	               acks all, idempotent, snappy), a plain franz-go loop
+//	               (Produce per line, then Flush) and kcat -P -l, each
+//	               reading the same file into a fresh topic
+//	kafka-consume  Kafka → file: sluiced (kafka source in a group → file
+//	               destination) and a plain franz-go group loop (PollFetches,
+//	               write, fsync, CommitRecords)
+//	nats-produce   file → JetStream: sluiced and a plain nats.go
+//	               PublishAsync loop
+//	nats-consume   JetStream → file: sluiced and a plain durable pull
+//	               consumer (Fetch, write, fsync, Ack)
+//	mqtt-produce   file → mosquitto at QoS 1: sluiced and a plain paho
+//	               loop (1000 publishes in flight)
+//	mqtt-consume   mosquitto → file: a persistent session holding the
+//	               events; sluiced and a plain paho subscriber
+//
+// The Kafka broker is kfake (franz-go's in-process cluster) in its own
+// process on a TCP port, since no real Kafka is at hand; NATS is Debian's
+// nats-server -js; MQTT is Debian's mosquitto. Each subject runs as its
+// own process; its wall time runs from its start until every event is at
+// the broker (counted there) or in the output file, and its CPU seconds
+// and peak RSS are read from /proc (or, for kcat, which exits, from its
+// rusage). The ratio is sluiced's events/s over the plain loop's (medians).
+//
+//	go run ./bench/brokers -events 200000 -replicas 3
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sluicehq/sluice/bench/internal/benchproc"
+)
+
+var (
+	events   = flag.Int("events", 200000, "events per replica")
+	replicas = flag.Int("replicas", 3, "replicas of each subject; the median is reported")
+	cases    = flag.String("case", "all", "comma-separated cases (kafka-produce, kafka-consume, nats-produce, nats-consume, mqtt-produce, mqtt-consume) or all")
+	outdir   = flag.String("outdir", "/dev/shm", "directory for files and broker state")
+	before   = flag.String("before", "", "a sluiced binary of another build, run beside this one's as \"(before)\" subjects")
+	profile  = flag.Bool("profile", false, "sluiced writes a CPU profile of each run, cpu.pprof in its directory, which is kept")
+	role     = flag.String("role", "", "internal: kfake or a plain loop")
+	addr     = flag.String("addr", "", "internal: the broker's address")
+	target   = flag.String("target", "", "internal: topic, subject or stream")
+	in       = flag.String("in", "", "internal: the input file")
+	out      = flag.String("out", "", "internal: the output file")
+)
+
+// lineLen is the length of every line, newline included: a consumer's
+// output file holds n events once it holds n*lineLen bytes.
+const lineLen = 234
+
+// line returns event i: an RFC 5424 line with its sequence number.
+func line(i int) string {
+	return fmt.Sprintf("<134>1 2026-01-02T03:04:05.000006Z web01 app 42 ID7 - seq=%010d %0164d", i, 0)
+}
+
+func main() {
+	flag.Parse()
+	if *role != "" {
+		if err := plain(*role); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// env is what the cases share.
+type env struct {
+	self, sluiced, dir, input string
+	n                         int
+}
+
+// subject is one thing measured: run measures replica i.
+type subject struct {
+	name  string
+	plain bool // the baseline of its case's ratio
+	run   func(i int) (benchproc.Result, error)
+}
+
+// benchCase sets up a broker and returns the subjects; stop ends it.
+type benchCase struct {
+	name  string
+	needs []string // programs that must be installed
+	// versus names a second baseline, whose ratio to sluiced is printed
+	// under the table ("" for none).
+	versus string
+	setup  func(e *env) (subjects []subject, stop func(), err error)
+}
+
+var allCases = []benchCase{kafkaProduce, kafkaConsume, natsProduce, natsConsume, mqttProduce, mqttConsume}
+
+func run() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(*outdir, "brokerbench")
+	if err != nil {
+		return err
+	}
+	if *profile {
+		defer fmt.Printf("\nprofiles kept in %s/*/cpu.pprof\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	e := &env{self: self, dir: dir, n: *events, sluiced: filepath.Join(dir, "sluiced"), input: filepath.Join(dir, "in.log")}
+	if out, err := exec.Command("go", "build", "-o", e.sluiced, "./cmd/sluiced").CombinedOutput(); err != nil {
+		return fmt.Errorf("build sluiced (run from the repository root): %v\n%s", err, out)
+	}
+	var sb strings.Builder
+	for i := range e.n {
+		sb.WriteString(line(i))
+		sb.WriteByte('\n')
+	}
+	if sb.Len() != e.n*lineLen {
+		return fmt.Errorf("lines of %d bytes, want %d", sb.Len()/e.n, lineLen)
+	}
+	if err := os.WriteFile(e.input, []byte(sb.String()), 0o644); err != nil {
+		return err
+	}
+	want := strings.Split(*cases, ",")
+	fmt.Printf("%d events of %d bytes, %d replicas (median)\n\n", e.n, lineLen-1, *replicas)
+	fmt.Println("| case | subject | events/s | CPU-s | peak RSS MiB | ratio to plain |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, c := range allCases {
+		if *cases != "all" && !slices.Contains(want, c.name) {
+			continue
+		}
+		if err := runCase(e, c); err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+	}
+	for _, n := range notes {
+		fmt.Printf("\n%s\n", n)
+	}
+	return nil
+}
+
+// notes are printed under the table.
+var notes []string
+
+func runCase(e *env, c benchCase) error {
+	for _, p := range c.needs {
+		if _, err := lookPath(p); err != nil {
+			fmt.Printf("| %s | (skipped: %s is not installed) | | | | |\n", c.name, p)
+			return nil
+		}
+	}
+	subjects, stop, err := c.setup(e)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if *before != "" {
+		subjects = withBefore(e, subjects)
+	}
+	var base float64
+	rates := map[string]float64{}
+	for _, s := range subjects {
+		rs, err := benchproc.Replicas(*replicas, s.run)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		m := rs[len(rs)/2]
+		rates[s.name] = m.Rate(e.n)
+		ratio := ""
+		if s.plain {
+			base = m.Rate(e.n)
+		} else if base > 0 {
+			ratio = fmt.Sprintf("%.2f×", m.Rate(e.n)/base)
+		}
+		fmt.Printf("| %s | %s | %.0f (%.0f–%.0f) | %.2f | %.1f | %s |\n", c.name, s.name, m.Rate(e.n),
+			rs[len(rs)-1].Rate(e.n), rs[0].Rate(e.n), m.CPU, float64(m.HWM)/(1<<20), ratio)
+	}
+	if c.versus != "" {
+		for _, s := range subjects {
+			if !s.plain && s.name != c.versus {
+				notes = append(notes, fmt.Sprintf("%s: %s ÷ %s = %.2f×", c.name, s.name, c.versus, rates[s.name]/rates[c.versus]))
+			}
+		}
+	}
+	return nil
+}
+
+// withBefore adds, before each sluiced subject, the same run with the
+// binary given by -before (its replicas numbered from 1000, so that the
+// topics, streams and directories stay apart).
+func withBefore(e *env, subjects []subject) []subject {
+	var out []subject
+	for _, s := range subjects {
+		if !s.plain && strings.HasPrefix(s.name, "sluiced ") {
+			out = append(out, subject{name: s.name + " (before)", run: func(i int) (benchproc.Result, error) {
+				now := e.sluiced
+				e.sluiced = *before
+				defer func() { e.sluiced = now }()
+				return s.run(1000 + i)
+			}})
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// lookPath finds program in PATH or /usr/sbin (nats-server, mosquitto).
+func lookPath(program string) (string, error) {
+	if p, err := exec.LookPath(program); err == nil {
+		return p, nil
+	}
+	p := filepath.Join("/usr/sbin", program)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%s not found", program)
+	}
+	return p, nil
+}

@@ -1,0 +1,99 @@
+package brokertest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/event"
+)
+
+// Run runs r until the test ends; stop cancels it and returns its
+// error, failing the test if Run does not return within 10s of the
+// cancel.
+func Run(t testing.TB, r sluice.Runner) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var err error
+	stopped := false
+	stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Errorf("Run did not return within 10s of cancel")
+			}
+		}
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+// Recv receives n messages from s, each within 10s, acking each if ack
+// is set; it returns their Raw and their acks.
+func Recv(t testing.TB, s sluice.Source[event.Event], n int, ack bool) ([]string, []func()) {
+	t.Helper()
+	var got []string
+	var acks []func()
+	for range n {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, a, err := s.Recv(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("recv after %d of %d: %v", len(got), n, err)
+		}
+		got = append(got, string(m.Value.Raw))
+		acks = append(acks, a)
+		if ack {
+			a()
+		}
+	}
+	return got, acks
+}
+
+// Nothing checks that s hands out no message within d.
+func Nothing(t testing.TB, s sluice.Source[event.Event], d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if m, _, err := s.Recv(ctx); err == nil {
+		t.Fatalf("got %q, want nothing", m.Value.Raw)
+	}
+}
+
+// WaitReady waits up to 20s until r.NotReady() is "".
+func WaitReady(t testing.TB, r interface{ NotReady() string }) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for r.NotReady() != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 20s: %s", r.NotReady())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Lines returns n distinct lines: prefix and a six-digit number.
+func Lines(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%06d", prefix, i)
+	}
+	return out
+}
+
+// Events returns one message a line, the line as its Raw.
+func Events(lines ...string) []sluice.Message[event.Event] {
+	msgs := make([]sluice.Message[event.Event], len(lines))
+	for i, l := range lines {
+		msgs[i].Value.Raw = []byte(l)
+	}
+	return msgs
+}
