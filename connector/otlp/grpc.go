@@ -73,7 +73,7 @@ func (s *Source) export(ctx context.Context, body rawMessage) (rawMessage, error
 	if err := s.acquire(); err != nil {
 		return nil, s.grpcError(err)
 	}
-	defer s.release()
+	defer s.slots.Release()
 	req := plogotlp.NewExportRequest()
 	if err := req.UnmarshalProto(body); err != nil {
 		s.count.ParseFailed(1)

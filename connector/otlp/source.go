@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
+	"github.com/sluicehq/sluice/internal/httpin"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 	"github.com/sluicehq/sluice/memory"
 )
@@ -60,7 +60,7 @@ type Source struct {
 	log   *slog.Logger
 	count Counters
 	q     *memory.Queue[event.Event]
-	slots chan struct{} // one per request being handled
+	slots httpin.Slots // one per request being handled
 
 	mu       sync.Mutex
 	running  bool
@@ -77,7 +77,7 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 		return nil, fmt.Errorf("otlp source: %w", err)
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		ready: make(chan struct{}), slots: make(chan struct{}, c.MaxConcurrentRequests)}
+		ready: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -230,8 +230,13 @@ func (s *Source) Run(ctx context.Context) error {
 }
 
 // errUnavailable is a refusal the client should retry: overload,
-// shutdown, or acks that did not come within AckTimeout.
-type errUnavailable struct{ why string }
+// shutdown, or acks that did not come within AckTimeout. tooFast marks
+// the client's overload (every slot taken, the queue full) apart from
+// the source's (HTTP 429, not 503).
+type errUnavailable struct {
+	why     string
+	tooFast bool
+}
 
 func (e errUnavailable) Error() string { return e.why }
 
@@ -246,15 +251,11 @@ type result struct {
 
 // acquire takes a request slot or refuses.
 func (s *Source) acquire() error {
-	select {
-	case s.slots <- struct{}{}:
-		return nil
-	default:
-		return errUnavailable{fmt.Sprintf("%d requests are being handled (maxConcurrentRequests)", cap(s.slots))}
+	if !s.slots.TryTake() {
+		return errUnavailable{fmt.Sprintf("%d requests are being handled (maxConcurrentRequests)", cap(s.slots)), true}
 	}
+	return nil
 }
-
-func (s *Source) release() { <-s.slots }
 
 // deliver queues one event per valid record of logs and waits until all
 // are acked, ctx is done (the client gave up), the source stops, or
@@ -276,7 +277,7 @@ func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (resu
 	s.mu.Unlock()
 	select {
 	case <-stopping:
-		return res, errUnavailable{"shutting down"}
+		return res, errUnavailable{why: "shutting down"}
 	default:
 	}
 	done := make(chan struct{})
@@ -289,7 +290,7 @@ func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (resu
 		if ctx.Err() != nil {
 			return res, s.gone(len(msgs))
 		}
-		return res, errUnavailable{"queue full"}
+		return res, errUnavailable{"queue full", true}
 	}
 	timer := time.NewTimer(s.cfg.AckTimeout)
 	defer timer.Stop()
@@ -297,9 +298,9 @@ func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (resu
 	case <-done:
 		return res, nil
 	case <-timer.C:
-		return res, errUnavailable{"records not acknowledged within ackTimeout"}
+		return res, errUnavailable{why: "records not acknowledged within ackTimeout"}
 	case <-stopping:
-		return res, errUnavailable{"shutting down"}
+		return res, errUnavailable{why: "shutting down"}
 	case <-ctx.Done():
 		return res, s.gone(len(msgs))
 	}
@@ -367,11 +368,6 @@ func (s *Source) events(logs plog.Logs, peer string) ([]sluice.Message[event.Eve
 		start = ends[i]
 	}
 	return msgs, res
-}
-
-// retryAfterSeconds is RetryAfter for an HTTP Retry-After, rounded up.
-func (s *Source) retryAfterSeconds() string {
-	return strconv.Itoa(int((s.cfg.RetryAfter + time.Second - 1) / time.Second))
 }
 
 var (
