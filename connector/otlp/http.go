@@ -80,7 +80,7 @@ func (s *Source) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	res, err := s.deliver(r.Context(), req.Logs(), host)
+	res, err := s.deliver(r.Context(), req.Logs(), len(body), host)
 	switch {
 	case errors.Is(err, errGone):
 		return // nobody to answer

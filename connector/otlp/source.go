@@ -257,12 +257,18 @@ func (s *Source) acquire() error {
 	return nil
 }
 
-// deliver queues one event per valid record of logs and waits until all
-// are acked, ctx is done (the client gave up), the source stops, or
-// AckTimeout passes. peer is the client's address, the events' host when
-// the resource has no host.name.
-func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (result, error) {
-	msgs, res := s.events(logs, peer)
+// deliver queues one event per valid record of logs, whose encoding took
+// about wire bytes, and waits until all are acked, ctx is done (the client
+// gave up), the source stops, or AckTimeout passes. peer is the client's
+// address, the events' host when the resource has no host.name.
+func (s *Source) deliver(ctx context.Context, logs plog.Logs, wire int, peer string) (result, error) {
+	pooled := msgPool.Get().(*[]sluice.Message[event.Event])
+	msgs, res := s.events((*pooled)[:0], logs, wire, peer)
+	defer func() {
+		clear(msgs) // for the garbage collector: the queue holds its own copies
+		*pooled = msgs[:0]
+		msgPool.Put(pooled)
+	}()
 	if res.rejected > 0 {
 		for range res.rejected {
 			s.count.Error("record_rejected")
@@ -313,17 +319,18 @@ func (s *Source) gone(n int) error {
 	return errGone
 }
 
-// events makes one event per record; records over MaxRecordBytes are
-// counted in the result instead. The events' Raw share one buffer.
-func (s *Source) events(logs plog.Logs, peer string) ([]sluice.Message[event.Event], result) {
+// events appends to msgs one event per record of logs, whose encoding
+// took about wire bytes; records over MaxRecordBytes are counted in the
+// result instead. The events' Raw share one buffer.
+func (s *Source) events(msgs []sluice.Message[event.Event], logs plog.Logs, wire int, peer string) ([]sluice.Message[event.Event], result) {
 	n := logs.LogRecordCount()
 	if n == 0 {
-		return nil, result{}
+		return msgs, result{}
 	}
 	now := time.Now()
-	msgs := make([]sluice.Message[event.Event], 0, n)
 	ends := make([]int, 0, n)
-	var buf []byte
+	buf := make([]byte, 0, 2*wire) // JSON takes about twice the protobuf
+	var resBuf, scopeBuf []byte    // the JSON of the current resource and scope
 	var res result
 	rls := logs.ResourceLogs()
 	for i := range rls.Len() {
@@ -332,14 +339,24 @@ func (s *Source) events(logs plog.Logs, peer string) ([]sluice.Message[event.Eve
 		if v, ok := rl.Resource().Attributes().Get("host.name"); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
 			host = v.Str()
 		}
+		resBuf = appendResource(resBuf[:0], rl.Resource())
+		resJSON := resBuf
+		if len(resJSON) == 0 {
+			resJSON = nil
+		}
 		sls := rl.ScopeLogs()
 		for j := range sls.Len() {
 			sl := sls.At(j)
+			scopeBuf = appendScope(scopeBuf[:0], sl.Scope())
+			scopeJSON := scopeBuf
+			if len(scopeJSON) == 0 {
+				scopeJSON = nil
+			}
 			lrs := sl.LogRecords()
 			for k := range lrs.Len() {
 				lr := lrs.At(k)
 				start := len(buf)
-				buf = appendRecord(buf, rl.Resource(), sl.Scope(), lr)
+				buf = appendRecord(buf, resJSON, scopeJSON, lr)
 				if size := len(buf) - start; size > s.cfg.MaxRecordBytes {
 					buf = buf[:start]
 					if res.rejected == 0 {
@@ -362,13 +379,17 @@ func (s *Source) events(logs plog.Logs, peer string) ([]sluice.Message[event.Eve
 			}
 		}
 	}
-	start := 0
-	for i := range msgs {
-		msgs[i].Value.Raw = buf[start:ends[i]:ends[i]]
-		start = ends[i]
+	start, first := 0, len(msgs)-len(ends)
+	for i, end := range ends {
+		msgs[first+i].Value.Raw = buf[start:end:end]
+		start = end
 	}
 	return msgs, res
 }
+
+// msgPool holds the slices requests' events are made in. The queue copies
+// what it is sent, so a slice is free again once Send returns.
+var msgPool = sync.Pool{New: func() any { return new([]sluice.Message[event.Event]) }}
 
 var (
 	_ sluice.BatchSource[event.Event] = (*Source)(nil)
