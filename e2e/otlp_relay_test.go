@@ -5,28 +5,91 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/encoding/gzip" // A's destination compresses
+	"google.golang.org/grpc/status"
 )
 
+// holdingProxy stands between sluiced A's otlp destination and sluiced
+// B's otlp source and passes Export calls through. Once armed, it holds
+// back the next OK that B gives: it hands the request's record bodies to
+// the test on held, waits on release, and answers A UNAVAILABLE instead.
+type holdingProxy struct {
+	plogotlp.UnimplementedGRPCServer
+	next    plogotlp.GRPCClient
+	armed   atomic.Bool
+	held    chan []string
+	release chan struct{}
+}
+
+func (p *holdingProxy) Export(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	resp, err := p.next.Export(ctx, req)
+	if err != nil || !p.armed.CompareAndSwap(true, false) {
+		return resp, err // B's own answer, or B is down: A retries
+	}
+	var bodies []string
+	for _, rl := range req.Logs().ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				bodies = append(bodies, lr.Body().Str())
+			}
+		}
+	}
+	p.held <- bodies
+	<-p.release
+	return plogotlp.NewExportResponse(), status.Error(codes.Unavailable, "the test held back B's OK and killed B")
+}
+
+// startProxy serves a holdingProxy on a free port, passing calls to
+// 127.0.0.1:next, until the test ends.
+func startProxy(t *testing.T, next int) (*holdingProxy, int) {
+	t.Helper()
+	cc, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", next), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.5, MaxDelay: 200 * time.Millisecond},
+			MinConnectTimeout: time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &holdingProxy{next: plogotlp.NewGRPCClient(cc), held: make(chan []string), release: make(chan struct{})}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
+	plogotlp.RegisterGRPCServer(gs, p)
+	go func() { _ = gs.Serve(ln) }()
+	t.Cleanup(func() { gs.Stop(); cc.Close() })
+	return p, ln.Addr().(*net.TCPAddr).Port
+}
+
 // TestOTLPRelayKill runs sluiced → sluiced over OTLP/gRPC: a client sends
-// records to the first (an otlp source, a disk buffer, an otlp
-// destination), which forwards them to the second (an otlp source, a file
-// destination). The second is killed with SIGKILL while records stream
-// through it, and started again. Every record the first answered OK must be
-// in the second's file: 0 missing (a few may be there twice).
+// records to A (an otlp source, a disk buffer, an otlp destination), which
+// forwards them to B (an otlp source, a file destination) through a proxy.
+// Three times, at the most dangerous moment, B is killed with SIGKILL:
+// B has written a request's records to its file and answered OK, and the
+// OK has not reached A (the proxy holds it). B is started again. Every
+// record the client was answered OK for must be in B's file (0 missing);
+// the records of each held request are there twice, since A sends them
+// again, and nothing else is duplicated except what the client itself
+// resent to A.
 func TestOTLPRelayKill(t *testing.T) {
-	const total, per = 20000, 100
+	const total, per, batch = 20000, 100, 500
 	dir := t.TempDir()
 	aPort, bPort := freePort(t), freePort(t)
+	proxy, pPort := startProxy(t, bPort)
 	out := filepath.Join(dir, "b", "out.ndjson")
 	for _, d := range []string{"a", "b"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -38,13 +101,15 @@ func TestOTLPRelayKill(t *testing.T) {
 		"sources": {"in": {"type": "otlp", "grpcAddr": "127.0.0.1:%d"}},
 		"destinations": {"out": {"type": "file", "path": %q}},
 	}`, bPort, out)
+	// One request in flight from A at a time, so the duplicates of a kill
+	// are exactly the held request's records.
 	aConfig := fmt.Sprintf(`{
 		"dataDir": "./data",
 		"sources": {"in": {"type": "otlp", "grpcAddr": "127.0.0.1:%d"}},
-		"destinations": {"b": {"type": "otlp", "endpoint": "127.0.0.1:%d", "timeout": "2s",
-			"batch": {"count": 500, "age": "50ms", "retry": {"initial": "50ms", "max": "500ms"}},
+		"destinations": {"b": {"type": "otlp", "endpoint": "127.0.0.1:%d", "timeout": "5s",
+			"batch": {"count": %d, "age": "50ms", "parallelism": 1, "retry": {"initial": "50ms", "max": "500ms"}},
 			"buffer": {"type": "disk", "maxBytes": 268435456, "whenFull": "block"}}},
-	}`, aPort, bPort)
+	}`, aPort, pPort, batch)
 	b := start(t, filepath.Join(dir, "b"), bConfig)
 	start(t, filepath.Join(dir, "a"), aConfig)
 
@@ -88,21 +153,38 @@ func TestOTLPRelayKill(t *testing.T) {
 	}()
 	answered := func() int { mu.Lock(); defer mu.Unlock(); return okd }
 
-	// Kill the receiver once records stream through it, mid-stream.
-	waitForLong(t, "records to reach the receiver", time.Minute, func() bool { return fileLines(out) > total/5 })
-	b.kill()
-	killedAt := fileLines(out)
-	if killedAt >= total {
-		t.Fatalf("the receiver had all %d records before it was killed: not mid-stream", killedAt)
+	// Kill B at the moment, three times along the stream.
+	var held []string
+	for k, at := range []int{total / 5, total / 2, 4 * total / 5} {
+		waitForLong(t, "records to reach B", time.Minute, func() bool { return fileLines(out) >= at })
+		proxy.armed.Store(true)
+		var bodies []string
+		select {
+		case bodies = <-proxy.held:
+		case <-time.After(time.Minute):
+			t.Fatal("B gave no OK in a minute")
+		}
+		// B has answered OK: the records are in its file, and A has not
+		// been told.
+		inFile := bodiesIn(t, out)
+		for _, body := range bodies {
+			if inFile[body] == 0 {
+				t.Fatalf("kill %d: B answered OK for %s, which is not in its file", k, body)
+			}
+		}
+		b.kill()
+		proxy.release <- struct{}{}
+		held = append(held, bodies...)
+		t.Logf("kill %d: B killed with %d lines in its file, holding an OK for %d records (%s…)", k, fileLines(out), len(bodies), bodies[0])
+		time.Sleep(300 * time.Millisecond) // A retries against a dead B meanwhile
+		b = start(t, filepath.Join(dir, "b"), bConfig)
 	}
-	time.Sleep(time.Second) // the sender retries against a closed port meanwhile
-	b = start(t, filepath.Join(dir, "b"), bConfig)
 	<-sent
 	if answered() != total {
 		t.Fatalf("%d records answered OK, want %d", answered(), total)
 	}
 
-	// Every record reaches the file; some may twice.
+	// Every record reaches the file; the held ones twice.
 	counts := map[string]int{}
 	waitForLong(t, "every record in the file", 2*time.Minute, func() bool {
 		counts = bodiesIn(t, out)
@@ -119,10 +201,25 @@ func TestOTLPRelayKill(t *testing.T) {
 			dups += c - 1
 		}
 	}
-	t.Logf("receiver killed with %d lines in its file; %d records, %d missing, %d duplicates, %d client retries",
-		killedAt, total, missing, dups, retries)
+	resentTwice := 0
+	for _, body := range held {
+		if counts[body] >= 2 {
+			resentTwice++
+		}
+	}
+	mu.Lock()
+	bound := len(held) + retries*per // each held record once more, and whatever the client resent to A
+	mu.Unlock()
+	t.Logf("%d records, %d missing, %d duplicates (bound %d: %d held at the kills, %d client retries of %d)",
+		total, missing, dups, bound, len(held), retries, per)
 	if missing != 0 {
 		t.Errorf("%d records missing", missing)
+	}
+	if resentTwice != len(held) {
+		t.Errorf("%d of the %d records whose OK was held are in the file twice, want all: the moment was not made", resentTwice, len(held))
+	}
+	if dups > bound {
+		t.Errorf("%d duplicates, over the bound of %d", dups, bound)
 	}
 }
 

@@ -9,21 +9,26 @@
 //	         records to the same counting pdata sink.
 //
 // Each subject runs as its own process; its CPU seconds (utime+stime) and
-// peak RSS (VmHWM) are read from /proc just before it is stopped.
+// peak RSS (VmHWM) are read from /proc just before it is stopped. Replicas
+// are interleaved; the median is reported with the spread.
 //
 //	go run ./bench/otlp -records 300000 -replicas 3
+//	go run ./bench/otlp -only receive -compare /tmp/sluiced-main   # before/after
+//	go run ./bench/otlp -only sluiced -profile /tmp/prof -records 600000
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/sluicehq/sluice/bench/internal/benchproc"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,18 +40,21 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/sluicehq/sluice/bench/internal/benchproc"
 )
 
 var (
-	records  = flag.Int("records", 200000, "records per replica")
-	batch    = flag.Int("batch", 512, "records per request (client and SDK batch size)")
-	conns    = flag.Int("conns", 4, "concurrent client requests (receive)")
-	replicas = flag.Int("replicas", 3, "replicas of each subject; the median is reported")
-	outdir   = flag.String("outdir", "/dev/shm", "directory for sluiced's files")
-	role     = flag.String("role", "", "internal: sink or sdk")
-	addr     = flag.String("addr", "", "internal: the sink's gRPC address (sink: listen; sdk: send to)")
+	records     = flag.Int("records", 200000, "records per replica")
+	batch       = flag.Int("batch", 512, "records per request (client and SDK batch size)")
+	conns       = flag.Int("conns", 4, "concurrent client requests (receive)")
+	replicas    = flag.Int("replicas", 3, "replicas of each subject; the median is reported")
+	outdir      = flag.String("outdir", "/dev/shm", "directory for sluiced's files")
+	profile     = flag.String("profile", "", "directory: save CPU, block and mutex profiles of sluiced's receive runs there (pprof on its admin listener)")
+	profileSecs = flag.Int("profile-seconds", 2, "with -profile: how long the CPU profile runs")
+	compare     = flag.String("compare", "", "a sluiced binary to run as a second receive subject (such as one built from main), for before/after in one run")
+	fileFormat  = flag.String("file-format", "json", "the file destination's format for receive: json (the event, raw as a string) or raw (the record's JSON)")
+	only        = flag.String("only", "", "run only the subjects whose name contains this (receive, export)")
+	role        = flag.String("role", "", "internal: sink or sdk")
+	addr        = flag.String("addr", "", "internal: the sink's gRPC address (sink: listen; sdk: send to)")
 )
 
 func main() {
@@ -131,6 +139,29 @@ func run() error {
 		name string
 		run  func(i int) (benchproc.Result, error)
 	}
+	// receive is the sluiced binary bin receiving over OTLP/gRPC into a
+	// file.
+	receive := func(name, bin string) subject {
+		return subject{name, func(i int) (benchproc.Result, error) {
+			a := freeAddr()
+			d := filepath.Join(dir, fmt.Sprintf("recv-%d-%d", i, len(name)))
+			admin := freeAddr()
+			cfg := fmt.Sprintf(`{"dataDir": %q, "admin": {"addr": %q, "pprof": %v}, "sources": {"in": {"type": "otlp", "grpcAddr": %q}},
+				"destinations": {"out": {"type": "file", "path": %q, "format": %q,
+					"batch": {"count": 4096, "bytes": 8388608, "age": "5ms", "parallelism": 1, "eager": true}}}}`,
+				d, admin, *profile != "", a, filepath.Join(d, "out.ndjson"), *fileFormat)
+			p, err := benchproc.StartSluiced(bin, d, cfg)
+			if err != nil {
+				return benchproc.Result{}, err
+			}
+			if *profile == "" {
+				return p.Measure(func() error { return send(a, reqs) })
+			}
+			return p.Measure(func() error {
+				return profiled(admin, fmt.Sprintf("receive-%d", i), func() error { return send(a, reqs) })
+			})
+		}}
+	}
 	subjects := []subject{
 		{"receive: pdata counting server", func(i int) (benchproc.Result, error) {
 			a := freeAddr()
@@ -140,17 +171,7 @@ func run() error {
 			}
 			return p.Measure(func() error { return send(a, reqs) })
 		}},
-		{"receive: sluiced otlp → file", func(i int) (benchproc.Result, error) {
-			a := freeAddr()
-			d := filepath.Join(dir, fmt.Sprintf("recv-%d", i))
-			cfg := fmt.Sprintf(`{"dataDir": %q, "sources": {"in": {"type": "otlp", "grpcAddr": %q}},
-				"destinations": {"out": {"type": "file", "path": %q, "batch": {"count": 4096, "bytes": 8388608, "age": "5ms", "parallelism": 1, "eager": true}}}}`, d, a, filepath.Join(d, "out.ndjson"))
-			p, err := benchproc.StartSluiced(sluiced, d, cfg)
-			if err != nil {
-				return benchproc.Result{}, err
-			}
-			return p.Measure(func() error { return send(a, reqs) })
-		}},
+		receive("receive: sluiced otlp → file", sluiced),
 		{"export: OTel SDK otlploggrpc", func(i int) (benchproc.Result, error) {
 			a := freeAddr()
 			sink, err := benchproc.Start(exec.Command(self, "-role", "sink", "-addr", a), "ready")
@@ -185,23 +206,52 @@ func run() error {
 			return p.Measure(func() error { return waitCount(a, *records) })
 		}},
 	}
+	if *compare != "" {
+		// Right after the binary it is compared with, so that the
+		// interleaving puts them side by side.
+		subjects = append(subjects[:2], append([]subject{receive("receive: sluiced otlp → file, -compare binary", *compare)}, subjects[2:]...)...)
+	}
 	fmt.Printf("%d records of ~100 bytes, %d per request, %d replicas (median), %d client connections for receive\n\n",
 		*records, *batch, *replicas, *conns)
-	fmt.Println("| subject | records/s | CPU-s | peak RSS MiB |")
+	fmt.Println("| subject | records/s, median (min–max) | CPU-s | peak RSS MiB |")
 	fmt.Println("|---|---|---|---|")
+	// Replicas are interleaved (A B A B ...), so that a change in the
+	// machine's load falls on every subject alike.
+	runs := map[string][]benchproc.Result{}
+	for i := range *replicas {
+		for _, s := range subjects {
+			if !strings.Contains(s.name, *only) {
+				continue
+			}
+			r, err := s.run(i)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			runs[s.name] = append(runs[s.name], r)
+		}
+	}
 	medians := map[string]benchproc.Result{}
 	for _, s := range subjects {
-		rs, err := benchproc.Replicas(*replicas, s.run)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+		rs := runs[s.name]
+		if len(rs) == 0 {
+			continue
 		}
+		sort.Slice(rs, func(i, j int) bool { return rs[i].Secs < rs[j].Secs })
 		m := rs[len(rs)/2]
 		medians[s.name] = m
-		fmt.Printf("| %s | %.0f | %.2f | %.1f |\n", s.name, m.Rate(*records), m.CPU, float64(m.HWM)/(1<<20))
+		fmt.Printf("| %s | %.0f (%.0f–%.0f) | %.2f | %.1f |\n", s.name, m.Rate(*records),
+			rs[len(rs)-1].Rate(*records), rs[0].Rate(*records), m.CPU, float64(m.HWM)/(1<<20))
 	}
-	rr := medians["receive: sluiced otlp → file"].Rate(*records) / medians["receive: pdata counting server"].Rate(*records)
-	er := medians["export: sluiced file → otlp"].Rate(*records) / medians["export: OTel SDK otlploggrpc"].Rate(*records)
-	fmt.Printf("\nreceive ratio %.2f× (goal ≥0.5×), export ratio %.2f× (goal ≥0.5×)\n", rr, er)
+	ratio := func(what, a, b string) {
+		if ma, ok := medians[a]; ok {
+			if mb, ok := medians[b]; ok {
+				fmt.Printf("\n%s ratio %.2f× (goal ≥0.5×)", what, ma.Rate(*records)/mb.Rate(*records))
+			}
+		}
+	}
+	ratio("receive", "receive: sluiced otlp → file", "receive: pdata counting server")
+	ratio("export", "export: sluiced file → otlp", "export: OTel SDK otlploggrpc")
+	fmt.Println()
 	return nil
 }
 

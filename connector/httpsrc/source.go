@@ -28,8 +28,6 @@
 package httpsrc
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -49,6 +47,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
+	"github.com/sluicehq/sluice/internal/httpin"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 	"github.com/sluicehq/sluice/memory"
 )
@@ -84,12 +83,12 @@ func WithQueueSize(n int) Option { return func(s *Source) { s.queueSize = n } }
 // enqueueWait is the longest a request waits for room in the queue.
 const enqueueWait = time.Second
 
-// retryAfter is the Retry-After of a 503, in seconds.
-const retryAfter = "1"
+// retryAfter is the Retry-After of a 503.
+const retryAfter = time.Second
 
 // slotAfter is how much of a body arrives before its request takes one of
 // maxConcurrentRequests slots: a slow client trickling a body holds none.
-const slotAfter = 64 << 10
+const slotAfter = httpin.SlotAfter
 
 // Source receives events over HTTP. It is a [sluice.Runner]: Run listens
 // until its ctx is done, then shuts the server down, and Recv returns what
@@ -103,7 +102,7 @@ type Source struct {
 	q         *memory.Queue[event.Event]
 	token     [sha256.Size]byte // of the expected credentials: the bearer token, or "user:password"
 	auth      bool
-	slots     chan struct{} // one per request being handled: see MaxConcurrentRequests
+	slots     httpin.Slots // one per request being handled: see MaxConcurrentRequests
 
 	mu       sync.Mutex
 	running  bool
@@ -128,7 +127,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 		c.TLS = &t
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		queueSize: 4096, ready: make(chan struct{}), slots: make(chan struct{}, c.MaxConcurrentRequests)}
+		queueSize: 4096, ready: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -293,16 +292,16 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, status, err := s.readBody(w, r)
+	body, err := httpin.ReadBody(w, r, s.cfg.MaxBodyBytes, "maxBodyBytes", s.slots)
 	if err != nil {
-		if status == http.StatusServiceUnavailable {
+		if status := err.(*httpin.Error).Status; status == http.StatusServiceUnavailable {
 			s.unavailable(w, err.Error())
 		} else {
 			s.reject(w, status, err.Error())
 		}
 		return
 	}
-	defer func() { <-s.slots }()
+	defer s.slots.Release()
 	raws, err := parseBody(body, format, s.cfg.MaxEvents)
 	switch {
 	case errors.Is(err, errTooMany):
@@ -336,67 +335,6 @@ func (s *Source) authorized(r *http.Request, h string) bool {
 	}
 	sum := sha256.Sum256([]byte(cred))
 	return subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1
-}
-
-// readBody reads the whole body, decompressed, within MaxBodyBytes. The
-// buffer grows as bytes arrive. Once slotAfter bytes, or all of them, have
-// arrived, it takes a slot, or fails with 503 if none is free; on success
-// the caller releases the slot.
-func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
-	max := s.cfg.MaxBodyBytes
-	if r.ContentLength > max {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", max)
-	}
-	var rd io.Reader = http.MaxBytesReader(w, r.Body, max)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(rd)
-		if err != nil {
-			return nil, readError(err, http.StatusBadRequest), fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		rd = zr
-	default:
-		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q: want gzip or none", enc)
-	}
-	var buf bytes.Buffer
-	rd = io.LimitReader(rd, max+1)
-	_, err := buf.ReadFrom(io.LimitReader(rd, slotAfter))
-	if err == nil {
-		select {
-		case s.slots <- struct{}{}:
-		default:
-			return nil, http.StatusServiceUnavailable, fmt.Errorf("%d requests are being handled (maxConcurrentRequests)", cap(s.slots))
-		}
-		_, err = buf.ReadFrom(rd)
-		if err != nil {
-			<-s.slots
-		}
-	}
-	switch {
-	case err != nil:
-		return nil, readError(err, http.StatusBadRequest), fmt.Errorf("read body: %w", err)
-	case int64(buf.Len()) > max:
-		<-s.slots
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes after decompression", max)
-	}
-	// Having seen the body's end, net/http clears the read deadline and
-	// waits for the client's hang-up: readTimeout does not cut the wait
-	// for acks (TestAckedAfterReadTimeout).
-	return buf.Bytes(), 0, nil
-}
-
-// readError returns 413 if err is from http.MaxBytesReader, 408 if the
-// read timed out (readTimeout), else status.
-func readError(err error, status int) int {
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return http.StatusRequestEntityTooLarge
-	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return http.StatusRequestTimeout
-	}
-	return status
 }
 
 // deliver queues the events and answers once they are all acked.
@@ -463,7 +401,7 @@ func (s *Source) gone(w http.ResponseWriter, r *http.Request, n int) {
 }
 
 func (s *Source) unavailable(w http.ResponseWriter, why string) {
-	w.Header().Set("Retry-After", retryAfter)
+	w.Header().Set("Retry-After", httpin.RetryAfter(retryAfter))
 	s.reject(w, http.StatusServiceUnavailable, why)
 }
 

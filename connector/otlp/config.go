@@ -28,8 +28,10 @@ type SourceConfig struct {
 	// larger one gets RESOURCE_EXHAUSTED / 413. Default 16777216 (16 MiB).
 	MaxRequestBytes int `json:"maxRequestBytes"`
 	// MaxConcurrentRequests is the most requests handled at once over
-	// both listeners; one more gets UNAVAILABLE / 503 with a retry delay.
-	// Default 64.
+	// both listeners; one more gets UNAVAILABLE / 429 with a retry delay.
+	// An HTTP request counts once 64 KiB of its body, or all of it, has
+	// arrived, so slow clients still sending a body hold none (readTimeout
+	// bounds them). Default 64.
 	MaxConcurrentRequests int `json:"maxConcurrentRequests"`
 	// MaxRecordBytes is the largest record, as its event's raw JSON; a
 	// larger record is rejected (counted in the reply's partial success)
@@ -47,8 +49,19 @@ type SourceConfig struct {
 	RetryAfter time.Duration `json:"retryAfter"`
 	// QueueSize is how many records wait between the listeners and the
 	// pipeline. A request whose records do not fit within a second gets
-	// UNAVAILABLE / 503. Default 8192.
+	// UNAVAILABLE / 429. Default 8192.
 	QueueSize int `json:"queueSize"`
+	// ReadHeaderTimeout is how long an HTTP client has to send a
+	// request's headers; then the connection is closed. Default 10s.
+	ReadHeaderTimeout time.Duration `json:"readHeaderTimeout"`
+	// ReadTimeout is how long an HTTP client has to send a whole request,
+	// headers and body; a body not complete by then gets 408. It does not
+	// bound the wait for acks (ackTimeout does). Default 60s; at least
+	// readHeaderTimeout.
+	ReadTimeout time.Duration `json:"readTimeout"`
+	// IdleTimeout closes an HTTP keep-alive connection that sends no new
+	// request for this long. Default 120s.
+	IdleTimeout time.Duration `json:"idleTimeout"`
 }
 
 // TLSConfig holds the files of a TLS listener.
@@ -65,7 +78,8 @@ type TLSConfig struct {
 // DefaultSourceConfig returns the source's defaults.
 func DefaultSourceConfig() SourceConfig {
 	return SourceConfig{MaxRequestBytes: 16 << 20, MaxConcurrentRequests: 64, MaxRecordBytes: 1 << 20,
-		AckTimeout: 4 * time.Second, RetryAfter: time.Second, QueueSize: 8192}
+		AckTimeout: 4 * time.Second, RetryAfter: time.Second, QueueSize: 8192,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 }
 
 // Validate reports fields out of range, with their paths.
@@ -98,10 +112,14 @@ func (c *SourceConfig) Validate() error {
 	for _, d := range []struct {
 		path string
 		v    time.Duration
-	}{{"ackTimeout", c.AckTimeout}, {"retryAfter", c.RetryAfter}} {
+	}{{"ackTimeout", c.AckTimeout}, {"retryAfter", c.RetryAfter},
+		{"readHeaderTimeout", c.ReadHeaderTimeout}, {"readTimeout", c.ReadTimeout}, {"idleTimeout", c.IdleTimeout}} {
 		if d.v <= 0 {
 			field(d.path, fmt.Sprintf("must be more than 0, got %v", d.v))
 		}
+	}
+	if c.ReadTimeout > 0 && c.ReadTimeout < c.ReadHeaderTimeout {
+		field("readTimeout", fmt.Sprintf("must be at least readHeaderTimeout (%v), got %v", c.ReadHeaderTimeout, c.ReadTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -333,7 +333,7 @@ func TestMapping(t *testing.T) {
 	lr.SetSpanID([8]byte{4, 5})
 	lr.SetTimestamp(1_700_000_000_000_000_001)
 	s := &Source{cfg: DefaultSourceConfig(), name: "o"}
-	fromOTLP, _ := s.events(orig, "peer")
+	fromOTLP, _ := s.events(nil, orig, 0, "peer")
 
 	logs := toLogs([]sluice.Message[event.Event]{{Value: sys}, fromOTLP[0]})
 	if logs.ResourceLogs().Len() != 2 {

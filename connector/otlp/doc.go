@@ -40,14 +40,24 @@
 //	every record acked                           OK                            200 + ExportLogsServiceResponse
 //	some records over maxRecordBytes             OK, partial_success           200, partial_success
 //	                                             (rest delivered)
-//	maxConcurrentRequests busy, queue full,      UNAVAILABLE + RetryInfo       503 + Retry-After
-//	  not acked within ackTimeout, shutdown      (retryAfter)
+//	maxConcurrentRequests busy, queue full       UNAVAILABLE + RetryInfo       429 + Retry-After
+//	  (the client sends too fast)                (retryAfter)
+//	not acked within ackTimeout (a destination   UNAVAILABLE + RetryInfo       503 + Retry-After
+//	  slow or down), shutdown                    (retryAfter)
 //	body does not decode                         INVALID_ARGUMENT + reason     400 + google.rpc.Status
 //	over maxRequestBytes                         RESOURCE_EXHAUSTED            413
+//	body not sent within readTimeout             -                             408
 //	other content type or encoding               -                             415
 //
 // A refusal after the records were queued leaves them in flight: they are
-// delivered, and the client's retry sends them again.
+// delivered, and the client's retry sends them again. OTLP clients retry
+// 429 and 503 alike (the OTLP spec's throttling answers), waiting what
+// Retry-After says.
+//
+// Slow HTTP clients are bounded by readHeaderTimeout, readTimeout and
+// idleTimeout; an HTTP body takes memory as its bytes arrive, never from
+// the Content-Length it declares, and takes one of maxConcurrentRequests
+// only once 64 KiB of it, or all of it, has arrived.
 //
 // # Destination
 //

@@ -15,7 +15,7 @@ func fuzzEvents(t *testing.T, b []byte, decode func(plogotlp.ExportRequest, []by
 		return
 	}
 	s := &Source{cfg: DefaultSourceConfig(), count: nopCounters{}}
-	msgs, _ := s.events(req.Logs(), "peer")
+	msgs, _ := s.events(nil, req.Logs(), len(b), "peer")
 	for _, m := range msgs {
 		var sh shape
 		if err := decodeShape(m.Value.Raw, &sh); err != nil {

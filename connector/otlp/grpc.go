@@ -32,11 +32,11 @@ func (s *Source) grpcServer(tc *tls.Config) *grpc.Server {
 		ServiceName: "opentelemetry.proto.collector.logs.v1.LogsService",
 		HandlerType: (*any)(nil),
 		Methods: []grpc.MethodDesc{{MethodName: "Export", Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-			var req rawMessage
-			if err := dec(&req); err != nil {
+			var call exportCall
+			if err := dec(&call); err != nil {
 				return nil, err
 			}
-			return s.export(ctx, req)
+			return s.export(ctx, &call)
 		}}},
 		Metadata: "opentelemetry/proto/collector/logs/v1/logs_service.proto",
 	}, s)
@@ -46,7 +46,16 @@ func (s *Source) grpcServer(tc *tls.Config) *grpc.Server {
 // rawMessage is a message's wire bytes.
 type rawMessage []byte
 
-// rawCodec passes rawMessages through as they are.
+// exportCall is an Export request as the codec decodes it: the request,
+// or why it does not decode, and its size on the wire.
+type exportCall struct {
+	req  plogotlp.ExportRequest
+	err  error
+	wire int
+}
+
+// rawCodec decodes an exportCall with pdata, keeping a failure for the
+// handler to answer, and passes rawMessages through as they are.
 type rawCodec struct{}
 
 func (rawCodec) Name() string { return "proto" }
@@ -58,27 +67,32 @@ func (rawCodec) Marshal(v any) ([]byte, error) {
 	return nil, fmt.Errorf("otlp: cannot marshal %T", v)
 }
 
+// Unmarshal decodes b, the transport's buffer, reused once this returns:
+// pdata copies what it keeps.
 func (rawCodec) Unmarshal(b []byte, v any) error {
-	m, ok := v.(*rawMessage)
-	if !ok {
-		return fmt.Errorf("otlp: cannot unmarshal into %T", v)
+	switch m := v.(type) {
+	case *exportCall:
+		m.req = plogotlp.NewExportRequest()
+		m.err, m.wire = m.req.UnmarshalProto(b), len(b)
+		return nil
+	case *rawMessage:
+		*m = append((*m)[:0], b...)
+		return nil
 	}
-	*m = append((*m)[:0], b...) // b is the transport's buffer, reused once this returns
-	return nil
+	return fmt.Errorf("otlp: cannot unmarshal into %T", v)
 }
 
-// export answers one Export call: OK once every valid record of body is
+// export answers one Export call: OK once every valid record of it is
 // acked; see the package doc for the other answers.
-func (s *Source) export(ctx context.Context, body rawMessage) (rawMessage, error) {
+func (s *Source) export(ctx context.Context, call *exportCall) (rawMessage, error) {
 	if err := s.acquire(); err != nil {
 		return nil, s.grpcError(err)
 	}
-	defer s.release()
-	req := plogotlp.NewExportRequest()
-	if err := req.UnmarshalProto(body); err != nil {
+	defer s.slots.Release()
+	if call.err != nil {
 		s.count.ParseFailed(1)
 		s.count.Error("grpc_invalid_argument")
-		return nil, status.Error(codes.InvalidArgument, "decode ExportLogsServiceRequest: "+err.Error())
+		return nil, status.Error(codes.InvalidArgument, "decode ExportLogsServiceRequest: "+call.err.Error())
 	}
 	host := ""
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
@@ -87,7 +101,7 @@ func (s *Source) export(ctx context.Context, body rawMessage) (rawMessage, error
 			host = h
 		}
 	}
-	res, err := s.deliver(ctx, req.Logs(), host)
+	res, err := s.deliver(ctx, call.req.Logs(), call.wire, host)
 	if err != nil {
 		return nil, s.grpcError(err)
 	}

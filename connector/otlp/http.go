@@ -1,22 +1,18 @@
 package otlp
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/sluicehq/sluice/internal/httpin"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -40,9 +36,9 @@ func (s *Source) httpServer(ctx context.Context, tc *tls.Config) *httpServer {
 	return &httpServer{srv: &http.Server{
 		Handler:           mux,
 		TLSConfig:         tc,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}}
@@ -62,16 +58,16 @@ func (s *Source) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.httpReply(w, ctJSON, http.StatusUnsupportedMediaType, "Content-Type: want application/x-protobuf or application/json")
 		return
 	}
-	if err := s.acquire(); err != nil {
-		s.httpReply(w, ct, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	defer s.release()
-	body, code, err := s.readBody(w, r)
+	body, err := httpin.ReadBody(w, r, int64(s.cfg.MaxRequestBytes), "maxRequestBytes", s.slots)
 	if err != nil {
+		code := err.(*httpin.Error).Status
+		if errors.Is(err, httpin.ErrBusy) {
+			code = http.StatusTooManyRequests // the client sends too fast
+		}
 		s.httpReply(w, ct, code, err.Error())
 		return
 	}
+	defer s.slots.Release()
 	req := plogotlp.NewExportRequest()
 	if ct == ctJSON {
 		err = req.UnmarshalJSON(body)
@@ -84,12 +80,12 @@ func (s *Source) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	res, err := s.deliver(r.Context(), req.Logs(), host)
+	res, err := s.deliver(r.Context(), req.Logs(), len(body), host)
 	switch {
 	case errors.Is(err, errGone):
 		return // nobody to answer
 	case err != nil:
-		s.httpReply(w, ct, http.StatusServiceUnavailable, err.Error())
+		s.httpReply(w, ct, refusalStatus(err), err.Error())
 		return
 	}
 	resp := plogotlp.NewExportResponse()
@@ -112,53 +108,21 @@ func (s *Source) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// readBody reads the whole body, gunzipped, within MaxRequestBytes, or
-// returns the status to refuse it with.
-func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
-	max := int64(s.cfg.MaxRequestBytes)
-	if r.ContentLength > max {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes (maxRequestBytes)", max)
+// refusalStatus is the status of a retryable refusal: 429 Too Many
+// Requests when the client sends faster than the source takes (every
+// slot taken, the queue full), 503 Service Unavailable when the source
+// cannot take it now (shutting down, records not acked in time: a
+// destination is slow or down). OTLP clients retry both, honouring
+// Retry-After.
+func refusalStatus(err error) int {
+	if u, ok := errors.AsType[errUnavailable](err); ok && u.tooFast {
+		return http.StatusTooManyRequests
 	}
-	var rd io.Reader = http.MaxBytesReader(w, r.Body, max)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(rd)
-		if err != nil {
-			return nil, readStatus(err), fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		rd = zr
-	default:
-		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Encoding %q: want gzip or none", enc)
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(rd, max+1)); err != nil {
-		return nil, readStatus(err), fmt.Errorf("read body: %w", err)
-	}
-	if int64(buf.Len()) > max {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes after decompression (maxRequestBytes)", max)
-	}
-	return buf.Bytes(), 0, nil
-}
-
-// readStatus returns 413 for a body over the limit, 408 for a read that
-// timed out, 400 otherwise.
-func readStatus(err error) int {
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return http.StatusRequestEntityTooLarge
-	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return http.StatusRequestTimeout
-	}
-	return http.StatusBadRequest
+	return http.StatusServiceUnavailable
 }
 
 // httpReply counts and writes an error reply: a google.rpc.Status in ct,
-// with Retry-After on 503.
+// with Retry-After on 429 and 503.
 func (s *Source) httpReply(w http.ResponseWriter, ct string, code int, msg string) {
 	s.count.Error("http_" + strconv.Itoa(code))
 	s.log.Debug("request refused", "status", code, "reason", msg)
@@ -170,8 +134,8 @@ func (s *Source) httpReply(w http.ResponseWriter, ct string, code int, msg strin
 		ct = ctJSON
 		b, _ = protojson.Marshal(st)
 	}
-	if code == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", s.retryAfterSeconds())
+	if code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", httpin.RetryAfter(s.cfg.RetryAfter))
 	}
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(code)
@@ -184,7 +148,7 @@ func grpcCode(httpCode int) codes.Code {
 		return codes.InvalidArgument
 	case http.StatusRequestEntityTooLarge:
 		return codes.ResourceExhausted
-	case http.StatusServiceUnavailable:
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		return codes.Unavailable
 	case http.StatusRequestTimeout:
 		return codes.DeadlineExceeded

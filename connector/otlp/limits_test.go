@@ -101,7 +101,8 @@ func TestAckTimeout(t *testing.T) {
 }
 
 // TestConcurrencyLimit: with one request waiting for acks and
-// maxConcurrentRequests 1, the next is refused at once, retryably.
+// maxConcurrentRequests 1, the next is refused at once, retryably (over
+// HTTP with 429: the client sends too fast).
 func TestConcurrencyLimit(t *testing.T) {
 	src, gaddr, haddr := startSource(t, SourceConfig{MaxConcurrentRequests: 1, AckTimeout: 10 * time.Second})
 	first := make(chan error, 1)
@@ -119,8 +120,8 @@ func TestConcurrencyLimit(t *testing.T) {
 	if status.Code(err) != codes.Unavailable || retryDelay(err) < 0 {
 		t.Errorf("gRPC over the limit: %v, want UNAVAILABLE with RetryInfo", err)
 	}
-	if r := postLogs(t, haddr, ctProto, protoBody(t, logsOf("over"))); r.status != 503 || r.retryAfter == "" {
-		t.Errorf("HTTP over the limit: %d Retry-After %q, want 503 with Retry-After", r.status, r.retryAfter)
+	if r := postLogs(t, haddr, ctProto, protoBody(t, logsOf("over"))); r.status != 429 || r.retryAfter == "" {
+		t.Errorf("HTTP over the limit: %d Retry-After %q, want 429 with Retry-After", r.status, r.retryAfter)
 	}
 	ack()
 	if err := <-first; err != nil {

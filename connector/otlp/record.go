@@ -19,8 +19,10 @@ import (
 
 // appendRecord appends the JSON object that is the Raw of the event made
 // from lr (the shape is in the package doc). Attributes keep their order;
-// empty parts are left out.
-func appendRecord(dst []byte, res pcommon.Resource, scope pcommon.InstrumentationScope, lr plog.LogRecord) []byte {
+// empty parts are left out. res and scope are the record's resource and
+// scope as [appendResource] and [appendScope] encode them, once for all
+// the records that share them.
+func appendRecord(dst []byte, res, scope []byte, lr plog.LogRecord) []byte {
 	dst = append(dst, '{')
 	first := true
 	key := func(k string) {
@@ -72,35 +74,53 @@ func appendRecord(dst []byte, res pcommon.Resource, scope pcommon.Instrumentatio
 		key("flags")
 		dst = strconv.AppendUint(dst, uint64(f), 10)
 	}
-	if a := res.Attributes(); a.Len() > 0 {
+	if res != nil {
 		key("resource")
-		dst = appendMap(dst, a)
+		dst = append(dst, res...)
 	}
-	if scope.Name() != "" || scope.Version() != "" || scope.Attributes().Len() > 0 {
+	if scope != nil {
 		key("scope")
-		dst = append(dst, '{')
-		sep := false
-		for _, kv := range [...][2]string{{"name", scope.Name()}, {"version", scope.Version()}} {
-			if kv[1] == "" {
-				continue
-			}
-			if sep {
-				dst = append(dst, ',')
-			}
-			sep = true
-			dst = append(dst, '"')
-			dst = append(dst, kv[0]...)
-			dst = append(dst, '"', ':')
-			dst = event.AppendString(dst, kv[1])
+		dst = append(dst, scope...)
+	}
+	return append(dst, '}')
+}
+
+// appendResource appends the "resource" value of the records of res, or
+// returns dst unchanged (nil if dst is) when it has no attributes.
+func appendResource(dst []byte, res pcommon.Resource) []byte {
+	if a := res.Attributes(); a.Len() > 0 {
+		return appendMap(dst, a)
+	}
+	return dst
+}
+
+// appendScope appends the "scope" value of the records of scope, or
+// returns dst unchanged when it is empty.
+func appendScope(dst []byte, scope pcommon.InstrumentationScope) []byte {
+	if scope.Name() == "" && scope.Version() == "" && scope.Attributes().Len() == 0 {
+		return dst
+	}
+	dst = append(dst, '{')
+	sep := false
+	for _, kv := range [...][2]string{{"name", scope.Name()}, {"version", scope.Version()}} {
+		if kv[1] == "" {
+			continue
 		}
-		if a := scope.Attributes(); a.Len() > 0 {
-			if sep {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `"attributes":`...)
-			dst = appendMap(dst, a)
+		if sep {
+			dst = append(dst, ',')
 		}
-		dst = append(dst, '}')
+		sep = true
+		dst = append(dst, '"')
+		dst = append(dst, kv[0]...)
+		dst = append(dst, '"', ':')
+		dst = event.AppendString(dst, kv[1])
+	}
+	if a := scope.Attributes(); a.Len() > 0 {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"attributes":`...)
+		dst = appendMap(dst, a)
 	}
 	return append(dst, '}')
 }

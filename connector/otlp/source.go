@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
+	"github.com/sluicehq/sluice/internal/httpin"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 	"github.com/sluicehq/sluice/memory"
 )
@@ -60,7 +60,7 @@ type Source struct {
 	log   *slog.Logger
 	count Counters
 	q     *memory.Queue[event.Event]
-	slots chan struct{} // one per request being handled
+	slots httpin.Slots // one per request being handled
 
 	mu       sync.Mutex
 	running  bool
@@ -77,7 +77,7 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 		return nil, fmt.Errorf("otlp source: %w", err)
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		ready: make(chan struct{}), slots: make(chan struct{}, c.MaxConcurrentRequests)}
+		ready: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -230,8 +230,13 @@ func (s *Source) Run(ctx context.Context) error {
 }
 
 // errUnavailable is a refusal the client should retry: overload,
-// shutdown, or acks that did not come within AckTimeout.
-type errUnavailable struct{ why string }
+// shutdown, or acks that did not come within AckTimeout. tooFast marks
+// the client's overload (every slot taken, the queue full) apart from
+// the source's (HTTP 429, not 503).
+type errUnavailable struct {
+	why     string
+	tooFast bool
+}
 
 func (e errUnavailable) Error() string { return e.why }
 
@@ -246,22 +251,24 @@ type result struct {
 
 // acquire takes a request slot or refuses.
 func (s *Source) acquire() error {
-	select {
-	case s.slots <- struct{}{}:
-		return nil
-	default:
-		return errUnavailable{fmt.Sprintf("%d requests are being handled (maxConcurrentRequests)", cap(s.slots))}
+	if !s.slots.TryTake() {
+		return errUnavailable{fmt.Sprintf("%d requests are being handled (maxConcurrentRequests)", cap(s.slots)), true}
 	}
+	return nil
 }
 
-func (s *Source) release() { <-s.slots }
-
-// deliver queues one event per valid record of logs and waits until all
-// are acked, ctx is done (the client gave up), the source stops, or
-// AckTimeout passes. peer is the client's address, the events' host when
-// the resource has no host.name.
-func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (result, error) {
-	msgs, res := s.events(logs, peer)
+// deliver queues one event per valid record of logs, whose encoding took
+// about wire bytes, and waits until all are acked, ctx is done (the client
+// gave up), the source stops, or AckTimeout passes. peer is the client's
+// address, the events' host when the resource has no host.name.
+func (s *Source) deliver(ctx context.Context, logs plog.Logs, wire int, peer string) (result, error) {
+	pooled := msgPool.Get().(*[]sluice.Message[event.Event])
+	msgs, res := s.events((*pooled)[:0], logs, wire, peer)
+	defer func() {
+		clear(msgs) // for the garbage collector: the queue holds its own copies
+		*pooled = msgs[:0]
+		msgPool.Put(pooled)
+	}()
 	if res.rejected > 0 {
 		for range res.rejected {
 			s.count.Error("record_rejected")
@@ -276,7 +283,7 @@ func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (resu
 	s.mu.Unlock()
 	select {
 	case <-stopping:
-		return res, errUnavailable{"shutting down"}
+		return res, errUnavailable{why: "shutting down"}
 	default:
 	}
 	done := make(chan struct{})
@@ -289,7 +296,7 @@ func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (resu
 		if ctx.Err() != nil {
 			return res, s.gone(len(msgs))
 		}
-		return res, errUnavailable{"queue full"}
+		return res, errUnavailable{"queue full", true}
 	}
 	timer := time.NewTimer(s.cfg.AckTimeout)
 	defer timer.Stop()
@@ -297,9 +304,9 @@ func (s *Source) deliver(ctx context.Context, logs plog.Logs, peer string) (resu
 	case <-done:
 		return res, nil
 	case <-timer.C:
-		return res, errUnavailable{"records not acknowledged within ackTimeout"}
+		return res, errUnavailable{why: "records not acknowledged within ackTimeout"}
 	case <-stopping:
-		return res, errUnavailable{"shutting down"}
+		return res, errUnavailable{why: "shutting down"}
 	case <-ctx.Done():
 		return res, s.gone(len(msgs))
 	}
@@ -312,17 +319,18 @@ func (s *Source) gone(n int) error {
 	return errGone
 }
 
-// events makes one event per record; records over MaxRecordBytes are
-// counted in the result instead. The events' Raw share one buffer.
-func (s *Source) events(logs plog.Logs, peer string) ([]sluice.Message[event.Event], result) {
+// events appends to msgs one event per record of logs, whose encoding
+// took about wire bytes; records over MaxRecordBytes are counted in the
+// result instead. The events' Raw share one buffer.
+func (s *Source) events(msgs []sluice.Message[event.Event], logs plog.Logs, wire int, peer string) ([]sluice.Message[event.Event], result) {
 	n := logs.LogRecordCount()
 	if n == 0 {
-		return nil, result{}
+		return msgs, result{}
 	}
 	now := time.Now()
-	msgs := make([]sluice.Message[event.Event], 0, n)
 	ends := make([]int, 0, n)
-	var buf []byte
+	buf := make([]byte, 0, 2*wire) // JSON takes about twice the protobuf
+	var resBuf, scopeBuf []byte    // the JSON of the current resource and scope
 	var res result
 	rls := logs.ResourceLogs()
 	for i := range rls.Len() {
@@ -331,14 +339,24 @@ func (s *Source) events(logs plog.Logs, peer string) ([]sluice.Message[event.Eve
 		if v, ok := rl.Resource().Attributes().Get("host.name"); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
 			host = v.Str()
 		}
+		resBuf = appendResource(resBuf[:0], rl.Resource())
+		resJSON := resBuf
+		if len(resJSON) == 0 {
+			resJSON = nil
+		}
 		sls := rl.ScopeLogs()
 		for j := range sls.Len() {
 			sl := sls.At(j)
+			scopeBuf = appendScope(scopeBuf[:0], sl.Scope())
+			scopeJSON := scopeBuf
+			if len(scopeJSON) == 0 {
+				scopeJSON = nil
+			}
 			lrs := sl.LogRecords()
 			for k := range lrs.Len() {
 				lr := lrs.At(k)
 				start := len(buf)
-				buf = appendRecord(buf, rl.Resource(), sl.Scope(), lr)
+				buf = appendRecord(buf, resJSON, scopeJSON, lr)
 				if size := len(buf) - start; size > s.cfg.MaxRecordBytes {
 					buf = buf[:start]
 					if res.rejected == 0 {
@@ -361,18 +379,17 @@ func (s *Source) events(logs plog.Logs, peer string) ([]sluice.Message[event.Eve
 			}
 		}
 	}
-	start := 0
-	for i := range msgs {
-		msgs[i].Value.Raw = buf[start:ends[i]:ends[i]]
-		start = ends[i]
+	start, first := 0, len(msgs)-len(ends)
+	for i, end := range ends {
+		msgs[first+i].Value.Raw = buf[start:end:end]
+		start = end
 	}
 	return msgs, res
 }
 
-// retryAfterSeconds is RetryAfter for an HTTP Retry-After, rounded up.
-func (s *Source) retryAfterSeconds() string {
-	return strconv.Itoa(int((s.cfg.RetryAfter + time.Second - 1) / time.Second))
-}
+// msgPool holds the slices requests' events are made in. The queue copies
+// what it is sent, so a slice is free again once Send returns.
+var msgPool = sync.Pool{New: func() any { return new([]sluice.Message[event.Event]) }}
 
 var (
 	_ sluice.BatchSource[event.Event] = (*Source)(nil)
