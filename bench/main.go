@@ -405,6 +405,13 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			if ro.Keep {
 				kept = ", kept in " + r.Dir
 			}
+			if c.RSS != "" && len(r.RSS) > 0 {
+				last := r.RSS[len(r.RSS)-1]
+				fmt.Fprintf(os.Stderr, "%s %s #%d: after %v, %d lines sent, RSS %.1f MiB (anonymous %.1f), err %v%s\n", c.Name, s.Name, rep,
+					last.At.Round(time.Second), last.Lines, float64(last.RSS)/(1<<20), float64(last.Anon)/(1<<20), firstLineOf(r.Err), kept)
+				runs[s.Name] = append(runs[s.Name], r)
+				continue
+			}
 			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v%s, cpu %.2fs, missing %d, dup %d, err %v%s\n",
 				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), acked, r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err), kept)
 			runs[s.Name] = append(runs[s.Name], r)
