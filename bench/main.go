@@ -46,6 +46,12 @@ type Options struct {
 	Prealloc bool
 	Smoke    bool
 	Command  string // the command line, for the reports
+	// Soak and SoakRate: the soak case's length and rate (lines/s; 0:
+	// half of sluiced-defaults' p1 rate in the same invocation, else
+	// defaultSoakRate).
+	Soak     time.Duration
+	SoakRate float64
+	Summary  string // if set, the summary table (summary.go) is also written to this file
 }
 
 // SmokeOptions is what -smoke runs: small, quick, sluiced and the relay
@@ -73,8 +79,8 @@ func defaultOutDir() string {
 func main() {
 	var o Options
 	var cases, subjects string
-	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p2t, p5, p6, p7, or all")
-	flag.StringVar(&subjects, "subjects", "", "comma-separated subjects; each case runs those it knows (default: all it knows: "+strings.Join(DefaultSubjects, ",")+"; for p7 "+strings.Join(Cases[len(Cases)-1].Subjects, ",")+")")
+	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p2t, p5, p6, p7, idle, soak, or all")
+	flag.StringVar(&subjects, "subjects", "", "comma-separated subjects; each case runs those it knows (default: all it knows: "+strings.Join(DefaultSubjects, ",")+"; for p7 "+strings.Join(p7Subjects(), ",")+")")
 	flag.IntVar(&o.Lines, "lines", 2_000_000, "lines per replica")
 	flag.IntVar(&o.Replicas, "replicas", 5, "replicas per subject, interleaved")
 	flag.StringVar(&o.Format, "format", Format5424, "line format: 5424, 3164, nginx, 1k")
@@ -90,6 +96,9 @@ func main() {
 	flag.BoolVar(&o.Keep, "keep", false, "keep the subjects' directories")
 	flag.BoolVar(&o.Prealloc, "prealloc", true, "allocate a file sink's pages on tmpfs before each replica, so that no subject pays the kernel (or, in a VM that returns free memory to its host, the host) for new pages")
 	flag.BoolVar(&o.Profile, "profile", false, "sluiced writes a CPU profile of each replica, cpu.pprof, in its directory (implies -keep)")
+	flag.DurationVar(&o.Soak, "soak", time.Minute, "length of the soak case (BENCH.md R6 asks for 30m)")
+	flag.Float64Var(&o.SoakRate, "soakrate", 0, "lines/s of the soak case; 0 = half of sluiced-defaults' p1 rate measured earlier in the same invocation, else 50000")
+	flag.StringVar(&o.Summary, "summary", "", "also write the summary table (every case and subject of the run, and the goals of issue 20) to this markdown file")
 	dump := flag.String("dump", "", "write the load (-lines lines of -format, -framing) to this file and exit: the same bytes a run sends, for profiling a subject by hand")
 	smoke := flag.Bool("smoke", false, "CI smoke run: p1, p2, p2t, p6 (sluiced, relay) and p7 (sluiced-disk, sluiced-memory, ceiling), 5000 lines, 1 replica; fails on any loss or duplicate")
 	flag.Parse()
@@ -155,7 +164,9 @@ func Main(o Options, out io.Writer) error {
 	if len(o.Cases) == 1 && o.Cases[0] == "all" {
 		o.Cases = nil
 		for _, c := range Cases {
-			o.Cases = append(o.Cases, c.Name)
+			if c.RSS != RSSSoak { // a soak is long: name it
+				o.Cases = append(o.Cases, c.Name)
+			}
 		}
 	}
 
@@ -224,6 +235,7 @@ func Main(o Options, out io.Writer) error {
 	fmt.Fprintf(out, "## sluice benchmark\n\nCommand: `%s`\n\n%s\n", o.Command, machine)
 	var failures []string
 	loads := map[string]*Load{}
+	var done []CaseRows
 	sluicedRate := map[string]Row{}
 	for _, c := range cases {
 		var rows []Row
@@ -235,8 +247,12 @@ func Main(o Options, out io.Writer) error {
 					return err
 				}
 			}
+			if c.RSS == RSSSoak && o.SoakRate == 0 {
+				o.SoakRate = soakRate(done)
+			}
 			rows = runCase(env, o, c, loads[key], skip, version)
 		}
+		done = append(done, CaseRows{Case: c, Rows: rows, Rate: o.Rate})
 		start := time.Now().UTC()
 		var b strings.Builder
 		caseWhere := ""
@@ -294,6 +310,9 @@ func Main(o Options, out io.Writer) error {
 			fmt.Fprintf(out, "Written to %s\n\n", name)
 		}
 	}
+	if err := writeSummary(out, o, env.ModRoot, machine, done); err != nil {
+		return err
+	}
 	if len(failures) > 0 {
 		return errors.New("smoke failed: " + strings.Join(failures, "; "))
 	}
@@ -342,6 +361,11 @@ func rowByName(rows []Row, name string) Row {
 	return Row{}
 }
 
+func p7Subjects() []string {
+	c, _ := findCase("p7")
+	return c.Subjects
+}
+
 func findCase(name string) (Case, bool) {
 	for _, c := range Cases {
 		if c.Name == name {
@@ -368,7 +392,8 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			active = append(active, s)
 		}
 	}
-	ro := RunOptions{OutDir: o.OutDir, DiskDir: o.DiskDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Keep: o.Keep, Prealloc: o.Prealloc}
+	ro := RunOptions{OutDir: o.OutDir, DiskDir: o.DiskDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Keep: o.Keep, Prealloc: o.Prealloc,
+		Soak: o.Soak, SoakRate: o.SoakRate}
 	for rep := 1; rep <= o.Replicas; rep++ {
 		for _, s := range active {
 			r := RunReplica(env, s, c, load, rep, ro)
@@ -379,6 +404,13 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			kept := ""
 			if ro.Keep {
 				kept = ", kept in " + r.Dir
+			}
+			if c.RSS != "" && len(r.RSS) > 0 {
+				last := r.RSS[len(r.RSS)-1]
+				fmt.Fprintf(os.Stderr, "%s %s #%d: after %v, %d lines sent, RSS %.1f MiB (anonymous %.1f), err %v%s\n", c.Name, s.Name, rep,
+					last.At.Round(time.Second), last.Lines, float64(last.RSS)/(1<<20), float64(last.Anon)/(1<<20), firstLineOf(r.Err), kept)
+				runs[s.Name] = append(runs[s.Name], r)
+				continue
 			}
 			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v%s, cpu %.2fs, missing %d, dup %d, err %v%s\n",
 				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), acked, r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err), kept)

@@ -160,6 +160,10 @@ func WriteTable(w io.Writer, c Case, rows []Row, lines int, where string) {
 		fmt.Fprintf(w, "%s\n\n", c.Pending)
 		return
 	}
+	if c.RSS != "" {
+		writeRSSTable(w, c, rows)
+		return
+	}
 	if c.Network == "http" && c.Sink == SinkHTTP {
 		writeHTTPSinkTable(w, c, rows, lines)
 		writeWork(w, rows)

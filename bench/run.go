@@ -29,6 +29,7 @@ type Result struct {
 	Verdict Verdict
 	UDP     UDPCounters // deltas of /proc/net/snmp (UDP cases)
 	Latency Latency     // with -rate: send → sink receipt (or first seen in the file)
+	RSS     []RSSSample // memory cases
 	Err     error
 }
 
@@ -46,6 +47,9 @@ type RunOptions struct {
 	// (see preallocate): writing then costs the copy only.
 	Prealloc bool
 	Keep     bool // keep the subject's directory
+	// Soak and SoakRate are the length and rate (lines/s) of a soak.
+	Soak     time.Duration
+	SoakRate float64
 }
 
 // logBuffer collects a subject's output.
@@ -120,7 +124,7 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 		return res
 	}
 	r := Run{Case: c, Port: port, Dir: dir, Out: filepath.Join(dir, "out.log")}
-	if o.Prealloc && c.Sink == SinkFile && !c.Disk {
+	if o.Prealloc && c.Sink == SinkFile && !c.Disk && c.RSS == "" {
 		// Twice the input holds any subject's output (JSON is ~1.6x).
 		if err := preallocate(r.Out, 2*int64(len(load.Buf))+1<<20); err != nil {
 			// Not every filesystem can (overlayfs): measure without.
@@ -187,6 +191,12 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 	}
 
 	pid := cmd.Process.Pid
+	if c.RSS != "" {
+		if res.RSS, err = runRSS(c, pid, port, r.Out, load, o.SoakRate, o.Soak); err != nil {
+			return fail(err)
+		}
+		return res
+	}
 	before := Usage(pid)
 	udpBefore, _ := ReadUDPCounters()
 	var poller Poller = sink.tally()

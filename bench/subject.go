@@ -24,6 +24,7 @@ type Case struct {
 	Disk    bool   // the subjects' directories (spool, output) are on a disk, not tmpfs
 	Sink    string // SinkFile (default), SinkTCP or SinkHTTP: where the subject writes
 	Pending string // non-empty: the case cannot run yet, and why
+	RSS     string // RSSIdle or RSSSoak: a memory case (rss.go), no throughput
 	// Subjects are the subjects that can run the case, and those it runs
 	// when -subjects is not given (default: DefaultSubjects).
 	Subjects []string

@@ -12,7 +12,12 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/textpages"
 )
+
+// startupPages releases, once the first graph runs, the program pages that
+// only start-up used (see textpages): about 17 MiB of sluiced's idle RSS.
+var startupPages sync.Once
 
 // live is a graph running: its sinks (destinations, disk buffers, the
 // routes' buffers) and each of its sources with its processor. A reload
@@ -62,6 +67,10 @@ func (l *live) whenReady(g *graph) {
 		}
 		l.state.set(true, nil)
 		l.log.Info("running", "sources", len(g.sources), "destinations", len(g.dests), "diskBuffers", len(g.buffers()))
+		startupPages.Do(func() {
+			n, err := textpages.Release()
+			l.log.Debug("start-up program pages taken out of the resident set", "bytes", n, "err", err)
+		})
 	}()
 }
 

@@ -8,11 +8,23 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/daemon/builtin"
 )
 
+// defaultGOGC is the collector's target when the GOGC environment variable
+// is unset: 200, not Go's 100. sluiced's live heap is small (a few MiB)
+// while every line read is a new allocation, so at 100 the collector runs
+// every few MiB of input; at 200, measured on the benchmark's syslog →
+// file cases, it costs 10% (parsed to JSON) to 39% (passthrough) less CPU
+// per line for about 6 MiB more peak RSS (README, "Memory").
+const defaultGOGC = 200
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGOGC)
+	}
 	os.Exit(daemon.Main(os.Args[1:], os.Stdout, os.Stderr, builtin.Registry()))
 }
