@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/base64"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -156,14 +157,23 @@ func (h *HTTP) appendJSON(dst []byte) []byte {
 	dst = strconv.AppendInt(dst, h.Bytes, 10)
 	dst = appendField(dst, "referrer", h.Referrer)
 	dst = appendField(dst, "userAgent", h.UserAgent)
-	if h.RequestTime != 0 {
+	if h.RequestTime != 0 && !math.IsInf(h.RequestTime, 0) && !math.IsNaN(h.RequestTime) {
 		dst = append(dst, `,"requestTime":`...)
-		dst = strconv.AppendFloat(dst, h.RequestTime, 'f', -1, 64)
+		dst = appendFloat(dst, h.RequestTime)
 	}
 	dst = appendField(dst, "remoteAddr", h.RemoteAddr)
 	dst = appendField(dst, "remoteUser", h.RemoteUser)
 	dst[n] = ' ' // the first field's comma; whitespace is valid JSON
 	return append(dst, '}')
+}
+
+// appendFloat appends the finite f as encoding/json writes it: without
+// an exponent unless it is very large or very small.
+func appendFloat(dst []byte, f float64) []byte {
+	if abs := math.Abs(f); abs < 1e-6 || abs >= 1e21 {
+		return strconv.AppendFloat(dst, f, 'e', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
 }
 
 // appendUint8 appends v in decimal.
