@@ -815,3 +815,31 @@ func (d *countDest) SendBatch(_ context.Context, msgs []sluice.Message[int], ack
 	}
 	return nil
 }
+
+// A Send hook alone keeps the batch loops, and sees each SendBatch with
+// the number of its messages.
+func TestSendHookSeesBatches(t *testing.T) {
+	src, dst := memory.New[string](0), memory.New[string](0)
+	for range 5 {
+		if err := src.Send(t.Context(), nil, msg("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Close()
+	var sent, calls, failed atomic.Int64
+	hooks := sluice.Hooks{Send: func(ctx context.Context, n int) (context.Context, func(error)) {
+		sent.Add(int64(n))
+		return ctx, func(err error) {
+			calls.Add(1)
+			if err != nil {
+				failed.Add(1)
+			}
+		}
+	}}
+	if err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()}, sluice.WithHooks(hooks))); err != nil {
+		t.Fatal(err)
+	}
+	if sent.Load() != 5 || calls.Load() != 1 || failed.Load() != 0 || dst.Len() != 5 {
+		t.Errorf("hook saw %d messages in %d calls (%d failed), destination holds %d; want 5 in 1 SendBatch", sent.Load(), calls.Load(), failed.Load(), dst.Len())
+	}
+}
