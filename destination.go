@@ -37,3 +37,27 @@ type DestinationFunc[T any] func(ctx context.Context, ack func(), msgs ...Messag
 func (f DestinationFunc[T]) Send(ctx context.Context, ack func(), msgs ...Message[T]) error {
 	return f(ctx, ack, msgs...)
 }
+
+// BatchDestination is a [Destination] that can also take several messages
+// each with its own ack. It is an optional ability, the counterpart of
+// [BatchSource]: when a Processor's handler is [Pipe], its source is a
+// BatchSource and its destination a BatchDestination (and no Recv hook is
+// set), its loops hand each batch from RecvBatch to SendBatch with the
+// acks the source gave, instead of joining them into one ack for Send.
+// That costs no allocation per batch or per message.
+//
+// SendBatch writes msgs, in order, and calls acks[i] once msgs[i] is
+// durably written, as Send calls its ack; it may call them all when the
+// whole batch is written. len(acks) == len(msgs), and acks[i] may be nil.
+// The contract is otherwise Send's:
+//
+//   - If SendBatch returns an error, it never calls the ack of a message
+//     it did not write. (It may have written some, and acks those: a
+//     pass-through queue delivers what it queued before ctx was done.)
+//   - ctx, concurrency and ownership are as for Send: SendBatch must not
+//     modify msgs or acks, nor keep either slice after it returns.
+//   - With no messages, SendBatch returns nil.
+type BatchDestination[T any] interface {
+	Destination[T]
+	SendBatch(ctx context.Context, msgs []Message[T], acks []func()) error
+}

@@ -15,7 +15,9 @@
 // and runs [Parallelism] loops. Every call is blocking and cancellable by its
 // context. A pass-through loop (the [Pipe] handler) moves messages in
 // batches instead when its source is a [BatchSource]: the acks, the errors
-// and the order are the same.
+// and the order are the same. If the destination is also a
+// [BatchDestination], each message keeps its own ack on the way, and the
+// hand-off allocates nothing.
 //
 // # Acknowledgement
 //

@@ -221,3 +221,44 @@ func ExampleBatchSource() {
 	// Send of 5
 	// <nil>
 }
+
+// printer is a BatchDestination that prints each message and acks it at
+// once; its Send acks when it has printed them all.
+type printer struct{}
+
+func (printer) Send(ctx context.Context, ack func(), msgs ...sluice.Message[string]) error {
+	for _, m := range msgs {
+		fmt.Println(m.Value)
+	}
+	sluice.Ack(ack)
+	return nil
+}
+
+func (printer) SendBatch(ctx context.Context, msgs []sluice.Message[string], acks []func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, m := range msgs {
+		fmt.Println(m.Value)
+		sluice.Ack(acks[i]) // written: this message's ack, and only its
+	}
+	return nil
+}
+
+// From a BatchSource to a BatchDestination, a pass-through Processor
+// hands each batch on with the source's acks as they are: one SendBatch,
+// no ack made to join them.
+func ExampleBatchDestination() {
+	src := &words{left: strings.Fields("each keeps its ack")}
+	p, err := sluice.New(sluice.Config[string, string]{Source: src, Destination: printer{}, Handler: sluice.Pipe[string]()})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(p.Run(context.Background()))
+	// Output:
+	// each
+	// keeps
+	// its
+	// ack
+	// <nil>
+}

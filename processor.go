@@ -30,8 +30,11 @@ type Processor[T1, T2 any] struct {
 	// batch is the source as a BatchSource when pass is set and no Recv
 	// hook is: the loops then move messages in batches.
 	batch BatchSource[T1]
-	o     options
-	ran   atomic.Bool
+	// batchDst is the destination as a BatchDestination when batch is
+	// set: the batches then keep their acks as they are.
+	batchDst BatchDestination[T1]
+	o        options
+	ran      atomic.Bool
 }
 
 // New checks c and the options and returns a Processor. It does no I/O and
@@ -63,6 +66,7 @@ func New[T1, T2 any](c Config[T1, T2], opts ...Option) (*Processor[T1, T2], erro
 	}
 	if bs, ok := c.Source.(BatchSource[T1]); ok && p.pass != nil && o.hooks.Recv == nil {
 		p.batch = bs
+		p.batchDst, _ = any(c.Destination).(BatchDestination[T1])
 	}
 	return p, nil
 }
@@ -167,10 +171,12 @@ func (p *Processor[T1, T2]) Run(ctx context.Context) error {
 // loop runs Recv → Handle → Send until ctx is done, the source returns
 // io.EOF (then it returns nil) or a stage fails.
 func (p *Processor[T1, T2]) loop(ctx context.Context) error {
-	if p.batch != nil {
+	switch {
+	case p.batch != nil:
 		return p.batchLoop(ctx)
+	case p.pass != nil:
+		return p.passLoop(ctx)
 	}
-	one := make([]Message[T1], 1) // reused: Send must not keep the slice
 	for {
 		msg, ack, err := p.recv(ctx)
 		if err != nil {
@@ -178,15 +184,6 @@ func (p *Processor[T1, T2]) loop(ctx context.Context) error {
 				return nil
 			}
 			return stageErr(StageSource, err)
-		}
-		if p.pass != nil {
-			one[0] = msg
-			err = sendHooked(ctx, p.o.hooks.Send, p.pass, ack, one)
-			one[0] = Message[T1]{}
-			if err != nil {
-				return stageErr(StageDestination, err)
-			}
-			continue
 		}
 		out, err := p.handle(ctx, msg)
 		if err != nil {
@@ -202,9 +199,47 @@ func (p *Processor[T1, T2]) loop(ctx context.Context) error {
 	}
 }
 
+// passLoop is loop for the [Pipe] handler: each message goes to the
+// destination as it is, in a Send of its own. It is the loop a program
+// would write by hand; without hooks it adds nothing to it.
+func (p *Processor[T1, T2]) passLoop(ctx context.Context) error {
+	src, dst := p.src, p.pass
+	hooked := p.o.hooks.Recv != nil || p.o.hooks.Send != nil
+	one := make([]Message[T1], 1) // reused: Send must not keep the slice
+	for {
+		var (
+			msg Message[T1]
+			ack func()
+			err error
+		)
+		if hooked {
+			msg, ack, err = p.recv(ctx)
+		} else {
+			msg, ack, err = src.Recv(ctx)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return stageErr(StageSource, err)
+		}
+		one[0] = msg
+		if hooked {
+			err = sendHooked(ctx, p.o.hooks.Send, dst, ack, one)
+		} else {
+			err = dst.Send(ctx, ack, one...)
+		}
+		one[0] = Message[T1]{}
+		if err != nil {
+			return stageErr(StageDestination, err)
+		}
+	}
+}
+
 // batchLoop is loop for a [BatchSource] and the [Pipe] handler: up to
-// RecvBatchSize messages per RecvBatch, sent on in one Send whose ack calls
-// each message's ack.
+// RecvBatchSize messages per RecvBatch, sent on in one SendBatch with
+// their acks if the destination is a [BatchDestination], or else in one
+// Send whose ack calls each message's ack.
 func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
 	msgs := make([]Message[T1], RecvBatchSize) // reused: Send must not keep the slice
 	acks := make([]func(), RecvBatchSize)
@@ -224,31 +259,42 @@ func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
 			clear(acks[n:used])
 		}
 		used = n
-		if err = sendHooked(ctx, p.o.hooks.Send, p.pass, ackAll(acks[:n]), msgs[:n]); err != nil {
+		if p.batchDst != nil {
+			err = sendBatchHooked(ctx, p.o.hooks.Send, p.batchDst, msgs[:n], acks[:n])
+		} else {
+			err = sendHooked(ctx, p.o.hooks.Send, p.pass, ackAll(acks[:n]), msgs[:n])
+		}
+		if err != nil {
 			return stageErr(StageDestination, err)
 		}
 	}
 }
 
 // ackAll returns one ack for acks: [NoopAck] when none does anything, the
-// only one that does, or a function that calls each (a copy: the caller
-// reuses acks).
+// only one that does (neither allocates), or a function that calls each (a
+// copy: the caller reuses acks).
 func ackAll(acks []func()) func() {
-	var live []func()
-	for i, a := range acks {
-		if a == nil || isNoop(a) {
-			continue
+	var first func()
+	n := 0
+	for _, a := range acks {
+		if a != nil && !isNoop(a) {
+			if n == 0 {
+				first = a
+			}
+			n++
 		}
-		if live == nil {
-			live = make([]func(), 0, len(acks)-i)
-		}
-		live = append(live, a)
 	}
-	switch len(live) {
+	switch n {
 	case 0:
 		return NoopAck
 	case 1:
-		return live[0]
+		return first
+	}
+	live := make([]func(), 0, n)
+	for _, a := range acks {
+		if a != nil && !isNoop(a) {
+			live = append(live, a)
+		}
 	}
 	return func() {
 		for _, a := range live {
@@ -283,6 +329,16 @@ func sendHooked[T any](ctx context.Context, hook func(context.Context, int) (con
 	}
 	hctx, done := hook(ctx, len(msgs))
 	err := d.Send(hctx, ack, msgs...)
+	done(err)
+	return err
+}
+
+func sendBatchHooked[T any](ctx context.Context, hook func(context.Context, int) (context.Context, func(error)), d BatchDestination[T], msgs []Message[T], acks []func()) error {
+	if hook == nil {
+		return d.SendBatch(ctx, msgs, acks)
+	}
+	hctx, done := hook(ctx, len(msgs))
+	err := d.SendBatch(hctx, msgs, acks)
 	done(err)
 	return err
 }

@@ -331,6 +331,22 @@ func (d *lateAcker) release(n int) int {
 	return acked
 }
 
+// lateBatchAcker is a lateAcker that is also a BatchDestination: it
+// holds the ack of each message of a SendBatch on its own.
+type lateBatchAcker struct{ lateAcker }
+
+func (d *lateBatchAcker) SendBatch(ctx context.Context, msgs []sluice.Message[string], acks []func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	for _, a := range acks[:len(msgs)] {
+		d.sends = append(d.sends, heldSend{a, 1})
+	}
+	d.mu.Unlock()
+	return nil
+}
+
 func (d *lateAcker) held() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -344,19 +360,25 @@ func (d *lateAcker) held() int {
 // Semantics 4: the source's ack is called only when the destination acks,
 // and a message received but not yet acked when Run stops is never acked.
 // The same holds for a source that hands over batches, whose messages go
-// on in one Send (and so are acked together).
+// on in one Send (and so are acked together), and for batches to a
+// BatchDestination, which acks each message of a batch on its own: it
+// acks only the first two of the four here.
 func TestAckOnlyAfterDestinationAcks(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		batch bool
-	}{{"one by one", false}, {"batches", true}} {
+		name        string
+		batch, each bool
+	}{{"one by one", false, false}, {"batches", true, false}, {"batches to a BatchDestination", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := memory.New[string](0)
 			var src sluice.Source[string] = sluice.SourceFunc[string](q.Recv) // hides RecvBatch
 			if tc.batch {
 				src = q
 			}
-			dst := &lateAcker{}
+			dst := &lateBatchAcker{}
+			var d sluice.Destination[string] = &dst.lateAcker // Send only
+			if tc.each {
+				d = dst
+			}
 			ctx, cancel := context.WithCancel(t.Context())
 			acks := make([]*counter, 4)
 			for i := range acks {
@@ -365,7 +387,7 @@ func TestAckOnlyAfterDestinationAcks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			done := run(t, ctx, sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()})
+			done := run(t, ctx, sluice.Config[string, string]{Source: src, Destination: d, Handler: sluice.Pipe[string]()})
 			eventually(t, "4 messages sent", func() bool { return dst.held() == 4 })
 			for i, c := range acks {
 				if c.get() != 0 {
@@ -373,8 +395,8 @@ func TestAckOnlyAfterDestinationAcks(t *testing.T) {
 				}
 			}
 			released := dst.release(2)
-			if !tc.batch && released != 2 {
-				t.Fatalf("one-by-one loop: %d messages in the first two Sends", released)
+			if (!tc.batch || tc.each) && released != 2 {
+				t.Fatalf("%d messages in the first two acks, want 2", released)
 			}
 			cancel()
 			if err := wait(t, done); err != nil {
@@ -632,5 +654,192 @@ func TestBatchSendErrorIsFatal(t *testing.T) {
 	}
 	if c.get() != 0 {
 		t.Errorf("%d messages acked after a failed Send", c.get())
+	}
+}
+
+// A batch's SendBatch that fails after writing part of the batch stops Run
+// with the destination's error; the messages it wrote are acked, and no
+// other.
+func TestBatchDestinationErrorIsFatal(t *testing.T) {
+	src := memory.New[string](0)
+	boom := errors.New("boom")
+	var calls atomic.Int64
+	dst := &failingBatch{written: 3, err: boom, calls: &calls}
+	acks := make([]counter, 10)
+	for i := range acks {
+		if err := src.Send(t.Context(), acks[i].ack, msg("m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()}))
+	var se *sluice.StageError
+	if !errors.Is(err, boom) || !errors.As(err, &se) || se.Stage != "destination" {
+		t.Fatalf("Run = %v, want the destination's error", err)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("SendBatch called %d times, want 1 (and Send never)", calls.Load())
+	}
+	for i := range acks {
+		if want := int64(min(1, max(0, dst.written-i))); acks[i].get() != want {
+			t.Errorf("message %d (of a batch of %d, %d written) acked %d times, want %d", i, dst.got, dst.written, acks[i].get(), want)
+		}
+	}
+}
+
+// failingBatch writes the first written messages of its first SendBatch,
+// acks them, and fails.
+type failingBatch struct {
+	written, got int
+	err          error
+	calls        *atomic.Int64
+}
+
+func (d *failingBatch) Send(context.Context, func(), ...sluice.Message[string]) error {
+	return errors.New("Send called on a BatchDestination in a batch loop")
+}
+
+func (d *failingBatch) SendBatch(_ context.Context, msgs []sluice.Message[string], acks []func()) error {
+	d.calls.Add(1)
+	d.got = len(msgs)
+	d.written = min(d.written, len(msgs))
+	for _, a := range acks[:d.written] {
+		sluice.Ack(a)
+	}
+	return d.err
+}
+
+// The pass-through loops allocate nothing per message: one by one, and
+// in batches to a BatchDestination. Batches to a plain Destination cost
+// two allocations per batch (the ack that calls the batch's acks). Each
+// case runs a Processor over a small and a large finite source and
+// compares the allocations.
+func TestPassThroughAllocatesNothingPerMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		batchSrc   bool
+		batchDst   bool
+		sameAckAll bool
+		perBatch   uint64
+	}{
+		{"one by one", false, false, true, 0},
+		{"batches to a Destination", true, false, true, 2},
+		{"batches to a BatchDestination", true, true, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			allocs := func(n int) uint64 {
+				var acked atomic.Int64
+				ack := sluice.AckOnce(func() { acked.Add(1) }) // one ack for all: AckOnce is free on it
+				if !tc.sameAckAll {
+					ack = func() { acked.Add(1) }
+				}
+				src := &countSource{n: n, ack: ack}
+				dst := &countDest{}
+				var s sluice.Source[int] = sluice.SourceFunc[int](src.Recv)
+				if tc.batchSrc {
+					s = src
+				}
+				var d sluice.Destination[int] = sluice.DestinationFunc[int](dst.Send)
+				if tc.batchDst {
+					d = dst
+				}
+				p, err := sluice.New(sluice.Config[int, int]{Source: s, Destination: d, Handler: sluice.Pipe[int]()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				before := ms.Mallocs
+				if err := p.Run(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				runtime.ReadMemStats(&ms)
+				if dst.n != n {
+					t.Fatalf("destination got %d messages, want %d", dst.n, n)
+				}
+				if tc.sameAckAll && acked.Load() != 1 || !tc.sameAckAll && acked.Load() != int64(n) {
+					t.Fatalf("acked %d times for %d messages", acked.Load(), n)
+				}
+				return ms.Mallocs - before
+			}
+			small, large := allocs(1000), allocs(100_000)
+			batches := uint64(100_000/sluice.RecvBatchSize - 1000/sluice.RecvBatchSize)
+			if large > small+tc.perBatch*batches+100 {
+				t.Errorf("99,000 more messages cost %d more allocations (%d for 1,000, %d for 100,000), want at most %d per batch",
+					large-small, small, large, tc.perBatch)
+			}
+		})
+	}
+}
+
+// countSource hands over n messages, all with one ack, then io.EOF. It is
+// a BatchSource; it is not safe for concurrent use.
+type countSource struct {
+	n, i int
+	ack  func()
+}
+
+func (s *countSource) Recv(ctx context.Context) (sluice.Message[int], func(), error) {
+	if s.i == s.n {
+		return sluice.Message[int]{}, nil, io.EOF
+	}
+	s.i++
+	return sluice.Message[int]{Value: s.i}, s.ack, nil
+}
+
+func (s *countSource) RecvBatch(ctx context.Context, msgs []sluice.Message[int], acks []func()) (int, error) {
+	if s.i == s.n {
+		return 0, io.EOF
+	}
+	k := min(len(msgs), s.n-s.i)
+	for j := range k {
+		s.i++
+		msgs[j], acks[j] = sluice.Message[int]{Value: s.i}, s.ack
+	}
+	return k, nil
+}
+
+// countDest counts messages and acks them at once. It is a
+// BatchDestination; it is not safe for concurrent use.
+type countDest struct{ n int }
+
+func (d *countDest) Send(_ context.Context, ack func(), msgs ...sluice.Message[int]) error {
+	d.n += len(msgs)
+	sluice.Ack(ack)
+	return nil
+}
+
+func (d *countDest) SendBatch(_ context.Context, msgs []sluice.Message[int], acks []func()) error {
+	d.n += len(msgs)
+	for _, a := range acks {
+		sluice.Ack(a)
+	}
+	return nil
+}
+
+// A Send hook alone keeps the batch loops, and sees each SendBatch with
+// the number of its messages.
+func TestSendHookSeesBatches(t *testing.T) {
+	src, dst := memory.New[string](0), memory.New[string](0)
+	for range 5 {
+		if err := src.Send(t.Context(), nil, msg("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Close()
+	var sent, calls, failed atomic.Int64
+	hooks := sluice.Hooks{Send: func(ctx context.Context, n int) (context.Context, func(error)) {
+		sent.Add(int64(n))
+		return ctx, func(err error) {
+			calls.Add(1)
+			if err != nil {
+				failed.Add(1)
+			}
+		}
+	}}
+	if err := wait(t, run(t, t.Context(), sluice.Config[string, string]{Source: src, Destination: dst, Handler: sluice.Pipe[string]()}, sluice.WithHooks(hooks))); err != nil {
+		t.Fatal(err)
+	}
+	if sent.Load() != 5 || calls.Load() != 1 || failed.Load() != 0 || dst.Len() != 5 {
+		t.Errorf("hook saw %d messages in %d calls (%d failed), destination holds %d; want 5 in 1 SendBatch", sent.Load(), calls.Load(), failed.Load(), dst.Len())
 	}
 }

@@ -21,7 +21,8 @@
 //	  "http":       {"method", "path", "query", "protocol", "status", "bytes",
 //	                 "referrer", "userAgent", "requestTime", "remoteAddr",
 //	                 "remoteUser"}
-//	                 set by the nginx handler
+//	                 set by the nginx handler ("requestTime" only when it
+//	                 is a finite number: JSON has no NaN or infinity)
 //	  "fields":     {name: value} of any other fields (journald, for example)
 //	}
 //

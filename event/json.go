@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/base64"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -42,10 +43,10 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 	dst = append(dst, `","receivedAt":"`...)
 	dst = appendTime(dst, e.ReceivedAt)
 	dst = append(dst, '"')
-	dst = appendField(dst, "source", e.Source)
-	dst = appendField(dst, "sourceType", e.SourceType)
-	dst = appendField(dst, "host", e.Host)
-	dst = appendField(dst, "contentType", e.ContentType)
+	dst = appendField(dst, `,"source":`, e.Source)
+	dst = appendField(dst, `,"sourceType":`, e.SourceType)
+	dst = appendField(dst, `,"host":`, e.Host)
+	dst = appendField(dst, `,"contentType":`, e.ContentType)
 	if len(e.Raw) > 0 && !(o.OmitParsedRaw && e.Parsed()) {
 		if utf8.Valid(e.Raw) {
 			dst = append(dst, `,"raw":`...)
@@ -109,10 +110,10 @@ func (s *Syslog) appendJSON(dst []byte) []byte {
 		dst = append(dst, `,"version":`...)
 		dst = appendUint8(dst, s.Version)
 	}
-	dst = appendField(dst, "hostname", s.Hostname)
-	dst = appendField(dst, "appName", s.AppName)
-	dst = appendField(dst, "procId", s.ProcID)
-	dst = appendField(dst, "msgId", s.MsgID)
+	dst = appendField(dst, `,"hostname":`, s.Hostname)
+	dst = appendField(dst, `,"appName":`, s.AppName)
+	dst = appendField(dst, `,"procId":`, s.ProcID)
+	dst = appendField(dst, `,"msgId":`, s.MsgID)
 	if s.StructuredData != "" {
 		dst = append(dst, `,"structuredData":{`...)
 		first := true
@@ -137,33 +138,42 @@ func (s *Syslog) appendJSON(dst []byte) []byte {
 		}
 		dst = append(dst, '}')
 	}
-	dst = appendField(dst, "message", s.Message)
+	dst = appendField(dst, `,"message":`, s.Message)
 	return append(dst, '}')
 }
 
 func (h *HTTP) appendJSON(dst []byte) []byte {
 	dst = append(dst, `,"http":{`...)
 	n := len(dst)
-	dst = appendField(dst, "method", h.Method)
-	dst = appendField(dst, "path", h.Path)
-	dst = appendField(dst, "query", h.Query)
-	dst = appendField(dst, "protocol", h.Protocol)
+	dst = appendField(dst, `,"method":`, h.Method)
+	dst = appendField(dst, `,"path":`, h.Path)
+	dst = appendField(dst, `,"query":`, h.Query)
+	dst = appendField(dst, `,"protocol":`, h.Protocol)
 	if h.Status != 0 {
 		dst = append(dst, `,"status":`...)
 		dst = strconv.AppendInt(dst, int64(h.Status), 10)
 	}
 	dst = append(dst, `,"bytes":`...)
 	dst = strconv.AppendInt(dst, h.Bytes, 10)
-	dst = appendField(dst, "referrer", h.Referrer)
-	dst = appendField(dst, "userAgent", h.UserAgent)
-	if h.RequestTime != 0 {
+	dst = appendField(dst, `,"referrer":`, h.Referrer)
+	dst = appendField(dst, `,"userAgent":`, h.UserAgent)
+	if h.RequestTime != 0 && !math.IsInf(h.RequestTime, 0) && !math.IsNaN(h.RequestTime) {
 		dst = append(dst, `,"requestTime":`...)
-		dst = strconv.AppendFloat(dst, h.RequestTime, 'f', -1, 64)
+		dst = appendFloat(dst, h.RequestTime)
 	}
-	dst = appendField(dst, "remoteAddr", h.RemoteAddr)
-	dst = appendField(dst, "remoteUser", h.RemoteUser)
+	dst = appendField(dst, `,"remoteAddr":`, h.RemoteAddr)
+	dst = appendField(dst, `,"remoteUser":`, h.RemoteUser)
 	dst[n] = ' ' // the first field's comma; whitespace is valid JSON
 	return append(dst, '}')
+}
+
+// appendFloat appends the finite f as encoding/json writes it: without
+// an exponent unless it is very large or very small.
+func appendFloat(dst []byte, f float64) []byte {
+	if abs := math.Abs(f); abs < 1e-6 || abs >= 1e21 {
+		return strconv.AppendFloat(dst, f, 'e', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
 }
 
 // appendUint8 appends v in decimal.
@@ -177,14 +187,13 @@ func appendUint8(dst []byte, v uint8) []byte {
 	return append(dst, digits3[3*int(v):3*int(v)+3]...)
 }
 
-// appendField appends ,"name":"value" if value is not empty.
-func appendField(dst []byte, name, value string) []byte {
+// appendField appends key, such as `,"host":`, and value as a JSON
+// string, if value is not empty. The key is one constant: one append.
+func appendField(dst []byte, key, value string) []byte {
 	if value == "" {
 		return dst
 	}
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
+	dst = append(dst, key...)
 	return AppendString(dst, value)
 }
 

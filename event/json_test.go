@@ -1,10 +1,14 @@
 package event_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/event"
 )
@@ -51,6 +55,15 @@ func TestAppendJSON(t *testing.T) {
 				HTTP:   &event.HTTP{Method: "GET", Path: "/x", Query: "a=1", Status: 404, Bytes: 12, RequestTime: 0.005, UserAgent: "curl/8"},
 				Fields: []event.Field{{Name: "PRIORITY", Value: "6"}, {Name: "_SYSTEMD_UNIT", Value: "ssh.service"}}}
 		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","file":{"path":"/var/log/a.log","offset":42},"http":{ "method":"GET","path":"/x","query":"a=1","status":404,"bytes":12,"userAgent":"curl/8","requestTime":0.005},"fields":{"PRIORITY":"6","_SYSTEMD_UNIT":"ssh.service"}}`},
+		{"request time: infinite left out", func() event.Event {
+			return event.Event{ReceivedAt: t0, HTTP: &event.HTTP{Status: 200, RequestTime: math.Inf(1)}}
+		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","http":{ "status":200,"bytes":0}}`},
+		{"request time: NaN left out", func() event.Event {
+			return event.Event{ReceivedAt: t0, HTTP: &event.HTTP{RequestTime: math.NaN()}}
+		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","http":{ "bytes":0}}`},
+		{"request time: huge", func() event.Event {
+			return event.Event{ReceivedAt: t0, HTTP: &event.HTTP{RequestTime: 1e300}}
+		}, event.JSONOptions{}, `{"ts":"2026-11-24T10:00:00.123456789Z","receivedAt":"2026-11-24T10:00:00.123456789Z","http":{ "bytes":0,"requestTime":1e+300}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.ev()
@@ -113,23 +126,126 @@ func TestAppendJSONAllocatesNothing(t *testing.T) {
 	}
 }
 
+// FuzzAppendJSON checks AppendJSONWith against encoding/json: its output
+// decodes to the same value as encoding/json's encoding of reference's
+// map, built from the same event by the rules the package doc states
+// (empty fields left out, raw or rawBase64, SD escapes resolved, a
+// repeated key's last value wins in both). Every string field can hold
+// any bytes, invalid UTF-8 included.
 func FuzzAppendJSON(f *testing.F) {
-	f.Add([]byte("x"), "host", `[a b="c"]`, "msg")
-	f.Add([]byte{0xff}, "\xff", `[a b="\"]`, "\x00")
-	f.Fuzz(func(t *testing.T, raw []byte, host, sd, msg string) {
-		ev := event.Event{ReceivedAt: t0, Raw: raw, Host: host, Syslog: event.Syslog{Present: true, StructuredData: sd, Message: msg}}
-		out := ev.AppendJSON(nil)
-		var m map[string]any
-		if err := json.Unmarshal(out, &m); err != nil {
+	f.Add([]byte("x"), "host", `[a b="c"]`, "msg", "app", "/p", "k", "v", uint16(0), int64(0), 200, 0.5, int64(0), false)
+	f.Add([]byte{0xff}, "\xff", `[a b="\"]`, "\x00", "", "", "", "", uint16(1), int64(7), 0, 0.0, int64(-1), true)
+	f.Add([]byte(`<165>1 - - - - - [ex@1 a="1\"2\]" b="\\"][ex@1 c="3"] m`), "\u2028", `[ex@1 a="1\"2\]" b="\\"][ex@1 c="3"]`, "<&>", "a\tb", "/x?y", "", "", uint16(0xffff), int64(-5), 404, 1e300, int64(1<<62), true)
+	f.Fuzz(func(t *testing.T, raw []byte, host, sd, msg, app, path, fname, fvalue string, flags uint16, offset int64, status int, reqTime float64, nanos int64, omitRaw bool) {
+		ev := event.Event{ReceivedAt: t0, Time: time.Unix(0, nanos), Raw: raw, Host: host, Flags: event.Flags(flags),
+			Syslog: event.Syslog{Present: sd != "" || msg != "", Facility: uint8(flags), Severity: uint8(flags >> 8), Version: uint8(flags >> 4),
+				AppName: app, StructuredData: sd, Message: msg}}
+		if offset != 0 {
+			ev.File = event.File{Path: path, Offset: offset}
+		}
+		if status != 0 || reqTime != 0 {
+			ev.HTTP = &event.HTTP{Path: path, Status: status, Bytes: offset, RequestTime: reqTime, UserAgent: host}
+		}
+		if fname != "" || fvalue != "" {
+			ev.Fields = []event.Field{{Name: fname, Value: fvalue}, {Name: "f2", Value: msg}}
+		}
+		o := event.JSONOptions{OmitParsedRaw: omitRaw}
+		out := ev.AppendJSONWith(nil, o)
+		var got any
+		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("invalid JSON %q: %v", out, err)
 		}
-		if r, ok := m["raw"].(string); ok && r != string(raw) {
-			t.Fatalf("raw %q decoded as %q", raw, r)
+		std, err := json.Marshal(reference(&ev, o))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !strings.HasPrefix(string(out), `{"ts":"`) {
-			t.Fatal("bad prefix")
+		var want any
+		if err := json.Unmarshal(std, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("AppendJSON wrote    %s\nencoding/json wrote %s", out, std)
 		}
 	})
+}
+
+// reference is what AppendJSONWith encodes, as a map for encoding/json.
+func reference(ev *event.Event, o event.JSONOptions) map[string]any {
+	set := func(m map[string]any, k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	m := map[string]any{
+		"ts":         ev.Timestamp().UTC().Format(time.RFC3339Nano),
+		"receivedAt": ev.ReceivedAt.UTC().Format(time.RFC3339Nano),
+	}
+	set(m, "source", ev.Source)
+	set(m, "sourceType", ev.SourceType)
+	set(m, "host", ev.Host)
+	set(m, "contentType", ev.ContentType)
+	if len(ev.Raw) > 0 && !(o.OmitParsedRaw && ev.Parsed()) {
+		if utf8.Valid(ev.Raw) {
+			m["raw"] = string(ev.Raw)
+		} else {
+			m["rawBase64"] = base64.StdEncoding.EncodeToString(ev.Raw)
+		}
+	}
+	if ev.Flags != 0 {
+		m["flags"] = append([]string{}, ev.Flags.Names()...)
+	}
+	if ev.File.Path != "" {
+		m["file"] = map[string]any{"path": ev.File.Path, "offset": ev.File.Offset}
+	}
+	if s := ev.Syslog; s.Present {
+		sm := map[string]any{"facility": s.Facility, "severity": s.Severity}
+		if s.Version != 0 {
+			sm["version"] = s.Version
+		}
+		set(sm, "hostname", s.Hostname)
+		set(sm, "appName", s.AppName)
+		set(sm, "procId", s.ProcID)
+		set(sm, "msgId", s.MsgID)
+		if s.StructuredData != "" {
+			sd := map[string]any{}
+			for id, params := range s.Elements() {
+				p := map[string]any{}
+				for name, value := range params {
+					p[name] = event.UnescapeSD(value)
+				}
+				sd[id] = p
+			}
+			sm["structuredData"] = sd
+		}
+		set(sm, "message", s.Message)
+		m["syslog"] = sm
+	}
+	if h := ev.HTTP; h != nil {
+		hm := map[string]any{"bytes": h.Bytes}
+		set(hm, "method", h.Method)
+		set(hm, "path", h.Path)
+		set(hm, "query", h.Query)
+		set(hm, "protocol", h.Protocol)
+		if h.Status != 0 {
+			hm["status"] = h.Status
+		}
+		set(hm, "referrer", h.Referrer)
+		set(hm, "userAgent", h.UserAgent)
+		if h.RequestTime != 0 && !math.IsInf(h.RequestTime, 0) && !math.IsNaN(h.RequestTime) {
+			hm["requestTime"] = h.RequestTime
+		}
+		set(hm, "remoteAddr", h.RemoteAddr)
+		set(hm, "remoteUser", h.RemoteUser)
+		m["http"] = hm
+	}
+	if len(ev.Fields) > 0 {
+		fm := map[string]any{}
+		for _, f := range ev.Fields {
+			fm[f.Name] = f.Value
+		}
+		m["fields"] = fm
+	}
+	return m
 }
 
 // FuzzAppendString checks that AppendString's output decodes to what
@@ -175,13 +291,19 @@ func BenchmarkAppendString(b *testing.B) {
 	}
 }
 
+// parsedP1 is the bench harness's P1 event: a parsed RFC 5424 line
+// without structured data.
+func parsedP1() event.Event {
+	raw := []byte("<56>1 2026-11-24T10:00:00.145051Z host33 cron 11916 ID97 - seq=0000000000 udaxihhexdvxrcsnbacghqtargwuwrnhosizayzfwnkiegykdcmdlltizbxordmcrj utlsgwcbvhyjchdmiou lfllgviwvuctufrxhfomiuwrhvk yybh bzkmicgswkgupmuoeiehxrrixsnsml")
+	return event.Event{Time: t0, ReceivedAt: t0.Add(time.Second), Source: "in", SourceType: "syslog", Host: "127.0.0.1:43966", Raw: raw,
+		Syslog: event.Syslog{Present: true, Facility: 7, Version: 1, Hostname: "host33", AppName: "cron", ProcID: "11916", MsgID: "ID97",
+			Message: string(raw[60:])}}
+}
+
 // BenchmarkAppendJSONParsed is the bench harness's P1 event: a parsed RFC
 // 5424 line without structured data, written without its raw bytes.
 func BenchmarkAppendJSONParsed(b *testing.B) {
-	raw := []byte("<56>1 2026-11-24T10:00:00.145051Z host33 cron 11916 ID97 - seq=0000000000 udaxihhexdvxrcsnbacghqtargwuwrnhosizayzfwnkiegykdcmdlltizbxordmcrj utlsgwcbvhyjchdmiou lfllgviwvuctufrxhfomiuwrhvk yybh bzkmicgswkgupmuoeiehxrrixsnsml")
-	ev := event.Event{Time: t0, ReceivedAt: t0.Add(time.Second), Source: "in", SourceType: "syslog", Host: "127.0.0.1:43966", Raw: raw,
-		Syslog: event.Syslog{Present: true, Facility: 7, Version: 1, Hostname: "host33", AppName: "cron", ProcID: "11916", MsgID: "ID97",
-			Message: string(raw[60:])}}
+	ev := parsedP1()
 	buf := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -80,15 +80,52 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 	// another message of the same Send. For a message sent alone this
 	// costs nothing when the sender's ack is once-only already (an ack
 	// from another Queue, or any [sluice.AckOnce]).
-	var shared func()
+	var one, shared func()
 	switch {
 	case ack == nil:
-		ack = sluice.Noop
-	case len(msgs) > 1:
-		shared = sluice.AckAfter(len(msgs), ack)
+		one = sluice.NoopAck
+	case len(msgs) == 1:
+		one = sluice.AckOnce(ack)
 	default:
-		ack = sluice.AckOnce(ack)
+		shared = sluice.AckCountdown(len(msgs), ack)
 	}
+	return q.put(ctx, msgs, func(int) func() {
+		if shared != nil {
+			return sluice.AckOnce(shared)
+		}
+		return one
+	})
+}
+
+// SendBatch appends msgs to the queue in order, blocking while it is full,
+// each with its own ack (see [sluice.BatchDestination]): the receiver of
+// msgs[i] acks it with acks[i], guarded so that a repeated ack has no
+// further effect (free for an ack from another Queue, once-only already).
+// If ctx is done before every message is queued, SendBatch returns ctx's
+// error; the messages already queued are still delivered, and acked by
+// their receiver. After [Queue.Close], it returns [sluice.ErrClosed].
+func (q *Queue[T]) SendBatch(ctx context.Context, msgs []sluice.Message[T], acks []func()) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: send: %w", err)
+	}
+	if len(acks) < len(msgs) {
+		return fmt.Errorf("memory: send: %d acks for %d messages", len(acks), len(msgs))
+	}
+	if len(msgs) == 0 {
+		q.mu.Lock()
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return fmt.Errorf("memory: send: %w", sluice.ErrClosed)
+		}
+		return nil
+	}
+	return q.put(ctx, msgs, func(i int) func() { return sluice.AckOnce(acks[i]) })
+}
+
+// put queues msgs in order, blocking while the queue is full; ackOf(i)
+// returns the ack msgs[i] is queued with.
+func (q *Queue[T]) put(ctx context.Context, msgs []sluice.Message[T], ackOf func(i int) func()) error {
 	for i := 0; i < len(msgs); {
 		q.mu.Lock()
 		if q.closed {
@@ -108,11 +145,7 @@ func (q *Queue[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Message[
 			continue
 		}
 		for ; i < len(msgs) && q.n < len(q.ring); i++ {
-			a := ack
-			if shared != nil {
-				a = sluice.AckOnce(shared)
-			}
-			q.ring[(q.head+q.n)%len(q.ring)] = item[T]{msgs[i], a}
+			q.ring[(q.head+q.n)%len(q.ring)] = item[T]{msgs[i], ackOf(i)}
 			q.n++
 		}
 		if q.recvWait > 0 {
@@ -240,6 +273,6 @@ func signal(ch chan struct{}) {
 }
 
 var (
-	_ sluice.BatchSource[[]byte] = (*Queue[[]byte])(nil)
-	_ sluice.Destination[[]byte] = (*Queue[[]byte])(nil)
+	_ sluice.BatchSource[[]byte]      = (*Queue[[]byte])(nil)
+	_ sluice.BatchDestination[[]byte] = (*Queue[[]byte])(nil)
 )

@@ -240,16 +240,60 @@ func (h *harness[T]) send(ctx context.Context, c *ackCounter, payloads ...string
 		ack = c.fn()
 	}
 	dst := h.dst
-	o, ok := within(h.allow(ctx), func() error { return dst.Send(ctx, ack, msgs...) })
+	call := func() error { return dst.Send(ctx, ack, msgs...) }
+	var acks, origAcks []func()
+	if h.batchDst != nil {
+		acks = splitAck(ack, len(msgs))
+		origAcks = slices.Clone(acks)
+		call = func() error { return h.batchDst.SendBatch(ctx, msgs, acks) }
+	}
+	o, ok := within(h.allow(ctx), call)
 	if !ok {
 		return errNoReturn // Send may still use msgs: leave them be
 	}
 	h.checkMsgs(what, payloads, orig, msgs)
+	h.checkAcksSlice(what, origAcks, acks)
 	if o.panicked {
 		h.t.Errorf("%s: Send panicked: %v", h.rule, o.p)
 		return fmt.Errorf("send: %w", errReported)
 	}
 	return o.v
+}
+
+// splitAck returns n acks for the messages of one SendBatch: ack is
+// called once all n were called, each counting once. With no messages,
+// there is nothing for SendBatch to ack, and ack is called at once.
+func splitAck(ack func(), n int) []func() {
+	acks := make([]func(), n)
+	if ack == nil {
+		return acks // nil acks are allowed
+	}
+	all := sluice.AckCountdown(n, ack)
+	for i := range acks {
+		acks[i] = sluice.AckOnce(all)
+	}
+	return acks
+}
+
+// checkAcksSlice reports, under send-msgs, a SendBatch that changed its
+// acks slice (which held orig), and writes over it acks that record a
+// call: a destination that kept the slice and acks through it later is
+// reported when the subtest ends.
+func (h *harness[T]) checkAcksSlice(what string, orig, acks []func()) {
+	h.t.Helper()
+	for i := range acks {
+		// A func compares only with nil: compare code addresses, which
+		// catches an ack replaced by another kind of function.
+		if (acks[i] == nil) != (orig[i] == nil) || acks[i] != nil && !sameCode(acks[i], orig[i]) {
+			h.reportChanged("send-msgs: %s changed ack %d of the acks it was given (a destination must not modify the caller's slice)", what, i)
+		}
+		acks[i] = func() { h.keptAcks.CompareAndSwap(nil, &what) }
+	}
+}
+
+// sameCode reports whether a and b run the same code.
+func sameCode(a, b func()) bool {
+	return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer()
 }
 
 // kept is the msgs of a Send that returned, written over by the suite.
@@ -290,6 +334,10 @@ func (h *harness[T]) checkMsgs(what string, payloads []string, orig, msgs []slui
 // when the subtest ends, after the runners stopped.
 func (h *harness[T]) checkKept() {
 	h.t.Helper()
+	if what := h.keptAcks.Load(); what != nil {
+		h.reportChanged("send-msgs: %s kept its acks slice and called an ack through it after SendBatch returned (a destination must not keep the caller's slice)", *what)
+		return
+	}
 	h.mu.Lock()
 	ks := h.kept
 	h.mu.Unlock()

@@ -69,6 +69,12 @@
 //   - recv-batch (a source that is a [sluice.BatchSource]; skipped
 //     otherwise): round-trip and ack-exactly-once with the messages taken
 //     by RecvBatch, which must return 1 to len(msgs) of them or an error.
+//   - send-batch (a destination that is a [sluice.BatchDestination];
+//     skipped otherwise): SendBatch with no messages returns nil; then
+//     round-trip, ack-exactly-once and no-ack-on-error with every message
+//     written by SendBatch, each with its own ack (a Send's ack fires once
+//     all of them were called). Under send-msgs, SendBatch must not change
+//     its acks slice, nor call an ack through it after it returned.
 //   - readback (every ack, with [Storage].Read): when a Send's ack is
 //     first called, its messages are in the storage (or were received).
 //     The check runs inside the ack, so a destination that acks first and

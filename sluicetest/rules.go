@@ -59,6 +59,32 @@ func recvBatch[T any](h *harness[T]) {
 	ackExactlyOnce(h)
 }
 
+// sendBatch is round-trip, ack-exactly-once and no-ack-on-error with the
+// messages written by SendBatch, for a destination that is a
+// [sluice.BatchDestination].
+func sendBatch[T any](h *harness[T]) {
+	b, ok := h.dst.(sluice.BatchDestination[T])
+	if !ok {
+		h.t.Skipf("the destination is not a sluice.BatchDestination")
+		return
+	}
+	h.batchDst = b
+	ctx, cancel := context.WithTimeout(context.Background(), h.f.Timeout)
+	defer cancel()
+	o, ok := within(h.allow(ctx), func() error { return b.SendBatch(ctx, nil, nil) })
+	switch {
+	case !ok:
+		h.t.Errorf("send-batch: SendBatch with no messages did not return within %v", h.allow(ctx))
+	case o.panicked:
+		h.t.Errorf("send-batch: SendBatch with no messages panicked: %v", o.p)
+	case o.v != nil:
+		h.t.Errorf("send-batch: SendBatch with no messages returned %v, want nil", o.v)
+	}
+	h.roundTrip(h.f.Messages, h.f.Ordered)
+	ackExactlyOnce(h)
+	noAckOnError(h)
+}
+
 // ackExactlyOnce sends batches of one to four messages, receives them
 // all, and only then acks them in a random order: the messages of the
 // first half of the Sends once, those of the second half twice at once.

@@ -108,6 +108,7 @@ var ruleNames = []string{
 	"round-trip", "ack-exactly-once", "recv-ack", "no-ack-on-error", "empty-send",
 	"recv-cancel", "send-cancel", "pre-cancelled", "run-stop", "concurrent-recv",
 	"concurrent-send", "redelivery", "order", "sluicetest", "send-msgs", "readback", "write-fault", "restart-after-ack",
+	"send-batch",
 }
 
 // checkReports fails t unless r holds a report in subtest in that matches
@@ -135,6 +136,26 @@ func TestSuitePassesMemory(t *testing.T) {
 		func(f *fake, _ <-chan struct{}) (sluice.Source[[]byte], sluice.Destination[[]byte]) { return f.q, f.q })
 	if reps := r.Reports(); len(reps) > 0 {
 		t.Errorf("the suite failed memory.Queue:\n%s", r)
+	}
+}
+
+// batchFake is a fake that is also a BatchDestination, whose SendBatch
+// sendBatch replaces.
+type batchFake struct {
+	*fake
+	sendBatch func(ctx context.Context, msgs []msg, acks []func()) error
+}
+
+func (f *batchFake) SendBatch(ctx context.Context, msgs []msg, acks []func()) error {
+	return f.sendBatch(ctx, msgs, acks)
+}
+
+// brokenBatch makes a breaker whose pair is a BatchDestination with f for
+// SendBatch.
+func brokenBatch(f func(ctx context.Context, q *memory.Queue[[]byte], msgs []msg, acks []func()) error) breaker {
+	return func(fk *fake, _ <-chan struct{}) (sluice.Source[[]byte], sluice.Destination[[]byte]) {
+		b := &batchFake{fk, func(ctx context.Context, msgs []msg, acks []func()) error { return f(ctx, fk.q, msgs, acks) }}
+		return b, b
 	}
 }
 
@@ -185,6 +206,68 @@ func TestSuiteFails(t *testing.T) {
 			return f, f
 		},
 		in: "round-trip", want: "round-trip: 1 of 20 messages sent were not received",
+	}, {
+		name: "SendBatch loses a message and acks it",
+		brk: func() breaker {
+			var sends atomic.Int32
+			return brokenBatch(func(ctx context.Context, q *memory.Queue[[]byte], msgs []msg, acks []func()) error {
+				if sends.Add(1) == 5 {
+					for _, a := range acks {
+						sluice.Ack(a)
+					}
+					return nil
+				}
+				return q.SendBatch(ctx, msgs, acks)
+			})
+		}(),
+		rules: []string{"send-batch"},
+		in:    "send-batch", want: "send-batch: 1 of 20 messages sent were not received",
+	}, {
+		name: "SendBatch acks on error",
+		brk: brokenBatch(func(ctx context.Context, q *memory.Queue[[]byte], msgs []msg, acks []func()) error {
+			err := q.SendBatch(ctx, msgs, acks)
+			if err != nil {
+				for _, a := range acks {
+					sluice.Ack(a)
+				}
+			}
+			return err
+		}),
+		rules: []string{"send-batch"},
+		in:    "send-batch", want: "no-ack-on-error: Send with a cancelled context returned an error",
+	}, {
+		name: "SendBatch keeps the acks slice",
+		brk: func() breaker {
+			// Each SendBatch acks the batch before it, through the slice
+			// it kept instead of a copy. (Sends come one after the other,
+			// so there is no data race for -race to stop the test on.)
+			var mu sync.Mutex
+			var prev []func()
+			return brokenBatch(func(ctx context.Context, q *memory.Queue[[]byte], msgs []msg, acks []func()) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if err := q.SendBatch(ctx, msgs, make([]func(), len(msgs))); err != nil {
+					return err
+				}
+				for _, a := range prev {
+					sluice.Ack(a)
+				}
+				prev = acks
+				return nil
+			})
+		}(),
+		rules: []string{"send-batch"},
+		in:    "send-batch", want: "send-msgs: Send 0 kept its acks slice",
+	}, {
+		name: "SendBatch refuses an empty batch",
+		brk: brokenBatch(func(ctx context.Context, q *memory.Queue[[]byte], msgs []msg, acks []func()) error {
+			if len(msgs) == 0 {
+				return errors.New("empty batch")
+			}
+			return q.SendBatch(ctx, msgs, acks)
+		}),
+		rules: []string{"send-batch"},
+		in:    "send-batch", want: "send-batch: SendBatch with no messages returned empty batch, want nil",
 	}, {
 		name: "Recv ignores cancel",
 		brk: recv(func(ctx context.Context, q *memory.Queue[[]byte]) (msg, func(), error) {

@@ -127,6 +127,7 @@ func (s *suite[T]) rules() []rule[T] {
 		{"write-fault", s.given("Storage.Fail", s.storage.Fail != nil), writeFault[T]},
 		{"order", declared("Ordered", func(f Features) bool { return f.Ordered }), order[T]},
 		{"recv-batch", always, recvBatch[T]},
+		{"send-batch", always, sendBatch[T]},
 	}
 }
 
@@ -228,6 +229,11 @@ type harness[T any] struct {
 	// RecvBatch, a few at a time, keeping the rest in held.
 	batch sluice.BatchSource[T]
 	held  []delivery[T]
+
+	// batchDst, when set, makes send write with SendBatch, each message
+	// with its own ack.
+	batchDst sluice.BatchDestination[T]
+	keptAcks atomic.Pointer[string] // the first SendBatch that acked through its acks slice after it returned
 }
 
 // open calls NewPair and starts the runners.
