@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -119,6 +120,7 @@ func New(ctx context.Context, module []byte, o Options) (*Handler, error) {
 	}
 	h := &Handler{o: o, rt: wazero.NewRuntimeWithConfig(ctx, rc),
 		free: make(chan *instance, o.Instances), slots: make(chan struct{}, o.Instances)}
+	open.Add(1)
 	if err := h.start(ctx, module); err != nil {
 		h.Close(ctx)
 		return nil, err
@@ -211,12 +213,23 @@ func names(ts []api.ValueType) []string {
 }
 
 // Close releases the handler's instances and compiled code. Calls in
-// flight fail.
+// flight fail, and so do later ones. Close may be called more than once.
 func (h *Handler) Close(ctx context.Context) error {
 	var err error
-	h.closed.Do(func() { err = h.rt.Close(ctx) })
+	h.closed.Do(func() {
+		err = h.rt.Close(ctx)
+		open.Add(-1)
+	})
 	return err
 }
+
+// open counts the Handlers made and not closed.
+var open atomic.Int64
+
+// OpenHandlers returns how many Handlers New made that are not closed:
+// each holds a runtime and its instances, so a count that only grows is
+// a leak.
+func OpenHandlers() int { return int(open.Load()) }
 
 // Handle handles one message, as a batch of one.
 func (h *Handler) Handle(ctx context.Context, m msg) ([]msg, error) {
