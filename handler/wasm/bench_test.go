@@ -56,7 +56,7 @@ func cpuTime() time.Duration {
 func perEvent(b *testing.B, size int, cpu0 time.Duration) {
 	n := float64(b.N * size)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
-	b.ReportMetric(float64((cpuTime() - cpu0).Nanoseconds())/n, "cpu-ns/event")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/n, "cpu-ns/event")
 }
 
 // BenchmarkRedact compares the redact example run as a wasm module on

@@ -73,11 +73,11 @@ func TestInstrumentStopsALoop(t *testing.T) {
 // wazero's checks.
 func TestInstrumentRefuses(t *testing.T) {
 	for name, m := range map[string][]byte{
-		"SIMD":         loopModule(true, 0x00, 0xFD, 0x0C, 0x0B), // v128.const, cut short
-		"no memory":    []byte("\x00asm\x01\x00\x00\x00"),
-		"not wasm":     []byte("#!/bin/sh"),
-		"truncated":    loopModule(true)[:20],
-		"bad LEB":      append([]byte("\x00asm\x01\x00\x00\x00\x01"), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF),
+		"SIMD":      loopModule(true, 0x00, 0xFD, 0x0C, 0x0B), // v128.const, cut short
+		"no memory": []byte("\x00asm\x01\x00\x00\x00"),
+		"not wasm":  []byte("#!/bin/sh"),
+		"truncated": loopModule(true)[:20],
+		"bad LEB":   append([]byte("\x00asm\x01\x00\x00\x00\x01"), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF),
 	} {
 		if _, err := instrument(m); !errors.Is(err, errUninstrumented) {
 			t.Errorf("%s: err = %v", name, err)
