@@ -22,10 +22,11 @@ type instance struct {
 	stderr                tail
 	w                     abi.Writer // the input batch, reused
 	stack                 [2]uint64
-	// stop is the instrumented module's interrupt flag, or nil; fired
-	// gets a token each time interrupt sets it.
-	stop  api.MutableGlobal
-	fired chan struct{}
+	// stop and tick are the instrumented module's interrupt flag and
+	// countdown (interrupt.go), or nil; fired gets a token each time
+	// interrupt sets them.
+	stop, tick api.MutableGlobal
+	fired      chan struct{}
 }
 
 // instantiate starts an instance and passes it the config.
@@ -37,12 +38,13 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 	}
 	in.mod, in.mem = mod, mod.Memory()
 	if h.instrumented {
-		g, ok := mod.ExportedGlobal(stopExport).(api.MutableGlobal)
-		if !ok {
+		stop, ok := mod.ExportedGlobal(stopExport).(api.MutableGlobal)
+		tick, ok2 := mod.ExportedGlobal(tickExport).(api.MutableGlobal)
+		if !ok || !ok2 {
 			mod.Close(ctx)
-			return nil, fmt.Errorf("start: the instrumented module lacks %s", stopExport)
+			return nil, fmt.Errorf("start: the instrumented module lacks %s or %s", stopExport, tickExport)
 		}
-		in.stop, in.fired = g, make(chan struct{}, 1)
+		in.stop, in.tick, in.fired = stop, tick, make(chan struct{}, 1)
 	}
 	in.alloc, in.initFn, in.handle = mod.ExportedFunction(abi.ExportAlloc), mod.ExportedFunction(abi.ExportInit), mod.ExportedFunction(abi.ExportHandle)
 	cfg := h.o.Config
@@ -105,6 +107,7 @@ func (in *instance) run(ctx context.Context, fn api.Function) error {
 
 func (in *instance) interrupt() {
 	in.stop.Set(1)
+	in.tick.Set(1)
 	in.fired <- struct{}{}
 }
 

@@ -13,22 +13,25 @@ import (
 // every function is a loop, pays that at every call and every iteration
 // (3 to 4 times the cost of a batch). Instead, instrument adds the check
 // to the module itself, at the entry of every function and the header of
-// every loop:
+// every loop: a countdown, and now and then a slower path,
 //
-//	global.get $stop  if  unreachable  end        ; set by the host: trap
-//	global.get $tick  i32.eqz
-//	if  i32.const tickEvery global.set $tick
-//	    i32.const 0 memory.grow 0 drop  end       ; leave for Go now and then
 //	global.get $tick  i32.const 1  i32.sub  global.set $tick
+//	global.get $tick  i32.eqz
+//	if  i32.const tickEvery  global.set $tick
+//	    i32.const 0  memory.grow 0  drop           ; leave for Go
+//	    global.get $stop  if  unreachable  end     ; trap if told to stop
+//	end
 //
-// The host sets $stop (exported as stopExport) when the call's context is
-// done; the guest traps at its next check. The memory.grow of nothing
-// every tickEvery checks leaves the machine code for Go, where the Go
-// scheduler can preempt the goroutine: without it, calls looping in
-// every P would keep the timer that sets $stop from ever running.
+// To stop a call, the host sets $stop and $tick to 1 (exported as
+// stopExport and tickExport): the guest traps at its next check, or if
+// its countdown overwrote the 1, within tickEvery checks. The memory.grow
+// of nothing leaves the machine code for Go, where the Go scheduler can
+// preempt the goroutine: without it, calls looping in every P would keep
+// the timer that stops them from ever running.
 
 const (
 	stopExport = "sluice.stop"
+	tickExport = "sluice.tick"
 	tickEvery  = 1 << 14
 )
 
@@ -112,9 +115,8 @@ func instrument(module []byte) ([]byte, error) {
 	newGlobals := []byte{0x7F, 0x01, 0x41, 0x00, 0x0B, 0x7F, 0x01, 0x41}
 	newGlobals = appendS32(newGlobals, tickEvery)
 	newGlobals = append(newGlobals, 0x0B)
-	newExport := appendName(nil, stopExport)
-	newExport = append(newExport, 0x03)
-	newExport = appendU32(newExport, stop)
+	newExport := appendU32(append(appendName(nil, stopExport), 0x03), stop)
+	newExport = appendU32(append(appendName(newExport, tickExport), 0x03), tick)
 
 	out := append([]byte(nil), module[:8]...)
 	emit := func(id byte, body []byte) {
@@ -132,7 +134,7 @@ func instrument(module []byte) ([]byte, error) {
 				haveGlobal = true
 			}
 			if !haveExport && order(s.id) > order(secExport) {
-				emit(secExport, append([]byte{1}, newExport...))
+				emit(secExport, append([]byte{2}, newExport...))
 				haveExport = true
 			}
 		}
@@ -146,7 +148,7 @@ func instrument(module []byte) ([]byte, error) {
 			if sr.err != nil {
 				return nil, sr.err
 			}
-			emit(s.id, slices.Concat(appendU32(nil, n+1), skipCount(s.body), newExport))
+			emit(s.id, slices.Concat(appendU32(nil, n+2), skipCount(s.body), newExport))
 			haveExport = true
 		case secCode:
 			body, err := instrumentCode(s.body, check)
@@ -169,7 +171,7 @@ func instrument(module []byte) ([]byte, error) {
 				emit(secGlobal, append([]byte{2}, newGlobals...))
 			}
 			if !haveExport {
-				emit(secExport, append([]byte{1}, newExport...))
+				emit(secExport, append([]byte{2}, newExport...))
 			}
 		}
 	}
@@ -180,12 +182,13 @@ func instrument(module []byte) ([]byte, error) {
 // header.
 func checkCode(stop, tick uint32) []byte {
 	var c []byte
-	c = append(appendU32(append(c, 0x23), stop), 0x04, 0x40, 0x00, 0x0B)     // global.get stop; if; unreachable; end
+	c = append(appendU32(append(c, 0x23), tick), 0x41, 0x01, 0x6B, 0x24) // global.get tick; i32.const 1; i32.sub; global.set
+	c = appendU32(c, tick)
 	c = append(appendU32(append(c, 0x23), tick), 0x45, 0x04, 0x40)           // global.get tick; i32.eqz; if
 	c = appendU32(append(appendS32(append(c, 0x41), tickEvery), 0x24), tick) //   i32.const tickEvery; global.set tick
-	c = append(c, 0x41, 0x00, 0x40, 0x00, 0x1A, 0x0B)                        //   i32.const 0; memory.grow 0; drop; end
-	c = append(appendU32(append(c, 0x23), tick), 0x41, 0x01, 0x6B, 0x24)     // global.get tick; i32.const 1; i32.sub; global.set
-	return appendU32(c, tick)
+	c = append(c, 0x41, 0x00, 0x40, 0x00, 0x1A)                              //   i32.const 0; memory.grow 0; drop
+	c = append(appendU32(append(c, 0x23), stop), 0x04, 0x40, 0x00, 0x0B)     //   global.get stop; if; unreachable; end
+	return append(c, 0x0B)                                                   // end
 }
 
 // countImports returns the number of globals and memories imported.

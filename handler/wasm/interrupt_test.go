@@ -56,7 +56,7 @@ func TestInstrumentStopsALoop(t *testing.T) {
 			continue
 		}
 		in := &instance{mod: mod, fired: make(chan struct{}, 1)}
-		in.stop = stop.(api.MutableGlobal)
+		in.stop, in.tick = stop.(api.MutableGlobal), mod.ExportedGlobal(tickExport).(api.MutableGlobal)
 		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		err = in.run(cctx, mod.ExportedFunction("f"))
 		cancel()
