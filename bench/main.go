@@ -73,8 +73,9 @@ func defaultOutDir() string {
 func main() {
 	var o Options
 	var cases, subjects string
-	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p2t, p5, p6, p7, or all")
-	flag.StringVar(&subjects, "subjects", "", "comma-separated subjects; each case runs those it knows (default: all it knows: "+strings.Join(DefaultSubjects, ",")+"; for p7 "+strings.Join(Cases[len(Cases)-1].Subjects, ",")+")")
+	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p2t, p5, p6, p7, pw, or all")
+	p7, _ := findCase("p7")
+	flag.StringVar(&subjects, "subjects", "", "comma-separated subjects; each case runs those it knows (default: all it knows: "+strings.Join(DefaultSubjects, ",")+"; for p7 "+strings.Join(p7.Subjects, ",")+")")
 	flag.IntVar(&o.Lines, "lines", 2_000_000, "lines per replica")
 	flag.IntVar(&o.Replicas, "replicas", 5, "replicas per subject, interleaved")
 	flag.StringVar(&o.Format, "format", Format5424, "line format: 5424, 3164, nginx, 1k")
