@@ -145,6 +145,13 @@ func instrument(module []byte) ([]byte, error) {
 		case secExport:
 			sr := reader{b: s.body}
 			n := sr.u32()
+			for k := n; k > 0 && sr.err == nil; k-- {
+				if name := string(sr.take(int(sr.u32()))); name == stopExport || name == tickExport {
+					sr.fail("the module exports %s already", name)
+				}
+				sr.byte() // kind
+				sr.u32()  // index
+			}
 			if sr.err != nil {
 				return nil, sr.err
 			}

@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,9 +78,14 @@ func TestInstrumentRefuses(t *testing.T) {
 		"no memory": []byte("\x00asm\x01\x00\x00\x00"),
 		"not wasm":  []byte("#!/bin/sh"),
 		"truncated": loopModule(true)[:20],
-		"bad LEB":   append([]byte("\x00asm\x01\x00\x00\x00\x01"), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF),
+		"taken name": func() []byte { // exports "sluice.tick"
+			m := loopModule(false)
+			exp := append(appendName([]byte{0x01}, tickExport), 0x00, 0x00)
+			return slices.Concat(m[:8+6+4+5], append([]byte{0x07, byte(len(exp))}, exp...), m[8+6+4+5:])
+		}(),
+		"bad LEB": append([]byte("\x00asm\x01\x00\x00\x00\x01"), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF),
 	} {
-		if _, err := instrument(m); !errors.Is(err, errUninstrumented) {
+		if _, err := instrument(m); !errors.Is(err, errUninstrumented) || (name == "taken name" && !strings.Contains(err.Error(), "exports sluice.tick already")) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
