@@ -154,11 +154,13 @@ func BenchmarkCall(b *testing.B) {
 	h := benchHandler(b, guest(b, redactDir))
 	in := []msg{{Value: event.Event{Raw: []byte("x")}}}
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := h.HandleBatch(context.Background(), in); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkInstantiate is the cost of starting an instance (module
@@ -166,11 +168,13 @@ func BenchmarkCall(b *testing.B) {
 func BenchmarkInstantiate(b *testing.B) {
 	h := benchHandler(b, guest(b, redactDir))
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if err := wasm.Instantiate(context.Background(), h); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 func benchHandler(b *testing.B, module []byte) *wasm.Handler {
