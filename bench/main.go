@@ -79,7 +79,7 @@ func defaultOutDir() string {
 func main() {
 	var o Options
 	var cases, subjects string
-	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p2t, p5, p6, p7, idle, soak, or all")
+	flag.StringVar(&cases, "case", "p1", "comma-separated cases: p1, p1b, p2, p2t, p5, p6, p7, pw, idle, soak, or all")
 	flag.StringVar(&subjects, "subjects", "", "comma-separated subjects; each case runs those it knows (default: all it knows: "+strings.Join(DefaultSubjects, ",")+"; for p7 "+strings.Join(p7Subjects(), ",")+")")
 	flag.IntVar(&o.Lines, "lines", 2_000_000, "lines per replica")
 	flag.IntVar(&o.Replicas, "replicas", 5, "replicas per subject, interleaved")

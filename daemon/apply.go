@@ -79,6 +79,7 @@ func (l *live) apply(next *graph, c change, timeout time.Duration) bool {
 		l.state.set(false, nil)
 		n := l.undelivered.since()
 		if !l.sinks.stop(deadline) {
+			next.handlers.close(l.log)
 			l.gate.resume()
 			l.fail(errors.New("reload: destinations did not stop within shutdownTimeout; stopping with what they hold unacknowledged"))
 			return true
@@ -98,6 +99,7 @@ func (l *live) apply(next *graph, c change, timeout time.Duration) bool {
 			s.s.router.routes = nextSrc[name].router.routes
 			s.s.router.targets = nextSrc[name].router.targets
 		}
+		l.g.handlers.close(l.log) // Sends are paused, and will use the new routes
 		l.sinks = l.startSinks(next)
 		l.gate.resume()
 		l.state.restart()
@@ -106,6 +108,8 @@ func (l *live) apply(next *graph, c change, timeout time.Duration) bool {
 		// The sinks stay: so do the routers, which send to them.
 		merged.dests, merged.order, merged.level = l.g.dests, l.g.order, l.g.level
 		merged.routeBuffers, merged.buffered, merged.spooled = l.g.routeBuffers, l.g.buffered, l.g.spooled
+		next.handlers.close(l.log) // the running routes keep theirs
+		merged.handlers = l.g.handlers
 		for i, s := range merged.sources {
 			if j := slices.IndexFunc(l.g.sources, func(o builtSource) bool { return o.name == s.name }); j >= 0 {
 				merged.sources[i].router = l.g.sources[j].router

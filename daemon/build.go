@@ -35,6 +35,9 @@ type graph struct {
 	// spooled are the destinations fed only by routes' disk buffers:
 	// what they hold unacked at a stop stays in a spool.
 	spooled map[string]bool
+	// handlers are the routes' handlers to close once nothing calls them
+	// (see RegisterHandler).
+	handlers closers
 }
 
 type builtSource struct {
@@ -164,6 +167,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
 				continue
 			}
+			g.handlers.add(c.Name, h)
 			nh := namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)}
 			nh.sel, _ = h.(Selector)
 			nh.batch, _ = h.(sluice.BatchHandler[event.Event, event.Event])
@@ -219,6 +223,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		g.handlers.close(log)
 		return nil, err
 	}
 	return g, nil

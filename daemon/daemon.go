@@ -78,6 +78,7 @@ func (d *Daemon) running() (*Plan, *graph) {
 // Run may be called once.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer close(d.stopped)
+	defer func() { _, g := d.running(); g.handlers.close(d.log) }() // if Run returns before it starts g
 	plan, g := d.running()
 	if err := writableDir(plan.File.DataDir); err != nil {
 		d.log.Error("cannot start", "component", "dataDir", "path", plan.File.DataDir, "err", err)
@@ -143,6 +144,7 @@ func (d *Daemon) apply(l *live, cur *Plan, next *reloadReq) (*live, error) {
 	d.log.Info("reload: draining the running config", "timeout", timeout)
 	err := l.stop(timeout)
 	if err != nil && !onlyUndelivered(err) {
+		next.g.handlers.close(d.log)
 		d.ms.reloads.WithLabelValues("failed").Inc()
 		return nil, fmt.Errorf("the running config failed while it drained for the reload: %w", err)
 	}

@@ -246,6 +246,7 @@ func (l *live) stop(timeout time.Duration) error {
 		l.log.Warn("drain timed out: abandoning events still in flight (they were not acknowledged)")
 		l.undelivered.add(fmt.Errorf("drain timed out: events in flight abandoned: %w", sluice.ErrUndelivered))
 	}
+	l.g.handlers.close(l.log) // the sources have stopped: nothing calls them
 	if !l.sinks.stop(deadline) {
 		err := errors.New("shutdown: destinations did not stop within shutdownTimeout; exiting with what they hold unacknowledged")
 		l.log.Error(err.Error())

@@ -199,6 +199,7 @@ func validateCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
 		printErrors(stderr, err)
 		return 1
 	}
+	d.g.handlers.close(discard)
 	fmt.Fprintf(stdout, "%s: ok (%d sources, %d destinations, %d routes)\n", *path, len(d.plan.Sources), len(d.plan.Destinations), len(d.plan.Routes))
 	return 0
 }

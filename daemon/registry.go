@@ -93,6 +93,17 @@ func RegisterDestination[C any](r *Registry, typ, doc string, defaults func() *C
 }
 
 // RegisterHandler registers a handler type for routes.
+//
+// A handler that holds resources beyond memory (a WebAssembly runtime
+// and its instances, goroutines, files) implements io.Closer. The daemon
+// calls Close exactly once, when no call of the handler is in progress
+// and none will ever come: when the daemon stops (after its sources
+// have), when a reload replaces the handler's route (once the routers'
+// Sends are paused and the new routes are in place) or keeps the running
+// routes and so has no use for the copy it built, and when the config
+// that built it is refused (a later component fails to build, or the
+// data directory is not writable). A handler is never called after its
+// Close. An error from Close is logged and changes nothing else.
 func RegisterHandler[C any](r *Registry, typ, doc string, defaults func() *C, build func(Env, *C) (sluice.Handler[event.Event, event.Event], error)) {
 	register(r, KindHandler, typ, doc, defaults, func(e Env, c *C) (any, error) { return build(e, c) })
 }

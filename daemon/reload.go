@@ -75,6 +75,9 @@ func (d *Daemon) Reload(ctx context.Context, data []byte) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	if err != nil {
+		g.handlers.close(d.log) // never ran
+	}
 	if err == nil {
 		err = <-req.done
 	}
@@ -95,6 +98,7 @@ func (d *Daemon) validate(data []byte) (*Plan, *graph, error) {
 		return nil, nil, err
 	}
 	if err := writableDir(p.File.DataDir); err != nil {
+		g.handlers.close(d.log)
 		return nil, nil, fmt.Errorf("dataDir %q: %w", p.File.DataDir, err)
 	}
 	return p, g, nil

@@ -1,8 +1,13 @@
 package wasm_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +47,22 @@ var native = sluice.HandlerFunc[event.Event, event.Event](func(_ context.Context
 	return []msg{m}, nil
 })
 
+// cpuTime is the process's CPU time, user and system: on a machine
+// shared with other work it varies less than the wall clock.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perEvent reports the wall and CPU time per event of a benchmark that
+// handled size events per iteration and started at cpu0.
+func perEvent(b *testing.B, size int, cpu0 time.Duration) {
+	n := float64(b.N * size)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/n, "cpu-ns/event")
+}
+
 // BenchmarkRedact compares the redact example run as a wasm module on
 // batches of 256 with the same code as a native handler, per event.
 func BenchmarkRedact(b *testing.B) {
@@ -50,6 +71,7 @@ func BenchmarkRedact(b *testing.B) {
 	b.Run("native", func(b *testing.B) {
 		b.ReportAllocs()
 		ctx := context.Background()
+		cpu0 := cpuTime()
 		for b.Loop() {
 			for i := range in {
 				if _, err := native.Handle(ctx, in[i]); err != nil {
@@ -57,49 +79,107 @@ func BenchmarkRedact(b *testing.B) {
 				}
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/event")
+		perEvent(b, size, cpu0)
 	})
-	b.Run(fmt.Sprintf("wasm-batch-%d", size), func(b *testing.B) {
-		h := benchHandler(b)
+	var want [][]byte // what the native handler hands on, encoded
+	for _, m := range in {
+		out, _ := native.Handle(context.Background(), m)
+		for _, o := range out {
+			want = append(want, o.Value.AppendRecord(nil))
+		}
+	}
+	run := func(b *testing.B, module []byte) {
+		h := benchHandler(b, module)
+		out, err := h.HandleBatch(context.Background(), in)
+		if err != nil || len(out) != len(want) {
+			b.Fatalf("%d events, %v", len(out), err)
+		}
+		for i, o := range out {
+			if got := o.Value.AppendRecord(nil); !bytes.Equal(got, want[i]) {
+				b.Fatalf("event %d differs from the native handler's:\n%q\n%q", i, got, want[i])
+			}
+		}
 		b.ReportAllocs()
 		ctx := context.Background()
+		cpu0 := cpuTime()
 		for b.Loop() {
 			out, err := h.HandleBatch(ctx, in)
 			if err != nil || len(out) != size-size/10 {
 				b.Fatalf("%d events, %v", len(out), err)
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/event")
+		perEvent(b, size, cpu0)
+	}
+	b.Run(fmt.Sprintf("wasm-batch-%d", size), func(b *testing.B) { run(b, guest(b, redactDir)) })
+	// The same with wazero's termination checks instead of the module's
+	// own (interrupt.go): what instrumenting saves.
+	b.Run(fmt.Sprintf("wasm-batch-%d-wazero-checks", size), func(b *testing.B) {
+		defer wasm.WazeroChecks()()
+		run(b, guest(b, redactDir))
 	})
+	// The same redaction written in C (testdata/credact): what a compiler
+	// that emits plain WebAssembly costs, ABI and host included.
+	b.Run(fmt.Sprintf("wasm-c-batch-%d", size), func(b *testing.B) { run(b, cGuest(b)) })
+}
+
+// cGuest builds testdata/credact with clang, or skips.
+func cGuest(b *testing.B) []byte {
+	b.Helper()
+	cc := ""
+	for _, name := range []string{"clang", "clang-14", "clang-15", "clang-16", "clang-17", "clang-18", "clang-19"} {
+		if p, err := exec.LookPath(name); err == nil {
+			cc = p
+			break
+		}
+	}
+	if cc == "" {
+		b.Skip("no clang to build testdata/credact (apt-get install clang lld)")
+	}
+	out := filepath.Join(b.TempDir(), "credact.wasm")
+	cmd := exec.Command(cc, "--target=wasm32", "-O2", "-nostdlib", "-mbulk-memory", "-Wl,--no-entry",
+		"-Wl,--export=sluice_abi_v1", "-Wl,--export=sluice_alloc", "-Wl,--export=sluice_init", "-Wl,--export=sluice_handle",
+		"-o", out, "testdata/credact/redact.c")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Skipf("%s cannot build testdata/credact (wasm-ld from lld is needed too): %v\n%s", cc, err, msg)
+	}
+	m, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }
 
 // BenchmarkCall is the overhead of one call: a batch of one short event.
 func BenchmarkCall(b *testing.B) {
-	h := benchHandler(b)
+	h := benchHandler(b, guest(b, redactDir))
 	in := []msg{{Value: event.Event{Raw: []byte("x")}}}
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := h.HandleBatch(context.Background(), in); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkInstantiate is the cost of starting an instance (module
 // compiled): what a failed batch costs besides the batch.
 func BenchmarkInstantiate(b *testing.B) {
-	h := benchHandler(b)
+	h := benchHandler(b, guest(b, redactDir))
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if err := wasm.Instantiate(context.Background(), h); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
-func benchHandler(b *testing.B) *wasm.Handler {
+func benchHandler(b *testing.B, module []byte) *wasm.Handler {
 	b.Helper()
-	h, err := wasm.New(context.Background(), guest(b, redactDir), wasm.Options{Name: "redact", CacheDir: cacheDir, Timeout: 10 * time.Second})
+	h, err := wasm.New(context.Background(), module, wasm.Options{Name: "redact", CacheDir: cacheDir, Timeout: 10 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,3 +10,10 @@ func Instantiate(ctx context.Context, h *Handler) error {
 	}
 	return in.mod.Close(ctx)
 }
+
+// WazeroChecks makes New bound calls with wazero's checks instead of
+// instrumenting the module, until the returned func is called.
+func WazeroChecks() (restore func()) {
+	wazeroChecks = true
+	return func() { wazeroChecks = false }
+}

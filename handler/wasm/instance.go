@@ -22,6 +22,11 @@ type instance struct {
 	stderr                tail
 	w                     abi.Writer // the input batch, reused
 	stack                 [2]uint64
+	// stop and tick are the instrumented module's interrupt flag and
+	// countdown (interrupt.go), or nil; fired gets a token each time
+	// interrupt sets them.
+	stop, tick api.MutableGlobal
+	fired      chan struct{}
 }
 
 // instantiate starts an instance and passes it the config.
@@ -32,6 +37,15 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("start: %v%s", err, in.stderr.suffix())
 	}
 	in.mod, in.mem = mod, mod.Memory()
+	if h.instrumented {
+		stop, ok := mod.ExportedGlobal(stopExport).(api.MutableGlobal)
+		tick, ok2 := mod.ExportedGlobal(tickExport).(api.MutableGlobal)
+		if !ok || !ok2 {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("start: the instrumented module lacks %s or %s", stopExport, tickExport)
+		}
+		in.stop, in.tick, in.fired = stop, tick, make(chan struct{}, 1)
+	}
 	in.alloc, in.initFn, in.handle = mod.ExportedFunction(abi.ExportAlloc), mod.ExportedFunction(abi.ExportInit), mod.ExportedFunction(abi.ExportHandle)
 	cfg := h.o.Config
 	if cfg == nil {
@@ -61,7 +75,7 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 func (in *instance) invoke(ctx context.Context, fn api.Function, data []byte) (uint64, string) {
 	in.stderr.reset()
 	in.stack[0] = uint64(len(data))
-	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
+	if err := in.run(ctx, in.alloc); err != nil {
 		return 0, in.why(ctx, "alloc", err)
 	}
 	ptr := uint32(in.stack[0])
@@ -69,10 +83,32 @@ func (in *instance) invoke(ctx context.Context, fn api.Function, data []byte) (u
 		return 0, fmt.Sprintf("malformed output: alloc(%d) returned %d, outside memory", len(data), ptr)
 	}
 	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(data))
-	if err := fn.CallWithStack(ctx, in.stack[:]); err != nil {
+	if err := in.run(ctx, fn); err != nil {
 		return 0, in.why(ctx, fn.Definition().Name(), err)
 	}
 	return in.stack[0], ""
+}
+
+// run calls fn on in.stack and, if the module is instrumented, sets its
+// interrupt flag when ctx is done, so that the call traps at its next
+// check; the flag is clear again when run returns.
+func (in *instance) run(ctx context.Context, fn api.Function) error {
+	if in.stop == nil { // wazero's checks watch ctx
+		return fn.CallWithStack(ctx, in.stack[:])
+	}
+	stopped := context.AfterFunc(ctx, in.interrupt)
+	err := fn.CallWithStack(ctx, in.stack[:])
+	if !stopped() {
+		<-in.fired
+		in.stop.Set(0)
+	}
+	return err
+}
+
+func (in *instance) interrupt() {
+	in.stop.Set(1)
+	in.tick.Set(1)
+	in.fired <- struct{}{}
 }
 
 // why says why a call failed: a timeout, an exit or a trap, with what the

@@ -95,6 +95,10 @@ type daemonHandler struct {
 
 func (h daemonHandler) Diverts() bool { return h.diverts }
 
+// Close releases the module's runtime and instances: the daemon calls it
+// once the handler's route is stopped or replaced.
+func (h daemonHandler) Close() error { return h.Handler.Close(context.Background()) }
+
 func build(env daemon.Env, c *Config) (sluice.Handler[event.Event, event.Event], error) {
 	module, err := os.ReadFile(c.Module)
 	if err != nil {

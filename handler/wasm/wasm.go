@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -41,6 +42,10 @@ const (
 	DefaultMemoryLimit = 64 << 20
 	DefaultInstances   = 2
 )
+
+// wazeroChecks makes New use wazero's checks for every module, for
+// benchmarks that compare.
+var wazeroChecks bool
 
 // pageSize is the size of a WebAssembly memory page.
 const pageSize = 64 << 10
@@ -85,6 +90,9 @@ type Handler struct {
 	slots    chan struct{} // one token per live instance
 	cfg      wazero.ModuleConfig
 	closed   sync.Once
+	// instrumented says the module has the interrupt checks of
+	// interrupt.go, instead of wazero's.
+	instrumented bool
 }
 
 // New compiles module and starts its first instance, whose init gets
@@ -109,7 +117,18 @@ func New(ctx context.Context, module []byte, o Options) (*Handler, error) {
 	if pages == 0 || pages > 65536 {
 		return nil, &config.FieldError{Path: "memoryLimit", Msg: fmt.Sprintf("want 64KiB to 4GiB, got %d bytes", o.MemoryLimit)}
 	}
-	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(uint32(pages))
+	// The timeout's checks: in the module if it can be instrumented,
+	// else wazero's, which cost more (interrupt.go).
+	instrumented, err := instrument(module)
+	if wazeroChecks {
+		err = errUninstrumented
+	}
+	if err == nil {
+		module = instrumented
+	} else {
+		o.Logger.Debug("wasm: the module's calls are bounded by wazero's checks", "module", o.Name, "reason", err)
+	}
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(err != nil).WithMemoryLimitPages(uint32(pages))
 	if o.CacheDir != "" {
 		if cache, err := wazero.NewCompilationCacheWithDir(o.CacheDir); err != nil {
 			o.Logger.Warn("wasm: compiling without a cache", "dir", o.CacheDir, "err", err)
@@ -117,8 +136,9 @@ func New(ctx context.Context, module []byte, o Options) (*Handler, error) {
 			rc = rc.WithCompilationCache(cache)
 		}
 	}
-	h := &Handler{o: o, rt: wazero.NewRuntimeWithConfig(ctx, rc),
+	h := &Handler{o: o, rt: wazero.NewRuntimeWithConfig(ctx, rc), instrumented: err == nil,
 		free: make(chan *instance, o.Instances), slots: make(chan struct{}, o.Instances)}
+	open.Add(1)
 	if err := h.start(ctx, module); err != nil {
 		h.Close(ctx)
 		return nil, err
@@ -211,12 +231,23 @@ func names(ts []api.ValueType) []string {
 }
 
 // Close releases the handler's instances and compiled code. Calls in
-// flight fail.
+// flight fail, and so do later ones. Close may be called more than once.
 func (h *Handler) Close(ctx context.Context) error {
 	var err error
-	h.closed.Do(func() { err = h.rt.Close(ctx) })
+	h.closed.Do(func() {
+		err = h.rt.Close(ctx)
+		open.Add(-1)
+	})
 	return err
 }
+
+// open counts the Handlers made and not closed.
+var open atomic.Int64
+
+// OpenHandlers returns how many Handlers New made that are not closed:
+// each holds a runtime and its instances, so a count that only grows is
+// a leak.
+func OpenHandlers() int { return int(open.Load()) }
 
 // Handle handles one message, as a batch of one.
 func (h *Handler) Handle(ctx context.Context, m msg) ([]msg, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -292,5 +293,29 @@ func TestCompilationCache(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
 		t.Errorf("cache dir: %v, %v", entries, err)
+	}
+}
+
+// A call that loops forever stops at its timeout even when every P runs
+// a guest's machine code, which the Go scheduler cannot preempt: the
+// instrumented checks leave for Go now and then, so the timer that stops
+// the calls gets to run.
+func TestTimeoutWithEveryPBusy(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	h, fails := newHandler(t, guest(t, faultyDir), wasm.Options{Timeout: 100 * time.Millisecond, Instances: 2})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if _, err := h.HandleBatch(context.Background(), raw("loop")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(*fails) != 2 || !strings.Contains((*fails)[0].reason, "timeout") || !strings.Contains((*fails)[1].reason, "timeout") {
+		t.Errorf("failures %+v, want two timeouts", *fails)
+	}
+	if out, err := h.HandleBatch(context.Background(), raw("ok")); err != nil || len(out) != 1 {
+		t.Errorf("after the timeouts: %v, %v", out, err)
 	}
 }

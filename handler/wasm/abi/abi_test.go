@@ -116,3 +116,16 @@ func FuzzReadOutput(f *testing.F) {
 		_ = abi.ReadInput(b, func(int, *event.Event) error { return nil })
 	})
 }
+
+// ABI version 1 carries record version 2 (docs/wasm.md): guests read it.
+// A new record version needs a new ABI version, which this test is here
+// to remind of.
+func TestRecordVersion(t *testing.T) {
+	var w abi.Writer
+	w.Reset(false)
+	w.AddInput(&event.Event{Raw: []byte("x")})
+	b := w.Bytes() // count, length, then the record
+	if len(b) < 9 || b[8] != 2 {
+		t.Fatalf("input batch %x: want record version 2; a new record version needs ABI version %d", b, abi.Version+1)
+	}
+}

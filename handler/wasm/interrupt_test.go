@@ -1,0 +1,116 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// loopModule is a module with one memory and an exported function "f"
+// that loops forever; with body, f's body is that instead (locals
+// included). It has no global section; exports says whether it has an
+// export section.
+func loopModule(exports bool, body ...byte) []byte {
+	if body == nil {
+		body = []byte{0x00, 0x03, 0x40, 0x0C, 0x00, 0x0B, 0x0B} // no locals; loop; br 0; end; end
+	}
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = append(m, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00) // type () → ()
+	m = append(m, 0x03, 0x02, 0x01, 0x00)             // function 0 of type 0
+	m = append(m, 0x05, 0x03, 0x01, 0x00, 0x01)       // memory of 1 page
+	if exports {
+		m = append(m, 0x07, 0x05, 0x01, 0x01, 'f', 0x00, 0x00) // export "f" func 0
+	}
+	code := appendU32([]byte{0x01}, uint32(len(body)))
+	code = append(code, body...)
+	m = append(m, 0x0A)
+	m = appendU32(m, uint32(len(code)))
+	return append(m, code...)
+}
+
+// An instrumented infinite loop stops when its context is done, in a
+// module that had no global or export section for the flag.
+func TestInstrumentStopsALoop(t *testing.T) {
+	for _, exports := range []bool{true, false} {
+		m, err := instrument(loopModule(exports))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		rt := wazero.NewRuntime(ctx)
+		defer rt.Close(ctx)
+		mod, err := rt.Instantiate(ctx, m)
+		if err != nil {
+			t.Fatalf("exports %v: %v", exports, err)
+		}
+		stop := mod.ExportedGlobal(stopExport)
+		if stop == nil || stop.Get() != 0 {
+			t.Fatalf("exports %v: the flag is %v", exports, stop)
+		}
+		if !exports {
+			continue
+		}
+		in := &instance{mod: mod, fired: make(chan struct{}, 1)}
+		in.stop, in.tick = stop.(api.MutableGlobal), mod.ExportedGlobal(tickExport).(api.MutableGlobal)
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		err = in.run(cctx, mod.ExportedFunction("f"))
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "unreachable") {
+			t.Errorf("err = %v, want the trap", err)
+		}
+		if stop.Get() != 0 {
+			t.Error("the flag is still set after the call")
+		}
+	}
+}
+
+// What instrument cannot read it refuses, and the handler falls back to
+// wazero's checks.
+func TestInstrumentRefuses(t *testing.T) {
+	for name, m := range map[string][]byte{
+		"SIMD":      loopModule(true, 0x00, 0xFD, 0x0C, 0x0B), // v128.const, cut short
+		"no memory": []byte("\x00asm\x01\x00\x00\x00"),
+		"not wasm":  []byte("#!/bin/sh"),
+		"truncated": loopModule(true)[:20],
+		"taken name": func() []byte { // exports "sluice.tick"
+			m := loopModule(false)
+			exp := append(appendName([]byte{0x01}, tickExport), 0x00, 0x00)
+			return slices.Concat(m[:8+6+4+5], append([]byte{0x07, byte(len(exp))}, exp...), m[8+6+4+5:])
+		}(),
+		"bad LEB": append([]byte("\x00asm\x01\x00\x00\x00\x01"), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF),
+	} {
+		if _, err := instrument(m); !errors.Is(err, errUninstrumented) || (name == "taken name" && !strings.Contains(err.Error(), "exports sluice.tick already")) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+// instrument never panics, and what wazero compiles it still compiles
+// once instrumented.
+func FuzzInstrument(f *testing.F) {
+	f.Add(loopModule(true))
+	f.Add(loopModule(false))
+	f.Add(loopModule(true, 0x01, 0x02, 0x7F, 0x41, 0x05, 0x21, 0x00, 0x03, 0x40, 0x20, 0x00, 0x41, 0x01, 0x6B, 0x22, 0x00, 0x0D, 0x00, 0x0B, 0x0B))
+	f.Add(loopModule(true, 0x00, 0x41, 0x00, 0x41, 0x00, 0x41, 0x08, 0xFC, 0x0B, 0x00, 0x0B)) // memory.fill
+	f.Fuzz(func(t *testing.T, m []byte) {
+		out, err := instrument(m)
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+		defer rt.Close(ctx)
+		if _, err := rt.CompileModule(ctx, m); err != nil {
+			return
+		}
+		if _, err := rt.CompileModule(ctx, out); err != nil {
+			t.Fatalf("compiles, but not once instrumented: %v", err)
+		}
+	})
+}
