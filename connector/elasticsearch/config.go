@@ -3,12 +3,12 @@ package elasticsearch
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/daemon/config"
 )
 
@@ -64,19 +64,7 @@ type Config struct {
 }
 
 // TLSConfig configures the client side of TLS.
-type TLSConfig struct {
-	// CAFile is a PEM file of certificates that replace the system's
-	// roots for verifying the server. Default "": the system's roots.
-	CAFile string `json:"caFile"`
-	// CertFile and KeyFile are a PEM client certificate and its key, for
-	// mutual TLS; set both or neither. Default "": no client certificate.
-	CertFile string `json:"certFile"`
-	// KeyFile: see CertFile.
-	KeyFile string `json:"keyFile"`
-	// InsecureSkipVerify turns off verification of the server's
-	// certificate. For tests only. Default false.
-	InsecureSkipVerify bool `json:"insecureSkipVerify"`
-}
+type TLSConfig = store.TLS
 
 // maxContentLength is Elasticsearch's default http.max_content_length.
 const maxContentLength = 100 << 20
@@ -91,7 +79,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.URL != "" {
-		if err := checkURL(c.URL); err != nil {
+		if err := store.CheckURL(c.URL.Reveal()); err != nil {
 			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
 		}
 	}
@@ -113,8 +101,8 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
+	if err := c.TLS.Check(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
@@ -122,34 +110,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "batch.bytes", Msg: fmt.Sprintf("at most %d (half of Elasticsearch's default http.max_content_length)", maxContentLength/2)})
 	}
 	return errors.Join(errs...)
-}
-
-// checkURL reports whether s is an absolute http(s) URL; its error never
-// holds s.
-func checkURL(s config.Secret) error {
-	u, err := url.Parse(s.Reveal())
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("want an http:// or https:// URL")
-	}
-	if u.Host == "" {
-		return errors.New("URL has no host")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("want a base URL without query or fragment")
-	}
-	return nil
-}
-
-// endpoint returns scheme://host of s, for errors and logs.
-func endpoint(s config.Secret) string {
-	u, err := url.Parse(s.Reveal())
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // index is a parsed index pattern: literal parts and time directives.

@@ -1,20 +1,13 @@
 package gelf_test
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"net"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/connector/gelf"
-	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 )
 
 // BenchmarkPerEvent sends 250-byte events, 100 per Send, through the
@@ -51,13 +44,8 @@ func BenchmarkPerEvent(b *testing.B) {
 			}
 		}
 	}()
-	b.Run("file", func(b *testing.B) {
-		d, err := file.New(file.Config{Path: filepath.Join(b.TempDir(), "out.ndjson")})
-		if err != nil {
-			b.Fatal(err)
-		}
-		perEvent(b, d)
-	})
+	storetest.File(b)
+	msgs := storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
 	for _, tc := range []struct{ name, network, addr, comp string }{
 		{"gelf/tcp", "tcp", l.Addr().String(), ""},
 		{"gelf/udp", "udp", u.LocalAddr().String(), "auto"},
@@ -68,49 +56,7 @@ func BenchmarkPerEvent(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			perEvent(b, d)
+			storetest.PerEvent(b, d, msgs)
 		})
-	}
-}
-
-type runnerDestination interface {
-	sluice.Destination[event.Event]
-	sluice.Runner
-}
-
-func perEvent(b *testing.B, d runnerDestination) {
-	const perSend = 100
-	at := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
-	msgs := make([]sluice.Message[event.Event], perSend)
-	for i := range msgs {
-		raw := bytes.Repeat([]byte("x"), 250)
-		copy(raw, "<34>1 2026-11-24T23:00:00Z host app 1234 ID47 - user login failed for alice from 10.0.0."+strconv.Itoa(i))
-		msgs[i].Value = event.Event{Time: at, ReceivedAt: at, Source: "bench", SourceType: "syslog", Host: "10.0.0.1", Raw: raw}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	sends := (b.N + perSend - 1) / perSend
-	acked := make(chan struct{}, sends)
-	var ru0, ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	b.ResetTimer()
-	for range sends {
-		if err := d.Send(ctx, func() { acked <- struct{}{} }, msgs...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for range sends {
-		<-acked
-	}
-	b.StopTimer()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime) - syscall.TimevalToNsec(ru0.Utime) +
-		syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(sends*perSend), "cpu-ns/event")
-	b.ReportMetric(float64(sends*perSend)/b.Elapsed().Seconds(), "events/s")
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
 	}
 }

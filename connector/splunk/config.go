@@ -3,11 +3,11 @@ package splunk
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"time"
 
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/daemon/config"
 )
 
@@ -68,20 +68,7 @@ type Config struct {
 }
 
 // TLSConfig configures the client side of TLS.
-type TLSConfig struct {
-	// CAFile is a PEM file of certificates that replace the system's
-	// roots for verifying the server. Default "": the system's roots.
-	CAFile string `json:"caFile"`
-	// CertFile and KeyFile are a PEM client certificate and its key, for
-	// mutual TLS; set both or neither. Default "": no client certificate.
-	CertFile string `json:"certFile"`
-	// KeyFile: see CertFile.
-	KeyFile string `json:"keyFile"`
-	// InsecureSkipVerify turns off verification of the server's
-	// certificate (Splunk's default certificate is self-signed). Default
-	// false.
-	InsecureSkipVerify bool `json:"insecureSkipVerify"`
-}
+type TLSConfig = store.TLS
 
 // DefaultConfig returns a Config with every default set and no URL or
 // token.
@@ -96,7 +83,7 @@ var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 func (c *Config) Validate() error {
 	var errs []error
 	if c.URL != "" {
-		if err := checkURL(c.URL); err != nil {
+		if err := store.CheckURL(c.URL.Reveal()); err != nil {
 			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
 		}
 	}
@@ -114,36 +101,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, &config.FieldError{Path: d.path, Msg: "must not be negative"})
 		}
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
+	if err := c.TLS.Check(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
 	}
 	return errors.Join(errs...)
-}
-
-func checkURL(s config.Secret) error {
-	u, err := url.Parse(s.Reveal())
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("want an http:// or https:// URL")
-	}
-	if u.Host == "" {
-		return errors.New("URL has no host")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("want a base URL without query or fragment")
-	}
-	return nil
-}
-
-func endpoint(s config.Secret) string {
-	u, err := url.Parse(s.Reveal())
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return u.Scheme + "://" + u.Host
 }
