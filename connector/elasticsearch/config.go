@@ -48,6 +48,13 @@ type Config struct {
 	// "encoded" value that Elasticsearch returns when the key is created.
 	// Default none.
 	APIKey config.Secret `json:"apiKey"`
+	// Compression is "gzip" (each _bulk body is gzipped and sent with
+	// Content-Encoding: gzip, which Elasticsearch 5.0 and later and every
+	// OpenSearch take; the limit of batch.bytes still counts the
+	// uncompressed size, as http.max_content_length does) or "none"
+	// (for a proxy in between, or an Amazon Elasticsearch Service domain
+	// of 6.x that has http_compression off). Default "gzip".
+	Compression string `json:"compression"`
 	// Timeout bounds one bulk request, from connecting to reading the
 	// response; a request that takes longer is retried. Default 60s.
 	Timeout time.Duration `json:"timeout"`
@@ -71,7 +78,7 @@ const maxContentLength = 100 << 20
 
 // DefaultConfig returns a Config with every default set and no URL.
 func DefaultConfig() Config {
-	return Config{Index: "sluice-%Y.%m.%d", OpType: "index", ID: "auto", Timeout: 60 * time.Second,
+	return Config{Index: "sluice-%Y.%m.%d", OpType: "index", ID: "auto", Compression: "gzip", Timeout: 60 * time.Second,
 		Batch: batch.Config{Count: 1000, Bytes: 5 << 20, Age: time.Second, Parallelism: 2}}
 }
 
@@ -91,6 +98,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ID != "auto" && c.ID != "content" {
 		errs = append(errs, &config.FieldError{Path: "id", Msg: fmt.Sprintf("want auto or content, got %q", c.ID)})
+	}
+	if c.Compression != "gzip" && c.Compression != "none" {
+		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want gzip or none, got %q", c.Compression)})
 	}
 	if c.Username != "" && c.APIKey != "" {
 		errs = append(errs, &config.FieldError{Path: "apiKey", Msg: "set username/password or apiKey, not both"})

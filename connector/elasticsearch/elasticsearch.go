@@ -128,6 +128,7 @@ type scratch struct {
 	// retryReason is the first item failure to retry, for the log.
 	retryReason string
 	body        []byte
+	gz          store.Gzip
 	r           bytes.Reader
 	resp        bulkResponse
 }
@@ -213,6 +214,12 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 		}
 		body = s.body
 	}
+	if b.cfg.Compression == "gzip" {
+		var err error
+		if body, err = s.gz.Compress(body); err != nil {
+			return fmt.Errorf("elasticsearch: gzip: %w", err)
+		}
+	}
 	s.r.Reset(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, &s.r)
 	if err != nil {
@@ -220,6 +227,9 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 	}
 	req.ContentLength = int64(len(body))
 	req.Header.Set("Content-Type", "application/x-ndjson")
+	if b.cfg.Compression == "gzip" {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	switch {
 	case b.cfg.APIKey != "":
 		req.Header.Set("Authorization", "ApiKey "+b.cfg.APIKey.Reveal())

@@ -54,6 +54,13 @@ type Config struct {
 	// again (Splunk forgets the ack ids of a restarted indexer). Default
 	// 2m.
 	AckTimeout time.Duration `json:"ackTimeout"`
+	// Compression is "gzip" (each event request's body is gzipped and sent
+	// with Content-Encoding: gzip, which HEC takes, as Splunk's own
+	// OpenTelemetry exporter does by default; batch.bytes still counts the
+	// uncompressed size) or "none" (for a proxy in between that does not
+	// pass it on). Ack polls are small and never compressed. Default
+	// "gzip".
+	Compression string `json:"compression"`
 	// Timeout bounds one HTTP request. Default 30s.
 	Timeout time.Duration `json:"timeout"`
 	// TLS configures https connections. Default: the system's roots, no
@@ -73,7 +80,7 @@ type TLSConfig = store.TLS
 // DefaultConfig returns a Config with every default set and no URL or
 // token.
 func DefaultConfig() Config {
-	return Config{Event: "raw", AckPollInterval: time.Second, AckTimeout: 2 * time.Minute, Timeout: 30 * time.Second,
+	return Config{Event: "raw", Compression: "gzip", AckPollInterval: time.Second, AckTimeout: 2 * time.Minute, Timeout: 30 * time.Second,
 		Batch: batch.Config{Count: 1000, Bytes: 1 << 20, Age: time.Second, Parallelism: 4}}
 }
 
@@ -89,6 +96,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Event != "raw" && c.Event != "json" {
 		errs = append(errs, &config.FieldError{Path: "event", Msg: fmt.Sprintf("want raw or json, got %q", c.Event)})
+	}
+	if c.Compression != "gzip" && c.Compression != "none" {
+		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want gzip or none, got %q", c.Compression)})
 	}
 	if c.Channel != "" && !guid.MatchString(c.Channel) {
 		errs = append(errs, &config.FieldError{Path: "channel", Msg: "want a GUID such as 0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"})

@@ -126,6 +126,7 @@ type scratch struct {
 	ends    []int
 	pending []int
 	body    []byte
+	gz      store.Gzip
 	dead    []store.Rejected
 }
 
@@ -190,7 +191,14 @@ func (h *hec) post(ctx context.Context, s *scratch) error {
 		}
 		body = s.body
 	}
-	status, r, hdr, err := h.do(ctx, h.eventURL, body)
+	gzipped := h.cfg.Compression == "gzip"
+	if gzipped {
+		var err error
+		if body, err = s.gz.Compress(body); err != nil {
+			return fmt.Errorf("splunk_hec: gzip: %w", err)
+		}
+	}
+	status, r, hdr, err := h.do(ctx, h.eventURL, body, gzipped)
 	if err != nil {
 		return err
 	}
@@ -247,7 +255,7 @@ func (h *hec) waitAck(ctx context.Context, id int64) error {
 			return fmt.Errorf("splunk_hec: waiting for ack %d: %w", id, ctx.Err())
 		case <-t.C:
 		}
-		status, r, _, err := h.do(ctx, h.ackURL, body)
+		status, r, _, err := h.do(ctx, h.ackURL, body, false)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return err
@@ -271,9 +279,9 @@ func (h *hec) waitAck(ctx context.Context, id int64) error {
 	}
 }
 
-// do POSTs body to u and decodes HEC's JSON answer (an empty one if the
-// body is not JSON).
-func (h *hec) do(ctx context.Context, u string, body []byte) (int, hecResponse, http.Header, error) {
+// do POSTs body (gzipped if gz) to u and decodes HEC's JSON answer (an
+// empty one if the body is not JSON).
+func (h *hec) do(ctx context.Context, u string, body []byte, gz bool) (int, hecResponse, http.Header, error) {
 	var r hecResponse
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
@@ -281,6 +289,9 @@ func (h *hec) do(ctx context.Context, u string, body []byte) (int, hecResponse, 
 	}
 	req.Header.Set("Authorization", "Splunk "+h.cfg.Token.Reveal())
 	req.Header.Set("Content-Type", "application/json")
+	if gz {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	if h.cfg.AckEnabled {
 		req.Header.Set("X-Splunk-Request-Channel", h.cfg.Channel)
 	}
