@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -91,8 +92,19 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	return &Destination{Destination: d, w: w}, nil
 }
 
-// start dials the input until it answers or ctx is done.
+// start reads the TLS files, then dials the input until it answers or
+// ctx is done.
 func (w *writer) start(ctx context.Context) (func(), error) {
+	if w.cfg.TLS != nil {
+		tc, err := w.cfg.TLS.Config()
+		if err != nil {
+			return nil, fmt.Errorf("gelf: %w", err)
+		}
+		if tc == nil {
+			tc = &tls.Config{} // the system's roots
+		}
+		w.tls = tc
+	}
 	return w.closeAll, retry.DoNotify(ctx, w.cfg.Batch.Retry, nil, func(ctx context.Context) error {
 		c, err := w.dial(ctx)
 		if err == nil {
@@ -109,6 +121,7 @@ type writer struct {
 	cfg    Config
 	o      store.Options[Hooks]
 	conns  chan net.Conn // idle connections
+	tls    *tls.Config   // nil: plain TCP; set by start
 	idBase [8]byte
 	seq    atomic.Uint64
 	pool   sync.Pool // *scratch
@@ -116,7 +129,15 @@ type writer struct {
 
 func (w *writer) dial(ctx context.Context) (net.Conn, error) {
 	d := net.Dialer{Timeout: w.cfg.Timeout}
-	c, err := d.DialContext(ctx, w.cfg.Network, w.cfg.ServiceAddr)
+	var c net.Conn
+	var err error
+	if w.tls != nil {
+		// The handshake is done here, within the timeout: a server that
+		// is not trusted is a failed dial.
+		c, err = (&tls.Dialer{NetDialer: &d, Config: w.tls}).DialContext(ctx, "tcp", w.cfg.ServiceAddr)
+	} else {
+		c, err = d.DialContext(ctx, w.cfg.Network, w.cfg.ServiceAddr)
+	}
 	if err != nil {
 		w.failed("dial")
 		return nil, sluice.Retryable(fmt.Errorf("gelf: dial %s %s: %w", w.cfg.Network, w.cfg.ServiceAddr, err))
