@@ -122,6 +122,7 @@ type writer struct {
 	o      store.Options[Hooks]
 	conns  chan net.Conn // idle connections
 	tls    *tls.Config   // nil: plain TCP; set by start
+	noGSO  atomic.Bool   // the kernel refused UDP segmentation
 	idBase [8]byte
 	seq    atomic.Uint64
 	pool   sync.Pool // *scratch
@@ -178,6 +179,8 @@ type scratch struct {
 	dgrams []byte
 	ends   []int
 	owner  []int
+	pad    []bool
+	bw     batchWriter
 }
 
 // flush writes msgs, retrying with back-off: over TCP the whole batch
@@ -261,10 +264,12 @@ func (w *writer) writeTCP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Event], next *int) (int, error) {
 	n := 0
 	_ = c.SetWriteDeadline(time.Now().Add(w.cfg.Timeout))
-	bw := newBatchWriter(c)
-	s.dgrams, s.ends, s.owner = s.dgrams[:0], s.ends[:0], s.owner[:0]
+	bw := &s.bw
+	bw.reset(c, &w.noGSO)
+	defer bw.reset(nil, nil) // keep no connection in the pool
+	s.dgrams, s.ends, s.owner, s.pad = s.dgrams[:0], s.ends[:0], s.owner[:0], s.pad[:0]
 	send := func() error {
-		sent, err := bw.write(s.dgrams, s.ends)
+		sent, err := bw.write(s.dgrams, s.ends, s.pad)
 		if err != nil {
 			*next = s.owner[sent] // the first message not wholly sent
 			// The retry starts there: it refuses again what was refused
@@ -275,7 +280,7 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 			return err
 		}
 		n += len(s.dgrams)
-		s.dgrams, s.ends, s.owner = s.dgrams[:0], s.ends[:0], s.owner[:0]
+		s.dgrams, s.ends, s.owner, s.pad = s.dgrams[:0], s.ends[:0], s.owner[:0], s.pad[:0]
 		return nil
 	}
 	start := *next
@@ -289,7 +294,9 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 			}
 		}
 		if len(payload) <= w.cfg.ChunkSize {
-			s.add(payload, i)
+			// A JSON message may take trailing spaces; a compressed one
+			// may not.
+			s.add(payload, i, len(payload) > 0 && payload[0] == '{')
 		} else {
 			per := w.cfg.ChunkSize - chunkHeader
 			count := (len(payload) + per - 1) / per
@@ -305,7 +312,7 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 				s.pkt = append(s.pkt, id[:]...)
 				s.pkt = append(s.pkt, byte(k), byte(count))
 				s.pkt = append(s.pkt, payload[k*per:min((k+1)*per, len(payload))]...)
-				s.add(s.pkt, i)
+				s.add(s.pkt, i, false)
 			}
 		}
 		if len(s.ends) >= 64 {
@@ -323,11 +330,13 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 	return n, nil
 }
 
-// add queues datagram d of message i.
-func (s *scratch) add(d []byte, i int) {
+// add queues datagram d of message i; pad says whether it may be sent
+// with trailing spaces.
+func (s *scratch) add(d []byte, i int, pad bool) {
 	s.dgrams = append(s.dgrams, d...)
 	s.ends = append(s.ends, len(s.dgrams))
 	s.owner = append(s.owner, i)
+	s.pad = append(s.pad, pad)
 }
 
 const (
