@@ -204,7 +204,7 @@ func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Even
 }
 
 func (in *inserter) transportError(ctx context.Context, err error) error {
-	err, cause := store.Secrets(nil).TransportError(ctx, "clickhouse: POST "+in.endpoint, err)
+	cause, err := store.Secrets(nil).TransportError(ctx, "clickhouse: POST "+in.endpoint, err)
 	if cause != "" {
 		in.failed(cause)
 	}

@@ -438,7 +438,7 @@ func (m bulkEntry) reason() string {
 }
 
 func (b *bulker) transportError(ctx context.Context, err error) error {
-	err, cause := b.secrets.TransportError(ctx, "elasticsearch: POST "+b.endpoint, err)
+	cause, err := b.secrets.TransportError(ctx, "elasticsearch: POST "+b.endpoint, err)
 	if cause != "" {
 		b.failed(cause)
 	}

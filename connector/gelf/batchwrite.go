@@ -144,15 +144,6 @@ func (w *batchWriter) segment(b []byte, ends []int, pad []bool) {
 	}
 }
 
-func allPad(p []bool) bool {
-	for _, v := range p {
-		if !v {
-			return false
-		}
-	}
-	return true
-}
-
 // send writes w.msgs and returns how many datagrams were sent.
 func (w *batchWriter) send() (int, error) {
 	sent, datagrams := 0, 0

@@ -270,7 +270,7 @@ func (p *pusher) push(ctx context.Context, s *scratch, body []byte, n int) (int,
 }
 
 func (p *pusher) transportError(ctx context.Context, err error) error {
-	err, cause := store.Secrets(nil).TransportError(ctx, "loki: POST "+p.endpoint, err)
+	cause, err := store.Secrets(nil).TransportError(ctx, "loki: POST "+p.endpoint, err)
 	if cause != "" {
 		p.failed(cause)
 	}

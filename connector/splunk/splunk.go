@@ -307,7 +307,7 @@ func (h *hec) do(ctx context.Context, u string, body []byte, gz bool) (int, hecR
 }
 
 func (h *hec) transportError(ctx context.Context, err error) error {
-	err, cause := h.secrets.TransportError(ctx, "splunk_hec: POST "+h.endpoint, err)
+	cause, err := h.secrets.TransportError(ctx, "splunk_hec: POST "+h.endpoint, err)
 	if cause != "" {
 		h.failed(cause)
 	}

@@ -96,25 +96,25 @@ func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // TransportError turns a failed client.Do into an error starting with
 // what (such as "loki: POST http://host"), without the URL, with s
-// masked, and retryable unless ctx is done. It returns the cause for the
-// metrics: "timeout" or "network" ("" when ctx is done).
-func (s Secrets) TransportError(ctx context.Context, what string, err error) (error, string) {
+// masked, and retryable unless ctx is done. It also returns the cause
+// for the metrics: "timeout" or "network" ("" when ctx is done).
+func (s Secrets) TransportError(ctx context.Context, what string, err error) (cause string, _ error) {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // its text holds the URL
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("%s: %w", what, ctx.Err()), ""
+		return "", fmt.Errorf("%s: %w", what, ctx.Err())
 	}
-	cause := "network"
+	cause = "network"
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
 		cause = "timeout"
 	}
 	if len(s) > 0 {
-		return sluice.Retryable(fmt.Errorf("%s: %s", what, s.Redact(err.Error()))), cause
+		return cause, sluice.Retryable(fmt.Errorf("%s: %s", what, s.Redact(err.Error())))
 	}
-	return sluice.Retryable(fmt.Errorf("%s: %w", what, err)), cause
+	return cause, sluice.Retryable(fmt.Errorf("%s: %w", what, err))
 }
 
 // Secrets are the secret values of a config that Redact masks.

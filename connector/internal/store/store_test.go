@@ -63,13 +63,13 @@ func TestSecrets(t *testing.T) {
 	if !strings.HasSuffix(got, "…") || len(got) > 256+len("…") || strings.Contains(got, "\xff") {
 		t.Errorf("Snippet = %q, want valid UTF-8 cut at 256 bytes", got)
 	}
-	err, cause := s.TransportError(context.Background(), "x: POST http://host", errors.New("dial http://u:token-1234@host: refused"))
+	cause, err := s.TransportError(context.Background(), "x: POST http://host", errors.New("dial http://u:token-1234@host: refused"))
 	if cause != "network" || !sluice.IsRetryable(err) || strings.Contains(err.Error(), "1234") {
 		t.Errorf("TransportError = %v, %q; want a retryable network error without the secret", err, cause)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err, cause := s.TransportError(ctx, "x", errors.New("boom")); cause != "" || !errors.Is(err, context.Canceled) {
+	if cause, err := s.TransportError(ctx, "x", errors.New("boom")); cause != "" || !errors.Is(err, context.Canceled) {
 		t.Errorf("TransportError after cancel = %v, %q; want context.Canceled and no cause", err, cause)
 	}
 }
