@@ -30,38 +30,30 @@ type Destination struct {
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*store.Options[Hooks])
+type Option = store.Option
 
-// Hooks are called as batches are inserted, for metrics. Nil fields are
-// skipped. They are called from the flush goroutines and must be safe for
-// concurrent use.
-type Hooks struct {
-	// Inserted is called after an INSERT succeeded, with its rows, the
-	// bytes sent (after compression) and how long it took.
-	Inserted func(rows, bytes int, d time.Duration)
-	// Rejected is called with the number of events sent to the dead
-	// letter.
-	Rejected func(n int)
-	// Failed is called after each failed INSERT with its cause:
-	// "code_<n>" (ClickHouse's error code), "http_<status>", "timeout" or
-	// "network".
-	Failed func(cause string)
-}
+// Hooks are called as batches are inserted, for metrics (see
+// [store.Hooks]): Written after an INSERT succeeded, with its rows, the
+// bytes sent (after compression) and how long it took; Rejected with the
+// number of events sent to the dead letter; Failed after each failed
+// INSERT with its cause: "code_<n>" (ClickHouse's error code),
+// "http_<status>", "timeout" or "network".
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries, rejected rows and fatal
 // failures. It never receives the password. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *store.Options[Hooks]) { o.Log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the events ClickHouse rejects for good (a row it
 // cannot parse, a table or column that does not exist, a refused login)
 // to d, each with an "error" attribute holding the server's message,
 // instead of failing Run. Default, or a nil d: no dead letter.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *store.Options[Hooks]) { o.DeadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *store.Options[Hooks]) { o.Hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination inserting into c.Table. Zero fields of c take
 // the defaults of [DefaultConfig]. It checks c and does no I/O.
@@ -181,8 +173,8 @@ func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Even
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		if in.hooks.Inserted != nil {
-			in.hooks.Inserted(len(msgs), len(body), time.Since(start))
+		if in.hooks.Written != nil {
+			in.hooks.Written(len(msgs), len(body), time.Since(start))
 		}
 		return nil
 	}

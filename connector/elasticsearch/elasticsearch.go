@@ -36,36 +36,29 @@ type Destination struct {
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*store.Options[Hooks])
+type Option = store.Option
 
-// Hooks are called as bulk requests complete, for metrics. Nil fields are
-// skipped. They are called from the flush goroutines and must be safe for
-// concurrent use.
-type Hooks struct {
-	// Written is called after each bulk request with the number of items
-	// stored (or found stored already), the request's bytes and its
-	// duration.
-	Written func(events, bytes int, d time.Duration)
-	// Failed is called once per failed request ("http_<status>",
-	// "timeout", "network") and once per item rejected or to be retried
-	// ("item_<status>").
-	Failed func(cause string)
-}
+// Hooks are called as bulk requests complete, for metrics (see
+// [store.Hooks]): Written after each bulk request with the items stored
+// (or found stored already), the request's bytes and its duration;
+// Failed once per failed request ("http_<status>", "timeout", "network")
+// and once per item rejected or to be retried ("item_<status>").
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries and dead-lettered items. It
 // never receives a secret or an event. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *store.Options[Hooks]) { o.Log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the events that Elasticsearch rejected for good
 // (such as a mapping error), or that ran out of retries, to d, each with
 // an "error" attribute holding the reason; they are acked when d acks
 // them. Default, or a nil d: such a rejection stops Run.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *store.Options[Hooks]) { o.DeadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *store.Options[Hooks]) { o.Hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination writing to the cluster at c.URL. Zero fields
 // of c take the defaults of [DefaultConfig]. It checks c and does no I/O:
@@ -102,7 +95,7 @@ type bulker struct {
 	index    index
 	url      string
 	endpoint string // scheme://host, safe to show
-	o        store.Options[Hooks]
+	o        store.Options
 	secrets  store.Secrets
 	client   *http.Client // set by Run before any flush
 	pool     sync.Pool    // *scratch

@@ -37,33 +37,28 @@ type Destination struct {
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*store.Options[Hooks])
+type Option = store.Option
 
-// Hooks are called as batches are written, for metrics. Nil fields are
-// skipped; they must be safe for concurrent use.
-type Hooks struct {
-	// Written is called after each batch is written, with its events,
-	// bytes (after compression) and duration.
-	Written func(events, bytes int, d time.Duration)
-	// Failed is called with the cause of each failure: "dial", "write"
-	// or "too_large".
-	Failed func(cause string)
-}
+// Hooks are called as batches are written, for metrics (see
+// [store.Hooks]): Written after each batch is written, with its events,
+// bytes (after compression) and duration; Failed with the cause of each
+// failure: "dial", "write" or "too_large".
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries and refused events. It never
 // receives an event. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *store.Options[Hooks]) { o.Log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the events that cannot be sent (a UDP message over
 // 128 chunks), or that ran out of retries, to d with an "error"
 // attribute; they are acked when d acks them. Default, or a nil d: such
 // an event stops Run.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *store.Options[Hooks]) { o.DeadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *store.Options[Hooks]) { o.Hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination sending to c.ServiceAddr. Zero fields of c
 // take the defaults of [DefaultConfig]. It checks c and does no I/O.
@@ -119,7 +114,7 @@ func (w *writer) start(ctx context.Context) (func(), error) {
 // writer writes one batch per flush on a connection of its own.
 type writer struct {
 	cfg    Config
-	o      store.Options[Hooks]
+	o      store.Options
 	conns  chan net.Conn // idle connections
 	tls    *tls.Config   // nil: plain TCP; set by start
 	noGSO  atomic.Bool   // the kernel refused UDP segmentation

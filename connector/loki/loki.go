@@ -30,37 +30,30 @@ type Destination struct {
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*store.Options[Hooks])
+type Option = store.Option
 
-// Hooks are called as batches are pushed, for metrics. Nil fields are
-// skipped. They are called from the flush goroutines and must be safe for
-// concurrent use.
-type Hooks struct {
-	// Pushed is called after a push Loki accepted (2xx), with its
-	// entries, the bytes sent and how long it took.
-	Pushed func(entries, bytes int, d time.Duration)
-	// Rejected is called with the number of entries sent to the dead
-	// letter because Loki refused them.
-	Rejected func(n int)
-	// Failed is called after each failed push with its cause:
-	// "http_<status>", "timeout" or "network".
-	Failed func(cause string)
-}
+// Hooks are called as batches are pushed, for metrics (see
+// [store.Hooks]): Written after a push Loki accepted (2xx), with its
+// entries, the bytes sent and how long it took; Rejected with the number
+// of entries sent to the dead letter because Loki refused them; Failed
+// after each failed push with its cause: "http_<status>", "timeout" or
+// "network".
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries, refused entries and fatal
 // failures. It never receives the password. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *store.Options[Hooks]) { o.Log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the entries Loki refuses (too old, too far behind
 // the stream, too long, bad labels) to d, each with an "error" attribute
 // holding Loki's message, instead of failing Run. Default, or a nil d: no
 // dead letter.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *store.Options[Hooks]) { o.DeadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *store.Options[Hooks]) { o.Hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination pushing to c.URL. Zero fields of c take the
 // defaults of [DefaultConfig]. It checks c and does no I/O.
@@ -248,8 +241,8 @@ func (p *pusher) push(ctx context.Context, s *scratch, body []byte, n int) (int,
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		if p.hooks.Pushed != nil {
-			p.hooks.Pushed(n, len(body), time.Since(start))
+		if p.hooks.Written != nil {
+			p.hooks.Written(n, len(body), time.Since(start))
 		}
 		return resp.StatusCode, "", nil
 	}

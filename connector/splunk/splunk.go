@@ -34,34 +34,29 @@ type Destination struct {
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*store.Options[Hooks])
+type Option = store.Option
 
-// Hooks are called as requests complete, for metrics. Nil fields are
-// skipped; they must be safe for concurrent use.
-type Hooks struct {
-	// Sent is called once a request's events are confirmed (HTTP 200, and
-	// with ackEnabled the ack), with the events, bytes and duration from
-	// the first try to the confirmation.
-	Sent func(events, bytes int, d time.Duration)
-	// Failed is called for each failure: "hec_<code>" (HEC's code),
-	// "http_<status>", "ack_timeout", "timeout" or "network".
-	Failed func(cause string)
-}
+// Hooks are called as requests complete, for metrics (see [store.Hooks]):
+// Written once a request's events are confirmed (HTTP 200, and with
+// ackEnabled the ack), with the events, bytes and duration from the
+// first try to the confirmation; Failed for each failure: "hec_<code>"
+// (HEC's code), "http_<status>", "ack_timeout", "timeout" or "network".
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries and dead-lettered events. It
 // never receives the token or an event. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *store.Options[Hooks]) { o.Log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the events HEC refused for good (the event its
 // "invalid-event-number" names), or that ran out of retries, to d, each
 // with an "error" attribute; they are acked when d acks them. Default, or
 // a nil d: such a refusal stops Run.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *store.Options[Hooks]) { o.DeadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *store.Options[Hooks]) { o.Hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination sending to the HEC at c.URL. Zero fields of c
 // take the defaults of [DefaultConfig]. It checks c and does no I/O.
@@ -103,7 +98,7 @@ func newGUID() string {
 // hec sends one batch per flush.
 type hec struct {
 	cfg              Config
-	o                store.Options[Hooks]
+	o                store.Options
 	endpoint         string
 	secrets          store.Secrets // the URL and the token
 	eventURL, ackURL string
@@ -153,8 +148,8 @@ func (h *hec) flush(ctx context.Context, msgs []sluice.Message[event.Event]) err
 	})
 	switch {
 	case err == nil:
-		if h.o.Hooks.Sent != nil {
-			h.o.Hooks.Sent(len(msgs)-len(s.dead), len(s.buf), time.Since(start))
+		if h.o.Hooks.Written != nil {
+			h.o.Hooks.Written(len(msgs)-len(s.dead), len(s.buf), time.Since(start))
 		}
 	case ctx.Err() != nil:
 		return err

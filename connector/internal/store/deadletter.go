@@ -45,7 +45,7 @@ func deadLetter(ctx context.Context, name string, d sluice.Destination[event.Eve
 // it returns a permanent error. what names the messages and the
 // refusal ("items rejected", "events refused") in that error; its first
 // word names them in the log.
-func DeadLetterRejected[H any](ctx context.Context, name, what string, o *Options[H], msgs []sluice.Message[event.Event], dead []Rejected, attempts int) error {
+func DeadLetterRejected(ctx context.Context, name, what string, o *Options, msgs []sluice.Message[event.Event], dead []Rejected, attempts int) error {
 	if o.DeadLetter == nil {
 		return fmt.Errorf("%s: %d of %d %s, first: %s", name, len(dead), len(msgs), what, dead[0].Reason)
 	}

@@ -10,27 +10,57 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/event"
 )
 
-// Options are what a store's New takes besides its Config: the logger,
-// the dead letter, and the store's own metrics hooks H.
-type Options[H any] struct {
+// Options are what a store's New takes besides its Config.
+type Options struct {
 	// Log never receives a secret or an event. Default: discard.
 	Log *slog.Logger
 	// DeadLetter takes what the store refuses for good. Default nil.
 	DeadLetter sluice.Destination[event.Event]
-	// Hooks are the store's metrics hooks.
-	Hooks H
+	// Hooks are the metrics hooks. Default: none.
+	Hooks Hooks
+}
+
+// Option sets one of the Options.
+type Option func(*Options)
+
+// WithLogger sets Options.Log.
+func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Log = l } }
+
+// WithDeadLetter sets Options.DeadLetter.
+func WithDeadLetter(d sluice.Destination[event.Event]) Option {
+	return func(o *Options) { o.DeadLetter = d }
+}
+
+// WithHooks sets Options.Hooks.
+func WithHooks(h Hooks) Option { return func(o *Options) { o.Hooks = h } }
+
+// Hooks are called as a store writes, for metrics. Nil fields are
+// skipped. They are called from the flush goroutines and must be safe
+// for concurrent use.
+type Hooks struct {
+	// Written is called once the store confirmed a write, with the
+	// events it took, the bytes sent and how long it took.
+	Written func(events, bytes int, d time.Duration)
+	// Rejected is called with the number of events a store that sets
+	// refused ones aside itself (clickhouse, loki) handed to the dead
+	// letter, once the dead letter acked them.
+	Rejected func(n int)
+	// Failed is called with the cause of each failure; each store's
+	// package doc lists its causes.
+	Failed func(cause string)
 }
 
 // Apply returns the Options that opts set, with a discarding logger if
 // none is set.
-func Apply[H any, O ~func(*Options[H])](opts []O) Options[H] {
-	var o Options[H]
+func Apply(opts []Option) Options {
+	var o Options
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -54,7 +84,7 @@ type Destination struct {
 // size(event) bytes, its failed batches going to o's dead letter. name
 // starts every error. start, called by Run, builds the client; the stop
 // it returns, if not nil, is called when Run returns.
-func New[H any](name string, c batch.Config, flush batch.FlushFunc[event.Event], o Options[H],
+func New(name string, c batch.Config, flush batch.FlushFunc[event.Event], o Options,
 	size func(*sluice.Message[event.Event]) int, start func(context.Context) (stop func(), err error)) (*Destination, error) {
 	d, err := batch.New(c, flush,
 		batch.WithLogger[event.Event](o.Log),
