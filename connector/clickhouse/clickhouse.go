@@ -2,76 +2,58 @@ package clickhouse
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/event"
-	"github.com/sluicehq/sluice/retry"
 )
 
 // Destination inserts batches of events into a ClickHouse table over the
 // HTTP interface. It is a [sluice.Runner]: batches are inserted while Run
-// runs. Send is safe for concurrent use. The package doc says when an
-// event is acked, retried or dead-lettered.
+// runs (Run builds the HTTP client, closes its idle connections when it
+// returns, and a second call returns [sluice.ErrAlreadyRunning]). Send is
+// safe for concurrent use. The package doc says when an event is acked,
+// retried or dead-lettered.
 type Destination struct {
-	*batch.Destination[event.Event]
-	ins     *inserter
-	running atomic.Bool
+	*store.Destination
+	ins *inserter
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*options)
+type Option = store.Option
 
-type options struct {
-	log        *slog.Logger
-	deadLetter sluice.Destination[event.Event]
-	hooks      Hooks
-}
-
-// Hooks are called as batches are inserted, for metrics. Nil fields are
-// skipped. They are called from the flush goroutines and must be safe for
-// concurrent use.
-type Hooks struct {
-	// Inserted is called after an INSERT succeeded, with its rows, the
-	// bytes sent (after compression) and how long it took.
-	Inserted func(rows, bytes int, d time.Duration)
-	// Rejected is called with the number of events sent to the dead
-	// letter.
-	Rejected func(n int)
-	// Failed is called after each failed INSERT with its cause:
-	// "code_<n>" (ClickHouse's error code), "http_<status>", "timeout" or
-	// "network".
-	Failed func(cause string)
-}
+// Hooks are called as batches are inserted, for metrics (see
+// [store.Hooks]): Written after an INSERT succeeded, with its rows, the
+// bytes sent (after compression) and how long it took; Rejected with the
+// number of events sent to the dead letter; Failed after each failed
+// INSERT with its cause: "code_<n>" (ClickHouse's error code),
+// "http_<status>", "timeout" or "network".
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries, rejected rows and fatal
 // failures. It never receives the password. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the events ClickHouse rejects for good (a row it
 // cannot parse, a table or column that does not exist, a refused login)
 // to d, each with an "error" attribute holding the server's message,
 // instead of failing Run. Default, or a nil d: no dead letter.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *options) { o.deadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination inserting into c.Table. Zero fields of c take
 // the defaults of [DefaultConfig]. It checks c and does no I/O.
@@ -86,46 +68,20 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	o := options{}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
-	u, _ := url.Parse(c.URL)
-	ins := &inserter{cfg: c, url: c.insertURL(), endpoint: u.Scheme + "://" + u.Host, gzip: c.Compression == "gzip",
-		hooks: o.hooks, log: o.log, dl: deadLetter{d: o.deadLetter}}
-	bo := []batch.Option[event.Event]{
-		batch.WithLogger[event.Event](o.log),
-		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }),
-	}
-	if o.deadLetter != nil {
-		bo = append(bo, batch.WithDeadLetter(o.deadLetter))
-	}
-	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](ins.flush), bo...)
+	o := store.Apply(opts)
+	ins := &inserter{cfg: c, url: c.insertURL(), endpoint: store.Endpoint(c.URL), gzip: c.Compression == "gzip",
+		hooks: o.Hooks, log: o.Log, dl: o.DeadLetter}
+	d, err := store.New("clickhouse", c.Batch, ins.flush, o, store.RawSize, ins.start)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: %w", err)
+		return nil, err
 	}
 	return &Destination{Destination: d, ins: ins}, nil
 }
 
-// Run builds the HTTP client and inserts batches until ctx is done and
-// what is held is flushed (see [batch.Destination.Run]), then closes the
-// idle connections. A second call returns [sluice.ErrAlreadyRunning].
-func (d *Destination) Run(ctx context.Context) error {
-	if !d.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("clickhouse: %w", sluice.ErrAlreadyRunning)
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.IdleConnTimeout = d.ins.cfg.IdleTimeout
-	t.MaxIdleConnsPerHost = d.ins.cfg.Batch.Parallelism + 1
-	defer t.CloseIdleConnections()
-	return d.Destination.RunAfter(ctx, func(context.Context) error {
-		d.ins.client = &http.Client{Transport: t, Timeout: d.ins.cfg.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		return nil
-	})
+func (in *inserter) start(context.Context) (func(), error) {
+	var t *http.Transport
+	in.client, t = store.HTTPClient(in.cfg.Timeout, nil, in.cfg.Batch.Parallelism+1, in.cfg.IdleTimeout)
+	return t.CloseIdleConnections, nil
 }
 
 // inserter sends one INSERT per flush.
@@ -136,8 +92,8 @@ type inserter struct {
 	gzip     bool
 	hooks    Hooks
 	log      *slog.Logger
-	dl       deadLetter
-	client   *http.Client // set by Run before any flush
+	dl       sluice.Destination[event.Event] // nil: none
+	client   *http.Client                    // set by Run before any flush
 
 	pool sync.Pool // *scratch
 }
@@ -158,7 +114,7 @@ func (in *inserter) flush(ctx context.Context, msgs []sluice.Message[event.Event
 	for len(rest) > 0 {
 		err := in.insert(ctx, rest)
 		var se *ServerError
-		if err == nil || !errors.As(err, &se) || se.Row < 1 || se.Row > len(rest) || !in.dl.ok() || len(rejected) == maxRowRejects {
+		if err == nil || !errors.As(err, &se) || se.Row < 1 || se.Row > len(rest) || in.dl == nil || len(rejected) == maxRowRejects {
 			if err != nil {
 				return err
 			}
@@ -176,7 +132,7 @@ func (in *inserter) flush(ctx context.Context, msgs []sluice.Message[event.Event
 	if len(rejected) == 0 {
 		return nil
 	}
-	if err := in.dl.send(ctx, rejected); err != nil {
+	if err := store.DeadLetter(ctx, "clickhouse", in.dl, rejected); err != nil {
 		return err // the whole batch is tried again; what was inserted may be stored twice
 	}
 	if in.hooks.Rejected != nil {
@@ -217,8 +173,8 @@ func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Even
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		if in.hooks.Inserted != nil {
-			in.hooks.Inserted(len(msgs), len(body), time.Since(start))
+		if in.hooks.Written != nil {
+			in.hooks.Written(len(msgs), len(body), time.Since(start))
 		}
 		return nil
 	}
@@ -236,29 +192,15 @@ func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Even
 	if !se.Retryable() {
 		return err
 	}
-	if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
-		return retry.After(sluice.Retryable(err), d)
-	}
-	return sluice.Retryable(err)
+	return store.RetryLater(err, resp.Header)
 }
 
-// transportError turns a failed client.Do into an error naming the
-// endpoint, retryable unless ctx is done.
 func (in *inserter) transportError(ctx context.Context, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // its text holds the URL
+	cause, err := store.Secrets(nil).TransportError(ctx, "clickhouse: POST "+in.endpoint, err)
+	if cause != "" {
+		in.failed(cause)
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("clickhouse: POST %s: %w", in.endpoint, ctx.Err())
-	}
-	cause := "network"
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		cause = "timeout"
-	}
-	in.failed(cause)
-	return sluice.Retryable(fmt.Errorf("clickhouse: POST %s: %w", in.endpoint, err))
+	return err
 }
 
 func (in *inserter) failed(cause string) {
@@ -267,20 +209,10 @@ func (in *inserter) failed(cause string) {
 	}
 }
 
-// retryAfter parses a Retry-After header in seconds.
-func retryAfter(v string) (time.Duration, bool) {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if v == "" || err != nil || n < 0 {
-		return 0, false
-	}
-	return time.Duration(n) * time.Second, true
-}
-
 // scratch holds the buffers of one INSERT, reused across flushes.
 type scratch struct {
 	body []byte
-	gz   bytes.Buffer
-	zw   *gzip.Writer
+	gz   store.Gzip
 	r    bytes.Reader
 }
 
@@ -296,19 +228,7 @@ func (s *scratch) encode(msgs []sluice.Message[event.Event], gz bool) ([]byte, e
 	if !gz {
 		return b, nil
 	}
-	s.gz.Reset()
-	if s.zw == nil {
-		s.zw, _ = gzip.NewWriterLevel(&s.gz, gzip.BestSpeed)
-	} else {
-		s.zw.Reset(&s.gz)
-	}
-	if _, err := s.zw.Write(b); err != nil {
-		return nil, err
-	}
-	if err := s.zw.Close(); err != nil {
-		return nil, err
-	}
-	return s.gz.Bytes(), nil
+	return s.gz.Compress(b)
 }
 
 // Interface guards.

@@ -1,15 +1,10 @@
 package clickhouse
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/event"
 )
 
 // ServerError is an INSERT that ClickHouse answered with an error.
@@ -131,26 +126,4 @@ func parseError(endpoint string, status int, header, body string) *ServerError {
 	}
 	e.Message = msg
 	return e
-}
-
-// deadLetter is where rejected rows go.
-type deadLetter struct {
-	d sluice.Destination[event.Event]
-}
-
-func (dl deadLetter) ok() bool { return dl.d != nil }
-
-// send hands msgs to the dead letter and waits until it acks them, so
-// that the batch holding them is acked only once they are safe there.
-func (dl deadLetter) send(ctx context.Context, msgs []sluice.Message[event.Event]) error {
-	done := make(chan struct{})
-	if err := dl.d.Send(ctx, sluice.AckOnce(func() { close(done) }), msgs...); err != nil {
-		return fmt.Errorf("clickhouse: dead letter: %w", err)
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("clickhouse: dead letter: %w", ctx.Err())
-	}
 }

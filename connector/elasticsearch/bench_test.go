@@ -2,22 +2,14 @@ package elasticsearch_test
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/elasticsearch"
-	"github.com/sluicehq/sluice/connector/file"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/daemon/config"
-	"github.com/sluicehq/sluice/event"
 )
 
 // BenchmarkPerEvent sends 250-byte events, 100 per Send, through the
@@ -28,7 +20,7 @@ import (
 // parsing the documents, so that the figure is the destination's cost).
 func BenchmarkPerEvent(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := countLines(r.Body) / 2
+		n := storetest.CountLines(r.Body) / 2
 		var out bytes.Buffer
 		out.WriteString(`{"errors":false,"items":[`)
 		for i := range n {
@@ -42,78 +34,15 @@ func BenchmarkPerEvent(b *testing.B) {
 		_, _ = w.Write(out.Bytes())
 	}))
 	defer srv.Close()
-	b.Run("file", func(b *testing.B) {
-		d, err := file.New(file.Config{Path: filepath.Join(b.TempDir(), "out.ndjson")})
-		if err != nil {
-			b.Fatal(err)
-		}
-		perEvent(b, d)
-	})
+	storetest.File(b)
+	msgs := storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
 	for _, id := range []string{"auto", "content"} {
 		b.Run("elasticsearch/id="+id, func(b *testing.B) {
 			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(srv.URL), ID: id})
 			if err != nil {
 				b.Fatal(err)
 			}
-			perEvent(b, d)
+			storetest.PerEvent(b, d, msgs)
 		})
-	}
-}
-
-// countLines reads r to its end in a reused buffer and counts its lines.
-func countLines(r io.Reader) int {
-	buf := bufPool.Get().(*[]byte)
-	defer bufPool.Put(buf)
-	n := 0
-	for {
-		k, err := r.Read(*buf)
-		n += bytes.Count((*buf)[:k], []byte{'\n'})
-		if err != nil {
-			return n
-		}
-	}
-}
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
-
-type runnerDestination interface {
-	sluice.Destination[event.Event]
-	sluice.Runner
-}
-
-func perEvent(b *testing.B, d runnerDestination) {
-	const perSend = 100
-	at := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
-	msgs := make([]sluice.Message[event.Event], perSend)
-	for i := range msgs {
-		raw := bytes.Repeat([]byte("x"), 250)
-		copy(raw, "<34>1 2026-11-24T23:00:00Z host app 1234 ID47 - user login failed for alice from 10.0.0."+strconv.Itoa(i))
-		msgs[i].Value = event.Event{Time: at, ReceivedAt: at, Source: "bench", SourceType: "syslog", Host: "10.0.0.1", Raw: raw}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	sends := (b.N + perSend - 1) / perSend
-	acked := make(chan struct{}, sends)
-	var ru0, ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	b.ResetTimer()
-	for range sends {
-		if err := d.Send(ctx, func() { acked <- struct{}{} }, msgs...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for range sends {
-		<-acked
-	}
-	b.StopTimer()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime) - syscall.TimevalToNsec(ru0.Utime) +
-		syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(sends*perSend), "cpu-ns/event")
-	b.ReportMetric(float64(sends*perSend)/b.Elapsed().Seconds(), "events/s")
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
 	}
 }

@@ -3,12 +3,12 @@ package elasticsearch
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/daemon/config"
 )
 
@@ -48,6 +48,13 @@ type Config struct {
 	// "encoded" value that Elasticsearch returns when the key is created.
 	// Default none.
 	APIKey config.Secret `json:"apiKey"`
+	// Compression is "gzip" (each _bulk body is gzipped and sent with
+	// Content-Encoding: gzip, which Elasticsearch 5.0 and later and every
+	// OpenSearch take; the limit of batch.bytes still counts the
+	// uncompressed size, as http.max_content_length does) or "none"
+	// (for a proxy in between, or an Amazon Elasticsearch Service domain
+	// of 6.x that has http_compression off). Default "gzip".
+	Compression string `json:"compression"`
 	// Timeout bounds one bulk request, from connecting to reading the
 	// response; a request that takes longer is retried. Default 60s.
 	Timeout time.Duration `json:"timeout"`
@@ -64,26 +71,14 @@ type Config struct {
 }
 
 // TLSConfig configures the client side of TLS.
-type TLSConfig struct {
-	// CAFile is a PEM file of certificates that replace the system's
-	// roots for verifying the server. Default "": the system's roots.
-	CAFile string `json:"caFile"`
-	// CertFile and KeyFile are a PEM client certificate and its key, for
-	// mutual TLS; set both or neither. Default "": no client certificate.
-	CertFile string `json:"certFile"`
-	// KeyFile: see CertFile.
-	KeyFile string `json:"keyFile"`
-	// InsecureSkipVerify turns off verification of the server's
-	// certificate. For tests only. Default false.
-	InsecureSkipVerify bool `json:"insecureSkipVerify"`
-}
+type TLSConfig = store.TLS
 
 // maxContentLength is Elasticsearch's default http.max_content_length.
 const maxContentLength = 100 << 20
 
 // DefaultConfig returns a Config with every default set and no URL.
 func DefaultConfig() Config {
-	return Config{Index: "sluice-%Y.%m.%d", OpType: "index", ID: "auto", Timeout: 60 * time.Second,
+	return Config{Index: "sluice-%Y.%m.%d", OpType: "index", ID: "auto", Compression: "gzip", Timeout: 60 * time.Second,
 		Batch: batch.Config{Count: 1000, Bytes: 5 << 20, Age: time.Second, Parallelism: 2}}
 }
 
@@ -91,7 +86,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.URL != "" {
-		if err := checkURL(c.URL); err != nil {
+		if err := store.CheckURL(c.URL.Reveal()); err != nil {
 			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
 		}
 	}
@@ -104,6 +99,9 @@ func (c *Config) Validate() error {
 	if c.ID != "auto" && c.ID != "content" {
 		errs = append(errs, &config.FieldError{Path: "id", Msg: fmt.Sprintf("want auto or content, got %q", c.ID)})
 	}
+	if c.Compression != "gzip" && c.Compression != "none" {
+		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want gzip or none, got %q", c.Compression)})
+	}
 	if c.Username != "" && c.APIKey != "" {
 		errs = append(errs, &config.FieldError{Path: "apiKey", Msg: "set username/password or apiKey, not both"})
 	}
@@ -113,8 +111,8 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
+	if err := c.TLS.Check(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
@@ -122,34 +120,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "batch.bytes", Msg: fmt.Sprintf("at most %d (half of Elasticsearch's default http.max_content_length)", maxContentLength/2)})
 	}
 	return errors.Join(errs...)
-}
-
-// checkURL reports whether s is an absolute http(s) URL; its error never
-// holds s.
-func checkURL(s config.Secret) error {
-	u, err := url.Parse(s.Reveal())
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("want an http:// or https:// URL")
-	}
-	if u.Host == "" {
-		return errors.New("URL has no host")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("want a base URL without query or fragment")
-	}
-	return nil
-}
-
-// endpoint returns scheme://host of s, for errors and logs.
-func endpoint(s config.Secret) string {
-	u, err := url.Parse(s.Reveal())
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // index is a parsed index pattern: literal parts and time directives.

@@ -58,6 +58,7 @@ func TestConfigErrors(t *testing.T) {
 		{"upper case", `{"type": "elasticsearch", "url": "http://h", "index": "Logs"}`, []string{"destinations.out.index: an index name must be lower case"}},
 		{"bad char", `{"type": "elasticsearch", "url": "http://h", "index": "a*b"}`, []string{`destinations.out.index: "*" may not be`}},
 		{"leading", `{"type": "elasticsearch", "url": "http://h", "index": "_x"}`, []string{"destinations.out.index: an index name may not start"}},
+		{"compression", `{"type": "elasticsearch", "url": "http://h", "compression": "br"}`, []string{`destinations.out.compression: want gzip or none, got "br"`}},
 		{"opType", `{"type": "elasticsearch", "url": "http://h", "opType": "upsert"}`, []string{`destinations.out.opType: want index or create, got "upsert"`}},
 		{"id", `{"type": "elasticsearch", "url": "http://h", "id": "hash"}`, []string{`destinations.out.id: want auto or content, got "hash"`}},
 		{"both auths", `{"type": "elasticsearch", "url": "http://h", "username": "u", "password": "s3cret", "apiKey": "s3cret"}`, []string{"destinations.out.apiKey: set username/password or apiKey, not both"}},

@@ -11,142 +11,82 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/batch"
-	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/event"
-	"github.com/sluicehq/sluice/internal/tlsconfig"
+	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
 )
 
 // Destination writes batches of events with the _bulk API. It is a
-// [sluice.Runner]: batches are written while Run runs. Send is safe for
-// concurrent use. The package doc says when an event is acked.
+// [sluice.Runner]: batches are written while Run runs (Run builds the
+// HTTP client, reading the TLS files, and a second call returns
+// [sluice.ErrAlreadyRunning]). Send is safe for concurrent use. The
+// package doc says when an event is acked.
 type Destination struct {
-	*batch.Destination[event.Event]
-	b       *bulker
-	running atomic.Bool
+	*store.Destination
+	b *bulker
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*options)
+type Option = store.Option
 
-type options struct {
-	log        *slog.Logger
-	deadLetter sluice.Destination[event.Event]
-	hooks      Hooks
-}
-
-// Hooks are called as bulk requests complete, for metrics. Nil fields are
-// skipped. They are called from the flush goroutines and must be safe for
-// concurrent use.
-type Hooks struct {
-	// Written is called after each bulk request with the number of items
-	// stored (or found stored already), the request's bytes and its
-	// duration.
-	Written func(events, bytes int, d time.Duration)
-	// Failed is called once per failed request ("http_<status>",
-	// "timeout", "network") and once per item rejected or to be retried
-	// ("item_<status>").
-	Failed func(cause string)
-}
+// Hooks are called as bulk requests complete, for metrics (see
+// [store.Hooks]): Written after each bulk request with the items stored
+// (or found stored already), the request's bytes and its duration;
+// Failed once per failed request ("http_<status>", "timeout", "network")
+// and once per item rejected or to be retried ("item_<status>").
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries and dead-lettered items. It
 // never receives a secret or an event. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the events that Elasticsearch rejected for good
 // (such as a mapping error), or that ran out of retries, to d, each with
 // an "error" attribute holding the reason; they are acked when d acks
 // them. Default, or a nil d: such a rejection stops Run.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *options) { o.deadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination writing to the cluster at c.URL. Zero fields
 // of c take the defaults of [DefaultConfig]. It checks c and does no I/O:
 // the TLS files are read and the client is built by Run.
 func New(c Config, opts ...Option) (*Destination, error) {
-	def := DefaultConfig()
-	if c.Index == "" {
-		c.Index = def.Index
-	}
-	if c.OpType == "" {
-		c.OpType = def.OpType
-	}
-	if c.ID == "" {
-		c.ID = def.ID
-	}
-	if c.Timeout == 0 {
-		c.Timeout = def.Timeout
-	}
-	if c.Batch == (batch.Config{}) {
-		c.Batch = def.Batch
-	}
+	defaults.Fill(&c, DefaultConfig())
 	if c.URL == "" {
 		return nil, errors.New("elasticsearch: url is required")
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
-	o := options{}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
 	idx, _ := parseIndex(c.Index)
 	b := &bulker{
 		cfg:      c,
 		index:    idx,
 		url:      strings.TrimSuffix(c.URL.Reveal(), "/") + "/_bulk?filter_path=errors,items.*.status,items.*.error",
-		endpoint: endpoint(c.URL),
-		o:        o,
+		endpoint: store.Endpoint(c.URL.Reveal()),
+		o:        store.Apply(opts),
 		secrets:  secrets(c),
 	}
 	// The retries happen inside flush, item by item; the batch only sees
 	// success, a permanent failure of the whole request, or a stop.
-	bc := c.Batch
-	d, err := batch.New(bc, batch.FlushFunc[event.Event](b.flush),
-		batch.WithLogger[event.Event](o.log),
-		batch.WithDeadLetter(o.deadLetter),
-		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
+	d, err := store.New("elasticsearch", c.Batch, b.flush, b.o, store.RawSize, b.start)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: %w", err)
+		return nil, err
 	}
 	return &Destination{Destination: d, b: b}, nil
-}
-
-// Run builds the HTTP client (reading the TLS files), then writes batches
-// until ctx is done, as [batch.Destination.RunAfter] does. A second call
-// returns [sluice.ErrAlreadyRunning].
-func (d *Destination) Run(ctx context.Context) error {
-	if !d.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("elasticsearch: %w", sluice.ErrAlreadyRunning)
-	}
-	var t *http.Transport
-	defer func() {
-		if t != nil {
-			t.CloseIdleConnections()
-		}
-	}()
-	return d.Destination.RunAfter(ctx, func(context.Context) (err error) {
-		t, err = d.b.start()
-		return err
-	})
 }
 
 // bulker writes one batch per flush with _bulk requests.
@@ -155,28 +95,20 @@ type bulker struct {
 	index    index
 	url      string
 	endpoint string // scheme://host, safe to show
-	o        options
-	secrets  []string
+	o        store.Options
+	secrets  store.Secrets
 	client   *http.Client // set by Run before any flush
 	pool     sync.Pool    // *scratch
 }
 
-func (b *bulker) start() (*http.Transport, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = max(b.cfg.Batch.Parallelism, 2)
-	if tc := b.cfg.TLS; tc != (TLSConfig{}) {
-		cfg, err := tlsconfig.Client(tc.CAFile, tc.CertFile, tc.KeyFile, tc.InsecureSkipVerify)
-		if err != nil {
-			return nil, fmt.Errorf("elasticsearch: %w", err)
-		}
-		t.TLSClientConfig = cfg
+func (b *bulker) start(context.Context) (func(), error) {
+	tc, err := b.cfg.TLS.Config()
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
-	b.client = &http.Client{
-		Transport:     t,
-		Timeout:       b.cfg.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return t, nil
+	var t *http.Transport
+	b.client, t = store.HTTPClient(b.cfg.Timeout, tc, max(b.cfg.Batch.Parallelism, 2), 0)
+	return t.CloseIdleConnections, nil
 }
 
 // scratch is the state of one flush, reused across flushes.
@@ -185,18 +117,13 @@ type scratch struct {
 	ends    []int  // item i is buf[ends[i-1]:ends[i]]
 	pending []int  // items still to write
 	next    []int
-	dead    []rejected
+	dead    []store.Rejected
 	// retryReason is the first item failure to retry, for the log.
 	retryReason string
 	body        []byte
+	gz          store.Gzip
 	r           bytes.Reader
 	resp        bulkResponse
-}
-
-// rejected is an item Elasticsearch refused for good.
-type rejected struct {
-	i      int
-	reason string
 }
 
 // flush writes msgs, retrying the items that failed with 429 or 5xx with
@@ -220,7 +147,7 @@ func (b *bulker) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 		retryable = sluice.IsRetryable(err)
 		return err
 	}, func(attempt int, delay time.Duration, err error) {
-		b.o.log.Warn("elasticsearch: bulk request failed, retrying", "attempt", attempt, "delay", delay, "err", err)
+		b.o.Log.Warn("elasticsearch: bulk request failed, retrying", "attempt", attempt, "delay", delay, "err", err)
 	})
 	switch {
 	case err == nil:
@@ -229,7 +156,7 @@ func (b *bulker) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	case retryable:
 		// Out of retries: what is left goes to the dead letter.
 		for _, i := range append(s.pending, s.next...) {
-			s.dead = append(s.dead, rejected{i, err.Error()})
+			s.dead = append(s.dead, store.Rejected{I: i, Reason: err.Error()})
 		}
 	default:
 		return err // refused whole: the batch dead-letters it, or Run stops
@@ -237,7 +164,7 @@ func (b *bulker) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	if len(s.dead) == 0 {
 		return nil
 	}
-	return b.deadLetter(ctx, msgs, s.dead, attempts)
+	return store.DeadLetterRejected(ctx, "elasticsearch", "items rejected", &b.o, msgs, s.dead, attempts)
 }
 
 // attempt posts the pending items, chunk at a time, then makes the items
@@ -280,6 +207,12 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 		}
 		body = s.body
 	}
+	if b.cfg.Compression == "gzip" {
+		var err error
+		if body, err = s.gz.Compress(body); err != nil {
+			return fmt.Errorf("elasticsearch: gzip: %w", err)
+		}
+	}
 	s.r.Reset(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, &s.r)
 	if err != nil {
@@ -287,6 +220,9 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 	}
 	req.ContentLength = int64(len(body))
 	req.Header.Set("Content-Type", "application/x-ndjson")
+	if b.cfg.Compression == "gzip" {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	switch {
 	case b.cfg.APIKey != "":
 		req.Header.Set("Authorization", "ApiKey "+b.cfg.APIKey.Reveal())
@@ -301,20 +237,16 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
 		b.failed("http_" + strconv.Itoa(resp.StatusCode))
-		serr := &StatusError{Endpoint: b.endpoint, StatusCode: resp.StatusCode, Body: b.snippet(body)}
+		serr := &StatusError{Endpoint: b.endpoint, StatusCode: resp.StatusCode, Body: b.secrets.Snippet(string(body), 256)}
 		switch {
 		case resp.StatusCode == http.StatusRequestEntityTooLarge && n > 1:
 			return &tooLarge{fmt.Errorf("elasticsearch: %w", serr)}
 		case resp.StatusCode == http.StatusRequestEntityTooLarge:
-			s.dead = append(s.dead, rejected{s.pending[0], serr.Error()})
+			s.dead = append(s.dead, store.Rejected{I: s.pending[0], Reason: serr.Error()})
 			s.pending = s.pending[1:]
 			return nil
-		case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout:
-			err := sluice.Retryable(fmt.Errorf("elasticsearch: %w", serr))
-			if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-				return retry.After(err, d)
-			}
-			return err
+		case store.Retryable(resp.StatusCode):
+			return store.RetryLater(fmt.Errorf("elasticsearch: %w", serr), resp.Header)
 		default:
 			return fmt.Errorf("elasticsearch: %w", serr)
 		}
@@ -345,41 +277,15 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 				s.next = append(s.next, i)
 			default:
 				b.failed("item_" + strconv.Itoa(st))
-				s.dead = append(s.dead, rejected{i, it.reason()})
+				s.dead = append(s.dead, store.Rejected{I: i, Reason: it.reason()})
 			}
 		}
 	}
 	s.pending = s.pending[n:]
-	if b.o.hooks.Written != nil {
-		b.o.hooks.Written(stored, len(body), time.Since(start))
+	if b.o.Hooks.Written != nil {
+		b.o.Hooks.Written(stored, len(body), time.Since(start))
 	}
 	return nil
-}
-
-// deadLetter sends the rejected items to the dead letter and waits for it
-// to ack them; without a dead letter it returns a permanent error.
-func (b *bulker) deadLetter(ctx context.Context, msgs []sluice.Message[event.Event], dead []rejected, attempts int) error {
-	if b.o.deadLetter == nil {
-		return fmt.Errorf("elasticsearch: %d of %d items rejected, first: %s", len(dead), len(msgs), dead[0].reason)
-	}
-	out := make([]sluice.Message[event.Event], len(dead))
-	n := strconv.Itoa(attempts)
-	for k, r := range dead {
-		m := msgs[r.i]
-		m.Attributes = m.Attributes.With("error", r.reason).With("batch.attempts", n)
-		out[k] = m
-	}
-	acked := make(chan struct{})
-	if err := b.o.deadLetter.Send(ctx, sluice.AckOnce(func() { close(acked) }), out...); err != nil {
-		return fmt.Errorf("elasticsearch: dead letter: %w", err)
-	}
-	b.o.log.Warn("elasticsearch: items sent to dead letter", "items", len(dead), "of", len(msgs), "first", dead[0].reason)
-	select {
-	case <-acked:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("elasticsearch: waiting for the dead letter: %w", ctx.Err())
-	}
 }
 
 // encode writes each message's action and document lines to s.buf and
@@ -524,74 +430,33 @@ func (m bulkEntry) reason() string {
 	return "empty item"
 }
 
-// transportError turns a failed client.Do into an error that names the
-// endpoint but not the URL, retryable unless ctx is done.
 func (b *bulker) transportError(ctx context.Context, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
+	cause, err := b.secrets.TransportError(ctx, "elasticsearch: POST "+b.endpoint, err)
+	if cause != "" {
+		b.failed(cause)
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("elasticsearch: POST %s: %w", b.endpoint, ctx.Err())
-	}
-	cause := "network"
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		cause = "timeout"
-	}
-	b.failed(cause)
-	return sluice.Retryable(fmt.Errorf("elasticsearch: POST %s: %s", b.endpoint, b.redact(err.Error())))
+	return err
 }
 
 func (b *bulker) failed(cause string) {
-	if b.o.hooks.Failed != nil {
-		b.o.hooks.Failed(cause)
+	if b.o.Hooks.Failed != nil {
+		b.o.Hooks.Failed(cause)
 	}
 }
 
-func (b *bulker) redact(s string) string {
-	for _, v := range b.secrets {
-		s = strings.ReplaceAll(s, v, config.Redacted)
-	}
-	return s
-}
-
-// snippet returns the start of an error response body, secrets masked,
-// at most 256 bytes of valid UTF-8.
-func (b *bulker) snippet(body []byte) string {
-	s := b.redact(strings.ToValidUTF8(string(body), "\uFFFD"))
-	if len(s) > 256 {
-		s = strings.ToValidUTF8(s[:256], "") + "…"
-	}
-	return s
-}
-
-// secrets lists the secret values of c, longest first.
-func secrets(c Config) []string {
-	var out []string
-	add := func(s string) {
-		if len(s) >= 4 {
-			out = append(out, s)
-		}
-	}
-	add(c.URL.Reveal())
+// secrets lists the secret values of c.
+func secrets(c Config) store.Secrets {
+	vals := []string{c.URL.Reveal(), c.Password.Reveal(), c.APIKey.Reveal()}
 	if u, err := url.Parse(c.URL.Reveal()); err == nil {
-		add(u.User.String())
+		vals = append(vals, u.User.String())
 		if p, ok := u.User.Password(); ok {
-			add(p)
+			vals = append(vals, p)
 		}
 	}
-	add(c.Password.Reveal())
-	add(c.APIKey.Reveal())
 	if c.Username != "" {
-		add(base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password.Reveal())))
+		vals = append(vals, base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Password.Reveal())))
 	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && len(out[j]) > len(out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return store.NewSecrets(vals...)
 }
 
 // StatusError is a bulk request answered with a status other than 200.
@@ -610,20 +475,6 @@ func (e *StatusError) Error() string {
 		s += ": " + strconv.Quote(e.Body)
 	}
 	return s
-}
-
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // Interface guards.

@@ -1,23 +1,38 @@
 package gelf
 
 import (
+	"errors"
 	"net"
+	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
 
 // batchWriter sends datagrams on a connected UDP socket, many per system
-// call where the platform has sendmmsg.
+// call where the platform has sendmmsg, and, where it has UDP
+// segmentation offload (Linux's UDP_SEGMENT), runs of datagrams of one
+// size as one send each: the kernel then walks its send path once per
+// run instead of once per datagram. Its zero value is ready for reset;
+// its buffers are kept across batches, so a write allocates nothing.
 type batchWriter struct {
-	c    net.Conn
-	p4   *ipv4.PacketConn
-	p6   *ipv6.PacketConn
+	c     net.Conn
+	p4    *ipv4.PacketConn
+	p6    *ipv6.PacketConn
+	noGSO *atomic.Bool // set once the kernel refused a segmented send
+
 	msgs []ipv4.Message // ipv6.Message is the same type
+	bufs [][]byte       // msgs[k].Buffers is bufs[k : k+1]
+	segs []int          // datagrams of msgs[k]
+	run  []byte         // runs of padded datagrams, back to back
+	oob  []byte         // msgs[k]'s UDP_SEGMENT control message
 }
 
-func newBatchWriter(c net.Conn) *batchWriter {
-	w := &batchWriter{c: c}
+// reset makes w write to c; noGSO turns segmentation off for good when
+// the kernel refuses it.
+func (w *batchWriter) reset(c net.Conn, noGSO *atomic.Bool) {
+	w.c, w.p4, w.p6, w.noGSO = c, nil, nil, noGSO
 	if pc, ok := c.(net.PacketConn); ok {
 		if a, ok := c.RemoteAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 			w.p6 = ipv6.NewPacketConn(pc)
@@ -25,19 +40,113 @@ func newBatchWriter(c net.Conn) *batchWriter {
 			w.p4 = ipv4.NewPacketConn(pc)
 		}
 	}
-	return w
 }
 
-// write sends the datagrams of b (datagram k ends at ends[k]) and
-// returns how many were sent before an error.
-func (w *batchWriter) write(b []byte, ends []int) (int, error) {
-	w.msgs = w.msgs[:0]
+// Limits of one segmented send.
+const (
+	maxSegments = 64    // UDP_MAX_SEGMENTS of older kernels
+	maxRunBytes = 65507 // the UDP payload of one IPv4 packet
+)
+
+// write sends the datagrams of b (datagram k ends at ends[k]; it may be
+// padded with trailing spaces up to the size of its neighbours if pad[k])
+// and returns how many were sent before an error. A segmented send the
+// kernel refuses (EINVAL, EIO, EOPNOTSUPP: no UDP_SEGMENT, no checksum
+// offload, a size over the path MTU) sends nothing; the datagrams are
+// then sent one by one, and so are all later ones.
+func (w *batchWriter) write(b []byte, ends []int, pad []bool) (int, error) {
+	gso := gsoSupported && w.p4 != nil || gsoSupported && w.p6 != nil
+	if gso && !w.noGSO.Load() {
+		w.segment(b, ends, pad)
+		sent, err := w.send()
+		if sent > 0 || err == nil || !refused(err) {
+			return sent, err
+		}
+		w.noGSO.Store(true)
+	}
+	w.msgs, w.bufs, w.segs = w.msgs[:0], w.bufs[:0], w.segs[:0]
 	from := 0
 	for _, e := range ends {
-		w.msgs = append(w.msgs, ipv4.Message{Buffers: [][]byte{b[from:e]}})
+		w.bufs = append(w.bufs, b[from:e])
+		w.segs = append(w.segs, 1)
 		from = e
 	}
-	sent := 0
+	for k := range w.bufs {
+		w.msgs = append(w.msgs, ipv4.Message{Buffers: w.bufs[k : k+1 : k+1]})
+	}
+	return w.send()
+}
+
+// segment groups the datagrams into runs that one segmented send each
+// carries: every datagram of a run but its last is padded to the run's
+// segment size (the largest of them), which only those that may be are;
+// padding stays within an eighth of a run's bytes.
+func (w *batchWriter) segment(b []byte, ends []int, pad []bool) {
+	w.msgs, w.bufs, w.segs, w.run, w.oob = w.msgs[:0], w.bufs[:0], w.segs[:0], w.run[:0], w.oob[:0]
+	size := func(i int) int {
+		if i == 0 {
+			return ends[0]
+		}
+		return ends[i] - ends[i-1]
+	}
+	for k := 0; k < len(ends); {
+		seg, n, padded, canGrow := size(k), 1, 0, pad[k]
+		for j := k + 1; j < len(ends) && n < maxSegments && (n+1)*seg <= maxRunBytes; j++ {
+			l := size(j)
+			if l > seg {
+				grown := padded + (l-seg)*n
+				if !canGrow || grown*8 > (n+1)*l || (n+1)*l > maxRunBytes {
+					break
+				}
+				seg, padded = l, grown
+			} else {
+				padded += seg - l
+			}
+			n++
+			canGrow = canGrow && pad[j]
+			if l < seg && !pad[j] {
+				break // a short datagram that cannot be padded ends the run
+			}
+		}
+		start := len(w.run)
+		for i := k; i < k+n; i++ {
+			from := 0
+			if i > 0 {
+				from = ends[i-1]
+			}
+			w.run = append(w.run, b[from:ends[i]]...)
+			if i < k+n-1 {
+				for range seg - size(i) {
+					w.run = append(w.run, ' ')
+				}
+			}
+		}
+		w.segs = append(w.segs, n)
+		w.bufs = append(w.bufs, w.run[start:len(w.run):len(w.run)])
+		if n > 1 {
+			w.oob = appendSegmentSize(w.oob, seg)
+		}
+		k += n
+	}
+	// w.run and w.oob may have moved while growing: point at their final
+	// arrays.
+	off, ooff := 0, 0
+	for k, n := range w.segs {
+		l := len(w.bufs[k])
+		w.bufs[k] = w.run[off : off+l : off+l]
+		off += l
+		m := ipv4.Message{Buffers: w.bufs[k : k+1 : k+1]}
+		if n > 1 {
+			m.OOB = w.oob[ooff : ooff+segmentSizeLen]
+			ooff += segmentSizeLen
+		}
+		w.msgs = append(w.msgs, m)
+	}
+}
+
+// send writes w.msgs and returns how many datagrams were sent.
+func (w *batchWriter) send() (int, error) {
+	sent, datagrams := 0, 0
 	for sent < len(w.msgs) {
 		var n int
 		var err error
@@ -51,9 +160,18 @@ func (w *batchWriter) write(b []byte, ends []int) (int, error) {
 			n = 1
 		}
 		if err != nil {
-			return sent, err
+			return datagrams, err
+		}
+		for _, s := range w.segs[sent : sent+n] {
+			datagrams += s
 		}
 		sent += n
 	}
-	return sent, nil
+	return datagrams, nil
+}
+
+// refused reports whether err is the kernel refusing a segmented send.
+func refused(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EOPNOTSUPP) ||
+		errors.Is(err, syscall.ENOPROTOOPT) || errors.Is(err, syscall.EMSGSIZE)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/daemon/config"
 )
 
@@ -36,6 +37,13 @@ type Config struct {
 	// (neither a syslog hostname nor a sender address). Default: this
 	// machine's hostname.
 	Host string `json:"host"`
+	// TLS, if set, makes a TCP connection TLS (Graylog's GELF TCP input
+	// with tls_enable), verified against caFile or the system's roots,
+	// the server name taken from serviceAddr. A file that cannot be read
+	// fails the start; a handshake that fails (an unknown authority, a
+	// wrong name) is retried as a failed dial is. Only with network
+	// "tcp". Default: plain TCP.
+	TLS *TLSConfig `json:"tls"`
 	// Timeout bounds a dial and the write of one batch; a TCP connection
 	// whose write times out is closed and the batch sent again on a new
 	// one. Default 10s.
@@ -47,6 +55,9 @@ type Config struct {
 	// parallelism 1 (one connection, messages in order), stopTimeout 5s.
 	Batch batch.Config `json:"batch"`
 }
+
+// TLSConfig configures the client side of TLS.
+type TLSConfig = store.TLS
 
 // DefaultConfig returns a Config with every default set and no address.
 func DefaultConfig() Config {
@@ -70,6 +81,14 @@ func (c *Config) Validate() error {
 	}
 	if c.ChunkSize < 512 || c.ChunkSize > 65467 {
 		errs = append(errs, &config.FieldError{Path: "chunkSize", Msg: fmt.Sprintf("want 512 to 65467, got %d", c.ChunkSize)})
+	}
+	if c.TLS != nil {
+		if c.Network != "tcp" {
+			errs = append(errs, &config.FieldError{Path: "tls", Msg: fmt.Sprintf("only with network tcp, got %q", c.Network)})
+		}
+		if err := c.TLS.Check(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})

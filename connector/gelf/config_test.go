@@ -18,30 +18,35 @@ func TestDocsExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)```hujson\n(.*?)```").FindSubmatch(b)
-	if m == nil {
-		t.Fatal("no hujson block in docs/stores/gelf.md")
+	blocks := regexp.MustCompile("(?s)```hujson\n(.*?)```").FindAllSubmatch(b, -1)
+	if len(blocks) != 2 {
+		t.Fatalf("%d hujson blocks in docs/stores/gelf.md, want 2 (the example, TLS)", len(blocks))
 	}
-	p, err := daemon.Load(m[1], builtin.Registry())
-	if err != nil {
-		t.Fatal(err)
+	n, withTLS := 0, 0
+	for _, m := range blocks {
+		p, err := daemon.Load(m[1], builtin.Registry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range p.Destinations {
+			c, ok := d.Config.(*gelf.Config)
+			if !ok {
+				continue
+			}
+			n++
+			if c.ServiceAddr == "" || c.Compression != "auto" || (c.Network == "udp") != (c.ChunkSize == 1420) {
+				t.Errorf("config %+v", *c)
+			}
+			if c.TLS != nil && c.TLS.CAFile != "" {
+				withTLS++
+			}
+			if _, err := gelf.New(*c); err != nil {
+				t.Error(err)
+			}
+		}
 	}
-	n := 0
-	for _, d := range p.Destinations {
-		c, ok := d.Config.(*gelf.Config)
-		if !ok {
-			continue
-		}
-		n++
-		if c.ServiceAddr == "" || c.Compression != "auto" || (c.Network == "udp") != (c.ChunkSize == 1420) {
-			t.Errorf("config %+v", *c)
-		}
-		if _, err := gelf.New(*c); err != nil {
-			t.Error(err)
-		}
-	}
-	if n != 2 {
-		t.Errorf("%d gelf destinations in the example, want 2", n)
+	if n != 3 || withTLS != 1 {
+		t.Errorf("%d gelf destinations in the examples, %d with TLS; want 3, 1", n, withTLS)
 	}
 }
 
@@ -69,6 +74,9 @@ func TestConfigErrors(t *testing.T) {
 		{"compression", `{"type": "gelf", "serviceAddr": "h:12201", "compression": "zstd"}`, `destinations.out.compression: want auto, gzip, zlib or none, got "zstd"`},
 		{"chunkSize", `{"type": "gelf", "serviceAddr": "h:12201", "chunkSize": 100}`, "destinations.out.chunkSize: want 512 to 65467, got 100"},
 		{"unknown", `{"type": "gelf", "serviceAddr": "h:12201", "addr": "h:1"}`, "destinations.out.addr: unknown field"},
+		{"tls over udp", `{"type": "gelf", "serviceAddr": "h:12201", "tls": {}}`, `destinations.out.tls: only with network tcp, got "udp"`},
+		{"tls half a key pair", `{"type": "gelf", "serviceAddr": "h:12201", "network": "tcp", "tls": {"certFile": "c.pem"}}`, "destinations.out.tls: set both certFile and keyFile, or neither"},
+		{"tls field", `{"type": "gelf", "serviceAddr": "h:12201", "network": "tcp", "tls": {"caFIle": "ca.pem"}}`, `destinations.out.tls.caFIle: unknown field`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": ` + tc.dest + `}}`

@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,81 +14,56 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
 )
 
 // Destination sends events to a Graylog GELF input. It is a
-// [sluice.Runner]: batches are sent while Run runs. Send is safe for
-// concurrent use. The package doc says when an event is acked.
+// [sluice.Runner]: batches are sent while Run runs. Run dials the input
+// first (retrying with back-off for as long as ctx lasts, while Sends are
+// buffered) and closes its connections when it returns; a second call
+// returns [sluice.ErrAlreadyRunning]. Send is safe for concurrent use.
+// The package doc says when an event is acked.
 type Destination struct {
-	*batch.Destination[event.Event]
-	w       *writer
-	running atomic.Bool
+	*store.Destination
+	w *writer
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*options)
+type Option = store.Option
 
-type options struct {
-	log        *slog.Logger
-	deadLetter sluice.Destination[event.Event]
-	hooks      Hooks
-}
-
-// Hooks are called as batches are written, for metrics. Nil fields are
-// skipped; they must be safe for concurrent use.
-type Hooks struct {
-	// Written is called after each batch is written, with its events,
-	// bytes (after compression) and duration.
-	Written func(events, bytes int, d time.Duration)
-	// Failed is called with the cause of each failure: "dial", "write"
-	// or "too_large".
-	Failed func(cause string)
-}
+// Hooks are called as batches are written, for metrics (see
+// [store.Hooks]): Written after each batch is written, with its events,
+// bytes (after compression) and duration; Failed with the cause of each
+// failure: "dial", "write" or "too_large".
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries and refused events. It never
 // receives an event. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the events that cannot be sent (a UDP message over
 // 128 chunks), or that ran out of retries, to d with an "error"
 // attribute; they are acked when d acks them. Default, or a nil d: such
 // an event stops Run.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *options) { o.deadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination sending to c.ServiceAddr. Zero fields of c
-// take the defaults of [DefaultConfig]. It checks c and does no network
-// I/O.
+// take the defaults of [DefaultConfig]. It checks c and does no I/O.
 func New(c Config, opts ...Option) (*Destination, error) {
-	def := DefaultConfig()
-	if c.Network == "" {
-		c.Network = def.Network
-	}
-	if c.Compression == "" {
-		c.Compression = def.Compression
-	}
-	if c.ChunkSize == 0 {
-		c.ChunkSize = def.ChunkSize
-	}
-	if c.Timeout == 0 {
-		c.Timeout = def.Timeout
-	}
-	if c.Batch == (batch.Config{}) {
-		c.Batch = def.Batch
-	}
+	defaults.Fill(&c, DefaultConfig())
 	if c.Host == "" {
 		c.Host, _ = os.Hostname()
 		if c.Host == "" {
@@ -100,54 +76,48 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("gelf: %w", err)
 	}
-	o := options{}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
-	w := &writer{cfg: c, o: o, conns: make(chan net.Conn, c.Batch.Parallelism+1)}
+	w := &writer{cfg: c, o: store.Apply(opts), conns: make(chan net.Conn, c.Batch.Parallelism+1)}
 	if _, err := rand.Read(w.idBase[:]); err != nil {
 		return nil, fmt.Errorf("gelf: %w", err)
 	}
-	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](w.flush),
-		batch.WithLogger[event.Event](o.log),
-		batch.WithDeadLetter(o.deadLetter),
-		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
+	d, err := store.New("gelf", c.Batch, w.flush, w.o, store.RawSize, w.start)
 	if err != nil {
-		return nil, fmt.Errorf("gelf: %w", err)
+		return nil, err
 	}
 	return &Destination{Destination: d, w: w}, nil
 }
 
-// Run dials the input (retrying with back-off for as long as ctx lasts,
-// while Sends are buffered), then sends batches until ctx is done, as
-// [batch.Destination.RunAfter] does; it closes its connections when it
-// returns. A second call returns [sluice.ErrAlreadyRunning].
-func (d *Destination) Run(ctx context.Context) error {
-	if !d.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("gelf: %w", sluice.ErrAlreadyRunning)
+// start reads the TLS files, then dials the input until it answers or
+// ctx is done.
+func (w *writer) start(ctx context.Context) (func(), error) {
+	if w.cfg.TLS != nil {
+		tc, err := w.cfg.TLS.Config()
+		if err != nil {
+			return nil, fmt.Errorf("gelf: %w", err)
+		}
+		if tc == nil {
+			tc = &tls.Config{} // the system's roots
+		}
+		w.tls = tc
 	}
-	defer d.w.closeAll()
-	return d.Destination.RunAfter(ctx, func(ctx context.Context) error {
-		return retry.DoNotify(ctx, d.w.cfg.Batch.Retry, nil, func(ctx context.Context) error {
-			c, err := d.w.dial(ctx)
-			if err == nil {
-				d.w.release(c)
-			}
-			return err
-		}, func(attempt int, delay time.Duration, err error) {
-			d.w.o.log.Warn("gelf: dial failed, retrying", "attempt", attempt, "delay", delay, "err", err)
-		})
+	return w.closeAll, retry.DoNotify(ctx, w.cfg.Batch.Retry, nil, func(ctx context.Context) error {
+		c, err := w.dial(ctx)
+		if err == nil {
+			w.release(c)
+		}
+		return err
+	}, func(attempt int, delay time.Duration, err error) {
+		w.o.Log.Warn("gelf: dial failed, retrying", "attempt", attempt, "delay", delay, "err", err)
 	})
 }
 
 // writer writes one batch per flush on a connection of its own.
 type writer struct {
 	cfg    Config
-	o      options
+	o      store.Options
 	conns  chan net.Conn // idle connections
+	tls    *tls.Config   // nil: plain TCP; set by start
+	noGSO  atomic.Bool   // the kernel refused UDP segmentation
 	idBase [8]byte
 	seq    atomic.Uint64
 	pool   sync.Pool // *scratch
@@ -155,7 +125,15 @@ type writer struct {
 
 func (w *writer) dial(ctx context.Context) (net.Conn, error) {
 	d := net.Dialer{Timeout: w.cfg.Timeout}
-	c, err := d.DialContext(ctx, w.cfg.Network, w.cfg.ServiceAddr)
+	var c net.Conn
+	var err error
+	if w.tls != nil {
+		// The handshake is done here, within the timeout: a server that
+		// is not trusted is a failed dial.
+		c, err = (&tls.Dialer{NetDialer: &d, Config: w.tls}).DialContext(ctx, "tcp", w.cfg.ServiceAddr)
+	} else {
+		c, err = d.DialContext(ctx, w.cfg.Network, w.cfg.ServiceAddr)
+	}
 	if err != nil {
 		w.failed("dial")
 		return nil, sluice.Retryable(fmt.Errorf("gelf: dial %s %s: %w", w.cfg.Network, w.cfg.ServiceAddr, err))
@@ -190,17 +168,14 @@ type scratch struct {
 	gz   *gzip.Writer
 	zl   *zlib.Writer
 	pkt  []byte
-	dead []rejected
+	dead []store.Rejected
 	// UDP datagrams waiting to be sent: back to back, datagram k ending
 	// at ends[k], of message owner[k].
 	dgrams []byte
 	ends   []int
 	owner  []int
-}
-
-type rejected struct {
-	i      int
-	reason string
+	pad    []bool
+	bw     batchWriter
 }
 
 // flush writes msgs, retrying with back-off: over TCP the whole batch
@@ -243,12 +218,12 @@ func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 		w.release(c)
 		return nil
 	}, func(attempt int, delay time.Duration, err error) {
-		w.o.log.Warn("gelf: write failed, retrying", "attempt", attempt, "delay", delay, "err", err)
+		w.o.Log.Warn("gelf: write failed, retrying", "attempt", attempt, "delay", delay, "err", err)
 	})
 	switch {
 	case err == nil:
-		if w.o.hooks.Written != nil {
-			w.o.hooks.Written(len(msgs)-len(s.dead), bytes, time.Since(start))
+		if w.o.Hooks.Written != nil {
+			w.o.Hooks.Written(len(msgs)-len(s.dead), bytes, time.Since(start))
 		}
 	case ctx.Err() != nil:
 		return err
@@ -256,7 +231,7 @@ func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 		// Out of retries: what was not written goes to the dead letter
 		// (over TCP, the whole batch: a failed write may have sent any part).
 		for i := next; i < len(msgs); i++ {
-			s.dead = append(s.dead, rejected{i, err.Error()})
+			s.dead = append(s.dead, store.Rejected{I: i, Reason: err.Error()})
 		}
 	default:
 		return err
@@ -264,7 +239,7 @@ func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	if len(s.dead) == 0 {
 		return nil
 	}
-	return w.deadLetter(ctx, msgs, s.dead, attempts)
+	return store.DeadLetterRejected(ctx, "gelf", "events refused", &w.o, msgs, s.dead, attempts)
 }
 
 // writeTCP writes every message as a NUL-terminated frame, in one write.
@@ -284,21 +259,23 @@ func (w *writer) writeTCP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Event], next *int) (int, error) {
 	n := 0
 	_ = c.SetWriteDeadline(time.Now().Add(w.cfg.Timeout))
-	bw := newBatchWriter(c)
-	s.dgrams, s.ends, s.owner = s.dgrams[:0], s.ends[:0], s.owner[:0]
+	bw := &s.bw
+	bw.reset(c, &w.noGSO)
+	defer bw.reset(nil, nil) // keep no connection in the pool
+	s.dgrams, s.ends, s.owner, s.pad = s.dgrams[:0], s.ends[:0], s.owner[:0], s.pad[:0]
 	send := func() error {
-		sent, err := bw.write(s.dgrams, s.ends)
+		sent, err := bw.write(s.dgrams, s.ends, s.pad)
 		if err != nil {
 			*next = s.owner[sent] // the first message not wholly sent
 			// The retry starts there: it refuses again what was refused
 			// from there on.
-			for len(s.dead) > 0 && s.dead[len(s.dead)-1].i >= *next {
+			for len(s.dead) > 0 && s.dead[len(s.dead)-1].I >= *next {
 				s.dead = s.dead[:len(s.dead)-1]
 			}
 			return err
 		}
 		n += len(s.dgrams)
-		s.dgrams, s.ends, s.owner = s.dgrams[:0], s.ends[:0], s.owner[:0]
+		s.dgrams, s.ends, s.owner, s.pad = s.dgrams[:0], s.ends[:0], s.owner[:0], s.pad[:0]
 		return nil
 	}
 	start := *next
@@ -312,13 +289,15 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 			}
 		}
 		if len(payload) <= w.cfg.ChunkSize {
-			s.add(payload, i)
+			// A JSON message may take trailing spaces; a compressed one
+			// may not.
+			s.add(payload, i, len(payload) > 0 && payload[0] == '{')
 		} else {
 			per := w.cfg.ChunkSize - chunkHeader
 			count := (len(payload) + per - 1) / per
 			if count > maxChunks {
 				w.failed("too_large")
-				s.dead = append(s.dead, rejected{i, fmt.Sprintf("gelf: message of %d bytes needs %d UDP chunks of %d, more than %d", len(payload), count, w.cfg.ChunkSize, maxChunks)})
+				s.dead = append(s.dead, store.Rejected{I: i, Reason: fmt.Sprintf("gelf: message of %d bytes needs %d UDP chunks of %d, more than %d", len(payload), count, w.cfg.ChunkSize, maxChunks)})
 				continue
 			}
 			var id [8]byte
@@ -328,7 +307,7 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 				s.pkt = append(s.pkt, id[:]...)
 				s.pkt = append(s.pkt, byte(k), byte(count))
 				s.pkt = append(s.pkt, payload[k*per:min((k+1)*per, len(payload))]...)
-				s.add(s.pkt, i)
+				s.add(s.pkt, i, false)
 			}
 		}
 		if len(s.ends) >= 64 {
@@ -346,11 +325,13 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 	return n, nil
 }
 
-// add queues datagram d of message i.
-func (s *scratch) add(d []byte, i int) {
+// add queues datagram d of message i; pad says whether it may be sent
+// with trailing spaces.
+func (s *scratch) add(d []byte, i int, pad bool) {
 	s.dgrams = append(s.dgrams, d...)
 	s.ends = append(s.ends, len(s.dgrams))
 	s.owner = append(s.owner, i)
+	s.pad = append(s.pad, pad)
 }
 
 const (
@@ -387,33 +368,9 @@ func (s *scratch) compress(how string) ([]byte, error) {
 	return s.z.Bytes(), nil
 }
 
-func (w *writer) deadLetter(ctx context.Context, msgs []sluice.Message[event.Event], dead []rejected, attempts int) error {
-	if w.o.deadLetter == nil {
-		return fmt.Errorf("gelf: %d of %d events refused, first: %s", len(dead), len(msgs), dead[0].reason)
-	}
-	out := make([]sluice.Message[event.Event], len(dead))
-	n := strconv.Itoa(attempts)
-	for k, r := range dead {
-		m := msgs[r.i]
-		m.Attributes = m.Attributes.With("error", r.reason).With("batch.attempts", n)
-		out[k] = m
-	}
-	acked := make(chan struct{})
-	if err := w.o.deadLetter.Send(ctx, sluice.AckOnce(func() { close(acked) }), out...); err != nil {
-		return fmt.Errorf("gelf: dead letter: %w", err)
-	}
-	w.o.log.Warn("gelf: events sent to dead letter", "events", len(dead), "of", len(msgs), "first", dead[0].reason)
-	select {
-	case <-acked:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("gelf: waiting for the dead letter: %w", ctx.Err())
-	}
-}
-
 func (w *writer) failed(cause string) {
-	if w.o.hooks.Failed != nil {
-		w.o.hooks.Failed(cause)
+	if w.o.Hooks.Failed != nil {
+		w.o.Hooks.Failed(cause)
 	}
 }
 

@@ -2,75 +2,58 @@ package loki
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/event"
-	"github.com/sluicehq/sluice/retry"
 )
 
 // Destination pushes batches of events to Loki. It is a [sluice.Runner]:
-// batches are pushed while Run runs. Send is safe for concurrent use. The
+// batches are pushed while Run runs (Run builds the HTTP client, closes
+// its idle connections when it returns, and a second call returns
+// [sluice.ErrAlreadyRunning]). Send is safe for concurrent use. The
 // package doc says when an event is acked, retried or dead-lettered.
 type Destination struct {
-	*batch.Destination[event.Event]
-	p       *pusher
-	running atomic.Bool
+	*store.Destination
+	p *pusher
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*options)
+type Option = store.Option
 
-type options struct {
-	log        *slog.Logger
-	deadLetter sluice.Destination[event.Event]
-	hooks      Hooks
-}
-
-// Hooks are called as batches are pushed, for metrics. Nil fields are
-// skipped. They are called from the flush goroutines and must be safe for
-// concurrent use.
-type Hooks struct {
-	// Pushed is called after a push Loki accepted (2xx), with its
-	// entries, the bytes sent and how long it took.
-	Pushed func(entries, bytes int, d time.Duration)
-	// Rejected is called with the number of entries sent to the dead
-	// letter because Loki refused them.
-	Rejected func(n int)
-	// Failed is called after each failed push with its cause:
-	// "http_<status>", "timeout" or "network".
-	Failed func(cause string)
-}
+// Hooks are called as batches are pushed, for metrics (see
+// [store.Hooks]): Written after a push Loki accepted (2xx), with its
+// entries, the bytes sent and how long it took; Rejected with the number
+// of entries sent to the dead letter because Loki refused them; Failed
+// after each failed push with its cause: "http_<status>", "timeout" or
+// "network".
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries, refused entries and fatal
 // failures. It never receives the password. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the entries Loki refuses (too old, too far behind
 // the stream, too long, bad labels) to d, each with an "error" attribute
 // holding Loki's message, instead of failing Run. Default, or a nil d: no
 // dead letter.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *options) { o.deadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination pushing to c.URL. Zero fields of c take the
 // defaults of [DefaultConfig]. It checks c and does no I/O.
@@ -86,49 +69,26 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loki: %w", err)
 	}
-	o := options{}
-	for _, opt := range opts {
-		opt(&o)
+	o := store.Apply(opts)
+	p := &pusher{cfg: c, url: c.pushURL(), endpoint: store.Endpoint(c.URL), lab: lab, gzip: c.Compression == "gzip",
+		json: c.Line == "json", hooks: o.Hooks, log: o.Log, dl: o.DeadLetter}
+	size := func(m *sluice.Message[event.Event]) int {
+		if p.json { // the event's JSON holds its raw line and its fields
+			return 2*len(m.Value.Raw) + 256
+		}
+		return len(m.Value.Raw) + 64
 	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
-	u, _ := url.Parse(c.URL)
-	p := &pusher{cfg: c, url: c.pushURL(), endpoint: u.Scheme + "://" + u.Host, lab: lab, gzip: c.Compression == "gzip",
-		json: c.Line == "json", hooks: o.hooks, log: o.log, dl: o.deadLetter}
-	bo := []batch.Option[event.Event]{
-		batch.WithLogger[event.Event](o.log),
-		batch.WithSize(func(m *sluice.Message[event.Event]) int {
-			if p.json { // the event's JSON holds its raw line and its fields
-				return 2*len(m.Value.Raw) + 256
-			}
-			return len(m.Value.Raw) + 64
-		}),
-	}
-	if o.deadLetter != nil {
-		bo = append(bo, batch.WithDeadLetter(o.deadLetter))
-	}
-	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](p.flush), bo...)
+	d, err := store.New("loki", c.Batch, p.flush, o, size, p.start)
 	if err != nil {
-		return nil, fmt.Errorf("loki: %w", err)
+		return nil, err
 	}
 	return &Destination{Destination: d, p: p}, nil
 }
 
-// Run builds the HTTP client and pushes batches until ctx is done and
-// what is held is flushed (see [batch.Destination.Run]), then closes the
-// idle connections. A second call returns [sluice.ErrAlreadyRunning].
-func (d *Destination) Run(ctx context.Context) error {
-	if !d.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("loki: %w", sluice.ErrAlreadyRunning)
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	defer t.CloseIdleConnections()
-	return d.Destination.RunAfter(ctx, func(context.Context) error {
-		d.p.client = &http.Client{Transport: t, Timeout: d.p.cfg.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		return nil
-	})
+func (p *pusher) start(context.Context) (func(), error) {
+	var t *http.Transport
+	p.client, t = store.HTTPClient(p.cfg.Timeout, nil, 0, 0)
+	return t.CloseIdleConnections, nil
 }
 
 // pusher sends one batch per flush.
@@ -207,14 +167,8 @@ func (p *pusher) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	if p.dl == nil {
 		return fmt.Errorf("loki: %d entries refused and no dead letter: %s", len(rejected), rejected[0].Attributes.Value("error"))
 	}
-	done := make(chan struct{})
-	if err := p.dl.Send(ctx, sluice.AckOnce(func() { close(done) }), rejected...); err != nil {
-		return fmt.Errorf("loki: dead letter: %w", err)
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("loki: dead letter: %w", ctx.Err())
+	if err := store.DeadLetter(ctx, "loki", p.dl, rejected); err != nil {
+		return err
 	}
 	if p.hooks.Rejected != nil {
 		p.hooks.Rejected(len(rejected))
@@ -287,8 +241,8 @@ func (p *pusher) push(ctx context.Context, s *scratch, body []byte, n int) (int,
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		if p.hooks.Pushed != nil {
-			p.hooks.Pushed(n, len(body), time.Since(start))
+		if p.hooks.Written != nil {
+			p.hooks.Written(n, len(body), time.Since(start))
 		}
 		return resp.StatusCode, "", nil
 	}
@@ -302,50 +256,24 @@ func (p *pusher) push(ctx context.Context, s *scratch, body []byte, n int) (int,
 		return resp.StatusCode, text, nil
 	}
 	err = fmt.Errorf("loki: POST %s: %d %s: %q", p.endpoint, resp.StatusCode, http.StatusText(resp.StatusCode), shorten(text))
-	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode < 500 {
+	if !store.Retryable(resp.StatusCode) {
 		return 0, "", err
 	}
-	if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-		return 0, "", retry.After(sluice.Retryable(err), d)
-	}
-	return 0, "", sluice.Retryable(err)
+	return 0, "", store.RetryLater(err, resp.Header)
 }
 
 func (p *pusher) transportError(ctx context.Context, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // its text holds the URL
+	cause, err := store.Secrets(nil).TransportError(ctx, "loki: POST "+p.endpoint, err)
+	if cause != "" {
+		p.failed(cause)
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("loki: POST %s: %w", p.endpoint, ctx.Err())
-	}
-	cause := "network"
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		cause = "timeout"
-	}
-	p.failed(cause)
-	return sluice.Retryable(fmt.Errorf("loki: POST %s: %w", p.endpoint, err))
+	return err
 }
 
 func (p *pusher) failed(cause string) {
 	if p.hooks.Failed != nil {
 		p.hooks.Failed(cause)
 	}
-}
-
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // scratch holds one flush's streams and buffers, reused across flushes.
@@ -357,8 +285,7 @@ type scratch struct {
 	tmp     []byte
 	line    []byte
 	body    []byte
-	gz      bytes.Buffer
-	zw      *gzip.Writer
+	gz      store.Gzip
 	r       bytes.Reader
 }
 
@@ -471,19 +398,7 @@ func (s *scratch) compress(p *pusher, b []byte) ([]byte, error) {
 	if !p.gzip {
 		return b, nil
 	}
-	s.gz.Reset()
-	if s.zw == nil {
-		s.zw, _ = gzip.NewWriterLevel(&s.gz, gzip.BestSpeed)
-	} else {
-		s.zw.Reset(&s.gz)
-	}
-	if _, err := s.zw.Write(b); err != nil {
-		return nil, err
-	}
-	if err := s.zw.Close(); err != nil {
-		return nil, err
-	}
-	return s.gz.Bytes(), nil
+	return s.gz.Compress(b)
 }
 
 // encodeJSON returns the JSON push body for the entries pending (indexes

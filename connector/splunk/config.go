@@ -3,11 +3,11 @@ package splunk
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"time"
 
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/daemon/config"
 )
 
@@ -54,6 +54,13 @@ type Config struct {
 	// again (Splunk forgets the ack ids of a restarted indexer). Default
 	// 2m.
 	AckTimeout time.Duration `json:"ackTimeout"`
+	// Compression is "gzip" (each event request's body is gzipped and sent
+	// with Content-Encoding: gzip, which HEC takes, as Splunk's own
+	// OpenTelemetry exporter does by default; batch.bytes still counts the
+	// uncompressed size) or "none" (for a proxy in between that does not
+	// pass it on). Ack polls are small and never compressed. Default
+	// "gzip".
+	Compression string `json:"compression"`
 	// Timeout bounds one HTTP request. Default 30s.
 	Timeout time.Duration `json:"timeout"`
 	// TLS configures https connections. Default: the system's roots, no
@@ -68,25 +75,12 @@ type Config struct {
 }
 
 // TLSConfig configures the client side of TLS.
-type TLSConfig struct {
-	// CAFile is a PEM file of certificates that replace the system's
-	// roots for verifying the server. Default "": the system's roots.
-	CAFile string `json:"caFile"`
-	// CertFile and KeyFile are a PEM client certificate and its key, for
-	// mutual TLS; set both or neither. Default "": no client certificate.
-	CertFile string `json:"certFile"`
-	// KeyFile: see CertFile.
-	KeyFile string `json:"keyFile"`
-	// InsecureSkipVerify turns off verification of the server's
-	// certificate (Splunk's default certificate is self-signed). Default
-	// false.
-	InsecureSkipVerify bool `json:"insecureSkipVerify"`
-}
+type TLSConfig = store.TLS
 
 // DefaultConfig returns a Config with every default set and no URL or
 // token.
 func DefaultConfig() Config {
-	return Config{Event: "raw", AckPollInterval: time.Second, AckTimeout: 2 * time.Minute, Timeout: 30 * time.Second,
+	return Config{Event: "raw", Compression: "gzip", AckPollInterval: time.Second, AckTimeout: 2 * time.Minute, Timeout: 30 * time.Second,
 		Batch: batch.Config{Count: 1000, Bytes: 1 << 20, Age: time.Second, Parallelism: 4}}
 }
 
@@ -96,12 +90,15 @@ var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 func (c *Config) Validate() error {
 	var errs []error
 	if c.URL != "" {
-		if err := checkURL(c.URL); err != nil {
+		if err := store.CheckURL(c.URL.Reveal()); err != nil {
 			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
 		}
 	}
 	if c.Event != "raw" && c.Event != "json" {
 		errs = append(errs, &config.FieldError{Path: "event", Msg: fmt.Sprintf("want raw or json, got %q", c.Event)})
+	}
+	if c.Compression != "gzip" && c.Compression != "none" {
+		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want gzip or none, got %q", c.Compression)})
 	}
 	if c.Channel != "" && !guid.MatchString(c.Channel) {
 		errs = append(errs, &config.FieldError{Path: "channel", Msg: "want a GUID such as 0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"})
@@ -114,36 +111,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, &config.FieldError{Path: d.path, Msg: "must not be negative"})
 		}
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
+	if err := c.TLS.Check(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
 	}
 	return errors.Join(errs...)
-}
-
-func checkURL(s config.Secret) error {
-	u, err := url.Parse(s.Reveal())
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("want an http:// or https:// URL")
-	}
-	if u.Host == "" {
-		return errors.New("URL has no host")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("want a base URL without query or fragment")
-	}
-	return nil
-}
-
-func endpoint(s config.Secret) string {
-	u, err := url.Parse(s.Reveal())
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return u.Scheme + "://" + u.Host
 }

@@ -9,87 +9,59 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/batch"
-	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/event"
-	"github.com/sluicehq/sluice/internal/tlsconfig"
+	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
 )
 
 // Destination sends batches of events to a Splunk HTTP Event Collector.
-// It is a [sluice.Runner]: batches are sent while Run runs. Send is safe
-// for concurrent use. The package doc says when an event is acked.
+// It is a [sluice.Runner]: batches are sent while Run runs (Run builds
+// the HTTP client, reading the TLS files, and a second call returns
+// [sluice.ErrAlreadyRunning]). Send is safe for concurrent use. The
+// package doc says when an event is acked.
 type Destination struct {
-	*batch.Destination[event.Event]
-	h       *hec
-	running atomic.Bool
+	*store.Destination
+	h *hec
 }
 
 // Option configures a Destination with what cannot be serialised.
-type Option func(*options)
+type Option = store.Option
 
-type options struct {
-	log        *slog.Logger
-	deadLetter sluice.Destination[event.Event]
-	hooks      Hooks
-}
-
-// Hooks are called as requests complete, for metrics. Nil fields are
-// skipped; they must be safe for concurrent use.
-type Hooks struct {
-	// Sent is called once a request's events are confirmed (HTTP 200, and
-	// with ackEnabled the ack), with the events, bytes and duration from
-	// the first try to the confirmation.
-	Sent func(events, bytes int, d time.Duration)
-	// Failed is called for each failure: "hec_<code>" (HEC's code),
-	// "http_<status>", "ack_timeout", "timeout" or "network".
-	Failed func(cause string)
-}
+// Hooks are called as requests complete, for metrics (see [store.Hooks]):
+// Written once a request's events are confirmed (HTTP 200, and with
+// ackEnabled the ack), with the events, bytes and duration from the
+// first try to the confirmation; Failed for each failure: "hec_<code>"
+// (HEC's code), "http_<status>", "ack_timeout", "timeout" or "network".
+type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries and dead-lettered events. It
 // never receives the token or an event. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+func WithLogger(l *slog.Logger) Option { return store.WithLogger(l) }
 
 // WithDeadLetter sends the events HEC refused for good (the event its
 // "invalid-event-number" names), or that ran out of retries, to d, each
 // with an "error" attribute; they are acked when d acks them. Default, or
 // a nil d: such a refusal stops Run.
 func WithDeadLetter(d sluice.Destination[event.Event]) Option {
-	return func(o *options) { o.deadLetter = d }
+	return store.WithDeadLetter(d)
 }
 
 // WithHooks sets the metrics hooks. Default: none.
-func WithHooks(h Hooks) Option { return func(o *options) { o.hooks = h } }
+func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 
 // New returns a Destination sending to the HEC at c.URL. Zero fields of c
 // take the defaults of [DefaultConfig]. It checks c and does no I/O.
 func New(c Config, opts ...Option) (*Destination, error) {
-	def := DefaultConfig()
-	if c.Event == "" {
-		c.Event = def.Event
-	}
-	if c.AckPollInterval == 0 {
-		c.AckPollInterval = def.AckPollInterval
-	}
-	if c.AckTimeout == 0 {
-		c.AckTimeout = def.AckTimeout
-	}
-	if c.Timeout == 0 {
-		c.Timeout = def.Timeout
-	}
-	if c.Batch == (batch.Config{}) {
-		c.Batch = def.Batch
-	}
+	defaults.Fill(&c, DefaultConfig())
 	if c.URL == "" || c.Token == "" {
 		return nil, errors.New("splunk_hec: url and token are required")
 	}
@@ -99,48 +71,20 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if c.AckEnabled && c.Channel == "" {
 		c.Channel = newGUID()
 	}
-	o := options{}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
 	base := strings.TrimSuffix(c.URL.Reveal(), "/")
-	h := &hec{cfg: c, o: o, endpoint: endpoint(c.URL),
+	h := &hec{cfg: c, o: store.Apply(opts), endpoint: store.Endpoint(c.URL.Reveal()),
+		secrets:  store.NewSecrets(c.URL.Reveal(), c.Token.Reveal()),
 		eventURL: base + "/services/collector/event", ackURL: base + "/services/collector/ack"}
 	if c.AckEnabled {
 		q := "?channel=" + url.QueryEscape(c.Channel)
 		h.eventURL += q
 		h.ackURL += q
 	}
-	d, err := batch.New(c.Batch, batch.FlushFunc[event.Event](h.flush),
-		batch.WithLogger[event.Event](o.log),
-		batch.WithDeadLetter(o.deadLetter),
-		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }))
+	d, err := store.New("splunk_hec", c.Batch, h.flush, h.o, store.RawSize, h.start)
 	if err != nil {
-		return nil, fmt.Errorf("splunk_hec: %w", err)
+		return nil, err
 	}
 	return &Destination{Destination: d, h: h}, nil
-}
-
-// Run builds the HTTP client (reading the TLS files), then sends batches
-// until ctx is done, as [batch.Destination.RunAfter] does. A second call
-// returns [sluice.ErrAlreadyRunning].
-func (d *Destination) Run(ctx context.Context) error {
-	if !d.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("splunk_hec: %w", sluice.ErrAlreadyRunning)
-	}
-	var t *http.Transport
-	defer func() {
-		if t != nil {
-			t.CloseIdleConnections()
-		}
-	}()
-	return d.Destination.RunAfter(ctx, func(context.Context) (err error) {
-		t, err = d.h.start()
-		return err
-	})
 }
 
 func newGUID() string {
@@ -154,26 +98,22 @@ func newGUID() string {
 // hec sends one batch per flush.
 type hec struct {
 	cfg              Config
-	o                options
+	o                store.Options
 	endpoint         string
+	secrets          store.Secrets // the URL and the token
 	eventURL, ackURL string
 	client           *http.Client
 	pool             sync.Pool // *scratch
 }
 
-func (h *hec) start() (*http.Transport, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = max(h.cfg.Batch.Parallelism, 2)
-	if tc := h.cfg.TLS; tc != (TLSConfig{}) {
-		cfg, err := tlsconfig.Client(tc.CAFile, tc.CertFile, tc.KeyFile, tc.InsecureSkipVerify)
-		if err != nil {
-			return nil, fmt.Errorf("splunk_hec: %w", err)
-		}
-		t.TLSClientConfig = cfg
+func (h *hec) start(context.Context) (func(), error) {
+	tc, err := h.cfg.TLS.Config()
+	if err != nil {
+		return nil, fmt.Errorf("splunk_hec: %w", err)
 	}
-	h.client = &http.Client{Transport: t, Timeout: h.cfg.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return t, nil
+	var t *http.Transport
+	h.client, t = store.HTTPClient(h.cfg.Timeout, tc, max(h.cfg.Batch.Parallelism, 2), 0)
+	return t.CloseIdleConnections, nil
 }
 
 type scratch struct {
@@ -181,12 +121,8 @@ type scratch struct {
 	ends    []int
 	pending []int
 	body    []byte
-	dead    []rejected
-}
-
-type rejected struct {
-	i      int
-	reason string
+	gz      store.Gzip
+	dead    []store.Rejected
 }
 
 // flush sends msgs, retrying with back-off (batch.retry) until HEC has
@@ -208,18 +144,18 @@ func (h *hec) flush(ctx context.Context, msgs []sluice.Message[event.Event]) err
 		retryable = sluice.IsRetryable(err)
 		return err
 	}, func(attempt int, delay time.Duration, err error) {
-		h.o.log.Warn("splunk_hec: request failed, retrying", "attempt", attempt, "delay", delay, "err", err)
+		h.o.Log.Warn("splunk_hec: request failed, retrying", "attempt", attempt, "delay", delay, "err", err)
 	})
 	switch {
 	case err == nil:
-		if h.o.hooks.Sent != nil {
-			h.o.hooks.Sent(len(msgs)-len(s.dead), len(s.buf), time.Since(start))
+		if h.o.Hooks.Written != nil {
+			h.o.Hooks.Written(len(msgs)-len(s.dead), len(s.buf), time.Since(start))
 		}
 	case ctx.Err() != nil:
 		return err
 	case retryable:
 		for _, i := range s.pending {
-			s.dead = append(s.dead, rejected{i, err.Error()})
+			s.dead = append(s.dead, store.Rejected{I: i, Reason: err.Error()})
 		}
 	default:
 		return err
@@ -227,7 +163,7 @@ func (h *hec) flush(ctx context.Context, msgs []sluice.Message[event.Event]) err
 	if len(s.dead) == 0 {
 		return nil
 	}
-	return h.deadLetter(ctx, msgs, s.dead, attempts)
+	return store.DeadLetterRejected(ctx, "splunk_hec", "events refused", &h.o, msgs, s.dead, attempts)
 }
 
 // hecResponse is HEC's answer to an event or ack request.
@@ -250,7 +186,14 @@ func (h *hec) post(ctx context.Context, s *scratch) error {
 		}
 		body = s.body
 	}
-	status, r, hdr, err := h.do(ctx, h.eventURL, body)
+	gzipped := h.cfg.Compression == "gzip"
+	if gzipped {
+		var err error
+		if body, err = s.gz.Compress(body); err != nil {
+			return fmt.Errorf("splunk_hec: gzip: %w", err)
+		}
+	}
+	status, r, hdr, err := h.do(ctx, h.eventURL, body, gzipped)
 	if err != nil {
 		return err
 	}
@@ -276,20 +219,16 @@ func (h *hec) post(ctx context.Context, s *scratch) error {
 		// sent again (HEC may have indexed those before it; without an
 		// ack id that cannot be confirmed).
 		k := *r.Invalid
-		s.dead = append(s.dead, rejected{s.pending[k], serr.Error()})
+		s.dead = append(s.dead, store.Rejected{I: s.pending[k], Reason: serr.Error()})
 		s.pending = append(s.pending[:k], s.pending[k+1:]...)
 		if len(s.pending) == 0 {
 			return nil
 		}
 		return retry.After(sluice.Retryable(fmt.Errorf("splunk_hec: %w", serr)), 0)
-	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
-		err := sluice.Retryable(fmt.Errorf("splunk_hec: %w", serr))
-		if d, ok := retryAfter(hdr.Get("Retry-After"), time.Now()); ok {
-			return retry.After(err, d)
-		}
-		return err
+	case store.Retryable(status):
+		return store.RetryLater(fmt.Errorf("splunk_hec: %w", serr), hdr)
 	case status == http.StatusRequestEntityTooLarge && len(s.pending) == 1:
-		s.dead = append(s.dead, rejected{s.pending[0], serr.Error()})
+		s.dead = append(s.dead, store.Rejected{I: s.pending[0], Reason: serr.Error()})
 		s.pending = s.pending[:0]
 		return nil
 	default:
@@ -311,12 +250,12 @@ func (h *hec) waitAck(ctx context.Context, id int64) error {
 			return fmt.Errorf("splunk_hec: waiting for ack %d: %w", id, ctx.Err())
 		case <-t.C:
 		}
-		status, r, _, err := h.do(ctx, h.ackURL, body)
+		status, r, _, err := h.do(ctx, h.ackURL, body, false)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return err
 		case err != nil:
-			h.o.log.Warn("splunk_hec: ack poll failed", "ackId", id, "err", err)
+			h.o.Log.Warn("splunk_hec: ack poll failed", "ackId", id, "err", err)
 		case status == http.StatusOK && r.Acks[key]:
 			return nil
 		case status == http.StatusOK:
@@ -325,7 +264,7 @@ func (h *hec) waitAck(ctx context.Context, id int64) error {
 			h.failed(serr.cause())
 			return fmt.Errorf("splunk_hec: ack: %w", serr)
 		default:
-			h.o.log.Warn("splunk_hec: ack poll failed", "ackId", id, "status", status, "code", r.Code)
+			h.o.Log.Warn("splunk_hec: ack poll failed", "ackId", id, "status", status, "code", r.Code)
 		}
 		if time.Now().After(deadline) {
 			h.failed("ack_timeout")
@@ -335,9 +274,9 @@ func (h *hec) waitAck(ctx context.Context, id int64) error {
 	}
 }
 
-// do POSTs body to u and decodes HEC's JSON answer (an empty one if the
-// body is not JSON).
-func (h *hec) do(ctx context.Context, u string, body []byte) (int, hecResponse, http.Header, error) {
+// do POSTs body (gzipped if gz) to u and decodes HEC's JSON answer (an
+// empty one if the body is not JSON).
+func (h *hec) do(ctx context.Context, u string, body []byte, gz bool) (int, hecResponse, http.Header, error) {
 	var r hecResponse
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
@@ -345,6 +284,9 @@ func (h *hec) do(ctx context.Context, u string, body []byte) (int, hecResponse, 
 	}
 	req.Header.Set("Authorization", "Splunk "+h.cfg.Token.Reveal())
 	req.Header.Set("Content-Type", "application/json")
+	if gz {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	if h.cfg.AckEnabled {
 		req.Header.Set("X-Splunk-Request-Channel", h.cfg.Channel)
 	}
@@ -355,68 +297,22 @@ func (h *hec) do(ctx context.Context, u string, body []byte) (int, hecResponse, 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = json.Unmarshal(b, &r)
-	r.Text = h.redact(strings.ToValidUTF8(r.Text, "\uFFFD"))
-	if len(r.Text) > 256 {
-		r.Text = strings.ToValidUTF8(r.Text[:256], "") + "…"
-	}
+	r.Text = h.secrets.Snippet(r.Text, 256)
 	return resp.StatusCode, r, resp.Header, nil
 }
 
-func (h *hec) deadLetter(ctx context.Context, msgs []sluice.Message[event.Event], dead []rejected, attempts int) error {
-	if h.o.deadLetter == nil {
-		return fmt.Errorf("splunk_hec: %d of %d events refused, first: %s", len(dead), len(msgs), dead[0].reason)
-	}
-	out := make([]sluice.Message[event.Event], len(dead))
-	n := strconv.Itoa(attempts)
-	for k, r := range dead {
-		m := msgs[r.i]
-		m.Attributes = m.Attributes.With("error", r.reason).With("batch.attempts", n)
-		out[k] = m
-	}
-	acked := make(chan struct{})
-	if err := h.o.deadLetter.Send(ctx, sluice.AckOnce(func() { close(acked) }), out...); err != nil {
-		return fmt.Errorf("splunk_hec: dead letter: %w", err)
-	}
-	h.o.log.Warn("splunk_hec: events sent to dead letter", "events", len(dead), "of", len(msgs), "first", dead[0].reason)
-	select {
-	case <-acked:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("splunk_hec: waiting for the dead letter: %w", ctx.Err())
-	}
-}
-
 func (h *hec) transportError(ctx context.Context, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
+	cause, err := h.secrets.TransportError(ctx, "splunk_hec: POST "+h.endpoint, err)
+	if cause != "" {
+		h.failed(cause)
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("splunk_hec: POST %s: %w", h.endpoint, ctx.Err())
-	}
-	cause := "network"
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		cause = "timeout"
-	}
-	h.failed(cause)
-	return sluice.Retryable(fmt.Errorf("splunk_hec: POST %s: %s", h.endpoint, h.redact(err.Error())))
+	return err
 }
 
 func (h *hec) failed(cause string) {
-	if h.o.hooks.Failed != nil {
-		h.o.hooks.Failed(cause)
+	if h.o.Hooks.Failed != nil {
+		h.o.Hooks.Failed(cause)
 	}
-}
-
-// redact masks the token and the URL in s.
-func (h *hec) redact(s string) string {
-	for _, v := range []string{h.cfg.URL.Reveal(), h.cfg.Token.Reveal()} {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, config.Redacted)
-		}
-	}
-	return s
 }
 
 // encode writes each message's HEC event object to s.buf and sets every
@@ -504,20 +400,6 @@ func (e *StatusError) cause() string {
 		return "hec_" + strconv.Itoa(e.Code)
 	}
 	return "http_" + strconv.Itoa(e.StatusCode)
-}
-
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // Interface guards.

@@ -7,7 +7,10 @@
 //     when any item failed. A body over http.max_content_length (100mb)
 //     gets 413 with no body, as Elasticsearch answers; a body that does not
 //     end with a newline, or a bad action line, 400; a Content-Type other
-//     than application/json or application/x-ndjson, 406.
+//     than application/json or application/x-ndjson, 406. A body with
+//     Content-Encoding gzip (or deflate) is decompressed first, as
+//     Elasticsearch always does since 5.0, and the 100mb limit applies to
+//     what it decompresses to; one that does not decompress is 400.
 //   - Items: 201 created or 200 updated; with "create", an _id that exists
 //     is 409 version_conflict_engine_exception; a data stream (see
 //     [Server.CreateDataStream]) takes only "create" (400 otherwise) and
@@ -31,6 +34,8 @@ package estest
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -68,6 +73,7 @@ type Server struct {
 	down     bool
 	drop     int    // requests still to process and then answer by closing the connection
 	items    []int  // items per _bulk request processed
+	gzipped  int    // _bulk requests whose body came gzipped
 	after1   func() // called once after the next _bulk request is processed, before its answer
 }
 
@@ -135,6 +141,27 @@ func (s *Server) AfterNextBulk(f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.after1 = f
+}
+
+// Gzipped returns how many _bulk requests came with a gzipped body.
+func (s *Server) Gzipped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gzipped
+}
+
+// decompress returns the body of r as Content-Encoding says, and whether
+// it is gzip.
+func decompress(r *http.Request) (io.Reader, bool, error) {
+	switch strings.ToLower(r.Header.Get("Content-Encoding")) {
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(r.Body)
+		return zr, true, err
+	case "deflate", "x-deflate":
+		zr, err := zlib.NewReader(r.Body)
+		return zr, false, err
+	}
+	return r.Body, false, nil
 }
 
 // Items returns the number of items of each _bulk request that reached
@@ -289,9 +316,23 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, defIndex string) {
 		esError(w, http.StatusNotAcceptable, "illegal_argument_exception", "Content-Type header ["+ct+"] is not supported")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	rd, gzipped, err := decompress(r)
+	if err != nil {
+		esError(w, http.StatusBadRequest, "parse_exception", "request body is not valid "+r.Header.Get("Content-Encoding")+": "+err.Error())
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(rd, int64(limit)+1))
+	if err != nil && gzipped {
+		esError(w, http.StatusBadRequest, "parse_exception", "request body is not valid gzip: "+err.Error())
+		return
+	}
 	if err != nil {
 		return
+	}
+	if gzipped {
+		s.mu.Lock()
+		s.gzipped++
+		s.mu.Unlock()
 	}
 	if len(body) > limit {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)

@@ -8,7 +8,7 @@
 //     Graylog does. A message is gzip (starting 0x1f 0x8b), zlib (0x78)
 //     or plain JSON.
 //   - TCP: messages separated by a NUL byte, uncompressed, at most 2 MiB
-//     each (Graylog's default max_message_size).
+//     each (Graylog's default max_message_size); TLS with [NewTLS].
 //   - Every message must be a JSON object with "version" "1.1", a
 //     non-empty "host" and "short_message", a numeric "timestamp" and
 //     "level" if present, and additional fields named "_" and
@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -76,7 +77,12 @@ type partial struct {
 }
 
 // New starts a Server; it is closed by cleanup.
-func New(cleanup func(func())) (*Server, error) {
+func New(cleanup func(func())) (*Server, error) { return NewTLS(cleanup, nil) }
+
+// NewTLS starts a Server whose TCP input takes TLS with tc, as Graylog's
+// GELF TCP input does with tls_enable (nil: plain TCP); it is closed by
+// cleanup.
+func NewTLS(cleanup func(func()), tc *tls.Config) (*Server, error) {
 	u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, err
@@ -86,6 +92,9 @@ func New(cleanup func(func())) (*Server, error) {
 	if err != nil {
 		u.Close()
 		return nil, err
+	}
+	if tc != nil {
+		l = tls.NewListener(l, tc)
 	}
 	s := &Server{UDPAddr: u.LocalAddr().String(), TCPAddr: l.Addr().String(), udp: u, tcp: l,
 		chunks: map[[8]byte]*partial{}, conns: map[net.Conn]bool{}}

@@ -87,6 +87,7 @@ type Server struct {
 	delay    time.Duration
 	lose     int
 	requests int
+	gzipped  int // event requests whose body came gzipped
 	onIndex  func()
 	maxSeen  int
 }
@@ -159,6 +160,13 @@ func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
+}
+
+// Gzipped returns the number of event requests whose body came gzipped.
+func (s *Server) Gzipped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gzipped
 }
 
 // MaxPending returns the most ack ids a channel held not yet reported
@@ -267,7 +275,8 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, ch string) {
 		}
 	}
 	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
+	gzipped := r.Header.Get("Content-Encoding") == "gzip"
+	if gzipped {
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
 			hecError(w, http.StatusBadRequest, 6, "Invalid data format")
@@ -276,8 +285,15 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, ch string) {
 		body = zr
 	}
 	b, err := io.ReadAll(body)
+	if err != nil && gzipped {
+		hecError(w, http.StatusBadRequest, 6, "Invalid data format")
+		return
+	}
 	if err != nil {
 		return
+	}
+	if gzipped {
+		s.gzipped++
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		hecError(w, http.StatusBadRequest, 5, "No data")

@@ -1,0 +1,43 @@
+package store
+
+import (
+	"crypto/tls"
+
+	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/internal/tlsconfig"
+)
+
+// TLS configures the client side of TLS, the "tls" block of every store.
+type TLS struct {
+	// CAFile is a PEM file of certificates that replace the system's
+	// roots for verifying the server. Default "": the system's roots.
+	CAFile string `json:"caFile"`
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// mutual TLS; set both or neither. Default "": no client certificate.
+	CertFile string `json:"certFile"`
+	// KeyFile: see CertFile.
+	KeyFile string `json:"keyFile"`
+	// InsecureSkipVerify turns off verification of the server's
+	// certificate, so anyone on the path can read and change the traffic:
+	// for tests. Prefer caFile, also for a self-signed certificate such as
+	// Splunk's default one. Default false.
+	InsecureSkipVerify bool `json:"insecureSkipVerify"`
+}
+
+// Check returns an error for the field path "tls" if the block is
+// inconsistent, or nil. It reads no file.
+func (t TLS) Check() error {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"}
+	}
+	return nil
+}
+
+// Config reads the files and returns the client configuration, or nil
+// for a zero block (the system's roots, no client certificate).
+func (t TLS) Config() (*tls.Config, error) {
+	if t == (TLS{}) {
+		return nil, nil
+	}
+	return tlsconfig.Client(t.CAFile, t.CertFile, t.KeyFile, t.InsecureSkipVerify)
+}
