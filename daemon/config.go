@@ -63,6 +63,13 @@ type AdminConfig struct {
 	Addr string `json:"addr"`
 	// Pprof serves /debug/pprof/ when true. Default false.
 	Pprof bool `json:"pprof"`
+	// Tap serves GET /tap, which "sluiced tap" reads, when true: a sample
+	// of the events passing a source or route, at most 100 a second to
+	// each of at most 4 clients at once (more are refused), with the
+	// values of the config's secrets masked. Events are shown as they
+	// flow: turn it on only where whoever reaches addr may read them.
+	// Default false: /tap answers 403.
+	Tap bool `json:"tap"`
 }
 
 // RouteConfig sends the events of some sources through handlers to some

@@ -86,7 +86,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	state := &runState{busy: func() string { _, g := d.running(); return g.busy() }}
 	if c := plan.File.Admin; c != nil {
 		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		wait, err := serveAdmin(actx, c, d.ms, state, d.log)
+		wait, err := serveAdmin(actx, c, d.ms, state, d.serveTap(c.Tap), d.log)
 		if err != nil {
 			cancel()
 			d.log.Error("cannot start", "component", "admin", "addr", c.Addr, "err", err)
