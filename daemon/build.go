@@ -77,7 +77,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		d, err := c.entry.build(e, c.Config)
 		if err != nil {
 			failed[c.Name] = true
-			errs = append(errs, fmt.Errorf("destinations.%s: %w", c.Name, err))
+			errs = append(errs, config.Nest("destinations."+c.Name, err)...)
 			return nil
 		}
 		out := d.(dest)
@@ -89,7 +89,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			b, err := p.newBuffer(spec, counting{out, e.Metrics}, runners, e.Logger, ms)
 			if err != nil {
 				failed[c.Name] = true
-				errs = append(errs, fmt.Errorf("%s: %w", spec.path, err))
+				errs = append(errs, config.Nest(spec.path, err)...)
 				return nil
 			}
 			out = b
@@ -133,7 +133,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 	for _, c := range p.Sources {
 		s, err := c.entry.build(env(KindSource, c.Name), c.Config)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sources.%s: %w", c.Name, err))
+			errs = append(errs, config.Nest("sources."+c.Name, err)...)
 			continue
 		}
 		rt := &router{m: ms.component(KindSource, c.Name), targets: tg, tap: ms.taps.point(KindSource.String(), c.Name)}
@@ -157,11 +157,8 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			}
 			e.DeadLetterName, e.Routes = c.DeadLetter, routeNames
 			h, err := c.entry.build(e, c.Config)
-			if fe := (*config.FieldError)(nil); errors.As(err, &fe) && fe.Path != "" {
-				errs = append(errs, &config.FieldError{Path: c.Name + "." + fe.Path, Msg: fe.Msg})
-				continue
-			} else if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+			if err != nil {
+				errs = append(errs, config.Nest(c.Name, err)...)
 				continue
 			}
 			nh := namedHandler{name: c.Name, h: h.(handler), m: ms.component(KindHandler, c.Name)}
@@ -196,7 +193,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		if spooled {
 			b, err := p.newBuffer(spec, ds, nil, log.With("route", r.Name), ms)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", spec.path, err))
+				errs = append(errs, config.Nest(spec.path, err)...)
 				continue
 			}
 			g.routeBuffers = append(g.routeBuffers, b)

@@ -2,7 +2,7 @@ package journald
 
 import (
 	"errors"
-	"fmt"
+	"github.com/sluicehq/sluice/daemon/config"
 	"strings"
 	"time"
 
@@ -47,21 +47,21 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.StartAt != "end" && c.StartAt != "beginning" {
-		errs = append(errs, fmt.Errorf("startAt: want end or beginning, got %q", c.StartAt))
+		errs = append(errs, config.Want("startAt", "end or beginning", c.StartAt))
 	}
 	if c.Journalctl == "" {
-		errs = append(errs, errors.New("journalctl: must not be empty"))
+		errs = append(errs, config.Want("journalctl", "a program", c.Journalctl))
 	}
 	if c.CheckpointInterval <= 0 {
-		errs = append(errs, errors.New("checkpointInterval: must be positive"))
+		errs = append(errs, config.Want("checkpointInterval", "more than 0", c.CheckpointInterval))
 	}
 	for _, u := range c.Units {
 		if u == "" || strings.ContainsAny(u, "\n") {
-			errs = append(errs, fmt.Errorf("units: invalid unit %q", u))
+			errs = append(errs, config.Want("units", "unit names, each on one line", u))
 		}
 	}
 	if err := c.Restart.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("restart: %w", err))
+		errs = append(errs, config.Nest("restart", err)...)
 	}
 	return errors.Join(errs...)
 }

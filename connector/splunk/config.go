@@ -111,14 +111,14 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{{"ackPollInterval", c.AckPollInterval}, {"ackTimeout", c.AckTimeout}, {"timeout", c.Timeout}} {
 		if d.v < 0 {
-			errs = append(errs, &config.FieldError{Path: d.path, Msg: "must not be negative"})
+			errs = append(errs, config.Want(d.path, "0 or more", d.v))
 		}
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	}
 	return errors.Join(errs...)
 }
