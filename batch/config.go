@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -76,23 +77,21 @@ type Config struct {
 func (c Config) Validate() error {
 	var errs []error
 	if c.Count < 0 {
-		errs = append(errs, errors.New("count must not be negative"))
+		errs = append(errs, fmt.Errorf("count: want 0 or more, got %d", c.Count))
 	}
 	if c.Bytes < 0 {
-		errs = append(errs, errors.New("bytes must not be negative"))
+		errs = append(errs, fmt.Errorf("bytes: want 0 or more, got %d", c.Bytes))
 	}
 	if c.Age < 0 {
-		errs = append(errs, errors.New("age must not be negative"))
+		errs = append(errs, fmt.Errorf("age: want 0 or more, got %v", c.Age))
 	}
 	if c.Parallelism < 0 {
-		errs = append(errs, errors.New("parallelism must not be negative"))
+		errs = append(errs, fmt.Errorf("parallelism: want 0 or more, got %d", c.Parallelism))
 	}
 	if c.StopTimeout < 0 {
-		errs = append(errs, errors.New("stopTimeout must not be negative"))
+		errs = append(errs, fmt.Errorf("stopTimeout: want 0 or more, got %v", c.StopTimeout))
 	}
-	if err := c.Retry.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, retry.Under("retry", c.Retry.Validate())...)
 	return errors.Join(errs...)
 }
 

@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// serveAdmin serves /metrics, /healthz, /readyz and, if enabled, pprof on
-// c.Addr until ctx is done. The listener is bound before it returns, so a
-// bad address fails the start.
-func serveAdmin(ctx context.Context, c *AdminConfig, ms *metricSet, state *runState, log *slog.Logger) (wait func(), err error) {
+// serveAdmin serves /metrics, /healthz, /readyz, /tap (see serveTap) and,
+// if enabled, pprof on c.Addr until ctx is done. The listener is bound
+// before it returns, so a bad address fails the start.
+func serveAdmin(ctx context.Context, c *AdminConfig, ms *metricSet, state *runState, tap http.Handler, log *slog.Logger) (wait func(), err error) {
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
@@ -43,6 +43,7 @@ func serveAdmin(ctx context.Context, c *AdminConfig, ms *metricSet, state *runSt
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("GET /tap", tap)
 	if c.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -58,7 +59,7 @@ func serveAdmin(ctx context.Context, c *AdminConfig, ms *metricSet, state *runSt
 			log.Error("admin listener stopped", "err", err)
 		}
 	}()
-	log.Info("admin listening", "addr", ln.Addr().String(), "pprof", c.Pprof)
+	log.Info("admin listening", "addr", ln.Addr().String(), "pprof", c.Pprof, "tap", c.Tap)
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

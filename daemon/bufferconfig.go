@@ -105,17 +105,19 @@ func (c *BufferConfig) Validate() error {
 	case c.SegmentBytes != 0 && (c.SegmentBytes < spool.MinSegmentBytes || c.SegmentBytes > spool.MaxSegmentBytes):
 		field("segmentBytes", fmt.Sprintf("want %d to %d, got %d", spool.MinSegmentBytes, int64(spool.MaxSegmentBytes), c.SegmentBytes))
 	case segBytes < spool.MinSegmentBytes:
-		field("maxBytes", fmt.Sprintf("must be at least %d (two segments of at least %d bytes), got %d", 2*spool.MinSegmentBytes, spool.MinSegmentBytes, maxBytes))
+		field("maxBytes", fmt.Sprintf("want at least %d (two segments of at least %d bytes), got %d", 2*spool.MinSegmentBytes, spool.MinSegmentBytes, maxBytes))
 	case maxBytes < 2*segBytes:
-		field("maxBytes", fmt.Sprintf("must be at least twice segmentBytes (%d), got %d", segBytes, maxBytes))
+		field("maxBytes", fmt.Sprintf("want at least twice segmentBytes (%d), got %d", segBytes, maxBytes))
 	}
 	for _, f := range []struct {
 		name string
+		v    any
 		neg  bool
-	}{{"maxBytes", c.MaxBytes < 0}, {"segmentBytes", c.SegmentBytes < 0}, {"syncInterval", c.SyncInterval < 0},
-		{"checkpointInterval", c.CheckpointInterval < 0}, {"batchCount", c.BatchCount < 0}, {"batchAge", c.BatchAge < 0}, {"parallelism", c.Parallelism < 0}} {
+	}{{"maxBytes", c.MaxBytes, c.MaxBytes < 0}, {"segmentBytes", c.SegmentBytes, c.SegmentBytes < 0}, {"syncInterval", c.SyncInterval, c.SyncInterval < 0},
+		{"checkpointInterval", c.CheckpointInterval, c.CheckpointInterval < 0}, {"batchCount", c.BatchCount, c.BatchCount < 0},
+		{"batchAge", c.BatchAge, c.BatchAge < 0}, {"parallelism", c.Parallelism, c.Parallelism < 0}} {
 		if f.neg {
-			field(f.name, "must not be negative")
+			errs = append(errs, config.Want(f.name, "0 or more", f.v))
 		}
 	}
 	return errors.Join(errs...)

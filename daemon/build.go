@@ -80,7 +80,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		d, err := c.entry.build(e, c.Config)
 		if err != nil {
 			failed[c.Name] = true
-			errs = append(errs, fmt.Errorf("destinations.%s: %w", c.Name, err))
+			errs = append(errs, config.Nest("destinations."+c.Name, err)...)
 			return nil
 		}
 		out := d.(dest)
@@ -92,7 +92,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			b, err := p.newBuffer(spec, counting{out, e.Metrics}, runners, e.Logger, ms)
 			if err != nil {
 				failed[c.Name] = true
-				errs = append(errs, fmt.Errorf("%s: %w", spec.path, err))
+				errs = append(errs, config.Nest(spec.path, err)...)
 				return nil
 			}
 			out = b
@@ -136,10 +136,10 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 	for _, c := range p.Sources {
 		s, err := c.entry.build(env(KindSource, c.Name), c.Config)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sources.%s: %w", c.Name, err))
+			errs = append(errs, config.Nest("sources."+c.Name, err)...)
 			continue
 		}
-		rt := &router{m: ms.component(KindSource, c.Name), targets: tg}
+		rt := &router{m: ms.component(KindSource, c.Name), targets: tg, tap: ms.taps.point(KindSource.String(), c.Name)}
 		routers[c.Name] = rt
 		g.sources = append(g.sources, builtSource{name: c.Name, src: s.(source), router: rt, m: ms.component(KindSource, c.Name), received: new(atomic.Int64)})
 	}
@@ -160,11 +160,8 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			}
 			e.DeadLetterName, e.Routes = c.DeadLetter, routeNames
 			h, err := c.entry.build(e, c.Config)
-			if fe := (*config.FieldError)(nil); errors.As(err, &fe) && fe.Path != "" {
-				errs = append(errs, &config.FieldError{Path: c.Name + "." + fe.Path, Msg: fe.Msg})
-				continue
-			} else if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
+			if err != nil {
+				errs = append(errs, config.Nest(c.Name, err)...)
 				continue
 			}
 			g.handlers.add(c.Name, h)
@@ -200,7 +197,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		if spooled {
 			b, err := p.newBuffer(spec, ds, nil, log.With("route", r.Name), ms)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", spec.path, err))
+				errs = append(errs, config.Nest(spec.path, err)...)
 				continue
 			}
 			g.routeBuffers = append(g.routeBuffers, b)
@@ -218,7 +215,7 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 		for _, from := range r.From {
 			if rt, ok := routers[from]; ok {
 				rt.routes = append(rt.routes, route{cond: r.cond, handlers: hs, to: to, deadLetter: dl, spool: small,
-					log: log.With("route", r.Name), m: ms.named("route", r.Name)})
+					log: log.With("route", r.Name), m: ms.named("route", r.Name), tap: ms.taps.point("route", r.Name)})
 			}
 		}
 	}
@@ -284,12 +281,14 @@ type router struct {
 	gate    *gate        // set before the source starts
 	m       *Metrics     // the source's: counts what is acked
 	pending atomic.Int64 // events sent and not yet acked
+	tap     *tapPoint    // the source's events, for "sluiced tap"
 }
 
 type route struct {
 	cond       *eventexpr.Program // nil: every event
 	log        *slog.Logger
-	m          *Metrics // counts errors of cond, cause "if"
+	m          *Metrics  // counts events in and out, and errors of cond, cause "if"
+	tap        *tapPoint // what the route sends on, for "sluice tap"
 	handlers   []namedHandler
 	to         dest // the route's destinations, or its buffer in front of them
 	deadLetter dest // takes the events its handlers reject; nil if none
@@ -304,10 +303,15 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	r.gate.enter()
 	defer r.gate.leave()
 	ack = r.acked(len(msgs), ack)
+	r.tap.observe(msgs)
 	// The common case, one route and no handlers, condition or check of
 	// sizes: no copy.
 	if len(r.routes) == 1 && r.routes[0].plain() {
-		return r.routes[0].to.Send(ctx, ack, msgs...)
+		rt := &r.routes[0]
+		rt.m.In(len(msgs), 0)
+		rt.m.Out(len(msgs), 0)
+		rt.tap.observe(msgs)
+		return rt.to.Send(ctx, ack, msgs...)
 	}
 	var buf [8][]msg
 	outs := buf[:0] // each route's output, then its rejects
@@ -318,10 +322,13 @@ func (r *router) Send(ctx context.Context, ack func(), msgs ...msg) error {
 	sends := 0
 	var divs []diversion
 	for i, rt := range r.routes {
+		rt.m.In(len(msgs), 0)
 		out, rejected, d, err := rt.apply(ctx, msgs, r.targets, divs)
 		if err != nil {
 			return err
 		}
+		rt.m.Out(len(out), 0)
+		rt.tap.observe(out)
 		divs = d
 		outs[2*i], outs[2*i+1] = out, rejected
 		sends += min(len(out), 1) + min(len(rejected), 1)

@@ -63,6 +63,13 @@ type AdminConfig struct {
 	Addr string `json:"addr"`
 	// Pprof serves /debug/pprof/ when true. Default false.
 	Pprof bool `json:"pprof"`
+	// Tap serves GET /tap, which "sluiced tap" reads, when true: a sample
+	// of the events passing a source or route, at most 100 a second to
+	// each of at most 4 clients at once (more are refused), with the
+	// values of the config's secrets masked. Events are shown as they
+	// flow: turn it on only where whoever reaches addr may read them.
+	// Default false: /tap answers 403.
+	Tap bool `json:"tap"`
 }
 
 // RouteConfig sends the events of some sources through handlers to some
@@ -137,8 +144,20 @@ func defaultFile() File {
 }
 
 // Load parses and checks a HuJSON config against r. It reports every
-// problem it finds, each with its path, and builds nothing.
+// problem it finds, each with its path, sorted by path (see sortErrors),
+// and builds nothing.
 func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) {
+	p, err := loadPartial(data, r, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// loadPartial is Load, but returns with the errors the plan as far as it could
+// decode it: the components that decoded without error, nil if the file
+// did not parse.
+func loadPartial(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) {
 	std, err := config.Parse(data)
 	if err != nil {
 		return nil, err
@@ -178,7 +197,12 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 		if k == KindDestination || k == KindHandler {
 			skip = append(skip, "deadLetter")
 			if dlq, err = config.Peek(raw, "deadLetter"); err != nil {
-				errs = append(errs, &config.FieldError{Path: path + ".deadLetter", Msg: "expected the name of a destination"})
+				msg := "want the name of a destination"
+				if fe := (*config.FieldError)(nil); errors.As(err, &fe) {
+					_, got, _ := strings.Cut(fe.Msg, ", got ")
+					msg += ", got " + got
+				}
+				errs = append(errs, &config.FieldError{Path: path + ".deadLetter", Msg: msg})
 			}
 		}
 		if k == KindDestination {
@@ -230,7 +254,9 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 		if rc.If != "" {
 			var err error
 			if rt.cond, err = eventexpr.CompileCond(rc.If); err != nil {
-				errs = append(errs, &config.FieldError{Path: path + ".if", Msg: err.Error()})
+				// expr says "expected bool, but got int": in the config's wording.
+				msg := strings.Replace(err.Error(), "expected bool, but got ", "want a condition (a bool), got ", 1)
+				errs = append(errs, &config.FieldError{Path: path + ".if", Msg: msg})
 			}
 		}
 		for j, s := range rc.From {
@@ -265,10 +291,7 @@ func Load(data []byte, r *Registry, opts ...config.DecodeOption) (*Plan, error) 
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p, sortErrors(errs)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -11,6 +11,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"github.com/sluicehq/sluice/daemon/config"
 	"io"
 	"log/slog"
 	"os"
@@ -44,8 +45,11 @@ type Daemon struct {
 // New loads config data against r and builds every component; it does no
 // I/O beyond what the builders do, which is none.
 func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
-	p, err := Load(data, r)
+	p, err := loadPartial(data, r)
 	if err != nil {
+		if p != nil { // also what the builders of what did load find
+			err = sortErrors(append(config.Nest("", err), p.buildEach()...))
+		}
 		return nil, err
 	}
 	if log == nil {
@@ -54,7 +58,7 @@ func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
 	ms := newMetricSet()
 	g, err := p.build(log, ms)
 	if err != nil {
-		return nil, err
+		return nil, sortErrors(config.Nest("", err))
 	}
 	return &Daemon{plan: p, log: log, ms: ms, reg: r, g: g, data: data,
 		reloads: make(chan *reloadReq), stopped: make(chan struct{})}, nil
@@ -87,7 +91,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	state := &runState{busy: func() string { _, g := d.running(); return g.busy() }}
 	if c := plan.File.Admin; c != nil {
 		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		wait, err := serveAdmin(actx, c, d.ms, state, d.log)
+		wait, err := serveAdmin(actx, c, d.ms, state, d.serveTap(c.Tap), d.log)
 		if err != nil {
 			cancel()
 			d.log.Error("cannot start", "component", "admin", "addr", c.Addr, "err", err)

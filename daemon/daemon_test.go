@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,8 @@ func TestExamplesLoad(t *testing.T) {
 }
 
 // Each broken config fails validate with exactly the messages in its .err
-// file: every problem, each with its path.
+// file (-update rewrites them): every problem, each with its path, sorted
+// by path, in one wording (see checkWording).
 func TestBrokenConfigs(t *testing.T) {
 	paths, _ := filepath.Glob("testdata/invalid/*.hujson")
 	for _, p := range paths {
@@ -66,9 +68,14 @@ func TestBrokenConfigs(t *testing.T) {
 			if code := daemon.Main([]string{"validate", "--config", p}, &out, &errOut, builtin.Registry()); code != 1 {
 				t.Errorf("validate exit %d, want 1", code)
 			}
-			if errOut.String() != string(want) {
+			if *update {
+				if err := os.WriteFile(strings.TrimSuffix(p, ".hujson")+".err", errOut.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else if errOut.String() != string(want) {
 				t.Errorf("validate said:\n%s\nwant:\n%s", errOut.String(), want)
 			}
+			checkWording(t, errOut.String())
 		})
 	}
 }
@@ -467,6 +474,32 @@ func TestHTTP400GoesToTheDeadLetterFile(t *testing.T) {
 		f, _ := ev["fields"].(map[string]any)
 		if f["deadLetter.from"] != "api" || !strings.Contains(fmt.Sprint(f["deadLetter.error"]), "400") || strings.Contains(fmt.Sprint(f), "s3cr3t") {
 			t.Fatalf("dead-lettered event fields = %v, want from api, the 400, and no secret", f)
+		}
+	}
+}
+
+// checkWording checks that each error line of validate's output is
+// "sluiced: PATH: MSG" in the one wording of config errors: a field path,
+// "want ..., got ..." rather than "must ..." or "expected ...", and one
+// problem a line, not several joined with "; ".
+func checkWording(t *testing.T, out string) {
+	t.Helper()
+	line := regexp.MustCompile(`^sluiced: ([a-zA-Z][\w-]*(?:\[\d+\])*(?:\.[\w-]+(?:\[\d+\])*)*): (.+)$`)
+	joined := regexp.MustCompile(`; [a-zA-Z][\w.\[\]]*: `)
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if strings.HasPrefix(l, " | ") || strings.Contains(l, ".hujson:") {
+			continue // an expression's caret lines; a syntax error's file:line:col
+		}
+		m := line.FindStringSubmatch(l)
+		switch {
+		case m == nil:
+			t.Errorf("%q: want sluiced: PATH: MSG", l)
+		case strings.HasPrefix(m[2], "must ") || strings.HasPrefix(m[2], "expected "):
+			t.Errorf("%q: want \"want ..., got ...\"", l)
+		case strings.HasPrefix(m[2], "want ") && !strings.Contains(m[2], ", got "):
+			t.Errorf("%q: want ... without \", got ...\"", l)
+		case joined.MatchString(m[2]):
+			t.Errorf("%q: several problems on one line", l)
 		}
 	}
 }

@@ -136,7 +136,7 @@ func kawaFields(k Kind, typ, path string, obj []byte) ([]byte, error) {
 		if kawaDurations[m.key] && kindIs(m.val, '0') {
 			ns, err := strconv.ParseInt(string(m.val), 10, 64)
 			if err != nil {
-				return nil, &config.FieldError{Path: path + "." + m.key, Msg: "expected a duration: a string like \"15s\" or kawa's integer of nanoseconds, got " + string(m.val)}
+				return nil, &config.FieldError{Path: path + "." + m.key, Msg: "want a duration: a string like \"15s\" or kawa's integer of nanoseconds, got " + string(m.val)}
 			}
 			m.val, _ = json.Marshal(time.Duration(ns).String())
 		}
@@ -184,7 +184,7 @@ func (a *kawaAdmin) take(key string, val []byte) error {
 	}
 	if key == "pprof" {
 		if err := json.Unmarshal(val, &a.addr); err != nil {
-			return &config.FieldError{Path: key, Msg: "expected an address string like \"127.0.0.1:6060\""}
+			return &config.FieldError{Path: key, Msg: "want an address string like \"127.0.0.1:6060\", got " + string(val)}
 		}
 		a.from, a.pprof = key, a.addr != ""
 		return nil
@@ -201,7 +201,7 @@ func (a *kawaAdmin) take(key string, val []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(val))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return &config.FieldError{Path: key, Msg: "expected kawa's {\"addr\", \"pprof\": {\"path\"}, \"metrics\": {\"path\"}}: " + err.Error()}
+		return &config.FieldError{Path: key, Msg: "want kawa's {\"addr\", \"pprof\": {\"path\"}, \"metrics\": {\"path\"}}, got " + err.Error()}
 	}
 	if p := m.PProf.Path; p != "" && p != "/debug/pprof/" {
 		return &config.FieldError{Path: key + ".pprof.path", Msg: fmt.Sprintf("sluiced serves pprof at /debug/pprof/ only, got %q", p)}

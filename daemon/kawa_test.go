@@ -141,12 +141,12 @@ func TestKawaFields(t *testing.T) {
 	for _, tc := range []struct{ name, rest, want string }{
 		{"unknown kawa type", `"destinations": [{"type": "sqs"}]`, `destinations.sqs-0.type: unknown destination type "sqs"`},
 		{"no type", `"destinations": [{"webhookURL": "https://h/x"}]`, `destinations[0].type: required`},
-		{"not an object", `"destinations": [3]`, `destinations[0]: expected an object, got a number`},
+		{"not an object", `"destinations": [3]`, `destinations[0]: want an object, got a number`},
 		{"bad field of the second", `"destinations": [{"type": "printer"}, {"type": "printer", "colour": 1}]`, `destinations.printer-1.colour: unknown field`},
-		{"bad duration", `"destinations": [{"type": "runreveal", "webhookURL": "https://h/x", "flushFreq": 1.5}]`, `destinations.runreveal-0.flushFreq: expected a duration: a string like "15s" or kawa's integer of nanoseconds, got 1.5`},
+		{"bad duration", `"destinations": [{"type": "runreveal", "webhookURL": "https://h/x", "flushFreq": 1.5}]`, `destinations.runreveal-0.flushFreq: want a duration: a string like "15s" or kawa's integer of nanoseconds, got 1.5`},
 		{"metrics elsewhere", `"monitoring": {"addr": ":1", "metrics": {"path": "/m"}}, "destinations": [{"type": "printer"}]`, `monitoring.metrics.path: sluiced serves metrics at /metrics only, got "/m"`},
 		{"both admins", `"pprof": ":1", "admin": {}, "destinations": [{"type": "printer"}]`, `pprof: set admin or kawa's pprof, not both`},
-		{"secret in an error", `"destinations": [{"type": "s3", "bucketName": "b", "secretAccessKey": 5}]`, `destinations.s3-0.accessSecretKey: expected a string, got a number`},
+		{"secret in an error", `"destinations": [{"type": "s3", "bucketName": "b", "secretAccessKey": 5}]`, `destinations.s3-0.accessSecretKey: want a string, got a number`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.rest)

@@ -23,6 +23,8 @@ Usage:
   sluiced validate [--config] FILE  check a config without running it
   sluiced spool inspect|verify [[--config] FILE]
                                     report on, or check, the disk buffers
+  sluiced top [--addr HOST:PORT]    show what a running sluiced does, live
+  sluiced tap SOURCE|ROUTE          print a sample of the events passing a point
   sluiced version                   print the version, commit and build date
 
 Run "sluiced COMMAND --help" for a command's flags.
@@ -43,6 +45,10 @@ func Main(args []string, stdout, stderr io.Writer, r *Registry) int {
 		return validateCmd(rest, stdout, stderr, r)
 	case "spool":
 		return spoolCmd(rest, stdout, stderr, r)
+	case "top":
+		return topCmd(rest, stdout, stderr, r)
+	case "tap":
+		return tapCmd(rest, stdout, stderr, r)
 	case "version":
 		version().write(stdout)
 		return 0

@@ -27,6 +27,7 @@ type metricSet struct {
 	spoolFsync  *prometheus.HistogramVec
 	spools      *spoolCollector
 	reloads     *prometheus.CounterVec // by result: "ok" or "failed"
+	taps        *taps                  // for "sluiced tap"; kept across reloads
 }
 
 func newMetricSet() *metricSet {
@@ -53,6 +54,7 @@ func newMetricSet() *metricSet {
 		spoolFsync: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "spool_fsync_duration_seconds",
 			Help: "Time of one fsync of a disk buffer's spool.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"buffer"}),
 		spools: newSpoolCollector(),
+		taps:   &taps{},
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Name: "reloads_total",
 			Help: `Config reloads (SIGHUP, or run --watch), by result: "ok" (running the new config, or it was unchanged) or "failed" (refused: the old one runs on).`}, []string{"result"}),
 	}
@@ -119,14 +121,12 @@ func (s *metricSet) named(kind, name string) *Metrics {
 	observer(&m.flushTime, s.flushTime)
 	m.inFlight.make = func() prometheus.Gauge { return s.inFlight.WithLabelValues(kind, name) }
 
-	if kind != "route" { // a route counts only its errors
-		m.eventsIn.get()
-	}
+	m.eventsIn.get()
 	switch kind {
 	case "source":
 		m.bytesIn.get()
 		m.acked.get()
-	case "handler":
+	case "handler", "route":
 		m.eventsOut.get()
 	case "destination", "buffer":
 		m.bytesIn.get()
@@ -147,7 +147,7 @@ func (s *metricSet) named(kind, name string) *Metrics {
 func (m *Metrics) In(n, bytes int) {
 	if m != nil {
 		m.eventsIn.get().Add(float64(n))
-		if bytes > 0 || m.kind != "handler" {
+		if bytes > 0 || m.kind != "handler" && m.kind != "route" {
 			m.bytesIn.get().Add(float64(bytes))
 		}
 		if m.kind == "destination" {
@@ -160,7 +160,7 @@ func (m *Metrics) In(n, bytes int) {
 func (m *Metrics) Out(n, bytes int) {
 	if m != nil {
 		m.eventsOut.get().Add(float64(n))
-		if bytes > 0 || m.kind != "handler" {
+		if bytes > 0 || m.kind != "handler" && m.kind != "route" {
 			m.bytesOut.get().Add(float64(bytes))
 		}
 	}

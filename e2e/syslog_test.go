@@ -192,10 +192,12 @@ func TestDrainTimeoutExits(t *testing.T) {
 // on 127.0.0.1:5514 (UDP and TCP) and writes ./sluice-data/events.ndjson.
 func TestDefaultConfig(t *testing.T) {
 	logger := need(t, "logger")
-	if c, err := net.Listen("tcp", "127.0.0.1:5514"); err != nil {
-		t.Skipf("port 5514 is taken (%v); the default config needs it", err)
-	} else {
-		c.Close()
+	for _, addr := range []string{"127.0.0.1:5514", "127.0.0.1:9595"} {
+		if c, err := net.Listen("tcp", addr); err != nil {
+			t.Skipf("%s is taken (%v); the default config needs it", addr, err)
+		} else {
+			c.Close()
+		}
 	}
 	dir := t.TempDir()
 	d := &daemon{cmd: exec.Command(sluiced, "run"), logs: &logBuffer{}, done: make(chan error, 1)}

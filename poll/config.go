@@ -40,7 +40,7 @@ func (c Config) Validate() error {
 	if c.Max < 0 {
 		errs = append(errs, fmt.Errorf("max %d is negative", c.Max))
 	}
-	errs = append(errs, c.Retry.Validate())
+	errs = append(errs, retry.Under("retry", c.Retry.Validate())...)
 	return errors.Join(errs...)
 }
 

@@ -28,7 +28,7 @@ func TestNew(t *testing.T) {
 		{name: "nil PollFunc", nilFunc: true, wantErr: "poller is nil"},
 		{name: "negative interval", cfg: poll.Config{Interval: -1}, wantErr: "interval -1ns is negative"},
 		{name: "negative max", cfg: poll.Config{Max: -1}, wantErr: "max -1 is negative"},
-		{name: "invalid retry policy", cfg: poll.Config{Retry: retry.Policy{Multiplier: 0.5}}, wantErr: "retry: multiplier"},
+		{name: "invalid retry policy", cfg: poll.Config{Retry: retry.Policy{Multiplier: 0.5}}, wantErr: "retry.multiplier: want"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

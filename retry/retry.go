@@ -10,6 +10,7 @@ package retry
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -48,22 +49,23 @@ type Policy struct {
 	MaxAttempts int `json:"maxAttempts"`
 }
 
-// Validate reports a field that is out of range: a negative duration or
+// Validate reports each field that is out of range, as "FIELD: want
+// ..., got ..." (the field's JSON name): a negative duration or
 // MaxAttempts, or a Multiplier that is below 1 (other than 0, the
 // default), NaN or infinite.
 func (p Policy) Validate() error {
 	var errs []error
 	if p.Initial < 0 {
-		errs = append(errs, errors.New("retry: initial must not be negative"))
+		errs = append(errs, fmt.Errorf("initial: want 0 or more, got %v", p.Initial))
 	}
 	if p.Max < 0 {
-		errs = append(errs, errors.New("retry: max must not be negative"))
+		errs = append(errs, fmt.Errorf("max: want 0 or more, got %v", p.Max))
 	}
 	if m := p.Multiplier; m != 0 && (m < 1 || math.IsNaN(m) || math.IsInf(m, 0)) {
-		errs = append(errs, errors.New("retry: multiplier must be at least 1 and finite"))
+		errs = append(errs, fmt.Errorf("multiplier: want a finite number of at least 1, got %v", p.Multiplier))
 	}
 	if p.MaxAttempts < 0 {
-		errs = append(errs, errors.New("retry: maxAttempts must not be negative"))
+		errs = append(errs, fmt.Errorf("maxAttempts: want 0 or more, got %d", p.MaxAttempts))
 	}
 	return errors.Join(errs...)
 }
@@ -128,4 +130,21 @@ func (p Policy) multiplier() float64 {
 		return DefaultMultiplier
 	}
 	return p.Multiplier
+}
+
+// Under returns the errors of a Validate, flattening joins, each prefixed
+// with field and a dot: the policy's errors as a config that holds it at
+// field reports them.
+func Under(field string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			errs = append(errs, Under(field, e)...)
+		}
+		return errs
+	}
+	return []error{fmt.Errorf("%s.%w", field, err)}
 }

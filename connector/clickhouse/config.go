@@ -92,13 +92,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want gzip or none, got %q", c.Compression)})
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})
+		errs = append(errs, config.Want("timeout", "0 or more", c.Timeout))
 	}
 	if c.IdleTimeout < 0 {
-		errs = append(errs, &config.FieldError{Path: "idleTimeout", Msg: "must not be negative"})
+		errs = append(errs, config.Want("idleTimeout", "0 or more", c.IdleTimeout))
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	}
 	return errors.Join(errs...)
 }

@@ -109,13 +109,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "username", Msg: "required with password"})
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})
+		errs = append(errs, config.Want("timeout", "0 or more", c.Timeout))
 	}
 	if err := c.TLS.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	} else if c.Batch.Bytes > maxContentLength/2 {
 		errs = append(errs, &config.FieldError{Path: "batch.bytes", Msg: fmt.Sprintf("at most %d (half of Elasticsearch's default http.max_content_length)", maxContentLength/2)})
 	}

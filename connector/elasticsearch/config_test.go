@@ -65,7 +65,7 @@ func TestConfigErrors(t *testing.T) {
 		{"password alone", `{"type": "elasticsearch", "url": "http://h", "password": "s3cret"}`, []string{"destinations.out.username: required with password"}},
 		{"bytes", `{"type": "elasticsearch", "url": "http://h", "batch": {"bytes": 104857600}}`, []string{"destinations.out.batch.bytes: at most 52428800"}},
 		{"unknown", `{"type": "elasticsearch", "url": "http://h", "indexName": "x"}`, []string{"destinations.out.indexName: unknown field"}},
-		{"timeout", `{"type": "elasticsearch", "url": "http://h", "timeout": 5}`, []string{"destinations.out.timeout: expected a duration string"}},
+		{"timeout", `{"type": "elasticsearch", "url": "http://h", "timeout": 5}`, []string{"destinations.out.timeout: want a duration string"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": ` + tc.dest + `}}`

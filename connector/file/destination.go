@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/daemon/config"
 	"log/slog"
 	"os"
 	"strings"
@@ -85,25 +86,28 @@ func DefaultConfig(path string) Config {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Format != "json" && c.Format != "raw" {
-		errs = append(errs, fmt.Errorf("format: want json or raw, got %q", c.Format))
+		errs = append(errs, config.Want("format", "json or raw", c.Format))
 	}
 	if _, err := event.JSONRaw(c.JSONRaw); err != nil {
-		errs = append(errs, fmt.Errorf("jsonRaw: %w", err))
+		errs = append(errs, &config.FieldError{Path: "jsonRaw", Msg: err.Error()})
 	}
 	if c.Compression != "none" && c.Compression != "gzip" {
-		errs = append(errs, fmt.Errorf("compression: want none or gzip, got %q", c.Compression))
+		errs = append(errs, config.Want("compression", "none or gzip", c.Compression))
 	}
-	if c.MaxBytes < 0 || c.MaxAge < 0 {
-		errs = append(errs, errors.New("maxBytes and maxAge must not be negative"))
+	if c.MaxBytes < 0 {
+		errs = append(errs, config.Want("maxBytes", "0 or more", c.MaxBytes))
+	}
+	if c.MaxAge < 0 {
+		errs = append(errs, config.Want("maxAge", "0 or more", c.MaxAge))
 	}
 	if err := c.Retention.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if !strings.Contains(c.RotatedPath, "{time}") {
-		errs = append(errs, fmt.Errorf("rotatedPath: must contain {time}, got %q", c.RotatedPath))
+		errs = append(errs, config.Want("rotatedPath", "a path holding {time}", c.RotatedPath))
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("batch: %w", err))
+		errs = append(errs, config.Nest("batch", err)...)
 	}
 	return errors.Join(errs...)
 }

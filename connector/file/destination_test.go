@@ -359,8 +359,8 @@ func TestConfigErrors(t *testing.T) {
 		{file.Config{Path: "x", Format: "xml"}, `format: want json or raw, got "xml"`},
 		{file.Config{Path: "x", Compression: "zip"}, `compression: want none or gzip, got "zip"`},
 		{file.Config{Path: "x", JSONRaw: "never"}, `jsonRaw: want always or unparsed, got "never"`},
-		{file.Config{Path: "x", RotatedPath: "x.old"}, "rotatedPath: must contain {time}"},
-		{file.Config{Path: "x", MaxBytes: -1}, "must not be negative"},
+		{file.Config{Path: "x", RotatedPath: "x.old"}, "rotatedPath: want a path holding {time}"},
+		{file.Config{Path: "x", MaxBytes: -1}, "maxBytes: want 0 or more, got -1"},
 	} {
 		if _, err := file.New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want %q", tc.cfg, err, tc.want)

@@ -33,10 +33,10 @@ type Retention struct {
 func (r Retention) validate() error {
 	var errs []error
 	if r.MaxFiles < 0 {
-		errs = append(errs, &config.FieldError{Path: "retention.maxFiles", Msg: fmt.Sprintf("must not be negative, got %d", r.MaxFiles)})
+		errs = append(errs, &config.FieldError{Path: "retention.maxFiles", Msg: fmt.Sprintf("want 0 or more, got %d", r.MaxFiles)})
 	}
 	if r.MaxAge < 0 {
-		errs = append(errs, &config.FieldError{Path: "retention.maxAge", Msg: fmt.Sprintf("must not be negative, got %v", r.MaxAge)})
+		errs = append(errs, &config.FieldError{Path: "retention.maxAge", Msg: fmt.Sprintf("want 0 or more, got %v", r.MaxAge)})
 	}
 	return errors.Join(errs...)
 }

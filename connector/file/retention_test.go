@@ -136,8 +136,8 @@ func TestRetentionConfigErrors(t *testing.T) {
 		r    file.Retention
 		want string
 	}{
-		{file.Retention{MaxFiles: -1}, "retention.maxFiles: must not be negative, got -1"},
-		{file.Retention{MaxAge: -time.Second}, "retention.maxAge: must not be negative, got -1s"},
+		{file.Retention{MaxFiles: -1}, "retention.maxFiles: want 0 or more, got -1"},
+		{file.Retention{MaxAge: -time.Second}, "retention.maxAge: want 0 or more, got -1s"},
 	} {
 		if _, err := file.New(file.Config{Path: "x", Retention: tc.r}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New with %+v = %v, want %q", tc.r, err, tc.want)

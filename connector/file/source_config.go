@@ -3,6 +3,7 @@ package file
 import (
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/daemon/config"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -88,28 +89,39 @@ func DefaultSourceConfig() SourceConfig {
 func (c *SourceConfig) Validate() error {
 	var errs []error
 	if len(c.Paths) == 0 {
-		errs = append(errs, errors.New("paths: at least one pattern is required"))
+		errs = append(errs, &config.FieldError{Path: "paths", Msg: "required: at least one pattern"})
 	}
-	for _, p := range append(append([]string(nil), c.Paths...), c.Exclude...) {
-		if _, err := filepath.Match(p, ""); err != nil {
-			errs = append(errs, fmt.Errorf("bad glob %q: %w", p, err))
+	for _, l := range []struct {
+		field string
+		globs []string
+	}{{"paths", c.Paths}, {"exclude", c.Exclude}} {
+		for i, p := range l.globs {
+			if _, err := filepath.Match(p, ""); err != nil {
+				errs = append(errs, config.Want(fmt.Sprintf("%s[%d]", l.field, i), "a glob", p))
+			}
 		}
 	}
 	if c.StartAt != "end" && c.StartAt != "beginning" {
-		errs = append(errs, fmt.Errorf("startAt: want end or beginning, got %q", c.StartAt))
+		errs = append(errs, config.Want("startAt", "end or beginning", c.StartAt))
 	}
-	if c.PollInterval <= 0 || c.CheckpointInterval <= 0 {
-		errs = append(errs, errors.New("pollInterval and checkpointInterval must be positive"))
+	if c.PollInterval <= 0 {
+		errs = append(errs, config.Want("pollInterval", "more than 0", c.PollInterval))
 	}
-	if c.MaxLineBytes < 1 || c.FingerprintBytes < 1 {
-		errs = append(errs, errors.New("maxLineBytes and fingerprintBytes must be at least 1"))
+	if c.CheckpointInterval <= 0 {
+		errs = append(errs, config.Want("checkpointInterval", "more than 0", c.CheckpointInterval))
+	}
+	if c.MaxLineBytes < 1 {
+		errs = append(errs, config.Want("maxLineBytes", "at least 1", c.MaxLineBytes))
+	}
+	if c.FingerprintBytes < 1 {
+		errs = append(errs, config.Want("fingerprintBytes", "at least 1", c.FingerprintBytes))
 	}
 	if m := c.Multiline; m != nil {
 		if _, err := regexp.Compile(m.StartPattern); err != nil {
-			errs = append(errs, fmt.Errorf("multiline.startPattern: %w", err))
+			errs = append(errs, &config.FieldError{Path: "multiline.startPattern", Msg: err.Error()})
 		}
 		if m.Timeout < 0 {
-			errs = append(errs, errors.New("multiline.timeout must not be negative"))
+			errs = append(errs, config.Want("multiline.timeout", "0 or more", m.Timeout))
 		}
 	}
 	return errors.Join(errs...)

@@ -653,12 +653,12 @@ func TestSourceConfigErrors(t *testing.T) {
 		cfg  file.SourceConfig
 		want string
 	}{
-		{file.SourceConfig{StateDir: "s"}, "paths: at least one pattern is required"},
-		{file.SourceConfig{Paths: []string{"["}, StateDir: "s"}, `bad glob "["`},
+		{file.SourceConfig{StateDir: "s"}, "paths: required: at least one pattern"},
+		{file.SourceConfig{Paths: []string{"["}, StateDir: "s"}, `paths[0]: want a glob, got "["`},
 		{file.SourceConfig{Paths: []string{"a"}, StartAt: "middle", StateDir: "s"}, `startAt: want end or beginning, got "middle"`},
 		{file.SourceConfig{Paths: []string{"a"}, Multiline: &file.MultilineConfig{StartPattern: "("}, StateDir: "s"}, "multiline.startPattern"},
 		{file.SourceConfig{Paths: []string{"a"}}, "stateDir is required"},
-		{file.SourceConfig{Paths: []string{"a"}, MaxLineBytes: -1, StateDir: "s"}, "maxLineBytes and fingerprintBytes must be at least 1"},
+		{file.SourceConfig{Paths: []string{"a"}, MaxLineBytes: -1, StateDir: "s"}, "maxLineBytes: want at least 1, got -1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {

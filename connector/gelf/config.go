@@ -91,10 +91,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})
+		errs = append(errs, config.Want("timeout", "0 or more", c.Timeout))
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	}
 	return errors.Join(errs...)
 }

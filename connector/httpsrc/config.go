@@ -102,7 +102,7 @@ func (c *Config) Validate() error {
 		field("addr", "required")
 	}
 	if !strings.HasPrefix(c.Path, "/") {
-		field("path", fmt.Sprintf("must start with \"/\", got %q", c.Path))
+		field("path", fmt.Sprintf("want a path starting with \"/\", got %q", c.Path))
 	}
 	if !slices.Contains([]string{"auto", "ndjson", "json", "lines"}, c.Format) {
 		field("format", fmt.Sprintf("want auto, ndjson, json or lines, got %q", c.Format))
@@ -111,24 +111,24 @@ func (c *Config) Validate() error {
 		field("basicAuth", "set bearerToken or basicAuth, not both")
 	}
 	if c.MaxBodyBytes < 1 {
-		field("maxBodyBytes", "must be at least 1")
+		field("maxBodyBytes", fmt.Sprintf("want at least 1, got %d", c.MaxBodyBytes))
 	}
 	if c.MaxEvents < 1 {
-		field("maxEvents", "must be at least 1")
+		field("maxEvents", fmt.Sprintf("want at least 1, got %d", c.MaxEvents))
 	}
 	for _, d := range []struct {
 		path string
 		v    time.Duration
 	}{{"requestTimeout", c.RequestTimeout}, {"readHeaderTimeout", c.ReadHeaderTimeout}, {"readTimeout", c.ReadTimeout}, {"idleTimeout", c.IdleTimeout}} {
 		if d.v <= 0 {
-			field(d.path, fmt.Sprintf("must be more than 0, got %v", d.v))
+			field(d.path, fmt.Sprintf("want more than 0, got %v", d.v))
 		}
 	}
 	if c.ReadTimeout > 0 && c.ReadTimeout < c.ReadHeaderTimeout {
-		field("readTimeout", fmt.Sprintf("must be at least readHeaderTimeout (%v), got %v", c.ReadHeaderTimeout, c.ReadTimeout))
+		field("readTimeout", fmt.Sprintf("want at least readHeaderTimeout (%v), got %v", c.ReadHeaderTimeout, c.ReadTimeout))
 	}
 	if c.MaxConcurrentRequests < 1 {
-		field("maxConcurrentRequests", fmt.Sprintf("must be at least 1, got %d", c.MaxConcurrentRequests))
+		field("maxConcurrentRequests", fmt.Sprintf("want at least 1, got %d", c.MaxConcurrentRequests))
 	}
 	return errors.Join(errs...)
 }

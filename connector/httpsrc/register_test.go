@@ -38,10 +38,10 @@ func TestDaemonConfig(t *testing.T) {
 		t.Errorf("defaults: %+v", c)
 	}
 	for _, tc := range []struct{ src, want string }{
-		{`{"type": "http", "readTimeout": "0s"}`, "sources.in.readTimeout: must be more than 0"},
-		{`{"type": "http", "readTimeout": "5s"}`, "sources.in.readTimeout: must be at least readHeaderTimeout (10s), got 5s"},
-		{`{"type": "http", "maxConcurrentRequests": -1}`, "sources.in.maxConcurrentRequests: must be at least 1"},
-		{`{"type": "http", "idleTimeout": "-1s"}`, "sources.in.idleTimeout: must be more than 0"},
+		{`{"type": "http", "readTimeout": "0s"}`, "sources.in.readTimeout: want more than 0"},
+		{`{"type": "http", "readTimeout": "5s"}`, "sources.in.readTimeout: want at least readHeaderTimeout (10s), got 5s"},
+		{`{"type": "http", "maxConcurrentRequests": -1}`, "sources.in.maxConcurrentRequests: want at least 1"},
+		{`{"type": "http", "idleTimeout": "-1s"}`, "sources.in.idleTimeout: want more than 0"},
 	} {
 		_, err := daemon.Load([]byte(`{"sources": {"in": `+tc.src+`}`+out), r)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

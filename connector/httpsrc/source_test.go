@@ -541,11 +541,11 @@ func TestConfigValidate(t *testing.T) {
 		{"both auths", Config{BearerToken: "t", BasicAuth: &BasicAuth{Username: "u"}}, "not both"},
 		{"negative timeout", Config{RequestTimeout: -time.Second}, "requestTimeout"},
 		{"negative events", Config{MaxEvents: -1}, "maxEvents"},
-		{"negative header timeout", Config{ReadHeaderTimeout: -time.Second}, "readHeaderTimeout: must be more than 0, got -1s"},
-		{"negative read timeout", Config{ReadTimeout: -time.Second}, "readTimeout: must be more than 0, got -1s"},
-		{"read timeout under header timeout", Config{ReadHeaderTimeout: 20 * time.Second, ReadTimeout: 10 * time.Second}, "readTimeout: must be at least readHeaderTimeout (20s), got 10s"},
-		{"negative idle timeout", Config{IdleTimeout: -time.Second}, "idleTimeout: must be more than 0, got -1s"},
-		{"negative concurrency", Config{MaxConcurrentRequests: -1}, "maxConcurrentRequests: must be at least 1, got -1"},
+		{"negative header timeout", Config{ReadHeaderTimeout: -time.Second}, "readHeaderTimeout: want more than 0, got -1s"},
+		{"negative read timeout", Config{ReadTimeout: -time.Second}, "readTimeout: want more than 0, got -1s"},
+		{"read timeout under header timeout", Config{ReadHeaderTimeout: 20 * time.Second, ReadTimeout: 10 * time.Second}, "readTimeout: want at least readHeaderTimeout (20s), got 10s"},
+		{"negative idle timeout", Config{IdleTimeout: -time.Second}, "idleTimeout: want more than 0, got -1s"},
+		{"negative concurrency", Config{MaxConcurrentRequests: -1}, "maxConcurrentRequests: want at least 1, got -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,10 +2,10 @@ package journald
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/retry"
 )
 
@@ -53,24 +53,24 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.StartAt != "end" && c.StartAt != "beginning" {
-		errs = append(errs, fmt.Errorf("startAt: want end or beginning, got %q", c.StartAt))
+		errs = append(errs, config.Want("startAt", "end or beginning", c.StartAt))
 	}
 	if c.Journalctl == "" {
-		errs = append(errs, errors.New("journalctl: must not be empty"))
+		errs = append(errs, config.Want("journalctl", "a program", c.Journalctl))
 	}
 	if c.CheckpointInterval <= 0 {
-		errs = append(errs, errors.New("checkpointInterval: must be positive"))
+		errs = append(errs, config.Want("checkpointInterval", "more than 0", c.CheckpointInterval))
 	}
 	if c.MaxEntryBytes < 1 {
-		errs = append(errs, fmt.Errorf("maxEntryBytes: must be at least 1, got %d", c.MaxEntryBytes))
+		errs = append(errs, config.Want("maxEntryBytes", "at least 1", c.MaxEntryBytes))
 	}
 	for _, u := range c.Units {
 		if u == "" || strings.ContainsAny(u, "\n") {
-			errs = append(errs, fmt.Errorf("units: invalid unit %q", u))
+			errs = append(errs, config.Want("units", "unit names, each on one line", u))
 		}
 	}
 	if err := c.Restart.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("restart: %w", err))
+		errs = append(errs, config.Nest("restart", err)...)
 	}
 	return errors.Join(errs...)
 }

@@ -177,19 +177,19 @@ func (c *SourceConfig) Validate() error {
 		errs = append(errs, field("startAt", fmt.Sprintf("want beginning or end, got %q", c.StartAt)))
 	}
 	if c.SessionTimeout < 0 {
-		errs = append(errs, field("sessionTimeout", "must not be negative"))
+		errs = append(errs, config.Want("sessionTimeout", "0 or more", c.SessionTimeout))
 	}
 	if c.CommitInterval < 0 {
-		errs = append(errs, field("commitInterval", "must not be negative"))
+		errs = append(errs, config.Want("commitInterval", "0 or more", c.CommitInterval))
 	}
 	if c.StopTimeout < 0 {
-		errs = append(errs, field("stopTimeout", "must not be negative"))
+		errs = append(errs, config.Want("stopTimeout", "0 or more", c.StopTimeout))
 	}
 	if c.MaxPending < 0 {
-		errs = append(errs, field("maxPending", "must not be negative"))
+		errs = append(errs, config.Want("maxPending", "0 or more", c.MaxPending))
 	}
 	if c.MaxMessageBytes < 1 {
-		errs = append(errs, field("maxMessageBytes", "must be at least 1"))
+		errs = append(errs, config.Want("maxMessageBytes", "at least 1", c.MaxMessageBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -224,7 +224,7 @@ func (c *DestinationConfig) Validate() error {
 		errs = append(errs, field("maxMessageBytes", fmt.Sprintf("want 1 to %d, got %d", 1<<30, c.MaxMessageBytes)))
 	}
 	if c.MaxBuffered < 0 {
-		errs = append(errs, field("maxBuffered", "must not be negative"))
+		errs = append(errs, config.Want("maxBuffered", "0 or more", c.MaxBuffered))
 	}
 	return errors.Join(errs...)
 }

@@ -92,10 +92,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want none or gzip, got %q", c.Compression)})
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})
+		errs = append(errs, config.Want("timeout", "0 or more", c.Timeout))
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	} else if c.Batch.Bytes > 4<<20 {
 		errs = append(errs, &config.FieldError{Path: "batch.bytes", Msg: "Loki refuses pushes over 4 MiB: want at most 4194304"})
 	}

@@ -84,7 +84,7 @@ func TestConfigErrors(t *testing.T) {
 		{"compression", `{"type": "loki", "url": "http://h", "compression": "snappy"}`, []string{`destinations.out.compression: want none or gzip, got "snappy"`}},
 		{"batch over 4 MiB", `{"type": "loki", "url": "http://h", "batch": {"bytes": 5000000}}`, []string{"destinations.out.batch.bytes: Loki refuses pushes over 4 MiB"}},
 		{"unknown field", `{"type": "loki", "url": "http://h", "tenant": "a"}`, []string{"destinations.out.tenant: unknown field"}},
-		{"password not echoed", `{"type": "loki", "url": "http://h", "password": 5}`, []string{"destinations.out.password: expected a string"}},
+		{"password not echoed", `{"type": "loki", "url": "http://h", "password": 5}`, []string{"destinations.out.password: want a string"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": ` + tc.dest + `}}`

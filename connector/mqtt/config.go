@@ -154,7 +154,7 @@ func (c *SourceConfig) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "maxInflight", Msg: fmt.Sprintf("want 1 to 65535, got %d", c.MaxInflight)})
 	}
 	if c.MaxMessageBytes < 1 {
-		errs = append(errs, &config.FieldError{Path: "maxMessageBytes", Msg: "must be at least 1"})
+		errs = append(errs, config.Want("maxMessageBytes", "at least 1", c.MaxMessageBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -172,10 +172,10 @@ func (c *DestinationConfig) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "maxMessageBytes", Msg: fmt.Sprintf("want 1 to %d (MQTT's limit), got %d", maxPayload, c.MaxMessageBytes)})
 	}
 	if c.AckTimeout <= 0 {
-		errs = append(errs, &config.FieldError{Path: "ackTimeout", Msg: "must be more than 0"})
+		errs = append(errs, config.Want("ackTimeout", "more than 0", c.AckTimeout))
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	}
 	return errors.Join(errs...)
 }
@@ -224,7 +224,7 @@ func (c conn) validate() []error {
 		field("keepAlive", "want at least 1s, got %v", c.keepAlive)
 	}
 	if c.timeout < 0 {
-		field("connectTimeout", "must not be negative")
+		field("connectTimeout", "want 0 or more, got %v", c.timeout)
 	}
 	if c.password != "" && c.userName == "" {
 		field("password", "set without userName")
@@ -247,7 +247,7 @@ func brokerURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("want scheme tcp, mqtt, ssl, tls or mqtts, got %q", u.Scheme)
 	}
 	if u.Port() == "" {
-		return nil, fmt.Errorf("want host:port in %q", s)
+		return nil, fmt.Errorf("want a URL with a port such as tcp://host:1883, got %q", s)
 	}
 	return u, nil
 }

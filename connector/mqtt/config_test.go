@@ -15,7 +15,7 @@ func TestValidate(t *testing.T) {
 		{"mqtt scheme", func(c *SourceConfig) { c.Broker = "mqtt://h:1883" }, ""},
 		{"ssl scheme", func(c *SourceConfig) { c.Broker = "ssl://h:8883" }, ""},
 		{"ws scheme", func(c *SourceConfig) { c.Broker = "ws://h:80" }, "broker: want scheme tcp, mqtt, ssl, tls or mqtts"},
-		{"no port", func(c *SourceConfig) { c.Broker = "tcp://h" }, "broker: want host:port"},
+		{"no port", func(c *SourceConfig) { c.Broker = "tcp://h" }, "broker: want a URL with a port"},
 		{"qos", func(c *SourceConfig) { c.QoS = 3 }, "qos: want 0, 1 or 2, got 3"},
 		{"keepAlive", func(c *SourceConfig) { c.KeepAlive = 0 }, "keepAlive: want at least 1s"},
 		{"password alone", func(c *SourceConfig) { c.Password = "p" }, "password: set without userName"},

@@ -168,13 +168,13 @@ func (c *SourceConfig) Validate() error {
 		field("ackWait", "want at least 1s, got %v", c.AckWait)
 	}
 	if c.MaxAckPending < 1 {
-		field("maxAckPending", "must be at least 1")
+		field("maxAckPending", "want at least 1, got %d", c.MaxAckPending)
 	}
 	if c.FetchBatch < 1 || c.FetchBatch > c.MaxAckPending {
 		field("fetchBatch", "want 1 to maxAckPending (%d), got %d", c.MaxAckPending, c.FetchBatch)
 	}
 	if c.MaxMessageBytes < 1 {
-		field("maxMessageBytes", "must be at least 1")
+		field("maxMessageBytes", "want at least 1, got %d", c.MaxMessageBytes)
 	}
 	return errors.Join(errs...)
 }
@@ -195,10 +195,10 @@ func (c *DestinationConfig) Validate() error {
 		field("jsonRaw", "%v", err)
 	}
 	if c.AckTimeout <= 0 {
-		field("ackTimeout", "must be more than 0")
+		field("ackTimeout", "want more than 0, got %v", c.AckTimeout)
 	}
 	if c.MaxMessageBytes < 1 {
-		field("maxMessageBytes", "must be at least 1")
+		field("maxMessageBytes", "want at least 1, got %d", c.MaxMessageBytes)
 	}
 	if err := c.Batch.Validate(); err != nil {
 		field("batch", "%v", err)
@@ -250,7 +250,7 @@ func (c conn) validate() []error {
 		}
 	}
 	if c.timeout <= 0 {
-		field("connectTimeout", "must be more than 0")
+		field("connectTimeout", "want more than 0, got %v", c.timeout)
 	}
 	if t := c.tls; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
 		field("tls", "set both certFile and keyFile, or neither")

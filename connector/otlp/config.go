@@ -98,7 +98,7 @@ func (c *SourceConfig) Validate() error {
 		}
 	}
 	if c.GRPCAddr != "" && c.GRPCAddr == c.HTTPAddr && !strings.HasSuffix(c.GRPCAddr, ":0") {
-		field("httpAddr", "must differ from grpcAddr")
+		field("httpAddr", fmt.Sprintf("want an address other than grpcAddr, got %q", c.HTTPAddr))
 	}
 	for _, n := range []struct {
 		path string
@@ -106,7 +106,7 @@ func (c *SourceConfig) Validate() error {
 	}{{"maxRequestBytes", c.MaxRequestBytes}, {"maxConcurrentRequests", c.MaxConcurrentRequests},
 		{"maxRecordBytes", c.MaxRecordBytes}, {"queueSize", c.QueueSize}} {
 		if n.v < 1 {
-			field(n.path, fmt.Sprintf("must be at least 1, got %d", n.v))
+			field(n.path, fmt.Sprintf("want at least 1, got %d", n.v))
 		}
 	}
 	for _, d := range []struct {
@@ -115,11 +115,11 @@ func (c *SourceConfig) Validate() error {
 	}{{"ackTimeout", c.AckTimeout}, {"retryAfter", c.RetryAfter},
 		{"readHeaderTimeout", c.ReadHeaderTimeout}, {"readTimeout", c.ReadTimeout}, {"idleTimeout", c.IdleTimeout}} {
 		if d.v <= 0 {
-			field(d.path, fmt.Sprintf("must be more than 0, got %v", d.v))
+			field(d.path, fmt.Sprintf("want more than 0, got %v", d.v))
 		}
 	}
 	if c.ReadTimeout > 0 && c.ReadTimeout < c.ReadHeaderTimeout {
-		field("readTimeout", fmt.Sprintf("must be at least readHeaderTimeout (%v), got %v", c.ReadHeaderTimeout, c.ReadTimeout))
+		field("readTimeout", fmt.Sprintf("want at least readHeaderTimeout (%v), got %v", c.ReadHeaderTimeout, c.ReadTimeout))
 	}
 	return errors.Join(errs...)
 }
@@ -194,10 +194,10 @@ func (c *DestinationConfig) Validate() error {
 		field("compression", fmt.Sprintf("want gzip or none, got %q", c.Compression))
 	}
 	if c.Timeout <= 0 {
-		field("timeout", fmt.Sprintf("must be more than 0, got %v", c.Timeout))
+		field("timeout", fmt.Sprintf("want more than 0, got %v", c.Timeout))
 	}
 	if c.MaxRequestBytes < 1024 {
-		field("maxRequestBytes", fmt.Sprintf("must be at least 1024, got %d", c.MaxRequestBytes))
+		field("maxRequestBytes", fmt.Sprintf("want at least 1024, got %d", c.MaxRequestBytes))
 	}
 	if t := c.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
 		field("tls.keyFile", "set certFile and keyFile together")

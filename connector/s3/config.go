@@ -123,40 +123,47 @@ func (c *Config) Validate() error {
 	switch c.Compression {
 	case "", "gzip", "zstd", "none":
 	default:
-		errs = append(errs, fmt.Errorf("compression: want gzip, zstd or none, got %q", c.Compression))
+		errs = append(errs, config.Want("compression", "gzip, zstd or none", c.Compression))
 	}
 	if _, err := event.JSONRaw(c.JSONRaw); err != nil {
-		errs = append(errs, fmt.Errorf("jsonRaw: %w", err))
+		errs = append(errs, &config.FieldError{Path: "jsonRaw", Msg: err.Error()})
 	}
-	if c.BatchSize < 0 || c.BatchBytes < 0 || c.FlushFrequency < 0 || c.Parallelism < 0 {
-		errs = append(errs, errors.New("batchSize, batchBytes, flushFrequency and parallelism must not be negative"))
+	for _, f := range []struct {
+		path string
+		v    any
+		neg  bool
+	}{{"batchSize", c.BatchSize, c.BatchSize < 0}, {"batchBytes", c.BatchBytes, c.BatchBytes < 0},
+		{"flushFrequency", c.FlushFrequency, c.FlushFrequency < 0}, {"parallelism", c.Parallelism, c.Parallelism < 0}} {
+		if f.neg {
+			errs = append(errs, config.Want(f.path, "0 or more", f.v))
+		}
 	}
 	if c.MultipartThreshold != 0 && c.MultipartThreshold < MinPartSize {
-		errs = append(errs, fmt.Errorf("multipartThreshold: must be at least %d (5 MiB), got %d", MinPartSize, c.MultipartThreshold))
+		errs = append(errs, config.Want("multipartThreshold", fmt.Sprintf("at least %d (5 MiB)", MinPartSize), c.MultipartThreshold))
 	}
 	if c.KeyTemplate != "" {
 		if !strings.Contains(c.KeyTemplate, "{hash}") {
-			errs = append(errs, fmt.Errorf("keyTemplate: must contain {hash}, got %q", c.KeyTemplate))
+			errs = append(errs, config.Want("keyTemplate", "a template holding {hash}", c.KeyTemplate))
 		}
 		rest := c.KeyTemplate
 		for _, p := range placeholders {
 			rest = strings.ReplaceAll(rest, p, "")
 		}
 		if i := strings.IndexByte(rest, '{'); i >= 0 {
-			errs = append(errs, fmt.Errorf("keyTemplate: unknown placeholder in %q (want %s)", c.KeyTemplate, strings.Join(placeholders, " ")))
+			errs = append(errs, config.Want("keyTemplate", "placeholders among "+strings.Join(placeholders, " "), c.KeyTemplate))
 		}
 	}
 	if c.CustomEndpoint != "" {
 		u, err := url.Parse(c.CustomEndpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("customEndpoint: want an http:// or https:// URL, got %q", c.CustomEndpoint))
+			errs = append(errs, config.Want("customEndpoint", "an http:// or https:// URL", c.CustomEndpoint))
 		}
 	}
 	if (c.AccessKeyID == "") != (c.AccessSecretKey == "") {
-		errs = append(errs, errors.New("accessKeyID and accessSecretKey: give both or neither"))
+		errs = append(errs, &config.FieldError{Path: "accessKeyID", Msg: "set accessKeyID and accessSecretKey together, or neither"})
 	}
 	if c.Retry.Multiplier != 0 && c.Retry.Multiplier < 1 {
-		errs = append(errs, errors.New("retry.multiplier: must be at least 1"))
+		errs = append(errs, config.Want("retry.multiplier", "at least 1", c.Retry.Multiplier))
 	}
 	return errors.Join(errs...)
 }

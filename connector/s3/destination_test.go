@@ -838,10 +838,10 @@ func TestNewChecks(t *testing.T) {
 		{s3.Config{}, "bucketName is required"},
 		{s3.Config{BucketName: "b", Compression: "lz4"}, "compression"},
 		{s3.Config{BucketName: "b", KeyTemplate: "{yyyy}/x"}, "{hash}"},
-		{s3.Config{BucketName: "b", KeyTemplate: "{hash}{yy}"}, "unknown placeholder"},
+		{s3.Config{BucketName: "b", KeyTemplate: "{hash}{yy}"}, "want placeholders among"},
 		{s3.Config{BucketName: "b", MultipartThreshold: 1 << 20}, "multipartThreshold"},
 		{s3.Config{BucketName: "b", CustomEndpoint: "localhost:9000"}, "customEndpoint"},
-		{s3.Config{BucketName: "b", AccessSecretKey: "sekrit"}, "give both"},
+		{s3.Config{BucketName: "b", AccessSecretKey: "sekrit"}, "together, or neither"},
 		{s3.Config{BucketName: "b", JSONRaw: "never"}, `jsonRaw: want always or unparsed, got "never"`},
 	} {
 		_, err := s3.New(tc.c)

@@ -101,16 +101,16 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "jsonRaw", Msg: err.Error()})
 	}
 	if c.DialTimeout < 0 {
-		errs = append(errs, &config.FieldError{Path: "dialTimeout", Msg: "must not be negative"})
+		errs = append(errs, config.Want("dialTimeout", "0 or more", c.DialTimeout))
 	}
 	if c.WriteTimeout < 0 {
-		errs = append(errs, &config.FieldError{Path: "writeTimeout", Msg: "must not be negative"})
+		errs = append(errs, config.Want("writeTimeout", "0 or more", c.WriteTimeout))
 	}
 	if t := c.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
 		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	}
 	return errors.Join(errs...)
 }

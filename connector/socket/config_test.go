@@ -49,11 +49,11 @@ func TestConfigErrors(t *testing.T) {
 		{"format", `{"type": "socket", "addr": "h:514", "format": "ndjson"}`, []string{`destinations.out.format: want raw or json, got "ndjson"`}},
 		{"jsonRaw", `{"type": "socket", "addr": "h:514", "format": "json", "jsonRaw": "never"}`, []string{`destinations.out.jsonRaw: want always or unparsed, got "never"`}},
 		{"timeouts", `{"type": "socket", "addr": "h:514", "dialTimeout": "-1s", "writeTimeout": "-1s"}`,
-			[]string{"destinations.out.dialTimeout: must not be negative", "destinations.out.writeTimeout: must not be negative"}},
-		{"duration as number", `{"type": "socket", "addr": "h:514", "writeTimeout": 30}`, []string{"destinations.out.writeTimeout: expected a duration string"}},
+			[]string{"destinations.out.dialTimeout: want 0 or more, got -1s", "destinations.out.writeTimeout: want 0 or more, got -1s"}},
+		{"duration as number", `{"type": "socket", "addr": "h:514", "writeTimeout": 30}`, []string{"destinations.out.writeTimeout: want a duration string"}},
 		{"half a key pair", `{"type": "socket", "addr": "h:514", "tls": {"certFile": "c.pem"}}`, []string{"destinations.out.tls: set both certFile and keyFile, or neither"}},
 		{"tls field", `{"type": "socket", "addr": "h:514", "tls": {"caFIle": "ca.pem"}}`, []string{`destinations.out.tls.caFIle: unknown field (did you mean "caFile"?)`}},
-		{"batch", `{"type": "socket", "addr": "h:514", "batch": {"count": -1}}`, []string{"destinations.out.batch: count must not be negative"}},
+		{"batch", `{"type": "socket", "addr": "h:514", "batch": {"count": -1}}`, []string{"destinations.out.batch.count: want 0 or more, got -1"}},
 		{"every problem", `{"type": "socket", "addr": "h", "framing": "x", "format": "y"}`,
 			[]string{"destinations.out.addr: want host:port", "destinations.out.framing: want lf or octet", "destinations.out.format: want raw or json"}},
 	} {
@@ -82,7 +82,7 @@ func TestNewErrors(t *testing.T) {
 		{"bad addr", socket.Config{Addr: "h"}, `socket: addr: want host:port, got "h"`},
 		{"framing", socket.Config{Addr: "h:514", Framing: "crlf"}, `socket: framing: want lf or octet, got "crlf"`},
 		{"format", socket.Config{Addr: "h:514", Format: "xml"}, `socket: format: want raw or json, got "xml"`},
-		{"batch", socket.Config{Addr: "h:514", Batch: batch.Config{Age: -time.Second}}, "socket: batch: age must not be negative"},
+		{"batch", socket.Config{Addr: "h:514", Batch: batch.Config{Age: -time.Second}}, "socket: batch.age: want 0 or more, got -1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := socket.New(tc.cfg)

@@ -108,14 +108,14 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{{"ackPollInterval", c.AckPollInterval}, {"ackTimeout", c.AckTimeout}, {"timeout", c.Timeout}} {
 		if d.v < 0 {
-			errs = append(errs, &config.FieldError{Path: d.path, Msg: "must not be negative"})
+			errs = append(errs, config.Want(d.path, "0 or more", d.v))
 		}
 	}
 	if err := c.TLS.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	}
 	return errors.Join(errs...)
 }

@@ -56,9 +56,9 @@ func TestConfigErrors(t *testing.T) {
 		{"event", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "event": "text"}`, []string{`destinations.out.event: want raw or json, got "text"`}},
 		{"compression", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "compression": "zstd"}`, []string{`destinations.out.compression: want gzip or none, got "zstd"`}},
 		{"channel", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "channel": "c1"}`, []string{"destinations.out.channel: want a GUID"}},
-		{"ackTimeout", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "ackTimeout": "-1s"}`, []string{"destinations.out.ackTimeout: must not be negative"}},
+		{"ackTimeout", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "ackTimeout": "-1s"}`, []string{"destinations.out.ackTimeout: want 0 or more, got -1s"}},
 		{"unknown", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "ack": true}`, []string{"destinations.out.ack: unknown field"}},
-		{"token type", `{"type": "splunk_hec", "url": "https://h:8088", "token": 5}`, []string{"destinations.out.token: expected a string"}},
+		{"token type", `{"type": "splunk_hec", "url": "https://h:8088", "token": 5}`, []string{"destinations.out.token: want a string"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := `{"sources": {"in": {"type": "test"}}, "destinations": {"out": ` + tc.dest + `}}`

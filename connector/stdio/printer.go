@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/daemon/config"
 	"io"
 	"os"
 	"sync"
@@ -34,10 +35,10 @@ type PrinterConfig struct {
 func (c *PrinterConfig) Validate() error {
 	var errs []error
 	if c.Format != "json" && c.Format != "raw" {
-		errs = append(errs, fmt.Errorf("format: want json or raw, got %q", c.Format))
+		errs = append(errs, config.Want("format", "json or raw", c.Format))
 	}
 	if _, err := event.JSONRaw(c.JSONRaw); err != nil {
-		errs = append(errs, fmt.Errorf("jsonRaw: %w", err))
+		errs = append(errs, &config.FieldError{Path: "jsonRaw", Msg: err.Error()})
 	}
 	return errors.Join(errs...)
 }

@@ -48,7 +48,8 @@ type Config struct {
 	// datagrams that arrive while sluiced is busy. The kernel uses it only
 	// while datagrams wait. Where sluiced may (CAP_NET_ADMIN, as root), it
 	// is set past net.core.rmem_max (SO_RCVBUFFORCE, as rsyslog does);
-	// otherwise the kernel caps it there, and sluiced logs a warning.
+	// otherwise the kernel caps it there, and sluiced logs at INFO the
+	// size the socket has and the sysctl command that raises the cap.
 	// Default 16777216 (16 MiB: at 480k datagrams/s, 4 MiB lost 1.5% of
 	// them to short stalls in the benchmark's P5, 16 MiB none).
 	ReadBufferBytes int `json:"readBufferBytes"`
@@ -90,16 +91,16 @@ func (c *Config) Validate() error {
 		field("addr", "required")
 	}
 	if c.MaxMessageBytes < 480 {
-		field("maxMessageBytes", fmt.Sprintf("must be at least 480 (RFC 5424), got %d", c.MaxMessageBytes))
+		field("maxMessageBytes", fmt.Sprintf("want at least 480 (RFC 5424), got %d", c.MaxMessageBytes))
 	}
 	if c.MaxConnections < 1 {
-		field("maxConnections", fmt.Sprintf("must be at least 1, got %d", c.MaxConnections))
+		field("maxConnections", fmt.Sprintf("want at least 1, got %d", c.MaxConnections))
 	}
 	if c.IdleTimeout < 0 {
-		field("idleTimeout", fmt.Sprintf("must not be negative, got %v", c.IdleTimeout))
+		field("idleTimeout", fmt.Sprintf("want 0 or more, got %v", c.IdleTimeout))
 	}
 	if c.ReadBufferBytes < 0 {
-		field("readBufferBytes", fmt.Sprintf("must not be negative, got %d", c.ReadBufferBytes))
+		field("readBufferBytes", fmt.Sprintf("want 0 or more, got %d", c.ReadBufferBytes))
 	}
 	if c.TLS != nil && c.Network != "tcp" && c.Network != "udp+tcp" {
 		field("tls", fmt.Sprintf("needs network tcp or udp+tcp, got %q", c.Network))

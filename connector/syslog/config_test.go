@@ -25,8 +25,8 @@ func TestDaemonConfig(t *testing.T) {
 		t.Errorf("defaults: idleTimeout %v, maxConnections %d; want 10m, 1024", c.IdleTimeout, c.MaxConnections)
 	}
 	for _, tc := range []struct{ src, want string }{
-		{`{"type": "syslog", "idleTimeout": "-1s"}`, "sources.in.idleTimeout: must not be negative"},
-		{`{"type": "syslog", "maxConnections": 0}`, "sources.in.maxConnections: must be at least 1"},
+		{`{"type": "syslog", "idleTimeout": "-1s"}`, "sources.in.idleTimeout: want 0 or more, got -1s"},
+		{`{"type": "syslog", "maxConnections": 0}`, "sources.in.maxConnections: want at least 1, got 0"},
 	} {
 		_, err := daemon.Load([]byte(`{"sources": {"in": `+tc.src+`}`+out), r)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

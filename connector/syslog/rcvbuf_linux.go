@@ -2,6 +2,9 @@ package syslog
 
 import (
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -27,4 +30,14 @@ func setReadBuffer(pc net.PacketConn, n int) int {
 		got, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
 	})
 	return got
+}
+
+// readRmemMax returns net.core.rmem_max, or 0 if it cannot be read.
+func readRmemMax() int {
+	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }

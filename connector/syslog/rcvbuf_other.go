@@ -12,3 +12,6 @@ func setReadBuffer(pc net.PacketConn, n int) int {
 	}
 	return 0
 }
+
+// readRmemMax returns 0: net.core.rmem_max is Linux's.
+func readRmemMax() int { return 0 }

@@ -177,6 +177,18 @@ func (s *Source) Run(ctx context.Context) error {
 	return nil
 }
 
+// NotReady reports "not listening yet" until Run has bound every
+// address, so that the daemon's /readyz answers 200 only once senders
+// can reach it.
+func (s *Source) NotReady() string {
+	select {
+	case <-s.ready:
+		return ""
+	default:
+		return "not listening yet"
+	}
+}
+
 func (s *Source) bound(a net.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -193,11 +205,7 @@ func (s *Source) listenPacket(ctx context.Context, network string) (net.PacketCo
 		return nil, err
 	}
 	if n := s.cfg.ReadBufferBytes; n > 0 {
-		// The kernel reports twice what it grants (its bookkeeping).
-		if got := setReadBuffer(pc, n); got > 0 && got < 2*n {
-			s.log.Warn("the kernel gave the UDP socket a smaller receive buffer than readBufferBytes: datagrams arriving while sluiced is busy may be dropped (counted); raise net.core.rmem_max, or run with CAP_NET_ADMIN",
-				"readBufferBytes", n, "granted", got/2)
-		}
+		s.reportReadBuffer(n, setReadBuffer(pc, n), readRmemMax())
 	}
 	return pc, nil
 }
@@ -299,3 +307,21 @@ var (
 	_ sluice.BatchSource[event.Event] = (*Source)(nil)
 	_ sluice.Runner                   = (*Source)(nil)
 )
+
+// reportReadBuffer logs at INFO, when the kernel gave less than asked
+// (got is what it reports, twice what it grants; 0 if unknown), the
+// receive buffer the UDP socket has and how to raise it: the kernel caps
+// SO_RCVBUF at net.core.rmem_max (rmemMax, 0 if unknown) for a process
+// without CAP_NET_ADMIN. Datagrams arriving while the buffer is full are
+// dropped by the kernel, and counted.
+func (s *Source) reportReadBuffer(asked, got, rmemMax int) {
+	if got <= 0 || got >= 2*asked {
+		return
+	}
+	args := []any{"readBufferBytes", asked, "effectiveBytes", got / 2}
+	if rmemMax > 0 {
+		args = append(args, "net.core.rmem_max", rmemMax)
+	}
+	s.log.Info(fmt.Sprintf("UDP receive buffer is %d bytes, less than readBufferBytes (%d): the kernel caps it at net.core.rmem_max; "+
+		"to raise it, run: sysctl -w net.core.rmem_max=%d (or give sluiced CAP_NET_ADMIN)", got/2, asked, asked), args...)
+}

@@ -450,10 +450,10 @@ func TestConfigErrors(t *testing.T) {
 		{syslog.Config{Network: "sctp"}, `network: want udp, tcp, udp+tcp, unix or unixgram, got "sctp"`},
 		{syslog.Config{Format: "cef"}, `format: want auto, rfc5424, rfc3164 or none, got "cef"`},
 		{syslog.Config{Timezone: "Mars/Olympus"}, "timezone: unknown time zone Mars/Olympus"},
-		{syslog.Config{MaxMessageBytes: 100}, "maxMessageBytes: must be at least 480 (RFC 5424), got 100"},
-		{syslog.Config{MaxConnections: -1}, "maxConnections: must be at least 1, got -1"},
-		{syslog.Config{IdleTimeout: -time.Second}, "idleTimeout: must not be negative, got -1s"},
-		{syslog.Config{ReadBufferBytes: -1}, "readBufferBytes: must not be negative, got -1"},
+		{syslog.Config{MaxMessageBytes: 100}, "maxMessageBytes: want at least 480 (RFC 5424), got 100"},
+		{syslog.Config{MaxConnections: -1}, "maxConnections: want at least 1, got -1"},
+		{syslog.Config{IdleTimeout: -time.Second}, "idleTimeout: want 0 or more, got -1s"},
+		{syslog.Config{ReadBufferBytes: -1}, "readBufferBytes: want 0 or more, got -1"},
 		{syslog.Config{Network: "udp", TLS: &syslog.TLSConfig{CertFile: "c", KeyFile: "k"}}, `tls: needs network tcp or udp+tcp, got "udp"`},
 	} {
 		if _, err := syslog.New(tc.c, "x"); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -107,7 +107,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want none or gzip, got %q", c.Compression)})
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, &config.FieldError{Path: "timeout", Msg: "must not be negative"})
+		errs = append(errs, config.Want("timeout", "0 or more", c.Timeout))
 	}
 	if c.BearerToken != "" && c.BasicAuth != nil {
 		errs = append(errs, &config.FieldError{Path: "basicAuth", Msg: "set bearerToken or basicAuth, not both"})
@@ -117,7 +117,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
 	}
 	if err := c.Batch.Validate(); err != nil {
-		errs = append(errs, &config.FieldError{Path: "batch", Msg: err.Error()})
+		errs = append(errs, config.Nest("batch", err)...)
 	}
 	return errors.Join(errs...)
 }
@@ -153,10 +153,10 @@ func (c *RunRevealConfig) Validate() error {
 		}
 	}
 	if c.BatchSize < 0 {
-		errs = append(errs, &config.FieldError{Path: "batchSize", Msg: "must not be negative"})
+		errs = append(errs, config.Want("batchSize", "0 or more", c.BatchSize))
 	}
 	if c.FlushFreq < 0 {
-		errs = append(errs, &config.FieldError{Path: "flushFreq", Msg: "must not be negative"})
+		errs = append(errs, config.Want("flushFreq", "0 or more", c.FlushFreq))
 	}
 	return errors.Join(errs...)
 }

@@ -857,7 +857,7 @@ func TestNewErrors(t *testing.T) {
 		{"runreveal size", func() error {
 			_, err := webhook.NewRunReveal(webhook.RunRevealConfig{WebhookURL: "https://h", BatchSize: -1})
 			return err
-		}, "batchSize: must not be negative"},
+		}, "batchSize: want 0 or more, got"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.new()

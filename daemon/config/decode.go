@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // FieldError is one problem at one place in a config.
@@ -17,7 +18,7 @@ type FieldError struct {
 	// or `headers["X-Id"]`; it is "" for the top-level value when Decode
 	// was given no path.
 	Path string
-	// Msg says what is wrong, such as "required" or "expected an integer,
+	// Msg says what is wrong, such as "required" or "want an integer,
 	// got a string".
 	Msg string
 }
@@ -66,13 +67,13 @@ func WithLookup(lookup func(name string) (string, bool)) DecodeOption {
 // with [errors.Join], in document order. Decode sets what it could decode
 // even when it returns an error.
 //
-// After a struct has been decoded without any error inside it, if the
-// struct or a pointer to it has a method Validate() error, Decode calls
-// it. An error it returns is placed at the struct's path. If that error is
-// a *FieldError, or an errors.Join of them (nested joins are flattened),
-// each one's Path is taken as relative to the struct: a Validate on the
-// value at "sources.web" returning &FieldError{Path: "network", Msg: m}
-// gives "sources.web.network: m".
+// After a struct has been decoded, if the struct or a pointer to it has
+// a method Validate() error, Decode calls it, and places what it returns
+// as [Nest] does, relative to the struct: a Validate on the value at
+// "sources.web" returning &FieldError{Path: "network", Msg: m} gives
+// "sources.web.network: m". If decoding the struct found errors, those
+// of Validate at, inside or around a field that failed are dropped, and
+// the others kept, so that one bad field hides no other.
 //
 // Decode returns an error that is not a *FieldError only when v is not a
 // non-nil pointer.
@@ -105,7 +106,7 @@ func (d *decoder) fail(path, msg string) {
 }
 
 func (d *decoder) mismatch(path string, t reflect.Type, k kind) {
-	d.fail(path, "expected "+want(t)+", got "+k.String())
+	d.fail(path, "want "+want(t)+", got "+k.String())
 }
 
 // value decodes raw, a valid JSON value, into v, which is settable. secret
@@ -218,9 +219,7 @@ func (d *decoder) structValue(path string, raw []byte, v reflect.Value, secret b
 			d.fail(joinKey(path, f.name), "required")
 		}
 	}
-	if len(d.errs) == start {
-		d.validate(path, v)
-	}
+	d.validate(path, v, d.errs[start:])
 }
 
 // mapValue decodes the JSON object raw into the map v, adding to what it
@@ -271,8 +270,11 @@ func (d *decoder) sliceValue(path string, raw []byte, v reflect.Value, secret bo
 
 type validator interface{ Validate() error }
 
-// validate calls v's Validate method, if it has one.
-func (d *decoder) validate(path string, v reflect.Value) {
+// validate calls v's Validate method, if it has one. Of what it
+// returns, it drops the errors at or inside a path among failed, the
+// errors decoding v found, or around one, such as "batch" for a failed
+// "batch.age": what holds such a field is not what the file said.
+func (d *decoder) validate(path string, v reflect.Value, failed []error) {
 	if !v.CanInterface() {
 		return
 	}
@@ -282,26 +284,25 @@ func (d *decoder) validate(path string, v reflect.Value) {
 			val, ok = pv, true
 		}
 	}
-	if ok {
-		d.validationError(path, val.Validate())
+	if !ok {
+		return
+	}
+	failed = slices.Clone(failed)
+	for _, e := range Nest(path, val.Validate()) {
+		fe := e.(*FieldError)
+		if !slices.ContainsFunc(failed, func(f error) bool { return related(f.(*FieldError).Path, fe.Path) }) {
+			d.fail(fe.Path, fe.Msg)
+		}
 	}
 }
 
-// validationError adds err, from a Validate method of the value at path.
-func (d *decoder) validationError(path string, err error) {
-	switch e := err.(type) {
-	case nil:
-	case interface{ Unwrap() []error }:
-		for _, err := range e.Unwrap() {
-			d.validationError(path, err)
-		}
-	case *FieldError:
-		if e != nil {
-			d.fail(joinPath(path, e.Path), e.Msg)
-		}
-	default:
-		d.fail(path, err.Error())
+// related reports whether paths a and b are the same, or one is inside
+// the other.
+func related(a, b string) bool {
+	inside := func(x, y string) bool {
+		return y == "" || strings.HasPrefix(x, y+".") || strings.HasPrefix(x, y+"[")
 	}
+	return a == b || inside(a, b) || inside(b, a)
 }
 
 // joinKey returns the path of key in the object at path: path.key, or

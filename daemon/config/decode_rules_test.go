@@ -54,7 +54,7 @@ func TestDecodeTargets(t *testing.T) {
 	t.Run("map", func(t *testing.T) {
 		var m map[string]int
 		err := Decode([]byte(`{"type": 1, "a": 1, "b": "x"}`), "limits", &m, Skip("type"))
-		if got, want := errString(err), "limits.b: expected an integer, got a string"; got != want {
+		if got, want := errString(err), "limits.b: want an integer, got a string"; got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
 		if !reflect.DeepEqual(m, map[string]int{"a": 1}) {
@@ -64,7 +64,7 @@ func TestDecodeTargets(t *testing.T) {
 	t.Run("slice", func(t *testing.T) {
 		var s []uint8
 		err := Decode([]byte(`[1, 256]`), "bytes", &s)
-		if got, want := errString(err), "bytes[1]: expected an integer between 0 and 255, got 256"; got != want {
+		if got, want := errString(err), "bytes[1]: want an integer between 0 and 255, got 256"; got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
 	})
@@ -240,10 +240,10 @@ func TestPeek(t *testing.T) {
 		{`{"addr": ":514"}`, "type", "", ""},
 		{`{"type": null}`, "type", "", ""},
 		{`{"nested": {"type": "x"}}`, "type", "", ""},
-		{`{"type": 1}`, "type", "", "type: expected a string, got a number"},
+		{`{"type": 1}`, "type", "", "type: want a string, got a number"},
 		{`{"type": "a", "type": "b"}`, "type", "", "type: duplicate field"},
-		{`{"a b": 1}`, "a b", "", `["a b"]: expected a string, got a number`},
-		{`["type"]`, "type", "", "expected an object, got an array"},
+		{`{"a b": 1}`, "a b", "", `["a b"]: want a string, got a number`},
+		{`["type"]`, "type", "", "want an object, got an array"},
 		{`{"type": `, "type", "", "invalid JSON: unexpected end of JSON input"},
 	}
 	for _, tc := range tests {
@@ -296,8 +296,8 @@ func TestDecodeTagOptions(t *testing.T) {
 	err := Decode([]byte(`{"type": "x", "buffer": {}, "port": "$WORD", "name": 1}`), "s", &c, Skip("type"), Skip("buffer"), WithLookup(lookup))
 	got, _ := messages(err)
 	want := []string{
-		"s.port: expected an integer (from $WORD)",
-		"s.name: expected a string, got a number",
+		"s.port: want an integer (from $WORD)",
+		"s.name: want a string, got a number",
 		"s.key: required",
 	}
 	if !reflect.DeepEqual(got, want) {

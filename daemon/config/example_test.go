@@ -44,8 +44,8 @@ func Example() {
 	// Output:
 	// type: web
 	// sources.web.adr: unknown field (did you mean "addr"?)
-	// sources.web.maxConnections: expected an integer, got a string
-	// sources.web.timeout: expected a duration string like "30s", got a number
+	// sources.web.maxConnections: want an integer, got a string
+	// sources.web.timeout: want a duration string like "30s", got a number
 	// sources.web.token: environment variable WEB_TOKEN is not set
 	// sources.web.addr: required
 }

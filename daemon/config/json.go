@@ -23,7 +23,7 @@ func Peek(data []byte, key string) (string, error) {
 	case kindString:
 		return unquote(found), nil
 	default:
-		return "", &FieldError{Path: joinKey("", key), Msg: "expected a string, got " + k.String()}
+		return "", &FieldError{Path: joinKey("", key), Msg: "want a string, got " + k.String()}
 	}
 }
 
@@ -37,7 +37,7 @@ func Member(data []byte, key string) ([]byte, error) {
 		return nil, &FieldError{Msg: err.Error()}
 	}
 	if k := kindOf(raw); k != kindObject {
-		return nil, &FieldError{Msg: "expected an object, got " + k.String()}
+		return nil, &FieldError{Msg: "want an object, got " + k.String()}
 	}
 	var found []byte
 	for _, m := range objectMembers(raw) {

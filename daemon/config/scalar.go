@@ -96,9 +96,9 @@ func (d *decoder) scalar(path string, raw []byte, k kind, v reflect.Value, secre
 	if err == nil {
 		return
 	}
-	msg := "expected " + want(t)
+	msg := "want " + want(t)
 	if isInteger(s) && t.Kind() != reflect.Bool && t.Kind() != reflect.Float32 && t.Kind() != reflect.Float64 {
-		msg = "expected an integer between " + rangeOf(t)
+		msg = "want an integer between " + rangeOf(t)
 	}
 	d.fail(path, msg+got(shown, secret)+fromVars(vars))
 }
@@ -106,7 +106,7 @@ func (d *decoder) scalar(path string, raw []byte, k kind, v reflect.Value, secre
 // duration decodes a duration string into v.
 func (d *decoder) duration(path string, raw []byte, k kind, v reflect.Value, secret bool) {
 	if k != kindString {
-		d.fail(path, "expected "+durationWant+", got "+k.String())
+		d.fail(path, "want "+durationWant+", got "+k.String())
 		return
 	}
 	s, vars, ok := d.text(path, raw, secret)
@@ -115,7 +115,7 @@ func (d *decoder) duration(path string, raw []byte, k kind, v reflect.Value, sec
 	}
 	dur, err := time.ParseDuration(s)
 	if err != nil {
-		d.fail(path, "expected "+durationWant+got(quote(s), secret)+fromVars(vars))
+		d.fail(path, "want "+durationWant+got(quote(s), secret)+fromVars(vars))
 		return
 	}
 	v.SetInt(int64(dur))

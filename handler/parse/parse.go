@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/daemon/config"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -77,9 +78,9 @@ type Handler struct {
 // error names the setting that is wrong and what was expected.
 func New(c *Config, hooks onerror.Hooks) (*Handler, error) {
 	h := &Handler{hooks: hooks}
-	var errs []string
+	var errs []error
 	fail := func(field, msg string, args ...any) {
-		errs = append(errs, field+": "+fmt.Sprintf(msg, args...))
+		errs = append(errs, &config.FieldError{Path: field, Msg: fmt.Sprintf(msg, args...)})
 	}
 	var err error
 	if h.get, err = fieldpath.Compile(c.Field); err != nil {
@@ -145,7 +146,7 @@ func New(c *Config, hooks onerror.Hooks) (*Handler, error) {
 		fail("format", "want json, logfmt, regex, csv, cri, docker or syslog, got %q", c.Format)
 	}
 	if errs != nil {
-		return nil, errors.New(strings.Join(errs, "; "))
+		return nil, errors.Join(errs...)
 	}
 	return h, nil
 }
