@@ -468,6 +468,7 @@ func (r *reader) atEnd(ctx context.Context, t *tailer) (more, ok bool) {
 	r.s.mu.Lock()
 	if t.id != nil {
 		t.id.tail = nil
+		t.id.unseen = r.now.Add(-r.grace) // its file is gone: no grace at the next scan
 	}
 	r.s.mu.Unlock()
 	t.f.Close()
