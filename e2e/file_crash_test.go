@@ -201,6 +201,13 @@ func TestFileSourceCrash(t *testing.T) {
 				unrecorded++
 				if unrecorded <= 5 {
 					t.Errorf("cycle %d: stream %d has lines delivered (up to offset %d) but is not in the checkpoint file", c, i, o)
+					if unrecorded == 1 { // what the source knew, to tell which rule dropped it
+						for _, e := range entries {
+							j, ok := w.streamOfEntry(e)
+							t.Logf("checkpoint entry %s: fingerprint of %d bytes, offset %d, stream %d (found %v)", e.Path, e.FingerprintLen, e.Offset, j, ok)
+						}
+						t.Logf("this run's sluiced logs:\n%s", d.logs.String())
+					}
 				}
 			}
 		}

@@ -80,6 +80,11 @@ import (
 // out of them before a scan has seen it is not read.
 //   - A file deleted while read is read through its descriptor to its end,
 //     then dropped, with its checkpoint once its events are acked.
+//   - A checkpoint no file matches (the file was deleted, or is being
+//     renamed or copied into the globs, as at a restart in the middle of
+//     a rotation) is kept until no scan has matched it for the orphan
+//     grace period, so that a file that appears meanwhile resumes from it
+//     rather than being read again from its start.
 //
 // # Checkpoints
 //
@@ -162,6 +167,9 @@ type identity struct {
 	durable  atomic.Bool // in the checkpoint file: its lines may be handed on
 	tail     *tailer     // the open file with this identity, or nil
 	matched  bool        // found by the latest scan (so kept)
+	// unseen is when a scan first found no file for this identity, while
+	// it has no open file; it is dropped once that lasts the grace period.
+	unseen time.Time
 	// next is where to go on reading a copy of this file, for an identity
 	// that was read in this run and left when its file was truncated; 0
 	// means from the committed offset.

@@ -142,9 +142,19 @@ func (r *reader) scan(first bool) {
 	for _, p := range fresh {
 		r.open(p, first)
 	}
+	// An identity no file matched is kept for the grace period: its file
+	// may be on its way into the globs (renamed, or copied by a
+	// copytruncate, while this scan listed the directory).
 	s.mu.Lock()
 	s.ids = slices.DeleteFunc(s.ids, func(id *identity) bool {
-		return id.tail == nil && !id.matched && id.tr.Pending() == 0
+		if id.tail != nil || id.matched {
+			id.unseen = time.Time{}
+			return false
+		}
+		if id.unseen.IsZero() {
+			id.unseen = r.now
+		}
+		return id.tr.Pending() == 0 && r.now.Sub(id.unseen) >= r.grace
 	})
 	s.mu.Unlock()
 }
@@ -458,6 +468,7 @@ func (r *reader) atEnd(ctx context.Context, t *tailer) (more, ok bool) {
 	r.s.mu.Lock()
 	if t.id != nil {
 		t.id.tail = nil
+		t.id.unseen = r.now.Add(-r.grace) // its file is gone: no grace at the next scan
 	}
 	r.s.mu.Unlock()
 	t.f.Close()

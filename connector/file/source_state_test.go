@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -267,5 +268,90 @@ func TestSourceCheckpointWriteFails(t *testing.T) {
 	}
 	if _, ok := recordOf(readCheckpoint(t, state), "new file\n"); !ok {
 		t.Errorf("the new file is not in the checkpoint file after recovery")
+	}
+}
+
+// TestSourceKnownFileLateAtStart creates the moment of a restart in the
+// middle of a copytruncate: the checkpoint file knows app.log's content,
+// but when the first scan lists the directory, app.log already holds new
+// content and the copy is not there yet. The checkpoint of the old content
+// must survive that scan (a crash right after it must not lose it), and
+// the copy, renamed in after it, must resume from it rather than be read
+// again from its start. A checkpoint whose file never comes back is
+// dropped after the grace period.
+func TestSourceKnownFileLateAtStart(t *testing.T) {
+	for _, comes := range []bool{true, false} {
+		t.Run(map[bool]string{true: "the copy comes", false: "no file comes"}[comes], func(t *testing.T) {
+			dir := t.TempDir()
+			logs := filepath.Join(dir, "logs")
+			if err := os.Mkdir(logs, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(logs, "app.log")
+			state := filepath.Join(dir, "state")
+			old := strings.Join(numbered("old", 200, 30), "\n") + "\n"
+			appendFile(t, path, old)
+			cfg := file.SourceConfig{Paths: []string{filepath.Join(logs, "*")}, StartAt: "beginning", StateDir: state}
+			r := run(t, cfg, true)
+			r.waitN(t, 200)
+			r.stop(t)
+			if e, ok := recordOf(readCheckpoint(t, state), old); !ok || e.Offset != int64(len(old)) {
+				t.Fatalf("after a clean stop the checkpoint file held %+v, %v; want the old content at its end", e, ok)
+			}
+
+			// Stopped: the copy is made outside the globs, app.log is
+			// truncated and written again.
+			tmp := filepath.Join(dir, "copy.tmp")
+			if err := os.WriteFile(tmp, []byte(old), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			fresh := numbered("new", 100, 30)
+			appendFile(t, path, strings.Join(fresh, "\n")+"\n")
+
+			ckpt := filepath.Join(state, "checkpoints.json")
+			before, err := os.Stat(ckpt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.CheckpointInterval = time.Hour // no tick: only the first scan's write and those of new identities
+			r2 := run(t, cfg, true)
+			r2.waitN(t, len(fresh)) // app.log's new content was found, recorded and read
+			if fi, err := os.Stat(ckpt); err != nil || os.SameFile(fi, before) {
+				t.Fatalf("the checkpoint file was not written after the first scan: %v", err)
+			}
+			if e, ok := recordOf(readCheckpoint(t, state), old); !ok || e.Offset != int64(len(old)) {
+				t.Fatalf("after the first scan the checkpoint file held %+v, %v; want the old content at its end (a crash now would read the copy again)", e, ok)
+			}
+			if comes {
+				if err := os.Rename(tmp, path+".1"); err != nil {
+					t.Fatal(err)
+				}
+				appendFile(t, path, "after the copy\n")
+				r2.waitN(t, len(fresh)+1)
+				r2.stop(t)
+				checkExactlyOnce(t, r2.raws(), append(fresh, "after the copy"))
+				if e, ok := recordOf(readCheckpoint(t, state), old); !ok || e.Offset != int64(len(old)) || e.Path != path+".1" {
+					t.Errorf("at the stop the checkpoint file held %+v, %v; want the copy at its end", e, ok)
+				}
+				return
+			}
+			// Each new file is recorded at once: the entry goes with the
+			// first write after the grace period (1s here).
+			deadline := time.Now().Add(10 * time.Second)
+			for n := 0; ; n++ {
+				if _, ok := recordOf(readCheckpoint(t, state), old); !ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the checkpoint of a file that never came back was kept")
+				}
+				appendFile(t, filepath.Join(logs, fmt.Sprintf("other-%d.log", n)), fmt.Sprintf("other %d\n", n))
+				time.Sleep(100 * time.Millisecond)
+			}
+			r2.stop(t)
+		})
 	}
 }
