@@ -21,6 +21,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
@@ -290,7 +291,7 @@ func (p *poster) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
 		resp.StatusCode >= 500:
 		err := fmt.Errorf("%s: %w", p.name, serr)
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if d, ok := store.RetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			return retry.After(sluice.Retryable(err), d)
 		}
 		return sluice.Retryable(err)
@@ -461,20 +462,6 @@ const (
 	maxBody   = 256
 	readLimit = 16 << 10
 )
-
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
 
 // encoder appends msgs to dst as one request body.
 type encoder func(dst []byte, msgs []sluice.Message[event.Event]) []byte
