@@ -122,6 +122,14 @@ func TestOTLPRelayKill(t *testing.T) {
 
 	// The client sends requests of `per` records, each until it is
 	// answered OK, as an OTel exporter would.
+	// The client stops before each kill's point until the proxy is armed,
+	// so that records are still flowing when it is: on a fast machine they
+	// all may have reached B before the test looked.
+	kills := []int{total / 5, total / 2, 4 * total / 5}
+	gates := map[int]chan struct{}{}
+	for _, at := range kills {
+		gates[at] = make(chan struct{})
+	}
 	var mu sync.Mutex
 	okd := 0
 	var retries int
@@ -129,6 +137,9 @@ func TestOTLPRelayKill(t *testing.T) {
 	go func() {
 		defer close(sent)
 		for start := 0; start < total; start += per {
+			if g, ok := gates[start]; ok {
+				<-g
+			}
 			logs := plog.NewLogs()
 			lrs := logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
 			for i := start; i < start+per; i++ {
@@ -155,9 +166,10 @@ func TestOTLPRelayKill(t *testing.T) {
 
 	// Kill B at the moment, three times along the stream.
 	var held []string
-	for k, at := range []int{total / 5, total / 2, 4 * total / 5} {
-		waitForLong(t, "records to reach B", time.Minute, func() bool { return fileLines(out) >= at })
+	for k, at := range kills {
+		waitForLong(t, "records to reach B", time.Minute, func() bool { return fileLines(out) >= at-2*batch })
 		proxy.armed.Store(true)
+		close(gates[at])
 		var bodies []string
 		select {
 		case bodies = <-proxy.held:
