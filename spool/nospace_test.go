@@ -74,7 +74,15 @@ func testFullFileSystem(t *testing.T, segmentBytes int64) {
 	waitFor(t, func() bool { return s.Stats().NoSpace })
 	full := acked.len()
 	time.Sleep(3 * noSpaceRetry)
-	st := s.Stats()
+	// The writer waits between tries: a snapshot taken during a try sees
+	// it not waiting, so look until one sees it wait.
+	var st Stats
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		st = s.Stats()
+		if st.NoSpaceWrites >= 2 && st.Waiting == 1 && st.NoSpace || time.Now().After(end) {
+			break
+		}
+	}
 	if st.NoSpaceWrites < 2 || st.Waiting != 1 || !st.NoSpace {
 		t.Errorf("with the file system full: %+v, want NoSpace, failed writes tried again, one writer waiting", st)
 	}
