@@ -71,10 +71,10 @@ func Nothing(t testing.TB, s sluice.Source[event.Event], d time.Duration) {
 // WaitReady waits up to 20s until r.NotReady() is "".
 func WaitReady(t testing.TB, r interface{ NotReady() string }) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // generous: CI machines may be loaded
 	for r.NotReady() != "" {
 		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 20s: %s", r.NotReady())
+			t.Fatalf("not ready after 60s: %s", r.NotReady())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
