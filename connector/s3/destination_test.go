@@ -267,7 +267,7 @@ func send(t *testing.T, d *s3.Destination, msgs ...sluice.Message[event.Event]) 
 	}
 	select {
 	case <-acked:
-	case <-time.After(10 * time.Second):
+	case <-time.After(60 * time.Second): // generous: a 6 MB multipart under -race on a loaded machine took over 10s
 		t.Fatal("no ack")
 	}
 }
