@@ -20,13 +20,17 @@ import (
 
 var sluiced string // the binary under test
 
+// buildTags are scripts/build's, so that the binary under test is the
+// released one.
+const buildTags = "grpcnotrace"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sluiced-e2e")
 	if err != nil {
 		panic(err)
 	}
 	sluiced = filepath.Join(dir, "sluiced")
-	if out, err := exec.Command("go", "build", "-o", sluiced, "../cmd/sluiced").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", buildTags, "-o", sluiced, "../cmd/sluiced").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build sluiced: %v\n%s", err, out)
 		os.Exit(1)
 	}
