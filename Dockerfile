@@ -18,8 +18,9 @@ ARG VERSION=v0.0.0-dev
 ARG COMMIT=unknown
 ARG DATE=unknown
 # timetzdata: the syslog source's IANA timezones without /usr/share/zoneinfo.
+# grpcnotrace: no golang.org/x/net/trace (unused; see scripts/build).
 RUN pkg=github.com/sluicehq/sluice/daemon && \
-	CGO_ENABLED=0 go build -trimpath -tags timetzdata \
+	CGO_ENABLED=0 go build -trimpath -tags timetzdata,grpcnotrace \
 		-ldflags "-s -w -X $pkg.Version=$VERSION -X $pkg.Commit=$COMMIT -X $pkg.Date=$DATE" \
 		-o /out/usr/bin/sluiced ./cmd/sluiced && \
 	mkdir -p /out/etc/sluiced /out/etc/ssl/certs /out/var/lib/sluiced && \

@@ -20,13 +20,17 @@ import (
 
 var sluiced string // the binary under test
 
+// buildTags are scripts/build's, so that the binary under test is the
+// released one.
+const buildTags = "grpcnotrace"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sluiced-e2e")
 	if err != nil {
 		panic(err)
 	}
 	sluiced = filepath.Join(dir, "sluiced")
-	if out, err := exec.Command("go", "build", "-o", sluiced, "../cmd/sluiced").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", buildTags, "-o", sluiced, "../cmd/sluiced").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build sluiced: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -51,7 +55,13 @@ func need(t *testing.T, program string, alt ...string) string {
 	return ""
 }
 
-// freePort returns a port free on 127.0.0.1 for both UDP and TCP.
+// handedOut holds the ports freePort has seen: the kernel may give a
+// just-closed port again, and two listeners of one daemon (its admin and
+// a source) then collide.
+var handedOut sync.Map // int -> bool
+
+// freePort returns a port free on 127.0.0.1 for both UDP and TCP, never
+// the same one twice in a run.
 func freePort(t *testing.T) int {
 	t.Helper()
 	for range 50 {
@@ -62,6 +72,12 @@ func freePort(t *testing.T) int {
 		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 		l.Close()
+		if _, dup := handedOut.LoadOrStore(port, true); dup {
+			if err == nil {
+				u.Close()
+			}
+			continue
+		}
 		if err == nil {
 			u.Close()
 			return port
