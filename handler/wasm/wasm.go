@@ -1,6 +1,6 @@
 // Package wasm runs event handlers compiled to WebAssembly: the "wasm"
 // handler. A module is compiled once, instantiated into a pool of
-// instances, and called on batches of events through ABI version 1
+// instances, and called on batches of events through ABI version 2
 // (package abi, docs/wasm.md). Guests in Go use package guest.
 //
 // A guest has no filesystem, network, arguments or environment; it has the
@@ -215,6 +215,9 @@ func checkExports(c wazero.CompiledModule) error {
 	}
 	if _, ok := c.ExportedMemories()[abi.ExportMemory]; !ok {
 		bad = append(bad, "lacks the export memory")
+	}
+	if _, v1 := fns["sluice_abi_v1"]; v1 {
+		return errors.New("speaks ABI version 1, which this sluiced no longer reads: rebuild it with the current guest SDK (docs/wasm.md)")
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("not a sluice handler of ABI version %d (docs/wasm.md): %s", abi.Version, strings.Join(bad, "; "))

@@ -211,6 +211,14 @@ func TestFailedNilIsFatal(t *testing.T) {
 	}
 }
 
+// abiV1Module exports only a function sluice_abi_v1: a guest of ABI
+// version 1.
+var abiV1Module = []byte("\x00asm\x01\x00\x00\x00" +
+	"\x01\x04\x01\x60\x00\x00" + // type () → ()
+	"\x03\x02\x01\x00" + // function 0 of type 0
+	"\x07\x11\x01\x0dsluice_abi_v1\x00\x00" + // export it
+	"\x0a\x04\x01\x02\x00\x0b") // its body: end
+
 func TestNewErrors(t *testing.T) {
 	command := wasmtest.BuildCommand(t, redactDir)
 	for _, tc := range []struct {
@@ -222,7 +230,9 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"not wasm", []byte("#!/bin/sh\n"), wasm.Options{}, "module", "not a valid WebAssembly module"},
 		{"empty module", []byte("\x00asm\x01\x00\x00\x00"), wasm.Options{}, "module",
-			"not a sluice handler of ABI version 1 (docs/wasm.md): lacks the export sluice_abi_v1; lacks the export sluice_alloc"},
+			"not a sluice handler of ABI version 2 (docs/wasm.md): lacks the export sluice_abi_v2; lacks the export sluice_alloc"},
+		{"ABI version 1", abiV1Module, wasm.Options{}, "module",
+			"speaks ABI version 1, which this sluiced no longer reads: rebuild it with the current guest SDK (docs/wasm.md)"},
 		{"command", command, wasm.Options{}, "module", "the module is a command (it exports _start), not a reactor: build it with -buildmode=c-shared"},
 		{"init fails", guest(t, faultyDir), wasm.Options{Config: []byte(`"fail"`)}, "config", "the module rejects it: config says fail"},
 		{"alert config", guest(t, alertDir), wasm.Options{Config: []byte(`{"pattern": "("}`)}, "config", `the module rejects it: config: "pattern" and "route" are required`},
