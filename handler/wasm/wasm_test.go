@@ -329,3 +329,35 @@ func TestTimeoutWithEveryPBusy(t *testing.T) {
 		t.Errorf("after the timeouts: %v, %v", out, err)
 	}
 }
+
+// Each kind of output through the host: a whole record and a patch of
+// the raw line give the same events; a kept event is its input, routed;
+// keys and attributes carry over, and the input events do not change.
+func TestOutputKinds(t *testing.T) {
+	mark := func(m msg, route string) msg {
+		m.Attributes = m.Attributes.With("route", route)
+		return m
+	}
+	h, fails := newHandler(t, guest(t, faultyDir), wasm.Options{Routes: []string{"alerts"}, Route: mark})
+	for _, tc := range []struct{ first, want string }{
+		{"record", "|record!|k0|in |b!|k1|in"},
+		{"patch", "|patch!|k0|in |b!|k1|in"},
+		{"route:alerts", "alerts|route:alerts|k0|in alerts|b|k1|in"},
+	} {
+		in := raw(tc.first, "b")
+		out, err := h.HandleBatch(context.Background(), in)
+		if err != nil || len(*fails) != 0 {
+			t.Fatalf("%s: err %v, failures %v", tc.first, err, *fails)
+		}
+		var got []string
+		for _, m := range out {
+			got = append(got, fmt.Sprintf("%s|%s|%s|%s", m.Attributes.Value("route"), m.Value.Raw, m.Key, m.Value.Source))
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.first, strings.Join(got, " "), tc.want)
+		}
+		if string(in[0].Value.Raw) != tc.first || string(in[1].Value.Raw) != "b" {
+			t.Errorf("%s: the input changed: %q %q", tc.first, in[0].Value.Raw, in[1].Value.Raw)
+		}
+	}
+}
