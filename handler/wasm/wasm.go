@@ -97,7 +97,7 @@ type Handler struct {
 
 // New compiles module and starts its first instance, whose init gets
 // o.Config. A module that is not WebAssembly, lacks an export of ABI
-// version 1 or needs more memory than the limit gives a
+// version 2 or needs more memory than the limit gives a
 // *config.FieldError for "module" (or "memoryLimit"); an init that fails,
 // one for "config".
 func New(ctx context.Context, module []byte, o Options) (*Handler, error) {
@@ -190,7 +190,7 @@ func (h *Handler) start(ctx context.Context, module []byte) error {
 	return nil
 }
 
-// checkExports reports the exports of ABI version 1 that c lacks or has
+// checkExports reports the exports of ABI version 2 that c lacks or has
 // with the wrong signature.
 func checkExports(c wazero.CompiledModule) error {
 	fns := c.ExportedFunctions()
