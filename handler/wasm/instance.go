@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/handler/wasm/abi"
 )
 
@@ -20,8 +22,10 @@ type instance struct {
 	mem                   api.Memory
 	alloc, initFn, handle api.Function
 	stderr                tail
-	w                     abi.Writer // the input batch, reused
 	stack                 [2]uint64
+	// buf is the guest's input buffer from alloc, of bufLen bytes: the
+	// guest keeps it until the next alloc, which is only for a larger one.
+	buf, bufLen uint32
 	// stop and tick are the instrumented module's interrupt flag and
 	// countdown (interrupt.go), or nil; fired gets a token each time
 	// interrupt sets them.
@@ -53,7 +57,7 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
 	defer cancel()
-	res, reason := in.invoke(cctx, in.initFn, cfg)
+	res, reason := in.invoke(cctx, in.initFn, uint32(len(cfg)), func(b []byte) { copy(b, cfg) })
 	if reason == "" && res != 0 {
 		msg, ok := in.mem.Read(uint32(res>>32), uint32(res))
 		if !ok {
@@ -70,19 +74,26 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 	return in, nil
 }
 
-// invoke copies data into a buffer from alloc and calls fn on it. It
-// returns fn's result, or why the call failed.
-func (in *instance) invoke(ctx context.Context, fn api.Function, data []byte) (uint64, string) {
+// invoke has fill write size bytes into the guest's input buffer and calls
+// fn on them. It returns fn's result, or why the call failed.
+func (in *instance) invoke(ctx context.Context, fn api.Function, size uint32, fill func([]byte)) (uint64, string) {
 	in.stderr.reset()
-	in.stack[0] = uint64(len(data))
-	if err := in.run(ctx, in.alloc); err != nil {
-		return 0, in.why(ctx, "alloc", err)
+	if size > in.bufLen || in.bufLen == 0 {
+		// Round up, so that batches a little larger than the last do not
+		// call alloc each time.
+		want := max(uint64(size)+uint64(size)/4, 4096)
+		in.stack[0] = min(want, math.MaxUint32)
+		if err := in.run(ctx, in.alloc); err != nil {
+			return 0, in.why(ctx, "alloc", err)
+		}
+		in.buf, in.bufLen = uint32(in.stack[0]), uint32(min(want, math.MaxUint32))
 	}
-	ptr := uint32(in.stack[0])
-	if !in.mem.Write(ptr, data) {
-		return 0, fmt.Sprintf("malformed output: alloc(%d) returned %d, outside memory", len(data), ptr)
+	view, ok := in.mem.Read(in.buf, size) // after alloc: memory may have grown
+	if !ok {
+		return 0, fmt.Sprintf("malformed output: alloc(%d) returned %d, outside memory", in.bufLen, in.buf)
 	}
-	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(data))
+	fill(view)
+	in.stack[0], in.stack[1] = uint64(in.buf), uint64(size)
 	if err := in.run(ctx, fn); err != nil {
 		return 0, in.why(ctx, fn.Definition().Name(), err)
 	}
@@ -131,12 +142,13 @@ func (in *instance) why(ctx context.Context, fn string, err error) string {
 // after a trap, a timeout or malformed output, which may leave it in any
 // state).
 func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg, reason string, sound bool, err error) {
-	in.w.Reset(false)
-	for i := range msgs {
-		in.w.AddInput(&msgs[i].Value)
+	ev := func(i int) *event.Event { return &msgs[i].Value }
+	size := abi.InputSize(len(msgs), ev)
+	if size > math.MaxUint32 {
+		return nil, fmt.Sprintf("a batch of %d bytes: too large for a 32-bit guest", size), true, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
-	res, reason := in.invoke(cctx, in.handle, in.w.Bytes())
+	res, reason := in.invoke(cctx, in.handle, uint32(size), func(b []byte) { abi.PutInput(b, len(msgs), ev) })
 	cancel()
 	if ctx.Err() != nil {
 		return nil, "", false, ctx.Err()
@@ -152,7 +164,7 @@ func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg
 	// call reuses.
 	b := slices.Clone(view)
 	out = make([]msg, 0, len(msgs))
-	err = abi.ReadOutput(b, len(msgs), func(o *abi.Output) error {
+	err = abi.ReadOutput(b, len(msgs), ev, func(o *abi.Output) error {
 		m := msg{Value: o.Event}
 		if o.From != abi.NoInput {
 			src := &msgs[o.From]

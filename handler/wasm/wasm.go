@@ -1,6 +1,6 @@
 // Package wasm runs event handlers compiled to WebAssembly: the "wasm"
 // handler. A module is compiled once, instantiated into a pool of
-// instances, and called on batches of events through ABI version 1
+// instances, and called on batches of events through ABI version 2
 // (package abi, docs/wasm.md). Guests in Go use package guest.
 //
 // A guest has no filesystem, network, arguments or environment; it has the
@@ -97,7 +97,7 @@ type Handler struct {
 
 // New compiles module and starts its first instance, whose init gets
 // o.Config. A module that is not WebAssembly, lacks an export of ABI
-// version 1 or needs more memory than the limit gives a
+// version 2 or needs more memory than the limit gives a
 // *config.FieldError for "module" (or "memoryLimit"); an init that fails,
 // one for "config".
 func New(ctx context.Context, module []byte, o Options) (*Handler, error) {
@@ -190,7 +190,7 @@ func (h *Handler) start(ctx context.Context, module []byte) error {
 	return nil
 }
 
-// checkExports reports the exports of ABI version 1 that c lacks or has
+// checkExports reports the exports of ABI version 2 that c lacks or has
 // with the wrong signature.
 func checkExports(c wazero.CompiledModule) error {
 	fns := c.ExportedFunctions()
@@ -215,6 +215,9 @@ func checkExports(c wazero.CompiledModule) error {
 	}
 	if _, ok := c.ExportedMemories()[abi.ExportMemory]; !ok {
 		bad = append(bad, "lacks the export memory")
+	}
+	if _, v1 := fns["sluice_abi_v1"]; v1 {
+		return errors.New("speaks ABI version 1, which this sluiced no longer reads: rebuild it with the current guest SDK (docs/wasm.md)")
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("not a sluice handler of ABI version %d (docs/wasm.md): %s", abi.Version, strings.Join(bad, "; "))

@@ -211,6 +211,14 @@ func TestFailedNilIsFatal(t *testing.T) {
 	}
 }
 
+// abiV1Module exports only a function sluice_abi_v1: a guest of ABI
+// version 1.
+var abiV1Module = []byte("\x00asm\x01\x00\x00\x00" +
+	"\x01\x04\x01\x60\x00\x00" + // type () → ()
+	"\x03\x02\x01\x00" + // function 0 of type 0
+	"\x07\x11\x01\x0dsluice_abi_v1\x00\x00" + // export it
+	"\x0a\x04\x01\x02\x00\x0b") // its body: end
+
 func TestNewErrors(t *testing.T) {
 	command := wasmtest.BuildCommand(t, redactDir)
 	for _, tc := range []struct {
@@ -222,7 +230,9 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"not wasm", []byte("#!/bin/sh\n"), wasm.Options{}, "module", "not a valid WebAssembly module"},
 		{"empty module", []byte("\x00asm\x01\x00\x00\x00"), wasm.Options{}, "module",
-			"not a sluice handler of ABI version 1 (docs/wasm.md): lacks the export sluice_abi_v1; lacks the export sluice_alloc"},
+			"not a sluice handler of ABI version 2 (docs/wasm.md): lacks the export sluice_abi_v2; lacks the export sluice_alloc"},
+		{"ABI version 1", abiV1Module, wasm.Options{}, "module",
+			"speaks ABI version 1, which this sluiced no longer reads: rebuild it with the current guest SDK (docs/wasm.md)"},
 		{"command", command, wasm.Options{}, "module", "the module is a command (it exports _start), not a reactor: build it with -buildmode=c-shared"},
 		{"init fails", guest(t, faultyDir), wasm.Options{Config: []byte(`"fail"`)}, "config", "the module rejects it: config says fail"},
 		{"alert config", guest(t, alertDir), wasm.Options{Config: []byte(`{"pattern": "("}`)}, "config", `the module rejects it: config: "pattern" and "route" are required`},
@@ -317,5 +327,37 @@ func TestTimeoutWithEveryPBusy(t *testing.T) {
 	}
 	if out, err := h.HandleBatch(context.Background(), raw("ok")); err != nil || len(out) != 1 {
 		t.Errorf("after the timeouts: %v, %v", out, err)
+	}
+}
+
+// Each kind of output through the host: a whole record and a patch of
+// the raw line give the same events; a kept event is its input, routed;
+// keys and attributes carry over, and the input events do not change.
+func TestOutputKinds(t *testing.T) {
+	mark := func(m msg, route string) msg {
+		m.Attributes = m.Attributes.With("route", route)
+		return m
+	}
+	h, fails := newHandler(t, guest(t, faultyDir), wasm.Options{Routes: []string{"alerts"}, Route: mark})
+	for _, tc := range []struct{ first, want string }{
+		{"record", "|record!|k0|in |b!|k1|in"},
+		{"patch", "|patch!|k0|in |b!|k1|in"},
+		{"route:alerts", "alerts|route:alerts|k0|in alerts|b|k1|in"},
+	} {
+		in := raw(tc.first, "b")
+		out, err := h.HandleBatch(context.Background(), in)
+		if err != nil || len(*fails) != 0 {
+			t.Fatalf("%s: err %v, failures %v", tc.first, err, *fails)
+		}
+		var got []string
+		for _, m := range out {
+			got = append(got, fmt.Sprintf("%s|%s|%s|%s", m.Attributes.Value("route"), m.Value.Raw, m.Key, m.Value.Source))
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.first, strings.Join(got, " "), tc.want)
+		}
+		if string(in[0].Value.Raw) != tc.first || string(in[1].Value.Raw) != "b" {
+			t.Errorf("%s: the input changed: %q %q", tc.first, in[0].Value.Raw, in[1].Value.Raw)
+		}
 	}
 }

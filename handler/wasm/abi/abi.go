@@ -1,43 +1,57 @@
 // Package abi encodes the batches that the wasm handler and its guests
-// exchange: ABI version 1, described in docs/wasm.md. The host and the Go
+// exchange: ABI version 2, described in docs/wasm.md. The host and the Go
 // guest SDK both use it.
 //
 // An input batch, written by the host into guest memory, is
 //
-//	count   u32
-//	count × (length u32, event record [length]byte)
+//	count  u32
+//	count × view [ViewSize]byte
+//	the bytes of the events' strings and field tables
 //
-// and an output batch, returned by the guest, is
+// where a view has a fixed layout (the View* offsets below): each string
+// of the event as (offset u32, length u32) into the batch, the field table's
+// offset and count, and the scalars. A guest reads any part of any event
+// with a load or two, without parsing and without copying.
 //
-//	status  u32: 0 ok, then the rest below; 1 error, then a UTF-8 message to the end
-//	count   u32
-//	count × (from u32, routeLength u32, route [routeLength]byte, length u32, event record [length]byte)
+// An output batch, returned by the guest, is
 //
-// where u32 is little-endian, an event record is the record encoding of
-// package event (version 1, see event.AppendRecord), from is the index of
-// the input event the output derives from (its key, topic and attributes
-// carry over) or [NoInput], and route is empty for the handler's own route
-// or names another route.
+//	status u32: 0 ok, then the rest below; 1 error, then a UTF-8 message to the end
+//	count  u32
+//	count × (from u32, routeLength u32, route [routeLength]byte, kind u32, body)
+//
+// where the body of kind [Keep] is empty (input event from, unchanged),
+// that of [Patch] is n u32 and n × (slot u32, length u32, bytes
+// [length]byte) (input event from with those strings replaced), and that
+// of [Record] is length u32 and an event record [length]byte (a whole
+// event in the record encoding of package event). u32 is little-endian;
+// from is the index of an input event (its key, topic and attributes
+// carry over to the output) or, for a record only, [NoInput]; route is
+// empty for the handler's own route or names another route.
 package abi
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"time"
+	"unsafe"
 
 	"github.com/sluicehq/sluice/event"
 )
 
 // Version is the ABI version this package speaks.
-const Version = 1
+const Version = 2
 
 // The exports a guest module has. Every one is required.
 const (
 	// ExportABI is a function of no parameters and results whose presence
-	// says the guest speaks ABI version 1.
-	ExportABI = "sluice_abi_v1"
-	// ExportAlloc is alloc(size u32) ptr u32: a buffer of size bytes in
-	// guest memory, valid until the next call of alloc, init or handle.
+	// says the guest speaks ABI version 2.
+	ExportABI = "sluice_abi_v2"
+	// ExportAlloc is alloc(size u32) ptr u32: a buffer of at least size
+	// bytes in guest memory, which stays valid, and the guest leaves
+	// alone, until the next call of alloc. The host writes its input
+	// there, and calls alloc again only for a larger buffer.
 	ExportAlloc = "sluice_alloc"
 	// ExportInit is init(ptr, len u32) u64: called once per instance with
 	// the handler's "config" as JSON in the buffer alloc returned; 0 means
@@ -60,89 +74,187 @@ const (
 	StatusError = 1
 )
 
+// Kind is the kind of an output event.
+type Kind uint32
+
+// Kinds of output events.
+const (
+	// Keep hands on input event from as it is: the host keeps its own
+	// copy, nothing is encoded or decoded.
+	Keep Kind = 0
+	// Patch hands on input event from with some of its strings replaced.
+	Patch Kind = 1
+	// Record hands on a whole event in the record encoding.
+	Record Kind = 2
+)
+
+// The string slots of an event, in the order of its view: a Patch names
+// the strings it replaces by slot. Field j of the event's Fields is slot
+// FieldSlot+2j (its name) and FieldSlot+2j+1 (its value).
+const (
+	SlotSource = iota
+	SlotSourceType
+	SlotHost
+	SlotContentType
+	SlotRaw
+	SlotFilePath
+	SlotSyslogHostname
+	SlotSyslogAppName
+	SlotSyslogProcID
+	SlotSyslogMsgID
+	SlotSyslogStructuredData
+	SlotSyslogMessage
+	SlotHTTPMethod
+	SlotHTTPPath
+	SlotHTTPQuery
+	SlotHTTPProtocol
+	SlotHTTPReferrer
+	SlotHTTPUserAgent
+	SlotHTTPRemoteAddr
+	SlotHTTPRemoteUser
+	Slots // how many; the HTTP slots are SlotHTTPMethod and after
+
+	FieldSlot = 1 << 16
+)
+
+// The layout of a view: byte offsets in it. Slot s is at 8s: its offset
+// in the batch (u32) and its length (u32). A zero time has nanoseconds
+// 0xFFFFFFFF. Syslog is Present (0 or 1) | Facility<<8 | Severity<<16 |
+// Version<<24. HTTP is 1 if the event has HTTP, else 0 and the HTTP slots
+// and scalars are zero. A field table is FieldCount × (name offset, name
+// length, value offset, value length), each u32.
+const (
+	ViewFieldTable  = 160 // u32 offset of the field table in the batch
+	ViewFieldCount  = 164 // u32
+	ViewTime        = 168 // i64 Unix seconds
+	ViewReceivedAt  = 176 // i64 Unix seconds
+	ViewFileOffset  = 184 // i64
+	ViewHTTPStatus  = 192 // i64
+	ViewHTTPBytes   = 200 // i64
+	ViewHTTPReqTime = 208 // f64 bits
+	ViewTimeNanos   = 216 // u32
+	ViewRecvNanos   = 220 // u32
+	ViewFlags       = 224 // u32
+	ViewSyslog      = 228 // u32
+	ViewHTTP        = 232 // u32
+	ViewSize        = 240 // 236 is reserved, zero
+)
+
+const zeroTime = 0xFFFFFFFF
+
 var le = binary.LittleEndian
 
-// Writer builds an input or output batch. The zero value is ready to use
-// after Reset.
-type Writer struct {
-	b     []byte
-	n     uint32
-	count int // offset of the count; -1 after Fail
-}
-
-// Reset empties w, keeping its buffer, and starts an input batch, or an
-// output batch with status ok.
-func (w *Writer) Reset(output bool) {
-	w.b, w.n = w.b[:0], 0
-	if output {
-		w.b = le.AppendUint32(w.b, StatusOK)
+// strs lists e's strings in slot order, the HTTP ones only if e.HTTP is
+// set; Raw is at SlotRaw, as a string sharing its bytes.
+func strs(e *event.Event, s *[Slots]string) int {
+	*s = [Slots]string{e.Source, e.SourceType, e.Host, e.ContentType, bstr(e.Raw), e.File.Path,
+		e.Syslog.Hostname, e.Syslog.AppName, e.Syslog.ProcID, e.Syslog.MsgID, e.Syslog.StructuredData, e.Syslog.Message}
+	if h := e.HTTP; h != nil {
+		s[SlotHTTPMethod], s[SlotHTTPPath], s[SlotHTTPQuery], s[SlotHTTPProtocol] = h.Method, h.Path, h.Query, h.Protocol
+		s[SlotHTTPReferrer], s[SlotHTTPUserAgent], s[SlotHTTPRemoteAddr], s[SlotHTTPRemoteUser] = h.Referrer, h.UserAgent, h.RemoteAddr, h.RemoteUser
+		return Slots
 	}
-	w.count = len(w.b)
-	w.b = le.AppendUint32(w.b, 0) // set by Bytes
+	return SlotHTTPMethod
 }
 
-// AddInput appends e to an input batch.
-func (w *Writer) AddInput(e *event.Event) {
-	w.b = appendRecord(w.b, e)
-	w.n++
-}
-
-// AddOutput appends e to an output batch, derived from input event from
-// (or NoInput), for route ("" for the handler's own).
-func (w *Writer) AddOutput(from uint32, route string, e *event.Event) {
-	w.b = le.AppendUint32(w.b, from)
-	w.b = le.AppendUint32(w.b, uint32(len(route)))
-	w.b = append(w.b, route...)
-	w.b = appendRecord(w.b, e)
-	w.n++
-}
-
-// Fail makes w an output batch that reports msg as the batch's error.
-func (w *Writer) Fail(msg string) {
-	w.b = le.AppendUint32(w.b[:0], StatusError)
-	w.b = append(w.b, msg...)
-	w.n, w.count = 0, -1
-}
-
-// Len returns the number of events added since Reset.
-func (w *Writer) Len() int { return int(w.n) }
-
-// Bytes returns the batch, valid until the next use of w.
-func (w *Writer) Bytes() []byte {
-	if w.count >= 0 && len(w.b) >= w.count+4 {
-		le.PutUint32(w.b[w.count:], w.n)
-	}
-	return w.b
-}
-
-func appendRecord(dst []byte, e *event.Event) []byte {
-	at := len(dst)
-	dst = le.AppendUint32(dst, 0)
-	dst = e.AppendRecord(dst)
-	le.PutUint32(dst[at:], uint32(len(dst)-at-4))
-	return dst
-}
-
-// ReadInput calls each for every event of input batch b, in order. The
-// events' strings and Raw share b's memory. It stops at the first error of
-// each, or of the batch's framing.
-func ReadInput(b []byte, each func(i int, e *event.Event) error) error {
-	r := reader{b: b}
-	n := r.u32("count")
-	var e event.Event
-	for i := 0; r.err == nil && i < int(n); i++ {
-		rec := r.bytes("event")
-		if r.err != nil {
-			return fmt.Errorf("event %d: %w", i, r.err)
+// InputSize returns the size of the input batch of events ev(0) to
+// ev(n-1).
+func InputSize(n int, ev func(i int) *event.Event) int {
+	size := 4 + n*ViewSize
+	var s [Slots]string
+	for i := range n {
+		e := ev(i)
+		for j, v := range s[:strs(e, &s)] {
+			if j == SlotRaw || !within(v, e.Raw) {
+				size += len(v)
+			}
 		}
-		if err := event.DecodeRecord(rec, &e); err != nil {
-			return fmt.Errorf("event %d: %w", i, err)
-		}
-		if err := each(i, &e); err != nil {
-			return err
+		size += 16 * len(e.Fields)
+		for _, f := range e.Fields {
+			size += len(f.Name) + len(f.Value)
 		}
 	}
-	return r.end()
+	return size
+}
+
+// PutInput writes the input batch of events ev(0) to ev(n-1) into b,
+// which is InputSize bytes long.
+func PutInput(b []byte, n int, ev func(i int) *event.Event) {
+	le.PutUint32(b, uint32(n))
+	at := 4 + n*ViewSize // where the next string goes
+	put := func(dst []byte, s string) {
+		le.PutUint32(dst, uint32(at))
+		le.PutUint32(dst[4:], uint32(len(s)))
+		at += copy(b[at:], s)
+	}
+	var s [Slots]string
+	for i := range n {
+		e, v := ev(i), b[4+i*ViewSize:4+(i+1)*ViewSize]
+		clear(v)
+		rawAt := at
+		put(v[8*SlotRaw:], bstr(e.Raw))
+		for j, str := range s[:strs(e, &s)] {
+			switch {
+			case j == SlotRaw:
+			case within(str, e.Raw): // such as a syslog message: no copy
+				le.PutUint32(v[8*j:], uint32(rawAt+int(uintptr(unsafe.Pointer(unsafe.StringData(str)))-uintptr(unsafe.Pointer(unsafe.SliceData(e.Raw))))))
+				le.PutUint32(v[8*j+4:], uint32(len(str)))
+			default:
+				put(v[8*j:], str)
+			}
+		}
+		if len(e.Fields) > 0 {
+			table := at
+			at += 16 * len(e.Fields)
+			le.PutUint32(v[ViewFieldTable:], uint32(table))
+			le.PutUint32(v[ViewFieldCount:], uint32(len(e.Fields)))
+			for j, f := range e.Fields {
+				put(b[table+16*j:], f.Name)
+				put(b[table+16*j+8:], f.Value)
+			}
+		}
+		putTime(v[ViewTime:], v[ViewTimeNanos:], e.Time)
+		putTime(v[ViewReceivedAt:], v[ViewRecvNanos:], e.ReceivedAt)
+		le.PutUint64(v[ViewFileOffset:], uint64(e.File.Offset))
+		le.PutUint32(v[ViewFlags:], uint32(e.Flags))
+		le.PutUint32(v[ViewSyslog:], syslogWord(&e.Syslog))
+		if h := e.HTTP; h != nil {
+			le.PutUint32(v[ViewHTTP:], 1)
+			le.PutUint64(v[ViewHTTPStatus:], uint64(h.Status))
+			le.PutUint64(v[ViewHTTPBytes:], uint64(h.Bytes))
+			le.PutUint64(v[ViewHTTPReqTime:], math.Float64bits(h.RequestTime))
+		}
+	}
+}
+
+// within reports whether s is a part of raw's memory (and not empty).
+func within(s string, raw []byte) bool {
+	if len(s) == 0 || len(raw) == 0 {
+		return false
+	}
+	p, r := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
+	return p >= r && p+uintptr(len(s)) <= r+uintptr(len(raw))
+}
+
+// bstr returns b as a string sharing its memory, which must not change.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func putTime(sec, nsec []byte, t time.Time) {
+	if t.IsZero() {
+		le.PutUint64(sec, 0)
+		le.PutUint32(nsec, zeroTime)
+		return
+	}
+	le.PutUint64(sec, uint64(t.Unix()))
+	le.PutUint32(nsec, uint32(t.Nanosecond()))
+}
+
+func syslogWord(s *event.Syslog) uint32 {
+	w := uint32(s.Facility)<<8 | uint32(s.Severity)<<16 | uint32(s.Version)<<24
+	if s.Present {
+		w |= 1
+	}
+	return w
 }
 
 // Output is one event of an output batch.
@@ -151,6 +263,8 @@ type Output struct {
 	From uint32
 	// Route names another route, or is "" for the handler's own.
 	Route string
+	// Kind says how the event came: as it was, patched, or whole.
+	Kind  Kind
 	Event event.Event
 }
 
@@ -158,11 +272,15 @@ type Output struct {
 // is error: the message is the guest's.
 var ErrGuest = errors.New("guest error")
 
-// ReadOutput calls each for every event of output batch b, in order. The
-// events' strings and Raw share b's memory. A batch with status error
-// gives an error wrapping ErrGuest; bad framing, an event record that does
-// not decode or a from at or past inputs gives an error saying so.
-func ReadOutput(b []byte, inputs int, each func(o *Output) error) error {
+// ReadOutput calls each for every event of output batch b, in order,
+// where input(i) is input event i of n. A kept event is a shallow copy of
+// its input; a patched one too, with the replaced strings sharing b's
+// memory, and its HTTP and Fields copied before they change, so that the
+// input's are never written. A batch with status error gives an error
+// wrapping ErrGuest; bad framing, a record that does not decode, a from at
+// or past n (or NoInput but for a record), or a patch of a string the
+// event lacks gives an error saying so.
+func ReadOutput(b []byte, n int, input func(i int) *event.Event, each func(o *Output) error) error {
 	r := reader{b: b}
 	switch status := r.u32("status"); {
 	case r.err != nil:
@@ -172,19 +290,37 @@ func ReadOutput(b []byte, inputs int, each func(o *Output) error) error {
 	case status != StatusOK:
 		return fmt.Errorf("unknown status %d", status)
 	}
-	n := r.u32("count")
+	count := r.u32("count")
 	var o Output
-	for i := 0; r.err == nil && i < int(n); i++ {
+	for i := 0; r.err == nil && i < int(count); i++ {
 		o.From = r.u32("from")
 		o.Route = string(r.bytes("route"))
-		rec := r.bytes("event")
+		o.Kind = Kind(r.u32("kind"))
 		if r.err != nil {
 			return fmt.Errorf("output %d: %w", i, r.err)
 		}
-		if o.From != NoInput && o.From >= uint32(inputs) {
-			return fmt.Errorf("output %d: from %d, but the batch has %d events", i, o.From, inputs)
+		if o.From >= uint32(n) && (o.From != NoInput || o.Kind != Record) {
+			return fmt.Errorf("output %d: from %d, but the batch has %d events", i, o.From, n)
 		}
-		if err := event.DecodeRecord(rec, &o.Event); err != nil {
+		var err error
+		switch o.Kind {
+		case Keep:
+			o.Event = *input(int(o.From))
+		case Patch:
+			o.Event = *input(int(o.From))
+			err = r.patch(&o.Event)
+		case Record:
+			rec := r.bytes("record")
+			if r.err == nil {
+				err = event.DecodeRecord(rec, &o.Event)
+			}
+		default:
+			err = fmt.Errorf("unknown kind %d", o.Kind)
+		}
+		if err == nil {
+			err = r.err
+		}
+		if err != nil {
 			return fmt.Errorf("output %d: %w", i, err)
 		}
 		if err := each(&o); err != nil {
@@ -192,6 +328,100 @@ func ReadOutput(b []byte, inputs int, each func(o *Output) error) error {
 		}
 	}
 	return r.end()
+}
+
+// patch reads the items of a Patch into e.
+func (r *reader) patch(e *event.Event) error {
+	items := r.u32("patch count")
+	copiedHTTP, copiedFields := false, false
+	for range items {
+		slot := r.u32("slot")
+		p := r.bytes("string")
+		if r.err != nil {
+			return r.err
+		}
+		s := bstr(p)
+		switch {
+		case slot >= FieldSlot:
+			j := (slot - FieldSlot) / 2
+			if uint64(j) >= uint64(len(e.Fields)) {
+				return fmt.Errorf("slot %d: patches field %d of an event with %d", slot, j, len(e.Fields))
+			}
+			if !copiedFields {
+				e.Fields, copiedFields = append([]event.Field(nil), e.Fields...), true
+			}
+			if slot%2 == 0 {
+				e.Fields[j].Name = s
+			} else {
+				e.Fields[j].Value = s
+			}
+		case slot >= Slots:
+			return fmt.Errorf("unknown slot %d", slot)
+		case slot == SlotRaw:
+			e.Raw = p
+			if len(p) == 0 {
+				e.Raw = nil
+			}
+		case slot >= SlotHTTPMethod:
+			if e.HTTP == nil {
+				return fmt.Errorf("slot %d: patches HTTP of an event without HTTP", slot)
+			}
+			if !copiedHTTP {
+				h := *e.HTTP
+				e.HTTP, copiedHTTP = &h, true
+			}
+			*httpSlot(e.HTTP, slot) = s
+		default:
+			*eventSlot(e, slot) = s
+		}
+	}
+	return nil
+}
+
+func eventSlot(e *event.Event, slot uint32) *string {
+	switch slot {
+	case SlotSource:
+		return &e.Source
+	case SlotSourceType:
+		return &e.SourceType
+	case SlotHost:
+		return &e.Host
+	case SlotContentType:
+		return &e.ContentType
+	case SlotFilePath:
+		return &e.File.Path
+	case SlotSyslogHostname:
+		return &e.Syslog.Hostname
+	case SlotSyslogAppName:
+		return &e.Syslog.AppName
+	case SlotSyslogProcID:
+		return &e.Syslog.ProcID
+	case SlotSyslogMsgID:
+		return &e.Syslog.MsgID
+	case SlotSyslogStructuredData:
+		return &e.Syslog.StructuredData
+	}
+	return &e.Syslog.Message
+}
+
+func httpSlot(h *event.HTTP, slot uint32) *string {
+	switch slot {
+	case SlotHTTPMethod:
+		return &h.Method
+	case SlotHTTPPath:
+		return &h.Path
+	case SlotHTTPQuery:
+		return &h.Query
+	case SlotHTTPProtocol:
+		return &h.Protocol
+	case SlotHTTPReferrer:
+		return &h.Referrer
+	case SlotHTTPUserAgent:
+		return &h.UserAgent
+	case SlotHTTPRemoteAddr:
+		return &h.RemoteAddr
+	}
+	return &h.RemoteUser
 }
 
 type reader struct {
@@ -214,7 +444,10 @@ func (r *reader) u32(what string) uint32 {
 }
 
 func (r *reader) bytes(what string) []byte {
-	n := r.u32(what + " length")
+	if r.err == nil && len(r.b)-r.i < 4 {
+		r.err = fmt.Errorf("%s length: truncated at byte %d", what, r.i)
+	}
+	n := r.u32(what)
 	if r.err != nil {
 		return nil
 	}

@@ -1,85 +1,187 @@
 package abi_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/handler/wasm/abi"
 )
 
-func TestRoundTrip(t *testing.T) {
-	in := []event.Event{
+// events has one event of each shape: bare, syslog, HTTP with fields,
+// times zero and not.
+func events() []event.Event {
+	return []event.Event{
 		{Raw: []byte("one"), Source: "s", ReceivedAt: time.Unix(1, 2).UTC()},
-		{Raw: []byte("two"), Fields: []event.Field{{Name: "a", Value: "b"}}, Syslog: event.Syslog{Present: true, Message: "m"}},
+		{Raw: []byte("<14>1 two"), Time: time.Unix(-5, 999).UTC(), Flags: 3, File: event.File{Path: "/f", Offset: -7},
+			Syslog: event.Syslog{Present: true, Facility: 1, Severity: 6, Version: 1, Hostname: "h", AppName: "a", ProcID: "p", MsgID: "m",
+				StructuredData: "[x]", Message: "two"}},
+		{SourceType: "http", Host: "10.0.0.1", ContentType: "text/plain",
+			HTTP: &event.HTTP{Method: "GET", Path: "/p", Query: "q=1", Protocol: "HTTP/1.1", Status: 404, Bytes: 1 << 40,
+				Referrer: "r", UserAgent: "ua", RequestTime: 0.25, RemoteAddr: "1.2.3.4", RemoteUser: "u"},
+			Fields: []event.Field{{Name: "a", Value: "b"}, {Name: "", Value: "c"}}},
+		{Syslog: event.Syslog{Message: "not present"}},
+		{Raw: shared, Syslog: event.Syslog{Present: true, Message: unsafe.String(&shared[6], len(shared)-6)}}, // as the syslog source makes it
+	}
+}
+
+// shared is a raw line whose message shares its memory.
+var shared = []byte("<14>1 the message")
+
+func input(t testing.TB, es []event.Event) []byte {
+	t.Helper()
+	ev := func(i int) *event.Event { return &es[i] }
+	b := make([]byte, abi.InputSize(len(es), ev))
+	abi.PutInput(b, len(es), ev)
+	return b
+}
+
+// same compares events by their record encoding, which is lossless.
+func same(a, b *event.Event) bool { return bytes.Equal(a.AppendRecord(nil), b.AppendRecord(nil)) }
+
+// The guest reads back every event the host wrote; emitting each
+// unchanged, with strings changed, or with more changed gives Keep, Patch
+// and Record, and the host reads back the events the guest emitted without
+// writing into its own.
+func TestRoundTrip(t *testing.T) {
+	es := events()
+	b := input(t, es)
+	var in abi.Input
+	if err := in.Reset(b); err != nil || in.Len() != len(es) {
+		t.Fatalf("Reset: %d events, %v", in.Len(), err)
 	}
 	var w abi.Writer
-	w.Reset(false)
-	for i := range in {
-		w.AddInput(&in[i])
+	w.Reset()
+	var want []event.Event
+	var kinds []abi.Kind
+	for i := range in.Len() {
+		var e event.Event
+		if err := in.Event(i, &e); err != nil {
+			t.Fatal(err)
+		}
+		if !same(&e, &es[i]) {
+			t.Fatalf("event %d: read %+v, want %+v", i, e, es[i])
+		}
+		w.Emit(&in, uint32(i), "", &e) // unchanged
+		want, kinds = append(want, es[i]), append(kinds, abi.Keep)
+
+		c := e // strings changed, in place too
+		c.Raw = append([]byte(nil), "new raw"...)
+		c.Syslog.Message = "new message"
+		if c.HTTP != nil {
+			c.HTTP.Path = "/new" // the guest's copy: the host's stays
+		}
+		if len(c.Fields) > 0 {
+			c.Fields[1].Value = "new value"
+		}
+		w.Emit(&in, uint32(i), "other", &c)
+		want, kinds = append(want, c), append(kinds, abi.Patch)
+
+		c.Time = time.Unix(42, 0).UTC() // not a string: the whole event
+		w.Emit(&in, uint32(i), "", &c)
+		want, kinds = append(want, c), append(kinds, abi.Record)
+		want[len(want)-2].HTTP = copyHTTP(c.HTTP)
+		want[len(want)-2].Fields = append([]event.Field(nil), c.Fields...)
+		want[len(want)-1].HTTP = copyHTTP(c.HTTP)
+		want[len(want)-1].Fields = append([]event.Field(nil), c.Fields...)
 	}
-	var got []event.Event
-	if err := abi.ReadInput(w.Bytes(), func(i int, e *event.Event) error {
-		got = append(got, *e)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || !same(got[0], in[0]) || !same(got[1], in[1]) {
-		t.Fatalf("input round trip: %+v", got)
+	w.Record(abi.NoInput, "alerts", &es[0])
+	want, kinds = append(want, es[0]), append(kinds, abi.Record)
+
+	// A message inside the raw line is not written twice.
+	if n := abi.InputSize(1, func(int) *event.Event { return &es[4] }); n != 4+abi.ViewSize+len(shared) {
+		t.Errorf("input of a syslog event: %d bytes, want %d", n, 4+abi.ViewSize+len(shared))
 	}
 
-	w.Reset(true)
-	w.AddOutput(1, "", &in[1])
-	w.AddOutput(abi.NoInput, "alerts", &in[0])
-	var outs []abi.Output
-	if err := abi.ReadOutput(w.Bytes(), 2, func(o *abi.Output) error {
-		outs = append(outs, *o)
+	before := input(t, es)
+	var got []abi.Output
+	err := abi.ReadOutput(bytes.Clone(w.Bytes()), len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+		got = append(got, *o)
 		return nil
-	}); err != nil {
-		t.Fatal(err)
+	})
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("%d outputs, want %d: %v", len(got), len(want), err)
 	}
-	if len(outs) != 2 || outs[0].From != 1 || outs[0].Route != "" || outs[1].From != abi.NoInput || outs[1].Route != "alerts" ||
-		!same(outs[1].Event, in[0]) {
-		t.Fatalf("output round trip: %+v", outs)
+	for i, o := range got {
+		route := ""
+		if kinds[i] == abi.Patch {
+			route = "other"
+		} else if i == len(got)-1 {
+			route = "alerts"
+		}
+		if o.Kind != kinds[i] || o.Route != route || !same(&o.Event, &want[i]) {
+			t.Errorf("output %d: kind %d route %q %+v\nwant kind %d route %q %+v", i, o.Kind, o.Route, o.Event, kinds[i], route, want[i])
+		}
 	}
+	if !bytes.Equal(input(t, es), before) {
+		t.Error("reading the output changed the input events")
+	}
+}
 
-	w.Reset(true)
-	w.AddOutput(0, "", &in[0])
+func copyHTTP(h *event.HTTP) *event.HTTP {
+	if h == nil {
+		return nil
+	}
+	c := *h
+	return &c
+}
+
+// TestFail: a batch with status error gives the guest's message.
+func TestFail(t *testing.T) {
+	var w abi.Writer
+	w.Reset()
+	w.Keep(0, "")
 	w.Fail("bad config")
-	err := abi.ReadOutput(w.Bytes(), 1, func(*abi.Output) error { t.Fatal("an event of a failed batch"); return nil })
+	err := abi.ReadOutput(w.Bytes(), 1, nil, func(*abi.Output) error { t.Fatal("an event of a failed batch"); return nil })
 	if !errors.Is(err, abi.ErrGuest) || err.Error() != "guest error: bad config" {
 		t.Fatalf("err = %v", err)
 	}
 }
 
-// same compares events by their JSON encoding.
-func same(a, b event.Event) bool { return string(a.AppendJSON(nil)) == string(b.AppendJSON(nil)) }
-
 func TestMalformed(t *testing.T) {
-	var w abi.Writer
-	w.Reset(true)
-	e := event.Event{Raw: []byte("x")}
-	w.AddOutput(0, "", &e)
-	good := append([]byte(nil), w.Bytes()...)
+	es := events()
+	ev := func(i int) *event.Event { return &es[i] }
+	out := func(entries ...[]byte) []byte {
+		b := []byte{0, 0, 0, 0, byte(len(entries)), 0, 0, 0}
+		for _, e := range entries {
+			b = append(b, e...)
+		}
+		return b
+	}
+	u := func(vs ...uint32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	rec := (&event.Event{Raw: []byte("x")}).AppendRecord(nil)
 	for _, tc := range []struct {
-		name   string
-		b      []byte
-		inputs int
-		want   string
+		name string
+		b    []byte
+		want string
 	}{
-		{"empty", nil, 1, "status: truncated at byte 0"},
-		{"unknown status", []byte{7, 0, 0, 0}, 1, "unknown status 7"},
-		{"no count", good[:4], 1, "count: truncated"},
-		{"truncated", good[:len(good)-1], 1, "output 0: event: length"},
-		{"trailing", append(append([]byte(nil), good...), 0), 1, "1 bytes after the last event"},
-		{"from past inputs", good, 0, "output 0: from 0, but the batch has 0 events"},
-		{"bad record", badVersion(good), 1, "output 0: event: decode record: unknown version 9"},
+		{"empty", nil, "status: truncated at byte 0"},
+		{"unknown status", u(7), "unknown status 7"},
+		{"no count", u(0), "count: truncated"},
+		{"truncated", out(u(0, 0)), "output 0: kind: truncated"},
+		{"trailing", append(out(u(0, 0, 0)), 0), "1 bytes after the last event"},
+		{"from past inputs", out(u(5, 0, 0)), "output 0: from 5, but the batch has 5 events"},
+		{"keep of no input", out(u(abi.NoInput, 0, 0)), "output 0: from 4294967295"},
+		{"unknown kind", out(u(0, 0, 3)), "output 0: unknown kind 3"},
+		{"unknown slot", out(u(0, 0, 1, 1, abi.Slots, 0)), "output 0: unknown slot 20"},
+		{"patch past the end", out(u(0, 0, 1, 1, abi.SlotRaw, 5), []byte("abc")), "output 0: string: length 5 past the end"},
+		{"patch of absent HTTP", out(u(0, 0, 1, 1, abi.SlotHTTPPath, 0)), "output 0: slot 13: patches HTTP of an event without HTTP"},
+		{"patch of absent field", out(u(2, 0, 1, 1, abi.FieldSlot+4, 0)), "output 0: slot 65540: patches field 2 of an event with 2"},
+		{"bad record", out(u(0, 0, 2, uint32(len(rec))), append([]byte{9}, rec[1:]...)), "output 0: event: decode record: unknown version 9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := abi.ReadOutput(tc.b, tc.inputs, func(*abi.Output) error { return nil })
+			err := abi.ReadOutput(tc.b, len(es), ev, func(*abi.Output) error { return nil })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want …%s…", err, tc.want)
 			}
@@ -87,45 +189,69 @@ func TestMalformed(t *testing.T) {
 	}
 }
 
-// badVersion returns b, an output batch of one event, with its record's
-// version byte (after status, count, from, route length and length) 9.
-func badVersion(b []byte) []byte {
-	b = append([]byte(nil), b...)
-	b[20] = 9
-	return b
-}
-
 // FuzzReadOutput: whatever a guest returns, reading it gives events or an
-// error, never a panic or an event past the input.
+// error, never a panic, an event past the input, or a change to the
+// input events.
 func FuzzReadOutput(f *testing.F) {
+	es := events()
+	b := input(f, es)
+	var in abi.Input
+	_ = in.Reset(b)
 	var w abi.Writer
-	w.Reset(true)
-	e := event.Event{Raw: []byte("x"), Fields: []event.Field{{Name: "a", Value: "b"}}}
-	w.AddOutput(0, "r", &e)
-	w.AddOutput(abi.NoInput, "", &e)
-	f.Add(append([]byte(nil), w.Bytes()...), 1)
-	f.Add([]byte{1, 0, 0, 0, 'e'}, 0)
-	f.Fuzz(func(t *testing.T, b []byte, inputs int) {
-		inputs &= 0xff
-		_ = abi.ReadOutput(b, inputs, func(o *abi.Output) error {
-			if o.From != abi.NoInput && int(o.From) >= inputs {
-				t.Fatalf("from %d of %d inputs", o.From, inputs)
+	w.Reset()
+	for i := range in.Len() {
+		var e event.Event
+		_ = in.Event(i, &e)
+		e.Host = "changed"
+		w.Emit(&in, uint32(i), "r", &e)
+		w.Keep(uint32(i), "")
+	}
+	w.Record(abi.NoInput, "", &es[2])
+	f.Add(bytes.Clone(w.Bytes()))
+	f.Add([]byte{1, 0, 0, 0, 'e'})
+	before := input(f, es)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = abi.ReadOutput(b, len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+			if o.From != abi.NoInput && int(o.From) >= len(es) {
+				t.Fatalf("from %d of %d inputs", o.From, len(es))
 			}
 			return nil
 		})
-		_ = abi.ReadInput(b, func(int, *event.Event) error { return nil })
+		if !bytes.Equal(input(t, es), before) {
+			t.Fatal("the input events changed")
+		}
 	})
 }
 
-// ABI version 1 carries record version 2 (docs/wasm.md): guests read it.
-// A new record version needs a new ABI version, which this test is here
-// to remind of.
+// FuzzInput: a guest reading any bytes as an input batch gets events or
+// an error, never a panic.
+func FuzzInput(f *testing.F) {
+	f.Add(input(f, events()))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var in abi.Input
+		if in.Reset(b) != nil {
+			return
+		}
+		var w abi.Writer
+		w.Reset()
+		for i := range in.Len() {
+			var e event.Event
+			if in.Event(i, &e) == nil {
+				w.Emit(&in, uint32(i), "", &e)
+			}
+		}
+	})
+}
+
+// A Record carries record version 2 (docs/wasm.md): guests read it. A
+// new record version needs a new ABI version, which this test is here to
+// remind of.
 func TestRecordVersion(t *testing.T) {
 	var w abi.Writer
-	w.Reset(false)
-	w.AddInput(&event.Event{Raw: []byte("x")})
-	b := w.Bytes() // count, length, then the record
-	if len(b) < 9 || b[8] != 2 {
-		t.Fatalf("input batch %x: want record version 2; a new record version needs ABI version %d", b, abi.Version+1)
+	w.Reset()
+	w.Record(abi.NoInput, "", &event.Event{Raw: []byte("x")})
+	b := w.Bytes() // status, count, from, route length, kind, length, then the record
+	if len(b) < 25 || b[24] != 2 {
+		t.Fatalf("output batch %x: want record version 2; a new record version needs ABI version %d", b, abi.Version+1)
 	}
 }

@@ -4,21 +4,22 @@ package guest
 
 import "unsafe"
 
-// in is the buffer the host writes into: the result of the last alloc.
+// in is the buffer the host writes into: the result of the last alloc,
+// reused until the host asks for a larger one.
 var in []byte
 
 // keep holds the result of init until the next call, for the host to read.
 var keep []byte
 
-//go:wasmexport sluice_abi_v1
-func abiV1() {}
+//go:wasmexport sluice_abi_v2
+func abiV2() {}
 
 //go:wasmexport sluice_alloc
 func alloc(size uint32) uint32 {
 	if uint32(cap(in)) < size {
 		in = make([]byte, size)
 	}
-	in = in[:size]
+	in = in[:cap(in)]
 	return ptr(in)
 }
 

@@ -18,7 +18,7 @@
 //
 //	func main() {}
 //
-// The package exports the functions of ABI version 1 (docs/wasm.md) when
+// The package exports the functions of ABI version 2 (docs/wasm.md) when
 // built for wasip1; elsewhere it builds without them, so that a guest's
 // logic can be tested with go test.
 package guest
@@ -34,7 +34,9 @@ import (
 // event itself, a changed copy, several events, or none to drop it) with
 // out. An error fails the whole batch, which the host sends to its dead
 // letter with the error as reason. e and the memory it shares are valid
-// only during the call: emit copies what it needs.
+// only during the call; its strings and Raw are views into the batch the
+// host wrote: change them by assigning new values, never by writing into
+// Raw's bytes.
 type Func func(e *event.Event, out *Out) error
 
 var (
@@ -55,35 +57,49 @@ func Init(f func(config []byte) error) { config = f }
 // Out collects the output of a batch.
 type Out struct {
 	w    abi.Writer
+	in   abi.Input
 	from uint32
 }
 
 // Emit sends e on down the handler's route, in place of the event being
-// handled (whose key, topic and attributes it keeps).
-func (o *Out) Emit(e *event.Event) { o.w.AddOutput(o.from, "", e) }
+// handled (whose key, topic and attributes it keeps). What the host
+// already has is not sent back: the event handled, emitted unchanged,
+// costs a few bytes; with only strings changed, those strings; anything
+// else, the whole event.
+func (o *Out) Emit(e *event.Event) { o.w.Emit(&o.in, o.from, "", e) }
 
 // EmitTo sends e to the destinations of the named route instead, without
 // running that route's handlers. The route must be listed in the
 // handler's "emit" field, or the host fails the batch.
-func (o *Out) EmitTo(route string, e *event.Event) { o.w.AddOutput(o.from, route, e) }
+func (o *Out) EmitTo(route string, e *event.Event) { o.w.Emit(&o.in, o.from, route, e) }
 
 // Process runs the registered handler over input batch in and returns the
 // output batch, valid until the next call. The exported handle function
-// calls it; tests may too.
+// calls it; tests may too. It reuses its buffers from call to call.
 func Process(in []byte) []byte {
 	out := &theOut
-	out.w.Reset(true)
+	out.w.Reset()
 	if handle == nil {
 		out.w.Fail("guest: no handler registered (call guest.Handle in an init function)")
 		return out.w.Bytes()
 	}
-	err := abi.ReadInput(in, func(i int, e *event.Event) error {
-		out.from = uint32(i)
-		return handle(e, out)
-	})
-	if err != nil {
+	if err := out.in.Reset(in); err != nil {
 		out.w.Fail(err.Error())
+		return out.w.Bytes()
 	}
+	e := &theEvent
+	for i := range out.in.Len() {
+		err := out.in.Event(i, e)
+		if err == nil {
+			out.from = uint32(i)
+			err = handle(e, out)
+		}
+		if err != nil {
+			out.w.Fail(err.Error())
+			break
+		}
+	}
+	*e = event.Event{} // holds no view into the batch once it is gone
 	return out.w.Bytes()
 }
 
@@ -96,4 +112,7 @@ func Configure(cfg []byte) string {
 	return ""
 }
 
-var theOut Out
+var (
+	theOut   Out
+	theEvent event.Event
+)

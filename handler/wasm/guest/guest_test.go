@@ -2,6 +2,7 @@ package guest_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,23 +43,24 @@ func TestProcess(t *testing.T) {
 		t.Errorf("Configure = %q", msg)
 	}
 
-	batch := func(lines ...string) []byte {
-		var w abi.Writer
-		w.Reset(false)
-		for _, l := range lines {
-			w.AddInput(&event.Event{Raw: []byte(l)})
-		}
-		return w.Bytes()
+	in := []event.Event{{Raw: []byte("a")}, {Raw: []byte("drop")}, {Raw: []byte("alert")}, {Raw: []byte("fail")}}
+	batch := func(n int) []byte {
+		ev := func(i int) *event.Event { return &in[i] }
+		b := make([]byte, abi.InputSize(n, ev))
+		abi.PutInput(b, n, ev)
+		return b
 	}
 	var got []string
-	err := abi.ReadOutput(guest.Process(batch("a", "drop", "alert")), 3, func(o *abi.Output) error {
-		got = append(got, string(o.Event.Raw)+"@"+o.Route+string(rune('0'+o.From)))
+	err := abi.ReadOutput(guest.Process(batch(3)), 3, func(i int) *event.Event { return &in[i] }, func(o *abi.Output) error {
+		got = append(got, fmt.Sprintf("%s@%s%d/%d", o.Event.Raw, o.Route, o.From, o.Kind))
 		return nil
 	})
-	if err != nil || strings.Join(got, " ") != "a@0 alert@2 ALERT@alerts2" {
+	// The unchanged event is kept (kind 0); the new one differs from its
+	// input only in Raw: a patch (1).
+	if err != nil || strings.Join(got, " ") != "a@0/0 alert@2/0 ALERT@alerts2/1" {
 		t.Errorf("got %q, %v", got, err)
 	}
-	err = abi.ReadOutput(guest.Process(batch("a", "fail")), 2, func(*abi.Output) error { return nil })
+	err = abi.ReadOutput(guest.Process(batch(4)), 4, nil, func(*abi.Output) error { return nil })
 	if !errors.Is(err, abi.ErrGuest) || !strings.Contains(err.Error(), "cannot handle fail") {
 		t.Errorf("err = %v", err)
 	}

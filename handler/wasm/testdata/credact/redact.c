@@ -1,12 +1,14 @@
-// redact.c is examples/wasm/redact written in C against ABI version 1, for
+// redact.c is examples/wasm/redact written in C against ABI version 2, for
 // the benchmarks: how much of a Go guest's cost is the Go code's, and
 // what a compiler that emits plain WebAssembly costs instead. It replaces
 // every run of 12 or more ASCII digits with "[redacted]" in every string
-// of an event but HTTP.Query, as package redaction does, and drops events
-// whose raw line or syslog message contains "DEBUG". Build it with
+// of an event but HTTP.Query, with the algorithm of package redaction, and
+// drops events whose raw line or syslog message contains "DEBUG". It
+// reads each string where the host's view points and returns each event
+// kept as Keep, or as a Patch of the strings it changed. Build it with
 //
 //	clang --target=wasm32 -O2 -nostdlib -mbulk-memory -Wl,--no-entry \
-//	  -Wl,--export=sluice_abi_v1 -Wl,--export=sluice_alloc \
+//	  -Wl,--export=sluice_abi_v2 -Wl,--export=sluice_alloc \
 //	  -Wl,--export=sluice_init -Wl,--export=sluice_handle -o redact.wasm redact.c
 //
 // (the benchmark does, when clang and wasm-ld are installed).
@@ -18,6 +20,16 @@ typedef unsigned long long u64;
 #define MIN_DIGITS 12
 static const u8 mask[] = "[redacted]";
 #define MASK_LEN 10
+
+// The view of an event (docs/wasm.md).
+#define VIEW_SIZE 240
+#define SLOTS 20
+#define SLOT_RAW 4
+#define SLOT_MESSAGE 11
+#define SLOT_HTTP_QUERY 14
+#define VIEW_FIELD_TABLE 160
+#define VIEW_FIELD_COUNT 164
+#define FIELD_SLOT 0x10000
 
 static u8 *in_buf, *out_buf;
 static u32 in_cap, out_cap;
@@ -31,8 +43,9 @@ static u8 *grow(u32 n, u32 *cap) {
 	return (u8 *)(old * 65536);
 }
 
-void sluice_abi_v1(void) {}
+void sluice_abi_v2(void) {}
 
+// sluice_alloc keeps its buffer until it is asked for a larger one.
 u8 *sluice_alloc(u32 size) {
 	if (size > in_cap) in_buf = grow(size, &in_cap);
 	return in_buf;
@@ -42,49 +55,26 @@ u64 sluice_init(u8 *p, u32 n) { return 0; }
 
 static u32 le32(const u8 *p) { return p[0] | p[1] << 8 | p[2] << 16 | (u32)p[3] << 24; }
 
-static void put32(u8 *p, u32 v) {
+static u8 *put32(u8 *p, u32 v) {
 	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
-}
-
-// A record is read from r and written to w; bad marks malformed input.
-struct rw {
-	const u8 *r, *end;
-	u8 *w;
-	int bad;
-};
-
-static void copy_varint(struct rw *s) {
-	do {
-		if (s->r >= s->end) { s->bad = 1; return; }
-		*s->w++ = *s->r;
-	} while (*s->r++ & 0x80);
-}
-
-static u8 copy_byte(struct rw *s) {
-	if (s->r >= s->end) { s->bad = 1; return 0; }
-	return *s->w++ = *s->r++;
-}
-
-static u32 get_len(struct rw *s) {
-	u32 v = 0, shift = 0;
-	for (;;) {
-		if (s->r >= s->end || shift > 28) { s->bad = 1; return 0; }
-		u8 c = *s->r++;
-		v |= (u32)(c & 0x7f) << shift;
-		if (!(c & 0x80)) break;
-		shift += 7;
-	}
-	if (v > (u32)(s->end - s->r)) { s->bad = 1; return 0; }
-	return v;
-}
-
-static u8 *put_len(u8 *w, u32 v) {
-	while (v >= 0x80) { *w++ = v | 0x80; v >>= 7; }
-	*w++ = v;
-	return w;
+	return p + 4;
 }
 
 static int is_digit(u8 c) { return c >= '0' && c <= '9'; }
+
+// first returns the index of the first run of MIN_DIGITS digits in p, or
+// n: as package redaction does, it looks at every MIN_DIGITS-th byte.
+static u32 first(const u8 *p, u32 n) {
+	for (u32 i = MIN_DIGITS - 1; i < n; i += MIN_DIGITS) {
+		if (!is_digit(p[i])) continue;
+		u32 start = i, end = i + 1;
+		while (start > 0 && is_digit(p[start - 1])) start--;
+		while (end < n && is_digit(p[end])) end++;
+		if (end - start >= MIN_DIGITS) return start;
+		i = end;
+	}
+	return n;
+}
 
 static int contains_debug(const u8 *p, u32 n) {
 	for (u32 i = 0; i + 5 <= n; i++)
@@ -92,95 +82,44 @@ static int contains_debug(const u8 *p, u32 n) {
 	return 0;
 }
 
-// copy_str copies a string, redacted unless raw; it returns the string
-// read, for the DEBUG check.
-static const u8 *copy_str(struct rw *s, int raw, u32 *len) {
-	u32 n = get_len(s);
-	const u8 *src = s->r;
+struct batch {
+	const u8 *p;
+	u32 n;
+	int bad;
+};
+
+// str returns the string whose offset and length are at v, or 0 with
+// bad set if it lies outside the batch.
+static const u8 *str(struct batch *b, const u8 *v, u32 *len) {
+	u32 off = le32(v), n = le32(v + 4);
 	*len = n;
-	if (s->bad) return src;
-	s->r += n;
-	u32 first = n, run = 0;
-	if (!raw) {
-		for (u32 i = 0; i < n; i++) {
-			run = is_digit(src[i]) ? run + 1 : 0;
-			if (run == MIN_DIGITS) { first = i + 1 - MIN_DIGITS; break; }
-		}
-	}
-	if (first == n) { // unchanged
-		s->w = put_len(s->w, n);
-		__builtin_memcpy(s->w, src, n);
-		s->w += n;
-		return src;
-	}
-	// The redacted string is no longer than n: write it after room for
-	// the longest length, then move it next to its length.
-	u8 *d = s->w + 5, *o = d;
-	__builtin_memcpy(o, src, first);
-	o += first;
-	for (u32 i = first; i < n;) {
-		u32 j = i;
-		while (j < n && is_digit(src[j])) j++;
-		if (j - i >= MIN_DIGITS) {
-			__builtin_memcpy(o, mask, MASK_LEN);
-			o += MASK_LEN;
-		} else {
-			__builtin_memcpy(o, src + i, j - i);
-			o += j - i;
-		}
-		u32 k = j;
-		while (k < n && !is_digit(src[k])) k++;
-		__builtin_memcpy(o, src + j, k - j);
-		o += k - j;
-		i = k;
-	}
-	u32 m = o - d;
-	s->w = put_len(s->w, m);
-	__builtin_memmove(s->w, d, m);
-	s->w += m;
-	return src;
+	if (off > b->n || n > b->n - off) { b->bad = 1; *len = 0; return 0; }
+	return b->p + off;
 }
 
-static void copy_time(struct rw *s) {
-	if (copy_byte(s) == 1) {
-		copy_varint(s);
-		copy_varint(s);
+// item writes a patch of slot with s redacted, if it has a long run of
+// digits, and returns where the output goes on.
+static u8 *item(u8 *w, u32 slot, const u8 *s, u32 n, u32 *items) {
+	u32 start = first(s, n);
+	if (start == n) return w;
+	u8 *len = w + 4, *o = w + 8;
+	put32(w, slot);
+	while (start < n) {
+		u32 end = start + MIN_DIGITS;
+		while (end < n && is_digit(s[end])) end++;
+		__builtin_memcpy(o, s, start);
+		o += start;
+		__builtin_memcpy(o, mask, MASK_LEN);
+		o += MASK_LEN;
+		s += end;
+		n -= end;
+		start = first(s, n);
 	}
-}
-
-// record copies one record, redacted, and reports whether to keep it.
-static int record(struct rw *s) {
-	u32 n, rawLen = 0, msgLen = 0;
-	const u8 *raw = 0, *msg = 0;
-	u8 version = copy_byte(s);
-	copy_time(s);
-	copy_time(s);
-	for (int i = 0; i < 4; i++) copy_str(s, 0, &n); // Source, SourceType, Host, ContentType
-	raw = copy_str(s, 0, &rawLen);
-	copy_varint(s); // Flags
-	copy_str(s, 0, &n); // File.Path
-	copy_varint(s); // File.Offset
-	u8 sys = copy_byte(s);
-	if (sys == 1 || sys == 2) {
-		copy_byte(s); copy_byte(s); copy_byte(s);
-		for (int i = 0; i < 5; i++) copy_str(s, 0, &n);
-		msg = copy_str(s, 0, &msgLen);
-	}
-	if (copy_byte(s) == 1) { // HTTP
-		for (int i = 0; i < 3; i++) copy_str(s, 0, &n);
-		copy_varint(s); copy_varint(s);
-		copy_str(s, 0, &n); copy_str(s, 0, &n);
-		for (int i = 0; i < 8; i++) copy_byte(s);
-		copy_str(s, 0, &n); copy_str(s, 0, &n);
-	}
-	u32 fields = 0, shift = 0;
-	const u8 *f = s->r;
-	copy_varint(s);
-	for (; f < s->r; f++, shift += 7) fields |= (u32)(*f & 0x7f) << shift;
-	for (u32 i = 0; i < 2 * fields && !s->bad; i++) copy_str(s, 0, &n);
-	if (version >= 2) copy_str(s, 1, &n); // HTTP.Query, as it is
-	if (s->bad || s->r != s->end) { s->bad = 1; return 0; }
-	return !contains_debug(raw, rawLen) && !(msg && contains_debug(msg, msgLen));
+	__builtin_memcpy(o, s, n);
+	o += n;
+	put32(len, o - (len + 4));
+	(*items)++;
+	return o;
 }
 
 static u64 result(u8 *p, u32 n) { return (u64)(u32)p << 32 | n; }
@@ -193,31 +132,46 @@ static u64 fail(const char *why) {
 }
 
 u64 sluice_handle(u8 *p, u32 n) {
-	u32 need = n + 8 * (n / 5) + 256; // an event takes 5 bytes or more, and gets 8 more of framing
+	// Per event at most 16 bytes of framing and, per string, 8 and no
+	// more bytes than it has: the input's 240-byte view and 16 bytes per
+	// field bound that.
+	u32 need = 2 * n + 256;
 	if (need > out_cap) out_buf = grow(need, &out_cap);
 	if (n < 4) return fail("short batch");
 	u32 count = le32(p), kept = 0;
-	const u8 *r = p + 4, *end = p + n;
+	if (count > (n - 4) / VIEW_SIZE) return fail("views past the end of the batch");
+	struct batch b = {p, n, 0};
 	u8 *w = out_buf + 8;
 	for (u32 i = 0; i < count; i++) {
-		if (end - r < 4) return fail("truncated batch");
-		u32 len = le32(r);
-		r += 4;
-		if (len > (u32)(end - r)) return fail("record past the end");
-		u8 *start = w;
-		put32(w, i);
-		put32(w + 4, 0);
-		struct rw s = {r, r + len, w + 12, 0};
-		int keep = record(&s);
-		if (s.bad) return fail("malformed record");
-		r += len;
-		if (keep) {
-			put32(w + 8, s.w - (w + 12));
-			w = s.w;
-			kept++;
-		} else {
-			w = start;
+		const u8 *v = p + 4 + i * VIEW_SIZE;
+		u32 rawLen, msgLen;
+		const u8 *raw = str(&b, v + 8 * SLOT_RAW, &rawLen), *msg = str(&b, v + 8 * SLOT_MESSAGE, &msgLen);
+		if (b.bad) return fail("a string past the end of the batch");
+		if (contains_debug(raw, rawLen) || contains_debug(msg, msgLen)) continue;
+		u8 *kind = put32(put32(w, i), 0); // from, no route
+		u8 *cnt = kind + 4, *o = cnt + 4;
+		u32 items = 0, len;
+		for (u32 slot = 0; slot < SLOTS; slot++) {
+			if (slot == SLOT_HTTP_QUERY) continue;
+			const u8 *s = str(&b, v + 8 * slot, &len);
+			o = item(o, slot, s, len, &items);
 		}
+		u32 nf = le32(v + VIEW_FIELD_COUNT), table = le32(v + VIEW_FIELD_TABLE);
+		if (nf > 0 && (table > n || nf > (n - table) / 16)) return fail("a field table past the end of the batch");
+		for (u32 j = 0; j < 2 * nf; j++) {
+			const u8 *s = str(&b, p + table + 8 * j, &len);
+			o = item(o, FIELD_SLOT + j, s, len, &items);
+		}
+		if (b.bad) return fail("a string past the end of the batch");
+		if (items == 0) {
+			put32(kind, 0); // Keep
+			w = cnt;
+		} else {
+			put32(kind, 1); // Patch
+			put32(cnt, items);
+			w = o;
+		}
+		kept++;
 	}
 	put32(out_buf, 0);
 	put32(out_buf + 4, kept);

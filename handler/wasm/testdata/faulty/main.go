@@ -1,6 +1,6 @@
 //go:build wasip1
 
-// Command faulty is a test guest written against ABI version 1 without the
+// Command faulty is a test guest written against ABI version 2 without the
 // SDK. The raw line of a batch's first event says what it does:
 //
 //	panic      panics (the Go runtime exits with code 2)
@@ -9,8 +9,9 @@
 //	outside    returns a batch that lies outside memory
 //	error      returns status error "you asked for it"
 //	grow       allocates until memory runs out
-//	route:NAME emits each event to route NAME
-//	anything else: returns each event with "!" appended to its raw line
+//	route:NAME emits each event unchanged to route NAME
+//	record     returns each event with "!" appended to its raw line, whole
+//	anything else: the same, as a patch
 //
 // A config of "fail" makes init fail.
 package main
@@ -25,11 +26,12 @@ import (
 var (
 	in, keep []byte
 	w        abi.Writer
+	input    abi.Input
 	hog      [][]byte
 )
 
-//go:wasmexport sluice_abi_v1
-func abiV1() {}
+//go:wasmexport sluice_abi_v2
+func abiV2() {}
 
 //go:wasmexport sluice_alloc
 func alloc(size uint32) uint32 {
@@ -50,9 +52,14 @@ func initGuest(p, n uint32) uint64 {
 
 //go:wasmexport sluice_handle
 func handle(p, n uint32) uint64 {
-	w.Reset(true)
+	w.Reset()
 	first := ""
-	err := abi.ReadInput(in[:n], func(i int, e *event.Event) error {
+	err := input.Reset(in[:n])
+	var e event.Event
+	for i := 0; err == nil && i < input.Len(); i++ {
+		if err = input.Event(i, &e); err != nil {
+			break
+		}
 		if i == 0 {
 			first = string(e.Raw)
 		}
@@ -67,14 +74,15 @@ func handle(p, n uint32) uint64 {
 				hog = append(hog, make([]byte, 1<<20))
 			}
 		case len(first) > 6 && first[:6] == "route:":
-			w.AddOutput(uint32(i), first[6:], e)
+			w.Keep(uint32(i), first[6:])
+		case first == "record":
+			e.Raw = append(append([]byte(nil), e.Raw...), '!')
+			w.Record(uint32(i), "", &e)
 		default:
-			c := *e
-			c.Raw = append(append([]byte(nil), e.Raw...), '!')
-			w.AddOutput(uint32(i), "", &c)
+			e.Raw = append(append([]byte(nil), e.Raw...), '!')
+			w.Emit(&input, uint32(i), "", &e)
 		}
-		return nil
-	})
+	}
 	switch {
 	case err != nil:
 		w.Fail(err.Error())
