@@ -71,7 +71,7 @@ type Source struct {
 	loc    *time.Location
 	log    *slog.Logger
 	count  Counters
-	q      *handoff.Queue[event.Event]
+	q      *handoff.Queue[frame]
 
 	mu    sync.Mutex
 	addrs []net.Addr // bound addresses, once Run has started
@@ -87,7 +87,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 	}
 	loc, _ := time.LoadLocation(c.Timezone)
 	s := &Source{cfg: c, name: name, loc: loc, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		q: handoff.New[event.Event](queueEvents), ready: make(chan struct{}),
+		q: handoff.New[frame](queueEvents), ready: make(chan struct{}),
 		format: map[string]parse.Format{"auto": parse.Auto, "rfc5424": parse.RFC5424, "rfc3164": parse.RFC3164}[c.Format]}
 	for _, o := range opts {
 		o(s)
@@ -112,17 +112,25 @@ func (s *Source) Addrs(ctx context.Context) ([]net.Addr, error) {
 // Recv returns the next received message as an event. After Run has
 // returned, it returns what is left, then io.EOF. The ack does nothing.
 func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
-	m, ack, err := s.q.Recv(ctx)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = fmt.Errorf("syslog: %w", err)
+	var m [1]sluice.Message[event.Event]
+	var acks [1]func()
+	if _, err := s.RecvBatch(ctx, m[:], acks[:]); err != nil {
+		return m[0], nil, err
 	}
-	return m, ack, err
+	return m[0], acks[0], nil
 }
 
 // RecvBatch is Recv for up to len(msgs) events at once (a
 // [sluice.BatchSource]); the acks do nothing.
 func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
-	n, err := s.q.RecvBatch(ctx, msgs, acks)
+	n := 0
+	_, err := s.q.Take(ctx, len(msgs), func(fs []frame) {
+		for i := range fs {
+			s.event(&msgs[n], &fs[i])
+			acks[n] = sluice.Noop
+			n++
+		}
+	})
 	if err != nil && !errors.Is(err, io.EOF) {
 		err = fmt.Errorf("syslog: %w", err)
 	}
@@ -229,32 +237,47 @@ func (s *Source) listenStream(ctx context.Context, network string) (net.Listener
 	return tls.NewListener(ln, tc), nil
 }
 
-// maxPending is how many events a reading goroutine collects before it
+// maxPending is how many frames a reading goroutine collects before it
 // queues them in one call.
 const maxPending = 64
 
-// queueEvents is how many events wait between the reading goroutines and
+// queueEvents is how many frames wait between the reading goroutines and
 // Recv, in batches of one read each. When it is full, reading stops: TCP
 // senders are pushed back, datagrams wait in the socket's buffer.
 const queueEvents = 4096
 
-// pending collects the events of one read, to queue them in one batch.
-type pending struct {
-	s *Source
-	b *handoff.Batch[event.Event]
+// frame is what a reading goroutine queues for one message: what the
+// event is built from, parsed, but not the event itself. An event is 360
+// bytes with its message, mostly fields a syslog event never sets; a
+// frame is about half that, and what it lacks is set by Recv. So the
+// queue holds half the memory, and Recv copies half as much into the
+// caller's slice.
+type frame struct {
+	raw    []byte // the message: arena memory, or a frame the reader keeps
+	host   string
+	at     time.Time // receipt
+	time   time.Time // parsed timestamp
+	syslog event.Syslog
+	flags  event.Flags
 }
 
-// add adds the event for frame, copied into a; a nil a means that frame
-// is never written again, and the event keeps it. It queues the batch when
+// pending collects the frames of one read, to queue them in one batch.
+type pending struct {
+	s *Source
+	b *handoff.Batch[frame]
+}
+
+// add adds the frame for msg, copied into a; a nil a means that msg is
+// never written again, and the event keeps it. It queues the batch when
 // it is full, and returns false when ctx is done.
-func (p *pending) add(ctx context.Context, a *arena, frame []byte, host string, truncated bool, now time.Time) bool {
+func (p *pending) add(ctx context.Context, a *arena, msg []byte, host string, truncated bool, now time.Time) bool {
 	if p.b == nil {
 		p.b = p.s.q.Get()
 	}
-	// The event is built in place: a 390-byte message is not copied.
-	p.b.Msgs = append(p.b.Msgs, sluice.Message[event.Event]{})
-	p.s.event(&p.b.Msgs[len(p.b.Msgs)-1].Value, a, frame, host, truncated, now)
-	if len(p.b.Msgs) >= maxPending {
+	// Built in place: a frame is not copied.
+	p.b.Items = append(p.b.Items, frame{})
+	p.s.parse(&p.b.Items[len(p.b.Items)-1], a, msg, host, truncated, now)
+	if len(p.b.Items) >= maxPending {
 		return p.flush(ctx)
 	}
 	return true
@@ -270,18 +293,18 @@ func (p *pending) flush(ctx context.Context) bool {
 	return p.s.q.Put(ctx, b) == nil
 }
 
-// event parses frame into ev, a zero Event, keeping a copy of frame in
-// arena memory that the event owns from now on (or frame itself if a is
-// nil). It sets the fields one by one: ev is in a batch on the heap, and
-// assigning a whole Event would copy it there.
-func (s *Source) event(ev *event.Event, a *arena, frame []byte, host string, truncated bool, now time.Time) {
-	raw := frame
+// parse parses msg into f, a zero frame, keeping a copy of msg in arena
+// memory that the event owns from now on (or msg itself if a is nil). It
+// runs in the reading goroutine, so that parsing is done beside the
+// processor's work rather than in it.
+func (s *Source) parse(f *frame, a *arena, msg []byte, host string, truncated bool, now time.Time) {
+	raw := msg
 	if a != nil {
-		raw = a.copy(frame)
+		raw = a.copy(msg)
 	}
-	ev.ReceivedAt, ev.Source, ev.SourceType, ev.Host, ev.ContentType, ev.Raw = now, s.name, "syslog", host, s.cfg.ContentType, raw
+	f.raw, f.host, f.at = raw, host, now
 	if truncated {
-		ev.Flags |= event.Truncated
+		f.flags |= event.Truncated
 		s.count.Error("oversized")
 	}
 	if s.cfg.Format == "none" {
@@ -289,18 +312,28 @@ func (s *Source) event(ev *event.Event, a *arena, frame []byte, host string, tru
 	}
 	m, err := parse.Parse(raw, s.format, now, s.loc)
 	if err != nil {
-		ev.Flags |= event.ParseError
+		f.flags |= event.ParseError
 		s.count.ParseFailed(1)
 		return
 	}
-	ev.Time = m.Timestamp
-	if ev.Time.IsZero() {
-		ev.Flags |= event.NoTime
+	f.time = m.Timestamp
+	if f.time.IsZero() {
+		f.flags |= event.NoTime
 	}
-	sl := &ev.Syslog
+	sl := &f.syslog
 	sl.Present, sl.Facility, sl.Severity, sl.Version = true, m.Facility, m.Severity, m.Version
 	sl.Hostname, sl.AppName, sl.ProcID, sl.MsgID = str(m.Hostname), str(m.AppName), str(m.ProcID), str(m.MsgID)
 	sl.StructuredData, sl.Message = str(m.StructuredData), str(m.Msg)
+}
+
+// event sets *m, in the caller's slice, to the message of f: cleared,
+// then set field by field (assigning a whole Message would build it
+// apart and copy it).
+func (s *Source) event(m *sluice.Message[event.Event], f *frame) {
+	*m = sluice.Message[event.Event]{}
+	ev := &m.Value
+	ev.Time, ev.ReceivedAt, ev.Source, ev.SourceType, ev.Host, ev.ContentType = f.time, f.at, s.name, "syslog", f.host, s.cfg.ContentType
+	ev.Raw, ev.Flags, ev.Syslog = f.raw, f.flags, f.syslog
 }
 
 var (

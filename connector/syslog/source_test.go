@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -28,7 +29,7 @@ import (
 )
 
 // start runs a source and returns it with its bound addresses.
-func start(t *testing.T, c syslog.Config, opts ...syslog.Option) (*syslog.Source, []net.Addr) {
+func start(t testing.TB, c syslog.Config, opts ...syslog.Option) (*syslog.Source, []net.Addr) {
 	t.Helper()
 	s, err := syslog.New(c, "test", opts...)
 	if err != nil {
@@ -276,6 +277,55 @@ func TestFormatNone(t *testing.T) {
 		if string(ev.Raw) != want || ev.Syslog.Present || ev.Flags != 0 || !ev.Time.IsZero() || ev.ReceivedAt.IsZero() {
 			t.Errorf("event %+v, want raw %q and nothing parsed", ev, want)
 		}
+	}
+}
+
+// RecvBatch builds each event in the caller's slice, which a processor
+// reuses: whatever an earlier message left there (a handler's fields,
+// attributes, another source's parts) must not show through.
+func TestRecvBatchOverwritesReusedMessages(t *testing.T) {
+	for _, format := range []string{"auto", "none"} {
+		t.Run(format, func(t *testing.T) {
+			s, addrs := start(t, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp", Format: format})
+			c, err := net.Dial("tcp", addrs[0].String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			line := "<13>1 2026-12-06T10:00:00Z h app - - - hello"
+			fmt.Fprintf(c, "%s\n", line)
+			stale := sluice.Message[event.Event]{
+				Value: event.Event{Time: time.Unix(1, 0), Source: "old", Raw: []byte("old"), Flags: event.ParseError,
+					File: event.File{Path: "/old", Offset: 7}, HTTP: &event.HTTP{}, Fields: []event.Field{{Name: "old", Value: "x"}},
+					Syslog: event.Syslog{Present: true, Hostname: "old", Message: "old"}},
+				Attributes: sluice.AttributesOf(sluice.Attr{Key: "old", Value: "x"}),
+			}
+			msgs := []sluice.Message[event.Event]{stale, stale}
+			acks := make([]func(), len(msgs))
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			n, err := s.RecvBatch(ctx, msgs, acks)
+			if err != nil || n != 1 {
+				t.Fatalf("RecvBatch = %d, %v; want 1 event", n, err)
+			}
+			ev := msgs[0].Value
+			if string(ev.Raw) != line || ev.Source != "test" || ev.SourceType != "syslog" || ev.ReceivedAt.IsZero() || ev.Flags != 0 {
+				t.Errorf("event %+v, want %q from source test, unflagged", ev, line)
+			}
+			if ev.File != (event.File{}) || ev.HTTP != nil || ev.Fields != nil || msgs[0].Attributes.Len() != 0 {
+				t.Errorf("stale parts left in the message: %+v", msgs[0])
+			}
+			if parsed := format == "auto"; ev.Syslog.Present != parsed || (ev.Syslog.Message == "hello") != parsed ||
+				ev.Time.Equal(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)) != parsed {
+				t.Errorf("format %s: syslog %+v, time %v", format, ev.Syslog, ev.Time)
+			}
+			if acks[0] == nil {
+				t.Error("nil ack")
+			}
+			if !reflect.DeepEqual(msgs[1], stale) {
+				t.Error("RecvBatch wrote past the events it returned")
+			}
+		})
 	}
 }
 

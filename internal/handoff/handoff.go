@@ -1,9 +1,13 @@
-// Package handoff passes messages from a source's reading goroutines to its
+// Package handoff passes items from a source's reading goroutines to its
 // Recv and RecvBatch callers in whole batches: a reader fills a [Batch]
-// and hands it over in one channel operation, and each message is copied
-// once, into the receiver's slice. It is for sources whose messages need no
-// ack (the receivers get [sluice.Noop]); a source that acks per message
-// uses the memory package's queue.
+// and hands it over in one channel operation, and each item is copied
+// once, into the receiver's slice (or read in place by [Queue.Take]). It
+// is for sources whose messages need no ack (the receivers get
+// [sluice.Noop]); a source that acks per message uses the memory
+// package's queue. The items need not be the messages the source
+// returns: a source may queue less than a whole message (what its
+// readers produced) and build each message from it in Take, so that
+// less is copied from batch to batch.
 package handoff
 
 import (
@@ -16,10 +20,10 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// Batch is what a reader fills: messages in order.
+// Batch is what a reader fills: items in order.
 type Batch[T any] struct {
-	Msgs []sluice.Message[T]
-	off  int // the next message to receive
+	Items []T
+	off   int // the next item to receive
 }
 
 // freeBatches is how many emptied batches a queue keeps for Get.
@@ -51,7 +55,7 @@ func New[T any](limit int) *Queue[T] {
 		free: make(chan *Batch[T], freeBatches), lock: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// Get returns an empty batch: one emptied earlier, or a new one (its Msgs
+// Get returns an empty batch: one emptied earlier, or a new one (its Items
 // grow as appended to, so that a queue of small batches stays small).
 func (q *Queue[T]) Get() *Batch[T] {
 	select {
@@ -66,7 +70,7 @@ func (q *Queue[T]) Get() *Batch[T] {
 // the queue from then on. An empty b is kept for reuse. It returns ctx's
 // error if ctx is done first, or [sluice.ErrClosed] after Close.
 func (q *Queue[T]) Put(ctx context.Context, b *Batch[T]) error {
-	k := int64(len(b.Msgs))
+	k := int64(len(b.Items))
 	if k == 0 {
 		q.recycle(b)
 		return nil
@@ -118,32 +122,42 @@ func (q *Queue[T]) reserve(k int64) bool {
 // Close is idempotent.
 func (q *Queue[T]) Close() { q.once.Do(func() { close(q.done) }) }
 
-// Recv returns the oldest message. Its ack is [sluice.Noop].
+// Recv returns the oldest item as a message. Its ack is [sluice.Noop].
 func (q *Queue[T]) Recv(ctx context.Context) (sluice.Message[T], func(), error) {
-	var m [1]sluice.Message[T]
-	if _, err := q.recv(ctx, m[:]); err != nil {
-		return m[0], nil, err
+	var m sluice.Message[T]
+	if _, err := q.Take(ctx, 1, func(items []T) { m.Value = items[0] }); err != nil {
+		return m, nil, err
 	}
-	return m[0], sluice.Noop, nil
+	return m, sluice.Noop, nil
 }
 
-// RecvBatch is Recv for up to len(msgs) messages at once (a
+// RecvBatch is Recv for up to len(msgs) items at once (a
 // [sluice.BatchSource]): it blocks while the queue is empty, then returns
 // the rest of the oldest batch and of the batches after it, as many as
 // are queued and fit.
 func (q *Queue[T]) RecvBatch(ctx context.Context, msgs []sluice.Message[T], acks []func()) (int, error) {
-	n, err := q.recv(ctx, msgs)
-	for i := range n {
-		acks[i] = sluice.Noop
-	}
+	n := 0
+	_, err := q.Take(ctx, len(msgs), func(items []T) {
+		for i := range items {
+			msgs[n] = sluice.Message[T]{Value: items[i]}
+			acks[n] = sluice.Noop
+			n++
+		}
+	})
 	return n, err
 }
 
-func (q *Queue[T]) recv(ctx context.Context, msgs []sluice.Message[T]) (int, error) {
+// Take receives up to most items as RecvBatch does, handing them to f in
+// order, in one or more runs, and returns how many it took. f reads them
+// in place: it must not keep the slice, nor anything in it that the
+// queue's batches reuse. f runs while the queue is locked for receivers,
+// so it should do no more than turn each item into what the caller
+// returns.
+func (q *Queue[T]) Take(ctx context.Context, most int, f func(items []T)) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if len(msgs) == 0 {
+	if most <= 0 {
 		return 0, nil
 	}
 	if err := q.lockWait(ctx); err != nil {
@@ -171,15 +185,16 @@ func (q *Queue[T]) recv(ctx context.Context, msgs []sluice.Message[T]) (int, err
 	defer func() { q.took(n) }()
 	for {
 		b := q.cur
-		k := copy(msgs[n:], b.Msgs[b.off:])
+		k := min(most-n, len(b.Items)-b.off)
+		f(b.Items[b.off : b.off+k])
 		n += k
 		b.off += k
-		if b.off < len(b.Msgs) {
+		if b.off < len(b.Items) {
 			return n, nil
 		}
 		q.recycle(b)
 		q.cur = nil
-		if n == len(msgs) {
+		if n == most {
 			return n, nil
 		}
 		select { // more without waiting?
@@ -203,8 +218,8 @@ func (q *Queue[T]) took(n int) {
 
 // recycle empties b and keeps it for Get, if there is room.
 func (q *Queue[T]) recycle(b *Batch[T]) {
-	clear(b.Msgs)
-	b.Msgs, b.off = b.Msgs[:0], 0
+	clear(b.Items)
+	b.Items, b.off = b.Items[:0], 0
 	select {
 	case q.free <- b:
 	default:

@@ -18,8 +18,8 @@ type msg = sluice.Message[[2]int] // producer, sequence number
 func produce(ctx context.Context, q *handoff.Queue[[2]int], id, n, per int) error {
 	b := q.Get()
 	for i := range n {
-		b.Msgs = append(b.Msgs, msg{Value: [2]int{id, i}})
-		if len(b.Msgs) == per || i == n-1 {
+		b.Items = append(b.Items, [2]int{id, i})
+		if len(b.Items) == per || i == n-1 {
 			if err := q.Put(ctx, b); err != nil {
 				return err
 			}
@@ -119,13 +119,13 @@ func TestPutBlocksWhileFull(t *testing.T) {
 	ctx := t.Context()
 	for i := range 2 {
 		b := q.Get()
-		b.Msgs = append(b.Msgs, msg{Value: [2]int{0, i}})
+		b.Items = append(b.Items, [2]int{0, i})
 		if err := q.Put(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b := q.Get()
-	b.Msgs = append(b.Msgs, msg{Value: [2]int{0, 2}})
+	b.Items = append(b.Items, [2]int{0, 2})
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	if err := q.Put(short, b); !errors.Is(err, context.DeadlineExceeded) {
@@ -162,7 +162,7 @@ func TestRecvWaitsAndCancels(t *testing.T) {
 	}()
 	time.Sleep(10 * time.Millisecond) // let it wait
 	b := q.Get()
-	b.Msgs = append(b.Msgs, msg{Value: [2]int{0, 42}})
+	b.Items = append(b.Items, [2]int{0, 42})
 	if err := q.Put(t.Context(), b); err != nil {
 		t.Fatal(err)
 	}
@@ -175,14 +175,14 @@ func TestClose(t *testing.T) {
 	q := handoff.New[[2]int](4)
 	ctx := t.Context()
 	b := q.Get()
-	b.Msgs = append(b.Msgs, msg{Value: [2]int{0, 1}}, msg{Value: [2]int{0, 2}})
+	b.Items = append(b.Items, [2]int{0, 1}, [2]int{0, 2})
 	if err := q.Put(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	q.Close()
 	q.Close() // idempotent
 	late := q.Get()
-	late.Msgs = append(late.Msgs, msg{})
+	late.Items = append(late.Items, [2]int{})
 	if err := q.Put(ctx, late); !errors.Is(err, sluice.ErrClosed) {
 		t.Errorf("Put after Close: %v, want ErrClosed", err)
 	}
@@ -216,14 +216,14 @@ func TestBoundedByMessages(t *testing.T) {
 	defer cancel()
 	for i := range 64 {
 		b := q.Get()
-		b.Msgs = append(b.Msgs, msg{Value: [2]int{0, i}})
+		b.Items = append(b.Items, [2]int{0, i})
 		if err := q.Put(ctx, b); err != nil {
 			t.Fatalf("one-message batch %d of 64: %v", i, err)
 		}
 	}
 	big := q.Get()
 	for i := range 100 {
-		big.Msgs = append(big.Msgs, msg{Value: [2]int{1, i}})
+		big.Items = append(big.Items, [2]int{1, i})
 	}
 	put := make(chan error, 1)
 	go func() { put <- q.Put(ctx, big) }()
