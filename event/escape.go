@@ -65,7 +65,14 @@ func appendEscaped[S string | []byte](dst []byte, s S, strict bool) (_ []byte, s
 			i += size
 		}
 		sp.hi = i
-		if i < len(s) && s[i] < utf8.RuneSelf { // non-ASCII text goes on rune by rune
+		switch {
+		case i+8 <= len(s): // escapes come close together in some text (JSON)
+			if m := special(load64(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+			} else {
+				i = next(s, i+8)
+			}
+		case i < len(s) && s[i] < utf8.RuneSelf: // non-ASCII text goes on rune by rune
 			i = next(s, i)
 		}
 	}
