@@ -7,8 +7,9 @@
 //	               (Produce per line, then Flush) and kcat -P -l, each
 //	               reading the same file into a fresh topic
 //	kafka-consume  Kafka → file: sluiced (kafka source in a group → file
-//	               destination) and a plain franz-go group loop (PollFetches,
-//	               write, fsync, CommitRecords)
+//	               destination, format raw, or json with -file-format) and a
+//	               plain franz-go group loop (PollFetches, write, fsync,
+//	               CommitRecords)
 //	nats-produce   file → JetStream: sluiced and a plain nats.go
 //	               PublishAsync loop
 //	nats-consume   JetStream → file: sluiced and a plain durable pull
@@ -27,6 +28,7 @@
 // rusage). The ratio is sluiced's events/s over the plain loop's (medians).
 //
 //	go run ./bench/brokers -events 200000 -replicas 3
+//	go run ./bench/brokers -case kafka-consume -file-format json -before /tmp/sluiced-main   # sluiced writes JSON events, beside another build
 package main
 
 import (
