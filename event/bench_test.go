@@ -44,16 +44,19 @@ func otlpRecord() event.Event {
 // BenchmarkEncode encodes the events the daemon's default file
 // destination writes most, as it does (format json, raw kept, one reused
 // buffer): P1's syslog lines without and with structured data, and an
-// OTLP record. Besides ns/op it reports the thread's CPU per event
+// OTLP record; and P1's line without raw (jsonRaw unparsed). Besides ns/op it reports the thread's CPU per event
 // (Linux), which a crowded machine inflates less than wall time.
 func BenchmarkEncode(b *testing.B) {
+	p1 := p1Line("<72>1 2026-11-24T12:00:00.000000Z ingest-3 app 62728 ID47 - "+p1Msg, "")
 	for _, tc := range []struct {
 		name string
 		ev   event.Event
+		o    event.JSONOptions
 	}{
-		{"p1", p1Line("<72>1 2026-11-24T12:00:00.000000Z ingest-3 app 62728 ID47 - "+p1Msg, "")},
-		{"p1-sd", p1Line(`<72>1 2026-11-24T12:00:00.000000Z ingest-3 app 62728 ID47 [timeQuality ip="6481" iut="64109" language="19678"] `+p1Msg, `[timeQuality ip="6481" iut="64109" language="19678"]`)},
-		{"otlp", otlpRecord()},
+		{"p1", p1, event.JSONOptions{}},
+		{"p1-sd", p1Line(`<72>1 2026-11-24T12:00:00.000000Z ingest-3 app 62728 ID47 [timeQuality ip="6481" iut="64109" language="19678"] `+p1Msg, `[timeQuality ip="6481" iut="64109" language="19678"]`), event.JSONOptions{}},
+		{"otlp", otlpRecord(), event.JSONOptions{}},
+		{"p1-unparsed", p1, event.JSONOptions{OmitParsedRaw: true}}, // jsonRaw unparsed: the tuned profile
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			ev := tc.ev
@@ -63,7 +66,7 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportAllocs()
 			c := threadCPU()
 			for b.Loop() {
-				buf = ev.AppendJSON(buf[:0])
+				buf = ev.AppendJSONWith(buf[:0], tc.o)
 			}
 			b.ReportMetric(float64((threadCPU()-c).Nanoseconds())/float64(b.N), "cpu-ns/ev")
 			b.SetBytes(int64(len(buf)))

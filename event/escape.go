@@ -12,11 +12,24 @@ import (
 // false). Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are escaped.
 func AppendString[S string | []byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
-	dst, _, _ = appendEscaped(dst, s, false)
+	i := 0
+	if len(s) < 8 { // short strings (names, hosts, ids) without a call
+		for i < len(s) && !isSpecial[s[i]] {
+			i++
+		}
+	} else {
+		i = next(s, 0)
+	}
+	if i < len(s) { // most strings need no escaping
+		dst, _, _ = appendEscaped(dst, s, i, false)
+	} else {
+		dst = append(dst, s...)
+	}
 	return append(dst, '"')
 }
 
-// appendEscaped appends s escaped for a JSON string, without quotes. It
+// appendEscaped appends s escaped for a JSON string, without quotes,
+// where i is next(s, 0): s[:i] needs no escaping. It
 // returns the extended buffer and the span of s, from the first byte to
 // just past the last one, that holds every byte that is not plain ASCII
 // (see [special]); an empty span at len(s) when there is none. With
@@ -25,9 +38,8 @@ func AppendString[S string | []byte](dst []byte, s S) []byte {
 //
 // Safe runs are found eight bytes at a time and copied with one append,
 // so the cost is one step per eight plain bytes plus one per escape.
-func appendEscaped[S string | []byte](dst []byte, s S, strict bool) (_ []byte, sp span, ok bool) {
+func appendEscaped[S string | []byte](dst []byte, s S, i int, strict bool) (_ []byte, sp span, ok bool) {
 	start := 0
-	i := next(s, 0)
 	sp = span{i, i}
 	for i < len(s) {
 		b := s[i]

@@ -12,7 +12,7 @@ import (
 func appendRaw(dst, raw []byte) ([]byte, rawText) {
 	n := len(dst)
 	dst = append(dst, `,"raw":"`...)
-	dst, sp, ok := appendEscaped(dst, raw, true)
+	dst, sp, ok := appendEscaped(dst, raw, next(raw, 0), true)
 	if !ok {
 		dst = append(dst[:n], `,"rawBase64":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, raw)
