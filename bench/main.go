@@ -99,6 +99,7 @@ func main() {
 	flag.DurationVar(&o.Soak, "soak", time.Minute, "length of the soak case (BENCH.md R6 asks for 30m)")
 	flag.Float64Var(&o.SoakRate, "soakrate", 0, "lines/s of the soak case; 0 = half of sluiced-defaults' p1 rate measured earlier in the same invocation, else 50000")
 	flag.StringVar(&o.Summary, "summary", "", "also write the summary table (every case and subject of the run, and the goals of issue 20) to this markdown file")
+	before := flag.String("before", "", "a sluiced binary of another build (such as main's): adds the subjects sluiced-before and sluiced-defaults-before, which run it, for A/B within one run")
 	dump := flag.String("dump", "", "write the load (-lines lines of -format, -framing) to this file and exit: the same bytes a run sends, for profiling a subject by hand")
 	smoke := flag.Bool("smoke", false, "CI smoke run: p1, p2, p2t, p6 (sluiced, relay) and p7 (sluiced-disk, sluiced-memory, ceiling), 5000 lines, 1 replica; fails on any loss or duplicate")
 	flag.Parse()
@@ -107,6 +108,12 @@ func main() {
 		o.Subjects = strings.Split(subjects, ",")
 	}
 	o.Command = "go run ./bench " + strings.Join(os.Args[1:], " ")
+	if *before != "" {
+		if err := addBefore(*before); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
 	if *dump != "" {
 		if err := dumpLoad(*dump, o); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

@@ -31,7 +31,9 @@
 // destination's "jsonRaw": "unparsed"). Event is a value type: a handler that changes an
 // event changes its own copy. Raw, and every string that points into it, must
 // not be modified once the event is built; sources may share one buffer
-// between many events.
+// between many events. The encoding relies on it: a field that points
+// into Raw, where Raw's encoding found nothing to escape, is copied
+// without a second look.
 package event
 
 import "time"

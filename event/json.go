@@ -1,11 +1,9 @@
 package event
 
 import (
-	"encoding/base64"
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
 )
 
 // AppendJSON appends e as one JSON object, without a newline, to dst and
@@ -47,15 +45,9 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 	dst = appendField(dst, `,"sourceType":`, e.SourceType)
 	dst = appendField(dst, `,"host":`, e.Host)
 	dst = appendField(dst, `,"contentType":`, e.ContentType)
+	var r rawText
 	if len(e.Raw) > 0 && !(o.OmitParsedRaw && e.Parsed()) {
-		if utf8.Valid(e.Raw) {
-			dst = append(dst, `,"raw":`...)
-			dst = AppendString(dst, e.Raw)
-		} else {
-			dst = append(dst, `,"rawBase64":"`...)
-			dst = base64.StdEncoding.AppendEncode(dst, e.Raw)
-			dst = append(dst, '"')
-		}
+		dst, r = appendRaw(dst, e.Raw)
 	}
 	if e.Flags != 0 {
 		dst = append(dst, `,"flags":[`...)
@@ -81,10 +73,10 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 		dst = append(dst, '}')
 	}
 	if e.Syslog.Present {
-		dst = e.Syslog.appendJSON(dst)
+		dst = e.Syslog.appendJSON(dst, r)
 	}
 	if e.HTTP != nil {
-		dst = e.HTTP.appendJSON(dst)
+		dst = e.HTTP.appendJSON(dst, r)
 	}
 	if len(e.Fields) > 0 {
 		dst = append(dst, `,"fields":{`...)
@@ -92,16 +84,16 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = AppendString(dst, f.Name)
+			dst = r.appendString(dst, f.Name)
 			dst = append(dst, ':')
-			dst = AppendString(dst, f.Value)
+			dst = r.appendString(dst, f.Value)
 		}
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
 }
 
-func (s *Syslog) appendJSON(dst []byte) []byte {
+func (s *Syslog) appendJSON(dst []byte, r rawText) []byte {
 	dst = append(dst, `,"syslog":{"facility":`...)
 	dst = appendUint8(dst, s.Facility)
 	dst = append(dst, `,"severity":`...)
@@ -110,10 +102,10 @@ func (s *Syslog) appendJSON(dst []byte) []byte {
 		dst = append(dst, `,"version":`...)
 		dst = appendUint8(dst, s.Version)
 	}
-	dst = appendField(dst, `,"hostname":`, s.Hostname)
-	dst = appendField(dst, `,"appName":`, s.AppName)
-	dst = appendField(dst, `,"procId":`, s.ProcID)
-	dst = appendField(dst, `,"msgId":`, s.MsgID)
+	dst = r.field(dst, `,"hostname":`, s.Hostname)
+	dst = r.field(dst, `,"appName":`, s.AppName)
+	dst = r.field(dst, `,"procId":`, s.ProcID)
+	dst = r.field(dst, `,"msgId":`, s.MsgID)
 	if s.StructuredData != "" {
 		dst = append(dst, `,"structuredData":{`...)
 		first := true
@@ -138,31 +130,31 @@ func (s *Syslog) appendJSON(dst []byte) []byte {
 		}
 		dst = append(dst, '}')
 	}
-	dst = appendField(dst, `,"message":`, s.Message)
+	dst = r.field(dst, `,"message":`, s.Message)
 	return append(dst, '}')
 }
 
-func (h *HTTP) appendJSON(dst []byte) []byte {
+func (h *HTTP) appendJSON(dst []byte, r rawText) []byte {
 	dst = append(dst, `,"http":{`...)
 	n := len(dst)
-	dst = appendField(dst, `,"method":`, h.Method)
-	dst = appendField(dst, `,"path":`, h.Path)
-	dst = appendField(dst, `,"query":`, h.Query)
-	dst = appendField(dst, `,"protocol":`, h.Protocol)
+	dst = r.field(dst, `,"method":`, h.Method)
+	dst = r.field(dst, `,"path":`, h.Path)
+	dst = r.field(dst, `,"query":`, h.Query)
+	dst = r.field(dst, `,"protocol":`, h.Protocol)
 	if h.Status != 0 {
 		dst = append(dst, `,"status":`...)
 		dst = strconv.AppendInt(dst, int64(h.Status), 10)
 	}
 	dst = append(dst, `,"bytes":`...)
 	dst = strconv.AppendInt(dst, h.Bytes, 10)
-	dst = appendField(dst, `,"referrer":`, h.Referrer)
-	dst = appendField(dst, `,"userAgent":`, h.UserAgent)
+	dst = r.field(dst, `,"referrer":`, h.Referrer)
+	dst = r.field(dst, `,"userAgent":`, h.UserAgent)
 	if h.RequestTime != 0 && !math.IsInf(h.RequestTime, 0) && !math.IsNaN(h.RequestTime) {
 		dst = append(dst, `,"requestTime":`...)
 		dst = appendFloat(dst, h.RequestTime)
 	}
-	dst = appendField(dst, `,"remoteAddr":`, h.RemoteAddr)
-	dst = appendField(dst, `,"remoteUser":`, h.RemoteUser)
+	dst = r.field(dst, `,"remoteAddr":`, h.RemoteAddr)
+	dst = r.field(dst, `,"remoteUser":`, h.RemoteUser)
 	dst[n] = ' ' // the first field's comma; whitespace is valid JSON
 	return append(dst, '}')
 }
@@ -195,129 +187,6 @@ func appendField(dst []byte, key, value string) []byte {
 	}
 	dst = append(dst, key...)
 	return AppendString(dst, value)
-}
-
-const hex = "0123456789abcdef"
-
-// safe[b] is true for ASCII bytes that need no escaping in a JSON string.
-var safe = func() (t [utf8.RuneSelf]bool) {
-	for b := 0x20; b < utf8.RuneSelf; b++ {
-		t[b] = b != '"' && b != '\\'
-	}
-	return t
-}()
-
-// AppendString appends s as a quoted JSON string. Invalid UTF-8 becomes
-// U+FFFD, as with encoding/json.
-func AppendString[S string | []byte](dst []byte, s S) []byte {
-	// Most strings need no escaping: find the first byte that does, and
-	// copy everything before it in one append.
-	i := 0
-	for i+8 <= len(s) && plain(load64(s, i)) {
-		i += 8
-	}
-	for i < len(s) && s[i] < utf8.RuneSelf && safe[s[i]] {
-		i++
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s[:i]...)
-	if i == len(s) {
-		return append(dst, '"')
-	}
-	return appendEscaped(dst, s, i)
-}
-
-// appendEscaped appends s[i:] escaped, and the closing quote; s[:i] was
-// appended already.
-func appendEscaped[S string | []byte](dst []byte, s S, i int) []byte {
-	start := i
-	for i < len(s) {
-		// Skip eight bytes at a time while they are plain ASCII.
-		for i+8 <= len(s) && plain(load64(s, i)) {
-			i += 8
-		}
-		if i == len(s) {
-			break
-		}
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if safe[b] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := decodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// load64 reads s[i:i+8] as a little-endian word (the compiler makes it
-// one load).
-func load64[S string | []byte](s S, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-}
-
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// plain reports whether none of the eight bytes of w needs escaping in a
-// JSON string: none is a control character, '"', '\\' or non-ASCII. (A
-// false "not plain" only sends the caller down the byte-by-byte path.)
-//
-// A byte below 0x80 minus a smaller one keeps its high bit clear, so once
-// every byte is known to be ASCII (w&highs == 0), a high bit in w-0x20,
-// (w^'"')-1 or (w^'\\')-1 means a byte below 0x20, a quote or a
-// backslash; a borrow can only spread from such a byte.
-func plain(w uint64) bool {
-	q := w ^ '"'*ones
-	bs := w ^ '\\'*ones
-	return (w|(w-0x20*ones)|(q-ones)|(bs-ones))&highs == 0
-}
-
-func decodeRune[S string | []byte](s S) (rune, int) {
-	switch s := any(s).(type) {
-	case string:
-		return utf8.DecodeRuneInString(s)
-	case []byte:
-		return utf8.DecodeRune(s)
-	}
-	return utf8.RuneError, 1
 }
 
 // appendSDValue appends an RFC 5424 PARAM-VALUE, whose \" \\ and \]

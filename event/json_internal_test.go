@@ -1,29 +1,160 @@
 package event
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
-// TestPlain checks plain against its definition for every byte value at
-// every position of a word of otherwise plain bytes.
-func TestPlain(t *testing.T) {
+// TestSpecial checks that special's lowest set bit is at the first byte
+// that is not plain ASCII: every byte value at every position, after
+// plain bytes and before random ones (which may borrow, but only upward).
+func TestSpecial(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	isSpecial := func(b byte) bool { return b < 0x20 || b >= 0x80 || b == '"' || b == '\\' }
 	for pos := range 8 {
 		for b := range 256 {
-			w := uint64(0x6161616161616161) // "aaaaaaaa"
-			w = w&^(0xff<<(8*pos)) | uint64(b)<<(8*pos)
-			want := b >= 0x20 && b < 0x80 && b != '"' && b != '\\'
-			if got := plain(w); got != want {
-				t.Errorf("plain with byte %#x at %d = %v, want %v", b, pos, got, want)
+			for range 16 {
+				w := r.Uint64()
+				for i := range pos { // plain bytes below pos
+					c := byte(0x20 + r.IntN(0x60))
+					if isSpecial(c) {
+						c = 'a'
+					}
+					w = w&^(0xff<<(8*i)) | uint64(c)<<(8*i)
+				}
+				w = w&^(0xff<<(8*pos)) | uint64(b)<<(8*pos)
+				want := 0
+				for want < 8 && !isSpecial(byte(w>>(8*want))) {
+					want++
+				}
+				m := special(w)
+				got := 8
+				if m != 0 {
+					got = bitsIndex(m)
+				}
+				if got != want {
+					t.Fatalf("special(%#016x): first byte %d, want %d", w, got, want)
+				}
 			}
 		}
 	}
+}
+
+func bitsIndex(m uint64) int {
+	i := 0
+	for m&0xff == 0 {
+		m >>= 8
+		i++
+	}
+	return i
 }
 
 func TestAppendUint8(t *testing.T) {
 	for v := range 256 {
 		if got, want := string(appendUint8([]byte("x"), uint8(v))), "x"+strconv.Itoa(v); got != want {
 			t.Errorf("appendUint8(%d) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// FuzzRawFields checks that fields pointing into the raw bytes, as a
+// parser's do, are written exactly as copies of them are: the raw line's
+// escaping is reused only where it is right to. Each field is cut from
+// raw at offsets taken from the input, anywhere: before, inside, across
+// or after the part that needed escaping.
+func FuzzRawFields(f *testing.F) {
+	// Offsets are the high and low byte of each uint16.
+	f.Add([]byte(`<165>1 2026-11-24T10:00:00Z web1 nginx 42 ID47 [ex@1 a="1"] GET / 200`), uint16(50<<8|60), uint16(55<<8|58), uint16(60<<8|69))
+	f.Add([]byte("<1>1 - h a - - - m\"sg \xe2\x80\xa8 end \t"), uint16(2<<8|6), uint16(17<<8|20), uint16(18<<8|33))
+	f.Add([]byte("<1>1 - h a - - - bad \xff"), uint16(2<<8|6), uint16(17<<8|20), uint16(18<<8|23))
+	f.Add([]byte("plain only, nothing to escape at all"), uint16(0<<8|4), uint16(6<<8|16), uint16(18<<8|36))
+	f.Fuzz(func(t *testing.T, raw []byte, a, b, c uint16) {
+		cut := func(x uint16) string {
+			if len(raw) == 0 {
+				return ""
+			}
+			i, j := int(x>>8)%len(raw), int(x&0xff)%(len(raw)+1)
+			if i > j {
+				i, j = j, i
+			}
+			return unsafe.String(unsafe.SliceData(raw[i:]), j-i)
+		}
+		ev := Event{Raw: raw, Syslog: Syslog{Present: true, Hostname: cut(a), AppName: cut(b), Message: cut(c)},
+			HTTP: &HTTP{Path: cut(b), UserAgent: cut(c)}, Fields: []Field{{Name: cut(a), Value: cut(c)}}}
+		cp := ev
+		cp.Raw = bytes.Clone(raw)
+		cp.Syslog.Hostname, cp.Syslog.AppName, cp.Syslog.Message = strings.Clone(ev.Syslog.Hostname), strings.Clone(ev.Syslog.AppName), strings.Clone(ev.Syslog.Message)
+		cp.HTTP = &HTTP{Path: strings.Clone(ev.HTTP.Path), UserAgent: strings.Clone(ev.HTTP.UserAgent)}
+		cp.Fields = []Field{{Name: strings.Clone(ev.Fields[0].Name), Value: strings.Clone(ev.Fields[0].Value)}}
+		if got, want := ev.AppendJSON(nil), cp.AppendJSON(nil); !bytes.Equal(got, want) {
+			t.Fatalf("fields in raw %q give\n%s\nfields apart give\n%s", raw, got, want)
+		}
+	})
+}
+
+// TestRawTextPlain checks which fields of a parsed line are copied
+// without a scan, so that FuzzRawFields tests the copying path.
+func TestRawTextPlain(t *testing.T) {
+	raw := []byte(`<165>1 2026-11-24T10:00:00Z web1 nginx 42 ID47 [ex@1 a="1\"2"] GET "/" 200`)
+	at := func(sub string) string {
+		i := bytes.Index(raw, []byte(sub))
+		return unsafe.String(&raw[i], len(sub))
+	}
+	_, r := appendRaw(nil, raw)
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{at("web1"), true},
+		{at("ID47"), true},
+		{at(" [ex"), true},
+		{at(`a="1`), false},                // inside the SD's escapes
+		{at(`"] GET`), false},              // across the span's end
+		{at(`GET "/" 200`), false},         // the message holds quotes: after the span's start
+		{at(`<165>1`), true},               // from the first byte
+		{strings.Clone(at("web1")), false}, // equal, elsewhere in memory
+		{"", false},
+	} {
+		if got := r.plain(tc.s); got != tc.want {
+			t.Errorf("plain(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+	if _, r := appendRaw(nil, []byte("x\xffy")); r.plain("x") || r.base != 0 {
+		t.Errorf("invalid UTF-8 raw: %+v knows its text", r)
+	}
+}
+
+// TestNext checks next against a byte loop from every start, in strings
+// of every length up to 40 holding specials at random places, runs of
+// them too (a special byte borrows from the byte after it).
+func TestNext(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const specials = "\x00\x0c\x1f\"\\\x80\xe2\xff"
+	for n := range 41 {
+		for range 200 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(0x20 + r.IntN(0x5f))
+				if b[i] == '"' || b[i] == '\\' || r.IntN(6) == 0 {
+					b[i] = specials[r.IntN(len(specials))]
+				}
+			}
+			for i := range n + 1 {
+				want := i
+				for want < n && !isSpecial[b[want]] {
+					want++
+				}
+				if got := next(b, i); got != want {
+					t.Fatalf("next(%q, %d) = %d, want %d", b, i, got, want)
+				}
+				if got := next(string(b), i); got != want {
+					t.Fatalf("next(string %q, %d) = %d, want %d", b, i, got, want)
+				}
+			}
 		}
 	}
 }

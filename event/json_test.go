@@ -1,8 +1,10 @@
 package event_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -248,28 +250,84 @@ func reference(ev *event.Event, o event.JSONOptions) map[string]any {
 	return m
 }
 
-// FuzzAppendString checks that AppendString's output decodes to what
-// encoding/json's does (invalid UTF-8 becomes U+FFFD in both).
+// FuzzAppendString checks AppendString byte for byte against
+// encoding/json with SetEscapeHTML(false), whose \b and \f it spells
+// \u0008 and \u000c (as sluice always has), and against appendQuoted,
+// the rule written rune by rune. Any bytes: invalid UTF-8, U+2028 and
+// U+2029, control bytes, HTML characters.
 func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain text longer than eight", "quote\" back\\ nl\n", "\x00\x1f\x7f", "é 日本 \xff\xc3", "\u2028x"} {
+	for _, s := range []string{"", "plain text longer than eight", "quote\" back\\ nl\n", "\x00\x1f\x7f\b\f", "é 日本 \xff\xc3",
+		"\u2028x\u2029", "<a href=\"x&y\">", `{"time":"2026-11-24T10:00:00Z","body":"a\"b","attributes":{"k":"v"}}`,
+		"\xed\xa0\x80 surrogate, \xf4\x90\x80\x80 too large, \xe2\x80 cut", "ends in \xe2\x80\xa8", "kept \ufffd"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var got, want string
-		if err := json.Unmarshal(event.AppendString(nil, s), &got); err != nil {
-			t.Fatalf("%q: invalid JSON: %v", s, err)
+		got := string(event.AppendString(nil, s))
+		if want := appendQuoted(s); got != want {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
 		}
-		std, _ := json.Marshal(s)
-		if err := json.Unmarshal(std, &want); err != nil {
+		var std bytes.Buffer
+		enc := json.NewEncoder(&std)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
 			t.Fatal(err)
 		}
-		if got != want {
-			t.Fatalf("%q decoded as %q, encoding/json's as %q", s, got, want)
+		if want := sluiceSpelling(strings.TrimSuffix(std.String(), "\n")); got != want {
+			t.Fatalf("%q: got %s, encoding/json wrote %s", s, got, want)
 		}
-		if b := event.AppendString(nil, []byte(s)); string(b) != string(event.AppendString(nil, s)) {
-			t.Fatalf("%q: []byte and string differ", s)
+		if b := event.AppendString(nil, []byte(s)); string(b) != got {
+			t.Fatalf("%q: []byte gives %s, string %s", s, b, got)
 		}
 	})
+}
+
+// appendQuoted is AppendString's rule, one rune at a time.
+func appendQuoted(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		s = s[n:]
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteString(`\` + string(r))
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20, r == '\u2028', r == '\u2029', r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// sluiceSpelling rewrites encoding/json's \b and \f in the JSON string
+// q as \u0008 and \u000c.
+func sluiceSpelling(q string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		if q[i] != '\\' {
+			b.WriteByte(q[i])
+			continue
+		}
+		i++
+		switch q[i] {
+		case 'b':
+			b.WriteString(`\u0008`)
+		case 'f':
+			b.WriteString(`\u000c`)
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(q[i])
+		}
+	}
+	return b.String()
 }
 
 func BenchmarkAppendJSON(b *testing.B) {

@@ -7,8 +7,9 @@
 //	               (Produce per line, then Flush) and kcat -P -l, each
 //	               reading the same file into a fresh topic
 //	kafka-consume  Kafka → file: sluiced (kafka source in a group → file
-//	               destination) and a plain franz-go group loop (PollFetches,
-//	               write, fsync, CommitRecords)
+//	               destination, format raw, or json with -file-format) and a
+//	               plain franz-go group loop (PollFetches, write, fsync,
+//	               CommitRecords)
 //	nats-produce   file → JetStream: sluiced and a plain nats.go
 //	               PublishAsync loop
 //	nats-consume   JetStream → file: sluiced and a plain durable pull
@@ -27,6 +28,7 @@
 // rusage). The ratio is sluiced's events/s over the plain loop's (medians).
 //
 //	go run ./bench/brokers -events 200000 -replicas 3
+//	go run ./bench/brokers -case kafka-consume -file-format json -before /tmp/sluiced-main   # sluiced writes JSON events, beside another build
 package main
 
 import (
@@ -43,17 +45,18 @@ import (
 )
 
 var (
-	events   = flag.Int("events", 200000, "events per replica")
-	replicas = flag.Int("replicas", 3, "replicas of each subject; the median is reported")
-	cases    = flag.String("case", "all", "comma-separated cases (kafka-produce, kafka-consume, nats-produce, nats-consume, mqtt-produce, mqtt-consume) or all")
-	outdir   = flag.String("outdir", "/dev/shm", "directory for files and broker state")
-	before   = flag.String("before", "", "a sluiced binary of another build, run beside this one's as \"(before)\" subjects")
-	profile  = flag.Bool("profile", false, "sluiced writes a CPU profile of each run, cpu.pprof in its directory, which is kept")
-	role     = flag.String("role", "", "internal: kfake or a plain loop")
-	addr     = flag.String("addr", "", "internal: the broker's address")
-	target   = flag.String("target", "", "internal: topic, subject or stream")
-	in       = flag.String("in", "", "internal: the input file")
-	out      = flag.String("out", "", "internal: the output file")
+	events     = flag.Int("events", 200000, "events per replica")
+	replicas   = flag.Int("replicas", 3, "replicas of each subject; the median is reported")
+	cases      = flag.String("case", "all", "comma-separated cases (kafka-produce, kafka-consume, nats-produce, nats-consume, mqtt-produce, mqtt-consume) or all")
+	outdir     = flag.String("outdir", "/dev/shm", "directory for files and broker state")
+	before     = flag.String("before", "", "a sluiced binary of another build, run beside this one's as \"(before)\" subjects")
+	fileFormat = flag.String("file-format", "raw", "the file destination's format in the consume cases: raw (the lines, as the plain loops write them) or json (the daemon's default: each event as JSON, the line kept in raw)")
+	profile    = flag.Bool("profile", false, "sluiced writes a CPU profile of each run, cpu.pprof in its directory, which is kept")
+	role       = flag.String("role", "", "internal: kfake or a plain loop")
+	addr       = flag.String("addr", "", "internal: the broker's address")
+	target     = flag.String("target", "", "internal: topic, subject or stream")
+	in         = flag.String("in", "", "internal: the input file")
+	out        = flag.String("out", "", "internal: the output file")
 )
 
 // lineLen is the length of every line, newline included: a consumer's

@@ -92,12 +92,13 @@ func waitFor(what string, ok func() (bool, error)) error {
 	return fmt.Errorf("waited %v for %s", timeout, what)
 }
 
-// fileDest is the config of sluiced's file destination writing raw lines
-// to path, fsyncing batches as large as a consumer's polls, and never
-// rotating (waitFile looks at path alone).
+// fileDest is the config of sluiced's file destination writing lines
+// (-file-format: raw, or json, the default's events) to path, fsyncing
+// batches as large as a consumer's polls, and never rotating (waitFile
+// looks at path alone).
 func fileDest(path string) string {
-	return fmt.Sprintf(`{"type": "file", "path": %q, "format": "raw", "maxBytes": 1099511627776,
-		"batch": {"count": 65536, "bytes": 8388608, "age": "200ms", "parallelism": 1, "eager": true}}`, path)
+	return fmt.Sprintf(`{"type": "file", "path": %q, "format": %q, "maxBytes": 1099511627776,
+		"batch": {"count": 65536, "bytes": 8388608, "age": "200ms", "parallelism": 1, "eager": true}}`, path, *fileFormat)
 }
 
 // fileSource is the config of sluiced's file source reading path.

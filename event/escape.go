@@ -1,0 +1,169 @@
+package event
+
+import (
+	"math/bits"
+	"unicode/utf8"
+)
+
+// AppendString appends s as a quoted JSON string and returns the extended
+// buffer. It escapes what encoding/json escapes, with two differences in
+// spelling, not in meaning: \b and \f are written \u0008 and \u000c, and
+// '<', '>' and '&' are kept as they are (encoding/json's SetEscapeHTML
+// false). Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are escaped.
+func AppendString[S string | []byte](dst []byte, s S) []byte {
+	dst = append(dst, '"')
+	i := 0
+	if len(s) < 8 { // short strings (names, hosts, ids) without a call
+		for i < len(s) && !isSpecial[s[i]] {
+			i++
+		}
+	} else {
+		i = next(s, 0)
+	}
+	if i < len(s) { // most strings need no escaping
+		dst, _, _ = appendEscaped(dst, s, i, false)
+	} else {
+		dst = append(dst, s...)
+	}
+	return append(dst, '"')
+}
+
+// appendEscaped appends s escaped for a JSON string, without quotes,
+// where i is next(s, 0): s[:i] needs no escaping. It
+// returns the extended buffer and the span of s, from the first byte to
+// just past the last one, that holds every byte that is not plain ASCII
+// (see [special]); an empty span at len(s) when there is none. With
+// strict, it stops at the first invalid UTF-8 and returns ok false; dst
+// then holds part of s.
+//
+// Safe runs are found eight bytes at a time and copied with one append,
+// so the cost is one step per eight plain bytes plus one per escape.
+func appendEscaped[S string | []byte](dst []byte, s S, i int, strict bool) (_ []byte, sp span, ok bool) {
+	start := 0
+	sp = span{i, i}
+	for i < len(s) {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			}
+			i++
+			start = i
+		} else {
+			r, size := decodeRune(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				if strict {
+					return dst, sp, false
+				}
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				start = i + 1
+			case r == '\u2028' || r == '\u2029':
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+				start = i + size
+			}
+			i += size
+		}
+		sp.hi = i
+		switch {
+		case i+8 <= len(s): // escapes come close together in some text (JSON)
+			if m := special(load64(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+			} else {
+				i = next(s, i+8)
+			}
+		case i < len(s) && s[i] < utf8.RuneSelf: // non-ASCII text goes on rune by rune
+			i = next(s, i)
+		}
+	}
+	dst = append(dst, s[start:]...)
+	return dst, sp, true
+}
+
+// span is the part [lo, hi) of a string that needed escaping.
+type span struct{ lo, hi int }
+
+const hex = "0123456789abcdef"
+
+// next returns the index of the first byte of s[i:] that is not plain
+// ASCII (see [special]), or len(s).
+func next[S string | []byte](s S, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		if m := special(load64(s, i)); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	if i == len(s) {
+		return i
+	}
+	if len(s) >= 8 {
+		// The last eight bytes, those before i (seen already, perhaps
+		// special and so borrowing) made plain.
+		seen := uint64(1)<<(8*(i+8-len(s))) - 1
+		if m := special(load64(s, len(s)-8)&^seen|'a'*ones&seen) &^ seen; m != 0 {
+			return len(s) - 8 + bits.TrailingZeros64(m)>>3
+		}
+		return len(s)
+	}
+	for ; i < len(s) && !isSpecial[s[i]]; i++ {
+	}
+	return i
+}
+
+// isSpecial[b] reports whether b is not plain ASCII (see [special]).
+var isSpecial = func() (t [256]bool) {
+	for b := range t {
+		t[b] = b < 0x20 || b >= utf8.RuneSelf || b == '"' || b == '\\'
+	}
+	return t
+}()
+
+// load64 reads s[i:i+8] as a little-endian word, s[i] in the low byte
+// (the compiler makes it one load).
+func load64[S string | []byte](s S, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special returns a word whose lowest set bit is the high bit of the
+// first byte of w (lowest first) that is not plain ASCII: a control
+// character, '"', '\\' or a byte of 0x80 or more; 0 if there is none.
+// Bits above the first may be set falsely.
+//
+// w-0x20, (w^'"')-1 and (w^'\\')-1 set a byte's high bit if the byte is
+// below 0x20, a quote or a backslash, and w's own high bit marks the rest.
+// Only such a byte borrows from the byte above it, so every byte below
+// the first one is computed exactly.
+func special(w uint64) uint64 {
+	q := w ^ '"'*ones
+	bs := w ^ '\\'*ones
+	return (w | (w - 0x20*ones) | (q - ones) | (bs - ones)) & highs
+}
+
+func decodeRune[S string | []byte](s S) (rune, int) {
+	switch s := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(s)
+	case []byte:
+		return utf8.DecodeRune(s)
+	}
+	return utf8.RuneError, 1
+}
