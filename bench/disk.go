@@ -87,3 +87,27 @@ func writeCeiling(r Run, l *Load) (time.Duration, float64, error) {
 	}
 	return time.Since(start), threadCPU() - cpu0, f.Close()
 }
+
+// fsyncCost times 200 appends of 4 KiB to a temporary file in dir, each
+// followed by fdatasync(2), and returns the median and p99 of each pair.
+func fsyncCost(dir string) (p50, p99 time.Duration, err error) {
+	f, err := os.CreateTemp(dir, "sluice-bench-fsync-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	block := make([]byte, 4096)
+	d := make([]int64, 200)
+	for i := range d {
+		start := time.Now()
+		if _, err := f.Write(block); err != nil {
+			return 0, 0, err
+		}
+		if err := fdatasync(f); err != nil {
+			return 0, 0, err
+		}
+		d[i] = int64(time.Since(start))
+	}
+	return quantile(d, 0.5), quantile(d, 0.99), nil
+}

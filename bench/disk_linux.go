@@ -32,3 +32,10 @@ func preallocate(path string, n int64) error {
 	const keepSize = 1 // FALLOC_FL_KEEP_SIZE
 	return syscall.Fallocate(int(f.Fd()), keepSize, 0, n)
 }
+
+// punchHole frees the pages of f's bytes [off, off+n) and keeps its size:
+// fallocate(2) with FALLOC_FL_PUNCH_HOLE.
+func punchHole(f *os.File, off, n int64) error {
+	const punchHole, keepSize = 2, 1 // FALLOC_FL_PUNCH_HOLE, FALLOC_FL_KEEP_SIZE
+	return syscall.Fallocate(int(f.Fd()), punchHole|keepSize, off, n)
+}

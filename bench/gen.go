@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -306,18 +307,50 @@ func (p pacer) wait(sent int) {
 	}
 }
 
-// sendTCP writes frames [lo, hi) in chunks of at most chunk bytes cut at
-// frame boundaries (smaller chunks, one millisecond's worth, when paced).
+// paced sends frames [lo, hi) at rate lines/s: frame i is due at
+// start + (i-lo)/rate. At each wake-up send(i, j) writes every frame due
+// by then (one, when the generator keeps up: no chunking), and st gets
+// the moment just before that write as their send time and their due
+// time, so that the report can show how late the generator was. It waits
+// in nanosleep(2) on a real-time thread (realtime), and falls back to
+// normal priority, with a warning, where that is refused.
+func paced(lo, hi int, rate float64, st *Stamps, send func(i, j int) error) error {
+	if err := realtime(); err != nil {
+		warnOnce("the generator runs at normal priority, so its sends may be late: " + err.Error())
+	}
+	interval := float64(time.Second) / rate
+	start := time.Now()
+	for i := lo; i < hi; {
+		due := time.Duration(float64(i-lo) * interval)
+		if d := due - time.Since(start); d > 0 {
+			sleepFor(d)
+		}
+		j := max(i+1, min(hi, lo+1+int(float64(time.Since(start))/interval)))
+		st.markDue(i, j, start, interval, lo)
+		if err := send(i, j); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// sendTCP writes frames [lo, hi): paced (rate > 0), each frame when it is
+// due; else in chunks of at most chunk bytes cut at frame boundaries.
 func sendTCP(c net.Conn, l *Load, lo, hi, chunk int, rate float64, st *Stamps) error {
-	p := pacer{start: time.Now(), rate: rate}
-	maxLines := hi - lo
 	if rate > 0 {
-		maxLines = max(1, int(rate/1000))
+		if err := paced(lo, hi, rate, st, func(i, j int) error {
+			_, err := c.Write(l.Span(i, j))
+			return err
+		}); err != nil {
+			return err
+		}
+		return c.(*net.TCPConn).CloseWrite()
 	}
 	for i := lo; i < hi; {
 		j := i + 1
 		start := l.Start(i)
-		for j < hi && j-i < maxLines && l.Ends[j]-start <= chunk {
+		for j < hi && l.Ends[j]-start <= chunk {
 			j++
 		}
 		st.mark(i, j)
@@ -325,34 +358,52 @@ func sendTCP(c net.Conn, l *Load, lo, hi, chunk int, rate float64, st *Stamps) e
 			return err
 		}
 		i = j
-		p.wait(i - lo)
 	}
 	return c.(*net.TCPConn).CloseWrite()
 }
 
-// sendUDP sends frames [lo, hi) as datagrams, 64 per sendmmsg(2).
+// sendUDP sends frames [lo, hi) as datagrams, up to 64 per sendmmsg(2):
+// paced (rate > 0), those due at each wake-up.
 func sendUDP(pc *ipv4.PacketConn, dst *net.UDPAddr, l *Load, lo, hi int, rate float64, st *Stamps) error {
-	p := pacer{start: time.Now(), rate: rate}
 	msgs := make([]ipv4.Message, 64)
 	for i := range msgs {
 		msgs[i].Buffers = make([][]byte, 1)
 		msgs[i].Addr = dst
 	}
-	for i := lo; i < hi; {
-		k := min(len(msgs), hi-i)
-		for m := range k {
-			msgs[m].Buffers[0] = l.Frame(i + m)
-		}
-		st.mark(i, i+k)
-		for sent := 0; sent < k; {
-			n, err := pc.WriteBatch(msgs[sent:k], 0)
-			if err != nil {
-				return err
+	send := func(i, j int) error {
+		for ; i < j; i += len(msgs) {
+			k := min(len(msgs), j-i)
+			for m := range k {
+				msgs[m].Buffers[0] = l.Frame(i + m)
 			}
-			sent += n
+			for sent := 0; sent < k; {
+				n, err := pc.WriteBatch(msgs[sent:k], 0)
+				if err != nil {
+					return err
+				}
+				sent += n
+			}
 		}
-		i += k
-		p.wait(i - lo)
+		return nil
+	}
+	if rate > 0 {
+		return paced(lo, hi, rate, st, send)
+	}
+	for i := lo; i < hi; i += len(msgs) {
+		j := min(i+len(msgs), hi)
+		st.mark(i, j)
+		if err := send(i, j); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+var warned sync.Map
+
+// warnOnce prints msg to stderr once per invocation.
+func warnOnce(msg string) {
+	if _, dup := warned.LoadOrStore(msg, true); !dup {
+		fmt.Fprintln(os.Stderr, "bench: warning:", msg)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -35,6 +36,7 @@ type Options struct {
 	Framing  string // "" keeps each case's framing
 	Rate     float64
 	Pin      bool
+	Nice     int // if not 0, subjects run under nice -n Nice
 	OutDir   string
 	DiskDir  string // Disk cases (p7): directory on a disk; relative to the module root
 	Conns    int    // if > 0, connections or HTTP clients of every case
@@ -87,6 +89,7 @@ func main() {
 	flag.StringVar(&o.Framing, "framing", "", `TCP framing: "lf" or "octet" (default: the case's, lf)`)
 	flag.Float64Var(&o.Rate, "rate", 0, "lines per second over all connections; 0 = as fast as possible")
 	flag.BoolVar(&o.Pin, "pin", false, "pin the harness (generator) to CPU 1 and each subject to CPU 0 with taskset")
+	flag.IntVar(&o.Nice, "nice", 0, "run every subject under nice -n N (e.g. -20 on a machine loaded by others, so that latency shows the subject's own delays more than the scheduler's)")
 	flag.StringVar(&o.OutDir, "outdir", defaultOutDir(), "directory on tmpfs for the subjects' files")
 	flag.StringVar(&o.DiskDir, "diskdir", defaultDiskDir, "directory on a disk (not tmpfs) for the subjects' spools and files in p7; relative to the module root")
 	flag.IntVar(&o.Conns, "conns", 0, "connections (TCP, UDP) or HTTP clients (p7); 0 keeps each case's")
@@ -96,7 +99,7 @@ func main() {
 	flag.BoolVar(&o.Keep, "keep", false, "keep the subjects' directories")
 	flag.BoolVar(&o.Prealloc, "prealloc", true, "allocate a file sink's pages on tmpfs before each replica, so that no subject pays the kernel (or, in a VM that returns free memory to its host, the host) for new pages")
 	flag.BoolVar(&o.Profile, "profile", false, "sluiced writes a CPU profile of each replica, cpu.pprof, in its directory (implies -keep)")
-	flag.DurationVar(&o.Soak, "soak", time.Minute, "length of the soak case (BENCH.md R6 asks for 30m)")
+	flag.DurationVar(&o.Soak, "soak", time.Minute, "length of the soak case (BENCH.md R6 asks for 30m); a soak runs one replica")
 	flag.Float64Var(&o.SoakRate, "soakrate", 0, "lines/s of the soak case; 0 = half of sluiced-defaults' p1 rate measured earlier in the same invocation, else 50000")
 	flag.StringVar(&o.Summary, "summary", "", "also write the summary table (every case and subject of the run, and the goals of issue 20) to this markdown file")
 	before := flag.String("before", "", "a sluiced binary of another build (such as main's): adds the subjects sluiced-before and sluiced-defaults-before, which run it, for A/B within one run")
@@ -166,6 +169,11 @@ func Main(o Options, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(bin)
+	if o.Rate > 0 {
+		// The generator and the file sink wake on real-time threads
+		// (realtime); spare Ps let them run at once when they wake.
+		runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 8))
+	}
 	env := &Env{ModRoot: filepath.Dir(strings.TrimSpace(string(gomod))), BinDir: bin, Profile: o.Profile}
 	o.Keep = o.Keep || o.Profile
 	if len(o.Cases) == 1 && o.Cases[0] == "all" {
@@ -267,6 +275,16 @@ func Main(o Options, out io.Writer) error {
 			caseWhere = where
 		}
 		WriteTable(&b, c, rows, o.Lines, caseWhere)
+		if o.Rate > 0 && c.Sink == SinkFile && c.RSS == "" {
+			dir := o.OutDir
+			if c.Disk {
+				dir = o.DiskDir
+			}
+			if p50, p99, err := fsyncCost(dir); err == nil {
+				fmt.Fprintf(&b, "Durable: a line is counted when it is visible in the file. Subjects that fsync (sluiced-defaults: each batch, before its ack) make it durable when fdatasync(2) returns, later by the cost of one: on this output's filesystem (%s), a 4 KiB write + fdatasync takes p50 %v, p99 %v (BENCH.md L1: durable p99 ≤ fsync p99 + 2 ms).\n\n",
+					Filesystem(dir), p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+			}
+		}
 		if c.Name == "p6" || c.Name == "p2" {
 			sluicedRate[c.Name] = rowByName(rows, "sluiced")
 			if p6, p2 := median(sluicedRate["p6"].LinesPS), median(sluicedRate["p2"].LinesPS); p6 > 0 && p2 > 0 {
@@ -309,8 +327,8 @@ func Main(o Options, out io.Writer) error {
 			case o.Prealloc && !c.Disk:
 				outOn += " (the file's pages allocated before each replica)"
 			}
-			text := fmt.Sprintf("# %s\n\nCommand: `%s`\n\nLoad: %s lines, seed %d, framing %s, %s, rate %s; output on %s; pinned: %v.\n\n%s\n%s",
-				c.Name, o.Command, format, Seed, c.Framing, conns, rateText(o.Rate), outOn, o.Pin, machine, b.String())
+			text := fmt.Sprintf("# %s\n\nCommand: `%s`\n\nLoad: %s lines, seed %d, framing %s, %s, rate %s; output on %s; pinned: %v; subjects' nice: %d.\n\n%s\n%s",
+				c.Name, o.Command, format, Seed, c.Framing, conns, rateText(o.Rate), outOn, o.Pin, o.Nice, machine, b.String())
 			if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
 				return err
 			}
@@ -399,9 +417,13 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			active = append(active, s)
 		}
 	}
-	ro := RunOptions{OutDir: o.OutDir, DiskDir: o.DiskDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Keep: o.Keep, Prealloc: o.Prealloc,
+	ro := RunOptions{OutDir: o.OutDir, DiskDir: o.DiskDir, Rate: o.Rate, Timeout: o.Timeout, Pin: o.Pin, Nice: o.Nice, Keep: o.Keep, Prealloc: o.Prealloc,
 		Soak: o.Soak, SoakRate: o.SoakRate}
-	for rep := 1; rep <= o.Replicas; rep++ {
+	replicas := o.Replicas
+	if c.RSS == RSSSoak {
+		replicas = 1 // a soak is long: one
+	}
+	for rep := 1; rep <= replicas; rep++ {
 		for _, s := range active {
 			r := RunReplica(env, s, c, load, rep, ro)
 			acked := ""
@@ -414,13 +436,18 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			}
 			if c.RSS != "" && len(r.RSS) > 0 {
 				last := r.RSS[len(r.RSS)-1]
-				fmt.Fprintf(os.Stderr, "%s %s #%d: after %v, %d lines sent, RSS %.1f MiB (anonymous %.1f), err %v%s\n", c.Name, s.Name, rep,
-					last.At.Round(time.Second), last.Lines, float64(last.RSS)/(1<<20), float64(last.Anon)/(1<<20), firstLineOf(r.Err), kept)
+				fmt.Fprintf(os.Stderr, "%s %s #%d: after %v, %d lines sent, RSS %.1f MiB (anonymous %.1f), missing %d, dup %d, err %v%s\n", c.Name, s.Name, rep,
+					last.At.Round(time.Second), last.Lines, float64(last.RSS)/(1<<20), float64(last.Anon)/(1<<20), r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err), kept)
 				runs[s.Name] = append(runs[s.Name], r)
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v%s, cpu %.2fs, missing %d, dup %d, err %v%s\n",
-				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), acked, r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, firstLineOf(r.Err), kept)
+			lat := ""
+			if l := r.Latency; l.N > 0 {
+				lat = fmt.Sprintf(", latency p50 %v p99 %v p999 %v max %v (generator late p99 %v)", l.P50.Round(time.Microsecond), l.P99.Round(time.Microsecond),
+					l.P999.Round(time.Microsecond), l.Max.Round(time.Microsecond), l.LateP99.Round(time.Microsecond))
+			}
+			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v%s, cpu %.2fs, missing %d, dup %d%s, err %v%s\n",
+				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), acked, r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, lat, firstLineOf(r.Err), kept)
 			runs[s.Name] = append(runs[s.Name], r)
 		}
 	}

@@ -142,10 +142,10 @@ func latencyEmpty(on bool) string {
 func latencyText(c Case) string {
 	how := "when the harness's sink received it"
 	if c.Sink == SinkFile {
-		how = fmt.Sprintf("when the harness's poller first saw it in the output file (polled every %v, so up to that much late)", fileLatencyPoll)
+		how = "when the harness first read it from the output file (a real-time thread woken by inotify at each write to the file, read at once)"
 	}
-	return "Latency (p50/p99/p999, ms, median [min–max] of the replicas' percentiles): from the moment the generator started writing the chunk (TCP), " +
-		"sendmmsg batch (UDP) or request (HTTP) holding a line, to " + how + "; every line of a replica counts once (its first receipt). " +
+	return "Latency (p50/p99/p999, ms, median [min–max] of the replicas' percentiles): from the moment the generator, a real-time thread sending each line when it is due (TCP write, UDP sendmmsg; HTTP: the request), wrote the line, " +
+		"to " + how + "; every line of a replica counts once (its first receipt). " +
 		"BENCH.md L1: p99 ≤ 2 ms at 50% of sluiced's max P1 rate.\n\n"
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,10 +72,11 @@ func readRSS(pid int) (s RSSSample) {
 
 // runRSS runs a memory case on a ready subject (pid, listening on port,
 // writing out): idle, it samples once after idleSettle; soaking, it sends
-// load in a loop at rate lines/s for d, samples every second, and
-// truncates out every second (subjects append to it), so that a 30-minute
-// soak needs no disk.
-func runRSS(c Case, pid, port int, out string, load *Load, rate float64, d time.Duration) ([]RSSSample, error) {
+// load in a loop at rate lines/s for d and samples every second, while a
+// soakCounter reads out, counts every line by seq and frees what it read,
+// so that a 30-minute soak needs no disk. A soak's verdict compares the
+// lines written with those sent, once the output stops growing.
+func runRSS(c Case, pid, port int, out string, load *Load, rate float64, d time.Duration) ([]RSSSample, Verdict, error) {
 	before := Usage(pid)
 	start := time.Now()
 	sample := func(lines int64) RSSSample {
@@ -84,13 +86,39 @@ func runRSS(c Case, pid, port int, out string, load *Load, rate float64, d time.
 	}
 	if c.RSS == RSSIdle {
 		time.Sleep(idleSettle)
-		return []RSSSample{sample(0)}, nil
+		return []RSSSample{sample(0)}, Verdict{}, nil
 	}
 	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
-		return nil, err
+		return nil, Verdict{}, err
 	}
 	defer conn.Close()
+	counter := newSoakCounter(out, load.Lines())
+	defer counter.close()
+	var counted atomic.Int64
+	stop, readerDone := make(chan struct{}), make(chan error, 1)
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			err := counter.poll()
+			counted.Store(counter.lines)
+			if err != nil {
+				readerDone <- err
+				return
+			}
+			select {
+			case <-stop:
+				readerDone <- nil
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	finish := func() error {
+		close(stop)
+		return <-readerDone
+	}
 	var samples []RSSSample
 	p := pacer{start: start, rate: rate}
 	per := max(1, int(rate/1000)) // lines per write: 1 ms worth
@@ -99,23 +127,42 @@ func runRSS(c Case, pid, port int, out string, load *Load, rate float64, d time.
 	for i := 0; time.Since(start) < d; {
 		j := min(i+per, load.Lines())
 		if _, err := conn.Write(load.Span(i, j)); err != nil {
-			return samples, fmt.Errorf("send: %w", err)
+			_ = finish()
+			return samples, Verdict{}, fmt.Errorf("send: %w", err)
 		}
 		sent += int64(j - i)
 		if i = j; i == load.Lines() {
 			i = 0
 		}
 		if time.Now().After(next) {
-			samples = append(samples, sample(sent))
-			if err := os.Truncate(out, 0); err != nil && !os.IsNotExist(err) {
-				return samples, err
+			s := sample(sent)
+			samples = append(samples, s)
+			if len(samples)%60 == 0 { // a trace that survives an interrupted soak
+				fmt.Fprintf(os.Stderr, "soak: %v, %d lines sent, %d counted, RSS %.1f MiB (anonymous %.1f)\n",
+					s.At.Round(time.Second), s.Lines, counted.Load(), float64(s.RSS)/(1<<20), float64(s.Anon)/(1<<20))
 			}
 			next = next.Add(time.Second)
 		}
 		p.wait(int(sent))
 	}
-	return samples, nil
+	// Wait for the rest: until every line is counted, or the output has
+	// not grown for soakQuiet.
+	last, grew := counted.Load(), time.Now()
+	for counted.Load() < sent && time.Since(grew) < soakQuiet {
+		time.Sleep(100 * time.Millisecond)
+		if n := counted.Load(); n != last {
+			last, grew = n, time.Now()
+		}
+	}
+	if err := finish(); err != nil {
+		return samples, Verdict{}, err
+	}
+	return samples, counter.verdict(sent), nil
 }
+
+// soakQuiet is how long a soak waits, once sending stopped, for output
+// that does not grow before it counts what is missing.
+const soakQuiet = 10 * time.Second
 
 // soakWarm is the part of a soak taken as warm-up: growth is measured
 // from its end to the end of the soak.
@@ -144,11 +191,11 @@ func writeRSSTable(w io.Writer, c Case, rows []Row) {
 		return
 	}
 	fmt.Fprintf(w, "Per replica: the rate sent, CPU per line, RSS at the end of the warm-up (the first %.0f%% of the soak), at the end, the largest after warm-up, and the growth from warm-up to the end (a line fitted through every 1 s sample after warm-up, in MiB per minute).\n\n", soakWarm*100)
-	fmt.Fprintln(w, "| Subject | Replica | Duration | Lines/s sent | CPU µs/line | RSS warm (MiB) | RSS end (MiB) | RSS max after warm-up (MiB) | Anonymous end (MiB) | Growth warm → end | Slope (MiB/min) | Note |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| Subject | Replica | Duration | Lines/s sent | CPU µs/line | RSS warm (MiB) | RSS end (MiB) | RSS max after warm-up (MiB) | Anonymous end (MiB) | Growth warm → end | Slope (MiB/min) | Missing / dup | Note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		if len(r.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | %s |\n", r.Subject, r.Note)
+			fmt.Fprintf(w, "| %s | - | - | - | - | - | - | - | - | - | - | - | %s |\n", r.Subject, r.Note)
 		}
 		for _, run := range r.Runs {
 			st := soakStats(run.RSS)
@@ -157,12 +204,12 @@ func writeRSSTable(w io.Writer, c Case, rows []Row) {
 				note, _, _ = strings.Cut(run.Err.Error(), "\n")
 			}
 			if st.n == 0 {
-				fmt.Fprintf(w, "| %s | %d | - | - | - | - | - | - | - | - | - | %s |\n", r.Subject, run.Replica, note)
+				fmt.Fprintf(w, "| %s | %d | - | - | - | - | - | - | - | - | - | - | %s |\n", r.Subject, run.Replica, note)
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %d | %v | %s | %.2f | %s | %s | %s | %s | %+.1f%% | %+.2f | %s |\n", r.Subject, run.Replica,
+			fmt.Fprintf(w, "| %s | %d | %v | %s | %.2f | %s | %s | %s | %s | %+.1f%% | %+.2f | %d / %d | %s |\n", r.Subject, run.Replica,
 				st.last.At.Round(time.Second), si(float64(st.last.Lines)/st.last.At.Seconds()), st.last.CPUSeconds/float64(max(1, st.last.Lines))*1e6,
-				mib(st.warm.RSS), mib(st.last.RSS), mib(st.max), mib(st.last.Anon), st.growth*100, st.slope, note)
+				mib(st.warm.RSS), mib(st.last.RSS), mib(st.max), mib(st.last.Anon), st.growth*100, st.slope, run.Verdict.Missing, run.Verdict.Duplicates, note)
 		}
 	}
 	fmt.Fprintln(w)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ type RunOptions struct {
 	Rate    float64       // lines/s; 0 = as fast as possible
 	Timeout time.Duration // per replica
 	Pin     bool          // run the subject under taskset -c 0
+	Nice    int           // if not 0, run the subject under nice -n Nice
 	// Prealloc allocates a file sink's pages before the subject starts
 	// (see preallocate): writing then costs the copy only.
 	Prealloc bool
@@ -157,6 +159,13 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 			return res
 		}
 	}
+	if o.Nice != 0 {
+		cmd.Args = append([]string{"nice", "-n", fmt.Sprint(o.Nice)}, cmd.Args...)
+		if cmd.Path, err = exec.LookPath("nice"); err != nil {
+			res.Err = err
+			return res
+		}
+	}
 	logs := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -192,7 +201,7 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 
 	pid := cmd.Process.Pid
 	if c.RSS != "" {
-		if res.RSS, err = runRSS(c, pid, port, r.Out, load, o.SoakRate, o.Soak); err != nil {
+		if res.RSS, res.Verdict, err = runRSS(c, pid, port, r.Out, load, o.SoakRate, o.Soak); err != nil {
 			return fail(err)
 		}
 		return res
@@ -201,13 +210,29 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 	udpBefore, _ := ReadUDPCounters()
 	var poller Poller = sink.tally()
 	interval := 2 * time.Millisecond
+	var tail *FileTail
 	if sink == nil {
 		w := &Watcher{Path: r.Out, Stamps: stamps}
 		defer w.Close()
 		poller = w
 		if stamps != nil {
-			interval = fileLatencyPoll
+			// Latency: read the file as soon as it grows.
+			if tail, err = StartFileTail(w); err != nil {
+				warnOnce(fmt.Sprintf("no inotify (%v): the output file is polled every %v, so its latencies are late by up to that much", err, fileLatencyPoll))
+				interval = fileLatencyPoll
+			} else {
+				defer tail.Close()
+				if err := tail.RealtimeErr(); err != nil {
+					warnOnce("the file sink runs at normal priority, so it may see lines late: " + err.Error())
+				}
+				poller = tail
+			}
 		}
+	}
+	if stamps != nil {
+		// No collection while latency is measured: its stop-the-world
+		// pauses would hold the generator and the sink.
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	}
 	sent := make(chan struct{})
 	// Sample the peak RSS while the run goes on, for subjects that exit
@@ -284,14 +309,16 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 		return fail(err)
 	}
 	if stamps != nil {
+		tail.Close() // its Stamps are complete once it stopped
 		res.Latency = stamps.Latency()
 	}
 	return res
 }
 
 // fileLatencyPoll is how often the output file is read when latency is
-// measured (-rate): a line's receive time is when a poll first sees it,
-// so file-sink latencies are late by up to this much (plus the read).
+// measured (-rate) and inotify is missing: a line's receive time is when
+// a poll first sees it, so file-sink latencies are late by up to this
+// much (plus the read).
 const fileLatencyPoll = 250 * time.Microsecond
 
 // stop sends SIGTERM, then SIGKILL after 10 s. It may be called twice.

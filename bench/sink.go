@@ -117,18 +117,21 @@ func (t *Tally) Verdict() Verdict {
 
 // Stamps are the send and receive times of each seq, in nanoseconds
 // since Base (0: not sent, or not received). The generator sets Sent[i]
-// just before it writes the chunk (TCP), batch (UDP) or request (HTTP)
-// holding frame i; a sink sets Recv[i] when it first sees line i. No
-// timestamp travels in the payload.
+// just before it writes the frame (paced TCP and UDP: with the frames due
+// at the same wake-up, one when it keeps up; unpaced: the chunk or batch;
+// HTTP: the request) holding frame i, and, when paced, Due[i] to when it
+// was due; a sink sets Recv[i] when it first sees line i. No timestamp
+// travels in the payload.
 type Stamps struct {
 	Base time.Time
 	Sent []int64
+	Due  []int64
 	Recv []int64
 }
 
 // NewStamps returns Stamps for n lines.
 func NewStamps(n int) *Stamps {
-	return &Stamps{Base: time.Now(), Sent: make([]int64, n), Recv: make([]int64, n)}
+	return &Stamps{Base: time.Now(), Sent: make([]int64, n), Due: make([]int64, n), Recv: make([]int64, n)}
 }
 
 // Now is the time since Base in nanoseconds, at least 1.
@@ -145,29 +148,54 @@ func (s *Stamps) mark(lo, hi int) {
 	}
 }
 
-// Latency is a replica's ingest-to-sink latency distribution.
+// markDue records now as the send time of frames [lo, hi), and when each
+// was due: start + (i-first)*interval ns; s may be nil.
+func (s *Stamps) markDue(lo, hi int, start time.Time, interval float64, first int) {
+	if s == nil {
+		return
+	}
+	s.mark(lo, hi)
+	at := int64(start.Sub(s.Base))
+	for i := lo; i < hi; i++ {
+		s.Due[i] = at + int64(float64(i-first)*interval)
+	}
+}
+
+// Latency is a replica's ingest-to-sink latency distribution, and how
+// late the generator sent the lines (paced sends only).
 type Latency struct {
 	N              int // lines both sent and received
 	P50, P99, P999 time.Duration
 	Max            time.Duration
+	LateP99        time.Duration // p99 of send − due
 }
 
 // Latency returns the percentiles of Recv-Sent over the lines received.
 func (s *Stamps) Latency() Latency {
 	d := make([]int64, 0, len(s.Sent))
+	var late []int64
 	for i, sent := range s.Sent {
 		if sent > 0 && s.Recv[i] > 0 {
 			d = append(d, s.Recv[i]-sent)
+		}
+		if sent > 0 && i < len(s.Due) && s.Due[i] > 0 {
+			late = append(late, sent-s.Due[i])
 		}
 	}
 	if len(d) == 0 {
 		return Latency{}
 	}
-	slices.Sort(d)
-	q := func(p float64) time.Duration {
-		return time.Duration(d[min(len(d)-1, int(p*float64(len(d))))])
+	l := Latency{N: len(d), P50: quantile(d, 0.50), P99: quantile(d, 0.99), P999: quantile(d, 0.999), Max: quantile(d, 1)}
+	if len(late) > 0 {
+		l.LateP99 = quantile(late, 0.99)
 	}
-	return Latency{N: len(d), P50: q(0.50), P99: q(0.99), P999: q(0.999), Max: time.Duration(d[len(d)-1])}
+	return l
+}
+
+// quantile sorts d and returns its p-quantile (p = 1: the largest).
+func quantile(d []int64, p float64) time.Duration {
+	slices.Sort(d)
+	return time.Duration(d[min(len(d)-1, int(p*float64(len(d))))])
 }
 
 // Sink is a TCP or HTTP receiver run by the harness for one replica.

@@ -88,7 +88,39 @@ func TestLatency(t *testing.T) {
 	}
 	st.Recv[999] = 0 // never received
 	l := st.Latency()
-	if l.N != 999 || l.P50 != 500*time.Microsecond || l.P99 != 990*time.Microsecond || l.Max != 999*time.Microsecond {
+	if l.N != 999 || l.P50 != 500*time.Microsecond || l.P99 != 990*time.Microsecond || l.Max != 999*time.Microsecond || l.LateP99 != 0 {
 		t.Fatalf("%+v", l)
+	}
+	// Paced: each line sent 2 µs after it was due, the last 100 µs.
+	st.Due = make([]int64, 1000)
+	for i := range st.Due {
+		st.Sent[i] = 1000 + int64(i)*100 + 2000
+		st.Due[i] = 1000 + int64(i)*100
+	}
+	st.Sent[999] += 98000
+	if l := st.Latency(); l.LateP99 != 2*time.Microsecond {
+		t.Fatalf("generator late p99 %v, want 2µs", l.LateP99)
+	}
+}
+
+// TestPaced sends 2000 frames at 100k/s: every frame is sent once, in
+// order, never before it is due, each stamped.
+func TestPaced(t *testing.T) {
+	st := NewStamps(2000)
+	next := 0
+	err := paced(0, 2000, 100_000, st, func(i, j int) error {
+		if i != next || j <= i {
+			t.Fatalf("send(%d, %d) after frames up to %d", i, j, next)
+		}
+		next = j
+		return nil
+	})
+	if err != nil || next != 2000 {
+		t.Fatalf("paced: %v, sent %d of 2000", err, next)
+	}
+	for i := range st.Sent {
+		if st.Sent[i] == 0 || st.Due[i] == 0 || st.Sent[i] < st.Due[i] {
+			t.Fatalf("frame %d: sent at %d, due at %d", i, st.Sent[i], st.Due[i])
+		}
 	}
 }

@@ -60,9 +60,9 @@ func writeSummary(out io.Writer, o Options, modRoot, machine string, done []Case
 					if st.n == 0 {
 						continue
 					}
-					fmt.Fprintf(&b, "| %s @ %s lines/s, %v | %s | - | %s | %s → %s (%+.1f%%) | - | - | %s |\n", name, si(float64(st.last.Lines)/st.last.At.Seconds()),
+					fmt.Fprintf(&b, "| %s @ %s lines/s, %v | %s | - | %s | %s → %s (%+.1f%%) | - | %d / %d | %s |\n", name, si(float64(st.last.Lines)/st.last.At.Seconds()),
 						st.last.At.Round(time.Second), r.Subject, si(float64(st.last.Lines)/max(st.last.CPUSeconds, 1e-9)),
-						f1(float64(st.warm.RSS)/(1<<20)), f1(float64(st.last.RSS)/(1<<20)), st.growth*100, r.Note)
+						f1(float64(st.warm.RSS)/(1<<20)), f1(float64(st.last.RSS)/(1<<20)), st.growth*100, run.Verdict.Missing, run.Verdict.Duplicates, r.Note)
 				}
 				continue
 			}

@@ -55,8 +55,20 @@ func TestExamplesLoad(t *testing.T) {
 
 // Each broken config fails validate with exactly the messages in its .err
 // file (-update rewrites them): every problem, each with its path, sorted
-// by path, in one wording (see checkWording).
+// by path, in one wording (see checkWording). Validate runs on a copy of
+// testdata/invalid in a temporary directory: the configs keep the default
+// dataDir, ./sluice-data, where a wasm handler makes its compilation
+// cache.
 func TestBrokenConfigs(t *testing.T) {
+	src, err := filepath.Abs("testdata/invalid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	if err := os.CopyFS(filepath.Join(tmp, "testdata", "invalid"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(tmp)
 	paths, _ := filepath.Glob("testdata/invalid/*.hujson")
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
@@ -69,7 +81,7 @@ func TestBrokenConfigs(t *testing.T) {
 				t.Errorf("validate exit %d, want 1", code)
 			}
 			if *update {
-				if err := os.WriteFile(strings.TrimSuffix(p, ".hujson")+".err", errOut.Bytes(), 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(src, strings.TrimSuffix(filepath.Base(p), ".hujson")+".err"), errOut.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			} else if errOut.String() != string(want) {

@@ -150,12 +150,13 @@ func TestRejectedIsAckedAfterTheDeadLetterWrites(t *testing.T) {
 			holds[env.Name] = h
 			return h, nil
 		})
-	cfg := `{
+	cfg := fmt.Sprintf(`{
+		"dataDir": %q,
 		"sources": {"g": {"type": "gen", "block": true, "lines": ["{\"a\":1}", "not json"]}},
 		"destinations": {"main": {"type": "hold"}, "dlq": {"type": "hold"}},
 		"routes": [{"from": ["g"], "to": ["main"], "deadLetter": "dlq",
 			"handlers": [{"type": "parse", "format": "json", "onError": "deadLetter"}]}],
-	}`
+	}`, t.TempDir())
 	d, err := daemon.New([]byte(cfg), r, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -22,13 +22,11 @@ import (
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/clickhouse"
 	"github.com/sluicehq/sluice/connector/clickhouse/clickhousetest"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
-	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
-
-var fastRetry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 func ev(raw string) sluice.Message[event.Event] {
 	return sluice.Message[event.Event]{Value: event.Event{Raw: []byte(raw), ReceivedAt: time.Now(), Source: "test", SourceType: "test"}}
@@ -63,19 +61,6 @@ func rows(srv *clickhousetest.Server, table string) ([]string, error) {
 	return raws, sc.Err()
 }
 
-// run runs d until the test ends, and checks that it stopped cleanly.
-func run(t *testing.T, d sluice.Runner) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
-
 // TestConformance runs the sluicetest suite against a real
 // clickhouse-server, reading back what was acked with SELECT.
 func TestConformance(t *testing.T) {
@@ -104,7 +89,7 @@ func TestConformance(t *testing.T) {
 			table := tableName(name)
 			srv.MustQuery(t, "CREATE TABLE IF NOT EXISTS "+table+" (ts DateTime, raw String) ENGINE = MergeTree ORDER BY ts")
 			d, err := clickhouse.New(clickhouse.Config{URL: proxy.URL, Table: table,
-				Batch: batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: fastRetry}})
+				Batch: batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: storetest.FastRetry}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,37 +111,6 @@ func TestConformance(t *testing.T) {
 		Wrap:   func(p []byte) sluice.Message[event.Event] { return ev(string(p)) },
 		Unwrap: func(m sluice.Message[event.Event]) []byte { return m.Value.Raw },
 	}.Run(t)
-}
-
-// recorder is a dead letter that keeps what it is sent and acks it.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []sluice.Message[event.Event]
-}
-
-func (r *recorder) Send(_ context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
-	r.mu.Lock()
-	r.msgs = append(r.msgs, msgs...)
-	r.mu.Unlock()
-	sluice.Ack(ack)
-	return nil
-}
-
-func (r *recorder) got() []sluice.Message[event.Event] {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.msgs)
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // acker counts the acks of sends.
@@ -184,21 +138,21 @@ func (a *acker) count() int {
 // exists the next events are inserted.
 func TestSchemaErrorDeadLetter(t *testing.T) {
 	srv := clickhousetest.Start(t)
-	dl := &recorder{}
+	dl := &storetest.DeadLetter{}
 	var failed []string
 	var mu sync.Mutex
-	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "later", Batch: batch.Config{Count: 3, Age: 10 * time.Millisecond, Retry: fastRetry}},
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "later", Batch: batch.Config{Count: 3, Age: 10 * time.Millisecond, Retry: storetest.FastRetry}},
 		clickhouse.WithDeadLetter(dl), clickhouse.WithHooks(clickhouse.Hooks{Failed: func(c string) { mu.Lock(); failed = append(failed, c); mu.Unlock() }}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	a := &acker{}
 	if err := d.Send(t.Context(), a.ack, ev("a"), ev("b"), ev("c")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the batch in the dead letter", func() bool { return len(dl.got()) == 3 && a.count() == 1 })
-	for _, m := range dl.got() {
+	storetest.WaitFor(t, "the batch in the dead letter", func() bool { return len(dl.Got()) == 3 && a.count() == 1 })
+	for _, m := range dl.Got() {
 		if e := m.Attributes.Value("error"); !strings.Contains(e, "Code: 60") || !strings.Contains(e, "later") {
 			t.Errorf("dead letter error %q, want the server's message (Code: 60, table later)", e)
 		}
@@ -213,7 +167,7 @@ func TestSchemaErrorDeadLetter(t *testing.T) {
 	if err := d.Send(t.Context(), a.ack, ev("d"), ev("e"), ev("f")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the second batch acked", func() bool { return a.count() == 2 })
+	storetest.WaitFor(t, "the second batch acked", func() bool { return a.count() == 2 })
 	got, err := rows(srv, "later")
 	if err != nil {
 		t.Fatal(err)
@@ -230,13 +184,13 @@ func TestSchemaErrorDeadLetter(t *testing.T) {
 func TestRowRejected(t *testing.T) {
 	srv := clickhousetest.Start(t)
 	srv.MustQuery(t, "CREATE TABLE r (ts DateTime, raw String, host UInt16) ENGINE = MergeTree ORDER BY ts")
-	dl := &recorder{}
-	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "r", Batch: batch.Config{Count: 5, Age: time.Minute, Retry: fastRetry}},
+	dl := &storetest.DeadLetter{}
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "r", Batch: batch.Config{Count: 5, Age: time.Minute, Retry: storetest.FastRetry}},
 		clickhouse.WithDeadLetter(dl))
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	msgs := []sluice.Message[event.Event]{ev("ok1"), ev("bad1"), ev("ok2"), ev("bad2"), ev("ok3")}
 	for i := range msgs {
 		msgs[i].Value.Host = "80"
@@ -248,9 +202,9 @@ func TestRowRejected(t *testing.T) {
 	if err := d.Send(t.Context(), a.ack, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the batch acked", func() bool { return a.count() == 1 })
+	storetest.WaitFor(t, "the batch acked", func() bool { return a.count() == 1 })
 	var bad []string
-	for _, m := range dl.got() {
+	for _, m := range dl.Got() {
 		bad = append(bad, string(m.Value.Raw))
 		if e := m.Attributes.Value("error"); !strings.Contains(e, "Code: ") || !strings.Contains(e, "at row") {
 			t.Errorf("dead letter error %q, want the server's message", e)
@@ -279,9 +233,9 @@ func TestAuth(t *testing.T) {
 		password string
 		ok       bool
 	}{{"s3cret-pass", true}, {"wrong-s3cret", false}} {
-		dl := &recorder{}
+		dl := &storetest.DeadLetter{}
 		d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "a", Username: "writer", Password: config.Secret(tc.password),
-			Batch: batch.Config{Count: 1, Retry: fastRetry}}, clickhouse.WithDeadLetter(dl))
+			Batch: batch.Config{Count: 1, Retry: storetest.FastRetry}}, clickhouse.WithDeadLetter(dl))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,15 +246,15 @@ func TestAuth(t *testing.T) {
 		if err := d.Send(ctx, a.ack, ev(tc.password)); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the ack", func() bool { return a.count() == 1 })
+		storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if got := len(dl.got()) == 0; got != tc.ok {
-			t.Errorf("password %q: inserted %v, want %v (dead letter %v)", tc.password, got, tc.ok, dl.got())
+		if got := len(dl.Got()) == 0; got != tc.ok {
+			t.Errorf("password %q: inserted %v, want %v (dead letter %v)", tc.password, got, tc.ok, dl.Got())
 		}
-		for _, m := range dl.got() {
+		for _, m := range dl.Got() {
 			if e := m.Attributes.Value("error"); strings.Contains(e, tc.password) || !strings.Contains(e, "Code: 193") {
 				t.Errorf("dead letter error %q: want code 193 and no password", e)
 			}
@@ -384,31 +338,31 @@ func TestClassify(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			dl := &recorder{}
+			dl := &storetest.DeadLetter{}
 			d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Database: "db", Table: "tbl", Username: "u", Password: "pw-1234",
-				Settings: map[string]string{"max_insert_threads": "2"}, Batch: batch.Config{Count: 2, Retry: fastRetry}},
+				Settings: map[string]string{"max_insert_threads": "2"}, Batch: batch.Config{Count: 2, Retry: storetest.FastRetry}},
 				clickhouse.WithDeadLetter(dl))
 			if err != nil {
 				t.Fatal(err)
 			}
-			run(t, d)
+			storetest.Run(t, d)
 			a := &acker{}
 			if err := d.Send(t.Context(), a.ack, ev("x"), ev("y")); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the ack", func() bool { return a.count() == 1 })
+			storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
 			mu.Lock()
 			defer mu.Unlock()
 			if tc.retried {
-				if n != 2 || !slices.Equal(stored, []string{"x", "y"}) || len(dl.got()) != 0 {
-					t.Errorf("%d INSERTs, stored %q, dead letter %d: want a retry that stores x y", n, stored, len(dl.got()))
+				if n != 2 || !slices.Equal(stored, []string{"x", "y"}) || len(dl.Got()) != 0 {
+					t.Errorf("%d INSERTs, stored %q, dead letter %d: want a retry that stores x y", n, stored, len(dl.Got()))
 				}
 				return
 			}
-			if n != 1 || len(dl.got()) != 2 {
-				t.Fatalf("%d INSERTs, dead letter %d: want 1 INSERT and both events in the dead letter", n, len(dl.got()))
+			if n != 1 || len(dl.Got()) != 2 {
+				t.Fatalf("%d INSERTs, dead letter %d: want 1 INSERT and both events in the dead letter", n, len(dl.Got()))
 			}
-			if e := dl.got()[0].Attributes.Value("error"); !strings.Contains(e, strings.Fields(tc.body)[0]) {
+			if e := dl.Got()[0].Attributes.Value("error"); !strings.Contains(e, strings.Fields(tc.body)[0]) {
 				t.Errorf("dead letter error %q, want the server's message %q", e, tc.body)
 			}
 		})
@@ -423,7 +377,7 @@ func TestNoDeadLetterStops(t *testing.T) {
 		io.WriteString(w, "Code: 60, e.displayText() = DB::Exception: Table default.x doesn't exist., e.what() = DB::Exception")
 	}))
 	defer srv.Close()
-	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "x", Batch: batch.Config{Count: 1, Retry: fastRetry}})
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "x", Batch: batch.Config{Count: 1, Retry: storetest.FastRetry}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/elasticsearch"
 	"github.com/sluicehq/sluice/connector/elasticsearch/estest"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/retry"
@@ -28,7 +29,7 @@ func TestConformance(t *testing.T) {
 		NewDestination: func(t *testing.T, name string) sluice.Destination[event.Event] {
 			c := tg.config(name)
 			c.ID = "content"
-			c.Batch = batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: fastRetry}
+			c.Batch = batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: storetest.FastRetry}
 			d, err := elasticsearch.New(c)
 			if err != nil {
 				t.Fatal(err)
@@ -75,7 +76,7 @@ func TestFirstPushesThrottled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	a := newAcks()
 	start := time.Now()
 	var msgs []sluice.Message[event.Event]
@@ -106,12 +107,12 @@ func TestItemRejectedThenRetried(t *testing.T) {
 		return bytes.Contains(doc, []byte("busy")) && rejections.Add(1) <= 4
 	})
 	c := tg.config("partial")
-	c.Batch = batch.Config{Count: 10, Age: time.Hour, Retry: fastRetry}
+	c.Batch = batch.Config{Count: 10, Age: time.Hour, Retry: storetest.FastRetry}
 	d, err := elasticsearch.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	var msgs []sluice.Message[event.Event]
 	for i := range 10 {
 		s := fmt.Sprintf("line %d", i)
@@ -144,20 +145,20 @@ func TestMappingErrorDeadLettered(t *testing.T) {
 	if _, err := tg.do("PUT", "/"+idx, `{"mappings": {"properties": {"raw": {"type": "long"}}}}`); err != nil {
 		t.Fatal(err)
 	}
-	dl := &deadLetter{}
+	dl := &storetest.DeadLetter{}
 	c := tg.config(idx)
-	c.Batch = batch.Config{Count: 4, Age: time.Hour, Retry: fastRetry}
+	c.Batch = batch.Config{Count: 4, Age: time.Hour, Retry: storetest.FastRetry}
 	d, err := elasticsearch.New(c, elasticsearch.WithDeadLetter(dl))
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	a := newAcks()
 	if err := d.Send(context.Background(), a.ack, ev("1"), ev("two"), ev("3"), ev("4")); err != nil {
 		t.Fatal(err)
 	}
 	a.wait(t, 1)
-	got := dl.got()
+	got := dl.Got()
 	if len(got) != 1 || string(got[0].Value.Raw) != "two" {
 		t.Fatalf("dead letter got %d events, want the one with raw \"two\"", len(got))
 	}
@@ -179,12 +180,12 @@ func TestMappingErrorWithoutDeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := tg.config(idx)
-	c.Batch = batch.Config{Count: 2, Age: time.Hour, Retry: fastRetry}
+	c.Batch = batch.Config{Count: 2, Age: time.Hour, Retry: storetest.FastRetry}
 	d, err := elasticsearch.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := run(t, d)
+	done := storetest.Run(t, d)
 	acked := false
 	if err := d.Send(context.Background(), func() { acked = true }, ev("1"), ev("x")); err != nil {
 		t.Fatal(err)
@@ -220,12 +221,12 @@ func TestRetryAfterLostResponse(t *testing.T) {
 			es.DropResponses(1)
 			c := tg.config("lost")
 			c.ID, c.OpType = tc.id, tc.op
-			c.Batch = batch.Config{Count: 5, Age: time.Hour, Retry: fastRetry}
+			c.Batch = batch.Config{Count: 5, Age: time.Hour, Retry: storetest.FastRetry}
 			d, err := elasticsearch.New(c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			run(t, d)
+			storetest.Run(t, d)
 			a := newAcks()
 			if err := d.Send(context.Background(), a.ack, ev("a"), ev("b"), ev("c"), ev("d"), ev("e")); err != nil {
 				t.Fatal(err)
@@ -245,14 +246,14 @@ func TestTooLarge(t *testing.T) {
 	tg := newTarget(t)
 	es := tg.needFake(t)
 	es.MaxContentLength = 4 << 10
-	dl := &deadLetter{}
+	dl := &storetest.DeadLetter{}
 	c := tg.config("large")
-	c.Batch = batch.Config{Count: 41, Age: time.Hour, Retry: fastRetry}
+	c.Batch = batch.Config{Count: 41, Age: time.Hour, Retry: storetest.FastRetry}
 	d, err := elasticsearch.New(c, elasticsearch.WithDeadLetter(dl))
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	var msgs []sluice.Message[event.Event]
 	for i := range 40 {
 		msgs = append(msgs, ev(fmt.Sprintf("%03d %s", i, strings.Repeat("x", 200))))
@@ -266,7 +267,7 @@ func TestTooLarge(t *testing.T) {
 	if docs, _ := tg.read("large"); len(docs) != 40 {
 		t.Errorf("stored %d documents, want 40", len(docs))
 	}
-	if got := dl.got(); len(got) != 1 || !strings.Contains(got[0].Attributes.Value("error"), "413") {
+	if got := dl.Got(); len(got) != 1 || !strings.Contains(got[0].Attributes.Value("error"), "413") {
 		t.Errorf("dead letter got %d events, want the large one with its 413", len(got))
 	}
 }
@@ -280,7 +281,7 @@ func TestIndexFromEventTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	m1, m2 := ev("first"), ev("second")
 	m2.Value.Time = time.Date(2026, 11, 25, 0, 30, 0, 0, time.FixedZone("x", 3600)) // 2026-11-24 23:30 UTC
 	m1.Value.Time = time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)
@@ -310,7 +311,7 @@ func TestDataStream(t *testing.T) {
 	es.CreateDataStream("logs-sluice-default")
 	for _, op := range []string{"create", "index"} {
 		t.Run(op, func(t *testing.T) {
-			dl := &deadLetter{}
+			dl := &storetest.DeadLetter{}
 			c := tg.config("logs-sluice-default")
 			c.OpType, c.ID = op, "content"
 			c.Batch = batch.Config{Count: 2, Age: time.Hour}
@@ -318,7 +319,7 @@ func TestDataStream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			run(t, d)
+			storetest.Run(t, d)
 			a := newAcks()
 			if err := d.Send(context.Background(), a.ack, ev(op+" 1"), ev(op+" 2")); err != nil {
 				t.Fatal(err)
@@ -331,11 +332,11 @@ func TestDataStream(t *testing.T) {
 					stored++
 				}
 			}
-			if op == "create" && (stored != 2 || len(dl.got()) != 0) {
-				t.Errorf("create: stored %d, dead-lettered %d; want 2, 0", stored, len(dl.got()))
+			if op == "create" && (stored != 2 || len(dl.Got()) != 0) {
+				t.Errorf("create: stored %d, dead-lettered %d; want 2, 0", stored, len(dl.Got()))
 			}
-			if op == "index" && (stored != 0 || len(dl.got()) != 2 || !strings.Contains(dl.got()[0].Attributes.Value("error"), "op_type of create")) {
-				t.Errorf("index: stored %d, dead-lettered %d; want 0, 2 with the reason", stored, len(dl.got()))
+			if op == "index" && (stored != 0 || len(dl.Got()) != 2 || !strings.Contains(dl.Got()[0].Attributes.Value("error"), "op_type of create")) {
+				t.Errorf("index: stored %d, dead-lettered %d; want 0, 2 with the reason", stored, len(dl.Got()))
 			}
 		})
 	}
@@ -370,7 +371,7 @@ func TestAuth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			done := run(t, d)
+			done := storetest.Run(t, d)
 			a := newAcks()
 			if err := d.Send(context.Background(), a.ack, ev("x")); err != nil {
 				t.Fatal(err)

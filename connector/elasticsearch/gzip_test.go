@@ -11,6 +11,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/elasticsearch"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -27,12 +28,12 @@ func TestGzipBodies(t *testing.T) {
 			tg := newTarget(t)
 			c := tg.config("gzip")
 			c.Compression = tc.compression
-			c.Batch = batch.Config{Count: 10, Age: time.Hour, Retry: fastRetry}
+			c.Batch = batch.Config{Count: 10, Age: time.Hour, Retry: storetest.FastRetry}
 			d, err := elasticsearch.New(c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			run(t, d)
+			storetest.Run(t, d)
 			a := newAcks()
 			var msgs []sluice.Message[event.Event]
 			for i := range 50 {

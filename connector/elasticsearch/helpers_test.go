@@ -1,7 +1,6 @@
 package elasticsearch_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,10 +16,7 @@ import (
 	"github.com/sluicehq/sluice/connector/elasticsearch/estest"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
-	"github.com/sluicehq/sluice/retry"
 )
-
-var fastRetry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 // target is the cluster a test writes to: the in-process estest.Server,
 // or the real one at $SLUICE_ES_URL (with $SLUICE_ES_USERNAME and
@@ -132,23 +128,6 @@ func ev(raw string) sluice.Message[event.Event] {
 	return sluice.Message[event.Event]{Value: event.Event{Time: at, ReceivedAt: at, Source: "test", SourceType: "test", Raw: []byte(raw)}}
 }
 
-// run runs d until the test ends and returns Run's error channel.
-func run(t *testing.T, d sluice.Runner) <-chan error {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
-		}
-	})
-	return done
-}
-
 // acks counts acks and lets a test wait for them.
 type acks struct {
 	mu sync.Mutex
@@ -174,26 +153,4 @@ func (a *acks) wait(t *testing.T, n int) {
 			t.Fatalf("timed out waiting for %d acks", n)
 		}
 	}
-}
-
-// deadLetter records what it is sent and acks it at once.
-type deadLetter struct {
-	mu   sync.Mutex
-	msgs []sluice.Message[event.Event]
-}
-
-func (d *deadLetter) Send(ctx context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
-	d.mu.Lock()
-	d.msgs = append(d.msgs, msgs...)
-	d.mu.Unlock()
-	if ack != nil {
-		ack()
-	}
-	return nil
-}
-
-func (d *deadLetter) got() []sluice.Message[event.Event] {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]sluice.Message[event.Event](nil), d.msgs...)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/gelf"
 	"github.com/sluicehq/sluice/connector/gelf/gelftest"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/memory"
 	"github.com/sluicehq/sluice/retry"
@@ -186,7 +186,7 @@ func TestUDPChunked(t *testing.T) {
 // to the dead letter, and the others of its batch are sent.
 func TestUDPTooLarge(t *testing.T) {
 	s := newServer(t)
-	dl := &deadLetter{}
+	dl := &storetest.DeadLetter{}
 	d, err := gelf.New(gelf.Config{ServiceAddr: s.UDPAddr, ChunkSize: 512}, gelf.WithDeadLetter(dl))
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +197,8 @@ func TestUDPTooLarge(t *testing.T) {
 	if got[0].String("short_message") != "before" || got[1].String("short_message") != "after" {
 		t.Errorf("got %d messages, not before and after", len(got))
 	}
-	if len(dl.msgs) != 1 || !strings.Contains(dl.msgs[0].Attributes.Value("error"), "more than 128") {
-		t.Errorf("dead letter: %v", dl.msgs)
+	if dl := dl.Got(); len(dl) != 1 || !strings.Contains(dl[0].Attributes.Value("error"), "more than 128") {
+		t.Errorf("dead letter: %v", dl)
 	}
 }
 
@@ -247,17 +247,4 @@ func TestRealGraylog(t *testing.T) {
 	}
 	msgs = append(msgs, ev("sluice test large "+random(50000)))
 	send(t, d, msgs...)
-}
-
-type deadLetter struct {
-	mu   sync.Mutex
-	msgs []sluice.Message[event.Event]
-}
-
-func (d *deadLetter) Send(_ context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
-	d.mu.Lock()
-	d.msgs = append(d.msgs, msgs...)
-	d.mu.Unlock()
-	ack()
-	return nil
 }

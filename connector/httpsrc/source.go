@@ -49,7 +49,6 @@ import (
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/httpin"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
-	"github.com/sluicehq/sluice/memory"
 )
 
 // Counters receives the source's counts; the daemon's metrics implement
@@ -99,7 +98,7 @@ type Source struct {
 	log       *slog.Logger
 	count     Counters
 	queueSize int
-	q         *memory.Queue[event.Event]
+	q         *httpin.Queue[event.Event]
 	token     [sha256.Size]byte // of the expected credentials: the bearer token, or "user:password"
 	auth      bool
 	slots     httpin.Slots // one per request being handled: see MaxConcurrentRequests
@@ -131,7 +130,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	s.q = memory.New[event.Event](s.queueSize)
+	s.q = httpin.NewQueue[event.Event]("http source", s.queueSize)
 	switch {
 	case c.BearerToken != "":
 		s.auth, s.token = true, sha256.Sum256([]byte(c.BearerToken.Reveal()))
@@ -162,27 +161,13 @@ func (s *Source) Addr(ctx context.Context) (net.Addr, error) {
 // response of the request that carried it. After Run has returned, Recv
 // returns what is left, then io.EOF.
 func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
-	m, ack, err := s.q.Recv(ctx)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return m, nil, io.EOF
-		}
-		return m, nil, fmt.Errorf("http source: %w", err)
-	}
-	return m, ack, nil
+	return s.q.Recv(ctx)
 }
 
 // RecvBatch is Recv for up to len(msgs) events at once (a
 // [sluice.BatchSource]); each event keeps its own ack.
 func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
-	n, err := s.q.RecvBatch(ctx, msgs, acks)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return 0, io.EOF
-		}
-		return 0, fmt.Errorf("http source: %w", err)
-	}
-	return n, nil
+	return s.q.RecvBatch(ctx, msgs, acks)
 }
 
 // Run listens (an address in use is an error, returned at once) and

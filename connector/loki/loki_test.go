@@ -2,7 +2,6 @@ package loki_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,14 +17,13 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/connector/loki"
 	"github.com/sluicehq/sluice/connector/loki/lokitest"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
-
-var fastRetry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 // target is where a test pushes: the in-test Loki, or the real one that
 // SLUICE_LOKI_URL names behind a proxy that answers the pushes fault
@@ -107,7 +105,7 @@ func ev(raw string) sluice.Message[event.Event] {
 func newDest(t *testing.T, tg *target, name string, b batch.Config, opts ...loki.Option) *loki.Destination {
 	t.Helper()
 	if b.Retry == (retry.Policy{}) {
-		b.Retry = fastRetry
+		b.Retry = storetest.FastRetry
 	}
 	d, err := loki.New(loki.Config{URL: tg.url, Labels: map[string]string{"job": "sluicetest", "test": testName(name)}, Batch: b}, opts...)
 	if err != nil {
@@ -170,62 +168,23 @@ func TestConformance(t *testing.T) {
 	}.Run(t)
 }
 
-// recorder is a dead letter that keeps what it is sent and acks it.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []sluice.Message[event.Event]
-}
-
-func (r *recorder) Send(_ context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
-	r.mu.Lock()
-	r.msgs = append(r.msgs, msgs...)
-	r.mu.Unlock()
-	sluice.Ack(ack)
-	return nil
-}
-
-func (r *recorder) raws() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// raws returns the raw lines dead-lettered to dl, sorted.
+func raws(dl *storetest.DeadLetter) []string {
 	var out []string
-	for _, m := range r.msgs {
+	for _, m := range dl.Got() {
 		out = append(out, string(m.Value.Raw))
 	}
 	slices.Sort(out)
 	return out
 }
 
-func (r *recorder) errors() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// rejections returns the error attribute of each message dead-lettered to dl.
+func rejections(dl *storetest.DeadLetter) []string {
 	var out []string
-	for _, m := range r.msgs {
+	for _, m := range dl.Got() {
 		out = append(out, m.Attributes.Value("error"))
 	}
 	return out
-}
-
-func run(t *testing.T, d sluice.Runner) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 type acker struct {
@@ -268,12 +227,12 @@ func TestRateLimited(t *testing.T) {
 	})
 	// Retry-After may hold a retry up to 10 × retry.max.
 	d := newDest(t, tg, t.Name(), batch.Config{Count: 3, Age: time.Minute, Retry: retry.Policy{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}})
-	run(t, d)
+	storetest.Run(t, d)
 	a := &acker{}
 	if err := d.Send(t.Context(), a.ack, ev("r1"), ev("r2"), ev("r3")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ack", func() bool { return a.count() == 1 })
+	storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(at) != 4 {
@@ -304,12 +263,12 @@ func TestServerErrorRetried(t *testing.T) {
 		return 0, ""
 	})
 	d := newDest(t, tg, t.Name(), batch.Config{Count: 2, Age: time.Minute})
-	run(t, d)
+	storetest.Run(t, d)
 	a := &acker{}
 	if err := d.Send(t.Context(), a.ack, ev("s1"), ev("s2")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ack", func() bool { return a.count() == 1 })
+	storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
 	got, _ := tg.read("", testName(t.Name()))
 	if l := lines(got); !slices.Equal(l, []string{"s1", "s2"}) {
 		t.Errorf("Loki holds %q", l)
@@ -323,9 +282,9 @@ func TestServerErrorRetried(t *testing.T) {
 // are stored once each, and the Send is acked.
 func TestSomeEntriesRefused(t *testing.T) {
 	tg := newTarget(t)
-	dl := &recorder{}
+	dl := &storetest.DeadLetter{}
 	d := newDest(t, tg, t.Name(), batch.Config{Count: 1000, Age: 50 * time.Millisecond}, loki.WithDeadLetter(dl))
-	run(t, d)
+	storetest.Run(t, d)
 	now := time.Now()
 	at := func(raw string, ts time.Time) sluice.Message[event.Event] {
 		m := ev(raw)
@@ -336,7 +295,7 @@ func TestSomeEntriesRefused(t *testing.T) {
 	if err := d.Send(t.Context(), a.ack, at("first", now)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the first entry", func() bool { return a.count() == 1 })
+	storetest.WaitFor(t, "the first entry", func() bool { return a.count() == 1 })
 
 	var msgs []sluice.Message[event.Event]
 	var wantGood, wantBad []string
@@ -355,12 +314,12 @@ func TestSomeEntriesRefused(t *testing.T) {
 	if err := d.Send(t.Context(), a.ack, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the batch acked", func() bool { return a.count() == 2 })
+	storetest.WaitFor(t, "the batch acked", func() bool { return a.count() == 2 })
 	slices.Sort(wantBad)
-	if got := dl.raws(); !slices.Equal(got, wantBad) {
+	if got := raws(dl); !slices.Equal(got, wantBad) {
 		t.Errorf("dead letter holds %q, want %q", got, wantBad)
 	}
-	for i, e := range dl.errors() {
+	for i, e := range rejections(dl) {
 		if !strings.Contains(e, "400 Bad Request") || !strings.Contains(e, "too old") && !strings.Contains(e, "too far behind") {
 			t.Errorf("dead letter error %d %q, want Loki's message", i, e)
 		}
@@ -384,11 +343,11 @@ func TestStreamsAndOrder(t *testing.T) {
 	name := testName(t.Name())
 	d, err := loki.New(loki.Config{URL: tg.url, TenantID: "team-a", Compression: "gzip",
 		Labels: map[string]string{"job": "sluicetest", "test": name, "app": "{syslog.appName}", "host": "h-{host}"},
-		Batch:  batch.Config{Count: 6, Age: time.Minute, Retry: fastRetry}})
+		Batch:  batch.Config{Count: 6, Age: time.Minute, Retry: storetest.FastRetry}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	now := time.Now()
 	var msgs []sluice.Message[event.Event]
 	for i, app := range []string{"web", "db", "web", "db", "web", "db"} {
@@ -402,7 +361,7 @@ func TestStreamsAndOrder(t *testing.T) {
 	if err := d.Send(t.Context(), a.ack, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ack", func() bool { return a.count() == 1 })
+	storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
 	for _, app := range []string{"web", "db"} {
 		es, err := lokitest.Query(tg.loki, "team-a", fmt.Sprintf(`{test=%q, app=%q, host="h-10.0.0.1"}`, name, app), now.Add(-time.Hour), now.Add(time.Hour))
 		if err != nil {
@@ -462,9 +421,9 @@ func TestPushSplit(t *testing.T) {
 	}
 	s := lokitest.Start(t)
 	tg := &target{url: s.URL, loki: s.URL}
-	dl := &recorder{}
+	dl := &storetest.DeadLetter{}
 	d := newDest(t, tg, t.Name(), batch.Config{Count: 1000, Bytes: 1 << 20, Age: 20 * time.Millisecond}, loki.WithDeadLetter(dl))
-	run(t, d)
+	storetest.Run(t, d)
 	var msgs []sluice.Message[event.Event]
 	var want []string
 	for i := range 50 {
@@ -480,7 +439,7 @@ func TestPushSplit(t *testing.T) {
 	if err := d.Send(t.Context(), a.ack, ev(huge)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "both acks", func() bool { return a.count() == 2 })
+	storetest.WaitFor(t, "both acks", func() bool { return a.count() == 2 })
 	got, err := tg.read("", testName(t.Name()))
 	if err != nil {
 		t.Fatal(err)
@@ -491,7 +450,7 @@ func TestPushSplit(t *testing.T) {
 	if s.Pushes() < 2 {
 		t.Errorf("%d pushes, want the batch split", s.Pushes())
 	}
-	if r := dl.raws(); len(r) != 1 || r[0] != huge || !strings.Contains(dl.errors()[0], "over Loki's 4194304-byte limit") {
-		t.Errorf("dead letter holds %d entries (%q), want the huge line", len(r), dl.errors())
+	if r := raws(dl); len(r) != 1 || r[0] != huge || !strings.Contains(rejections(dl)[0], "over Loki's 4194304-byte limit") {
+		t.Errorf("dead letter holds %d entries (%q), want the huge line", len(r), rejections(dl))
 	}
 }

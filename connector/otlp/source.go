@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -20,7 +19,6 @@ import (
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/httpin"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
-	"github.com/sluicehq/sluice/memory"
 )
 
 // Counters receives the source's counts; the daemon's metrics implement
@@ -59,7 +57,7 @@ type Source struct {
 	name  string
 	log   *slog.Logger
 	count Counters
-	q     *memory.Queue[event.Event]
+	q     *httpin.Queue[event.Event]
 	slots httpin.Slots // one per request being handled
 
 	mu       sync.Mutex
@@ -81,7 +79,7 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 	for _, o := range opts {
 		o(s)
 	}
-	s.q = memory.New[event.Event](c.QueueSize)
+	s.q = httpin.NewQueue[event.Event]("otlp source", c.QueueSize)
 	return s, nil
 }
 
@@ -106,27 +104,13 @@ func (s *Source) Addrs(ctx context.Context) (grpcAddr, httpAddr net.Addr, err er
 // to the request that carried it. After Run has returned, Recv returns
 // what is left, then io.EOF.
 func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
-	m, ack, err := s.q.Recv(ctx)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return m, nil, io.EOF
-		}
-		return m, nil, fmt.Errorf("otlp source: %w", err)
-	}
-	return m, ack, nil
+	return s.q.Recv(ctx)
 }
 
 // RecvBatch is Recv for up to len(msgs) records at once (a
 // [sluice.BatchSource]); each keeps its own ack.
 func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
-	n, err := s.q.RecvBatch(ctx, msgs, acks)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return 0, io.EOF
-		}
-		return 0, fmt.Errorf("otlp source: %w", err)
-	}
-	return n, nil
+	return s.q.RecvBatch(ctx, msgs, acks)
 }
 
 // Run listens on the configured addresses (one that cannot be bound is an

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/connector/splunk"
 	"github.com/sluicehq/sluice/event"
 )
@@ -27,12 +28,12 @@ func TestGzipBodies(t *testing.T) {
 		t.Run(fmt.Sprintf("compression=%s/ack=%v", tc.compression, tc.ack), func(t *testing.T) {
 			hec, c := newHEC(t, tc.ack)
 			c.Compression = tc.compression
-			c.Batch = batch.Config{Count: 10, Age: time.Hour, Retry: fastRetry}
+			c.Batch = batch.Config{Count: 10, Age: time.Hour, Retry: storetest.FastRetry}
 			d, err := splunk.New(c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			run(t, d)
+			storetest.Run(t, d)
 			acked := make(chan struct{})
 			var msgs []sluice.Message[event.Event]
 			for i := range 50 {

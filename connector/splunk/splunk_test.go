@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/connector/splunk"
 	"github.com/sluicehq/sluice/connector/splunk/hectest"
 	"github.com/sluicehq/sluice/daemon/config"
@@ -23,8 +24,6 @@ import (
 
 const token = "11111111-2222-3333-4444-555555555555"
 const channel = "0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"
-
-var fastRetry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 func ev(raw string) sluice.Message[event.Event] {
 	at := time.Date(2026, 11, 24, 23, 0, 0, 123e6, time.UTC)
@@ -40,22 +39,6 @@ func newHEC(t *testing.T, ack bool) (*hectest.Server, splunk.Config) {
 		AckPollInterval: 10 * time.Millisecond, Timeout: 5 * time.Second}
 }
 
-func run(t *testing.T, d sluice.Runner) <-chan error {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
-		}
-	})
-	return done
-}
-
 func waitAck(t *testing.T, ch <-chan struct{}) {
 	t.Helper()
 	select {
@@ -63,19 +46,6 @@ func waitAck(t *testing.T, ch <-chan struct{}) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no ack")
 	}
-}
-
-type deadLetter struct {
-	mu   sync.Mutex
-	msgs []sluice.Message[event.Event]
-}
-
-func (d *deadLetter) Send(_ context.Context, ack func(), msgs ...sluice.Message[event.Event]) error {
-	d.mu.Lock()
-	d.msgs = append(d.msgs, msgs...)
-	d.mu.Unlock()
-	ack()
-	return nil
 }
 
 func TestConformance(t *testing.T) {
@@ -87,7 +57,7 @@ func TestConformance(t *testing.T) {
 				NewDestination: func(t *testing.T, name string) sluice.Destination[event.Event] {
 					c := c
 					c.Index = name
-					c.Batch = batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: fastRetry}
+					c.Batch = batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: storetest.FastRetry}
 					d, err := splunk.New(c)
 					if err != nil {
 						t.Fatal(err)
@@ -129,7 +99,7 @@ func TestEventShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	acked := make(chan struct{})
 	empty := ev("")
 	if err := d.Send(context.Background(), func() { close(acked) }, ev(`GET / "quoted" ü`), empty); err != nil {
@@ -162,7 +132,7 @@ func TestFirstPushesBusy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			run(t, d)
+			storetest.Run(t, d)
 			acked := make(chan struct{})
 			start := time.Now()
 			if err := d.Send(context.Background(), func() { close(acked) }, ev("a"), ev("b"), ev("c"), ev("d"), ev("e")); err != nil {
@@ -184,20 +154,20 @@ func TestFirstPushesBusy(t *testing.T) {
 func TestEventRefused(t *testing.T) {
 	hec, c := newHEC(t, false)
 	hec.Refuse = func(e hectest.Event) bool { return e.Raw() == "bad" }
-	c.Batch = batch.Config{Count: 5, Age: time.Hour, Retry: fastRetry}
-	dl := &deadLetter{}
+	c.Batch = batch.Config{Count: 5, Age: time.Hour, Retry: storetest.FastRetry}
+	dl := &storetest.DeadLetter{}
 	d, err := splunk.New(c, splunk.WithDeadLetter(dl))
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	acked := make(chan struct{})
 	if err := d.Send(context.Background(), func() { close(acked) }, ev("a"), ev("b"), ev("bad"), ev("d"), ev("e")); err != nil {
 		t.Fatal(err)
 	}
 	waitAck(t, acked)
-	if len(dl.msgs) != 1 || string(dl.msgs[0].Value.Raw) != "bad" || !strings.Contains(dl.msgs[0].Attributes.Value("error"), `code 6 "Invalid data format"`) {
-		t.Fatalf("dead letter got %v", dl.msgs)
+	if len(dl.Got()) != 1 || string(dl.Got()[0].Value.Raw) != "bad" || !strings.Contains(dl.Got()[0].Attributes.Value("error"), `code 6 "Invalid data format"`) {
+		t.Fatalf("dead letter got %v", dl.Got())
 	}
 	seen := map[string]int{}
 	for _, e := range hec.Events() {
@@ -222,7 +192,7 @@ func TestAckOnlyAfterConfirmation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	acked := make(chan struct{})
 	var pendingAtAck int
 	if err := d.Send(context.Background(), func() { pendingAtAck = hec.Pending(channel); close(acked) }, ev("a"), ev("b")); err != nil {
@@ -245,12 +215,12 @@ func TestAckLost(t *testing.T) {
 	hec, c := newHEC(t, true)
 	hec.LoseAcks(1)
 	c.AckTimeout = 200 * time.Millisecond
-	c.Batch = batch.Config{Count: 2, Age: time.Hour, Retry: fastRetry}
+	c.Batch = batch.Config{Count: 2, Age: time.Hour, Retry: storetest.FastRetry}
 	d, err := splunk.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	acked := make(chan struct{})
 	if err := d.Send(context.Background(), func() { close(acked) }, ev("a"), ev("b")); err != nil {
 		t.Fatal(err)
@@ -271,7 +241,7 @@ func TestOutstandingAcksBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	var wg sync.WaitGroup
 	for i := range 40 {
 		wg.Add(1)
@@ -294,13 +264,13 @@ func TestOutstandingAcksBounded(t *testing.T) {
 func TestTokenNeverLogged(t *testing.T) {
 	_, c := newHEC(t, false)
 	c.Token = "s3cret-token-value"
-	c.Batch = batch.Config{Count: 1, Age: time.Hour, Retry: fastRetry}
+	c.Batch = batch.Config{Count: 1, Age: time.Hour, Retry: storetest.FastRetry}
 	var logs bytes.Buffer
 	d, err := splunk.New(c, splunk.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := run(t, d)
+	done := storetest.Run(t, d)
 	if err := d.Send(context.Background(), func() { t.Error("acked") }, ev("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +304,7 @@ func TestRealHEC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	acked := make(chan struct{})
 	var msgs []sluice.Message[event.Event]
 	for i := range 100 {

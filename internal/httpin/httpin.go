@@ -1,7 +1,8 @@
 // Package httpin holds what sluice's HTTP sources share in taking a
 // request: its body, read within a size limit (a gzip bomb stops at the
 // limit too); request slots, taken once a body has arrived, so that slow
-// clients hold none; and the status and Retry-After of a refusal.
+// clients hold none; the status and Retry-After of a refusal; and the
+// queue between the handlers and Recv (Queue).
 package httpin
 
 import (

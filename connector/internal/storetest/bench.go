@@ -1,5 +1,6 @@
-// Package storetest holds the benchmark the store destinations share: a
-// store's cost per event beside the file destination's.
+// Package storetest holds what the store destinations' tests share: the
+// benchmark of a store's cost per event beside the file destination's,
+// and helpers to run a destination, take its dead letters and wait.
 package storetest
 
 import (
