@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -438,4 +439,85 @@ func TestReloadRefusesAnotherDataDir(t *testing.T) {
 	fmt.Fprintln(f, "seq=1")
 	f.Close()
 	waitLong(t, "the second line, by the running config", func() bool { return len(seqCounts(t, out)) == 2 })
+}
+
+// stuck is a destination whose Sends wait until release is closed, then
+// ack.
+type stuck struct{ release chan struct{} }
+
+func (s stuck) Send(ctx context.Context, ack func(), _ ...sluice.Message[event.Event]) error {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	sluice.Ack(ack)
+	return nil
+}
+
+// When a Send is still in progress at shutdownTimeout, a reload that
+// replaces destinations cannot hold the Sends back: it stops everything
+// as at a stop, builds the new config again, whole (nothing of the old
+// one runs on), and starts it. The Send is let go once the reload has
+// said so: it acks, so the source resumes after that line. The new
+// config then delivers, and the reload counts as ok.
+func TestReloadRestartsEverythingWhenSendsHang(t *testing.T) {
+	dir := t.TempDir()
+	in, admin := filepath.Join(dir, "in.log"), freeAddr(t)
+	if err := os.WriteFile(in, []byte("seq=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var builds atomic.Int64
+	r := builtin.Registry()
+	daemon.RegisterDestination(r, "stuck", "Sends wait for the test", func() *struct{} { return &struct{}{} },
+		func(daemon.Env, *struct{}) (sluice.Destination[event.Event], error) {
+			builds.Add(1)
+			return stuck{release}, nil
+		})
+	config := func(b bool) []byte {
+		extra := ""
+		if b {
+			extra = fmt.Sprintf(`, "b": {"type": "file", "path": %q, "batch": {"age": "5ms"}}`, filepath.Join(dir, "b.ndjson"))
+		}
+		return fmt.Appendf(nil, `{
+			"dataDir": %q, "shutdownTimeout": "1s", "admin": {"addr": %q},
+			"sources": {"in": {"type": "file", "paths": [%q], "startAt": "beginning", "pollInterval": "10ms"}},
+			"destinations": {"a": {"type": "stuck"}%s},
+		}`, filepath.Join(dir, "data"), admin, in, extra)
+	}
+	var logs syncBuf
+	dm := runDaemon(t, config(false), r, &logs)
+	waitLong(t, "the admin listener", func() bool {
+		c, err := net.Dial("tcp", admin)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	waitLong(t, "a Send to hang", func() bool { return metric(t, admin, `sluice_events_in_total{kind="destination",name="a"}`) == 1 })
+	go func() {
+		for !strings.Contains(logs.String(), "restarting everything") {
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(release)
+	}()
+	if err := dm.Reload(t.Context(), config(true)); err != nil {
+		t.Fatal(err)
+	}
+	if got := builds.Load(); got != 2 {
+		t.Errorf("a was built %d times, want 2: at the start, and again for the restart (the reload's own build keeps it)", got)
+	}
+	if got := metric(t, admin, `sluice_reloads_total{result="ok"}`); got != 1 {
+		t.Errorf("ok reloads = %v, want 1", got)
+	}
+	f, err := os.OpenFile(in, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "seq=1")
+	f.Close()
+	waitLong(t, "b, new, to get the line written after the reload", func() bool {
+		return seqCounts(t, filepath.Join(dir, "b.ndjson"))[1] == 1
+	})
 }
