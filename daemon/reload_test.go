@@ -17,9 +17,9 @@ import (
 )
 
 // Reload refuses an invalid config (counted "failed", the running one
-// goes on delivering), and runs a valid one (counted "ok") after the old
-// graph drained: the disk buffers' spools, which hold a lock, reopen
-// without a conflict, and /metrics reports each spool once.
+// goes on delivering), and runs a valid one (counted "ok"): a disk buffer
+// added opens its spool, one removed drains and closes it, one kept runs
+// on, and /metrics reports each spool once.
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	in, admin := filepath.Join(dir, "in.log"), freeAddr(t)
