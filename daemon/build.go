@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -36,8 +37,11 @@ type graph struct {
 	// what they hold unacked at a stop stays in a spool.
 	spooled map[string]bool
 	// handlers are the routes' handlers to close once nothing calls them
-	// (see RegisterHandler).
+	// (see RegisterHandler): those this build made, and once the graph
+	// runs, those it kept from the graph it replaced too.
 	handlers closers
+	// routes are the parts of each route, by name, that a reload may keep.
+	routes map[string][]*routeParts
 }
 
 type builtSource struct {
@@ -48,10 +52,11 @@ type builtSource struct {
 	received *atomic.Int64 // events Recv returned, reported at stop
 }
 
-// build makes every component of p. Builders do no I/O, so build is also
+// build makes every component of p, but for those keep takes from a
+// running graph (keep may be nil). Builders do no I/O, so build is also
 // what "validate" runs.
-func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
-	g := &graph{dests: map[string]dest{}, buffered: map[string]bool{}, spooled: map[string]bool{}}
+func (p *Plan) build(log *slog.Logger, ms *metricSet, keep *reuse) (*graph, error) {
+	g := &graph{dests: map[string]dest{}, buffered: map[string]bool{}, spooled: map[string]bool{}, routes: map[string][]*routeParts{}}
 	buffers := map[string]bufferSpec{}
 	for _, b := range p.buffers() {
 		buffers[b.path] = b
@@ -76,6 +81,11 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			if dl := buildDest(byName[c.DeadLetter]); dl != nil {
 				e.DeadLetter = deadLetter{dl, c.Name}
 			}
+		}
+		if d, ok := keep.dest(c.Name); ok {
+			g.dests[c.Name], g.buffered[c.Name] = d, keep.g.buffered[c.Name]
+			g.order = append(g.order, c.Name)
+			return d
 		}
 		d, err := c.entry.build(e, c.Config)
 		if err != nil {
@@ -152,8 +162,12 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			dl = deadLetter{d, r.Name}
 			direct[r.DeadLetter], g.spooled[r.DeadLetter] = true, false
 		}
-		var hs []namedHandler
-		for _, c := range r.Handlers {
+		parts, kept := keep.route(r.Name)
+		hs, handlers, built := parts.handlers, r.Handlers, len(g.handlers)
+		if kept {
+			handlers = nil // they run on
+		}
+		for _, c := range handlers {
 			e := env(KindHandler, c.Name)
 			if dl != nil {
 				e.DeadLetter = dl
@@ -176,6 +190,9 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			}
 			hs = append(hs, nh)
 		}
+		if !kept {
+			parts.handlers, parts.closers = hs, slices.Clip(g.handlers[built:])
+		}
 		var ds fanout
 		for _, name := range r.To {
 			switch d, ok := g.dests[name]; {
@@ -195,14 +212,18 @@ func (p *Plan) build(log *slog.Logger, ms *metricSet) (*graph, error) {
 			}
 		}
 		if spooled {
-			b, err := p.newBuffer(spec, ds, nil, log.With("route", r.Name), ms)
-			if err != nil {
-				errs = append(errs, config.Nest(spec.path, err)...)
-				continue
+			b := parts.buffer
+			if b == nil {
+				var err error
+				if b, err = p.newBuffer(spec, ds, nil, log.With("route", r.Name), ms); err != nil {
+					errs = append(errs, config.Nest(spec.path, err)...)
+					continue
+				}
 			}
 			g.routeBuffers = append(g.routeBuffers, b)
-			to = b
+			parts.buffer, to = b, b
 		}
+		g.routes[r.Name] = append(g.routes[r.Name], parts)
 		if _, ok := tg.routes[r.Name]; !ok {
 			tg.routes[r.Name] = to
 		}

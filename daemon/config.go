@@ -19,11 +19,14 @@ import (
 // unless Routes says otherwise.
 type File struct {
 	// DataDir holds state and the default output files. Default
-	// "./sluice-data".
+	// "./sluice-data". A reload cannot change it (it holds the sources'
+	// checkpoints and the disk buffers' spools): a reload that does is
+	// refused, and the new value needs a restart.
 	DataDir string `json:"dataDir"`
 	// ShutdownTimeout bounds the drain on SIGINT or SIGTERM: sources stop,
 	// in-flight events are delivered, destinations flush. A reload drains
-	// what it replaces within it too. Default 30s.
+	// what it replaces within it too; changing it replaces every disk
+	// buffer, which stops within it. Default 30s.
 	ShutdownTimeout time.Duration `json:"shutdownTimeout"`
 	// Log configures the daemon's own logs.
 	Log LogConfig `json:"log"`

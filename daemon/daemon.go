@@ -56,7 +56,7 @@ func New(data []byte, r *Registry, log *slog.Logger) (*Daemon, error) {
 		log = newLogger(os.Stderr, p.File.Log)
 	}
 	ms := newMetricSet()
-	g, err := p.build(log, ms)
+	g, err := p.build(log, ms, nil)
 	if err != nil {
 		return nil, sortErrors(config.Nest("", err))
 	}
@@ -135,28 +135,43 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
-// apply runs next in place of l, the graph of plan cur, in place when it
-// can, otherwise by stopping l and starting next, and returns what runs.
+// apply runs next in place of l, the graph of plan cur: in place when
+// it can, otherwise by stopping l and starting next built again, whole.
 // A failure of l while it drains is returned, counted as a failed reload.
 func (d *Daemon) apply(l *live, cur *Plan, next *reloadReq) (*live, error) {
 	timeout := cur.File.ShutdownTimeout
-	c := diff(cur, next.plan)
-	d.log.Info("reload: applying the new config", "restartSources", c.sources, "rebuildSinks", c.sinks, "restartAll", c.all)
-	if !c.all && l.apply(next.g, c, timeout) {
+	c := next.change
+	d.log.Info("reload: applying the new config", "restartSources", c.sources, "replaceDestinations", c.dests, "replaceRoutes", routeLabels(c.routes),
+		"keepDestinations", sortedKeys(c.keepDests))
+	if l.apply(cur, next.g, c, timeout) {
 		return l, nil
 	}
+	next.g.handlers.close(d.log) // never ran: the new config is built again, whole
 	d.log.Info("reload: draining the running config", "timeout", timeout)
 	err := l.stop(timeout)
 	if err != nil && !onlyUndelivered(err) {
-		next.g.handlers.close(d.log)
 		d.ms.reloads.WithLabelValues("failed").Inc()
 		return nil, fmt.Errorf("the running config failed while it drained for the reload: %w", err)
 	}
 	if err != nil {
 		d.log.Error("reload: the old config stopped with events not delivered (not acknowledged: replayable sources, such as files, read them again now)", "err", err)
 	}
+	if next.g, err = next.plan.build(d.log, d.ms, nil); err != nil {
+		d.ms.reloads.WithLabelValues("failed").Inc()
+		return nil, fmt.Errorf("reload: building the new config again after the drain: %w", err)
+	}
 	l.state.restart()
 	return start(next.g, d.log, l.state), nil
+}
+
+// routeLabels returns names for a log line: the route of a config
+// without routes, which has no name, is "default".
+func routeLabels(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = cmpOr(n, "default")
+	}
+	return out
 }
 
 // end logs how Run ends and returns err.

@@ -30,8 +30,11 @@ type live struct {
 	failed      *failure
 	undelivered *reports
 	gate        *gate // holds the routers' Sends while sinks are replaced
-	sinks       *liveSinks
-	sources     map[string]*liveSource
+	// The sinks running: destinations that are Runners (or their disk
+	// buffers) by name, and the routes' disk buffers.
+	dests   map[string]*liveSink
+	buffers map[*diskBuffer]*liveSink
+	sources map[string]*liveSource
 }
 
 func (l *live) fail(err error) {
@@ -42,8 +45,8 @@ func (l *live) fail(err error) {
 // start runs g's sinks, then its sources.
 func start(g *graph, log *slog.Logger, state *runState) *live {
 	l := &live{g: g, log: log, state: state, failed: newFailure(), undelivered: &reports{}, gate: newGate(),
-		sources: map[string]*liveSource{}}
-	l.sinks = l.startSinks(g)
+		dests: map[string]*liveSink{}, buffers: map[*diskBuffer]*liveSink{}, sources: map[string]*liveSource{}}
+	l.startSinks(g)
 	for _, s := range g.sources {
 		l.startSource(s)
 	}
@@ -90,76 +93,116 @@ func (l *live) sourcesDone() <-chan struct{} {
 	return done
 }
 
-// liveSinks are the destinations and route buffers of a graph, running
-// by level: routes' disk buffers first (level 0), then destinations,
-// dead-letter targets after the destinations that may still hand them
-// batches while they flush.
-type liveSinks struct {
-	stopLevel []context.CancelFunc
-	levelDone []*sync.WaitGroup
-	all       sync.WaitGroup
+// liveSink is a sink running: a route's disk buffer, or a destination
+// that is a Runner (or its disk buffer).
+type liveSink struct {
+	stop context.CancelFunc
+	done chan struct{}
+	// undelivered is set before done is closed if the sink stopped
+	// holding events it had not delivered, so not acked to their sources
+	// (not those that stay in a route's disk buffer).
+	undelivered bool
 }
 
-func (l *live) startSinks(g *graph) *liveSinks {
-	maxLevel := 1
-	for _, lv := range g.level {
-		maxLevel = max(maxLevel, lv+1)
-	}
-	s := &liveSinks{stopLevel: make([]context.CancelFunc, maxLevel+1), levelDone: make([]*sync.WaitGroup, maxLevel+1)}
-	ctxs := make([]context.Context, maxLevel+1)
-	for lv := range ctxs {
-		ctxs[lv], s.stopLevel[lv] = context.WithCancel(context.Background())
-		s.levelDone[lv] = &sync.WaitGroup{}
-	}
-	// runAt runs r at level lv. A stop that leaves events undelivered is
-	// not a failure, but no clean drain either: it is reported at the
-	// end, unless a spool (spooled) keeps the events for the next start.
-	runAt := func(lv int, what string, spooled bool, r sluice.Runner) {
-		s.levelDone[lv].Add(1)
-		s.all.Go(func() {
-			defer s.levelDone[lv].Done()
-			err := r.Run(ctxs[lv])
+// startSinks starts the sinks of g that do not run yet: the routes' disk
+// buffers, then destinations, dead-letter targets first.
+func (l *live) startSinks(g *graph) {
+	// run runs r. A stop that leaves events undelivered is not a failure,
+	// but no clean drain either: it is reported at the end, unless a
+	// spool (spooled) keeps the events for the next start.
+	run := func(what string, spooled bool, r sluice.Runner) *liveSink {
+		ctx, stop := context.WithCancel(context.Background())
+		s := &liveSink{stop: stop, done: make(chan struct{})}
+		go func() {
+			defer close(s.done)
+			err := r.Run(ctx)
 			switch {
 			case err == nil || errors.Is(err, context.Canceled):
 			case errors.Is(err, sluice.ErrUndelivered) && spooled:
 				l.log.Warn(what+": stopped with events not delivered; they stay in the route's disk buffer for the next start", "err", err)
 			case errors.Is(err, sluice.ErrUndelivered):
+				s.undelivered = true
 				l.undelivered.add(fmt.Errorf("%s: %w", what, err))
 			default:
 				l.fail(fmt.Errorf("%s: %w", what, err))
 			}
-		})
+		}()
+		return s
 	}
 	for _, b := range g.routeBuffers {
-		runAt(0, "route "+b.name+": buffer", false, b)
+		if _, ok := l.buffers[b]; !ok {
+			l.buffers[b] = run("route "+b.name+": buffer", false, b)
+		}
 	}
 	for _, name := range g.order {
-		if r, ok := g.dests[name].(sluice.Runner); ok {
-			runAt(g.level[name]+1, "destination "+name, g.spooled[name], r)
+		if r, ok := g.dests[name].(sluice.Runner); ok && l.dests[name] == nil {
+			l.dests[name] = run("destination "+name, g.spooled[name], r)
 		}
 	}
-	return s
 }
 
-// stop stops the sinks level after level, each within its own stop
-// timeout (dead letters last); it reports false if they did not all
-// return by deadline plus a grace longer than a level's default
-// stopTimeout, so that a destination still retrying when its own timeout
-// ends reports what it left undelivered instead of being cut off here.
-// One that does not return at all (a write blocked in the kernel) must
-// not hold the daemon forever.
-func (s *liveSinks) stop(deadline time.Time) bool {
+// stopSinks stops the running destinations dests and the disk buffers
+// of the running routes routes, level after level, each within its own
+// stop timeout: the routes' buffers first, which feed destinations, then
+// destinations, dead letters after their users. It returns those that
+// left events undelivered, and reports false if they did not all return
+// by deadline plus a grace longer than a level's default stopTimeout, so
+// that a destination still retrying when its own timeout ends reports
+// what it left undelivered instead of being cut off here. One that does
+// not return at all (a write blocked in the kernel) must not hold the
+// daemon forever.
+func (l *live) stopSinks(dests, routes []string, deadline time.Time) (stopped, bool) {
+	levels := [][]*liveSink{nil, nil} // 0: routes' buffers; 1+n: destinations at level n
+	byRoute := map[*liveSink]string{}
+	for _, name := range routes {
+		for _, p := range l.g.routes[name] {
+			if s, ok := l.buffers[p.buffer]; ok && p.buffer != nil {
+				levels[0] = append(levels[0], s)
+				byRoute[s] = name
+				delete(l.buffers, p.buffer)
+			}
+		}
+	}
+	byDest := map[*liveSink]string{}
+	for _, name := range dests {
+		if s, ok := l.dests[name]; ok {
+			lv := l.g.level[name] + 1
+			for len(levels) <= lv {
+				levels = append(levels, nil)
+			}
+			levels[lv] = append(levels[lv], s)
+			byDest[s] = name
+			delete(l.dests, name)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
-		for lv := range s.stopLevel {
-			s.stopLevel[lv]()
-			s.levelDone[lv].Wait()
+		for _, ss := range levels {
+			for _, s := range ss {
+				s.stop()
+			}
+			for _, s := range ss {
+				<-s.done
+			}
 		}
-		s.all.Wait()
 		close(done)
 	}()
-	grace := time.Duration(len(s.stopLevel)) * (batch.DefaultStopTimeout + time.Second)
-	return waitUntil(done, deadline.Add(grace))
+	grace := time.Duration(len(levels)) * (batch.DefaultStopTimeout + time.Second)
+	if !waitUntil(done, deadline.Add(grace)) {
+		return stopped{}, false
+	}
+	left := stopped{dests: map[string]bool{}, routes: map[string]bool{}}
+	for s, name := range byRoute {
+		if s.undelivered {
+			left.routes[name] = true
+		}
+	}
+	for s, name := range byDest {
+		if s.undelivered {
+			left.dests[name] = true
+		}
+	}
+	return left, true
 }
 
 // liveSource is a source running with its processor, which sends to the
@@ -247,7 +290,14 @@ func (l *live) stop(timeout time.Duration) error {
 		l.undelivered.add(fmt.Errorf("drain timed out: events in flight abandoned: %w", sluice.ErrUndelivered))
 	}
 	l.g.handlers.close(l.log) // the sources have stopped: nothing calls them
-	if !l.sinks.stop(deadline) {
+	var dests, routes []string
+	for name := range l.dests {
+		dests = append(dests, name)
+	}
+	for name := range l.g.routes {
+		routes = append(routes, name)
+	}
+	if _, ok := l.stopSinks(dests, routes, deadline); !ok {
 		err := errors.New("shutdown: destinations did not stop within shutdownTimeout; exiting with what they hold unacknowledged")
 		l.log.Error(err.Error())
 		return errors.Join(l.failed.Err(), err, l.undelivered.err())

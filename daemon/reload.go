@@ -7,41 +7,50 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/daemon/config"
 )
 
 // reloadReq hands a validated and built config to Run, which answers on
 // done once it runs it (nil) or has refused it.
 type reloadReq struct {
-	plan *Plan
-	g    *graph
-	data []byte
-	done chan error
+	plan   *Plan
+	g      *graph // built keeping what change keeps
+	change change
+	data   []byte
+	done   chan error
 }
 
 // Reload replaces the running config with data, the way SIGHUP does. It
 // validates data first, as "sluiced validate" does, and checks its data
-// directory: if that fails, Reload logs why (with field paths), counts a
-// failed reload and returns the error; the running config runs on,
-// untouched. A config equal to the running one, byte for byte, changes
-// nothing. Otherwise Run applies it and Reload returns once it runs:
+// directory, which must be the one running (a reload cannot move the
+// sources' checkpoints and the disk buffers' spools: changing dataDir
+// needs a restart). If that fails, Reload logs why (with field paths),
+// counts a failed reload and returns the error; the running config runs
+// on, untouched. A config equal to the running one, byte for byte,
+// changes nothing. Otherwise Run applies it and Reload returns once it
+// runs, having replaced only what changed (see diff):
 //
 //   - A source whose config changed, or that is gone, stops taking input
 //     and hands on what it has in flight, which is acked through the
 //     normal path; then its new instance starts (a replayable source
 //     resumes at its last acknowledged position). Other sources go on
 //     running: their listeners stay open.
-//   - If any destination or route changed, the destinations and routes
-//     are rebuilt as a whole: the routers' Sends are held back, the old
-//     destinations and buffers drain as at a stop (flush, ack, close
-//     their spools, so that no spool is ever open twice), the new ones
-//     start, and Sends go on. A source left with events the old sinks
-//     never acked restarts, so that a replayable one reads them again.
-//   - A changed dataDir, or sends that do not return within
-//     shutdownTimeout, restart everything: every source stops, the graph
-//     drains as at a stop, and the new one starts.
+//   - If a destination or a route changed, the routers' Sends are held
+//     back while each replaced destination and route disk buffer drains
+//     as at a stop (flush, ack, close its spool, so that no spool is ever
+//     open twice) and its successor starts; then Sends go on. A
+//     destination or route that did not change runs on untouched: the
+//     same instance, its batches, connections and spool. A source that
+//     keeps running but may have events a replaced destination never
+//     acked restarts, so that a replayable one reads them again.
+//   - If sends do not return within shutdownTimeout, everything
+//     restarts: every source stops, the graph drains as at a stop, and
+//     the new one starts.
 //
 // The admin listener and the log settings are those of the start: a
 // changed "admin" or "log" is logged and needs a restart. Reload is safe
@@ -51,14 +60,14 @@ func (d *Daemon) Reload(ctx context.Context, data []byte) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	d.mu.Lock()
-	cur, same := d.plan, bytes.Equal(data, d.data)
+	cur, running, same := d.plan, d.g, bytes.Equal(data, d.data)
 	d.mu.Unlock()
 	if same {
 		d.ms.reloads.WithLabelValues("ok").Inc()
 		d.log.Info("reload: the config is unchanged: nothing to restart")
 		return nil
 	}
-	p, g, err := d.validate(data)
+	p, g, c, err := d.validate(data, cur, running)
 	if err != nil {
 		d.ms.reloads.WithLabelValues("failed").Inc()
 		d.log.Error("reload refused: the new config is not valid; the running one runs on unchanged", "err", oneLine(err))
@@ -67,7 +76,7 @@ func (d *Daemon) Reload(ctx context.Context, data []byte) error {
 	if !reflect.DeepEqual(p.File.Admin, cur.File.Admin) || p.File.Log != cur.File.Log {
 		d.log.Warn("reload: changes to admin and log take effect at the next restart")
 	}
-	req := &reloadReq{plan: p, g: g, data: data, done: make(chan error, 1)}
+	req := &reloadReq{plan: p, g: g, change: c, data: data, done: make(chan error, 1)}
 	select {
 	case d.reloads <- req:
 	case <-d.stopped:
@@ -87,21 +96,29 @@ func (d *Daemon) Reload(ctx context.Context, data []byte) error {
 	return err
 }
 
-// validate loads and builds data and checks its data directory.
-func (d *Daemon) validate(data []byte) (*Plan, *graph, error) {
+// validate loads data, compares it with the plan cur that runs as
+// running, and builds it keeping what has not changed; it checks that
+// the data directory is the same, and writable.
+func (d *Daemon) validate(data []byte, cur *Plan, running *graph) (*Plan, *graph, change, error) {
 	p, err := Load(data, d.reg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, change{}, err
 	}
-	g, err := p.build(d.log, d.ms)
+	if filepath.Clean(p.File.DataDir) != filepath.Clean(cur.File.DataDir) {
+		return nil, nil, change{}, &config.FieldError{Path: "dataDir", Msg: fmt.Sprintf(
+			"changed from %q to %q: a reload cannot move the data directory, which holds the sources' checkpoints and the disk buffers' spools; restart sluiced to use the new one",
+			cur.File.DataDir, p.File.DataDir)}
+	}
+	c := diff(cur, p)
+	g, err := p.build(d.log, d.ms, &reuse{g: running, dests: c.keepDests, routes: c.keepRoutes})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, change{}, err
 	}
 	if err := writableDir(p.File.DataDir); err != nil {
 		g.handlers.close(d.log)
-		return nil, nil, fmt.Errorf("dataDir %q: %w", p.File.DataDir, err)
+		return nil, nil, change{}, fmt.Errorf("dataDir %q: %w", p.File.DataDir, err)
 	}
-	return p, g, nil
+	return p, g, c, nil
 }
 
 // reloadFile reloads the config file at path; see [Daemon.Reload]. A file

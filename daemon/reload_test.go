@@ -17,9 +17,9 @@ import (
 )
 
 // Reload refuses an invalid config (counted "failed", the running one
-// goes on delivering), and runs a valid one (counted "ok") after the old
-// graph drained: the disk buffers' spools, which hold a lock, reopen
-// without a conflict, and /metrics reports each spool once.
+// goes on delivering), and runs a valid one (counted "ok"): a disk buffer
+// added opens its spool, one removed drains and closes it, one kept runs
+// on, and /metrics reports each spool once.
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	in, admin := filepath.Join(dir, "in.log"), freeAddr(t)
@@ -205,14 +205,14 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	send("two") // on the connection made before the reload
 	delivered("a", 2)
 	delivered("b", 1)
-	if !strings.Contains(logs.String(), "rebuildSinks=true") {
-		t.Errorf("the reload did not say it rebuilt the sinks:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "restartSources=[] replaceDestinations=[] replaceRoutes=[default] keepDestinations=[a]") {
+		t.Errorf("the reload did not say it kept the source and destination a:\n%s", logs.String())
 	}
 
 	if err := dm.Reload(t.Context(), config(11, "a", "b")); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "restartSources=[in] rebuildSinks=false") {
+	if !strings.Contains(logs.String(), `restartSources=[in] replaceDestinations=[] replaceRoutes=[] keepDestinations="[a b]"`) {
 		t.Errorf("the reload did not say it restarted the source alone:\n%s", logs.String())
 	}
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
