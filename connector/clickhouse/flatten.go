@@ -1,6 +1,9 @@
 package clickhouse
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+)
 
 // appendFlat appends the JSON object obj with its nested objects
 // flattened into top-level names joined by dots, at any depth:
@@ -147,16 +150,25 @@ func (f *flattener) str() error {
 	if f.i >= len(f.src) || f.src[f.i] != '"' {
 		return errNotObject
 	}
-	for f.i++; f.i < len(f.src); f.i++ {
-		switch f.src[f.i] {
-		case '\\':
-			f.i++
-		case '"':
-			f.i++
+	i := f.i + 1
+	for {
+		k := bytes.IndexByte(f.src[i:], '"')
+		if k < 0 {
+			return errNotObject
+		}
+		i += k
+		// The quote ends the string unless an odd number of
+		// backslashes escapes it.
+		n := 0
+		for j := i - 1; j > f.i && f.src[j] == '\\'; j-- {
+			n++
+		}
+		i++
+		if n%2 == 0 {
+			f.i = i
 			return nil
 		}
 	}
-	return errNotObject
 }
 
 func (f *flattener) skipSpace() {

@@ -122,3 +122,16 @@ func flatRef(dst []string, prefix string, obj []byte) ([]string, error) {
 	}
 	return dst, nil
 }
+
+func BenchmarkAppendFlat(b *testing.B) {
+	at := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
+	e := event.Event{Time: at, ReceivedAt: at, Source: "syslog", SourceType: "syslog", Host: "10.0.0.1", Raw: bytes.Repeat([]byte("x"), 250),
+		Syslog: event.Syslog{Present: true, Facility: 4, Severity: 2, Version: 1, Hostname: "host", AppName: "app",
+			ProcID: "1234", MsgID: "ID47", StructuredData: `[exampleSDID@32473 iut="3" eventSource="App"]`, Message: "user login failed"}}
+	obj := e.AppendJSON(nil)
+	var dst, path []byte
+	b.SetBytes(int64(len(obj)))
+	for b.Loop() {
+		dst, path, _ = appendFlat(dst[:0], path, obj)
+	}
+}
