@@ -11,6 +11,7 @@ import (
 	"github.com/sluicehq/sluice/connector/clickhouse"
 	"github.com/sluicehq/sluice/connector/clickhouse/clickhousetest"
 	"github.com/sluicehq/sluice/connector/internal/storetest"
+	"github.com/sluicehq/sluice/event"
 )
 
 // BenchmarkPerEvent compares the cost per event of the clickhouse
@@ -31,6 +32,26 @@ func BenchmarkPerEvent(b *testing.B) {
 		}
 		storetest.PerEvent(b, d, storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)))
 	})
+	// Syslog events with structured data, their nested objects flattened
+	// (the default) or sent as objects: the cost of flattening.
+	for _, nested := range []string{"flatten", "objects"} {
+		b.Run("clickhouse-discard/syslog-"+nested, func(b *testing.B) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}))
+			defer srv.Close()
+			d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "logs", Nested: nested})
+			if err != nil {
+				b.Fatal(err)
+			}
+			msgs := storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+			for i := range msgs {
+				msgs[i].Value.Syslog = event.Syslog{Present: true, Facility: 4, Severity: 2, Version: 1, Hostname: "host", AppName: "app",
+					ProcID: "1234", MsgID: "ID47", StructuredData: `[exampleSDID@32473 iut="3" eventSource="App"]`, Message: "user login failed"}
+			}
+			storetest.PerEvent(b, d, msgs)
+		})
+	}
 	b.Run("clickhouse-server", func(b *testing.B) {
 		srv := clickhousetest.Start(b)
 		srv.MustQuery(b, "CREATE TABLE IF NOT EXISTS logs (ts DateTime, receivedAt DateTime, source String, host String, raw String) ENGINE = MergeTree ORDER BY ts")

@@ -149,7 +149,7 @@ func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Even
 		s = new(scratch)
 	}
 	defer in.pool.Put(s)
-	body, err := s.encode(msgs, in.gzip)
+	body, err := s.encode(msgs, in.cfg.Nested == "flatten", in.gzip)
 	if err != nil {
 		return fmt.Errorf("clickhouse: encode: %w", err)
 	}
@@ -212,16 +212,28 @@ func (in *inserter) failed(cause string) {
 // scratch holds the buffers of one INSERT, reused across flushes.
 type scratch struct {
 	body []byte
+	obj  []byte // one event's JSON, before flattening
+	path []byte
 	gz   store.Gzip
 	r    bytes.Reader
 }
 
-// encode returns msgs as JSONEachRow, gzipped if gz, valid until the next
-// call.
-func (s *scratch) encode(msgs []sluice.Message[event.Event], gz bool) ([]byte, error) {
+// encode returns msgs as JSONEachRow, their nested objects flattened if
+// flat, gzipped if gz, valid until the next call.
+func (s *scratch) encode(msgs []sluice.Message[event.Event], flat, gz bool) ([]byte, error) {
 	b := s.body[:0]
 	for i := range msgs {
-		b = msgs[i].Value.AppendJSON(b)
+		e := &msgs[i].Value
+		if flat && (e.File.Path != "" || e.Syslog.Present || e.HTTP != nil || len(e.Fields) > 0) {
+			s.obj = e.AppendJSON(s.obj[:0])
+			var err error
+			if b, s.path, err = appendFlat(b, s.path, s.obj); err != nil {
+				s.body = b
+				return nil, err
+			}
+		} else {
+			b = e.AppendJSON(b)
+		}
 		b = append(b, '\n')
 	}
 	s.body = b

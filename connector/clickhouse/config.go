@@ -38,6 +38,15 @@ type Config struct {
 	// Compression is "gzip" (the body is gzipped, Content-Encoding: gzip)
 	// or "none". Default "gzip".
 	Compression string `json:"compression"`
+	// Nested is how the event's nested objects (file, syslog, http,
+	// fields) are sent: "flatten" sends each value under its dotted path
+	// as a top-level name ("syslog.appName", "fields.user",
+	// "syslog.structuredData.ID.param"), filling columns of those names on
+	// every server version, 18.x included; "objects" sends them as JSON
+	// objects, for Map, Tuple or JSON columns or
+	// input_format_import_nested_json (18.x imports only one level).
+	// Default "flatten".
+	Nested string `json:"nested"`
 	// Timeout bounds one INSERT, from connecting to reading the response;
 	// one that takes longer is retried (and may then be stored twice: see
 	// the package doc). Default 30s.
@@ -58,7 +67,7 @@ type Config struct {
 // DefaultConfig returns a Config with every default set, and no URL or
 // table.
 func DefaultConfig() Config {
-	return Config{Database: "default", Compression: "gzip", Timeout: 30 * time.Second, IdleTimeout: 2 * time.Second,
+	return Config{Database: "default", Compression: "gzip", Nested: "flatten", Timeout: 30 * time.Second, IdleTimeout: 2 * time.Second,
 		Batch: batch.Config{Count: 10000, Bytes: 8 << 20, Age: time.Second, Parallelism: 2}}
 }
 
@@ -91,6 +100,9 @@ func (c *Config) Validate() error {
 	if c.Compression != "" && c.Compression != "gzip" && c.Compression != "none" {
 		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want gzip or none, got %q", c.Compression)})
 	}
+	if c.Nested != "" && c.Nested != "flatten" && c.Nested != "objects" {
+		errs = append(errs, config.Want("nested", "flatten or objects", c.Nested))
+	}
 	if c.Timeout < 0 {
 		errs = append(errs, config.Want("timeout", "0 or more", c.Timeout))
 	}
@@ -111,6 +123,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Compression == "" {
 		c.Compression = def.Compression
+	}
+	if c.Nested == "" {
+		c.Nested = def.Nested
 	}
 	if c.Timeout == 0 {
 		c.Timeout = def.Timeout

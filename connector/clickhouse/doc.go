@@ -5,8 +5,12 @@
 // Each batch is one POST of INSERT INTO database.table FORMAT JSONEachRow,
 // one JSON object per event ([event.Event.AppendJSON]); the table's
 // columns are matched to the event's top-level JSON names (ts, receivedAt,
-// source, sourceType, host, contentType, raw, flags, file, syslog, http,
-// fields), and the settings go as URL parameters, with
+// source, sourceType, host, contentType, raw, flags) and, with
+// Config.Nested "flatten" (the default), to the dotted paths of the
+// values in its nested objects (file.path, syslog.appName,
+// syslog.structuredData.ID.param, http.status, fields.NAME), which every
+// server version matches to columns of those names. The settings go as
+// URL parameters, with
 // input_format_skip_unknown_fields=1 so that the fields the table lacks
 // are ignored. The body is gzipped by default. Idle connections are
 // dropped after Config.IdleTimeout (2s), before the server's keep-alive

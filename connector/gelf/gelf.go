@@ -2,14 +2,14 @@ package gelf
 
 import (
 	"bytes"
-	"compress/gzip"
-	"compress/zlib"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
 	"io"
 	"log/slog"
 	"net"
@@ -280,9 +280,26 @@ func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 	}
 	start := *next
 	for i := start; i < len(msgs); i++ {
-		s.msg = appendMessage(s.msg[:0], &msgs[i].Value, w.cfg.Host)
+		// The message is written where its datagram goes; one that must
+		// be compressed or chunked is moved out.
+		from := len(s.dgrams)
+		s.dgrams = appendMessage(s.dgrams, &msgs[i].Value, w.cfg.Host)
+		size := len(s.dgrams) - from
+		compress := w.cfg.Compression != "none" && (w.cfg.Compression != "auto" || size > w.cfg.ChunkSize)
+		if !compress && size <= w.cfg.ChunkSize {
+			// JSON may take trailing spaces.
+			s.ends, s.owner, s.pad = append(s.ends, len(s.dgrams)), append(s.owner, i), append(s.pad, true)
+			if len(s.ends) >= 64 {
+				if err := send(); err != nil {
+					return n, err
+				}
+			}
+			continue
+		}
+		s.msg = append(s.msg[:0], s.dgrams[from:]...)
+		s.dgrams = s.dgrams[:from]
 		payload := s.msg
-		if w.cfg.Compression != "none" && (w.cfg.Compression != "auto" || len(s.msg) > w.cfg.ChunkSize) {
+		if compress {
 			var err error
 			if payload, err = s.compress(w.cfg.Compression); err != nil {
 				return n, err

@@ -2,7 +2,7 @@ package store
 
 import (
 	"bytes"
-	"compress/gzip"
+	"github.com/klauspost/compress/gzip"
 )
 
 // Gzip compresses request bodies into a buffer it reuses. The zero value
