@@ -12,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/clickhouse"
 	"github.com/sluicehq/sluice/connector/clickhouse/clickhousetest"
+	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -61,20 +62,20 @@ func nestedEvents() []sluice.Message[event.Event] {
 func TestNestedColumns(t *testing.T) {
 	srv := clickhousetest.Start(t)
 	srv.MustQuery(t, nestedTable)
-	dl := &recorder{}
+	dl := &storetest.DeadLetter{}
 	var rejected atomic.Int64
-	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "n", Batch: batch.Config{Count: 4, Age: time.Minute, Retry: fastRetry}},
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "n", Batch: batch.Config{Count: 4, Age: time.Minute, Retry: storetest.FastRetry}},
 		clickhouse.WithDeadLetter(dl), clickhouse.WithHooks(clickhouse.Hooks{Rejected: func(n int) { rejected.Add(int64(n)) }}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d)
+	storetest.Run(t, d)
 	a := &acker{}
 	if err := d.Send(t.Context(), a.ack, nestedEvents()...); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the batch acked", func() bool { return a.count() == 1 })
-	if got := dl.got(); len(got) != 1 || string(got[0].Value.Raw) != "bad" || !strings.Contains(got[0].Attributes.Value("error"), "at row") {
+	storetest.WaitFor(t, "the batch acked", func() bool { return a.count() == 1 })
+	if got := dl.Got(); len(got) != 1 || string(got[0].Value.Raw) != "bad" || !strings.Contains(got[0].Attributes.Value("error"), "at row") {
 		t.Errorf("dead letter got %d events (%v), want the bad one with the server's message", len(got), got)
 	}
 	if rejected.Load() != 1 {
@@ -105,16 +106,16 @@ func TestNestedColumns(t *testing.T) {
 
 	// The same events as objects: 18.x skips them without the setting.
 	srv.MustQuery(t, "TRUNCATE TABLE n")
-	d2, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "n", Nested: "objects", Batch: batch.Config{Count: 3, Age: time.Minute, Retry: fastRetry}})
+	d2, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "n", Nested: "objects", Batch: batch.Config{Count: 3, Age: time.Minute, Retry: storetest.FastRetry}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, d2)
+	storetest.Run(t, d2)
 	a2 := &acker{}
 	if err := d2.Send(t.Context(), a2.ack, nestedEvents()[:3]...); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the batch acked", func() bool { return a2.count() == 1 })
+	storetest.WaitFor(t, "the batch acked", func() bool { return a2.count() == 1 })
 	row := selectAll(t, srv, "n")["syslog"]
 	if row == nil {
 		t.Fatal("the syslog row is missing")
