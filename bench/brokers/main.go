@@ -24,7 +24,10 @@
 // own process; its wall time runs from its start until every event is at
 // the broker (counted there) or in the output file, and its CPU seconds
 // and peak RSS are read from /proc (or, for kcat, which exits, from its
-// rusage). The ratio is sluiced's events/s over the plain loop's (medians).
+// rusage). Replicas are interleaved. The ratio is sluiced's events/s over
+// the plain loop's (medians), with the spread of the ratios of replicas
+// run side by side; the CPU-s ratio is that of the median CPU seconds,
+// which a loaded machine disturbs less than the wall time.
 //
 //	go run ./bench/brokers -events 200000 -replicas 3
 package main
@@ -37,6 +40,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/sluicehq/sluice/bench/internal/benchproc"
@@ -44,7 +48,7 @@ import (
 
 var (
 	events   = flag.Int("events", 200000, "events per replica")
-	replicas = flag.Int("replicas", 3, "replicas of each subject; the median is reported")
+	replicas = flag.Int("replicas", 3, "replicas of each subject, interleaved; the median and the min–max are reported")
 	cases    = flag.String("case", "all", "comma-separated cases (kafka-produce, kafka-consume, nats-produce, nats-consume, mqtt-produce, mqtt-consume) or all")
 	outdir   = flag.String("outdir", "/dev/shm", "directory for files and broker state")
 	before   = flag.String("before", "", "a sluiced binary of another build, run beside this one's as \"(before)\" subjects")
@@ -134,8 +138,8 @@ func run() error {
 	}
 	want := strings.Split(*cases, ",")
 	fmt.Printf("%d events of %d bytes, %d replicas (median)\n\n", e.n, lineLen-1, *replicas)
-	fmt.Println("| case | subject | events/s | CPU-s | peak RSS MiB | ratio to plain |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| case | subject | events/s (min–max) | CPU-s | peak RSS MiB | events/s ratio to plain (min–max of pairs) | CPU-s ratio to plain |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, c := range allCases {
 		if *cases != "all" && !slices.Contains(want, c.name) {
 			continue
@@ -156,7 +160,7 @@ var notes []string
 func runCase(e *env, c benchCase) error {
 	for _, p := range c.needs {
 		if _, err := lookPath(p); err != nil {
-			fmt.Printf("| %s | (skipped: %s is not installed) | | | | |\n", c.name, p)
+			fmt.Printf("| %s | (skipped: %s is not installed) | | | | | |\n", c.name, p)
 			return nil
 		}
 	}
@@ -168,23 +172,40 @@ func runCase(e *env, c benchCase) error {
 	if *before != "" {
 		subjects = withBefore(e, subjects)
 	}
-	var base float64
-	rates := map[string]float64{}
-	for _, s := range subjects {
-		rs, err := benchproc.Replicas(*replicas, s.run)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+	// Replicas are interleaved (replica i of every subject, then i+1), so
+	// that a change in the machine's load falls on every subject alike.
+	results := make([][]benchproc.Result, len(subjects))
+	for i := range *replicas {
+		for j, s := range subjects {
+			r, err := s.run(i)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			results[j] = append(results[j], r)
 		}
+	}
+	var base, baseCPU float64
+	var baseRuns []benchproc.Result
+	rates := map[string]float64{}
+	for j, s := range subjects {
+		rs := slices.Clone(results[j])
+		sort.Slice(rs, func(a, b int) bool { return rs[a].Secs < rs[b].Secs })
 		m := rs[len(rs)/2]
 		rates[s.name] = m.Rate(e.n)
-		ratio := ""
+		ratio, cpu := "", ""
 		if s.plain {
-			base = m.Rate(e.n)
+			base, baseCPU, baseRuns = m.Rate(e.n), median(results[j], func(r benchproc.Result) float64 { return r.CPU }), results[j]
 		} else if base > 0 {
-			ratio = fmt.Sprintf("%.2f×", m.Rate(e.n)/base)
+			// The spread is that of the ratios of replicas run side by side.
+			var paired []float64
+			for i, r := range results[j] {
+				paired = append(paired, baseRuns[i].Secs/r.Secs)
+			}
+			ratio = fmt.Sprintf("%.2f× (%.2f–%.2f)", m.Rate(e.n)/base, slices.Min(paired), slices.Max(paired))
+			cpu = fmt.Sprintf("%.2f×", median(results[j], func(r benchproc.Result) float64 { return r.CPU })/baseCPU)
 		}
-		fmt.Printf("| %s | %s | %.0f (%.0f–%.0f) | %.2f | %.1f | %s |\n", c.name, s.name, m.Rate(e.n),
-			rs[len(rs)-1].Rate(e.n), rs[0].Rate(e.n), m.CPU, float64(m.HWM)/(1<<20), ratio)
+		fmt.Printf("| %s | %s | %.0f (%.0f–%.0f) | %.2f | %.1f | %s | %s |\n", c.name, s.name, m.Rate(e.n),
+			rs[len(rs)-1].Rate(e.n), rs[0].Rate(e.n), median(rs, func(r benchproc.Result) float64 { return r.CPU }), float64(m.HWM)/(1<<20), ratio, cpu)
 	}
 	if c.versus != "" {
 		for _, s := range subjects {
@@ -194,6 +215,16 @@ func runCase(e *env, c benchCase) error {
 		}
 	}
 	return nil
+}
+
+// median returns the median of f over rs.
+func median(rs []benchproc.Result, f func(benchproc.Result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // withBefore adds, before each sluiced subject, the same run with the
