@@ -138,8 +138,8 @@ func run() error {
 	}
 	want := strings.Split(*cases, ",")
 	fmt.Printf("%d events of %d bytes, %d replicas (median)\n\n", e.n, lineLen-1, *replicas)
-	fmt.Println("| case | subject | events/s (min–max) | CPU-s | peak RSS MiB | events/s ratio to plain (min–max of pairs) | CPU-s ratio to plain |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| case | subject | events/s (min–max) | CPU-s | peak RSS MiB | events/s ratio to plain (min–max of pairs) | CPU-s ratio to plain | events/s from the first event | its ratio |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, c := range allCases {
 		if *cases != "all" && !slices.Contains(want, c.name) {
 			continue
@@ -160,7 +160,7 @@ var notes []string
 func runCase(e *env, c benchCase) error {
 	for _, p := range c.needs {
 		if _, err := lookPath(p); err != nil {
-			fmt.Printf("| %s | (skipped: %s is not installed) | | | | | |\n", c.name, p)
+			fmt.Printf("| %s | (skipped: %s is not installed) | | | | | | | |\n", c.name, p)
 			return nil
 		}
 	}
@@ -175,16 +175,19 @@ func runCase(e *env, c benchCase) error {
 	// Replicas are interleaved (replica i of every subject, then i+1), so
 	// that a change in the machine's load falls on every subject alike.
 	results := make([][]benchproc.Result, len(subjects))
+	firsts := make([][]float64, len(subjects)) // seconds to the first event, 0 if unknown
 	for i := range *replicas {
 		for j, s := range subjects {
+			lastFirst = 0
 			r, err := s.run(i)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
 			results[j] = append(results[j], r)
+			firsts[j] = append(firsts[j], lastFirst)
 		}
 	}
-	var base, baseCPU float64
+	var base, baseCPU, baseSteady float64
 	var baseRuns []benchproc.Result
 	rates := map[string]float64{}
 	for j, s := range subjects {
@@ -192,9 +195,11 @@ func runCase(e *env, c benchCase) error {
 		sort.Slice(rs, func(a, b int) bool { return rs[a].Secs < rs[b].Secs })
 		m := rs[len(rs)/2]
 		rates[s.name] = m.Rate(e.n)
-		ratio, cpu := "", ""
+		ratio, cpu, steadyRatio := "", "", ""
+		steady, first := steadyRate(e.n, results[j], firsts[j])
 		if s.plain {
 			base, baseCPU, baseRuns = m.Rate(e.n), median(results[j], func(r benchproc.Result) float64 { return r.CPU }), results[j]
+			baseSteady = steady
 		} else if base > 0 {
 			// The spread is that of the ratios of replicas run side by side.
 			var paired []float64
@@ -203,9 +208,17 @@ func runCase(e *env, c benchCase) error {
 			}
 			ratio = fmt.Sprintf("%.2f× (%.2f–%.2f)", m.Rate(e.n)/base, slices.Min(paired), slices.Max(paired))
 			cpu = fmt.Sprintf("%.2f×", median(results[j], func(r benchproc.Result) float64 { return r.CPU })/baseCPU)
+			if steady > 0 && baseSteady > 0 {
+				steadyRatio = fmt.Sprintf("%.2f×", steady/baseSteady)
+			}
 		}
-		fmt.Printf("| %s | %s | %.0f (%.0f–%.0f) | %.2f | %.1f | %s | %s |\n", c.name, s.name, m.Rate(e.n),
-			rs[len(rs)-1].Rate(e.n), rs[0].Rate(e.n), median(rs, func(r benchproc.Result) float64 { return r.CPU }), float64(m.HWM)/(1<<20), ratio, cpu)
+		st := "–"
+		if steady > 0 {
+			st = fmt.Sprintf("%.0f (first after %.2f s)", steady, first)
+		}
+		fmt.Printf("| %s | %s | %.0f (%.0f–%.0f) | %.2f | %.1f | %s | %s | %s | %s |\n", c.name, s.name, m.Rate(e.n),
+			rs[len(rs)-1].Rate(e.n), rs[0].Rate(e.n), median(rs, func(r benchproc.Result) float64 { return r.CPU }), float64(m.HWM)/(1<<20),
+			ratio, cpu, st, steadyRatio)
 	}
 	if c.versus != "" {
 		for _, s := range subjects {
@@ -215,6 +228,24 @@ func runCase(e *env, c benchCase) error {
 		}
 	}
 	return nil
+}
+
+// steadyRate returns the median rate from the first event seen at the end
+// to the last, which leaves out the start (process, connection, group
+// join), and the median seconds until that first event; 0, 0 if unknown.
+func steadyRate(n int, rs []benchproc.Result, firsts []float64) (rate, first float64) {
+	var rates, fs []float64
+	for i, r := range rs {
+		if f := firsts[i]; f > 0 && r.Secs > f {
+			rates, fs = append(rates, float64(n-1)/(r.Secs-f)), append(fs, f)
+		}
+	}
+	if len(rates) == 0 {
+		return 0, 0
+	}
+	slices.Sort(rates)
+	slices.Sort(fs)
+	return rates[len(rates)/2], fs[len(fs)/2]
 }
 
 // median returns the median of f over rs.
