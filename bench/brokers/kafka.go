@@ -49,16 +49,16 @@ func newTopic(adm *kadm.Client, name string) error {
 // waitTopic waits until topic holds n records.
 func waitTopic(adm *kadm.Client, topic string, n int) func() error {
 	return func() error {
-		return waitFor(fmt.Sprintf("topic %s to hold %d records", topic, n), func() (bool, error) {
+		return waitFor(fmt.Sprintf("topic %s to hold %d records", topic, n), n, func() (int64, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			offs, err := adm.ListEndOffsets(ctx, topic)
 			if err != nil {
-				return false, nil
+				return 0, nil
 			}
 			var sum int64
 			offs.Each(func(o kadm.ListedOffset) { sum += o.Offset })
-			return sum >= int64(n), nil
+			return sum, nil
 		})
 	}
 }

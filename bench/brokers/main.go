@@ -25,7 +25,10 @@
 // own process; its wall time runs from its start until every event is at
 // the broker (counted there) or in the output file, and its CPU seconds
 // and peak RSS are read from /proc (or, for kcat, which exits, from its
-// rusage). The ratio is sluiced's events/s over the plain loop's (medians).
+// rusage). Replicas are interleaved. The ratio is sluiced's events/s over
+// the plain loop's (medians), with the spread of the ratios of replicas
+// run side by side; the CPU-s ratio is that of the median CPU seconds,
+// which a loaded machine disturbs less than the wall time.
 //
 //	go run ./bench/brokers -events 200000 -replicas 3
 //	go run ./bench/brokers -case kafka-consume -file-format json -before /tmp/sluiced-main   # sluiced writes JSON events, beside another build
@@ -39,6 +42,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/sluicehq/sluice/bench/internal/benchproc"
@@ -46,7 +50,7 @@ import (
 
 var (
 	events     = flag.Int("events", 200000, "events per replica")
-	replicas   = flag.Int("replicas", 3, "replicas of each subject; the median is reported")
+	replicas   = flag.Int("replicas", 3, "replicas of each subject, interleaved; the median and the min–max are reported")
 	cases      = flag.String("case", "all", "comma-separated cases (kafka-produce, kafka-consume, nats-produce, nats-consume, mqtt-produce, mqtt-consume) or all")
 	outdir     = flag.String("outdir", "/dev/shm", "directory for files and broker state")
 	before     = flag.String("before", "", "a sluiced binary of another build, run beside this one's as \"(before)\" subjects")
@@ -137,8 +141,8 @@ func run() error {
 	}
 	want := strings.Split(*cases, ",")
 	fmt.Printf("%d events of %d bytes, %d replicas (median)\n\n", e.n, lineLen-1, *replicas)
-	fmt.Println("| case | subject | events/s | CPU-s | peak RSS MiB | ratio to plain |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| case | subject | events/s (min–max) | CPU-s | peak RSS MiB | events/s ratio to plain (min–max of pairs) | CPU-s ratio to plain | events/s from the first event | its ratio |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, c := range allCases {
 		if *cases != "all" && !slices.Contains(want, c.name) {
 			continue
@@ -159,7 +163,7 @@ var notes []string
 func runCase(e *env, c benchCase) error {
 	for _, p := range c.needs {
 		if _, err := lookPath(p); err != nil {
-			fmt.Printf("| %s | (skipped: %s is not installed) | | | | |\n", c.name, p)
+			fmt.Printf("| %s | (skipped: %s is not installed) | | | | | | | |\n", c.name, p)
 			return nil
 		}
 	}
@@ -171,23 +175,53 @@ func runCase(e *env, c benchCase) error {
 	if *before != "" {
 		subjects = withBefore(e, subjects)
 	}
-	var base float64
-	rates := map[string]float64{}
-	for _, s := range subjects {
-		rs, err := benchproc.Replicas(*replicas, s.run)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+	// Replicas are interleaved (replica i of every subject, then i+1), so
+	// that a change in the machine's load falls on every subject alike.
+	results := make([][]benchproc.Result, len(subjects))
+	firsts := make([][]float64, len(subjects)) // seconds to the first event, 0 if unknown
+	for i := range *replicas {
+		for j, s := range subjects {
+			lastFirst = 0
+			r, err := s.run(i)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			results[j] = append(results[j], r)
+			firsts[j] = append(firsts[j], lastFirst)
 		}
+	}
+	var base, baseCPU, baseSteady float64
+	var baseRuns []benchproc.Result
+	rates := map[string]float64{}
+	for j, s := range subjects {
+		rs := slices.Clone(results[j])
+		sort.Slice(rs, func(a, b int) bool { return rs[a].Secs < rs[b].Secs })
 		m := rs[len(rs)/2]
 		rates[s.name] = m.Rate(e.n)
-		ratio := ""
+		ratio, cpu, steadyRatio := "", "", ""
+		steady, first := steadyRate(e.n, results[j], firsts[j])
 		if s.plain {
-			base = m.Rate(e.n)
+			base, baseCPU, baseRuns = m.Rate(e.n), median(results[j], func(r benchproc.Result) float64 { return r.CPU }), results[j]
+			baseSteady = steady
 		} else if base > 0 {
-			ratio = fmt.Sprintf("%.2f×", m.Rate(e.n)/base)
+			// The spread is that of the ratios of replicas run side by side.
+			var paired []float64
+			for i, r := range results[j] {
+				paired = append(paired, baseRuns[i].Secs/r.Secs)
+			}
+			ratio = fmt.Sprintf("%.2f× (%.2f–%.2f)", m.Rate(e.n)/base, slices.Min(paired), slices.Max(paired))
+			cpu = fmt.Sprintf("%.2f×", median(results[j], func(r benchproc.Result) float64 { return r.CPU })/baseCPU)
+			if steady > 0 && baseSteady > 0 {
+				steadyRatio = fmt.Sprintf("%.2f×", steady/baseSteady)
+			}
 		}
-		fmt.Printf("| %s | %s | %.0f (%.0f–%.0f) | %.2f | %.1f | %s |\n", c.name, s.name, m.Rate(e.n),
-			rs[len(rs)-1].Rate(e.n), rs[0].Rate(e.n), m.CPU, float64(m.HWM)/(1<<20), ratio)
+		st := "–"
+		if steady > 0 {
+			st = fmt.Sprintf("%.0f (first after %.2f s)", steady, first)
+		}
+		fmt.Printf("| %s | %s | %.0f (%.0f–%.0f) | %.2f | %.1f | %s | %s | %s | %s |\n", c.name, s.name, m.Rate(e.n),
+			rs[len(rs)-1].Rate(e.n), rs[0].Rate(e.n), median(rs, func(r benchproc.Result) float64 { return r.CPU }), float64(m.HWM)/(1<<20),
+			ratio, cpu, st, steadyRatio)
 	}
 	if c.versus != "" {
 		for _, s := range subjects {
@@ -197,6 +231,34 @@ func runCase(e *env, c benchCase) error {
 		}
 	}
 	return nil
+}
+
+// steadyRate returns the median rate from the first event seen at the end
+// to the last, which leaves out the start (process, connection, group
+// join), and the median seconds until that first event; 0, 0 if unknown.
+func steadyRate(n int, rs []benchproc.Result, firsts []float64) (rate, first float64) {
+	var rates, fs []float64
+	for i, r := range rs {
+		if f := firsts[i]; f > 0 && r.Secs > f {
+			rates, fs = append(rates, float64(n-1)/(r.Secs-f)), append(fs, f)
+		}
+	}
+	if len(rates) == 0 {
+		return 0, 0
+	}
+	slices.Sort(rates)
+	slices.Sort(fs)
+	return rates[len(rates)/2], fs[len(fs)/2]
+}
+
+// median returns the median of f over rs.
+func median(rs []benchproc.Result, f func(benchproc.Result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // withBefore adds, before each sluiced subject, the same run with the

@@ -57,7 +57,7 @@ func counter(url, topic string, n int) (func() error, func(), error) {
 		return nil, nil, fmt.Errorf("subscribe: %v", tok.Error())
 	}
 	wait := func() error {
-		return waitFor(fmt.Sprintf("%d messages on %s", n, topic), func() (bool, error) { return got.Load() >= int64(n), nil })
+		return waitFor(fmt.Sprintf("%d messages on %s", n, topic), n, func() (int64, error) { return got.Load(), nil })
 	}
 	return wait, func() { c.Disconnect(100) }, nil
 }

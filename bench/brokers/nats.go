@@ -55,14 +55,14 @@ func newStream(js jetstream.JetStream, name, subject string) error {
 // waitStream waits until stream holds n messages.
 func waitStream(js jetstream.JetStream, stream string, n int) func() error {
 	return func() error {
-		return waitFor(fmt.Sprintf("stream %s to hold %d messages", stream, n), func() (bool, error) {
+		return waitFor(fmt.Sprintf("stream %s to hold %d messages", stream, n), n, func() (int64, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			s, err := js.Stream(ctx, stream)
 			if err != nil {
-				return false, nil
+				return 0, nil
 			}
-			return s.CachedInfo().State.Msgs >= uint64(n), nil
+			return int64(s.CachedInfo().State.Msgs), nil
 		})
 	}
 }

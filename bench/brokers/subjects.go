@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/bench/internal/benchproc"
@@ -30,7 +31,26 @@ func sluicedRun(e *env, name string, cfg func(dir string) string, done func() er
 		return benchproc.Result{}, err
 	}
 	p.Start = start
-	return p.Measure(untilExit(p, done))
+	return measure(p, start, done)
+}
+
+// firstSeen is when the run in progress first saw an event at its end
+// (Unix nanoseconds; 0: not yet).
+var firstSeen atomic.Int64
+
+// lastFirst is the seconds from the start of the latest run of sluicedRun
+// or plainRun until its first event was seen at the end (0: unknown).
+var lastFirst float64
+
+// measure measures p until done holds, and sets lastFirst.
+func measure(p *benchproc.Proc, start time.Time, done func() error) (benchproc.Result, error) {
+	firstSeen.Store(0)
+	lastFirst = 0
+	r, err := p.Measure(untilExit(p, done))
+	if f := firstSeen.Load(); err == nil && f > 0 {
+		lastFirst = time.Unix(0, f).Sub(start).Seconds()
+	}
+	return r, err
 }
 
 // plainRun runs this program in a plain-loop role until done holds; the
@@ -42,7 +62,7 @@ func plainRun(e *env, role string, done func() error, args ...string) (benchproc
 		return benchproc.Result{}, err
 	}
 	p.Start = start
-	return p.Measure(untilExit(p, done))
+	return measure(p, start, done)
 }
 
 // untilExit is done, failing as soon as p exits: a subject that gives up
@@ -69,22 +89,29 @@ func untilExit(p *benchproc.Proc, done func() error) func() error {
 // waitFile waits until path holds n events.
 func waitFile(path string, n int) func() error {
 	return func() error {
-		return waitFor(fmt.Sprintf("%s to hold %d events", path, n), func() (bool, error) {
+		return waitFor(fmt.Sprintf("%s to hold %d events", path, n), n, func() (int64, error) {
 			fi, err := os.Stat(path)
-			return err == nil && fi.Size() >= int64(n*lineLen), nil
+			if err != nil {
+				return 0, nil
+			}
+			return fi.Size() / lineLen, nil
 		})
 	}
 }
 
-// waitFor polls ok every 2ms until it holds, fails, or timeout passes.
-func waitFor(what string, ok func() (bool, error)) error {
+// waitFor polls count every 2ms until it reaches n, fails, or timeout
+// passes. It sets firstSeen when count is first above 0.
+func waitFor(what string, n int, count func() (int64, error)) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		done, err := ok()
+		c, err := count()
 		if err != nil {
 			return err
 		}
-		if done {
+		if c > 0 {
+			firstSeen.CompareAndSwap(0, time.Now().UnixNano())
+		}
+		if c >= int64(n) {
 			return nil
 		}
 		time.Sleep(2 * time.Millisecond)

@@ -125,7 +125,16 @@ type Source struct {
 	ackWait time.Duration
 	start   *regexp.Regexp // multiline start pattern, or nil
 
-	items   chan item
+	// The reader hands lines over in batches of up to handOff: one
+	// channel send per batch, not per line. recv is held by the one
+	// receiver taking from cur[at:], the rest of the batch being handed
+	// out; queued counts the lines in items and cur.
+	items   chan []item
+	free    chan []item // drained batches, for the reader to fill again
+	recv    chan struct{}
+	cur     []item
+	at      int
+	queued  atomic.Int64
 	running atomic.Bool
 
 	count Counters
@@ -155,6 +164,13 @@ type item struct {
 	ev  event.Event
 	ack func()
 }
+
+// handOff is the largest batch of lines the reader hands over at once.
+const handOff = sluice.RecvBatchSize
+
+// queueBatches bounds the batches waiting in Source.items: with handOff,
+// 4096 lines.
+const queueBatches = 16
 
 // identity is one file's content, as its fingerprint names it, and its
 // checkpoint.
@@ -211,7 +227,8 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 		return nil, errors.New("file source: stateDir is required")
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		ackWait: 5 * time.Second, items: make(chan item, 4096)}
+		ackWait: 5 * time.Second, items: make(chan []item, queueBatches), free: make(chan []item, queueBatches+2),
+		recv: make(chan struct{}, 1)}
 	if c.Multiline != nil {
 		s.start = regexp.MustCompile(c.Multiline.StartPattern) // checked by Validate
 	}
@@ -226,46 +243,89 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 // was acked too. After Run has returned, Recv returns what is left, then
 // io.EOF.
 func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(), error) {
-	if err := ctx.Err(); err != nil {
-		return sluice.Message[event.Event]{}, nil, fmt.Errorf("file source: %w", err)
+	var m [1]sluice.Message[event.Event]
+	var ack [1]func()
+	if _, err := s.RecvBatch(ctx, m[:], ack[:]); err != nil {
+		return sluice.Message[event.Event]{}, nil, err
 	}
-	select {
-	case it, ok := <-s.items:
-		if !ok {
-			return sluice.Message[event.Event]{}, nil, io.EOF
-		}
-		return sluice.Message[event.Event]{Value: it.ev}, it.ack, nil
-	case <-ctx.Done():
-		return sluice.Message[event.Event]{}, nil, fmt.Errorf("file source: %w", ctx.Err())
-	}
+	return m[0], ack[0], nil
 }
 
 // RecvBatch is Recv for up to len(msgs) lines at once (a
 // [sluice.BatchSource]): it blocks as Recv does for the first, then takes
 // the lines already queued. It returns io.EOF only with no line.
 func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Event], acks []func()) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("file source: %w", err)
+	}
 	if len(msgs) == 0 {
 		return 0, nil
 	}
-	m, ack, err := s.Recv(ctx)
-	if err != nil {
-		return 0, err
+	// One receiver at a time takes from cur; the others wait here, each
+	// as long as its ctx allows.
+	select {
+	case s.recv <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("file source: %w", ctx.Err())
 	}
-	msgs[0], acks[0] = m, ack
-	n := 1
-	for n < len(msgs) {
+	defer func() { <-s.recv }()
+	if s.cur == nil {
 		select {
-		case it, ok := <-s.items:
+		case b, ok := <-s.items:
 			if !ok {
-				return n, nil
+				return 0, io.EOF
 			}
-			msgs[n], acks[n] = sluice.Message[event.Event]{Value: it.ev}, it.ack
-			n++
-		default:
-			return n, nil
+			s.cur, s.at = b, 0
+		case <-ctx.Done():
+			return 0, fmt.Errorf("file source: %w", ctx.Err())
 		}
 	}
+	n := 0
+	for {
+		k := min(len(msgs)-n, len(s.cur)-s.at)
+		for i := range k {
+			it := &s.cur[s.at+i]
+			msgs[n+i], acks[n+i] = sluice.Message[event.Event]{Value: it.ev}, it.ack
+		}
+		n += k
+		if s.at += k; s.at == len(s.cur) {
+			s.recycle()
+		}
+		if n == len(msgs) {
+			break
+		}
+		b, ok := s.next()
+		if !ok {
+			break
+		}
+		s.cur, s.at = b, 0
+	}
+	s.queued.Add(-int64(n))
 	return n, nil
+}
+
+// next returns the next batch if one is queued.
+func (s *Source) next() ([]item, bool) {
+	select {
+	case b, ok := <-s.items:
+		return b, ok
+	default:
+		return nil, false
+	}
+}
+
+// recycle gives the drained batch cur back to the reader, its lines
+// let go of.
+func (s *Source) recycle() {
+	b := s.cur
+	s.cur, s.at = nil, 0
+	for i := range b {
+		b[i].ev.Raw, b[i].ack = nil, nil
+	}
+	select {
+	case s.free <- b[:0]:
+	default:
+	}
 }
 
 // Run reads the checkpoint file, then scans and reads files until ctx is
@@ -308,7 +368,7 @@ func (s *Source) Run(ctx context.Context) error {
 	stopPersist()
 	wg.Wait()
 	close(s.items)
-	s.awaitAcks(r.stuck)
+	s.awaitAcks(r.unqueued())
 	err = s.persist()
 	for _, t := range r.tails {
 		t.f.Close()
@@ -320,19 +380,15 @@ func (s *Source) Run(ctx context.Context) error {
 }
 
 // awaitAcks waits, up to the ack wait, until every event handed out was
-// acked. stuck is the identity of the event that Run could not queue
-// because it was stopping, if any.
-func (s *Source) awaitAcks(stuck *identity) {
+// acked. stuck counts, per identity, the events that Run tracked but did
+// not queue because it was stopping.
+func (s *Source) awaitAcks(stuck map[*identity]int) {
 	deadline := time.Now().Add(s.ackWait)
 	for {
-		done := len(s.items) == 0
+		done := s.queued.Load() == 0
 		s.mu.Lock()
 		for _, id := range s.ids {
-			p := id.tr.Pending()
-			if id == stuck {
-				p--
-			}
-			if p > 0 {
+			if id.tr.Pending()-stuck[id] > 0 {
 				done = false
 			}
 		}

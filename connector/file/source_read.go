@@ -22,9 +22,12 @@ type reader struct {
 	head  []byte // buffer for the first bytes of a file, to fingerprint
 	tails []*tailer
 	grace time.Duration // how long an orphan stays unchanged before it is closed
-	stuck *identity     // identity of the event that could not be queued at stop
 	now   time.Time     // of the current read round
-	fresh bool          // no checkpoint file was found: StartAt applies to the first scan
+	// batch holds the events read and not yet queued, ids their
+	// identities (to tell, at stop, which were never handed out).
+	batch []item
+	ids   []*identity
+	fresh bool // no checkpoint file was found: StartAt applies to the first scan
 }
 
 // tailer is one open file.
@@ -80,6 +83,9 @@ func (r *reader) loop(ctx context.Context) {
 			}
 		}
 		r.tails = slices.DeleteFunc(r.tails, func(t *tailer) bool { return t.done })
+		if !r.push(ctx) {
+			return
+		}
 		if more {
 			continue
 		}
@@ -521,17 +527,48 @@ func (r *reader) flushML(ctx context.Context, t *tailer) bool {
 	return r.send(ctx, t, raw, t.mlOff, t.mlEnd, t.mlFlags)
 }
 
-// send tracks the event's end offset and queues it.
+// send tracks the event's end offset and adds it to the batch, which it
+// queues once full.
 func (r *reader) send(ctx context.Context, t *tailer, raw []byte, off, end int64, flags event.Flags) bool {
 	s := r.s
+	if r.batch == nil {
+		select {
+		case r.batch = <-s.free:
+		default:
+			r.batch = make([]item, 0, handOff)
+		}
+	}
 	seq := t.id.tr.Track(end)
-	it := item{ev: event.Event{ReceivedAt: r.now, Source: s.name, SourceType: "file", Raw: raw, Flags: flags,
-		File: event.File{Path: t.path, Offset: off}}, ack: t.id.tr.AckFunc(seq)}
+	r.batch = append(r.batch, item{ev: event.Event{ReceivedAt: r.now, Source: s.name, SourceType: "file", Raw: raw, Flags: flags,
+		File: event.File{Path: t.path, Offset: off}}, ack: t.id.tr.AckFunc(seq)})
+	r.ids = append(r.ids, t.id)
+	if len(r.batch) < handOff {
+		return true
+	}
+	return r.push(ctx)
+}
+
+// push queues the batch, if any, waiting for room until ctx is done.
+func (r *reader) push(ctx context.Context) bool {
+	if len(r.batch) == 0 {
+		return true
+	}
+	r.s.queued.Add(int64(len(r.batch)))
 	select {
-	case s.items <- it:
+	case r.s.items <- r.batch:
+		r.batch, r.ids = nil, r.ids[:0]
 		return true
 	case <-ctx.Done():
-		r.stuck = t.id
+		r.s.queued.Add(-int64(len(r.batch)))
 		return false
 	}
+}
+
+// unqueued counts, per identity, the events tracked and never queued.
+func (r *reader) unqueued() map[*identity]int {
+	m := map[*identity]int{}
+	for _, id := range r.ids {
+		m[id]++
+	}
+	return m
 }

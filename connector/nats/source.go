@@ -54,8 +54,9 @@ type delivery struct {
 	brokersrc.Delivery[event.Event]
 	m          jetstream.Msg
 	acked      atomic.Bool
-	prev, next *delivery // in the ring; guarded by Source.mu
-	progress   time.Time // when last reported in progress (or received); guarded by Source.mu
+	subject    [1]event.Field // the event's Fields, in the same allocation
+	prev, next *delivery      // in the ring; guarded by Source.mu
+	progress   time.Time      // when last reported in progress (or received); guarded by Source.mu
 }
 
 // drainTimeout bounds how long Run, once its ctx is done, waits for the
@@ -128,7 +129,11 @@ func (s *Source) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer stopProgress() // before the wait: pull may end on an error, ctx still live
 	wg.Go(func() { s.keepInProgress(progressCtx) })
+	// The iterator stops when ctx is done: Next without a context option
+	// allocates nothing per message (with NextContext, two).
+	stopPull := context.AfterFunc(ctx, it.Stop)
 	err = s.pull(ctx, it)
+	stopPull()
 	s.q.Stop()
 	it.Stop()
 	s.drain()
@@ -190,7 +195,7 @@ func orAll(subject string) string {
 // pull takes messages from it until ctx is done.
 func (s *Source) pull(ctx context.Context, it jetstream.MessagesContext) error {
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
+		m, err := it.Next()
 		if err != nil {
 			switch {
 			case ctx.Err() != nil, errors.Is(err, jetstream.ErrMsgIteratorClosed):
@@ -211,9 +216,10 @@ func (s *Source) pull(ctx context.Context, it jetstream.MessagesContext) error {
 			continue
 		}
 		d := &delivery{m: m}
+		d.subject[0] = event.Field{Name: "subject", Value: m.Subject()}
 		d.Msg = sluice.Message[event.Event]{Topic: m.Subject(), Value: event.Event{
 			ReceivedAt: time.Now(), Source: s.name, SourceType: "nats", Raw: m.Data(),
-			Fields: []event.Field{{Name: "subject", Value: m.Subject()}},
+			Fields: d.subject[:],
 		}}
 		d.Ack = func() {
 			if d.acked.CompareAndSwap(false, true) {
