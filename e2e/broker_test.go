@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -121,10 +120,7 @@ func readyz(t *testing.T, addr string) (int, string) {
 // TCP connection to addr.
 func syslogLines(t *testing.T, addr string, n int) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dial(t, addr)
 	defer c.Close()
 	w := bufio.NewWriter(c)
 	for i := range n {

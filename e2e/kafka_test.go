@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,10 +160,7 @@ func TestKafkaDestinationSyslog50k(t *testing.T) {
 		"sources": {"sys": {"type": "syslog", "addr": "127.0.0.1:%d", "network": "tcp"}},
 		"destinations": {"k": {"type": "kafka", "brokers": [%q], "topic": "logs", "key": "syslog.hostname", "format": "json"}},
 	}`, port, broker))
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dial(t, fmt.Sprintf("127.0.0.1:%d", port))
 	w := bufio.NewWriter(conn)
 	for i := range n {
 		fmt.Fprintf(w, "<134>1 2026-12-06T08:00:00Z host%d app - - - seq=%d syslog to kafka\n", i%5, i)

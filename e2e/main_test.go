@@ -165,6 +165,19 @@ func (d *daemon) kill() {
 	d.done <- err // for start's cleanup
 }
 
+// dial connects to a TCP address, trying again while nothing listens:
+// sluiced logs "running" before every listener is bound.
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	var c net.Conn
+	waitFor(t, "a listener on "+addr, func() bool {
+		var err error
+		c, err = net.Dial("tcp", addr)
+		return err == nil
+	})
+	return c
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second) // generous: CI machines may be loaded

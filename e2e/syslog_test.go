@@ -89,12 +89,9 @@ func TestSIGTERMDrainsUnderLoad(t *testing.T) {
 	stopSending := make(chan struct{})
 	senders := make(chan struct{}, 4)
 	for w := range 4 {
+		c := dial(t, fmt.Sprintf("127.0.0.1:%d", port))
 		go func() {
 			defer func() { senders <- struct{}{} }()
-			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-			if err != nil {
-				return
-			}
 			defer c.Close()
 			for i := 0; ; i++ {
 				select {
