@@ -52,7 +52,9 @@ func File(b *testing.B) {
 // through d while it runs, waits for every ack, and reports events/s and
 // the CPU time of the whole process (user+system, every goroutine:
 // encoding, compression, the client, and any in-process server) per
-// event: one op is one event.
+// event: one op is one event. It also reports the process's peak RSS so
+// far (peak-RSS-MiB): run one case per process (-test.bench with a full
+// case name) for a case's own peak.
 func PerEvent(b *testing.B, d Destination, msgs []sluice.Message[event.Event]) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -75,11 +77,17 @@ func PerEvent(b *testing.B, d Destination, msgs []sluice.Message[event.Event]) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
+	b.ReportMetric(float64(usage().Maxrss)/1024, "peak-RSS-MiB") // Maxrss is in KiB on Linux
+}
+
+func usage() syscall.Rusage {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru
 }
 
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	ru := usage()
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
