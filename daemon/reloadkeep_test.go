@@ -261,7 +261,12 @@ func TestReloadReplacesOnlyTheChangedDestination(t *testing.T) {
 }
 
 // collector is an HTTP endpoint that takes NDJSON batches of "seq=N"
-// events, or answers 503 while down.
+// events, or answers 503 while down. It always refuses the first
+// generation's requests (X-Gen: 1): the endpoint comes back only once
+// the b being replaced is gone. Without that, a POST the old b sent just
+// before its stop, cancelled by it, could reach the handler after the
+// test set down to false and be stored: a duplicate at-least-once
+// allows, but not the moment this test is about.
 type collector struct {
 	down     atomic.Bool
 	attempts atomic.Int64 // POSTs refused while down
@@ -275,7 +280,7 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if c.down.Load() {
+	if c.down.Load() || r.Header.Get("X-Gen") == "1" {
 		c.attempts.Add(1)
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
