@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -160,24 +159,10 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 		}`, filepath.Join(dir, "data"), addr, maxConns, strings.Join(ds, ", "))
 	}
 	var logs syncBuf
-	dm, err := daemon.New(config(10, "a"), builtin.Registry(), slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- dm.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
-		}
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	})
+	dm := runDaemon(t, config(10, "a"), builtin.Registry(), &logs)
 	var conn net.Conn
 	waitUntil(t, "the syslog listener", func() bool {
+		var err error
 		conn, err = net.Dial("tcp", addr)
 		return err == nil
 	})
@@ -221,6 +206,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	}
 	var c2 net.Conn
 	waitUntil(t, "the restarted source to listen", func() bool {
+		var err error
 		c2, err = net.Dial("tcp", addr)
 		return err == nil
 	})

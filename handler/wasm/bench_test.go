@@ -171,15 +171,19 @@ func cGuest(b *testing.B) []byte {
 	return m
 }
 
+// benchGuests are the redact guests the call and start benchmarks run:
+// the Go one and the C one.
+var benchGuests = []struct {
+	name   string
+	module func(*testing.B) []byte
+}{{"go", func(b *testing.B) []byte { return guest(b, redactDir) }}, {"c", cGuest}}
+
 // BenchmarkCall is the overhead of one call: a batch of one short event,
 // into the Go guest and into the C guest (whose own work is a few
 // instructions: what is left is the host's).
 func BenchmarkCall(b *testing.B) {
 	in := []msg{{Value: event.Event{Raw: []byte("x")}}}
-	for _, g := range []struct {
-		name   string
-		module func(*testing.B) []byte
-	}{{"go", func(b *testing.B) []byte { return guest(b, redactDir) }}, {"c", cGuest}} {
+	for _, g := range benchGuests {
 		b.Run(g.name, func(b *testing.B) {
 			h := benchHandler(b, g.module(b))
 			b.ReportAllocs()
@@ -198,10 +202,7 @@ func BenchmarkCall(b *testing.B) {
 // compiled): what a failed batch costs besides the batch, and each of the
 // first calls that run at once.
 func BenchmarkInstantiate(b *testing.B) {
-	for _, g := range []struct {
-		name   string
-		module func(*testing.B) []byte
-	}{{"go", func(b *testing.B) []byte { return guest(b, redactDir) }}, {"c", cGuest}} {
+	for _, g := range benchGuests {
 		b.Run(g.name, func(b *testing.B) {
 			h := benchHandler(b, g.module(b))
 			b.ReportAllocs()
