@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/examples/wasm/redact/redaction"
 	"github.com/sluicehq/sluice/handler/wasm"
+	"github.com/sluicehq/sluice/internal/wasmtest"
 )
 
 // batch returns n syslog events of about 120 bytes, one in two with a
@@ -47,22 +47,6 @@ var native = sluice.HandlerFunc[event.Event, event.Event](func(_ context.Context
 	return []msg{m}, nil
 })
 
-// cpuTime is the process's CPU time, user and system: on a machine
-// shared with other work it varies less than the wall clock.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// perEvent reports the wall and CPU time per event of a benchmark that
-// handled size events per iteration and started at cpu0.
-func perEvent(b *testing.B, size int, cpu0 time.Duration) {
-	n := float64(b.N * size)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/n, "cpu-ns/event")
-}
-
 // BenchmarkRedact compares the redact example run as a wasm module on
 // batches of 256 with the same code as a native handler, per event.
 func BenchmarkRedact(b *testing.B) {
@@ -71,7 +55,7 @@ func BenchmarkRedact(b *testing.B) {
 	b.Run("native", func(b *testing.B) {
 		b.ReportAllocs()
 		ctx := context.Background()
-		cpu0 := cpuTime()
+		cpu0 := wasmtest.CPUTime()
 		for b.Loop() {
 			for i := range in {
 				if _, err := native.Handle(ctx, in[i]); err != nil {
@@ -79,7 +63,7 @@ func BenchmarkRedact(b *testing.B) {
 				}
 			}
 		}
-		perEvent(b, size, cpu0)
+		wasmtest.PerEvent(b, size, cpu0)
 	})
 	var want [][]byte // what the native handler hands on, encoded
 	for _, m := range in {
@@ -101,14 +85,14 @@ func BenchmarkRedact(b *testing.B) {
 		}
 		b.ReportAllocs()
 		ctx := context.Background()
-		cpu0 := cpuTime()
+		cpu0 := wasmtest.CPUTime()
 		for b.Loop() {
 			out, err := h.HandleBatch(ctx, in)
 			if err != nil || len(out) != size-size/10 {
 				b.Fatalf("%d events, %v", len(out), err)
 			}
 		}
-		perEvent(b, size, cpu0)
+		wasmtest.PerEvent(b, size, cpu0)
 	}
 	b.Run(fmt.Sprintf("wasm-batch-%d", size), func(b *testing.B) { run(b, guest(b, redactDir)) })
 	// The same with wazero's termination checks instead of the module's
@@ -133,13 +117,13 @@ func BenchmarkGoGuestParts(b *testing.B) {
 		b.Run(g.name, func(b *testing.B) {
 			h := benchHandler(b, guest(b, g.dir))
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := wasmtest.CPUTime()
 			for b.Loop() {
 				if _, err := h.HandleBatch(context.Background(), in); err != nil {
 					b.Fatal(err)
 				}
 			}
-			perEvent(b, size, cpu0)
+			wasmtest.PerEvent(b, size, cpu0)
 		})
 	}
 }
@@ -187,13 +171,13 @@ func BenchmarkCall(b *testing.B) {
 		b.Run(g.name, func(b *testing.B) {
 			h := benchHandler(b, g.module(b))
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := wasmtest.CPUTime()
 			for b.Loop() {
 				if _, err := h.HandleBatch(context.Background(), in); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((wasmtest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -206,13 +190,13 @@ func BenchmarkInstantiate(b *testing.B) {
 		b.Run(g.name, func(b *testing.B) {
 			h := benchHandler(b, g.module(b))
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := wasmtest.CPUTime()
 			for b.Loop() {
 				if err := wasm.Instantiate(context.Background(), h); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((wasmtest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

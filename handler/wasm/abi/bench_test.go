@@ -2,12 +2,12 @@ package abi_test
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/handler/wasm/abi"
+	"github.com/sluicehq/sluice/internal/wasmtest"
 )
 
 // syslogBatch returns n syslog events of about 120 bytes, the message
@@ -30,11 +30,11 @@ func BenchmarkHost(b *testing.B) {
 	ev := func(i int) *event.Event { return &es[i] }
 	buf := make([]byte, abi.InputSize(len(es), ev))
 	b.Run("input", func(b *testing.B) {
-		cpu0 := cpuTime()
+		cpu0 := wasmtest.CPUTime()
 		for b.Loop() {
 			abi.PutInput(buf[:abi.InputSize(len(es), ev)], len(es), ev)
 		}
-		perEvent(b, len(es), cpu0)
+		wasmtest.PerEvent(b, len(es), cpu0)
 	})
 	abi.PutInput(buf, len(es), ev)
 	var in abi.Input
@@ -61,7 +61,7 @@ func BenchmarkHost(b *testing.B) {
 		b.Run(w.name, func(b *testing.B) {
 			b.ReportAllocs()
 			out := make([]event.Event, 0, len(es))
-			cpu0 := cpuTime()
+			cpu0 := wasmtest.CPUTime()
 			for b.Loop() {
 				out = out[:0]
 				if err := abi.ReadOutput(w.w.Bytes(), len(es), ev, func(o *abi.Output) error {
@@ -71,21 +71,7 @@ func BenchmarkHost(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			perEvent(b, len(es), cpu0)
+			wasmtest.PerEvent(b, len(es), cpu0)
 		})
 	}
-}
-
-// cpuTime is the process's CPU time: on a shared machine it varies less
-// than the wall clock.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func perEvent(b *testing.B, size int, cpu0 time.Duration) {
-	n := float64(b.N * size)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/n, "cpu-ns/event")
 }
