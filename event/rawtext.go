@@ -24,7 +24,7 @@ func appendRaw(dst, raw []byte) ([]byte, rawText) {
 // rawText is an event's raw bytes as written into its JSON. A parser's
 // fields point into the raw bytes (see the package doc: neither may
 // change once the event is built), so a field that lies outside the span
-// that needed escaping is plain ASCII and is copied as it is, without a
+// that needed escaping needs no escaping either and is copied as it is, without a
 // second scan. The zero rawText knows nothing: every string is escaped.
 type rawText struct {
 	base uintptr // the address of raw's first byte; 0 if raw was not written as a string
