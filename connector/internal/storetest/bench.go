@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -56,28 +57,59 @@ func File(b *testing.B) {
 // far (peak-RSS-MiB): run one case per process (-test.bench with a full
 // case name) for a case's own peak.
 func PerEvent(b *testing.B, d Destination, msgs []sluice.Message[event.Event]) {
+	b.ResetTimer()
+	c, err := Measure(d, msgs, b.N)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.Report(b)
+}
+
+// Cost is what [Measure] measured, from the first Send to the last ack.
+type Cost struct {
+	Events  int
+	Elapsed time.Duration
+	CPU     time.Duration // the process's user+system time
+	Mallocs uint64        // heap allocations (runtime.MemStats.Mallocs)
+	Bytes   uint64        // bytes allocated on the heap
+	PeakRSS int64         // the process's peak RSS so far, in bytes
+}
+
+// Report reports c on b as PerEvent does: events/s, cpu-ns/event and
+// peak-RSS-MiB.
+func (c Cost) Report(b *testing.B) {
+	b.ReportMetric(float64(c.Events)/c.Elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(c.CPU.Nanoseconds())/float64(c.Events), "cpu-ns/event")
+	b.ReportMetric(float64(c.PeakRSS)/(1<<20), "peak-RSS-MiB")
+}
+
+// Measure runs d, sends it n events, len(msgs) per Send (msgs over and
+// over), waits for every ack and stops d; it returns the cost of the
+// whole process over the sends. It is PerEvent without a testing.B, for
+// a benchmark that measures in a process of its own.
+func Measure(d Destination, msgs []sluice.Message[event.Event], n int) (Cost, error) {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	var wg sync.WaitGroup
-	cpu0 := cpuTime()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += len(msgs) {
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0, t0 := cpuTime(), time.Now()
+	for i := 0; i < n; i += len(msgs) {
 		wg.Add(1)
-		if err := d.Send(ctx, wg.Done, msgs[:min(len(msgs), b.N-i)]...); err != nil {
-			b.Fatal(err)
+		if err := d.Send(ctx, wg.Done, msgs[:min(len(msgs), n-i)]...); err != nil {
+			return Cost{}, err
 		}
 	}
 	wg.Wait()
-	b.StopTimer()
-	cpu := cpuTime() - cpu0
+	c := Cost{Events: n, Elapsed: time.Since(t0), CPU: cpuTime() - cpu0}
+	runtime.ReadMemStats(&m1)
+	c.Mallocs, c.Bytes = m1.Mallocs-m0.Mallocs, m1.TotalAlloc-m0.TotalAlloc
+	c.PeakRSS = usage().Maxrss << 10 // Maxrss is in KiB on Linux
 	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
-	b.ReportMetric(float64(usage().Maxrss)/1024, "peak-RSS-MiB") // Maxrss is in KiB on Linux
+	return c, <-done
 }
 
 func usage() syscall.Rusage {
