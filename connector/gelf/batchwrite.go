@@ -17,9 +17,8 @@ import (
 // run instead of once per datagram. Its zero value is ready for reset;
 // its buffers are kept across batches, so a write allocates nothing.
 type batchWriter struct {
-	c     net.Conn
-	p4    *ipv4.PacketConn
-	p6    *ipv6.PacketConn
+	c     conn
+	bc    batchConn    // c's sendmmsg, if it has one
 	noGSO *atomic.Bool // set once the kernel refused a segmented send
 
 	msgs []ipv4.Message // ipv6.Message is the same type
@@ -29,15 +28,24 @@ type batchWriter struct {
 	oob  []byte         // msgs[k]'s UDP_SEGMENT control message
 }
 
+// batchConn sends many datagrams per system call: *ipv4.PacketConn,
+// *ipv6.PacketConn (the same Message type), *udpConn.
+type batchConn interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
 // reset makes w write to c; noGSO turns segmentation off for good when
 // the kernel refuses it.
-func (w *batchWriter) reset(c net.Conn, noGSO *atomic.Bool) {
-	w.c, w.p4, w.p6, w.noGSO = c, nil, nil, noGSO
-	if pc, ok := c.(net.PacketConn); ok {
-		if a, ok := c.RemoteAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-			w.p6 = ipv6.NewPacketConn(pc)
+func (w *batchWriter) reset(c conn, noGSO *atomic.Bool) {
+	w.c, w.bc, w.noGSO = c, nil, noGSO
+	switch c := c.(type) {
+	case batchConn:
+		w.bc = c
+	case net.PacketConn:
+		if a, ok := c.(net.Conn).RemoteAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+			w.bc = ipv6.NewPacketConn(c)
 		} else {
-			w.p4 = ipv4.NewPacketConn(pc)
+			w.bc = ipv4.NewPacketConn(c)
 		}
 	}
 }
@@ -55,8 +63,7 @@ const (
 // offload, a size over the path MTU) sends nothing; the datagrams are
 // then sent one by one, and so are all later ones.
 func (w *batchWriter) write(b []byte, ends []int, pad []bool) (int, error) {
-	gso := gsoSupported && w.p4 != nil || gsoSupported && w.p6 != nil
-	if gso && !w.noGSO.Load() {
+	if gsoSupported && w.bc != nil && !w.noGSO.Load() {
 		w.segment(b, ends, pad)
 		sent, err := w.send()
 		if sent > 0 || err == nil || !refused(err) {
@@ -150,12 +157,9 @@ func (w *batchWriter) send() (int, error) {
 	for sent < len(w.msgs) {
 		var n int
 		var err error
-		switch {
-		case w.p4 != nil:
-			n, err = w.p4.WriteBatch(w.msgs[sent:], 0)
-		case w.p6 != nil:
-			n, err = w.p6.WriteBatch(w.msgs[sent:], 0)
-		default:
+		if w.bc != nil {
+			n, err = w.bc.WriteBatch(w.msgs[sent:], 0)
+		} else {
 			_, err = w.c.Write(w.msgs[sent].Buffers[0])
 			n = 1
 		}

@@ -76,7 +76,7 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("gelf: %w", err)
 	}
-	w := &writer{cfg: c, o: store.Apply(opts), conns: make(chan net.Conn, c.Batch.Parallelism+1)}
+	w := &writer{cfg: c, o: store.Apply(opts), conns: make(chan conn, c.Batch.Parallelism+1)}
 	if _, err := rand.Read(w.idBase[:]); err != nil {
 		return nil, fmt.Errorf("gelf: %w", err)
 	}
@@ -115,23 +115,33 @@ func (w *writer) start(ctx context.Context) (func(), error) {
 type writer struct {
 	cfg    Config
 	o      store.Options
-	conns  chan net.Conn // idle connections
-	tls    *tls.Config   // nil: plain TCP; set by start
-	noGSO  atomic.Bool   // the kernel refused UDP segmentation
+	conns  chan conn   // idle connections
+	tls    *tls.Config // nil: plain TCP; set by start
+	noGSO  atomic.Bool // the kernel refused UDP segmentation
 	idBase [8]byte
 	seq    atomic.Uint64
 	pool   sync.Pool // *scratch
 }
 
-func (w *writer) dial(ctx context.Context) (net.Conn, error) {
+// conn is a connection to the input: a net.Conn, or on Linux a UDP
+// socket of the writer's own (see udpConn).
+type conn interface {
+	io.WriteCloser
+	SetWriteDeadline(time.Time) error
+}
+
+func (w *writer) dial(ctx context.Context) (conn, error) {
 	d := net.Dialer{Timeout: w.cfg.Timeout}
-	var c net.Conn
+	var c conn
 	var err error
-	if w.tls != nil {
+	switch {
+	case w.cfg.Network == "udp":
+		c, err = dialUDP(ctx, &d, w.cfg.ServiceAddr)
+	case w.tls != nil:
 		// The handshake is done here, within the timeout: a server that
 		// is not trusted is a failed dial.
 		c, err = (&tls.Dialer{NetDialer: &d, Config: w.tls}).DialContext(ctx, "tcp", w.cfg.ServiceAddr)
-	} else {
+	default:
 		c, err = d.DialContext(ctx, w.cfg.Network, w.cfg.ServiceAddr)
 	}
 	if err != nil {
@@ -142,7 +152,7 @@ func (w *writer) dial(ctx context.Context) (net.Conn, error) {
 }
 
 // release keeps c for the next flush, or closes it if enough are kept.
-func (w *writer) release(c net.Conn) {
+func (w *writer) release(c conn) {
 	select {
 	case w.conns <- c:
 	default:
@@ -191,7 +201,7 @@ func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	attempts, retryable := 0, false
 	err := retry.DoNotify(ctx, w.cfg.Batch.Retry, nil, func(ctx context.Context) error {
 		attempts++
-		var c net.Conn
+		var c conn
 		select {
 		case c = <-w.conns:
 		default:
@@ -243,7 +253,7 @@ func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 }
 
 // writeTCP writes every message as a NUL-terminated frame, in one write.
-func (w *writer) writeTCP(c net.Conn, s *scratch, msgs []sluice.Message[event.Event]) (int, error) {
+func (w *writer) writeTCP(c conn, s *scratch, msgs []sluice.Message[event.Event]) (int, error) {
 	s.buf = s.buf[:0]
 	for i := range msgs {
 		s.buf = appendMessage(s.buf, &msgs[i].Value, w.cfg.Host)
@@ -256,7 +266,7 @@ func (w *writer) writeTCP(c net.Conn, s *scratch, msgs []sluice.Message[event.Ev
 // writeUDP sends msgs[*next:], advancing *next past each message sent;
 // a message over 128 chunks is refused. Datagrams go out up to 64 per
 // system call (sendmmsg).
-func (w *writer) writeUDP(c net.Conn, s *scratch, msgs []sluice.Message[event.Event], next *int) (int, error) {
+func (w *writer) writeUDP(c conn, s *scratch, msgs []sluice.Message[event.Event], next *int) (int, error) {
 	n := 0
 	_ = c.SetWriteDeadline(time.Now().Add(w.cfg.Timeout))
 	bw := &s.bw

@@ -107,7 +107,7 @@ func Measure(d Destination, msgs []sluice.Message[event.Event], n int) (Cost, er
 	c := Cost{Events: n, Elapsed: time.Since(t0), CPU: cpuTime() - cpu0}
 	runtime.ReadMemStats(&m1)
 	c.Mallocs, c.Bytes = m1.Mallocs-m0.Mallocs, m1.TotalAlloc-m0.TotalAlloc
-	c.PeakRSS = usage().Maxrss << 10 // Maxrss is in KiB on Linux
+	c.PeakRSS = int64(usage().Maxrss) << 10 // Maxrss is in KiB on Linux
 	cancel()
 	return c, <-done
 }
