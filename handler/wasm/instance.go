@@ -144,7 +144,7 @@ func (in *instance) why(ctx context.Context, fn string, err error) string {
 func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg, reason string, sound bool, err error) {
 	ev := func(i int) *event.Event { return &msgs[i].Value }
 	size := abi.InputSize(len(msgs), ev)
-	if size > math.MaxUint32 {
+	if uint64(size) > math.MaxUint32 {
 		return nil, fmt.Sprintf("a batch of %d bytes: too large for a 32-bit guest", size), true, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.o.Timeout)

@@ -165,7 +165,7 @@ func RunToEnd(cmd *exec.Cmd) (Result, error) {
 		return Result{}, fmt.Errorf("%s: no resource usage", cmd.Path)
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	return Result{Secs: secs, CPU: cpu, HWM: ru.Maxrss << 10}, nil
+	return Result{Secs: secs, CPU: cpu, HWM: int64(ru.Maxrss) << 10}, nil
 }
 
 // Replicas runs run for replicas 0..k-1 and returns their results, fastest
