@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -490,6 +491,110 @@ func TestShutdown(t *testing.T) {
 				}
 				if err := d.Send(t.Context(), nil, ones("late", 1)...); !errors.Is(err, sluice.ErrClosed) {
 					t.Errorf("Send after stop: got %v, want ErrClosed", err)
+				}
+			})
+		})
+	}
+}
+
+// TestEagerNeverWaitsForAge creates, on purpose, each moment at which an
+// eager batch could be left behind for its Age timer: messages arrive
+// while every flush slot is busy (a write or fsync held up), or before
+// Run starts, and then the slot frees. Age is an hour, so a batch that
+// missed its wake-up would not be flushed at all by the time the test
+// looks: each must go out the moment the slot frees (fake time does not
+// move meanwhile), in order, and be acked.
+func TestEagerNeverWaitsForAge(t *testing.T) {
+	type send struct {
+		prefix string
+		n      int
+		async  bool // blocks for room: run it in a goroutine
+	}
+	type flush struct {
+		at   time.Duration
+		keys string
+	}
+	const freed = time.Second // when the slot frees (or Run starts)
+	tests := []struct {
+		name      string
+		count     int
+		par       int
+		beforeRun bool // send before Run starts; freed is when it does
+		sends     []send
+		want      []flush
+	}{
+		{"a send while the flush is busy", 100, 1, false,
+			[]send{{"a", 1, false}, {"b", 1, false}},
+			[]flush{{0, "a-0"}, {freed, "b-0"}}},
+		{"sends while the flush is busy go out together", 100, 1, false,
+			[]send{{"a", 1, false}, {"b", 2, false}, {"c", 1, false}},
+			[]flush{{0, "a-0"}, {freed, "b-0 b-1 c-0"}}},
+		{"a send blocked for room behind a partial batch", 3, 1, false,
+			[]send{{"a", 3, false}, {"b", 2, false}, {"c", 2, true}},
+			[]flush{{0, "a-0 a-1 a-2"}, {freed, "b-0 b-1"}, {freed, "c-0 c-1"}}},
+		{"a send blocked for room, then a small one", 2, 1, false,
+			[]send{{"a", 1, false}, {"b", 2, true}, {"c", 1, false}},
+			[]flush{{0, "a-0"}, {freed, "c-0"}, {freed, "b-0 b-1"}}},
+		{"every one of two slots busy", 100, 2, false,
+			[]send{{"a", 1, false}, {"b", 1, false}, {"c", 1, false}},
+			[]flush{{0, "a-0"}, {0, "b-0"}, {freed, "c-0"}}},
+		{"sends before Run starts", 100, 1, true,
+			[]send{{"a", 1, false}, {"b", 1, false}},
+			[]flush{{freed, "a-0"}, {freed, "b-0"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				begin := time.Now()
+				release := make(chan struct{})
+				var mu sync.Mutex
+				var got []flush
+				rec := newRecorder()
+				rec.before = func(_ context.Context, ms []sluice.Message[[]byte]) error {
+					mu.Lock()
+					got = append(got, flush{time.Since(begin), strings.Join(keys(ms), " ")})
+					mu.Unlock()
+					<-release // the flushes begun before the slot frees are held up
+					return nil
+				}
+				d := mustNew(t, batch.Config{Count: tc.count, Age: time.Hour, Parallelism: tc.par, Eager: true},
+					batch.Flusher[[]byte](rec))
+				var r *running
+				if !tc.beforeRun {
+					r = start(t, t.Context(), d)
+				}
+				acks := newCounter()
+				errs := make(chan error, len(tc.sends))
+				for _, s := range tc.sends {
+					if s.async {
+						go func() { errs <- d.Send(t.Context(), acks.ack, ones(s.prefix, s.n)...) }()
+						synctest.Wait() // it blocks, waiting for room
+						continue
+					}
+					errs <- d.Send(t.Context(), acks.ack, ones(s.prefix, s.n)...)
+				}
+				synctest.Wait()
+				time.Sleep(freed)
+				close(release)
+				if tc.beforeRun {
+					r = start(t, t.Context(), d)
+				}
+				synctest.Wait()
+				for range tc.sends {
+					if err := recv(t, errs); err != nil {
+						t.Fatal(err)
+					}
+				}
+				mu.Lock()
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("flushes (at, keys) %v, want %v", got, tc.want)
+				}
+				mu.Unlock()
+				if n := acks.count(); n != len(tc.sends) {
+					t.Errorf("%d acks, want %d (one per Send)", n, len(tc.sends))
+				}
+				if err := r.stop(t); err != nil {
+					t.Fatal(err)
 				}
 			})
 		})

@@ -443,8 +443,8 @@ func runCase(env *Env, o Options, c Case, load *Load, skip, version map[string]s
 			}
 			lat := ""
 			if l := r.Latency; l.N > 0 {
-				lat = fmt.Sprintf(", latency p50 %v p99 %v p999 %v max %v (generator late p99 %v)", l.P50.Round(time.Microsecond), l.P99.Round(time.Microsecond),
-					l.P999.Round(time.Microsecond), l.Max.Round(time.Microsecond), l.LateP99.Round(time.Microsecond))
+				lat = fmt.Sprintf(", latency p50 %v p99 %v p999 %v max %v (generator late p99 %v; subject waited for a CPU %v)", l.P50.Round(time.Microsecond), l.P99.Round(time.Microsecond),
+					l.P999.Round(time.Microsecond), l.Max.Round(time.Microsecond), l.LateP99.Round(time.Microsecond), r.Queued.Round(time.Millisecond))
 			}
 			fmt.Fprintf(os.Stderr, "%s %s #%d: %d lines in %v%s, cpu %.2fs, missing %d, dup %d%s, err %v%s\n",
 				c.Name, s.Name, rep, r.Delivered(), r.E2E.Round(time.Millisecond), acked, r.CPU, r.Verdict.Missing, r.Verdict.Duplicates, lat, firstLineOf(r.Err), kept)

@@ -8,16 +8,22 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // clkTck is sysconf(_SC_CLK_TCK): 100 on every Linux architecture Go
 // supports.
 const clkTck = 100
 
-// ProcUsage is the CPU time and peak RSS of a process tree.
+// ProcUsage is the CPU time, peak RSS and run-queue wait of a process
+// tree.
 type ProcUsage struct {
 	CPUSeconds float64 // utime+stime of the tree's live processes
 	HWMBytes   int64   // sum of VmHWM over the tree
+	// RunDelay is how long the tree's live threads were runnable but
+	// waited for a CPU, summed (run_delay in /proc/PID/task/*/schedstat):
+	// time the subject lost to the scheduler, not to its own waits.
+	RunDelay time.Duration
 }
 
 // procStat returns the ppid and utime+stime (ticks) of pid.
@@ -59,6 +65,24 @@ func vmHWM(pid int) int64 {
 	return 0
 }
 
+// runDelay sums run_delay, the second field of
+// /proc/PID/task/TID/schedstat, over the threads of pid.
+func runDelay(pid int) time.Duration {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var d time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fs := strings.Fields(string(b)); len(fs) >= 2 {
+			ns, _ := strconv.ParseInt(fs[1], 10, 64)
+			d += time.Duration(ns)
+		}
+	}
+	return d
+}
+
 // Tree returns pid and its descendants.
 func Tree(pid int) []int {
 	parent := map[int]int{}
@@ -88,7 +112,7 @@ func Tree(pid int) []int {
 	return out
 }
 
-// Usage sums CPU time and VmHWM over the tree of pid.
+// Usage sums CPU time, VmHWM and run-queue wait over the tree of pid.
 func Usage(pid int) ProcUsage {
 	var u ProcUsage
 	var ticks int64
@@ -96,6 +120,7 @@ func Usage(pid int) ProcUsage {
 		if _, t, err := procStat(p); err == nil {
 			ticks += t
 			u.HWMBytes += vmHWM(p)
+			u.RunDelay += runDelay(p)
 		}
 	}
 	u.CPUSeconds = float64(ticks) / clkTck

@@ -27,6 +27,7 @@ type Result struct {
 	Retries int           // HTTP requests retried after a 503
 	CPU     float64       // subject CPU seconds over the run
 	HWM     int64         // subject peak RSS, bytes
+	Queued  time.Duration // subject threads' time runnable but waiting for a CPU (ProcUsage.RunDelay)
 	Verdict Verdict
 	UDP     UDPCounters // deltas of /proc/net/snmp (UDP cases)
 	Latency Latency     // with -rate: send → sink receipt (or first seen in the file)
@@ -237,7 +238,7 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 	sent := make(chan struct{})
 	// Sample the peak RSS while the run goes on, for subjects that exit
 	// by themselves at the end of their input (socat).
-	var lastHWM atomic.Int64
+	var lastHWM, lastDelay atomic.Int64
 	sampling := make(chan struct{})
 	defer close(sampling)
 	go func() {
@@ -246,6 +247,7 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 		for {
 			if u := Usage(pid); u.HWMBytes > 0 {
 				lastHWM.Store(u.HWMBytes)
+				lastDelay.Store(int64(u.RunDelay))
 			}
 			select {
 			case <-sampling:
@@ -280,6 +282,7 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 	}
 	res.CPU = after.CPUSeconds - before.CPUSeconds
 	res.HWM = after.HWMBytes
+	res.Queued = after.RunDelay - before.RunDelay
 	res.UDP = UDPCounters{InErrors: udpAfter.InErrors - udpBefore.InErrors, RcvbufErrors: udpAfter.RcvbufErrors - udpBefore.RcvbufErrors}
 	if sendErr != nil {
 		return fail(fmt.Errorf("send: %w", sendErr))
@@ -297,6 +300,7 @@ func RunReplica(env *Env, s *Subject, c Case, load *Load, replica int, o RunOpti
 		// ru_maxrss would include the harness's own memory from before
 		// exec(2), so the sampled VmHWM is used instead.
 		res.HWM = lastHWM.Load()
+		res.Queued = time.Duration(lastDelay.Load()) - before.RunDelay
 	}
 	if sink != nil {
 		// What the subject sent while stopping counts too.
