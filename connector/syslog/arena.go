@@ -12,6 +12,13 @@ type arena struct {
 
 const arenaBlock = 256 << 10
 
+// streamBlock is the size of the buffers a stream connection reads into
+// (framing.Reader.Keep raises it to what maxMessageBytes needs: 72 KiB
+// with the default). A buffer lives until no event points into it, so
+// the smaller they are, the less input the events still queued keep
+// alive; below 64 KiB, reads would be shorter than a sender's writes.
+const streamBlock = 64 << 10
+
 // copy returns a copy of b that no one will write to again.
 func (a *arena) copy(b []byte) []byte {
 	if len(b) > arenaBlock/4 {
