@@ -7,6 +7,9 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -31,6 +34,15 @@ type instance struct {
 	// interrupt sets them.
 	stop, tick api.MutableGlobal
 	fired      chan struct{}
+	// timer bounds each call of an instrumented instance: made once and
+	// reset per call, where a context with a timeout and an AfterFunc
+	// for it cost most of a short call. timedOut says it fired during
+	// the last call (or, with wazero's checks, that its context's
+	// deadline passed).
+	timer    *time.Timer
+	timedOut atomic.Bool
+	// setting serializes the timer's and the context's interrupts.
+	setting sync.Mutex
 }
 
 // instantiate starts an instance and passes it the config.
@@ -48,16 +60,14 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 			mod.Close(ctx)
 			return nil, fmt.Errorf("start: the instrumented module lacks %s or %s", stopExport, tickExport)
 		}
-		in.stop, in.tick, in.fired = stop, tick, make(chan struct{}, 1)
+		in.instrumented(stop, tick)
 	}
 	in.alloc, in.initFn, in.handle = mod.ExportedFunction(abi.ExportAlloc), mod.ExportedFunction(abi.ExportInit), mod.ExportedFunction(abi.ExportHandle)
 	cfg := h.o.Config
 	if cfg == nil {
 		cfg = []byte("null")
 	}
-	cctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
-	defer cancel()
-	res, reason := in.invoke(cctx, in.initFn, uint32(len(cfg)), func(b []byte) { copy(b, cfg) })
+	res, reason := in.invoke(ctx, h.o.Timeout, in.initFn, uint32(len(cfg)), func(b []byte) { copy(b, cfg) })
 	if reason == "" && res != 0 {
 		msg, ok := in.mem.Read(uint32(res>>32), uint32(res))
 		if !ok {
@@ -75,16 +85,17 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 }
 
 // invoke has fill write size bytes into the guest's input buffer and calls
-// fn on them. It returns fn's result, or why the call failed.
-func (in *instance) invoke(ctx context.Context, fn api.Function, size uint32, fill func([]byte)) (uint64, string) {
+// fn on them, each call bounded by timeout. It returns fn's result, or why
+// the call failed.
+func (in *instance) invoke(ctx context.Context, timeout time.Duration, fn api.Function, size uint32, fill func([]byte)) (uint64, string) {
 	in.stderr.reset()
 	if size > in.bufLen || in.bufLen == 0 {
 		// Round up, so that batches a little larger than the last do not
 		// call alloc each time.
 		want := max(uint64(size)+uint64(size)/4, 4096)
 		in.stack[0] = min(want, math.MaxUint32)
-		if err := in.run(ctx, in.alloc); err != nil {
-			return 0, in.why(ctx, "alloc", err)
+		if err := in.run(ctx, timeout, in.alloc); err != nil {
+			return 0, in.why("alloc", err)
 		}
 		in.buf, in.bufLen = uint32(in.stack[0]), uint32(min(want, math.MaxUint32))
 	}
@@ -94,29 +105,67 @@ func (in *instance) invoke(ctx context.Context, fn api.Function, size uint32, fi
 	}
 	fill(view)
 	in.stack[0], in.stack[1] = uint64(in.buf), uint64(size)
-	if err := in.run(ctx, fn); err != nil {
-		return 0, in.why(ctx, fn.Definition().Name(), err)
+	if err := in.run(ctx, timeout, fn); err != nil {
+		return 0, in.why(fn.Definition().Name(), err)
 	}
 	return in.stack[0], ""
 }
 
-// run calls fn on in.stack and, if the module is instrumented, sets its
-// interrupt flag when ctx is done, so that the call traps at its next
-// check; the flag is clear again when run returns.
-func (in *instance) run(ctx context.Context, fn api.Function) error {
+// run calls fn on in.stack, for at most timeout and until ctx is done.
+// If the module is instrumented, in.timer or ctx sets its interrupt flag,
+// so that the call traps at its next check; the flag is clear again when
+// run returns.
+func (in *instance) run(ctx context.Context, timeout time.Duration, fn api.Function) error {
+	in.timedOut.Store(false)
 	if in.stop == nil { // wazero's checks watch ctx
-		return fn.CallWithStack(ctx, in.stack[:])
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		err := fn.CallWithStack(cctx, in.stack[:])
+		if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+			in.timedOut.Store(true)
+		}
+		return err
 	}
-	stopped := context.AfterFunc(ctx, in.interrupt)
+	var stopped func() bool
+	if ctx.Done() != nil { // context.Background's is nil: it is never done
+		stopped = context.AfterFunc(ctx, in.interrupt)
+	}
+	in.timer.Reset(timeout)
 	err := fn.CallWithStack(ctx, in.stack[:])
-	if !stopped() {
-		<-in.fired
+	// Each of the timer and ctx that fired sends one token.
+	fired := 0
+	if !in.timer.Stop() {
+		fired++
+	}
+	if stopped != nil && !stopped() {
+		fired++
+	}
+	if fired > 0 {
+		for range fired {
+			<-in.fired
+		}
 		in.stop.Set(0)
 	}
 	return err
 }
 
+// instrumented sets the interrupt flag and countdown of an instrumented
+// instance, and makes its timer.
+func (in *instance) instrumented(stop, tick api.MutableGlobal) {
+	in.stop, in.tick, in.fired = stop, tick, make(chan struct{}, 1)
+	in.timer = time.AfterFunc(time.Hour, in.expire)
+	in.timer.Stop()
+}
+
+// expire is in.timer's function: the call ran past its timeout.
+func (in *instance) expire() {
+	in.timedOut.Store(true)
+	in.interrupt()
+}
+
 func (in *instance) interrupt() {
+	in.setting.Lock()
+	defer in.setting.Unlock()
 	in.stop.Set(1)
 	in.tick.Set(1)
 	in.fired <- struct{}{}
@@ -124,11 +173,10 @@ func (in *instance) interrupt() {
 
 // why says why a call failed: a timeout, an exit or a trap, with what the
 // guest wrote to standard error.
-func (in *instance) why(ctx context.Context, fn string, err error) string {
+func (in *instance) why(fn string, err error) string {
 	var exit *sys.ExitError
 	switch {
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded,
-		errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case in.timedOut.Load(), errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		return fmt.Sprintf("timeout: %s ran past its deadline", fn)
 	case errors.As(err, &exit):
 		return fmt.Sprintf("%s exited with code %d%s", fn, exit.ExitCode(), in.stderr.suffix())
@@ -147,9 +195,7 @@ func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg
 	if uint64(size) > math.MaxUint32 {
 		return nil, fmt.Sprintf("a batch of %d bytes: too large for a 32-bit guest", size), true, nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
-	res, reason := in.invoke(cctx, in.handle, uint32(size), func(b []byte) { abi.PutInput(b, len(msgs), ev) })
-	cancel()
+	res, reason := in.invoke(ctx, h.o.Timeout, in.handle, uint32(size), func(b []byte) { abi.PutInput(b, len(msgs), ev) })
 	if ctx.Err() != nil {
 		return nil, "", false, ctx.Err()
 	}

@@ -56,16 +56,31 @@ func TestInstrumentStopsALoop(t *testing.T) {
 		if !exports {
 			continue
 		}
-		in := &instance{mod: mod, fired: make(chan struct{}, 1)}
-		in.stop, in.tick = stop.(api.MutableGlobal), mod.ExportedGlobal(tickExport).(api.MutableGlobal)
-		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		err = in.run(cctx, mod.ExportedFunction("f"))
-		cancel()
-		if err == nil || !strings.Contains(err.Error(), "unreachable") {
-			t.Errorf("err = %v, want the trap", err)
-		}
-		if stop.Get() != 0 {
-			t.Error("the flag is still set after the call")
+		in := &instance{mod: mod}
+		in.instrumented(stop.(api.MutableGlobal), mod.ExportedGlobal(tickExport).(api.MutableGlobal))
+		// Stopped by the instance's timer, by the caller's context, and
+		// by both at about the same time; then a call that ends in time.
+		for _, c := range []struct {
+			name     string
+			ctx      time.Duration // 0: context.Background
+			timeout  time.Duration
+			timedOut bool
+		}{{"timeout", 0, 50 * time.Millisecond, true}, {"context", 50 * time.Millisecond, time.Hour, false}, {"both", 20 * time.Millisecond, 20 * time.Millisecond, false}} {
+			cctx, cancel := ctx, context.CancelFunc(func() {})
+			if c.ctx > 0 {
+				cctx, cancel = context.WithTimeout(ctx, c.ctx)
+			}
+			err = in.run(cctx, c.timeout, mod.ExportedFunction("f"))
+			cancel()
+			if err == nil || !strings.Contains(err.Error(), "unreachable") {
+				t.Errorf("%s: err = %v, want the trap", c.name, err)
+			}
+			if stop.Get() != 0 {
+				t.Errorf("%s: the flag is still set after the call", c.name)
+			}
+			if c.name != "both" && in.timedOut.Load() != c.timedOut {
+				t.Errorf("%s: timedOut = %v", c.name, in.timedOut.Load())
+			}
 		}
 	}
 }

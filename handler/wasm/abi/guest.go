@@ -12,19 +12,20 @@ import (
 // Input reads an input batch in a guest. The events it gives share the
 // batch's memory and its own storage, which it reuses: an event is valid
 // until the next call of Event or Reset.
+//
+// Go compiles to WebAssembly with every taken branch and every call a
+// trip through its function's resumption table, so the code below reads
+// and compares an event's strings in straight lines, without loops.
 type Input struct {
 	b []byte
 	n int
-	// last is the index of the event Event gave last, and cur, curHTTP
-	// and curFields that event as it gave it, which Writer.Emit compares
-	// with what the guest emits; http and fields are the guest's copies.
-	last      int
-	cur       event.Event
-	curHTTP   event.HTTP
-	curFields []event.Field
-	http      event.HTTP
-	fields    []event.Field
-	times     [2]lastTime // Time, ReceivedAt
+	// last is the index of the event Event gave last, or -1; Writer.Emit
+	// compares what the guest emits with that event's view.
+	last int
+	// http and fields are the guest's copies of the last event's.
+	http   event.HTTP
+	fields []event.Field
+	times  [2]lastTime // Time, ReceivedAt
 }
 
 // Reset starts reading input batch b.
@@ -44,89 +45,102 @@ func (in *Input) Reset(b []byte) error {
 // Len returns the number of events in the batch.
 func (in *Input) Len() int { return in.n }
 
-func (in *Input) view(i int) []byte { return in.b[4+i*ViewSize : 4+(i+1)*ViewSize : 4+(i+1)*ViewSize] }
+// view returns the address of event i's view, i < in.n.
+func (in *Input) view(i int) unsafe.Pointer { return unsafe.Pointer(&in.b[4+i*ViewSize]) }
 
-// str returns the string whose offset and length are at p[0:8], which
-// fits has checked.
-func (in *Input) str(p []byte) string {
-	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(in.b)), le.Uint32(p))), le.Uint32(p[4:8]))
+// base is the address of the batch.
+func (in *Input) base() unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(in.b)) }
+
+// str returns the string whose offset and length are at p, in the batch
+// at base; Event has checked that it lies in the batch. An empty string
+// points at the batch's start: its offset may be the batch's end.
+func str(base, p unsafe.Pointer) string {
+	n := u32(unsafe.Add(p, 4))
+	off := u32(p) & -nz(uint64(n))
+	return unsafe.String((*byte)(unsafe.Add(base, off)), n)
 }
 
-// fits reports whether the n strings whose offsets and lengths are at p
-// lie in the batch.
-func (in *Input) fits(p []byte, n int) bool {
-	for j := range n {
-		if uint64(le.Uint32(p[8*j:]))+uint64(le.Uint32(p[8*j+4:])) > uint64(len(in.b)) {
-			return false
-		}
-	}
-	return true
-}
+// end returns where the string whose offset and length are at p ends.
+func end(p unsafe.Pointer) uint64 { return uint64(u32(p)) + uint64(u32(unsafe.Add(p, 4))) }
+
+// slot returns the address of slot s of the view at v.
+func slot(v unsafe.Pointer, s int) unsafe.Pointer { return unsafe.Add(v, 8*s) }
 
 // Event sets *e to event i, 0 ≤ i < Len. Its strings and Raw are views
 // into the batch: Raw must not be written into (assign a new slice).
 func (in *Input) Event(i int, e *event.Event) error {
-	v := in.view(i)
 	in.last = -1
-	if !in.fits(v, Slots) {
+	if uint(i) >= uint(in.n) {
+		*e = event.Event{}
+		return fmt.Errorf("event %d of a batch of %d", i, in.n)
+	}
+	v, b := in.view(i), in.base()
+	if max(end(slot(v, 0)), end(slot(v, 1)), end(slot(v, 2)), end(slot(v, 3)), end(slot(v, 4)), end(slot(v, 5)), end(slot(v, 6)),
+		end(slot(v, 7)), end(slot(v, 8)), end(slot(v, 9)), end(slot(v, 10)), end(slot(v, 11)), end(slot(v, 12)), end(slot(v, 13)),
+		end(slot(v, 14)), end(slot(v, 15)), end(slot(v, 16)), end(slot(v, 17)), end(slot(v, 18)), end(slot(v, 19))) > uint64(len(in.b)) {
 		*e = event.Event{}
 		return fmt.Errorf("event %d: a string past the end of the batch", i)
 	}
-	c := &in.cur
-	c.Time = in.times[0].get(v[ViewTime:], v[ViewTimeNanos:])
-	c.ReceivedAt = in.times[1].get(v[ViewReceivedAt:], v[ViewRecvNanos:])
-	c.Source = in.str(v[8*SlotSource:])
-	c.SourceType = in.str(v[8*SlotSourceType:])
-	c.Host = in.str(v[8*SlotHost:])
-	c.ContentType = in.str(v[8*SlotContentType:])
-	c.Raw = nil
-	if raw := in.str(v[8*SlotRaw:]); raw != "" {
-		c.Raw = unsafe.Slice(unsafe.StringData(raw), len(raw))
+	e.Time = in.times[0].get(u64(unsafe.Add(v, ViewTime)), u32(unsafe.Add(v, ViewTimeNanos)))
+	e.ReceivedAt = in.times[1].get(u64(unsafe.Add(v, ViewReceivedAt)), u32(unsafe.Add(v, ViewRecvNanos)))
+	e.Source = str(b, slot(v, SlotSource))
+	e.SourceType = str(b, slot(v, SlotSourceType))
+	e.Host = str(b, slot(v, SlotHost))
+	e.ContentType = str(b, slot(v, SlotContentType))
+	e.Raw = nil
+	if raw := str(b, slot(v, SlotRaw)); raw != "" {
+		e.Raw = unsafe.Slice(unsafe.StringData(raw), len(raw))
 	}
-	c.Flags = event.Flags(le.Uint32(v[ViewFlags:]))
-	c.File.Path = in.str(v[8*SlotFilePath:])
-	c.File.Offset = int64(le.Uint64(v[ViewFileOffset:]))
-	w := le.Uint32(v[ViewSyslog:])
-	c.Syslog.Present, c.Syslog.Facility, c.Syslog.Severity, c.Syslog.Version = w&1 != 0, byte(w>>8), byte(w>>16), byte(w>>24)
-	c.Syslog.Hostname = in.str(v[8*SlotSyslogHostname:])
-	c.Syslog.AppName = in.str(v[8*SlotSyslogAppName:])
-	c.Syslog.ProcID = in.str(v[8*SlotSyslogProcID:])
-	c.Syslog.MsgID = in.str(v[8*SlotSyslogMsgID:])
-	c.Syslog.StructuredData = in.str(v[8*SlotSyslogStructuredData:])
-	c.Syslog.Message = in.str(v[8*SlotSyslogMessage:])
-	c.HTTP = nil
-	if le.Uint32(v[ViewHTTP:]) != 0 {
-		in.curHTTP = event.HTTP{
-			Method: in.str(v[8*SlotHTTPMethod:]), Path: in.str(v[8*SlotHTTPPath:]), Query: in.str(v[8*SlotHTTPQuery:]),
-			Protocol: in.str(v[8*SlotHTTPProtocol:]), Status: int(int64(le.Uint64(v[ViewHTTPStatus:]))),
-			Bytes: int64(le.Uint64(v[ViewHTTPBytes:])), Referrer: in.str(v[8*SlotHTTPReferrer:]),
-			UserAgent: in.str(v[8*SlotHTTPUserAgent:]), RequestTime: math.Float64frombits(le.Uint64(v[ViewHTTPReqTime:])),
-			RemoteAddr: in.str(v[8*SlotHTTPRemoteAddr:]), RemoteUser: in.str(v[8*SlotHTTPRemoteUser:]),
+	e.Flags = event.Flags(u32(unsafe.Add(v, ViewFlags)))
+	e.File.Path = str(b, slot(v, SlotFilePath))
+	e.File.Offset = int64(u64(unsafe.Add(v, ViewFileOffset)))
+	w := u32(unsafe.Add(v, ViewSyslog))
+	e.Syslog.Present, e.Syslog.Facility, e.Syslog.Severity, e.Syslog.Version = w&1 != 0, byte(w>>8), byte(w>>16), byte(w>>24)
+	e.Syslog.Hostname = str(b, slot(v, SlotSyslogHostname))
+	e.Syslog.AppName = str(b, slot(v, SlotSyslogAppName))
+	e.Syslog.ProcID = str(b, slot(v, SlotSyslogProcID))
+	e.Syslog.MsgID = str(b, slot(v, SlotSyslogMsgID))
+	e.Syslog.StructuredData = str(b, slot(v, SlotSyslogStructuredData))
+	e.Syslog.Message = str(b, slot(v, SlotSyslogMessage))
+	e.HTTP = nil
+	if u32(unsafe.Add(v, ViewHTTP)) != 0 {
+		in.http = event.HTTP{
+			Method: str(b, slot(v, SlotHTTPMethod)), Path: str(b, slot(v, SlotHTTPPath)), Query: str(b, slot(v, SlotHTTPQuery)),
+			Protocol: str(b, slot(v, SlotHTTPProtocol)), Status: int(int64(u64(unsafe.Add(v, ViewHTTPStatus)))),
+			Bytes: int64(u64(unsafe.Add(v, ViewHTTPBytes))), Referrer: str(b, slot(v, SlotHTTPReferrer)),
+			UserAgent: str(b, slot(v, SlotHTTPUserAgent)), RequestTime: math.Float64frombits(u64(unsafe.Add(v, ViewHTTPReqTime))),
+			RemoteAddr: str(b, slot(v, SlotHTTPRemoteAddr)), RemoteUser: str(b, slot(v, SlotHTTPRemoteUser)),
 		}
-		in.http = in.curHTTP
-		c.HTTP = &in.http
+		e.HTTP = &in.http
 	}
-	c.Fields = nil
-	if n := le.Uint32(v[ViewFieldCount:]); n > 0 {
-		at := uint64(le.Uint32(v[ViewFieldTable:]))
-		if at+16*uint64(n) > uint64(len(in.b)) {
+	e.Fields = nil
+	if n := u32(unsafe.Add(v, ViewFieldCount)); n > 0 {
+		if err := in.readFields(i, v, n); err != nil {
 			*e = event.Event{}
-			return fmt.Errorf("event %d: field table past the end of the batch", i)
+			return err
 		}
-		if !in.fits(in.b[at:], 2*int(n)) {
-			*e = event.Event{}
+		e.Fields = in.fields[:n:n]
+	}
+	in.last = i
+	return nil
+}
+
+// readFields reads the n fields of the view at v of event i into
+// in.fields.
+func (in *Input) readFields(i int, v unsafe.Pointer, n uint32) error {
+	at := uint64(u32(unsafe.Add(v, ViewFieldTable)))
+	if at+16*uint64(n) > uint64(len(in.b)) {
+		return fmt.Errorf("event %d: field table past the end of the batch", i)
+	}
+	in.fields = in.fields[:0]
+	b := in.base()
+	for j := range uint64(n) {
+		p := unsafe.Add(b, at+16*j)
+		if max(end(p), end(unsafe.Add(p, 8))) > uint64(len(in.b)) {
 			return fmt.Errorf("event %d: a field's string past the end of the batch", i)
 		}
-		in.curFields = in.curFields[:0]
-		for j := range uint64(n) {
-			p := in.b[at+16*j:]
-			in.curFields = append(in.curFields, event.Field{Name: in.str(p), Value: in.str(p[8:])})
-		}
-		in.fields = append(in.fields[:0], in.curFields...)
-		c.Fields = in.fields[:n:n]
+		in.fields = append(in.fields, event.Field{Name: str(b, p), Value: str(b, unsafe.Add(p, 8))})
 	}
-	*e = *c
-	in.last = i
 	return nil
 }
 
@@ -138,68 +152,109 @@ type lastTime struct {
 	t   time.Time
 }
 
-func (l *lastTime) get(sec, nsec []byte) time.Time {
-	s, ns := le.Uint64(sec), le.Uint32(nsec)
+func (l *lastTime) get(s uint64, ns uint32) time.Time {
 	if s != l.sec || ns != l.ns {
-		l.sec, l.ns, l.t = s, ns, time.Time{}
-		if ns != zeroTime {
-			l.t = time.Unix(int64(s), int64(ns)).UTC()
-		}
+		l.set(s, ns)
 	}
 	return l.t
 }
 
-// same reports whether a and b are the same string in the same memory.
-func same(a, b string) bool {
-	return len(a) == len(b) && (len(a) == 0 || unsafe.StringData(a) == unsafe.StringData(b))
+func (l *lastTime) set(s uint64, ns uint32) {
+	l.sec, l.ns, l.t = s, ns, time.Time{}
+	if ns != zeroTime {
+		l.t = time.Unix(int64(s), int64(ns)).UTC()
+	}
 }
 
-// unchanged reports whether e is the event Event gave last, as it gave
-// it: the same strings in the same memory, the same numbers.
-func (in *Input) unchanged(e *event.Event) bool {
-	if !sameMem(e, &in.cur) || e.HTTP != nil && !sameMem(e.HTTP, &in.curHTTP) {
-		return false
+// diff returns 0 if s is the string whose offset and length are at p in
+// the batch at base (the same length and, if not empty, the same memory),
+// else not 0. It has no branch: a taken branch is dear in Go's
+// WebAssembly.
+func diff(base uintptr, p unsafe.Pointer, s string) uintptr {
+	n := u32(unsafe.Add(p, 4))
+	at := uintptr(unsafe.Pointer(unsafe.StringData(s))) ^ (base + uintptr(u32(p)))
+	return uintptr(uint32(len(s))^n) | at&-uintptr(nz(uint64(n)))
+}
+
+// nz returns 1 if x is not 0, else 0, without a branch.
+func nz(x uint64) uint32 { return uint32((x | -x) >> 63) }
+
+// bit returns 1<<s if d is not 0, else 0.
+func bit(d uintptr, s uint) uint32 { return nz(uint64(d)) << s }
+
+// changed returns the slots of e whose strings are not those of the view
+// at v (the HTTP ones only if e has HTTP), and whether e differs from the
+// view's event in anything a patch cannot carry: times, flags, offsets,
+// syslog's numbers, HTTP's presence and numbers, the number of fields.
+func (in *Input) changed(e *event.Event, v unsafe.Pointer) (slots uint32, reshaped bool) {
+	w := u32(unsafe.Add(v, ViewSyslog))
+	hasHTTP := u32(unsafe.Add(v, ViewHTTP)) != 0
+	if e.Time != in.times[0].t || e.ReceivedAt != in.times[1].t || uint32(e.Flags) != u32(unsafe.Add(v, ViewFlags)) ||
+		uint64(e.File.Offset) != u64(unsafe.Add(v, ViewFileOffset)) || e.Syslog.Present != (w&1 != 0) ||
+		e.Syslog.Facility != byte(w>>8) || e.Syslog.Severity != byte(w>>16) || e.Syslog.Version != byte(w>>24) ||
+		uint32(len(e.Fields)) != u32(unsafe.Add(v, ViewFieldCount)) || (e.HTTP != nil) != hasHTTP {
+		return 0, true
 	}
+	b := uintptr(in.base())
+	slots = bit(diff(b, slot(v, SlotSource), e.Source), SlotSource) |
+		bit(diff(b, slot(v, SlotSourceType), e.SourceType), SlotSourceType) |
+		bit(diff(b, slot(v, SlotHost), e.Host), SlotHost) |
+		bit(diff(b, slot(v, SlotContentType), e.ContentType), SlotContentType) |
+		bit(diff(b, slot(v, SlotRaw), bstr(e.Raw)), SlotRaw) |
+		bit(diff(b, slot(v, SlotFilePath), e.File.Path), SlotFilePath) |
+		bit(diff(b, slot(v, SlotSyslogHostname), e.Syslog.Hostname), SlotSyslogHostname) |
+		bit(diff(b, slot(v, SlotSyslogAppName), e.Syslog.AppName), SlotSyslogAppName) |
+		bit(diff(b, slot(v, SlotSyslogProcID), e.Syslog.ProcID), SlotSyslogProcID) |
+		bit(diff(b, slot(v, SlotSyslogMsgID), e.Syslog.MsgID), SlotSyslogMsgID) |
+		bit(diff(b, slot(v, SlotSyslogStructuredData), e.Syslog.StructuredData), SlotSyslogStructuredData) |
+		bit(diff(b, slot(v, SlotSyslogMessage), e.Syslog.Message), SlotSyslogMessage)
+	if h := e.HTTP; h != nil {
+		if int64(h.Status) != int64(u64(unsafe.Add(v, ViewHTTPStatus))) || h.Bytes != int64(u64(unsafe.Add(v, ViewHTTPBytes))) ||
+			math.Float64bits(h.RequestTime) != u64(unsafe.Add(v, ViewHTTPReqTime)) {
+			return 0, true
+		}
+		slots |= bit(diff(b, slot(v, SlotHTTPMethod), h.Method), SlotHTTPMethod) |
+			bit(diff(b, slot(v, SlotHTTPPath), h.Path), SlotHTTPPath) |
+			bit(diff(b, slot(v, SlotHTTPQuery), h.Query), SlotHTTPQuery) |
+			bit(diff(b, slot(v, SlotHTTPProtocol), h.Protocol), SlotHTTPProtocol) |
+			bit(diff(b, slot(v, SlotHTTPReferrer), h.Referrer), SlotHTTPReferrer) |
+			bit(diff(b, slot(v, SlotHTTPUserAgent), h.UserAgent), SlotHTTPUserAgent) |
+			bit(diff(b, slot(v, SlotHTTPRemoteAddr), h.RemoteAddr), SlotHTTPRemoteAddr) |
+			bit(diff(b, slot(v, SlotHTTPRemoteUser), h.RemoteUser), SlotHTTPRemoteUser)
+	}
+	if len(e.Fields) > 0 && in.fieldsDiffer(e, v) {
+		slots |= fieldsChanged
+	}
+	return slots, false
+}
+
+// fieldsChanged is the bit of changed's slots for fields.
+const fieldsChanged = 1 << 31
+
+// fieldsDiffer reports whether a field of e differs from those of the
+// view at v, which has as many.
+func (in *Input) fieldsDiffer(e *event.Event, v unsafe.Pointer) bool {
+	b := uintptr(in.base())
+	t := unsafe.Add(in.base(), u32(unsafe.Add(v, ViewFieldTable)))
 	for j := range e.Fields {
-		if !sameMem(&e.Fields[j], &in.curFields[j]) {
-			return false
+		f, p := &e.Fields[j], unsafe.Add(t, 16*j)
+		if diff(b, p, f.Name)|diff(b, unsafe.Add(p, 8), f.Value) != 0 {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
-// sameMem reports whether *p and *q hold the same bytes. It compares
-// words: Go's memequal for WebAssembly compares bytes, eight times the
-// iterations.
-func sameMem[T any](p, q *T) bool {
-	a, b := unsafe.Pointer(p), unsafe.Pointer(q)
-	n := unsafe.Sizeof(*p)
-	i := uintptr(0)
-	for ; i+8 <= n; i += 8 {
-		if *(*uint64)(unsafe.Add(a, i)) != *(*uint64)(unsafe.Add(b, i)) {
-			return false
-		}
+// slotString returns e's string of slot s < Slots (Raw as a string
+// sharing its bytes).
+func slotString(e *event.Event, s uint32) string {
+	if s == SlotRaw {
+		return bstr(e.Raw)
 	}
-	for ; i < n; i++ {
-		if *(*byte)(unsafe.Add(a, i)) != *(*byte)(unsafe.Add(b, i)) {
-			return false
-		}
+	if s >= SlotHTTPMethod {
+		return *httpSlot(e.HTTP, s)
 	}
-	return true
-}
-
-// sameShape reports whether e has all that a patch of the event Event
-// gave last cannot change as it was: times, flags, offsets, syslog's
-// numbers, HTTP's presence and numbers, and the number of fields.
-func (in *Input) sameShape(e *event.Event) bool {
-	c := &in.cur
-	if e.Time != c.Time || e.ReceivedAt != c.ReceivedAt || e.Flags != c.Flags || e.File.Offset != c.File.Offset ||
-		e.Syslog.Present != c.Syslog.Present || e.Syslog.Facility != c.Syslog.Facility || e.Syslog.Severity != c.Syslog.Severity ||
-		e.Syslog.Version != c.Syslog.Version || len(e.Fields) != len(c.Fields) || (e.HTTP == nil) != (c.HTTP == nil) {
-		return false
-	}
-	h, ch := e.HTTP, &in.curHTTP
-	return h == nil || h.Status == ch.Status && h.Bytes == ch.Bytes && math.Float64bits(h.RequestTime) == math.Float64bits(ch.RequestTime)
+	return *eventSlot(e, s)
 }
 
 // Writer builds an output batch, reusing its buffer.
@@ -233,11 +288,22 @@ func (w *Writer) Bytes() []byte {
 	return w.b
 }
 
+// grow makes room for n more bytes.
+func (w *Writer) grow(n int) {
+	if cap(w.b)-len(w.b) < n {
+		w.b = append(w.b[:len(w.b):len(w.b)], make([]byte, max(n, cap(w.b)))...)[:len(w.b)]
+	}
+}
+
 func (w *Writer) head(from uint32, route string, k Kind) {
-	w.b = le.AppendUint32(w.b, from)
-	w.b = le.AppendUint32(w.b, uint32(len(route)))
-	w.b = append(w.b, route...)
-	w.b = le.AppendUint32(w.b, uint32(k))
+	w.grow(12 + len(route))
+	at := len(w.b)
+	b := w.b[at : at+12+len(route)]
+	le.PutUint32(b, from)
+	le.PutUint32(b[4:], uint32(len(route)))
+	copy(b[8:], route)
+	le.PutUint32(b[8+len(route):], uint32(k))
+	w.b = w.b[:at+len(b)]
 	w.n++
 }
 
@@ -264,68 +330,50 @@ func (w *Writer) Emit(in *Input, from uint32, route string, e *event.Event) {
 		w.Record(from, route, e)
 		return
 	}
-	if in.unchanged(e) {
-		w.Keep(from, route)
-		return
-	}
-	if !in.sameShape(e) {
+	v := in.view(in.last)
+	slots, reshaped := in.changed(e, v)
+	switch {
+	case reshaped:
 		w.Record(from, route, e)
-		return
+	case slots == 0:
+		w.head(from, route, Keep)
+	default:
+		w.patch(in, v, from, route, e, slots)
 	}
+}
+
+// patch appends e as a Patch of the strings in slots.
+func (w *Writer) patch(in *Input, v unsafe.Pointer, from uint32, route string, e *event.Event, slots uint32) {
 	w.head(from, route, Patch)
 	at := len(w.b)
 	w.b = le.AppendUint32(w.b, 0)
 	items := uint32(0)
-	c := &in.cur
-	for _, p := range [...]struct {
-		slot   uint32
-		s, was string
-	}{
-		{SlotSource, e.Source, c.Source}, {SlotSourceType, e.SourceType, c.SourceType}, {SlotHost, e.Host, c.Host},
-		{SlotContentType, e.ContentType, c.ContentType}, {SlotRaw, bstr(e.Raw), bstr(c.Raw)}, {SlotFilePath, e.File.Path, c.File.Path},
-		{SlotSyslogHostname, e.Syslog.Hostname, c.Syslog.Hostname}, {SlotSyslogAppName, e.Syslog.AppName, c.Syslog.AppName},
-		{SlotSyslogProcID, e.Syslog.ProcID, c.Syslog.ProcID}, {SlotSyslogMsgID, e.Syslog.MsgID, c.Syslog.MsgID},
-		{SlotSyslogStructuredData, e.Syslog.StructuredData, c.Syslog.StructuredData}, {SlotSyslogMessage, e.Syslog.Message, c.Syslog.Message},
-	} {
-		if !same(p.s, p.was) {
-			w.item(p.slot, p.s)
+	for s := uint32(0); s < Slots; s++ {
+		if slots&(1<<s) != 0 {
+			w.item(s, slotString(e, s))
 			items++
 		}
 	}
-	if h, ch := e.HTTP, &in.curHTTP; h != nil {
-		for _, p := range [...]struct {
-			slot   uint32
-			s, was string
-		}{
-			{SlotHTTPMethod, h.Method, ch.Method}, {SlotHTTPPath, h.Path, ch.Path}, {SlotHTTPQuery, h.Query, ch.Query},
-			{SlotHTTPProtocol, h.Protocol, ch.Protocol}, {SlotHTTPReferrer, h.Referrer, ch.Referrer}, {SlotHTTPUserAgent, h.UserAgent, ch.UserAgent},
-			{SlotHTTPRemoteAddr, h.RemoteAddr, ch.RemoteAddr}, {SlotHTTPRemoteUser, h.RemoteUser, ch.RemoteUser},
-		} {
-			if !same(p.s, p.was) {
-				w.item(p.slot, p.s)
+	if slots&fieldsChanged != 0 {
+		b := uintptr(in.base())
+		t := unsafe.Add(in.base(), u32(unsafe.Add(v, ViewFieldTable)))
+		for j := range e.Fields {
+			f, p := &e.Fields[j], unsafe.Add(t, 16*j)
+			if diff(b, p, f.Name) != 0 {
+				w.item(FieldSlot+2*uint32(j), f.Name)
+				items++
+			}
+			if diff(b, unsafe.Add(p, 8), f.Value) != 0 {
+				w.item(FieldSlot+2*uint32(j)+1, f.Value)
 				items++
 			}
 		}
-	}
-	for j, f := range e.Fields {
-		if was := in.curFields[j]; !same(f.Name, was.Name) {
-			w.item(FieldSlot+2*uint32(j), f.Name)
-			items++
-		}
-		if was := in.curFields[j]; !same(f.Value, was.Value) {
-			w.item(FieldSlot+2*uint32(j)+1, f.Value)
-			items++
-		}
-	}
-	if items == 0 { // the same strings, in other memory or order
-		w.b = w.b[:at]
-		le.PutUint32(w.b[at-4:], uint32(Keep))
-		return
 	}
 	le.PutUint32(w.b[at:], items)
 }
 
 func (w *Writer) item(slot uint32, s string) {
+	w.grow(8 + len(s))
 	w.b = le.AppendUint32(w.b, slot)
 	w.b = le.AppendUint32(w.b, uint32(len(s)))
 	w.b = append(w.b, s...)

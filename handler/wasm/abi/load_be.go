@@ -1,0 +1,10 @@
+//go:build !(386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64 || wasm)
+
+package abi
+
+import "unsafe"
+
+// u32 and u64 load a little-endian integer at p.
+func u32(p unsafe.Pointer) uint32 { return le.Uint32((*[4]byte)(p)[:]) }
+
+func u64(p unsafe.Pointer) uint64 { return le.Uint64((*[8]byte)(p)[:]) }
