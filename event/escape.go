@@ -115,14 +115,16 @@ const hex = "0123456789abcdef"
 // next returns the index of the first byte of s[i:] that is not plain
 // ASCII (see [special]), or len(s).
 func next(s string, i int) int {
+	// The bytes as a slice: each word is then one load and one bounds
+	// check (of the eight-byte slice, whose length the compiler knows).
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	for ; i+16 <= len(b) && i >= 0; i += 16 { // two words a step: one branch
-		if special(binary.LittleEndian.Uint64(b[i:]))|special(binary.LittleEndian.Uint64(b[i+8:])) != 0 {
+	for ; i+16 <= len(b); i += 16 { // two words a step: one branch
+		if special(binary.LittleEndian.Uint64(b[i:i+8:i+8]))|special(binary.LittleEndian.Uint64(b[i+8:i+16:i+16])) != 0 {
 			break
 		}
 	}
-	for ; i+8 <= len(b) && i >= 0; i += 8 {
-		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+	for ; i+8 <= len(b); i += 8 {
+		if m := special(binary.LittleEndian.Uint64(b[i : i+8 : i+8])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
@@ -155,7 +157,7 @@ var isSpecial = func() (t [256]bool) {
 // one load and one bounds check (indexing the bytes one by one costs a
 // check for each).
 func load64(s string, i int) uint64 {
-	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[i:])
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[i : i+8 : i+8])
 }
 
 const (

@@ -207,8 +207,8 @@ func paramValue(b []byte, i int) (int, string) {
 // PRINTUSASCII, or len(b): eight bytes a step, so that a short field
 // costs one test rather than a branch per byte.
 func printEnd(b []byte, i int) int {
-	for ; i+8 <= len(b) && i >= 0; i += 8 {
-		if m := notPrint(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+	for ; i+8 <= len(b); i += 8 {
+		if m := notPrint(binary.LittleEndian.Uint64(b[i : i+8 : i+8])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
