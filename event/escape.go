@@ -1,8 +1,10 @@
 package event
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // AppendString appends s as a quoted JSON string and returns the extended
@@ -11,6 +13,19 @@ import (
 // '<', '>' and '&' are kept as they are (encoding/json's SetEscapeHTML
 // false). Invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are escaped.
 func AppendString[S string | []byte](dst []byte, s S) []byte {
+	return appendString(dst, asString(s))
+}
+
+// asString returns s as a string without copying it: a string's header
+// is the first two words of a slice's. The result must be read only
+// while s is not written to.
+func asString[S string | []byte](s S) string {
+	return *(*string)(unsafe.Pointer(&s))
+}
+
+// appendString is AppendString for a string: the escaping code is not
+// generic, so that its loads of eight bytes compile to one load each.
+func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	i := 0
 	if len(s) < 8 { // short strings (names, hosts, ids) without a call
@@ -38,7 +53,7 @@ func AppendString[S string | []byte](dst []byte, s S) []byte {
 //
 // Safe runs are found eight bytes at a time and copied with one append,
 // so the cost is one step per eight plain bytes plus one per escape.
-func appendEscaped[S string | []byte](dst []byte, s S, i int, strict bool) (_ []byte, sp span, ok bool) {
+func appendEscaped(dst []byte, s string, i int, strict bool) (_ []byte, sp span, ok bool) {
 	start := 0
 	sp = span{i, i}
 	for i < len(s) {
@@ -60,7 +75,7 @@ func appendEscaped[S string | []byte](dst []byte, s S, i int, strict bool) (_ []
 			i++
 			start = i
 		} else {
-			r, size := decodeRune(s[i:])
+			r, size := utf8.DecodeRuneInString(s[i:])
 			switch {
 			case r == utf8.RuneError && size == 1:
 				if strict {
@@ -99,9 +114,17 @@ const hex = "0123456789abcdef"
 
 // next returns the index of the first byte of s[i:] that is not plain
 // ASCII (see [special]), or len(s).
-func next[S string | []byte](s S, i int) int {
-	for ; i+8 <= len(s); i += 8 {
-		if m := special(load64(s, i)); m != 0 {
+func next(s string, i int) int {
+	// The bytes as a slice: each word is then one load and one bounds
+	// check (of the eight-byte slice, whose length the compiler knows).
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	for ; i+16 <= len(b); i += 16 { // two words a step: one branch
+		if special(binary.LittleEndian.Uint64(b[i:i+8:i+8]))|special(binary.LittleEndian.Uint64(b[i+8:i+16:i+16])) != 0 {
+			break
+		}
+	}
+	for ; i+8 <= len(b); i += 8 {
+		if m := special(binary.LittleEndian.Uint64(b[i : i+8 : i+8])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
@@ -130,12 +153,11 @@ var isSpecial = func() (t [256]bool) {
 	return t
 }()
 
-// load64 reads s[i:i+8] as a little-endian word, s[i] in the low byte
-// (the compiler makes it one load).
-func load64[S string | []byte](s S, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+// load64 reads s[i:i+8] as a little-endian word, s[i] in the low byte:
+// one load and one bounds check (indexing the bytes one by one costs a
+// check for each).
+func load64(s string, i int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[i : i+8 : i+8])
 }
 
 const (
@@ -156,14 +178,4 @@ func special(w uint64) uint64 {
 	q := w ^ '"'*ones
 	bs := w ^ '\\'*ones
 	return (w | (w - 0x20*ones) | (q - ones) | (bs - ones)) & highs
-}
-
-func decodeRune[S string | []byte](s S) (rune, int) {
-	switch s := any(s).(type) {
-	case string:
-		return utf8.DecodeRuneInString(s)
-	case []byte:
-		return utf8.DecodeRune(s)
-	}
-	return utf8.RuneError, 1
 }

@@ -108,26 +108,7 @@ func (s *Syslog) appendJSON(dst []byte, r rawText) []byte {
 	dst = r.field(dst, `,"msgId":`, s.MsgID)
 	if s.StructuredData != "" {
 		dst = append(dst, `,"structuredData":{`...)
-		first := true
-		for id, params := range s.Elements() {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = AppendString(dst, id)
-			dst = append(dst, `:{`...)
-			firstParam := true
-			for name, value := range params {
-				if !firstParam {
-					dst = append(dst, ',')
-				}
-				firstParam = false
-				dst = AppendString(dst, name)
-				dst = append(dst, ':')
-				dst = appendSDValue(dst, value)
-			}
-			dst = append(dst, '}')
-		}
+		dst = appendSD(dst, s.StructuredData)
 		dst = append(dst, '}')
 	}
 	dst = r.field(dst, `,"message":`, s.Message)

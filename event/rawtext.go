@@ -12,7 +12,8 @@ import (
 func appendRaw(dst, raw []byte) ([]byte, rawText) {
 	n := len(dst)
 	dst = append(dst, `,"raw":"`...)
-	dst, sp, ok := appendEscaped(dst, raw, next(raw, 0), true)
+	text := asString(raw)
+	dst, sp, ok := appendEscaped(dst, text, next(text, 0), true)
 	if !ok {
 		dst = append(dst[:n], `,"rawBase64":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, raw)

@@ -57,6 +57,8 @@ func New[T any](limit int) *Queue[T] {
 
 // Get returns an empty batch: one emptied earlier, or a new one (its Items
 // grow as appended to, so that a queue of small batches stays small).
+// Every item of Items[:cap(Items)] is the zero T, so a reader may extend
+// Items within its capacity instead of appending a zero T.
 func (q *Queue[T]) Get() *Batch[T] {
 	select {
 	case b := <-q.free:

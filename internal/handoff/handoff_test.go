@@ -243,3 +243,41 @@ func TestBoundedByMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGetZeroedToCapacity checks what Get promises: a batch comes back
+// with every item up to its capacity zero, whether it was received
+// whole, in parts, or put empty, so readers may extend Items in place.
+func TestGetZeroedToCapacity(t *testing.T) {
+	ctx := t.Context()
+	q := handoff.New[*int](100)
+	one := 1
+	for round, takes := range [][]int{{8}, {3, 5}, {1, 1, 6}} {
+		b := q.Get()
+		for range 8 {
+			b.Items = append(b.Items, &one)
+		}
+		if err := q.Put(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range takes {
+			if n, err := q.Take(ctx, k, func([]*int) {}); n != k || err != nil {
+				t.Fatalf("round %d: Take(%d) = %d, %v", round, k, n, err)
+			}
+		}
+		e := q.Get()
+		if e != b {
+			t.Fatalf("round %d: Get returned a new batch, not the one emptied", round)
+		}
+		if len(e.Items) != 0 {
+			t.Fatalf("round %d: Get returned %d items", round, len(e.Items))
+		}
+		for i, p := range e.Items[:cap(e.Items)] {
+			if p != nil {
+				t.Fatalf("round %d: item %d of the recycled batch is not zero", round, i)
+			}
+		}
+		if err := q.Put(ctx, e); err != nil { // empty: kept for reuse
+			t.Fatal(err)
+		}
+	}
+}
