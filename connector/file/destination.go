@@ -68,13 +68,10 @@ type Config struct {
 	Fsync *bool `json:"fsync"`
 	// Batch sets when batches are cut. Defaults: eager (a batch is written
 	// as soon as the previous write is done, so batches grow with the
-	// load: group commit), count 1024, bytes 256 KiB (of lines, before
+	// load: group commit), count 1024, bytes 1 MiB (of lines, before
 	// compression), age 200ms, parallelism 1: one batch is written at a
 	// time, so lines keep their order (and, measured, it is no slower than
-	// two). Two batches' lines are held, one written while the next
-	// fills, so bytes bounds the memory; it also bounds the lines per
-	// fsync: where an fdatasync takes 2 ms, 256 KiB batches write at most
-	// 125 MiB/s, so raise bytes on a slow disk.
+	// two).
 	Batch batch.Config `json:"batch"`
 }
 
@@ -82,7 +79,7 @@ type Config struct {
 func DefaultConfig(path string) Config {
 	return Config{Path: path, Format: "json", JSONRaw: "always", Compression: "none", MaxBytes: 100 << 20,
 		RotatedPath: "{dir}{name}-{time}{ext}",
-		Batch:       batch.Config{Count: 1024, Bytes: 256 << 10, Age: 200 * time.Millisecond, Parallelism: 1, Eager: true}}
+		Batch:       batch.Config{Count: 1024, Bytes: 1 << 20, Age: 200 * time.Millisecond, Parallelism: 1, Eager: true}}
 }
 
 // Validate checks the fields that have a fixed set of values.

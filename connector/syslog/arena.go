@@ -12,16 +12,6 @@ type arena struct {
 
 const arenaBlock = 256 << 10
 
-// streamBlock is the size of the buffers a stream connection reads into.
-// A buffer lives until no event points into it, so the smaller they are,
-// the less input the events still queued keep alive; but every byte read
-// is allocated, and the smaller the live heap, the more often the
-// collector runs. Measured on the benchmark's syslog → file cases against
-// 72 KiB (the least the default maxMessageBytes allows) and 256 KiB: 72
-// KiB cost about 15% more CPU per passthrough line, 256 KiB about 4 MiB
-// more peak RSS, and 128 KiB neither.
-const streamBlock = 128 << 10
-
 // copy returns a copy of b that no one will write to again.
 func (a *arena) copy(b []byte) []byte {
 	if len(b) > arenaBlock/4 {

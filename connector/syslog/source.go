@@ -243,11 +243,8 @@ const maxPending = 64
 
 // queueEvents is how many frames wait between the reading goroutines and
 // Recv, in batches of one read each. When it is full, reading stops: TCP
-// senders are pushed back, datagrams wait in the socket's buffer. A frame
-// is 200 bytes and keeps alive the input it points into (see streamBlock),
-// so a full queue holds about 0.5 MiB; 1024 is four of the Processor's
-// RecvBatch calls, enough to keep it busy.
-const queueEvents = 1024
+// senders are pushed back, datagrams wait in the socket's buffer.
+const queueEvents = 4096
 
 // frame is what a reading goroutine queues for one message: what the
 // event is built from, parsed, but not the event itself. An event is 360

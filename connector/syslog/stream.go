@@ -144,7 +144,7 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 	// one clock read per read, not per frame.
 	cr := &connReader{conn: c, idle: s.cfg.IdleTimeout}
 	fr := framing.NewReader(cr, s.cfg.MaxMessageBytes)
-	fr.Keep(streamBlock) // frames are never overwritten: events point into them, uncopied
+	fr.Keep(arenaBlock) // frames are never overwritten: events point into them, uncopied
 	// Events are queued in batches: at the latest before a read that may
 	// block, so none waits for more input.
 	p := pending{s: s}
