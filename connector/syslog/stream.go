@@ -147,7 +147,10 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 	fr.Keep(arenaBlock) // frames are never overwritten: events point into them, uncopied
 	// Events are queued in batches: at the latest before a read that may
 	// block, so none waits for more input.
-	p := pending{s: s}
+	var p collector = &pending{s: s}
+	if s.runs != nil {
+		p = &lines{s: s}
+	}
 	stopped := false
 	fr.BeforeRead(func() { stopped = stopped || !p.flush(ctx) })
 	defer p.flush(ctx)
@@ -160,7 +163,7 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 			s.closed(ctx, c, host, err, fr.Partial())
 			return
 		}
-		if !p.add(ctx, nil, msg, host, truncated, cr.at) {
+		if !p.next(ctx, fr, msg, host, truncated, cr.at) {
 			return
 		}
 	}

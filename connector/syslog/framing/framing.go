@@ -71,6 +71,9 @@ type Reader struct {
 	skipLine bool
 	// fail is the sticky error of a malformed stream.
 	fail error
+	// plain is buf[plainStart:plainEnd], the last frame with its LF, when
+	// it was a plain line (see Line); plainEnd is 0 otherwise.
+	plainStart, plainEnd int
 }
 
 // NewReader returns a Reader that reads frames from r, each at most maxSize
@@ -150,6 +153,7 @@ func (z *Reader) BeforeRead(f func()) { z.beforeRead = f }
 // come from the underlying reader, unwrapped. Once Next has returned an
 // error, it returns the same error again.
 func (z *Reader) Next() (msg []byte, truncated bool, err error) {
+	z.plainEnd = 0
 	if z.fail != nil {
 		return nil, false, z.fail
 	}
@@ -183,6 +187,25 @@ func (z *Reader) Next() (msg []byte, truncated bool, err error) {
 			return msg, truncated, nil
 		}
 	}
+}
+
+// Line returns the frame the last call to Next returned with the LF
+// that ended it, if that frame was a plain line: its message followed
+// at once by LF in the stream, whole (not truncated), with no octet
+// count, CR or NUL trailer. Otherwise, or after an error, it returns nil.
+// So a plain line's bytes are the frame as a raw-format writer writes it:
+// its message and a newline.
+//
+// The slice points into z's buffer, like the message, and is valid as
+// long as it is. Its capacity runs to the end of the buffer, so that a
+// caller may join consecutive lines that lie back to back in it by
+// extending a slice over them (never writing to it): line b follows a
+// if cap(a) > len(a) and &a[:len(a)+1][len(a)] == &b[0].
+func (z *Reader) Line() []byte {
+	if z.plainEnd == 0 {
+		return nil
+	}
+	return z.buf[z.plainStart:z.plainEnd]
 }
 
 // setFail records err as sticky and returns it.
@@ -331,6 +354,9 @@ func (z *Reader) line() ([]byte, bool, error) {
 		if k := trailer(z.buf[z.start+scanned : z.end]); k >= 0 {
 			end := z.start + scanned + k
 			msg, truncated := z.frame(z.start, end)
+			if !truncated && len(msg) > 0 && len(msg) == end-z.start && z.buf[end] == '\n' {
+				z.plainStart, z.plainEnd = z.start, end+1
+			}
 			z.start = end + 1
 			return msg, truncated, nil
 		}

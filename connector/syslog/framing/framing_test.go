@@ -321,3 +321,45 @@ func BenchmarkReader(b *testing.B) {
 		})
 	}
 }
+
+// Line gives a frame with its LF only when the frame is a plain line,
+// written as it came; and consecutive plain lines can be joined.
+func TestLine(t *testing.T) {
+	in := "plain\n" + // 0: a line
+		"203.0.113.9 x\n" + // 1: digits, then a line after all
+		"crlf\r\n" + // 2: CR removed: not plain
+		"nul\x00" + // 3: NUL trailer
+		"5 octet" + // 4: octet counted
+		"\n\nafter blank\n" + // 5: a line (the blank lines before it are skipped)
+		strings.Repeat("x", 600) + "\n" + // 6: truncated
+		"next\n" + // 7
+		"last" // 8: no LF at the end of the stream
+	want := []string{"plain\n", "203.0.113.9 x\n", "", "", "", "after blank\n", "", "next\n", ""}
+	z := framing.NewReader(strings.NewReader(in), 500)
+	z.Keep(0)
+	var prev []byte
+	for i, w := range want {
+		msg, _, err := z.Next()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		line := z.Line()
+		if string(line) != w {
+			t.Errorf("frame %d (%.20q): Line = %q, want %q", i, msg, line, w)
+		}
+		if line != nil && !bytes.Equal(line[:len(line)-1], msg) {
+			t.Errorf("frame %d: Line %q is not the message %q and LF", i, line, msg)
+		}
+		if i == 1 { // frames 0 and 1 lie back to back: the first extends over both
+			if cap(prev)-len(prev) < len(line) || &prev[:len(prev)+1][len(prev)] != &line[0] {
+				t.Error("line 1 does not follow line 0 in the buffer")
+			} else if both := prev[:len(prev)+len(line)]; string(both) != "plain\n203.0.113.9 x\n" {
+				t.Errorf("lines 0 and 1 joined: %q", both)
+			}
+		}
+		prev = line
+	}
+	if _, _, err := z.Next(); err != io.EOF || z.Line() != nil {
+		t.Errorf("at the end: %v, Line %q", err, z.Line())
+	}
+}
