@@ -38,7 +38,7 @@ type run struct {
 // whether it did. It can when it parses nothing (format "none") and
 // reads only streams (TCP, TLS, unix), whose reads hold many lines. Once
 // switched, the source hands events over only through RecvLines: Recv and
-// RecvBatch see none. Call it before Run, at most once.
+// RecvBatch see none. Call it before Run.
 func (s *Source) UseLines() bool {
 	if s.cfg.Format != "none" {
 		return false
@@ -48,7 +48,9 @@ func (s *Source) UseLines() bool {
 			return false
 		}
 	}
-	s.runs = make(chan run, queueRuns)
+	if s.runs == nil {
+		s.runs = make(chan run, queueRuns)
+	}
 	return true
 }
 
