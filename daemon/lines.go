@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,9 +26,11 @@ import (
 // RecvLines is Recv for a whole run: it blocks until one is available,
 // sets *l to it and returns its ack, which, as Recv's, reports that every
 // event of the run was delivered durably. Errors, io.EOF after Run has
-// returned, and cancellation are as for Recv. The run is handed on, as a
-// message is: the source never writes its memory again, and whoever gets
-// it may keep it. RecvLines need not be safe for concurrent use.
+// returned, and cancellation are as for Recv. The run is lent, unlike a
+// message: its memory is valid until the next call of RecvLines, which
+// may reuse it (so a busy source reads into the same few buffers).
+// RecvLines need not be safe for concurrent use: the daemon calls it
+// from one goroutine.
 //
 // Metrics count the events of a run one by one, as if they had been
 // received one by one.
@@ -40,9 +43,12 @@ type LineSource interface {
 // ([event.Lines]) as it is. SendLines writes the run's events as Send
 // would (each event is Template with its Raw from the run), with Send's
 // contract for ack, errors, cancellation and concurrency; it must not
-// change l or its memory, and may keep it. A destination whose format
-// writes each event's Raw and a newline writes l.Bytes as they are; one
-// that cannot may build the events ([event.Lines.Event]) and Send them.
+// change l or its memory, nor keep either after it returns (the run is
+// lent: copy what is needed later). A destination whose format writes
+// each event's Raw and a newline writes l.Bytes as they are; one that
+// cannot may build the events ([event.Lines.Event]) and Send them, if
+// its Send keeps nothing of theirs (a batch.NewEncoded destination's
+// does not).
 //
 // A route hands a run on as it is when it takes every event as it is (no
 // condition, no handler) to destinations that are all LineDestinations,
@@ -105,8 +111,10 @@ func (r *router) SendLines(ctx context.Context, ack func(), l *event.Lines) erro
 	return r.Send(ctx, ack, lineEvents(l)...)
 }
 
-// lineEvents returns the events of l as messages.
+// lineEvents returns the events of l as messages, which own their
+// memory (l is lent, and destinations may keep messages).
 func lineEvents(l *event.Lines) []msg {
+	l = &event.Lines{Template: l.Template, Bytes: bytes.Clone(l.Bytes), Ends: l.Ends}
 	msgs := make([]msg, l.Len())
 	for i := range msgs {
 		msgs[i].Value = l.Template

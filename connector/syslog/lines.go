@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -31,6 +32,30 @@ type run struct {
 	host  string
 	at    time.Time
 	flags event.Flags
+	block *block // the framing buffer bytes is a view of; nil for a copy
+}
+
+// freeBlocks is how many framing buffers the source keeps for reuse, for
+// all its connections: as many as the runs queued and a few more, 3 MiB.
+const freeBlocks = queueRuns + 4
+
+// block is a framing buffer of a connection in lines mode. Its framing
+// reader and each run that is a view of it hold a reference; when the
+// last lets go, it goes back to the source's free list, so that busy
+// connections read into the same few buffers (no garbage).
+type block struct {
+	b    []byte
+	refs atomic.Int32
+	free chan *block
+}
+
+func (k *block) release() {
+	if k != nil && k.refs.Add(-1) == 0 {
+		select {
+		case k.free <- k:
+		default: // the list is full: the garbage collector takes it
+		}
+	}
 }
 
 // UseLines switches the source to hand its events over as runs of lines
@@ -49,7 +74,7 @@ func (s *Source) UseLines() bool {
 		}
 	}
 	if s.runs == nil {
-		s.runs = make(chan run, queueRuns)
+		s.runs, s.free = make(chan run, queueRuns), make(chan *block, freeBlocks)
 	}
 	return true
 }
@@ -59,10 +84,12 @@ func (s *Source) UseLines() bool {
 // received from one sender at one moment (Template's Host and
 // ReceivedAt). A frame that was truncated is a run of its own, with the
 // flag Truncated. The ack does nothing. After Run has returned, it
-// returns what is left, then io.EOF. l's slices are new for each run and
-// are never written again by the source. RecvLines is safe for concurrent
-// use; it is for a source switched by UseLines.
+// returns what is left, then io.EOF. The run is lent: its memory is valid
+// until the next call, which may reuse it. RecvLines is not safe for
+// concurrent use; it is for a source switched by UseLines.
 func (s *Source) RecvLines(ctx context.Context, l *event.Lines) (func(), error) {
+	s.lent.release()
+	s.lent = nil
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("syslog: %w", err)
 	}
@@ -82,6 +109,7 @@ func (s *Source) RecvLines(ctx context.Context, l *event.Lines) (func(), error) 
 	l.Template = event.Event{ReceivedAt: r.at, Source: s.name, SourceType: "syslog", Host: r.host,
 		ContentType: s.cfg.ContentType, Flags: r.flags}
 	l.Bytes, l.Ends = r.bytes, r.ends
+	s.lent = r.block
 	return sluice.Noop, nil
 }
 
@@ -117,6 +145,31 @@ type lines struct {
 	s   *Source
 	cur run
 	own bool // cur.bytes is a copy, appended to; else a view, never written
+	// held is the block the framing reader reads into, left the one it
+	// read into before, which it may still copy from until its next read.
+	held, left *block
+}
+
+// get gives the framing reader a buffer of n bytes: a free one, or a new one.
+func (p *lines) get(n int) []byte {
+	var k *block
+	select {
+	case k = <-p.s.free:
+	default:
+	}
+	if k == nil || len(k.b) < n {
+		k = &block{b: make([]byte, n), free: p.s.free}
+	}
+	k.refs.Store(1) // the framing reader's
+	p.left, p.held = p.held, k
+	return k.b
+}
+
+// reading is called before each read: the framing reader lets go of the
+// buffer it left.
+func (p *lines) reading() {
+	p.left.release()
+	p.left = nil
 }
 
 func (p *lines) next(ctx context.Context, fr *framing.Reader, msg []byte, host string, truncated bool, now time.Time) bool {
@@ -134,12 +187,18 @@ func (p *lines) next(ctx context.Context, fr *framing.Reader, msg []byte, host s
 	switch line := fr.Line(); {
 	case len(p.cur.ends) == 0 && line != nil:
 		b, p.own = line, false
+		if p.held != nil {
+			p.held.refs.Add(1)
+			p.cur.block = p.held
+		}
 	case !p.own && line != nil && follows(b, line):
 		b = b[:len(b)+len(line)]
 	default:
 		if !p.own { // keep the view's lines, and copy from here on
 			b = append(make([]byte, 0, max(4<<10, 2*len(b))), b...)
 			p.own = true
+			p.cur.block.release()
+			p.cur.block = nil
 		}
 		b = append(append(b, msg...), '\n')
 	}

@@ -1,6 +1,7 @@
 package syslog_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -155,6 +156,7 @@ func TestLinesAreTheEvents(t *testing.T) {
 						t.Fatalf("line %d of a run does not end in a newline: %q", i, l.Bytes[:l.Ends[i]])
 					}
 					evs[i] = l.Event(i)
+					evs[i].Raw = bytes.Clone(evs[i].Raw) // the run is lent until the next call
 				}
 				return evs, nil
 			})

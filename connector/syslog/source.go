@@ -72,7 +72,9 @@ type Source struct {
 	log    *slog.Logger
 	count  Counters
 	q      *handoff.Queue[frame]
-	runs   chan run // in lines mode (see UseLines); else nil
+	runs   chan run    // in lines mode (see UseLines); else nil
+	lent   *block      // of the run RecvLines returned last
+	free   chan *block // in lines mode: framing buffers to reuse
 
 	mu    sync.Mutex
 	addrs []net.Addr // bound addresses, once Run has started

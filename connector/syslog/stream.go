@@ -148,11 +148,17 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 	// Events are queued in batches: at the latest before a read that may
 	// block, so none waits for more input.
 	var p collector = &pending{s: s}
+	before := func() {}
 	if s.runs != nil {
-		p = &lines{s: s}
+		l := &lines{s: s}
+		fr.KeepFrom(arenaBlock, l.get) // runs are lent: buffers are reused
+		p, before = l, l.reading
 	}
 	stopped := false
-	fr.BeforeRead(func() { stopped = stopped || !p.flush(ctx) })
+	fr.BeforeRead(func() {
+		stopped = stopped || !p.flush(ctx)
+		before()
+	})
 	defer p.flush(ctx)
 	for {
 		msg, truncated, err := fr.Next()

@@ -59,11 +59,12 @@ type Reader struct {
 	maxCount, maxDigits int
 
 	buf        []byte
-	start, end int    // unread bytes are buf[start:end]
-	keep       int    // see Keep: the size of a new buffer, or 0
-	beforeRead func() // see BeforeRead
-	bufOff     int64  // stream offset of buf[0]
-	err        error  // sticky error from rd, returned once buf is drained
+	start, end int                // unread bytes are buf[start:end]
+	keep       int                // see Keep: the size of a new buffer, or 0
+	get        func(n int) []byte // see KeepFrom; nil: make
+	beforeRead func()             // see BeforeRead
+	bufOff     int64              // stream offset of buf[0]
+	err        error              // sticky error from rd, returned once buf is drained
 
 	// Left over from an oversized frame, to discard before the next one:
 	// skip bytes of an octet-counted frame, or the rest of a line.
@@ -97,7 +98,7 @@ func (z *Reader) Reset(r io.Reader) {
 	if z.keep > 0 {
 		buf = nil // frames returned may still point into it
 	}
-	*z = Reader{rd: r, maxSize: z.maxSize, maxCount: z.maxCount, maxDigits: z.maxDigits, buf: buf, keep: z.keep}
+	*z = Reader{rd: r, maxSize: z.maxSize, maxCount: z.maxCount, maxDigits: z.maxDigits, buf: buf, keep: z.keep, get: z.get}
 }
 
 // keepMinRead is the least room a Reader that keeps frames reads into:
@@ -112,6 +113,25 @@ const keepMinRead = 8 << 10
 // keeps frames, as a source keeps messages, then needs no copy of its own.
 // Call it before the first Next.
 func (z *Reader) Keep(size int) { z.keep = max(size, minBufSize, z.maxSize+headroom+keepMinRead) }
+
+// KeepFrom is Keep with buffers that get gives: get(n) returns a buffer
+// of n bytes or more that nothing else uses, which z reads into until it
+// is full, then calls get again. z reads the buffer it has left, to copy
+// the incomplete frame at its end, before it calls the BeforeRead function
+// next, and never after: from then on the buffer is the caller's again,
+// to reuse once no frame of it is needed. Call it before the first Next.
+func (z *Reader) KeepFrom(size int, get func(n int) []byte) {
+	z.Keep(size)
+	z.get = get
+}
+
+// newBuf returns a new buffer of n bytes.
+func (z *Reader) newBuf(n int) []byte {
+	if z.get != nil {
+		return z.get(n)[:n]
+	}
+	return make([]byte, n)
+}
 
 // InputOffset returns the number of bytes of the stream consumed so far:
 // up to the end of the last frame Next returned, with its trailer and the
@@ -158,7 +178,7 @@ func (z *Reader) Next() (msg []byte, truncated bool, err error) {
 		return nil, false, z.fail
 	}
 	if z.buf == nil {
-		z.buf = make([]byte, max(minBufSize, z.maxSize+headroom, z.keep))
+		z.buf = z.newBuf(max(minBufSize, z.maxSize+headroom, z.keep))
 	}
 	if err := z.discard(); err != nil {
 		return nil, false, z.setFail(err)
@@ -221,7 +241,7 @@ func (z *Reader) fill() error {
 	switch {
 	case z.keep > 0 && len(z.buf)-z.end < keepMinRead:
 		// The bytes before start were returned: leave them be.
-		buf := make([]byte, z.keep)
+		buf := z.newBuf(z.keep)
 		z.end = copy(buf, z.buf[z.start:z.end])
 		z.buf = buf
 		z.bufOff += int64(z.start)
