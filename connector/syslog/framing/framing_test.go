@@ -363,3 +363,44 @@ func TestLine(t *testing.T) {
 		t.Errorf("at the end: %v, Line %q", err, z.Line())
 	}
 }
+
+// A Reader that keeps frames in buffers from KeepFrom's get never reads a
+// buffer it has left once it calls BeforeRead: a caller may reuse it from
+// then on. Here every buffer left is scribbled over at each BeforeRead,
+// and every frame still comes out whole.
+func TestKeepFromLetsGoOfBuffers(t *testing.T) {
+	var in strings.Builder
+	var want []string
+	for i := 0; in.Len() < 1<<20; i++ {
+		s := fmt.Sprintf("frame %d %s", i, strings.Repeat("y", i%700))
+		want = append(want, s)
+		in.WriteString(s + "\n")
+	}
+	var bufs [][]byte
+	gets := 0
+	z := framing.NewReader(iotest.HalfReader(strings.NewReader(in.String())), 1000)
+	z.KeepFrom(0, func(n int) []byte {
+		gets++
+		bufs = append(bufs, make([]byte, n))
+		return bufs[len(bufs)-1]
+	})
+	z.BeforeRead(func() {
+		for _, b := range bufs[:len(bufs)-1] { // all but the one being read into
+			for i := range b {
+				b[i] = '#'
+			}
+		}
+	})
+	for i, w := range want {
+		msg, _, err := z.Next()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if string(msg) != w { // read before the next BeforeRead: still whole
+			t.Fatalf("frame %d = %.30q, want %.30q", i, msg, w)
+		}
+	}
+	if gets < 4 {
+		t.Errorf("%d buffers for 1 MiB", gets)
+	}
+}
