@@ -161,6 +161,12 @@ func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Me
 		e = d.encode(msgs)
 		defer d.release(e)
 	}
+	return d.send(ctx, ack, len(msgs), msgs, e)
+}
+
+// send is Send for n messages: msgs, or, encoded, e (then msgs may be
+// nil).
+func (d *Destination[T]) send(ctx context.Context, ack func(), n int, msgs []sluice.Message[T], e *encoded) error {
 	d.mu.Lock()
 	var touched int
 	for {
@@ -169,13 +175,13 @@ func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Me
 			d.mu.Unlock()
 			return err
 		}
-		if len(msgs) == 0 {
+		if n == 0 {
 			d.mu.Unlock()
 			sluice.Ack(ack)
 			return nil
 		}
 		var cuts int
-		cuts, touched = d.fill(msgs, e, nil, false)
+		cuts, touched = d.fill(n, msgs, e, nil, false)
 		if cuts == 0 || d.pending < d.cfg.Parallelism {
 			break
 		}
@@ -194,7 +200,7 @@ func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Me
 	if ack != nil && touched > 1 {
 		ack = sluice.AckAfter(touched, ack)
 	}
-	d.fill(msgs, e, ack, true)
+	d.fill(n, msgs, e, ack, true)
 	d.cutIfIdleLocked()
 	d.mu.Unlock()
 	return nil
@@ -208,24 +214,32 @@ func (d *Destination[T]) cutIfIdleLocked() {
 	}
 }
 
-// fill walks msgs as they go into batches: into the current batch, cutting
-// it when it reaches Config.Count or Config.Bytes. With add false it
-// changes nothing and only counts; with add true it adds the messages,
-// cuts the batches, and attaches ack to every batch that receives one of
-// msgs. It reports how many batches are cut and how many batches receive
-// a message. e is msgs encoded, for a destination made by NewEncoded.
-// d.mu must be held.
+// fill walks count messages, msgs or (for a destination made by
+// NewEncoded) their encodings e, as they go into batches: into the
+// current batch, cutting it when it reaches Config.Count or Config.Bytes.
+// With add false it changes nothing and only counts; with add true it
+// adds the messages, cuts the batches, and attaches ack to every batch
+// that receives one of them. It reports how many batches are cut and how
+// many batches receive a message. Encodings are copied in runs, one copy
+// per batch they go to, not one per message. d.mu must be held.
 //
 // One walk serves both, so that the room Send waits for and the ack count
 // it sets up match what it then does.
-func (d *Destination[T]) fill(msgs []sluice.Message[T], e *encoded, ack func(), add bool) (cuts, touched int) {
+func (d *Destination[T]) fill(count int, msgs []sluice.Message[T], e *encoded, ack func(), add bool) (cuts, touched int) {
 	limit := d.cfg.Bytes
 	n, size := 0, 0
 	if d.cur != nil {
 		n, size = d.cur.len(), d.cur.size
 	}
 	mine := false // the current batch holds one of msgs
-	for i := range msgs {
+	from := 0     // with e and add: the messages from here on are in the current batch but not yet copied
+	copyTo := func(to int) {
+		if e != nil && add && to > from {
+			d.cur.appendEncoded(e, from, to)
+		}
+		from = to
+	}
+	for i := range count {
 		s := 0
 		switch {
 		case e != nil:
@@ -239,6 +253,7 @@ func (d *Destination[T]) fill(msgs []sluice.Message[T], e *encoded, ack func(), 
 				touched++
 			}
 			if add {
+				copyTo(i)
 				d.cutLocked()
 			}
 			n, size, mine = 0, 0, false
@@ -248,10 +263,7 @@ func (d *Destination[T]) fill(msgs []sluice.Message[T], e *encoded, ack func(), 
 			if !mine && ack != nil {
 				b.acks = append(b.acks, ack)
 			}
-			if e != nil {
-				b.buf = append(b.buf, e.bytes(i)...)
-				b.ends = append(b.ends, len(b.buf))
-			} else {
+			if e == nil {
 				b.msgs = append(b.msgs, msgs[i])
 			}
 			b.size += s
@@ -261,11 +273,13 @@ func (d *Destination[T]) fill(msgs []sluice.Message[T], e *encoded, ack func(), 
 			cuts++
 			touched++
 			if add {
+				copyTo(i + 1)
 				d.cutLocked()
 			}
 			n, size, mine = 0, 0, false
 		}
 	}
+	copyTo(count)
 	if mine {
 		touched++
 	}

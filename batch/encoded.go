@@ -88,18 +88,44 @@ func (d *Destination[T]) release(e *encoded) {
 	}
 }
 
+// SendEncoded is Send for messages the caller has encoded already: b
+// holds the encodings of len(ends) messages back to back, each as the
+// Encoder would make it, message i ending at ends[i] (so ends rises, and
+// its last is len(b)). It is for callers that have the encodings at hand
+// without the messages, such as a source's runs of raw lines (see the
+// daemon's LineDestination), and for a Destination made by NewEncoded
+// only. Batches, acks and errors are as for Send; it copies b and ends
+// and keeps neither.
+func (d *Destination[T]) SendEncoded(ctx context.Context, ack func(), b []byte, ends []int) error {
+	switch {
+	case d.enc == nil:
+		return errors.New("batch: send encoded: the destination was not made by NewEncoded")
+	case len(ends) > 0 && ends[len(ends)-1] != len(b):
+		return fmt.Errorf("batch: send encoded: the last message ends at %d, not at the end of the bytes (%d)", ends[len(ends)-1], len(b))
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("batch: send: %w", err)
+	}
+	return d.send(ctx, ack, len(ends), nil, &encoded{buf: b, ends: ends})
+}
+
+// appendEncoded appends the encodings of messages from to to-1 of e.
+func (b *batch[T]) appendEncoded(e *encoded, from, to int) {
+	start := 0
+	if from > 0 {
+		start = e.ends[from-1]
+	}
+	base := len(b.buf) - start
+	b.buf = append(b.buf, e.buf[start:e.ends[to-1]]...)
+	for _, end := range e.ends[from:to] {
+		b.ends = append(b.ends, base+end)
+	}
+}
+
 // size returns the length of the encoding of message i.
 func (e *encoded) size(i int) int {
 	if i == 0 {
 		return e.ends[0]
 	}
 	return e.ends[i] - e.ends[i-1]
-}
-
-// bytes returns the encoding of message i.
-func (e *encoded) bytes(i int) []byte {
-	if i == 0 {
-		return e.buf[:e.ends[0]]
-	}
-	return e.buf[e.ends[i-1]:e.ends[i]]
 }

@@ -193,3 +193,88 @@ func TestEncodedKeepsNoMessage(t *testing.T) {
 		t.Errorf("flushed %q, want %q", got, "before")
 	}
 }
+
+// SendEncoded cuts batches exactly as Send does with the same messages
+// (by count and by bytes, a run spread over several batches), and acks
+// each call once all of it is flushed.
+func TestSendEncodedCutsAsSend(t *testing.T) {
+	var msgs []sluice.Message[[]byte]
+	for i := range 200 {
+		msgs = append(msgs, sluice.Message[[]byte]{Value: []byte(strings.Repeat("v", i%37))})
+	}
+	cfg := batch.Config{Count: 7, Bytes: 100, Age: time.Hour, Parallelism: 1, StopTimeout: 5 * time.Second}
+	calls := (len(msgs) + 29) / 30 // of 30 messages
+	run := func(send func(d *batch.Destination[[]byte], ack func())) (flushed []string, acked int) {
+		var mu sync.Mutex
+		d, err := batch.NewEncoded(cfg, framed, batch.FlushBytesFunc(func(ctx context.Context, b []byte, ends []int) error {
+			mu.Lock()
+			defer mu.Unlock()
+			flushed = append(flushed, fmt.Sprintf("%x %v", b, ends))
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		var acks sync.WaitGroup
+		acks.Add(calls)
+		send(d, func() {
+			mu.Lock()
+			acked++
+			mu.Unlock()
+			acks.Done()
+		})
+		cancel() // flushes what is held
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		acks.Wait()
+		return flushed, acked
+	}
+	want, _ := run(func(d *batch.Destination[[]byte], ack func()) {
+		for i := 0; i < len(msgs); i += 30 {
+			if err := d.Send(context.Background(), ack, msgs[i:min(i+30, len(msgs))]...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	got, acked := run(func(d *batch.Destination[[]byte], ack func()) {
+		for i := 0; i < len(msgs); i += 30 {
+			var b []byte
+			var ends []int
+			for j := i; j < min(i+30, len(msgs)); j++ {
+				b = framed(b, &msgs[j])
+				ends = append(ends, len(b))
+			}
+			if err := d.SendEncoded(context.Background(), ack, b, ends); err != nil {
+				t.Fatal(err)
+			}
+			clear(b) // SendEncoded keeps neither slice
+		}
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("SendEncoded flushed %d batches:\n%v\nSend flushed %d:\n%v", len(got), got, len(want), want)
+	}
+	if acked != calls {
+		t.Errorf("%d acks, want one per call", acked)
+	}
+}
+
+func TestSendEncodedRefuses(t *testing.T) {
+	enc, err := batch.NewEncoded(batch.Config{}, framed, batch.FlushBytesFunc(func(context.Context, []byte, []int) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.SendEncoded(context.Background(), nil, []byte("abc"), []int{1, 2}); err == nil {
+		t.Error("SendEncoded with ends short of the bytes: no error")
+	}
+	plain, err := batch.New(batch.Config{}, batch.FlushFunc[[]byte](func(context.Context, []sluice.Message[[]byte]) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.SendEncoded(context.Background(), nil, []byte("a"), []int{1}); err == nil {
+		t.Error("SendEncoded on a destination made by New: no error")
+	}
+}

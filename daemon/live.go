@@ -226,7 +226,10 @@ func (l *live) startSource(s builtSource) {
 	if b, ok := s.src.(sluice.BatchSource[event.Event]); ok {
 		src = countedBatch{counted{s.src, s.m, s.received}, b}
 	}
-	if r, ok := s.src.(sluice.Runner); ok {
+	lsrc, lines := s.src.(LineSource)
+	r, runner := s.src.(sluice.Runner)
+	lines = lines && runner && lsrc.UseLines()
+	if runner {
 		wg.Go(func() {
 			if err := r.Run(srcCtx); err != nil && !errors.Is(err, context.Canceled) {
 				l.fail(fmt.Errorf("source %s: %w", s.name, err))
@@ -234,6 +237,14 @@ func (l *live) startSource(s builtSource) {
 		})
 	} else {
 		src = newUntilStopped(src, srcCtx)
+	}
+	if lines {
+		wg.Go(func() {
+			if err := runLines(procCtx, lsrc, s.router, s.m, s.received); err != nil {
+				l.fail(fmt.Errorf("source %s: %w", s.name, err))
+			}
+		})
+		return
 	}
 	p, err := sluice.New(sluice.Config[event.Event, event.Event]{Source: src, Destination: s.router, Handler: sluice.Pipe[event.Event]()},
 		sluice.WithLogger(l.log.With("source", s.name)))

@@ -72,6 +72,9 @@ type Source struct {
 	log    *slog.Logger
 	count  Counters
 	q      *handoff.Queue[frame]
+	runs   chan run    // in lines mode (see UseLines); else nil
+	lent   *block      // of the run RecvLines returned last
+	free   chan *block // in lines mode: framing buffers to reuse
 
 	mu    sync.Mutex
 	addrs []net.Addr // bound addresses, once Run has started
@@ -141,6 +144,7 @@ func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Even
 // then receives until ctx is done.
 func (s *Source) Run(ctx context.Context) error {
 	defer s.q.Close()
+	defer s.closeRuns()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var closers []io.Closer

@@ -147,9 +147,18 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 	fr.Keep(arenaBlock) // frames are never overwritten: events point into them, uncopied
 	// Events are queued in batches: at the latest before a read that may
 	// block, so none waits for more input.
-	p := pending{s: s}
+	var p collector = &pending{s: s}
+	before := func() {}
+	if s.runs != nil {
+		l := &lines{s: s}
+		fr.KeepFrom(arenaBlock, l.get) // runs are lent: buffers are reused
+		p, before = l, l.reading
+	}
 	stopped := false
-	fr.BeforeRead(func() { stopped = stopped || !p.flush(ctx) })
+	fr.BeforeRead(func() {
+		stopped = stopped || !p.flush(ctx)
+		before()
+	})
 	defer p.flush(ctx)
 	for {
 		msg, truncated, err := fr.Next()
@@ -160,7 +169,7 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 			s.closed(ctx, c, host, err, fr.Partial())
 			return
 		}
-		if !p.add(ctx, nil, msg, host, truncated, cr.at) {
+		if !p.next(ctx, fr, msg, host, truncated, cr.at) {
 			return
 		}
 	}

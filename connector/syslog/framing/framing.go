@@ -59,11 +59,12 @@ type Reader struct {
 	maxCount, maxDigits int
 
 	buf        []byte
-	start, end int    // unread bytes are buf[start:end]
-	keep       int    // see Keep: the size of a new buffer, or 0
-	beforeRead func() // see BeforeRead
-	bufOff     int64  // stream offset of buf[0]
-	err        error  // sticky error from rd, returned once buf is drained
+	start, end int                // unread bytes are buf[start:end]
+	keep       int                // see Keep: the size of a new buffer, or 0
+	get        func(n int) []byte // see KeepFrom; nil: make
+	beforeRead func()             // see BeforeRead
+	bufOff     int64              // stream offset of buf[0]
+	err        error              // sticky error from rd, returned once buf is drained
 
 	// Left over from an oversized frame, to discard before the next one:
 	// skip bytes of an octet-counted frame, or the rest of a line.
@@ -71,6 +72,9 @@ type Reader struct {
 	skipLine bool
 	// fail is the sticky error of a malformed stream.
 	fail error
+	// plain is buf[plainStart:plainEnd], the last frame with its LF, when
+	// it was a plain line (see Line); plainEnd is 0 otherwise.
+	plainStart, plainEnd int
 }
 
 // NewReader returns a Reader that reads frames from r, each at most maxSize
@@ -94,7 +98,7 @@ func (z *Reader) Reset(r io.Reader) {
 	if z.keep > 0 {
 		buf = nil // frames returned may still point into it
 	}
-	*z = Reader{rd: r, maxSize: z.maxSize, maxCount: z.maxCount, maxDigits: z.maxDigits, buf: buf, keep: z.keep}
+	*z = Reader{rd: r, maxSize: z.maxSize, maxCount: z.maxCount, maxDigits: z.maxDigits, buf: buf, keep: z.keep, get: z.get}
 }
 
 // keepMinRead is the least room a Reader that keeps frames reads into:
@@ -109,6 +113,25 @@ const keepMinRead = 8 << 10
 // keeps frames, as a source keeps messages, then needs no copy of its own.
 // Call it before the first Next.
 func (z *Reader) Keep(size int) { z.keep = max(size, minBufSize, z.maxSize+headroom+keepMinRead) }
+
+// KeepFrom is Keep with buffers that get gives: get(n) returns a buffer
+// of n bytes or more that nothing else uses, which z reads into until it
+// is full, then calls get again. z reads the buffer it has left, to copy
+// the incomplete frame at its end, before it calls the BeforeRead function
+// next, and never after: from then on the buffer is the caller's again,
+// to reuse once no frame of it is needed. Call it before the first Next.
+func (z *Reader) KeepFrom(size int, get func(n int) []byte) {
+	z.Keep(size)
+	z.get = get
+}
+
+// newBuf returns a new buffer of n bytes.
+func (z *Reader) newBuf(n int) []byte {
+	if z.get != nil {
+		return z.get(n)[:n]
+	}
+	return make([]byte, n)
+}
 
 // InputOffset returns the number of bytes of the stream consumed so far:
 // up to the end of the last frame Next returned, with its trailer and the
@@ -150,11 +173,12 @@ func (z *Reader) BeforeRead(f func()) { z.beforeRead = f }
 // come from the underlying reader, unwrapped. Once Next has returned an
 // error, it returns the same error again.
 func (z *Reader) Next() (msg []byte, truncated bool, err error) {
+	z.plainEnd = 0
 	if z.fail != nil {
 		return nil, false, z.fail
 	}
 	if z.buf == nil {
-		z.buf = make([]byte, max(minBufSize, z.maxSize+headroom, z.keep))
+		z.buf = z.newBuf(max(minBufSize, z.maxSize+headroom, z.keep))
 	}
 	if err := z.discard(); err != nil {
 		return nil, false, z.setFail(err)
@@ -185,6 +209,25 @@ func (z *Reader) Next() (msg []byte, truncated bool, err error) {
 	}
 }
 
+// Line returns the frame the last call to Next returned with the LF
+// that ended it, if that frame was a plain line: its message followed
+// at once by LF in the stream, whole (not truncated), with no octet
+// count, CR or NUL trailer. Otherwise, or after an error, it returns nil.
+// So a plain line's bytes are the frame as a raw-format writer writes it:
+// its message and a newline.
+//
+// The slice points into z's buffer, like the message, and is valid as
+// long as it is. Its capacity runs to the end of the buffer, so that a
+// caller may join consecutive lines that lie back to back in it by
+// extending a slice over them (never writing to it): line b follows a
+// if cap(a) > len(a) and &a[:len(a)+1][len(a)] == &b[0].
+func (z *Reader) Line() []byte {
+	if z.plainEnd == 0 {
+		return nil
+	}
+	return z.buf[z.plainStart:z.plainEnd]
+}
+
 // setFail records err as sticky and returns it.
 func (z *Reader) setFail(err error) error {
 	z.fail = err
@@ -198,7 +241,7 @@ func (z *Reader) fill() error {
 	switch {
 	case z.keep > 0 && len(z.buf)-z.end < keepMinRead:
 		// The bytes before start were returned: leave them be.
-		buf := make([]byte, z.keep)
+		buf := z.newBuf(z.keep)
 		z.end = copy(buf, z.buf[z.start:z.end])
 		z.buf = buf
 		z.bufOff += int64(z.start)
@@ -331,6 +374,9 @@ func (z *Reader) line() ([]byte, bool, error) {
 		if k := trailer(z.buf[z.start+scanned : z.end]); k >= 0 {
 			end := z.start + scanned + k
 			msg, truncated := z.frame(z.start, end)
+			if !truncated && len(msg) > 0 && len(msg) == end-z.start && z.buf[end] == '\n' {
+				z.plainStart, z.plainEnd = z.start, end+1
+			}
 			z.start = end + 1
 			return msg, truncated, nil
 		}

@@ -321,3 +321,86 @@ func BenchmarkReader(b *testing.B) {
 		})
 	}
 }
+
+// Line gives a frame with its LF only when the frame is a plain line,
+// written as it came; and consecutive plain lines can be joined.
+func TestLine(t *testing.T) {
+	in := "plain\n" + // 0: a line
+		"203.0.113.9 x\n" + // 1: digits, then a line after all
+		"crlf\r\n" + // 2: CR removed: not plain
+		"nul\x00" + // 3: NUL trailer
+		"5 octet" + // 4: octet counted
+		"\n\nafter blank\n" + // 5: a line (the blank lines before it are skipped)
+		strings.Repeat("x", 600) + "\n" + // 6: truncated
+		"next\n" + // 7
+		"last" // 8: no LF at the end of the stream
+	want := []string{"plain\n", "203.0.113.9 x\n", "", "", "", "after blank\n", "", "next\n", ""}
+	z := framing.NewReader(strings.NewReader(in), 500)
+	z.Keep(0)
+	var prev []byte
+	for i, w := range want {
+		msg, _, err := z.Next()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		line := z.Line()
+		if string(line) != w {
+			t.Errorf("frame %d (%.20q): Line = %q, want %q", i, msg, line, w)
+		}
+		if line != nil && !bytes.Equal(line[:len(line)-1], msg) {
+			t.Errorf("frame %d: Line %q is not the message %q and LF", i, line, msg)
+		}
+		if i == 1 { // frames 0 and 1 lie back to back: the first extends over both
+			if cap(prev)-len(prev) < len(line) || &prev[:len(prev)+1][len(prev)] != &line[0] {
+				t.Error("line 1 does not follow line 0 in the buffer")
+			} else if both := prev[:len(prev)+len(line)]; string(both) != "plain\n203.0.113.9 x\n" {
+				t.Errorf("lines 0 and 1 joined: %q", both)
+			}
+		}
+		prev = line
+	}
+	if _, _, err := z.Next(); err != io.EOF || z.Line() != nil {
+		t.Errorf("at the end: %v, Line %q", err, z.Line())
+	}
+}
+
+// A Reader that keeps frames in buffers from KeepFrom's get never reads a
+// buffer it has left once it calls BeforeRead: a caller may reuse it from
+// then on. Here every buffer left is scribbled over at each BeforeRead,
+// and every frame still comes out whole.
+func TestKeepFromLetsGoOfBuffers(t *testing.T) {
+	var in strings.Builder
+	var want []string
+	for i := 0; in.Len() < 1<<20; i++ {
+		s := fmt.Sprintf("frame %d %s", i, strings.Repeat("y", i%700))
+		want = append(want, s)
+		in.WriteString(s + "\n")
+	}
+	var bufs [][]byte
+	gets := 0
+	z := framing.NewReader(iotest.HalfReader(strings.NewReader(in.String())), 1000)
+	z.KeepFrom(0, func(n int) []byte {
+		gets++
+		bufs = append(bufs, make([]byte, n))
+		return bufs[len(bufs)-1]
+	})
+	z.BeforeRead(func() {
+		for _, b := range bufs[:len(bufs)-1] { // all but the one being read into
+			for i := range b {
+				b[i] = '#'
+			}
+		}
+	})
+	for i, w := range want {
+		msg, _, err := z.Next()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if string(msg) != w { // read before the next BeforeRead: still whole
+			t.Fatalf("frame %d = %.30q, want %.30q", i, msg, w)
+		}
+	}
+	if gets < 4 {
+		t.Errorf("%d buffers for 1 MiB", gets)
+	}
+}
