@@ -26,22 +26,7 @@ func startLines(t *testing.T, c syslog.Config, opts ...syslog.Option) (*syslog.S
 	if !s.UseLines() {
 		t.Fatal("UseLines = false for format none over tcp")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	actx, acancel := context.WithTimeout(ctx, 5*time.Second)
-	defer acancel()
-	addrs, err := s.Addrs(actx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, addrs
+	return s, run(t, s)
 }
 
 // send writes in to a new connection in pieces of random sizes (so that

@@ -35,6 +35,12 @@ func start(t testing.TB, c syslog.Config, opts ...syslog.Option) (*syslog.Source
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, run(t, s)
+}
+
+// run runs s until the test ends and returns its bound addresses.
+func run(t testing.TB, s *syslog.Source) []net.Addr {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -50,7 +56,7 @@ func start(t testing.TB, c syslog.Config, opts ...syslog.Option) (*syslog.Source
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, addrs
+	return addrs
 }
 
 func recv(t *testing.T, s *syslog.Source) event.Event {
