@@ -40,10 +40,16 @@ func Run(t testing.TB, r sluice.Runner) (stop func() error) {
 // is set; it returns their Raw and their acks.
 func Recv(t testing.TB, s sluice.Source[event.Event], n int, ack bool) ([]string, []func()) {
 	t.Helper()
+	return RecvWithin(t, s, n, ack, 10*time.Second)
+}
+
+// RecvWithin is Recv with d, not 10s, as the wait for each message.
+func RecvWithin(t testing.TB, s sluice.Source[event.Event], n int, ack bool, d time.Duration) ([]string, []func()) {
+	t.Helper()
 	var got []string
 	var acks []func()
 	for range n {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), d)
 		m, a, err := s.Recv(ctx)
 		cancel()
 		if err != nil {
