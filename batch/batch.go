@@ -305,9 +305,12 @@ func (d *Destination[T]) curLocked() *batch[T] {
 }
 
 // armLocked makes sure the Run loop will look at the age of the current
-// batch. d.mu must be held.
+// batch. With Config.Eager it does nothing: a batch is cut whenever a
+// flush slot is free (by Send, or by the flush that frees the slot), and
+// age cuts only when one is, so the timer would never cut anything; not
+// arming it spares the Run loop a wake-up per batch. d.mu must be held.
 func (d *Destination[T]) armLocked() {
-	if d.armed {
+	if d.armed || d.cfg.Eager {
 		return
 	}
 	d.armed = true

@@ -18,8 +18,9 @@ import (
 //
 // Run starts Config.Parallelism workers, each flushing one batch at a
 // time, and itself cuts batches when they reach Config.Age; its timer is
-// set only while a batch is being filled, so an idle Destination does not
-// wake up.
+// set only while a batch is being filled, and never with Config.Eager
+// (which cuts a batch whenever a slot is free), so an idle or eager
+// Destination does not wake it up.
 //
 // When ctx is done, Run stops accepting Sends (they fail with
 // [sluice.ErrClosed]), cuts the batch being filled, and goes on flushing

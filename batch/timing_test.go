@@ -87,7 +87,8 @@ func TestAge(t *testing.T) {
 
 // TestEager checks group commit: with Eager, a message is flushed at once
 // when a slot is free, and messages sent while the flush is busy go out
-// together as soon as it ends, without waiting for Age.
+// together as soon as it ends, without waiting for Age. The Run loop,
+// which only cuts by age, never wakes: an eager batch never needs it.
 func TestEager(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		begin := time.Now()
@@ -103,18 +104,30 @@ func TestEager(t *testing.T) {
 			return nil
 		}
 		d := mustNew(t, batch.Config{Count: 100, Age: time.Hour, Parallelism: 1, Eager: true}, batch.Flusher[[]byte](rec))
+		var wakes atomic.Int64
+		batch.SetOnWake(d, func() { wakes.Add(1) })
 		r := start(t, t.Context(), d)
-		for i := range 5 { // at 0, 3, 6, 9, 12 ms
+		for i := range 5 { // at 0, 3, 6, 9, 12 ms: while a flush is busy
 			if err := d.Send(t.Context(), nil, ones(fmt.Sprint(i), 1)...); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(3 * time.Millisecond)
 		}
 		time.Sleep(time.Second)
+		for i := range 3 { // at 1015, 1035, 1055 ms: each while no flush is
+			if err := d.Send(t.Context(), nil, ones(fmt.Sprint(5+i), 1)...); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		synctest.Wait()
-		want := []flush{{0, 1}, {10 * time.Millisecond, 3}, {20 * time.Millisecond, 1}}
+		want := []flush{{0, 1}, {10 * time.Millisecond, 3}, {20 * time.Millisecond, 1},
+			{1015 * time.Millisecond, 1}, {1035 * time.Millisecond, 1}, {1055 * time.Millisecond, 1}}
 		if !slices.Equal(got, want) {
 			t.Errorf("got flushes %v, want %v", got, want)
+		}
+		if n := wakes.Load(); n != 0 {
+			t.Errorf("the Run loop woke %d times, want 0: an eager batch never waits for its age", n)
 		}
 		if err := r.stop(t); err != nil {
 			t.Fatal(err)
