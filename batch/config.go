@@ -61,9 +61,10 @@ type Config struct {
 	Parallelism int `json:"parallelism"`
 	// Eager cuts the batch being filled whenever a flush slot is free, so
 	// that a batch grows only while the flushes are busy (group commit):
-	// low latency at low rates, large batches at high rates. Count, Bytes
-	// and Age still bound a batch. Default false: batches wait for Count,
-	// Bytes or Age.
+	// low latency at low rates, large batches at high rates. Count and
+	// Bytes still bound a batch; Age never cuts one, since a batch is cut as
+	// soon as a slot is free, which is also the earliest Age could. Default
+	// false: batches wait for Count, Bytes or Age.
 	Eager bool `json:"eager"`
 	// StopTimeout is how long Run, once its ctx is done, goes on flushing
 	// the batches it holds. Default 5s.
