@@ -12,6 +12,8 @@ ARG GO_IMAGE=docker.io/library/golang:1.26-bookworm
 FROM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# go.mod replaces expr-lang/expr with this copy (third_party/expr/SLUICE.md).
+COPY third_party/ third_party/
 RUN go mod download
 COPY . .
 ARG VERSION=v0.0.0-dev

@@ -97,3 +97,5 @@ require (
 	golang.org/x/sys v0.50.0
 	google.golang.org/protobuf v1.36.12
 )
+
+replace github.com/expr-lang/expr => ./third_party/expr

@@ -102,12 +102,15 @@ var Subjects = map[string]*Subject{
 }
 
 // goBuild builds pkg (relative to the module root) into env.BinDir/name,
-// once per invocation.
+// once per invocation, with scripts/build's tag grpcnotrace, so that
+// sluiced is linked as released (without it, gRPC's x/net/trace brings in
+// text/template, whose method lookups keep megabytes of methods that the
+// process's start-up then touches: docs/packaging.md, "Size").
 func goBuild(env *Env, name, pkg string) error {
 	if _, err := os.Stat(filepath.Join(env.BinDir, name)); err == nil {
 		return nil
 	}
-	cmd := exec.Command("go", "build", "-o", filepath.Join(env.BinDir, name), pkg)
+	cmd := exec.Command("go", "build", "-tags", "grpcnotrace", "-o", filepath.Join(env.BinDir, name), pkg)
 	cmd.Dir = env.ModRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)

@@ -43,6 +43,10 @@ func TestCompileErrors(t *testing.T) {
 		{`http.status`, "expected bool"},
 		{`http.nope == 1`, "has no field nope"},
 		{`1 +`, "unexpected token"},
+		// sluice's copy of expr looks up no methods (third_party/expr):
+		// a method call fails here, at start, not when an event comes.
+		{`ts.Year() == 2026`, "type time.Time has no method Year"},
+		{`duration("1h").Hours() == 1`, "type time.Duration has no method Hours"},
 	} {
 		if _, err := eventexpr.CompileCond(tc.src); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.src, err, tc.want)
