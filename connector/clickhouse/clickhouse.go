@@ -218,10 +218,6 @@ type scratch struct {
 	r    bytes.Reader
 }
 
-// gzipPart is how many bytes of rows encode gathers before compressing
-// them: small enough that the compressor reads them from the cache.
-const gzipPart = 32 << 10
-
 // encode returns msgs as JSONEachRow, their nested objects flattened if
 // flat, gzipped if gz (part by part as they are encoded), valid until the
 // next call.
@@ -243,7 +239,7 @@ func (s *scratch) encode(msgs []sluice.Message[event.Event], flat, gz bool) ([]b
 			b = e.AppendJSON(b)
 		}
 		b = append(b, '\n')
-		if gz && len(b) >= gzipPart {
+		if gz && len(b) >= store.GzipPart {
 			if err := s.gz.Write(b); err != nil {
 				return nil, err
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -51,7 +52,7 @@ func TestEncodeGzipInParts(t *testing.T) {
 	check("one row", msgs(1, 100))
 	check("many parts", msgs(2000, 300))
 	one, _ := (&scratch{}).encode(msgs(1, 500), true, false)
-	check("a part exactly", msgs(gzipPart/len(one), 500))
+	check("a part exactly", msgs(store.GzipPart/len(one), 500))
 	// The scratch is reused: a small body after large ones carries
 	// nothing of theirs.
 	check("after another body", msgs(10, 300))

@@ -6,6 +6,11 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
+// GzipPart is how many bytes of a body to gather before compressing
+// them with [Gzip.Write]: small enough that the compressor reads them
+// from the cache they were just written to.
+const GzipPart = 32 << 10
+
 // Gzip compresses request bodies into a buffer it reuses, at BestSpeed
 // (klauspost/compress's level 1: the fastest of its levels and of the
 // standard library's on log lines, at a ratio close to level 2's). The
