@@ -14,11 +14,18 @@ import (
 	"github.com/sluicehq/sluice/event"
 )
 
+// TestMain lets the test binary serve as the server apart of the
+// benchmark's -apart case (see storetest.Apart).
+func TestMain(m *testing.M) { storetest.Main(m) }
+
 // BenchmarkPerEvent compares the cost per event of the clickhouse
 // destination (gzip on, batches of 10,000) with the file destination's
-// (fsync per batch), for 250-byte events: against an in-process server
-// that discards the body, and against a real clickhouse-server (its own
-// CPU is not counted). Run with -benchtime=200000x.
+// (fsync per batch), for 250-byte events: against a server
+// that discards the body, in this process (its reads counted) and in a
+// process of its own (clickhouse-apart: the sender alone, but for
+// loopback's receive path; see storetest.Apart), and against a real
+// clickhouse-server (its own CPU is not counted either). Run with
+// -benchtime=200000x.
 func BenchmarkPerEvent(b *testing.B) {
 	storetest.File(b)
 	b.Run("clickhouse-discard", func(b *testing.B) {
@@ -52,6 +59,13 @@ func BenchmarkPerEvent(b *testing.B) {
 			storetest.PerEvent(b, d, msgs)
 		})
 	}
+	b.Run("clickhouse-apart", func(b *testing.B) {
+		d, err := clickhouse.New(clickhouse.Config{URL: storetest.Apart(b), Table: "logs"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		storetest.PerEvent(b, d, storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)))
+	})
 	b.Run("clickhouse-server", func(b *testing.B) {
 		srv := clickhousetest.Start(b)
 		srv.MustQuery(b, "CREATE TABLE IF NOT EXISTS logs (ts DateTime, receivedAt DateTime, source String, host String, raw String) ENGINE = MergeTree ORDER BY ts")

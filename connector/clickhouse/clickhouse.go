@@ -219,8 +219,12 @@ type scratch struct {
 }
 
 // encode returns msgs as JSONEachRow, their nested objects flattened if
-// flat, gzipped if gz, valid until the next call.
+// flat, gzipped if gz (part by part as they are encoded), valid until the
+// next call.
 func (s *scratch) encode(msgs []sluice.Message[event.Event], flat, gz bool) ([]byte, error) {
+	if gz {
+		s.gz.Start()
+	}
 	b := s.body[:0]
 	for i := range msgs {
 		e := &msgs[i].Value
@@ -235,12 +239,21 @@ func (s *scratch) encode(msgs []sluice.Message[event.Event], flat, gz bool) ([]b
 			b = e.AppendJSON(b)
 		}
 		b = append(b, '\n')
+		if gz && len(b) >= store.GzipPart {
+			if err := s.gz.Write(b); err != nil {
+				return nil, err
+			}
+			b = b[:0]
+		}
 	}
 	s.body = b
 	if !gz {
 		return b, nil
 	}
-	return s.gz.Compress(b)
+	if err := s.gz.Write(b); err != nil {
+		return nil, err
+	}
+	return s.gz.Finish()
 }
 
 // Interface guards.

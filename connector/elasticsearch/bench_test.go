@@ -12,12 +12,18 @@ import (
 	"github.com/sluicehq/sluice/daemon/config"
 )
 
+// TestMain lets the test binary serve as the server apart of the
+// benchmark's -apart case (see storetest.Apart).
+func TestMain(m *testing.M) { storetest.Main(m) }
+
 // BenchmarkPerEvent sends 250-byte events, 100 per Send, through the
 // destination's Run until every Send is acked, beside the file
 // destination (fsync per batch, its default) doing the same: one op is
 // one event. It reports the process's CPU time per event (client and the
 // in-process server together; the server answers every item 201 without
-// parsing the documents, so that the figure is the destination's cost).
+// parsing the documents, so that the figure is the destination's cost);
+// the -apart cases measure the sender alone, the server in a process of
+// its own (but for loopback's receive path; see storetest.Apart).
 func BenchmarkPerEvent(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := storetest.CountLines(r.Body) / 2
@@ -39,6 +45,16 @@ func BenchmarkPerEvent(b *testing.B) {
 	for _, id := range []string{"auto", "content"} {
 		b.Run("elasticsearch/id="+id, func(b *testing.B) {
 			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(srv.URL), ID: id})
+			if err != nil {
+				b.Fatal(err)
+			}
+			storetest.PerEvent(b, d, msgs)
+		})
+	}
+	apart := storetest.Apart(b)
+	for _, id := range []string{"auto", "content"} {
+		b.Run("elasticsearch-apart/id="+id, func(b *testing.B) {
+			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(apart), ID: id})
 			if err != nil {
 				b.Fatal(err)
 			}

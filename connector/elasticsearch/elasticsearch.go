@@ -3,7 +3,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -23,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
+	"github.com/zeebo/xxh3"
 )
 
 // Destination writes batches of events with the _bulk API. It is a
@@ -114,6 +114,7 @@ func (b *bulker) start(context.Context) (func(), error) {
 // scratch is the state of one flush, reused across flushes.
 type scratch struct {
 	buf     []byte // every item's action and document lines, back to back
+	id      []byte // what an item's _id hashes
 	ends    []int  // item i is buf[ends[i-1]:ends[i]]
 	pending []int  // items still to write
 	next    []int
@@ -300,7 +301,7 @@ func (s *scratch) encode(b *bulker, msgs []sluice.Message[event.Event]) {
 		s.buf = b.index.append(s.buf, e.Timestamp())
 		if b.cfg.ID == "content" {
 			s.buf = append(s.buf, `","_id":"`...)
-			s.buf = appendID(s.buf, e)
+			s.buf, s.id = appendID(s.buf, s.id, e)
 		}
 		s.buf = append(s.buf, "\"}}\n"...)
 		s.buf = appendDoc(s.buf, e)
@@ -329,30 +330,30 @@ func appendDoc(dst []byte, e *event.Event) []byte {
 	return append(dst[:n], dst[n+1:]...)
 }
 
-// appendID appends the content-derived _id of e: 20 bytes of a SHA-256 of
-// its source, host, file position, time and raw bytes, base64url.
-func appendID(dst []byte, e *event.Event) []byte {
-	h := sha256.New()
-	var n [8]byte
-	field := func(s string) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	field(e.Source)
-	field(e.Host)
-	field(e.File.Path)
-	binary.BigEndian.PutUint64(n[:], uint64(e.File.Offset))
-	h.Write(n[:])
+// appendID appends the content-derived _id of e: the XXH3-128 hash
+// (seed 0) of its source, host and file path (each preceded by its length
+// as 8 bytes big-endian), file offset and time in Unix nanoseconds (0 for
+// a zero time; 8 bytes big-endian each) and raw bytes, as 16 bytes (the
+// high half first) in unpadded base64url: 22 characters. The _id dedupes
+// a retry only if it never changes: a test pins it. tmp is scratch space,
+// returned grown for the next call.
+func appendID(dst, tmp []byte, e *event.Event) (_, _ []byte) {
+	tmp = appendIDField(tmp[:0], e.Source)
+	tmp = appendIDField(tmp, e.Host)
+	tmp = appendIDField(tmp, e.File.Path)
+	tmp = binary.BigEndian.AppendUint64(tmp, uint64(e.File.Offset))
 	var t int64
 	if !e.Time.IsZero() {
 		t = e.Time.UnixNano()
 	}
-	binary.BigEndian.PutUint64(n[:], uint64(t))
-	h.Write(n[:])
-	h.Write(e.Raw)
-	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.AppendEncode(dst, h.Sum(sum[:0])[:20])
+	tmp = binary.BigEndian.AppendUint64(tmp, uint64(t))
+	tmp = append(tmp, e.Raw...)
+	sum := xxh3.Hash128(tmp).Bytes()
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:]), tmp
+}
+
+func appendIDField(dst []byte, s string) []byte {
+	return append(binary.BigEndian.AppendUint64(dst, uint64(len(s))), s...)
 }
 
 // bulkResponse is the part of a _bulk response that flush reads.

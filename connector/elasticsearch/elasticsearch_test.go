@@ -25,7 +25,12 @@ import (
 func TestConformance(t *testing.T) {
 	tg := newTarget(t)
 	sluicetest.DestinationSuite[event.Event]{
-		Features: sluicetest.Features{Durable: true, ConcurrentSend: true},
+		// Timeout is how long a message may take from Send to the read
+		// back, and an ack or a blocked Send to come: generous, as on a
+		// loaded machine the in-process cluster, the destination and the
+		// suite's polling reads share the CPU (5s, the default, was seen
+		// to pass by). Each wait ends as soon as what it waits for holds.
+		Features: sluicetest.Features{Durable: true, ConcurrentSend: true, Timeout: time.Minute},
 		NewDestination: func(t *testing.T, name string) sluice.Destination[event.Event] {
 			c := tg.config(name)
 			c.ID = "content"

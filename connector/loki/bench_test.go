@@ -14,6 +14,10 @@ import (
 	"github.com/sluicehq/sluice/event"
 )
 
+// TestMain lets the test binary serve as the server apart of the
+// benchmark's -apart case (see storetest.Apart).
+func TestMain(m *testing.M) { storetest.Main(m) }
+
 // benchEvents returns n events whose raw lines are 250 bytes, of 4 apps,
 // timed now (Loki refuses old entries).
 func benchEvents(n int) []sluice.Message[event.Event] {
@@ -30,8 +34,10 @@ func benchEvents(n int) []sluice.Message[event.Event] {
 // BenchmarkPerEvent compares the cost per event of the loki destination
 // (labels with a template, 4 streams, 1 MiB pushes) with the file
 // destination's, for 250-byte events: against a server that discards the
-// body, and against lokitest, whose decoding and storing run in the same
-// process and are counted. Run with -benchtime=200000x.
+// body, in this process (its reads counted) and in a process of its own
+// (loki-apart: the sender alone, but for loopback's receive path; see
+// storetest.Apart), and against lokitest, whose decoding and storing run
+// in the same process and are counted. Run with -benchtime=200000x.
 func BenchmarkPerEvent(b *testing.B) {
 	storetest.File(b)
 	labels := map[string]string{"job": "bench", "app": "{syslog.appName}"}
@@ -42,6 +48,13 @@ func BenchmarkPerEvent(b *testing.B) {
 		}))
 		defer srv.Close()
 		d, err := loki.New(loki.Config{URL: srv.URL, Labels: labels})
+		if err != nil {
+			b.Fatal(err)
+		}
+		storetest.PerEvent(b, d, benchEvents(100))
+	})
+	b.Run("loki-apart", func(b *testing.B) {
+		d, err := loki.New(loki.Config{URL: storetest.Apart(b), Labels: labels})
 		if err != nil {
 			b.Fatal(err)
 		}

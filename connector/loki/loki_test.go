@@ -146,7 +146,13 @@ func TestConformance(t *testing.T) {
 		// Not Ordered, though it holds (one push at a time, each stream in
 		// time order): the order rule reads the stream back in every ack,
 		// which takes 40s here. TestStreamsAndOrder checks the order.
-		Features: sluicetest.Features{Durable: true, ConcurrentSend: true},
+		// Timeout is how long a message may take from Send to the read
+		// back, and an ack or a blocked Send to come: generous, as on a
+		// loaded machine the in-process Loki, the proxy, the destination
+		// and the suite's polling queries share the CPU (5s, the default,
+		// was seen to pass by). Each wait ends as soon as what it waits
+		// for holds.
+		Features: sluicetest.Features{Durable: true, ConcurrentSend: true, Timeout: time.Minute},
 		NewDestination: func(t *testing.T, name string) sluice.Destination[event.Event] {
 			return newDest(t, front, name, batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second})
 		},
