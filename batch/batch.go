@@ -49,7 +49,7 @@ type Destination[T any] struct {
 
 	// mu guards every field below it. It is the only lock, and it is
 	// never held while calling a Flusher, an ack, the dead letter or a
-	// logger.
+	// logger (an Encoder may run under it: see sendInPlaceLocked).
 	mu       sync.Mutex
 	work     sync.Cond     // L is &mu; signalled when a batch is queued or the state changes
 	cur      *batch[T]     // the batch being filled; nil when there is none
@@ -62,6 +62,7 @@ type Destination[T any] struct {
 	cause    error         // the first fatal error
 	deadline time.Time     // once Run is stopping: when flushes must end
 	lost     int           // messages given up on, reported when Run returns
+	touched  []*batch[T]   // the batches one in-place Send reaches (see sendInPlaceLocked), kept for reuse
 }
 
 // batch is a group of messages flushed together and the acks to call when
@@ -158,6 +159,12 @@ func (d *Destination[T]) Send(ctx context.Context, ack func(), msgs ...sluice.Me
 	}
 	var e *encoded
 	if d.enc != nil && len(msgs) > 0 {
+		// Uncontended, the messages are encoded straight into their
+		// batches; otherwise in this goroutine, beside the lock's
+		// holder, and copied in.
+		if d.mu.TryLock() {
+			return d.sendInPlaceLocked(ctx, ack, msgs)
+		}
 		e = d.encode(msgs)
 		defer d.release(e)
 	}

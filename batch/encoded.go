@@ -9,7 +9,10 @@ import (
 )
 
 // Encoder appends the encoding of *m to b and returns the extended slice,
-// as the append functions of strconv do. It must not keep m.
+// as the append functions of strconv do. It must not keep m. Send calls
+// it with the Destination's lock held when no other goroutine holds it
+// (so that it appends straight to the batch), so it must not call the
+// Destination, and should not block.
 type Encoder[T any] func(b []byte, m *sluice.Message[T]) []byte
 
 // BytesFlusher writes one batch of encoded messages somewhere durable:
@@ -34,8 +37,9 @@ func (f FlushBytesFunc) FlushBytes(ctx context.Context, b []byte, ends []int) er
 
 // NewEncoded returns a Destination whose batches hold messages already
 // encoded: Send encodes each message with enc, in the caller's goroutine
-// and outside the destination's lock, and a batch is the encodings back
-// to back, handed to f. Batches are then plain bytes, reused from flush
+// (straight into the batch when the destination's lock is free, else
+// outside it, copied in after), and a batch is the encodings back to
+// back, handed to f. Batches are then plain bytes, reused from flush
 // to flush: the messages themselves are not kept, so nothing they point
 // to stays alive while a batch waits, and the garbage collector has
 // nothing in them to scan. Config.Bytes counts encoded bytes (exactly, so
@@ -128,4 +132,132 @@ func (e *encoded) size(i int) int {
 		return e.ends[0]
 	}
 	return e.ends[i] - e.ends[i-1]
+}
+
+// sendInPlaceLocked is Send for a destination made by NewEncoded, called
+// with d.mu held (it unlocks it): each message is encoded straight into
+// the batch that takes it, so its bytes are written once, and batches are
+// cut as fill cuts them. When every flush slot is busy, it first waits,
+// as send does, while msgs would fill the current batch by count; should
+// they then fill it by bytes, which only their encodings tell, what is
+// encoded goes back out of the batch and send takes over, with the rest
+// encoded outside the lock.
+func (d *Destination[T]) sendInPlaceLocked(ctx context.Context, ack func(), msgs []sluice.Message[T]) error {
+	for {
+		if d.closed {
+			err := d.closedErrLocked()
+			d.mu.Unlock()
+			return err
+		}
+		free := d.pending < d.cfg.Parallelism
+		held := 0
+		if d.cur != nil {
+			held = d.cur.len()
+		}
+		if free || held+len(msgs) < d.cfg.Count {
+			break
+		}
+		if d.room == nil {
+			d.room = make(chan struct{})
+		}
+		room := d.room
+		d.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return fmt.Errorf("batch: send: %w", ctx.Err())
+		}
+		d.mu.Lock()
+	}
+	if e := d.encodeLocked(ack, msgs, d.pending < d.cfg.Parallelism); e != nil {
+		d.mu.Unlock()
+		defer d.release(e)
+		for i := len(e.ends); i < len(msgs); i++ {
+			e.buf = d.enc(e.buf, &msgs[i])
+			e.ends = append(e.ends, len(e.buf))
+		}
+		return d.send(ctx, ack, len(msgs), msgs, e)
+	}
+	d.cutIfIdleLocked()
+	d.mu.Unlock()
+	return nil
+}
+
+// encodeLocked encodes msgs into the current batch, cutting it as fill
+// does, and attaches ack to every batch that receives one of them. With
+// free false (no flush slot is free, and msgs do not fill the batch by
+// count), a cut by bytes must wait for room: then nothing is added, and
+// the encodings made so far are returned in a scratch (give it back with
+// release), for send. d.mu must be held.
+func (d *Destination[T]) encodeLocked(ack func(), msgs []sluice.Message[T], free bool) *encoded {
+	limit := d.cfg.Bytes
+	b := d.cur
+	created := b == nil
+	var buf0, ends0, size0 int
+	if !created {
+		buf0, ends0, size0 = len(b.buf), len(b.ends), b.size
+	}
+	touched := d.touched[:0]
+	for i := range msgs {
+		b = d.curLocked()
+		at := len(b.buf)
+		b.buf = d.enc(b.buf, &msgs[i])
+		s := len(b.buf) - at
+		if len(b.ends) > 0 && limit > 0 && s > limit-b.size { // no room: cut first
+			if !free {
+				b.ends = append(b.ends, len(b.buf))
+				d.touched = touched[:0]
+				return d.spillLocked(b, created, buf0, ends0, size0)
+			}
+			tail := b.buf[at:] // still b's until b is flushed, after d.mu is let go
+			b.buf = b.buf[:at]
+			d.cutLocked()
+			b = d.curLocked()
+			b.buf = append(b.buf, tail...)
+		}
+		if len(touched) == 0 || touched[len(touched)-1] != b {
+			touched = append(touched, b)
+		}
+		b.ends = append(b.ends, len(b.buf))
+		b.size += s
+		if len(b.ends) >= d.cfg.Count || limit > 0 && b.size >= limit {
+			if !free { // by bytes: the caller ruled out a cut by count
+				d.touched = touched[:0]
+				return d.spillLocked(b, created, buf0, ends0, size0)
+			}
+			d.cutLocked()
+		}
+	}
+	if ack != nil {
+		if len(touched) > 1 {
+			ack = sluice.AckAfter(len(touched), ack)
+		}
+		for _, t := range touched {
+			t.acks = append(t.acks, ack)
+		}
+	}
+	d.touched = touched[:0]
+	return nil
+}
+
+// spillLocked takes what encodeLocked added to b, the current batch
+// (new if created, else holding buf0 bytes, ends0 messages and size0
+// before), back out of it, and returns it in a scratch. d.mu must be
+// held.
+func (d *Destination[T]) spillLocked(b *batch[T], created bool, buf0, ends0, size0 int) *encoded {
+	e, _ := d.scratch.Get().(*encoded)
+	if e == nil {
+		e = new(encoded)
+	}
+	e.buf = append(e.buf[:0], b.buf[buf0:]...)
+	e.ends = e.ends[:0]
+	for _, end := range b.ends[ends0:] {
+		e.ends = append(e.ends, end-buf0)
+	}
+	b.buf, b.ends, b.size = b.buf[:buf0], b.ends[:ends0], size0
+	if created {
+		d.cur = nil
+		d.free = append(d.free, b)
+	}
+	return e
 }

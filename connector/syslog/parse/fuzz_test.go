@@ -16,6 +16,9 @@ import (
 //   - on failure, the error is a *ParseError with an offset within
 //     [0, len(input)] and a non-empty reason, and the Message is zero;
 //   - parsing again gives the same result (no hidden state);
+//   - a Parser gives Parse's result, whatever it parsed before: the same
+//     input, or the input with one of its first 40 bytes changed (so that
+//     the timestamp it remembers differs from this one by a byte);
 //   - Auto gives the same result as the format it detects.
 func FuzzParse(f *testing.F) {
 	for _, tc := range validTests {
@@ -34,6 +37,22 @@ func FuzzParse(f *testing.F) {
 		again, err2 := parse.Parse(in, fm, now, loc)
 		if !sameResult(m, err, again, err2) {
 			t.Fatalf("Parse(%q, %v) is not deterministic: %+v, %v then %+v, %v", in, fm, fieldsOf(m), err, fieldsOf(again), err2)
+		}
+		var p parse.Parser
+		for range 2 { // remembering nothing, then this input's timestamp
+			pm, perr := p.Parse(in, fm, now, loc)
+			if !sameResult(m, err, pm, perr) {
+				t.Fatalf("Parser.Parse(%q, %v) = %+v, %v; Parse gives %+v, %v", in, fm, fieldsOf(pm), perr, fieldsOf(m), err)
+			}
+		}
+		before := make([]byte, len(in))
+		for k := range min(len(in), 40) {
+			copy(before, in)
+			before[k]++
+			_, _ = p.Parse(before, fm, now, loc)
+			if pm, perr := p.Parse(in, fm, now, loc); !sameResult(m, err, pm, perr) {
+				t.Fatalf("Parser.Parse(%q, %v) after %q = %+v, %v; Parse gives %+v, %v", in, fm, before, fieldsOf(pm), perr, fieldsOf(m), err)
+			}
 		}
 		if err != nil {
 			var pe *parse.ParseError

@@ -124,8 +124,26 @@ func (e *ParseError) Error() string {
 //     the one SP after the TAG. A token that does not have this form is not
 //     a tag; it starts Msg.
 func Parse(b []byte, f Format, now time.Time, loc *time.Location) (Message, error) {
+	return parseWith(b, f, now, loc, nil)
+}
+
+// Parser is [Parse] for one stream of messages: it remembers the date and
+// time to the second of the last RFC 3339 timestamp it parsed, which the
+// next message mostly shares, and then checks and converts only what
+// follows. Its results are Parse's. Its zero value is ready to use; it is
+// not safe for concurrent use.
+type Parser struct {
+	last lastDate
+}
+
+// Parse parses b as the package's Parse does.
+func (p *Parser) Parse(b []byte, f Format, now time.Time, loc *time.Location) (Message, error) {
+	return parseWith(b, f, now, loc, &p.last)
+}
+
+func parseWith(b []byte, f Format, now time.Time, loc *time.Location, last *lastDate) (Message, error) {
 	var m Message
-	if off, reason := parse(&m, b, f, now, loc); reason != "" {
+	if off, reason := parse(&m, b, f, now, loc, last); reason != "" {
 		return Message{}, &ParseError{Format: m.Format, Offset: off, Reason: reason}
 	}
 	return m, nil
@@ -139,7 +157,7 @@ const (
 
 // parse does the work of Parse. It returns the offset and the reason of a
 // failure, or "" for the reason on success.
-func parse(m *Message, b []byte, f Format, now time.Time, loc *time.Location) (int, string) {
+func parse(m *Message, b []byte, f Format, now time.Time, loc *time.Location, last *lastDate) (int, string) {
 	m.Format = f
 	if f > RFC3164 {
 		return 0, "unknown format"
@@ -156,7 +174,7 @@ func parse(m *Message, b []byte, f Format, now time.Time, loc *time.Location) (i
 		}
 		m.Format = RFC3164
 		m.Facility, m.Severity = defaultFacility, defaultSeverity
-		parse3164(m, b, 0, now, loc)
+		parse3164(m, b, 0, now, loc, last)
 		return 0, ""
 	}
 	pri, i, reason := parsePRI(b)
@@ -172,9 +190,9 @@ func parse(m *Message, b []byte, f Format, now time.Time, loc *time.Location) (i
 		m.Format = f
 	}
 	if f == RFC5424 {
-		return parse5424(m, b, i)
+		return parse5424(m, b, i, last)
 	}
-	parse3164(m, b, i, now, loc)
+	parse3164(m, b, i, now, loc, last)
 	return 0, ""
 }
 

@@ -2,6 +2,7 @@ package parse_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -452,4 +453,32 @@ func within(b, sub []byte) bool {
 		}
 	}
 	return false
+}
+
+// TestParserMatchesParse parses a stream whose timestamps share their
+// second, then differ from the one before in a single byte of the date
+// or time (into an invalid one too), in RFC 5424 and as an RFC 3164
+// header's RFC 3339 timestamp: a Parser, which remembers the last date
+// and time, must give what Parse gives for each.
+func TestParserMatchesParse(t *testing.T) {
+	var lines []string
+	for _, ts := range []string{
+		"2026-11-24T12:00:00.000001Z", "2026-11-24T12:00:00.5Z", "2026-11-24T12:00:00Z", "2026-11-24T12:00:00+02:00",
+		"2026-11-24T12:00:01.000001Z", "2026-11-24T12:01:01.000001Z", "2026-11-24T13:01:01.000001Z", "2026-11-25T13:01:01.000001Z",
+		"2026-12-25T13:01:01.000001Z", "2027-12-25T13:01:01.000001Z", "2027-12-25T13:01:01.000001Z", "2027-12-25T13:01:61.000001Z",
+		"2027-12-25T13:01:01.000001Z", "2027-02-29T13:01:01.000001Z", "2028-02-29T13:01:01.000001Z", "2028-02-29T13:01:01.Z",
+		"2028-02-29T13:01:01.000001-07:30", "2028-02-29 13:01:01.000001Z",
+	} {
+		lines = append(lines, "<34>1 "+ts+" host app 42 ID1 - msg", "<34>"+ts+" host app[42]: msg")
+	}
+	var p parse.Parser
+	for _, l := range lines {
+		for _, f := range []parse.Format{parse.Auto, parse.RFC5424, parse.RFC3164} {
+			want, werr := parse.Parse([]byte(l), f, now, time.UTC)
+			got, gerr := p.Parse([]byte(l), f, now, time.UTC)
+			if fmt.Sprint(gerr) != fmt.Sprint(werr) || !fieldsOf(got).equal(fieldsOf(want)) || got.Timestamp.Location() != want.Timestamp.Location() {
+				t.Errorf("%v %q: Parser gives %+v, %v; Parse %+v, %v", f, l, fieldsOf(got), gerr, fieldsOf(want), werr)
+			}
+		}
+	}
 }

@@ -8,13 +8,13 @@ import (
 // parse3164 parses the rest of an RFC 3164 message from index i, just after
 // PRI (0 if there is none), following the rules in the doc of [Parse]. It
 // cannot fail.
-func parse3164(m *Message, b []byte, i int, now time.Time, loc *time.Location) {
+func parse3164(m *Message, b []byte, i int, now time.Time, loc *time.Location, last *lastDate) {
 	m.Format, m.Version = RFC3164, 0
 	j := skipSP(b, i)
 	t, n, ok := parseBSD(b[j:], now, loc)
 	if !ok {
 		var reason string
-		t, n, _, reason = parseRFC3339(b[j:])
+		t, n, _, reason = parseRFC3339(b[j:], last)
 		ok = reason == ""
 	}
 	if !ok || j+n < len(b) && b[j+n] != ' ' {

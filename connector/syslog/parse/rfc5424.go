@@ -31,7 +31,7 @@ const utf8BOM = "\xEF\xBB\xBF"
 
 // parse5424 parses the rest of an RFC 5424 message, from index i just
 // after PRI.
-func parse5424(m *Message, b []byte, i int) (int, string) {
+func parse5424(m *Message, b []byte, i int, last *lastDate) (int, string) {
 	m.Format, m.Version = RFC5424, 1
 	switch {
 	case i == len(b):
@@ -53,7 +53,7 @@ func parse5424(m *Message, b []byte, i int) (int, string) {
 	case b[i] == '-':
 		i++
 	default:
-		t, n, bad, reason := parseRFC3339(b[i:])
+		t, n, bad, reason := parseRFC3339(b[i:], last)
 		if reason != "" {
 			return i + bad, reason
 		}

@@ -5,15 +5,49 @@ import (
 	"time"
 )
 
+// shape is the fixed part of an RFC 3339 timestamp, "2006-01-02T15:04:05",
+// where 'd' stands for a digit.
+const shape = "dddd-dd-ddTdd:dd:dd"
+
+// lastDate remembers the fixed part of the last valid timestamp a Parser
+// met, and its seconds (see fixedPart): the messages of a stream mostly
+// share their second, and comparing 19 bytes is cheaper than checking
+// and converting a date.
+type lastDate struct {
+	text [len(shape)]byte
+	secs int64
+	ok   bool
+}
+
 // parseRFC3339 parses the RFC 3339 timestamp at the start of b:
 // YYYY-MM-DDThh:mm:ss[.f{1,9}](Z|±hh:mm). It returns the time and the number
 // of bytes it took, or the index of the offending byte and the reason.
 // It does not allocate, except the first time it meets an offset (see zone).
-func parseRFC3339(b []byte) (t time.Time, n int, bad int, reason string) {
-	// The fixed part, "2006-01-02T15:04:05".
-	const shape = "dddd-dd-ddTdd:dd:dd"
-	if len(b) < len(shape) || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+// last, if not nil, is consulted and updated.
+func parseRFC3339(b []byte, last *lastDate) (t time.Time, n int, bad int, reason string) {
+	if len(b) < len(shape) {
 		return t, 0, badShape(b, shape), "invalid timestamp"
+	}
+	var local int64
+	if last != nil && last.ok && last.text == [len(shape)]byte(b) {
+		local = last.secs
+	} else {
+		if local, bad, reason = fixedPart(b); reason != "" {
+			return t, 0, bad, reason
+		}
+		if last != nil {
+			*last = lastDate{text: [len(shape)]byte(b), secs: local, ok: true}
+		}
+	}
+	return rest(b, local)
+}
+
+// fixedPart checks and converts the fixed part at the start of b, which
+// holds at least len(shape) bytes, to seconds since the epoch as if it
+// were UTC; or it returns the index of the offending byte and the reason.
+func fixedPart(b []byte) (secs int64, bad int, reason string) {
+	if b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, badShape(b, shape), "invalid timestamp"
 	}
 	y1, ok1 := digits2(b[0], b[1])
 	y2, ok2 := digits2(b[2], b[3])
@@ -23,22 +57,27 @@ func parseRFC3339(b []byte) (t time.Time, n int, bad int, reason string) {
 	minute, ok6 := digits2(b[14], b[15])
 	sec, ok7 := digits2(b[17], b[18])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
-		return t, 0, badShape(b, shape), "invalid timestamp"
+		return 0, badShape(b, shape), "invalid timestamp"
 	}
 	year := y1*100 + y2
 	switch {
 	case month < 1 || month > 12:
-		return t, 0, 5, "timestamp out of range: month"
+		return 0, 5, "timestamp out of range: month"
 	case day < 1 || day > daysIn(month, year):
-		return t, 0, 8, "timestamp out of range: day"
+		return 0, 8, "timestamp out of range: day"
 	case hour > 23:
-		return t, 0, 11, "timestamp out of range: hour"
+		return 0, 11, "timestamp out of range: hour"
 	case minute > 59:
-		return t, 0, 14, "timestamp out of range: minute"
+		return 0, 14, "timestamp out of range: minute"
 	case sec > 59:
-		return t, 0, 17, "timestamp out of range: second"
+		return 0, 17, "timestamp out of range: second"
 	}
+	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec), 0, ""
+}
 
+// rest parses what follows the fixed part at the start of b, whose
+// seconds are local (see fixedPart): the fraction and the offset.
+func rest(b []byte, local int64) (t time.Time, n int, bad int, reason string) {
 	i, nsec := len(shape), 0
 	if i < len(b) && b[i] == '.' {
 		i++
@@ -72,9 +111,7 @@ func parseRFC3339(b []byte) (t time.Time, n int, bad int, reason string) {
 		return t, 0, i, "invalid timestamp: want 'Z', '+' or '-'"
 	}
 
-	unix := daysFromCivil(year, month, day)*86400 +
-		int64(hour*3600+minute*60+sec-offset)
-	return time.Unix(unix, int64(nsec)).In(zone(offset)), i, 0, ""
+	return time.Unix(local-int64(offset), int64(nsec)).In(zone(offset)), i, 0, ""
 }
 
 // badShape returns the index of the first byte of b that does not fit
