@@ -23,7 +23,7 @@ var buf []byte
 
 func init() {
 	guest.HandleView(func(v *guest.View, out *guest.Out) error {
-		if redaction.Debug(v.String(abi.SlotRaw)) || redaction.Debug(v.String(abi.SlotSyslogMessage)) {
+		if redaction.Drop(v.String(abi.SlotRaw), v.String(abi.SlotSyslogMessage)) {
 			return nil // dropped
 		}
 		// Only strings long enough to hold a run of digits.

@@ -37,7 +37,7 @@ type Redactor struct {
 
 // Event redacts e in place and reports whether to keep it.
 func (r *Redactor) Event(e *event.Event) (keep bool) {
-	if Debug(bstr(e.Raw)) || Debug(e.Syslog.Message) {
+	if Drop(bstr(e.Raw), e.Syslog.Message) {
 		return false
 	}
 	if r.Reuse {
@@ -117,4 +117,20 @@ func (r *Redactor) redactString(s string) (string, bool) {
 	return unsafe.String(unsafe.SliceData(b), len(b)), true
 }
 
+// Drop reports whether an event with raw line raw and syslog message
+// message is dropped: whether either contains "DEBUG". A message that
+// lies within the raw line, as the syslog source makes it, is not
+// searched again.
+func Drop(raw, message string) bool {
+	return Debug(raw) || !within(message, raw) && Debug(message)
+}
+
+// within reports whether s lies in the memory of t.
+func within(s, t string) bool {
+	p, q := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(t)))
+	return len(s) > 0 && p >= q && p+uintptr(len(s)) <= q+uintptr(len(t))
+}
+
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

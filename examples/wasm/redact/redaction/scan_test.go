@@ -62,6 +62,25 @@ func TestScans(t *testing.T) {
 	}
 }
 
+func TestDrop(t *testing.T) {
+	raw := "<14>1 - - - - - a DEBUG line"
+	for _, tc := range []struct {
+		raw, message string
+		want         bool
+	}{
+		{raw, raw[12:], true},
+		{raw[:10], raw[12:], true}, // the message is not within the raw line: searched
+		{"x", "DEBUG", true},
+		{"DEBUG", "", true},
+		{"<14>1 - - - - - a line", "a line", false},
+		{"", "", false},
+	} {
+		if got := Drop(tc.raw, tc.message); got != tc.want {
+			t.Errorf("Drop(%q, %q) = %v", tc.raw, tc.message, got)
+		}
+	}
+}
+
 // FuzzScans checks First, Debug and Append against plain references.
 func FuzzScans(f *testing.F) {
 	for _, s := range []string{"", "DEBUG", "a12345678901b123456789012c", "1234 5678 90123456 78901234", "\xb9\xb9\xb9\xb9 DEB"} {
