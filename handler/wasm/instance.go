@@ -211,9 +211,7 @@ func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg
 	b := slices.Clone(view)
 	out = make([]msg, 0, len(msgs))
 	err = abi.ReadOutput(b, len(msgs), ev, func(o *abi.Output) error {
-		out = append(out, msg{}) // filled in place: a msg is large
-		m := &out[len(out)-1]
-		m.Value = o.Event
+		m := msg{Value: o.Event}
 		if o.From != abi.NoInput {
 			src := &msgs[o.From]
 			m.Key, m.Topic, m.Attributes = src.Key, src.Topic, src.Attributes
@@ -222,8 +220,9 @@ func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg
 			if !slices.Contains(h.o.Routes, o.Route) {
 				return fmt.Errorf("emits to route %q, which is not in the handler's emit list %q", o.Route, h.o.Routes)
 			}
-			*m = h.o.Route(*m, o.Route)
+			m = h.o.Route(m, o.Route)
 		}
+		out = append(out, m)
 		return nil
 	})
 	switch {
