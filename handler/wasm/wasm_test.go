@@ -99,7 +99,7 @@ func TestRedactExample(t *testing.T) {
 	)
 	in[2].Value.Syslog = event.Syslog{Present: true, Message: "acct 000011112222 ok"}
 	in[2].Value.Fields = []event.Field{{Name: "user", Value: "id 123456789012345"}}
-	in[2].Value.HTTP = &event.HTTP{Path: "/pay/123456789012"}
+	in[2].Value.HTTP = &event.HTTP{Path: "/pay/123456789012", Query: "card=4111111111111111&x=1"}
 	out, err := h.HandleBatch(context.Background(), in)
 	if err != nil || len(*fails) != 0 {
 		t.Fatalf("err %v, failures %v", err, *fails)
@@ -118,7 +118,8 @@ func TestRedactExample(t *testing.T) {
 		}
 	}
 	e := out[1].Value
-	if e.Syslog.Message != "acct [redacted] ok" || e.Fields[0].Value != "id [redacted]" || e.HTTP.Path != "/pay/[redacted]" {
+	if e.Syslog.Message != "acct [redacted] ok" || e.Fields[0].Value != "id [redacted]" || e.HTTP.Path != "/pay/[redacted]" ||
+		e.HTTP.Query != "card=[redacted]&x=1" {
 		t.Errorf("not redacted everywhere: %+v %+v %+v", e.Syslog, e.Fields, e.HTTP)
 	}
 	if in[2].Value.Fields[0].Value != "id 123456789012345" || in[2].Value.HTTP.Path != "/pay/123456789012" {

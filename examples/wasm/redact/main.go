@@ -3,25 +3,50 @@
 // and drops lines containing "DEBUG". Build it as a reactor:
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o redact.wasm
+//
+// It reads each event in place (guest.HandleView) and sends back only the
+// strings it changed: an event without a run of digits costs the host
+// nothing but a Keep.
 package main
 
 import (
-	"github.com/sluicehq/sluice/event"
+	"math/bits"
+	"unsafe"
+
 	"github.com/sluicehq/sluice/examples/wasm/redact/redaction"
+	"github.com/sluicehq/sluice/handler/wasm/abi"
 	"github.com/sluicehq/sluice/handler/wasm/guest"
 )
 
-// r reuses one buffer for the strings it redacts: Emit copies them into
-// the batch's output before the next event.
-var r = redaction.Redactor{Reuse: true}
+// buf holds a redacted string until Set copies it out.
+var buf []byte
 
 func init() {
-	guest.Handle(func(e *event.Event, out *guest.Out) error {
-		if r.Event(e) {
-			out.Emit(e)
+	guest.HandleView(func(v *guest.View, out *guest.Out) error {
+		if redaction.Drop(v.String(abi.SlotRaw), v.String(abi.SlotSyslogMessage)) {
+			return nil // dropped
 		}
+		// Only strings long enough to hold a run of digits.
+		for m := v.Long(redaction.MinDigits); m != 0; m &= m - 1 {
+			s := uint32(bits.TrailingZeros32(m))
+			set(out, s, v.String(s))
+		}
+		for j := range v.Fields() {
+			name, value := v.Field(j)
+			set(out, abi.FieldSlot+2*uint32(j), name)
+			set(out, abi.FieldSlot+2*uint32(j)+1, value)
+		}
+		out.Keep()
 		return nil
 	})
+}
+
+// set replaces string slot with s redacted, if s has a run of digits.
+func set(out *guest.Out, slot uint32, s string) {
+	if b, ok := redaction.Append(buf[:0], s); ok {
+		buf = b
+		out.Set(slot, unsafe.String(unsafe.SliceData(b), len(b)))
+	}
 }
 
 func main() {}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -234,10 +235,25 @@ func FuzzInput(f *testing.F) {
 		}
 		var w abi.Writer
 		w.Reset()
+		var v abi.View
 		for i := range in.Len() {
 			var e event.Event
 			if in.Event(i, &e) == nil {
 				w.Emit(&in, uint32(i), "", &e)
+			}
+			// A view reads what Event does, or is refused with it.
+			if err := in.View(i, &v); (err == nil) != (in.Event(i, &e) == nil) {
+				t.Fatalf("event %d: View %v, Event not", i, err)
+			} else if err == nil {
+				if v.String(abi.SlotRaw) != string(e.Raw) || v.String(abi.SlotSyslogMessage) != e.Syslog.Message || v.Fields() != len(e.Fields) {
+					t.Fatalf("event %d: the view differs from the event", i)
+				}
+				for j := range v.Fields() {
+					name, _ := v.Field(j)
+					w.Set(uint32(i), abi.FieldSlot+2*uint32(j), name)
+				}
+				w.Set(uint32(i), abi.SlotHost, v.String(abi.SlotHost))
+				w.Keep(uint32(i), "")
 			}
 		}
 	})
@@ -253,5 +269,133 @@ func TestRecordVersion(t *testing.T) {
 	b := w.Bytes() // status, count, from, route length, kind, length, then the record
 	if len(b) < 25 || b[24] != 2 {
 		t.Fatalf("output batch %x: want record version 2; a new record version needs ABI version %d", b, abi.Version+1)
+	}
+}
+
+// A View reads every event as the host wrote it; Set and Keep append a
+// Patch of what was set, or a Keep if nothing was, to either route, and
+// what was set for an event that is not kept is dropped.
+func TestViewSetKeep(t *testing.T) {
+	es := events()
+	var in abi.Input
+	if err := in.Reset(input(t, es)); err != nil {
+		t.Fatal(err)
+	}
+	var v abi.View
+	for i := range es {
+		if err := in.View(i, &v); err != nil {
+			t.Fatal(err)
+		}
+		e := &es[i]
+		var http event.HTTP
+		if e.HTTP != nil {
+			http = *e.HTTP
+		}
+		got := []string{v.String(abi.SlotSource), v.String(abi.SlotSourceType), v.String(abi.SlotHost), v.String(abi.SlotRaw),
+			v.String(abi.SlotFilePath), v.String(abi.SlotSyslogStructuredData), v.String(abi.SlotSyslogMessage),
+			v.String(abi.SlotHTTPQuery), v.String(abi.SlotHTTPRemoteUser)}
+		want := []string{e.Source, e.SourceType, e.Host, string(e.Raw), e.File.Path, e.Syslog.StructuredData, e.Syslog.Message,
+			http.Query, http.RemoteUser}
+		if strings.Join(got, "|") != strings.Join(want, "|") || v.HasHTTP() != (e.HTTP != nil) || v.Fields() != len(e.Fields) || v.Index() != i {
+			t.Errorf("view %d: %q http %v fields %d, want %q", i, got, v.HasHTTP(), v.Fields(), want)
+		}
+		for j, f := range e.Fields {
+			if n, val := v.Field(j); n != f.Name || val != f.Value {
+				t.Errorf("view %d field %d: %q=%q, want %q=%q", i, j, n, val, f.Name, f.Value)
+			}
+		}
+	}
+	if err := in.View(len(es), &v); err == nil {
+		t.Error("a view past the batch")
+	}
+
+	var w abi.Writer
+	w.Reset()
+	w.Set(0, abi.SlotRaw, "new raw")
+	w.Set(0, abi.SlotHost, "h2")
+	w.Keep(0, "")
+	w.Set(1, abi.SlotSource, "dropped with its event")
+	w.Set(2, abi.FieldSlot+1, "v2")
+	w.Keep(2, "alerts")
+	w.Keep(2, "") // nothing set since the last Keep
+	w.Set(3, abi.SlotSource, "set, then emitted whole")
+	w.Record(3, "", &es[3])
+	w.Set(4, abi.SlotSource, "dropped by Bytes")
+	var got []string
+	err := abi.ReadOutput(w.Bytes(), len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+		got = append(got, fmt.Sprintf("%d%s/%d %s %s %v", o.From, o.Route, o.Kind, o.Event.Raw, o.Event.Host, o.Event.Fields))
+		return nil
+	})
+	want := []string{"0/1 new raw h2 []", "2alerts/1  10.0.0.1 [{a v2} { c}]", "2/0  10.0.0.1 [{a b} { c}]", "3/2   []"}
+	if err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, %v\nwant %q", got, err, want)
+	}
+	if es[2].Fields[0].Value != "b" {
+		t.Error("the input event changed")
+	}
+}
+
+// A view whose strings or field table lie outside the batch is refused.
+func TestViewMalformed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   int // a u32 of the first view, from its start
+		set  uint32
+		want string
+	}{
+		{"string past the end", 8*abi.SlotSyslogMessage + 4, 1 << 20, "event 2: a string past the end of the batch"},
+		{"offset past the end", 8 * abi.SlotHTTPRemoteUser, 1 << 30, "event 2: a string past the end of the batch"},
+		{"table past the end", abi.ViewFieldTable, 1 << 20, "event 2: field table past the end of the batch"},
+		{"many fields", abi.ViewFieldCount, 1 << 28, "event 2: field table past the end of the batch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := input(t, events())
+			binary.LittleEndian.PutUint32(b[4+2*abi.ViewSize+tc.at:], tc.set)
+			var in abi.Input
+			var v abi.View
+			if err := in.Reset(b); err != nil {
+				t.Fatal(err)
+			}
+			if err := in.View(2, &v); err == nil || err.Error() != tc.want {
+				t.Errorf("err = %v, want %s", err, tc.want)
+			}
+		})
+	}
+	// A field's string outside the batch.
+	es := events()
+	b := input(t, es)
+	table := binary.LittleEndian.Uint32(b[4+2*abi.ViewSize+abi.ViewFieldTable:])
+	binary.LittleEndian.PutUint32(b[table+12:], 1<<20)
+	var in abi.Input
+	var v abi.View
+	_ = in.Reset(b)
+	if err := in.View(2, &v); err == nil || !strings.Contains(err.Error(), "a field's string past the end") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestViewLong(t *testing.T) {
+	es := events()
+	var in abi.Input
+	var v abi.View
+	if err := in.Reset(input(t, es)); err != nil || in.View(2, &v) != nil {
+		t.Fatal("cannot read event 2")
+	}
+	for _, tc := range []struct {
+		n    int
+		want uint32
+	}{
+		{1, 1<<abi.SlotSourceType | 1<<abi.SlotHost | 1<<abi.SlotContentType | 1<<abi.SlotHTTPMethod | 1<<abi.SlotHTTPPath |
+			1<<abi.SlotHTTPQuery | 1<<abi.SlotHTTPProtocol | 1<<abi.SlotHTTPReferrer | 1<<abi.SlotHTTPUserAgent |
+			1<<abi.SlotHTTPRemoteAddr | 1<<abi.SlotHTTPRemoteUser},
+		{3, 1<<abi.SlotSourceType | 1<<abi.SlotHost | 1<<abi.SlotContentType | 1<<abi.SlotHTTPMethod | 1<<abi.SlotHTTPQuery |
+			1<<abi.SlotHTTPProtocol | 1<<abi.SlotHTTPRemoteAddr},
+		{8, 1<<abi.SlotHost | 1<<abi.SlotContentType | 1<<abi.SlotHTTPProtocol},
+		{10, 1 << abi.SlotContentType},
+		{11, 0},
+	} {
+		if got := v.Long(tc.n); got != tc.want {
+			t.Errorf("Long(%d) = %b, want %b", tc.n, got, tc.want)
+		}
 	}
 }

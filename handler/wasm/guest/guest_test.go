@@ -65,3 +65,47 @@ func TestProcess(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A view handler reads each event in place: Set and Keep send back only
+// the strings set, an event not kept is dropped, KeepTo emits to another
+// route, and an error fails the batch.
+func TestProcessView(t *testing.T) {
+	t.Cleanup(func() { guest.Handle(nil) })
+	guest.HandleView(func(v *guest.View, out *guest.Out) error {
+		switch raw := v.String(abi.SlotRaw); raw {
+		case "fail":
+			return errors.New("cannot handle fail")
+		case "drop":
+			out.Set(abi.SlotRaw, "set, but not kept")
+		case "alert":
+			out.Keep()
+			out.Set(abi.SlotRaw, "ALERT "+raw)
+			out.KeepTo("alerts")
+		case "a":
+			out.Keep()
+		default:
+			out.Set(abi.SlotRaw, strings.ToUpper(raw))
+			out.Keep()
+		}
+		return nil
+	})
+	in := []event.Event{{Raw: []byte("a")}, {Raw: []byte("drop")}, {Raw: []byte("alert")}, {Raw: []byte("up")}, {Raw: []byte("fail")}}
+	batch := func(n int) []byte {
+		ev := func(i int) *event.Event { return &in[i] }
+		b := make([]byte, abi.InputSize(n, ev))
+		abi.PutInput(b, n, ev)
+		return b
+	}
+	var got []string
+	err := abi.ReadOutput(guest.Process(batch(4)), 4, func(i int) *event.Event { return &in[i] }, func(o *abi.Output) error {
+		got = append(got, fmt.Sprintf("%s@%s%d/%d", o.Event.Raw, o.Route, o.From, o.Kind))
+		return nil
+	})
+	if err != nil || strings.Join(got, " ") != "a@0/0 alert@2/0 ALERT alert@alerts2/1 UP@3/1" {
+		t.Errorf("got %q, %v", got, err)
+	}
+	err = abi.ReadOutput(guest.Process(batch(5)), 5, nil, func(*abi.Output) error { return nil })
+	if !errors.Is(err, abi.ErrGuest) || !strings.Contains(err.Error(), "cannot handle fail") {
+		t.Errorf("err = %v", err)
+	}
+}

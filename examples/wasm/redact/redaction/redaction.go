@@ -6,8 +6,6 @@
 package redaction
 
 import (
-	"bytes"
-	"strings"
 	"unsafe"
 
 	"github.com/sluicehq/sluice/event"
@@ -39,7 +37,7 @@ type Redactor struct {
 
 // Event redacts e in place and reports whether to keep it.
 func (r *Redactor) Event(e *event.Event) (keep bool) {
-	if bytes.Contains(e.Raw, []byte("DEBUG")) || strings.Contains(e.Syslog.Message, "DEBUG") {
+	if Drop(bstr(e.Raw), e.Syslog.Message) {
 		return false
 	}
 	if r.Reuse {
@@ -47,10 +45,10 @@ func (r *Redactor) Event(e *event.Event) (keep bool) {
 	} else {
 		r.buf = nil
 	}
-	var b []byte
-	var ok bool
-	if r.buf, b, ok = redact(r.buf, e.Raw, r.Reuse); ok {
-		e.Raw = b
+	if len(e.Raw) >= MinDigits {
+		if s, ok := r.redactString(bstr(e.Raw)); ok {
+			e.Raw = bytesOf(s)
+		}
 	}
 	for _, s := range []*string{&e.Source, &e.SourceType, &e.Host, &e.ContentType, &e.File.Path,
 		&e.Syslog.Hostname, &e.Syslog.AppName, &e.Syslog.ProcID, &e.Syslog.MsgID, &e.Syslog.StructuredData, &e.Syslog.Message} {
@@ -61,7 +59,7 @@ func (r *Redactor) Event(e *event.Event) (keep bool) {
 	if h := e.HTTP; h != nil {
 		c := *h
 		changed := false
-		for _, s := range []*string{&c.Method, &c.Path, &c.Protocol, &c.Referrer, &c.UserAgent, &c.RemoteAddr, &c.RemoteUser} {
+		for _, s := range []*string{&c.Method, &c.Path, &c.Query, &c.Protocol, &c.Referrer, &c.UserAgent, &c.RemoteAddr, &c.RemoteUser} {
 			changed = len(*s) >= MinDigits && r.str(s) || changed
 		}
 		if changed {
@@ -96,70 +94,43 @@ func (r *Redactor) str(s *string) bool {
 	return ok
 }
 
+// redactString returns s redacted, and whether it changed. Without
+// Reuse the result has an array of its own; with it, the result is
+// appended to r.buf, in a new array if r.buf is full, so that strings
+// made earlier keep theirs. Either way those bytes are never written
+// again (until the next event, with Reuse): the string may share them.
 func (r *Redactor) redactString(s string) (string, bool) {
-	var b []byte
-	var ok bool
-	if r.buf, b, ok = redact(r.buf, s, r.Reuse); !ok {
+	start := First(s)
+	if start < 0 {
 		return s, false
 	}
-	// b is never written again (until the next event, with Reuse): the
-	// string may share it.
+	if cap(r.buf)-len(r.buf) < len(s) { // a mask is shorter than its run
+		n := len(s) // for this string alone, or to be reused
+		if r.Reuse {
+			n = max(n, 2*cap(r.buf))
+		}
+		r.buf = make([]byte, 0, n)
+	}
+	at := len(r.buf)
+	r.buf = appendFrom(r.buf, s, start)
+	b := r.buf[at:]
 	return unsafe.String(unsafe.SliceData(b), len(b)), true
 }
 
-// redact appends b to buf with each long run of digits masked, and
-// returns buf, what it appended, and whether b had a run; without one it
-// returns buf as it was. If buf lacks room it appends to a new array
-// (strings already made keep the old one), larger if it is to be reused.
-func redact[S string | []byte](buf []byte, b S, reuse bool) (all, out []byte, ok bool) {
-	start := first(b)
-	if start < 0 {
-		return buf, nil, false
-	}
-	if cap(buf)-len(buf) < len(b) { // a mask is shorter than its run
-		n := len(b) // for this string alone, or to be reused
-		if reuse {
-			n = max(n, 2*cap(buf))
-		}
-		buf = make([]byte, 0, n)
-	}
-	at := len(buf)
-	for start >= 0 {
-		end := start + MinDigits
-		for end < len(b) && isDigit(b[end]) {
-			end++
-		}
-		buf = append(buf, b[:start]...)
-		buf = append(buf, Mask...)
-		b = b[end:]
-		start = first(b)
-	}
-	buf = append(buf, b...)
-	return buf, buf[at:len(buf):len(buf)], true
+// Drop reports whether an event with raw line raw and syslog message
+// message is dropped: whether either contains "DEBUG". A message that
+// lies within the raw line, as the syslog source makes it, is not
+// searched again.
+func Drop(raw, message string) bool {
+	return Debug(raw) || !within(message, raw) && Debug(message)
 }
 
-// first returns the index of the first run of MinDigits digits, or -1.
-// Such a run covers one of every MinDigits bytes, so it looks at those
-// first, and around them only when they are digits: most text is read a
-// byte in MinDigits.
-func first[S string | []byte](b S) int {
-	for i := MinDigits - 1; i < len(b); i += MinDigits {
-		if !isDigit(b[i]) {
-			continue
-		}
-		start, end := i, i+1
-		for start > 0 && isDigit(b[start-1]) {
-			start--
-		}
-		for end < len(b) && isDigit(b[end]) {
-			end++
-		}
-		if end-start >= MinDigits {
-			return start
-		}
-		i = end // b[end] is not a digit: a run after it covers end+MinDigits or later
-	}
-	return -1
+// within reports whether s lies in the memory of t.
+func within(s, t string) bool {
+	p, q := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(t)))
+	return len(s) > 0 && p >= q && p+uintptr(len(s)) <= q+uintptr(len(t))
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -2,7 +2,7 @@
 // the benchmarks: how much of a Go guest's cost is the Go code's, and
 // what a compiler that emits plain WebAssembly costs instead. It replaces
 // every run of 12 or more ASCII digits with "[redacted]" in every string
-// of an event but HTTP.Query, with the algorithm of package redaction, and
+// of an event, with the algorithm of package redaction, and
 // drops events whose raw line or syslog message contains "DEBUG". It
 // reads each string where the host's view points and returns each event
 // kept as Keep, or as a Patch of the strings it changed. Build it with
@@ -26,7 +26,6 @@ static const u8 mask[] = "[redacted]";
 #define SLOTS 20
 #define SLOT_RAW 4
 #define SLOT_MESSAGE 11
-#define SLOT_HTTP_QUERY 14
 #define VIEW_FIELD_TABLE 160
 #define VIEW_FIELD_COUNT 164
 #define FIELD_SLOT 0x10000
@@ -152,7 +151,6 @@ u64 sluice_handle(u8 *p, u32 n) {
 		u8 *cnt = kind + 4, *o = cnt + 4;
 		u32 items = 0, len;
 		for (u32 slot = 0; slot < SLOTS; slot++) {
-			if (slot == SLOT_HTTP_QUERY) continue;
 			const u8 *s = str(&b, v + 8 * slot, &len);
 			o = item(o, slot, s, len, &items);
 		}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/examples/wasm/redact/redaction"
+	"github.com/sluicehq/sluice/handler/wasm/abi"
+	"github.com/sluicehq/sluice/handler/wasm/guest"
+)
+
+// events returns n syslog events as the syslog source makes them (the
+// message shares the raw line's bytes): one in two with a card number,
+// one in ten a DEBUG line; and some of other shapes.
+func events(n int) []event.Event {
+	es := make([]event.Event, n, n+3)
+	for i := range es {
+		text := fmt.Sprintf("user %d checked out order %d with card 4111111111111111 in 35ms", i, 1000+i)
+		switch {
+		case i%10 == 9:
+			text = fmt.Sprintf("DEBUG cache miss for key %d", i)
+		case i%2 == 1:
+			text = fmt.Sprintf("user %d viewed product %d in 12ms from 10.0.0.%d", i, 5000+i, i%250)
+		}
+		raw := []byte("<14>1 2026-12-06T09:00:00Z web-1 shop - - - " + text)
+		es[i] = event.Event{ReceivedAt: time.Unix(1_780_000_000, 0), Source: "app", SourceType: "syslog", Host: "10.0.0.1", Raw: raw,
+			Syslog: event.Syslog{Present: true, Facility: 1, Severity: 6, Version: 1, Hostname: "web-1", AppName: "shop",
+				Message: string(raw[len(raw)-len(text):])}}
+	}
+	return append(es,
+		event.Event{Raw: []byte("GET /pay?card=4111111111111111"), HTTP: &event.HTTP{Path: "/pay", Query: "card=4111111111111111",
+			UserAgent: "agent/123456789012345"}, Fields: []event.Field{{Name: "n", Value: "1"}, {Name: "acct 000011112222", Value: "x 999999999999"}}},
+		event.Event{Raw: []byte("no digits"), Syslog: event.Syslog{Message: "but a DEBUG message"}},
+		event.Event{Host: "123456789012", File: event.File{Path: "/var/log/123456789012345.log"}},
+	)
+}
+
+func batch(es []event.Event) []byte {
+	ev := func(i int) *event.Event { return &es[i] }
+	b := make([]byte, abi.InputSize(len(es), ev))
+	abi.PutInput(b, len(es), ev)
+	return b
+}
+
+// The guest's output, read as the host reads it, is what the native
+// redaction makes of the same events.
+func TestGuestIsNative(t *testing.T) {
+	es := events(40)
+	var got [][]byte
+	err := abi.ReadOutput(guest.Process(batch(es)), len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+		got = append(got, o.Event.AppendRecord(nil))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for _, e := range es {
+		if redaction.Event(&e) {
+			want = append(want, e.AppendRecord(nil))
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("event %d:\n%q\nwant\n%q", i, got[i], want[i])
+		}
+	}
+}
+
+// BenchmarkProcess is the guest's own work on a batch of 256 syslog
+// events, without a host: run it as a wasm module (GOOS=wasip1
+// GOARCH=wasm go test -c, then a WebAssembly runtime) to see what the Go
+// guest costs per event inside the module.
+func BenchmarkProcess(b *testing.B) {
+	in := batch(events(256)[:256])
+	for b.Loop() {
+		guest.Process(in)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*256), "ns/event")
+}
