@@ -233,6 +233,9 @@ func (d *Destination[T]) cutIfIdleLocked() {
 // One walk serves both, so that the room Send waits for and the ack count
 // it sets up match what it then does.
 func (d *Destination[T]) fill(count int, msgs []sluice.Message[T], e *encoded, ack func(), add bool) (cuts, touched int) {
+	if e != nil {
+		return d.fillEncoded(e, ack, add)
+	}
 	limit := d.cfg.Bytes
 	n, size := 0, 0
 	if d.cur != nil {

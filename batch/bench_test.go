@@ -97,4 +97,33 @@ func BenchmarkSendEncoded(b *testing.B) {
 			}
 		})
 	}
+	// A read's run of 1000 lines of 250 bytes, as a passthrough source
+	// hands it on (the daemon's LineDestination): the file destination's
+	// defaults cut it at 1024 lines.
+	b.Run("run of 1000 lines", func(b *testing.B) {
+		d, err := batch.NewEncoded(batch.Config{Count: 1024, Bytes: 1 << 20}, raw, noop)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(b.Context())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		lines := make([]byte, 1000*250)
+		ends := make([]int, 1000)
+		for i := range ends {
+			ends[i] = (i + 1) * 250
+		}
+		b.SetBytes(int64(len(lines)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := d.SendEncoded(ctx, func() {}, lines, ends); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(ends))/b.Elapsed().Seconds(), "msgs/s")
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	})
 }

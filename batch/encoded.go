@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/sluicehq/sluice"
 )
@@ -111,6 +112,58 @@ func (d *Destination[T]) SendEncoded(ctx context.Context, ack func(), b []byte, 
 		return fmt.Errorf("batch: send: %w", err)
 	}
 	return d.send(ctx, ack, len(ends), nil, &encoded{buf: b, ends: ends})
+}
+
+// fillEncoded is fill for the encodings e: it takes them a batch at a
+// time, not one by one, finding from e.ends how many fit, and cuts
+// where fill would. d.mu must be held.
+func (d *Destination[T]) fillEncoded(e *encoded, ack func(), add bool) (cuts, touched int) {
+	limit, count := d.cfg.Bytes, len(e.ends)
+	n, size := 0, 0
+	if d.cur != nil {
+		n, size = d.cur.len(), d.cur.size
+	}
+	for i := 0; i < count; {
+		start := 0
+		if i > 0 {
+			start = e.ends[i-1]
+		}
+		// m messages from i go into the current batch: as many as Count
+		// leaves room for, and of those up to the one that fills limit,
+		// or up to the one that would pass it.
+		m := min(count-i, max(d.cfg.Count-n, 0))
+		if limit > 0 && m > 0 && size+e.ends[i+m-1]-start >= limit {
+			k := sort.Search(m, func(k int) bool { return size+e.ends[i+k]-start >= limit })
+			if m = k; size+e.ends[i+k]-start == limit {
+				m = k + 1
+			}
+		}
+		if m == 0 && n == 0 {
+			m = 1 // larger than limit: a batch by itself
+		}
+		if m > 0 {
+			taken := e.ends[i+m-1] - start
+			if add {
+				b := d.curLocked()
+				if ack != nil {
+					b.acks = append(b.acks, ack)
+				}
+				b.size += taken
+				b.appendEncoded(e, i, i+m)
+			}
+			n, size, i = n+m, size+taken, i+m
+			touched++
+		}
+		// Cut when full, or when the next message does not fit.
+		if n >= d.cfg.Count || limit > 0 && size >= limit || i < count {
+			cuts++
+			if add {
+				d.cutLocked()
+			}
+			n, size = 0, 0
+		}
+	}
+	return cuts, touched
 }
 
 // appendEncoded appends the encodings of messages from to to-1 of e.

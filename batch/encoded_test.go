@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -277,4 +278,84 @@ func TestSendEncodedRefuses(t *testing.T) {
 	if err := plain.SendEncoded(context.Background(), nil, []byte("a"), []int{1}); err == nil {
 		t.Error("SendEncoded on a destination made by New: no error")
 	}
+}
+
+// An encoded destination takes a Send's encodings a batch at a time;
+// New's takes messages one by one. Over random limits and sends, both
+// cut the same batches and call each Send's ack after the same flush.
+func TestEncodedCutsAsNew(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for round := range 300 {
+		cfg := batch.Config{Count: 1 + rnd.IntN(12), Age: time.Hour, Parallelism: 1}
+		if rnd.IntN(4) > 0 {
+			cfg.Bytes = 1 + rnd.IntN(60)
+		}
+		sends := make([][]int, 1+rnd.IntN(12))
+		for i := range sends {
+			sends[i] = make([]int, 1+rnd.IntN(20)) // an empty Send acks at once, outside the flushes
+			for j := range sends[i] {
+				sends[i][j] = rnd.IntN(25)
+			}
+		}
+		run := func(d *batch.Destination[[]byte], log *[]string, mu *sync.Mutex) {
+			r := start(t, t.Context(), d)
+			for i, sizes := range sends {
+				ack := func() {
+					mu.Lock()
+					defer mu.Unlock()
+					*log = append(*log, fmt.Sprint("ack ", i))
+				}
+				if err := d.Send(t.Context(), ack, msgs(fmt.Sprint(i), sizes...)...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := r.stop(t); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		var want, got []string
+		d, err := batch.New(cfg, batch.FlushFunc[[]byte](func(_ context.Context, ms []sluice.Message[[]byte]) error {
+			mu.Lock()
+			defer mu.Unlock()
+			var b []byte
+			for _, m := range ms {
+				b = append(b, m.Value...)
+			}
+			want = append(want, fmt.Sprintf("batch of %d: %q", len(ms), b))
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(d, &want, &mu)
+		raw := func(b []byte, m *sluice.Message[[]byte]) []byte { return append(b, m.Value...) }
+		e, err := batch.NewEncoded(cfg, raw, batch.FlushBytesFunc(func(_ context.Context, b []byte, ends []int) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, fmt.Sprintf("batch of %d: %q", len(ends), b))
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(e, &got, &mu)
+		if i := firstDifference(got, want); i >= 0 {
+			t.Fatalf("round %d, count %d, bytes %d, sends %v: from the %dth flush or ack on,\nencoded %q\nNew     %q",
+				round, cfg.Count, cfg.Bytes, sends, i, got[i:], want[i:])
+		}
+	}
+}
+
+// firstDifference returns the first index where a and b differ, or -1.
+func firstDifference(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }

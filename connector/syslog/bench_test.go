@@ -75,3 +75,46 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkTCPRecvLines is BenchmarkTCPRecvBatch for a source in lines
+// mode (format none, UseLines): the passthrough path, runs of lines
+// received with RecvLines. Its figures are per line, as there.
+func BenchmarkTCPRecvLines(b *testing.B) {
+	var load bytes.Buffer
+	for i := range 4096 {
+		fmt.Fprintf(&load, "<34>1 2026-12-06T13:45:00.123456Z host%d app 1234 ID47 [ex@32473 a=\"1\"] seq=%010d some message text of a typical length for a log line\n", i%7, i)
+	}
+	lines := bytes.Count(load.Bytes(), []byte("\n"))
+	s, addrs := startLines(b, syslog.Config{Addr: "127.0.0.1:0", Network: "tcp", Format: "none"})
+	c, err := net.Dial("tcp", addrs[0].String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := b.Context()
+	sent := make(chan error, 1)
+	b.SetBytes(int64(load.Len() / lines))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	go func() {
+		var err error
+		for n := 0; n < b.N && err == nil; n += lines {
+			_, err = c.Write(load.Bytes())
+		}
+		sent <- err
+	}()
+	total := (b.N + lines - 1) / lines * lines
+	var l event.Lines
+	for got := 0; got < total; {
+		if _, err := s.RecvLines(ctx, &l); err != nil {
+			b.Fatal(err)
+		}
+		got += l.Len()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	if err := <-sent; err != nil {
+		b.Fatal(err)
+	}
+}

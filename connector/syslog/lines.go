@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,15 +47,72 @@ const freeBlocks = queueRuns + 4
 type block struct {
 	b    []byte
 	refs atomic.Int32
-	free chan *block
+	free *blocks
 }
 
 func (k *block) release() {
 	if k != nil && k.refs.Add(-1) == 0 {
-		select {
-		case k.free <- k:
-		default: // the list is full: the garbage collector takes it
-		}
+		k.free.put(k)
+	}
+}
+
+// blocks is a source's free list of framing buffers, at most freeBlocks,
+// and of the slices that hold where a run's lines end, as many. Its
+// methods are safe for concurrent use.
+type blocks struct {
+	mu   sync.Mutex
+	free []*block
+	ends [][]int
+}
+
+// getEnds returns an empty slice for a run's line ends: one let go, or
+// a new one.
+func (p *blocks) getEnds() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.ends)
+	if n == 0 {
+		return make([]int, 0, 1024)
+	}
+	e := p.ends[n-1]
+	p.ends[n-1] = nil
+	p.ends = p.ends[:n-1]
+	return e[:0]
+}
+
+// putEnds keeps e, the line ends of a run no one uses any more, for reuse.
+func (p *blocks) putEnds(e []int) {
+	if cap(e) < 1024 { // a truncated frame's run of one
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.ends) < freeBlocks {
+		p.ends = append(p.ends, e)
+	}
+}
+
+// get returns the buffer put last, or nil if there is none.
+func (p *blocks) get() *block {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.free)
+	if n == 0 {
+		return nil
+	}
+	k := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	return k
+}
+
+// put keeps k for reuse; if the list is full, the garbage collector
+// takes it.
+func (p *blocks) put(k *block) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < freeBlocks {
+		p.free = append(p.free, k)
 	}
 }
 
@@ -74,7 +132,7 @@ func (s *Source) UseLines() bool {
 		}
 	}
 	if s.runs == nil {
-		s.runs, s.free = make(chan run, queueRuns), make(chan *block, freeBlocks)
+		s.runs, s.free = make(chan run, queueRuns), &blocks{free: make([]*block, 0, freeBlocks)}
 	}
 	return true
 }
@@ -89,7 +147,10 @@ func (s *Source) UseLines() bool {
 // concurrent use; it is for a source switched by UseLines.
 func (s *Source) RecvLines(ctx context.Context, l *event.Lines) (func(), error) {
 	s.lent.release()
-	s.lent = nil
+	if s.free != nil {
+		s.free.putEnds(s.lentEnds)
+	}
+	s.lent, s.lentEnds = nil, nil
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("syslog: %w", err)
 	}
@@ -109,7 +170,7 @@ func (s *Source) RecvLines(ctx context.Context, l *event.Lines) (func(), error) 
 	l.Template = event.Event{ReceivedAt: r.at, Source: s.name, SourceType: "syslog", Host: r.host,
 		ContentType: s.cfg.ContentType, Flags: r.flags}
 	l.Bytes, l.Ends = r.bytes, r.ends
-	s.lent = r.block
+	s.lent, s.lentEnds = r.block, r.ends
 	return sluice.Noop, nil
 }
 
@@ -152,11 +213,7 @@ type lines struct {
 
 // get gives the framing reader a buffer of n bytes: a free one, or a new one.
 func (p *lines) get(n int) []byte {
-	var k *block
-	select {
-	case k = <-p.s.free:
-	default:
-	}
+	k := p.s.free.get()
 	if k == nil || len(k.b) < n {
 		k = &block{b: make([]byte, n), free: p.s.free}
 	}
@@ -203,9 +260,15 @@ func (p *lines) next(ctx context.Context, fr *framing.Reader, msg []byte, host s
 		b = append(append(b, msg...), '\n')
 	}
 	if p.cur.ends == nil {
-		p.cur.ends = make([]int, 0, 1024)
+		p.cur.ends = p.s.free.getEnds()
 	}
-	p.cur.bytes, p.cur.ends, p.cur.host, p.cur.at = b, append(p.cur.ends, len(b)), host, now
+	p.cur.ends = append(p.cur.ends, len(b))
+	if !p.own { // the plain lines that follow in the buffer, at once
+		var more []byte
+		more, p.cur.ends = fr.MoreLines(p.cur.ends, len(b))
+		b = b[:len(b)+len(more)]
+	}
+	p.cur.bytes, p.cur.host, p.cur.at = b, host, now
 	if p.own && len(b) >= maxOwnRun {
 		return p.flush(ctx)
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // startLines runs a source switched to lines mode.
-func startLines(t *testing.T, c syslog.Config, opts ...syslog.Option) (*syslog.Source, []net.Addr) {
+func startLines(t testing.TB, c syslog.Config, opts ...syslog.Option) (*syslog.Source, []net.Addr) {
 	t.Helper()
 	s, err := syslog.New(c, "test", opts...)
 	if err != nil {

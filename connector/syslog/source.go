@@ -65,16 +65,17 @@ func WithCounters(c Counters) Option { return func(s *Source) { s.count = c } }
 // until its ctx is done, then closes every socket, and Recv returns what was
 // received, then io.EOF. Recv is safe for concurrent use.
 type Source struct {
-	cfg    Config
-	name   string
-	format parse.Format
-	loc    *time.Location
-	log    *slog.Logger
-	count  Counters
-	q      *handoff.Queue[frame]
-	runs   chan run    // in lines mode (see UseLines); else nil
-	lent   *block      // of the run RecvLines returned last
-	free   chan *block // in lines mode: framing buffers to reuse
+	cfg      Config
+	name     string
+	format   parse.Format
+	loc      *time.Location
+	log      *slog.Logger
+	count    Counters
+	q        *handoff.Queue[frame]
+	runs     chan run // in lines mode (see UseLines); else nil
+	lent     *block   // of the run RecvLines returned last
+	lentEnds []int    // the line ends of that run, to reuse
+	free     *blocks  // in lines mode: framing buffers to reuse
 
 	mu    sync.Mutex
 	addrs []net.Addr // bound addresses, once Run has started

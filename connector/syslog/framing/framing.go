@@ -75,6 +75,11 @@ type Reader struct {
 	// plain is buf[plainStart:plainEnd], the last frame with its LF, when
 	// it was a plain line (see Line); plainEnd is 0 otherwise.
 	plainStart, plainEnd int
+	// What MoreLines knows of the NULs in buf, while nulEnd > 0: it
+	// searched from an earlier start up to nulEnd, and found the first
+	// NUL at nul, or none (-1). Bytes are never moved in buf while it
+	// knows (fill forgets when they are).
+	nul, nulEnd int
 }
 
 // NewReader returns a Reader that reads frames from r, each at most maxSize
@@ -228,6 +233,66 @@ func (z *Reader) Line() []byte {
 	return z.buf[z.plainStart:z.plainEnd]
 }
 
+// MoreLines takes at once the plain lines (see Line) that lie whole in
+// the buffer after the last frame Next returned: the frames Next would
+// return one by one, for as long as each is a plain line. It stops
+// before a frame that is not one, or might not be (an empty frame, one
+// that starts with a digit, a NUL, a CR before the LF, one longer than
+// the size limit), and before an incomplete one, which Next then
+// handles. It never reads, so it never blocks nor calls the BeforeRead
+// function. It returns the lines, each with its LF, back to back (after
+// a plain line, they follow Line's slice in the buffer), with ends
+// extended by base plus where each line ends in them. The slice is valid
+// as Line's is, and its capacity runs to the end of the buffer. Line
+// returns nil after it.
+//
+// A caller that hands on whole runs of lines calls it after each plain
+// line: one search for LF per line, and each byte searched for NUL once,
+// instead of a call of Next and two searches per line.
+func (z *Reader) MoreLines(ends []int, base int) ([]byte, []int) {
+	z.plainEnd = 0
+	from, p := z.start, z.start
+	if z.fail != nil || z.skip > 0 || z.skipLine || p == z.end || z.buf[p] == '\n' || isDigit(z.buf[p]) {
+		return z.buf[from:p], ends
+	}
+	b := z.buf[:z.end]
+	stop := z.nulAfter(p) // no line reaches past the first NUL
+	for p < stop {
+		if c := b[p]; c == '\n' || isDigit(c) {
+			break
+		}
+		k := bytes.IndexByte(b[p:stop], '\n')
+		if k < 0 || k > z.maxSize || b[p+k-1] == '\r' {
+			break
+		}
+		p += k + 1
+		ends = append(ends, base+p-from)
+	}
+	z.start = p
+	return z.buf[from:p], ends
+}
+
+// nulAfter returns where the first NUL at or after p is in buf[:end], or
+// end: it searches only the bytes it has not searched before.
+func (z *Reader) nulAfter(p int) int {
+	switch {
+	case z.nulEnd > 0 && z.nul >= p: // found, ahead
+		return z.nul
+	case z.nulEnd > 0 && z.nul < 0 && z.nulEnd > p: // none up to nulEnd
+	default: // nothing known beyond p
+		z.nulEnd = p
+	}
+	z.nul = -1
+	if k := bytes.IndexByte(z.buf[z.nulEnd:z.end], 0); k >= 0 {
+		z.nul = z.nulEnd + k
+	}
+	z.nulEnd = z.end
+	if z.nul < 0 {
+		return z.end
+	}
+	return z.nul
+}
+
 // setFail records err as sticky and returns it.
 func (z *Reader) setFail(err error) error {
 	z.fail = err
@@ -240,6 +305,7 @@ func (z *Reader) setFail(err error) error {
 func (z *Reader) fill() error {
 	switch {
 	case z.keep > 0 && len(z.buf)-z.end < keepMinRead:
+		z.nulEnd = 0 // a new buffer
 		// The bytes before start were returned: leave them be.
 		buf := z.newBuf(z.keep)
 		z.end = copy(buf, z.buf[z.start:z.end])
@@ -248,6 +314,7 @@ func (z *Reader) fill() error {
 		z.start = 0
 	case z.keep > 0:
 	case z.start > 0:
+		z.nulEnd = 0 // the bytes move
 		copy(z.buf, z.buf[z.start:z.end])
 		z.bufOff += int64(z.start)
 		z.end -= z.start

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -361,6 +362,46 @@ func TestLine(t *testing.T) {
 	}
 	if _, _, err := z.Next(); err != io.EOF || z.Line() != nil {
 		t.Errorf("at the end: %v, Line %q", err, z.Line())
+	}
+}
+
+// MoreLines takes the plain lines after a plain line, and stops before
+// each frame that is not one (or might not be), which Next then returns.
+func TestMoreLines(t *testing.T) {
+	in := "a\nb\nc\n" + // 0-2: a run of three
+		"crlf\r\n" + // CR: Next's
+		"d\n" + "e\n" + // a run of two
+		"nul\x00" + // NUL trailer: Next's
+		"f\n" + "g has a nul\x00 in it\n" + // f alone: the NUL ends a frame, Next's
+		"h\n" + "\n" + "i\n" + // a blank line stops the run
+		"j\n" + "203.0.113.9 digits\n" + // digits may start an octet count: Next's
+		"k\n" + strings.Repeat("x", 501) + "\n" + // over the limit: Next's, truncated
+		"l\n" + "m\n" + "no LF at the end" // incomplete until the end: Next's
+	want := [][]string{
+		{"a", "b", "c"}, {"crlf"}, {"d", "e"}, {"nul"}, {"f"}, {"g has a nul"}, {" in it", "h"}, {"i", "j"},
+		{"203.0.113.9 digits", "k"}, {strings.Repeat("x", 500)}, {"l", "m"}, {"no LF at the end"},
+	}
+	z := framing.NewReader(strings.NewReader(in), 500)
+	for i, w := range want {
+		msg, _, err := z.Next()
+		if err != nil {
+			t.Fatalf("group %d: %v", i, err)
+		}
+		got := []string{string(msg)}
+		if z.Line() != nil {
+			more, ends := z.MoreLines(nil, 0)
+			start := 0
+			for _, end := range ends {
+				got = append(got, string(more[start:end-1]))
+				start = end
+			}
+		}
+		if !slices.Equal(got, w) {
+			t.Errorf("group %d: %q, want %q", i, got, w)
+		}
+	}
+	if _, _, err := z.Next(); err != io.EOF {
+		t.Errorf("at the end: %v", err)
 	}
 }
 

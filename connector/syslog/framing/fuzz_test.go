@@ -38,6 +38,8 @@ func FuzzReader(f *testing.F) {
 	}
 	f.Add([]byte("<13>a\xff5 <13>b\xff\xff\n\r\x00\xff"+string(message250(1))), uint16(100), uint64(3), uint64(0xAAAA))
 	f.Add(octetStream(3, 40), uint16(30), uint64(1), uint64(1))
+	// Plain lines, and after them a NUL trailer, a CR LF: MoreLines must stop.
+	f.Add([]byte("<1>a\xff<2>b\xff<3>c\xff<4>d\xff<5>e\xff<6>f"), uint16(100), uint64(5), uint64(0o020040))
 	f.Fuzz(func(t *testing.T, in []byte, maxSize16 uint16, chunks, mask uint64) {
 		maxSize := 1 + int(maxSize16)%4096
 
@@ -57,6 +59,15 @@ func FuzzReader(f *testing.F) {
 		z.Keep(0)
 		if got, err = readKept(z); !equalFrames(got, want) || err != io.EOF {
 			t.Errorf("kept: messages %q framed as %q (mask %x): got %s, %v; want %s", msgs, stream, mask, show(got), err, show(want))
+		}
+		for _, keep := range []bool{false, true} {
+			z := framing.NewReader(newChunkReader(stream, chunks), maxSize)
+			if keep {
+				z.Keep(0)
+			}
+			if got, err = readMoreLines(t, z); !equalFrames(got, want) || err != io.EOF {
+				t.Errorf("with MoreLines (keep %v): messages %q framed as %q (mask %x): got %s, %v; want %s", keep, msgs, stream, mask, show(got), err, show(want))
+			}
 		}
 	})
 }
@@ -232,4 +243,52 @@ func firstDiff(a, b []frame) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// readMoreLines reads z as a caller of MoreLines does: after each plain
+// line, it takes the plain lines that follow at once. It checks that they
+// follow the line in the buffer, that each is a plain line (no CR before
+// its LF, no NUL, not empty) and that ends marks where each ends, and
+// returns every frame, those of MoreLines as Next would have returned
+// them.
+func readMoreLines(t *testing.T, z *framing.Reader) ([]frame, error) {
+	t.Helper()
+	var got []frame
+	for {
+		msg, truncated, err := z.Next()
+		if err != nil {
+			return got, err
+		}
+		got = append(got, frame{string(msg), truncated})
+		line := z.Line()
+		if line == nil {
+			continue
+		}
+		const base = 7
+		more, ends := z.MoreLines([]int{-1}, base)
+		if z.Line() != nil {
+			t.Fatal("Line is not nil after MoreLines")
+		}
+		if len(more) > 0 && (cap(line)-len(line) < len(more) || &line[:len(line)+1][len(line)] != &more[0]) {
+			t.Fatalf("MoreLines' %q does not follow the line %q in the buffer", more, line)
+		}
+		if ends[0] != -1 || len(ends) == 1 && len(more) > 0 {
+			t.Fatalf("ends %v for %q: not appended to", ends, more)
+		}
+		start := 0
+		for _, end := range ends[1:] {
+			if end -= base; end <= start || end > len(more) {
+				t.Fatalf("ends %v (base %d) for %d bytes", ends, base, len(more))
+			}
+			l := more[start:end]
+			if len(l) < 2 || bytes.IndexByte(l, '\n') != len(l)-1 || bytes.IndexByte(l, 0) >= 0 || l[len(l)-2] == '\r' {
+				t.Fatalf("MoreLines gave %q, not a plain line", l)
+			}
+			got = append(got, f(string(l[:len(l)-1])))
+			start = end
+		}
+		if start != len(more) {
+			t.Fatalf("ends %v (base %d) stop short of the %d bytes", ends, base, len(more))
+		}
+	}
 }
