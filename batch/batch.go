@@ -192,17 +192,9 @@ func (d *Destination[T]) send(ctx context.Context, ack func(), n int, msgs []slu
 		if cuts == 0 || d.pending < d.cfg.Parallelism {
 			break
 		}
-		if d.room == nil {
-			d.room = make(chan struct{})
+		if err := d.waitRoomLocked(ctx); err != nil {
+			return err
 		}
-		room := d.room
-		d.mu.Unlock()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return fmt.Errorf("batch: send: %w", ctx.Err())
-		}
-		d.mu.Lock()
 	}
 	if ack != nil && touched > 1 {
 		ack = sluice.AckAfter(touched, ack)
@@ -357,3 +349,21 @@ var (
 	_ sluice.Destination[[]byte] = (*Destination[[]byte])(nil)
 	_ sluice.Runner              = (*Destination[[]byte])(nil)
 )
+
+// waitRoomLocked waits, with d.mu released, until a flush finishes (a
+// slot or room frees up) or ctx is done. Called with d.mu held, it
+// returns with d.mu held, but not when it returns ctx's error.
+func (d *Destination[T]) waitRoomLocked(ctx context.Context) error {
+	if d.room == nil {
+		d.room = make(chan struct{})
+	}
+	room := d.room
+	d.mu.Unlock()
+	select {
+	case <-room:
+	case <-ctx.Done():
+		return fmt.Errorf("batch: send: %w", ctx.Err())
+	}
+	d.mu.Lock()
+	return nil
+}

@@ -210,17 +210,9 @@ func (d *Destination[T]) sendInPlaceLocked(ctx context.Context, ack func(), msgs
 		if free || held+len(msgs) < d.cfg.Count {
 			break
 		}
-		if d.room == nil {
-			d.room = make(chan struct{})
+		if err := d.waitRoomLocked(ctx); err != nil {
+			return err
 		}
-		room := d.room
-		d.mu.Unlock()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return fmt.Errorf("batch: send: %w", ctx.Err())
-		}
-		d.mu.Lock()
 	}
 	if e := d.encodeLocked(ack, msgs, d.pending < d.cfg.Parallelism); e != nil {
 		d.mu.Unlock()
