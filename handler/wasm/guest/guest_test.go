@@ -44,17 +44,8 @@ func TestProcess(t *testing.T) {
 	}
 
 	in := []event.Event{{Raw: []byte("a")}, {Raw: []byte("drop")}, {Raw: []byte("alert")}, {Raw: []byte("fail")}}
-	batch := func(n int) []byte {
-		ev := func(i int) *event.Event { return &in[i] }
-		b := make([]byte, abi.InputSize(n, ev))
-		abi.PutInput(b, n, ev)
-		return b
-	}
-	var got []string
-	err := abi.ReadOutput(guest.Process(batch(3)), 3, func(i int) *event.Event { return &in[i] }, func(o *abi.Output) error {
-		got = append(got, fmt.Sprintf("%s@%s%d/%d", o.Event.Raw, o.Route, o.From, o.Kind))
-		return nil
-	})
+	batch := func(n int) []byte { return inputOf(in[:n]) }
+	got, err := outputOf(in, batch(3), 3)
 	// The unchanged event is kept (kind 0); the new one differs from its
 	// input only in Raw: a patch (1).
 	if err != nil || strings.Join(got, " ") != "a@0/0 alert@2/0 ALERT@alerts2/1" {
@@ -90,17 +81,8 @@ func TestProcessView(t *testing.T) {
 		return nil
 	})
 	in := []event.Event{{Raw: []byte("a")}, {Raw: []byte("drop")}, {Raw: []byte("alert")}, {Raw: []byte("up")}, {Raw: []byte("fail")}}
-	batch := func(n int) []byte {
-		ev := func(i int) *event.Event { return &in[i] }
-		b := make([]byte, abi.InputSize(n, ev))
-		abi.PutInput(b, n, ev)
-		return b
-	}
-	var got []string
-	err := abi.ReadOutput(guest.Process(batch(4)), 4, func(i int) *event.Event { return &in[i] }, func(o *abi.Output) error {
-		got = append(got, fmt.Sprintf("%s@%s%d/%d", o.Event.Raw, o.Route, o.From, o.Kind))
-		return nil
-	})
+	batch := func(n int) []byte { return inputOf(in[:n]) }
+	got, err := outputOf(in, batch(4), 4)
 	if err != nil || strings.Join(got, " ") != "a@0/0 alert@2/0 ALERT alert@alerts2/1 UP@3/1" {
 		t.Errorf("got %q, %v", got, err)
 	}
@@ -108,4 +90,23 @@ func TestProcessView(t *testing.T) {
 	if !errors.Is(err, abi.ErrGuest) || !strings.Contains(err.Error(), "cannot handle fail") {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// inputOf is the input the host writes for in.
+func inputOf(in []event.Event) []byte {
+	ev := func(i int) *event.Event { return &in[i] }
+	b := make([]byte, abi.InputSize(len(in), ev))
+	abi.PutInput(b, len(in), ev)
+	return b
+}
+
+// outputOf runs the guest's Process on the first n events of in and
+// reads its output as the host does, one "raw@routeFrom/kind" per message.
+func outputOf(in []event.Event, input []byte, n int) ([]string, error) {
+	var got []string
+	err := abi.ReadOutput(guest.Process(input), n, func(i int) *event.Event { return &in[i] }, func(o *abi.Output) error {
+		got = append(got, fmt.Sprintf("%s@%s%d/%d", o.Event.Raw, o.Route, o.From, o.Kind))
+		return nil
+	})
+	return got, err
 }
