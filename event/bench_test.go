@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/cputime"
 )
 
 // in returns sub as a string pointing into raw, as a parser's fields do.
@@ -64,11 +65,11 @@ func BenchmarkEncode(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
-			c := threadCPU()
+			c := cputime.Thread()
 			for b.Loop() {
 				buf = ev.AppendJSONWith(buf[:0], tc.o)
 			}
-			b.ReportMetric(float64((threadCPU()-c).Nanoseconds())/float64(b.N), "cpu-ns/ev")
+			b.ReportMetric(float64((cputime.Thread()-c).Nanoseconds())/float64(b.N), "cpu-ns/ev")
 			b.SetBytes(int64(len(buf)))
 		})
 	}

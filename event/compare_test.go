@@ -10,6 +10,7 @@ import (
 	goccy "github.com/goccy/go-json"
 
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/cputime"
 )
 
 // The types below give sample()'s JSON the shape a program using a
@@ -133,21 +134,21 @@ func BenchmarkJSONVersus(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			for left := b.N; left > 0; left -= block {
 				n := min(block, left)
-				t, c := time.Now(), threadCPU()
+				t, c := time.Now(), cputime.Thread()
 				for range n {
 					buf = ev.AppendJSONWith(buf[:0], tc.o)
 				}
-				ours, oursCPU = ours+time.Since(t), oursCPU+threadCPU()-c
-				t, c = time.Now(), threadCPU()
+				ours, oursCPU = ours+time.Since(t), oursCPU+cputime.Thread()-c
+				t, c = time.Now(), cputime.Thread()
 				for range n {
 					_, _ = goccy.Marshal(&m)
 				}
-				gc, gcCPU = gc+time.Since(t), gcCPU+threadCPU()-c
-				t, c = time.Now(), threadCPU()
+				gc, gcCPU = gc+time.Since(t), gcCPU+cputime.Thread()-c
+				t, c = time.Now(), cputime.Thread()
 				for range n {
 					_, _ = json.Marshal(&m)
 				}
-				std, stdCPU = std+time.Since(t), stdCPU+threadCPU()-c
+				std, stdCPU = std+time.Since(t), stdCPU+cputime.Thread()-c
 			}
 			n := float64(b.N)
 			b.ReportMetric(float64(oursCPU.Nanoseconds())/n, "ours-cpu-ns/ev")

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -15,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/connector/syslog/parse"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/cputime"
 )
 
 // BenchmarkSendP1 sends parsed RFC 5424 events of about 250 bytes, as the
@@ -39,14 +39,14 @@ func BenchmarkSendP1(b *testing.B) {
 			go func() { done <- d.Run(ctx) }()
 			var acked sync.WaitGroup
 			runtime.LockOSThread()
-			c := threadCPU()
+			c := cputime.Thread()
 			for b.Loop() {
 				acked.Add(1)
 				if err := d.Send(ctx, acked.Done, msgs...); err != nil {
 					b.Fatal(err)
 				}
 			}
-			cpu := threadCPU() - c
+			cpu := cputime.Thread() - c
 			runtime.UnlockOSThread()
 			acked.Wait()
 			cancel()
@@ -82,16 +82,4 @@ func p1Events(n int) []sluice.Message[event.Event] {
 				StructuredData: str(m.StructuredData), Message: str(m.Msg)}}
 	}
 	return msgs
-}
-
-// threadCPU returns the CPU time of the calling thread (Linux
-// CLOCK_THREAD_CPUTIME_ID), which does not count the time it waited for a
-// CPU on a busy machine. The caller locks its goroutine to its thread.
-func threadCPU() time.Duration {
-	const clockThreadCPUTime = 3
-	var ts syscall.Timespec
-	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
-		return 0
-	}
-	return time.Duration(ts.Nano())
 }

@@ -12,13 +12,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/cputime"
 )
 
 const benchLines = 200_000 // of 250 bytes: 50 MB
@@ -44,26 +44,19 @@ func benchInput(tb testing.TB, dir string) string {
 	return path
 }
 
-// cpuTime returns the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // measure runs copy b.N times and reports lines per CPU second (lines/s
 // per core) and allocations per line.
 func measure(b *testing.B, copy func(b *testing.B, in, out string)) {
 	in := benchInput(b, b.TempDir())
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	for i := range b.N {
 		copy(b, in, filepath.Join(b.TempDir(), fmt.Sprintf("out%d", i)))
 	}
 	b.StopTimer()
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	runtime.ReadMemStats(&ms1)
 	lines := float64(b.N * benchLines)
 	b.ReportMetric(lines/cpu.Seconds(), "lines/cpu-s")

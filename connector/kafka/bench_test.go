@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/connector/kafka"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/cputime"
 )
 
 // The benchmarks compare sluice with a plain franz-go loop doing the same
@@ -51,7 +51,7 @@ func BenchmarkKafkaToFile(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
-		cpuStart = cpuTime()
+		cpuStart = cputime.Process()
 		for n := 0; n < b.N; {
 			fs := cl.PollFetches(b.Context())
 			var recs []*kgo.Record
@@ -93,7 +93,7 @@ func BenchmarkKafkaToFile(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
-		cpuStart = cpuTime()
+		cpuStart = cputime.Process()
 		end := runPipeline(b, src, counted, func() bool { return acked.Load() >= int64(b.N) }, dst)
 		report(b, start, end)
 	})
@@ -112,7 +112,7 @@ func BenchmarkFileToKafka(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
-		cpuStart = cpuTime()
+		cpuStart = cputime.Process()
 		f, err := os.Open(path)
 		if err != nil {
 			b.Fatal(err)
@@ -151,7 +151,7 @@ func BenchmarkFileToKafka(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
-		cpuStart = cpuTime()
+		cpuStart = cputime.Process()
 		end := runPipeline(b, src, dst, func() bool { return acked.Load() >= int64(b.N) })
 		report(b, start, end)
 	})
@@ -226,19 +226,10 @@ func runPipeline(b *testing.B, src sluice.Source[event.Event], dst sluice.Destin
 // included: it does the same work for both loops).
 func report(b *testing.B, start, end time.Time) {
 	b.ReportMetric(float64(b.N)/end.Sub(start).Seconds(), "events/s")
-	b.ReportMetric(float64(cpuTime()-cpuStart)/float64(b.N), "cpu-ns/event")
+	b.ReportMetric(float64(cputime.Process()-cpuStart)/float64(b.N), "cpu-ns/event")
 }
 
 var cpuStart time.Duration
-
-// cpuTime returns the user and system CPU time of the process.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkProduce isolates the destination: b.N syslog lines held in
 // memory, produced in Sends of sluice.BatchSize ("sluice") or one Produce
@@ -255,7 +246,7 @@ func BenchmarkProduce(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
-		cpuStart = cpuTime()
+		cpuStart = cputime.Process()
 		var acked atomic.Int64
 		promise := func(_ *kgo.Record, err error) {
 			if err == nil {
@@ -288,7 +279,7 @@ func BenchmarkProduce(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
-		cpuStart = cpuTime()
+		cpuStart = cputime.Process()
 		for i := 0; i < b.N; i += len(msgs) {
 			k := min(len(msgs), b.N-i)
 			for j := range k {
@@ -317,7 +308,7 @@ func BenchmarkConsume(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
-		cpuStart = cpuTime()
+		cpuStart = cputime.Process()
 		for n := 0; n < b.N; {
 			var recs []*kgo.Record
 			cl.PollFetches(b.Context()).EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
@@ -343,7 +334,7 @@ func BenchmarkConsume(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
-		cpuStart = cpuTime()
+		cpuStart = cputime.Process()
 		end := runPipeline(b, src, dst, func() bool { return acked.Load() >= int64(b.N) })
 		report(b, start, end)
 	})

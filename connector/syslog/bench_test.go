@@ -6,13 +6,12 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/syslog"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/cputime"
 )
 
 // BenchmarkTCPRecvBatch measures the source's cost per event, from the
@@ -42,7 +41,7 @@ func BenchmarkTCPRecvBatch(b *testing.B) {
 			b.SetBytes(int64(load.Len() / lines))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			go func() {
 				var err error
 				for n := 0; n < b.N && err == nil; n += lines {
@@ -59,21 +58,12 @@ func BenchmarkTCPRecvBatch(b *testing.B) {
 				got += n
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 			if err := <-sent; err != nil {
 				b.Fatal(err)
 			}
 		})
 	}
-}
-
-// processCPU returns the user and system CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkTCPRecvLines is BenchmarkTCPRecvBatch for a source in lines
@@ -96,7 +86,7 @@ func BenchmarkTCPRecvLines(b *testing.B) {
 	b.SetBytes(int64(load.Len() / lines))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	go func() {
 		var err error
 		for n := 0; n < b.N && err == nil; n += lines {
@@ -113,7 +103,7 @@ func BenchmarkTCPRecvLines(b *testing.B) {
 		got += l.Len()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 	if err := <-sent; err != nil {
 		b.Fatal(err)
 	}

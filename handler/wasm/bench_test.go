@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/examples/wasm/redact/redaction"
 	"github.com/sluicehq/sluice/handler/wasm"
+	"github.com/sluicehq/sluice/internal/cputime"
 	"github.com/sluicehq/sluice/internal/wasmtest"
 )
 
@@ -56,7 +57,7 @@ func BenchmarkRedact(b *testing.B) {
 	b.Run("native", func(b *testing.B) {
 		b.ReportAllocs()
 		ctx := context.Background()
-		cpu0 := wasmtest.CPUTime()
+		cpu0 := cputime.Process()
 		for b.Loop() {
 			for i := range in {
 				if _, err := native.Handle(ctx, in[i]); err != nil {
@@ -86,7 +87,7 @@ func BenchmarkRedact(b *testing.B) {
 		}
 		b.ReportAllocs()
 		ctx := context.Background()
-		cpu0 := wasmtest.CPUTime()
+		cpu0 := cputime.Process()
 		for b.Loop() {
 			out, err := h.HandleBatch(ctx, in)
 			if err != nil || len(out) != size-size/10 {
@@ -118,7 +119,7 @@ func BenchmarkGoGuestParts(b *testing.B) {
 		b.Run(g.name, func(b *testing.B) {
 			h := benchHandler(b, guest(b, g.dir))
 			b.ReportAllocs()
-			cpu0 := wasmtest.CPUTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				if _, err := h.HandleBatch(context.Background(), in); err != nil {
 					b.Fatal(err)
@@ -172,13 +173,13 @@ func BenchmarkCall(b *testing.B) {
 		b.Run(g.name, func(b *testing.B) {
 			h := benchHandler(b, g.module(b))
 			b.ReportAllocs()
-			cpu0 := wasmtest.CPUTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				if _, err := h.HandleBatch(context.Background(), in); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((wasmtest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -191,13 +192,13 @@ func BenchmarkInstantiate(b *testing.B) {
 		b.Run(g.name, func(b *testing.B) {
 			h := benchHandler(b, g.module(b))
 			b.ReportAllocs()
-			cpu0 := wasmtest.CPUTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				if err := wasm.Instantiate(context.Background(), h); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((wasmtest.CPUTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

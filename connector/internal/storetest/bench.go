@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/cputime"
 )
 
 // Destination is a destination that runs.
@@ -96,7 +97,7 @@ func Measure(d Destination, msgs []sluice.Message[event.Event], n int) (Cost, er
 	var wg sync.WaitGroup
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, t0 := cputime.Process(), time.Now()
 	for i := 0; i < n; i += len(msgs) {
 		wg.Add(1)
 		if err := d.Send(ctx, wg.Done, msgs[:min(len(msgs), n-i)]...); err != nil {
@@ -104,7 +105,7 @@ func Measure(d Destination, msgs []sluice.Message[event.Event], n int) (Cost, er
 		}
 	}
 	wg.Wait()
-	c := Cost{Events: n, Elapsed: time.Since(t0), CPU: cpuTime() - cpu0}
+	c := Cost{Events: n, Elapsed: time.Since(t0), CPU: cputime.Process() - cpu0}
 	runtime.ReadMemStats(&m1)
 	c.Mallocs, c.Bytes = m1.Mallocs-m0.Mallocs, m1.TotalAlloc-m0.TotalAlloc
 	c.PeakRSS = int64(usage().Maxrss) << 10 // Maxrss is in KiB on Linux
@@ -116,11 +117,6 @@ func usage() syscall.Rusage {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru
-}
-
-func cpuTime() time.Duration {
-	ru := usage()
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // CountLines reads r to its end in a reused buffer and counts its lines:
