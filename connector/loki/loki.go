@@ -2,7 +2,6 @@ package loki
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,11 +120,7 @@ func (p *pusher) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	if s == nil {
 		s = &scratch{index: map[string]int{}, byValues: map[string]int{}}
 	}
-	defer func() {
-		clear(s.entries) // let go of the batch's lines
-		clear(s.sorted[:cap(s.sorted)])
-		p.pool.Put(s)
-	}()
+	defer p.pool.Put(s) // holding the batch's raw lines until the next flush or GC
 	s.group(p, msgs)
 	pending := s.all()
 	var rejected []sluice.Message[event.Event]
@@ -378,11 +373,12 @@ func (s *scratch) stream(l *labeler, e *event.Event, static bool) int {
 
 // order sorts s.entries by stream, stably (a counting sort: streams are
 // few and numbered from 0), then each stream's entries by time, stably,
-// if they are not in time order already, as they mostly are.
+// merging the runs already in time order (most entries arrive in order).
 func (s *scratch) order() {
 	n := len(s.streams)
 	s.starts = slices.Grow(s.starts[:0], n+1)[:n+1]
 	clear(s.starts)
+	s.sorted = slices.Grow(s.sorted[:0], len(s.entries))[:len(s.entries)]
 	if n > 1 {
 		for i := range s.entries {
 			s.starts[s.entries[i].stream+1]++
@@ -390,7 +386,6 @@ func (s *scratch) order() {
 		for k := 1; k <= n; k++ {
 			s.starts[k] += s.starts[k-1]
 		}
-		s.sorted = slices.Grow(s.sorted[:0], len(s.entries))[:len(s.entries)]
 		for _, e := range s.entries { // s.starts[k] ends at stream k's end
 			s.sorted[s.starts[e.stream]] = e
 			s.starts[e.stream]++
@@ -401,13 +396,64 @@ func (s *scratch) order() {
 	} else {
 		s.starts[n] = len(s.entries)
 	}
-	byTime := func(a, b entry) int { return cmp.Compare(a.ts, b.ts) }
 	for k := range n {
-		es := s.entries[s.starts[k]:s.starts[k+1]]
-		if !slices.IsSortedFunc(es, byTime) {
-			slices.SortStableFunc(es, byTime)
+		a, b := s.starts[k], s.starts[k+1]
+		mergeRuns(s.entries[a:b], s.sorted[a:b])
+	}
+}
+
+// mergeRuns sorts es by time, stably: it merges es's runs in time
+// order pairwise, to and fro between es and buf (as long as es), until
+// one is left. No work but a check when es is in order, as entries mostly
+// arrive; log2(runs) passes otherwise.
+func mergeRuns(es, buf []entry) {
+	if runEnd(es, 0) == len(es) {
+		return
+	}
+	src, dst := es, buf
+	for {
+		runs := 0
+		for i := 0; i < len(src); runs++ {
+			j, k := runEnd(src, i), len(src)
+			if j < k {
+				k = runEnd(src, j)
+			}
+			merge(dst[i:k], src[i:j], src[j:k])
+			i = k
+		}
+		src, dst = dst, src
+		if runs == 1 {
+			break
 		}
 	}
+	if &src[0] != &es[0] {
+		copy(es, src)
+	}
+}
+
+// runEnd returns the end of the run in time order that starts at es[i].
+func runEnd(es []entry, i int) int {
+	for i++; i < len(es) && es[i].ts >= es[i-1].ts; i++ {
+	}
+	return i
+}
+
+// merge merges a and b, each in time order, into dst, a's entries first
+// among equal times.
+func merge(dst, a, b []entry) {
+	i, j, k := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if b[j].ts < a[i].ts {
+			dst[k] = b[j]
+			j++
+		} else {
+			dst[k] = a[i]
+			i++
+		}
+		k++
+	}
+	k += copy(dst[k:], a[i:])
+	copy(dst[k:], b[j:])
 }
 
 func labelsJSON(labels map[string]string) []byte {
