@@ -1,6 +1,7 @@
 package loki
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -129,6 +130,7 @@ func (t template) render(dst []byte, e *event.Event) []byte {
 type labeler struct {
 	names []string // sorted
 	tmpls []template
+	dyn   []int // indexes of the templates that name a field
 }
 
 func newLabeler(labels map[string]string) (*labeler, error) {
@@ -143,8 +145,27 @@ func newLabeler(labels map[string]string) (*labeler, error) {
 			return nil, fmt.Errorf("labels.%s: %w", name, err)
 		}
 		l.tmpls = append(l.tmpls, t)
+		if slices.ContainsFunc(t, func(p part) bool { return p.field != nil }) {
+			l.dyn = append(l.dyn, len(l.tmpls)-1)
+		}
 	}
 	return l, nil
+}
+
+// static reports whether every event has the same stream key.
+func (l *labeler) static() bool { return len(l.dyn) == 0 }
+
+// values appends to dst the values of e's templated labels, each after
+// its length: events with the same values have the same key, for less
+// than key costs (no quoting, no cutting).
+func (l *labeler) values(dst []byte, e *event.Event) []byte {
+	for _, i := range l.dyn {
+		n := len(dst)
+		dst = append(dst, 0, 0, 0, 0)
+		dst = l.tmpls[i].render(dst, e)
+		binary.LittleEndian.PutUint32(dst[n:], uint32(len(dst)-n-4))
+	}
+	return dst
 }
 
 // maxLabelValue is Loki's default max_label_value_length: longer values

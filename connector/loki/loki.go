@@ -118,9 +118,9 @@ const maxRounds = 8
 func (p *pusher) flush(ctx context.Context, msgs []sluice.Message[event.Event]) error {
 	s, _ := p.pool.Get().(*scratch)
 	if s == nil {
-		s = &scratch{index: map[string]int{}}
+		s = &scratch{index: map[string]int{}, byValues: map[string]int{}}
 	}
-	defer p.pool.Put(s)
+	defer p.pool.Put(s) // holding the batch's raw lines until the next flush or GC
 	s.group(p, msgs)
 	pending := s.all()
 	var rejected []sluice.Message[event.Event]
@@ -278,15 +278,19 @@ func (p *pusher) failed(cause string) {
 
 // scratch holds one flush's streams and buffers, reused across flushes.
 type scratch struct {
-	index   map[string]int // stream key -> streams index
-	streams []stream
-	entries []entry // one per message, grouped by stream and sorted by time within it
-	key     []byte
-	tmp     []byte
-	line    []byte
-	body    []byte
-	gz      store.Gzip
-	r       bytes.Reader
+	index    map[string]int // stream key -> streams index
+	byValues map[string]int // labeler.values -> streams index
+	streams  []stream
+	entries  []entry // one per message, grouped by stream and sorted by time within it
+	sorted   []entry // order's other buffer
+	starts   []int   // order's stream bounds
+	key      []byte
+	vals     []byte
+	tmp      []byte
+	line     []byte
+	body     []byte
+	gz       store.Gzip
+	r        bytes.Reader
 }
 
 // stream is one label set of a flush.
@@ -304,45 +308,152 @@ type entry struct {
 }
 
 // group sorts msgs into streams, each in time order (stable: lines of
-// one instant keep their order).
+// one instant keep their order). Streams come in the order of their
+// first event.
 func (s *scratch) group(p *pusher, msgs []sluice.Message[event.Event]) {
 	clear(s.index)
+	clear(s.byValues)
 	s.streams = s.streams[:0]
 	s.entries = s.entries[:0]
 	s.line = s.line[:0]
+	static := p.lab.static()
 	for i := range msgs {
 		e := &msgs[i].Value
-		s.key = p.lab.key(s.key[:0], &s.tmp, e)
-		st, ok := s.index[string(s.key)]
-		if !ok {
-			st = len(s.streams)
-			k := string(s.key)
-			s.index[k] = st
-			labels, _ := parseSelector(k)
-			s.streams = append(s.streams, stream{labels: labels, json: labelsJSON(labels)})
+		st := 0
+		if !static || i == 0 {
+			st = s.stream(p.lab, e, static)
 		}
-		start := len(s.line)
+		var line []byte
 		if p.json {
+			start := len(s.line)
 			s.line = e.AppendJSON(s.line)
+			line = s.line[start:len(s.line):len(s.line)]
+		} else { // the raw line as it is: msgs outlive the flush
+			line = e.Raw[:len(e.Raw):len(e.Raw)]
+		}
+		s.entries = append(s.entries, entry{msg: i, stream: st, ts: e.Timestamp().UnixNano(), line: line})
+	}
+	if p.json {
+		// s.line may have moved while growing: point the entries at its
+		// final array.
+		off := 0
+		for i := range s.entries {
+			n := len(s.entries[i].line)
+			s.entries[i].line = s.line[off : off+n : off+n]
+			off += n
+		}
+	}
+	s.order()
+}
+
+// stream returns the index of e's stream, adding it if it is new.
+// Unless static, it looks e up by its label values first, and makes and
+// parses its key only for values not seen in this flush.
+func (s *scratch) stream(l *labeler, e *event.Event, static bool) int {
+	if !static {
+		s.vals = l.values(s.vals[:0], e)
+		if st, ok := s.byValues[string(s.vals)]; ok {
+			return st
+		}
+	}
+	s.key = l.key(s.key[:0], &s.tmp, e)
+	st, ok := s.index[string(s.key)]
+	if !ok { // values cut to the same key share the stream
+		st = len(s.streams)
+		k := string(s.key)
+		s.index[k] = st
+		labels, _ := parseSelector(k)
+		s.streams = append(s.streams, stream{labels: labels, json: labelsJSON(labels)})
+	}
+	if !static {
+		s.byValues[string(s.vals)] = st
+	}
+	return st
+}
+
+// order sorts s.entries by stream, stably (a counting sort: streams are
+// few and numbered from 0), then each stream's entries by time, stably,
+// merging the runs already in time order (most entries arrive in order).
+func (s *scratch) order() {
+	n := len(s.streams)
+	s.starts = slices.Grow(s.starts[:0], n+1)[:n+1]
+	clear(s.starts)
+	s.sorted = slices.Grow(s.sorted[:0], len(s.entries))[:len(s.entries)]
+	if n > 1 {
+		for i := range s.entries {
+			s.starts[s.entries[i].stream+1]++
+		}
+		for k := 1; k <= n; k++ {
+			s.starts[k] += s.starts[k-1]
+		}
+		for _, e := range s.entries { // s.starts[k] ends at stream k's end
+			s.sorted[s.starts[e.stream]] = e
+			s.starts[e.stream]++
+		}
+		s.entries, s.sorted = s.sorted, s.entries
+		copy(s.starts[1:], s.starts[:n]) // back to the starts
+		s.starts[0] = 0
+	} else {
+		s.starts[n] = len(s.entries)
+	}
+	for k := range n {
+		a, b := s.starts[k], s.starts[k+1]
+		mergeRuns(s.entries[a:b], s.sorted[a:b])
+	}
+}
+
+// mergeRuns sorts es by time, stably: it merges es's runs in time
+// order pairwise, to and fro between es and buf (as long as es), until
+// one is left. No work but a check when es is in order, as entries mostly
+// arrive; log2(runs) passes otherwise.
+func mergeRuns(es, buf []entry) {
+	if runEnd(es, 0) == len(es) {
+		return
+	}
+	src, dst := es, buf
+	for {
+		runs := 0
+		for i := 0; i < len(src); runs++ {
+			j, k := runEnd(src, i), len(src)
+			if j < k {
+				k = runEnd(src, j)
+			}
+			merge(dst[i:k], src[i:j], src[j:k])
+			i = k
+		}
+		src, dst = dst, src
+		if runs == 1 {
+			break
+		}
+	}
+	if &src[0] != &es[0] {
+		copy(es, src)
+	}
+}
+
+// runEnd returns the end of the run in time order that starts at es[i].
+func runEnd(es []entry, i int) int {
+	for i++; i < len(es) && es[i].ts >= es[i-1].ts; i++ {
+	}
+	return i
+}
+
+// merge merges a and b, each in time order, into dst, a's entries first
+// among equal times.
+func merge(dst, a, b []entry) {
+	i, j, k := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if b[j].ts < a[i].ts {
+			dst[k] = b[j]
+			j++
 		} else {
-			s.line = append(s.line, e.Raw...)
+			dst[k] = a[i]
+			i++
 		}
-		s.entries = append(s.entries, entry{msg: i, stream: st, ts: e.Timestamp().UnixNano(), line: s.line[start:len(s.line):len(s.line)]})
+		k++
 	}
-	// s.line may have moved while growing: point the entries at its
-	// final array.
-	off := 0
-	for i := range s.entries {
-		n := len(s.entries[i].line)
-		s.entries[i].line = s.line[off : off+n : off+n]
-		off += n
-	}
-	slices.SortStableFunc(s.entries, func(a, b entry) int {
-		if a.stream != b.stream {
-			return a.stream - b.stream
-		}
-		return int(min(max(a.ts-b.ts, -1), 1))
-	})
+	k += copy(dst[k:], a[i:])
+	copy(dst[k:], b[j:])
 }
 
 func labelsJSON(labels map[string]string) []byte {
