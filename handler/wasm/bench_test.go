@@ -18,24 +18,11 @@ import (
 	"github.com/sluicehq/sluice/internal/wasmtest"
 )
 
-// batch returns n syslog events of about 120 bytes, one in two with a
-// card number, one in ten a DEBUG line, as the syslog source makes them
-// (the message shares the raw line's bytes).
+// batch returns n syslog events as wasmtest.Events makes them.
 func batch(n int) []msg {
 	ms := make([]msg, n)
-	for i := range ms {
-		text := fmt.Sprintf("user %d checked out order %d with card 4111111111111111 in 35ms", i, 1000+i)
-		switch {
-		case i%10 == 9:
-			text = fmt.Sprintf("DEBUG cache miss for key %d", i)
-		case i%2 == 1:
-			text = fmt.Sprintf("user %d viewed product %d in 12ms from 10.0.0.%d", i, 5000+i, i%250)
-		}
-		raw := []byte("<14>1 2026-12-06T09:00:00Z web-1 shop - - - " + text)
-		ms[i] = msg{Value: event.Event{
-			ReceivedAt: time.Unix(1_780_000_000, 0), Source: "app", SourceType: "syslog", Host: "10.0.0.1", Raw: raw,
-			Syslog: event.Syslog{Present: true, Facility: 1, Severity: 6, Version: 1, Hostname: "web-1", AppName: "shop", Message: text},
-		}}
+	for i, e := range wasmtest.Events(n) {
+		ms[i] = msg{Value: e}
 	}
 	return ms
 }

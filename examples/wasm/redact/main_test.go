@@ -2,34 +2,19 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/examples/wasm/redact/redaction"
 	"github.com/sluicehq/sluice/handler/wasm/abi"
 	"github.com/sluicehq/sluice/handler/wasm/guest"
+	"github.com/sluicehq/sluice/internal/wasmtest"
 )
 
-// events returns n syslog events as the syslog source makes them (the
-// message shares the raw line's bytes): one in two with a card number,
-// one in ten a DEBUG line; and some of other shapes.
+// events returns n syslog events as the syslog source makes them
+// (wasmtest.Events), and some of other shapes.
 func events(n int) []event.Event {
-	es := make([]event.Event, n, n+3)
-	for i := range es {
-		text := fmt.Sprintf("user %d checked out order %d with card 4111111111111111 in 35ms", i, 1000+i)
-		switch {
-		case i%10 == 9:
-			text = fmt.Sprintf("DEBUG cache miss for key %d", i)
-		case i%2 == 1:
-			text = fmt.Sprintf("user %d viewed product %d in 12ms from 10.0.0.%d", i, 5000+i, i%250)
-		}
-		raw := []byte("<14>1 2026-12-06T09:00:00Z web-1 shop - - - " + text)
-		es[i] = event.Event{ReceivedAt: time.Unix(1_780_000_000, 0), Source: "app", SourceType: "syslog", Host: "10.0.0.1", Raw: raw,
-			Syslog: event.Syslog{Present: true, Facility: 1, Severity: 6, Version: 1, Hostname: "web-1", AppName: "shop",
-				Message: string(raw[len(raw)-len(text):])}}
-	}
+	es := wasmtest.Events(n)
 	return append(es,
 		event.Event{Raw: []byte("GET /pay?card=4111111111111111"), HTTP: &event.HTTP{Path: "/pay", Query: "card=4111111111111111",
 			UserAgent: "agent/123456789012345"}, Fields: []event.Field{{Name: "n", Value: "1"}, {Name: "acct 000011112222", Value: "x 999999999999"}}},
