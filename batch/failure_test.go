@@ -158,3 +158,28 @@ func TestPermanentError(t *testing.T) {
 		})
 	}
 }
+
+// TestSendDuringFailure checks that every Send refused because a flush
+// failed for good says why, even one made while Run is still stopping:
+// callers report the first error they see, and "closed" alone hides the
+// cause.
+func TestSendDuringFailure(t *testing.T) {
+	bad := errors.New("bad request")
+	for range 300 {
+		rec := newRecorder()
+		rec.before = func(context.Context, []sluice.Message[[]byte]) error { return bad }
+		d := mustNew(t, batch.Config{Count: 1, Parallelism: 1}, batch.Flusher[[]byte](rec),
+			batch.WithLogger[[]byte](slog.New(&logs{})))
+		r := start(t, t.Context(), d)
+		var err error
+		for err == nil {
+			err = d.Send(t.Context(), func() {}, sluice.Message[[]byte]{Key: "k"})
+		}
+		if !errors.Is(err, sluice.ErrClosed) || !errors.Is(err, bad) {
+			t.Fatalf("Send: got %v, want ErrClosed and the cause", err)
+		}
+		if err := r.wait(t); !errors.Is(err, bad) {
+			t.Fatalf("Run: got %v, want the cause", err)
+		}
+	}
+}

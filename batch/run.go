@@ -71,8 +71,10 @@ func (d *Destination[T]) RunAfter(ctx context.Context, start func(context.Contex
 	for range d.cfg.Parallelism {
 		workers.Go(func() {
 			if err := d.worker(workCtx); err != nil {
-				cancelWork()
+				// The cause first: a Send refused once the loop sees
+				// workCtx done must say why.
 				d.fail(err)
+				cancelWork()
 			}
 		})
 	}
