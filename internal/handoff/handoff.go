@@ -131,6 +131,13 @@ func (q *Queue[T]) reserve(k int64) bool {
 	}
 }
 
+// Len returns how many messages are queued and not yet received.
+func (q *Queue[T]) Len() int { return int(q.n.Load()) }
+
+// Blocked reports whether a Put is waiting for room: the queue is full
+// and its readers are pushed back.
+func (q *Queue[T]) Blocked() bool { return q.waiting.Load() > 0 }
+
 // Close ends the queue: receivers get what is queued, then io.EOF. Call it
 // once every reader has returned; it must not run concurrently with Put.
 // Close is idempotent.
