@@ -18,7 +18,8 @@ import (
 // benchmark's -apart case (see storetest.Apart).
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// BenchmarkPerEvent sends 250-byte events, 100 per Send, through the
+// BenchmarkPerEvent sends the storetest events (realistic syslog lines by
+// default, see storetest.Events), 100 per Send, through the
 // destination's Run until every Send is acked, beside the file
 // destination (fsync per batch, its default) doing the same: one op is
 // one event. It reports the process's CPU time per event (client and the
@@ -53,7 +54,7 @@ func BenchmarkPerEvent(b *testing.B) {
 	}))
 	defer srv.Close()
 	storetest.File(b)
-	msgs := storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+	msgs := storetest.Events(storetest.Pool, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
 	for _, id := range []string{"auto", "content"} {
 		b.Run("elasticsearch/id="+id, func(b *testing.B) {
 			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(srv.URL), ID: id})
