@@ -27,7 +27,8 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // every item 201 without parsing the documents, as Elasticsearch lists
 // one result per item);
 // the -apart cases measure the sender alone, the server in a process of
-// its own (but for loopback's receive path; see storetest.Apart).
+// its own (but for loopback's receive path; see storetest.Apart), with
+// gzip (the default) and, for what gzip costs, without.
 func BenchmarkPerEvent(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := io.Reader(r.Body)
@@ -65,9 +66,11 @@ func BenchmarkPerEvent(b *testing.B) {
 		})
 	}
 	apart := storetest.Apart(b)
-	for _, id := range []string{"auto", "content"} {
-		b.Run("elasticsearch-apart/id="+id, func(b *testing.B) {
-			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(apart), ID: id})
+	for _, tc := range []struct{ name, id, compression string }{
+		{"id=auto", "auto", ""}, {"id=content", "content", ""}, {"id=content,compression=none", "content", "none"},
+	} {
+		b.Run("elasticsearch-apart/"+tc.name, func(b *testing.B) {
+			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(apart), ID: tc.id, Compression: tc.compression})
 			if err != nil {
 				b.Fatal(err)
 			}
