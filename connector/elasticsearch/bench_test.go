@@ -18,7 +18,8 @@ import (
 // benchmark's -apart case (see storetest.Apart).
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// BenchmarkPerEvent sends 250-byte events, 100 per Send, through the
+// BenchmarkPerEvent sends the storetest events (realistic syslog lines by
+// default, see storetest.Events), 100 per Send, through the
 // destination's Run until every Send is acked, beside the file
 // destination (fsync per batch, its default) doing the same: one op is
 // one event. It reports the process's CPU time per event (client and the
@@ -26,7 +27,8 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // every item 201 without parsing the documents, as Elasticsearch lists
 // one result per item);
 // the -apart cases measure the sender alone, the server in a process of
-// its own (but for loopback's receive path; see storetest.Apart).
+// its own (but for loopback's receive path; see storetest.Apart), with
+// gzip (the default) and, for what gzip costs, without.
 func BenchmarkPerEvent(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := io.Reader(r.Body)
@@ -53,7 +55,7 @@ func BenchmarkPerEvent(b *testing.B) {
 	}))
 	defer srv.Close()
 	storetest.File(b)
-	msgs := storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+	msgs := storetest.Events(storetest.Pool, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
 	for _, id := range []string{"auto", "content"} {
 		b.Run("elasticsearch/id="+id, func(b *testing.B) {
 			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(srv.URL), ID: id})
@@ -64,9 +66,11 @@ func BenchmarkPerEvent(b *testing.B) {
 		})
 	}
 	apart := storetest.Apart(b)
-	for _, id := range []string{"auto", "content"} {
-		b.Run("elasticsearch-apart/id="+id, func(b *testing.B) {
-			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(apart), ID: id})
+	for _, tc := range []struct{ name, id, compression string }{
+		{"id=auto", "auto", ""}, {"id=content", "content", ""}, {"id=content,compression=none", "content", "none"},
+	} {
+		b.Run("elasticsearch-apart/"+tc.name, func(b *testing.B) {
+			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(apart), ID: tc.id, Compression: tc.compression})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// BenchmarkPerEvent sends 250-byte events, 100 per Send, through the
+// BenchmarkPerEvent sends the storetest events (realistic syslog lines by
+// default, see storetest.Events), 100 per Send, through the
 // destination's Run until every Send is acked, beside the file
 // destination (fsync per batch, its default) doing the same: one op is
 // one event. It reports the process's CPU time per event. The receivers
@@ -66,7 +67,7 @@ func BenchmarkPerEvent(b *testing.B) {
 	go readUDP(u)
 	apart := udpReceiver(b)
 	storetest.File(b)
-	msgs := storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+	msgs := storetest.Events(storetest.Pool, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
 	for _, tc := range []struct{ name, network, addr, comp string }{
 		{"gelf/tcp", "tcp", l.Addr().String(), ""},
 		{"gelf/udp", "udp", u.LocalAddr().String(), "auto"},

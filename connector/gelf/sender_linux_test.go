@@ -185,7 +185,7 @@ func senderChild() {
 		return
 	}
 	cfg := gelf.Config{Compression: spec.Compression, ChunkSize: spec.ChunkSize}
-	msgs := storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+	msgs := storetest.Padded(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
 	for i := range msgs {
 		msgs[i].Value.Raw = append(msgs[i].Value.Raw, make([]byte, max(0, spec.Raw-len(msgs[i].Value.Raw)))...)
 		for k := 250; k < len(msgs[i].Value.Raw); k++ {

@@ -18,22 +18,16 @@ import (
 // benchmark's -apart case (see storetest.Apart).
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// benchEvents returns n events whose raw lines are 250 bytes, of 4 apps,
-// timed now (Loki refuses old entries).
-func benchEvents(n int) []sluice.Message[event.Event] {
-	at := time.Now()
-	apps := []string{"web", "db", "auth", "cron"}
-	msgs := storetest.Events(n, at)
-	for i := range msgs {
-		msgs[i].Value.Time = at.Add(time.Duration(i))
-		msgs[i].Value.Syslog = event.Syslog{Present: true, AppName: apps[i%len(apps)]}
-	}
-	return msgs
+// benchEvents returns the storetest events timed from now on (Loki
+// refuses old entries), of 9 apps: 9 streams.
+func benchEvents() []sluice.Message[event.Event] {
+	return storetest.Events(storetest.Pool, time.Now())
 }
 
 // BenchmarkPerEvent compares the cost per event of the loki destination
-// (labels with a template, 4 streams, 1 MiB pushes) with the file
-// destination's, for 250-byte events: against a server that discards the
+// (labels with a template, 1 MiB pushes) with the file destination's,
+// for the storetest events (realistic syslog lines by default, see
+// storetest.Events): against a server that discards the
 // body, in this process (its reads counted) and in a process of its own
 // (loki-apart: the sender alone, but for loopback's receive path; see
 // storetest.Apart), and against lokitest, whose decoding and storing run
@@ -51,14 +45,14 @@ func BenchmarkPerEvent(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		storetest.PerEvent(b, d, benchEvents(100))
+		storetest.PerEvent(b, d, benchEvents())
 	})
 	b.Run("loki-apart", func(b *testing.B) {
 		d, err := loki.New(loki.Config{URL: storetest.Apart(b), Labels: labels})
 		if err != nil {
 			b.Fatal(err)
 		}
-		storetest.PerEvent(b, d, benchEvents(100))
+		storetest.PerEvent(b, d, benchEvents())
 	})
 	b.Run("lokitest", func(b *testing.B) {
 		srv := lokitest.Start(b)
@@ -66,6 +60,6 @@ func BenchmarkPerEvent(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		storetest.PerEvent(b, d, benchEvents(100))
+		storetest.PerEvent(b, d, benchEvents())
 	})
 }

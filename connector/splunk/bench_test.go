@@ -16,7 +16,8 @@ import (
 // benchmark's -apart case (see storetest.Apart).
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// BenchmarkPerEvent sends 250-byte events, 100 per Send, through the
+// BenchmarkPerEvent sends the storetest events (realistic syslog lines by
+// default, see storetest.Events), 100 per Send, through the
 // destination's Run until every Send is acked, beside the file
 // destination (fsync per batch, its default) doing the same: one op is
 // one event. It reports the process's CPU time per event (client and the
@@ -37,13 +38,19 @@ func BenchmarkPerEvent(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		storetest.PerEvent(b, d, storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)))
+		storetest.PerEvent(b, d, storetest.Events(storetest.Pool, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)))
 	})
-	b.Run("splunk_hec-apart", func(b *testing.B) {
-		d, err := splunk.New(splunk.Config{URL: config.Secret(storetest.Apart(b)), Token: token})
-		if err != nil {
-			b.Fatal(err)
+	for _, compression := range []string{"gzip", "none"} {
+		name := "splunk_hec-apart"
+		if compression != "gzip" {
+			name += "/compression=" + compression // what gzip costs
 		}
-		storetest.PerEvent(b, d, storetest.Events(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)))
-	})
+		b.Run(name, func(b *testing.B) {
+			d, err := splunk.New(splunk.Config{URL: config.Secret(storetest.Apart(b)), Token: token, Compression: compression})
+			if err != nil {
+				b.Fatal(err)
+			}
+			storetest.PerEvent(b, d, storetest.Events(storetest.Pool, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)))
+		})
+	}
 }
