@@ -67,7 +67,9 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 	if cfg == nil {
 		cfg = []byte("null")
 	}
-	res, reason := in.invoke(ctx, h.o.Timeout, in.initFn, uint32(len(cfg)), func(b []byte) { copy(b, cfg) })
+	res, reason := in.invoke(ctx, h.o.Timeout, in.initFn, func() uint64 { return uint64(len(cfg)) }, func(b []byte) (int, bool) {
+		return copy(b, cfg), len(b) >= len(cfg)
+	})
 	if reason == "" && res != 0 {
 		msg, ok := in.mem.Read(uint32(res>>32), uint32(res))
 		if !ok {
@@ -84,27 +86,43 @@ func (h *Handler) instantiate(ctx context.Context) (*instance, error) {
 	return in, nil
 }
 
-// invoke has fill write size bytes into the guest's input buffer and calls
-// fn on them, each call bounded by timeout. It returns fn's result, or why
-// the call failed.
-func (in *instance) invoke(ctx context.Context, timeout time.Duration, fn api.Function, size uint32, fill func([]byte)) (uint64, string) {
+// invoke has put write its input into the guest's input buffer and calls
+// fn on it, each call bounded by timeout. put returns the size of what it
+// wrote, or false if the buffer was too short, after which invoke asks
+// alloc for size() bytes and has put write again. It returns fn's result,
+// or why the call failed.
+func (in *instance) invoke(ctx context.Context, timeout time.Duration, fn api.Function, size func() uint64, put func([]byte) (int, bool)) (uint64, string) {
 	in.stderr.reset()
-	if size > in.bufLen || in.bufLen == 0 {
+	n, ok := 0, false
+	if in.bufLen > 0 {
+		view, fits := in.mem.Read(in.buf, in.bufLen)
+		if !fits {
+			return 0, fmt.Sprintf("malformed output: alloc(%d) returned %d, outside memory", in.bufLen, in.buf)
+		}
+		n, ok = put(view)
+	}
+	if !ok {
+		need := size()
+		if need > math.MaxUint32 {
+			return 0, fmt.Sprintf("an input of %d bytes: too large for a 32-bit guest", need)
+		}
 		// Round up, so that batches a little larger than the last do not
 		// call alloc each time.
-		want := max(uint64(size)+uint64(size)/4, 4096)
-		in.stack[0] = min(want, math.MaxUint32)
+		want := min(max(need+need/4, 4096), math.MaxUint32)
+		in.stack[0] = want
 		if err := in.run(ctx, timeout, in.alloc); err != nil {
 			return 0, in.why("alloc", err)
 		}
-		in.buf, in.bufLen = uint32(in.stack[0]), uint32(min(want, math.MaxUint32))
+		in.buf, in.bufLen = uint32(in.stack[0]), uint32(want)
+		view, fits := in.mem.Read(in.buf, in.bufLen) // after alloc: memory may have grown
+		if !fits {
+			return 0, fmt.Sprintf("malformed output: alloc(%d) returned %d, outside memory", in.bufLen, in.buf)
+		}
+		if n, ok = put(view); !ok || uint64(n) != need {
+			return 0, fmt.Sprintf("the host wrote %d bytes of an input of %d", n, need) // a bug in the host
+		}
 	}
-	view, ok := in.mem.Read(in.buf, size) // after alloc: memory may have grown
-	if !ok {
-		return 0, fmt.Sprintf("malformed output: alloc(%d) returned %d, outside memory", in.bufLen, in.buf)
-	}
-	fill(view)
-	in.stack[0], in.stack[1] = uint64(in.buf), uint64(size)
+	in.stack[0], in.stack[1] = uint64(in.buf), uint64(n)
 	if err := in.run(ctx, timeout, fn); err != nil {
 		return 0, in.why(fn.Definition().Name(), err)
 	}
@@ -191,11 +209,8 @@ func (in *instance) why(fn string, err error) string {
 // state).
 func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg, reason string, sound bool, err error) {
 	ev := func(i int) *event.Event { return &msgs[i].Value }
-	size := abi.InputSize(len(msgs), ev)
-	if uint64(size) > math.MaxUint32 {
-		return nil, fmt.Sprintf("a batch of %d bytes: too large for a 32-bit guest", size), true, nil
-	}
-	res, reason := in.invoke(ctx, h.o.Timeout, in.handle, uint32(size), func(b []byte) { abi.PutInput(b, len(msgs), ev) })
+	res, reason := in.invoke(ctx, h.o.Timeout, in.handle, func() uint64 { return uint64(abi.InputSize(len(msgs), ev)) },
+		func(b []byte) (int, bool) { return abi.PutInput(b, len(msgs), ev) })
 	if ctx.Err() != nil {
 		return nil, "", false, ctx.Err()
 	}
@@ -209,22 +224,41 @@ func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg
 	// Output events share this copy, not guest memory, which the next
 	// call reuses.
 	b := slices.Clone(view)
-	out = make([]msg, 0, len(msgs))
-	err = abi.ReadOutput(b, len(msgs), ev, func(o *abi.Output) error {
-		m := msg{Value: o.Event}
-		if o.From != abi.NoInput {
-			src := &msgs[o.From]
+	var r abi.Outputs
+	count, err := r.Reset(b, len(msgs), ev)
+	// Each event is read into its place in out: an event is large, and
+	// each copy of it in the heap costs write barriers while the GC runs.
+	out = make([]msg, 0, min(count, max(len(b)-8, 0)/abi.MinOutput))
+	for range count {
+		if err != nil {
+			break
+		}
+		if len(out) == cap(out) {
+			err = fmt.Errorf("output %d: truncated at byte %d", len(out), len(b))
+			break
+		}
+		out = out[:len(out)+1]
+		m := &out[len(out)-1]
+		var from uint32
+		var route string
+		if from, route, _, err = r.Next(&m.Value); err != nil {
+			break
+		}
+		if from != abi.NoInput {
+			src := &msgs[from]
 			m.Key, m.Topic, m.Attributes = src.Key, src.Topic, src.Attributes
 		}
-		if o.Route != "" {
-			if !slices.Contains(h.o.Routes, o.Route) {
-				return fmt.Errorf("emits to route %q, which is not in the handler's emit list %q", o.Route, h.o.Routes)
+		if route != "" {
+			if !slices.Contains(h.o.Routes, route) {
+				err = fmt.Errorf("emits to route %q, which is not in the handler's emit list %q", route, h.o.Routes)
+				break
 			}
-			m = h.o.Route(m, o.Route)
+			*m = h.o.Route(*m, route)
 		}
-		out = append(out, m)
-		return nil
-	})
+	}
+	if err == nil {
+		err = r.End()
+	}
 	switch {
 	case errors.Is(err, abi.ErrGuest):
 		return nil, err.Error(), true, nil // the guest said so: it is sound

@@ -177,6 +177,9 @@ func TestFailures(t *testing.T) {
 		{"garbage", "wasm module test: malformed output: "},
 		{"outside", "wasm module test: malformed output: 100 bytes at 4294967280, outside memory"},
 		{"error", "wasm module test: guest error: you asked for it"},
+		// The host sets aside room for the events the output can hold, not
+		// for the count it claims.
+		{"count", "wasm module test: malformed output: output 1: truncated at byte 20"},
 		{"route:alerts", `wasm module test: malformed output: emits to route "alerts", which is not in the handler's emit list []`},
 	} {
 		t.Run(tc.first, func(t *testing.T) {

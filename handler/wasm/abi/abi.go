@@ -177,54 +177,120 @@ func InputSize(n int, ev func(i int) *event.Event) int {
 	return size
 }
 
-// PutInput writes the input batch of events ev(0) to ev(n-1) into b,
-// which is InputSize bytes long.
-func PutInput(b []byte, n int, ev func(i int) *event.Event) {
+// PutInput writes the input batch of events ev(0) to ev(n-1) at the start
+// of b, in one pass, and returns its size (InputSize's). If b is shorter
+// than that, it returns false, having written part of it: size b with
+// InputSize and call again. A buffer reused from batch to batch is
+// usually large enough, so the events are walked once, not twice.
+func PutInput(b []byte, n int, ev func(i int) *event.Event) (size int, ok bool) {
+	if len(b) < 4 || (len(b)-4)/ViewSize < n {
+		return 0, false
+	}
 	le.PutUint32(b, uint32(n))
-	at := 4 + n*ViewSize // where the next string goes
-	put := func(dst []byte, s string) {
-		le.PutUint32(dst, uint32(at))
-		le.PutUint32(dst[4:], uint32(len(s)))
-		at += copy(b[at:], s)
-	}
-	var s [Slots]string
+	w := inputWriter{b: b, at: 4 + n*ViewSize}
 	for i := range n {
-		e, v := ev(i), b[4+i*ViewSize:4+(i+1)*ViewSize]
-		clear(v)
-		rawAt := at
-		put(v[8*SlotRaw:], bstr(e.Raw))
-		for j, str := range s[:strs(e, &s)] {
-			switch {
-			case j == SlotRaw:
-			case within(str, e.Raw): // such as a syslog message: no copy
-				le.PutUint32(v[8*j:], uint32(rawAt+int(uintptr(unsafe.Pointer(unsafe.StringData(str)))-uintptr(unsafe.Pointer(unsafe.SliceData(e.Raw))))))
-				le.PutUint32(v[8*j+4:], uint32(len(str)))
-			default:
-				put(v[8*j:], str)
-			}
-		}
-		if len(e.Fields) > 0 {
-			table := at
-			at += 16 * len(e.Fields)
-			le.PutUint32(v[ViewFieldTable:], uint32(table))
-			le.PutUint32(v[ViewFieldCount:], uint32(len(e.Fields)))
-			for j, f := range e.Fields {
-				put(b[table+16*j:], f.Name)
-				put(b[table+16*j+8:], f.Value)
-			}
-		}
-		putTime(v[ViewTime:], v[ViewTimeNanos:], e.Time)
-		putTime(v[ViewReceivedAt:], v[ViewRecvNanos:], e.ReceivedAt)
-		le.PutUint64(v[ViewFileOffset:], uint64(e.File.Offset))
-		le.PutUint32(v[ViewFlags:], uint32(e.Flags))
-		le.PutUint32(v[ViewSyslog:], syslogWord(&e.Syslog))
-		if h := e.HTTP; h != nil {
-			le.PutUint32(v[ViewHTTP:], 1)
-			le.PutUint64(v[ViewHTTPStatus:], uint64(h.Status))
-			le.PutUint64(v[ViewHTTPBytes:], uint64(h.Bytes))
-			le.PutUint64(v[ViewHTTPReqTime:], math.Float64bits(h.RequestTime))
-		}
+		w.event(b[4+i*ViewSize:4+(i+1)*ViewSize:4+(i+1)*ViewSize], ev(i))
 	}
+	return w.at, !w.short
+}
+
+// inputWriter writes the events of an input batch into b: their views,
+// and their strings from at on.
+type inputWriter struct {
+	b  []byte
+	at int // where the next string goes
+	// raw is the raw line of the event being written, and rawAt where it
+	// went: a string within it (such as a syslog message) is not copied.
+	raw   string
+	rawAt int
+	short bool // b is too short for the strings
+}
+
+// event writes e's view into v, which is ViewSize bytes, and its strings
+// after those written before. Every byte of v is written.
+func (w *inputWriter) event(v []byte, e *event.Event) {
+	w.raw, w.rawAt = bstr(e.Raw), w.at
+	w.copy(v[8*SlotRaw:], w.raw)
+	w.str(v[8*SlotSource:], e.Source)
+	w.str(v[8*SlotSourceType:], e.SourceType)
+	w.str(v[8*SlotHost:], e.Host)
+	w.str(v[8*SlotContentType:], e.ContentType)
+	w.str(v[8*SlotFilePath:], e.File.Path)
+	w.str(v[8*SlotSyslogHostname:], e.Syslog.Hostname)
+	w.str(v[8*SlotSyslogAppName:], e.Syslog.AppName)
+	w.str(v[8*SlotSyslogProcID:], e.Syslog.ProcID)
+	w.str(v[8*SlotSyslogMsgID:], e.Syslog.MsgID)
+	w.str(v[8*SlotSyslogStructuredData:], e.Syslog.StructuredData)
+	w.str(v[8*SlotSyslogMessage:], e.Syslog.Message)
+	if h := e.HTTP; h != nil {
+		w.str(v[8*SlotHTTPMethod:], h.Method)
+		w.str(v[8*SlotHTTPPath:], h.Path)
+		w.str(v[8*SlotHTTPQuery:], h.Query)
+		w.str(v[8*SlotHTTPProtocol:], h.Protocol)
+		w.str(v[8*SlotHTTPReferrer:], h.Referrer)
+		w.str(v[8*SlotHTTPUserAgent:], h.UserAgent)
+		w.str(v[8*SlotHTTPRemoteAddr:], h.RemoteAddr)
+		w.str(v[8*SlotHTTPRemoteUser:], h.RemoteUser)
+		le.PutUint64(v[ViewHTTPStatus:], uint64(h.Status))
+		le.PutUint64(v[ViewHTTPBytes:], uint64(h.Bytes))
+		le.PutUint64(v[ViewHTTPReqTime:], math.Float64bits(h.RequestTime))
+		le.PutUint64(v[ViewHTTP:], 1) // and the reserved word
+	} else {
+		clear(v[8*SlotHTTPMethod : 8*Slots])
+		clear(v[ViewHTTPStatus : ViewHTTPReqTime+8])
+		le.PutUint64(v[ViewHTTP:], 0)
+	}
+	le.PutUint64(v[ViewFieldTable:], 0) // and the count
+	if len(e.Fields) > 0 {
+		w.fields(v, e.Fields)
+	}
+	putTime(v[ViewTime:], v[ViewTimeNanos:], e.Time)
+	putTime(v[ViewReceivedAt:], v[ViewRecvNanos:], e.ReceivedAt)
+	le.PutUint64(v[ViewFileOffset:], uint64(e.File.Offset))
+	le.PutUint32(v[ViewFlags:], uint32(e.Flags))
+	le.PutUint32(v[ViewSyslog:], syslogWord(&e.Syslog))
+}
+
+// fields writes the field table and its strings.
+func (w *inputWriter) fields(v []byte, fs []event.Field) {
+	if 16*len(fs) > len(w.b)-w.at {
+		w.short = true
+		return
+	}
+	table := w.at
+	w.at += 16 * len(fs)
+	le.PutUint32(v[ViewFieldTable:], uint32(table))
+	le.PutUint32(v[ViewFieldCount:], uint32(len(fs)))
+	for j := range fs {
+		w.str(w.b[table+16*j:], fs[j].Name)
+		w.str(w.b[table+16*j+8:], fs[j].Value)
+	}
+}
+
+// str writes the offset and length of s into slot: where the raw line
+// has it, if it lies within, else where it is copied to.
+func (w *inputWriter) str(slot []byte, s string) {
+	if len(s) == 0 {
+		le.PutUint64(slot, 0)
+		return
+	}
+	if p, r := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(w.raw))); p >= r && p+uintptr(len(s)) <= r+uintptr(len(w.raw)) {
+		le.PutUint64(slot, uint64(w.rawAt+int(p-r))|uint64(len(s))<<32)
+		return
+	}
+	w.copy(slot, s)
+}
+
+// copy copies s to the end of the batch and writes its offset and length
+// into slot.
+func (w *inputWriter) copy(slot []byte, s string) {
+	if len(s) > len(w.b)-w.at {
+		w.short = true
+		le.PutUint64(slot, 0)
+		return
+	}
+	le.PutUint64(slot, uint64(w.at)|uint64(len(s))<<32)
+	w.at += copy(w.b[w.at:], s)
 }
 
 // within reports whether s is a part of raw's memory (and not empty).
@@ -281,54 +347,97 @@ var ErrGuest = errors.New("guest error")
 // or past n (or NoInput but for a record), or a patch of a string the
 // event lacks gives an error saying so.
 func ReadOutput(b []byte, n int, input func(i int) *event.Event, each func(o *Output) error) error {
-	r := reader{b: b}
-	switch status := r.u32("status"); {
-	case r.err != nil:
-		return r.err
-	case status == StatusError:
-		return fmt.Errorf("%w: %s", ErrGuest, b[4:])
-	case status != StatusOK:
-		return fmt.Errorf("unknown status %d", status)
+	var r Outputs
+	count, err := r.Reset(b, n, input)
+	if err != nil {
+		return err
 	}
-	count := r.u32("count")
 	var o Output
-	for i := 0; r.err == nil && i < int(count); i++ {
-		o.From = r.u32("from")
-		o.Route = string(r.bytes("route"))
-		o.Kind = Kind(r.u32("kind"))
-		if r.err != nil {
-			return fmt.Errorf("output %d: %w", i, r.err)
-		}
-		if o.From >= uint32(n) && (o.From != NoInput || o.Kind != Record) {
-			return fmt.Errorf("output %d: from %d, but the batch has %d events", i, o.From, n)
-		}
-		var err error
-		switch o.Kind {
-		case Keep:
-			o.Event = *input(int(o.From))
-		case Patch:
-			o.Event = *input(int(o.From))
-			err = r.patch(&o.Event)
-		case Record:
-			rec := r.bytes("record")
-			if r.err == nil {
-				err = event.DecodeRecord(rec, &o.Event)
-			}
-		default:
-			err = fmt.Errorf("unknown kind %d", o.Kind)
-		}
-		if err == nil {
-			err = r.err
-		}
-		if err != nil {
-			return fmt.Errorf("output %d: %w", i, err)
+	for range count {
+		if o.From, o.Route, o.Kind, err = r.Next(&o.Event); err != nil {
+			return err
 		}
 		if err := each(&o); err != nil {
 			return err
 		}
 	}
-	return r.end()
+	return r.End()
 }
+
+// Outputs reads an output batch event by event, as ReadOutput does, into
+// events the caller places: Reset, then Next as many times as Reset
+// said, then End.
+type Outputs struct {
+	r     reader
+	n     int
+	input func(i int) *event.Event
+	i     int
+}
+
+// Reset starts reading output batch b of input events input(0) to
+// input(n-1), and returns the number of events it says it has. That
+// number is the guest's: every event takes at least MinOutput bytes of b,
+// which bounds what may be set aside for them.
+func (r *Outputs) Reset(b []byte, n int, input func(i int) *event.Event) (int, error) {
+	*r = Outputs{r: reader{b: b}, n: n, input: input}
+	switch status := r.r.u32("status"); {
+	case r.r.err != nil:
+		return 0, r.r.err
+	case status == StatusError:
+		return 0, fmt.Errorf("%w: %s", ErrGuest, b[4:])
+	case status != StatusOK:
+		return 0, fmt.Errorf("unknown status %d", status)
+	}
+	count := r.r.u32("count")
+	return int(count), r.r.err
+}
+
+// MinOutput is the fewest bytes an event of an output batch takes: from,
+// route length and kind.
+const MinOutput = 12
+
+// Next reads the next event into *e, and returns where it came from, its
+// route and its kind. *e is written even if Next fails.
+func (r *Outputs) Next(e *event.Event) (from uint32, route string, kind Kind, err error) {
+	i := r.i
+	r.i++
+	from = r.r.u32("from")
+	if rt := r.r.bytes("route"); len(rt) > 0 {
+		route = string(rt)
+	}
+	kind = Kind(r.r.u32("kind"))
+	if r.r.err != nil {
+		return 0, "", 0, fmt.Errorf("output %d: %w", i, r.r.err)
+	}
+	if from >= uint32(r.n) && (from != NoInput || kind != Record) {
+		return 0, "", 0, fmt.Errorf("output %d: from %d, but the batch has %d events", i, from, r.n)
+	}
+	switch kind {
+	case Keep:
+		*e = *r.input(int(from))
+	case Patch:
+		*e = *r.input(int(from))
+		err = r.r.patch(e)
+	case Record:
+		rec := r.r.bytes("record")
+		if r.r.err == nil {
+			*e = event.Event{}
+			err = event.DecodeRecord(rec, e)
+		}
+	default:
+		err = fmt.Errorf("unknown kind %d", kind)
+	}
+	if err == nil {
+		err = r.r.err
+	}
+	if err != nil {
+		return 0, "", 0, fmt.Errorf("output %d: %w", i, err)
+	}
+	return from, route, kind, nil
+}
+
+// End reports whether the batch ends after the events read.
+func (r *Outputs) End() error { return r.r.end() }
 
 // patch reads the items of a Patch into e.
 func (r *reader) patch(e *event.Event) error {

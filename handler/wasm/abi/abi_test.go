@@ -259,6 +259,45 @@ func FuzzInput(f *testing.F) {
 	})
 }
 
+// PutInput writes a batch in one pass into a buffer of any size: a buffer
+// too short by even one byte is refused (the host then sizes it with
+// InputSize), and one larger than needed, holding an earlier batch's
+// bytes, gets every byte of the batch written, the same batch as a buffer
+// of the exact size.
+func TestPutInputReusedBuffer(t *testing.T) {
+	es := append(events(), events()...)
+	es[5].Syslog.Message = "non-ASCII é 日本 in a raw line's place" // the message not within the raw line
+	es = append(es, event.Event{Raw: []byte("only raw")}, event.Event{})
+	ev := func(i int) *event.Event { return &es[i] }
+	size := abi.InputSize(len(es), ev)
+	for n := range size {
+		if got, ok := abi.PutInput(make([]byte, n), len(es), ev); ok {
+			t.Fatalf("a buffer of %d bytes for a batch of %d: ok, size %d", n, size, got)
+		}
+	}
+	exact := make([]byte, size)
+	if n, ok := abi.PutInput(exact, len(es), ev); !ok || n != size {
+		t.Fatalf("exact buffer: %d bytes, %v; want %d", n, ok, size)
+	}
+	reused := bytes.Repeat([]byte{0xA5}, size+100)
+	if n, ok := abi.PutInput(reused, len(es), ev); !ok || n != size || !bytes.Equal(reused[:n], exact) {
+		t.Fatalf("reused buffer: %d bytes, %v, or bytes differ from the exact buffer's", n, ok)
+	}
+	var in abi.Input
+	if err := in.Reset(reused[:size]); err != nil {
+		t.Fatal(err)
+	}
+	for i := range es {
+		var e event.Event
+		if err := in.Event(i, &e); err != nil || !same(&e, &es[i]) {
+			t.Fatalf("event %d: read %+v (%v), want %+v", i, e, err, es[i])
+		}
+		if b := reused[4+i*abi.ViewSize+236 : 4+(i+1)*abi.ViewSize]; !bytes.Equal(b, make([]byte, 4)) {
+			t.Fatalf("event %d: reserved word %x", i, b)
+		}
+	}
+}
+
 // A Record carries record version 2 (docs/wasm.md): guests read it. A
 // new record version needs a new ABI version, which this test is here to
 // remind of.

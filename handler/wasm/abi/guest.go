@@ -382,9 +382,12 @@ func (w *Writer) patch(in *Input, v unsafe.Pointer, from uint32, route string, e
 
 func (w *Writer) item(slot uint32, s string) {
 	w.grow(8 + len(s))
-	w.b = le.AppendUint32(w.b, slot)
-	w.b = le.AppendUint32(w.b, uint32(len(s)))
-	w.b = append(w.b, s...)
+	at := len(w.b)
+	w.b = w.b[:at+8+len(s)]
+	b := w.b[at:]
+	le.PutUint32(b, slot)
+	le.PutUint32(b[4:], uint32(len(s)))
+	copy(b[8:], s)
 }
 
 // View is one event of an input batch, read where the host wrote it: no
@@ -480,17 +483,24 @@ func (v *View) Event(e *event.Event) error { return v.in.Event(v.i, e) }
 // was set for the last one, as does any other append.
 func (w *Writer) Set(from uint32, slot uint32, s string) {
 	if w.open == 0 || w.openFrom != from {
-		w.drop()
-		w.open = len(w.b)
-		w.openFrom = from
-		w.openItems = 0
-		w.b = le.AppendUint32(w.b, from)
-		w.b = le.AppendUint32(w.b, 0) // no route
-		w.b = le.AppendUint32(w.b, uint32(Patch))
-		w.b = le.AppendUint32(w.b, 0) // items, set by Keep
+		w.openPatch(from)
 	}
 	w.item(slot, s)
 	w.openItems++
+}
+
+// openPatch begins a patch of input event from, for Set.
+func (w *Writer) openPatch(from uint32) {
+	w.drop()
+	w.grow(patchHead)
+	at := len(w.b)
+	w.b = w.b[:at+patchHead]
+	b := w.b[at:]
+	le.PutUint32(b, from)
+	le.PutUint32(b[4:], 0) // no route
+	le.PutUint32(b[8:], uint32(Patch))
+	le.PutUint32(b[12:], 0) // items, set by Keep
+	w.open, w.openFrom, w.openItems = at, from, 0
 }
 
 // patchHead is the size of an open patch's head: from, an empty route,

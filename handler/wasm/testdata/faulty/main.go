@@ -90,6 +90,9 @@ func handle(p, n uint32) uint64 {
 		return result([]byte{0, 0, 0, 0, 9, 9, 9})
 	case first == "outside":
 		return uint64(0xfffffff0)<<32 | 100
+	case first == "count": // claims 2^32-1 events and has one
+		keep = []byte{0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		return result(keep)
 	case first == "error":
 		w.Fail("you asked for it")
 	}
