@@ -60,6 +60,7 @@ type Destination[T any] struct {
 	armed    bool          // the Run loop has the age timer set, or an arm signal is on its way
 	closed   bool          // Run is stopping or stopped; Send fails
 	cause    error         // the first fatal error
+	stopped  error         // why Run's ctx was cancelled, if its canceller gave a cause
 	deadline time.Time     // once Run is stopping: when flushes must end
 	lost     int           // messages given up on, reported when Run returns
 	touched  []*batch[T]   // the batches one in-place Send reaches (see sendInPlaceLocked), kept for reuse
@@ -146,7 +147,8 @@ func newDestination[T any](c Config, opts []Option[T]) (*Destination[T], []error
 //   - ctx's error, wrapped, when ctx is done before there is room, or at
 //     once when ctx is already done;
 //   - an error wrapping [sluice.ErrClosed] once Run is stopping or has
-//     stopped (and the fatal error, if that is why Run stopped).
+//     stopped (and the fatal error, if that is why Run stopped, or the
+//     cause Run's ctx was cancelled with, see [context.WithCancelCause]).
 //
 // Send may be called before Run starts (a Processor starts Run and its
 // loops at the same moment): messages are buffered, and Send blocks when
@@ -342,7 +344,22 @@ func (d *Destination[T]) closedErrLocked() error {
 	if d.cause != nil {
 		return fmt.Errorf("batch: send: %w: %w", sluice.ErrClosed, d.cause)
 	}
+	if d.stopped != nil {
+		return fmt.Errorf("batch: send: %w: %w", sluice.ErrClosed, d.stopped)
+	}
 	return fmt.Errorf("batch: send: %w", sluice.ErrClosed)
+}
+
+// stopCause is the cause ctx was cancelled with (context.WithCancelCause),
+// or nil when it was cancelled or timed out without one. A destination
+// that runs the batch under a ctx it cancels when it fails (its
+// connection refused, say) gives the cause: the Sends refused then say it.
+func stopCause(ctx context.Context) error {
+	c := context.Cause(ctx)
+	if c == nil || errors.Is(c, context.Canceled) || errors.Is(c, context.DeadlineExceeded) {
+		return nil
+	}
+	return c
 }
 
 var (

@@ -183,3 +183,39 @@ func TestSendDuringFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestSendAfterStopWithCause checks that a Send refused because Run's ctx
+// was cancelled with a cause (a destination that runs the batch under a
+// ctx it cancels when its connection is refused) says that cause; a ctx
+// cancelled without one gives ErrClosed alone, as a stop.
+func TestSendAfterStopWithCause(t *testing.T) {
+	refused := errors.New("connection refused for good")
+	for _, tc := range []struct {
+		name  string
+		cause error
+	}{
+		{"with a cause", refused},
+		{"without", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := mustNew(t, batch.Config{Count: 1}, batch.Flusher[[]byte](newRecorder()))
+			ctx, cancel := context.WithCancelCause(t.Context())
+			errc := make(chan error, 1)
+			go func() { errc <- d.Run(ctx) }()
+			cancel(tc.cause)
+			if err := <-errc; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			err := d.Send(t.Context(), func() {}, sluice.Message[[]byte]{Key: "k"})
+			if !errors.Is(err, sluice.ErrClosed) {
+				t.Fatalf("Send: got %v, want ErrClosed", err)
+			}
+			if tc.cause != nil && !errors.Is(err, tc.cause) {
+				t.Errorf("Send: got %v, want the cause, %v", err, tc.cause)
+			}
+			if tc.cause == nil && err.Error() != "batch: send: closed" {
+				t.Errorf("Send: got %q, want %q", err, "batch: send: closed")
+			}
+		})
+	}
+}

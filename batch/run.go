@@ -110,6 +110,7 @@ func (d *Destination[T]) RunAfter(ctx context.Context, start func(context.Contex
 func (d *Destination[T]) abandon(ctx context.Context, err error) error {
 	d.mu.Lock()
 	d.closed = true
+	d.stopped = stopCause(ctx)
 	if err != nil && ctx.Err() == nil && d.cause == nil {
 		d.cause = err
 	}
@@ -212,6 +213,7 @@ func (d *Destination[T]) stop(ctx context.Context, cancelWork context.CancelFunc
 
 	d.mu.Lock()
 	d.closed = true
+	d.stopped = stopCause(ctx)
 	d.deadline = deadline
 	if d.cause == nil && d.cur != nil {
 		d.cutLocked()

@@ -25,7 +25,7 @@ import (
 type group struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	onFail func(error) // called with each error recorded; may be nil
+	onFail func(error) // called with the first error recorded; may be nil
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	errs   []error // the first failure, then later ones that are not just "stopped"
@@ -47,18 +47,22 @@ func (g *group) run(f func() error) {
 
 // fail records err and cancels the group. Once the group's context is done,
 // an error that only says so (context.Canceled or DeadlineExceeded) is the
-// effect of stopping, not a failure, and is dropped.
+// effect of stopping, not a failure, and is dropped. The first error goes
+// to onFail before the cancel: another goroutine's error caused by the
+// cancel (a source that says "closed" when stopped) must not be the one
+// onFail sees.
 func (g *group) fail(err error) {
 	if g.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return
 	}
 	g.mu.Lock()
 	g.errs = append(g.errs, err)
+	first := len(g.errs) == 1
 	g.mu.Unlock()
-	g.cancel()
-	if g.onFail != nil {
+	if first && g.onFail != nil {
 		g.onFail(err)
 	}
+	g.cancel()
 }
 
 // wait waits for every goroutine and returns the first error recorded,

@@ -451,3 +451,35 @@ func TestNewSource(t *testing.T) {
 		})
 	}
 }
+
+// A source that fails stops the others, and those may fail in turn with
+// an error that is only the effect of being stopped ("closed"): Recv and
+// Run must still say the first cause, never such an error alone.
+func TestSourceFailureCauseFirst(t *testing.T) {
+	errClosed := errors.New("closed")
+	for range 300 {
+		fire := make(chan struct{})
+		srcs := []sluice.Source[string]{sluice.SourceFunc[string](func(ctx context.Context) (sluice.Message[string], func(), error) {
+			<-fire
+			return sluice.Message[string]{}, nil, errBoom
+		})}
+		for range 4 {
+			srcs = append(srcs, sluice.SourceFunc[string](func(ctx context.Context) (sluice.Message[string], func(), error) {
+				<-ctx.Done()
+				return sluice.Message[string]{}, nil, errClosed
+			}))
+		}
+		s, err := multi.NewSource(srcs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rn := start(t, t.Context(), s)
+		close(fire)
+		if _, _, err := s.Recv(t.Context()); !errors.Is(err, errBoom) {
+			t.Fatalf("Recv: got %v, want the cause, %v", err, errBoom)
+		}
+		if err := rn.wait(t); !errors.Is(err, errBoom) {
+			t.Fatalf("Run: got %v, want the cause, %v", err, errBoom)
+		}
+	}
+}

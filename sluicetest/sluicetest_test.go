@@ -438,8 +438,12 @@ func TestSuiteFails(t *testing.T) {
 		rules: []string{"empty-send"},
 		in:    "empty-send", want: `empty-send: received 1 payload never sent .*, first ""`,
 	}, {
-		name:     "unordered",
-		features: Features{Ordered: true},
+		name: "unordered",
+		// Nothing is meant to time out here, and the rule waits for each
+		// of 1000 messages: with fast's 200ms, one stall of the sending
+		// goroutine on a loaded machine ended the rule before it saw the
+		// order broken.
+		features: Features{Ordered: true, Timeout: 30 * time.Second},
 		brk: func(f *fake, _ <-chan struct{}) (sluice.Source[[]byte], sluice.Destination[[]byte]) {
 			var (
 				mu   sync.Mutex
@@ -546,6 +550,9 @@ func TestSuiteFails(t *testing.T) {
 			f := fast
 			f.Ordered, f.Durable = tc.features.Ordered, tc.features.Durable
 			f.ConcurrentRecv, f.ConcurrentSend = tc.features.ConcurrentRecv, tc.features.ConcurrentSend
+			if tc.features.Timeout != 0 {
+				f.Timeout = tc.features.Timeout
+			}
 			r := runOn(t, f, tc.capacity, tc.brk, tc.rules...)
 			checkReports(t, r, tc.in, tc.want)
 			if testing.Verbose() {

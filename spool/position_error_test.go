@@ -2,18 +2,23 @@ package spool
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice"
 )
 
 // A read position that cannot be saved for another reason than a full
 // file system (here the position file's name is taken by a directory, so
 // the rename fails even for root) is counted in PositionErrors, and stops
 // Run with the error: the spool does not go on as if its reads were
-// saved.
+// saved. A Recv waiting meanwhile, and any Send or Recv after, is refused
+// with that cause, not "closed" alone.
 func TestPositionError(t *testing.T) {
 	dir := t.TempDir()
 	c := small(dir)
@@ -34,6 +39,11 @@ func TestPositionError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, acks := recvAll(t, s, 50*time.Millisecond)
+	waiting := make(chan error, 1)
+	go func() {
+		_, _, err := s.Recv(ctx) // nothing left: it waits until Run stops
+		waiting <- err
+	}()
 	for _, a := range acks {
 		a()
 	}
@@ -45,6 +55,16 @@ func TestPositionError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run goes on without saving its position")
 	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, sluice.ErrClosed) || !strings.Contains(fmt.Sprint(err), "write position") {
+			t.Errorf("%s = %v, want ErrClosed with the position's write error", what, err)
+		}
+	}
+	refused("a Recv waiting when Run failed", <-waiting)
+	refused("Send after Run failed", s.Send(ctx, nil, sluice.Message[[]byte]{Value: []byte("late")}))
+	_, _, err = s.Recv(ctx)
+	refused("Recv after Run failed", err)
 	if n := s.Stats().PositionErrors; n < 1 {
 		t.Errorf("PositionErrors = %d, want at least 1", n)
 	}

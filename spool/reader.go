@@ -50,8 +50,9 @@ func (r *readState) close() {
 // concurrent use. The ack function marks the record delivered: the read
 // position advances over the contiguous acked records, and a record not
 // acked is delivered again after a restart. Damaged records are skipped,
-// counted in [Stats] and logged. After Run stops, Recv returns
-// sluice.ErrClosed; an I/O error reading a segment is returned as is.
+// counted in [Stats] and logged. After Run stops, Recv returns an error
+// wrapping sluice.ErrClosed and, if Run failed, the error it failed with;
+// an I/O error reading a segment is returned as is.
 func (s *Spool) Recv(ctx context.Context) (sluice.Message[[]byte], func(), error) {
 	if err := ctx.Err(); err != nil {
 		return sluice.Message[[]byte]{}, nil, fmt.Errorf("spool: recv: %w", err)
@@ -71,7 +72,7 @@ func (s *Spool) Recv(ctx context.Context) (sluice.Message[[]byte], func(), error
 		case <-ctx.Done():
 			return sluice.Message[[]byte]{}, nil, fmt.Errorf("spool: recv: %w", ctx.Err())
 		case <-s.done:
-			return sluice.Message[[]byte]{}, nil, fmt.Errorf("spool: recv: %w", sluice.ErrClosed)
+			return sluice.Message[[]byte]{}, nil, fmt.Errorf("spool: recv: %w", s.closedErr())
 		}
 	}
 }
@@ -83,8 +84,9 @@ func (s *Spool) next() (v []byte, ack func(), wait <-chan struct{}, err error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
+			err := s.closedErrLocked()
 			s.mu.Unlock()
-			return nil, nil, nil, fmt.Errorf("spool: recv: %w", sluice.ErrClosed)
+			return nil, nil, nil, fmt.Errorf("spool: recv: %w", err)
 		}
 		changed := s.changed
 		if r.seg == nil {

@@ -78,6 +78,7 @@ type Spool struct {
 	syncDone chan struct{} // closed when the running fsync ends
 	failErr  error         // sticky write or fsync error
 	failed   chan struct{} // closed when failErr is set
+	stopErr  error         // the error Run stopped for, set with closed
 	changed  chan struct{} // closed and replaced when records become readable
 	room     chan struct{} // closed and replaced when segments are deleted
 	total    int64         // bytes on disk and reserved
@@ -182,7 +183,8 @@ func New(c Config, opts ...Option) (*Spool, error) {
 // Run opens and recovers the directory, then fsyncs (Sync "interval"),
 // persists the read position and deletes acked segments until ctx is
 // done. On stop it fsyncs what was written, so pending Sends are acked,
-// and persists the position; Send and Recv then return sluice.ErrClosed.
+// and persists the position; Send and Recv then return sluice.ErrClosed,
+// wrapped with the error Run failed with, if it did.
 // A second call returns sluice.ErrAlreadyRunning. A full file system is
 // not an error: writers wait for space (see nospace.go). Any other write
 // error, and any fsync error, is fatal: Run returns it (after an fsync
@@ -234,7 +236,7 @@ loop:
 			break loop
 		}
 	}
-	if serr := s.shutdown(); err == nil {
+	if serr := s.shutdown(err); err == nil {
 		err = serr
 	}
 	return err
@@ -253,9 +255,11 @@ func (s *Spool) syncAll() {
 }
 
 // shutdown stops the spool: no more Sends or Recvs, a final fsync, files
-// closed, the position persisted.
-func (s *Spool) shutdown() error {
+// closed, the position persisted. cause is the error Run stops for, nil on
+// a stop by ctx: the Sends and Recvs refused from then on say it.
+func (s *Spool) shutdown(cause error) error {
 	s.mu.Lock()
+	s.stopErr = cause
 	s.closed = true
 	close(s.done)
 	s.mu.Unlock()
@@ -282,6 +286,28 @@ func (s *Spool) shutdown() error {
 	}
 	s.lock.Close() // after the last write: the next Spool may start
 	return err
+}
+
+// closedErrLocked is the error of a Send or Recv refused because Run
+// stopped: sluice.ErrClosed, with the failure that stopped it, if any, so
+// that a caller that reports the first error it sees reports the cause.
+// Call with mu held.
+func (s *Spool) closedErrLocked() error {
+	cause := s.failErr
+	if cause == nil {
+		cause = s.stopErr
+	}
+	if cause == nil {
+		return sluice.ErrClosed
+	}
+	return fmt.Errorf("%w: %w", sluice.ErrClosed, cause)
+}
+
+// closedErr is closedErrLocked for a caller without mu.
+func (s *Spool) closedErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closedErrLocked()
 }
 
 // fail records a fatal write or fsync error. Call with mu held.

@@ -23,7 +23,8 @@ import (
 // tries again, as it waits for room. If ctx is done first, Send returns
 // its error and does not ack; records already written are still
 // delivered. A record whose frame exceeds SegmentBytes is an error
-// wrapping [ErrTooLarge]. After Run stops, Send returns sluice.ErrClosed.
+// wrapping [ErrTooLarge]. After Run stops, Send returns an error wrapping
+// sluice.ErrClosed and, if Run failed, the error it failed with.
 func (s *Spool) Send(ctx context.Context, ack func(), msgs ...sluice.Message[[]byte]) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("spool: send: %w", err)
@@ -88,8 +89,9 @@ func (s *Spool) reserve(ctx context.Context, need int64, records int) error {
 	for {
 		s.mu.Lock()
 		if s.closed {
+			err := s.closedErrLocked()
 			s.mu.Unlock()
-			return sluice.ErrClosed
+			return err
 		}
 		if s.failErr != nil {
 			err := s.failErr
@@ -123,7 +125,7 @@ func (s *Spool) reserve(ctx context.Context, need int64, records int) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-s.done:
-			err = sluice.ErrClosed
+			err = s.closedErr()
 		}
 		s.mu.Lock()
 		s.waiting--
@@ -157,7 +159,7 @@ func (s *Spool) writeAll(ctx context.Context, msgs []sluice.Message[[]byte], nee
 			if ctx.Err() != nil {
 				return 0, fmt.Errorf("%w (%w)", ctx.Err(), err)
 			}
-			return 0, sluice.ErrClosed
+			return 0, s.closedErr()
 		}
 	}
 }
@@ -188,9 +190,13 @@ func (s *Spool) write(msgs []sluice.Message[[]byte]) (int, int64, error) {
 	defer s.wmu.Unlock()
 	s.mu.Lock()
 	closed, size := s.closed || s.cur == nil, s.curSeg.size
+	var err error
+	if closed {
+		err = s.closedErrLocked()
+	}
 	s.mu.Unlock()
 	if closed {
-		return 0, 0, sluice.ErrClosed
+		return 0, 0, err
 	}
 	at := s.o.now().UnixNano()
 	buf := s.wbuf[:0]

@@ -35,6 +35,7 @@ type Destination struct {
 	running  atomic.Bool
 	ready    chan struct{} // closed once cl is set and the topic checked
 	closed   chan struct{} // closed when Run returns
+	runErr   error         // what Run returned; set before closed is closed
 	cl       *kgo.Client
 	fatal    chan error // a permanent failure for Run to return; capacity 1
 	lastWarn atomic.Int64
@@ -167,11 +168,14 @@ func fillDestination(c *DestinationConfig) {
 // acknowledged by then are not acked. Run returns the first permanent
 // failure of a record that has no dead letter to go to. A second call
 // returns [sluice.ErrAlreadyRunning].
-func (d *Destination) Run(ctx context.Context) error {
+func (d *Destination) Run(ctx context.Context) (err error) {
 	if !d.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("kafka destination: %w", sluice.ErrAlreadyRunning)
 	}
-	defer close(d.closed)
+	defer func() {
+		d.runErr = err // the cause first: a Send refused once closed says it
+		close(d.closed)
+	}()
 	d.set("connecting to brokers " + strings.Join(d.cfg.Brokers, ","))
 	opts, err := connOpts("destination", d.cfg.Brokers, d.cfg.ClientID, d.cfg.TLS, d.cfg.SASL)
 	if err != nil {
@@ -277,13 +281,13 @@ func (d *Destination) Send(ctx context.Context, ack func(), msgs ...sluice.Messa
 	select {
 	case <-d.ready:
 	case <-d.closed:
-		return fmt.Errorf("kafka destination: %w", sluice.ErrClosed)
+		return d.closedErr()
 	case <-ctx.Done():
 		return fmt.Errorf("kafka destination: %w", ctx.Err())
 	}
 	select {
 	case <-d.closed:
-		return fmt.Errorf("kafka destination: %w", sluice.ErrClosed)
+		return d.closedErr()
 	default:
 	}
 	recs := make([]kgo.Record, len(msgs))
@@ -324,7 +328,10 @@ func (d *Destination) Send(ctx context.Context, ack func(), msgs ...sluice.Messa
 			}
 		}
 		if err := d.acquire(ctx, n); err != nil {
-			return fmt.Errorf("kafka destination: %w", err) // done never completes: not acked
+			if errors.Is(err, sluice.ErrClosed) {
+				return err // done never completes: not acked
+			}
+			return fmt.Errorf("kafka destination: %w", err)
 		}
 		for i := range part {
 			r := &part[i]
@@ -336,6 +343,16 @@ func (d *Destination) Send(ctx context.Context, ack func(), msgs ...sluice.Messa
 		}
 	}
 	return nil
+}
+
+// closedErr is the error of a Send refused once Run has returned:
+// ErrClosed, with Run's error if it failed, so that a caller that reports
+// the first error it sees reports why. Call it once closed is closed.
+func (d *Destination) closedErr() error {
+	if d.runErr != nil {
+		return fmt.Errorf("kafka destination: %w: %w", sluice.ErrClosed, d.runErr)
+	}
+	return fmt.Errorf("kafka destination: %w", sluice.ErrClosed)
 }
 
 // acquire counts n (at most sluice.BatchSize) more buffered records,
@@ -362,7 +379,7 @@ func (d *Destination) acquire(ctx context.Context, n int64) error {
 			return ctx.Err()
 		case <-d.closed:
 			d.waiters.Add(-1)
-			return sluice.ErrClosed
+			return d.closedErr()
 		}
 	}
 }

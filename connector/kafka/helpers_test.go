@@ -108,6 +108,25 @@ func readAll(t testing.TB, c *kfake.Cluster, topic string, n int, timeout time.D
 	return out
 }
 
+// readExactly reads the n records topic must hold, waiting up to 60s for
+// them, and fails the test if it holds more: its end offsets count every
+// record, so an extra one shows without a read that waits for it (a
+// window of a few seconds read nothing at all on a loaded machine).
+func readExactly(t testing.TB, c *kfake.Cluster, topic string, n int) []*kgo.Record {
+	t.Helper()
+	recs := readAll(t, c, topic, n, 60*time.Second)
+	ends, err := kadm.NewClient(client(t, c)).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != int64(n) {
+		t.Errorf("topic %s holds %d records, want %d", topic, total, n)
+	}
+	return recs
+}
+
 // committed returns the group's committed offsets of topic.
 func committed(t testing.TB, c *kfake.Cluster, group, topic string) map[int32]int64 {
 	t.Helper()

@@ -2,6 +2,8 @@ package nats
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,15 +89,21 @@ func TestDestinationPublishes(t *testing.T) {
 	}
 }
 
-// A subject no stream captures fails Run at start, naming the subject.
+// A subject no stream captures fails Run at start, naming the subject; so
+// does a Send refused then, as a Processor reports whichever it sees first.
 func TestDestinationNoStream(t *testing.T) {
 	_, url := embedded(t, t.TempDir(), 0)
 	d := newDestination(t, url, "nobody.listens")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	const want = `no stream captures subject "nobody.listens"`
 	err := d.Run(ctx)
-	if err == nil || !strings.Contains(err.Error(), `no stream captures subject "nobody.listens"`) {
+	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Run = %v, want an error naming the subject", err)
+	}
+	err = d.Send(ctx, func() {}, brokertest.Events("late")...)
+	if !errors.Is(err, sluice.ErrClosed) || !strings.Contains(fmt.Sprint(err), want) {
+		t.Fatalf("Send after Run failed = %v, want ErrClosed naming the subject", err)
 	}
 }
 
