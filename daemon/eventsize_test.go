@@ -1,8 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -98,23 +96,13 @@ func TestEventsTooLarge(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return resp.StatusCode
 	}
-	// events waits until the file at path holds n whole events and returns
-	// them. A line still being written (a long event takes more than one
-	// write) is not read yet.
+	// events waits until the file at path holds n events and returns them.
 	events := func(t *testing.T, path string, n int) []map[string]any {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			if b, err := os.ReadFile(path); err == nil {
-				var got []map[string]any
-				for line := range bytes.Lines(b[:bytes.LastIndexByte(b, '\n')+1]) {
-					var m map[string]any
-					if err := json.Unmarshal(line, &m); err != nil {
-						t.Fatalf("%s: %v", line, err)
-					}
-					got = append(got, m)
-				}
-				if len(got) >= n {
+			if _, err := os.Stat(path); err == nil {
+				if got := readLines(t, path); len(got) >= n {
 					return got
 				}
 			}
