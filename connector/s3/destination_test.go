@@ -84,15 +84,20 @@ type object struct {
 
 // objects lists, gets and decodes every object under prefix, by key.
 func objects(t testing.TB, c *awss3.Client, prefix string) (map[string]object, error) {
+	return objectsIn(c, "b", prefix)
+}
+
+// objectsIn is objects in bucket.
+func objectsIn(c *awss3.Client, bucket, prefix string) (map[string]object, error) {
 	out := map[string]object{}
-	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String("b"), Prefix: aws.String(prefix)})
+	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(context.Background())
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range page.Contents {
-			obj, err := get(c, *o.Key)
+			obj, err := getIn(c, bucket, *o.Key)
 			if err != nil {
 				return nil, err
 			}
@@ -102,8 +107,8 @@ func objects(t testing.TB, c *awss3.Client, prefix string) (map[string]object, e
 	return out, nil
 }
 
-func get(c *awss3.Client, key string) (object, error) {
-	r, err := c.GetObject(context.Background(), &awss3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String(key)})
+func getIn(c *awss3.Client, bucket, key string) (object, error) {
+	r, err := c.GetObject(context.Background(), &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return object{}, err
 	}
