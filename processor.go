@@ -33,11 +33,8 @@ type Processor[T1, T2 any] struct {
 	// batchDst is the destination as a BatchDestination when batch is
 	// set: the batches then keep their acks as they are.
 	batchDst BatchDestination[T1]
-	// inline is batch as an InlineSource, if it is one: its goroutines
-	// then send what they read while the loop waits.
-	inline InlineSource[T1]
-	o      options
-	ran    atomic.Bool
+	o        options
+	ran      atomic.Bool
 }
 
 // New checks c and the options and returns a Processor. It does no I/O and
@@ -70,7 +67,6 @@ func New[T1, T2 any](c Config[T1, T2], opts ...Option) (*Processor[T1, T2], erro
 	if bs, ok := c.Source.(BatchSource[T1]); ok && p.pass != nil && o.hooks.Recv == nil {
 		p.batch = bs
 		p.batchDst, _ = any(c.Destination).(BatchDestination[T1])
-		p.inline, _ = bs.(InlineSource[T1])
 	}
 	return p, nil
 }
@@ -243,15 +239,20 @@ func (p *Processor[T1, T2]) passLoop(ctx context.Context) error {
 // batchLoop is loop for a [BatchSource] and the [Pipe] handler: up to
 // RecvBatchSize messages per RecvBatch, sent on in one SendBatch with
 // their acks if the destination is a [BatchDestination], or else in one
-// Send whose ack calls each message's ack. With an [InlineSource], the
-// source's goroutines may do the send while the loop waits.
+// Send whose ack calls each message's ack.
 func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
 	msgs := make([]Message[T1], RecvBatchSize) // reused: Send must not keep the slice
 	acks := make([]func(), RecvBatchSize)
 	used := 0 // msgs[:used] may hold references from an earlier call
-	var sendErr error
-	send := func(n int) error {
-		// The source overwrote msgs[:n]; drop what is left of a larger
+	for {
+		n, err := p.batch.RecvBatch(ctx, msgs, acks)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return stageErr(StageSource, err)
+		}
+		// RecvBatch overwrote msgs[:n]; drop what is left of a larger
 		// earlier batch, for the garbage collector.
 		if n < used {
 			clear(msgs[n:used])
@@ -259,31 +260,12 @@ func (p *Processor[T1, T2]) batchLoop(ctx context.Context) error {
 		}
 		used = n
 		if p.batchDst != nil {
-			sendErr = sendBatchHooked(ctx, p.o.hooks.Send, p.batchDst, msgs[:n], acks[:n])
+			err = sendBatchHooked(ctx, p.o.hooks.Send, p.batchDst, msgs[:n], acks[:n])
 		} else {
-			sendErr = sendHooked(ctx, p.o.hooks.Send, p.pass, ackAll(acks[:n]), msgs[:n])
-		}
-		return sendErr
-	}
-	for {
-		var n int
-		var err error
-		if p.inline != nil {
-			n, err = p.inline.RecvBatchInline(ctx, msgs, acks, send)
-		} else {
-			n, err = p.batch.RecvBatch(ctx, msgs, acks)
-		}
-		if sendErr != nil { // from a send the source ran
-			return stageErr(StageDestination, sendErr)
+			err = sendHooked(ctx, p.o.hooks.Send, p.pass, ackAll(acks[:n]), msgs[:n])
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return stageErr(StageSource, err)
-		}
-		if send(n) != nil {
-			return stageErr(StageDestination, sendErr)
+			return stageErr(StageDestination, err)
 		}
 	}
 }

@@ -51,31 +51,6 @@ type BatchSource[T any] interface {
 	RecvBatch(ctx context.Context, msgs []Message[T], acks []func()) (n int, err error)
 }
 
-// InlineSource is a [BatchSource] whose goroutines can do the caller's
-// next step themselves. It is an optional ability: a Processor's loop
-// that uses RecvBatch (see [BatchSource]) uses RecvBatchInline instead,
-// with do sending the batch on. When the pipeline is idle, the goroutine
-// that read the messages then carries them to the destination itself,
-// instead of waking the Processor's loop to do it: at a low rate, most
-// of the cost of a message was such wake-ups.
-//
-// RecvBatchInline is RecvBatch for a caller whose next step with the
-// messages it gets is do(n). While it would block, the source may fill
-// msgs and acks with n ≥ 1 messages, as RecvBatch fills them, and call
-// do(n) itself, on a goroutine of its own, and keep waiting. It returns
-// as RecvBatch does, with messages for the caller to handle itself, or
-// with n = 0 and the error do returned, as it is (do is not called
-// again). do is called by one goroutine at a time and never after
-// RecvBatchInline has returned, so the caller's state is do's while the
-// call lasts; the source touches neither slice while do runs. When ctx
-// is done it returns once a do in progress has returned: do must return
-// promptly when ctx is done, as Send does. The order of messages is as
-// for RecvBatch, whether they come back to the caller or go to do.
-type InlineSource[T any] interface {
-	BatchSource[T]
-	RecvBatchInline(ctx context.Context, msgs []Message[T], acks []func(), do func(n int) error) (n int, err error)
-}
-
 // RecvBatchSize is how many messages a Processor's loop asks a
 // [BatchSource] for at a time: the len(msgs) of its RecvBatch calls.
 const RecvBatchSize = 256

@@ -225,9 +225,6 @@ func (l *live) startSource(s builtSource) {
 	var src source = counted{s.src, s.m, s.received}
 	if b, ok := s.src.(sluice.BatchSource[event.Event]); ok {
 		src = countedBatch{counted{s.src, s.m, s.received}, b}
-		if il, ok := b.(sluice.InlineSource[event.Event]); ok {
-			src = countedInline{src.(countedBatch), il}
-		}
 	}
 	lsrc, lines := s.src.(LineSource)
 	r, runner := s.src.(sluice.Runner)

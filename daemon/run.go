@@ -118,35 +118,12 @@ type countedBatch struct {
 func (c countedBatch) RecvBatch(ctx context.Context, msgs []msg, acks []func()) (int, error) {
 	n, err := c.b.RecvBatch(ctx, msgs, acks)
 	if err == nil {
-		c.count(msgs[:n])
-	}
-	return n, err
-}
-
-func (c counted) count(msgs []msg) {
-	bytes := 0
-	for i := range msgs {
-		bytes += len(msgs[i].Value.Raw)
-	}
-	c.n.Add(int64(len(msgs)))
-	c.m.In(len(msgs), bytes)
-}
-
-// countedInline is countedBatch for a source whose goroutines may send
-// what they read themselves (a [sluice.InlineSource]): what they send is
-// counted as received too.
-type countedInline struct {
-	countedBatch
-	il sluice.InlineSource[event.Event]
-}
-
-func (c countedInline) RecvBatchInline(ctx context.Context, msgs []msg, acks []func(), do func(int) error) (int, error) {
-	n, err := c.il.RecvBatchInline(ctx, msgs, acks, func(n int) error {
-		c.count(msgs[:n])
-		return do(n)
-	})
-	if err == nil {
-		c.count(msgs[:n])
+		bytes := 0
+		for i := range msgs[:n] {
+			bytes += len(msgs[i].Value.Raw)
+		}
+		c.n.Add(int64(n))
+		c.m.In(n, bytes)
 	}
 	return n, err
 }

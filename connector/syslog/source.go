@@ -141,35 +141,6 @@ func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Even
 	return n, err
 }
 
-// RecvBatchInline is RecvBatch for a caller whose next step is do (a
-// [sluice.InlineSource]): while nothing is queued, a connection's reading
-// goroutine that has read and parsed messages fills msgs and acks with
-// them and calls do itself, then reads on. So at a low rate an event goes
-// from the socket to the destination on one goroutine. That reader
-// blocks while do does (a destination pushing back holds up that
-// connection, as a full queue would); the other connections' messages
-// are queued meanwhile, for the caller.
-func (s *Source) RecvBatchInline(ctx context.Context, msgs []sluice.Message[event.Event], acks []func(), do func(n int) error) (int, error) {
-	k := 0 // messages set by this take
-	failed := false
-	n, err := s.q.TakeOrRun(ctx, len(msgs), func(fs []frame) {
-		for i := range fs {
-			s.event(&msgs[k], &fs[i])
-			acks[k] = sluice.Noop
-			k++
-		}
-	}, func(n int) error {
-		k = 0
-		err := do(n)
-		failed = err != nil
-		return err
-	})
-	if err != nil && !failed && !errors.Is(err, io.EOF) { // do's error is the caller's
-		err = fmt.Errorf("syslog: %w", err)
-	}
-	return n, err
-}
-
 // Run binds every socket (an address in use is an error, returned at once),
 // then receives until ctx is done.
 func (s *Source) Run(ctx context.Context) error {
@@ -387,8 +358,8 @@ func (s *Source) event(m *sluice.Message[event.Event], f *frame) {
 }
 
 var (
-	_ sluice.InlineSource[event.Event] = (*Source)(nil)
-	_ sluice.Runner                    = (*Source)(nil)
+	_ sluice.BatchSource[event.Event] = (*Source)(nil)
+	_ sluice.Runner                   = (*Source)(nil)
 )
 
 // reportReadBuffer logs at INFO, when the kernel gave less than asked

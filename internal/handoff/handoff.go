@@ -44,11 +44,6 @@ type Queue[T any] struct {
 	cur     *Batch[T]     // the batch being received, guarded by lock
 	done    chan struct{} // closed by Close
 	once    sync.Once
-
-	// Receivers parked in TakeOrRun, which a Put serves inline.
-	pmu     sync.Mutex
-	parked  []*waiter[T] // guarded by pmu
-	nparked atomic.Int32 // len(parked), read without pmu
 }
 
 // New returns a queue that holds up to limit messages (at least 1),
@@ -76,11 +71,6 @@ func (q *Queue[T]) Get() *Batch[T] {
 // Put queues b, blocking while the queue has no room for it; b belongs to
 // the queue from then on. An empty b is kept for reuse. It returns ctx's
 // error if ctx is done first, or [sluice.ErrClosed] after Close.
-//
-// If a receiver is parked in [Queue.TakeOrRun], Put then does that
-// receiver's work on the calling goroutine before it returns: it takes
-// the oldest items for it and runs its next step, which may block (a
-// destination pushing back). A reader calling Put must allow for that.
 func (q *Queue[T]) Put(ctx context.Context, b *Batch[T]) error {
 	k := int64(len(b.Items))
 	if k == 0 {
@@ -95,14 +85,12 @@ func (q *Queue[T]) Put(ctx context.Context, b *Batch[T]) error {
 		}
 		if q.reserve(k) {
 			q.full <- b // never blocks: it holds up to max batches of at least one message
-			q.serve(ctx)
 			return nil
 		}
 		q.waiting.Add(1)
 		if q.reserve(k) { // room made before this Put counted as waiting
 			q.waiting.Add(-1)
 			q.full <- b
-			q.serve(ctx)
 			return nil
 		}
 		select {
@@ -185,25 +173,10 @@ func (q *Queue[T]) Take(ctx context.Context, most int, f func(items []T)) (int, 
 		return 0, err
 	}
 	defer q.unlock()
-	return q.takeLocked(ctx, most, f, true)
-}
-
-// takeLocked is Take with the receivers' lock held. With an empty queue
-// it waits for a batch if wait is set; if not, it returns 0 at once, or
-// io.EOF once the queue is closed.
-func (q *Queue[T]) takeLocked(ctx context.Context, most int, f func(items []T), wait bool) (int, error) {
 	if q.cur == nil {
 		select {
 		case q.cur = <-q.full:
 		default:
-			if !wait && q.n.Load() == 0 { // nothing put, nor on its way
-				select {
-				case <-q.done:
-					return 0, io.EOF
-				default:
-					return 0, nil
-				}
-			}
 			select {
 			case q.cur = <-q.full:
 			case <-q.done:
