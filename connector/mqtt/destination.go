@@ -100,7 +100,8 @@ func (d *Destination) reject(ctx context.Context, big []sluice.Message[event.Eve
 }
 
 // Run connects to the broker and flushes batches until ctx is done, then
-// flushes what it holds for batch.stopTimeout. It returns an error if the
+// flushes what it holds for batch.stopTimeout, still connecting if it
+// has not yet. It returns an error if the
 // broker refuses the credentials or the client id, or if a batch fails
 // permanently without a dead letter. A second call returns
 // [sluice.ErrAlreadyRunning].
@@ -122,9 +123,13 @@ func (d *Destination) Run(ctx context.Context) error {
 	d.client.Store(&client)
 	d.ready.Store(&ready)
 	runCtx, cancel := context.WithCancelCause(ctx)
+	// Connecting goes on after ctx is done, until the batches are flushed:
+	// a stopping Run flushes what it holds for stopTimeout, and those
+	// flushes wait for the connection.
+	connCtx, stopConnecting := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := connect(runCtx, client, d.c.Broker, log, d.opts.failed); err != nil {
+		if err := connect(connCtx, client, d.c.Broker, log, d.opts.failed); err != nil {
 			if runCtx.Err() == nil {
 				cancel(err)
 			}
@@ -134,6 +139,7 @@ func (d *Destination) Run(ctx context.Context) error {
 	})
 	err = d.batch.Run(runCtx)
 	cancel(nil)
+	stopConnecting()
 	wg.Wait()
 	client.Disconnect(250)
 	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {

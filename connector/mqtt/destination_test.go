@@ -189,3 +189,20 @@ func TestDestinationOversize(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A Run stopped before it connected still connects, publishes what it
+// holds and acks it within its stopTimeout: under load, the suite's
+// send-cancel stopped Run within 50ms of its start, and Run used to wait
+// out its stopTimeout for a connection it no longer tried to make.
+func TestDestinationStoppedBeforeConnected(t *testing.T) {
+	port := brokertest.FreePort(t)
+	d := newDestination(t, "tcp://127.0.0.1:"+strconv.Itoa(port), "late/stopped", func(c *DestinationConfig) {
+		c.Retained = true // read back after the publish
+		c.Batch.StopTimeout = time.Minute
+	})
+	var b *brokertest.Broker
+	brokertest.StopBeforeConnected(t, d, "held", func() { b = brokertest.Mosquitto(t, port) })
+	if got := subscribe(t, b.Addr, "late/stopped")(1); len(got) != 1 || got[0] != "held" {
+		t.Fatalf("the broker holds %q, want the event held at the stop", got)
+	}
+}

@@ -99,7 +99,7 @@ func (d *Destination) reject(ctx context.Context, big []sluice.Message[event.Eve
 
 // Run connects (retrying while no server can be reached), checks that a
 // stream captures the subject, and flushes batches until ctx is done,
-// then for batch.stopTimeout. It returns an error for refused
+// then for batch.stopTimeout, still connecting if it has not yet. It returns an error for refused
 // credentials, a subject no stream captures, JetStream not enabled, or a
 // batch that failed permanently without a dead letter. A second call
 // returns [sluice.ErrAlreadyRunning].
@@ -114,14 +114,18 @@ func (d *Destination) Run(ctx context.Context) error {
 		return fmt.Errorf("nats destination: %w", err)
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
+	// Connecting goes on after ctx is done, until the batches are flushed:
+	// a stopping Run flushes what it holds for stopTimeout, and those
+	// flushes wait for the connection and the stream's check.
+	connCtx, stopConnecting := context.WithCancel(context.WithoutCancel(ctx))
 	var nc atomic.Pointer[natsgo.Conn]
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		c, err := cn.connect(runCtx, opts, log, d.opts.failed)
+		c, err := cn.connect(connCtx, opts, log, d.opts.failed)
 		if err == nil {
 			nc.Store(c)
 			d.nc.Store(c)
-			err = d.setup(runCtx, c)
+			err = d.setup(connCtx, c)
 		}
 		if err != nil {
 			if runCtx.Err() == nil {
@@ -133,6 +137,7 @@ func (d *Destination) Run(ctx context.Context) error {
 	})
 	err = d.batch.Run(runCtx)
 	cancel(nil)
+	stopConnecting()
 	wg.Wait()
 	if c := nc.Load(); c != nil {
 		c.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -192,5 +193,33 @@ func TestDestinationOversize(t *testing.T) {
 			t.Fatal("not acked after the dead letter acked")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A Run stopped before it connected still connects, checks the stream,
+// publishes what it holds and acks it within its stopTimeout: under
+// load, the suite's send-cancel stopped Run within 50ms of its start,
+// and Run used to wait out its stopTimeout for a connection it no longer
+// tried to make. The server comes back on its port with the stream it
+// had.
+func TestDestinationStoppedBeforeConnected(t *testing.T) {
+	dir := t.TempDir()
+	s, url := embedded(t, dir, 0)
+	port := s.Addr().(*net.TCPAddr).Port
+	nc, js := client(t, url)
+	stream(t, js, "LATE", "late.>")
+	nc.Close()
+	s.Shutdown()
+	s.WaitForShutdown()
+	c := DefaultDestinationConfig()
+	c.URL, c.Subject, c.Batch.StopTimeout = url, "late.stopped", time.Minute
+	d, err := NewDestination(c, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokertest.StopBeforeConnected(t, d, "held", func() { _, url = embedded(t, dir, port) })
+	_, js = client(t, url)
+	if got := readStream(t, js, "LATE", 1); got[0] != "held" {
+		t.Fatalf("the stream holds %q, want the event held at the stop", got)
 	}
 }

@@ -3,6 +3,7 @@ package brokertest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +103,41 @@ func Events(lines ...string) []sluice.Message[event.Event] {
 		msgs[i].Value.Raw = []byte(l)
 	}
 	return msgs
+}
+
+// StopBeforeConnected creates the moment a stopping Run holds an event
+// it has not yet connected to publish: it runs d against a server that is
+// down, sends line, cancels Run, and only then calls start to bring the
+// server up. Run must go on connecting while it flushes what it holds
+// (its stopTimeout, which the caller sets to a minute), publish and ack
+// the event, and return nil; without a connection it would wait out its
+// stopTimeout and ack nothing.
+func StopBeforeConnected(t testing.TB, d interface {
+	sluice.Destination[event.Event]
+	sluice.Runner
+}, line string, start func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	acked := make(chan struct{})
+	if err := d.Send(context.Background(), sync.OnceFunc(func() { close(acked) }), Events(line)...); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	start()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(50 * time.Second):
+		t.Fatal("Run did not return within 50s of the server coming up")
+	}
+	select {
+	case <-acked:
+	default:
+		t.Fatal("Run returned without publishing the event it held when stopped")
+	}
 }
