@@ -170,7 +170,11 @@ func decode(line []byte) (event.Event, error) {
 }
 
 // source is a test Source that reads new objects under a prefix of the
-// fake bucket, in key order, and returns their events.
+// fake bucket, in key order, and returns their events. It lists the keys
+// and reads only the objects it has not read: reading every object at
+// every poll made a Recv's cost grow with the objects written, past the
+// suite's 5s per message under load (with FlushFrequency 5ms a slow
+// machine writes an object for nearly every event).
 type source struct {
 	c      *awss3.Client
 	prefix string
@@ -185,8 +189,9 @@ func (s *source) Recv(ctx context.Context) (sluice.Message[event.Event], func(),
 			return sluice.Message[event.Event]{}, nil, err
 		}
 		s.mu.Lock()
+		var err error
 		if len(s.buf) == 0 {
-			s.poll()
+			err = s.poll(ctx)
 		}
 		if len(s.buf) > 0 {
 			e := s.buf[0]
@@ -195,6 +200,9 @@ func (s *source) Recv(ctx context.Context) (sluice.Message[event.Event], func(),
 			return sluice.Message[event.Event]{Value: e}, sluice.Noop, nil
 		}
 		s.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			return sluice.Message[event.Event]{}, nil, err
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(5 * time.Millisecond):
@@ -202,26 +210,37 @@ func (s *source) Recv(ctx context.Context) (sluice.Message[event.Event], func(),
 	}
 }
 
-func (s *source) poll() {
-	objs, err := objects(nil, s.c, s.prefix)
-	if err != nil {
-		return
-	}
-	keys := make([]string, 0, len(objs))
-	for k := range objs {
-		if !s.seen[k] {
-			keys = append(keys, k)
+// poll reads the objects not read before into buf, in key order.
+func (s *source) poll(ctx context.Context) error {
+	var keys []string
+	p := awss3.NewListObjectsV2Paginator(s.c, &awss3.ListObjectsV2Input{Bucket: aws.String("b"), Prefix: aws.String(s.prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Contents {
+			if !s.seen[*o.Key] {
+				keys = append(keys, *o.Key)
+			}
 		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		obj, err := getIn(s.c, "b", k)
+		if err != nil {
+			return err
+		}
 		s.seen[k] = true
-		for _, l := range objs[k].Lines {
-			if e, err := decode(l); err == nil {
-				s.buf = append(s.buf, e)
+		for _, l := range obj.Lines {
+			e, err := decode(l)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
 			}
+			s.buf = append(s.buf, e)
 		}
 	}
+	return nil
 }
 
 var _ sluice.Source[event.Event] = (*source)(nil)
