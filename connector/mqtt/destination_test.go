@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/brokertest"
@@ -31,7 +33,9 @@ func newDestination(t *testing.T, broker, topic string, edit ...func(*Destinatio
 }
 
 // subscribe starts mosquitto_sub, an independent client, on topic and
-// returns a function that reads n messages from it.
+// returns a function that reads n messages from it. It returns once the
+// subscription is live: a marker it publishes has come back (a message
+// published before that would be lost, as the subscriber has no session).
 func subscribe(t *testing.T, addr, topic string) func(n int) []string {
 	t.Helper()
 	host, port, _ := strings.Cut(addr, ":")
@@ -44,30 +48,60 @@ func subscribe(t *testing.T, addr, topic string) func(n int) []string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	time.Sleep(200 * time.Millisecond) // until subscribed
-	r := bufio.NewReader(out)
+	lines := make(chan string, 1024)
+	go func() {
+		defer close(lines)
+		r := bufio.NewScanner(out)
+		for r.Scan() {
+			lines <- r.Text()
+		}
+	}()
+	const marker = "subscribed?"
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("marker-" + topic)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		t.Fatalf("marker client: connect: %v", tok.Error())
+	}
+	defer c.Disconnect(0)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	var early []string // such as a retained message
+	for live := false; !live; {
+		c.Publish(topic, 0, false, marker)
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("mosquitto_sub exited")
+			}
+			if live = l == marker; !live {
+				early = append(early, l)
+			}
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("mosquitto_sub not subscribed within 30s")
+		}
+	}
 	return func(n int) []string {
 		t.Helper()
-		got := make(chan []string, 1)
-		go func() {
-			var ls []string
-			for range n {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					break
+		k := min(n, len(early))
+		ls := early[:k:k]
+		early = early[k:]
+		deadline := time.After(30 * time.Second)
+		for len(ls) < n {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					return ls
 				}
-				ls = append(ls, strings.TrimSuffix(l, "\n"))
+				if l != marker { // one published before the first came back
+					ls = append(ls, l)
+				}
+			case <-deadline:
+				t.Fatalf("mosquitto_sub: %d of %d messages within 30s", len(ls), n)
 			}
-			got <- ls
-		}()
-		select {
-		case ls := <-got:
-			return ls
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatalf("mosquitto_sub: fewer than %d messages within 30s", n)
-			return nil
 		}
+		return ls
 	}
 }
 
