@@ -42,6 +42,9 @@ type Source struct {
 	running atomic.Bool
 	nc      atomic.Pointer[natsgo.Conn]
 	ready   atomic.Bool // the consumer is set up
+	// beforePull, if set (by tests), runs between the consumer's set-up
+	// and the first pull.
+	beforePull func()
 
 	mu   sync.Mutex
 	held delivery // sentinel of the ring of messages received and not acked
@@ -120,7 +123,10 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 	s.ready.Store(true)
 	defer s.ready.Store(false)
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.c.FetchBatch))
+	if s.beforePull != nil {
+		s.beforePull()
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.c.FetchBatch), jetstream.PullHeartbeat(heartbeat))
 	if err != nil {
 		return fmt.Errorf("nats source: consume: %w", err)
 	}
@@ -132,7 +138,7 @@ func (s *Source) Run(ctx context.Context) error {
 	// The iterator stops when ctx is done: Next without a context option
 	// allocates nothing per message (with NextContext, two).
 	stopPull := context.AfterFunc(ctx, it.Stop)
-	err = s.pull(ctx, it)
+	err = s.pull(ctx, cons, it)
 	stopPull()
 	s.q.Stop()
 	it.Stop()
@@ -192,15 +198,20 @@ func orAll(subject string) string {
 	return subject
 }
 
-// pull takes messages from it until ctx is done.
-func (s *Source) pull(ctx context.Context, it jetstream.MessagesContext) error {
+// heartbeat is how often the server reports an idle pull alive; the
+// iterator reports it missing after two.
+const heartbeat = 5 * time.Second
+
+// pull takes messages from it, of cons, until ctx is done.
+func (s *Source) pull(ctx context.Context, cons jetstream.Consumer, it jetstream.MessagesContext) error {
 	for {
 		m, err := it.Next()
 		if err != nil {
 			switch {
 			case ctx.Err() != nil, errors.Is(err, jetstream.ErrMsgIteratorClosed):
 				return nil
-			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound),
+				errors.Is(err, jetstream.ErrNoHeartbeat) && s.consumerGone(ctx, cons):
 				return fmt.Errorf("consumer %q was deleted from stream %q", s.c.Durable, s.c.Stream)
 			}
 			s.opts.failed("pull")
@@ -233,6 +244,17 @@ func (s *Source) pull(ctx context.Context, it jetstream.MessagesContext) error {
 			return nil
 		}
 	}
+}
+
+// consumerGone reports whether the server says cons no longer exists. A
+// consumer deleted while no pull of ours waits on the server (before the
+// first, or between two) sends no "consumer deleted" status: the
+// heartbeats just stop, and only asking tells why.
+func (s *Source) consumerGone(ctx context.Context, cons jetstream.Consumer) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := cons.Info(ctx)
+	return errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 // acked acks d to the server.

@@ -3,7 +3,6 @@ package nats
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -166,15 +165,18 @@ func TestWrongCredentials(t *testing.T) {
 }
 
 // A server that is down at start is retried with back-off; the source is
-// not ready until it connects, and the log names the server.
+// not ready until it connects, and the log names the server. The server
+// comes back with its stream: a server without it is refused for good, so
+// creating the stream after the start raced the source's reconnection.
 func TestServerDownAtStart(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	dir := t.TempDir()
+	srv, url := embedded(t, dir, 0)
+	port := srv.Addr().(*net.TCPAddr).Port
+	nc, js := client(t, url)
+	stream(t, js, "LOGS", "logs.>")
+	nc.Close()
+	srv.Shutdown()
+	srv.WaitForShutdown()
 	var logs syncBuf
 	c := DefaultSourceConfig()
 	c.URL, c.Stream, c.Durable = url, "LOGS", "late"
@@ -182,21 +184,28 @@ func TestServerDownAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	brokertest.Run(t, s)
-	time.Sleep(500 * time.Millisecond)
+	stop := brokertest.Run(t, s)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "cannot reach server"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry logged within 30s:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l := logs.String(); !strings.Contains(l, url) {
+		t.Errorf("logs do not name the server:\n%s", l)
+	}
 	if why := s.NotReady(); !strings.Contains(why, url) {
 		t.Errorf("NotReady = %q, want it to name %s", why, url)
 	}
-	if l := logs.String(); !strings.Contains(l, "cannot reach server") || !strings.Contains(l, url) {
-		t.Errorf("logs do not name the server:\n%s", l)
-	}
-	_, url2 := embedded(t, t.TempDir(), port)
-	_, js := client(t, url2)
-	stream(t, js, "LOGS", "logs.>")
+	_, url2 := embedded(t, dir, port)
+	_, js = client(t, url2)
 	publish(t, js, "logs.x", "hello")
 	brokertest.WaitReady(t, s)
 	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "hello" {
 		t.Fatalf("got %q", got)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }
 
@@ -245,24 +254,45 @@ func (w *syncBuf) String() string {
 // names it (the daemon stops, rather than wait for messages that cannot
 // come).
 func TestConsumerDeleted(t *testing.T) {
-	_, url := embedded(t, t.TempDir(), 0)
-	_, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
-	s := newSource(t, url, "LOGS", "", "doomed")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	brokertest.WaitReady(t, s)
-	if err := js.DeleteConsumer(ctx, "LOGS", "doomed"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), `consumer "doomed" was deleted`) {
-			t.Fatalf("Run = %v, want an error naming the consumer", err)
-		}
-	case <-ctx.Done():
-		t.Fatal("Run did not return after its consumer was deleted")
+	for _, tc := range []struct {
+		name   string
+		before bool // deleted before the first pull reaches the server
+	}{
+		{"while pulling", false},
+		// No pull waits on the server, so it sends no "consumer deleted"
+		// status: the heartbeats stop and the source must ask. Under
+		// load, the test above hit this moment by chance (1 in 10).
+		{"before the first pull", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, url := embedded(t, t.TempDir(), 0)
+			_, js := client(t, url)
+			stream(t, js, "LOGS", "logs.>")
+			s := newSource(t, url, "LOGS", "", "doomed")
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			del := func() {
+				if err := js.DeleteConsumer(ctx, "LOGS", "doomed"); err != nil {
+					t.Error(err)
+				}
+			}
+			if tc.before {
+				s.beforePull = del
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.Run(ctx) }()
+			if !tc.before {
+				brokertest.WaitReady(t, s)
+				del()
+			}
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), `consumer "doomed" was deleted`) {
+					t.Fatalf("Run = %v, want an error naming the consumer", err)
+				}
+			case <-ctx.Done():
+				t.Fatal("Run did not return within 90s of its consumer's deletion")
+			}
+		})
 	}
 }
