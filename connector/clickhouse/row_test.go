@@ -97,3 +97,36 @@ func FuzzAppendRow(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEncode measures what one event costs to encode, on the
+// benchmark's realistic events: a flattened row built straight from the
+// event (appendRow), as the encoder built it before (the event's JSON,
+// read back by appendFlat), and the nested JSON alone (nested
+// "objects"). One op is one event.
+func BenchmarkEncode(b *testing.B) {
+	msgs := storetest.Realistic(storetest.Pool, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+	each := func(b *testing.B, f func(dst []byte, e *event.Event) []byte) {
+		var dst []byte
+		i := 0
+		for b.Loop() {
+			dst = f(dst[:0], &msgs[i].Value)
+			if i++; i == len(msgs) {
+				i = 0
+			}
+		}
+	}
+	var tmp, obj, path []byte
+	b.Run("appendRow", func(b *testing.B) {
+		each(b, func(dst []byte, e *event.Event) []byte { dst, tmp = appendRow(dst, tmp, e); return dst })
+	})
+	b.Run("appendFlat", func(b *testing.B) {
+		each(b, func(dst []byte, e *event.Event) []byte {
+			obj = e.AppendJSON(obj[:0])
+			dst, path, _ = appendFlat(dst, path, obj)
+			return dst
+		})
+	})
+	b.Run("objects", func(b *testing.B) {
+		each(b, func(dst []byte, e *event.Event) []byte { return e.AppendJSON(dst) })
+	})
+}
