@@ -212,8 +212,7 @@ func (in *inserter) failed(cause string) {
 // scratch holds the buffers of one INSERT, reused across flushes.
 type scratch struct {
 	body []byte
-	obj  []byte // one event's JSON, before flattening
-	path []byte
+	tmp  []byte // an SD value, unescaped
 	gz   store.Gzip
 	r    bytes.Reader
 }
@@ -229,12 +228,7 @@ func (s *scratch) encode(msgs []sluice.Message[event.Event], flat, gz bool) ([]b
 	for i := range msgs {
 		e := &msgs[i].Value
 		if flat && (e.File.Path != "" || e.Syslog.Present || e.HTTP != nil || len(e.Fields) > 0) {
-			s.obj = e.AppendJSON(s.obj[:0])
-			var err error
-			if b, s.path, err = appendFlat(b, s.path, s.obj); err != nil {
-				s.body = b
-				return nil, err
-			}
+			b, s.tmp = appendRow(b, s.tmp, e)
 		} else {
 			b = e.AppendJSON(b)
 		}

@@ -28,7 +28,8 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // one result per item);
 // the -apart cases measure the sender alone, the server in a process of
 // its own (but for loopback's receive path; see storetest.Apart), with
-// gzip (the default) and, for what gzip costs, without.
+// gzip (the default) and, for what gzip costs, without, and with
+// jsonRaw "unparsed" (the raw line left out of parsed events' documents).
 func BenchmarkPerEvent(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := io.Reader(r.Body)
@@ -66,11 +67,12 @@ func BenchmarkPerEvent(b *testing.B) {
 		})
 	}
 	apart := storetest.Apart(b)
-	for _, tc := range []struct{ name, id, compression string }{
-		{"id=auto", "auto", ""}, {"id=content", "content", ""}, {"id=content,compression=none", "content", "none"},
+	for _, tc := range []struct{ name, id, compression, jsonRaw string }{
+		{"id=auto", "auto", "", ""}, {"id=content", "content", "", ""}, {"id=content,compression=none", "content", "none", ""},
+		{"id=content,jsonRaw=unparsed", "content", "", "unparsed"},
 	} {
 		b.Run("elasticsearch-apart/"+tc.name, func(b *testing.B) {
-			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(apart), ID: tc.id, Compression: tc.compression})
+			d, err := elasticsearch.New(elasticsearch.Config{URL: config.Secret(apart), ID: tc.id, Compression: tc.compression, JSONRaw: tc.jsonRaw})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/daemon/config"
+	"github.com/sluicehq/sluice/event"
 )
 
 // Config configures the "elasticsearch" destination, made by [New]. It
@@ -39,6 +40,13 @@ type Config struct {
 	// document again instead of a second one; two events equal in all of
 	// these are stored once). Default "auto".
 	ID string `json:"id"`
+	// JSONRaw says which documents keep the event's original bytes
+	// ("raw"): "always" (default) or "unparsed" (only events whose fields
+	// were not parsed from them; a parsed syslog line then carries its
+	// text once, in syslog.message, and its document is a third shorter,
+	// which is a third less to compress and to store). The _id of id
+	// "content" hashes the raw bytes either way.
+	JSONRaw string `json:"jsonRaw"`
 	// Username and Password are sent as HTTP basic authentication. Default
 	// none. At most one of Username and APIKey may be set.
 	Username string `json:"username"`
@@ -78,7 +86,7 @@ const maxContentLength = 100 << 20
 
 // DefaultConfig returns a Config with every default set and no URL.
 func DefaultConfig() Config {
-	return Config{Index: "sluice-%Y.%m.%d", OpType: "index", ID: "auto", Compression: "gzip", Timeout: 60 * time.Second,
+	return Config{Index: "sluice-%Y.%m.%d", OpType: "index", ID: "auto", JSONRaw: "always", Compression: "gzip", Timeout: 60 * time.Second,
 		Batch: batch.Config{Count: 1000, Bytes: 5 << 20, Age: time.Second, Parallelism: 2}}
 }
 
@@ -98,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ID != "auto" && c.ID != "content" {
 		errs = append(errs, &config.FieldError{Path: "id", Msg: fmt.Sprintf("want auto or content, got %q", c.ID)})
+	}
+	if _, err := event.JSONRaw(c.JSONRaw); err != nil {
+		errs = append(errs, &config.FieldError{Path: "jsonRaw", Msg: err.Error()})
 	}
 	if c.Compression != "gzip" && c.Compression != "none" {
 		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want gzip or none, got %q", c.Compression)})

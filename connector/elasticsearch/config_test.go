@@ -59,6 +59,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad char", `{"type": "elasticsearch", "url": "http://h", "index": "a*b"}`, []string{`destinations.out.index: "*" may not be`}},
 		{"leading", `{"type": "elasticsearch", "url": "http://h", "index": "_x"}`, []string{"destinations.out.index: an index name may not start"}},
 		{"compression", `{"type": "elasticsearch", "url": "http://h", "compression": "br"}`, []string{`destinations.out.compression: want gzip or none, got "br"`}},
+		{"jsonRaw", `{"type": "elasticsearch", "url": "http://h", "jsonRaw": "never"}`, []string{`destinations.out.jsonRaw: want always or unparsed, got "never"`}},
 		{"opType", `{"type": "elasticsearch", "url": "http://h", "opType": "upsert"}`, []string{`destinations.out.opType: want index or create, got "upsert"`}},
 		{"id", `{"type": "elasticsearch", "url": "http://h", "id": "hash"}`, []string{`destinations.out.id: want auto or content, got "hash"`}},
 		{"both auths", `{"type": "elasticsearch", "url": "http://h", "username": "u", "password": "s3cret", "apiKey": "s3cret"}`, []string{"destinations.out.apiKey: set username/password or apiKey, not both"}},

@@ -72,9 +72,11 @@ func New(c Config, opts ...Option) (*Destination, error) {
 		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
 	idx, _ := parseIndex(c.Index)
+	jo, _ := event.JSONRaw(c.JSONRaw)
 	b := &bulker{
 		cfg:      c,
 		index:    idx,
+		json:     jo,
 		url:      strings.TrimSuffix(c.URL.Reveal(), "/") + "/_bulk?filter_path=errors,items.*.status,items.*.error",
 		endpoint: store.Endpoint(c.URL.Reveal()),
 		o:        store.Apply(opts),
@@ -93,6 +95,7 @@ func New(c Config, opts ...Option) (*Destination, error) {
 type bulker struct {
 	cfg      Config
 	index    index
+	json     event.JSONOptions
 	url      string
 	endpoint string // scheme://host, safe to show
 	o        store.Options
@@ -304,7 +307,7 @@ func (s *scratch) encode(b *bulker, msgs []sluice.Message[event.Event]) {
 			s.buf, s.id = appendID(s.buf, s.id, e)
 		}
 		s.buf = append(s.buf, "\"}}\n"...)
-		s.buf = appendDoc(s.buf, e)
+		s.buf = appendDoc(s.buf, e, b.json)
 		s.buf = append(s.buf, '\n')
 		s.ends = append(s.ends, len(s.buf))
 		s.pending = append(s.pending, i)
@@ -318,15 +321,15 @@ func (s *scratch) from(i int) int {
 	return s.ends[i-1]
 }
 
-// appendDoc appends the event's document: its JSON encoding with
-// "@timestamp" first (the event's time, which data streams require).
-func appendDoc(dst []byte, e *event.Event) []byte {
+// appendDoc appends the event's document: its JSON encoding (with o)
+// with "@timestamp" first (the event's time, which data streams require).
+func appendDoc(dst []byte, e *event.Event, o event.JSONOptions) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = e.Timestamp().UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `",`...)
 	n := len(dst)
-	dst = e.AppendJSON(dst)
-	// AppendJSON wrote {"ts":...}: drop its "{".
+	dst = e.AppendJSONWith(dst, o)
+	// AppendJSONWith wrote {"ts":...}: drop its "{".
 	return append(dst[:n], dst[n+1:]...)
 }
 

@@ -399,3 +399,55 @@ func TestAuth(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONRaw stores a parsed syslog event and one that failed to parse
+// with jsonRaw "always" and "unparsed": with "unparsed" the parsed one's
+// document has no raw (its text is in syslog.message) and the other keeps
+// it; the content _id is the same either way, so that switching the
+// setting does not store an event twice.
+func TestJSONRaw(t *testing.T) {
+	tg := newTarget(t)
+	parsed := ev("<13>Nov 24 23:00:00 h app: hello")
+	parsed.Value.Syslog = event.Syslog{Present: true, Facility: 1, Severity: 5, Hostname: "h", AppName: "app", Message: "hello"}
+	failed := ev("not syslog")
+	failed.Value.Flags = event.ParseError
+	ids := map[string][]string{}
+	for _, mode := range []string{"always", "unparsed"} {
+		c := tg.config("sluice-test-jsonraw-" + mode)
+		c.ID, c.JSONRaw = "content", mode
+		d, err := elasticsearch.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.Run(t, d)
+		a := newAcks()
+		if err := d.Send(context.Background(), a.ack, parsed, failed); err != nil {
+			t.Fatal(err)
+		}
+		a.wait(t, 1)
+		docs, err := tg.read("sluice-test-jsonraw-" + mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != 2 {
+			t.Fatalf("jsonRaw %s: %d documents, want 2", mode, len(docs))
+		}
+		for _, d := range docs {
+			wantRaw := string(failed.Value.Raw)
+			if d.Syslog.Message == "hello" {
+				wantRaw = string(parsed.Value.Raw)
+				if mode == "unparsed" {
+					wantRaw = ""
+				}
+			}
+			if d.Raw != wantRaw {
+				t.Errorf("jsonRaw %s: document %+v has raw %q, want %q", mode, d, d.Raw, wantRaw)
+			}
+			ids[mode] = append(ids[mode], d.Syslog.Message+"="+d.ID)
+		}
+		slices.Sort(ids[mode])
+	}
+	if !slices.Equal(ids["always"], ids["unparsed"]) {
+		t.Errorf("content ids differ: always %v, unparsed %v", ids["always"], ids["unparsed"])
+	}
+}

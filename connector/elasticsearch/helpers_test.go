@@ -86,6 +86,9 @@ type doc struct {
 	Timestamp time.Time `json:"@timestamp"`
 	Raw       string    `json:"raw"`
 	Source    string    `json:"source"`
+	Syslog    struct {
+		Message string `json:"message"`
+	} `json:"syslog"`
 }
 
 // read returns the documents of the indices matching pattern, through

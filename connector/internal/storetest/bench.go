@@ -136,3 +136,12 @@ func CountLines(r io.Reader) int {
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// Compressions runs f as the sub-benchmark name with compression "gzip"
+// (the HTTP stores' default) and as name+"/compression=none" with
+// compression "none": what gzip costs.
+func Compressions(b *testing.B, name string, f func(b *testing.B, compression string)) {
+	for _, c := range []struct{ suffix, compression string }{{"", "gzip"}, {"/compression=none", "none"}} {
+		b.Run(name+c.suffix, func(b *testing.B) { f(b, c.compression) })
+	}
+}

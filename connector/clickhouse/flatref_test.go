@@ -5,6 +5,10 @@ import (
 	"errors"
 )
 
+// appendFlat is how the encoder flattened an event before appendRow:
+// it wrote the event's JSON and read it back. It stays as the reference
+// the tests hold appendRow to (same rows out).
+//
 // appendFlat appends the JSON object obj with its nested objects
 // flattened into top-level names joined by dots, at any depth:
 // {"syslog":{"appName":"a","structuredData":{"id":{"k":"v"}}}} becomes

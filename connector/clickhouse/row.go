@@ -1,0 +1,131 @@
+package clickhouse
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/sluicehq/sluice/event"
+)
+
+// appendRow appends e as one JSONEachRow row with its nested objects
+// flattened into dotted names, straight from the event: what flattening
+// e.AppendJSON's object gives, byte for byte ({"syslog":{"appName":"a"}}
+// becomes {"syslog.appName":"a"}; an SD element without params, an empty
+// object, leaves nothing), without writing the nested JSON and reading
+// it back. tmp is scratch space; it returns dst and tmp extended.
+//
+// Every ClickHouse version matches such a name to a column of that name
+// (`syslog.appName` String), which 18.x's input_format_import_nested_json
+// does only one level deep.
+func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
+	// The top-level members, raw and flags included, as AppendJSON writes
+	// them (it writes the nested objects after them): encoded from a copy
+	// without the nested parts, its closing brace dropped.
+	top := event.Event{Time: e.Time, ReceivedAt: e.ReceivedAt, Source: e.Source, SourceType: e.SourceType,
+		Host: e.Host, ContentType: e.ContentType, Raw: e.Raw, Flags: e.Flags}
+	dst = top.AppendJSON(dst)
+	dst = dst[:len(dst)-1]
+	if e.File.Path != "" {
+		dst = append(dst, `,"file.path":`...)
+		dst = event.AppendString(dst, e.File.Path)
+		dst = append(dst, `,"file.offset":`...)
+		dst = strconv.AppendInt(dst, e.File.Offset, 10)
+	}
+	if s := &e.Syslog; s.Present {
+		dst = append(dst, `,"syslog.facility":`...)
+		dst = strconv.AppendUint(dst, uint64(s.Facility), 10)
+		dst = append(dst, `,"syslog.severity":`...)
+		dst = strconv.AppendUint(dst, uint64(s.Severity), 10)
+		if s.Version != 0 {
+			dst = append(dst, `,"syslog.version":`...)
+			dst = strconv.AppendUint(dst, uint64(s.Version), 10)
+		}
+		dst = appendField(dst, `,"syslog.hostname":`, s.Hostname)
+		dst = appendField(dst, `,"syslog.appName":`, s.AppName)
+		dst = appendField(dst, `,"syslog.procId":`, s.ProcID)
+		dst = appendField(dst, `,"syslog.msgId":`, s.MsgID)
+		if s.StructuredData != "" {
+			dst, tmp = appendSD(dst, tmp, s)
+		}
+		dst = appendField(dst, `,"syslog.message":`, s.Message)
+	}
+	if h := e.HTTP; h != nil {
+		dst = appendField(dst, `,"http.method":`, h.Method)
+		dst = appendField(dst, `,"http.path":`, h.Path)
+		dst = appendField(dst, `,"http.query":`, h.Query)
+		dst = appendField(dst, `,"http.protocol":`, h.Protocol)
+		if h.Status != 0 {
+			dst = append(dst, `,"http.status":`...)
+			dst = strconv.AppendInt(dst, int64(h.Status), 10)
+		}
+		dst = append(dst, `,"http.bytes":`...)
+		dst = strconv.AppendInt(dst, h.Bytes, 10)
+		dst = appendField(dst, `,"http.referrer":`, h.Referrer)
+		dst = appendField(dst, `,"http.userAgent":`, h.UserAgent)
+		if t := h.RequestTime; t != 0 && !math.IsInf(t, 0) && !math.IsNaN(t) {
+			dst = append(dst, `,"http.requestTime":`...)
+			if abs := math.Abs(t); abs < 1e-6 || abs >= 1e21 { // as encoding/json writes it
+				dst = strconv.AppendFloat(dst, t, 'e', -1, 64)
+			} else {
+				dst = strconv.AppendFloat(dst, t, 'f', -1, 64)
+			}
+		}
+		dst = appendField(dst, `,"http.remoteAddr":`, h.RemoteAddr)
+		dst = appendField(dst, `,"http.remoteUser":`, h.RemoteUser)
+	}
+	for _, f := range e.Fields {
+		dst = appendName(dst, `,"fields.`, f.Name)
+		dst = append(dst, `":`...)
+		dst = event.AppendString(dst, f.Value)
+	}
+	return append(dst, '}'), tmp
+}
+
+// appendSD appends the params of s's SD-ELEMENTs as members named
+// syslog.structuredData.<SD-ID>.<PARAM-NAME>, their values with the RFC
+// 5424 escapes resolved (tmp holds a value while they are).
+func appendSD(dst, tmp []byte, s *event.Syslog) (_, _ []byte) {
+	for id, params := range s.Elements() {
+		for name, value := range params {
+			dst = appendName(dst, `,"syslog.structuredData.`, id)
+			dst = appendName(dst, ".", name)
+			dst = append(dst, `":`...)
+			tmp = appendUnescapedSD(tmp[:0], value)
+			dst = event.AppendString(dst, tmp)
+		}
+	}
+	return dst, tmp
+}
+
+// appendUnescapedSD appends v with the RFC 5424 escapes \" \\ and \]
+// resolved, as [event.UnescapeSD] does, without allocating.
+func appendUnescapedSD(dst []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) && (v[i+1] == '"' || v[i+1] == '\\' || v[i+1] == ']') {
+			i++
+		}
+		dst = append(dst, v[i])
+	}
+	return dst
+}
+
+// appendField appends key and value as a JSON string, if value is not
+// empty.
+func appendField(dst []byte, key, value string) []byte {
+	if value == "" {
+		return dst
+	}
+	dst = append(dst, key...)
+	return event.AppendString(dst, value)
+}
+
+// appendName appends prefix and name escaped as in a JSON string,
+// without its quotes: a part of a member's name.
+func appendName(dst []byte, prefix, name string) []byte {
+	dst = append(dst, prefix...)
+	n := len(dst)
+	dst = event.AppendString(dst, name)
+	// AppendString quoted it: drop the quotes.
+	copy(dst[n:], dst[n+1:len(dst)-1])
+	return dst[:len(dst)-2]
+}

@@ -1,0 +1,132 @@
+package clickhouse
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/connector/internal/storetest"
+	"github.com/sluicehq/sluice/event"
+)
+
+// flatOld is a row as the encoder wrote it before appendRow: the event's
+// JSON, flattened by reading it back.
+func flatOld(t testing.TB, e *event.Event) string {
+	t.Helper()
+	out, _, err := appendFlat(nil, nil, e.AppendJSON(nil))
+	if err != nil {
+		t.Fatalf("appendFlat(%s): %v", e.AppendJSON(nil), err)
+	}
+	return string(out)
+}
+
+// TestAppendRowRealistic checks appendRow against the old path on the
+// benchmark's 10,000 realistic events (syslog RFC 3164 and 5424 with
+// structured data; HTTP fields are left to TestAppendRow and the fuzz
+// target, as the syslog source does not parse nginx lines) and the
+// padded ones.
+func TestAppendRowRealistic(t *testing.T) {
+	at := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
+	msgs := append(storetest.Realistic(storetest.Pool, at), storetest.Padded(100, at)...)
+	var dst, tmp []byte
+	sd := 0
+	for i := range msgs {
+		e := &msgs[i].Value
+		dst, tmp = appendRow(dst[:0], tmp, e)
+		if want := flatOld(t, e); string(dst) != want {
+			t.Fatalf("event %d: appendRow = %s\nwant %s", i, dst, want)
+		}
+		if e.Syslog.StructuredData != "" {
+			sd++
+		}
+	}
+	if sd == 0 {
+		t.Fatal("no event with structured data: the check missed a path")
+	}
+}
+
+// TestAppendRow checks the parts the realistic events lack: file
+// positions, fields, escapes in names and values, SD escapes, elements
+// without params, malformed SD, raw bytes that are not UTF-8, odd floats.
+func TestAppendRow(t *testing.T) {
+	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	for _, e := range []event.Event{
+		{Time: at, File: event.File{Path: `/var/log/a "b".log`, Offset: 1 << 40}, Raw: []byte("line")},
+		{Time: at, Fields: []event.Field{{Name: "MESSAGE", Value: "m"}, {Name: `a"b\c.d`, Value: "\x00\u2028<>"}, {Name: "", Value: ""}}},
+		{Time: at, Raw: []byte("\xff\xfe not utf-8"), Flags: event.ParseError | event.Truncated,
+			Syslog: event.Syslog{Present: true, Message: "\xff"}},
+		{Time: at, Syslog: event.Syslog{Present: true, Version: 1, Facility: 23, Severity: 7, Hostname: "h", AppName: "a", ProcID: "1", MsgID: "m",
+			StructuredData: `[empty][id@1 a="x\"y" b="\\\]" c="\n\t"][ok k="v"]`, Message: "m"}},
+		{Time: at, Syslog: event.Syslog{Present: true, StructuredData: `[a b="c"] garbage`}},
+		{Time: at, Syslog: event.Syslog{Present: true, StructuredData: `[a b="unterminated]`}},
+		{Time: at, Syslog: event.Syslog{Present: true, StructuredData: `[i"d k="v"][x y=z]`}},
+		{Time: at, HTTP: &event.HTTP{RequestTime: 1e-9}},
+		{Time: at, HTTP: &event.HTTP{RequestTime: 3e22, Status: 404, Bytes: -1, Query: "a=1&b=<2>"}},
+		{Time: at, HTTP: &event.HTTP{RequestTime: 0.123}},
+	} {
+		got, _ := appendRow(nil, nil, &e)
+		if want := flatOld(t, &e); string(got) != want {
+			t.Errorf("appendRow = %s\nwant %s", got, want)
+		}
+		if strings.Count(string(got), "{") != 1 {
+			t.Errorf("appendRow left a nested object: %s", got)
+		}
+	}
+}
+
+// FuzzAppendRow checks appendRow against the old path (the event's JSON
+// flattened by reading it back) for events built from arbitrary strings:
+// the same row, byte for byte.
+func FuzzAppendRow(f *testing.F) {
+	f.Add([]byte("<13>Dec  6 00:00:00 h app[1]: m"), "h", "app", `[id@1 k="v\"]"][e]`, "msg", "GET", "/p", "k", "v", 0.5, int64(7))
+	f.Add([]byte("\xff"), "", "", `[`, "", "", "", `a"b`, "\x00", 1e-7, int64(-1))
+	f.Fuzz(func(t *testing.T, raw []byte, host, app, sd, msg, method, path, name, value string, rt float64, n int64) {
+		at := time.Unix(n%(1<<33), n%1e9).UTC()
+		for _, e := range []event.Event{
+			{Time: at, Host: host, Raw: raw, File: event.File{Path: path, Offset: n}},
+			{Time: at, Raw: raw, Syslog: event.Syslog{Present: true, Severity: uint8(n), Version: uint8(n >> 8), Hostname: host, AppName: app,
+				ProcID: name, MsgID: value, StructuredData: sd, Message: msg}},
+			{ReceivedAt: at, Raw: raw, Flags: event.Flags(n), HTTP: &event.HTTP{Method: method, Path: path, Query: msg, Status: int(n),
+				Bytes: n, UserAgent: app, RequestTime: rt, RemoteAddr: host}},
+			{Time: at, Fields: []event.Field{{Name: name, Value: value}, {Name: app, Value: msg}}},
+		} {
+			got, _ := appendRow(nil, nil, &e)
+			if want := flatOld(t, &e); string(got) != want {
+				t.Fatalf("appendRow = %s\nwant %s", got, want)
+			}
+		}
+	})
+}
+
+// BenchmarkEncode measures what one event costs to encode, on the
+// benchmark's realistic events: a flattened row built straight from the
+// event (appendRow), as the encoder built it before (the event's JSON,
+// read back by appendFlat), and the nested JSON alone (nested
+// "objects"). One op is one event.
+func BenchmarkEncode(b *testing.B) {
+	msgs := storetest.Realistic(storetest.Pool, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+	each := func(b *testing.B, f func(dst []byte, e *event.Event) []byte) {
+		var dst []byte
+		i := 0
+		for b.Loop() {
+			dst = f(dst[:0], &msgs[i].Value)
+			if i++; i == len(msgs) {
+				i = 0
+			}
+		}
+	}
+	var tmp, obj, path []byte
+	b.Run("appendRow", func(b *testing.B) {
+		each(b, func(dst []byte, e *event.Event) []byte { dst, tmp = appendRow(dst, tmp, e); return dst })
+	})
+	b.Run("appendFlat", func(b *testing.B) {
+		each(b, func(dst []byte, e *event.Event) []byte {
+			obj = e.AppendJSON(obj[:0])
+			dst, path, _ = appendFlat(dst, path, obj)
+			return dst
+		})
+	})
+	b.Run("objects", func(b *testing.B) {
+		each(b, func(dst []byte, e *event.Event) []byte { return e.AppendJSON(dst) })
+	})
+}
