@@ -518,10 +518,10 @@ func (w *Writer) Begin(from uint32, slot uint32) []byte {
 // the string's bytes appended.
 func (w *Writer) End(b []byte) {
 	at := w.begun
-	if at == 0 || len(b) < at+8 {
-		panic("abi: Writer.End without Begin, or with a slice shorter than Begin's")
+	if at == 0 {
+		panic("abi: Writer.End without Begin")
 	}
-	le.PutUint32(b[at+4:], uint32(len(b)-at-8))
+	le.PutUint32(b[at+4:], uint32(len(b)-at-8)) // b shorter than Begin's: out of range
 	w.b, w.begun = b, 0
 	w.openItems++
 }
