@@ -503,11 +503,20 @@ func (w *Writer) Set(from uint32, slot uint32, s string) {
 // begun and dropped leaves the event's patch open, though empty.
 func (w *Writer) Begin(from uint32, slot uint32) []byte {
 	w.abandon()
-	if w.open == 0 || w.openFrom != from {
-		w.openPatch(from)
-	}
-	w.grow(8)
+	w.grow(patchHead + 8)
 	at := len(w.b)
+	if w.open == 0 || w.openFrom != from { // openPatch, without a call
+		w.drop()
+		at = len(w.b)
+		w.b = w.b[:at+patchHead]
+		b := w.b[at:]
+		le.PutUint32(b, from)
+		le.PutUint32(b[4:], 0) // no route
+		le.PutUint32(b[8:], uint32(Patch))
+		le.PutUint32(b[12:], 0) // items, set by Keep
+		w.open, w.openFrom, w.openItems = at, from, 0
+		at += patchHead
+	}
 	w.b = w.b[:at+8]
 	le.PutUint32(w.b[at:], slot)
 	w.begun = at
@@ -565,7 +574,19 @@ func (w *Writer) keepSet(from uint32, route string) {
 	w.abandon()
 	if w.open == 0 || w.openFrom != from {
 		w.drop()
-		w.head(from, route, Keep)
+		if route != "" {
+			w.head(from, route, Keep)
+			return
+		}
+		// head's, without a call: the common case.
+		w.grow(12)
+		at := len(w.b)
+		w.b = w.b[:at+12]
+		b := w.b[at:]
+		le.PutUint32(b, from)
+		le.PutUint32(b[4:], 0)
+		le.PutUint32(b[8:], uint32(Keep))
+		w.n++
 		return
 	}
 	at, items := w.open, w.openItems

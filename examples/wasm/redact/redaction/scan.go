@@ -150,7 +150,10 @@ func AppendFrom(dst []byte, s string, start int) []byte {
 		dst = append(dst, s[:start]...)
 		dst = append(dst, '[', 'r', 'e', 'd', 'a', 'c', 't', 'e', 'd', ']') // Mask, stored without a call to copy
 		s = s[end:]
-		start = First(s)
+		start = -1
+		if len(s) >= MinDigits { // what follows a run is often short: no call
+			start = First(s)
+		}
 	}
 	return append(dst, s...)
 }
