@@ -13,7 +13,8 @@ import (
 // every function is a loop, pays that at every call and every iteration
 // (3 to 4 times the cost of a batch). Instead, instrument adds the check
 // to the module itself, at the entry of every function and the header of
-// every loop: a countdown, and now and then a slower path,
+// every loop (only the loop's when a function enters one straight away,
+// as Go's all do): a countdown, and now and then a slower path,
 //
 //	global.get $tick  i32.const 1  i32.sub  global.set $tick
 //	global.get $tick  i32.eqz
@@ -251,7 +252,9 @@ func instrumentCode(b []byte, check []byte) ([]byte, error) {
 			fr.valueType()
 		}
 		body = append(body, fr.b[:fr.i]...)
-		body = append(body, check...)
+		if !loopFirst(fr) {
+			body = append(body, check...)
+		}
 		for fr.i < len(fr.b) && fr.err == nil {
 			start := fr.i
 			op := fr.instruction()
@@ -270,6 +273,28 @@ func instrumentCode(b []byte, check []byte) ([]byte, error) {
 		r.fail("%d bytes after the code section's last function", len(r.b)-r.i)
 	}
 	return out, r.err
+}
+
+// loopFirst reports whether the code at r (a copy) enters a loop before
+// it can branch, call or return: then the loop header's check is the
+// entry's too, and the entry needs none of its own. Every function Go
+// compiles to WebAssembly starts so (a few locals set, blocks opened,
+// then the loop of its resumption table), and a call would otherwise pay
+// two checks.
+func loopFirst(r reader) bool {
+	for r.i < len(r.b) && r.err == nil {
+		switch op := r.instruction(); {
+		case op == 0x03: // loop
+			return r.err == nil
+		case op == 0x01 || op == 0x02 || op == 0x1A || op == 0x1B: // nop, block, drop, select
+		case op >= 0x20 && op <= 0x24: // local and global get, set, tee
+		case op >= 0x28 && op <= 0x44: // loads, stores, memory.size/grow, constants
+		case op >= 0x45 && op <= 0xC4: // numeric
+		default: // a branch, call, return, end, trap or anything else
+			return false
+		}
+	}
+	return false
 }
 
 type reader struct {

@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -128,4 +129,48 @@ func FuzzInstrument(f *testing.F) {
 			t.Fatalf("compiles, but not once instrumented: %v", err)
 		}
 	})
+}
+
+// A function that enters a loop before it can branch, call or return (as
+// every Go function does) is checked at the loop's header alone; any
+// other gets the entry's check too, so that recursion without loops is
+// still bounded.
+func TestInstrumentEntryChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		checks int
+	}{
+		{"loop first", []byte{0x00, 0x03, 0x40, 0x0C, 0x00, 0x0B, 0x0B}, 1},
+		{"as Go starts", []byte{0x01, 0x01, 0x7F, 0x23, 0x00, 0x21, 0x00, 0x02, 0x40, 0x03, 0x40, 0x0C, 0x00, 0x0B, 0x0B, 0x0B}, 1}, // global.get; local.set; block; loop
+		{"call first", []byte{0x00, 0x10, 0x00, 0x03, 0x40, 0x0C, 0x00, 0x0B, 0x0B}, 2},                                             // call 0 (itself); loop
+		{"branch first", []byte{0x00, 0x41, 0x01, 0x04, 0x40, 0x0F, 0x0B, 0x03, 0x40, 0x0C, 0x00, 0x0B, 0x0B}, 2},                   // if return end; loop
+		{"no loop", []byte{0x00, 0x10, 0x00, 0x0B}, 1},
+	} {
+		m, err := instrument(loopModule(true, tc.body...))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := bytes.Count(m, checkCode(0, 1)); got != tc.checks {
+			t.Errorf("%s: %d checks, want %d", tc.name, got, tc.checks)
+		}
+	}
+	// Recursion without a loop is still stopped.
+	m, err := instrument(loopModule(true, 0x00, 0x10, 0x00, 0x0B))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	mod, err := rt.Instantiate(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := mod.ExportedGlobal(stopExport).(api.MutableGlobal)
+	stop.Set(1)
+	mod.ExportedGlobal(tickExport).(api.MutableGlobal).Set(1)
+	if _, err := mod.ExportedFunction("f").Call(ctx); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("err = %v, want the trap of a stopped call", err)
+	}
 }

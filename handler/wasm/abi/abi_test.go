@@ -438,3 +438,62 @@ func TestViewLong(t *testing.T) {
 		}
 	}
 }
+
+// Begin and End write a string straight into the batch: the output is the
+// one Set gives for the same strings, also when append moves the batch,
+// and a string begun but not ended is dropped by whatever comes next.
+func TestWriterBeginEnd(t *testing.T) {
+	big := strings.Repeat("x", 5000) // past any capacity the batch has: append moves it
+	var byBegin, bySet abi.Writer
+	byBegin.Reset()
+	bySet.Reset()
+	begin := func(from, slot uint32, s string) { byBegin.End(append(byBegin.Begin(from, slot), s...)) }
+
+	begin(0, abi.SlotRaw, "new raw")
+	byBegin.Set(0, abi.SlotHost, "h2")
+	begin(0, abi.SlotSource, big)
+	byBegin.Keep(0, "")
+	bySet.Set(0, abi.SlotRaw, "new raw")
+	bySet.Set(0, abi.SlotHost, "h2")
+	bySet.Set(0, abi.SlotSource, big)
+	bySet.Keep(0, "")
+
+	byBegin.Begin(2, abi.SlotRaw) // begun, never ended: dropped by the Set
+	byBegin.Set(2, abi.SlotHost, "h1")
+	b := byBegin.Begin(2, abi.SlotSource) // dropped by the next Begin
+	_ = append(b, "lost"...)
+	begin(2, abi.FieldSlot+1, "v2")
+	byBegin.Begin(2, abi.SlotSyslogMessage) // dropped by the Keep
+	byBegin.Keep(2, "alerts")
+	bySet.Set(2, abi.SlotHost, "h1")
+	bySet.Set(2, abi.FieldSlot+1, "v2")
+	bySet.Keep(2, "alerts")
+
+	begin(1, abi.SlotRaw, "") // an empty string
+	byBegin.Keep(1, "")
+	bySet.Set(1, abi.SlotRaw, "")
+	bySet.Keep(1, "")
+
+	begin(3, abi.SlotRaw, "dropped with its event") // not kept
+	byBegin.Begin(4, abi.SlotRaw)                   // dropped by Bytes
+	if got, want := byBegin.Bytes(), bySet.Bytes(); !bytes.Equal(got, want) {
+		t.Fatalf("with Begin and End:\n%q\nwith Set:\n%q", got, want)
+	}
+	es := events()
+	var got []string
+	err := abi.ReadOutput(byBegin.Bytes(), len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+		got = append(got, fmt.Sprintf("%d%s/%d %q %s %d", o.From, o.Route, o.Kind, o.Event.Raw, o.Event.Host, len(o.Event.Source)))
+		return nil
+	})
+	want := []string{`0/1 "new raw" h2 5000`, `2alerts/1 "" h1 0`, `1/1 ""  0`}
+	if err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, %v\nwant %q", got, err, want)
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Error("End without Begin did not panic")
+		}
+	}()
+	byBegin.End(nil)
+}

@@ -266,20 +266,23 @@ type Writer struct {
 	// openItems are its event and its number of strings.
 	open                int
 	openFrom, openItems uint32
+	// begun is where the item that Begin started and End did not end yet
+	// starts in b, or 0.
+	begun int
 }
 
 // Reset empties w and starts an output batch with status ok.
 func (w *Writer) Reset() {
 	w.b = le.AppendUint32(w.b[:0], StatusOK)
 	w.b = le.AppendUint32(w.b, 0) // the count, set by Bytes
-	w.n, w.open = 0, 0
+	w.n, w.open, w.begun = 0, 0, 0
 }
 
 // Fail makes w an output batch that reports msg as the batch's error.
 func (w *Writer) Fail(msg string) {
 	w.b = le.AppendUint32(w.b[:0], StatusError)
 	w.b = append(w.b, msg...)
-	w.n, w.open = 0, 0
+	w.n, w.open, w.begun = 0, 0, 0
 }
 
 // Len returns the number of events added since Reset.
@@ -482,10 +485,53 @@ func (v *View) Event(e *event.Event) error { return v.in.Event(v.i, e) }
 // appended until then. Setting a slot for another event first drops what
 // was set for the last one, as does any other append.
 func (w *Writer) Set(from uint32, slot uint32, s string) {
+	w.abandon()
 	if w.open == 0 || w.openFrom != from {
 		w.openPatch(from)
 	}
 	w.item(slot, s)
+	w.openItems++
+}
+
+// Begin starts string slot of input event from, as Set does, but to be
+// written straight into the batch: it returns the batch so far, to which
+// the caller appends the string's bytes (with append, or writing within
+// its capacity) before passing the result to End. The bytes before its
+// length must not be changed. Until End, nothing else may be appended: a
+// Set, Begin, Keep or any other append first drops the string begun, as
+// does Bytes. Begin only when the string is sure to change: a string
+// begun and dropped leaves the event's patch open, though empty.
+func (w *Writer) Begin(from uint32, slot uint32) []byte {
+	w.abandon()
+	w.grow(patchHead + 8)
+	at := len(w.b)
+	if w.open == 0 || w.openFrom != from { // openPatch, without a call
+		w.drop()
+		at = len(w.b)
+		w.b = w.b[:at+patchHead]
+		b := w.b[at:]
+		le.PutUint32(b, from)
+		le.PutUint32(b[4:], 0) // no route
+		le.PutUint32(b[8:], uint32(Patch))
+		le.PutUint32(b[12:], 0) // items, set by Keep
+		w.open, w.openFrom, w.openItems = at, from, 0
+		at += patchHead
+	}
+	w.b = w.b[:at+8]
+	le.PutUint32(w.b[at:], slot)
+	w.begun = at
+	return w.b
+}
+
+// End ends the string that Begin started: b is what Begin returned with
+// the string's bytes appended.
+func (w *Writer) End(b []byte) {
+	at := w.begun
+	if at == 0 {
+		panic("abi: Writer.End without Begin")
+	}
+	le.PutUint32(b[at+4:], uint32(len(b)-at-8)) // b shorter than Begin's: out of range
+	w.b, w.begun = b, 0
 	w.openItems++
 }
 
@@ -507,20 +553,40 @@ func (w *Writer) openPatch(from uint32) {
 // kind and item count.
 const patchHead = 16
 
+// abandon drops a string that Begin started and End did not end.
+func (w *Writer) abandon() {
+	if w.begun != 0 {
+		w.b, w.begun = w.b[:w.begun], 0
+	}
+}
+
 // drop forgets an open patch.
 func (w *Writer) drop() {
 	if w.open > 0 {
 		w.b = w.b[:w.open]
-		w.open = 0
+		w.open, w.begun = 0, 0
 	}
 }
 
 // keepSet appends input event from for route: as a Patch of what Set set
 // for it, or as Keep if nothing.
 func (w *Writer) keepSet(from uint32, route string) {
+	w.abandon()
 	if w.open == 0 || w.openFrom != from {
 		w.drop()
-		w.head(from, route, Keep)
+		if route != "" {
+			w.head(from, route, Keep)
+			return
+		}
+		// head's, without a call: the common case.
+		w.grow(12)
+		at := len(w.b)
+		w.b = w.b[:at+12]
+		b := w.b[at:]
+		le.PutUint32(b, from)
+		le.PutUint32(b[4:], 0)
+		le.PutUint32(b[8:], uint32(Keep))
+		w.n++
 		return
 	}
 	at, items := w.open, w.openItems

@@ -99,6 +99,25 @@ func (o *Out) EmitTo(route string, e *event.Event) { o.w.Emit(&o.in, o.from, rou
 // without HTTP, a field it does not have).
 func (o *Out) Set(slot uint32, s string) { o.w.Set(o.from, slot, s) }
 
+// Begin starts replacing string slot of the event being handled, as Set
+// does, but without a copy: the new string is appended straight to the
+// output batch. Append its bytes to the slice Begin returns (it is the
+// batch so far: never change the bytes before its length) and pass the
+// result to End, before any other use of o:
+//
+//	if at := find(s); at >= 0 {
+//		out.End(appendRedacted(out.Begin(slot), s, at))
+//	}
+//
+// Begin only when the string changes for sure: a string begun and not
+// ended is dropped by the next use of o, but leaves the event a patch
+// without strings.
+func (o *Out) Begin(slot uint32) []byte { return o.w.Begin(o.from, slot) }
+
+// End ends the string that Begin started; b is Begin's slice with the
+// string's bytes appended.
+func (o *Out) End(b []byte) { o.w.End(b) }
+
 // Keep hands the event being handled on down the handler's route, as it
 // came but for the strings Set since it began or since the last Keep:
 // the host keeps its own copy, and only those strings are sent back.

@@ -57,9 +57,9 @@ func TestProcess(t *testing.T) {
 	}
 }
 
-// A view handler reads each event in place: Set and Keep send back only
-// the strings set, an event not kept is dropped, KeepTo emits to another
-// route, and an error fails the batch.
+// A view handler reads each event in place: Set (or Begin and End) and
+// Keep send back only the strings set, an event not kept is dropped,
+// KeepTo emits to another route, and an error fails the batch.
 func TestProcessView(t *testing.T) {
 	t.Cleanup(func() { guest.Handle(nil) })
 	guest.HandleView(func(v *guest.View, out *guest.Out) error {
@@ -74,19 +74,26 @@ func TestProcessView(t *testing.T) {
 			out.KeepTo("alerts")
 		case "a":
 			out.Keep()
+		case "begun":
+			out.Begin(abi.SlotRaw) // not ended: dropped by the Keep
+			out.Keep()
+		case "append":
+			out.End(append(out.Begin(abi.SlotRaw), "appended "+raw...))
+			out.Keep()
 		default:
 			out.Set(abi.SlotRaw, strings.ToUpper(raw))
 			out.Keep()
 		}
 		return nil
 	})
-	in := []event.Event{{Raw: []byte("a")}, {Raw: []byte("drop")}, {Raw: []byte("alert")}, {Raw: []byte("up")}, {Raw: []byte("fail")}}
+	in := []event.Event{{Raw: []byte("a")}, {Raw: []byte("drop")}, {Raw: []byte("alert")}, {Raw: []byte("up")}, {Raw: []byte("begun")},
+		{Raw: []byte("append")}, {Raw: []byte("fail")}}
 	batch := func(n int) []byte { return inputOf(in[:n]) }
-	got, err := outputOf(in, batch(4), 4)
-	if err != nil || strings.Join(got, " ") != "a@0/0 alert@2/0 ALERT alert@alerts2/1 UP@3/1" {
+	got, err := outputOf(in, batch(6), 6)
+	if err != nil || strings.Join(got, " ") != "a@0/0 alert@2/0 ALERT alert@alerts2/1 UP@3/1 begun@4/1 appended append@5/1" {
 		t.Errorf("got %q, %v", got, err)
 	}
-	err = abi.ReadOutput(guest.Process(batch(5)), 5, nil, func(*abi.Output) error { return nil })
+	err = abi.ReadOutput(guest.Process(batch(7)), 7, nil, func(*abi.Output) error { return nil })
 	if !errors.Is(err, abi.ErrGuest) || !strings.Contains(err.Error(), "cannot handle fail") {
 		t.Errorf("err = %v", err)
 	}

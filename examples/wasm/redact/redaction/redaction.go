@@ -112,17 +112,9 @@ func (r *Redactor) redactString(s string) (string, bool) {
 		r.buf = make([]byte, 0, n)
 	}
 	at := len(r.buf)
-	r.buf = appendFrom(r.buf, s, start)
+	r.buf = AppendFrom(r.buf, s, start)
 	b := r.buf[at:]
 	return unsafe.String(unsafe.SliceData(b), len(b)), true
-}
-
-// Drop reports whether an event with raw line raw and syslog message
-// message is dropped: whether either contains "DEBUG". A message that
-// lies within the raw line, as the syslog source makes it, is not
-// searched again.
-func Drop(raw, message string) bool {
-	return Debug(raw) || !within(message, raw) && Debug(message)
 }
 
 // within reports whether s lies in the memory of t.

@@ -1,11 +1,16 @@
 package redaction
 
+import "math/bits"
+
 // The scans below look at one byte in every MinDigits (or every 5, for
-// DEBUG), which any match must cover. Debug looks at four of those at
-// once, with one branch and a table: in a Go wasm guest each taken branch
-// and each call is a trip through the function's resumption table, and a
-// byte loop takes two of them per byte. First looks at one at a time:
-// log lines have digits often enough that four at once cost more there.
+// DEBUG), which any match must cover. Drop looks at eight of those at
+// once, then four, with one branch and a table: in a Go wasm guest each
+// taken branch and each call is a trip through the function's resumption
+// table, and a byte loop takes two of them per byte. First looks at one
+// at a time (log lines have digits often enough that four at once cost
+// more there) and measures the run around a digit 8 bytes at a time.
+// Scanning every byte 8 at a time, without the stride, cost 5% more in
+// the wasm guest.
 
 // letter marks the letters of "DEBUG" with their index in it plus one.
 var letter = func() (c [256]uint8) {
@@ -16,17 +21,37 @@ var letter = func() (c [256]uint8) {
 }()
 
 // Debug reports whether s contains "DEBUG".
-func Debug(s string) bool {
-	// Every DEBUG in s covers exactly one of the bytes 4, 9, 14, …
-	for i := 4; i < len(s); i += 5 {
-		for i+15 < len(s) && letter[s[i]]|letter[s[i+5]]|letter[s[i+10]]|letter[s[i+15]] == 0 {
-			i += 20
+func Debug(s string) bool { return Drop(s, "") }
+
+// Drop reports whether an event with raw line raw and syslog message
+// message is dropped: whether either contains "DEBUG". A message that
+// lies within the raw line, as the syslog source makes it, is not
+// searched again. It searches both in one function: in a Go wasm guest a
+// call costs more than a few loop iterations.
+func Drop(raw, message string) bool {
+	s := raw
+	for k := 0; k < 2; k++ {
+		if k == 1 {
+			if within(message, raw) {
+				return false
+			}
+			s = message
 		}
-		if i >= len(s) {
-			break
-		}
-		if k := i - int(letter[s[i]]) + 1; k <= i && k+5 <= len(s) && s[k:k+5] == "DEBUG" {
-			return true
+		// Every DEBUG in s covers exactly one of the bytes 4, 9, 14, …
+		for i := 4; i < len(s); i += 5 {
+			for i+35 < len(s) && letter[s[i]]|letter[s[i+5]]|letter[s[i+10]]|letter[s[i+15]]|
+				letter[s[i+20]]|letter[s[i+25]]|letter[s[i+30]]|letter[s[i+35]] == 0 {
+				i += 40
+			}
+			for i+15 < len(s) && letter[s[i]]|letter[s[i+5]]|letter[s[i+10]]|letter[s[i+15]] == 0 {
+				i += 20
+			}
+			if i >= len(s) {
+				break
+			}
+			if j := i - int(letter[s[i]]) + 1; j <= i && j+5 <= len(s) && s[j:j+5] == "DEBUG" {
+				return true
+			}
 		}
 	}
 	return false
@@ -40,12 +65,45 @@ func First(s string) int {
 		if !isDigit(s[i]) {
 			continue
 		}
-		start, end := i, i+1
-		for start > 0 && isDigit(s[start-1]) {
-			start--
+		// The run around s[i], found 8 bytes at a time: in a Go wasm
+		// guest a loop iteration or a taken branch costs more than the
+		// arithmetic. Most runs (times, counts) are found whole by the
+		// 8 bytes on either side, with one branch.
+		if i >= 8 && i+9 <= len(s) {
+			before := bits.LeadingZeros64(nonDigits(load64(s, i-8))) >> 3
+			after := bits.TrailingZeros64(nonDigits(load64(s, i+1))) >> 3
+			if before|after < 8 { // both ends found
+				if before+1+after >= MinDigits {
+					return i - before
+				}
+				i += after + 1 // s[i] is not a digit: a run after it covers i+MinDigits or later
+				continue
+			}
 		}
-		for end < len(s) && isDigit(s[end]) {
-			end++
+		start, end := i, i+1
+		for start >= 8 {
+			n := bits.LeadingZeros64(nonDigits(load64(s, start-8))) >> 3
+			start -= n
+			if n < 8 {
+				break
+			}
+		}
+		if start < 8 {
+			for start > 0 && isDigit(s[start-1]) {
+				start--
+			}
+		}
+		for end+8 <= len(s) {
+			n := bits.TrailingZeros64(nonDigits(load64(s, end))) >> 3
+			end += n
+			if n < 8 {
+				break
+			}
+		}
+		if end+8 > len(s) {
+			for end < len(s) && isDigit(s[end]) {
+				end++
+			}
 		}
 		if end-start >= MinDigits {
 			return start
@@ -53,6 +111,14 @@ func First(s string) int {
 		i = end // s[end] is not a digit: a run after it covers end+MinDigits or later
 	}
 	return -1
+}
+
+// nonDigits returns w, 8 bytes of a string loaded little-endian, with
+// 0x80 in each byte that is not an ASCII digit and 0 in the others.
+func nonDigits(w uint64) uint64 {
+	const hi = 0x8080808080808080
+	lo := w &^ hi // each byte < 0x80: the sums below carry into no other byte
+	return (^(lo + 0x5050505050505050) | (lo + 0x4646464646464646) | w) & hi
 }
 
 // Append appends s to dst with each run of MinDigits or more digits
@@ -63,20 +129,31 @@ func Append(dst []byte, s string) ([]byte, bool) {
 	if start < 0 {
 		return dst, false
 	}
-	return appendFrom(dst, s, start), true
+	return AppendFrom(dst, s, start), true
 }
 
-// appendFrom is Append of s, whose first run starts at start.
-func appendFrom(dst []byte, s string, start int) []byte {
+// AppendFrom is Append of s, whose first run starts at start (First's
+// result, ≥ 0).
+func AppendFrom(dst []byte, s string, start int) []byte {
 	for start >= 0 {
 		end := start + MinDigits
+		for end+8 <= len(s) { // 8 bytes at a time, as First
+			n := bits.TrailingZeros64(nonDigits(load64(s, end))) >> 3
+			end += n
+			if n < 8 {
+				break
+			}
+		}
 		for end < len(s) && isDigit(s[end]) {
 			end++
 		}
 		dst = append(dst, s[:start]...)
-		dst = append(dst, Mask...)
+		dst = append(dst, '[', 'r', 'e', 'd', 'a', 'c', 't', 'e', 'd', ']') // Mask, stored without a call to copy
 		s = s[end:]
-		start = First(s)
+		start = -1
+		if len(s) >= MinDigits { // what follows a run is often short: no call
+			start = First(s)
+		}
 	}
 	return append(dst, s...)
 }

@@ -1,0 +1,10 @@
+//go:build !(386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64 || wasm)
+
+package redaction
+
+import "encoding/binary"
+
+// load64 returns the 8 bytes of s at i, little-endian; i+8 ≤ len(s).
+func load64(s string, i int) uint64 {
+	return binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+}
