@@ -60,7 +60,9 @@ type Config struct {
 	// 200 more: a deeper queue costs memory, and pays only where the
 	// pipeline is fast and uneven (the benchmark's tuned profile, fsync
 	// off, sets 4096: 0.91x the lines/s with 1024 on a quiet machine, for
-	// 5 MiB less peak RSS). Default 1024; at most 65536.
+	// 5 MiB less peak RSS). Default 1024; at most 65536. Passthrough
+	// over streams (format none, to a destination that takes runs of
+	// lines) queues whole reads instead, and does not use it.
 	QueueSize int `json:"queueSize"`
 	// TLS, if set, makes tcp connections TLS.
 	TLS *TLSConfig `json:"tls"`
