@@ -124,10 +124,15 @@ func firstLine(name string, args ...string) string {
 	return s
 }
 
+// tunedSyslog is what the tuned profile sets in its syslog source beyond
+// the defaults: a hand-off queue deeper than the default 1024 frames,
+// which the pipeline, with fsync off, drains in short bursts.
+var tunedSyslog = `, "queueSize": 4096`
+
 func sluicedSubject() *Subject {
 	return &Subject{
 		Name:     "sluiced",
-		Work:     "syslog source → file destination (parsed to json with jsonRaw unparsed: the parsed fields without a copy of the raw line, as rsyslog's template writes the parsed fields; for passthrough, format none to raw), fsync off, no rotation; p2t: format none → socket destination (tcp, lf framing, format raw, default batching); p6: http source → http destination (format raw: the lines as received, like Benthos; batch " + sluicedHTTPBatch + ")",
+		Work:     "syslog source → file destination (parsed to json with jsonRaw unparsed: the parsed fields without a copy of the raw line, as rsyslog's template writes the parsed fields; for passthrough, format none to raw), fsync off, no rotation, syslog queueSize 4096; p2t: format none → socket destination (tcp, lf framing, format raw, default batching); p6: http source → http destination (format raw: the lines as received, like Benthos; batch " + sluicedHTTPBatch + ")",
 		Prepare:  func(env *Env) error { return goBuild(env, "sluiced", "./cmd/sluiced") },
 		Supports: func(c Case) string { return "" },
 		Version: func(env *Env) string {
@@ -141,10 +146,10 @@ func sluicedSubject() *Subject {
 			}
 			cfg := fmt.Sprintf(`{
   "dataDir": %q,
-  "sources": {"in": {"type": "syslog", "addr": "127.0.0.1:%d", "network": %q, "format": %q, "maxMessageBytes": 65536}},
+  "sources": {"in": {"type": "syslog", "addr": "127.0.0.1:%d", "network": %q, "format": %q, "maxMessageBytes": 65536%s}},
   "destinations": {"out": {"type": "file", "path": %q, "format": %q, "jsonRaw": "unparsed", "fsync": false, "maxBytes": 0}},
 }
-`, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, parse, r.Out, format)
+`, filepath.Join(r.Dir, "data"), r.Port, r.Case.Network, parse, tunedSyslog, r.Out, format)
 			if r.Case.Sink == SinkTCP {
 				cfg = fmt.Sprintf(`{
   "dataDir": %q,

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -15,13 +16,18 @@ func appendTime(dst []byte, t time.Time) []byte {
 	if secs < minSecs || secs > maxSecs {
 		return t.UTC().AppendFormat(dst, time.RFC3339Nano)
 	}
-	var b [30]byte
+	// Written in place, into room for the longest text: fixed-size
+	// copies, not a call to memmove for each (a parsed P1 event formats
+	// two times).
+	at := len(dst)
+	dst = slices.Grow(dst, 30)[:at+30]
+	b := (*[30]byte)(dst[at:])
 	slot := &seconds[uint64(secs)*0x9E3779B97F4A7C15>>(64-secondsBits)]
 	if c := slot.Load(); c != nil && c.secs == secs {
-		b = c.text
+		*b = c.text
 	} else {
-		formatSeconds(&b, secs)
-		slot.Store(&formatted{secs: secs, text: b})
+		formatSeconds(b, secs)
+		slot.Store(&formatted{secs: secs, text: *b})
 	}
 	n := 19
 	if ns := t.Nanosecond(); ns != 0 {
@@ -36,7 +42,7 @@ func appendTime(dst []byte, t time.Time) []byte {
 		}
 	}
 	b[n] = 'Z'
-	return append(dst, b[:n+1]...)
+	return dst[:at+n+1]
 }
 
 // seconds caches the text of recently formatted seconds: most events of

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,11 @@ func TestAppendTime(t *testing.T) {
 			want := tc.UTC().Format(time.RFC3339Nano)
 			if got := string(appendTime(nil, tc)); got != want {
 				t.Errorf("appendTime(%v) = %s, want %s", tc, got, want)
+			}
+			// After other bytes, into room holding old ones: written in place.
+			dst := append(bytes.Repeat([]byte("z"), 64)[:1], "x"...)
+			if got := string(appendTime(dst, tc)); got != "zx"+want {
+				t.Errorf("appendTime(%q, %v) = %s, want zx%s", dst, tc, got, want)
 			}
 		}
 	}

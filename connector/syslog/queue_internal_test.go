@@ -14,12 +14,26 @@ import (
 )
 
 // A stream whose events nobody receives stops reading once the hand-off
-// queue holds queueEvents frames: the reader waits for room, the sender's
-// writes wait in TCP, and once Recv takes, every line comes out once, in
-// order. The load (20 MB) is far more than the queue and both sockets'
-// buffers hold, so the sender cannot be done while the reader waits.
+// queue holds queueSize frames (the default, or a deeper one set): the
+// reader waits for room, the sender's writes wait in TCP, and once Recv
+// takes, every line comes out once, in order. The load (20 MB) is far more
+// than the queue and both sockets' buffers hold, so the sender cannot be
+// done while the reader waits.
 func TestQueueBoundPushesSenderBack(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0", Network: "tcp"}, "test")
+	for _, tc := range []struct {
+		name      string
+		queueSize int // 0: the default
+		want      int
+	}{
+		{"default", 0, DefaultConfig().QueueSize},
+		{"4096", 4096, 4096},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testQueueBound(t, tc.queueSize, tc.want) })
+	}
+}
+
+func testQueueBound(t *testing.T, queueSize, bound int) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Network: "tcp", QueueSize: queueSize}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +77,10 @@ func TestQueueBoundPushesSenderBack(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if got := s.q.Len(); got > queueEvents {
-		t.Fatalf("%d frames queued, bound %d", got, queueEvents)
+	// A Put waits only when its batch (at most maxPending frames) does not
+	// fit: so the queue is within a batch of its bound, not of another.
+	if got := s.q.Len(); got > bound || got <= bound-maxPending {
+		t.Fatalf("%d frames queued, want (%d, %d]", got, bound-maxPending, bound)
 	}
 	select {
 	case err := <-sent:

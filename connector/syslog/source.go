@@ -91,7 +91,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 	}
 	loc, _ := time.LoadLocation(c.Timezone)
 	s := &Source{cfg: c, name: name, loc: loc, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		q: handoff.New[frame](queueEvents), ready: make(chan struct{}),
+		q: handoff.New[frame](c.QueueSize), ready: make(chan struct{}),
 		format: map[string]parse.Format{"auto": parse.Auto, "rfc5424": parse.RFC5424, "rfc3164": parse.RFC3164}[c.Format]}
 	for _, o := range opts {
 		o(s)
@@ -247,15 +247,6 @@ func (s *Source) listenStream(ctx context.Context, network string) (net.Listener
 // stream's read of 64 KiB (some 250 lines) wakes the receiver once, not
 // four times. A batch is queued before every read that may block anyway.
 const maxPending = sluice.RecvBatchSize
-
-// queueEvents is how many frames wait between the reading goroutines and
-// Recv, in batches of one read each. When it is full, reading stops: TCP
-// senders are pushed back, datagrams wait in the socket's buffer. 1024
-// (four RecvBatches), not 4096: under load the queue is full, and its
-// frames and the read buffers they keep alive were some 2.5 MB of the live
-// heap, which the collector (GOGC 200) lets grow threefold before it runs;
-// at 1024 the benchmark's p1 peak RSS fell 37 → 29 MiB at the same lines/s.
-const queueEvents = 1024
 
 // frame is what a reading goroutine queues for one message: what the
 // event is built from, parsed, but not the event itself. An event is 360
