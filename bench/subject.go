@@ -102,15 +102,19 @@ var Subjects = map[string]*Subject{
 }
 
 // goBuild builds pkg (relative to the module root) into env.BinDir/name,
-// once per invocation, with scripts/build's tag grpcnotrace, so that
-// sluiced is linked as released (without it, gRPC's x/net/trace brings in
-// text/template, whose method lookups keep megabytes of methods that the
-// process's start-up then touches: docs/packaging.md, "Size").
+// once per invocation, as scripts/build builds releases, so that sluiced
+// is measured as users run it: with the tag grpcnotrace (without it,
+// gRPC's x/net/trace brings in text/template, whose method lookups keep
+// megabytes of methods that the process's start-up then touches:
+// docs/packaging.md, "Size"), static (CGO_ENABLED=0: a cgo build maps
+// libc and the dynamic loader, about 1.5 MiB more resident) and
+// -trimpath. Build a -before binary the same way (bench/README.md).
 func goBuild(env *Env, name, pkg string) error {
 	if _, err := os.Stat(filepath.Join(env.BinDir, name)); err == nil {
 		return nil
 	}
-	cmd := exec.Command("go", "build", "-tags", "grpcnotrace", "-o", filepath.Join(env.BinDir, name), pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-o", filepath.Join(env.BinDir, name), pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = env.ModRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)

@@ -60,9 +60,9 @@ func writeSummary(out io.Writer, o Options, modRoot, machine string, done []Case
 					if st.n == 0 {
 						continue
 					}
-					fmt.Fprintf(&b, "| %s @ %s lines/s, %v | %s | - | %s | %s → %s (%+.1f%%) | - | %d / %d | %s |\n", name, si(float64(st.last.Lines)/st.last.At.Seconds()),
+					fmt.Fprintf(&b, "| %s @ %s lines/s, %v | %s | - | %s | %s → %s (fitted %+.1f%%; two samples %+.1f%%) | - | %d / %d | %s |\n", name, si(float64(st.last.Lines)/st.last.At.Seconds()),
 						st.last.At.Round(time.Second), r.Subject, si(float64(st.last.Lines)/max(st.last.CPUSeconds, 1e-9)),
-						f1(float64(st.warm.RSS)/(1<<20)), f1(float64(st.last.RSS)/(1<<20)), st.growth*100, run.Verdict.Missing, run.Verdict.Duplicates, r.Note)
+						f1(float64(st.warm.RSS)/(1<<20)), f1(float64(st.last.RSS)/(1<<20)), st.fitGrowth*100, st.growth*100, run.Verdict.Missing, run.Verdict.Duplicates, r.Note)
 				}
 				continue
 			}
@@ -168,8 +168,8 @@ func goalRows(done []CaseRows) string {
 		case cr.Case.RSS == RSSSoak:
 			for _, run := range def.Runs {
 				if st := soakStats(run.RSS); st.n > 0 {
-					row(fmt.Sprintf("RSS flat over a soak (%v), defaults: ≤5%% growth after warm-up", st.last.At.Round(time.Second)),
-						fmt.Sprintf("%+.1f%%, %+.2f MiB/min", st.growth*100, st.slope), st.growth <= 0.05)
+					row(fmt.Sprintf("RSS flat over a soak (%v), defaults: ≤5%% growth after warm-up (fitted)", st.last.At.Round(time.Second)),
+						fmt.Sprintf("%+.1f%% fitted (%+.2f MiB/min, mean %.1f MiB); %+.1f%% end vs end of warm-up (the old two-sample rule)", st.fitGrowth*100, st.slope, st.mean, st.growth*100), st.fitGrowth <= 0.05)
 				}
 			}
 		}

@@ -72,7 +72,7 @@ func (l *live) whenReady(g *graph) {
 		l.log.Info("running", "sources", len(g.sources), "destinations", len(g.dests), "diskBuffers", len(g.buffers()))
 		startupPages.Do(func() {
 			n, err := textpages.Release()
-			l.log.Debug("start-up program pages taken out of the resident set", "bytes", n, "err", err)
+			l.log.Debug("start-up program pages taken out of the resident set", "bytes", n, "err", err, "faultAroundOff", textpages.FaultAroundOff())
 		})
 	}()
 }

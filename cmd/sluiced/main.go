@@ -12,6 +12,9 @@ import (
 
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/daemon/builtin"
+	// Early in start-up, program pages stop being mapped 64 KiB at a
+	// time (textpages.NoFaultAround).
+	_ "github.com/sluicehq/sluice/internal/textpages/atinit"
 )
 
 // defaultGOGC is the collector's target when the GOGC environment variable
