@@ -296,6 +296,15 @@ func TestSuiteFails(t *testing.T) {
 		rules: []string{"run-stop"},
 		in:    "run-stop", want: "run-stop: Run did not return within 200ms of its context being cancelled",
 	}, {
+		// The stacks of the pair's goroutines say where Run is stuck.
+		name: "Run ignores cancel: its stack",
+		brk: withRun(func(_ context.Context, release <-chan struct{}) error {
+			<-release
+			return nil
+		}),
+		rules: []string{"run-stop"},
+		in:    "run-stop", want: `run-stop: Run did not return within 200ms of its context being cancelled; its goroutines then:\ngoroutine \d+ \[`,
+	}, {
 		name: "Run fails",
 		brk: withRun(func(ctx context.Context, _ <-chan struct{}) error {
 			<-ctx.Done()

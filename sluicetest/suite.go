@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -182,8 +183,9 @@ func (s *suite[T]) runRule(t tb, r rule[T]) {
 	t.Cleanup(func() { checkLeaks(t, before, s.f.Timeout) })
 	h := &harness[T]{
 		t: t, s: s, f: s.f, rule: r.name,
-		name: uniqueName(t),
-		rng:  rand.New(rand.NewPCG(s.seed, hash(r.name))),
+		name:   uniqueName(t),
+		rng:    rand.New(rand.NewPCG(s.seed, hash(r.name))),
+		before: before,
 	}
 	t.Cleanup(h.checkAcks)
 	t.Cleanup(h.checkKept)
@@ -208,6 +210,9 @@ type harness[T any] struct {
 	name string // of the storage
 	rng  *rand.Rand
 	ids  int // payloads made so far
+	// before holds the goroutines before the pair was opened: those
+	// started since are shown when a Run does not return.
+	before map[uint64]string
 
 	src  sluice.Source[T]
 	dst  sluice.Destination[T]
@@ -295,7 +300,8 @@ func (h *harness[T]) stop(runs []*running) {
 		o, ok := await(expired, r.done)
 		switch {
 		case !ok:
-			h.t.Errorf("run-stop: %s did not return within %v of its context being cancelled", r.what, h.f.Timeout)
+			h.t.Errorf("run-stop: %s did not return within %v of its context being cancelled; its goroutines then:\n%s",
+				r.what, h.f.Timeout, strings.Join(leaked(h.before), "\n\n"))
 		case o.panicked:
 			h.t.Errorf("run-stop: %s panicked: %v", r.what, o.p)
 		case o.v != nil && !errors.Is(o.v, context.Canceled) && !errors.Is(o.v, sluice.ErrUndelivered):

@@ -101,10 +101,9 @@ func (d *Destination) reject(ctx context.Context, big []sluice.Message[event.Eve
 
 // Run connects to the broker and flushes batches until ctx is done, then
 // flushes what it holds for batch.stopTimeout, still connecting if it
-// has not yet. It returns an error if the
-// broker refuses the credentials or the client id, or if a batch fails
-// permanently without a dead letter. A second call returns
-// [sluice.ErrAlreadyRunning].
+// has not yet. It returns an error if the broker refuses the credentials
+// or the client id, or if a batch fails permanently without a dead
+// letter. A second call returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning

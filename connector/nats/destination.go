@@ -99,10 +99,10 @@ func (d *Destination) reject(ctx context.Context, big []sluice.Message[event.Eve
 
 // Run connects (retrying while no server can be reached), checks that a
 // stream captures the subject, and flushes batches until ctx is done,
-// then for batch.stopTimeout, still connecting if it has not yet. It returns an error for refused
-// credentials, a subject no stream captures, JetStream not enabled, or a
-// batch that failed permanently without a dead letter. A second call
-// returns [sluice.ErrAlreadyRunning].
+// then for batch.stopTimeout, still connecting if it has not yet. It
+// returns an error for refused credentials, a subject no stream
+// captures, JetStream not enabled, or a batch that failed permanently
+// without a dead letter. A second call returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
