@@ -1,6 +1,8 @@
 package clickhouse
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,30 @@ func TestAppendRow(t *testing.T) {
 		}
 		if strings.Count(string(got), "{") != 1 {
 			t.Errorf("appendRow left a nested object: %s", got)
+		}
+	}
+}
+
+// TestAppendRowKnowsEveryField fails when event.Event, or one of the
+// structs appendRow writes member by member, gains a field: it would be
+// left out of the rows without this.
+func TestAppendRowKnowsEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		typ   reflect.Type
+		known []string
+	}{
+		{reflect.TypeFor[event.Event](), []string{"Time", "ReceivedAt", "Source", "SourceType", "Host", "ContentType", "Raw", "Flags", "File", "Syslog", "HTTP", "Fields"}},
+		{reflect.TypeFor[event.File](), []string{"Path", "Offset"}},
+		{reflect.TypeFor[event.Syslog](), []string{"Present", "Facility", "Severity", "Version", "Hostname", "AppName", "ProcID", "MsgID", "StructuredData", "Message"}},
+		{reflect.TypeFor[event.HTTP](), []string{"Method", "Path", "Query", "Protocol", "Status", "Bytes", "Referrer", "UserAgent", "RequestTime", "RemoteAddr", "RemoteUser"}},
+		{reflect.TypeFor[event.Field](), []string{"Name", "Value"}},
+	} {
+		var got []string
+		for _, f := range reflect.VisibleFields(tc.typ) {
+			got = append(got, f.Name)
+		}
+		if !slices.Equal(got, tc.known) {
+			t.Errorf("%v has fields %v, appendRow knows %v: write the new ones in appendRow and its tests", tc.typ, got, tc.known)
 		}
 	}
 }
