@@ -3,8 +3,8 @@ package redaction
 import "math/bits"
 
 // The scans below look at one byte in every MinDigits (or every 5, for
-// DEBUG), which any match must cover. Drop looks at eight of those at
-// once, then four, with one branch and a table: in a Go wasm guest each
+// DEBUG), which any match must cover. Drop looks at four of those at
+// once, with one branch and a table: in a Go wasm guest each
 // taken branch and each call is a trip through the function's resumption
 // table, and a byte loop takes two of them per byte. First looks at one
 // at a time (log lines have digits often enough that four at once cost
@@ -39,10 +39,6 @@ func Drop(raw, message string) bool {
 		}
 		// Every DEBUG in s covers exactly one of the bytes 4, 9, 14, …
 		for i := 4; i < len(s); i += 5 {
-			for i+35 < len(s) && letter[s[i]]|letter[s[i+5]]|letter[s[i+10]]|letter[s[i+15]]|
-				letter[s[i+20]]|letter[s[i+25]]|letter[s[i+30]]|letter[s[i+35]] == 0 {
-				i += 40
-			}
 			for i+15 < len(s) && letter[s[i]]|letter[s[i+5]]|letter[s[i+10]]|letter[s[i+15]] == 0 {
 				i += 20
 			}
@@ -66,20 +62,7 @@ func First(s string) int {
 			continue
 		}
 		// The run around s[i], found 8 bytes at a time: in a Go wasm
-		// guest a loop iteration or a taken branch costs more than the
-		// arithmetic. Most runs (times, counts) are found whole by the
-		// 8 bytes on either side, with one branch.
-		if i >= 8 && i+9 <= len(s) {
-			before := bits.LeadingZeros64(nonDigits(load64(s, i-8))) >> 3
-			after := bits.TrailingZeros64(nonDigits(load64(s, i+1))) >> 3
-			if before|after < 8 { // both ends found
-				if before+1+after >= MinDigits {
-					return i - before
-				}
-				i += after + 1 // s[i] is not a digit: a run after it covers i+MinDigits or later
-				continue
-			}
-		}
+		// guest a loop iteration costs more than the arithmetic.
 		start, end := i, i+1
 		for start >= 8 {
 			n := bits.LeadingZeros64(nonDigits(load64(s, start-8))) >> 3
