@@ -23,7 +23,7 @@ const (
 	uffdFeatureWPAsync = 1 << 15                         // UFFD_FEATURE_WP_ASYNC
 	uffdModeWP         = 1 << 1                          // UFFDIO_REGISTER_MODE_WP
 	iocUffdAPI         = 3<<30 | 24<<16 | 0xAA<<8 | 0x3F // UFFDIO_API
-	iocUffdRegister    = 3<<30 | 32<<16 | 0xAA<<8 | 0x00 // UFFDIO_REGISTER
+	iocUffdRegister    = 3<<30 | 32<<16 | 0xAA<<8        // UFFDIO_REGISTER (nr 0)
 )
 
 var faultAround struct {
