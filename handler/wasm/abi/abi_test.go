@@ -497,3 +497,54 @@ func TestWriterBeginEnd(t *testing.T) {
 	}()
 	byBegin.End(nil)
 }
+
+// Any sequence of Set, Begin and End, a Begin left unended and Keep
+// gives the bytes that the same strings Set give.
+func FuzzWriterBeginEnd(f *testing.F) {
+	// Set, Begin and End, a Begin unended, Keep; then the same to another route.
+	f.Add([]byte{0, 1, 4, 3, 'a', 'b', 'c', 1, 1, 11, 2, 'x', 'y', 2, 1, 3, 1, 'z', 3, 1, 0, 0,
+		1, 2, 4, 1, 'q', 2, 0, 5, 0, 4, 2, 0, 0})
+	f.Add([]byte{1, 0, 4, 200, 3, 0, 4, 1, 2, 2, 0, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		var got, want abi.Writer
+		got.Reset()
+		want.Reset()
+		open := -1 // the event whose patch is open in both, or -1
+		for len(ops) >= 3 {
+			op, from, slot := ops[0]%5, uint32(ops[1]%4), uint32(ops[2]%abi.Slots)
+			ops = ops[3:]
+			n := 0
+			if len(ops) > 0 {
+				n = min(int(ops[0]), len(ops)-1)
+				ops = ops[1:]
+			}
+			s := string(ops[:n])
+			ops = ops[n:]
+			switch op {
+			case 0:
+				got.Set(from, slot, s)
+				want.Set(from, slot, s)
+				open = int(from)
+			case 1:
+				got.End(append(got.Begin(from, slot), s...))
+				want.Set(from, slot, s)
+				open = int(from)
+			case 2: // begun, never ended: dropped by what comes next
+				if open >= 0 {
+					_ = append(got.Begin(uint32(open), slot), s...)
+				}
+			case 3, 4:
+				route := ""
+				if op == 4 {
+					route = "r"
+				}
+				got.Keep(from, route)
+				want.Keep(from, route)
+				open = -1
+			}
+		}
+		if g, w := got.Bytes(), want.Bytes(); !bytes.Equal(g, w) {
+			t.Fatalf("with Begin and End:\n%q\nwith Set:\n%q", g, w)
+		}
+	})
+}
