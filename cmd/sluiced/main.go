@@ -18,12 +18,16 @@ import (
 )
 
 // defaultGOGC is the collector's target when the GOGC environment variable
-// is unset: 200, not Go's 100. sluiced's live heap is small (a few MiB)
+// is unset: 150, not Go's 100. sluiced's live heap is small (about 4 MB)
 // while every line read is a new allocation, so at 100 the collector runs
 // every few MiB of input; at 200, measured on the benchmark's syslog →
-// file cases, it costs 10% (parsed to JSON) to 39% (passthrough) less CPU
-// per line for about 6 MiB more peak RSS (README, "Memory").
-const defaultGOGC = 200
+// file cases, it cost 10% (parsed to JSON) to 39% (passthrough) less CPU
+// per line than 100 for about 6 MiB more peak RSS. 150 is between: on a
+// quiet machine (p1, defaults, 2M lines, 15 interleaved replicas) its
+// peak RSS was 18.9 vs 21.8 MiB at 200 (rsyslog 42.9) for 0.88x the
+// lines/s in that run and 0.94-1.06x in two shorter ones; passthrough
+// (p2) showed no cost (README, "Memory").
+const defaultGOGC = 150
 
 func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {
