@@ -177,7 +177,7 @@ func appendSDValue(dst []byte, v string) []byte {
 		return AppendString(dst, v)
 	}
 	var buf [256]byte // rare: resolve the escapes on the stack when they fit
-	u := appendUnescaped(buf[:0], v)
+	u := AppendUnescapedSD(buf[:0], v)
 	return AppendString(dst, u)
 }
 

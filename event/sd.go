@@ -111,10 +111,13 @@ func UnescapeSD(v string) string {
 	if !hasBackslash(v) {
 		return v
 	}
-	return string(appendUnescaped(nil, v))
+	return string(AppendUnescapedSD(nil, v))
 }
 
-func appendUnescaped(dst []byte, v string) []byte {
+// AppendUnescapedSD appends v with the RFC 5424 escapes \" \\ and \] of a
+// PARAM-VALUE resolved, as [UnescapeSD] returns it, without allocating
+// beyond dst's growth.
+func AppendUnescapedSD(dst []byte, v string) []byte {
 	for i := 0; i < len(v); i++ {
 		if v[i] == '\\' && i+1 < len(v) && (v[i+1] == '"' || v[i+1] == '\\' || v[i+1] == ']') {
 			i++

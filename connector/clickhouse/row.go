@@ -90,23 +90,11 @@ func appendSD(dst, tmp []byte, s *event.Syslog) (_, _ []byte) {
 			dst = appendName(dst, `,"syslog.structuredData.`, id)
 			dst = appendName(dst, ".", name)
 			dst = append(dst, `":`...)
-			tmp = appendUnescapedSD(tmp[:0], value)
+			tmp = event.AppendUnescapedSD(tmp[:0], value)
 			dst = event.AppendString(dst, tmp)
 		}
 	}
 	return dst, tmp
-}
-
-// appendUnescapedSD appends v with the RFC 5424 escapes \" \\ and \]
-// resolved, as [event.UnescapeSD] does, without allocating.
-func appendUnescapedSD(dst []byte, v string) []byte {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '\\' && i+1 < len(v) && (v[i+1] == '"' || v[i+1] == '\\' || v[i+1] == ']') {
-			i++
-		}
-		dst = append(dst, v[i])
-	}
-	return dst
 }
 
 // appendField appends key and value as a JSON string, if value is not
