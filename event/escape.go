@@ -112,9 +112,8 @@ type span struct{ lo, hi int }
 
 const hex = "0123456789abcdef"
 
-// next returns the index of the first byte of s[i:] that is not plain
-// ASCII (see [special]), or len(s).
-func next(s string, i int) int {
+// nextSWAR is [next] eight bytes at a time, in portable Go.
+func nextSWAR(s string, i int) int {
 	// The bytes as a slice: each word is then one load and one bounds
 	// check (of the eight-byte slice, whose length the compiler knows).
 	b := unsafe.Slice(unsafe.StringData(s), len(s))

@@ -128,19 +128,25 @@ func TestRawTextPlain(t *testing.T) {
 	}
 }
 
-// TestNext checks next against a byte loop from every start, in strings
-// of every length up to 40 holding specials at random places, runs of
-// them too (a special byte borrows from the byte after it).
+// TestNext checks next (SSE2 on amd64) and nextSWAR against a byte loop
+// from every start, in strings of every length up to 70 holding specials
+// at random places, runs of them too (a special byte borrows from the
+// byte after it), and edge bytes: 0x1f, 0x20, 0x7f and 0x80 sit at the
+// edges of the signed and unsigned comparisons.
 func TestNext(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const specials = "\x00\x0c\x1f\"\\\x80\xe2\xff"
-	for n := range 41 {
+	const edges = "\x1f\x20\x21\x7e\x7f\x80\x81\x5b\x5d\x21\x23"
+	for n := range 71 {
 		for range 200 {
 			b := make([]byte, n)
 			for i := range b {
 				b[i] = byte(0x20 + r.IntN(0x5f))
-				if b[i] == '"' || b[i] == '\\' || r.IntN(6) == 0 {
+				switch k := r.IntN(12); {
+				case k == 0:
 					b[i] = specials[r.IntN(len(specials))]
+				case k == 1:
+					b[i] = edges[r.IntN(len(edges))]
 				}
 			}
 			for i := range n + 1 {
@@ -150,6 +156,9 @@ func TestNext(t *testing.T) {
 				}
 				if got := next(string(b), i); got != want {
 					t.Fatalf("next(%q, %d) = %d, want %d", b, i, got, want)
+				}
+				if got := nextSWAR(string(b), i); got != want {
+					t.Fatalf("nextSWAR(%q, %d) = %d, want %d", b, i, got, want)
 				}
 			}
 		}
