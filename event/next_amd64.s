@@ -26,9 +26,8 @@ GLOBL spaces<>(SB), RODATA|NOPTR, $16
 
 // func nextSSE2(s string, i int) int
 //
-// Sixteen bytes a step. The caller guarantees
-// len(s)-i >= 16; the last step reloads the final sixteen bytes and
-// ignores those before i.
+// Sixteen bytes a step. The caller guarantees len(s)-i >= 16; the last
+// step reloads the final sixteen bytes and ignores those before i.
 TEXT ·nextSSE2(SB), NOSPLIT, $0-32
 	MOVQ	s_base+0(FP), SI
 	MOVQ	s_len+8(FP), BX

@@ -33,9 +33,10 @@ func appendTime(dst []byte, t time.Time) []byte {
 	if ns := t.Nanosecond(); ns != 0 {
 		b[19] = '.'
 		hi, mid, lo := ns/1e6, ns/1e3%1e3, ns%1e3
-		copy(b[20:23], digits3[3*hi:])
-		copy(b[23:26], digits3[3*mid:])
-		copy(b[26:29], digits3[3*lo:])
+		// Arrays, not slices, of three bytes: moves, not calls to memmove.
+		*(*[3]byte)(b[20:23]) = [3]byte(digits3[3*hi : 3*hi+3])
+		*(*[3]byte)(b[23:26]) = [3]byte(digits3[3*mid : 3*mid+3])
+		*(*[3]byte)(b[26:29]) = [3]byte(digits3[3*lo : 3*lo+3])
 		n = 29
 		for b[n-1] == '0' {
 			n--
