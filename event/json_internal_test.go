@@ -164,3 +164,24 @@ func TestNext(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNext checks next (SSE2 on amd64) and nextSWAR against a byte loop
+// on any bytes, from a start taken from the input.
+func FuzzNext(f *testing.F) {
+	f.Add("plain ascii text, then a quote \" and more plain text", uint8(3))
+	f.Add("\x1f\x20\x7f\x80 sixteen bytes or more \\ \xff", uint8(0))
+	f.Add("short", uint8(1))
+	f.Fuzz(func(t *testing.T, s string, at uint8) {
+		i := int(at) % (len(s) + 1)
+		want := i
+		for want < len(s) && !isSpecial[s[want]] {
+			want++
+		}
+		if got := next(s, i); got != want {
+			t.Fatalf("next(%q, %d) = %d, want %d", s, i, got, want)
+		}
+		if got := nextSWAR(s, i); got != want {
+			t.Fatalf("nextSWAR(%q, %d) = %d, want %d", s, i, got, want)
+		}
+	})
+}
