@@ -42,10 +42,23 @@ func otlpRecord() event.Event {
 	return event.Event{Time: t0, ReceivedAt: t0.Add(time.Second), Source: "in", SourceType: "otlp", Host: "bench-1", Raw: []byte(raw)}
 }
 
+// nginxLine is an nginx access line sent over RFC 3164 syslog, parsed as
+// the syslog source parses it (storetest.Realistic's commonest line):
+// its message holds quotes, so it lies in the part of the raw line that
+// needed escaping.
+func nginxLine() event.Event {
+	b := []byte(`<190>Nov 24 23:00:00 web-03.prod.example.net nginx: 203.0.113.7 - - [24/Nov/2026:23:00:00 +0000] "GET /api/v1/orders/48213 HTTP/1.1" 200 5123 "https://www.example.com/cart" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36" 0.123`)
+	msg := string(b[bytes.Index(b, []byte("203.")):])
+	return event.Event{Time: t0, ReceivedAt: t0.Add(time.Second), Source: "in", SourceType: "syslog", Host: "10.20.0.13", Raw: b,
+		Syslog: event.Syslog{Present: true, Facility: 23, Severity: 6, Hostname: in(b, "web-03.prod.example.net"), AppName: in(b, "nginx"),
+			Message: in(b, msg)}}
+}
+
 // BenchmarkEncode encodes the events the daemon's default file
 // destination writes most, as it does (format json, raw kept, one reused
-// buffer): P1's syslog lines without and with structured data, and an
-// OTLP record; and P1's line without raw (jsonRaw unparsed). Besides ns/op it reports the thread's CPU per event
+// buffer): P1's syslog lines without and with structured data, an nginx
+// access line, and an OTLP record; and P1's line without raw (jsonRaw
+// unparsed). Besides ns/op it reports the thread's CPU per event
 // (Linux), which a crowded machine inflates less than wall time.
 func BenchmarkEncode(b *testing.B) {
 	p1 := p1Line("<72>1 2026-11-24T12:00:00.000000Z ingest-3 app 62728 ID47 - "+p1Msg, "")
@@ -56,6 +69,7 @@ func BenchmarkEncode(b *testing.B) {
 	}{
 		{"p1", p1, event.JSONOptions{}},
 		{"p1-sd", p1Line(`<72>1 2026-11-24T12:00:00.000000Z ingest-3 app 62728 ID47 [timeQuality ip="6481" iut="64109" language="19678"] `+p1Msg, `[timeQuality ip="6481" iut="64109" language="19678"]`), event.JSONOptions{}},
+		{"nginx", nginxLine(), event.JSONOptions{}},
 		{"otlp", otlpRecord(), event.JSONOptions{}},
 		{"p1-unparsed", p1, event.JSONOptions{OmitParsedRaw: true}}, // jsonRaw unparsed: the tuned profile
 	} {
