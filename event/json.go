@@ -47,7 +47,7 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 	dst = appendField(dst, `,"contentType":`, e.ContentType)
 	var r rawText
 	if len(e.Raw) > 0 && !(o.OmitParsedRaw && e.Parsed()) {
-		dst, r = appendRaw(dst, e.Raw)
+		dst = r.appendRaw(dst, e.Raw)
 	}
 	if e.Flags != 0 {
 		dst = append(dst, `,"flags":[`...)
@@ -73,10 +73,10 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 		dst = append(dst, '}')
 	}
 	if e.Syslog.Present {
-		dst = e.Syslog.appendJSON(dst, r)
+		dst = e.Syslog.appendJSON(dst, &r)
 	}
 	if e.HTTP != nil {
-		dst = e.HTTP.appendJSON(dst, r)
+		dst = e.HTTP.appendJSON(dst, &r)
 	}
 	if len(e.Fields) > 0 {
 		dst = append(dst, `,"fields":{`...)
@@ -93,7 +93,7 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 	return append(dst, '}')
 }
 
-func (s *Syslog) appendJSON(dst []byte, r rawText) []byte {
+func (s *Syslog) appendJSON(dst []byte, r *rawText) []byte {
 	dst = append(dst, `,"syslog":{"facility":`...)
 	dst = appendUint8(dst, s.Facility)
 	dst = append(dst, `,"severity":`...)
@@ -115,7 +115,7 @@ func (s *Syslog) appendJSON(dst []byte, r rawText) []byte {
 	return append(dst, '}')
 }
 
-func (h *HTTP) appendJSON(dst []byte, r rawText) []byte {
+func (h *HTTP) appendJSON(dst []byte, r *rawText) []byte {
 	dst = append(dst, `,"http":{`...)
 	n := len(dst)
 	dst = r.field(dst, `,"method":`, h.Method)

@@ -72,6 +72,8 @@ func FuzzRawFields(f *testing.F) {
 	f.Add([]byte("<1>1 - h a - - - m\"sg \xe2\x80\xa8 end \t"), uint16(2<<8|6), uint16(17<<8|20), uint16(18<<8|33))
 	f.Add([]byte("<1>1 - h a - - - bad \xff"), uint16(2<<8|6), uint16(17<<8|20), uint16(18<<8|23))
 	f.Add([]byte("plain only, nothing to escape at all"), uint16(0<<8|4), uint16(6<<8|16), uint16(18<<8|36))
+	f.Add([]byte(`<190>Nov 24 23:00:00 web-03 nginx: 203.0.113.7 - - [24/Nov/2026:23:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8" é`+"\u2028\x01\\"), uint16(22<<8|28), uint16(29<<8|34), uint16(36<<8|160))
+	f.Add([]byte(`x"""""""""""""""""""""""y`), uint16(0<<8|9), uint16(15<<8|19), uint16(17<<8|25)) // more escapes than recorded
 	f.Fuzz(func(t *testing.T, raw []byte, a, b, c uint16) {
 		cut := func(x uint16) string {
 			if len(raw) == 0 {
@@ -96,35 +98,48 @@ func FuzzRawFields(f *testing.F) {
 	})
 }
 
-// TestRawTextPlain checks which fields of a parsed line are copied
-// without a scan, so that FuzzRawFields tests the copying path.
-func TestRawTextPlain(t *testing.T) {
-	raw := []byte(`<165>1 2026-11-24T10:00:00Z web1 nginx 42 ID47 [ex@1 a="1\"2"] GET "/" 200`)
+// TestRawTextCopies checks which fields of a parsed line are copied from
+// the raw line's escaped text, so that FuzzRawFields tests that path, and
+// that the copy is what escaping them gives.
+func TestRawTextCopies(t *testing.T) {
+	raw := []byte(`<165>1 2026-11-24T10:00:00Z web1 nginx 42 ID47 - GET "/a\b" 200 é` + "\u2028\t" + ` end`)
 	at := func(sub string) string {
 		i := bytes.Index(raw, []byte(sub))
 		return unsafe.String(&raw[i], len(sub))
 	}
-	_, r := appendRaw(nil, raw)
+	var r rawText
+	out := r.appendRaw(nil, raw)
 	for _, tc := range []struct {
-		s    string
-		want bool
+		s      string
+		copied bool
 	}{
-		{at("web1"), true},
-		{at("ID47"), true},
-		{at(" [ex"), true},
-		{at(`a="1`), false},                // inside the SD's escapes
-		{at(`"] GET`), false},              // across the span's end
-		{at(`GET "/" 200`), false},         // the message holds quotes: after the span's start
-		{at(`<165>1`), true},               // from the first byte
-		{strings.Clone(at("web1")), false}, // equal, elsewhere in memory
+		{at("web1"), true},   // before the span
+		{at(`<165>1`), true}, // from the first byte
+		{at("end"), true},    // after the span
+		{at(`GET "/a\b" 200 é` + "\u2028\t end"), true}, // the message, all of the span
+		{at(` - GET "/a\b" 200 é` + "\u2028\t"), true},  // ends where the span does
+		{at(`"/a`), false},                    // ends inside the span
+		{at(`200 é` + "\u2028\t end"), false}, // starts inside it
+		{strings.Clone(at("web1")), false},    // equal, elsewhere in memory
 		{"", false},
 	} {
-		if got := r.plain(tc.s); got != tc.want {
-			t.Errorf("plain(%q) = %v, want %v", tc.s, got, tc.want)
+		// Copied, the field is written without a scan: from raw or from
+		// out, where its escaped text begins at r.out+off if it starts
+		// before the span.
+		off, ok := r.offset(tc.s)
+		end := off + len(tc.s)
+		plain, holds := end <= r.lo || off >= r.hi, off <= r.lo && end >= r.hi
+		if copied := ok && (plain || holds); copied != tc.copied {
+			t.Errorf("%q copied %v, want %v", tc.s, copied, tc.copied)
+		}
+		got := r.appendString(out, tc.s)[len(out):]
+		if want := AppendString(nil, tc.s); string(got) != string(want) {
+			t.Errorf("%q written %s, want %s", tc.s, got, want)
 		}
 	}
-	if _, r := appendRaw(nil, []byte("x\xffy")); r.plain("x") || r.base != 0 {
-		t.Errorf("invalid UTF-8 raw: %+v knows its text", r)
+	var bad rawText
+	if bad.appendRaw(nil, []byte("x\xffy")); bad.raw != "" {
+		t.Errorf("invalid UTF-8 raw: %+v knows its text", bad)
 	}
 }
 
