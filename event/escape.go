@@ -28,11 +28,14 @@ func asString[S string | []byte](s S) string {
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	i := 0
-	if len(s) < 8 { // short strings (names, hosts, ids) without a call
+	switch {
+	case len(s) < 8: // short strings (names, ids) without a call
 		for i < len(s) && !isSpecial[s[i]] {
 			i++
 		}
-	} else {
+	case len(s) <= 16 && special(load64(s, 0))|special(load64(s, len(s)-8)) == 0:
+		i = len(s) // hosts, addresses: two words, which may overlap
+	default:
 		i = next(s, 0)
 	}
 	if i < len(s) { // most strings need no escaping

@@ -369,3 +369,20 @@ func BenchmarkAppendJSONParsed(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// TestAppendStringEveryPlace puts each kind of byte that needs escaping,
+// or is not ASCII, at every place of strings of 1 to 40 bytes (the short
+// loop, the two words of 8 to 16 bytes, the scans), checked against
+// appendQuoted.
+func TestAppendStringEveryPlace(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		for i := range n {
+			for _, c := range []string{"\"", "\\", "\x00", "\x1f", "\x7f", "é", "\xff", "\u2028"} {
+				s := strings.Repeat("a", i) + c + strings.Repeat("b", n-i-1)
+				if got, want := string(event.AppendString(nil, s)), appendQuoted(s); got != want {
+					t.Fatalf("%q: got %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
+}
