@@ -54,8 +54,9 @@ func appendString(dst []byte, s string) []byte {
 // strict, it stops at the first invalid UTF-8 and returns ok false; dst
 // then holds part of s.
 //
-// Safe runs are found eight bytes at a time and copied with one append,
-// so the cost is one step per eight plain bytes plus one per escape.
+// Safe runs are found by next (sixteen or eight bytes a step) and copied
+// with one append, so the cost is one step per run of plain bytes plus
+// one per escape.
 func appendEscaped(dst []byte, s string, i int, strict bool) (_ []byte, sp span, ok bool) {
 	start := 0
 	sp = span{i, i}
