@@ -69,7 +69,7 @@ func New(c Config, opts ...Option) (*Destination, error) {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
 	o := store.Apply(opts)
-	ins := &inserter{cfg: c, url: c.insertURL(), endpoint: store.Endpoint(c.URL), gzip: c.Compression == "gzip",
+	ins := &inserter{cfg: c, url: c.insertURL(), endpoint: store.Endpoint(c.URL),
 		hooks: o.Hooks, log: o.Log, dl: o.DeadLetter}
 	d, err := store.New("clickhouse", c.Batch, ins.flush, o, store.RawSize, ins.start)
 	if err != nil {
@@ -89,7 +89,6 @@ type inserter struct {
 	cfg      Config
 	url      string
 	endpoint string // scheme://host, for errors
-	gzip     bool
 	hooks    Hooks
 	log      *slog.Logger
 	dl       sluice.Destination[event.Event] // nil: none
@@ -149,7 +148,7 @@ func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Even
 		s = new(scratch)
 	}
 	defer in.pool.Put(s)
-	body, err := s.encode(msgs, in.cfg.Nested == "flatten", in.gzip)
+	body, err := s.encode(msgs, in.cfg.Nested == "flatten", in.cfg.Compression)
 	if err != nil {
 		return fmt.Errorf("clickhouse: encode: %w", err)
 	}
@@ -160,7 +159,7 @@ func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Even
 	}
 	req.ContentLength = int64(len(body))
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	if in.gzip {
+	if in.cfg.Compression == "gzip" {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
 	if in.cfg.Username != "" {
@@ -214,15 +213,31 @@ type scratch struct {
 	body []byte
 	tmp  []byte // an SD value, unescaped
 	gz   store.Gzip
+	lz4  nativeLZ4
 	r    bytes.Reader
 }
 
+// compressor compresses a body written in parts: store.Gzip or nativeLZ4.
+type compressor interface {
+	Start()
+	Write(part []byte) error
+	Finish() ([]byte, error)
+}
+
 // encode returns msgs as JSONEachRow, their nested objects flattened if
-// flat, gzipped if gz (part by part as they are encoded), valid until the
-// next call.
-func (s *scratch) encode(msgs []sluice.Message[event.Event], flat, gz bool) ([]byte, error) {
-	if gz {
-		s.gz.Start()
+// flat, compressed as compression says ("lz4", "gzip" or "none"), part
+// by part as they are encoded, valid until the next call.
+func (s *scratch) encode(msgs []sluice.Message[event.Event], flat bool, compression string) ([]byte, error) {
+	var c compressor
+	part := 0
+	switch compression {
+	case "lz4":
+		c, part = &s.lz4, nativePart
+	case "gzip":
+		c, part = &s.gz, store.GzipPart
+	}
+	if c != nil {
+		c.Start()
 	}
 	b := s.body[:0]
 	for i := range msgs {
@@ -233,21 +248,21 @@ func (s *scratch) encode(msgs []sluice.Message[event.Event], flat, gz bool) ([]b
 			b = e.AppendJSON(b)
 		}
 		b = append(b, '\n')
-		if gz && len(b) >= store.GzipPart {
-			if err := s.gz.Write(b); err != nil {
+		if c != nil && len(b) >= part {
+			if err := c.Write(b); err != nil {
 				return nil, err
 			}
 			b = b[:0]
 		}
 	}
 	s.body = b
-	if !gz {
+	if c == nil {
 		return b, nil
 	}
-	if err := s.gz.Write(b); err != nil {
+	if err := c.Write(b); err != nil {
 		return nil, err
 	}
-	return s.gz.Finish()
+	return c.Finish()
 }
 
 // Interface guards.

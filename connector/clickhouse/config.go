@@ -35,8 +35,13 @@ type Config struct {
 	// table lacks are ignored) and date_time_input_format=best_effort (ts
 	// is RFC 3339 with nanoseconds); a value of "" removes a default.
 	Settings map[string]string `json:"settings"`
-	// Compression is "gzip" (the body is gzipped, Content-Encoding: gzip)
-	// or "none". Default "gzip".
+	// Compression is how bodies are compressed: "lz4" sends them in
+	// ClickHouse's own compressed format (LZ4 blocks with checksums, URL
+	// parameter decompress=1), which every server version takes; "gzip"
+	// gzips them (Content-Encoding: gzip, level 1); "none" sends them as
+	// they are. On log rows lz4 takes 0.57× gzip's instructions to
+	// compress, for 1.45× the bytes (docs/stores/clickhouse.md has the
+	// figures). Default "lz4".
 	Compression string `json:"compression"`
 	// Nested is how the event's nested objects (file, syslog, http,
 	// fields) are sent: "flatten" sends each value under its dotted path
@@ -67,7 +72,7 @@ type Config struct {
 // DefaultConfig returns a Config with every default set, and no URL or
 // table.
 func DefaultConfig() Config {
-	return Config{Database: "default", Compression: "gzip", Nested: "flatten", Timeout: 30 * time.Second, IdleTimeout: 2 * time.Second,
+	return Config{Database: "default", Compression: "lz4", Nested: "flatten", Timeout: 30 * time.Second, IdleTimeout: 2 * time.Second,
 		Batch: batch.Config{Count: 10000, Bytes: 8 << 20, Age: time.Second, Parallelism: 2}}
 }
 
@@ -97,8 +102,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, &config.FieldError{Path: "settings." + k, Msg: "not a setting name"})
 		}
 	}
-	if c.Compression != "" && c.Compression != "gzip" && c.Compression != "none" {
-		errs = append(errs, &config.FieldError{Path: "compression", Msg: fmt.Sprintf("want gzip or none, got %q", c.Compression)})
+	if c.Compression != "" && c.Compression != "lz4" && c.Compression != "gzip" && c.Compression != "none" {
+		errs = append(errs, config.Want("compression", "lz4, gzip or none", c.Compression))
 	}
 	if c.Nested != "" && c.Nested != "flatten" && c.Nested != "objects" {
 		errs = append(errs, config.Want("nested", "flatten or objects", c.Nested))
@@ -155,6 +160,9 @@ func (c Config) insertURL() string {
 		}
 	}
 	q.Set("query", "INSERT INTO "+c.Database+"."+c.Table+" FORMAT JSONEachRow")
+	if c.Compression == "lz4" {
+		q.Set("decompress", "1")
+	}
 	u.RawQuery = q.Encode()
 	if u.Path == "" {
 		u.Path = "/"

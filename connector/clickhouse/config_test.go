@@ -63,7 +63,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := p.Destinations[0].Config.(*clickhouse.Config)
-	if c.Database != "default" || c.Compression != "gzip" || c.Nested != "flatten" || c.Timeout != 30*time.Second || c.IdleTimeout != 2*time.Second ||
+	if c.Database != "default" || c.Compression != "lz4" || c.Nested != "flatten" || c.Timeout != 30*time.Second || c.IdleTimeout != 2*time.Second ||
 		c.Batch.Count != 10000 || c.Batch.Bytes != 8<<20 || c.Batch.Age != time.Second || c.Batch.Parallelism != 2 {
 		t.Errorf("defaults %+v", *c)
 	}
@@ -83,7 +83,7 @@ func TestConfigErrors(t *testing.T) {
 		{"database name", `{"type": "clickhouse", "url": "http://h:8123", "table": "t", "database": "a.b"}`, []string{`destinations.out.database: want a name`}},
 		{"setting name", `{"type": "clickhouse", "url": "http://h:8123", "table": "t", "settings": {"query": "x"}}`, []string{"destinations.out.settings.query: not a setting name"}},
 		{"setting value type", `{"type": "clickhouse", "url": "http://h:8123", "table": "t", "settings": {"max_threads": 4}}`, []string{"destinations.out.settings.max_threads: want a string"}},
-		{"compression", `{"type": "clickhouse", "url": "http://h:8123", "table": "t", "compression": "zstd"}`, []string{`destinations.out.compression: want gzip or none, got "zstd"`}},
+		{"compression", `{"type": "clickhouse", "url": "http://h:8123", "table": "t", "compression": "zstd"}`, []string{`destinations.out.compression: want lz4, gzip or none, got "zstd"`}},
 		{"nested", `{"type": "clickhouse", "url": "http://h:8123", "table": "t", "nested": "json"}`, []string{`destinations.out.nested: want flatten or objects, got "json"`}},
 		{"unknown field", `{"type": "clickhouse", "url": "http://h:8123", "table": "t", "user": "x"}`, []string{"destinations.out.user: unknown field"}},
 		{"password not echoed", `{"type": "clickhouse", "url": "http://h:8123", "table": "t", "password": 5}`, []string{"destinations.out.password: want a string"}},

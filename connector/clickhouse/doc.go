@@ -12,7 +12,8 @@
 // server version matches to columns of those names. The settings go as
 // URL parameters, with
 // input_format_skip_unknown_fields=1 so that the fields the table lacks
-// are ignored. The body is gzipped by default. Idle connections are
+// are ignored. The body is sent in ClickHouse's own compressed format
+// (LZ4 blocks, URL parameter decompress=1) by default, or gzipped. Idle connections are
 // dropped after Config.IdleTimeout (2s), before the server's keep-alive
 // (3s by default) closes them under a new request. Redirects are not
 // followed.

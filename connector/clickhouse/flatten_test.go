@@ -45,7 +45,7 @@ func TestEncodeFlat(t *testing.T) {
 	}
 	var s scratch
 	for _, e := range evs {
-		b, err := s.encode([]sluice.Message[event.Event]{{Value: e}}, true, false)
+		b, err := s.encode([]sluice.Message[event.Event]{{Value: e}}, true, "none")
 		if err != nil {
 			t.Fatal(err)
 		}

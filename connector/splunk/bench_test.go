@@ -40,7 +40,7 @@ func BenchmarkPerEvent(b *testing.B) {
 		}
 		storetest.PerEvent(b, d, storetest.Events(storetest.Pool, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)))
 	})
-	storetest.Compressions(b, "splunk_hec-apart", func(b *testing.B, compression string) {
+	storetest.Compressions(b, "splunk_hec-apart", []string{"gzip", "none"}, func(b *testing.B, compression string) {
 		d, err := splunk.New(splunk.Config{URL: config.Secret(storetest.Apart(b)), Token: token, Compression: compression})
 		if err != nil {
 			b.Fatal(err)

@@ -137,11 +137,15 @@ func CountLines(r io.Reader) int {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
-// Compressions runs f as the sub-benchmark name with compression "gzip"
-// (the HTTP stores' default) and as name+"/compression=none" with
-// compression "none": what gzip costs.
-func Compressions(b *testing.B, name string, f func(b *testing.B, compression string)) {
-	for _, c := range []struct{ suffix, compression string }{{"", "gzip"}, {"/compression=none", "none"}} {
-		b.Run(name+c.suffix, func(b *testing.B) { f(b, c.compression) })
+// Compressions runs f as the sub-benchmark name with the first of
+// compressions (the store's default) and as name+"/compression=X" with
+// each other X: what each costs beside the default.
+func Compressions(b *testing.B, name string, compressions []string, f func(b *testing.B, compression string)) {
+	for i, c := range compressions {
+		sub := name
+		if i > 0 {
+			sub += "/compression=" + c
+		}
+		b.Run(sub, func(b *testing.B) { f(b, c) })
 	}
 }
