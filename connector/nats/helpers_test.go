@@ -35,6 +35,22 @@ func embedded(t testing.TB, dir string, port int, edit ...func(*server.Options))
 	return s, fmt.Sprintf("nats://127.0.0.1:%d", s.Addr().(*net.TCPAddr).Port)
 }
 
+// downWithStream starts a server with a stream name capturing subjects,
+// then shuts it down; it returns the server's store, port and URL, to
+// start it again (embedded(t, dir, port)) with the stream.
+func downWithStream(t testing.TB, name string, subjects ...string) (dir string, port int, url string) {
+	t.Helper()
+	dir = t.TempDir()
+	s, url := embedded(t, dir, 0)
+	nc, js := client(t, url)
+	stream(t, js, name, subjects...)
+	nc.Close()
+	port = s.Addr().(*net.TCPAddr).Port
+	s.Shutdown()
+	s.WaitForShutdown()
+	return dir, port, url
+}
+
 // client connects a plain nats.go client, independent of the connector.
 func client(t testing.TB, url string, opts ...natsgo.Option) (*natsgo.Conn, jetstream.JetStream) {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -169,14 +168,7 @@ func TestWrongCredentials(t *testing.T) {
 // comes back with its stream: a server without it is refused for good, so
 // creating the stream after the start raced the source's reconnection.
 func TestServerDownAtStart(t *testing.T) {
-	dir := t.TempDir()
-	srv, url := embedded(t, dir, 0)
-	port := srv.Addr().(*net.TCPAddr).Port
-	nc, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
-	nc.Close()
-	srv.Shutdown()
-	srv.WaitForShutdown()
+	dir, port, url := downWithStream(t, "LOGS", "logs.>")
 	var logs syncBuf
 	c := DefaultSourceConfig()
 	c.URL, c.Stream, c.Durable = url, "LOGS", "late"
@@ -198,7 +190,7 @@ func TestServerDownAtStart(t *testing.T) {
 		t.Errorf("NotReady = %q, want it to name %s", why, url)
 	}
 	_, url2 := embedded(t, dir, port)
-	_, js = client(t, url2)
+	_, js := client(t, url2)
 	publish(t, js, "logs.x", "hello")
 	brokertest.WaitReady(t, s)
 	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "hello" {
