@@ -111,6 +111,133 @@ func TestSlowDestination(t *testing.T) {
 	}
 }
 
+// A destination that stalls past AckWait while a full fetch batch sits
+// pulled: every message the server sent is held by the source and
+// reported in progress, none is sent again, and once the destination
+// takes them each comes once, in order.
+func TestStallWithFetchedBatch(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "LOGS", "logs.>")
+	want := brokertest.Lines("stall-", 600)
+	publish(t, js, "logs.app", want...)
+	s := newSource(t, url, "LOGS", "", "stall", func(c *SourceConfig) { c.AckWait = time.Second })
+	brokertest.Run(t, s)
+	got, _ := brokertest.Recv(t, s, 1, true)
+	// 3.5 AckWaits with the rest pulled (256 a pull) and not taken.
+	time.Sleep(3500 * time.Millisecond)
+	rest, _ := brokertest.Recv(t, s, len(want)-1, true)
+	if got = append(got, rest...); !slices.Equal(got, want) {
+		t.Fatalf("got %d messages, want the %d in order once each", len(got), len(want))
+	}
+	brokertest.Nothing(t, s, 1500*time.Millisecond)
+	if n := redelivered(t, js, "stall"); n != 0 {
+		t.Errorf("%d redelivered, want 0", n)
+	}
+}
+
+// Each tick of the in-progress reports reports every held message, even
+// when it comes a little earlier after the last than a whole period (a
+// ticker's jitter): skipped to the next tick, a message would go two
+// thirds of AckWait unreported, and on a loaded machine the server would
+// send it again.
+func TestInProgressEveryTick(t *testing.T) {
+	s := newSource(t, "nats://127.0.0.1:4222", "LOGS", "", "tick", func(c *SourceConfig) { c.AckWait = 3 * time.Second })
+	every := s.progressEvery
+	s.hold(&delivery{})
+	start := time.Now()
+	for i, at := range []time.Duration{every - time.Millisecond, 2*every - 5*time.Millisecond, 3*every - 20*time.Millisecond} {
+		if n := len(s.due(start.Add(at), nil)); n != 1 {
+			t.Fatalf("tick %d, %v after the hold: %d due, want the held one", i+1, at, n)
+		}
+	}
+}
+
+// redelivered returns the NumRedelivered of durable on stream LOGS.
+func redelivered(t *testing.T, js jetstream.JetStream, durable string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cons, err := js.Consumer(ctx, "LOGS", durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.NumRedelivered
+}
+
+// The server sends a message again when no in-progress report reached it
+// within AckWait (a sluiced starved of CPU; here the reports are turned
+// off). A copy of a message the source still holds, or acked, is not
+// handed on again: it is the same message, and the original's ack
+// settles it.
+func TestRedeliveredCopyDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// acked: the copy reaches the source after the original's ack.
+		acked bool
+	}{
+		{"while held", false},
+		{"after the ack", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, url := embedded(t, t.TempDir(), 0)
+			_, js := client(t, url)
+			stream(t, js, "LOGS", "logs.>")
+			publish(t, js, "logs.app", "one", "two")
+			s := newSource(t, url, "LOGS", "", "copy", func(c *SourceConfig) { c.AckWait = time.Second })
+			s.progressEvery = time.Hour
+			copied, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			var copies atomic.Int64
+			s.received = func(m jetstream.Msg) {
+				if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+					copies.Add(1)
+					if tc.acked {
+						once.Do(func() { close(copied); <-release })
+					}
+				}
+			}
+			brokertest.Run(t, s)
+			got, acks := brokertest.Recv(t, s, 2, false)
+			if !slices.Equal(got, []string{"one", "two"}) {
+				t.Fatalf("got %q", got)
+			}
+			if tc.acked {
+				select {
+				case <-copied:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the server sent no copy within 10s")
+				}
+				acks[0]()
+				acks[1]()
+				close(release)
+			} else {
+				// Past AckWait twice: the server sent copies.
+				brokertest.Nothing(t, s, 2500*time.Millisecond)
+				acks[0]()
+				acks[1]()
+			}
+			brokertest.Nothing(t, s, 2500*time.Millisecond)
+			if copies.Load() == 0 {
+				t.Error("the server sent no copy: the test proved nothing")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			cons, err := js.Consumer(ctx, "LOGS", "copy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info, err := cons.Info(ctx); err != nil || info.NumAckPending != 0 {
+				t.Errorf("consumer info %+v, %v; want nothing pending ack", info, err)
+			}
+		})
+	}
+}
+
 func TestUnknownStream(t *testing.T) {
 	_, url := embedded(t, t.TempDir(), 0)
 	s := newSource(t, url, "NOPE", "logs.>", "x")
