@@ -35,9 +35,7 @@ func newSource(t *testing.T, url, stream, subject, durable string, edit ...func(
 // the destination did not ack. The server sends exactly those again; the
 // acked one does not come back.
 func TestUnackedComeBackAfterCrash(t *testing.T) {
-	_, url := embedded(t, t.TempDir(), 0)
-	_, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
+	url, js := logsServer(t)
 	publish(t, js, "logs.app", "one", "two", "three")
 	fast := func(c *SourceConfig) { c.AckWait = time.Second }
 
@@ -67,9 +65,7 @@ func TestUnackedComeBackAfterCrash(t *testing.T) {
 // server sends no more, and once they are acked the rest follows (no
 // stall, fetchBatch ≤ maxAckPending).
 func TestSlowDestination(t *testing.T) {
-	_, url := embedded(t, t.TempDir(), 0)
-	_, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
+	url, js := logsServer(t)
 	want := brokertest.Lines("slow-", 50)
 	publish(t, js, "logs.app", want...)
 	s := newSource(t, url, "LOGS", "", "slow", func(c *SourceConfig) {
@@ -117,20 +113,13 @@ func TestSlowDestination(t *testing.T) {
 // server sends none again, and once the destination takes them each
 // comes once, in order.
 func TestStallWithFetchedBatch(t *testing.T) {
-	_, url := embedded(t, t.TempDir(), 0)
-	_, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
+	url, js := logsServer(t)
 	want := brokertest.Lines("stall-", 600)
 	publish(t, js, "logs.app", want...)
 	// An AckWait of 2s, as in TestSlowDestination: slack for the
 	// in-progress reports on a loaded machine.
 	s := newSource(t, url, "LOGS", "", "stall", func(c *SourceConfig) { c.AckWait = 2 * time.Second })
-	var copies atomic.Int64
-	s.received = func(m jetstream.Msg) {
-		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			copies.Add(1)
-		}
-	}
+	copies := countCopies(s, nil)
 	brokertest.Run(t, s)
 	got, _ := brokertest.Recv(t, s, 1, true)
 	// 2.5 AckWaits with the rest pulled (256 a pull) and not taken.
@@ -177,23 +166,17 @@ func TestRedeliveredCopyDropped(t *testing.T) {
 		{"after the ack", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, url := embedded(t, t.TempDir(), 0)
-			_, js := client(t, url)
-			stream(t, js, "LOGS", "logs.>")
+			url, js := logsServer(t)
 			publish(t, js, "logs.app", "one", "two")
 			s := newSource(t, url, "LOGS", "", "copy", func(c *SourceConfig) { c.AckWait = time.Second })
 			s.progressEvery = time.Hour
 			copied, release := make(chan struct{}), make(chan struct{})
 			var once sync.Once
-			var copies atomic.Int64
-			s.received = func(m jetstream.Msg) {
-				if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-					copies.Add(1)
-					if tc.acked {
-						once.Do(func() { close(copied); <-release })
-					}
+			copies := countCopies(s, func() {
+				if tc.acked {
+					once.Do(func() { close(copied); <-release })
 				}
-			}
+			})
 			brokertest.Run(t, s)
 			got, acks := brokertest.Recv(t, s, 2, false)
 			if !slices.Equal(got, []string{"one", "two"}) {
@@ -324,9 +307,7 @@ func TestServerDownAtStart(t *testing.T) {
 // A message over maxMessageBytes is terminated (never sent again),
 // counted, and not passed on.
 func TestSourceOversize(t *testing.T) {
-	_, url := embedded(t, t.TempDir(), 0)
-	_, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
+	url, js := logsServer(t)
 	publish(t, js, "logs.app", "small", strings.Repeat("x", 100), "after")
 	var dropped atomic.Int64
 	c := DefaultSourceConfig()
@@ -377,9 +358,7 @@ func TestConsumerDeleted(t *testing.T) {
 		{"before the first pull", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, url := embedded(t, t.TempDir(), 0)
-			_, js := client(t, url)
-			stream(t, js, "LOGS", "logs.>")
+			url, js := logsServer(t)
 			s := newSource(t, url, "LOGS", "", "doomed")
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
