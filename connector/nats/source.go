@@ -251,16 +251,16 @@ func (s *Source) pull(ctx context.Context, cons jetstream.Consumer, it jetstream
 			}
 			continue
 		}
-		md, err := m.Metadata()
-		if err != nil { // not from JetStream: cannot be acked
+		delivered, seq, ok := ackReply(m.Reply())
+		if !ok { // not from JetStream: cannot be acked
 			s.opts.failed("pull")
-			s.opts.log.Warn("message without JetStream metadata ignored", "subject", m.Subject(), "err", err)
+			s.opts.log.Warn("message without a JetStream reply subject ignored", "subject", m.Subject(), "reply", m.Reply())
 			continue
 		}
-		if md.NumDelivered > 1 && s.copyOf(md.Sequence.Stream, m) {
+		if delivered > 1 && s.copyOf(seq, m) {
 			continue
 		}
-		d := &delivery{m: m, seq: md.Sequence.Stream}
+		d := &delivery{m: m, seq: seq}
 		d.subject[0] = event.Field{Name: "subject", Value: m.Subject()}
 		d.Msg = sluice.Message[event.Event]{Topic: m.Subject(), Value: event.Event{
 			ReceivedAt: time.Now(), Source: s.name, SourceType: "nats", Raw: m.Data(),
