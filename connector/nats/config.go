@@ -27,11 +27,14 @@ type SourceConfig struct {
 	// if missing, and its settings updated. Default "": sluiced-NAME, from
 	// the source's name in the config.
 	Durable string `json:"durable"`
-	// AckWait is how long the server waits for an ack before it sends a
-	// message again. While sluiced holds a message it tells the server it
-	// is still in progress every third of AckWait, so a slow destination
-	// causes no redelivery; AckWait bounds how late a message held by a
-	// sluiced that died comes again. Default 30s.
+	// AckWait is how long the server waits for an ack or an in-progress
+	// report before it sends a message again. sluiced reports every
+	// message it holds (from its arrival until the destination acks it)
+	// in progress every third of AckWait, so a slow destination causes no
+	// redelivery; a copy the server sends anyway (no report reached it in
+	// time) of a message sluiced holds or acked lately is dropped, not
+	// passed on. AckWait bounds how late a message held by a sluiced that
+	// died comes again. Default 30s.
 	AckWait time.Duration `json:"ackWait"`
 	// MaxAckPending is how many messages the server lets sluiced hold
 	// unacked; at the limit it sends no more until acks come (back-pressure).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -203,14 +202,7 @@ func TestDestinationOversize(t *testing.T) {
 // tried to make. The server comes back on its port with the stream it
 // had.
 func TestDestinationStoppedBeforeConnected(t *testing.T) {
-	dir := t.TempDir()
-	s, url := embedded(t, dir, 0)
-	port := s.Addr().(*net.TCPAddr).Port
-	nc, js := client(t, url)
-	stream(t, js, "LATE", "late.>")
-	nc.Close()
-	s.Shutdown()
-	s.WaitForShutdown()
+	dir, port, url := downWithStream(t, "LATE", "late.>")
 	c := DefaultDestinationConfig()
 	c.URL, c.Subject, c.Batch.StopTimeout = url, "late.stopped", time.Minute
 	d, err := NewDestination(c, "test")
@@ -218,7 +210,7 @@ func TestDestinationStoppedBeforeConnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	brokertest.StopBeforeConnected(t, d, "held", func() { _, url = embedded(t, dir, port) })
-	_, js = client(t, url)
+	_, js := client(t, url)
 	if got := readStream(t, js, "LATE", 1); got[0] != "held" {
 		t.Fatalf("the stream holds %q, want the event held at the stop", got)
 	}

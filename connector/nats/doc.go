@@ -13,9 +13,14 @@
 //	---------------------------------------  ------------------------------------------
 //	destination acks a message               Ack to the server (acks may go out of order:
 //	                                         JetStream tracks each message)
-//	destination slow                         every ackWait/3 the held messages are reported
-//	                                         in progress (no redelivery); at maxAckPending
+//	destination slow                         every message received is held until acked (the
+//	                                         pulled ones too) and reported in progress every
+//	                                         ackWait/3 (no redelivery); at maxAckPending
 //	                                         held, the server sends no more until acks come
+//	server sends a message again anyway      a copy of a message held, or among the
+//	(no report reached it within ackWait:    4×maxAckPending acked last, is dropped (the
+//	sluiced starved of CPU)                  held one's ack settles it; an acked one's copy
+//	                                         is acked again); an older one is passed on
 //	sluiced killed with messages in flight   the server sends each unacked one again after
 //	                                         ackWait: duplicates, at most maxAckPending
 //	clean stop                               Recv ends; up to 2s for acks of what was handed

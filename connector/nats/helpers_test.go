@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,47 @@ func embedded(t testing.TB, dir string, port int, edit ...func(*server.Options))
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return s, fmt.Sprintf("nats://127.0.0.1:%d", s.Addr().(*net.TCPAddr).Port)
+}
+
+// logsServer starts a server with a stream LOGS capturing logs.> and
+// connects a client.
+func logsServer(t testing.TB) (string, jetstream.JetStream) {
+	t.Helper()
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	stream(t, js, "LOGS", "logs.>")
+	return url, js
+}
+
+// countCopies counts the messages s pulls that the server sent again,
+// calling also (if not nil) on each, before s looks at it.
+func countCopies(s *Source, also func()) *atomic.Int64 {
+	var n atomic.Int64
+	s.received = func(m jetstream.Msg) {
+		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+			n.Add(1)
+			if also != nil {
+				also()
+			}
+		}
+	}
+	return &n
+}
+
+// downWithStream starts a server with a stream name capturing subjects,
+// then shuts it down; it returns the server's store, port and URL, to
+// start it again (embedded(t, dir, port)) with the stream.
+func downWithStream(t testing.TB, name string, subjects ...string) (dir string, port int, url string) {
+	t.Helper()
+	dir = t.TempDir()
+	s, url := embedded(t, dir, 0)
+	nc, js := client(t, url)
+	stream(t, js, name, subjects...)
+	nc.Close()
+	port = s.Addr().(*net.TCPAddr).Port
+	s.Shutdown()
+	s.WaitForShutdown()
+	return dir, port, url
 }
 
 // client connects a plain nats.go client, independent of the connector.

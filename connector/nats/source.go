@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,11 +25,19 @@ import (
 //
 // Each message is acked to the server once the destination acked it, so
 // a message is never lost to a crash of sluiced: the server sends what
-// was not acked again after AckWait. While sluiced holds a message it
-// tells the server every third of AckWait that the message is in
-// progress, so a slow destination causes no redelivery; the server holds
-// back once MaxAckPending messages are unacked, so a slow destination
-// slows the consumer down instead of piling up messages.
+// was not acked again after AckWait. The source holds every message from
+// its arrival (its queue has room for MaxAckPending, as many as the
+// server sends unacked, so none waits in the client's pull buffer while
+// the destination is slow) until the destination acks it, and reports
+// each held message in progress every third of AckWait (the first time
+// within half of AckWait of its arrival), so a slow destination causes
+// no redelivery; the server holds back once MaxAckPending messages are
+// unacked, so a slow destination slows the consumer down instead of
+// piling up messages. Should the server send a message again all the
+// same (no report reached it within AckWait: sluiced starved of CPU), a
+// copy of a message the source holds, or is among the 4×MaxAckPending it
+// acked last, is not handed on: a held message's ack counts for its
+// copy, and the copy of an acked one is acked again.
 //
 // Recv and RecvBatch are safe for concurrent use. Messages arrive only
 // while Run runs.
@@ -45,9 +54,20 @@ type Source struct {
 	// beforePull, if set (by tests), runs between the consumer's set-up
 	// and the first pull.
 	beforePull func()
+	// received, if set (by tests), runs for each message pulled, before
+	// the source looks at it.
+	received func(jetstream.Msg)
+	// progressEvery is how often held messages are reported in progress:
+	// a third of AckWait (tests set it longer, to starve the reports).
+	progressEvery time.Duration
 
 	mu   sync.Mutex
 	held delivery // sentinel of the ring of messages received and not acked
+	// acks holds the stream sequences of the messages acked last, the
+	// oldest overwritten (next is where the next goes), to recognise a
+	// copy the server sent before an ack reached it.
+	acks []uint64
+	next int
 }
 
 // delivery is a message received and its ack. While held, it is in the
@@ -56,6 +76,7 @@ type Source struct {
 type delivery struct {
 	brokersrc.Delivery[event.Event]
 	m          jetstream.Msg
+	seq        uint64 // the message's stream sequence
 	acked      atomic.Bool
 	subject    [1]event.Field // the event's Fields, in the same allocation
 	prev, next *delivery      // in the ring; guarded by Source.mu
@@ -80,8 +101,9 @@ func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
 	if c.Durable == "" {
 		c.Durable = defaultDurable(name)
 	}
-	s := &Source{c: c, name: name, opts: newOptions(opts),
-		q: brokersrc.New[event.Event, *delivery]("nats source", c.MaxAckPending)}
+	s := &Source{c: c, name: name, opts: newOptions(opts), progressEvery: c.AckWait / 3,
+		q:    brokersrc.New[event.Event, *delivery]("nats source", c.MaxAckPending),
+		acks: make([]uint64, ackMemory*c.MaxAckPending)}
 	s.held.prev, s.held.next = &s.held, &s.held
 	return s, nil
 }
@@ -218,6 +240,9 @@ func (s *Source) pull(ctx context.Context, cons jetstream.Consumer, it jetstream
 			s.opts.log.Warn("pull failed; retrying", "stream", s.c.Stream, "err", err)
 			continue // the iterator pulls again by itself
 		}
+		if s.received != nil {
+			s.received(m)
+		}
 		if len(m.Data()) > s.c.MaxMessageBytes {
 			s.opts.dropped("oversize", 1)
 			s.opts.log.Warn("message over maxMessageBytes terminated", "subject", m.Subject(), "bytes", len(m.Data()), "maxMessageBytes", s.c.MaxMessageBytes)
@@ -226,7 +251,16 @@ func (s *Source) pull(ctx context.Context, cons jetstream.Consumer, it jetstream
 			}
 			continue
 		}
-		d := &delivery{m: m}
+		delivered, seq, ok := ackReply(m.Reply())
+		if !ok { // not from JetStream: cannot be acked
+			s.opts.failed("pull")
+			s.opts.log.Warn("message without a JetStream reply subject ignored", "subject", m.Subject(), "reply", m.Reply())
+			continue
+		}
+		if delivered > 1 && s.copyOf(seq, m) {
+			continue
+		}
+		d := &delivery{m: m, seq: seq}
 		d.subject[0] = event.Field{Name: "subject", Value: m.Subject()}
 		d.Msg = sluice.Message[event.Event]{Topic: m.Subject(), Value: event.Event{
 			ReceivedAt: time.Now(), Source: s.name, SourceType: "nats", Raw: m.Data(),
@@ -259,12 +293,50 @@ func (s *Source) consumerGone(ctx context.Context, cons jetstream.Consumer) bool
 
 // acked acks d to the server.
 func (s *Source) acked(d *delivery) {
-	if err := d.m.Ack(); err != nil {
+	err := d.m.Ack()
+	if err != nil {
 		s.opts.failed("ack")
 		s.opts.log.Warn("ack failed; the server will send the message again", "err", err)
 	}
-	s.forget(d)
+	s.mu.Lock()
+	s.unlink(d)
+	if err == nil {
+		s.acks[s.next] = d.seq
+		s.next = (s.next + 1) % len(s.acks)
+	}
+	s.mu.Unlock()
 	s.q.Acked(d)
+}
+
+// ackMemory times maxAckPending is how many acked messages the source
+// remembers to recognise copies of.
+const ackMemory = 4
+
+// copyOf reports whether m, a message the server sent again, with stream
+// sequence seq, is a copy of one the source holds or acked lately (the
+// server got no in-progress report or ack in time). A copy of a held
+// message is left alone: the original's ack or in-progress report counts
+// for it. A copy of an acked one is acked again, in case the first ack
+// was lost.
+func (s *Source) copyOf(seq uint64, m jetstream.Msg) bool {
+	s.mu.Lock()
+	held, acked := false, false
+	for d := s.held.next; d != &s.held && !held; d = d.next {
+		held = d.seq == seq
+	}
+	if !held {
+		acked = slices.Contains(s.acks, seq)
+	}
+	s.mu.Unlock()
+	if acked {
+		if err := m.Ack(); err != nil {
+			s.opts.failed("ack")
+		}
+	}
+	if held || acked {
+		s.opts.log.Debug("copy of a message sent again dropped", "subject", m.Subject(), "seq", seq, "acked", acked)
+	}
+	return held || acked
 }
 
 // hold puts d in the ring of held messages.
@@ -280,40 +352,55 @@ func (s *Source) hold(d *delivery) {
 // forget takes d out of the ring.
 func (s *Source) forget(d *delivery) {
 	s.mu.Lock()
+	s.unlink(d)
+	s.mu.Unlock()
+}
+
+// unlink takes d out of the ring; s.mu is held.
+func (s *Source) unlink(d *delivery) {
 	if d.next != nil {
 		d.prev.next, d.next.prev = d.next, d.prev
 		d.prev, d.next = nil, nil
 	}
-	s.mu.Unlock()
 }
 
 // keepInProgress tells the server, every third of AckWait, which held
 // messages are still in progress, so that it does not send them again.
 func (s *Source) keepInProgress(ctx context.Context) {
-	every := s.c.AckWait / 3
-	tick := time.NewTicker(every)
+	tick := time.NewTicker(s.progressEvery)
 	defer tick.Stop()
+	var due []jetstream.Msg
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			var due []jetstream.Msg
-			s.mu.Lock()
-			for d := s.held.next; d != &s.held; d = d.next {
-				if now.Sub(d.progress) >= every {
-					d.progress = now
-					due = append(due, d.m)
-				}
-			}
-			s.mu.Unlock()
-			for _, m := range due {
+			due = s.due(now, due[:0])
+			for i, m := range due {
 				if err := m.InProgress(); err != nil {
 					s.opts.failed("ack")
 				}
+				due[i] = nil
 			}
 		}
 	}
+}
+
+// due appends to ms the held messages last reported in progress (or
+// received) half a period or more before now, and records them reported
+// at now. Half, not a whole period: a tick a little early must not skip
+// a message to the next tick, which would leave it unreported for two
+// thirds of AckWait.
+func (s *Source) due(now time.Time, ms []jetstream.Msg) []jetstream.Msg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for d := s.held.next; d != &s.held; d = d.next {
+		if now.Sub(d.progress) >= s.progressEvery/2 {
+			d.progress = now
+			ms = append(ms, d.m)
+		}
+	}
+	return ms
 }
 
 // drain waits up to drainTimeout for the messages Recv handed out to be

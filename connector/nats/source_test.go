@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -36,9 +35,7 @@ func newSource(t *testing.T, url, stream, subject, durable string, edit ...func(
 // the destination did not ack. The server sends exactly those again; the
 // acked one does not come back.
 func TestUnackedComeBackAfterCrash(t *testing.T) {
-	_, url := embedded(t, t.TempDir(), 0)
-	_, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
+	url, js := logsServer(t)
 	publish(t, js, "logs.app", "one", "two", "three")
 	fast := func(c *SourceConfig) { c.AckWait = time.Second }
 
@@ -68,9 +65,7 @@ func TestUnackedComeBackAfterCrash(t *testing.T) {
 // server sends no more, and once they are acked the rest follows (no
 // stall, fetchBatch ≤ maxAckPending).
 func TestSlowDestination(t *testing.T) {
-	_, url := embedded(t, t.TempDir(), 0)
-	_, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
+	url, js := logsServer(t)
 	want := brokertest.Lines("slow-", 50)
 	publish(t, js, "logs.app", want...)
 	s := newSource(t, url, "LOGS", "", "slow", func(c *SourceConfig) {
@@ -109,6 +104,113 @@ func TestSlowDestination(t *testing.T) {
 	}
 	if info.Config.AckPolicy != jetstream.AckExplicitPolicy || info.Config.MaxAckPending != 10 || info.Config.AckWait != 2*time.Second {
 		t.Errorf("consumer config %+v", info.Config)
+	}
+}
+
+// A destination that stalls past AckWait while a full fetch batch sits
+// pulled: every message the server sent is held by the source and
+// reported in progress (its queue has room for maxAckPending), so the
+// server sends none again, and once the destination takes them each
+// comes once, in order.
+func TestStallWithFetchedBatch(t *testing.T) {
+	url, js := logsServer(t)
+	want := brokertest.Lines("stall-", 600)
+	publish(t, js, "logs.app", want...)
+	// An AckWait of 2s, as in TestSlowDestination: slack for the
+	// in-progress reports on a loaded machine.
+	s := newSource(t, url, "LOGS", "", "stall", func(c *SourceConfig) { c.AckWait = 2 * time.Second })
+	copies := countCopies(s, nil)
+	brokertest.Run(t, s)
+	got, _ := brokertest.Recv(t, s, 1, true)
+	// 2.5 AckWaits with the rest pulled (256 a pull) and not taken.
+	time.Sleep(5 * time.Second)
+	rest, _ := brokertest.Recv(t, s, len(want)-1, true)
+	if got = append(got, rest...); !slices.Equal(got, want) {
+		t.Fatalf("got %d messages, want the %d in order once each", len(got), len(want))
+	}
+	brokertest.Nothing(t, s, 2500*time.Millisecond)
+	if n := copies.Load(); n != 0 {
+		t.Errorf("the server sent %d messages again, want 0 (held messages not reported in progress)", n)
+	}
+}
+
+// Each tick of the in-progress reports reports every held message, even
+// when it comes a little earlier after the last than a whole period (a
+// ticker's jitter): skipped to the next tick, a message would go two
+// thirds of AckWait unreported, and on a loaded machine the server would
+// send it again.
+func TestInProgressEveryTick(t *testing.T) {
+	s := newSource(t, "nats://127.0.0.1:4222", "LOGS", "", "tick", func(c *SourceConfig) { c.AckWait = 3 * time.Second })
+	every := s.progressEvery
+	s.hold(&delivery{})
+	start := time.Now()
+	for i, at := range []time.Duration{every - time.Millisecond, 2*every - 5*time.Millisecond, 3*every - 20*time.Millisecond} {
+		if n := len(s.due(start.Add(at), nil)); n != 1 {
+			t.Fatalf("tick %d, %v after the hold: %d due, want the held one", i+1, at, n)
+		}
+	}
+}
+
+// The server sends a message again when no in-progress report reached it
+// within AckWait (a sluiced starved of CPU; here the reports are turned
+// off). A copy of a message the source still holds, or acked, is not
+// handed on again: it is the same message, and the original's ack
+// settles it.
+func TestRedeliveredCopyDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// acked: the copy reaches the source after the original's ack.
+		acked bool
+	}{
+		{"while held", false},
+		{"after the ack", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, js := logsServer(t)
+			publish(t, js, "logs.app", "one", "two")
+			s := newSource(t, url, "LOGS", "", "copy", func(c *SourceConfig) { c.AckWait = time.Second })
+			s.progressEvery = time.Hour
+			copied, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			copies := countCopies(s, func() {
+				if tc.acked {
+					once.Do(func() { close(copied); <-release })
+				}
+			})
+			brokertest.Run(t, s)
+			got, acks := brokertest.Recv(t, s, 2, false)
+			if !slices.Equal(got, []string{"one", "two"}) {
+				t.Fatalf("got %q", got)
+			}
+			if tc.acked {
+				select {
+				case <-copied:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the server sent no copy within 10s")
+				}
+				acks[0]()
+				acks[1]()
+				close(release)
+			} else {
+				// Past AckWait twice: the server sent copies.
+				brokertest.Nothing(t, s, 2500*time.Millisecond)
+				acks[0]()
+				acks[1]()
+			}
+			brokertest.Nothing(t, s, 2500*time.Millisecond)
+			if copies.Load() == 0 {
+				t.Error("the server sent no copy: the test proved nothing")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			cons, err := js.Consumer(ctx, "LOGS", "copy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info, err := cons.Info(ctx); err != nil || info.NumAckPending != 0 {
+				t.Errorf("consumer info %+v, %v; want nothing pending ack", info, err)
+			}
+		})
 	}
 }
 
@@ -169,14 +271,7 @@ func TestWrongCredentials(t *testing.T) {
 // comes back with its stream: a server without it is refused for good, so
 // creating the stream after the start raced the source's reconnection.
 func TestServerDownAtStart(t *testing.T) {
-	dir := t.TempDir()
-	srv, url := embedded(t, dir, 0)
-	port := srv.Addr().(*net.TCPAddr).Port
-	nc, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
-	nc.Close()
-	srv.Shutdown()
-	srv.WaitForShutdown()
+	dir, port, url := downWithStream(t, "LOGS", "logs.>")
 	var logs syncBuf
 	c := DefaultSourceConfig()
 	c.URL, c.Stream, c.Durable = url, "LOGS", "late"
@@ -198,7 +293,7 @@ func TestServerDownAtStart(t *testing.T) {
 		t.Errorf("NotReady = %q, want it to name %s", why, url)
 	}
 	_, url2 := embedded(t, dir, port)
-	_, js = client(t, url2)
+	_, js := client(t, url2)
 	publish(t, js, "logs.x", "hello")
 	brokertest.WaitReady(t, s)
 	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "hello" {
@@ -212,9 +307,7 @@ func TestServerDownAtStart(t *testing.T) {
 // A message over maxMessageBytes is terminated (never sent again),
 // counted, and not passed on.
 func TestSourceOversize(t *testing.T) {
-	_, url := embedded(t, t.TempDir(), 0)
-	_, js := client(t, url)
-	stream(t, js, "LOGS", "logs.>")
+	url, js := logsServer(t)
 	publish(t, js, "logs.app", "small", strings.Repeat("x", 100), "after")
 	var dropped atomic.Int64
 	c := DefaultSourceConfig()
@@ -265,9 +358,7 @@ func TestConsumerDeleted(t *testing.T) {
 		{"before the first pull", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, url := embedded(t, t.TempDir(), 0)
-			_, js := client(t, url)
-			stream(t, js, "LOGS", "logs.>")
+			url, js := logsServer(t)
 			s := newSource(t, url, "LOGS", "", "doomed")
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
