@@ -150,7 +150,7 @@ func (h *Handler) start(ctx context.Context, module []byte) error {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.rt); err != nil {
 		return err
 	}
-	c, err := h.rt.CompileModule(ctx, module)
+	c, err := compile(ctx, h.rt, module)
 	if err != nil {
 		if strings.Contains(err.Error(), "over limit") { // wazero checks the memory's minimum here
 			return &config.FieldError{Path: "memoryLimit", Msg: fmt.Sprintf("the module needs more memory than the limit of %d KiB: %v", h.o.MemoryLimit>>10, err)}
@@ -322,4 +322,16 @@ func (h *Handler) acquire(ctx context.Context) (*instance, error) {
 func (h *Handler) discard(in *instance) {
 	in.mod.Close(context.Background())
 	<-h.slots
+}
+
+// compile is rt.CompileModule, with a panic of wazero's as an error:
+// v1.12.0's validation panics on a function whose type index is past
+// the type section.
+func compile(ctx context.Context, rt wazero.Runtime, module []byte) (c wazero.CompiledModule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("wazero: %v", p)
+		}
+	}()
+	return rt.CompileModule(ctx, module)
 }

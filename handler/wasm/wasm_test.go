@@ -233,6 +233,9 @@ func TestNewErrors(t *testing.T) {
 		msg    string
 	}{
 		{"not wasm", []byte("#!/bin/sh\n"), wasm.Options{}, "module", "not a valid WebAssembly module"},
+		// A function of type 48 of 1, with a memory (so that it is
+		// instrumented): wazero v1.12.0's validation panics on it.
+		{"type past the types", []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01`\x00\x00\x03\x03\x02\x000\x05\x03\x01\x000\n \x02\t\x00A0\x10\x01000\v\x14\x010\x7f000000000000000A\v"), wasm.Options{}, "module", "not a valid WebAssembly module"},
 		{"empty module", []byte("\x00asm\x01\x00\x00\x00"), wasm.Options{}, "module",
 			"not a sluice handler of ABI version 2 (docs/wasm.md): lacks the export sluice_abi_v2; lacks the export sluice_alloc"},
 		{"ABI version 1", abiV1Module, wasm.Options{}, "module",
