@@ -482,3 +482,43 @@ func TestParserMatchesParse(t *testing.T) {
 		}
 	}
 }
+
+// TestFraction parses fractions of 1 to 10 digits followed by each kind
+// of byte, both where eight bytes can be read at once (a message goes
+// on after the timestamp) and where they cannot (it ends there), in
+// RFC 5424 and as an RFC 3164 header's timestamp (an RFC 5424 message
+// cannot end there): the two ways of reading digits must agree with
+// time.Parse, and fail alike.
+func TestFraction(t *testing.T) {
+	const digits = "1234567890"
+	for k := 1; k <= 10; k++ {
+		for _, after := range []string{"Z", "+01:00", "/", ":", "\xc3", " "} {
+			for _, tail := range []string{"", " host app - - - a message that goes on"} {
+				ts := "2026-11-24T12:00:00." + digits[:k] + after
+				want, werr := time.Parse(time.RFC3339Nano, ts)
+				wantOK := werr == nil && k <= 9
+				for _, l := range []string{"<34>1 " + ts + tail, "<34>" + ts + tail} {
+					m, err := parse.Parse([]byte(l), parse.Auto, now, time.UTC)
+					if l[4] == '1' { // RFC 5424: the timestamp is valid or the message fails
+						if tail == "" {
+							continue
+						}
+						if (err == nil) != wantOK || err == nil && !m.Timestamp.Equal(want) {
+							t.Errorf("%q: got %v, %v; want %v (valid %v)", l, m.Timestamp, err, want, wantOK)
+						}
+						// It fails at the byte after the digits, or at the tenth.
+						var pe *parse.ParseError
+						if errors.As(err, &pe) && pe.Offset != len("<34>1 2026-11-24T12:00:00.")+min(k, 9) {
+							t.Errorf("%q: error %v, want it at the byte after the fraction", l, err)
+						}
+						continue
+					}
+					// RFC 3164: an invalid timestamp is no header.
+					if err != nil || wantOK && (!m.Timestamp.Equal(want) || string(m.Hostname) != "host" && tail != "") || !wantOK && !m.Timestamp.IsZero() {
+						t.Errorf("%q: got %v %q, %v; want %v (valid %v)", l, m.Timestamp, m.Hostname, err, want, wantOK)
+					}
+				}
+			}
+		}
+	}
+}
