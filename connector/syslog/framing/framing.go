@@ -438,8 +438,7 @@ func (z *Reader) malformed(i int, detail string) error {
 func (z *Reader) line() ([]byte, bool, error) {
 	scanned := 0 // bytes after start known not to hold a trailer
 	for {
-		if k := trailer(z.buf[z.start+scanned : z.end]); k >= 0 {
-			end := z.start + scanned + k
+		if end := z.trailerAt(z.start + scanned); end >= 0 {
 			msg, truncated := z.frame(z.start, end)
 			if !truncated && len(msg) > 0 && len(msg) == end-z.start && z.buf[end] == '\n' {
 				z.plainStart, z.plainEnd = z.start, end+1
@@ -480,6 +479,24 @@ func (z *Reader) frame(start, end int) ([]byte, bool) {
 		return nil, false
 	}
 	return z.buf[start:end:end], truncated
+}
+
+// trailerAt returns the index of the first LF or NUL in buf[p:end], or
+// -1. It finds NULs with nulAfter, so each byte is searched for NUL
+// once, not once per frame; while no NUL is known up to end, it does
+// not call it.
+func (z *Reader) trailerAt(p int) int {
+	stop := z.end
+	if z.nulEnd != z.end || z.nul >= 0 || z.nulEnd <= p {
+		stop = z.nulAfter(p)
+	}
+	if k := bytes.IndexByte(z.buf[p:stop], '\n'); k >= 0 {
+		return p + k
+	}
+	if stop < z.end {
+		return stop
+	}
+	return -1
 }
 
 // trailer returns the index of the first LF or NUL in b, or -1.

@@ -36,6 +36,9 @@ var readerTests = []struct {
 	{name: "newline-crlf", in: "<13>a\r\n<13>b\r\n", want: []frame{f("<13>a"), f("<13>b")}},
 	{name: "newline-nul", in: "<13>a\x00<13>b\x00", want: []frame{f("<13>a"), f("<13>b")}},
 	{name: "newline-cr-nul", in: "<13>a\r\x00", want: []frame{f("<13>a")}},
+	// Where the first NUL is is remembered across frames and reads.
+	{name: "nul-after-lines", in: "<13>a\n<13>b\n<13>c\x00<13>d\n<13>e\x00\x00<13>f\n", want: []frame{f("<13>a"), f("<13>b"), f("<13>c"), f("<13>d"), f("<13>e"), f("<13>f")}},
+	{name: "nul-in-line-after-octet", in: "3 a\x00b<13>c\x00d\n", want: []frame{f("a\x00b"), f("<13>c"), f("d")}},
 	{name: "newline-inner-cr-kept", in: "<13>a\rb\n", want: []frame{f("<13>a\rb")}},
 	{name: "newline-only-last-cr-removed", in: "<13>a\r\r\n", want: []frame{f("<13>a\r")}},
 	{name: "newline-not-pri", in: "  hello\nworld\n", want: []frame{f("  hello"), f("world")}},
@@ -119,22 +122,28 @@ func TestReader(t *testing.T) {
 				wantErr = io.EOF
 			}
 			for how, newReader := range readers(tc.in) {
-				z := framing.NewReader(newReader(), tc.maxSize)
-				got, err := readAll(z)
-				if !equalFrames(got, tc.want) {
-					t.Errorf("%s: got %s, want %s", how, show(got), show(tc.want))
-				}
-				if !errors.Is(err, wantErr) {
-					t.Errorf("%s: got error %v, want %v", how, err, wantErr)
-				}
-				if _, _, err2 := z.Next(); err2 != err {
-					t.Errorf("%s: Next after %v returned %v, want the same error", how, err, err2)
-				}
-				if p := z.Partial(); !errors.Is(err, framing.ErrMalformedCount) && p != tc.partial {
-					t.Errorf("%s: Partial() = %d after %v, want %d", how, p, err, tc.partial)
-				}
-				if off := z.InputOffset(); err == io.EOF && off != int64(len(tc.in)) || off > int64(len(tc.in)) {
-					t.Errorf("%s: InputOffset() = %d after %v, input is %d bytes", how, off, err, len(tc.in))
+				for _, keep := range []bool{false, true} {
+					z := framing.NewReader(newReader(), tc.maxSize)
+					if keep {
+						z.Keep(0)
+						how += "/keep"
+					}
+					got, err := readAll(z)
+					if !equalFrames(got, tc.want) {
+						t.Errorf("%s: got %s, want %s", how, show(got), show(tc.want))
+					}
+					if !errors.Is(err, wantErr) {
+						t.Errorf("%s: got error %v, want %v", how, err, wantErr)
+					}
+					if _, _, err2 := z.Next(); err2 != err {
+						t.Errorf("%s: Next after %v returned %v, want the same error", how, err, err2)
+					}
+					if p := z.Partial(); !errors.Is(err, framing.ErrMalformedCount) && p != tc.partial {
+						t.Errorf("%s: Partial() = %d after %v, want %d", how, p, err, tc.partial)
+					}
+					if off := z.InputOffset(); err == io.EOF && off != int64(len(tc.in)) || off > int64(len(tc.in)) {
+						t.Errorf("%s: InputOffset() = %d after %v, input is %d bytes", how, off, err, len(tc.in))
+					}
 				}
 			}
 		})

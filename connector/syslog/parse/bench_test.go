@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leodido/go-syslog/v4/rfc3164"
 	"github.com/leodido/go-syslog/v4/rfc5424"
@@ -55,7 +56,6 @@ func BenchmarkParse5424Varied(b *testing.B) {
 	r := rand.New(rand.NewPCG(42, 42))
 	pick := func(s ...string) string { return s[r.IntN(len(s))] }
 	lines := make([][]byte, 4096)
-	size := 0
 	for i := range lines {
 		sd := "-"
 		if i%3 == 0 {
@@ -64,13 +64,22 @@ func BenchmarkParse5424Varied(b *testing.B) {
 		lines[i] = fmt.Appendf(nil, "<%d>1 2026-11-24T12:00:%02d.%06dZ %s %s %d %s %s seq=%010d %s", r.IntN(192), i%60, r.IntN(1e6),
 			pick("web-02", "ingest-3", "cache-7", "db-primary-01"), pick("app", "sshd", "dockerd", "postgres", "nginx"),
 			r.IntN(65536), pick("ID47", "GC", "AUTH", "-"), sd, i, strings.Repeat("text ", 1+r.IntN(40)))
-		size += len(lines[i])
+	}
+	parseLines(b, lines, parse.Parse)
+}
+
+// parseLines parses lines in turn with fn, b.N of them, and reports
+// bytes per line.
+func parseLines(b *testing.B, lines [][]byte, fn func([]byte, parse.Format, time.Time, *time.Location) (parse.Message, error)) {
+	size := 0
+	for _, l := range lines {
+		size += len(l)
 	}
 	b.SetBytes(int64(size / len(lines)))
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		m, err := parse.Parse(lines[i%len(lines)], parse.Auto, now, nil)
+		m, err := fn(lines[i%len(lines)], parse.Auto, now, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -110,4 +119,32 @@ func BenchmarkLeodido3164(b *testing.B) {
 		}
 		leodidoSink = m
 	}
+}
+
+// BenchmarkParser5424Stream parses a stream shaped like the bench
+// harness's P1 load with a Parser, as the source does: timestamps a
+// millisecond apart with six-digit fractions (so lines mostly share
+// their second), header fields of varied lengths, structured data in
+// one line of three with one to three params.
+func BenchmarkParser5424Stream(b *testing.B) {
+	r := rand.New(rand.NewPCG(42, 42))
+	pick := func(s ...string) string { return s[r.IntN(len(s))] }
+	base := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	lines := make([][]byte, 4096)
+	for i := range lines {
+		sd := "-"
+		if i%3 == 0 {
+			sd = "[" + pick("origin", "meta", "exampleSDID@32473")
+			for range 1 + r.IntN(3) {
+				sd += fmt.Sprintf(` %s="%d"`, pick("ip", "eventSource", "sequenceId"), r.IntN(100000))
+			}
+			sd += "]"
+		}
+		lines[i] = base.Add(time.Duration(i)*time.Millisecond).AppendFormat(fmt.Appendf(nil, "<%d>1 ", r.IntN(192)), "2006-01-02T15:04:05.000000Z07:00")
+		lines[i] = fmt.Appendf(lines[i], " %s %s %d %s %s seq=%010d %s", pick("web-02", "ingest-3", "cache-7", "db-primary-01"),
+			pick("app", "sshd", "dockerd", "postgres", "nginx"), 1+r.IntN(65535), pick("ID47", "GC", "AUTH", "-"), sd, i,
+			strings.Repeat("text ", 1+r.IntN(40)))
+	}
+	var p parse.Parser
+	parseLines(b, lines, p.Parse)
 }

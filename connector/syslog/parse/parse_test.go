@@ -142,6 +142,10 @@ var validTests = []struct {
 		fields{format: parse.RFC5424, sev: 1, ver: 1, host: strings.Repeat("h", 255), app: strings.Repeat("a", 48),
 			proc: strings.Repeat("p", 128), msgID: strings.Repeat("m", 32),
 			sd: "[" + strings.Repeat("i", 32) + " " + strings.Repeat("n", 32) + `="v"]`}},
+	{"rfc5424/one-byte-fields", parse.Auto, "<1>1 - h a 1 m - x", fields{format: parse.RFC5424, sev: 1, ver: 1,
+		host: "h", app: "a", proc: "1", msgID: "m", msg: "x"}},
+	{"rfc5424/two-dash-fields", parse.Auto, "<1>1 - -- -- -- -- - x", fields{format: parse.RFC5424, sev: 1, ver: 1,
+		host: "--", app: "--", proc: "--", msgID: "--", msg: "x"}},
 	{"rfc5424/dash-prefixed-fields", parse.Auto, "<1>1 - -h -a -p -m -", fields{format: parse.RFC5424, sev: 1, ver: 1,
 		host: "-h", app: "-a", proc: "-p", msgID: "-m"}},
 	{"rfc5424/year-zero", parse.Auto, "<1>1 0000-01-01T00:00:00Z - - - - -",
@@ -478,6 +482,46 @@ func TestParserMatchesParse(t *testing.T) {
 			got, gerr := p.Parse([]byte(l), f, now, time.UTC)
 			if fmt.Sprint(gerr) != fmt.Sprint(werr) || !fieldsOf(got).equal(fieldsOf(want)) || got.Timestamp.Location() != want.Timestamp.Location() {
 				t.Errorf("%v %q: Parser gives %+v, %v; Parse %+v, %v", f, l, fieldsOf(got), gerr, fieldsOf(want), werr)
+			}
+		}
+	}
+}
+
+// TestFraction parses fractions of 1 to 10 digits followed by each kind
+// of byte, both where eight bytes can be read at once (a message goes
+// on after the timestamp) and where they cannot (it ends there), in
+// RFC 5424 and as an RFC 3164 header's timestamp (an RFC 5424 message
+// cannot end there): the two ways of reading digits must agree with
+// time.Parse, and fail alike.
+func TestFraction(t *testing.T) {
+	const digits = "1234567890"
+	for k := 1; k <= 10; k++ {
+		for _, after := range []string{"Z", "+01:00", "/", ":", "\xc3", " "} {
+			for _, tail := range []string{"", " host app - - - a message that goes on"} {
+				ts := "2026-11-24T12:00:00." + digits[:k] + after
+				want, werr := time.Parse(time.RFC3339Nano, ts)
+				wantOK := werr == nil && k <= 9
+				for _, l := range []string{"<34>1 " + ts + tail, "<34>" + ts + tail} {
+					m, err := parse.Parse([]byte(l), parse.Auto, now, time.UTC)
+					if l[4] == '1' { // RFC 5424: the timestamp is valid or the message fails
+						if tail == "" {
+							continue
+						}
+						if (err == nil) != wantOK || err == nil && !m.Timestamp.Equal(want) {
+							t.Errorf("%q: got %v, %v; want %v (valid %v)", l, m.Timestamp, err, want, wantOK)
+						}
+						// It fails at the byte after the digits, or at the tenth.
+						var pe *parse.ParseError
+						if errors.As(err, &pe) && pe.Offset != len("<34>1 2026-11-24T12:00:00.")+min(k, 9) {
+							t.Errorf("%q: error %v, want it at the byte after the fraction", l, err)
+						}
+						continue
+					}
+					// RFC 3164: an invalid timestamp is no header.
+					if err != nil || wantOK && (!m.Timestamp.Equal(want) || string(m.Hostname) != "host" && tail != "") || !wantOK && !m.Timestamp.IsZero() {
+						t.Errorf("%q: got %v %q, %v; want %v (valid %v)", l, m.Timestamp, m.Hostname, err, want, wantOK)
+					}
+				}
 			}
 		}
 	}

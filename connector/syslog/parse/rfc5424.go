@@ -112,6 +112,9 @@ func field(b []byte, i int, h *header) ([]byte, int, string) {
 	}
 	start := i
 	i = printEnd(b, i)
+	if n := i - start; n > 1 && n <= h.max && i < len(b) && b[i] == ' ' {
+		return b[start:i], i + 1, "" // the common case, checked first
+	}
 	switch {
 	case i-start > h.max:
 		return nil, start + h.max, h.tooLong
