@@ -63,7 +63,7 @@ func appendEscaped(dst []byte, s string, i int, strict bool) (_ []byte, sp span,
 	for i < len(s) {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
+			dst = appendRun(dst, s, start, i)
 			switch b {
 			case '"', '\\':
 				dst = append(dst, '\\', b)
@@ -109,6 +109,19 @@ func appendEscaped(dst []byte, s string, i int, strict bool) (_ []byte, sp span,
 	}
 	dst = append(dst, s[start:]...)
 	return dst, sp, true
+}
+
+// appendRun appends s[i:j] to dst and returns the extended buffer. A run
+// of at most eight bytes, with eight bytes of s from i and eight of spare
+// capacity in dst, is stored as one word (the bytes past it are written
+// over by what is appended next): no call to memmove, which most short
+// runs (names, numbers, the text between two quotes) would cost.
+func appendRun(dst []byte, s string, i, j int) []byte {
+	if n := len(dst); j-i <= 8 && i+8 <= len(s) && n+8 <= cap(dst) {
+		binary.LittleEndian.PutUint64(dst[n:n+8], load64(s, i))
+		return dst[:n+j-i]
+	}
+	return append(dst, s[i:j]...)
 }
 
 // span is the part [lo, hi) of a string that needed escaping.

@@ -63,7 +63,7 @@ func appendSDFast(dst []byte, sd string) (_ []byte, ok bool) {
 			return dst, false
 		}
 		dst = append(dst, '"')
-		dst = append(dst, sd[i+1:j]...)
+		dst = appendRun(dst, sd, i+1, j)
 		dst = append(dst, `":{`...)
 		i = j
 		for first := true; ; first = false {
@@ -82,13 +82,13 @@ func appendSDFast(dst []byte, sd string) (_ []byte, ok bool) {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, '"')
-			dst = append(dst, sd[i+1:j]...)
+			dst = appendRun(dst, sd, i+1, j)
 			dst = append(dst, `":`...)
 			v := j + 2
 			end := next(sd, v)
 			if end < len(sd) && sd[end] == '"' { // plain: copied as it is
 				dst = append(dst, '"')
-				dst = append(dst, sd[v:end]...)
+				dst = appendRun(dst, sd, v, end)
 				dst = append(dst, '"')
 			} else {
 				if end = valueEnd(sd, end); end < 0 {
