@@ -111,14 +111,16 @@ func appendEscaped(dst []byte, s string, i int, strict bool) (_ []byte, sp span,
 	return dst, sp, true
 }
 
-// appendRun appends s[i:j] to dst and returns the extended buffer. A run
-// of at most eight bytes, with eight bytes of s from i and eight of spare
-// capacity in dst, is stored as one word (the bytes past it are written
-// over by what is appended next): no call to memmove, which most short
-// runs (names, numbers, the text between two quotes) would cost.
+// appendRun appends s[i:j], 0 <= i <= j <= len(s), to dst and returns
+// the extended buffer. A run of at most eight bytes, with eight bytes of
+// s from i and eight of spare capacity in dst, is stored as one word (the
+// bytes past it are written over by what is appended next): no call to
+// memmove, which most short runs (names, numbers, the text between two
+// quotes) would cost.
 func appendRun(dst []byte, s string, i, j int) []byte {
 	if n := len(dst); j-i <= 8 && i+8 <= len(s) && n+8 <= cap(dst) {
-		binary.LittleEndian.PutUint64(dst[n:n+8], load64(s, i))
+		// In bounds by the conditions above: a load and a store, unchecked.
+		*(*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(dst)), n)) = *(*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i))
 		return dst[:n+j-i]
 	}
 	return append(dst, s[i:j]...)
