@@ -64,16 +64,9 @@ func appendEscaped(dst []byte, s string, i int, strict bool) (_ []byte, sp span,
 		b := s[i]
 		if b < utf8.RuneSelf {
 			dst = appendRun(dst, s, start, i)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
+			if c := shortEscape[b]; c != 0 {
+				dst = append(dst, '\\', c)
+			} else {
 				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
 			}
 			i++
@@ -130,6 +123,10 @@ func appendRun(dst []byte, s string, i, j int) []byte {
 type span struct{ lo, hi int }
 
 const hex = "0123456789abcdef"
+
+// shortEscape[b] is the byte after the backslash of b's two-byte JSON
+// escape, 0 if b has none (and is written \u00XX).
+var shortEscape = [utf8.RuneSelf]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't'}
 
 // nextSWAR is [next] eight bytes at a time, in portable Go.
 func nextSWAR(s string, i int) int {
