@@ -97,10 +97,8 @@ func appendSDFast(dst []byte, sd string) (_ []byte, ok bool) {
 			} else {
 				end = next(sd, v)
 			}
-			if end < len(sd) && sd[end] == '"' { // plain: copied as it is
-				dst = append(dst, '"')
-				dst = appendRun(dst, sd, v, end)
-				dst = append(dst, '"')
+			if end < len(sd) && sd[end] == '"' { // plain: copied as it is, with its quotes
+				dst = appendRun(dst, sd, v-1, end+1)
 			} else {
 				if end = valueEnd(sd, end); end < 0 {
 					return dst, false
