@@ -33,8 +33,21 @@ func appendString(dst []byte, s string) []byte {
 		for i < len(s) && !isSpecial[s[i]] {
 			i++
 		}
-	case len(s) <= 16 && special(load64(s, 0))|special(load64(s, len(s)-8)) == 0:
-		i = len(s) // hosts, addresses: two words, which may overlap
+	case len(s) <= 16:
+		// Hosts, addresses: two words, which may overlap, stored as
+		// they are when dst has room.
+		lo, hi := load64(s, 0), load64(s, len(s)-8)
+		if special(lo)|special(hi) != 0 {
+			i = next(s, 0)
+			break
+		}
+		if n := len(dst); n+16 <= cap(dst) {
+			p := unsafe.Pointer(unsafe.SliceData(dst))
+			binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(p, n))[:], lo)
+			binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(p, n+len(s)-8))[:], hi)
+			return append(dst[:n+len(s)], '"')
+		}
+		i = len(s)
 	default:
 		i = next(s, 0)
 	}
