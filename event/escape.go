@@ -33,8 +33,21 @@ func appendString(dst []byte, s string) []byte {
 		for i < len(s) && !isSpecial[s[i]] {
 			i++
 		}
-	case len(s) <= 16 && special(load64(s, 0))|special(load64(s, len(s)-8)) == 0:
-		i = len(s) // hosts, addresses: two words, which may overlap
+	case len(s) <= 16:
+		// Hosts, addresses: two words, which may overlap, stored as
+		// they are when dst has room.
+		lo, hi := load64(s, 0), load64(s, len(s)-8)
+		if special(lo)|special(hi) != 0 {
+			i = next(s, 0)
+			break
+		}
+		if n := len(dst); n+16 <= cap(dst) {
+			p := unsafe.Pointer(unsafe.SliceData(dst))
+			binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(p, n))[:], lo)
+			binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Add(p, n+len(s)-8))[:], hi)
+			return append(dst[:n+len(s)], '"')
+		}
+		i = len(s)
 	default:
 		i = next(s, 0)
 	}
@@ -63,17 +76,10 @@ func appendEscaped(dst []byte, s string, i int, strict bool) (_ []byte, sp span,
 	for i < len(s) {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
+			dst = appendRun(dst, s, start, i)
+			if c := shortEscape[b]; c != 0 {
+				dst = append(dst, '\\', c)
+			} else {
 				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
 			}
 			i++
@@ -111,10 +117,29 @@ func appendEscaped(dst []byte, s string, i int, strict bool) (_ []byte, sp span,
 	return dst, sp, true
 }
 
+// appendRun appends s[i:j], 0 <= i <= j <= len(s), to dst and returns
+// the extended buffer. A run of at most eight bytes, with eight bytes of
+// s from i and eight of spare capacity in dst, is stored as one word (the
+// bytes past it are written over by what is appended next): no call to
+// memmove, which most short runs (names, numbers, the text between two
+// quotes) would cost.
+func appendRun(dst []byte, s string, i, j int) []byte {
+	if n := len(dst); j-i <= 8 && i+8 <= len(s) && n+8 <= cap(dst) {
+		// In bounds by the conditions above: a load and a store, unchecked.
+		*(*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(dst)), n)) = *(*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i))
+		return dst[:n+j-i]
+	}
+	return append(dst, s[i:j]...)
+}
+
 // span is the part [lo, hi) of a string that needed escaping.
 type span struct{ lo, hi int }
 
 const hex = "0123456789abcdef"
+
+// shortEscape[b] is the byte after the backslash of b's two-byte JSON
+// escape, 0 if b has none (and is written \u00XX).
+var shortEscape = [utf8.RuneSelf]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't'}
 
 // nextSWAR is [next] eight bytes at a time, in portable Go.
 func nextSWAR(s string, i int) int {

@@ -278,7 +278,18 @@ func FuzzAppendString(f *testing.F) {
 		if b := event.AppendString(nil, []byte(s)); string(b) != got {
 			t.Fatalf("%q: []byte gives %s, string %s", s, b, got)
 		}
+		// Into spare capacity holding other bytes: short runs are stored
+		// a word at a time there, and what lies past them must not show.
+		if b := event.AppendString(spare(len(got)), s); string(b[1:]) != got {
+			t.Fatalf("%q: into spare capacity gives %s, want %s", s, b[1:], got)
+		}
 	})
+}
+
+// spare returns a one-byte buffer with capacity for n more bytes and
+// some, that capacity filled with bytes no encoder writes.
+func spare(n int) []byte {
+	return bytes.Repeat([]byte{0xfe}, n+64)[:1]
 }
 
 // appendQuoted is AppendString's rule, one rune at a time.

@@ -1,5 +1,7 @@
 package event
 
+import "math/bits"
+
 // appendSD appends the SD-ELEMENTs of sd as the members of a JSON object,
 // `"id":{"name":"value",...}` separated by commas, and returns the
 // extended buffer. It writes what appendSDElements does, byte for byte, in
@@ -63,7 +65,7 @@ func appendSDFast(dst []byte, sd string) (_ []byte, ok bool) {
 			return dst, false
 		}
 		dst = append(dst, '"')
-		dst = append(dst, sd[i+1:j]...)
+		dst = appendRun(dst, sd, i+1, j)
 		dst = append(dst, `":{`...)
 		i = j
 		for first := true; ; first = false {
@@ -82,14 +84,21 @@ func appendSDFast(dst []byte, sd string) (_ []byte, ok bool) {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, '"')
-			dst = append(dst, sd[i+1:j]...)
+			dst = appendRun(dst, sd, i+1, j)
 			dst = append(dst, `":`...)
 			v := j + 2
-			end := next(sd, v)
-			if end < len(sd) && sd[end] == '"' { // plain: copied as it is
-				dst = append(dst, '"')
-				dst = append(dst, sd[v:end]...)
-				dst = append(dst, '"')
+			end := len(sd)
+			if v+8 <= len(sd) { // most values end within a word
+				if m := special(load64(sd, v)); m != 0 {
+					end = v + bits.TrailingZeros64(m)>>3
+				} else {
+					end = next(sd, v+8)
+				}
+			} else {
+				end = next(sd, v)
+			}
+			if end < len(sd) && sd[end] == '"' { // plain: copied as it is, with its quotes
+				dst = appendRun(dst, sd, v-1, end+1)
 			} else {
 				if end = valueEnd(sd, end); end < 0 {
 					return dst, false

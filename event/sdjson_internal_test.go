@@ -66,5 +66,9 @@ func FuzzAppendSD(f *testing.F) {
 		if got := appendSD([]byte("x"), sd); !bytes.Equal(got, want) {
 			t.Fatalf("appendSD(%q) = %s, Elements give %s", sd, got, want)
 		}
+		roomy := bytes.Repeat([]byte{0xfe}, 2*len(want)+64)[:1]
+		if got := appendSD(roomy, sd); !bytes.Equal(got[1:], want[1:]) {
+			t.Fatalf("appendSD(%q) into spare capacity = %s, Elements give %s", sd, got[1:], want[1:])
+		}
 	})
 }
