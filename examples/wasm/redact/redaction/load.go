@@ -11,3 +11,9 @@ func load64(s string, i int) uint64 {
 	_ = s[i+7]
 	return *(*uint64)(unsafe.Pointer(unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i)))
 }
+
+// store64 stores w at b[i:i+8], little-endian, as load64 loads.
+func store64(b []byte, i int, w uint64) {
+	_ = b[i+7]
+	*(*uint64)(unsafe.Pointer(&b[i])) = w
+}

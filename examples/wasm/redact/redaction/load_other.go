@@ -8,3 +8,6 @@ import "encoding/binary"
 func load64(s string, i int) uint64 {
 	return binary.LittleEndian.Uint64([]byte(s[i : i+8]))
 }
+
+// store64 stores w at b[i:i+8], little-endian.
+func store64(b []byte, i int, w uint64) { binary.LittleEndian.PutUint64(b[i:i+8], w) }

@@ -138,6 +138,14 @@ func AppendFrom(dst []byte, s string, start int) []byte {
 			start = First(s)
 		}
 	}
+	if n := len(dst); len(s) >= 8 && len(s) <= 16 && cap(dst)-n >= len(s) {
+		// What follows the last run is often this short: copied in two
+		// overlapping words, without a call to memmove.
+		dst = dst[:n+len(s)]
+		store64(dst, n, load64(s, 0))
+		store64(dst, n+len(s)-8, load64(s, len(s)-8))
+		return dst
+	}
 	return append(dst, s...)
 }
 

@@ -32,9 +32,14 @@ func check(t *testing.T, s string) {
 	if got, want := Debug(s), strings.Contains(s, "DEBUG"); got != want {
 		t.Fatalf("Debug(%q) = %v, want %v", s, got, want)
 	}
+	want := runs.ReplaceAllString(s, Mask)
 	got, ok := Append([]byte("x"), s)
-	if want := runs.ReplaceAllString(s, Mask); ok != (want != s) || ok && string(got) != "x"+want || !ok && string(got) != "x" {
+	if ok != (want != s) || ok && string(got) != "x"+want || !ok && string(got) != "x" {
 		t.Fatalf("Append(%q) = %q, %v; want %q", s, got, ok, want)
+	}
+	// Into a slice with room to spare: the short tail's word copy.
+	if got, _ := Append(append(make([]byte, 0, 2*len(s)+16), 'x'), s); ok && string(got) != "x"+want {
+		t.Fatalf("Append(%q) into room = %q, want %q", s, got, "x"+want)
 	}
 }
 
@@ -56,6 +61,7 @@ func TestScans(t *testing.T) {
 			for _, pad := range []string{"a", "1", "DEBUG"} {
 				check(t, strings.Repeat(pad, at)[:at]+"x"+strings.Repeat("7", n)+"y"+strings.Repeat("0", at%5))
 				check(t, strings.Repeat("x", at)+strings.Repeat("5", n))
+				check(t, strings.Repeat("5", n)+strings.Repeat(pad, at))
 				check(t, strings.Repeat("x", at)+"DEBUG"+strings.Repeat("x", n))
 			}
 		}
