@@ -87,7 +87,7 @@ func appendSDFast(dst []byte, sd string) (_ []byte, ok bool) {
 			dst = appendRun(dst, sd, i+1, j)
 			dst = append(dst, `":`...)
 			v := j + 2
-			end := len(sd)
+			var end int
 			if v+8 <= len(sd) { // most values end within a word
 				if m := special(load64(sd, v)); m != 0 {
 					end = v + bits.TrailingZeros64(m)>>3
