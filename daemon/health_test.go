@@ -66,9 +66,11 @@ func TestReadyzCheckpointFailure(t *testing.T) {
 	waitUntil("ready", func() bool { c, _ := get("/readyz"); return c == 200 })
 
 	state := filepath.Join(dir, "state", "tail")
-	// Ready comes before the source's first checkpoint write makes its
-	// state directory.
-	waitUntil("the state directory", func() bool { _, err := os.Stat(state); return err == nil })
+	// Ready comes before the source has read its state: the directory is
+	// made first, then read (a failure there ends Run: the state cannot
+	// be trusted), then the first scan's checkpoint is written. Moving the
+	// directory is the test only once that checkpoint exists.
+	waitUntil("the first checkpoint", func() bool { _, err := os.Stat(filepath.Join(state, "checkpoints.json")); return err == nil })
 	if err := os.Rename(state, state+".away"); err != nil {
 		t.Fatal(err)
 	}
