@@ -77,7 +77,7 @@ func New(c Config, opts ...Option) (*Destination, error) {
 		cfg:      c,
 		index:    idx,
 		json:     jo,
-		url:      strings.TrimSuffix(c.URL.Reveal(), "/") + "/_bulk?filter_path=errors,items.*.status,items.*.error",
+		base:     strings.TrimSuffix(c.URL.Reveal(), "/"),
 		endpoint: store.Endpoint(c.URL.Reveal()),
 		o:        store.Apply(opts),
 		secrets:  secrets(c),
@@ -96,7 +96,7 @@ type bulker struct {
 	cfg      Config
 	index    index
 	json     event.JSONOptions
-	url      string
+	base     string // the URL without a trailing "/"
 	endpoint string // scheme://host, safe to show
 	o        store.Options
 	secrets  store.Secrets
@@ -116,7 +116,11 @@ func (b *bulker) start(context.Context) (func(), error) {
 
 // scratch is the state of one flush, reused across flushes.
 type scratch struct {
-	buf     []byte // every item's action and document lines, back to back
+	buf []byte // every item's action and document lines, back to back
+	// index is the one index of every item, named in the URL and not in
+	// the action lines; "" when the items go to more than one.
+	index   string
+	names   indexNames
 	id      []byte // what an item's _id hashes
 	ends    []int  // item i is buf[ends[i-1]:ends[i]]
 	pending []int  // items still to write
@@ -218,7 +222,11 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 		}
 	}
 	s.r.Reset(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, &s.r)
+	u := b.base + "/_bulk" + bulkQuery
+	if s.index != "" {
+		u = b.base + "/" + url.PathEscape(s.index) + "/_bulk" + bulkQuery
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, &s.r)
 	if err != nil {
 		return fmt.Errorf("elasticsearch: POST %s: invalid request", b.endpoint)
 	}
@@ -292,26 +300,76 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 	return nil
 }
 
+// bulkQuery asks for the part of a _bulk response that post reads.
+const bulkQuery = "?filter_path=errors,items.*.status,items.*.error"
+
 // encode writes each message's action and document lines to s.buf and
-// sets every item pending.
+// sets every item pending. When every message goes to one index (a batch
+// within an hour, or any batch for an index without a date), the index is
+// named once, in the URL, and the action lines leave it out.
 func (s *scratch) encode(b *bulker, msgs []sluice.Message[event.Event]) {
 	s.buf, s.ends, s.pending, s.next = s.buf[:0], s.ends[:0], s.pending[:0], s.next[:0]
+	s.index = s.oneIndex(b, msgs)
 	for i := range msgs {
 		e := &msgs[i].Value
 		s.buf = append(s.buf, `{"`...)
 		s.buf = append(s.buf, b.cfg.OpType...)
-		s.buf = append(s.buf, `":{"_index":"`...)
-		s.buf = b.index.append(s.buf, e.Timestamp())
-		if b.cfg.ID == "content" {
-			s.buf = append(s.buf, `","_id":"`...)
-			s.buf, s.id = appendID(s.buf, s.id, e)
+		s.buf = append(s.buf, `":{`...)
+		if s.index == "" {
+			s.buf = append(s.buf, `"_index":"`...)
+			s.buf = append(s.buf, s.names.name(b.index, e.Timestamp())...)
+			s.buf = append(s.buf, '"')
+			if b.cfg.ID == "content" {
+				s.buf = append(s.buf, ',')
+			}
 		}
-		s.buf = append(s.buf, "\"}}\n"...)
+		if b.cfg.ID == "content" {
+			s.buf = append(s.buf, `"_id":"`...)
+			s.buf, s.id = appendID(s.buf, s.id, e)
+			s.buf = append(s.buf, '"')
+		}
+		s.buf = append(s.buf, "}}\n"...)
 		s.buf = appendDoc(s.buf, e, b.json)
 		s.buf = append(s.buf, '\n')
 		s.ends = append(s.ends, len(s.buf))
 		s.pending = append(s.pending, i)
 	}
+}
+
+// oneIndex returns the index every message goes to, or "" if they go to
+// more than one.
+func (s *scratch) oneIndex(b *bulker, msgs []sluice.Message[event.Event]) string {
+	if len(msgs) == 0 {
+		return ""
+	}
+	first := string(s.names.name(b.index, msgs[0].Value.Timestamp()))
+	for i := range msgs[1:] {
+		if string(s.names.name(b.index, msgs[i+1].Value.Timestamp())) != first {
+			return ""
+		}
+	}
+	return first
+}
+
+// indexNames caches the index name of the last hour asked for: the name
+// depends on the hour alone (%H is the finest directive), and a batch
+// seldom spans one.
+type indexNames struct {
+	hour int64 // hours since the Unix epoch, rounded down
+	text []byte
+}
+
+// name returns x's name for t, valid until the next call for another hour.
+func (c *indexNames) name(x index, t time.Time) []byte {
+	sec := t.Unix()
+	h := sec / 3600
+	if sec%3600 < 0 {
+		h--
+	}
+	if c.text == nil || h != c.hour {
+		c.text, c.hour = x.append(c.text[:0], t), h
+	}
+	return c.text
 }
 
 func (s *scratch) from(i int) int {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -277,7 +278,9 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
-// TestIndexFromEventTime puts events of two days in two daily indices.
+// TestIndexFromEventTime puts events of two days in two daily indices,
+// each named in its action line, then a batch of one day in its index,
+// named once in the URL (POST /{index}/_bulk).
 func TestIndexFromEventTime(t *testing.T) {
 	tg := newTarget(t)
 	c := tg.config("sluice-test-days-%Y.%m.%d")
@@ -287,11 +290,17 @@ func TestIndexFromEventTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.Run(t, d)
-	m1, m2 := ev("first"), ev("second")
+	m1, m2, m3, m4 := ev("first"), ev("second"), ev("third"), ev("fourth")
 	m2.Value.Time = time.Date(2026, 11, 25, 0, 30, 0, 0, time.FixedZone("x", 3600)) // 2026-11-24 23:30 UTC
 	m1.Value.Time = time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)
+	m3.Value.Time = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+	m4.Value.Time = time.Date(2026, 11, 23, 23, 59, 59, 999999999, time.UTC) // another hour, the same day
 	a := newAcks()
 	if err := d.Send(context.Background(), a.ack, m1, m2); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(t, 1)
+	if err := d.Send(context.Background(), a.ack, m3, m4); err != nil {
 		t.Fatal(err)
 	}
 	a.wait(t, 1)
@@ -303,8 +312,15 @@ func TestIndexFromEventTime(t *testing.T) {
 	for _, d := range docs {
 		got[d.Raw] = d.Index
 	}
-	if got["first"] != "sluice-test-days-2026.11.25" || got["second"] != "sluice-test-days-2026.11.24" {
-		t.Errorf("indices %v, want first in 2026.11.25 and second in 2026.11.24 (UTC)", got)
+	want := map[string]string{"first": "sluice-test-days-2026.11.25", "second": "sluice-test-days-2026.11.24",
+		"third": "sluice-test-days-2026.11.23", "fourth": "sluice-test-days-2026.11.23"}
+	if !maps.Equal(got, want) {
+		t.Errorf("indices %v, want %v (UTC)", got, want)
+	}
+	if tg.fake != nil {
+		if got, want := tg.fake.Targets(), []string{"", "sluice-test-days-2026.11.23"}; !slices.Equal(got, want) {
+			t.Errorf("indices in the URLs %q, want %q", got, want)
+		}
 	}
 }
 

@@ -46,3 +46,25 @@ func FuzzBulkResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIndexNames checks the cached name of one time after another's
+// against the name written for it alone.
+func FuzzIndexNames(f *testing.F) {
+	f.Add("logs-%Y.%m.%d", int64(1764025200), int64(1764028799))
+	f.Add("a-%H", int64(-1), int64(0))
+	f.Add("a-%Y%m%d%H", int64(-3600), int64(-3601))
+	f.Add("x", int64(0), int64(-62135596800))
+	f.Fuzz(func(t *testing.T, p string, s1, s2 int64) {
+		x, err := parseIndex(p)
+		if err != nil {
+			return
+		}
+		var c indexNames
+		for _, s := range []int64{s1, s2, s1} {
+			tm := time.Unix(s, 0)
+			if got, want := string(c.name(x, tm)), string(x.append(nil, tm)); got != want {
+				t.Errorf("%q at %d: %q, want %q", p, s, got, want)
+			}
+		}
+	})
+}

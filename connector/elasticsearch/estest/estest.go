@@ -71,10 +71,11 @@ type Server struct {
 	after    string // their Retry-After
 	reject   func(doc []byte) bool
 	down     bool
-	drop     int    // requests still to process and then answer by closing the connection
-	items    []int  // items per _bulk request processed
-	gzipped  int    // _bulk requests whose body came gzipped
-	after1   func() // called once after the next _bulk request is processed, before its answer
+	drop     int      // requests still to process and then answer by closing the connection
+	items    []int    // items per _bulk request processed
+	targets  []string // the index in each processed _bulk request's URL
+	gzipped  int      // _bulk requests whose body came gzipped
+	after1   func()   // called once after the next _bulk request is processed, before its answer
 }
 
 type index struct {
@@ -141,6 +142,15 @@ func (s *Server) AfterNextBulk(f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.after1 = f
+}
+
+// Targets returns the index that the URL of each _bulk request that
+// reached the items named (POST /{index}/_bulk), "" for POST /_bulk, in
+// order.
+func (s *Server) Targets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.targets...)
 }
 
 // Gzipped returns how many _bulk requests came with a gzipped body.
@@ -398,6 +408,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, defIndex string) {
 		items = append(items, item{op: res})
 	}
 	s.items = append(s.items, len(items))
+	s.targets = append(s.targets, defIndex)
 	if f := s.after1; f != nil {
 		s.after1 = nil
 		s.mu.Unlock()
