@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -381,14 +382,46 @@ func (s *scratch) from(i int) int {
 
 // appendDoc appends the event's document: its JSON encoding (with o)
 // with "@timestamp" first (the event's time, which data streams require).
+// The JSON begins with the same time as "ts" (RFC 3339 in UTC, trailing
+// zeros of the fraction cut), so the document is written once, after
+// room for "@timestamp" as long as that text, which is then copied in.
 func appendDoc(dst []byte, e *event.Event, o event.JSONOptions) []byte {
-	dst = append(dst, `{"@timestamp":"`...)
-	dst = e.Timestamp().UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `",`...)
-	n := len(dst)
-	dst = e.AppendJSONWith(dst, o)
-	// AppendJSONWith wrote {"ts":...}: drop its "{".
-	return append(dst[:n], dst[n+1:]...)
+	const head, ts = `{"@timestamp":"`, `{"ts":"`
+	t := e.Timestamp()
+	n := timeLen(t)
+	at := len(dst)
+	room := len(head) + n + len(`",`) - 1 // the JSON's "{" is the last byte
+	dst = e.AppendJSONWith(append(slices.Grow(dst, room), head...)[:at+room], o)
+	text := dst[at+room+len(ts):]
+	if text[n] != '"' {
+		// A year outside 0000-9999: the text is longer.
+		dst = dst[:at]
+		dst = append(dst, head...)
+		dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, `",`...)
+		k := len(dst)
+		dst = e.AppendJSONWith(dst, o)
+		return append(dst[:k], dst[k+1:]...) // drop the JSON's "{"
+	}
+	copy(dst[at+len(head):], text[:n])
+	copy(dst[at+len(head)+n:], `",`)
+	return dst
+}
+
+// timeLen returns the length of t's RFC 3339 text in UTC with trailing
+// zeros of the fraction cut (time.RFC3339Nano), for years 0000-9999.
+func timeLen(t time.Time) int {
+	const secs = len("2006-01-02T15:04:05Z")
+	ns := t.Nanosecond()
+	if ns == 0 {
+		return secs
+	}
+	n := secs + 1 + 9 // ".999999999"
+	for ns%10 == 0 {
+		ns /= 10
+		n--
+	}
+	return n
 }
 
 // appendID appends the content-derived _id of e: the XXH3-128 hash

@@ -1,9 +1,12 @@
 package elasticsearch
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/event"
 )
 
 // FuzzParseIndex checks that a pattern parseIndex accepts always expands
@@ -43,6 +46,28 @@ func FuzzBulkResponse(f *testing.F) {
 		for _, it := range r.Items {
 			_ = it.status()
 			_ = it.reason()
+		}
+	})
+}
+
+// FuzzAppendDoc checks appendDoc, which copies "@timestamp" from the
+// JSON's "ts", against the document written the plain way: the time
+// formatted by the time package, then the JSON without its "{", after
+// whatever dst held.
+func FuzzAppendDoc(f *testing.F) {
+	for _, s := range []int64{0, 1764025200, -62135596800, -62167219200, -62167219201, 253402300799, 253402300800, -1} {
+		for _, ns := range []uint32{0, 1, 120000000, 999999999, 100} {
+			f.Add(s, ns, "<13>1 2026-11-24T23:00:00Z host app - - - hi", []byte("prefix\n"))
+		}
+	}
+	f.Fuzz(func(t *testing.T, secs int64, ns uint32, raw string, dst []byte) {
+		e := event.Event{Time: time.Unix(secs, int64(ns%1e9)), Raw: []byte(raw), Source: "s", Host: "h"}
+		want := append(slices.Clone(dst), `{"@timestamp":"`...)
+		want = e.Timestamp().UTC().AppendFormat(want, time.RFC3339Nano)
+		want = append(want, `",`...)
+		want = append(want, e.AppendJSON(nil)[1:]...)
+		if got := appendDoc(slices.Clip(dst), &e, event.JSONOptions{}); string(got) != string(want) {
+			t.Errorf("appendDoc\n got %s\nwant %s", got, want)
 		}
 	})
 }
