@@ -94,8 +94,9 @@ type Cost struct {
 	PeakRSS int64         // the process's peak RSS so far, in bytes
 }
 
-// Report reports c on b as PerEvent does: events/s, cpu-ns/event and
-// peak-RSS-MiB. After [File] ran in the same process, a store's case also
+// Report reports c on b as PerEvent does: events/s, cpu-ns/event,
+// peak-RSS-MiB and the heap allocations of the whole process per event
+// (allocs/event, heap-B/event). After [File] ran in the same process, a store's case also
 // reports its CPU per event over the file destination's (the median of
 // its runs so far of the most events, leaving out the testing package's
 // trial runs of one event, which are all a run of a partly matching
@@ -107,6 +108,8 @@ func (c Cost) Report(b *testing.B) {
 	b.ReportMetric(float64(c.Events)/c.Elapsed.Seconds(), "events/s")
 	b.ReportMetric(ns, "cpu-ns/event")
 	b.ReportMetric(float64(c.PeakRSS)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(c.Mallocs)/float64(c.Events), "allocs/event")
+	b.ReportMetric(float64(c.Bytes)/float64(c.Events), "heap-B/event")
 	if fileRuns.on != nil {
 		if c.Events > 1 {
 			*fileRuns.on = append(*fileRuns.on, c)
