@@ -1,10 +1,12 @@
 package elasticsearch
 
 import (
+	"bytes"
+	"strconv"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice"
+	"github.com/klauspost/compress/gzip"
 	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/event"
 )
@@ -15,34 +17,62 @@ import (
 // (ns/event), without HTTP, the compression ratio and the bytes sent
 // per event.
 func BenchmarkBody(b *testing.B) {
-	msgs := storetest.Realistic(10000, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
 	for _, id := range []string{"auto", "content"} {
 		b.Run("id="+id, func(b *testing.B) {
-			c := DefaultConfig()
-			c.ID = id
-			idx, _ := parseIndex(c.Index)
-			bk := &bulker{cfg: c, index: idx, json: event.JSONOptions{}}
 			var s scratch
-			var in, out int
-			for b.Loop() {
-				in, out = 0, 0
-				for k := 0; k < len(msgs); k += c.Batch.Count {
-					body, err := firstBody(&s, bk, msgs[k:k+c.Batch.Count])
-					if err != nil {
-						b.Fatal(err)
-					}
-					in, out = in+len(s.buf), out+len(body)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(msgs)), "ns/event")
-			b.ReportMetric(float64(in)/float64(out), "ratio")
-			b.ReportMetric(float64(out)/float64(len(msgs)), "gzip-B/event")
+			benchBodies(b, id, s.gz.Compress)
 		})
 	}
 }
 
-// firstBody encodes msgs and returns the first request's body, gzipped.
-func firstBody(s *scratch, b *bulker, msgs []sluice.Message[event.Event]) ([]byte, error) {
-	s.encode(b, msgs)
-	return s.gz.Compress(s.buf)
+// BenchmarkBodyLevels is BenchmarkBody (id auto) with each of
+// klauspost/compress's gzip levels that could serve: 1 (BestSpeed, the
+// one used), 2, -3 (StatelessCompression) and -2 (HuffmanOnly), and 0
+// (NoCompression: stored blocks, what the encoding costs alone).
+func BenchmarkBodyLevels(b *testing.B) {
+	for _, level := range []int{gzip.BestSpeed, 2, gzip.StatelessCompression, gzip.HuffmanOnly, gzip.NoCompression} {
+		b.Run("level="+strconv.Itoa(level), func(b *testing.B) {
+			var buf bytes.Buffer
+			zw, err := gzip.NewWriterLevel(&buf, level)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchBodies(b, "auto", func(body []byte) ([]byte, error) {
+				buf.Reset()
+				zw.Reset(&buf)
+				if _, err := zw.Write(body); err != nil {
+					return nil, err
+				}
+				err := zw.Close()
+				return buf.Bytes(), err
+			})
+		})
+	}
+}
+
+// benchBodies encodes the events of BenchmarkBody with id mode id and
+// compresses each batch with compress.
+func benchBodies(b *testing.B, id string, compress func([]byte) ([]byte, error)) {
+	msgs := storetest.Realistic(10000, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+	c := DefaultConfig()
+	c.ID = id
+	idx, _ := parseIndex(c.Index)
+	bk := &bulker{cfg: c, index: idx, json: event.JSONOptions{}}
+	var s scratch
+	var in, out int
+	b.ResetTimer()
+	for b.Loop() {
+		in, out = 0, 0
+		for k := 0; k < len(msgs); k += c.Batch.Count {
+			s.encode(bk, msgs[k:k+c.Batch.Count])
+			body, err := compress(s.buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			in, out = in+len(s.buf), out+len(body)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(msgs)), "ns/event")
+	b.ReportMetric(float64(in)/float64(out), "ratio")
+	b.ReportMetric(float64(out)/float64(len(msgs)), "gzip-B/event")
 }
