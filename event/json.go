@@ -36,6 +36,25 @@ func JSONRaw(mode string) (JSONOptions, error) {
 
 // AppendJSONWith is [Event.AppendJSON] with options.
 func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
+	var t Text
+	return e.AppendJSONText(dst, o, &t)
+}
+
+// Text is where [Event.AppendJSONText] wrote an event's raw bytes: a
+// string that lies in them (a parser's fields do) is then appended from
+// their escaped text rather than escaped again. The zero Text escapes
+// every string.
+type Text struct{ r rawText }
+
+// AppendString appends s as a quoted JSON string, as [AppendString] does,
+// copying it from the raw text when it lies there. dst must be the buffer
+// that [Event.AppendJSONText] set t on, extended.
+func (t *Text) AppendString(dst []byte, s string) []byte { return t.r.appendString(dst, s) }
+
+// AppendJSONText is [Event.AppendJSONWith] that also sets t for
+// [Text.AppendString], for a caller that writes more of the event's
+// strings after it.
+func (e *Event) AppendJSONText(dst []byte, o JSONOptions, t *Text) []byte {
 	dst = append(dst, `{"ts":"`...)
 	dst = appendTime(dst, e.Timestamp())
 	dst = append(dst, `","receivedAt":"`...)
@@ -45,9 +64,11 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 	dst = appendField(dst, `,"sourceType":`, e.SourceType)
 	dst = appendField(dst, `,"host":`, e.Host)
 	dst = appendField(dst, `,"contentType":`, e.ContentType)
-	var r rawText
+	r := &t.r
 	if len(e.Raw) > 0 && !(o.OmitParsedRaw && e.Parsed()) {
 		dst = r.appendRaw(dst, e.Raw)
+	} else {
+		*r = rawText{}
 	}
 	if e.Flags != 0 {
 		dst = append(dst, `,"flags":[`...)
@@ -73,10 +94,10 @@ func (e *Event) AppendJSONWith(dst []byte, o JSONOptions) []byte {
 		dst = append(dst, '}')
 	}
 	if e.Syslog.Present {
-		dst = e.Syslog.appendJSON(dst, &r)
+		dst = e.Syslog.appendJSON(dst, r)
 	}
 	if e.HTTP != nil {
-		dst = e.HTTP.appendJSON(dst, &r)
+		dst = e.HTTP.appendJSON(dst, r)
 	}
 	if len(e.Fields) > 0 {
 		dst = append(dst, `,"fields":{`...)

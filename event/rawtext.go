@@ -31,11 +31,14 @@ func (r *rawText) appendRaw(dst, raw []byte) []byte {
 	out := len(dst)
 	dst, sp, ok := appendEscaped(dst, text, next(text, 0), true)
 	if !ok {
+		*r = rawText{}
 		dst = append(dst[:n], `,"rawBase64":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, raw)
 		return append(dst, '"')
 	}
-	*r = rawText{raw: text, out: out, end: len(dst), span: sp}
+	// Field by field: r may be a caller's (see Text), and a whole
+	// struct stored through a pointer is a call to memmove.
+	r.raw, r.out, r.end, r.span = text, out, len(dst), sp
 	return append(dst, '"')
 }
 

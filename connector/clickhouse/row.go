@@ -21,13 +21,16 @@ func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
 	// The top-level members, raw and flags included, as AppendJSON writes
 	// them (it writes the nested objects after them): encoded from a copy
 	// without the nested parts, its closing brace dropped.
+	// The strings that lie in raw (a parser's fields) are copied from its
+	// escaped text, t, as AppendJSON does.
 	top := event.Event{Time: e.Time, ReceivedAt: e.ReceivedAt, Source: e.Source, SourceType: e.SourceType,
 		Host: e.Host, ContentType: e.ContentType, Raw: e.Raw, Flags: e.Flags}
-	dst = top.AppendJSON(dst)
+	var t event.Text
+	dst = top.AppendJSONText(dst, event.JSONOptions{}, &t)
 	dst = dst[:len(dst)-1]
 	if e.File.Path != "" {
 		dst = append(dst, `,"file.path":`...)
-		dst = event.AppendString(dst, e.File.Path)
+		dst = t.AppendString(dst, e.File.Path)
 		dst = append(dst, `,"file.offset":`...)
 		dst = strconv.AppendInt(dst, e.File.Offset, 10)
 	}
@@ -40,28 +43,28 @@ func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
 			dst = append(dst, `,"syslog.version":`...)
 			dst = strconv.AppendUint(dst, uint64(s.Version), 10)
 		}
-		dst = appendField(dst, `,"syslog.hostname":`, s.Hostname)
-		dst = appendField(dst, `,"syslog.appName":`, s.AppName)
-		dst = appendField(dst, `,"syslog.procId":`, s.ProcID)
-		dst = appendField(dst, `,"syslog.msgId":`, s.MsgID)
+		dst = appendField(dst, &t, `,"syslog.hostname":`, s.Hostname)
+		dst = appendField(dst, &t, `,"syslog.appName":`, s.AppName)
+		dst = appendField(dst, &t, `,"syslog.procId":`, s.ProcID)
+		dst = appendField(dst, &t, `,"syslog.msgId":`, s.MsgID)
 		if s.StructuredData != "" {
 			dst, tmp = appendSD(dst, tmp, s)
 		}
-		dst = appendField(dst, `,"syslog.message":`, s.Message)
+		dst = appendField(dst, &t, `,"syslog.message":`, s.Message)
 	}
 	if h := e.HTTP; h != nil {
-		dst = appendField(dst, `,"http.method":`, h.Method)
-		dst = appendField(dst, `,"http.path":`, h.Path)
-		dst = appendField(dst, `,"http.query":`, h.Query)
-		dst = appendField(dst, `,"http.protocol":`, h.Protocol)
+		dst = appendField(dst, &t, `,"http.method":`, h.Method)
+		dst = appendField(dst, &t, `,"http.path":`, h.Path)
+		dst = appendField(dst, &t, `,"http.query":`, h.Query)
+		dst = appendField(dst, &t, `,"http.protocol":`, h.Protocol)
 		if h.Status != 0 {
 			dst = append(dst, `,"http.status":`...)
 			dst = strconv.AppendInt(dst, int64(h.Status), 10)
 		}
 		dst = append(dst, `,"http.bytes":`...)
 		dst = strconv.AppendInt(dst, h.Bytes, 10)
-		dst = appendField(dst, `,"http.referrer":`, h.Referrer)
-		dst = appendField(dst, `,"http.userAgent":`, h.UserAgent)
+		dst = appendField(dst, &t, `,"http.referrer":`, h.Referrer)
+		dst = appendField(dst, &t, `,"http.userAgent":`, h.UserAgent)
 		if t := h.RequestTime; t != 0 && !math.IsInf(t, 0) && !math.IsNaN(t) {
 			dst = append(dst, `,"http.requestTime":`...)
 			if abs := math.Abs(t); abs < 1e-6 || abs >= 1e21 { // as encoding/json writes it
@@ -70,13 +73,13 @@ func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
 				dst = strconv.AppendFloat(dst, t, 'f', -1, 64)
 			}
 		}
-		dst = appendField(dst, `,"http.remoteAddr":`, h.RemoteAddr)
-		dst = appendField(dst, `,"http.remoteUser":`, h.RemoteUser)
+		dst = appendField(dst, &t, `,"http.remoteAddr":`, h.RemoteAddr)
+		dst = appendField(dst, &t, `,"http.remoteUser":`, h.RemoteUser)
 	}
 	for _, f := range e.Fields {
 		dst = appendName(dst, `,"fields.`, f.Name)
 		dst = append(dst, `":`...)
-		dst = event.AppendString(dst, f.Value)
+		dst = t.AppendString(dst, f.Value)
 	}
 	return append(dst, '}'), tmp
 }
@@ -97,14 +100,14 @@ func appendSD(dst, tmp []byte, s *event.Syslog) (_, _ []byte) {
 	return dst, tmp
 }
 
-// appendField appends key and value as a JSON string, if value is not
-// empty.
-func appendField(dst []byte, key, value string) []byte {
+// appendField appends key and value as a JSON string (by t), if value is
+// not empty.
+func appendField(dst []byte, t *event.Text, key, value string) []byte {
 	if value == "" {
 		return dst
 	}
 	dst = append(dst, key...)
-	return event.AppendString(dst, value)
+	return t.AppendString(dst, value)
 }
 
 // appendName appends prefix and name escaped as in a JSON string,
