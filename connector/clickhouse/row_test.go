@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/event"
@@ -101,11 +102,14 @@ func TestAppendRowKnowsEveryField(t *testing.T) {
 }
 
 // FuzzAppendRow checks appendRow against the old path (the event's JSON
-// flattened by reading it back) for events built from arbitrary strings:
+// flattened by reading it back) for events built from arbitrary strings,
+// and for events whose fields are cut from the raw bytes, as a parser's
+// are (anywhere: before, inside, across or after what needed escaping):
 // the same row, byte for byte.
 func FuzzAppendRow(f *testing.F) {
 	f.Add([]byte("<13>Dec  6 00:00:00 h app[1]: m"), "h", "app", `[id@1 k="v\"]"][e]`, "msg", "GET", "/p", "k", "v", 0.5, int64(7))
 	f.Add([]byte("\xff"), "", "", `[`, "", "", "", `a"b`, "\x00", 1e-7, int64(-1))
+	f.Add([]byte(`<190>Nov 24 23:00:00 web-03 nginx: 203.0.113.7 - - [24/Nov/2026:23:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8" 0.1`), "", "", "", "", "", "", "", "", 0.0, int64(0x0a06_7324_1b15_0a06)) // the message from the address to the end, quotes included
 	f.Fuzz(func(t *testing.T, raw []byte, host, app, sd, msg, method, path, name, value string, rt float64, n int64) {
 		at := time.Unix(n%(1<<33), n%1e9).UTC()
 		for _, e := range []event.Event{
@@ -115,6 +119,9 @@ func FuzzAppendRow(f *testing.F) {
 			{ReceivedAt: at, Raw: raw, Flags: event.Flags(n), HTTP: &event.HTTP{Method: method, Path: path, Query: msg, Status: int(n),
 				Bytes: n, UserAgent: app, RequestTime: rt, RemoteAddr: host}},
 			{Time: at, Fields: []event.Field{{Name: name, Value: value}, {Name: app, Value: msg}}},
+			{Time: at, Raw: raw, Syslog: event.Syslog{Present: true, Hostname: cut(raw, n), AppName: cut(raw, n>>16),
+				Message: cut(raw, n>>32)}, HTTP: &event.HTTP{Path: cut(raw, n>>48), UserAgent: cut(raw, n>>8)},
+				Fields: []event.Field{{Name: "f", Value: cut(raw, n>>24)}}},
 		} {
 			got, _ := appendRow(nil, nil, &e)
 			if want := flatOld(t, &e); string(got) != want {
@@ -122,6 +129,20 @@ func FuzzAppendRow(f *testing.F) {
 			}
 		}
 	})
+}
+
+// cut returns a part of raw as a string that points into it, as a
+// parser's fields do: from and to are the low and high byte of x, modulo
+// len(raw)+1.
+func cut(raw []byte, x int64) string {
+	i, j := int(uint8(x))%(len(raw)+1), int(uint8(x>>8))%(len(raw)+1)
+	if i > j {
+		i, j = j, i
+	}
+	if i == j {
+		return ""
+	}
+	return unsafe.String(&raw[i], j-i)
 }
 
 // BenchmarkEncode measures what one event costs to encode, on the

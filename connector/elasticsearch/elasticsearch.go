@@ -305,9 +305,9 @@ func (b *bulker) post(ctx context.Context, s *scratch, n int) error {
 const bulkQuery = "?filter_path=errors,items.*.status,items.*.error"
 
 // encode writes each message's action and document lines to s.buf and
-// sets every item pending. When every message goes to one index (a batch
-// within an hour, or any batch for an index without a date), the index is
-// named once, in the URL, and the action lines leave it out.
+// sets every item pending. When every message goes to one index (all of
+// one day, for a daily index; any batch, for an index without a date),
+// the index is named once, in the URL, and the action lines leave it out.
 func (s *scratch) encode(b *bulker, msgs []sluice.Message[event.Event]) {
 	s.buf, s.ends, s.pending, s.next = s.buf[:0], s.ends[:0], s.pending[:0], s.next[:0]
 	s.index = s.oneIndex(b, msgs)
