@@ -20,17 +20,17 @@ import (
 func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
 	// The top-level members, raw and flags included, as AppendJSON writes
 	// them (it writes the nested objects after them): encoded from a copy
-	// without the nested parts, its closing brace dropped.
-	// The strings that lie in raw (a parser's fields) are copied from its
-	// escaped text, t, as AppendJSON does.
+	// without the nested parts, its closing brace dropped. The strings
+	// below that lie in raw (a parser's fields do) are copied from raw's
+	// escaped text, kept in txt, as AppendJSON does.
 	top := event.Event{Time: e.Time, ReceivedAt: e.ReceivedAt, Source: e.Source, SourceType: e.SourceType,
 		Host: e.Host, ContentType: e.ContentType, Raw: e.Raw, Flags: e.Flags}
-	var t event.Text
-	dst = top.AppendJSONText(dst, event.JSONOptions{}, &t)
+	var txt event.Text
+	dst = top.AppendJSONText(dst, event.JSONOptions{}, &txt)
 	dst = dst[:len(dst)-1]
 	if e.File.Path != "" {
 		dst = append(dst, `,"file.path":`...)
-		dst = t.AppendString(dst, e.File.Path)
+		dst = txt.AppendString(dst, e.File.Path)
 		dst = append(dst, `,"file.offset":`...)
 		dst = strconv.AppendInt(dst, e.File.Offset, 10)
 	}
@@ -43,28 +43,28 @@ func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
 			dst = append(dst, `,"syslog.version":`...)
 			dst = strconv.AppendUint(dst, uint64(s.Version), 10)
 		}
-		dst = appendField(dst, &t, `,"syslog.hostname":`, s.Hostname)
-		dst = appendField(dst, &t, `,"syslog.appName":`, s.AppName)
-		dst = appendField(dst, &t, `,"syslog.procId":`, s.ProcID)
-		dst = appendField(dst, &t, `,"syslog.msgId":`, s.MsgID)
+		dst = appendField(dst, &txt, `,"syslog.hostname":`, s.Hostname)
+		dst = appendField(dst, &txt, `,"syslog.appName":`, s.AppName)
+		dst = appendField(dst, &txt, `,"syslog.procId":`, s.ProcID)
+		dst = appendField(dst, &txt, `,"syslog.msgId":`, s.MsgID)
 		if s.StructuredData != "" {
 			dst, tmp = appendSD(dst, tmp, s)
 		}
-		dst = appendField(dst, &t, `,"syslog.message":`, s.Message)
+		dst = appendField(dst, &txt, `,"syslog.message":`, s.Message)
 	}
 	if h := e.HTTP; h != nil {
-		dst = appendField(dst, &t, `,"http.method":`, h.Method)
-		dst = appendField(dst, &t, `,"http.path":`, h.Path)
-		dst = appendField(dst, &t, `,"http.query":`, h.Query)
-		dst = appendField(dst, &t, `,"http.protocol":`, h.Protocol)
+		dst = appendField(dst, &txt, `,"http.method":`, h.Method)
+		dst = appendField(dst, &txt, `,"http.path":`, h.Path)
+		dst = appendField(dst, &txt, `,"http.query":`, h.Query)
+		dst = appendField(dst, &txt, `,"http.protocol":`, h.Protocol)
 		if h.Status != 0 {
 			dst = append(dst, `,"http.status":`...)
 			dst = strconv.AppendInt(dst, int64(h.Status), 10)
 		}
 		dst = append(dst, `,"http.bytes":`...)
 		dst = strconv.AppendInt(dst, h.Bytes, 10)
-		dst = appendField(dst, &t, `,"http.referrer":`, h.Referrer)
-		dst = appendField(dst, &t, `,"http.userAgent":`, h.UserAgent)
+		dst = appendField(dst, &txt, `,"http.referrer":`, h.Referrer)
+		dst = appendField(dst, &txt, `,"http.userAgent":`, h.UserAgent)
 		if t := h.RequestTime; t != 0 && !math.IsInf(t, 0) && !math.IsNaN(t) {
 			dst = append(dst, `,"http.requestTime":`...)
 			if abs := math.Abs(t); abs < 1e-6 || abs >= 1e21 { // as encoding/json writes it
@@ -73,13 +73,13 @@ func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
 				dst = strconv.AppendFloat(dst, t, 'f', -1, 64)
 			}
 		}
-		dst = appendField(dst, &t, `,"http.remoteAddr":`, h.RemoteAddr)
-		dst = appendField(dst, &t, `,"http.remoteUser":`, h.RemoteUser)
+		dst = appendField(dst, &txt, `,"http.remoteAddr":`, h.RemoteAddr)
+		dst = appendField(dst, &txt, `,"http.remoteUser":`, h.RemoteUser)
 	}
 	for _, f := range e.Fields {
 		dst = appendName(dst, `,"fields.`, f.Name)
 		dst = append(dst, `":`...)
-		dst = t.AppendString(dst, f.Value)
+		dst = txt.AppendString(dst, f.Value)
 	}
 	return append(dst, '}'), tmp
 }
@@ -100,8 +100,8 @@ func appendSD(dst, tmp []byte, s *event.Syslog) (_, _ []byte) {
 	return dst, tmp
 }
 
-// appendField appends key and value as a JSON string (by t), if value is
-// not empty.
+// appendField appends key and value as a JSON string (written by t), if
+// value is not empty.
 func appendField(dst []byte, t *event.Text, key, value string) []byte {
 	if value == "" {
 		return dst

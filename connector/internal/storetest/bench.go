@@ -95,14 +95,14 @@ type Cost struct {
 }
 
 // Report reports c on b as PerEvent does: events/s, cpu-ns/event,
-// peak-RSS-MiB and the heap allocations of the whole process per event
-// (allocs/event, heap-B/event). After [File] ran in the same process, a store's case also
-// reports its CPU per event over the file destination's (the median of
-// its runs so far of the most events, leaving out the testing package's
-// trial runs of one event, which are all a run of a partly matching
-// -bench pattern gets): x-file against the plain file, the goal's figure, and
-// x-file-gzip against the gzipped file, like for like for a store that
-// compresses.
+// peak-RSS-MiB and the whole process's heap allocations per event
+// (allocs/event, heap-B/event). After [File] ran in the same process, a
+// store's case also reports its CPU per event over the file destination's:
+// x-file against the plain file, the goal's figure, and x-file-gzip
+// against the gzipped file, like for like for a store that compresses.
+// The file's figure is the median of its runs so far with the most
+// events; the testing package's trial runs of one event (all that a run
+// of a partly matching -bench pattern gets) do not count.
 func (c Cost) Report(b *testing.B) {
 	ns := float64(c.CPU.Nanoseconds()) / float64(c.Events)
 	b.ReportMetric(float64(c.Events)/c.Elapsed.Seconds(), "events/s")
