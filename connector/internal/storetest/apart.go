@@ -32,7 +32,8 @@ func Main(m *testing.M) {
 // reads each body whole, as a store does, without decoding it, and
 // answers as the store answers a write it took: ClickHouse 200 (any
 // path), Loki 204 (/loki/api/v1/push), Elasticsearch a _bulk result
-// without errors (/_bulk), Splunk HEC Success (/services/collector/...).
+// without errors (/_bulk and /<index>/_bulk), Splunk HEC Success
+// (/services/collector/...).
 //
 // A benchmark against it measures the sender alone, in that the server's
 // reads and answers run in another process and are not in the sender's
