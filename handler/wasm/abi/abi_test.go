@@ -437,6 +437,17 @@ func TestViewLong(t *testing.T) {
 			t.Errorf("Long(%d) = %b, want %b", tc.n, got, tc.want)
 		}
 	}
+	// An event without HTTP: its HTTP slots are not looked at, even
+	// if not zero.
+	b := input(t, es)
+	binary.LittleEndian.PutUint32(b[4+1*abi.ViewSize+8*abi.SlotHTTPPath+4:], 40)
+	if err := in.Reset(b); err != nil || in.View(1, &v) != nil {
+		t.Fatal("cannot read event 1")
+	}
+	if got, want := v.Long(1), uint32(1<<abi.SlotRaw|1<<abi.SlotFilePath|1<<abi.SlotSyslogHostname|1<<abi.SlotSyslogAppName|
+		1<<abi.SlotSyslogProcID|1<<abi.SlotSyslogMsgID|1<<abi.SlotSyslogStructuredData|1<<abi.SlotSyslogMessage); got != want {
+		t.Errorf("Long(1) without HTTP = %b, want %b", got, want)
+	}
 }
 
 // Begin and End write a string straight into the batch: the output is the

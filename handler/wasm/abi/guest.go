@@ -409,10 +409,13 @@ func (in *Input) View(i int, v *View) error {
 	if uint(i) >= uint(in.n) {
 		return fmt.Errorf("event %d of a batch of %d", i, in.n)
 	}
-	p := in.view(i)
-	if max(end(slot(p, 0)), end(slot(p, 1)), end(slot(p, 2)), end(slot(p, 3)), end(slot(p, 4)), end(slot(p, 5)), end(slot(p, 6)),
-		end(slot(p, 7)), end(slot(p, 8)), end(slot(p, 9)), end(slot(p, 10)), end(slot(p, 11)), end(slot(p, 12)), end(slot(p, 13)),
-		end(slot(p, 14)), end(slot(p, 15)), end(slot(p, 16)), end(slot(p, 17)), end(slot(p, 18)), end(slot(p, 19))) > uint64(len(in.b)) {
+	p, l := in.view(i), uint64(len(in.b))
+	// Each string's l-end has its high bit set if it ends past l: ORed,
+	// one branch for all (max's is one a string in a Go guest).
+	if ((l-end(slot(p, 0)))|(l-end(slot(p, 1)))|(l-end(slot(p, 2)))|(l-end(slot(p, 3)))|(l-end(slot(p, 4)))|(l-end(slot(p, 5)))|
+		(l-end(slot(p, 6)))|(l-end(slot(p, 7)))|(l-end(slot(p, 8)))|(l-end(slot(p, 9)))|(l-end(slot(p, 10)))|(l-end(slot(p, 11)))|
+		(l-end(slot(p, 12)))|(l-end(slot(p, 13)))|(l-end(slot(p, 14)))|(l-end(slot(p, 15)))|(l-end(slot(p, 16)))|(l-end(slot(p, 17)))|
+		(l-end(slot(p, 18)))|(l-end(slot(p, 19))))>>63 != 0 {
 		return fmt.Errorf("event %d: a string past the end of the batch", i)
 	}
 	if n := u32(unsafe.Add(p, ViewFieldCount)); n > 0 {
@@ -446,12 +449,17 @@ func (v *View) String(s uint32) string {
 // Long returns the slots whose strings are at least n bytes long,
 // as a mask (bit s for slot s): a handler that looks only at strings long
 // enough to match goes through those alone, where calling String for each
-// slot costs 20 calls in a Go guest. It has no branch.
+// slot costs 20 calls in a Go guest. The HTTP slots are in it only if
+// the event has HTTP.
 func (v *View) Long(n int) uint32 {
 	p, m := v.v, uint64(n-1)
-	return long(p, 0, m) | long(p, 1, m) | long(p, 2, m) | long(p, 3, m) | long(p, 4, m) | long(p, 5, m) | long(p, 6, m) |
-		long(p, 7, m) | long(p, 8, m) | long(p, 9, m) | long(p, 10, m) | long(p, 11, m) | long(p, 12, m) | long(p, 13, m) |
-		long(p, 14, m) | long(p, 15, m) | long(p, 16, m) | long(p, 17, m) | long(p, 18, m) | long(p, 19, m)
+	l := long(p, 0, m) | long(p, 1, m) | long(p, 2, m) | long(p, 3, m) | long(p, 4, m) | long(p, 5, m) | long(p, 6, m) |
+		long(p, 7, m) | long(p, 8, m) | long(p, 9, m) | long(p, 10, m) | long(p, 11, m)
+	if v.HasHTTP() {
+		l |= long(p, 12, m) | long(p, 13, m) | long(p, 14, m) | long(p, 15, m) | long(p, 16, m) | long(p, 17, m) |
+			long(p, 18, m) | long(p, 19, m)
+	}
+	return l
 }
 
 // long returns 1<<s if the string of slot s of the view at p is longer
