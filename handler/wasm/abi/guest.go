@@ -517,16 +517,14 @@ func (w *Writer) Begin(from uint32, slot uint32) []byte {
 		w.drop()
 		at = len(w.b)
 		w.b = w.b[:at+patchHead]
-		b := w.b[at:]
-		le.PutUint32(b, from)
-		le.PutUint32(b[4:], 0) // no route
-		le.PutUint32(b[8:], uint32(Patch))
-		le.PutUint32(b[12:], 0) // items, set by Keep
+		p := unsafe.Pointer(&w.b[at])
+		put64(p, uint64(from))                 // and no route
+		put64(unsafe.Add(p, 8), uint64(Patch)) // and the items, set by Keep
 		w.open, w.openFrom, w.openItems = at, from, 0
 		at += patchHead
 	}
 	w.b = w.b[:at+8]
-	le.PutUint32(w.b[at:], slot)
+	put32(unsafe.Pointer(&w.b[at]), slot)
 	w.begun = at
 	return w.b
 }
@@ -538,7 +536,8 @@ func (w *Writer) End(b []byte) {
 	if at == 0 {
 		panic("abi: Writer.End without Begin")
 	}
-	le.PutUint32(b[at+4:], uint32(len(b)-at-8)) // b shorter than Begin's: out of range
+	_ = b[at+7] // b shorter than Begin's: out of range
+	put32(unsafe.Pointer(&b[at+4]), uint32(len(b)-at-8))
 	w.b, w.begun = b, 0
 	w.openItems++
 }
@@ -590,17 +589,16 @@ func (w *Writer) keepSet(from uint32, route string) {
 		w.grow(12)
 		at := len(w.b)
 		w.b = w.b[:at+12]
-		b := w.b[at:]
-		le.PutUint32(b, from)
-		le.PutUint32(b[4:], 0)
-		le.PutUint32(b[8:], uint32(Keep))
+		p := unsafe.Pointer(&w.b[at])
+		put64(p, uint64(from)) // and no route
+		put32(unsafe.Add(p, 8), uint32(Keep))
 		w.n++
 		return
 	}
 	at, items := w.open, w.openItems
 	w.open = 0
 	if route == "" {
-		le.PutUint32(w.b[at+12:], items)
+		put32(unsafe.Pointer(&w.b[at+12]), items)
 		w.n++
 		return
 	}
