@@ -17,3 +17,9 @@ func store64(b []byte, i int, w uint64) {
 	_ = b[i+7]
 	*(*uint64)(unsafe.Pointer(&b[i])) = w
 }
+
+// at returns s[i] without a bounds check: the caller has checked that
+// i < len(s). In a Go wasm guest each check is a compare and a branch.
+func at(s string, i int) byte {
+	return *(*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i))
+}

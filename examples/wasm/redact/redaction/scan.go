@@ -39,7 +39,7 @@ func Drop(raw, message string) bool {
 		}
 		// Every DEBUG in s covers exactly one of the bytes 4, 9, 14, …
 		for i := 4; i < len(s); i += 5 {
-			for i+15 < len(s) && letter[s[i]]|letter[s[i+5]]|letter[s[i+10]]|letter[s[i+15]] == 0 {
+			for i+15 < len(s) && letter[at(s, i)]|letter[at(s, i+5)]|letter[at(s, i+10)]|letter[at(s, i+15)] == 0 {
 				i += 20
 			}
 			if i >= len(s) {
