@@ -26,11 +26,13 @@ type Input struct {
 	http   event.HTTP
 	fields []event.Field
 	times  [2]lastTime // Time, ReceivedAt
+	// checked says Check accepted the batch.
+	checked bool
 }
 
 // Reset starts reading input batch b.
 func (in *Input) Reset(b []byte) error {
-	in.b, in.n, in.last = b, 0, -1
+	in.b, in.n, in.last, in.checked = b, 0, -1, false
 	if len(b) < 4 {
 		return fmt.Errorf("input batch of %d bytes", len(b))
 	}
@@ -409,28 +411,57 @@ func (in *Input) View(i int, v *View) error {
 	if uint(i) >= uint(in.n) {
 		return fmt.Errorf("event %d of a batch of %d", i, in.n)
 	}
-	p, l := in.view(i), uint64(len(in.b))
-	// Each string's l-end has its high bit set if it ends past l: ORed,
-	// one branch for all (max's is one a string in a Go guest).
-	if ((l-end(slot(p, 0)))|(l-end(slot(p, 1)))|(l-end(slot(p, 2)))|(l-end(slot(p, 3)))|(l-end(slot(p, 4)))|(l-end(slot(p, 5)))|
-		(l-end(slot(p, 6)))|(l-end(slot(p, 7)))|(l-end(slot(p, 8)))|(l-end(slot(p, 9)))|(l-end(slot(p, 10)))|(l-end(slot(p, 11)))|
-		(l-end(slot(p, 12)))|(l-end(slot(p, 13)))|(l-end(slot(p, 14)))|(l-end(slot(p, 15)))|(l-end(slot(p, 16)))|(l-end(slot(p, 17)))|
-		(l-end(slot(p, 18)))|(l-end(slot(p, 19))))>>63 != 0 {
-		return fmt.Errorf("event %d: a string past the end of the batch", i)
+	if err := in.check(i, i+1); err != nil {
+		return err
 	}
-	if n := u32(unsafe.Add(p, ViewFieldCount)); n > 0 {
-		at := uint64(u32(unsafe.Add(p, ViewFieldTable)))
-		if at+16*uint64(n) > uint64(len(in.b)) {
-			return fmt.Errorf("event %d: field table past the end of the batch", i)
+	v.v = in.view(i)
+	return nil
+}
+
+// Check checks every event of the batch as View does, and returns the
+// first error. After it, At reads any event without a check, and without
+// a call in a Go guest, where a call costs more than the checks.
+func (in *Input) Check() error {
+	err := in.check(0, in.n)
+	in.checked = err == nil
+	return err
+}
+
+// At sets *v to event i of a batch that Check accepted, 0 ≤ i < Len. It
+// panics if Check did not, or i is out of range.
+func (in *Input) At(i int, v *View) {
+	if !in.checked || uint(i) >= uint(in.n) {
+		panic("abi: Input.At before Check, or past Len")
+	}
+	*v = View{in: in, v: in.view(i), i: i}
+}
+
+// check checks events from to to-1 as View does.
+func (in *Input) check(from, to int) error {
+	l := uint64(len(in.b))
+	for i := from; i < to; i++ {
+		p := in.view(i)
+		// Each string's l-end has its high bit set if it ends past l:
+		// ORed, one branch for all (max's is one a string in a Go guest).
+		if ((l-end(slot(p, 0)))|(l-end(slot(p, 1)))|(l-end(slot(p, 2)))|(l-end(slot(p, 3)))|(l-end(slot(p, 4)))|(l-end(slot(p, 5)))|
+			(l-end(slot(p, 6)))|(l-end(slot(p, 7)))|(l-end(slot(p, 8)))|(l-end(slot(p, 9)))|(l-end(slot(p, 10)))|(l-end(slot(p, 11)))|
+			(l-end(slot(p, 12)))|(l-end(slot(p, 13)))|(l-end(slot(p, 14)))|(l-end(slot(p, 15)))|(l-end(slot(p, 16)))|(l-end(slot(p, 17)))|
+			(l-end(slot(p, 18)))|(l-end(slot(p, 19))))>>63 != 0 {
+			return fmt.Errorf("event %d: a string past the end of the batch", i)
 		}
-		for j := range uint64(n) {
-			f := unsafe.Add(in.base(), at+16*j)
-			if max(end(f), end(unsafe.Add(f, 8))) > uint64(len(in.b)) {
-				return fmt.Errorf("event %d: a field's string past the end of the batch", i)
+		if n := u32(unsafe.Add(p, ViewFieldCount)); n > 0 {
+			at := uint64(u32(unsafe.Add(p, ViewFieldTable)))
+			if at+16*uint64(n) > l {
+				return fmt.Errorf("event %d: field table past the end of the batch", i)
+			}
+			for j := range uint64(n) {
+				f := unsafe.Add(in.base(), at+16*j)
+				if max(end(f), end(unsafe.Add(f, 8))) > l {
+					return fmt.Errorf("event %d: a field's string past the end of the batch", i)
+				}
 			}
 		}
 	}
-	v.v = p
 	return nil
 }
 
