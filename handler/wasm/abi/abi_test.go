@@ -236,10 +236,28 @@ func FuzzInput(f *testing.F) {
 		var w abi.Writer
 		w.Reset()
 		var v abi.View
+		// Check accepts the batch if View accepts every event, else
+		// refuses it with the first event's error.
+		var first error
+		for i := range in.Len() {
+			if err := in.View(i, &v); err != nil && first == nil {
+				first = err
+			}
+		}
+		if err := in.Check(); fmt.Sprint(err) != fmt.Sprint(first) {
+			t.Fatalf("Check: %v, View's first error: %v", err, first)
+		}
 		for i := range in.Len() {
 			var e event.Event
 			if in.Event(i, &e) == nil {
 				w.Emit(&in, uint32(i), "", &e)
+			}
+			if first == nil {
+				var at abi.View
+				in.At(i, &at)
+				if in.View(i, &v); at != v {
+					t.Fatalf("event %d: At and View differ", i)
+				}
 			}
 			// A view reads what Event does, or is refused with it.
 			if err := in.View(i, &v); (err == nil) != (in.Event(i, &e) == nil) {
@@ -398,6 +416,15 @@ func TestViewMalformed(t *testing.T) {
 			if err := in.View(2, &v); err == nil || err.Error() != tc.want {
 				t.Errorf("err = %v, want %s", err, tc.want)
 			}
+			if err := in.Check(); err == nil || err.Error() != tc.want {
+				t.Errorf("Check: err = %v, want %s", err, tc.want)
+			}
+			defer func() {
+				if recover() == nil {
+					t.Error("At after a failed Check: no panic")
+				}
+			}()
+			in.At(0, &v)
 		})
 	}
 	// A field's string outside the batch.
@@ -436,6 +463,17 @@ func TestViewLong(t *testing.T) {
 		if got := v.Long(tc.n); got != tc.want {
 			t.Errorf("Long(%d) = %b, want %b", tc.n, got, tc.want)
 		}
+	}
+	// An event without HTTP: its HTTP slots are not looked at, even
+	// if not zero.
+	b := input(t, es)
+	binary.LittleEndian.PutUint32(b[4+1*abi.ViewSize+8*abi.SlotHTTPPath+4:], 40)
+	if err := in.Reset(b); err != nil || in.View(1, &v) != nil {
+		t.Fatal("cannot read event 1")
+	}
+	if got, want := v.Long(1), uint32(1<<abi.SlotRaw|1<<abi.SlotFilePath|1<<abi.SlotSyslogHostname|1<<abi.SlotSyslogAppName|
+		1<<abi.SlotSyslogProcID|1<<abi.SlotSyslogMsgID|1<<abi.SlotSyslogStructuredData|1<<abi.SlotSyslogMessage); got != want {
+		t.Errorf("Long(1) without HTTP = %b, want %b", got, want)
 	}
 }
 

@@ -26,11 +26,13 @@ type Input struct {
 	http   event.HTTP
 	fields []event.Field
 	times  [2]lastTime // Time, ReceivedAt
+	// checked says Check accepted the batch.
+	checked bool
 }
 
 // Reset starts reading input batch b.
 func (in *Input) Reset(b []byte) error {
-	in.b, in.n, in.last = b, 0, -1
+	in.b, in.n, in.last, in.checked = b, 0, -1, false
 	if len(b) < 4 {
 		return fmt.Errorf("input batch of %d bytes", len(b))
 	}
@@ -409,25 +411,57 @@ func (in *Input) View(i int, v *View) error {
 	if uint(i) >= uint(in.n) {
 		return fmt.Errorf("event %d of a batch of %d", i, in.n)
 	}
-	p := in.view(i)
-	if max(end(slot(p, 0)), end(slot(p, 1)), end(slot(p, 2)), end(slot(p, 3)), end(slot(p, 4)), end(slot(p, 5)), end(slot(p, 6)),
-		end(slot(p, 7)), end(slot(p, 8)), end(slot(p, 9)), end(slot(p, 10)), end(slot(p, 11)), end(slot(p, 12)), end(slot(p, 13)),
-		end(slot(p, 14)), end(slot(p, 15)), end(slot(p, 16)), end(slot(p, 17)), end(slot(p, 18)), end(slot(p, 19))) > uint64(len(in.b)) {
-		return fmt.Errorf("event %d: a string past the end of the batch", i)
+	if err := in.check(i, i+1); err != nil {
+		return err
 	}
-	if n := u32(unsafe.Add(p, ViewFieldCount)); n > 0 {
-		at := uint64(u32(unsafe.Add(p, ViewFieldTable)))
-		if at+16*uint64(n) > uint64(len(in.b)) {
-			return fmt.Errorf("event %d: field table past the end of the batch", i)
+	v.v = in.view(i)
+	return nil
+}
+
+// Check checks every event of the batch as View does, and returns the
+// first error. After it, At reads any event without a check, and without
+// a call in a Go guest, where a call costs more than the checks.
+func (in *Input) Check() error {
+	err := in.check(0, in.n)
+	in.checked = err == nil
+	return err
+}
+
+// At sets *v to event i of a batch that Check accepted, 0 ≤ i < Len. It
+// panics if Check did not, or i is out of range.
+func (in *Input) At(i int, v *View) {
+	if !in.checked || uint(i) >= uint(in.n) {
+		panic("abi: Input.At before Check, or past Len")
+	}
+	*v = View{in: in, v: in.view(i), i: i}
+}
+
+// check checks events from to to-1 as View does.
+func (in *Input) check(from, to int) error {
+	l := uint64(len(in.b))
+	for i := from; i < to; i++ {
+		p := in.view(i)
+		// Each string's l-end has its high bit set if it ends past l:
+		// ORed, one branch for all (max's is one a string in a Go guest).
+		if ((l-end(slot(p, 0)))|(l-end(slot(p, 1)))|(l-end(slot(p, 2)))|(l-end(slot(p, 3)))|(l-end(slot(p, 4)))|(l-end(slot(p, 5)))|
+			(l-end(slot(p, 6)))|(l-end(slot(p, 7)))|(l-end(slot(p, 8)))|(l-end(slot(p, 9)))|(l-end(slot(p, 10)))|(l-end(slot(p, 11)))|
+			(l-end(slot(p, 12)))|(l-end(slot(p, 13)))|(l-end(slot(p, 14)))|(l-end(slot(p, 15)))|(l-end(slot(p, 16)))|(l-end(slot(p, 17)))|
+			(l-end(slot(p, 18)))|(l-end(slot(p, 19))))>>63 != 0 {
+			return fmt.Errorf("event %d: a string past the end of the batch", i)
 		}
-		for j := range uint64(n) {
-			f := unsafe.Add(in.base(), at+16*j)
-			if max(end(f), end(unsafe.Add(f, 8))) > uint64(len(in.b)) {
-				return fmt.Errorf("event %d: a field's string past the end of the batch", i)
+		if n := u32(unsafe.Add(p, ViewFieldCount)); n > 0 {
+			at := uint64(u32(unsafe.Add(p, ViewFieldTable)))
+			if at+16*uint64(n) > l {
+				return fmt.Errorf("event %d: field table past the end of the batch", i)
+			}
+			for j := range uint64(n) {
+				f := unsafe.Add(in.base(), at+16*j)
+				if max(end(f), end(unsafe.Add(f, 8))) > l {
+					return fmt.Errorf("event %d: a field's string past the end of the batch", i)
+				}
 			}
 		}
 	}
-	v.v = p
 	return nil
 }
 
@@ -446,12 +480,17 @@ func (v *View) String(s uint32) string {
 // Long returns the slots whose strings are at least n bytes long,
 // as a mask (bit s for slot s): a handler that looks only at strings long
 // enough to match goes through those alone, where calling String for each
-// slot costs 20 calls in a Go guest. It has no branch.
+// slot costs 20 calls in a Go guest. The HTTP slots are in it only if
+// the event has HTTP.
 func (v *View) Long(n int) uint32 {
 	p, m := v.v, uint64(n-1)
-	return long(p, 0, m) | long(p, 1, m) | long(p, 2, m) | long(p, 3, m) | long(p, 4, m) | long(p, 5, m) | long(p, 6, m) |
-		long(p, 7, m) | long(p, 8, m) | long(p, 9, m) | long(p, 10, m) | long(p, 11, m) | long(p, 12, m) | long(p, 13, m) |
-		long(p, 14, m) | long(p, 15, m) | long(p, 16, m) | long(p, 17, m) | long(p, 18, m) | long(p, 19, m)
+	l := long(p, 0, m) | long(p, 1, m) | long(p, 2, m) | long(p, 3, m) | long(p, 4, m) | long(p, 5, m) | long(p, 6, m) |
+		long(p, 7, m) | long(p, 8, m) | long(p, 9, m) | long(p, 10, m) | long(p, 11, m)
+	if v.HasHTTP() {
+		l |= long(p, 12, m) | long(p, 13, m) | long(p, 14, m) | long(p, 15, m) | long(p, 16, m) | long(p, 17, m) |
+			long(p, 18, m) | long(p, 19, m)
+	}
+	return l
 }
 
 // long returns 1<<s if the string of slot s of the view at p is longer
@@ -509,16 +548,14 @@ func (w *Writer) Begin(from uint32, slot uint32) []byte {
 		w.drop()
 		at = len(w.b)
 		w.b = w.b[:at+patchHead]
-		b := w.b[at:]
-		le.PutUint32(b, from)
-		le.PutUint32(b[4:], 0) // no route
-		le.PutUint32(b[8:], uint32(Patch))
-		le.PutUint32(b[12:], 0) // items, set by Keep
+		p := unsafe.Pointer(&w.b[at])
+		put64(p, uint64(from))                 // and no route
+		put64(unsafe.Add(p, 8), uint64(Patch)) // and the items, set by Keep
 		w.open, w.openFrom, w.openItems = at, from, 0
 		at += patchHead
 	}
 	w.b = w.b[:at+8]
-	le.PutUint32(w.b[at:], slot)
+	put32(unsafe.Pointer(&w.b[at]), slot)
 	w.begun = at
 	return w.b
 }
@@ -530,7 +567,8 @@ func (w *Writer) End(b []byte) {
 	if at == 0 {
 		panic("abi: Writer.End without Begin")
 	}
-	le.PutUint32(b[at+4:], uint32(len(b)-at-8)) // b shorter than Begin's: out of range
+	_ = b[at+7] // b shorter than Begin's: out of range
+	put32(unsafe.Pointer(&b[at+4]), uint32(len(b)-at-8))
 	w.b, w.begun = b, 0
 	w.openItems++
 }
@@ -582,17 +620,16 @@ func (w *Writer) keepSet(from uint32, route string) {
 		w.grow(12)
 		at := len(w.b)
 		w.b = w.b[:at+12]
-		b := w.b[at:]
-		le.PutUint32(b, from)
-		le.PutUint32(b[4:], 0)
-		le.PutUint32(b[8:], uint32(Keep))
+		p := unsafe.Pointer(&w.b[at])
+		put64(p, uint64(from)) // and no route
+		put32(unsafe.Add(p, 8), uint32(Keep))
 		w.n++
 		return
 	}
 	at, items := w.open, w.openItems
 	w.open = 0
 	if route == "" {
-		le.PutUint32(w.b[at+12:], items)
+		put32(unsafe.Pointer(&w.b[at+12]), items)
 		w.n++
 		return
 	}

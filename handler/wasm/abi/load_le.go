@@ -9,3 +9,8 @@ import "unsafe"
 func u32(p unsafe.Pointer) uint32 { return *(*uint32)(p) }
 
 func u64(p unsafe.Pointer) uint64 { return *(*uint64)(p) }
+
+// put32 and put64 store a little-endian integer at p, unaligned: one
+// store, where encoding/binary's is a store a byte in WebAssembly.
+func put32(p unsafe.Pointer, v uint32) { *(*uint32)(p) = v }
+func put64(p unsafe.Pointer, v uint64) { *(*uint64)(p) = v }

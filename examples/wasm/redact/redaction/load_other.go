@@ -11,3 +11,6 @@ func load64(s string, i int) uint64 {
 
 // store64 stores w at b[i:i+8], little-endian.
 func store64(b []byte, i int, w uint64) { binary.LittleEndian.PutUint64(b[i:i+8], w) }
+
+// at returns s[i].
+func at(s string, i int) byte { return s[i] }

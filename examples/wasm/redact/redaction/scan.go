@@ -39,7 +39,7 @@ func Drop(raw, message string) bool {
 		}
 		// Every DEBUG in s covers exactly one of the bytes 4, 9, 14, …
 		for i := 4; i < len(s); i += 5 {
-			for i+15 < len(s) && letter[s[i]]|letter[s[i+5]]|letter[s[i+10]]|letter[s[i+15]] == 0 {
+			for i+15 < len(s) && letter[at(s, i)]|letter[at(s, i+5)]|letter[at(s, i+10)]|letter[at(s, i+15)] == 0 {
 				i += 20
 			}
 			if i >= len(s) {
@@ -58,7 +58,7 @@ func Drop(raw, message string) bool {
 func First(s string) int {
 	// Such a run covers one of the bytes MinDigits-1, 2*MinDigits-1, …
 	for i := MinDigits - 1; i < len(s); i += MinDigits {
-		if !isDigit(s[i]) {
+		if !isDigit(at(s, i)) {
 			continue
 		}
 		// The run around s[i], found 8 bytes at a time: in a Go wasm
@@ -72,7 +72,7 @@ func First(s string) int {
 			}
 		}
 		if start < 8 {
-			for start > 0 && isDigit(s[start-1]) {
+			for start > 0 && isDigit(at(s, start-1)) {
 				start--
 			}
 		}
@@ -84,7 +84,7 @@ func First(s string) int {
 			}
 		}
 		if end+8 > len(s) {
-			for end < len(s) && isDigit(s[end]) {
+			for end < len(s) && isDigit(at(s, end)) {
 				end++
 			}
 		}
@@ -127,7 +127,7 @@ func AppendFrom(dst []byte, s string, start int) []byte {
 				break
 			}
 		}
-		for end < len(s) && isDigit(s[end]) {
+		for end < len(s) && isDigit(at(s, end)) {
 			end++
 		}
 		dst = append(dst, s[:start]...)
