@@ -37,7 +37,16 @@ func appendTime(dst []byte, t time.Time) []byte {
 		*(*[3]byte)(b[20:23]) = [3]byte(digits3[3*hi : 3*hi+3])
 		*(*[3]byte)(b[23:26]) = [3]byte(digits3[3*mid : 3*mid+3])
 		*(*[3]byte)(b[26:29]) = [3]byte(digits3[3*lo : 3*lo+3])
+		// Trailing zeros go three at a time first (a time to the
+		// millisecond has six), then one by one: ns is not 0, so a digit
+		// before the '.' stops the loop.
 		n = 29
+		if lo == 0 {
+			n = 26
+			if mid == 0 {
+				n = 23
+			}
+		}
 		for b[n-1] == '0' {
 			n--
 		}
