@@ -33,6 +33,12 @@ func appendString(dst []byte, s string) []byte {
 		for i < len(s) && !isSpecial[s[i]] {
 			i++
 		}
+		if i == len(s) { // byte by byte: cheaper than a call to memmove
+			for j := range len(s) {
+				dst = append(dst, s[j])
+			}
+			return append(dst, '"')
+		}
 	case len(s) < 8:
 		// Names, ids: two half words, which may overlap, checked as one
 		// word and stored as they are when dst has room.
