@@ -397,7 +397,7 @@ func (s *Source) event(m *sluice.Message[event.Event], f *frame) {
 	setString(&ev.ContentType, s.cfg.ContentType)
 	ev.Raw, ev.Flags = f.raw, f.flags
 	f.setSyslog(&ev.Syslog)
-	if ev.File != (event.File{}) {
+	if ev.File.Path != "" || ev.File.Offset != 0 {
 		ev.File = event.File{}
 	}
 	if ev.HTTP != nil {
