@@ -357,8 +357,8 @@ func (s *Source) parse(f *frame, pp *parse.Parser, a *arena, msg []byte, host st
 	if s.cfg.Format == "none" {
 		return
 	}
-	m, err := pp.Parse(raw, s.format, now, s.loc)
-	if err != nil {
+	var m parse.Message
+	if err := pp.ParseTo(&m, raw, s.format, now, s.loc); err != nil {
 		f.flags |= event.ParseError
 		s.count.ParseFailed(1)
 		return
