@@ -29,10 +29,33 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	i := 0
 	switch {
-	case len(s) < 8: // short strings (names, ids) without a call
+	case len(s) < 4:
 		for i < len(s) && !isSpecial[s[i]] {
 			i++
 		}
+		if i == len(s) { // byte by byte: cheaper than a call to memmove
+			for j := range len(s) {
+				dst = append(dst, s[j])
+			}
+			return append(dst, '"')
+		}
+	case len(s) < 8:
+		// Names, ids: two half words, which may overlap, checked as one
+		// word and stored as they are when dst has room.
+		lo, hi := load32(s, 0), load32(s, len(s)-4)
+		if special(uint64(lo)|uint64(hi)<<32) != 0 {
+			for i < len(s) && !isSpecial[s[i]] {
+				i++
+			}
+			break
+		}
+		if n := len(dst); n+8 <= cap(dst) {
+			p := unsafe.Pointer(unsafe.SliceData(dst))
+			binary.LittleEndian.PutUint32((*[4]byte)(unsafe.Add(p, n))[:], lo)
+			binary.LittleEndian.PutUint32((*[4]byte)(unsafe.Add(p, n+len(s)-4))[:], hi)
+			return append(dst[:n+len(s)], '"')
+		}
+		i = len(s)
 	case len(s) <= 16:
 		// Hosts, addresses: two words, which may overlap, stored as
 		// they are when dst has room.
@@ -180,6 +203,11 @@ var isSpecial = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// load32 reads s[i:i+4] as a little-endian word, as load64 does.
+func load32(s string, i int) uint32 {
+	return binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s), len(s))[i : i+4 : i+4])
+}
 
 // load64 reads s[i:i+8] as a little-endian word, s[i] in the low byte:
 // one load and one bounds check (indexing the bytes one by one costs a

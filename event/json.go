@@ -182,13 +182,16 @@ func appendUint8(dst []byte, v uint8) []byte {
 }
 
 // appendField appends key, such as `,"host":`, and value as a JSON
-// string, if value is not empty. The key is one constant: one append.
+// string, if value is not empty. The key is one constant: one append,
+// of moves rather than a call to memmove where appendField is inlined
+// (it calls appendString, not the generic AppendString, to stay within
+// the inlining budget).
 func appendField(dst []byte, key, value string) []byte {
 	if value == "" {
 		return dst
 	}
 	dst = append(dst, key...)
-	return AppendString(dst, value)
+	return appendString(dst, value)
 }
 
 // appendSDValue appends an RFC 5424 PARAM-VALUE, whose \" \\ and \]

@@ -258,7 +258,8 @@ func reference(ev *event.Event, o event.JSONOptions) map[string]any {
 func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{"", "plain text longer than eight", "quote\" back\\ nl\n", "\x00\x1f\x7f\b\f", "é 日本 \xff\xc3",
 		"\u2028x\u2029", "<a href=\"x&y\">", `{"time":"2026-11-24T10:00:00Z","body":"a\"b","attributes":{"k":"v"}}`,
-		"\xed\xa0\x80 surrogate, \xf4\x90\x80\x80 too large, \xe2\x80 cut", "ends in \xe2\x80\xa8", "kept \ufffd"} {
+		"\xed\xa0\x80 surrogate, \xf4\x90\x80\x80 too large, \xe2\x80 cut", "ends in \xe2\x80\xa8", "kept \ufffd",
+		"abc", "abcd", "sshd", "62728", "dockerd", "id\"47", "tab\tx", "se\\ven", "\xc3\xa9abc", "abcdef\x01"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -54,6 +54,9 @@ func (r *rawText) field(dst []byte, key, value string) []byte {
 
 // appendString appends s as a quoted JSON string, as AppendString does.
 func (r *rawText) appendString(dst []byte, s string) []byte {
+	if r.raw == "" { // raw was not written (jsonRaw unparsed): escape s
+		return appendString(dst, s)
+	}
 	off, ok := r.offset(s)
 	end := off + len(s)
 	switch {

@@ -32,12 +32,22 @@ func appendTime(dst []byte, t time.Time) []byte {
 	n := 19
 	if ns := t.Nanosecond(); ns != 0 {
 		b[19] = '.'
-		hi, mid, lo := ns/1e6, ns/1e3%1e3, ns%1e3
 		// Arrays, not slices, of three bytes: moves, not calls to memmove.
+		// Groups of three zeros at the end are not written (a time to the
+		// millisecond has two); then the last zeros go one by one: ns is
+		// not 0, so a digit before the '.' stops the loop.
+		hi, rest := ns/1e6, ns%1e6
 		*(*[3]byte)(b[20:23]) = [3]byte(digits3[3*hi : 3*hi+3])
-		*(*[3]byte)(b[23:26]) = [3]byte(digits3[3*mid : 3*mid+3])
-		*(*[3]byte)(b[26:29]) = [3]byte(digits3[3*lo : 3*lo+3])
-		n = 29
+		n = 23
+		if rest != 0 {
+			mid, lo := rest/1e3, rest%1e3
+			*(*[3]byte)(b[23:26]) = [3]byte(digits3[3*mid : 3*mid+3])
+			n = 26
+			if lo != 0 {
+				*(*[3]byte)(b[26:29]) = [3]byte(digits3[3*lo : 3*lo+3])
+				n = 29
+			}
+		}
 		for b[n-1] == '0' {
 			n--
 		}

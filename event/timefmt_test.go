@@ -15,6 +15,13 @@ func TestAppendTime(t *testing.T) {
 		time.Unix(-1, 999999999),
 		time.Date(2026, 11, 25, 1, 2, 3, 123456000, time.UTC),
 		time.Date(2026, 11, 25, 1, 2, 3, 100, time.FixedZone("x", 5*3600+1800)),
+		// Trailing zeros in each group of three digits, and across groups.
+		time.Date(2026, 11, 24, 12, 0, 0, 1000000, time.UTC),
+		time.Date(2026, 11, 24, 12, 0, 0, 100000000, time.UTC),
+		time.Date(2026, 11, 24, 12, 0, 0, 120000, time.UTC),
+		time.Date(2026, 11, 24, 12, 0, 0, 1000, time.UTC),
+		time.Date(2026, 11, 24, 12, 0, 0, 10, time.UTC),
+		time.Date(2026, 11, 24, 12, 0, 0, 100100000, time.UTC),
 		time.Date(2000, 2, 29, 23, 59, 59, 999999999, time.UTC),
 		time.Date(1900, 3, 1, 0, 0, 0, 1, time.UTC),
 		time.Date(1600, 2, 29, 12, 0, 0, 0, time.UTC),

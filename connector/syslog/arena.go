@@ -1,7 +1,5 @@
 package syslog
 
-import "unsafe"
-
 // arena hands out copies of messages from large shared blocks, so that a
 // message costs no allocation of its own. A block lives as long as any
 // event that points into it. Not safe for concurrent use: each reading
@@ -23,13 +21,4 @@ func (a *arena) copy(b []byte) []byte {
 	n := len(a.block)
 	a.block = append(a.block, b...)
 	return a.block[n:len(a.block):len(a.block)]
-}
-
-// str returns b as a string without copying. b must be memory that is
-// never written again: an arena's, or a frame a framing.Reader keeps.
-func str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }

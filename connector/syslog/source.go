@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/syslog/parse"
@@ -259,8 +260,43 @@ type frame struct {
 	host   string
 	at     time.Time // receipt
 	time   time.Time // parsed timestamp
-	syslog event.Syslog
+	syslog fields
 	flags  event.Flags
+}
+
+// fields are the parsed parts of a message as spans of its raw bytes,
+// which Recv makes the strings of [event.Syslog]: without pointers, a
+// queued frame costs the garbage collector's write barrier nothing for
+// them while it marks, and nothing to scan.
+type fields struct {
+	present                                   bool
+	facility, severity, version               uint8
+	hostname, appName, procID, msgID, sd, msg part
+}
+
+// part is raw[off:off+n].
+type part struct{ off, n int }
+
+// partOf returns the span of b, a part of raw or empty, in raw.
+func partOf(raw, b []byte) part {
+	if len(b) == 0 {
+		return part{}
+	}
+	return part{int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(raw)))), len(b)}
+}
+
+// in returns p's text in raw, which is never written again (an empty
+// part is "", which points into raw: no branch).
+func (p part) in(raw []byte) string {
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(raw)), p.off)), p.n)
+}
+
+// setSyslog sets *sl to the fields of f.
+func (f *frame) setSyslog(sl *event.Syslog) {
+	p := &f.syslog
+	sl.Present, sl.Facility, sl.Severity, sl.Version = p.present, p.facility, p.severity, p.version
+	sl.Hostname, sl.AppName, sl.ProcID, sl.MsgID = p.hostname.in(f.raw), p.appName.in(f.raw), p.procID.in(f.raw), p.msgID.in(f.raw)
+	sl.StructuredData, sl.Message = p.sd.in(f.raw), p.msg.in(f.raw)
 }
 
 // pending collects the frames of one read, to queue them in one batch.
@@ -321,8 +357,8 @@ func (s *Source) parse(f *frame, pp *parse.Parser, a *arena, msg []byte, host st
 	if s.cfg.Format == "none" {
 		return
 	}
-	m, err := pp.Parse(raw, s.format, now, s.loc)
-	if err != nil {
+	var m parse.Message
+	if err := pp.ParseTo(&m, raw, s.format, now, s.loc); err != nil {
 		f.flags |= event.ParseError
 		s.count.ParseFailed(1)
 		return
@@ -331,21 +367,53 @@ func (s *Source) parse(f *frame, pp *parse.Parser, a *arena, msg []byte, host st
 	if f.time.IsZero() {
 		f.flags |= event.NoTime
 	}
+	// On success every part of m lies in raw (parse.Parse says so).
 	sl := &f.syslog
-	sl.Present, sl.Facility, sl.Severity, sl.Version = true, m.Facility, m.Severity, m.Version
-	sl.Hostname, sl.AppName, sl.ProcID, sl.MsgID = str(m.Hostname), str(m.AppName), str(m.ProcID), str(m.MsgID)
-	sl.StructuredData, sl.Message = str(m.StructuredData), str(m.Msg)
+	sl.present, sl.facility, sl.severity, sl.version = true, m.Facility, m.Severity, m.Version
+	sl.hostname, sl.appName, sl.procID, sl.msgID = partOf(raw, m.Hostname), partOf(raw, m.AppName), partOf(raw, m.ProcID), partOf(raw, m.MsgID)
+	sl.sd, sl.msg = partOf(raw, m.StructuredData), partOf(raw, m.Msg)
 }
 
 // event sets *m, in the caller's slice, to the message of f, field by
 // field: assigning a whole Message would build it apart and copy it, and
 // clearing it first would write it twice (TestRecvBatchSetsEveryField
-// fails if a field added to Message or Event is not set here).
+// fails if a field added to Message or Event is not set here). The
+// fields that hold the same pointer from event to event (the empty ones,
+// the source's name, the sender's host) are written only if they
+// differ: the slot is reused, so they mostly hold it already, and while
+// the collector marks, each pointer written to the heap costs its write
+// barrier.
 func (s *Source) event(m *sluice.Message[event.Event], f *frame) {
-	m.Key, m.Topic, m.Attributes = "", "", sluice.Attributes{}
+	setString(&m.Key, "")
+	setString(&m.Topic, "")
+	if m.Attributes.Len() != 0 {
+		m.Attributes = sluice.Attributes{}
+	}
 	ev := &m.Value
-	ev.Time, ev.ReceivedAt, ev.Source, ev.SourceType, ev.Host, ev.ContentType = f.time, f.at, s.name, "syslog", f.host, s.cfg.ContentType
-	ev.Raw, ev.Flags, ev.File, ev.Syslog, ev.HTTP, ev.Fields = f.raw, f.flags, event.File{}, f.syslog, nil, nil
+	ev.Time, ev.ReceivedAt = f.time, f.at
+	setString(&ev.Source, s.name)
+	setString(&ev.SourceType, "syslog")
+	setString(&ev.Host, f.host)
+	setString(&ev.ContentType, s.cfg.ContentType)
+	ev.Raw, ev.Flags = f.raw, f.flags
+	f.setSyslog(&ev.Syslog)
+	if ev.File.Path != "" || ev.File.Offset != 0 {
+		ev.File = event.File{}
+	}
+	if ev.HTTP != nil {
+		ev.HTTP = nil
+	}
+	if ev.Fields != nil {
+		ev.Fields = nil
+	}
+}
+
+// setString sets *p to v unless it holds v's very bytes already: then
+// no pointer is written.
+func setString(p *string, v string) {
+	if len(*p) != len(v) || unsafe.StringData(*p) != unsafe.StringData(v) {
+		*p = v
+	}
 }
 
 var (

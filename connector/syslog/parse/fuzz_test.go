@@ -31,6 +31,10 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(tc.in), uint8(parse.Auto))
 	}
 	loc := time.FixedZone("X", -7*3600)
+	stale, err := parse.Parse([]byte(`<13>1 2026-12-06T10:00:00.5+02:00 h app 1 m [a b="c"] stale`), parse.RFC5424, now, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, in []byte, format uint8) {
 		fm := parse.Format(format % 3)
 		m, err := parse.Parse(in, fm, now, loc)
@@ -43,6 +47,14 @@ func FuzzParse(f *testing.F) {
 			pm, perr := p.Parse(in, fm, now, loc)
 			if !sameResult(m, err, pm, perr) {
 				t.Fatalf("Parser.Parse(%q, %v) = %+v, %v; Parse gives %+v, %v", in, fm, fieldsOf(pm), perr, fieldsOf(m), err)
+			}
+			into := stale // ParseTo sets every field: nothing stale shows
+			terr := p.ParseTo(&into, in, fm, now, loc)
+			if !sameResult(m, err, into, terr) {
+				t.Fatalf("Parser.ParseTo(%q, %v) = %+v, %v; Parse gives %+v, %v", in, fm, fieldsOf(into), terr, fieldsOf(m), err)
+			}
+			if terr != nil && (!fieldsOf(into).equal(fields{}) || !into.Timestamp.IsZero()) {
+				t.Fatalf("Parser.ParseTo(%q, %v) left %+v with its error", in, fm, fieldsOf(into))
 			}
 		}
 		before := make([]byte, len(in))

@@ -141,6 +141,26 @@ func (p *Parser) Parse(b []byte, f Format, now time.Time, loc *time.Location) (M
 	return parseWith(b, f, now, loc, &p.last)
 }
 
+// ParseTo is Parse with the result set in *m, all of it (the zero
+// Message on failure), rather than returned: a Message is large, and
+// this saves copying it out of the call.
+func (p *Parser) ParseTo(m *Message, b []byte, f Format, now time.Time, loc *time.Location) error {
+	*m = Message{}
+	return parseTo(m, b, f, now, loc, &p.last) // ParseTo is inlined: one call
+}
+
+// parseTo parses b into *m, a zero Message, and leaves it zero on
+// failure.
+func parseTo(m *Message, b []byte, f Format, now time.Time, loc *time.Location, last *lastDate) error {
+	off, reason := parse(m, b, f, now, loc, last)
+	if reason == "" {
+		return nil
+	}
+	err := &ParseError{Format: m.Format, Offset: off, Reason: reason}
+	*m = Message{}
+	return err
+}
+
 func parseWith(b []byte, f Format, now time.Time, loc *time.Location, last *lastDate) (Message, error) {
 	var m Message
 	if off, reason := parse(&m, b, f, now, loc, last); reason != "" {
