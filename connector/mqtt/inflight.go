@@ -23,7 +23,7 @@ import (
 //
 // Locking: release serialises the acknowledgements, so that two callers
 // cannot send them out of order; mu guards q, lost, cur, prev and each
-// pending's m and conn while it is in q. mu is never held while
+// pending's m and conn while it is in q or lost. mu is never held while
 // acknowledging. release is taken before mu.
 type inflight struct {
 	release sync.Mutex
@@ -100,7 +100,13 @@ func (f *inflight) waitSlot(stop <-chan struct{}, open func() bool) bool {
 // reconnecting records that paho is about to make a new connection.
 func (f *inflight) reconnecting() { f.conn.Add(1) }
 
-// connected records that paho reported the current connection up.
+// connected records that paho reported the current connection up. paho
+// reports it from a goroutine of its own: a connection that delivered
+// nothing and ended before that goroutine ran is not known as made, and
+// a copy on the next one may then be matched to a message from before it.
+// For that to lose a message, the broker must also have lost the session
+// on that connection, reused an id for a message with the same topic and
+// payload, and sent it without it arriving.
 func (f *inflight) connected() {
 	f.mu.Lock()
 	f.made(f.conn.Load())

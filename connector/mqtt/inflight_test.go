@@ -144,3 +144,42 @@ func TestInflightOrder(t *testing.T) {
 		t.Error("add past the limit with stop closed")
 	}
 }
+
+// A copy of a lost one that cannot be PUBACKed on its connection either
+// (no slot before that connection was lost too) is still taken for a
+// copy on the next one, and PUBACKed there.
+func TestResentLostTwice(t *testing.T) {
+	f := newInflight(2)
+	stop := make(chan struct{})
+	orig := &fakeMsg{id: 7, topic: "t", payload: "x"}
+	f.connected()
+	p := f.add(orig, stop, isOpen)
+	f.reconnecting()
+	f.done(p) // paho drops this PUBACK
+	f.connected()
+	held := []*pending{ // take both slots
+		f.add(&fakeMsg{id: 8, topic: "t", payload: "y"}, stop, isOpen),
+		f.add(&fakeMsg{id: 9, topic: "t", payload: "z"}, stop, isOpen),
+	}
+	first := &fakeMsg{id: 7, topic: "t", payload: "x"}
+	if !f.resent(first, stop, func() bool { return false }) {
+		t.Fatal("first copy not taken for a copy")
+	}
+	if first.acks != 0 {
+		t.Fatal("first copy PUBACKed without a slot")
+	}
+	f.reconnecting()
+	f.connected()
+	f.done(held[0]) // frees a slot; its PUBACK went nowhere (lost, with the first copy: 2, the bound)
+	second := &fakeMsg{id: 7, topic: "t", payload: "x"}
+	if !f.resent(second, stop, isOpen) {
+		t.Fatal("second copy not taken for a copy")
+	}
+	if second.acks != 0 {
+		t.Error("second copy PUBACKed before the message received before it")
+	}
+	f.done(held[1])
+	if second.acks != 1 || f.len() != 0 || len(f.slots) != 0 {
+		t.Errorf("second copy PUBACKed %d times, %d in flight, %d slots taken; want 1, 0, 0", second.acks, f.len(), len(f.slots))
+	}
+}
