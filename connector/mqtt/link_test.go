@@ -26,17 +26,20 @@ type link struct {
 	down     bool
 	refused  int
 	dropAcks bool // PUBACKs from the client go no further
+	dropSubs bool // SUBACKs from the broker go no further
 	packets  []packet
 }
 
-// packet is a PUBLISH from the broker or a PUBACK from the client.
+// packet is a PUBLISH or SUBACK from the broker or a PUBACK from the
+// client.
 type packet struct {
 	conn    int // which connection
 	publish bool
+	suback  bool
 	id      uint16
 	dup     bool
 	payload string
-	dropped bool // a PUBACK dropAcks kept from the broker
+	dropped bool // a PUBACK or SUBACK kept from its receiver
 }
 
 func newLink(t *testing.T, brokerAddr string) (*link, string) {
@@ -101,6 +104,9 @@ func (l *link) pump(n int, src, dst net.Conn, fromBroker bool) {
 				drop = l.dropAcks
 				l.packets = append(l.packets, packet{conn: n, id: p.MessageID, dropped: drop})
 			}
+		case *packets.SubackPacket:
+			drop = l.dropSubs
+			l.packets = append(l.packets, packet{conn: n, suback: true, id: p.MessageID, dropped: drop})
 		}
 		l.mu.Unlock()
 		if drop {
@@ -142,10 +148,12 @@ func (l *link) seen(n int) []packet {
 	return out
 }
 
-// waitFor waits up to 20s for cond to hold on what the link has seen.
+// waitFor waits up to 60s for cond to hold on what the link has seen:
+// generous, as paho's reconnection back-off doubles from 1s at each
+// refused attempt, and a loaded machine may see several.
 func (l *link) waitFor(what string, cond func(l *link) bool) {
 	l.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		l.mu.Lock()
 		ok := cond(l)
@@ -154,7 +162,10 @@ func (l *link) waitFor(what string, cond func(l *link) bool) {
 			return
 		}
 		if time.Now().After(deadline) {
-			l.t.Fatalf("not within 20s: %s; seen %+v", what, l.seen(0))
+			l.mu.Lock()
+			n, refused := l.n, l.refused
+			l.mu.Unlock()
+			l.t.Fatalf("not within 60s: %s; %d connections, %d refused; seen %+v", what, n, refused, l.seen(0))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

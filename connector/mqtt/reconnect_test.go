@@ -20,6 +20,7 @@ func TestReconnectCopies(t *testing.T) {
 		name string
 		// inflight is the source's MaxInflight; n messages are published.
 		inflight, n int
+		keepAlive   time.Duration // the source's, if set
 		run         func(t *testing.T, l *link, s *Source) (got []string)
 	}{{
 		// The destination holds all three while the connection is cut:
@@ -73,6 +74,26 @@ func TestReconnectCopies(t *testing.T) {
 			return append(got, more...)
 		},
 	}, {
+		// The same stall, long enough for the keep-alive to end the
+		// connection: the doc's "a long stall can end in a reconnect".
+		// paho's reader stops, and reads no PINGRESP, once it holds a
+		// PUBLISH that waits behind the handler and the one after it.
+		name: "keep-alive", inflight: 2, n: 8, keepAlive: time.Second,
+		run: func(t *testing.T, l *link, s *Source) []string {
+			got, acks := brokertest.Recv(t, s, 2, false)
+			// Some may have been published after the stall began: those
+			// are sent first on the new connection.
+			l.waitFor("all 8 on a new connection, 2 of them copies", func(l *link) bool {
+				return l.count(2, isPublish) == 8 && l.count(2, isCopy) >= 2
+			})
+			for _, a := range acks {
+				a()
+			}
+			more, _ := brokertest.Recv(t, s, 6, true)
+			brokertest.Nothing(t, s, 500*time.Millisecond)
+			return append(got, more...)
+		},
+	}, {
 		// The PUBACKs went out and were lost on the way: the source cannot
 		// tell these copies from new messages that reuse the ids (the
 		// broker may, once it has a PUBACK), so it hands them on again.
@@ -101,7 +122,12 @@ func TestReconnectCopies(t *testing.T) {
 			session(t, broker, "copies", "copies/t")
 			want := brokertest.Lines("m", tc.n)
 			pub(t, b.Addr, "copies/t", want...)
-			s := newSource(t, via, "copies/t", "copies", func(c *SourceConfig) { c.MaxInflight = tc.inflight })
+			s := newSource(t, via, "copies/t", "copies", func(c *SourceConfig) {
+				c.MaxInflight = tc.inflight
+				if tc.keepAlive > 0 {
+					c.KeepAlive = tc.keepAlive
+				}
+			})
 			stop := brokertest.Run(t, s)
 			got := tc.run(t, l, s)
 			if !slices.Equal(got, want) {
@@ -114,11 +140,10 @@ func TestReconnectCopies(t *testing.T) {
 				if !p.publish {
 					continue
 				}
-				i := slices.IndexFunc(first, func(q packet) bool { return q.publish && q.payload == p.payload })
-				if i < 0 || first[i].id != p.id || !p.dup {
-					t.Errorf("resent %+v; first sent as %+v", p, first[max(i, 0)])
+				if i := slices.IndexFunc(first, func(q packet) bool { return q.publish && q.payload == p.payload }); i >= 0 && (first[i].id != p.id || !p.dup) {
+					t.Errorf("resent %+v; first sent as %+v", p, first[i])
 				}
-				if !slices.ContainsFunc(second, func(q packet) bool { return !q.publish && q.id == p.id }) {
+				if !slices.ContainsFunc(second, func(q packet) bool { return isPuback(q) && q.id == p.id }) {
 					t.Errorf("no PUBACK for %+v on the new connection", p)
 				}
 			}
@@ -136,4 +161,30 @@ func TestReconnectCopies(t *testing.T) {
 
 func isCopy(p packet) bool    { return p.publish && p.dup }
 func isPublish(p packet) bool { return p.publish }
-func isPuback(p packet) bool  { return !p.publish }
+func isPuback(p packet) bool  { return !p.publish && !p.suback }
+func isSuback(p packet) bool  { return p.suback }
+
+// A connection lost before the SUBACK came is not fatal: Run goes on, and
+// the next connection subscribes again.
+func TestSubscribeLost(t *testing.T) {
+	b, _ := mosquitto(t)
+	l, via := newLink(t, b.Addr)
+	l.mu.Lock()
+	l.dropSubs = true
+	l.mu.Unlock()
+	s := newSource(t, via, "sublost/t", "sublost")
+	stop := brokertest.Run(t, s)
+	l.waitFor("a SUBACK kept from the source", func(l *link) bool { return l.count(1, isSuback) == 1 })
+	l.mu.Lock()
+	l.dropSubs = false
+	l.mu.Unlock()
+	l.cut(false)
+	l.waitFor("a SUBACK on a new connection", func(l *link) bool { return l.count(2, isSuback) == 1 })
+	pub(t, b.Addr, "sublost/t", "after")
+	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "after" {
+		t.Fatalf("got %q", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -99,21 +99,12 @@ func (s *Source) Run(ctx context.Context) error {
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { q.reconnecting() }).
 		SetOnConnectHandler(func(c paho.Client) {
 			q.connected()
-			tok := c.Subscribe(s.c.Topic, byte(s.c.QoS), nil)
-			select {
-			case <-tok.Done():
-			case <-stop:
-				return
-			}
-			if err := subscribeError(s.c.Topic, tok.(*paho.SubscribeToken)); err != nil {
-				s.opts.failed("subscribe")
+			if err := s.subscribe(c, stop); err != nil {
 				select {
 				case fatal <- err:
 				default:
 				}
-				return
 			}
-			log.Info("subscribed", "topic", s.c.Topic, "qos", s.c.QoS)
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			s.opts.failed("connection")
@@ -139,6 +130,40 @@ func (s *Source) Run(ctx context.Context) error {
 		return nil
 	case err := <-fatal:
 		return fmt.Errorf("mqtt source: %w", err)
+	}
+}
+
+// subscribe subscribes c, just connected, to the topic. It returns an
+// error only for a refusal. Another failure (the connection was lost
+// before the SUBACK came, or the SUBSCRIBE could not be queued within
+// connectTimeout) is retried every second while the connection is open;
+// once it is lost, the next connection subscribes again.
+func (s *Source) subscribe(c paho.Client, stop <-chan struct{}) error {
+	for {
+		tok := c.Subscribe(s.c.Topic, byte(s.c.QoS), nil)
+		select {
+		case <-tok.Done():
+		case <-stop:
+			return nil
+		}
+		err := subscribeError(s.c.Topic, tok.(*paho.SubscribeToken))
+		if err == nil {
+			s.opts.log.Info("subscribed", "topic", s.c.Topic, "qos", s.c.QoS)
+			return nil
+		}
+		s.opts.failed("subscribe")
+		if !isRetryable(err) {
+			return err
+		}
+		s.opts.log.Warn("subscribe failed; retrying", "topic", s.c.Topic, "err", err)
+		select {
+		case <-stop:
+			return nil
+		case <-time.After(time.Second):
+		}
+		if !c.IsConnectionOpen() {
+			return nil
+		}
 	}
 }
 
