@@ -59,36 +59,13 @@ func TestReconnectCopies(t *testing.T) {
 		// The pipeline is stalled (MaxInflight held, paho's reader waits
 		// for a slot) when the connection is lost, as after a keep-alive
 		// timeout.
-		name: "stalled", inflight: 2, n: 4,
-		run: func(t *testing.T, l *link, s *Source) []string {
-			got, acks := brokertest.Recv(t, s, 2, false)
-			l.waitFor("4 sent", func(l *link) bool { return l.count(1, isPublish) == 4 })
-			l.cut(false)
-			// The broker had sent all four; it resends them all.
-			l.waitFor("4 copies on a new connection", func(l *link) bool { return l.count(2, isCopy) == 4 })
-			for _, a := range acks {
-				a()
-			}
-			more, _ := brokertest.Recv(t, s, 2, true)
-			brokertest.Nothing(t, s, 500*time.Millisecond)
-			return append(got, more...)
-		},
+		name: "stalled", inflight: 2, n: 4, run: stall(4, true),
 	}, {
 		// The same stall, long enough for the keep-alive to end the
 		// connection: the doc's "a long stall can end in a reconnect".
 		// paho's reader stops, and reads no PINGRESP, once it holds a
 		// PUBLISH that waits behind the handler and the one after it.
-		name: "keep-alive", inflight: 2, n: 8, keepAlive: time.Second,
-		run: func(t *testing.T, l *link, s *Source) []string {
-			got, acks := brokertest.Recv(t, s, 2, false)
-			l.waitFor("8 copies on a new connection", func(l *link) bool { return l.count(2, isCopy) == 8 })
-			for _, a := range acks {
-				a()
-			}
-			more, _ := brokertest.Recv(t, s, 6, true)
-			brokertest.Nothing(t, s, 500*time.Millisecond)
-			return append(got, more...)
-		},
+		name: "keep-alive", inflight: 2, n: 8, keepAlive: time.Second, run: stall(8, false),
 	}, {
 		// The PUBACKs went out and were lost on the way: the source cannot
 		// tell these copies from new messages that reuse the ids (the
@@ -152,6 +129,27 @@ func TestReconnectCopies(t *testing.T) {
 			brokertest.Run(t, s)
 			brokertest.Nothing(t, s, time.Second)
 		})
+	}
+}
+
+// stall returns a case that takes the first 2 of n messages without
+// acking them (MaxInflight 2: paho's reader waits for a slot) until the
+// broker resent all n on a new connection (cut: the test cuts the
+// connection), then acks and takes the rest.
+func stall(n int, cut bool) func(t *testing.T, l *link, s *Source) []string {
+	return func(t *testing.T, l *link, s *Source) []string {
+		got, acks := brokertest.Recv(t, s, 2, false)
+		if cut {
+			l.waitFor("all sent", func(l *link) bool { return l.count(1, isPublish) == n })
+			l.cut(false)
+		}
+		l.waitFor("every message resent on a new connection", func(l *link) bool { return l.count(2, isCopy) == n })
+		for _, a := range acks {
+			a()
+		}
+		more, _ := brokertest.Recv(t, s, n-2, true)
+		brokertest.Nothing(t, s, 500*time.Millisecond)
+		return append(got, more...)
 	}
 }
 
