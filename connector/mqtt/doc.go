@@ -22,8 +22,18 @@
 //	                                        the broker's max_inflight_messages)
 //	sluiced down                            the broker queues for the session (see the
 //	                                        limits below)
-//	connection lost                         paho reconnects; unacknowledged messages
-//	                                        come again (duplicates, bounded as above)
+//	connection lost                         paho reconnects; the broker resends, with
+//	                                        DUP and the same packet id, each message
+//	                                        not PUBACKed. A copy of one the source
+//	                                        holds is not handed on (the original's
+//	                                        ack sends the PUBACK, on the new
+//	                                        connection), nor is a copy of one acked
+//	                                        while disconnected (PUBACKed again, in
+//	                                        order). A copy of one whose PUBACK went
+//	                                        out just before the loss is handed on
+//	                                        again: a duplicate, because the broker
+//	                                        may have had that PUBACK and reused the
+//	                                        id for a new message
 //	message over maxMessageBytes            PUBACKed in its turn, not passed on, counted
 //	                                        (dropped, "oversize") and logged
 //
@@ -58,8 +68,9 @@
 // The broker stops sending when max_inflight_messages are unacknowledged.
 // If it allows more than maxInflight, sluiced stops reading the
 // connection once maxInflight are held; the broker's keep-alive then
-// waits for sluiced, and a long stall can end in a reconnect and
-// redelivery. Each source needs a client id of its own (two clients with
+// waits for sluiced, and a long stall can end in a reconnect (the
+// copies then resent are handled as the table says; the message sluiced
+// was waiting to take is taken after the reconnect). Each source needs a client id of its own (two clients with
 // one id take the session from each other): the default,
 // sluiced-HOST-NAME, differs per host.
 package mqtt

@@ -62,3 +62,20 @@ func pub(t *testing.T, addr, topic string, lines ...string) {
 		t.Fatal(err)
 	}
 }
+
+// publish publishes each line at QoS 1 with paho and returns once the
+// broker acknowledged every one: unlike pub, all are at the broker when
+// it returns.
+func publish(t *testing.T, broker, topic string, lines ...string) {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("publish"))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: connect: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	for _, l := range lines {
+		if tok := c.Publish(topic, 1, false, l); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %q: %v", l, tok.Error())
+		}
+	}
+}

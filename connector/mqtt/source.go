@@ -21,7 +21,10 @@ import (
 // A message is acknowledged to the broker (PUBACK) only once it and every
 // message received before it were acked downstream, so a message is
 // never lost to a crash of sluiced: the broker sends it again to the same
-// clientID. At most MaxInflight messages are held unacknowledged.
+// clientID. At most MaxInflight messages are held unacknowledged. After
+// a reconnection the broker resends what it has no PUBACK for: a copy of
+// a message held, or of one acked while the connection was down, is not
+// handed on again (see doc.go's table).
 //
 // Recv and RecvBatch are safe for concurrent use. Messages arrive only
 // while Run runs; Run connects (retrying while the broker is down) and
@@ -87,32 +90,27 @@ func (s *Source) Run(ctx context.Context) error {
 	fatal := make(chan error, 1)
 	q := newInflight(s.c.MaxInflight)
 	log := s.opts.log
-	handle := func(_ paho.Client, m paho.Message) { s.handle(m, q, stop) }
+	var client paho.Client
+	open := func() bool { return client.IsConnectionOpen() }
+	handle := func(_ paho.Client, m paho.Message) { s.handle(m, q, stop, open) }
 	o.SetAutoAckDisabled(true).
 		SetOrderMatters(true).            // one handler at a time, in the order received
 		SetDefaultPublishHandler(handle). // a resumed session delivers before the subscription is renewed
+		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { q.reconnecting() }).
 		SetOnConnectHandler(func(c paho.Client) {
-			tok := c.Subscribe(s.c.Topic, byte(s.c.QoS), nil)
-			select {
-			case <-tok.Done():
-			case <-stop:
-				return
-			}
-			if err := subscribeError(s.c.Topic, tok.(*paho.SubscribeToken)); err != nil {
-				s.opts.failed("subscribe")
+			q.connected()
+			if err := s.subscribe(c, stop); err != nil {
 				select {
 				case fatal <- err:
 				default:
 				}
-				return
 			}
-			log.Info("subscribed", "topic", s.c.Topic, "qos", s.c.QoS)
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			s.opts.failed("connection")
 			log.Warn("connection to broker lost; reconnecting", "broker", redact(s.c.Broker), "err", err)
 		})
-	client := paho.NewClient(o)
+	client = paho.NewClient(o)
 	s.client.Store(&client)
 	defer s.client.Store(nil)
 	defer func() {
@@ -135,13 +133,52 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 }
 
+// subscribe subscribes c, just connected, to the topic. It returns an
+// error only for a refusal. Another failure (the connection was lost
+// before the SUBACK came, or the SUBSCRIBE could not be queued within
+// connectTimeout) is retried every second while the connection is open;
+// once it is lost, the next connection subscribes again.
+func (s *Source) subscribe(c paho.Client, stop <-chan struct{}) error {
+	for {
+		tok := c.Subscribe(s.c.Topic, byte(s.c.QoS), nil)
+		select {
+		case <-tok.Done():
+		case <-stop:
+			return nil
+		}
+		err := subscribeError(s.c.Topic, tok.(*paho.SubscribeToken))
+		if err == nil {
+			s.opts.log.Info("subscribed", "topic", s.c.Topic, "qos", s.c.QoS)
+			return nil
+		}
+		s.opts.failed("subscribe")
+		if !isRetryable(err) {
+			return err
+		}
+		s.opts.log.Warn("subscribe failed; retrying", "topic", s.c.Topic, "err", err)
+		select {
+		case <-stop:
+			return nil
+		case <-time.After(time.Second):
+		}
+		if !c.IsConnectionOpen() {
+			return nil
+		}
+	}
+}
+
 // handle takes one message from paho's router goroutine. It blocks while
 // MaxInflight messages are unacknowledged, which stops paho reading from
-// the connection: back-pressure to the broker.
-func (s *Source) handle(m paho.Message, q *inflight, stop <-chan struct{}) {
-	p := q.add(m.Ack, stop)
+// the connection: back-pressure to the broker. A copy the broker resent
+// (DUP) of a message in flight, or of one whose PUBACK went nowhere, is
+// not handed on (see inflight.resent).
+func (s *Source) handle(m paho.Message, q *inflight, stop <-chan struct{}, open func() bool) {
+	if m.Duplicate() && q.resent(m, stop, open) {
+		return
+	}
+	p := q.add(m, stop, open)
 	if p == nil {
-		return // stopping: the broker sends it again
+		return // stopping, or the connection is lost: the broker sends it again
 	}
 	payload := m.Payload()
 	if len(payload) > s.c.MaxMessageBytes {

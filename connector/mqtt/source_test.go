@@ -200,45 +200,6 @@ func TestSourceOversize(t *testing.T) {
 	brokertest.Nothing(t, s, 500*time.Millisecond)
 }
 
-// The in-flight queue acknowledges in order whatever the order of acks,
-// from many goroutines, and holds at most its limit.
-func TestInflightOrder(t *testing.T) {
-	const n = 2000
-	f := newInflight(64)
-	var mu sync.Mutex
-	var sent []int
-	acks := make(chan func(), n)
-	stop := make(chan struct{})
-	go func() {
-		for i := range n {
-			p := f.add(func() { mu.Lock(); sent = append(sent, i); mu.Unlock() }, stop)
-			acks <- func() { f.done(p) }
-		}
-		close(acks)
-	}()
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for a := range acks {
-				if f.len() > 64 {
-					t.Errorf("%d in flight, limit 64", f.len())
-				}
-				time.Sleep(time.Duration(len(acks)%3) * time.Microsecond)
-				a()
-				a() // a second ack does nothing
-			}
-		})
-	}
-	wg.Wait()
-	if len(sent) != n || !slices.IsSorted(sent) {
-		t.Fatalf("PUBACKs went out as %d in order %v..., want %d in order", len(sent), sent[:min(10, len(sent))], n)
-	}
-	close(stop)
-	if p := f.add(func() {}, stop); p != nil && f.len() > 64 {
-		t.Error("add past the limit with stop closed")
-	}
-}
-
 type syncBuf struct {
 	mu sync.Mutex
 	b  bytes.Buffer
