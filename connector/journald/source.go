@@ -9,7 +9,8 @@
 // Delivery is at least once. Every entry carries a cursor (__CURSOR); the
 // source saves the cursor of the last entry such that it and every entry
 // before it were acked, every CheckpointInterval and at stop, and on
-// restart asks journalctl for the entries after it. Entries acked after
+// restart asks journalctl for the entries after it. A first start at the
+// journal's end saves the end's cursor before handing on any entry. Entries acked after
 // the last save are delivered again after a crash; entries never acked
 // always are. If journalctl exits, it is started again, with back-off,
 // after the last entry read.
@@ -147,11 +148,17 @@ func (s *Source) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cursor == "" && s.cfg.StartAt == "end" {
+		cursor = s.end(ctx, path)
+	}
 	t := checkpoint.New[string]()
 	if cursor != "" {
 		t = checkpoint.NewAt(cursor)
 	}
 	s.tracker.Store(t)
+	if err := s.persist(); err != nil {
+		return err // the end it starts at is durable before any entry is handed on
+	}
 	s.log.Info("following the journal", "journalctl", path, "cursor", cursor, "startAt", s.cfg.StartAt)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -165,6 +172,53 @@ func (s *Source) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// end returns the cursor of the journal's last entry, where a source
+// with no saved cursor and StartAt "end" starts: Run saves it before
+// handing on any entry, so that a source stopped or killed before its
+// first checkpoint resumes there rather than at a later end, skipping
+// what came between. For an empty journal, whose end is its beginning,
+// it sets StartAt to "beginning" and returns "". If journalctl fails,
+// it logs why and returns "": the source starts at the end as journalctl
+// sees it when following begins, and saves nothing until an entry is
+// acked.
+func (s *Source) end(ctx context.Context, path string) string {
+	args := []string{"--output=export", "--all", "--lines=1"}
+	if s.cfg.Directory != "" {
+		args = append(args, "--directory="+s.cfg.Directory)
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	var stderr tail
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	cursor := ""
+	if err == nil {
+		r := NewReader(bytes.NewReader(out))
+		for {
+			fields, rerr := r.Next()
+			if rerr != nil {
+				if !errors.Is(rerr, io.EOF) {
+					err = rerr
+				}
+				break
+			}
+			for _, f := range fields {
+				if f.Name == "__CURSOR" {
+					cursor = f.Value
+				}
+			}
+		}
+	}
+	if err != nil {
+		s.log.Warn("journalctl did not tell where the journal ends: nothing saved until an entry is acked",
+			"err", err, "stderr", string(bytes.TrimSpace(stderr.bytes())))
+		return ""
+	}
+	if cursor == "" {
+		s.cfg.StartAt = "beginning"
+	}
+	return cursor
 }
 
 // follow runs journalctl until ctx is done, again after each exit.

@@ -239,11 +239,56 @@ func TestStartAtEnd(t *testing.T) {
 	c := testConfig(journalctl, dir, t.TempDir())
 	c.StartAt = "end"
 	s := start(t, c)
-	checkFor(t, "journalctl to start", func() bool { return len(fakeArgs(dir)) == 1 })
+	checkFor(t, "journalctl to start", func() bool { return following(dir) })
 	appendEntries(t, dir, numbered(3, 3)...)
 	evs, _ := recv(t, s.Source, 1)
 	if got, want := messages(evs), names(3, 3); !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestStartAtEndStoppedEarly stops a source that started at the end of
+// the journal before it saved any cursor of an acked entry, as a SIGKILL
+// right after the first start does: the end it started at must already
+// be saved, so that a restart reads the entries it had not delivered
+// (one handed on but not acked, or one written while it was down)
+// instead of starting at the new end and skipping them.
+func TestStartAtEndStoppedEarly(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		unread bool // m3 is handed on and never acked, rather than written while stopped
+	}{
+		{name: "handed on, not acked", unread: true},
+		{name: "written while stopped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			journalctl, dir := fakeJournal(t)
+			state := t.TempDir()
+			appendEntries(t, dir, numbered(1, 2)...)
+			c := testConfig(journalctl, dir, state)
+			c.StartAt, c.CheckpointInterval = "end", time.Hour
+			s := start(t, c)
+			checkFor(t, "journalctl to follow", func() bool { return following(dir) })
+			appendEntries(t, dir, numbered(3, 3)...)
+			if tc.unread {
+				if evs, _ := recv(t, s.Source, 1); messages(evs)[0] != "m3" {
+					t.Fatalf("first run: got %q, want m3", messages(evs))
+				}
+			}
+			if err := s.stop(t); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := savedCursor(t, state); got != "i=2" {
+				t.Errorf("cursor saved by a source that acked nothing: got %q, want i=2, the end it started at", got)
+			}
+			s2 := start(t, c)
+			checkFor(t, "journalctl to follow again", func() bool { return len(fakeArgs(dir)) >= 2 && following(dir) })
+			appendEntries(t, dir, numbered(4, 4)...)
+			evs, _ := recv(t, s2.Source, 2)
+			if got, want := messages(evs), names(3, 4); !slices.Equal(got, want) {
+				t.Errorf("after restart: got %q, want %q (m3 was never acked)", got, want)
+			}
+		})
 	}
 }
 
