@@ -144,12 +144,20 @@ func (s *Source) Run(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.StateDir, 0o755); err != nil {
 		return fmt.Errorf("journald: state: %w", err)
 	}
-	cursor, err := s.load()
+	cursor, found, err := s.load()
 	if err != nil {
 		return err
 	}
-	if cursor == "" && s.cfg.StartAt == "end" {
-		cursor = s.end(ctx, path)
+	if found && cursor == "" {
+		s.cfg.StartAt = "beginning" // the journal was empty at the first start
+	} else if !found && s.cfg.StartAt == "end" {
+		var empty bool
+		if cursor, empty = s.end(ctx, path); empty {
+			s.cfg.StartAt = "beginning" // its end is its beginning
+			if err := atomicfile.WriteFile(s.statePath(), nil, 0o644); err != nil {
+				return fmt.Errorf("journald: save cursor: %w", err)
+			}
+		}
 	}
 	t := checkpoint.New[string]()
 	if cursor != "" {
@@ -178,12 +186,12 @@ func (s *Source) Run(ctx context.Context) error {
 // with no saved cursor and StartAt "end" starts: Run saves it before
 // handing on any entry, so that a source stopped or killed before its
 // first checkpoint resumes there rather than at a later end, skipping
-// what came between. For an empty journal, whose end is its beginning,
-// it sets StartAt to "beginning" and returns "". If journalctl fails,
-// it logs why and returns "": the source starts at the end as journalctl
-// sees it when following begins, and saves nothing until an entry is
-// acked.
-func (s *Source) end(ctx context.Context, path string) string {
+// what came between. For an empty journal it returns empty true: Run
+// reads it from its beginning and saves an empty state file, which says
+// so to the next start. If journalctl fails, it logs why and returns "":
+// the source starts at the end as journalctl sees it when following
+// begins, and saves nothing until an entry is acked.
+func (s *Source) end(ctx context.Context, path string) (cursor string, empty bool) {
 	args := []string{"--output=export", "--all", "--lines=1"}
 	if s.cfg.Directory != "" {
 		args = append(args, "--directory="+s.cfg.Directory)
@@ -192,7 +200,6 @@ func (s *Source) end(ctx context.Context, path string) string {
 	var stderr tail
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	cursor := ""
 	if err == nil {
 		r := NewReader(bytes.NewReader(out))
 		for {
@@ -213,12 +220,9 @@ func (s *Source) end(ctx context.Context, path string) string {
 	if err != nil {
 		s.log.Warn("journalctl did not tell where the journal ends: nothing saved until an entry is acked",
 			"err", err, "stderr", string(bytes.TrimSpace(stderr.bytes())))
-		return ""
+		return "", false
 	}
-	if cursor == "" {
-		s.cfg.StartAt = "beginning"
-	}
-	return cursor
+	return cursor, len(bytes.TrimSpace(out)) == 0
 }
 
 // follow runs journalctl until ctx is done, again after each exit.
@@ -402,20 +406,21 @@ func (s *Source) checkpoints(ctx context.Context) {
 
 func (s *Source) statePath() string { return filepath.Join(s.cfg.StateDir, "cursor") }
 
-// load reads the saved cursor, or "" if there is none.
-func (s *Source) load() (string, error) {
+// load reads the saved cursor, and whether the state file exists: one
+// that holds no cursor was saved by a first start on an empty journal.
+func (s *Source) load() (string, bool, error) {
 	b, err := os.ReadFile(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("journald: state: %w", err)
+		return "", false, fmt.Errorf("journald: state: %w", err)
 	}
 	c := string(bytes.TrimSpace(b))
 	s.stateMu.Lock()
 	s.saved = c
 	s.stateMu.Unlock()
-	return c, nil
+	return c, true, nil
 }
 
 // persist saves the committed cursor if it changed: written to a

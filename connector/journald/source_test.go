@@ -256,36 +256,60 @@ func TestStartAtEnd(t *testing.T) {
 func TestStartAtEndStoppedEarly(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		unread bool // m3 is handed on and never acked, rather than written while stopped
+		unread bool   // m3 is handed on and never acked, rather than written while stopped
+		empty  bool   // the journal is empty at the first start
+		saved  string // the cursor saved by the first start
 	}{
-		{name: "handed on, not acked", unread: true},
-		{name: "written while stopped"},
+		{name: "handed on, not acked", unread: true, saved: "i=2"},
+		{name: "written while stopped", saved: "i=2"},
+		{name: "empty journal, handed on, not acked", unread: true, empty: true},
+		{name: "empty journal, written while stopped", empty: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			journalctl, dir := fakeJournal(t)
 			state := t.TempDir()
-			appendEntries(t, dir, numbered(1, 2)...)
+			if tc.empty {
+				appendEntries(t, dir) // an empty journal
+			} else {
+				appendEntries(t, dir, numbered(1, 2)...)
+			}
 			c := testConfig(journalctl, dir, state)
 			c.StartAt, c.CheckpointInterval = "end", time.Hour
 			s := start(t, c)
 			checkFor(t, "journalctl to follow", func() bool { return following(dir) })
+			if tc.empty {
+				appendEntries(t, dir, numbered(1, 2)...)
+			}
+			var first []event.Event
+			if tc.empty && tc.unread {
+				first, _ = recv(t, s.Source, 2)
+			}
 			appendEntries(t, dir, numbered(3, 3)...)
 			if tc.unread {
-				if evs, _ := recv(t, s.Source, 1); messages(evs)[0] != "m3" {
-					t.Fatalf("first run: got %q, want m3", messages(evs))
+				evs, _ := recv(t, s.Source, 1)
+				if first = append(first, evs...); messages(first)[len(first)-1] != "m3" {
+					t.Fatalf("first run: got %q, want m3 last", messages(first))
 				}
 			}
 			if err := s.stop(t); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			if got := savedCursor(t, state); got != "i=2" {
-				t.Errorf("cursor saved by a source that acked nothing: got %q, want i=2, the end it started at", got)
+			if _, err := os.Stat(filepath.Join(state, "cursor")); err != nil {
+				t.Errorf("no state saved by a source that acked nothing: %v", err)
+			} else if got := savedCursor(t, state); got != tc.saved {
+				t.Errorf("cursor saved by a source that acked nothing: got %q, want %q, the end it started at", got, tc.saved)
 			}
 			s2 := start(t, c)
-			checkFor(t, "journalctl to follow again", func() bool { return len(fakeArgs(dir)) >= 2 && following(dir) })
+			checkFor(t, "journalctl to follow again", func() bool {
+				return len(slices.DeleteFunc(fakeArgs(dir), func(a string) bool { return !strings.Contains(a, "--follow") })) == 2
+			})
 			appendEntries(t, dir, numbered(4, 4)...)
-			evs, _ := recv(t, s2.Source, 2)
-			if got, want := messages(evs), names(3, 4); !slices.Equal(got, want) {
+			from := 3
+			if tc.empty {
+				from = 1 // every entry came after the first start
+			}
+			evs, _ := recv(t, s2.Source, 5-from)
+			if got, want := messages(evs), names(from, 4); !slices.Equal(got, want) {
 				t.Errorf("after restart: got %q, want %q (m3 was never acked)", got, want)
 			}
 		})
