@@ -26,48 +26,8 @@ import (
 // duplicates (entries delivered again after a kill) are counted and
 // reported.
 func TestJournaldKillRestart(t *testing.T) {
-	need(t, "journalctl")
-	need(t, "systemd-cat")
-	unshare := need(t, "unshare")
-	nsenter := need(t, "nsenter")
-	journald := "/lib/systemd/systemd-journald"
-	if _, err := os.Stat(journald); err != nil || os.Geteuid() != 0 {
-		if os.Getenv("SLUICE_E2E") == "1" {
-			t.Fatalf("%s and root are required (SLUICE_E2E=1): %v", journald, err)
-		}
-		t.Skipf("needs %s and root", journald)
-	}
 	dir := t.TempDir()
-	sock, logs := filepath.Join(dir, "sock"), filepath.Join(dir, "journal")
-	for _, d := range []string{sock, logs} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	jd := exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c", fmt.Sprintf(
-		`mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal /run/log/journal &&
-		 mount --bind %q /run/systemd/journal && mount --bind %q /run/log/journal &&
-		 exec %s`, sock, logs, journald))
-	jd.Env = append(os.Environ(), "SYSTEMD_LOG_TARGET=console")
-	var jdLogs bytes.Buffer
-	jd.Stdout, jd.Stderr = &jdLogs, &jdLogs
-	if err := jd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	jdDone := make(chan error, 1)
-	go func() { jdDone <- jd.Wait() }()
-	t.Cleanup(func() {
-		_ = jd.Process.Kill()
-		<-jdDone
-		if t.Failed() {
-			t.Logf("systemd-journald logs:\n%s", jdLogs.String())
-		}
-	})
-	waitFor(t, "systemd-journald to listen", func() bool {
-		_, err := os.Stat(filepath.Join(sock, "stdout"))
-		return err == nil
-	})
-
+	logs, write := journald(t, dir)
 	out := filepath.Join(dir, "out.ndjson")
 	config := fmt.Sprintf(`{
 		"dataDir": %q,
@@ -85,10 +45,8 @@ func TestJournaldKillRestart(t *testing.T) {
 			for j := i; j < min(n, i+burst); j++ {
 				fmt.Fprintf(&b, "entry %d\n", j)
 			}
-			cmd := exec.Command(nsenter, "-t", strconv.Itoa(jd.Process.Pid), "-m", "--", "systemd-cat", "-t", tag)
-			cmd.Stdin = strings.NewReader(b.String())
-			if o, err := cmd.CombinedOutput(); err != nil {
-				written <- fmt.Errorf("systemd-cat: %v: %s", err, o)
+			if err := write(tag, b.String()); err != nil {
+				written <- err
 				return
 			}
 			time.Sleep(60 * time.Millisecond)
@@ -125,6 +83,139 @@ func TestJournaldKillRestart(t *testing.T) {
 	t.Logf("%d entries, %d SIGKILLs: %d delivered more than once (%d extra copies), %d torn lines", n, cycles, got.dupEntries, got.dupCopies, got.torn)
 	if got.fields == 0 {
 		t.Errorf("no entry had the journal's fields (syslog.appName %q, _PID, __CURSOR)", tag)
+	}
+}
+
+// TestJournaldStartAtEndKill creates the moment the default startAt "end"
+// is dangerous: sluiced's first start, its entries delivered and acked,
+// SIGKILLed before any checkpoint (checkpointInterval 1h), entries written
+// while it is down. The end it started at must have been saved before it
+// handed on an entry: the restart resumes there and reads the entries
+// written while it was down (those delivered before the kill come again),
+// rather than starting at the journal's new end and skipping them.
+func TestJournaldStartAtEndKill(t *testing.T) {
+	dir := t.TempDir()
+	logs, write := journald(t, dir)
+	tag := fmt.Sprintf("sluice-e2e-%d", rand.Uint32())
+	lines := func(from, to int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "entry %d\n", i)
+		}
+		return b.String()
+	}
+	if err := write(tag, lines(1000, 1010)); err != nil { // before the first start: not read
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.ndjson")
+	config := fmt.Sprintf(`{
+		"dataDir": %q,
+		"sources": {"j": {"type": "journald", "directory": %q, "checkpointInterval": "1h"}},
+		"destinations": {"out": {"type": "file", "path": %q, "batch": {"age": "20ms"}}},
+	}`, filepath.Join(dir, "data"), logs, out)
+	delivered := func(from, to int) func() bool {
+		return func() bool {
+			seen := journaldEntries(t, out, tag).seen
+			for i := from; i < to; i++ {
+				if seen[i] == 0 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	d := start(t, dir, config)
+	waitFor(t, "sluiced to follow the journal", func() bool { return strings.Contains(d.logs.String(), "following the journal") })
+	if err := write(tag, lines(0, 50)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "entries 0-49 in the file", delivered(0, 50))
+	d.kill()
+	if err := write(tag, lines(50, 100)); err != nil { // while sluiced is down
+		t.Fatal(err)
+	}
+	d = start(t, dir, config)
+	if err := write(tag, lines(100, 101)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "entry 100 in the file", delivered(100, 101))
+	d.stop(t)
+
+	got := journaldEntries(t, out, tag)
+	var missing []int
+	for i := range 101 {
+		if got.seen[i] == 0 {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d entries missing after a SIGKILL before the first checkpoint (startAt end), first %v", len(missing), missing[:min(10, len(missing))])
+	}
+	for i := 1000; i < 1010; i++ {
+		if got.seen[i] > 0 {
+			t.Errorf("entry %d, written before the first start, was read with startAt end", i)
+			break
+		}
+	}
+	t.Logf("%d entries delivered more than once (%d extra copies)", got.dupEntries, got.dupCopies)
+}
+
+// journald starts a real systemd-journald in a private mount namespace (a
+// tmpfs over /run, with its journal and sockets bound to directories of
+// dir), and returns its journal directory and a function that writes
+// lines into it with systemd-cat under a tag. It skips the test where
+// systemd-journald, its tools or root are missing (fails with
+// SLUICE_E2E=1).
+func journald(t *testing.T, dir string) (logs string, write func(tag string, lines string) error) {
+	t.Helper()
+	need(t, "journalctl")
+	need(t, "systemd-cat")
+	unshare := need(t, "unshare")
+	nsenter := need(t, "nsenter")
+	journald := "/lib/systemd/systemd-journald"
+	if _, err := os.Stat(journald); err != nil || os.Geteuid() != 0 {
+		if os.Getenv("SLUICE_E2E") == "1" {
+			t.Fatalf("%s and root are required (SLUICE_E2E=1): %v", journald, err)
+		}
+		t.Skipf("needs %s and root", journald)
+	}
+	sock, logs := filepath.Join(dir, "sock"), filepath.Join(dir, "journal")
+	for _, d := range []string{sock, logs} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jd := exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c", fmt.Sprintf(
+		`mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal /run/log/journal &&
+		 mount --bind %q /run/systemd/journal && mount --bind %q /run/log/journal &&
+		 exec %s`, sock, logs, journald))
+	jd.Env = append(os.Environ(), "SYSTEMD_LOG_TARGET=console")
+	var jdLogs bytes.Buffer
+	jd.Stdout, jd.Stderr = &jdLogs, &jdLogs
+	if err := jd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	jdDone := make(chan error, 1)
+	go func() { jdDone <- jd.Wait() }()
+	t.Cleanup(func() {
+		_ = jd.Process.Kill()
+		<-jdDone
+		if t.Failed() {
+			t.Logf("systemd-journald logs:\n%s", jdLogs.String())
+		}
+	})
+	waitFor(t, "systemd-journald to listen", func() bool {
+		_, err := os.Stat(filepath.Join(sock, "stdout"))
+		return err == nil
+	})
+	return logs, func(tag, lines string) error {
+		cmd := exec.Command(nsenter, "-t", strconv.Itoa(jd.Process.Pid), "-m", "--", "systemd-cat", "-t", tag)
+		cmd.Stdin = strings.NewReader(lines)
+		if o, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("systemd-cat: %v: %s", err, o)
+		}
+		return nil
 	}
 }
 

@@ -171,3 +171,78 @@ func TestKafkaSourceCrash(t *testing.T) {
 		t.Errorf("%d duplicates, more than %d kills can repeat (%d)", out.dups, cycles, bound)
 	}
 }
+
+// TestKafkaStartAtEndKill creates the moment startAt "end" is dangerous:
+// sluiced's first start on a group with no committed offsets, its records
+// delivered and acked, SIGKILLed before any commit (commitInterval 1h),
+// records produced while it is down. The end each partition was first
+// read from must have been committed before a record of it was handed
+// on: the restart reads the records produced while it was down, rather
+// than resolving a new end and skipping them. Records produced before the
+// first start ("pre=") must not be read.
+func TestKafkaStartAtEndKill(t *testing.T) {
+	broker := kafkaCluster(t, "in")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic("in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(format string, from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			r := &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, format, i)}
+			if err := cl.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce("pre=%d", 0, 10)
+
+	dir := t.TempDir()
+	outPath := filepath.Join(dir, "out.ndjson")
+	config := fmt.Sprintf(`{
+		"dataDir": "data",
+		"sources": {"k": {"type": "kafka", "brokers": [%q], "topics": ["in"], "group": "e2e",
+			"startAt": "end", "commitInterval": "1h", "sessionTimeout": "3s"}},
+		"destinations": {"out": {"type": "file", "path": %q, "batch": {"age": "20ms"}}},
+	}`, broker, outPath)
+	d := start(t, dir, config)
+	// The ends are committed at assignment; on code that does not commit
+	// them, the end is resolved by then too, and the test goes on to show
+	// the loss.
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		offs, err := adm.FetchOffsets(t.Context(), "e2e")
+		if err == nil && len(offs.Offsets().Sorted()) == 3 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out := seqs{path: outPath, parse: fileLineSeq}
+	produce("seq=%d", 0, 50)
+	waitForLong(t, "records 0-49 in the file", 30*time.Second, func() bool { out.read(t); return len(out.seen) == 50 })
+	d.kill()
+	produce("seq=%d", 50, 100) // while sluiced is down
+	d = start(t, dir, config)
+	produce("seq=%d", 100, 101)
+	waitForLong(t, "record 100 in the file", 30*time.Second, func() bool { out.read(t); return out.seen[100] })
+	d.stop(t)
+	out.read(t)
+	var missing []int
+	for i := range 101 {
+		if !out.seen[int64(i)] {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d records missing after a SIGKILL before the first commit (startAt end), first %v", len(missing), missing[:min(10, len(missing))])
+	}
+	for seq := range out.seen {
+		if seq < 0 {
+			t.Errorf("record pre=%d, produced before the first start, was read with startAt end", -1-seq)
+			break
+		}
+	}
+	t.Logf("%d records written more than once", out.dups)
+}

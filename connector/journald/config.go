@@ -24,7 +24,9 @@ type Config struct {
 	Units []string `json:"units"`
 	// StartAt is where to start when no cursor was saved: "end" (only
 	// entries written from now on) or "beginning" (every entry in the
-	// journal). A saved cursor always wins. Default "end".
+	// journal). A saved cursor always wins. With "end", the first start
+	// saves the cursor of the journal's last entry before it hands on
+	// any entry, so a restart resumes there. Default "end".
 	StartAt string `json:"startAt"`
 	// StateDir holds the saved cursor (the file "cursor"). Default
 	// <dataDir>/state/<source name>.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +20,8 @@ import (
 // The test binary, run under the name "journalctl", is a fake journalctl:
 // it follows the entries in <directory>/export (export format, without
 // cursors), giving entry k (from 1) the cursor "i=k". It honours
-// --after-cursor, --lines=0 and --lines=all, appends its arguments to
+// --after-cursor, --lines=0, --lines=1 and --lines=all, and without
+// --follow writes what there is and exits. It appends its arguments to
 // <directory>/args, and if <directory>/crash exists, removes it and exits
 // with status 1 once it has written every entry there is.
 func TestMain(m *testing.M) {
@@ -32,9 +34,13 @@ func TestMain(m *testing.M) {
 func fakeJournalctl(args []string) int {
 	var dir string
 	next := 0 // index of the first entry to write
-	atEnd := false
+	atEnd, last, follow := false, false, false
 	for _, a := range args {
 		switch {
+		case a == "--follow":
+			follow = true
+		case a == "--lines=1":
+			last = true
 		case strings.HasPrefix(a, "--directory="):
 			dir = strings.TrimPrefix(a, "--directory=")
 		case strings.HasPrefix(a, "--after-cursor="):
@@ -56,8 +62,10 @@ func fakeJournalctl(args []string) int {
 		fmt.Fprintln(f, strings.Join(args, " "))
 		f.Close()
 	}
-	if atEnd && next == 0 {
-		next = len(fakeEntries(dir))
+	if n := len(fakeEntries(dir)); atEnd && next == 0 {
+		next = n
+	} else if last && next == 0 {
+		next = max(n-1, 0)
 	}
 	w := bufio.NewWriter(os.Stdout)
 	parent := os.Getppid()
@@ -72,7 +80,7 @@ func fakeJournalctl(args []string) int {
 				return 0
 			}
 		}
-		if err := w.Flush(); err != nil {
+		if err := w.Flush(); err != nil || !follow {
 			return 0
 		}
 		if err := os.Remove(filepath.Join(dir, "crash")); err == nil {
@@ -134,6 +142,11 @@ func appendEntries(t *testing.T, dir string, entries ...[]event.Field) {
 }
 
 // fakeArgs returns the argument lists the fake journalctl was started with.
+// following reports whether a journalctl --follow was started in dir.
+func following(dir string) bool {
+	return slices.ContainsFunc(fakeArgs(dir), func(a string) bool { return strings.Contains(a, "--follow") })
+}
+
 func fakeArgs(dir string) []string {
 	b, _ := os.ReadFile(filepath.Join(dir, "args"))
 	return strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' })

@@ -9,7 +9,8 @@
 // Delivery is at least once. Every entry carries a cursor (__CURSOR); the
 // source saves the cursor of the last entry such that it and every entry
 // before it were acked, every CheckpointInterval and at stop, and on
-// restart asks journalctl for the entries after it. Entries acked after
+// restart asks journalctl for the entries after it. A first start at the
+// journal's end saves the end's cursor before handing on any entry. Entries acked after
 // the last save are delivered again after a crash; entries never acked
 // always are. If journalctl exits, it is started again, with back-off,
 // after the last entry read.
@@ -143,15 +144,29 @@ func (s *Source) Run(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.StateDir, 0o755); err != nil {
 		return fmt.Errorf("journald: state: %w", err)
 	}
-	cursor, err := s.load()
+	cursor, found, err := s.load()
 	if err != nil {
 		return err
+	}
+	if found && cursor == "" {
+		s.cfg.StartAt = "beginning" // the journal was empty at the first start
+	} else if !found && s.cfg.StartAt == "end" {
+		var empty bool
+		if cursor, empty = s.end(ctx, path); empty {
+			s.cfg.StartAt = "beginning" // its end is its beginning
+			if err := atomicfile.WriteFile(s.statePath(), nil, 0o644); err != nil {
+				return fmt.Errorf("journald: save cursor: %w", err)
+			}
+		}
 	}
 	t := checkpoint.New[string]()
 	if cursor != "" {
 		t = checkpoint.NewAt(cursor)
 	}
 	s.tracker.Store(t)
+	if err := s.persist(); err != nil {
+		return err // the end it starts at is durable before any entry is handed on
+	}
 	s.log.Info("following the journal", "journalctl", path, "cursor", cursor, "startAt", s.cfg.StartAt)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -165,6 +180,49 @@ func (s *Source) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// end returns the cursor of the journal's last entry, where a source
+// with no saved cursor and StartAt "end" starts: Run saves it before
+// handing on any entry, so that a source stopped or killed before its
+// first checkpoint resumes there rather than at a later end, skipping
+// what came between. For an empty journal it returns empty true: Run
+// reads it from its beginning and saves an empty state file, which says
+// so to the next start. If journalctl fails, it logs why and returns "":
+// the source starts at the end as journalctl sees it when following
+// begins, and saves nothing until an entry is acked.
+func (s *Source) end(ctx context.Context, path string) (cursor string, empty bool) {
+	args := []string{"--output=export", "--all", "--lines=1"}
+	if s.cfg.Directory != "" {
+		args = append(args, "--directory="+s.cfg.Directory)
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	var stderr tail
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err == nil {
+		r := NewReader(bytes.NewReader(out))
+		for {
+			fields, rerr := r.Next()
+			if rerr != nil {
+				if !errors.Is(rerr, io.EOF) {
+					err = rerr
+				}
+				break
+			}
+			for _, f := range fields {
+				if f.Name == "__CURSOR" {
+					cursor = f.Value
+				}
+			}
+		}
+	}
+	if err != nil {
+		s.log.Warn("journalctl did not tell where the journal ends: nothing saved until an entry is acked",
+			"err", err, "stderr", string(bytes.TrimSpace(stderr.bytes())))
+		return "", false
+	}
+	return cursor, len(bytes.TrimSpace(out)) == 0
 }
 
 // follow runs journalctl until ctx is done, again after each exit.
@@ -348,20 +406,21 @@ func (s *Source) checkpoints(ctx context.Context) {
 
 func (s *Source) statePath() string { return filepath.Join(s.cfg.StateDir, "cursor") }
 
-// load reads the saved cursor, or "" if there is none.
-func (s *Source) load() (string, error) {
+// load reads the saved cursor, and whether the state file exists: one
+// that holds no cursor was saved by a first start on an empty journal.
+func (s *Source) load() (string, bool, error) {
 	b, err := os.ReadFile(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("journald: state: %w", err)
+		return "", false, fmt.Errorf("journald: state: %w", err)
 	}
 	c := string(bytes.TrimSpace(b))
 	s.stateMu.Lock()
 	s.saved = c
 	s.stateMu.Unlock()
-	return c, nil
+	return c, true, nil
 }
 
 // persist saves the committed cursor if it changed: written to a

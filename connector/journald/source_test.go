@@ -239,11 +239,80 @@ func TestStartAtEnd(t *testing.T) {
 	c := testConfig(journalctl, dir, t.TempDir())
 	c.StartAt = "end"
 	s := start(t, c)
-	checkFor(t, "journalctl to start", func() bool { return len(fakeArgs(dir)) == 1 })
+	checkFor(t, "journalctl to start", func() bool { return following(dir) })
 	appendEntries(t, dir, numbered(3, 3)...)
 	evs, _ := recv(t, s.Source, 1)
 	if got, want := messages(evs), names(3, 3); !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestStartAtEndStoppedEarly stops a source that started at the end of
+// the journal before it saved any cursor of an acked entry, as a SIGKILL
+// right after the first start does: the end it started at must already
+// be saved, so that a restart reads the entries it had not delivered
+// (one handed on but not acked, or one written while it was down)
+// instead of starting at the new end and skipping them.
+func TestStartAtEndStoppedEarly(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		unread bool   // m3 is handed on and never acked, rather than written while stopped
+		empty  bool   // the journal is empty at the first start
+		saved  string // the cursor saved by the first start
+	}{
+		{name: "handed on, not acked", unread: true, saved: "i=2"},
+		{name: "written while stopped", saved: "i=2"},
+		{name: "empty journal, handed on, not acked", unread: true, empty: true},
+		{name: "empty journal, written while stopped", empty: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			journalctl, dir := fakeJournal(t)
+			state := t.TempDir()
+			if tc.empty {
+				appendEntries(t, dir) // an empty journal
+			} else {
+				appendEntries(t, dir, numbered(1, 2)...)
+			}
+			c := testConfig(journalctl, dir, state)
+			c.StartAt, c.CheckpointInterval = "end", time.Hour
+			s := start(t, c)
+			checkFor(t, "journalctl to follow", func() bool { return following(dir) })
+			if tc.empty {
+				appendEntries(t, dir, numbered(1, 2)...)
+			}
+			var first []event.Event
+			if tc.empty && tc.unread {
+				first, _ = recv(t, s.Source, 2)
+			}
+			appendEntries(t, dir, numbered(3, 3)...)
+			if tc.unread {
+				evs, _ := recv(t, s.Source, 1)
+				if first = append(first, evs...); messages(first)[len(first)-1] != "m3" {
+					t.Fatalf("first run: got %q, want m3 last", messages(first))
+				}
+			}
+			if err := s.stop(t); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(state, "cursor")); err != nil {
+				t.Errorf("no state saved by a source that acked nothing: %v", err)
+			} else if got := savedCursor(t, state); got != tc.saved {
+				t.Errorf("cursor saved by a source that acked nothing: got %q, want %q, the end it started at", got, tc.saved)
+			}
+			s2 := start(t, c)
+			checkFor(t, "journalctl to follow again", func() bool {
+				return len(slices.DeleteFunc(fakeArgs(dir), func(a string) bool { return !strings.Contains(a, "--follow") })) == 2
+			})
+			appendEntries(t, dir, numbered(4, 4)...)
+			from := 3
+			if tc.empty {
+				from = 1 // every entry came after the first start
+			}
+			evs, _ := recv(t, s2.Source, 5-from)
+			if got, want := messages(evs), names(from, 4); !slices.Equal(got, want) {
+				t.Errorf("after restart: got %q, want %q (m3 was never acked)", got, want)
+			}
+		})
 	}
 }
 

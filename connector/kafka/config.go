@@ -25,7 +25,9 @@ type SourceConfig struct {
 	Group string `json:"group"`
 	// StartAt is where a partition that has no committed offset in the
 	// group is read from: "beginning" (the oldest record the broker
-	// keeps) or "end" (only records produced from now on). Default
+	// keeps) or "end" (only records produced from now on; the end is
+	// committed for the group at assignment, before any record of the
+	// partition is handed on, so a restart resumes there). Default
 	// "beginning".
 	StartAt string `json:"startAt"`
 	// InstanceID is the group.instance.id of static membership. Default

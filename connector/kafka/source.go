@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -542,10 +544,10 @@ func (s *Source) ackFunc(it *item) func() {
 	}
 }
 
-// assigned starts a new assignment of each partition.
-func (s *Source) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+// assigned starts a new assignment of each partition. With StartAt
+// "end", it first commits the end of each partition that has none.
+func (s *Source) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for t, ps := range m {
 		for _, p := range ps {
 			np := &part{}
@@ -553,7 +555,55 @@ func (s *Source) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32
 			s.parts[topicPartition{t, p}] = np
 		}
 	}
+	s.mu.Unlock()
 	s.o.log.Info("kafka source: partitions assigned", "partitions", describe(m))
+	if s.cfg.StartAt == "end" {
+		s.commitEnds(ctx, cl, m)
+	}
+}
+
+// commitEnds commits the end offset of each partition of m that has no
+// committed offset in the group. franz-go fetches the committed offsets
+// only after OnPartitionsAssigned returns, so it reads from there, and
+// the end a partition is first read from is durable before any of its
+// records is handed on: a member stopped or killed before its first
+// commit resumes there rather than at a later end, which would skip the
+// records produced in between. If the offsets cannot be listed or
+// committed, it logs why and the partitions start at the end franz-go
+// resolves, as before.
+func (s *Source) commitEnds(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	adm := kadm.NewClient(cl) // not closed: that would close cl
+	have, err := adm.FetchOffsets(ctx, s.cfg.Group)
+	if err == nil {
+		err = have.Error()
+	}
+	var ends kadm.ListedOffsets
+	if err == nil {
+		ends, err = adm.ListEndOffsets(ctx, slices.Collect(maps.Keys(m))...)
+	}
+	if err != nil {
+		s.failed("commit")
+		s.o.log.Warn("kafka source: could not commit where new partitions start", "err", err)
+		return
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for t, ps := range m {
+		for _, p := range ps {
+			if o, ok := have.Lookup(t, p); ok && o.At >= 0 {
+				continue
+			}
+			e, ok := ends.Lookup(t, p)
+			if !ok || e.Err != nil || e.Offset < 0 {
+				s.o.log.Warn("kafka source: no end offset to commit", "topic", t, "partition", p, "err", e.Err)
+				continue
+			}
+			if offsets[t] == nil {
+				offsets[t] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[t][p] = kgo.EpochOffset{Epoch: e.LeaderEpoch, Offset: e.Offset}
+		}
+	}
+	s.commitOffsets(ctx, cl, offsets, nil)
 }
 
 // revoked ends the assignments in m and commits what was acked of them.

@@ -213,6 +213,61 @@ func values(prefix string, n int) [][]byte {
 }
 
 // TestStartAt: with "end", a group with no commit skips what is there.
+// TestStartAtEndStoppedEarly stops a member that started at the end of a
+// partition with no committed offset after it handed a record on and
+// before it acked any, as a SIGKILL then does (neither commits): the end
+// it started at must already be committed, so that the restart reads that
+// record and those produced while it was down, instead of resolving a new
+// end and skipping them.
+func TestStartAtEndStoppedEarly(t *testing.T) {
+	c := newCluster(t, 1, "logs")
+	cl := client(t, c)
+	produce(t, cl, "logs", values("old", 3), nil)
+	cfg := srcConfig(c, "g", "logs")
+	cfg.StartAt = "end"
+	src, _ := kafka.NewSource(cfg)
+	stop := runSource(t, src)
+	waitFor(t, 10*time.Second, "assignment", func() bool { return groupAssigned(t, c, "g") })
+	// As in TestStartAt: records keep coming until one is handed on.
+	ctx, cancel := context.WithCancel(t.Context())
+	var producing sync.WaitGroup
+	producing.Go(func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			cl.ProduceSync(ctx, &kgo.Record{Topic: "logs", Value: fmt.Appendf(nil, "mid %05d", i)})
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+	first, _ := recvN(t, src, 1, 10*time.Second) // handed on, never acked
+	cancel()
+	producing.Wait()
+	stop()
+	if got := committed(t, c, "g", "logs")[0]; got != 3 {
+		t.Errorf("committed offset after a stop that acked nothing: %d, want 3, the end it started at", got)
+	}
+	produce(t, cl, "logs", values("new", 2), nil)
+
+	src2, _ := kafka.NewSource(cfg)
+	runSource(t, src2)
+	seen := map[string]bool{}
+	for !seen["new 00001"] {
+		rctx, rcancel := context.WithTimeout(t.Context(), 5*time.Second)
+		m, _, err := src2.Recv(rctx)
+		rcancel()
+		if err != nil {
+			t.Fatalf("after restart, Recv: %v; read %v", err, seen)
+		}
+		seen[string(m.Value.Raw)] = true
+	}
+	for _, want := range []string{string(first[0].Value.Raw), "new 00000"} {
+		if !seen[want] {
+			t.Errorf("after restart, %q was not read again (read %v)", want, seen)
+		}
+	}
+}
+
 func TestStartAt(t *testing.T) {
 	for _, tc := range []struct {
 		startAt string
