@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,8 +75,9 @@ func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
 // the broker cannot be reached, and takes messages until ctx is done.
 // Then Recv returns io.EOF, and Run waits up to 2s for the messages Recv
 // handed out to be acked, so that their PUBACKs go out, before it
-// disconnects. It returns an error only for what retrying cannot cure:
-// the broker refused the credentials, the client id or the subscription.
+// disconnects; no goroutine of its subscription outlives it. It returns
+// an error only for what retrying cannot cure: the broker refused the
+// credentials, the client id or the subscription.
 // A Source runs once: a second call returns [sluice.ErrAlreadyRunning].
 func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
@@ -88,6 +90,7 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 	stop := make(chan struct{})
 	fatal := make(chan error, 1)
+	var subs subscriptions
 	q := newInflight(s.c.MaxInflight)
 	log := s.opts.log
 	var client paho.Client
@@ -99,6 +102,10 @@ func (s *Source) Run(ctx context.Context) error {
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { q.reconnecting() }).
 		SetOnConnectHandler(func(c paho.Client) {
 			q.connected()
+			if !subs.begin() {
+				return // Run is stopping
+			}
+			defer subs.end()
 			if err := s.subscribe(c, stop); err != nil {
 				select {
 				case fatal <- err:
@@ -115,7 +122,8 @@ func (s *Source) Run(ctx context.Context) error {
 	defer s.client.Store(nil)
 	defer func() {
 		s.q.Stop()
-		close(stop) // unblocks a handler waiting for a slot
+		close(stop) // unblocks a handler waiting for a slot, and subscribe
+		subs.stop()
 		s.q.Wait(drainTimeout)
 		client.Disconnect(250)
 	}()
@@ -165,6 +173,42 @@ func (s *Source) subscribe(c paho.Client, stop <-chan struct{}) error {
 			return nil
 		}
 	}
+}
+
+// subscriptions tracks the subscribe calls of Run's OnConnect handler,
+// so that none is in progress when Run disconnects: paho's Subscribe,
+// once it found the client connected, waits up to the timeout to queue
+// the SUBSCRIBE, and nothing queues it once the client disconnected.
+// While the connection is up the queueing takes no time, so stop returns
+// at once unless the connection is lost during a Subscribe call, when
+// it waits for paho's timeout (connectTimeout, 10s by default).
+type subscriptions struct {
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// begin reports whether a subscription may start; if so the caller calls
+// end when it ends.
+func (g *subscriptions) begin() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+func (g *subscriptions) end() { g.wg.Done() }
+
+// stop refuses new subscriptions and waits for those begun to end; the
+// caller has already closed the stop channel they watch.
+func (g *subscriptions) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+	g.wg.Wait()
 }
 
 // handle takes one message from paho's router goroutine. It blocks while
