@@ -1,18 +1,8 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,25 +32,13 @@ func TestNATSDestinationKill(t *testing.T) {
 	)
 	server := brokertest.NATS(t)
 	js := natsClient(t, "nats://"+server.Addr, "OUT", "out.>")
-	p := &pubAckHold{server: server.Addr, holdAt: holdAt, held: make(chan struct{})}
+	p := &ackHold{server: server.Addr, holdAt: holdAt, next: natsFrame(`"stream":"OUT"`), held: make(chan struct{})}
 	proxy := p.listen(t)
 
 	dir := t.TempDir()
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "seq=%06d nats destination kill %s\n", i, strings.Repeat("x", 100+i%100))
-	}
-	logPath := filepath.Join(dir, "app.log")
-	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	logPath := seqLog(t, dir, n, "nats destination kill")
 	config := func(url string) string {
-		return fmt.Sprintf(`{
-		"dataDir": "data",
-		"shutdownTimeout": "10s",
-		"sources": {"log": {"type": "file", "paths": [%q], "startAt": "beginning", "pollInterval": "20ms", "checkpointInterval": "50ms"}},
-		"destinations": {"js": {"type": "nats", "url": %q, "subject": "out.log"}},
-	}`, logPath, url)
+		return holdKillConfig(logPath, fmt.Sprintf(`{"type": "nats", "url": %q, "subject": "out.log"}`, url))
 	}
 	d := start(t, dir, config("nats://"+proxy))
 	select {
@@ -77,111 +55,9 @@ func TestNATSDestinationKill(t *testing.T) {
 	}
 
 	d = start(t, dir, config("nats://"+server.Addr))
-	// Wait for every line; a loss shows as lines still missing after 30s.
-	for deadline := time.Now().Add(30 * time.Second); len(streamSeqs(t, js, "OUT")) < n && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAll(n, func() int { return len(streamSeqs(t, js, "OUT")) })
 	d.stop(t)
-	in := streamSeqs(t, js, "OUT")
-	missing, dups := 0, 0
-	for i := range int64(n) {
-		if in[i] == 0 {
-			missing++
-		}
-		dups += max(in[i]-1, 0)
-	}
-	t.Logf("%d lines, a SIGKILL with a PubAck held: %d missing, %d published again", n, missing, dups)
-	if missing > 0 || len(in) != n {
-		t.Errorf("%d of %d lines missing from the stream after a SIGKILL with a PubAck held (%d distinct seqs)", missing, n, len(in))
-	}
-}
-
-// pubAckHold is a TCP proxy to a nats-server that, at the holdAt-th
-// PubAck from the server, stops forwarding in both directions.
-type pubAckHold struct {
-	server string
-	holdAt int64
-	acks   atomic.Int64
-	frozen atomic.Bool
-	held   chan struct{} // closed at the hold
-	once   sync.Once
-}
-
-func (p *pubAckHold) listen(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.server)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			t.Cleanup(func() { c.Close(); s.Close() })
-			go p.toServer(c, s)
-			go p.toClient(s, c)
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// toServer forwards the client's bytes until the hold, then drops them.
-func (p *pubAckHold) toServer(c, s net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(buf)
-		if err != nil {
-			return
-		}
-		if !p.frozen.Load() {
-			if _, err := s.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// toClient forwards the server's protocol a frame at a time (MSG and
-// HMSG with their payloads), counting PubAcks, and forwards nothing from
-// the holdAt-th on.
-func (p *pubAckHold) toClient(s, c net.Conn) {
-	r := bufio.NewReader(s)
-	for {
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			return
-		}
-		frame := line
-		if bytes.HasPrefix(line, []byte("MSG ")) || bytes.HasPrefix(line, []byte("HMSG ")) {
-			f := strings.Fields(string(line))
-			size, err := strconv.Atoi(f[len(f)-1])
-			if err != nil {
-				return
-			}
-			payload := make([]byte, size+2)
-			if _, err := io.ReadFull(r, payload); err != nil {
-				return
-			}
-			frame = append(frame, payload...)
-			if bytes.Contains(payload, []byte(`"stream":"OUT"`)) && p.acks.Add(1) == p.holdAt {
-				p.frozen.Store(true)
-				p.once.Do(func() { close(p.held) })
-			}
-		}
-		if p.frozen.Load() {
-			continue
-		}
-		if _, err := c.Write(frame); err != nil {
-			return
-		}
-	}
+	checkAllSent(t, streamSeqs(t, js, "OUT"), n, "a SIGKILL with a PubAck held")
 }
 
 // streamSeqs reads every message of stream and counts each line's
