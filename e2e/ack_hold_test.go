@@ -191,3 +191,46 @@ func checkAllSent(t *testing.T, copies map[int64]int, n int, what string) {
 		t.Errorf("%d of %d lines missing after %s (%d distinct seqs)", missing, n, what, len(copies))
 	}
 }
+
+// ackHoldKill creates the dangerous moment of a broker destination (file
+// source -> sluiced -> broker at server): a proxy between sluiced and the
+// broker, reading its frames with next, holds the 3000th ack (what names
+// it) and everything after it in both directions, and SIGKILLs sluiced a
+// second later, twenty checkpoint intervals: the held message is the
+// broker's, its ack never reaches sluiced, and what sluiced published
+// after it never reaches the broker. A destination that acked before the
+// broker's ack would have its events checkpointed by then. After a
+// restart without the hold, received (each line's copies in the broker)
+// must hold every line: none missing, duplicates counted. dest returns
+// the destination's JSON for a broker at addr.
+func ackHoldKill(t *testing.T, server, what string, next func(*bufio.Reader) ([]byte, bool, error),
+	dest func(addr string) string, received func() map[int64]int) {
+	t.Helper()
+	const (
+		n       = 20_000
+		holdAt  = 3000
+		holdFor = time.Second
+	)
+	p := &ackHold{server: server, holdAt: holdAt, next: next, held: make(chan struct{})}
+	proxy := p.listen(t)
+	dir := t.TempDir()
+	logPath := seqLog(t, dir, n, "destination kill")
+	d := start(t, dir, holdKillConfig(logPath, dest(proxy)))
+	select {
+	case <-p.held:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s %d never came: %d of them", what, holdAt, p.acks.Load())
+	}
+	time.Sleep(holdFor)
+	d.kill()
+	waitAll(holdAt, func() int { return len(received()) })
+	in := len(received())
+	t.Logf("SIGKILL with %s %d held: %d distinct lines in the broker", what, holdAt, in)
+	if in < holdAt || in >= n {
+		t.Fatalf("%d lines in the broker at the kill, want at least the %d acknowledged and fewer than %d: the test did not create its moment", in, holdAt, n)
+	}
+	d = start(t, dir, holdKillConfig(logPath, dest(server)))
+	waitAll(n, func() int { return len(received()) })
+	d.stop(t)
+	checkAllSent(t, received(), n, "a SIGKILL with a "+what+" held")
+}

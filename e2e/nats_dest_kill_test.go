@@ -11,53 +11,19 @@ import (
 	"github.com/sluicehq/sluice/internal/brokertest"
 )
 
-// TestNATSDestinationKill creates the dangerous moment of a JetStream
-// destination (file source -> sluiced -> nats-server): a proxy between
-// sluiced and the server counts the PubAcks the server sends, holds the
-// holdAt-th and everything after it in both directions, and SIGKILLs
-// sluiced a second later (twenty checkpoint intervals): the held
-// message is stored, its PubAck never reaches sluiced, and what sluiced
-// published after it never reaches the server. A destination that acked
-// before the PubAck would have its events checkpointed by then. After a
-// restart without the hold, every line must be in the stream: none
-// missing, duplicates counted.
+// TestNATSDestinationKill SIGKILLs sluiced while nats-server's PubAck to
+// its nats destination is held; see [ackHoldKill].
 func TestNATSDestinationKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
 	}
-	const (
-		n       = 20_000
-		holdAt  = 3000
-		holdFor = time.Second
-	)
 	server := brokertest.NATS(t)
 	js := natsClient(t, "nats://"+server.Addr, "OUT", "out.>")
-	p := &ackHold{server: server.Addr, holdAt: holdAt, next: natsFrame(`"stream":"OUT"`), held: make(chan struct{})}
-	proxy := p.listen(t)
-
-	dir := t.TempDir()
-	logPath := seqLog(t, dir, n, "nats destination kill")
-	config := func(url string) string {
-		return holdKillConfig(logPath, fmt.Sprintf(`{"type": "nats", "url": %q, "subject": "out.log"}`, url))
-	}
-	d := start(t, dir, config("nats://"+proxy))
-	select {
-	case <-p.held:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("PubAck %d never came: %d PubAcks", holdAt, p.acks.Load())
-	}
-	time.Sleep(holdFor)
-	d.kill()
-	stored := streamSeqs(t, js, "OUT")
-	t.Logf("SIGKILL with PubAck %d held: %d distinct lines in the stream", holdAt, len(stored))
-	if len(stored) < holdAt || len(stored) >= n {
-		t.Fatalf("%d lines in the stream at the kill, want at least the %d PubAcked and fewer than %d: the test did not create its moment", len(stored), holdAt, n)
-	}
-
-	d = start(t, dir, config("nats://"+server.Addr))
-	waitAll(n, func() int { return len(streamSeqs(t, js, "OUT")) })
-	d.stop(t)
-	checkAllSent(t, streamSeqs(t, js, "OUT"), n, "a SIGKILL with a PubAck held")
+	ackHoldKill(t, server.Addr, "PubAck", natsFrame(`"stream":"OUT"`),
+		func(addr string) string {
+			return fmt.Sprintf(`{"type": "nats", "url": "nats://%s", "subject": "out.log"}`, addr)
+		},
+		func() map[int64]int { return streamSeqs(t, js, "OUT") })
 }
 
 // streamSeqs reads every message of stream and counts each line's
