@@ -234,3 +234,13 @@ func ackHoldKill(t *testing.T, server, what string, next func(*bufio.Reader) ([]
 	d.stop(t)
 	checkAllSent(t, received(), n, "a SIGKILL with a "+what+" held")
 }
+
+// lineSeq returns the seq of a raw line "seq=000123 ...".
+func lineSeq(t *testing.T, v []byte) int64 {
+	s, _, _ := strings.Cut(strings.TrimPrefix(string(v), "seq="), " ")
+	seq, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Errorf("record %q: no seq", v)
+	}
+	return seq
+}

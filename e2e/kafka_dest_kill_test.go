@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,14 +193,4 @@ func topicSeqs(t *testing.T, broker, topic string) map[int64]int {
 		})
 	}
 	return seen
-}
-
-// lineSeq returns the seq of a raw line "seq=000123 ...".
-func lineSeq(t *testing.T, v []byte) int64 {
-	s, _, _ := strings.Cut(strings.TrimPrefix(string(v), "seq="), " ")
-	seq, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		t.Errorf("record %q: no seq", v)
-	}
-	return seq
 }
