@@ -257,16 +257,12 @@ func TestStopJustConnected(t *testing.T) {
 	_, broker := mosquitto(t)
 	// Busy goroutines make it likely that the handler's goroutine is
 	// preempted between Subscribe's status check and its send.
-	busy, quit := sync.WaitGroup{}, make(chan struct{})
-	defer func() { close(quit); busy.Wait() }()
+	var busy sync.WaitGroup
+	var quit atomic.Bool
+	defer func() { quit.Store(true); busy.Wait() }()
 	for range 2 * runtime.GOMAXPROCS(0) {
 		busy.Go(func() {
-			for {
-				select {
-				case <-quit:
-					return
-				default:
-				}
+			for !quit.Load() { // spin: keep every CPU busy
 			}
 		})
 	}
