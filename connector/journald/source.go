@@ -10,10 +10,10 @@
 // source saves the cursor of the last entry such that it and every entry
 // before it were acked, every CheckpointInterval and at stop, and on
 // restart asks journalctl for the entries after it. A first start at the
-// journal's end saves the end's cursor before handing on any entry. Entries acked after
-// the last save are delivered again after a crash; entries never acked
-// always are. If journalctl exits, it is started again, with back-off,
-// after the last entry read.
+// journal's end saves the end's cursor before handing on any entry.
+// Entries acked after the last save are delivered again after a crash;
+// entries never acked always are. If journalctl exits, it is started
+// again, with back-off, after the last entry read.
 package journald
 
 import (
