@@ -64,16 +64,15 @@ func (m *minioServer) kill() {
 	}
 }
 
-// TestS3MinIO sends nginx access logs through syslog and sluiced to a real
-// MinIO, which is killed and restarted mid-run; every request must end up
-// in exactly one object.
-func TestS3MinIO(t *testing.T) {
-	nginx := need(t, "nginx", "/usr/sbin/nginx")
+// startMinIO starts a MinIO server (scripts/minio installs it) in dir,
+// with bucket "logs", and returns it and a client to read it back. It
+// skips the test if MinIO is missing, and fails it then under
+// SLUICE_E2E=1.
+func startMinIO(t *testing.T, dir string) (*minioServer, *awss3.Client) {
+	t.Helper()
 	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-	minioBin := need(t, "minio", filepath.Join(strings.TrimSpace(string(gopath)), "bin", "minio"))
-
-	dir := t.TempDir()
-	m := &minioServer{bin: minioBin, dir: filepath.Join(dir, "minio"), addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logs: &logBuffer{}}
+	bin := need(t, "minio", filepath.Join(strings.TrimSpace(string(gopath)), "bin", "minio"))
+	m := &minioServer{bin: bin, dir: filepath.Join(dir, "minio"), addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logs: &logBuffer{}}
 	t.Cleanup(func() {
 		m.kill()
 		if t.Failed() {
@@ -81,18 +80,27 @@ func TestS3MinIO(t *testing.T) {
 		}
 	})
 	m.start(t)
-	endpoint := "http://" + m.addr
-
 	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second}
 	t.Cleanup(hc.CloseIdleConnections)
-	s3c := awss3.New(awss3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true, HTTPClient: hc,
+	c := awss3.New(awss3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://" + m.addr), UsePathStyle: true, HTTPClient: hc,
 		Credentials: credentials.NewStaticCredentialsProvider(minioUser, minioPassword, ""),
 	})
-	ctx := t.Context()
-	if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
+	if _, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
 		t.Fatal(err)
 	}
+	return m, c
+}
+
+// TestS3MinIO sends nginx access logs through syslog and sluiced to a real
+// MinIO, which is killed and restarted mid-run; every request must end up
+// in exactly one object.
+func TestS3MinIO(t *testing.T) {
+	nginx := need(t, "nginx", "/usr/sbin/nginx")
+	dir := t.TempDir()
+	m, s3c := startMinIO(t, dir)
+	endpoint := "http://" + m.addr
+	ctx := t.Context()
 
 	syslogPort, httpPort := freePort(t), freePort(t)
 	t.Setenv("S3_SECRET", minioPassword)
