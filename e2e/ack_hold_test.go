@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -207,9 +209,8 @@ func ackHoldKill(t *testing.T, server, what string, next func(*bufio.Reader) ([]
 	dest func(addr string) string, received func() map[int64]int) {
 	t.Helper()
 	const (
-		n       = 20_000
-		holdAt  = 3000
-		holdFor = time.Second
+		n      = 20_000
+		holdAt = 3000
 	)
 	p := &ackHold{server: server, holdAt: holdAt, next: next, held: make(chan struct{})}
 	proxy := p.listen(t)
@@ -243,4 +244,80 @@ func lineSeq(t *testing.T, v []byte) int64 {
 		t.Errorf("record %q: no seq", v)
 	}
 	return seq
+}
+
+// holdFor is how long a kill test holds an answer before the SIGKILL:
+// twenty checkpoint intervals of [holdKillConfig], so that a destination
+// acking before the answer would have its events checkpointed by then.
+const holdFor = time.Second
+
+// httpHold is an HTTP server in front of serve (a destination's server,
+// or a proxy to it) that holds the first request pick chooses: before
+// serving it (what it asks never happens), or with after, once served
+// (it happened; its answer never reaches sluiced). From then on every
+// request waits and is never served. The test kills sluiced during the
+// hold; see [httpHold.kill].
+type httpHold struct {
+	serve   http.Handler
+	pick    func(*http.Request) bool // called with every request until the hold
+	after   bool
+	frozen  atomic.Bool
+	held    chan struct{} // closed once the held request is in (and served, with after)
+	release chan struct{} // closed after the kill: the handlers return
+	once    sync.Once
+	req     *http.Request // the held request, and its body
+	body    []byte
+}
+
+func newHTTPHold(serve http.Handler, pick func(*http.Request) bool, after bool) *httpHold {
+	return &httpHold{serve: serve, pick: pick, after: after, held: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *httpHold) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if !h.frozen.Load() && h.pick(r) && h.frozen.CompareAndSwap(false, true) {
+		if h.after {
+			rec := httptest.NewRecorder() // the whole answer: the request is done
+			h.serve.ServeHTTP(rec, r)
+		}
+		h.req, h.body = r, body
+		close(h.held)
+	}
+	if h.frozen.Load() {
+		<-h.release
+		http.Error(w, "held", http.StatusServiceUnavailable) // to a dead connection
+		return
+	}
+	h.serve.ServeHTTP(w, r)
+}
+
+func (h *httpHold) free() { h.once.Do(func() { close(h.release) }) }
+
+// kill starts sluiced with config(URL of the hold), waits for the hold,
+// holds for holdFor, SIGKILLs sluiced and ends the hold: the held
+// request is then in h.req and h.body. If the request to hold never
+// comes within a minute (a destination that acked what it had not
+// sent may have finished the file), it fails t, kills sluiced and
+// reports false: the caller checks what reached the server.
+func (h *httpHold) kill(t *testing.T, dir string, config func(url string) string, what string) bool {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.free) // before srv.Close, which waits for the handlers
+	d := start(t, dir, config(srv.URL))
+	defer h.free()
+	select {
+	case <-h.held:
+	case <-time.After(60 * time.Second):
+		t.Errorf("%s never came", what)
+		d.kill()
+		return false
+	}
+	time.Sleep(holdFor)
+	d.kill()
+	return true
 }

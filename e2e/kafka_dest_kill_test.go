@@ -42,9 +42,8 @@ func TestKafkaDestinationKill(t *testing.T) {
 	broker := c.ListenAddrs()[0]
 
 	const (
-		n       = 20_000
-		holdFor = time.Second
-		holdAt  = 3 // the produce request of each run whose answer is held
+		n      = 20_000
+		holdAt = 3 // the produce request of each run whose answer is held
 	)
 	var mu sync.Mutex
 	var cur *daemon
