@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -173,35 +171,13 @@ func incompleteUploads(t *testing.T, c *awss3.Client) []string {
 	return ids
 }
 
-// bucketSeqs reads every object of bucket "logs" (uncompressed NDJSON
-// of events) and counts each line's copies.
+// bucketSeqs reads every object of bucket "logs" and counts each
+// line's copies.
 func bucketSeqs(t *testing.T, c *awss3.Client) map[int64]int {
 	t.Helper()
 	seen := map[int64]int{}
-	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String("logs")})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			r, err := c.GetObject(t.Context(), &awss3.GetObjectInput{Bucket: aws.String("logs"), Key: o.Key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(r.Body)
-			for sc.Scan() {
-				var ev struct{ Raw string }
-				if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-					t.Fatalf("%s: bad line %q: %v", aws.ToString(o.Key), sc.Text(), err)
-				}
-				seen[lineSeq(t, []byte(ev.Raw))]++
-			}
-			r.Body.Close()
-			if err := sc.Err(); err != nil {
-				t.Fatalf("%s: %v", aws.ToString(o.Key), err)
-			}
-		}
-	}
+	eachLine(t, c, func(key string, _ *awss3.GetObjectOutput, line []byte) {
+		seen[lineSeq(t, []byte(eventRaw(t, key, line)))]++
+	})
 	return seen
 }

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -155,32 +153,7 @@ func TestS3DownAtStartSIGTERM(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTARTUP", "x", ""),
 	})
 	seen := map[string]int{}
-	p := awss3.NewListObjectsV2Paginator(s3c, &awss3.ListObjectsV2Input{Bucket: aws.String("logs")})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			obj, err := s3c.GetObject(t.Context(), &awss3.GetObjectInput{Bucket: aws.String("logs"), Key: o.Key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			zr, err := gzip.NewReader(obj.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(zr)
-			for sc.Scan() {
-				var ev struct{ Raw string }
-				if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-					t.Fatal(err)
-				}
-				seen[ev.Raw]++
-			}
-			obj.Body.Close()
-		}
-	}
+	eachLine(t, s3c, func(key string, _ *awss3.GetObjectOutput, line []byte) { seen[eventRaw(t, key, line)]++ })
 	missing, dups := 0, 0
 	for r := range requests {
 		for i := range perRequest {

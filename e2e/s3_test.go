@@ -100,7 +100,6 @@ func TestS3MinIO(t *testing.T) {
 	dir := t.TempDir()
 	m, s3c := startMinIO(t, dir)
 	endpoint := "http://" + m.addr
-	ctx := t.Context()
 
 	syslogPort, httpPort := freePort(t), freePort(t)
 	t.Setenv("S3_SECRET", minioPassword)
@@ -147,56 +146,31 @@ func TestS3MinIO(t *testing.T) {
 	var seen map[string]int
 	read := func() int {
 		seen = map[string]int{}
-		p := awss3.NewListObjectsV2Paginator(s3c, &awss3.ListObjectsV2Input{Bucket: aws.String("logs")})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
+		var mm []string // the key's date parts
+		eachLine(t, s3c, func(key string, o *awss3.GetObjectOutput, line []byte) {
+			var ev map[string]any
+			if err := json.Unmarshal(line, &ev); err != nil {
+				t.Fatalf("%s: bad line %q: %v", key, line, err)
 			}
-			for _, o := range page.Contents {
-				key := aws.ToString(o.Key)
-				mm := keyRE.FindStringSubmatch(key)
-				if mm == nil {
+			if mm == nil || mm[0] != key { // its first line
+				if mm = keyRE.FindStringSubmatch(key); mm == nil {
 					t.Fatalf("key %q does not follow the template", key)
 				}
-				r, err := s3c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("logs"), Key: o.Key})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if ct, ce := aws.ToString(r.ContentType), aws.ToString(r.ContentEncoding); ct != "application/x-ndjson" || ce != "gzip" {
+				if ct, ce := aws.ToString(o.ContentType), aws.ToString(o.ContentEncoding); ct != "application/x-ndjson" || ce != "gzip" {
 					t.Errorf("%s: Content-Type %q, Content-Encoding %q", key, ct, ce)
 				}
-				zr, err := gzip.NewReader(r.Body)
+				ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(ev["ts"]))
 				if err != nil {
-					t.Fatalf("%s: %v", key, err)
+					t.Fatalf("%s: ts: %v", key, err)
 				}
-				sc := bufio.NewScanner(zr)
-				first := true
-				for sc.Scan() {
-					var ev map[string]any
-					if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-						t.Fatalf("%s: bad line %q: %v", key, sc.Text(), err)
-					}
-					if first {
-						first = false
-						ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(ev["ts"]))
-						if err != nil {
-							t.Fatalf("%s: ts: %v", key, err)
-						}
-						if want := ts.UTC().Format("2006/01/02/15"); strings.Join(mm[1:5], "/") != want {
-							t.Errorf("%s: first event at %s, want its hour %s in the key", key, ts, want)
-						}
-					}
-					if p, _ := get(ev, "http.path").(string); strings.HasPrefix(p, "/req/") {
-						seen[p]++
-					}
+				if want := ts.UTC().Format("2006/01/02/15"); strings.Join(mm[1:5], "/") != want {
+					t.Errorf("%s: first event at %s, want its hour %s in the key", key, ts, want)
 				}
-				if err := sc.Err(); err != nil {
-					t.Fatalf("%s: %v", key, err)
-				}
-				r.Body.Close()
 			}
-		}
+			if p, _ := get(ev, "http.path").(string); strings.HasPrefix(p, "/req/") {
+				seen[p]++
+			}
+		})
 		return len(seen)
 	}
 	deadline := time.Now().Add(60 * time.Second)
@@ -221,4 +195,49 @@ func TestS3MinIO(t *testing.T) {
 		t.Fatal("sluiced logged no retry while MinIO was down")
 	}
 	t.Logf("%d requests in MinIO exactly once; %d warnings while MinIO was down, the first: %s", n, len(warns), warns[0])
+}
+
+// eachLine calls f with every line of every object of bucket "logs", in
+// order, with the object's key and GetObject answer; a gzipped body is
+// gunzipped.
+func eachLine(t *testing.T, c *awss3.Client, f func(key string, o *awss3.GetObjectOutput, line []byte)) {
+	t.Helper()
+	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String("logs")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			r, err := c.GetObject(t.Context(), &awss3.GetObjectInput{Bucket: aws.String("logs"), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(r.Body)
+			var body io.Reader = br
+			if magic, _ := br.Peek(2); string(magic) == "\x1f\x8b" {
+				if body, err = gzip.NewReader(br); err != nil {
+					t.Fatalf("%s: %v", key, err)
+				}
+			}
+			sc := bufio.NewScanner(body)
+			for sc.Scan() {
+				f(key, r, sc.Bytes())
+			}
+			r.Body.Close()
+			if err := sc.Err(); err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+		}
+	}
+}
+
+// eventRaw returns the raw text of an event's JSON line.
+func eventRaw(t *testing.T, key string, line []byte) string {
+	var ev struct{ Raw string }
+	if err := json.Unmarshal(line, &ev); err != nil {
+		t.Fatalf("%s: bad line %q: %v", key, line, err)
+	}
+	return ev.Raw
 }
