@@ -52,6 +52,17 @@
 //   - When Run stops, it goes on uploading what it holds for the batch stop
 //     timeout (5s); events not stored by then are not acked, and a durable
 //     source delivers them again.
+//   - A multipart upload whose part or CompleteMultipartUpload fails is
+//     aborted, and the retry starts a new one. A crash (SIGKILL, power
+//     loss) during a multipart upload loses nothing, since none of its
+//     events was acked, but leaves the upload incomplete: its parts stay
+//     in the bucket, billed, until they are aborted. A restarted sluiced
+//     does not abort uploads it started before (it keeps no record of
+//     them, and other writers may share the bucket): give the bucket a
+//     lifecycle rule that does, such as AbortIncompleteMultipartUpload
+//     with DaysAfterInitiation 1 on Amazon S3. MinIO does not support
+//     that rule; it removes incomplete uploads older than 24h itself
+//     (api stale_uploads_expiry).
 //
 // Duplicates are possible only where at-least-once allows them: a source
 // that redelivers unacked events after a restart may batch them
