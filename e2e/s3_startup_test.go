@@ -153,7 +153,7 @@ func TestS3DownAtStartSIGTERM(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTARTUP", "x", ""),
 	})
 	seen := map[string]int{}
-	eachLine(t, s3c, func(key string, _ *awss3.GetObjectOutput, line []byte) { seen[eventRaw(t, key, line)]++ })
+	eachLine(t, s3c, nil, func(key string, _ *awss3.GetObjectOutput, line []byte) { seen[eventRaw(t, key, line)]++ })
 	missing, dups := 0, 0
 	for r := range requests {
 		for i := range perRequest {
