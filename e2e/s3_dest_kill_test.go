@@ -23,8 +23,8 @@ import (
 // this test -> MinIO), holding one request of a sluiced run and
 // SIGKILLing sluiced while it is held:
 //
-//   - run 1: part 2 of an object is stored, its answer held: the upload
-//     is left incomplete, the object never made;
+//   - run 1: part 1 of an object is answered, part 2 stored and its
+//     answer held: the upload is left incomplete, the object never made;
 //   - run 2: CompleteMultipartUpload is held before MinIO sees it: every
 //     part is stored, the object never made;
 //   - run 3: CompleteMultipartUpload is done, its answer held: the object
