@@ -46,6 +46,12 @@ func (m *minioServer) start(t *testing.T) {
 	m.done = make(chan error, 1)
 	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(m.cmd, m.done)
 	waitFor(t, "minio to be ready", func() bool {
+		select {
+		case err := <-m.done: // such as its port taken meanwhile
+			m.done <- err
+			t.Fatalf("minio exited before it was ready: %v", err)
+		default:
+		}
 		resp, err := http.Get("http://" + m.addr + "/minio/health/ready")
 		if err != nil {
 			return false
