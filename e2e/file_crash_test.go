@@ -337,6 +337,9 @@ func (c *seqs) add(seq int64) {
 	c.seen[seq] = true
 }
 
+// has reports whether seq was counted.
+func (c *seqs) has(seq int64) bool { return c.seen[seq] }
+
 func (c *seqs) read(t *testing.T) {
 	t.Helper()
 	f, err := os.Open(c.path)
