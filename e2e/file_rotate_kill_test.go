@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestFileRotationKill kills sluiced (SIGKILL) inside the file
+// destination's rotation, at moments held on purpose with strace, and
+// checks that every line the http source answered 200 for is in the union
+// of the output files after a restart (the http source answers 200 once
+// the file destination has written and fsynced the lines).
+//
+// A rotation, when a batch would take the file past maxBytes, closes the
+// file (whose lines were fsynced before they were acked), renames it,
+// syncs the directory, opens a new file at the path, syncs the directory,
+// then writes the batch to the new file and fsyncs it.
+//
+//   - "renamed, not reopened": every rename is held at its end: the test
+//     waits for the rotated name while the path is missing, and kills.
+//   - "written to the new file, not fsynced": every fsync of the file at
+//     the path is held at its start: the batch that rotates is written to
+//     the new file, and the test kills once its lines are there, with no
+//     200 for them.
+//
+// The sender then resends the body that got no 200 (duplicates are
+// allowed and reported).
+func TestFileRotationKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test in -short mode")
+	}
+	const body = killBody * crashEventBytes // about, in bytes
+	for _, tc := range []struct {
+		name  string
+		trace func(path string) []string // strace's arguments
+		// moment reports whether sluiced is at the moment, given the
+		// rotated files; held is the first seq of the body that rotates.
+		moment func(t *testing.T, path string, rotated []string, held int64) bool
+	}{
+		{"renamed, not reopened",
+			func(string) []string {
+				return []string{"-e", "trace=/^rename", "-e", "inject=/^rename:delay_exit=30000000"}
+			},
+			func(_ *testing.T, path string, rotated []string, _ int64) bool {
+				_, err := os.Stat(path)
+				return len(rotated) > 0 && os.IsNotExist(err)
+			}},
+		{"written to the new file, not fsynced",
+			func(path string) []string {
+				return []string{"-P", path, "-e", "trace=fsync", "-e", "inject=fsync:delay_enter=30000000"}
+			},
+			func(t *testing.T, path string, rotated []string, held int64) bool {
+				cur := &dirSeqs{glob: path}
+				cur.read(t)
+				return len(rotated) > 0 && cur.has(held)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			outDir := filepath.Join(dir, "out")
+			path := filepath.Join(outDir, "out.ndjson")
+			out := &dirSeqs{glob: filepath.Join(outDir, "*")}
+			config := fmt.Sprintf(`{
+				"dataDir": %q,
+				"sources": {"in": {"type": "http", "addr": %q, "format": "ndjson"}},
+				"destinations": {"out": {"type": "file", "path": %q, "format": "raw", "maxBytes": %d,
+					"batch": {"age": "20ms"}}},
+			}`, filepath.Join(dir, "data"), addr, path, body*5/2)
+			d := start(t, dir, config)
+			k := newKillSender(t, addr)
+			// Two bodies fill the file: the next one rotates it.
+			k.send(0)
+			k.send(killBody)
+			d.trace(t, tc.trace(path)...)
+
+			const held = 2 * killBody
+			r := postHeld(t, addr, crashBody(held, killBody))
+			waitForLong(t, "the moment", 30*time.Second, func() bool {
+				rotated, err := filepath.Glob(filepath.Join(outDir, "out-*"))
+				must(t, err)
+				return tc.moment(t, path, rotated, held)
+			})
+			if st := r.status(200 * time.Millisecond); st != 0 {
+				t.Fatalf("the body that rotates was answered %d while sluiced was held inside the rotation", st)
+			}
+			d.kill()
+			if st := r.status(time.Second); st == http.StatusOK {
+				t.Fatal("the body that rotates was answered 200 after the kill")
+			}
+
+			d = start(t, dir, config)
+			k.send(held) // no 200 came: the sender resends
+			k.send(held + killBody)
+			k.waitDelivered(out)
+			d.stop(t)
+			out.read(t)
+			files, _ := filepath.Glob(out.glob)
+			t.Logf("%d lines acknowledged, %d in %d files, %d duplicates", len(k.acked), len(out.all.seen), len(files), out.all.dups)
+		})
+	}
+}
+
+// dirSeqs counts the seqs of raw lines {"seq":N,...} in the files that
+// match glob (a file destination's file and its rotated ones), read
+// afresh by each read.
+type dirSeqs struct {
+	glob string
+	all  seqs
+}
+
+func (o *dirSeqs) read(t *testing.T) {
+	t.Helper()
+	files, err := filepath.Glob(o.glob)
+	must(t, err)
+	o.all = seqs{parse: rawSeq}
+	for _, f := range files {
+		o.all.path, o.all.off = f, 0
+		o.all.read(t)
+	}
+}
+
+func (o *dirSeqs) has(seq int64) bool { return o.all.has(seq) }
