@@ -85,16 +85,23 @@ func TestFileRotationKill(t *testing.T) {
 				must(t, err)
 				return tc.moment(t, path, rotated, held)
 			})
-			if st := r.status(200 * time.Millisecond); st != 0 {
-				t.Fatalf("the body that rotates was answered %d while sluiced was held inside the rotation", st)
-			}
+			st := r.status(200 * time.Millisecond)
 			d.kill()
-			if st := r.status(time.Second); st == http.StatusOK {
-				t.Fatal("the body that rotates was answered 200 after the kill")
+			if st == 0 {
+				st = r.status(time.Second)
+			}
+			if st != 0 {
+				// An error; the test goes on to show what it loses.
+				t.Errorf("the body that rotates was answered %d while sluiced was held inside the rotation", st)
+			}
+			if st == http.StatusOK {
+				k.acked = append(k.acked, seqRange(held, killBody)...)
 			}
 
 			d = start(t, dir, config)
-			k.send(held) // no 200 came: the sender resends
+			if st != http.StatusOK {
+				k.send(held) // no 200 came: the sender resends
+			}
 			k.send(held + killBody)
 			k.waitDelivered(out)
 			d.stop(t)
