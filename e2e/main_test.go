@@ -199,7 +199,10 @@ func (d *daemon) trace(t *testing.T, args ...string) {
 		select {
 		case err := <-done:
 			done <- err
-			t.Fatalf("strace: %v (ptrace must be allowed):\n%s", err, logs.String())
+			if os.Getenv("SLUICE_E2E") == "1" {
+				t.Fatalf("strace could not attach (%v; ptrace must be allowed, SLUICE_E2E=1 requires it):\n%s", err, logs.String())
+			}
+			t.Skipf("strace could not attach (%v; ptrace must be allowed); set SLUICE_E2E=1 to make this a failure:\n%s", err, logs.String())
 		default:
 		}
 		// One line for all threads, or one line per thread.
