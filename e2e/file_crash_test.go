@@ -354,12 +354,17 @@ func (c *seqs) read(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.off += int64(c.addLines(t, b))
+}
+
+// addLines counts the complete lines of b and returns their length.
+func (c *seqs) addLines(t *testing.T, b []byte) int {
+	t.Helper()
 	i := bytes.LastIndexByte(b, '\n')
 	if i < 0 {
-		return
+		return 0
 	}
 	b = b[:i+1]
-	c.off += int64(len(b))
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
 		if len(line) == 0 {
 			continue
@@ -374,6 +379,7 @@ func (c *seqs) read(t *testing.T) {
 			c.each(seq)
 		}
 	}
+	return len(b)
 }
 
 // fileLineSeq is the seq of an NDJSON line whose raw is "seq=N ...".
