@@ -19,12 +19,13 @@ const killBody = 20
 // settings: sync "batch"), and checks that every event answered 200, and
 // every event spooled, reaches the destination after a restart.
 //
-//   - "spooled, no 200": strace holds every fsync of sluiced at its start;
-//     the test waits until the request's events are in the spool's files,
-//     requires that no answer came (a 200 now would acknowledge events not
-//     yet fsynced), and kills sluiced. After the restart the spool
-//     delivers them before anyone resends them; the sender, which got no
-//     200, then resends the body: duplicates, as at-least-once allows.
+//   - "spooled, no 200": strace holds every fsync of the spool's segment
+//     files at its start; the test waits until the request's events are in
+//     the segment, requires that no answer came (a 200 now would
+//     acknowledge events not yet fsynced), and kills sluiced. After the
+//     restart the spool delivers them before anyone resends them; the
+//     sender, which got no 200, then resends the body: duplicates, as
+//     at-least-once allows.
 //   - "after the 200": the test kills sluiced the moment it reads the 200.
 //     The events must be in the spool then (or already delivered from it).
 //
@@ -58,7 +59,15 @@ func TestHTTPSpoolKill(t *testing.T) {
 
 			const held = 2 * killBody // the first seq of the request at the moment
 			if hold {
-				d.trace(t, "-e", "trace=fsync", "-e", "inject=fsync:delay_enter=30000000")
+				// Only the fsyncs of the segment files: a 200 that waited
+				// for another fsync (the directory's) would come.
+				segs, err := filepath.Glob(filepath.Join(spoolDir, "*.seg"))
+				must(t, err)
+				var args []string
+				for _, seg := range segs {
+					args = append(args, "-P", seg)
+				}
+				d.trace(t, append(args, "-e", "trace=fsync", "-e", "inject=fsync:delay_enter=30000000")...)
 			}
 			r := postHeld(t, addr, crashBody(held, killBody))
 			// stored returns how many of the held request's events are in
