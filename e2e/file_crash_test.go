@@ -337,6 +337,9 @@ func (c *seqs) add(seq int64) {
 	c.seen[seq] = true
 }
 
+// has reports whether seq was counted.
+func (c *seqs) has(seq int64) bool { return c.seen[seq] }
+
 func (c *seqs) read(t *testing.T) {
 	t.Helper()
 	f, err := os.Open(c.path)
@@ -351,12 +354,17 @@ func (c *seqs) read(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.off += int64(c.addLines(t, b))
+}
+
+// addLines counts the complete lines of b and returns their length.
+func (c *seqs) addLines(t *testing.T, b []byte) int {
+	t.Helper()
 	i := bytes.LastIndexByte(b, '\n')
 	if i < 0 {
-		return
+		return 0
 	}
 	b = b[:i+1]
-	c.off += int64(len(b))
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
 		if len(line) == 0 {
 			continue
@@ -371,6 +379,7 @@ func (c *seqs) read(t *testing.T) {
 			c.each(seq)
 		}
 	}
+	return len(b)
 }
 
 // fileLineSeq is the seq of an NDJSON line whose raw is "seq=N ...".

@@ -372,13 +372,9 @@ func newSender(url string) *sender {
 // run posts bodies until ctx is done. A request cut by ctx counts as not
 // acknowledged.
 func (s *sender) run(ctx context.Context) {
-	pad := strings.Repeat("x", crashEventBytes-30)
 	for ctx.Err() == nil {
 		first := s.next.Add(crashBodyEvents) - crashBodyEvents
-		var body []byte
-		for i := range int64(crashBodyEvents) {
-			body = fmt.Appendf(body, `{"seq":%d,"msg":"%s"}`+"\n", first+i, pad)
-		}
+		body := crashBody(first, crashBodyEvents)
 		for {
 			began := time.Now()
 			ok, down := s.post(ctx, body)
@@ -404,6 +400,17 @@ func (s *sender) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// crashBody returns a body of n events numbered from first, of about
+// crashEventBytes each: {"seq":N,"msg":"xxx..."}.
+func crashBody(first, n int64) []byte {
+	pad := strings.Repeat("x", crashEventBytes-30)
+	var body []byte
+	for i := range n {
+		body = fmt.Appendf(body, `{"seq":%d,"msg":"%s"}`+"\n", first+i, pad)
+	}
+	return body
 }
 
 // post sends body once and reports whether it got 200, or else whether it
@@ -618,6 +625,20 @@ func replays(t *testing.T, dir string, delivered func(seq int64) bool) int {
 	t.Helper()
 	n := 0
 	spooled := map[int64]bool{}
+	spoolSeqs(t, dir, func(seq int64) {
+		if delivered(seq) || spooled[seq] {
+			n++
+		}
+		spooled[seq] = true
+	})
+	return n
+}
+
+// spoolSeqs calls visit with the seq of each record of the spool in dir
+// past its persisted read position, in order. It may read a live spool: a
+// record being written is left out.
+func spoolSeqs(t *testing.T, dir string, visit func(seq int64)) {
+	t.Helper()
 	var bad error
 	_, err := spool.Inspect(dir, func(_ uint64, _ time.Time, payload []byte) {
 		var ev event.Event
@@ -630,15 +651,11 @@ func replays(t *testing.T, dir string, delivered func(seq int64) bool) int {
 			bad = cmp.Or(bad, err)
 			return
 		}
-		if delivered(seq) || spooled[seq] {
-			n++
-		}
-		spooled[seq] = true
+		visit(seq)
 	})
 	if err = cmp.Or(err, bad); err != nil {
 		t.Fatalf("reading the spool %s: %v", dir, err)
 	}
-	return n
 }
 
 // quickSeq is rawSeq for the lines the senders write, {"seq":N,...},

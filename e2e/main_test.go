@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,9 +90,10 @@ func freePort(t *testing.T) int {
 
 // daemon is a running sluiced.
 type daemon struct {
-	cmd  *exec.Cmd
-	logs *logBuffer
-	done chan error
+	cmd    *exec.Cmd
+	logs   *logBuffer
+	done   chan error
+	tracer *os.Process // strace, if attached by trace
 }
 
 type logBuffer struct {
@@ -161,8 +163,59 @@ func (d *daemon) stop(t *testing.T) {
 // kill sends SIGKILL and waits for the process to be gone.
 func (d *daemon) kill() {
 	_ = d.cmd.Process.Kill()
+	if d.tracer != nil {
+		// A killed tracee is reaped only once its tracer lets it go, which
+		// strace does only after a delay it injected.
+		_ = d.tracer.Kill()
+	}
 	err := <-d.done
 	d.done <- err // for start's cleanup
+}
+
+// trace attaches strace(1) to the running sluiced with args (filters, and
+// -e inject=... to hold it at a chosen system call) and returns once every
+// thread is attached. Tests use it to stop sluiced at a dangerous moment on
+// purpose: "-e inject=fsync:delay_enter=10000000" holds every fsync for 10s
+// at its start, so that what sluiced wrote is visible and not yet synced
+// until the test kills it. strace ends with sluiced (kill or stop).
+func (d *daemon) trace(t *testing.T, args ...string) {
+	t.Helper()
+	pid := d.cmd.Process.Pid
+	cmd := exec.Command(need(t, "strace"), append([]string{"-f", "-o", "/dev/null", "-p", strconv.Itoa(pid)}, args...)...)
+	logs := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	d.tracer = cmd.Process
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done }) // before start's: sluiced goes on, then is killed
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "strace to attach", func() bool {
+		select {
+		case err := <-done:
+			done <- err
+			if os.Getenv("SLUICE_E2E") == "1" {
+				t.Fatalf("strace could not attach (%v; ptrace must be allowed, SLUICE_E2E=1 requires it):\n%s", err, logs.String())
+			}
+			t.Skipf("strace could not attach (%v; ptrace must be allowed); set SLUICE_E2E=1 to make this a failure:\n%s", err, logs.String())
+		default:
+		}
+		// One line for all threads, or one line per thread.
+		if strings.Contains(logs.String(), fmt.Sprintf("Process %d attached with", pid)) {
+			return true
+		}
+		for _, task := range tasks {
+			if !strings.Contains(logs.String(), "Process "+task.Name()+" attached") {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // dial connects to a TCP address, trying again while nothing listens:

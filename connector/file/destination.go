@@ -1,7 +1,7 @@
 // Package file writes events to files: the "file" destination.
 //
 // Events are written as NDJSON (or as their raw bytes), in batches. Each
-// batch is written and fsynced (one fdatasync per batch: group commit)
+// batch is written and fsynced (one fsync per batch: group commit)
 // before any event of it is acked, so an acked event survives a crash or
 // power loss. With gzip, each batch is a complete gzip member: a file cut
 // short by a crash still decompresses up to its last whole batch, and
