@@ -2,11 +2,14 @@ package elasticsearch
 
 import (
 	"bytes"
+	"io"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/event"
 )
@@ -19,8 +22,8 @@ import (
 func BenchmarkBody(b *testing.B) {
 	for _, id := range []string{"auto", "content"} {
 		b.Run("id="+id, func(b *testing.B) {
-			var s scratch
-			benchBodies(b, id, s.gz.Compress)
+			var gz store.Gzip
+			benchBodies(b, id, func(s *scratch) ([]byte, error) { return gz.Compress(s.buf) })
 		})
 	}
 }
@@ -37,10 +40,10 @@ func BenchmarkBodyLevels(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			benchBodies(b, "auto", func(body []byte) ([]byte, error) {
+			benchBodies(b, "auto", func(s *scratch) ([]byte, error) {
 				buf.Reset()
 				zw.Reset(&buf)
-				if _, err := zw.Write(body); err != nil {
+				if _, err := zw.Write(s.buf); err != nil {
 					return nil, err
 				}
 				err := zw.Close()
@@ -50,9 +53,66 @@ func BenchmarkBodyLevels(b *testing.B) {
 	}
 }
 
+// BenchmarkBodyWrites is BenchmarkBody (id auto, gzip level 1, a reused
+// Writer) with the body handed to the compressor in other ways: whole
+// (one Write, as flush does), in 32 KiB parts (store.GzipPart, as
+// clickhouse compresses while it encodes), one Write per bulk item (as
+// if each document were written into the compressor directly), and as
+// raw DEFLATE (klauspost's flate level 1, gzip without its header and
+// CRC-32: what gzip's framing costs; not a format to send).
+func BenchmarkBodyWrites(b *testing.B) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	fw, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	whole := func(w io.Writer, s *scratch) error { _, err := w.Write(s.buf); return err }
+	for _, tc := range []struct {
+		name string
+		w    interface {
+			io.WriteCloser
+			Reset(io.Writer)
+		}
+		write func(w io.Writer, s *scratch) error
+	}{
+		{"whole", zw, whole},
+		{"parts=32KiB", zw, func(w io.Writer, s *scratch) error {
+			for p := s.buf; len(p) > 0; {
+				n := min(store.GzipPart, len(p))
+				if _, err := w.Write(p[:n]); err != nil {
+					return err
+				}
+				p = p[n:]
+			}
+			return nil
+		}},
+		{"per-item", zw, func(w io.Writer, s *scratch) error {
+			from := 0
+			for _, end := range s.ends {
+				if _, err := w.Write(s.buf[from:end]); err != nil {
+					return err
+				}
+				from = end
+			}
+			return nil
+		}},
+		{"deflate", fw, whole},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchBodies(b, "auto", func(s *scratch) ([]byte, error) {
+				buf.Reset()
+				tc.w.Reset(&buf)
+				if err := tc.write(tc.w, s); err != nil {
+					return nil, err
+				}
+				err := tc.w.Close()
+				return buf.Bytes(), err
+			})
+		})
+	}
+}
+
 // benchBodies encodes the events of BenchmarkBody with id mode id and
 // compresses each batch with compress.
-func benchBodies(b *testing.B, id string, compress func([]byte) ([]byte, error)) {
+func benchBodies(b *testing.B, id string, compress func(*scratch) ([]byte, error)) {
 	msgs := storetest.Realistic(10000, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
 	c := DefaultConfig()
 	c.ID = id
@@ -65,7 +125,7 @@ func benchBodies(b *testing.B, id string, compress func([]byte) ([]byte, error))
 		in, out = 0, 0
 		for k := 0; k < len(msgs); k += c.Batch.Count {
 			s.encode(bk, msgs[k:k+c.Batch.Count])
-			body, err := compress(s.buf)
+			body, err := compress(&s)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -123,6 +123,7 @@ type scratch struct {
 	body    []byte
 	gz      store.Gzip
 	dead    []store.Rejected
+	secs    seconds
 }
 
 // flush sends msgs, retrying with back-off (batch.retry) until HEC has
@@ -320,7 +321,7 @@ func (h *hec) failed(cause string) {
 func (s *scratch) encode(h *hec, msgs []sluice.Message[event.Event]) {
 	s.buf, s.ends, s.pending = s.buf[:0], s.ends[:0], s.pending[:0]
 	for i := range msgs {
-		s.buf = appendEvent(s.buf, &h.cfg, &msgs[i].Value)
+		s.buf = appendEvent(s.buf, &s.secs, &h.cfg, &msgs[i].Value)
 		s.buf = append(s.buf, '\n')
 		s.ends = append(s.ends, len(s.buf))
 		s.pending = append(s.pending, i)
@@ -336,10 +337,11 @@ func (s *scratch) from(i int) int {
 
 // appendEvent appends e as a HEC event object:
 // {"time":<epoch seconds>,"host":..,"source":..,"sourcetype":..,"index":..,"event":..}.
-func appendEvent(dst []byte, c *Config, e *event.Event) []byte {
+// secs holds the digits of the last seconds written.
+func appendEvent(dst []byte, secs *seconds, c *Config, e *event.Event) []byte {
 	t := e.Timestamp()
 	dst = append(dst, `{"time":`...)
-	dst = strconv.AppendInt(dst, t.Unix(), 10)
+	dst = secs.append(dst, t.Unix())
 	dst = append(dst, '.')
 	ms := t.Nanosecond() / 1e6
 	dst = append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
@@ -366,6 +368,23 @@ func appendEvent(dst []byte, c *Config, e *event.Event) []byte {
 		dst = e.AppendJSON(dst)
 	}
 	return append(dst, '}')
+}
+
+// seconds caches the decimal digits of the Unix seconds last appended:
+// a batch's events mostly share their second, and formatting them anew
+// took about 220 of the 7,700 instructions an event costs (gzip
+// included).
+type seconds struct {
+	unix   int64
+	digits []byte // nil until the first append
+}
+
+// append appends u in decimal, as strconv.AppendInt(dst, u, 10) does.
+func (s *seconds) append(dst []byte, u int64) []byte {
+	if s.digits == nil || s.unix != u {
+		s.unix, s.digits = u, strconv.AppendInt(s.digits[:0], u, 10)
+	}
+	return append(dst, s.digits...)
 }
 
 func orElse(a, b string) string {
