@@ -353,6 +353,7 @@ func TestStartAtEndNotLearned(t *testing.T) {
 				select {
 				case err := <-s.done:
 					s.done <- err
+					t.Logf("Run: %v", err)
 					if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), "failing as asked") {
 						t.Errorf("Run: got %v, want %q and journalctl's stderr", err, tc.want)
 					}
