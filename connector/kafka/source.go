@@ -74,9 +74,10 @@ type part struct {
 	why      atomic.Pointer[error] // the last reason it is unsaved
 }
 
-// failedStart records why p's start is not committed yet.
-func (p *part) failedStart(err error) {
-	if err != nil && p.unsaved.Load() {
+// failedStart records why p's start is not committed yet, unless ctx
+// cut the attempt short.
+func (p *part) failedStart(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil && p.unsaved.Load() {
 		p.why.Store(&err)
 	}
 }
@@ -612,7 +613,8 @@ func (s *Source) assigned(ctx context.Context, cl *kgo.Client, m map[string][]in
 	if err != nil && ctx.Err() == nil {
 		s.o.log.Warn("kafka source: could not commit where new partitions start; none of their records is handed on until the first one fetched is committed",
 			"err", err, "startTimeout", s.cfg.StartTimeout)
-		s.background.Go(func() { s.watchStarts(ctx, cl, m, deadline) })
+		parts := s.unsaved(m)
+		s.background.Go(func() { s.watchStarts(ctx, cl, parts, deadline) })
 	}
 }
 
@@ -651,7 +653,7 @@ func (s *Source) commitEnds(ctx context.Context, cl *kgo.Client, m map[string][]
 	if err != nil {
 		s.failed("commit")
 		for _, p := range unsaved {
-			p.failedStart(err)
+			p.failedStart(ctx, err)
 		}
 		return err
 	}
@@ -669,7 +671,7 @@ func (s *Source) commitEnds(ctx context.Context, cl *kgo.Client, m map[string][]
 				err = fmt.Errorf("%w: %w", err, e.Err)
 			}
 			s.failed("commit")
-			p.failedStart(err)
+			p.failedStart(ctx, err)
 			errs = append(errs, err)
 			continue
 		}
@@ -680,7 +682,7 @@ func (s *Source) commitEnds(ctx context.Context, cl *kgo.Client, m map[string][]
 	}
 	if err := s.commitOffsets(ctx, cl, offsets, nil); err != nil {
 		for _, p := range unsaved {
-			p.failedStart(err)
+			p.failedStart(ctx, err)
 		}
 		errs = append(errs, err)
 	}
@@ -722,7 +724,7 @@ func (s *Source) saveStart(ctx context.Context, cl *kgo.Client, tp topicPartitio
 			return nil
 		}
 		err := s.commitOffsets(ctx, cl, offsets, nil)
-		p.failedStart(err)
+		p.failedStart(ctx, err)
 		return err
 	})
 	if err == nil || ctx.Err() != nil || !p.unsaved.Load() || p.revoked.Load() {
@@ -731,10 +733,11 @@ func (s *Source) saveStart(ctx context.Context, cl *kgo.Client, tp topicPartitio
 	return s.startError(tp, p)
 }
 
-// watchStarts fails Run if a partition of m is still unsaved at deadline
-// (its first record fetched would have saved it) and the group has no
-// committed offset for it. It returns early if ctx is done.
-func (s *Source) watchStarts(ctx context.Context, cl *kgo.Client, m map[string][]int32, deadline time.Time) {
+// watchStarts fails Run if one of parts (of one assignment) is still
+// unsaved at deadline (its first record fetched would have saved it) and
+// the group has no committed offset for it. It returns early if ctx is
+// done or Run stops.
+func (s *Source) watchStarts(ctx context.Context, cl *kgo.Client, parts map[topicPartition]*part, deadline time.Time) {
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	select {
@@ -744,7 +747,12 @@ func (s *Source) watchStarts(ctx context.Context, cl *kgo.Client, m map[string][
 		return
 	case <-t.C:
 	}
-	unsaved := s.unsaved(m)
+	unsaved := map[topicPartition]*part{}
+	for tp, p := range parts {
+		if p.unsaved.Load() && !p.revoked.Load() {
+			unsaved[tp] = p
+		}
+	}
 	if len(unsaved) == 0 {
 		return
 	}
