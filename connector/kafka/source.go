@@ -896,7 +896,7 @@ func (s *Source) commitOffsets(ctx context.Context, cl *kgo.Client, offsets map[
 		return nil
 	}
 	var failed error
-	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			failed = err
 			if ctx.Err() == nil {
@@ -905,21 +905,29 @@ func (s *Source) commitOffsets(ctx context.Context, cl *kgo.Client, offsets map[
 			}
 			return
 		}
+		names := map[[16]byte]string{} // v10+ answers name topics by id only
+		for _, t := range req.Topics {
+			names[t.TopicID] = t.Topic
+		}
 		for _, t := range resp.Topics {
+			topic := t.Topic
+			if topic == "" {
+				topic = names[t.TopicID]
+			}
 			for _, p := range t.Partitions {
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 					if failed == nil {
-						failed = fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, err)
+						failed = fmt.Errorf("%s[%d]: %w", topic, p.Partition, err)
 					}
 					s.failed("commit")
-					s.o.log.Warn("kafka source: commit failed; the next commit retries", "topic", t.Topic, "partition", p.Partition, "err", err)
+					s.o.log.Warn("kafka source: commit failed; the next commit retries", "topic", topic, "partition", p.Partition, "err", err)
 					continue
 				}
 				s.mu.Lock()
-				pt := s.parts[topicPartition{t.Topic, p.Partition}]
+				pt := s.parts[topicPartition{topic, p.Partition}]
 				s.mu.Unlock()
-				if pt != nil {
-					pt.committed.Store(offsets[t.Topic][p.Partition].Offset)
+				if o, ok := offsets[topic][p.Partition]; ok && pt != nil {
+					pt.committed.Store(o.Offset)
 					pt.unsaved.Store(false)
 				}
 			}

@@ -553,6 +553,7 @@ func TestStartAtEndNotSaved(t *testing.T) {
 		fails int      // how many times; -1: always
 		want  string   // the start of Run's error; "": it consumes
 	}{
+		{name: "nothing fails", key: kmsg.OffsetCommit},
 		{name: "commit fails once", key: kmsg.OffsetCommit, fails: 1},
 		{name: "commit fails past the assignment", key: kmsg.OffsetCommit, fails: 5},
 		{name: "listing fails", key: kmsg.ListOffsets, fails: 3},
@@ -567,6 +568,7 @@ func TestStartAtEndNotSaved(t *testing.T) {
 			left.Store(int32(tc.fails))
 			var start atomic.Int64 // the offset of the first commit let through
 			start.Store(-1)
+			var passed atomic.Int32 // commits let through
 			hook := func(key kmsg.Key) {
 				c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
 					c.KeepControl()
@@ -577,6 +579,7 @@ func TestStartAtEndNotSaved(t *testing.T) {
 						return failedResponse(req), nil, true
 					}
 					if r, ok := req.(*kmsg.OffsetCommitRequest); ok {
+						passed.Add(1)
 						for _, t := range r.Topics {
 							for _, p := range t.Partitions {
 								start.CompareAndSwap(-1, p.Offset)
@@ -664,6 +667,9 @@ func TestStartAtEndNotSaved(t *testing.T) {
 			case ok && saved > off.(int64):
 				t.Errorf("%q (offset %d) handed on, but the start committed is %d, after it", m.Value.Raw, off, saved)
 			}
+			if n := passed.Load(); n != 1 {
+				t.Errorf("%d commits let through before any ack, want 1: the start", n)
+			}
 			if n := left.Load(); n != 0 {
 				t.Errorf("%d of the %d failures left: the source did not try again", n, tc.fails)
 			}
@@ -707,4 +713,63 @@ func failedResponse(req kmsg.Request) kmsg.Response {
 		return resp
 	}
 	panic(fmt.Sprintf("failedResponse: %T", req))
+}
+
+// TestStartAtEndUnsavedRebalance: a member whose commits all fail waits
+// in its fetch loop with records it may not hand on. The group still
+// rebalances when a second member joins: that member consumes its share
+// from a committed start, and the first hands on no record at all.
+func TestStartAtEndUnsavedRebalance(t *testing.T) {
+	c := newCluster(t, 2, "logs")
+	c.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if id := req.(*kmsg.OffsetCommitRequest).InstanceID; id != nil && *id == "a" {
+			return failedResponse(req), nil, true
+		}
+		return nil, nil, false
+	})
+	cl := client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cfg := srcConfig(c, "g", "logs")
+	cfg.StartAt, cfg.InstanceID = "end", "a"
+	a, err := kafka.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, a)
+	waitFor(t, 10*time.Second, "assignment", func() bool { return groupAssigned(t, c, "g") })
+	ctx, cancel := context.WithCancel(t.Context())
+	var producing sync.WaitGroup
+	t.Cleanup(producing.Wait)
+	t.Cleanup(cancel)
+	producing.Go(func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			cl.ProduceSync(ctx, &kgo.Record{Topic: "logs", Partition: int32(i % 2), Value: fmt.Appendf(nil, "mid %05d", i)})
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	handed := make(chan string, 1)
+	go func() {
+		if m, _, err := a.Recv(ctx); err == nil {
+			handed <- string(m.Value.Raw)
+		}
+	}()
+	time.Sleep(time.Second) // records are fetched; a's fetch loop waits on its failing commit
+	cfg.InstanceID = "b"
+	b, err := kafka.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, b)
+	recvN(t, b, 1, 30*time.Second)
+	if got := membersAssigned(t, c, "g"); got != 2 {
+		t.Errorf("%d members with partitions, want 2", got)
+	}
+	select {
+	case v := <-handed:
+		t.Errorf("member a handed on %q though none of its starts was committed", v)
+	default:
+	}
 }
