@@ -605,6 +605,8 @@ func (s *Source) assigned(ctx context.Context, cl *kgo.Client, m map[string][]in
 	}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	dctx, cancelWait := context.WithTimeout(dctx, assignWait)
+	defer cancelWait()
 	err := retry.DoNotify(dctx, startRetry, func(error) bool { return true },
 		func(ctx context.Context) error { return s.commitEnds(ctx, cl, m) },
 		func(_ int, d time.Duration, err error) {
@@ -619,9 +621,14 @@ func (s *Source) assigned(ctx context.Context, cl *kgo.Client, m map[string][]in
 }
 
 // startRetry is the back-off of the commits of partitions' starts: in
-// OnPartitionsAssigned three tries within a second, as franz-go asks the
-// callback to be short; from the fetch loop until StartTimeout.
+// OnPartitionsAssigned three tries (waiting under a second between them),
+// as franz-go asks the callback to be short; from the fetch loop, without
+// a count, until StartTimeout.
 var startRetry = retry.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, MaxAttempts: 3}
+
+// assignWait bounds those tries in OnPartitionsAssigned, brokers that do
+// not answer included, well within the group's rebalance timeout (60s).
+const assignWait = 10 * time.Second
 
 // commitEnds commits the end offset of each partition of m that has no
 // committed offset in the group, and marks the partitions that have one
