@@ -28,6 +28,12 @@ type Config struct {
 	// saves the cursor of the journal's last entry before it hands on
 	// any entry, so a restart resumes there. Default "end".
 	StartAt string `json:"startAt"`
+	// StartTimeout bounds how long that first start at the end tries,
+	// with Restart's back-off, to learn the journal's end from journalctl
+	// (--lines=1): no entry is handed on meanwhile, and past it the source
+	// fails (sluiced stops) rather than start at a cursor it has not
+	// saved. Default 1m.
+	StartTimeout time.Duration `json:"startTimeout"`
 	// StateDir holds the saved cursor (the file "cursor"). Default
 	// <dataDir>/state/<source name>.
 	StateDir string `json:"stateDir"`
@@ -35,7 +41,7 @@ type Config struct {
 	// so far is saved; it is saved at stop too. Default 1s.
 	CheckpointInterval time.Duration `json:"checkpointInterval"`
 	// Restart is the back-off between restarts of journalctl when it
-	// exits. Default: from 100ms, doubling, up to 30s.
+	// exits, and between its tries to tell where the journal ends. Default: from 100ms, doubling, up to 30s.
 	Restart retry.Policy `json:"restart"`
 	// MaxEntryBytes is the largest entry taken, counted as the names and
 	// values of its fields plus 8 bytes per field. A larger entry (such as
@@ -48,7 +54,7 @@ type Config struct {
 // DefaultConfig returns the defaults; StateDir is left empty, to be set
 // from the daemon's data directory.
 func DefaultConfig() Config {
-	return Config{Journalctl: "journalctl", StartAt: "end", CheckpointInterval: time.Second, MaxEntryBytes: 1 << 20}
+	return Config{Journalctl: "journalctl", StartAt: "end", StartTimeout: time.Minute, CheckpointInterval: time.Second, MaxEntryBytes: 1 << 20}
 }
 
 // Validate reports fields out of range.
@@ -59,6 +65,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Journalctl == "" {
 		errs = append(errs, config.Want("journalctl", "a program", c.Journalctl))
+	}
+	if c.StartTimeout <= 0 {
+		errs = append(errs, config.Want("startTimeout", "more than 0", c.StartTimeout))
 	}
 	if c.CheckpointInterval <= 0 {
 		errs = append(errs, config.Want("checkpointInterval", "more than 0", c.CheckpointInterval))

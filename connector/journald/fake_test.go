@@ -23,7 +23,10 @@ import (
 // --after-cursor, --lines=0, --lines=1 and --lines=all, and without
 // --follow writes what there is and exits. It appends its arguments to
 // <directory>/args, and if <directory>/crash exists, removes it and exits
-// with status 1 once it has written every entry there is.
+// with status 1 once it has written every entry there is. If
+// <directory>/failend holds a number n, a run with --lines=1 and without
+// --follow fails (status 1, a message on stderr) and, if n > 0, writes
+// n-1 there: n < 0 fails every such run.
 func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) == "journalctl" {
 		os.Exit(fakeJournalctl(os.Args[1:]))
@@ -62,6 +65,10 @@ func fakeJournalctl(args []string) int {
 		fmt.Fprintln(f, strings.Join(args, " "))
 		f.Close()
 	}
+	if last && !follow && failEnd(dir) {
+		fmt.Fprintln(os.Stderr, "fake journalctl: failing as asked")
+		return 1
+	}
 	if n := len(fakeEntries(dir)); atEnd && next == 0 {
 		next = n
 	} else if last && next == 0 {
@@ -89,6 +96,23 @@ func fakeJournalctl(args []string) int {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// failEnd reports whether <dir>/failend asks this run to fail, counting
+// it down.
+func failEnd(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "failend"))
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n == 0 {
+		return false
+	}
+	if n > 0 {
+		_ = os.WriteFile(filepath.Join(dir, "failend"), []byte(strconv.Itoa(n-1)), 0o644)
+	}
+	return true
 }
 
 // fakeEntries reads the complete entries in <dir>/export.

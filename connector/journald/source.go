@@ -10,7 +10,9 @@
 // source saves the cursor of the last entry such that it and every entry
 // before it were acked, every CheckpointInterval and at stop, and on
 // restart asks journalctl for the entries after it. A first start at the
-// journal's end saves the end's cursor before handing on any entry.
+// journal's end saves the end's cursor before handing on any entry; if
+// journalctl cannot tell where the end is, the source asks again and
+// hands on nothing, and Run fails after StartTimeout.
 // Entries acked after the last save are delivered again after a crash;
 // entries never acked always are. If journalctl exits, it is started
 // again, with back-off, after the last entry read.
@@ -38,6 +40,7 @@ import (
 	"github.com/sluicehq/sluice/internal/atomicfile"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/memory"
+	"github.com/sluicehq/sluice/retry"
 )
 
 // Counters receives the source's counts; the daemon's metrics implement
@@ -58,7 +61,8 @@ type Option func(*Source)
 // WithLogger sets the logger. Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(s *Source) { s.log = l } }
 
-// WithCounters sets where counts go ("journalctl-exit", "checkpoint").
+// WithCounters sets where counts go ("journalctl-exit", "journalctl-end",
+// "checkpoint").
 // Default: nowhere.
 func WithCounters(c Counters) Option { return func(s *Source) { s.count = c } }
 
@@ -127,7 +131,9 @@ func (s *Source) Recv(ctx context.Context) (sluice.Message[event.Event], func(),
 
 // Run starts journalctl after the saved cursor and reads until ctx is
 // done, starting journalctl again when it exits. A journalctl that cannot
-// be found, or a state directory that cannot be read, is an error at once.
+// be found, or a state directory that cannot be read or written, is an
+// error at once; a first start at the end that cannot learn where the
+// journal ends within StartTimeout is an error then.
 // A second call returns [sluice.ErrAlreadyRunning].
 func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
@@ -152,7 +158,13 @@ func (s *Source) Run(ctx context.Context) error {
 		s.cfg.StartAt = "beginning" // the journal was empty at the first start
 	} else if !found && s.cfg.StartAt == "end" {
 		var empty bool
-		if cursor, empty = s.end(ctx, path); empty {
+		if cursor, empty, err = s.end(ctx, path); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before it started: nothing read
+			}
+			return err
+		}
+		if empty {
 			s.cfg.StartAt = "beginning" // its end is its beginning
 			if err := atomicfile.WriteFile(s.statePath(), nil, 0o644); err != nil {
 				return fmt.Errorf("journald: save cursor: %w", err)
@@ -188,10 +200,38 @@ func (s *Source) Run(ctx context.Context) error {
 // first checkpoint resumes there rather than at a later end, skipping
 // what came between. For an empty journal it returns empty true: Run
 // reads it from its beginning and saves an empty state file, which says
-// so to the next start. If journalctl fails, it logs why and returns "":
-// the source starts at the end as journalctl sees it when following
-// begins, and saves nothing until an entry is acked.
-func (s *Source) end(ctx context.Context, path string) (cursor string, empty bool) {
+// so to the next start. If journalctl fails, end counts it
+// ("journalctl-end"), logs it and asks again after Restart's back-off;
+// once StartTimeout has passed it returns an error naming the last
+// failure: a source never starts at an end it has not saved.
+func (s *Source) end(ctx context.Context, path string) (cursor string, empty bool, err error) {
+	tctx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout)
+	defer cancel()
+	var last error
+	err = retry.DoNotify(tctx, s.cfg.Restart, func(error) bool { return true }, func(ctx context.Context) error {
+		var err error
+		cursor, empty, err = s.lastCursor(ctx, path)
+		if err != nil && ctx.Err() == nil {
+			last = err // not one cut short by the deadline
+		}
+		return err
+	}, func(_ int, d time.Duration, err error) {
+		s.count.Error("journalctl-end")
+		s.log.Warn("journalctl did not tell where the journal ends; asking again, nothing is read meanwhile", "err", err, "in", d)
+	})
+	if err == nil || ctx.Err() != nil {
+		return cursor, empty, err
+	}
+	if last == nil {
+		last = err
+	}
+	return "", false, fmt.Errorf("journald: startAt \"end\": journalctl did not tell where the journal ends within %v (startTimeout), so no start could be saved: %w",
+		s.cfg.StartTimeout, last)
+}
+
+// lastCursor runs journalctl --lines=1 once and returns the cursor of
+// the last entry, or empty true if the journal has none.
+func (s *Source) lastCursor(ctx context.Context, path string) (cursor string, empty bool, err error) {
 	args := []string{"--output=export", "--all", "--lines=1"}
 	if s.cfg.Directory != "" {
 		args = append(args, "--directory="+s.cfg.Directory)
@@ -199,30 +239,34 @@ func (s *Source) end(ctx context.Context, path string) (cursor string, empty boo
 	cmd := exec.CommandContext(ctx, path, args...)
 	var stderr tail
 	cmd.Stderr = &stderr
+	cmd.WaitDelay = 2 * time.Second
 	out, err := cmd.Output()
-	if err == nil {
-		r := NewReader(bytes.NewReader(out))
-		for {
-			fields, rerr := r.Next()
-			if rerr != nil {
-				if !errors.Is(rerr, io.EOF) {
-					err = rerr
-				}
-				break
-			}
-			for _, f := range fields {
-				if f.Name == "__CURSOR" {
-					cursor = f.Value
-				}
+	if err != nil {
+		if msg := bytes.TrimSpace(stderr.bytes()); len(msg) > 0 {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
+		return "", false, fmt.Errorf("journalctl --lines=1: %w", err)
+	}
+	r := NewReader(bytes.NewReader(out))
+	for {
+		fields, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("journalctl --lines=1: %w", err)
+		}
+		for _, f := range fields {
+			if f.Name == "__CURSOR" {
+				cursor = f.Value
 			}
 		}
 	}
-	if err != nil {
-		s.log.Warn("journalctl did not tell where the journal ends: nothing saved until an entry is acked",
-			"err", err, "stderr", string(bytes.TrimSpace(stderr.bytes())))
-		return "", false
+	empty = len(bytes.TrimSpace(out)) == 0
+	if cursor == "" && !empty {
+		return "", false, errors.New("journalctl --lines=1: the last entry has no __CURSOR")
 	}
-	return cursor, len(bytes.TrimSpace(out)) == 0
+	return cursor, empty, nil
 }
 
 // follow runs journalctl until ctx is done, again after each exit.

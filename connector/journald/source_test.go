@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -311,6 +312,109 @@ func TestStartAtEndStoppedEarly(t *testing.T) {
 			evs, _ := recv(t, s2.Source, 5-from)
 			if got, want := messages(evs), names(from, 4); !slices.Equal(got, want) {
 				t.Errorf("after restart: got %q, want %q (m3 was never acked)", got, want)
+			}
+		})
+	}
+}
+
+// TestStartAtEndNotLearned: a first start at the end whose journalctl
+// --lines=1 fails hands on no entry before the end it starts at is saved.
+// It asks again, with back-off, and starts once journalctl answers; if
+// journalctl never does within StartTimeout, Run fails saying why and
+// nothing is read.
+func TestStartAtEndNotLearned(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fails int    // failed --lines=1 runs; -1: every one
+		want  string // the start of Run's error; "": it starts
+	}{
+		{name: "fails once", fails: 1},
+		{name: "fails three times", fails: 3},
+		{name: "never answers", fails: -1,
+			want: `journald: startAt "end": journalctl did not tell where the journal ends within 2s (startTimeout), so no start could be saved: `},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			journalctl, dir := fakeJournal(t)
+			state := t.TempDir()
+			appendEntries(t, dir, numbered(1, 2)...)
+			if err := os.WriteFile(filepath.Join(dir, "failend"), []byte(strconv.Itoa(tc.fails)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c := testConfig(journalctl, dir, state)
+			c.StartAt, c.CheckpointInterval, c.StartTimeout = "end", time.Hour, time.Minute
+			if tc.want != "" {
+				c.StartTimeout = 2 * time.Second
+			}
+			s := start(t, c)
+			asked := func() int {
+				return len(slices.DeleteFunc(fakeArgs(dir), func(a string) bool { return !strings.Contains(a, "--lines=1") }))
+			}
+			if tc.want != "" {
+				select {
+				case err := <-s.done:
+					s.done <- err
+					t.Logf("Run: %v", err)
+					if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), "failing as asked") {
+						t.Errorf("Run: got %v, want %q and journalctl's stderr", err, tc.want)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("Run did not fail within 20s though journalctl never told where the journal ends")
+				}
+				if following(dir) {
+					t.Error("journalctl --follow was started")
+				}
+				if _, _, err := s.Recv(t.Context()); !errors.Is(err, io.EOF) {
+					t.Errorf("Recv after the failed Run: got %v, want io.EOF", err)
+				}
+				if _, err := os.Stat(filepath.Join(state, "cursor")); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("a state file was saved: %v", err)
+				}
+				if asked() < 2 {
+					t.Errorf("journalctl --lines=1 ran %d times, want it asked again", asked())
+				}
+				return
+			}
+			checkFor(t, "journalctl to follow", func() bool { return following(dir) })
+			if got := savedCursor(t, state); got != "i=2" {
+				t.Errorf("cursor saved when following began: got %q, want i=2, the end it starts at", got)
+			}
+			if got := asked(); got != tc.fails+1 {
+				t.Errorf("journalctl --lines=1 ran %d times, want %d", got, tc.fails+1)
+			}
+			appendEntries(t, dir, numbered(3, 3)...)
+			if evs, _ := recv(t, s.Source, 1); messages(evs)[0] != "m3" {
+				t.Errorf("got %q, want m3", messages(evs))
+			}
+		})
+	}
+}
+
+// TestStateNotWritable: a first start at the end whose state directory
+// exists but cannot be written (/proc: even root cannot) fails at once,
+// before reading any entry, whether the journal is empty or not.
+func TestStateNotWritable(t *testing.T) {
+	for _, empty := range []bool{false, true} {
+		t.Run(fmt.Sprint("empty=", empty), func(t *testing.T) {
+			journalctl, dir := fakeJournal(t)
+			appendEntries(t, dir)
+			if !empty {
+				appendEntries(t, dir, numbered(1, 2)...)
+			}
+			c := testConfig(journalctl, dir, "/proc")
+			c.StartAt = "end"
+			s, err := New(c, "j")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Run(t.Context())
+			if want := "journald: save cursor: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Run: got %v, want %q...", err, want)
+			}
+			if following(dir) {
+				t.Error("journalctl --follow was started")
+			}
+			if _, _, err := s.Recv(t.Context()); !errors.Is(err, io.EOF) {
+				t.Errorf("Recv after the failed Run: got %v, want io.EOF", err)
 			}
 		})
 	}

@@ -30,6 +30,13 @@ type SourceConfig struct {
 	// partition is handed on, so a restart resumes there). Default
 	// "beginning".
 	StartAt string `json:"startAt"`
+	// StartTimeout bounds how long, with StartAt "end", the source tries
+	// to commit where a newly assigned partition with no committed offset
+	// starts (its end, listed at assignment, or else the offset of its
+	// first record fetched): none of its records is handed on meanwhile,
+	// and past it the source fails (sluiced stops) rather than hand on
+	// records from a start it has not committed. Default 1m.
+	StartTimeout time.Duration `json:"startTimeout"`
 	// InstanceID is the group.instance.id of static membership. Default
 	// "": a random one, made once and kept in the data directory
 	// (kafka/<source name>.instance-id), so that a restart after a crash
@@ -154,7 +161,7 @@ const (
 // DefaultSourceConfig returns a SourceConfig with every default set and
 // no brokers or topics.
 func DefaultSourceConfig() SourceConfig {
-	return SourceConfig{Group: defaultGroup, StartAt: "beginning", SessionTimeout: 10 * time.Second,
+	return SourceConfig{Group: defaultGroup, StartAt: "beginning", StartTimeout: time.Minute, SessionTimeout: 10 * time.Second,
 		CommitInterval: time.Second, MaxPending: 10_000, MaxMessageBytes: 1 << 20, StopTimeout: 5 * time.Second, ClientID: defaultClientID}
 }
 
@@ -183,6 +190,9 @@ func (c *SourceConfig) Validate() error {
 	}
 	if c.CommitInterval < 0 {
 		errs = append(errs, config.Want("commitInterval", "0 or more", c.CommitInterval))
+	}
+	if c.StartTimeout < 0 {
+		errs = append(errs, config.Want("startTimeout", "0 or more", c.StartTimeout))
 	}
 	if c.StopTimeout < 0 {
 		errs = append(errs, config.Want("stopTimeout", "0 or more", c.StopTimeout))

@@ -30,6 +30,17 @@
 // are the records in flight at the revoke. Partitions lost without a
 // revoke (the session expired) are given up without a commit.
 //
+// With startAt "end", a newly assigned partition with no committed offset
+// has its end offset committed in OnPartitionsAssigned, before franz-go
+// fetches from it, so a restart resumes there. If listing or committing
+// fails three times in the callback (franz-go asks it to be short), none
+// of the partition's records is handed on until the fetch loop has
+// committed the offset of the first one fetched, where franz-go started
+// it; the loop tries again with back-off and waits meanwhile. A partition
+// whose start is not committed within startTimeout (1m) fails the source
+// with an error naming it and the broker's answer: sluiced stops rather
+// than hand on a record it could skip after a restart.
+//
 // # A member that is killed
 //
 // A member killed with SIGKILL sends no LeaveGroup, and the broker keeps

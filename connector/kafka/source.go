@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"github.com/sluicehq/sluice/checkpoint"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/atomicfile"
+	"github.com/sluicehq/sluice/retry"
 )
 
 // Source consumes topics as a member of a consumer group. It is a
@@ -46,8 +46,10 @@ type Source struct {
 	pending     atomic.Int64 // records fetched and not acked nor dropped
 	waiting     atomic.Bool  // the fetch loop waits for pending to fall
 	room        chan struct{}
-	instanceID  string // "" for dynamic membership; set by Run
-	readiness          // NotReady and Health, for /readyz
+	instanceID  string                  // "" for dynamic membership; set by Run
+	abort       context.CancelCauseFunc // ends Run's fetching with an error; set by Run
+	background  sync.WaitGroup          // watches of unsaved starts
+	readiness                           // NotReady and Health, for /readyz
 	mu          sync.Mutex
 	parts       map[topicPartition]*part // the assigned partitions
 	revocations uint64                   // count of revokes and losses, for commit
@@ -65,6 +67,19 @@ type part struct {
 	t         checkpoint.Tracker[kgo.EpochOffset]
 	revoked   atomic.Bool
 	committed atomic.Int64 // the last offset committed, or -1
+	// unsaved: StartAt is "end" and no start is committed for the group
+	// yet; none of the partition's records is handed on (see saveStart).
+	unsaved  atomic.Bool
+	deadline time.Time             // when an unsaved start fails Run
+	why      atomic.Pointer[error] // the last reason it is unsaved
+}
+
+// failedStart records why p's start is not committed yet, unless ctx
+// cut the attempt short.
+func (p *part) failedStart(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil && p.unsaved.Load() {
+		p.why.Store(&err)
+	}
 }
 
 // chunkSize is the most records of one partition a chunk holds: what a
@@ -108,10 +123,10 @@ type SourceHooks struct {
 	// reads them from the committed offset.
 	Dropped func(n int)
 	// Failed is called with the cause of each failure: "commit" (an
-	// offset commit failed; the next one retries it), "fetch" (the
-	// client reported a fetch error, and retries), "lost" (the member
-	// lost its partitions without revoking them, such as after a session
-	// timeout).
+	// offset commit failed, or listing where a partition starts did; the
+	// next one retries it), "fetch" (the client reported a fetch error,
+	// and retries), "lost" (the member lost its partitions without
+	// revoking them, such as after a session timeout).
 	Failed func(cause string)
 	// Oversize is called with each record over MaxMessageBytes, acked
 	// without being handed out.
@@ -191,6 +206,9 @@ func fillSource(c *SourceConfig) {
 	if c.StopTimeout == 0 {
 		c.StopTimeout = d.StopTimeout
 	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = d.StartTimeout
+	}
 	if c.ClientID == "" {
 		c.ClientID = d.ClientID
 	}
@@ -202,9 +220,10 @@ func cloneStrings(s []string) []string { return append([]string(nil), s...) }
 // a broker that cannot be reached at start is retried with back-off
 // (logged, naming the brokers; [Source.NotReady] says so meanwhile), while
 // failed authentication or a topic that does not exist is returned at
-// once. On stop, Recv returns io.EOF, Run waits up to StopTimeout for the
-// records handed out to be acked, commits what is acked, and leaves the
-// group. A second call returns [sluice.ErrAlreadyRunning].
+// once, and with StartAt "end" a partition whose start cannot be
+// committed within StartTimeout fails Run (see [SourceConfig.StartTimeout]).
+// On stop, Recv returns io.EOF, Run waits up to StopTimeout for the records
+// handed out to be acked, commits what is acked, and leaves the group. A second call returns [sluice.ErrAlreadyRunning].
 func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("kafka source: %w", sluice.ErrAlreadyRunning)
@@ -220,6 +239,9 @@ func (s *Source) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	s.abort = abort
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka source: %w", err)
@@ -237,16 +259,20 @@ func (s *Source) Run(ctx context.Context) error {
 	cctx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	var commits sync.WaitGroup
 	commits.Go(func() { s.commitLoop(cctx, cl) })
-	err = s.fetch(ctx, cl)
+	err = s.fetch(fctx, cl)
+	if err == nil && ctx.Err() == nil {
+		err = context.Cause(fctx) // an unsaved start (abort), or nil
+	}
 	s.stop()
 	s.drain()
 	stopCommits()
 	commits.Wait()
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	s.commit(fctx, cl)
+	s.commit(lctx, cl)
 	cl.Close() // revokes: onRevoked commits again, and drops what is queued
-	s.leave(fctx)
+	s.background.Wait()
+	s.leave(lctx)
 	return err
 }
 
@@ -335,12 +361,24 @@ func (s *Source) fetch(ctx context.Context, cl *kgo.Client) error {
 		now := time.Now()
 		var err error
 		fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
-			if err != nil || len(ftp.Records) == 0 {
+			if err != nil || fatal != nil || len(ftp.Records) == 0 {
 				return
 			}
+			tp := topicPartition{ftp.Topic, ftp.Partition}
 			s.mu.Lock()
-			p := s.parts[topicPartition{ftp.Topic, ftp.Partition}]
+			p := s.parts[tp]
 			s.mu.Unlock()
+			if p != nil && p.unsaved.Load() && !p.revoked.Load() {
+				if fatal = s.saveStart(ctx, cl, tp, p, ftp.Records[0]); fatal != nil {
+					return
+				}
+				if p.unsaved.Load() && !p.revoked.Load() {
+					if err = ctx.Err(); err == nil { // stopped while saving: nothing handed on
+						fatal = s.startError(tp, p)
+					}
+					return
+				}
+			}
 			for recs := ftp.Records; len(recs) > 0 && err == nil; {
 				if p == nil || p.revoked.Load() {
 					s.drop(len(recs))
@@ -351,6 +389,9 @@ func (s *Source) fetch(ctx context.Context, cl *kgo.Client) error {
 				recs = recs[k:]
 			}
 		})
+		if fatal != nil {
+			return fatal
+		}
 		if err != nil {
 			return nil // ctx is done
 		}
@@ -547,31 +588,61 @@ func (s *Source) ackFunc(it *item) func() {
 // assigned starts a new assignment of each partition. With StartAt
 // "end", it first commits the end of each partition that has none.
 func (s *Source) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	deadline := time.Now().Add(s.cfg.StartTimeout)
 	s.mu.Lock()
 	for t, ps := range m {
 		for _, p := range ps {
-			np := &part{}
+			np := &part{deadline: deadline}
 			np.committed.Store(-1)
+			np.unsaved.Store(s.cfg.StartAt == "end")
 			s.parts[topicPartition{t, p}] = np
 		}
 	}
 	s.mu.Unlock()
 	s.o.log.Info("kafka source: partitions assigned", "partitions", describe(m))
-	if s.cfg.StartAt == "end" {
-		s.commitEnds(ctx, cl, m)
+	if s.cfg.StartAt != "end" {
+		return
+	}
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	dctx, cancelWait := context.WithTimeout(dctx, assignWait)
+	defer cancelWait()
+	err := retry.DoNotify(dctx, startRetry, func(error) bool { return true },
+		func(ctx context.Context) error { return s.commitEnds(ctx, cl, m) },
+		func(_ int, d time.Duration, err error) {
+			s.o.log.Warn("kafka source: could not commit where new partitions start; trying again", "err", err, "in", d)
+		})
+	if err != nil && ctx.Err() == nil {
+		s.o.log.Warn("kafka source: could not commit where new partitions start; none of their records is handed on until the first one fetched is committed",
+			"err", err, "startTimeout", s.cfg.StartTimeout)
+		parts := s.unsaved(m)
+		s.background.Go(func() { s.watchStarts(ctx, cl, parts, deadline) })
 	}
 }
 
+// startRetry is the back-off of the commits of partitions' starts: in
+// OnPartitionsAssigned three tries (waiting under a second between them),
+// as franz-go asks the callback to be short; from the fetch loop, without
+// a count, until StartTimeout.
+var startRetry = retry.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, MaxAttempts: 3}
+
+// assignWait bounds those tries in OnPartitionsAssigned, brokers that do
+// not answer included, well within the group's rebalance timeout (60s).
+const assignWait = 10 * time.Second
+
 // commitEnds commits the end offset of each partition of m that has no
-// committed offset in the group. franz-go fetches the committed offsets
-// only after OnPartitionsAssigned returns, so it reads from there, and
-// the end a partition is first read from is durable before any of its
-// records is handed on: a member stopped or killed before its first
-// commit resumes there rather than at a later end, which would skip the
-// records produced in between. If the offsets cannot be listed or
-// committed, it logs why and the partitions start at the end franz-go
-// resolves, as before.
-func (s *Source) commitEnds(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+// committed offset in the group, and marks the partitions that have one
+// saved. franz-go fetches the committed offsets only after
+// OnPartitionsAssigned returns, so it reads from there, and the end a
+// partition is first read from is durable before any of its records is
+// handed on: a member stopped or killed before its first commit resumes
+// there rather than at a later end, which would skip the records produced
+// in between. It returns why some partition is still unsaved.
+func (s *Source) commitEnds(ctx context.Context, cl *kgo.Client, m map[string][]int32) error {
+	unsaved := s.unsaved(m)
+	if len(unsaved) == 0 {
+		return nil
+	}
 	adm := kadm.NewClient(cl) // not closed: that would close cl
 	have, err := adm.FetchOffsets(ctx, s.cfg.Group)
 	if err == nil {
@@ -579,31 +650,144 @@ func (s *Source) commitEnds(ctx context.Context, cl *kgo.Client, m map[string][]
 	}
 	var ends kadm.ListedOffsets
 	if err == nil {
-		ends, err = adm.ListEndOffsets(ctx, slices.Collect(maps.Keys(m))...)
+		var tps []string
+		for tp := range unsaved {
+			tps = append(tps, tp.topic)
+		}
+		slices.Sort(tps)
+		ends, err = adm.ListEndOffsets(ctx, slices.Compact(tps)...)
 	}
 	if err != nil {
 		s.failed("commit")
-		s.o.log.Warn("kafka source: could not commit where new partitions start", "err", err)
-		return
+		for _, p := range unsaved {
+			p.failedStart(ctx, err)
+		}
+		return err
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
+	var errs []error
+	for tp, p := range unsaved {
+		if o, ok := have.Lookup(tp.topic, tp.partition); ok && o.At >= 0 {
+			p.unsaved.Store(false) // committed before: franz-go resumes there
+			continue
+		}
+		e, ok := ends.Lookup(tp.topic, tp.partition)
+		if !ok || e.Err != nil || e.Offset < 0 {
+			err := fmt.Errorf("no end offset listed for %s[%d]", tp.topic, tp.partition)
+			if e.Err != nil {
+				err = fmt.Errorf("%w: %w", err, e.Err)
+			}
+			s.failed("commit")
+			p.failedStart(ctx, err)
+			errs = append(errs, err)
+			continue
+		}
+		if offsets[tp.topic] == nil {
+			offsets[tp.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[tp.topic][tp.partition] = kgo.EpochOffset{Epoch: e.LeaderEpoch, Offset: e.Offset}
+	}
+	if err := s.commitOffsets(ctx, cl, offsets, nil); err != nil {
+		for _, p := range unsaved {
+			p.failedStart(ctx, err)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// unsaved returns the partitions of m assigned here whose start is not
+// committed.
+func (s *Source) unsaved(m map[string][]int32) map[topicPartition]*part {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[topicPartition]*part{}
 	for t, ps := range m {
 		for _, p := range ps {
-			if o, ok := have.Lookup(t, p); ok && o.At >= 0 {
-				continue
+			tp := topicPartition{t, p}
+			if pt := s.parts[tp]; pt != nil && pt.unsaved.Load() && !pt.revoked.Load() {
+				out[tp] = pt
 			}
-			e, ok := ends.Lookup(t, p)
-			if !ok || e.Err != nil || e.Offset < 0 {
-				s.o.log.Warn("kafka source: no end offset to commit", "topic", t, "partition", p, "err", e.Err)
-				continue
-			}
-			if offsets[t] == nil {
-				offsets[t] = map[int32]kgo.EpochOffset{}
-			}
-			offsets[t][p] = kgo.EpochOffset{Epoch: e.LeaderEpoch, Offset: e.Offset}
 		}
 	}
-	s.commitOffsets(ctx, cl, offsets, nil)
+	return out
+}
+
+// saveStart commits the offset of rec, the first record fetched of p,
+// whose start is not committed, before any of p's records is queued:
+// franz-go fetches a partition in order from where it started, so that
+// offset is where p starts. The fetch loop waits meanwhile. It tries
+// again with back-off until the commit succeeds, p is revoked, or ctx is
+// done; it returns the error that ends Run once p's StartTimeout has
+// passed.
+func (s *Source) saveStart(ctx context.Context, cl *kgo.Client, tp topicPartition, p *part, rec *kgo.Record) error {
+	dctx, cancel := context.WithDeadline(ctx, p.deadline)
+	defer cancel()
+	offsets := map[string]map[int32]kgo.EpochOffset{tp.topic: {tp.partition: {Epoch: rec.LeaderEpoch, Offset: rec.Offset}}}
+	policy := startRetry
+	policy.MaxAttempts = 0
+	err := retry.Do(dctx, policy, func(error) bool { return true }, func(ctx context.Context) error {
+		if !p.unsaved.Load() || p.revoked.Load() {
+			return nil
+		}
+		err := s.commitOffsets(ctx, cl, offsets, nil)
+		p.failedStart(ctx, err)
+		return err
+	})
+	if err == nil || ctx.Err() != nil || !p.unsaved.Load() || p.revoked.Load() {
+		return nil
+	}
+	return s.startError(tp, p)
+}
+
+// watchStarts fails Run if one of parts (of one assignment) is still
+// unsaved at deadline (its first record fetched would have saved it) and
+// the group has no committed offset for it. It returns early if ctx is
+// done or Run stops.
+func (s *Source) watchStarts(ctx context.Context, cl *kgo.Client, parts map[topicPartition]*part, deadline time.Time) {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-s.stopped:
+		return
+	case <-t.C:
+	}
+	unsaved := map[topicPartition]*part{}
+	for tp, p := range parts {
+		if p.unsaved.Load() && !p.revoked.Load() {
+			unsaved[tp] = p
+		}
+	}
+	if len(unsaved) == 0 {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if have, err := kadm.NewClient(cl).FetchOffsets(fctx, s.cfg.Group); err == nil && have.Error() == nil {
+		for tp, p := range unsaved {
+			if o, ok := have.Lookup(tp.topic, tp.partition); ok && o.At >= 0 {
+				p.unsaved.Store(false)
+				delete(unsaved, tp)
+			}
+		}
+	}
+	for tp, p := range unsaved {
+		s.abort(s.startError(tp, p))
+		return
+	}
+}
+
+// startError is the error that ends Run when p's start could not be
+// committed within StartTimeout.
+func (s *Source) startError(tp topicPartition, p *part) error {
+	why := errors.New("no answer")
+	if w := p.why.Load(); w != nil {
+		why = *w
+	}
+	return fmt.Errorf("kafka source: startAt \"end\": could not commit where partition %s[%d] starts within %v (startTimeout), so none of its records was handed on: %w",
+		tp.topic, tp.partition, s.cfg.StartTimeout, why)
 }
 
 // revoked ends the assignments in m and commits what was acked of them.
@@ -713,35 +897,50 @@ func (s *Source) commit(ctx context.Context, cl *kgo.Client) {
 }
 
 // commitOffsets commits offsets, if still() (when not nil) holds just
-// before, and records what was committed.
-func (s *Source) commitOffsets(ctx context.Context, cl *kgo.Client, offsets map[string]map[int32]kgo.EpochOffset, still func() bool) {
+// before, records what was committed, and returns the first failure.
+func (s *Source) commitOffsets(ctx context.Context, cl *kgo.Client, offsets map[string]map[int32]kgo.EpochOffset, still func() bool) error {
 	if len(offsets) == 0 || (still != nil && !still()) {
-		return
+		return nil
 	}
-	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	var failed error
+	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
+			failed = err
 			if ctx.Err() == nil {
 				s.failed("commit")
 				s.o.log.Warn("kafka source: commit failed; the next commit retries", "err", err)
 			}
 			return
 		}
+		names := map[[16]byte]string{} // v10+ answers name topics by id only
+		for _, t := range req.Topics {
+			names[t.TopicID] = t.Topic
+		}
 		for _, t := range resp.Topics {
+			topic := t.Topic
+			if topic == "" {
+				topic = names[t.TopicID]
+			}
 			for _, p := range t.Partitions {
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					if failed == nil {
+						failed = fmt.Errorf("%s[%d]: %w", topic, p.Partition, err)
+					}
 					s.failed("commit")
-					s.o.log.Warn("kafka source: commit failed; the next commit retries", "topic", t.Topic, "partition", p.Partition, "err", err)
+					s.o.log.Warn("kafka source: commit failed; the next commit retries", "topic", topic, "partition", p.Partition, "err", err)
 					continue
 				}
 				s.mu.Lock()
-				pt := s.parts[topicPartition{t.Topic, p.Partition}]
+				pt := s.parts[topicPartition{topic, p.Partition}]
 				s.mu.Unlock()
-				if pt != nil {
-					pt.committed.Store(offsets[t.Topic][p.Partition].Offset)
+				if o, ok := offsets[topic][p.Partition]; ok && pt != nil {
+					pt.committed.Store(o.Offset)
+					pt.unsaved.Store(false)
 				}
 			}
 		}
 	})
+	return failed
 }
 
 // leave takes a static member out of the group on a clean stop, so that

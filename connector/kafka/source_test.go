@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -535,5 +536,240 @@ func TestGroupNotAuthorized(t *testing.T) {
 	err := src.Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), `group "forbidden": not authorized`) {
 		t.Fatalf("Run = %v, want an authorization error naming the group", err)
+	}
+}
+
+// TestStartAtEndNotSaved: a member starting at the end of a partition with
+// no committed offset, whose commit of that start fails (the commit itself,
+// or listing the end offset), hands on no record of the partition before a
+// start at or before that record is committed. Once the failure clears it
+// consumes; if it never does within StartTimeout, Run fails saying why and
+// nothing was handed on.
+func TestStartAtEndNotSaved(t *testing.T) {
+	const never = `kafka source: startAt "end": could not commit where partition logs[0] starts within 3s (startTimeout), so none of its records was handed on: `
+	for _, tc := range []struct {
+		name  string
+		key   kmsg.Key // the request that fails
+		fails int      // how many times; -1: always
+		want  string   // the start of Run's error; "": it consumes
+	}{
+		{name: "nothing fails", key: kmsg.OffsetCommit},
+		{name: "commit fails once", key: kmsg.OffsetCommit, fails: 1},
+		{name: "commit fails past the assignment", key: kmsg.OffsetCommit, fails: 5},
+		{name: "listing fails", key: kmsg.ListOffsets, fails: 3},
+		{name: "commit never succeeds", key: kmsg.OffsetCommit, fails: -1, want: never},
+		{name: "listing never succeeds", key: kmsg.ListOffsets, fails: -1, want: never},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 1, "logs")
+			cl := client(t, c)
+			produce(t, cl, "logs", values("old", 3), nil)
+			var left atomic.Int32
+			left.Store(int32(tc.fails))
+			var start atomic.Int64 // the offset of the first commit let through
+			start.Store(-1)
+			var passed atomic.Int32 // commits let through
+			hook := func(key kmsg.Key) {
+				c.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
+					c.KeepControl()
+					if n := left.Load(); key == tc.key && n != 0 {
+						if n > 0 {
+							left.Add(-1)
+						}
+						return failedResponse(req), nil, true
+					}
+					if r, ok := req.(*kmsg.OffsetCommitRequest); ok {
+						passed.Add(1)
+						for _, t := range r.Topics {
+							for _, p := range t.Partitions {
+								start.CompareAndSwap(-1, p.Offset)
+							}
+						}
+					}
+					return nil, nil, false
+				})
+			}
+			hook(kmsg.OffsetCommit)
+			if tc.key != kmsg.OffsetCommit {
+				hook(tc.key)
+			}
+			cfg := srcConfig(c, "g", "logs")
+			cfg.StartAt, cfg.StartTimeout = "end", time.Minute
+			if tc.want != "" {
+				cfg.StartTimeout = 3 * time.Second
+			}
+			src, err := kafka.NewSource(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- src.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			// Records keep coming, each offset noted, until the test ends.
+			var offsets sync.Map
+			var producing sync.WaitGroup
+			t.Cleanup(producing.Wait)
+			t.Cleanup(cancel)
+			producing.Go(func() {
+				for i := 0; ctx.Err() == nil; i++ {
+					v := fmt.Sprintf("mid %05d", i)
+					if r, err := cl.ProduceSync(ctx, &kgo.Record{Topic: "logs", Value: []byte(v)}).First(); err == nil {
+						offsets.Store(v, r.Offset)
+					}
+					select {
+					case <-ctx.Done():
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+			})
+			got := make(chan sluice.Message[event.Event], 1)
+			go func() {
+				if m, _, err := src.Recv(ctx); err == nil {
+					got <- m
+				}
+			}()
+			if tc.want != "" {
+				select {
+				case err := <-done:
+					done <- err
+					t.Logf("Run: %v", err)
+					if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), kerr.UnknownServerError.Message) {
+						t.Errorf("Run: got %v, want %q and the broker's error", err, tc.want)
+					}
+				case m := <-got:
+					t.Fatalf("%q handed on though no start was committed (%d)", m.Value.Raw, start.Load())
+				case <-time.After(30 * time.Second):
+					t.Fatal("Run did not fail within 30s though the start was never committed")
+				}
+				select {
+				case m := <-got:
+					t.Errorf("%q handed on though no start was committed", m.Value.Raw)
+				default:
+				}
+				return
+			}
+			var m sluice.Message[event.Event]
+			select {
+			case m = <-got:
+			case err := <-done:
+				t.Fatalf("Run: %v", err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("no record within 30s")
+			}
+			saved := start.Load()
+			off, ok := offsets.Load(string(m.Value.Raw))
+			switch {
+			case string(m.Value.Raw) < "mid":
+				t.Errorf("%q handed on: a record from before the start", m.Value.Raw)
+			case saved < 0:
+				t.Errorf("%q handed on before any start was committed", m.Value.Raw)
+			case ok && saved > off.(int64):
+				t.Errorf("%q (offset %d) handed on, but the start committed is %d, after it", m.Value.Raw, off, saved)
+			}
+			if n := passed.Load(); n != 1 {
+				t.Errorf("%d commits let through before any ack, want 1: the start", n)
+			}
+			if n := left.Load(); n != 0 {
+				t.Errorf("%d of the %d failures left: the source did not try again", n, tc.fails)
+			}
+			if g, ok := committed(t, c, "g", "logs")[0]; !ok || g != saved {
+				t.Errorf("committed offset %d (%v), want %d, the start let through", g, ok, saved)
+			}
+		})
+	}
+}
+
+// failedResponse answers an OffsetCommit or ListOffsets request with
+// UNKNOWN_SERVER_ERROR for each of its partitions.
+func failedResponse(req kmsg.Request) kmsg.Response {
+	code := kerr.UnknownServerError.Code
+	switch r := req.(type) {
+	case *kmsg.OffsetCommitRequest:
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	case *kmsg.ListOffsetsRequest:
+		resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewListOffsetsResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewListOffsetsResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
+	panic(fmt.Sprintf("failedResponse: %T", req))
+}
+
+// TestStartAtEndUnsavedRebalance: a member whose commits all fail waits
+// in its fetch loop with records it may not hand on. The group still
+// rebalances when a second member joins: that member consumes its share
+// from a committed start, and the first hands on no record at all.
+func TestStartAtEndUnsavedRebalance(t *testing.T) {
+	c := newCluster(t, 2, "logs")
+	c.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if id := req.(*kmsg.OffsetCommitRequest).InstanceID; id != nil && *id == "a" {
+			return failedResponse(req), nil, true
+		}
+		return nil, nil, false
+	})
+	cl := client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cfg := srcConfig(c, "g", "logs")
+	cfg.StartAt, cfg.InstanceID = "end", "a"
+	a, err := kafka.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, a)
+	waitFor(t, 10*time.Second, "assignment", func() bool { return groupAssigned(t, c, "g") })
+	ctx, cancel := context.WithCancel(t.Context())
+	var producing sync.WaitGroup
+	t.Cleanup(producing.Wait)
+	t.Cleanup(cancel)
+	producing.Go(func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			cl.ProduceSync(ctx, &kgo.Record{Topic: "logs", Partition: int32(i % 2), Value: fmt.Appendf(nil, "mid %05d", i)})
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	handed := make(chan string, 1)
+	go func() {
+		if m, _, err := a.Recv(ctx); err == nil {
+			handed <- string(m.Value.Raw)
+		}
+	}()
+	time.Sleep(time.Second) // records are fetched; a's fetch loop waits on its failing commit
+	cfg.InstanceID = "b"
+	b, err := kafka.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSource(t, b)
+	recvN(t, b, 1, 30*time.Second)
+	if got := membersAssigned(t, c, "g"); got != 2 {
+		t.Errorf("%d members with partitions, want 2", got)
+	}
+	select {
+	case v := <-handed:
+		t.Errorf("member a handed on %q though none of its starts was committed", v)
+	default:
 	}
 }
