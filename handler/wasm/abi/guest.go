@@ -57,13 +57,15 @@ func (in *Input) base() unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(
 // at base; Event has checked that it lies in the batch. An empty string
 // points at the batch's start: its offset may be the batch's end.
 func str(base, p unsafe.Pointer) string {
-	n := u32(unsafe.Add(p, 4))
-	off := u32(p) & -nz(uint64(n))
+	w := u64(p) // offset and length in one load
+	n := uint32(w >> 32)
+	off := uint32(w) & -nz(uint64(n))
 	return unsafe.String((*byte)(unsafe.Add(base, off)), n)
 }
 
 // end returns where the string whose offset and length are at p ends.
-func end(p unsafe.Pointer) uint64 { return uint64(u32(p)) + uint64(u32(unsafe.Add(p, 4))) }
+// It loads both at once: in a Go guest each load is checked.
+func end(p unsafe.Pointer) uint64 { w := u64(p); return uint64(uint32(w)) + w>>32 }
 
 // slot returns the address of slot s of the view at v.
 func slot(v unsafe.Pointer, s int) unsafe.Pointer { return unsafe.Add(v, 8*s) }
