@@ -117,8 +117,9 @@ func BenchmarkGoGuestParts(b *testing.B) {
 	}
 }
 
-// cGuest builds testdata/credact with clang, or skips.
-func cGuest(b *testing.B) []byte {
+// cGuest builds testdata/credact with clang, or skips: a guest of ABI
+// version 2.
+func cGuest(b testing.TB) []byte {
 	b.Helper()
 	cc := ""
 	for _, name := range []string{"clang", "clang-14", "clang-15", "clang-16", "clang-17", "clang-18", "clang-19"} {
@@ -149,7 +150,7 @@ func cGuest(b *testing.B) []byte {
 var benchGuests = []struct {
 	name   string
 	module func(*testing.B) []byte
-}{{"go", func(b *testing.B) []byte { return guest(b, redactDir) }}, {"c", cGuest}}
+}{{"go", func(b *testing.B) []byte { return guest(b, redactDir) }}, {"c", func(b *testing.B) []byte { return cGuest(b) }}}
 
 // BenchmarkCall is the overhead of one call: a batch of one short event,
 // into the Go guest and into the C guest (whose own work is a few

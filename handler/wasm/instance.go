@@ -225,7 +225,7 @@ func (in *instance) call(ctx context.Context, h *Handler, msgs []msg) (out []msg
 	// call reuses.
 	b := slices.Clone(view)
 	var r abi.Outputs
-	count, err := r.Reset(b, len(msgs), ev)
+	count, err := r.Reset(b, h.version, len(msgs), ev)
 	// Each event is read into its place in out: an event is large, and
 	// each copy of it in the heap costs write barriers while the GC runs.
 	out = make([]msg, 0, min(count, max(len(b)-8, 0)/abi.MinOutput))

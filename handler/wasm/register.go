@@ -20,7 +20,7 @@ import (
 // Config is the "wasm" handler's config.
 type Config struct {
 	// Module is the path of the WebAssembly module, a reactor exporting
-	// ABI version 2 (docs/wasm.md). Required.
+	// ABI version 3 or 2 (docs/wasm.md). Required.
 	Module string `json:"module" sluice:"required"`
 	// Config is passed to the module's init function as JSON. Default
 	// null.

@@ -1,6 +1,6 @@
 // Package wasm runs event handlers compiled to WebAssembly: the "wasm"
 // handler. A module is compiled once, instantiated into a pool of
-// instances, and called on batches of events through ABI version 2
+// instances, and called on batches of events through ABI version 3 or 2
 // (package abi, docs/wasm.md). Guests in Go use package guest.
 //
 // A guest has no filesystem, network, arguments or environment; it has the
@@ -93,11 +93,13 @@ type Handler struct {
 	// instrumented says the module has the interrupt checks of
 	// interrupt.go, instead of wazero's.
 	instrumented bool
+	// version is the module's ABI version: 2 or 3.
+	version int
 }
 
 // New compiles module and starts its first instance, whose init gets
 // o.Config. A module that is not WebAssembly, lacks an export of ABI
-// version 2 or needs more memory than the limit gives a
+// version 3 or 2, or needs more memory than the limit gives a
 // *config.FieldError for "module" (or "memoryLimit"); an init that fails,
 // one for "config".
 func New(ctx context.Context, module []byte, o Options) (*Handler, error) {
@@ -158,7 +160,7 @@ func (h *Handler) start(ctx context.Context, module []byte) error {
 		return &config.FieldError{Path: "module", Msg: fmt.Sprintf("not a valid WebAssembly module: %v", err)}
 	}
 	h.compiled = c
-	if err := checkExports(c); err != nil {
+	if h.version, err = checkExports(c); err != nil {
 		return &config.FieldError{Path: "module", Msg: err.Error()}
 	}
 	for _, f := range c.ImportedFunctions() {
@@ -190,17 +192,24 @@ func (h *Handler) start(ctx context.Context, module []byte) error {
 	return nil
 }
 
-// checkExports reports the exports of ABI version 2 that c lacks or has
-// with the wrong signature.
-func checkExports(c wazero.CompiledModule) error {
+// checkExports returns the ABI version of c (3, or 2 if it exports
+// abi.ExportABIv2 instead of abi.ExportABI), or reports the exports that
+// c lacks or has with the wrong signature.
+func checkExports(c wazero.CompiledModule) (version int, err error) {
 	fns := c.ExportedFunctions()
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
+	version, marker := abi.Version, abi.ExportABI
+	if _, v3 := fns[abi.ExportABI]; !v3 {
+		if _, v2 := fns[abi.ExportABIv2]; v2 {
+			version, marker = 2, abi.ExportABIv2
+		}
+	}
 	var bad []string
 	for _, want := range []struct {
 		name        string
 		params, res []api.ValueType
 	}{
-		{abi.ExportABI, nil, nil},
+		{marker, nil, nil},
 		{abi.ExportAlloc, []api.ValueType{i32}, []api.ValueType{i32}},
 		{abi.ExportInit, []api.ValueType{i32, i32}, []api.ValueType{i64}},
 		{abi.ExportHandle, []api.ValueType{i32, i32}, []api.ValueType{i64}},
@@ -217,12 +226,12 @@ func checkExports(c wazero.CompiledModule) error {
 		bad = append(bad, "lacks the export memory")
 	}
 	if _, v1 := fns["sluice_abi_v1"]; v1 {
-		return errors.New("speaks ABI version 1, which this sluiced no longer reads: rebuild it with the current guest SDK (docs/wasm.md)")
+		return 0, errors.New("speaks ABI version 1, which this sluiced no longer reads: rebuild it with the current guest SDK (docs/wasm.md)")
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("not a sluice handler of ABI version %d (docs/wasm.md): %s", abi.Version, strings.Join(bad, "; "))
+		return 0, fmt.Errorf("not a sluice handler of ABI version %d or 2 (docs/wasm.md): %s", abi.Version, strings.Join(bad, "; "))
 	}
-	return nil
+	return version, nil
 }
 
 func names(ts []api.ValueType) []string {

@@ -89,8 +89,15 @@ func raw(lines ...string) []msg {
 	return ms
 }
 
+// TestRedactExample runs the redact example, and the same redaction
+// written in C, a guest of ABI version 2 (if clang can build it).
 func TestRedactExample(t *testing.T) {
-	h, fails := newHandler(t, guest(t, redactDir), wasm.Options{})
+	t.Run("go", func(t *testing.T) { testRedact(t, guest(t, redactDir)) })
+	t.Run("c-abi-v2", func(t *testing.T) { testRedact(t, cGuest(t)) })
+}
+
+func testRedact(t *testing.T, module []byte) {
+	h, fails := newHandler(t, module, wasm.Options{})
 	in := raw(
 		"card 4111111111111111 paid",
 		"DEBUG card 4111111111111111",
@@ -237,7 +244,7 @@ func TestNewErrors(t *testing.T) {
 		// instrumented): wazero v1.12.0's validation panics on it.
 		{"type past the types", []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01`\x00\x00\x03\x03\x02\x000\x05\x03\x01\x000\n \x02\t\x00A0\x10\x01000\v\x14\x010\x7f000000000000000A\v"), wasm.Options{}, "module", "not a valid WebAssembly module"},
 		{"empty module", []byte("\x00asm\x01\x00\x00\x00"), wasm.Options{}, "module",
-			"not a sluice handler of ABI version 2 (docs/wasm.md): lacks the export sluice_abi_v2; lacks the export sluice_alloc"},
+			"not a sluice handler of ABI version 3 or 2 (docs/wasm.md): lacks the export sluice_abi_v3; lacks the export sluice_alloc"},
 		{"ABI version 1", abiV1Module, wasm.Options{}, "module",
 			"speaks ABI version 1, which this sluiced no longer reads: rebuild it with the current guest SDK (docs/wasm.md)"},
 		{"command", command, wasm.Options{}, "module", "the module is a command (it exports _start), not a reactor: build it with -buildmode=c-shared"},

@@ -4,10 +4,10 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o redact.wasm
 //
-// It reads each event in place (guest.HandleView) and sends back only the
-// strings it changed, written straight into the output (Out.Begin and
-// End): an event without a run of digits costs the host nothing but a
-// Keep.
+// It reads each event in place (guest.HandleView) and sends back only
+// what it changed: for each run, where it is and the mask (Out.Edit),
+// which the host splices in. An event without a run of digits costs the
+// host nothing but a Keep.
 package main
 
 import (
@@ -25,12 +25,22 @@ func init() {
 		}
 		// Only strings long enough to hold a run of digits.
 		for m := v.Long(redaction.MinDigits); m != 0; m &= m - 1 {
-			// redact's body, written out: Go does not inline it, and in a
-			// wasm guest a call costs more than a few lines.
 			slot := uint32(bits.TrailingZeros32(m))
 			s := v.String(slot)
-			if at := redaction.First(s); at >= 0 {
-				out.End(redaction.AppendFrom(out.Begin(slot), s, at))
+			// redact's body, written out: Go does not inline it, and in a
+			// wasm guest a call costs more than a few lines.
+			start, end := redaction.Run(s)
+			for shift := 0; start >= 0; {
+				out.Edit(slot, uint32(start+shift), uint32(end-start), redaction.Mask)
+				shift += len(redaction.Mask) - (end - start)
+				if len(s)-end < redaction.MinDigits {
+					break
+				}
+				next, nextEnd := redaction.Run(s[end:])
+				start, end = end+next, end+nextEnd
+				if next < 0 {
+					break
+				}
 			}
 		}
 		for j := range v.Fields() {
@@ -43,11 +53,21 @@ func init() {
 	})
 }
 
-// redact replaces string slot with s redacted, if s has a run of digits,
-// writing it straight into the output.
+// redact replaces each run of digits in string slot, s, with the mask:
+// by edits, which the host makes.
 func redact(out *guest.Out, slot uint32, s string) {
-	if at := redaction.First(s); at >= 0 {
-		out.End(redaction.AppendFrom(out.Begin(slot), s, at))
+	start, end := redaction.Run(s)
+	for shift := 0; start >= 0; { // an edit's offset is in the string as the edits before left it
+		out.Edit(slot, uint32(start+shift), uint32(end-start), redaction.Mask)
+		shift += len(redaction.Mask) - (end - start)
+		if len(s)-end < redaction.MinDigits {
+			break
+		}
+		next, nextEnd := redaction.Run(s[end:])
+		start, end = end+next, end+nextEnd
+		if next < 0 {
+			break
+		}
 	}
 }
 

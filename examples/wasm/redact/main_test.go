@@ -35,7 +35,7 @@ func batch(es []event.Event) []byte {
 func TestGuestIsNative(t *testing.T) {
 	es := events(40)
 	var got [][]byte
-	err := abi.ReadOutput(guest.Process(batch(es)), len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+	err := abi.ReadOutput(guest.Process(batch(es)), abi.Version, len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
 		got = append(got, o.Event.AppendRecord(nil))
 		return nil
 	})

@@ -1,6 +1,6 @@
 // Package abi encodes the batches that the wasm handler and its guests
-// exchange: ABI version 2, described in docs/wasm.md. The host and the Go
-// guest SDK both use it.
+// exchange: ABI version 3, described in docs/wasm.md (the host reads
+// version 2 too). The host and the Go guest SDK both use it.
 //
 // An input batch, written by the host into guest memory, is
 //
@@ -21,7 +21,8 @@
 //
 // where the body of kind [Keep] is empty (input event from, unchanged),
 // that of [Patch] is n u32 and n × (slot u32, length u32, bytes
-// [length]byte) (input event from with those strings replaced), and that
+// [length]byte) (input event from with those strings replaced, or, for a
+// slot with [EditSlot] set, edited: version 3), and that
 // of [Record] is length u32 and an event record [length]byte (a whole
 // event in the record encoding of package event). u32 is little-endian;
 // from is the index of an input event (its key, topic and attributes
@@ -40,14 +41,16 @@ import (
 	"github.com/sluicehq/sluice/event"
 )
 
-// Version is the ABI version this package speaks.
-const Version = 2
+// Version is the ABI version this package speaks. The host reads
+// version 2 too: version 3 only adds edits ([EditSlot]).
+const Version = 3
 
 // The exports a guest module has. Every one is required.
 const (
 	// ExportABI is a function of no parameters and results whose presence
-	// says the guest speaks ABI version 2.
-	ExportABI = "sluice_abi_v2"
+	// says the guest speaks ABI version 3; ExportABIv2, version 2.
+	ExportABI   = "sluice_abi_v3"
+	ExportABIv2 = "sluice_abi_v2"
 	// ExportAlloc is alloc(size u32) ptr u32: a buffer of at least size
 	// bytes in guest memory, which stays valid, and the guest leaves
 	// alone, until the next call of alloc. The host writes its input
@@ -115,6 +118,15 @@ const (
 	Slots // how many; the HTTP slots are SlotHTTPMethod and after
 
 	FieldSlot = 1 << 16
+
+	// EditSlot, ORed into a Patch item's slot, makes the item an edit of
+	// that slot's string instead of its new value (ABI version 3): its
+	// bytes are offset u32, cut u32 and the replacement, which takes the
+	// place of the cut bytes from offset on in the string as it is (after
+	// the patch's items before it). The guest sends back what changes and
+	// the host splices it in, where a whole string has the guest copy the
+	// bytes around the change.
+	EditSlot = 1 << 31
 )
 
 // The layout of a view: byte offsets in it. Slot s is at 8s: its offset
@@ -338,17 +350,19 @@ type Output struct {
 // is error: the message is the guest's.
 var ErrGuest = errors.New("guest error")
 
-// ReadOutput calls each for every event of output batch b, in order,
-// where input(i) is input event i of n. A kept event is a shallow copy of
-// its input; a patched one too, with the replaced strings sharing b's
-// memory, and its HTTP and Fields copied before they change, so that the
+// ReadOutput calls each for every event of output batch b of ABI
+// version (2 or 3), in order, where input(i) is input event i of n. A
+// kept event is a shallow copy of its input; a patched one too, with the
+// replaced strings sharing b's memory (an edited string has memory of its
+// own), and its HTTP and Fields copied before they change, so that the
 // input's are never written. A batch with status error gives an error
 // wrapping ErrGuest; bad framing, a record that does not decode, a from at
 // or past n (or NoInput but for a record), or a patch of a string the
-// event lacks gives an error saying so.
-func ReadOutput(b []byte, n int, input func(i int) *event.Event, each func(o *Output) error) error {
+// event lacks, or an edit past its string's end (or in version 2) gives
+// an error saying so.
+func ReadOutput(b []byte, version, n int, input func(i int) *event.Event, each func(o *Output) error) error {
 	var r Outputs
-	count, err := r.Reset(b, n, input)
+	count, err := r.Reset(b, version, n, input)
 	if err != nil {
 		return err
 	}
@@ -374,12 +388,12 @@ type Outputs struct {
 	i     int
 }
 
-// Reset starts reading output batch b of input events input(0) to
-// input(n-1), and returns the number of events it says it has. That
-// number is the guest's: every event takes at least MinOutput bytes of b,
-// which bounds what may be set aside for them.
-func (r *Outputs) Reset(b []byte, n int, input func(i int) *event.Event) (int, error) {
-	*r = Outputs{r: reader{b: b}, n: n, input: input}
+// Reset starts reading output batch b of ABI version (2 or 3) of input
+// events input(0) to input(n-1), and returns the number of events it says
+// it has. That number is the guest's: every event takes at least
+// MinOutput bytes of b, which bounds what may be set aside for them.
+func (r *Outputs) Reset(b []byte, version, n int, input func(i int) *event.Event) (int, error) {
+	*r = Outputs{r: reader{b: b, edits: version >= 3}, n: n, input: input}
 	switch status := r.r.u32("status"); {
 	case r.r.err != nil:
 		return 0, r.r.err
@@ -448,49 +462,100 @@ func (r *Outputs) End() error { return r.r.end() }
 // patch reads the items of a Patch into e.
 func (r *reader) patch(e *event.Event) error {
 	items := r.u32("patch count")
-	copiedHTTP, copiedFields := false, false
+	var copied copies
 	for range items {
 		slot := r.u32("slot")
 		p := r.bytes("string")
 		if r.err != nil {
 			return r.err
 		}
-		s := bstr(p)
+		edit := slot&EditSlot != 0 && r.edits
+		if edit {
+			slot &^= EditSlot
+		}
+		dst, err := target(e, slot, &copied)
+		if err != nil {
+			return err
+		}
+		if edit {
+			cur := bstr(e.Raw)
+			if dst != nil {
+				cur = *dst
+			}
+			if p, err = r.edit(cur, p); err != nil {
+				return fmt.Errorf("slot %d: %w", slot, err)
+			}
+		}
 		switch {
-		case slot >= FieldSlot:
-			j := (slot - FieldSlot) / 2
-			if uint64(j) >= uint64(len(e.Fields)) {
-				return fmt.Errorf("slot %d: patches field %d of an event with %d", slot, j, len(e.Fields))
-			}
-			if !copiedFields {
-				e.Fields, copiedFields = append([]event.Field(nil), e.Fields...), true
-			}
-			if slot%2 == 0 {
-				e.Fields[j].Name = s
-			} else {
-				e.Fields[j].Value = s
-			}
-		case slot >= Slots:
-			return fmt.Errorf("unknown slot %d", slot)
-		case slot == SlotRaw:
-			e.Raw = p
-			if len(p) == 0 {
-				e.Raw = nil
-			}
-		case slot >= SlotHTTPMethod:
-			if e.HTTP == nil {
-				return fmt.Errorf("slot %d: patches HTTP of an event without HTTP", slot)
-			}
-			if !copiedHTTP {
-				h := *e.HTTP
-				e.HTTP, copiedHTTP = &h, true
-			}
-			*httpSlot(e.HTTP, slot) = s
+		case dst != nil:
+			*dst = bstr(p)
+		case len(p) == 0:
+			e.Raw = nil
 		default:
-			*eventSlot(e, slot) = s
+			e.Raw = p
 		}
 	}
 	return nil
+}
+
+// copies says which of an event's HTTP and Fields a patch copied: it
+// changes its own copies, never the input's.
+type copies struct{ http, fields bool }
+
+// target returns the string of slot in e that a patch replaces, or nil
+// for Raw, after copying e's HTTP or Fields if the slot lies in them.
+func target(e *event.Event, slot uint32, c *copies) (*string, error) {
+	switch {
+	case slot >= FieldSlot:
+		j := (slot - FieldSlot) / 2
+		if uint64(j) >= uint64(len(e.Fields)) {
+			return nil, fmt.Errorf("slot %d: patches field %d of an event with %d", slot, j, len(e.Fields))
+		}
+		if !c.fields {
+			e.Fields, c.fields = append([]event.Field(nil), e.Fields...), true
+		}
+		if slot%2 == 0 {
+			return &e.Fields[j].Name, nil
+		}
+		return &e.Fields[j].Value, nil
+	case slot >= Slots:
+		return nil, fmt.Errorf("unknown slot %d", slot)
+	case slot == SlotRaw:
+		return nil, nil
+	case slot >= SlotHTTPMethod:
+		if e.HTTP == nil {
+			return nil, fmt.Errorf("slot %d: patches HTTP of an event without HTTP", slot)
+		}
+		if !c.http {
+			h := *e.HTTP
+			e.HTTP, c.http = &h, true
+		}
+		return httpSlot(e.HTTP, slot), nil
+	}
+	return eventSlot(e, slot), nil
+}
+
+// edit returns s with the edit p (offset u32, cut u32, replacement)
+// made, in r.built: one array for the batch's edited strings.
+func (r *reader) edit(s string, p []byte) ([]byte, error) {
+	if len(p) < 8 {
+		return nil, fmt.Errorf("edit of %d bytes", len(p))
+	}
+	off, cut := uint64(le.Uint32(p)), uint64(le.Uint32(p[4:]))
+	if off+cut > uint64(len(s)) {
+		return nil, fmt.Errorf("edit of bytes %d to %d of a string of %d", off, off+cut, len(s))
+	}
+	if r.built == nil {
+		// An edit takes a few bytes of b and makes a string of many:
+		// 4 for each of b's holds a redaction's strings (the benchmark's
+		// take 2.2); more grow it, with an allocation.
+		r.built = make([]byte, 0, 4*len(r.b))
+	}
+	at := len(r.built)
+	r.built = append(r.built, s[:off]...)
+	r.built = append(r.built, p[8:]...)
+	r.built = append(r.built, s[off+cut:]...)
+	return r.built[at:len(r.built):len(r.built)], nil
 }
 
 func eventSlot(e *event.Event, slot uint32) *string {
@@ -540,9 +605,12 @@ func httpSlot(h *event.HTTP, slot uint32) *string {
 }
 
 type reader struct {
-	b   []byte
-	i   int
-	err error
+	b     []byte
+	i     int
+	err   error
+	edits bool // version 3: EditSlot is known
+	// built holds the strings that edits made: one array for many.
+	built []byte
 }
 
 func (r *reader) u32(what string) uint32 {

@@ -101,7 +101,7 @@ func TestRoundTrip(t *testing.T) {
 
 	before := input(t, es)
 	var got []abi.Output
-	err := abi.ReadOutput(bytes.Clone(w.Bytes()), len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+	err := abi.ReadOutput(bytes.Clone(w.Bytes()), abi.Version, len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
 		got = append(got, *o)
 		return nil
 	})
@@ -138,7 +138,7 @@ func TestFail(t *testing.T) {
 	w.Reset()
 	w.Keep(0, "")
 	w.Fail("bad config")
-	err := abi.ReadOutput(w.Bytes(), 1, nil, func(*abi.Output) error { t.Fatal("an event of a failed batch"); return nil })
+	err := abi.ReadOutput(w.Bytes(), abi.Version, 1, nil, func(*abi.Output) error { t.Fatal("an event of a failed batch"); return nil })
 	if !errors.Is(err, abi.ErrGuest) || err.Error() != "guest error: bad config" {
 		t.Fatalf("err = %v", err)
 	}
@@ -180,9 +180,13 @@ func TestMalformed(t *testing.T) {
 		{"patch of absent HTTP", out(u(0, 0, 1, 1, abi.SlotHTTPPath, 0)), "output 0: slot 13: patches HTTP of an event without HTTP"},
 		{"patch of absent field", out(u(2, 0, 1, 1, abi.FieldSlot+4, 0)), "output 0: slot 65540: patches field 2 of an event with 2"},
 		{"bad record", out(u(0, 0, 2, uint32(len(rec))), append([]byte{9}, rec[1:]...)), "output 0: event: decode record: unknown version 9"},
+		{"edit past the string", out(u(0, 0, 1, 1, abi.SlotRaw|abi.EditSlot, 8, 2, 2)), "output 0: slot 4: edit of bytes 2 to 4 of a string of 3"},
+		{"edit of no bytes", out(u(0, 0, 1, 1, abi.SlotRaw|abi.EditSlot, 4, 0)), "output 0: slot 4: edit of 4 bytes"},
+		{"edit of absent HTTP", out(u(0, 0, 1, 1, abi.SlotHTTPPath|abi.EditSlot, 8, 0, 0)), "output 0: slot 13: patches HTTP of an event without HTTP"},
+		{"edit of an unknown slot", out(u(0, 0, 1, 1, abi.Slots|abi.EditSlot, 8, 0, 0)), "output 0: unknown slot 20"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := abi.ReadOutput(tc.b, len(es), ev, func(*abi.Output) error { return nil })
+			err := abi.ReadOutput(tc.b, abi.Version, len(es), ev, func(*abi.Output) error { return nil })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want …%s…", err, tc.want)
 			}
@@ -206,18 +210,22 @@ func FuzzReadOutput(f *testing.F) {
 		e.Host = "changed"
 		w.Emit(&in, uint32(i), "r", &e)
 		w.Keep(uint32(i), "")
+		w.Edit(uint32(i), abi.SlotSource, 0, 0, "edited ")
+		w.Keep(uint32(i), "")
 	}
 	w.Record(abi.NoInput, "", &es[2])
 	f.Add(bytes.Clone(w.Bytes()))
 	f.Add([]byte{1, 0, 0, 0, 'e'})
 	before := input(f, es)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = abi.ReadOutput(b, len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
-			if o.From != abi.NoInput && int(o.From) >= len(es) {
-				t.Fatalf("from %d of %d inputs", o.From, len(es))
-			}
-			return nil
-		})
+		for _, version := range []int{2, abi.Version} {
+			_ = abi.ReadOutput(b, version, len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+				if o.From != abi.NoInput && int(o.From) >= len(es) {
+					t.Fatalf("from %d of %d inputs", o.From, len(es))
+				}
+				return nil
+			})
+		}
 		if !bytes.Equal(input(t, es), before) {
 			t.Fatal("the input events changed")
 		}
@@ -379,7 +387,7 @@ func TestViewSetKeep(t *testing.T) {
 	w.Record(3, "", &es[3])
 	w.Set(4, abi.SlotSource, "dropped by Bytes")
 	var got []string
-	err := abi.ReadOutput(w.Bytes(), len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+	err := abi.ReadOutput(w.Bytes(), abi.Version, len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
 		got = append(got, fmt.Sprintf("%d%s/%d %s %s %v", o.From, o.Route, o.Kind, o.Event.Raw, o.Event.Host, o.Event.Fields))
 		return nil
 	})
@@ -389,6 +397,74 @@ func TestViewSetKeep(t *testing.T) {
 	}
 	if es[2].Fields[0].Value != "b" {
 		t.Error("the input event changed")
+	}
+}
+
+// Edits splice their replacements into the event's strings, each in
+// the string as the items before it left it, and never change the input.
+func TestEdits(t *testing.T) {
+	type edit struct {
+		slot, off, cut uint32
+		repl           string
+	}
+	for _, tc := range []struct {
+		name  string
+		from  uint32
+		set   string // Set first, of slot edits[0].slot, if not empty
+		edits []edit
+		want  string // the event's Raw, Host, HTTP.Path, Syslog.Message and Fields
+	}{
+		{"raw", 0, "", []edit{{abi.SlotRaw, 1, 1, "NE"}}, "oNEe||||[]"},
+		{"two in one string", 0, "", []edit{{abi.SlotRaw, 0, 1, "[o]"}, {abi.SlotRaw, 4, 1, "[e]"}}, "[o]n[e]||||[]"},
+		{"insert and append", 0, "", []edit{{abi.SlotRaw, 0, 0, ">"}, {abi.SlotRaw, 4, 0, "<"}}, ">one<||||[]"},
+		{"all of it", 0, "", []edit{{abi.SlotRaw, 0, 3, ""}}, "||||[]"},
+		{"after a set", 0, "set", []edit{{abi.SlotRaw, 3, 0, "!"}}, "set!||||[]"},
+		{"host", 2, "", []edit{{abi.SlotHost, 0, 2, "192"}}, "|192.0.0.1|/p||[{a b} { c}]"},
+		{"http and fields", 2, "", []edit{{abi.SlotHTTPPath, 2, 0, "ath"}, {abi.FieldSlot + 1, 0, 1, "B"}, {abi.FieldSlot + 2, 0, 0, "n"}},
+			"|10.0.0.1|/path||[{a B} {n c}]"},
+		{"a message in the raw line", 4, "", []edit{{abi.SlotSyslogMessage, 4, 7, "text"}}, "<14>1 the message|||the text|[]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es := events()
+			var w abi.Writer
+			w.Reset()
+			if tc.set != "" {
+				w.Set(tc.from, tc.edits[0].slot, tc.set)
+			}
+			for _, e := range tc.edits {
+				w.Edit(tc.from, e.slot, e.off, e.cut, e.repl)
+			}
+			w.Keep(tc.from, "")
+			before := input(t, es)
+			var got string
+			err := abi.ReadOutput(w.Bytes(), abi.Version, len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+				path := ""
+				if o.Event.HTTP != nil {
+					path = o.Event.HTTP.Path
+				}
+				got = fmt.Sprintf("%s|%s|%s|%s|%v", o.Event.Raw, o.Event.Host, path, o.Event.Syslog.Message, o.Event.Fields)
+				return nil
+			})
+			if err != nil || got != tc.want {
+				t.Errorf("got %q, %v; want %q", got, err, tc.want)
+			}
+			if !bytes.Equal(input(t, es), before) {
+				t.Error("the input events changed")
+			}
+		})
+	}
+}
+
+// ABI version 2 has no edits: a version 2 batch with one is malformed.
+func TestEditsVersion2(t *testing.T) {
+	es := events()
+	var w abi.Writer
+	w.Reset()
+	w.Edit(0, abi.SlotRaw, 0, 1, "x")
+	w.Keep(0, "")
+	err := abi.ReadOutput(w.Bytes(), 2, len(es), func(i int) *event.Event { return &es[i] }, func(*abi.Output) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "output 0: slot 2147483652: patches field") {
+		t.Errorf("err = %v, want a malformed patch", err)
 	}
 }
 
@@ -519,7 +595,7 @@ func TestWriterBeginEnd(t *testing.T) {
 	}
 	es := events()
 	var got []string
-	err := abi.ReadOutput(byBegin.Bytes(), len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+	err := abi.ReadOutput(byBegin.Bytes(), abi.Version, len(es), func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
 		got = append(got, fmt.Sprintf("%d%s/%d %q %s %d", o.From, o.Route, o.Kind, o.Event.Raw, o.Event.Host, len(o.Event.Source)))
 		return nil
 	})
@@ -583,6 +659,39 @@ func FuzzWriterBeginEnd(f *testing.F) {
 		}
 		if g, w := got.Bytes(), want.Bytes(); !bytes.Equal(g, w) {
 			t.Fatalf("with Begin and End:\n%q\nwith Set:\n%q", g, w)
+		}
+	})
+}
+
+// FuzzEdit: edits of a string, written by Writer.Edit and read back, give
+// the string that splicing them in plainly gives; edits past the end fail
+// the batch.
+func FuzzEdit(f *testing.F) {
+	f.Add("<14>1 card 4111111111111111 and 5500000000000004", []byte{11, 16, 10, 33, 16, 10})
+	f.Add("", []byte{0, 0, 3, 1, 2, 0})
+	f.Fuzz(func(t *testing.T, raw string, ops []byte) {
+		es := []event.Event{{Raw: []byte(raw)}}
+		var w abi.Writer
+		w.Reset()
+		want, bad := raw, false
+		for ; len(ops) >= 3; ops = ops[3:] {
+			off, cut, repl := uint32(ops[0]), uint32(ops[1]), strings.Repeat("x", int(ops[2]%20))
+			w.Edit(0, abi.SlotRaw, off, cut, repl)
+			if bad = bad || int(off+cut) > len(want); !bad {
+				want = want[:off] + repl + want[off+cut:]
+			}
+		}
+		w.Keep(0, "")
+		got := ""
+		err := abi.ReadOutput(w.Bytes(), abi.Version, 1, func(i int) *event.Event { return &es[i] }, func(o *abi.Output) error {
+			got = string(o.Event.Raw)
+			return nil
+		})
+		if bad != (err != nil) || !bad && got != want {
+			t.Fatalf("got %q, %v; want %q (an error: %v)", got, err, want, bad)
+		}
+		if string(es[0].Raw) != raw {
+			t.Fatal("the input changed")
 		}
 	})
 }

@@ -65,7 +65,7 @@ func BenchmarkHost(b *testing.B) {
 			cpu0 := cputime.Process()
 			for b.Loop() {
 				out = out[:0]
-				if err := abi.ReadOutput(w.w.Bytes(), len(es), ev, func(o *abi.Output) error {
+				if err := abi.ReadOutput(w.w.Bytes(), abi.Version, len(es), ev, func(o *abi.Output) error {
 					out = append(out, o.Event)
 					return nil
 				}); err != nil {

@@ -57,13 +57,15 @@ func (in *Input) base() unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(
 // at base; Event has checked that it lies in the batch. An empty string
 // points at the batch's start: its offset may be the batch's end.
 func str(base, p unsafe.Pointer) string {
-	n := u32(unsafe.Add(p, 4))
-	off := u32(p) & -nz(uint64(n))
+	w := u64(p) // offset and length in one load
+	n := uint32(w >> 32)
+	off := uint32(w) & -nz(uint64(n))
 	return unsafe.String((*byte)(unsafe.Add(base, off)), n)
 }
 
 // end returns where the string whose offset and length are at p ends.
-func end(p unsafe.Pointer) uint64 { return uint64(u32(p)) + uint64(u32(unsafe.Add(p, 4))) }
+// It loads both at once: in a Go guest each load is checked.
+func end(p unsafe.Pointer) uint64 { w := u64(p); return uint64(uint32(w)) + w>>32 }
 
 // slot returns the address of slot s of the view at v.
 func slot(v unsafe.Pointer, s int) unsafe.Pointer { return unsafe.Add(v, 8*s) }
@@ -560,6 +562,33 @@ func (w *Writer) Begin(from uint32, slot uint32) []byte {
 	return w.b
 }
 
+// Edit replaces the cut bytes from off on in string slot of input event
+// from (slot as for Set) with repl, in the Patch that the next Keep of
+// from appends (ABI version 3): off is in the string as the patch's
+// strings and edits before it make it. The host splices repl in, so the
+// guest copies only repl, not the bytes around it.
+func (w *Writer) Edit(from, slot, off, cut uint32, repl string) {
+	w.abandon()
+	if w.open == 0 || w.openFrom != from {
+		w.openPatch(from)
+	}
+	n := 16 + len(repl)
+	w.grow(n)
+	at := len(w.b)
+	w.b = w.b[:at+n]
+	p := unsafe.Pointer(&w.b[at])
+	put64(p, uint64(slot|EditSlot)|uint64(8+len(repl))<<32)
+	put64(unsafe.Add(p, 8), uint64(off)|uint64(cut)<<32)
+	if len(repl) >= 8 && len(repl) <= 16 { // two words, without a call to memmove
+		q := unsafe.Pointer(unsafe.StringData(repl))
+		put64(unsafe.Add(p, 16), u64(q))
+		put64(unsafe.Add(p, 8+len(repl)), u64(unsafe.Add(q, len(repl)-8)))
+	} else {
+		copy(w.b[at+16:], repl)
+	}
+	w.openItems++
+}
+
 // End ends the string that Begin started: b is what Begin returned with
 // the string's bytes appended.
 func (w *Writer) End(b []byte) {
@@ -579,11 +608,9 @@ func (w *Writer) openPatch(from uint32) {
 	w.grow(patchHead)
 	at := len(w.b)
 	w.b = w.b[:at+patchHead]
-	b := w.b[at:]
-	le.PutUint32(b, from)
-	le.PutUint32(b[4:], 0) // no route
-	le.PutUint32(b[8:], uint32(Patch))
-	le.PutUint32(b[12:], 0) // items, set by Keep
+	p := unsafe.Pointer(&w.b[at])
+	put64(p, uint64(from))                 // and no route
+	put64(unsafe.Add(p, 8), uint64(Patch)) // and the items, set by Keep
 	w.open, w.openFrom, w.openItems = at, from, 0
 }
 

@@ -11,8 +11,8 @@ var in []byte
 // keep holds the result of init until the next call, for the host to read.
 var keep []byte
 
-//go:wasmexport sluice_abi_v2
-func abiV2() {}
+//go:wasmexport sluice_abi_v3
+func abiV3() {}
 
 //go:wasmexport sluice_alloc
 func alloc(size uint32) uint32 {

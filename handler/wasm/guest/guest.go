@@ -18,7 +18,7 @@
 //
 //	func main() {}
 //
-// The package exports the functions of ABI version 2 (docs/wasm.md) when
+// The package exports the functions of ABI version 3 (docs/wasm.md) when
 // built for wasip1; elsewhere it builds without them, so that a guest's
 // logic can be tested with go test.
 package guest
@@ -117,6 +117,13 @@ func (o *Out) Begin(slot uint32) []byte { return o.w.Begin(o.from, slot) }
 // End ends the string that Begin started; b is Begin's slice with the
 // string's bytes appended.
 func (o *Out) End(b []byte) { o.w.End(b) }
+
+// Edit replaces the cut bytes from off on of string slot (as for Set)
+// with repl, in what the next Keep hands on: off is in the string as the
+// Sets and Edits of the slot before it left it. The host splices repl
+// in, so only repl is copied: for changes within long strings. The host
+// fails the batch if the cut runs past the string's end.
+func (o *Out) Edit(slot, off, cut uint32, repl string) { o.w.Edit(o.from, slot, off, cut, repl) }
 
 // Keep hands the event being handled on down the handler's route, as it
 // came but for the strings Set since it began or since the last Keep:

@@ -51,7 +51,7 @@ func TestProcess(t *testing.T) {
 	if err != nil || strings.Join(got, " ") != "a@0/0 alert@2/0 ALERT@alerts2/1" {
 		t.Errorf("got %q, %v", got, err)
 	}
-	err = abi.ReadOutput(guest.Process(batch(4)), 4, nil, func(*abi.Output) error { return nil })
+	err = abi.ReadOutput(guest.Process(batch(4)), abi.Version, 4, nil, func(*abi.Output) error { return nil })
 	if !errors.Is(err, abi.ErrGuest) || !strings.Contains(err.Error(), "cannot handle fail") {
 		t.Errorf("err = %v", err)
 	}
@@ -93,7 +93,7 @@ func TestProcessView(t *testing.T) {
 	if err != nil || strings.Join(got, " ") != "a@0/0 alert@2/0 ALERT alert@alerts2/1 UP@3/1 begun@4/1 appended append@5/1" {
 		t.Errorf("got %q, %v", got, err)
 	}
-	err = abi.ReadOutput(guest.Process(batch(7)), 7, nil, func(*abi.Output) error { return nil })
+	err = abi.ReadOutput(guest.Process(batch(7)), abi.Version, 7, nil, func(*abi.Output) error { return nil })
 	if !errors.Is(err, abi.ErrGuest) || !strings.Contains(err.Error(), "cannot handle fail") {
 		t.Errorf("err = %v", err)
 	}
@@ -111,7 +111,7 @@ func inputOf(in []event.Event) []byte {
 // reads its output as the host does, one "raw@routeFrom/kind" per message.
 func outputOf(in []event.Event, input []byte, n int) ([]string, error) {
 	var got []string
-	err := abi.ReadOutput(guest.Process(input), n, func(i int) *event.Event { return &in[i] }, func(o *abi.Output) error {
+	err := abi.ReadOutput(guest.Process(input), abi.Version, n, func(i int) *event.Event { return &in[i] }, func(o *abi.Output) error {
 		got = append(got, fmt.Sprintf("%s@%s%d/%d", o.Event.Raw, o.Route, o.From, o.Kind))
 		return nil
 	})

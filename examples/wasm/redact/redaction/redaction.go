@@ -100,7 +100,7 @@ func (r *Redactor) str(s *string) bool {
 // made earlier keep theirs. Either way those bytes are never written
 // again (until the next event, with Reuse): the string may share them.
 func (r *Redactor) redactString(s string) (string, bool) {
-	start := First(s)
+	start, _ := Run(s)
 	if start < 0 {
 		return s, false
 	}

@@ -6,7 +6,7 @@ import "math/bits"
 // DEBUG), which any match must cover. Drop looks at four of those at
 // once, with one branch and a table: in a Go wasm guest each
 // taken branch and each call is a trip through the function's resumption
-// table, and a byte loop takes two of them per byte. First looks at one
+// table, and a byte loop takes two of them per byte. Run looks at one
 // at a time (log lines have digits often enough that four at once cost
 // more there) and measures the run around a digit 8 bytes at a time.
 // Scanning every byte 8 at a time, without the stride, cost 5% more in
@@ -53,9 +53,9 @@ func Drop(raw, message string) bool {
 	return false
 }
 
-// First returns the index of the first run of MinDigits or more ASCII
-// digits in s, or -1.
-func First(s string) int {
+// Run returns where the first run of MinDigits or more ASCII digits in s
+// starts and ends, or -1 and -1.
+func Run(s string) (start, end int) {
 	// Such a run covers one of the bytes MinDigits-1, 2*MinDigits-1, …
 	for i := MinDigits - 1; i < len(s); i += MinDigits {
 		if !isDigit(at(s, i)) {
@@ -63,7 +63,7 @@ func First(s string) int {
 		}
 		// The run around s[i], found 8 bytes at a time: in a Go wasm
 		// guest a loop iteration costs more than the arithmetic.
-		start, end := i, i+1
+		start, end = i, i+1
 		for start >= 8 {
 			n := bits.LeadingZeros64(nonDigits(load64(s, start-8))) >> 3
 			start -= n
@@ -89,11 +89,11 @@ func First(s string) int {
 			}
 		}
 		if end-start >= MinDigits {
-			return start
+			return start, end
 		}
 		i = end // s[end] is not a digit: a run after it covers end+MinDigits or later
 	}
-	return -1
+	return -1, -1
 }
 
 // nonDigits returns w, 8 bytes of a string loaded little-endian, with
@@ -108,19 +108,19 @@ func nonDigits(w uint64) uint64 {
 // replaced by Mask, and reports whether s had one; if not, it returns
 // dst as it was.
 func Append(dst []byte, s string) ([]byte, bool) {
-	start := First(s)
+	start, _ := Run(s)
 	if start < 0 {
 		return dst, false
 	}
 	return AppendFrom(dst, s, start), true
 }
 
-// AppendFrom is Append of s, whose first run starts at start (First's
+// AppendFrom is Append of s, whose first run starts at start (Run's
 // result, ≥ 0).
 func AppendFrom(dst []byte, s string, start int) []byte {
 	for start >= 0 {
 		end := start + MinDigits
-		for end+8 <= len(s) { // 8 bytes at a time, as First
+		for end+8 <= len(s) { // 8 bytes at a time, as Run
 			n := bits.TrailingZeros64(nonDigits(load64(s, end))) >> 3
 			end += n
 			if n < 8 {
@@ -135,7 +135,7 @@ func AppendFrom(dst []byte, s string, start int) []byte {
 		s = s[end:]
 		start = -1
 		if len(s) >= MinDigits { // what follows a run is often short: no call
-			start = First(s)
+			start, _ = Run(s)
 		}
 	}
 	if n := len(dst); len(s) >= 8 && len(s) <= 16 && cap(dst)-n >= len(s) {

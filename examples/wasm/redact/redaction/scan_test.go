@@ -6,19 +6,23 @@ import (
 	"testing"
 )
 
-// firstRef is First written plainly: a byte at a time.
-func firstRef(s string) int {
+// runRef is Run written plainly: a byte at a time.
+func runRef(s string) (start, end int) {
 	run := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
+			if run >= MinDigits {
+				return i - run, i
+			}
 			run = 0
 			continue
 		}
-		if run++; run == MinDigits {
-			return i + 1 - MinDigits
-		}
+		run++
 	}
-	return -1
+	if run >= MinDigits {
+		return len(s) - run, len(s)
+	}
+	return -1, -1
 }
 
 var runs = regexp.MustCompile(`[0-9]{12,}`)
@@ -26,8 +30,9 @@ var runs = regexp.MustCompile(`[0-9]{12,}`)
 // check compares the scans with their references on s.
 func check(t *testing.T, s string) {
 	t.Helper()
-	if got, want := First(s), firstRef(s); got != want {
-		t.Fatalf("First(%q) = %d, want %d", s, got, want)
+	start, end := Run(s)
+	if wantStart, wantEnd := runRef(s); start != wantStart || end != wantEnd {
+		t.Fatalf("Run(%q) = %d, %d, want %d, %d", s, start, end, wantStart, wantEnd)
 	}
 	if got, want := Debug(s), strings.Contains(s, "DEBUG"); got != want {
 		t.Fatalf("Debug(%q) = %v, want %v", s, got, want)
