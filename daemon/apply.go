@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"log/slog"
 	"reflect"
 	"slices"
 	"time"
@@ -215,7 +216,7 @@ func (l *live) apply(cur *Plan, next *graph, c change, timeout time.Duration) bo
 		if err := l.undelivered.take(n); err != nil {
 			l.log.Error("reload: replaced destinations stopped with events not delivered (not acknowledged)", "err", err)
 		}
-		l.leftInSpools(c.dests, c.routes, next)
+		leftInSpools(l.log, l.stoppedBuffers(c.dests, c.routes), next)
 		for _, name := range c.dests {
 			if _, ok := l.g.dests[name].(sluice.Runner); !ok {
 				left.dests[name] = true // it cannot say
@@ -261,34 +262,39 @@ func (l *live) apply(cur *Plan, next *graph, c change, timeout time.Duration) bo
 	return true
 }
 
-// leftInSpools logs at ERROR each disk buffer of the running
-// destinations dests and routes routes, stopped, whose spool still holds
-// records and that no disk buffer of next reads (its destination or route
-// was removed, or its buffer or dir changed): those events were
-// acknowledged to their sources when spooled, so no source sends them
-// again; they stay on disk and are delivered only once a disk buffer in
-// that directory runs again.
-func (l *live) leftInSpools(dests, routes []string, next *graph) {
-	read := map[string]bool{}
-	for _, b := range next.buffers() {
-		read[b.dir] = true
-	}
-	var stopped []*diskBuffer
+// stoppedBuffers returns the disk buffers of the running destinations
+// dests and routes routes.
+func (l *live) stoppedBuffers(dests, routes []string) []*diskBuffer {
+	var bs []*diskBuffer
 	for _, name := range dests {
 		if b, ok := l.g.dests[name].(*diskBuffer); ok {
-			stopped = append(stopped, b)
+			bs = append(bs, b)
 		}
 	}
 	for _, name := range routes {
 		for _, p := range l.g.routes[name] {
 			if p.buffer != nil {
-				stopped = append(stopped, p.buffer)
+				bs = append(bs, p.buffer)
 			}
 		}
 	}
+	return bs
+}
+
+// leftInSpools logs at ERROR each of the stopped disk buffers whose
+// spool still holds records and that no disk buffer of next reads (its
+// destination or route was removed, or its buffer's dir changed, or it
+// became "memory"): those events were acknowledged to their sources when
+// spooled, so no source sends them again; they stay on disk and are
+// delivered only once a disk buffer in that directory runs again.
+func leftInSpools(log *slog.Logger, stopped []*diskBuffer, next *graph) {
+	read := map[string]bool{}
+	for _, b := range next.buffers() {
+		read[b.dir] = true
+	}
 	for _, b := range stopped {
 		if n := b.sp.Stats().Records; n > 0 && !read[b.dir] {
-			l.log.Error("reload: a removed disk buffer left events in its spool: they were acknowledged when spooled and are delivered only once a destination or route with a disk buffer in that directory runs again",
+			log.Error("reload: a removed disk buffer left events in its spool: they were acknowledged when spooled and are delivered only once a destination or route with a disk buffer in that directory runs again",
 				"buffer", b.name, "dir", b.dir, "records", n)
 		}
 	}

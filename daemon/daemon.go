@@ -160,6 +160,7 @@ func (d *Daemon) apply(l *live, cur *Plan, next *reloadReq) (*live, error) {
 		d.ms.reloads.WithLabelValues("failed").Inc()
 		return nil, fmt.Errorf("reload: building the new config again after the drain: %w", err)
 	}
+	leftInSpools(d.log, l.g.buffers(), next.g)
 	l.state.restart()
 	return start(next.g, d.log, l.state), nil
 }
