@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"log/slog"
 	"reflect"
 	"slices"
 	"time"
@@ -260,44 +259,6 @@ func (l *live) apply(cur *Plan, next *graph, c change, timeout time.Duration) bo
 	}
 	l.g = &merged
 	return true
-}
-
-// stoppedBuffers returns the disk buffers of the running destinations
-// dests and routes routes.
-func (l *live) stoppedBuffers(dests, routes []string) []*diskBuffer {
-	var bs []*diskBuffer
-	for _, name := range dests {
-		if b, ok := l.g.dests[name].(*diskBuffer); ok {
-			bs = append(bs, b)
-		}
-	}
-	for _, name := range routes {
-		for _, p := range l.g.routes[name] {
-			if p.buffer != nil {
-				bs = append(bs, p.buffer)
-			}
-		}
-	}
-	return bs
-}
-
-// leftInSpools logs at ERROR each of the stopped disk buffers whose
-// spool still holds records and that no disk buffer of next reads (its
-// destination or route was removed, or its buffer's dir changed, or it
-// became "memory"): those events were acknowledged to their sources when
-// spooled, so no source sends them again; they stay on disk and are
-// delivered only once a disk buffer in that directory runs again.
-func leftInSpools(log *slog.Logger, stopped []*diskBuffer, next *graph) {
-	read := map[string]bool{}
-	for _, b := range next.buffers() {
-		read[b.dir] = true
-	}
-	for _, b := range stopped {
-		if n := b.sp.Stats().Records; n > 0 && !read[b.dir] {
-			log.Error("reload: a removed disk buffer left events in its spool: they were acknowledged when spooled and are delivered only once a destination or route with a disk buffer in that directory runs again",
-				"buffer", b.name, "dir", b.dir, "records", n)
-		}
-	}
 }
 
 // stopped names the sinks that stopped holding events they did not

@@ -100,6 +100,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wait()
 		defer cancel()
 	}
+	leftSpools(d.log, plan.File.DataDir, g)
 	l := start(g, d.log, state)
 	d.ms.spools.set(g.buffers())
 	for {

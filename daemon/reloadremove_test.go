@@ -1,7 +1,10 @@
 package daemon_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/daemon"
+	"github.com/sluicehq/sluice/daemon/builtin"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -105,5 +109,71 @@ func TestReloadRemovingADiskBuffer(t *testing.T) {
 				t.Errorf("b's endpoint: %d of %d lines missing", missing, n)
 			}
 		})
+	}
+}
+
+// The same at a start: a config without the disk buffer whose spool
+// still holds events, after a stop, says so at ERROR, with the count and
+// the directory; a config that uses every spool says nothing of the kind.
+func TestStartWithASpoolNoBufferUses(t *testing.T) {
+	dir := t.TempDir()
+	in, aPath := filepath.Join(dir, "in.log"), filepath.Join(dir, "a.ndjson")
+	const n = 20
+	var lines []byte
+	for i := range n {
+		lines = fmt.Appendf(lines, "seq=%d\n", i)
+	}
+	if err := os.WriteFile(in, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	coll := &collector{got: map[int]int{}}
+	coll.down.Store(true)
+	srv := httptest.NewServer(coll)
+	defer srv.Close()
+	admin := freeAddr(t)
+	data := filepath.Join(dir, "data")
+	config := func(withB bool) []byte {
+		b := ""
+		if withB {
+			b = fmt.Sprintf(`"b": {"type": "http", "url": %q, "buffer": {"type": "disk"},
+				"batch": {"age": "5ms", "stopTimeout": "300ms", "retry": {"initial": "10ms", "max": "50ms"}}},`, srv.URL)
+		}
+		return fmt.Appendf(nil, `{
+			"dataDir": %q, "shutdownTimeout": "1s", "admin": {"addr": %q},
+			"sources": {"in": {"type": "file", "paths": [%q], "startAt": "beginning", "pollInterval": "10ms", "checkpointInterval": "50ms"}},
+			"destinations": {%s "a": {"type": "file", "path": %q, "batch": {"age": "5ms"}}},
+		}`, data, admin, in, b, aPath)
+	}
+	const line = "a spool no disk buffer of the config uses holds events"
+	run := func(withB bool, until func() bool) string {
+		var logs syncBuf
+		dm, err := daemon.New(config(withB), builtin.Registry(), slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- dm.Run(ctx) }()
+		waitLong(t, "the admin listener", func() bool {
+			c, err := net.Dial("tcp", admin)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+		waitLong(t, "the daemon to get there", until)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v\n%s", err, logs.String())
+		}
+		return logs.String()
+	}
+	if logs := run(true, func() bool { return metric(t, admin, `sluice_spool_records{buffer="b"}`) == n }); strings.Contains(logs, line) {
+		t.Errorf("ERROR about spools with every spool in use:\n%s", logs)
+	}
+	logs := run(false, func() bool { return len(seqCounts(t, aPath)) == n })
+	want := regexp.MustCompile(`level=ERROR msg="` + line + `[^"]*" dir="?` + regexp.QuoteMeta(filepath.Join(data, "spool", "b")) + `"? records=` + fmt.Sprint(n))
+	if !want.MatchString(logs) {
+		t.Errorf("no ERROR naming b's spool and its %d events:\n%s", n, logs)
 	}
 }
