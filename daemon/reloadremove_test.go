@@ -33,29 +33,18 @@ func TestReloadRemovingADiskBuffer(t *testing.T) {
 			dir := t.TempDir()
 			in, hang, aPath := filepath.Join(dir, "in.log"), filepath.Join(dir, "hang.log"), filepath.Join(dir, "a.ndjson")
 			const n = 50
-			var lines []byte
-			for i := range n {
-				lines = fmt.Appendf(lines, "seq=%d\n", i)
-			}
-			if err := os.WriteFile(in, lines, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeSeqs(t, in, n)
 			if err := os.WriteFile(hang, []byte("hang\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			coll := &collector{got: map[int]int{}}
-			coll.down.Store(true)
-			srv := httptest.NewServer(coll)
-			defer srv.Close()
+			coll, bConfig := downEndpoint(t)
 			admin := freeAddr(t)
 			data := filepath.Join(dir, "data")
 			release := make(chan struct{})
 			config := func(withB bool) []byte {
 				b, to, hangs, hangRoute := "", `"a"`, "", ""
 				if withB {
-					b = fmt.Sprintf(`"b": {"type": "http", "url": %q, "buffer": {"type": "disk"},
-						"batch": {"age": "5ms", "stopTimeout": "300ms", "retry": {"initial": "10ms", "max": "50ms"}}},`, srv.URL)
-					to = `"a", "b"`
+					b, to = bConfig, `"a", "b"`
 				}
 				if restart { // a source whose Send hangs in "stuck" until released
 					hangs = fmt.Sprintf(`, "hang": {"type": "file", "paths": [%q], "startAt": "beginning", "pollInterval": "10ms"}`, hang)
@@ -119,24 +108,14 @@ func TestStartWithASpoolNoBufferUses(t *testing.T) {
 	dir := t.TempDir()
 	in, aPath := filepath.Join(dir, "in.log"), filepath.Join(dir, "a.ndjson")
 	const n = 20
-	var lines []byte
-	for i := range n {
-		lines = fmt.Appendf(lines, "seq=%d\n", i)
-	}
-	if err := os.WriteFile(in, lines, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	coll := &collector{got: map[int]int{}}
-	coll.down.Store(true)
-	srv := httptest.NewServer(coll)
-	defer srv.Close()
+	writeSeqs(t, in, n)
+	_, bConfig := downEndpoint(t)
 	admin := freeAddr(t)
 	data := filepath.Join(dir, "data")
 	config := func(withB bool) []byte {
 		b := ""
 		if withB {
-			b = fmt.Sprintf(`"b": {"type": "http", "url": %q, "buffer": {"type": "disk"},
-				"batch": {"age": "5ms", "stopTimeout": "300ms", "retry": {"initial": "10ms", "max": "50ms"}}},`, srv.URL)
+			b = bConfig
 		}
 		return fmt.Appendf(nil, `{
 			"dataDir": %q, "shutdownTimeout": "1s", "admin": {"addr": %q},
@@ -176,4 +155,28 @@ func TestStartWithASpoolNoBufferUses(t *testing.T) {
 	if !want.MatchString(logs) {
 		t.Errorf("no ERROR naming b's spool and its %d events:\n%s", n, logs)
 	}
+}
+
+// writeSeqs writes n lines "seq=0" ... "seq=n-1" to path.
+func writeSeqs(t *testing.T, path string, n int) {
+	t.Helper()
+	var lines []byte
+	for i := range n {
+		lines = fmt.Appendf(lines, "seq=%d\n", i)
+	}
+	if err := os.WriteFile(path, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// downEndpoint returns a collector, down, serving until the test ends,
+// and the config of destination "b" sending to it behind a disk buffer.
+func downEndpoint(t *testing.T) (*collector, string) {
+	t.Helper()
+	coll := &collector{got: map[int]int{}}
+	coll.down.Store(true)
+	srv := httptest.NewServer(coll)
+	t.Cleanup(srv.Close)
+	return coll, fmt.Sprintf(`"b": {"type": "http", "url": %q, "buffer": {"type": "disk"},
+		"batch": {"age": "5ms", "stopTimeout": "300ms", "retry": {"initial": "10ms", "max": "50ms"}}},`, srv.URL)
 }
