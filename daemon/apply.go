@@ -215,6 +215,7 @@ func (l *live) apply(cur *Plan, next *graph, c change, timeout time.Duration) bo
 		if err := l.undelivered.take(n); err != nil {
 			l.log.Error("reload: replaced destinations stopped with events not delivered (not acknowledged)", "err", err)
 		}
+		leftInSpools(l.log, l.stoppedBuffers(c.dests, c.routes), next)
 		for _, name := range c.dests {
 			if _, ok := l.g.dests[name].(sluice.Runner); !ok {
 				left.dests[name] = true // it cannot say

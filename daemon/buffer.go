@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ const (
 // destination flushes, and the spool persists what was acked.
 type diskBuffer struct {
 	name    string
+	dir     string // the spool's
 	sp      *spool.Spool
 	front   *batch.Destination[event.Event]
 	inner   dest            // where the records go
@@ -60,7 +62,7 @@ func newDiskBuffer(name string, c spool.Config, bc *BufferConfig, inner dest, ru
 	if err != nil {
 		return nil, err
 	}
-	b := &diskBuffer{name: name, sp: sp, inner: inner, runners: runners, stop: stop, log: log, m: m,
+	b := &diskBuffer{name: name, dir: filepath.Clean(c.Dir), sp: sp, inner: inner, runners: runners, stop: stop, log: log, m: m,
 		loops: cmpOr(bc.Parallelism, defaultBufferParallelism)}
 	b.maxRec, b.seg = int(maxRecord(c)), c.SegmentBytes
 	b.maxSend = int(min(maxSendBytes, (c.MaxBytes-c.SegmentBytes)/2))

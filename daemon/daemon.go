@@ -100,6 +100,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wait()
 		defer cancel()
 	}
+	leftSpools(d.log, plan.File.DataDir, g)
 	l := start(g, d.log, state)
 	d.ms.spools.set(g.buffers())
 	for {
@@ -160,6 +161,7 @@ func (d *Daemon) apply(l *live, cur *Plan, next *reloadReq) (*live, error) {
 		d.ms.reloads.WithLabelValues("failed").Inc()
 		return nil, fmt.Errorf("reload: building the new config again after the drain: %w", err)
 	}
+	leftInSpools(d.log, l.g.buffers(), next.g)
 	l.state.restart()
 	return start(next.g, d.log, l.state), nil
 }

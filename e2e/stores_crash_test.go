@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -26,6 +27,9 @@ type crashStore struct {
 	armKill func(kill func())
 	// noDups says that the store must hold each event once.
 	noDups bool
+	// sourceCheckpoint is the file source's checkpointInterval; default
+	// 100ms.
+	sourceCheckpoint string
 }
 
 var seqRE = regexp.MustCompile(`seq=(\d{10})`)
@@ -116,9 +120,9 @@ func runStoreCrash(t *testing.T, s crashStore) {
 	config := fmt.Sprintf(`{
 		"dataDir": %q,
 		"shutdownTimeout": "10s",
-		"sources": {"log": {"type": "file", "paths": [%q], "pollInterval": "20ms", "checkpointInterval": "100ms", "startAt": "beginning"}},
+		"sources": {"log": {"type": "file", "paths": [%q], "pollInterval": "20ms", "checkpointInterval": %q, "startAt": "beginning"}},
 		"destinations": {"store": %s},
-	}`, filepath.Join(dir, "data"), logPath, s.dest)
+	}`, filepath.Join(dir, "data"), logPath, cmp.Or(s.sourceCheckpoint, "100ms"), s.dest)
 	total := 0
 	for c := range cycles {
 		appendSeqs(t, logPath, int64(total), int64(total+perCycle))
