@@ -200,8 +200,9 @@ func PutInput(b []byte, n int, ev func(i int) *event.Event) (size int, ok bool) 
 	}
 	le.PutUint32(b, uint32(n))
 	w := inputWriter{b: b, at: 4 + n*ViewSize}
+	base := unsafe.Pointer(unsafe.SliceData(b))
 	for i := range n {
-		w.event(b[4+i*ViewSize:4+(i+1)*ViewSize:4+(i+1)*ViewSize], ev(i))
+		w.event(unsafe.Add(base, 4+i*ViewSize), ev(i))
 	}
 	return w.at, !w.short
 }
@@ -211,98 +212,99 @@ func PutInput(b []byte, n int, ev func(i int) *event.Event) (size int, ok bool) 
 type inputWriter struct {
 	b  []byte
 	at int // where the next string goes
-	// raw is the raw line of the event being written, and rawAt where it
-	// went: a string within it (such as a syslog message) is not copied.
-	raw   string
-	rawAt int
-	short bool // b is too short for the strings
+	// raw and rawLen are the address and length of the raw line of the
+	// event being written, and rawAt where it went: a string within it
+	// (such as a syslog message) is not copied.
+	raw, rawLen uintptr
+	rawAt       int
+	short       bool // b is too short for the strings
 }
 
-// event writes e's view into v, which is ViewSize bytes, and its strings
-// after those written before. Every byte of v is written.
-func (w *inputWriter) event(v []byte, e *event.Event) {
-	w.raw, w.rawAt = bstr(e.Raw), w.at
-	w.copy(v[8*SlotRaw:], w.raw)
-	w.str(v[8*SlotSource:], e.Source)
-	w.str(v[8*SlotSourceType:], e.SourceType)
-	w.str(v[8*SlotHost:], e.Host)
-	w.str(v[8*SlotContentType:], e.ContentType)
-	w.str(v[8*SlotFilePath:], e.File.Path)
-	w.str(v[8*SlotSyslogHostname:], e.Syslog.Hostname)
-	w.str(v[8*SlotSyslogAppName:], e.Syslog.AppName)
-	w.str(v[8*SlotSyslogProcID:], e.Syslog.ProcID)
-	w.str(v[8*SlotSyslogMsgID:], e.Syslog.MsgID)
-	w.str(v[8*SlotSyslogStructuredData:], e.Syslog.StructuredData)
-	w.str(v[8*SlotSyslogMessage:], e.Syslog.Message)
+// event writes e's view at v, ViewSize bytes of b, and its strings after
+// those written before. Every byte of the view is written, each word
+// with one store.
+func (w *inputWriter) event(v unsafe.Pointer, e *event.Event) {
+	w.raw, w.rawLen, w.rawAt = uintptr(unsafe.Pointer(unsafe.SliceData(e.Raw))), uintptr(len(e.Raw)), w.at
+	put64(slot(v, SlotRaw), w.copy(bstr(e.Raw)))
+	put64(slot(v, SlotSource), w.word(e.Source))
+	put64(slot(v, SlotSourceType), w.word(e.SourceType))
+	put64(slot(v, SlotHost), w.word(e.Host))
+	put64(slot(v, SlotContentType), w.word(e.ContentType))
+	put64(slot(v, SlotFilePath), w.word(e.File.Path))
+	put64(slot(v, SlotSyslogHostname), w.word(e.Syslog.Hostname))
+	put64(slot(v, SlotSyslogAppName), w.word(e.Syslog.AppName))
+	put64(slot(v, SlotSyslogProcID), w.word(e.Syslog.ProcID))
+	put64(slot(v, SlotSyslogMsgID), w.word(e.Syslog.MsgID))
+	put64(slot(v, SlotSyslogStructuredData), w.word(e.Syslog.StructuredData))
+	put64(slot(v, SlotSyslogMessage), w.word(e.Syslog.Message))
 	if h := e.HTTP; h != nil {
-		w.str(v[8*SlotHTTPMethod:], h.Method)
-		w.str(v[8*SlotHTTPPath:], h.Path)
-		w.str(v[8*SlotHTTPQuery:], h.Query)
-		w.str(v[8*SlotHTTPProtocol:], h.Protocol)
-		w.str(v[8*SlotHTTPReferrer:], h.Referrer)
-		w.str(v[8*SlotHTTPUserAgent:], h.UserAgent)
-		w.str(v[8*SlotHTTPRemoteAddr:], h.RemoteAddr)
-		w.str(v[8*SlotHTTPRemoteUser:], h.RemoteUser)
-		le.PutUint64(v[ViewHTTPStatus:], uint64(h.Status))
-		le.PutUint64(v[ViewHTTPBytes:], uint64(h.Bytes))
-		le.PutUint64(v[ViewHTTPReqTime:], math.Float64bits(h.RequestTime))
-		le.PutUint64(v[ViewHTTP:], 1) // and the reserved word
+		put64(slot(v, SlotHTTPMethod), w.word(h.Method))
+		put64(slot(v, SlotHTTPPath), w.word(h.Path))
+		put64(slot(v, SlotHTTPQuery), w.word(h.Query))
+		put64(slot(v, SlotHTTPProtocol), w.word(h.Protocol))
+		put64(slot(v, SlotHTTPReferrer), w.word(h.Referrer))
+		put64(slot(v, SlotHTTPUserAgent), w.word(h.UserAgent))
+		put64(slot(v, SlotHTTPRemoteAddr), w.word(h.RemoteAddr))
+		put64(slot(v, SlotHTTPRemoteUser), w.word(h.RemoteUser))
+		put64(unsafe.Add(v, ViewHTTPStatus), uint64(h.Status))
+		put64(unsafe.Add(v, ViewHTTPBytes), uint64(h.Bytes))
+		put64(unsafe.Add(v, ViewHTTPReqTime), math.Float64bits(h.RequestTime))
+		put64(unsafe.Add(v, ViewHTTP), 1) // and the reserved word
 	} else {
-		clear(v[8*SlotHTTPMethod : 8*Slots])
-		clear(v[ViewHTTPStatus : ViewHTTPReqTime+8])
-		le.PutUint64(v[ViewHTTP:], 0)
+		*(*[Slots - SlotHTTPMethod]uint64)(slot(v, SlotHTTPMethod)) = [Slots - SlotHTTPMethod]uint64{}
+		*(*[3]uint64)(unsafe.Add(v, ViewHTTPStatus)) = [3]uint64{}
+		put64(unsafe.Add(v, ViewHTTP), 0)
 	}
-	le.PutUint64(v[ViewFieldTable:], 0) // and the count
+	put64(unsafe.Add(v, ViewFieldTable), 0) // and the count
 	if len(e.Fields) > 0 {
 		w.fields(v, e.Fields)
 	}
-	putTime(v[ViewTime:], v[ViewTimeNanos:], e.Time)
-	putTime(v[ViewReceivedAt:], v[ViewRecvNanos:], e.ReceivedAt)
-	le.PutUint64(v[ViewFileOffset:], uint64(e.File.Offset))
-	le.PutUint32(v[ViewFlags:], uint32(e.Flags))
-	le.PutUint32(v[ViewSyslog:], syslogWord(&e.Syslog))
+	putTime(v, ViewTime, ViewTimeNanos, e.Time)
+	putTime(v, ViewReceivedAt, ViewRecvNanos, e.ReceivedAt)
+	put64(unsafe.Add(v, ViewFileOffset), uint64(e.File.Offset))
+	put64(unsafe.Add(v, ViewFlags), uint64(uint32(e.Flags))|uint64(syslogWord(&e.Syslog))<<32) // and Syslog
 }
 
 // fields writes the field table and its strings.
-func (w *inputWriter) fields(v []byte, fs []event.Field) {
+func (w *inputWriter) fields(v unsafe.Pointer, fs []event.Field) {
 	if 16*len(fs) > len(w.b)-w.at {
 		w.short = true
 		return
 	}
 	table := w.at
 	w.at += 16 * len(fs)
-	le.PutUint32(v[ViewFieldTable:], uint32(table))
-	le.PutUint32(v[ViewFieldCount:], uint32(len(fs)))
+	put32(unsafe.Add(v, ViewFieldTable), uint32(table))
+	put32(unsafe.Add(v, ViewFieldCount), uint32(len(fs)))
+	t := unsafe.Add(unsafe.Pointer(unsafe.SliceData(w.b)), table)
 	for j := range fs {
-		w.str(w.b[table+16*j:], fs[j].Name)
-		w.str(w.b[table+16*j+8:], fs[j].Value)
+		put64(unsafe.Add(t, 16*j), w.word(fs[j].Name))
+		put64(unsafe.Add(t, 16*j+8), w.word(fs[j].Value))
 	}
 }
 
-// str writes the offset and length of s into slot: where the raw line
-// has it, if it lies within, else where it is copied to.
-func (w *inputWriter) str(slot []byte, s string) {
+// word returns the slot word (offset | length<<32) of s: where the raw
+// line has it, if it lies within, else where it is copied to; 0 if s is
+// empty.
+func (w *inputWriter) word(s string) uint64 {
 	if len(s) == 0 {
-		le.PutUint64(slot, 0)
-		return
+		return 0
 	}
-	if p, r := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(w.raw))); p >= r && p+uintptr(len(s)) <= r+uintptr(len(w.raw)) {
-		le.PutUint64(slot, uint64(w.rawAt+int(p-r))|uint64(len(s))<<32)
-		return
+	if off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - w.raw; off <= w.rawLen && uintptr(len(s)) <= w.rawLen-off {
+		return uint64(w.rawAt+int(off)) | uint64(len(s))<<32
 	}
-	w.copy(slot, s)
+	return w.copy(s)
 }
 
-// copy copies s to the end of the batch and writes its offset and length
-// into slot.
-func (w *inputWriter) copy(slot []byte, s string) {
+// copy copies s to the end of the batch and returns its slot word; 0 if
+// b is too short.
+func (w *inputWriter) copy(s string) uint64 {
 	if len(s) > len(w.b)-w.at {
 		w.short = true
-		le.PutUint64(slot, 0)
-		return
+		return 0
 	}
-	le.PutUint64(slot, uint64(w.at)|uint64(len(s))<<32)
-	w.at += copy(w.b[w.at:], s)
+	at := w.at
+	w.at += copy(w.b[at:], s)
+	return uint64(at) | uint64(len(s))<<32
 }
 
 // within reports whether s is a part of raw's memory (and not empty).
@@ -317,14 +319,16 @@ func within(s string, raw []byte) bool {
 // bstr returns b as a string sharing its memory, which must not change.
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-func putTime(sec, nsec []byte, t time.Time) {
+// putTime writes t's Unix seconds at v+sec and its nanoseconds at
+// v+nsec, or 0 and zeroTime for a zero time.
+func putTime(v unsafe.Pointer, sec, nsec uintptr, t time.Time) {
 	if t.IsZero() {
-		le.PutUint64(sec, 0)
-		le.PutUint32(nsec, zeroTime)
+		put64(unsafe.Add(v, sec), 0)
+		put32(unsafe.Add(v, nsec), zeroTime)
 		return
 	}
-	le.PutUint64(sec, uint64(t.Unix()))
-	le.PutUint32(nsec, uint32(t.Nanosecond()))
+	put64(unsafe.Add(v, sec), uint64(t.Unix()))
+	put32(unsafe.Add(v, nsec), uint32(t.Nanosecond()))
 }
 
 func syslogWord(s *event.Syslog) uint32 {
