@@ -173,12 +173,15 @@ func strs(e *event.Event, s *[Slots]string) int {
 // ev(n-1).
 func InputSize(n int, ev func(i int) *event.Event) int {
 	size := 4 + n*ViewSize
-	var s [Slots]string
+	var s, last [Slots]string // last: the string last copied for each slot
 	for i := range n {
 		e := ev(i)
 		for j, v := range s[:strs(e, &s)] {
-			if j == SlotRaw || !within(v, e.Raw) {
+			if j == SlotRaw {
 				size += len(v)
+			} else if len(v) > 0 && !within(v, e.Raw) && !same(v, last[j]) {
+				size += len(v)
+				last[j] = v
 			}
 		}
 		size += 16 * len(e.Fields)
@@ -218,6 +221,14 @@ type inputWriter struct {
 	raw, rawLen uintptr
 	rawAt       int
 	short       bool // b is too short for the strings
+	// last is the string last copied for each slot and its word: the
+	// same string (the same memory) in the same slot of a later event
+	// is not copied again, as a source's name or a host often is.
+	last [Slots]struct {
+		p    uintptr
+		n    int
+		word uint64
+	}
 }
 
 // event writes e's view at v, ViewSize bytes of b, and its strings after
@@ -226,26 +237,26 @@ type inputWriter struct {
 func (w *inputWriter) event(v unsafe.Pointer, e *event.Event) {
 	w.raw, w.rawLen, w.rawAt = uintptr(unsafe.Pointer(unsafe.SliceData(e.Raw))), uintptr(len(e.Raw)), w.at
 	put64(slot(v, SlotRaw), w.copy(bstr(e.Raw)))
-	put64(slot(v, SlotSource), w.word(e.Source))
-	put64(slot(v, SlotSourceType), w.word(e.SourceType))
-	put64(slot(v, SlotHost), w.word(e.Host))
-	put64(slot(v, SlotContentType), w.word(e.ContentType))
-	put64(slot(v, SlotFilePath), w.word(e.File.Path))
-	put64(slot(v, SlotSyslogHostname), w.word(e.Syslog.Hostname))
-	put64(slot(v, SlotSyslogAppName), w.word(e.Syslog.AppName))
-	put64(slot(v, SlotSyslogProcID), w.word(e.Syslog.ProcID))
-	put64(slot(v, SlotSyslogMsgID), w.word(e.Syslog.MsgID))
-	put64(slot(v, SlotSyslogStructuredData), w.word(e.Syslog.StructuredData))
-	put64(slot(v, SlotSyslogMessage), w.word(e.Syslog.Message))
+	put64(slot(v, SlotSource), w.slotWord(SlotSource, e.Source))
+	put64(slot(v, SlotSourceType), w.slotWord(SlotSourceType, e.SourceType))
+	put64(slot(v, SlotHost), w.slotWord(SlotHost, e.Host))
+	put64(slot(v, SlotContentType), w.slotWord(SlotContentType, e.ContentType))
+	put64(slot(v, SlotFilePath), w.slotWord(SlotFilePath, e.File.Path))
+	put64(slot(v, SlotSyslogHostname), w.slotWord(SlotSyslogHostname, e.Syslog.Hostname))
+	put64(slot(v, SlotSyslogAppName), w.slotWord(SlotSyslogAppName, e.Syslog.AppName))
+	put64(slot(v, SlotSyslogProcID), w.slotWord(SlotSyslogProcID, e.Syslog.ProcID))
+	put64(slot(v, SlotSyslogMsgID), w.slotWord(SlotSyslogMsgID, e.Syslog.MsgID))
+	put64(slot(v, SlotSyslogStructuredData), w.slotWord(SlotSyslogStructuredData, e.Syslog.StructuredData))
+	put64(slot(v, SlotSyslogMessage), w.slotWord(SlotSyslogMessage, e.Syslog.Message))
 	if h := e.HTTP; h != nil {
-		put64(slot(v, SlotHTTPMethod), w.word(h.Method))
-		put64(slot(v, SlotHTTPPath), w.word(h.Path))
-		put64(slot(v, SlotHTTPQuery), w.word(h.Query))
-		put64(slot(v, SlotHTTPProtocol), w.word(h.Protocol))
-		put64(slot(v, SlotHTTPReferrer), w.word(h.Referrer))
-		put64(slot(v, SlotHTTPUserAgent), w.word(h.UserAgent))
-		put64(slot(v, SlotHTTPRemoteAddr), w.word(h.RemoteAddr))
-		put64(slot(v, SlotHTTPRemoteUser), w.word(h.RemoteUser))
+		put64(slot(v, SlotHTTPMethod), w.slotWord(SlotHTTPMethod, h.Method))
+		put64(slot(v, SlotHTTPPath), w.slotWord(SlotHTTPPath, h.Path))
+		put64(slot(v, SlotHTTPQuery), w.slotWord(SlotHTTPQuery, h.Query))
+		put64(slot(v, SlotHTTPProtocol), w.slotWord(SlotHTTPProtocol, h.Protocol))
+		put64(slot(v, SlotHTTPReferrer), w.slotWord(SlotHTTPReferrer, h.Referrer))
+		put64(slot(v, SlotHTTPUserAgent), w.slotWord(SlotHTTPUserAgent, h.UserAgent))
+		put64(slot(v, SlotHTTPRemoteAddr), w.slotWord(SlotHTTPRemoteAddr, h.RemoteAddr))
+		put64(slot(v, SlotHTTPRemoteUser), w.slotWord(SlotHTTPRemoteUser, h.RemoteUser))
 		put64(unsafe.Add(v, ViewHTTPStatus), uint64(h.Status))
 		put64(unsafe.Add(v, ViewHTTPBytes), uint64(h.Bytes))
 		put64(unsafe.Add(v, ViewHTTPReqTime), math.Float64bits(h.RequestTime))
@@ -289,10 +300,32 @@ func (w *inputWriter) word(s string) uint64 {
 	if len(s) == 0 {
 		return 0
 	}
-	if off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - w.raw; off <= w.rawLen && uintptr(len(s)) <= w.rawLen-off {
-		return uint64(w.rawAt+int(off)) | uint64(len(s))<<32
+	if word, ok := w.inRaw(s); ok {
+		return word
 	}
 	return w.copy(s)
+}
+
+// slotWord is word for view slot s: a string copied for the same slot
+// of an event before is not copied again.
+func (w *inputWriter) slotWord(s int, str string) uint64 {
+	if len(str) == 0 {
+		return 0
+	}
+	if word, ok := w.inRaw(str); ok {
+		return word
+	}
+	p, c := uintptr(unsafe.Pointer(unsafe.StringData(str))), &w.last[s]
+	if c.p != p || c.n != len(str) {
+		c.p, c.n, c.word = p, len(str), w.copy(str)
+	}
+	return c.word
+}
+
+// inRaw returns the word of s, not empty, if it lies within the raw line.
+func (w *inputWriter) inRaw(s string) (uint64, bool) {
+	off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - w.raw
+	return uint64(w.rawAt+int(off)) | uint64(len(s))<<32, off <= w.rawLen && uintptr(len(s)) <= w.rawLen-off
 }
 
 // copy copies s to the end of the batch and returns its slot word; 0 if
@@ -314,6 +347,11 @@ func within(s string, raw []byte) bool {
 	}
 	p, r := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
 	return p >= r && p+uintptr(len(s)) <= r+uintptr(len(raw))
+}
+
+// same reports whether s and t are the same memory.
+func same(s, t string) bool {
+	return len(s) == len(t) && unsafe.StringData(s) == unsafe.StringData(t)
 }
 
 // bstr returns b as a string sharing its memory, which must not change.
