@@ -237,26 +237,9 @@ type inputWriter struct {
 func (w *inputWriter) event(v unsafe.Pointer, e *event.Event) {
 	w.raw, w.rawLen, w.rawAt = uintptr(unsafe.Pointer(unsafe.SliceData(e.Raw))), uintptr(len(e.Raw)), w.at
 	put64(slot(v, SlotRaw), w.copy(bstr(e.Raw)))
-	put64(slot(v, SlotSource), w.slotWord(SlotSource, e.Source))
-	put64(slot(v, SlotSourceType), w.slotWord(SlotSourceType, e.SourceType))
-	put64(slot(v, SlotHost), w.slotWord(SlotHost, e.Host))
-	put64(slot(v, SlotContentType), w.slotWord(SlotContentType, e.ContentType))
-	put64(slot(v, SlotFilePath), w.slotWord(SlotFilePath, e.File.Path))
-	put64(slot(v, SlotSyslogHostname), w.slotWord(SlotSyslogHostname, e.Syslog.Hostname))
-	put64(slot(v, SlotSyslogAppName), w.slotWord(SlotSyslogAppName, e.Syslog.AppName))
-	put64(slot(v, SlotSyslogProcID), w.slotWord(SlotSyslogProcID, e.Syslog.ProcID))
-	put64(slot(v, SlotSyslogMsgID), w.slotWord(SlotSyslogMsgID, e.Syslog.MsgID))
-	put64(slot(v, SlotSyslogStructuredData), w.slotWord(SlotSyslogStructuredData, e.Syslog.StructuredData))
-	put64(slot(v, SlotSyslogMessage), w.slotWord(SlotSyslogMessage, e.Syslog.Message))
+	w.strings(v, unsafe.Pointer(e), eventStrings[:])
 	if h := e.HTTP; h != nil {
-		put64(slot(v, SlotHTTPMethod), w.slotWord(SlotHTTPMethod, h.Method))
-		put64(slot(v, SlotHTTPPath), w.slotWord(SlotHTTPPath, h.Path))
-		put64(slot(v, SlotHTTPQuery), w.slotWord(SlotHTTPQuery, h.Query))
-		put64(slot(v, SlotHTTPProtocol), w.slotWord(SlotHTTPProtocol, h.Protocol))
-		put64(slot(v, SlotHTTPReferrer), w.slotWord(SlotHTTPReferrer, h.Referrer))
-		put64(slot(v, SlotHTTPUserAgent), w.slotWord(SlotHTTPUserAgent, h.UserAgent))
-		put64(slot(v, SlotHTTPRemoteAddr), w.slotWord(SlotHTTPRemoteAddr, h.RemoteAddr))
-		put64(slot(v, SlotHTTPRemoteUser), w.slotWord(SlotHTTPRemoteUser, h.RemoteUser))
+		w.strings(v, unsafe.Pointer(h), httpStrings[:])
 		put64(unsafe.Add(v, ViewHTTPStatus), uint64(h.Status))
 		put64(unsafe.Add(v, ViewHTTPBytes), uint64(h.Bytes))
 		put64(unsafe.Add(v, ViewHTTPReqTime), math.Float64bits(h.RequestTime))
@@ -306,20 +289,56 @@ func (w *inputWriter) word(s string) uint64 {
 	return w.copy(s)
 }
 
-// slotWord is word for view slot s: a string copied for the same slot
-// of an event before is not copied again.
-func (w *inputWriter) slotWord(s int, str string) uint64 {
-	if len(str) == 0 {
-		return 0
+// A stringAt is a slot of a view and the offset of its string in a
+// struct: strings reads them in a loop, with no call per string.
+type stringAt struct{ slot, off uintptr }
+
+var (
+	// eventStrings are the slots of an event.Event's strings but Raw.
+	eventStrings = [...]stringAt{
+		{SlotSource, unsafe.Offsetof(event.Event{}.Source)},
+		{SlotSourceType, unsafe.Offsetof(event.Event{}.SourceType)},
+		{SlotHost, unsafe.Offsetof(event.Event{}.Host)},
+		{SlotContentType, unsafe.Offsetof(event.Event{}.ContentType)},
+		{SlotFilePath, unsafe.Offsetof(event.Event{}.File) + unsafe.Offsetof(event.File{}.Path)},
+		{SlotSyslogHostname, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.Hostname)},
+		{SlotSyslogAppName, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.AppName)},
+		{SlotSyslogProcID, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.ProcID)},
+		{SlotSyslogMsgID, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.MsgID)},
+		{SlotSyslogStructuredData, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.StructuredData)},
+		{SlotSyslogMessage, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.Message)},
 	}
-	if word, ok := w.inRaw(str); ok {
-		return word
+	// httpStrings are those of an event.HTTP.
+	httpStrings = [...]stringAt{
+		{SlotHTTPMethod, unsafe.Offsetof(event.HTTP{}.Method)},
+		{SlotHTTPPath, unsafe.Offsetof(event.HTTP{}.Path)},
+		{SlotHTTPQuery, unsafe.Offsetof(event.HTTP{}.Query)},
+		{SlotHTTPProtocol, unsafe.Offsetof(event.HTTP{}.Protocol)},
+		{SlotHTTPReferrer, unsafe.Offsetof(event.HTTP{}.Referrer)},
+		{SlotHTTPUserAgent, unsafe.Offsetof(event.HTTP{}.UserAgent)},
+		{SlotHTTPRemoteAddr, unsafe.Offsetof(event.HTTP{}.RemoteAddr)},
+		{SlotHTTPRemoteUser, unsafe.Offsetof(event.HTTP{}.RemoteUser)},
 	}
-	p, c := uintptr(unsafe.Pointer(unsafe.StringData(str))), &w.last[s]
-	if c.p != p || c.n != len(str) {
-		c.p, c.n, c.word = p, len(str), w.copy(str)
+)
+
+// strings writes into view v the words of the strings at p of fs, as
+// word does, but a string the same memory as the one last copied for its
+// slot is not copied again.
+func (w *inputWriter) strings(v, p unsafe.Pointer, fs []stringAt) {
+	for _, f := range fs {
+		s, word := *(*string)(unsafe.Add(p, f.off)), uint64(0)
+		if len(s) > 0 {
+			var ok bool
+			if word, ok = w.inRaw(s); !ok {
+				at, c := uintptr(unsafe.Pointer(unsafe.StringData(s))), &w.last[f.slot]
+				if c.p != at || c.n != len(s) {
+					c.p, c.n, c.word = at, len(s), w.copy(s)
+				}
+				word = c.word
+			}
+		}
+		put64(unsafe.Add(v, 8*f.slot), word)
 	}
-	return c.word
 }
 
 // inRaw returns the word of s, not empty, if it lies within the raw line.
