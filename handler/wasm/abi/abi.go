@@ -525,9 +525,14 @@ func (r *reader) patch(e *event.Event) error {
 	items := r.u32("patch count")
 	var copied copies
 	for range items {
-		slot := r.u32("slot")
-		p := r.bytes("string")
-		if r.err != nil {
+		var slot uint32
+		var p []byte
+		if b := r.b[r.i:]; len(b) >= 8 && uint64(le.Uint32(b[4:])) <= uint64(len(b)-8) {
+			// The common case in one read: slot, length and string.
+			n := 8 + int(le.Uint32(b[4:]))
+			slot, p = le.Uint32(b), b[8:n:n]
+			r.i += n
+		} else if slot, p = r.u32("slot"), r.bytes("string"); r.err != nil {
 			return r.err
 		}
 		edit := slot&EditSlot != 0 && r.edits
