@@ -173,12 +173,15 @@ func strs(e *event.Event, s *[Slots]string) int {
 // ev(n-1).
 func InputSize(n int, ev func(i int) *event.Event) int {
 	size := 4 + n*ViewSize
-	var s [Slots]string
+	var s, last [Slots]string // last: the string last copied for each slot
 	for i := range n {
 		e := ev(i)
 		for j, v := range s[:strs(e, &s)] {
-			if j == SlotRaw || !within(v, e.Raw) {
+			if j == SlotRaw {
 				size += len(v)
+			} else if len(v) > 0 && !within(v, e.Raw) && !same(v, last[j]) {
+				size += len(v)
+				last[j] = v
 			}
 		}
 		size += 16 * len(e.Fields)
@@ -200,8 +203,9 @@ func PutInput(b []byte, n int, ev func(i int) *event.Event) (size int, ok bool) 
 	}
 	le.PutUint32(b, uint32(n))
 	w := inputWriter{b: b, at: 4 + n*ViewSize}
+	base := unsafe.Pointer(unsafe.SliceData(b))
 	for i := range n {
-		w.event(b[4+i*ViewSize:4+(i+1)*ViewSize:4+(i+1)*ViewSize], ev(i))
+		w.event(unsafe.Add(base, 4+i*ViewSize), ev(i))
 	}
 	return w.at, !w.short
 }
@@ -211,98 +215,148 @@ func PutInput(b []byte, n int, ev func(i int) *event.Event) (size int, ok bool) 
 type inputWriter struct {
 	b  []byte
 	at int // where the next string goes
-	// raw is the raw line of the event being written, and rawAt where it
-	// went: a string within it (such as a syslog message) is not copied.
-	raw   string
-	rawAt int
-	short bool // b is too short for the strings
+	// raw and rawLen are the address and length of the raw line of the
+	// event being written, and rawAt where it went: a string within it
+	// (such as a syslog message) is not copied.
+	raw, rawLen uintptr
+	rawAt       int
+	short       bool // b is too short for the strings
+	// last is the string last copied for each slot and its word: the
+	// same string (the same memory) in the same slot of a later event
+	// is not copied again, as a source's name or a host often is.
+	last [Slots]struct {
+		p    uintptr
+		n    int
+		word uint64
+	}
 }
 
-// event writes e's view into v, which is ViewSize bytes, and its strings
-// after those written before. Every byte of v is written.
-func (w *inputWriter) event(v []byte, e *event.Event) {
-	w.raw, w.rawAt = bstr(e.Raw), w.at
-	w.copy(v[8*SlotRaw:], w.raw)
-	w.str(v[8*SlotSource:], e.Source)
-	w.str(v[8*SlotSourceType:], e.SourceType)
-	w.str(v[8*SlotHost:], e.Host)
-	w.str(v[8*SlotContentType:], e.ContentType)
-	w.str(v[8*SlotFilePath:], e.File.Path)
-	w.str(v[8*SlotSyslogHostname:], e.Syslog.Hostname)
-	w.str(v[8*SlotSyslogAppName:], e.Syslog.AppName)
-	w.str(v[8*SlotSyslogProcID:], e.Syslog.ProcID)
-	w.str(v[8*SlotSyslogMsgID:], e.Syslog.MsgID)
-	w.str(v[8*SlotSyslogStructuredData:], e.Syslog.StructuredData)
-	w.str(v[8*SlotSyslogMessage:], e.Syslog.Message)
+// event writes e's view at v, ViewSize bytes of b, and its strings after
+// those written before. Every byte of the view is written, each word
+// with one store.
+func (w *inputWriter) event(v unsafe.Pointer, e *event.Event) {
+	w.raw, w.rawLen, w.rawAt = uintptr(unsafe.Pointer(unsafe.SliceData(e.Raw))), uintptr(len(e.Raw)), w.at
+	put64(slot(v, SlotRaw), w.copy(bstr(e.Raw)))
+	w.strings(v, unsafe.Pointer(e), eventStrings[:])
 	if h := e.HTTP; h != nil {
-		w.str(v[8*SlotHTTPMethod:], h.Method)
-		w.str(v[8*SlotHTTPPath:], h.Path)
-		w.str(v[8*SlotHTTPQuery:], h.Query)
-		w.str(v[8*SlotHTTPProtocol:], h.Protocol)
-		w.str(v[8*SlotHTTPReferrer:], h.Referrer)
-		w.str(v[8*SlotHTTPUserAgent:], h.UserAgent)
-		w.str(v[8*SlotHTTPRemoteAddr:], h.RemoteAddr)
-		w.str(v[8*SlotHTTPRemoteUser:], h.RemoteUser)
-		le.PutUint64(v[ViewHTTPStatus:], uint64(h.Status))
-		le.PutUint64(v[ViewHTTPBytes:], uint64(h.Bytes))
-		le.PutUint64(v[ViewHTTPReqTime:], math.Float64bits(h.RequestTime))
-		le.PutUint64(v[ViewHTTP:], 1) // and the reserved word
+		w.strings(v, unsafe.Pointer(h), httpStrings[:])
+		put64(unsafe.Add(v, ViewHTTPStatus), uint64(h.Status))
+		put64(unsafe.Add(v, ViewHTTPBytes), uint64(h.Bytes))
+		put64(unsafe.Add(v, ViewHTTPReqTime), math.Float64bits(h.RequestTime))
+		put64(unsafe.Add(v, ViewHTTP), 1) // and the reserved word
 	} else {
-		clear(v[8*SlotHTTPMethod : 8*Slots])
-		clear(v[ViewHTTPStatus : ViewHTTPReqTime+8])
-		le.PutUint64(v[ViewHTTP:], 0)
+		*(*[Slots - SlotHTTPMethod]uint64)(slot(v, SlotHTTPMethod)) = [Slots - SlotHTTPMethod]uint64{}
+		*(*[3]uint64)(unsafe.Add(v, ViewHTTPStatus)) = [3]uint64{}
+		put64(unsafe.Add(v, ViewHTTP), 0)
 	}
-	le.PutUint64(v[ViewFieldTable:], 0) // and the count
+	put64(unsafe.Add(v, ViewFieldTable), 0) // and the count
 	if len(e.Fields) > 0 {
 		w.fields(v, e.Fields)
 	}
-	putTime(v[ViewTime:], v[ViewTimeNanos:], e.Time)
-	putTime(v[ViewReceivedAt:], v[ViewRecvNanos:], e.ReceivedAt)
-	le.PutUint64(v[ViewFileOffset:], uint64(e.File.Offset))
-	le.PutUint32(v[ViewFlags:], uint32(e.Flags))
-	le.PutUint32(v[ViewSyslog:], syslogWord(&e.Syslog))
+	putTime(v, ViewTime, ViewTimeNanos, e.Time)
+	putTime(v, ViewReceivedAt, ViewRecvNanos, e.ReceivedAt)
+	put64(unsafe.Add(v, ViewFileOffset), uint64(e.File.Offset))
+	put64(unsafe.Add(v, ViewFlags), uint64(uint32(e.Flags))|uint64(syslogWord(&e.Syslog))<<32) // and Syslog
 }
 
 // fields writes the field table and its strings.
-func (w *inputWriter) fields(v []byte, fs []event.Field) {
+func (w *inputWriter) fields(v unsafe.Pointer, fs []event.Field) {
 	if 16*len(fs) > len(w.b)-w.at {
 		w.short = true
 		return
 	}
 	table := w.at
 	w.at += 16 * len(fs)
-	le.PutUint32(v[ViewFieldTable:], uint32(table))
-	le.PutUint32(v[ViewFieldCount:], uint32(len(fs)))
+	put32(unsafe.Add(v, ViewFieldTable), uint32(table))
+	put32(unsafe.Add(v, ViewFieldCount), uint32(len(fs)))
+	t := unsafe.Add(unsafe.Pointer(unsafe.SliceData(w.b)), table)
 	for j := range fs {
-		w.str(w.b[table+16*j:], fs[j].Name)
-		w.str(w.b[table+16*j+8:], fs[j].Value)
+		put64(unsafe.Add(t, 16*j), w.word(fs[j].Name))
+		put64(unsafe.Add(t, 16*j+8), w.word(fs[j].Value))
 	}
 }
 
-// str writes the offset and length of s into slot: where the raw line
-// has it, if it lies within, else where it is copied to.
-func (w *inputWriter) str(slot []byte, s string) {
+// word returns the slot word (offset | length<<32) of s: where the raw
+// line has it, if it lies within, else where it is copied to; 0 if s is
+// empty.
+func (w *inputWriter) word(s string) uint64 {
 	if len(s) == 0 {
-		le.PutUint64(slot, 0)
-		return
+		return 0
 	}
-	if p, r := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(w.raw))); p >= r && p+uintptr(len(s)) <= r+uintptr(len(w.raw)) {
-		le.PutUint64(slot, uint64(w.rawAt+int(p-r))|uint64(len(s))<<32)
-		return
+	if word, ok := w.inRaw(s); ok {
+		return word
 	}
-	w.copy(slot, s)
+	return w.copy(s)
 }
 
-// copy copies s to the end of the batch and writes its offset and length
-// into slot.
-func (w *inputWriter) copy(slot []byte, s string) {
+// A stringAt is a slot of a view and the offset of its string in a
+// struct: strings reads them in a loop, with no call per string.
+type stringAt struct{ slot, off uintptr }
+
+var (
+	// eventStrings are the slots of an event.Event's strings but Raw.
+	eventStrings = [...]stringAt{
+		{SlotSource, unsafe.Offsetof(event.Event{}.Source)},
+		{SlotSourceType, unsafe.Offsetof(event.Event{}.SourceType)},
+		{SlotHost, unsafe.Offsetof(event.Event{}.Host)},
+		{SlotContentType, unsafe.Offsetof(event.Event{}.ContentType)},
+		{SlotFilePath, unsafe.Offsetof(event.Event{}.File) + unsafe.Offsetof(event.File{}.Path)},
+		{SlotSyslogHostname, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.Hostname)},
+		{SlotSyslogAppName, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.AppName)},
+		{SlotSyslogProcID, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.ProcID)},
+		{SlotSyslogMsgID, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.MsgID)},
+		{SlotSyslogStructuredData, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.StructuredData)},
+		{SlotSyslogMessage, unsafe.Offsetof(event.Event{}.Syslog) + unsafe.Offsetof(event.Syslog{}.Message)},
+	}
+	// httpStrings are those of an event.HTTP.
+	httpStrings = [...]stringAt{
+		{SlotHTTPMethod, unsafe.Offsetof(event.HTTP{}.Method)},
+		{SlotHTTPPath, unsafe.Offsetof(event.HTTP{}.Path)},
+		{SlotHTTPQuery, unsafe.Offsetof(event.HTTP{}.Query)},
+		{SlotHTTPProtocol, unsafe.Offsetof(event.HTTP{}.Protocol)},
+		{SlotHTTPReferrer, unsafe.Offsetof(event.HTTP{}.Referrer)},
+		{SlotHTTPUserAgent, unsafe.Offsetof(event.HTTP{}.UserAgent)},
+		{SlotHTTPRemoteAddr, unsafe.Offsetof(event.HTTP{}.RemoteAddr)},
+		{SlotHTTPRemoteUser, unsafe.Offsetof(event.HTTP{}.RemoteUser)},
+	}
+)
+
+// strings writes into view v the words of the strings at p of fs, as
+// word does, but a string the same memory as the one last copied for its
+// slot is not copied again.
+func (w *inputWriter) strings(v, p unsafe.Pointer, fs []stringAt) {
+	for _, f := range fs {
+		s, word := *(*string)(unsafe.Add(p, f.off)), uint64(0)
+		if len(s) > 0 {
+			var ok bool
+			if word, ok = w.inRaw(s); !ok {
+				at, c := uintptr(unsafe.Pointer(unsafe.StringData(s))), &w.last[f.slot]
+				if c.p != at || c.n != len(s) {
+					c.p, c.n, c.word = at, len(s), w.copy(s)
+				}
+				word = c.word
+			}
+		}
+		put64(unsafe.Add(v, 8*f.slot), word)
+	}
+}
+
+// inRaw returns the word of s, not empty, if it lies within the raw line.
+func (w *inputWriter) inRaw(s string) (uint64, bool) {
+	off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - w.raw
+	return uint64(w.rawAt+int(off)) | uint64(len(s))<<32, off <= w.rawLen && uintptr(len(s)) <= w.rawLen-off
+}
+
+// copy copies s to the end of the batch and returns its slot word; 0 if
+// b is too short.
+func (w *inputWriter) copy(s string) uint64 {
 	if len(s) > len(w.b)-w.at {
 		w.short = true
-		le.PutUint64(slot, 0)
-		return
+		return 0
 	}
-	le.PutUint64(slot, uint64(w.at)|uint64(len(s))<<32)
-	w.at += copy(w.b[w.at:], s)
+	at := w.at
+	w.at += copy(w.b[at:], s)
+	return uint64(at) | uint64(len(s))<<32
 }
 
 // within reports whether s is a part of raw's memory (and not empty).
@@ -314,17 +368,24 @@ func within(s string, raw []byte) bool {
 	return p >= r && p+uintptr(len(s)) <= r+uintptr(len(raw))
 }
 
+// same reports whether s and t are the same memory.
+func same(s, t string) bool {
+	return len(s) == len(t) && unsafe.StringData(s) == unsafe.StringData(t)
+}
+
 // bstr returns b as a string sharing its memory, which must not change.
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-func putTime(sec, nsec []byte, t time.Time) {
+// putTime writes t's Unix seconds at v+sec and its nanoseconds at
+// v+nsec, or 0 and zeroTime for a zero time.
+func putTime(v unsafe.Pointer, sec, nsec uintptr, t time.Time) {
 	if t.IsZero() {
-		le.PutUint64(sec, 0)
-		le.PutUint32(nsec, zeroTime)
+		put64(unsafe.Add(v, sec), 0)
+		put32(unsafe.Add(v, nsec), zeroTime)
 		return
 	}
-	le.PutUint64(sec, uint64(t.Unix()))
-	le.PutUint32(nsec, uint32(t.Nanosecond()))
+	put64(unsafe.Add(v, sec), uint64(t.Unix()))
+	put32(unsafe.Add(v, nsec), uint32(t.Nanosecond()))
 }
 
 func syslogWord(s *event.Syslog) uint32 {
@@ -464,9 +525,14 @@ func (r *reader) patch(e *event.Event) error {
 	items := r.u32("patch count")
 	var copied copies
 	for range items {
-		slot := r.u32("slot")
-		p := r.bytes("string")
-		if r.err != nil {
+		var slot uint32
+		var p []byte
+		if b := r.b[r.i:]; len(b) >= 8 && uint64(le.Uint32(b[4:])) <= uint64(len(b)-8) {
+			// The common case in one read: slot, length and string.
+			n := 8 + int(le.Uint32(b[4:]))
+			slot, p = le.Uint32(b), b[8:n:n]
+			r.i += n
+		} else if slot, p = r.u32("slot"), r.bytes("string"); r.err != nil {
 			return r.err
 		}
 		edit := slot&EditSlot != 0 && r.edits

@@ -285,6 +285,49 @@ func FuzzInput(f *testing.F) {
 	})
 }
 
+// A string the same memory as one copied for the same slot of an event
+// before (a source's name, a host) is written once; equal bytes elsewhere,
+// in another slot or another memory, are written again. Every event
+// reads back as it was.
+func TestInputRepeatedStrings(t *testing.T) {
+	src, host := "source-name", strings.Clone("10.0.0.1")
+	tests := []struct {
+		name string
+		es   []event.Event
+		want int // bytes of strings written
+	}{
+		{"same memory", []event.Event{{Source: src, Host: host}, {Source: src, Host: host}, {Source: src, Host: host}}, len(src) + len(host)},
+		{"an empty one between", []event.Event{{Source: src}, {}, {Source: src}}, len(src)},
+		{"another between", []event.Event{{Source: src}, {Source: "other"}, {Source: src}}, 2*len(src) + len("other")},
+		{"another slot", []event.Event{{Source: src}, {Host: src}, {Source: src, Host: src}}, 2 * len(src)},
+		{"equal bytes, other memory", []event.Event{{Host: host}, {Host: strings.Clone(host)}}, 2 * len(host)},
+		{"a part of it", []event.Event{{Source: src}, {Source: src[:6]}}, len(src) + 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := func(i int) *event.Event { return &tt.es[i] }
+			size := abi.InputSize(len(tt.es), ev)
+			if want := 4 + len(tt.es)*abi.ViewSize + tt.want; size != want {
+				t.Errorf("InputSize %d, want %d", size, want)
+			}
+			b := make([]byte, size)
+			if n, ok := abi.PutInput(b, len(tt.es), ev); !ok || n != size {
+				t.Fatalf("PutInput wrote %d of %d bytes (%v)", n, size, ok)
+			}
+			var in abi.Input
+			if err := in.Reset(b); err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.es {
+				var e event.Event
+				if err := in.Event(i, &e); err != nil || !same(&e, &tt.es[i]) {
+					t.Errorf("event %d: read %+v (%v), want %+v", i, e, err, tt.es[i])
+				}
+			}
+		})
+	}
+}
+
 // PutInput writes a batch in one pass into a buffer of any size: a buffer
 // too short by even one byte is refused (the host then sizes it with
 // InputSize), and one larger than needed, holding an earlier batch's
