@@ -810,7 +810,7 @@ func (s *Source) NotReady() string {
 	}
 	why := ""
 	if w := fp.why.Load(); w != nil {
-		why = ": " + (*w).Error()
+		why = " (last failure: " + (*w).Error() + ")"
 	}
 	return fmt.Sprintf("startAt \"end\": where partition %s[%d] starts is not committed yet%s, so none of its records is handed on%s",
 		first.topic, first.partition, more, why)

@@ -633,7 +633,7 @@ func TestStartAtEndNotSaved(t *testing.T) {
 				// Meanwhile /readyz says why nothing comes.
 				waitFor(t, 10*time.Second, "NotReady to name the unsaved partition and the broker's error", func() bool {
 					why := src.NotReady()
-					return strings.HasPrefix(why, `startAt "end": where partition logs[0] starts is not committed yet, so none of its records is handed on: `) &&
+					return strings.HasPrefix(why, `startAt "end": where partition logs[0] starts is not committed yet, so none of its records is handed on (last failure: `) &&
 						strings.Contains(why, kerr.UnknownServerError.Message)
 				})
 				select {
