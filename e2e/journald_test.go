@@ -97,14 +97,7 @@ func TestJournaldStartAtEndKill(t *testing.T) {
 	dir := t.TempDir()
 	logs, write := journald(t, dir)
 	tag := fmt.Sprintf("sluice-e2e-%d", rand.Uint32())
-	lines := func(from, to int) string {
-		var b strings.Builder
-		for i := from; i < to; i++ {
-			fmt.Fprintf(&b, "entry %d\n", i)
-		}
-		return b.String()
-	}
-	if err := write(tag, lines(1000, 1010)); err != nil { // before the first start: not read
+	if err := write(tag, entryLines(1000, 1010)); err != nil { // before the first start: not read
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.ndjson")
@@ -127,16 +120,16 @@ func TestJournaldStartAtEndKill(t *testing.T) {
 
 	d := start(t, dir, config)
 	waitFor(t, "sluiced to follow the journal", func() bool { return strings.Contains(d.logs.String(), "following the journal") })
-	if err := write(tag, lines(0, 50)); err != nil {
+	if err := write(tag, entryLines(0, 50)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "entries 0-49 in the file", delivered(0, 50))
 	d.kill()
-	if err := write(tag, lines(50, 100)); err != nil { // while sluiced is down
+	if err := write(tag, entryLines(50, 100)); err != nil { // while sluiced is down
 		t.Fatal(err)
 	}
 	d = start(t, dir, config)
-	if err := write(tag, lines(100, 101)); err != nil {
+	if err := write(tag, entryLines(100, 101)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "entry 100 in the file", delivered(100, 101))
@@ -187,14 +180,7 @@ exec %q "$@"
 		t.Fatal(err)
 	}
 	tag := fmt.Sprintf("sluice-e2e-%d", rand.Uint32())
-	lines := func(from, to int) string {
-		var b strings.Builder
-		for i := from; i < to; i++ {
-			fmt.Fprintf(&b, "entry %d\n", i)
-		}
-		return b.String()
-	}
-	if err := write(tag, lines(1000, 1010)); err != nil { // before the first start: not read
+	if err := write(tag, entryLines(1000, 1010)); err != nil { // before the first start: not read
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.ndjson")
@@ -210,7 +196,7 @@ exec %q "$@"
 		code, body := readyz(t, admin)
 		return code == 503 && strings.HasPrefix(body, unready) && strings.Contains(body, "journal not readable (test)")
 	})
-	if err := write(tag, lines(0, 20)); err != nil {
+	if err := write(tag, entryLines(0, 20)); err != nil {
 		t.Fatal(err)
 	}
 	asked := func() int { b, _ := os.ReadFile(calls); return len(b) }
@@ -228,7 +214,7 @@ exec %q "$@"
 	}
 	waitFor(t, "/readyz to answer 200", func() bool { code, _ := readyz(t, admin); return code == 200 })
 	waitFor(t, "sluiced to follow the journal", func() bool { return strings.Contains(d.logs.String(), "following the journal") })
-	if err := write(tag, lines(20, 30)); err != nil {
+	if err := write(tag, entryLines(20, 30)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "entries 20-29 in the file", func() bool {
@@ -247,6 +233,15 @@ exec %q "$@"
 		}
 	}
 	t.Logf("journalctl --lines=1 asked %d times", asked())
+}
+
+// entryLines returns the lines "entry N" for N from from to to-1.
+func entryLines(from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "entry %d\n", i)
+	}
+	return b.String()
 }
 
 // journald starts a real systemd-journald in a private mount namespace (a
