@@ -805,7 +805,10 @@ func (s *Source) NotReady() string {
 		return ""
 	}
 	more := ""
-	if n > 1 {
+	switch {
+	case n == 2:
+		more = " (and 1 more partition)"
+	case n > 2:
 		more = fmt.Sprintf(" (and %d more partitions)", n-1)
 	}
 	why := ""
