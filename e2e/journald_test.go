@@ -97,14 +97,7 @@ func TestJournaldStartAtEndKill(t *testing.T) {
 	dir := t.TempDir()
 	logs, write := journald(t, dir)
 	tag := fmt.Sprintf("sluice-e2e-%d", rand.Uint32())
-	lines := func(from, to int) string {
-		var b strings.Builder
-		for i := from; i < to; i++ {
-			fmt.Fprintf(&b, "entry %d\n", i)
-		}
-		return b.String()
-	}
-	if err := write(tag, lines(1000, 1010)); err != nil { // before the first start: not read
+	if err := write(tag, entryLines(1000, 1010)); err != nil { // before the first start: not read
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.ndjson")
@@ -127,16 +120,16 @@ func TestJournaldStartAtEndKill(t *testing.T) {
 
 	d := start(t, dir, config)
 	waitFor(t, "sluiced to follow the journal", func() bool { return strings.Contains(d.logs.String(), "following the journal") })
-	if err := write(tag, lines(0, 50)); err != nil {
+	if err := write(tag, entryLines(0, 50)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "entries 0-49 in the file", delivered(0, 50))
 	d.kill()
-	if err := write(tag, lines(50, 100)); err != nil { // while sluiced is down
+	if err := write(tag, entryLines(50, 100)); err != nil { // while sluiced is down
 		t.Fatal(err)
 	}
 	d = start(t, dir, config)
-	if err := write(tag, lines(100, 101)); err != nil {
+	if err := write(tag, entryLines(100, 101)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "entry 100 in the file", delivered(100, 101))
@@ -159,6 +152,96 @@ func TestJournaldStartAtEndKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d entries delivered more than once (%d extra copies)", got.dupEntries, got.dupCopies)
+}
+
+// TestJournaldStartAtEndUnlearned: a first start at the end whose
+// journalctl --lines=1 fails (a wrapper fails it while a file exists;
+// every other call runs the real journalctl) reads nothing while it asks
+// again, and /readyz answers 503 with journalctl's error meanwhile. Once
+// it answers, the source saves that end and follows: /readyz answers 200
+// and the entries written after it arrive, none of those before.
+func TestJournaldStartAtEndUnlearned(t *testing.T) {
+	dir := t.TempDir()
+	logs, write := journald(t, dir)
+	jctl := need(t, "journalctl")
+	deny, calls := filepath.Join(dir, "deny"), filepath.Join(dir, "calls")
+	wrapper := filepath.Join(dir, "journalctl")
+	script := fmt.Sprintf(`#!/bin/sh
+case " $* " in *" --lines=1 "*)
+	echo >>%q
+	if [ -e %q ]; then echo "journal not readable (test)" >&2; exit 1; fi;;
+esac
+exec %q "$@"
+`, calls, deny, jctl)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(deny, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := fmt.Sprintf("sluice-e2e-%d", rand.Uint32())
+	if err := write(tag, entryLines(1000, 1010)); err != nil { // before the first start: not read
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.ndjson")
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	d := start(t, dir, fmt.Sprintf(`{
+		"dataDir": %q,
+		"admin": {"addr": %q},
+		"sources": {"j": {"type": "journald", "journalctl": %q, "directory": %q, "restart": {"initial": "50ms", "max": "200ms"}}},
+		"destinations": {"out": {"type": "file", "path": %q, "batch": {"age": "20ms"}}},
+	}`, filepath.Join(dir, "data"), admin, wrapper, logs, out))
+	const unready = `not ready: source j: startAt "end": journalctl did not tell where the journal ends, so nothing is read until it does: `
+	waitFor(t, "/readyz to give journalctl's error", func() bool {
+		code, body := readyz(t, admin)
+		return code == 503 && strings.HasPrefix(body, unready) && strings.Contains(body, "journal not readable (test)")
+	})
+	if err := write(tag, entryLines(0, 20)); err != nil {
+		t.Fatal(err)
+	}
+	asked := func() int { b, _ := os.ReadFile(calls); return len(b) }
+	n := asked()
+	waitFor(t, "journalctl --lines=1 to be asked again after the entries", func() bool { return asked() > n })
+	if got := journaldEntries(t, out, tag).seen; len(got) > 0 {
+		t.Errorf("%d entries in the file before the end was learned", len(got))
+	}
+	if code, body := readyz(t, admin); code != 503 || !strings.HasPrefix(body, unready) {
+		t.Errorf("/readyz = %d %q while journalctl fails, want 503 %q...", code, body, unready)
+	}
+
+	if err := os.Remove(deny); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "/readyz to answer 200", func() bool { code, _ := readyz(t, admin); return code == 200 })
+	waitFor(t, "sluiced to follow the journal", func() bool { return strings.Contains(d.logs.String(), "following the journal") })
+	if err := write(tag, entryLines(20, 30)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "entries 20-29 in the file", func() bool {
+		seen := journaldEntries(t, out, tag).seen
+		for i := 20; i < 30; i++ {
+			if seen[i] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	d.stop(t)
+	for i, c := range journaldEntries(t, out, tag).seen {
+		if i < 20 || i >= 1000 {
+			t.Errorf("entry %d (%d copies), written before the end was learned, was read with startAt end", i, c)
+		}
+	}
+	t.Logf("journalctl --lines=1 asked %d times", asked())
+}
+
+// entryLines returns the lines "entry N" for N from from to to-1.
+func entryLines(from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "entry %d\n", i)
+	}
+	return b.String()
 }
 
 // journald starts a real systemd-journald in a private mount namespace (a

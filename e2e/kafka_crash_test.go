@@ -187,15 +187,7 @@ func TestKafkaStartAtEndKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	produce := func(format string, from, to int) {
-		t.Helper()
-		for i := from; i < to; i++ {
-			r := &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, format, i)}
-			if err := cl.ProduceSync(t.Context(), r).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	produce := func(format string, from, to int) { t.Helper(); produceKeyed(t, cl, format, from, to) }
 	produce("pre=%d", 0, 10)
 
 	dir := t.TempDir()
@@ -238,11 +230,34 @@ func TestKafkaStartAtEndKill(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("%d records missing after a SIGKILL before the first commit (startAt end), first %v", len(missing), missing[:min(10, len(missing))])
 	}
+	noneBefore(t, &out)
+	t.Logf("%d records written more than once", out.dups)
+}
+
+// noneBefore fails t if out holds a record "pre=N", produced before
+// sluiced's first start with startAt "end".
+func noneBefore(t *testing.T, out *seqs) {
+	t.Helper()
 	for seq := range out.seen {
 		if seq < 0 {
 			t.Errorf("record pre=%d, produced before the first start, was read with startAt end", -1-seq)
-			break
+			return
 		}
 	}
-	t.Logf("%d records written more than once", out.dups)
+}
+
+// produceKeyed produces, one at a time, the records keyed "kI" with the
+// value format(I), I from from to to-1, to cl's default topic, and returns
+// them as stored (partition and offset set).
+func produceKeyed(t *testing.T, cl *kgo.Client, format string, from, to int) []*kgo.Record {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := from; i < to; i++ {
+		r := &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, format, i)}
+		if err := cl.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
 }

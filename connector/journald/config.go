@@ -30,9 +30,9 @@ type Config struct {
 	StartAt string `json:"startAt"`
 	// StartTimeout bounds how long that first start at the end tries,
 	// with Restart's back-off, to learn the journal's end from journalctl
-	// (--lines=1): no entry is handed on meanwhile, and past it the source
-	// fails (sluiced stops) rather than start at a cursor it has not
-	// saved. Default 1m.
+	// (--lines=1): no entry is handed on meanwhile (/readyz answers 503
+	// with journalctl's error), and past it the source fails (sluiced
+	// stops) rather than start at a cursor it has not saved. Default 1m.
 	StartTimeout time.Duration `json:"startTimeout"`
 	// StateDir holds the saved cursor (the file "cursor"). Default
 	// <dataDir>/state/<source name>.

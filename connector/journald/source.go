@@ -12,7 +12,8 @@
 // restart asks journalctl for the entries after it. A first start at the
 // journal's end saves the end's cursor before handing on any entry; if
 // journalctl cannot tell where the end is, the source asks again and
-// hands on nothing, and Run fails after StartTimeout.
+// hands on nothing ([Source.NotReady] says why), and Run fails after
+// StartTimeout.
 // Entries acked after the last save are delivered again after a crash;
 // entries never acked always are. If journalctl exits, it is started
 // again, with back-off, after the last entry read.
@@ -92,6 +93,8 @@ type Source struct {
 
 	stateMu sync.Mutex
 	saved   string // the cursor in the state file
+
+	unready atomic.Pointer[string] // why no entry is read now, for NotReady
 }
 
 // New returns a Source named name (the name events carry). Zero fields of
@@ -194,6 +197,17 @@ func (s *Source) Run(ctx context.Context) error {
 	return nil
 }
 
+// NotReady returns why the source reads no entry now, or ""
+// (daemon.NotReadier): a first start at the end whose journalctl
+// --lines=1 failed and is asked again (see [Source.Run]). It is safe for
+// concurrent use.
+func (s *Source) NotReady() string {
+	if p := s.unready.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
 // end returns the cursor of the journal's last entry, where a source
 // with no saved cursor and StartAt "end" starts: Run saves it before
 // handing on any entry, so that a source stopped or killed before its
@@ -216,9 +230,12 @@ func (s *Source) end(ctx context.Context, path string) (cursor string, empty boo
 		}
 		return err
 	}, func(_ int, d time.Duration, err error) {
+		why := "startAt \"end\": journalctl did not tell where the journal ends, so nothing is read until it does: " + err.Error()
+		s.unready.Store(&why)
 		s.count.Error("journalctl-end")
 		s.log.Warn("journalctl did not tell where the journal ends; asking again, nothing is read meanwhile", "err", err, "in", d)
 	})
+	s.unready.Store(nil)
 	if err == nil || ctx.Err() != nil {
 		return cursor, empty, err
 	}

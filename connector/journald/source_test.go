@@ -350,6 +350,11 @@ func TestStartAtEndNotLearned(t *testing.T) {
 				return len(slices.DeleteFunc(fakeArgs(dir), func(a string) bool { return !strings.Contains(a, "--lines=1") }))
 			}
 			if tc.want != "" {
+				// Meanwhile /readyz says why nothing comes.
+				checkFor(t, "NotReady to give journalctl's error", func() bool {
+					return strings.HasPrefix(s.NotReady(), `startAt "end": journalctl did not tell where the journal ends, so nothing is read until it does: `) &&
+						strings.Contains(s.NotReady(), "failing as asked")
+				})
 				select {
 				case err := <-s.done:
 					s.done <- err
@@ -375,6 +380,9 @@ func TestStartAtEndNotLearned(t *testing.T) {
 				return
 			}
 			checkFor(t, "journalctl to follow", func() bool { return following(dir) })
+			if why := s.NotReady(); why != "" {
+				t.Errorf("NotReady = %q once following", why)
+			}
 			if got := savedCursor(t, state); got != "i=2" {
 				t.Errorf("cursor saved when following began: got %q, want i=2, the end it starts at", got)
 			}

@@ -33,9 +33,10 @@ type SourceConfig struct {
 	// StartTimeout bounds how long, with StartAt "end", the source tries
 	// to commit where a newly assigned partition with no committed offset
 	// starts (its end, listed at assignment, or else the offset of its
-	// first record fetched): none of its records is handed on meanwhile,
-	// and past it the source fails (sluiced stops) rather than hand on
-	// records from a start it has not committed. Default 1m.
+	// first record fetched): none of its records is handed on meanwhile
+	// (/readyz answers 503 naming the partition), and past it the source
+	// fails (sluiced stops) rather than hand on records from a start it
+	// has not committed. Default 1m.
 	StartTimeout time.Duration `json:"startTimeout"`
 	// InstanceID is the group.instance.id of static membership. Default
 	// "": a random one, made once and kept in the data directory

@@ -36,10 +36,12 @@
 // fails three times in the callback (franz-go asks it to be short), none
 // of the partition's records is handed on until the fetch loop has
 // committed the offset of the first one fetched, where franz-go started
-// it; the loop tries again with back-off and waits meanwhile. A partition
-// whose start is not committed within startTimeout (1m) fails the source
-// with an error naming it and the broker's answer: sluiced stops rather
-// than hand on a record it could skip after a restart.
+// it; the loop tries again with back-off and waits meanwhile, and
+// [Source.NotReady] names the partition and the broker's answer (/readyz
+// answers 503). A partition whose start is not committed within
+// startTimeout (1m) fails the source with an error naming it and the
+// broker's answer: sluiced stops rather than hand on a record it could
+// skip after a restart.
 //
 // # A member that is killed
 //

@@ -49,7 +49,7 @@ type Source struct {
 	instanceID  string                  // "" for dynamic membership; set by Run
 	abort       context.CancelCauseFunc // ends Run's fetching with an error; set by Run
 	background  sync.WaitGroup          // watches of unsaved starts
-	readiness                           // NotReady and Health, for /readyz
+	readiness                           // why Run is not connected, for NotReady
 	mu          sync.Mutex
 	parts       map[topicPartition]*part // the assigned partitions
 	revocations uint64                   // count of revokes and losses, for commit
@@ -777,6 +777,46 @@ func (s *Source) watchStarts(ctx context.Context, cl *kgo.Client, parts map[topi
 		s.abort(s.startError(tp, p))
 		return
 	}
+}
+
+// NotReady returns why the source hands on no records now, or ""
+// (daemon.NotReadier): the brokers cannot be reached yet, or, with
+// StartAt "end", where an assigned partition starts is not committed yet,
+// so none of its records is handed on (see [SourceConfig.StartTimeout]).
+// It is safe for concurrent use.
+func (s *Source) NotReady() string {
+	if why := s.readiness.NotReady(); why != "" {
+		return why
+	}
+	s.mu.Lock()
+	var first topicPartition
+	var fp *part
+	n := 0
+	for tp, p := range s.parts {
+		if !p.unsaved.Load() || p.revoked.Load() {
+			continue
+		}
+		if n++; fp == nil || tp.topic < first.topic || tp.topic == first.topic && tp.partition < first.partition {
+			first, fp = tp, p
+		}
+	}
+	s.mu.Unlock()
+	if fp == nil {
+		return ""
+	}
+	more := ""
+	switch {
+	case n == 2:
+		more = " (and 1 more partition)"
+	case n > 2:
+		more = fmt.Sprintf(" (and %d more partitions)", n-1)
+	}
+	why := ""
+	if w := fp.why.Load(); w != nil {
+		why = " (last failure: " + (*w).Error() + ")"
+	}
+	return fmt.Sprintf("startAt \"end\": where partition %s[%d] starts is not committed yet%s, so none of its records is handed on%s",
+		first.topic, first.partition, more, why)
 }
 
 // startError is the error that ends Run when p's start could not be

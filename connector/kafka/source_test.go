@@ -630,6 +630,12 @@ func TestStartAtEndNotSaved(t *testing.T) {
 				}
 			}()
 			if tc.want != "" {
+				// Meanwhile /readyz says why nothing comes.
+				waitFor(t, 10*time.Second, "NotReady to name the unsaved partition and the broker's error", func() bool {
+					why := src.NotReady()
+					return strings.HasPrefix(why, `startAt "end": where partition logs[0] starts is not committed yet, so none of its records is handed on (last failure: `) &&
+						strings.Contains(why, kerr.UnknownServerError.Message)
+				})
 				select {
 				case err := <-done:
 					done <- err
@@ -656,6 +662,9 @@ func TestStartAtEndNotSaved(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			case <-time.After(30 * time.Second):
 				t.Fatal("no record within 30s")
+			}
+			if why := src.NotReady(); why != "" {
+				t.Errorf("NotReady = %q once a record is handed on", why)
 			}
 			saved := start.Load()
 			off, ok := offsets.Load(string(m.Value.Raw))
