@@ -223,7 +223,8 @@ func cloneStrings(s []string) []string { return append([]string(nil), s...) }
 // once, and with StartAt "end" a partition whose start cannot be
 // committed within StartTimeout fails Run (see [SourceConfig.StartTimeout]).
 // On stop, Recv returns io.EOF, Run waits up to StopTimeout for the records
-// handed out to be acked, commits what is acked, and leaves the group. A second call returns [sluice.ErrAlreadyRunning].
+// handed out to be acked, commits what is acked, and leaves the group. A
+// second call returns [sluice.ErrAlreadyRunning].
 func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("kafka source: %w", sluice.ErrAlreadyRunning)
