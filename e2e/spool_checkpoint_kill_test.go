@@ -57,7 +57,8 @@ func TestSpoolCheckpointKill(t *testing.T) {
 		// before is in segment 1.
 		holdSeq = 30
 	)
-	firstSeg := fmt.Sprintf("%020d.seg", 1)
+	segName := func(id int) string { return fmt.Sprintf("%020d.seg", id) }
+	firstSeg := segName(1)
 	tmps := func(t *testing.T, dir string) int {
 		tmps, err := filepath.Glob(filepath.Join(dir, "position.json.tmp-*"))
 		must(t, err)
@@ -112,6 +113,11 @@ func TestSpoolCheckpointKill(t *testing.T) {
 			}
 			k.send(gate) // spooled; its events refused by the receiver
 			waitForLong(t, "the gated body read", 30*time.Second, sink.refusedAny)
+			for _, id := range []int{1, 2} { // segment 1 holds holdSeq and is sealed
+				if _, err := os.Stat(filepath.Join(spoolDir, segName(id))); err != nil {
+					t.Fatalf("%v: the segments do not fit the test (segmentBytes)", err)
+				}
+			}
 			d.trace(t, "-P", filepath.Join(spoolDir, m.file), "-e", "trace=/^"+m.call,
 				"-e", fmt.Sprintf("inject=/^%s:delay_%s=%s", m.call, m.when, hold))
 			sink.release()
