@@ -60,15 +60,15 @@ func TestFileRotationKill(t *testing.T) {
 	// held at the moment, rotates it, whatever batches its events come in.
 	// Gzipped, every batch rotates the file; at a start, a file left at the
 	// path is renamed away (a gzip member may be torn) rather than appended
-	// to.
-	for _, gz := range []bool{false, true} {
+	// to. By age (maxAge 1ms), every batch rotates the file too.
+	rotations := []struct{ name, compression, file, rotate string }{
+		{"none", "none", "out.ndjson", fmt.Sprintf(`"maxBytes": %d`, len(crashBody(0, killBody))+len(crashBody(killBody, killBody)))},
+		{"gzip", "gzip", "out.ndjson.gz", `"maxBytes": 1`},
+		{"maxAge", "none", "out.ndjson", `"maxAge": "1ms"`},
+	}
+	for _, r := range rotations {
 		for _, tc := range moments {
-			compression, name := "none", "out.ndjson"
-			maxBytes := len(crashBody(0, killBody)) + len(crashBody(killBody, killBody))
-			if gz {
-				compression, name, maxBytes = "gzip", "out.ndjson.gz", 1
-			}
-			t.Run(compression+"/"+tc.name, func(t *testing.T) { runRotationKill(t, tc, compression, name, maxBytes) })
+			t.Run(r.name+"/"+tc.name, func(t *testing.T) { runRotationKill(t, tc, r.compression, r.file, r.rotate) })
 		}
 	}
 }
@@ -83,8 +83,8 @@ type rotationMoment struct {
 }
 
 // runRotationKill is one case of TestFileRotationKill: the file
-// destination writes to name, rotating past maxBytes.
-func runRotationKill(t *testing.T, m rotationMoment, compression, name string, maxBytes int) {
+// destination writes to name, rotating as the config fields rotate say.
+func runRotationKill(t *testing.T, m rotationMoment, compression, name, rotate string) {
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	outDir := filepath.Join(dir, "out")
@@ -93,9 +93,9 @@ func runRotationKill(t *testing.T, m rotationMoment, compression, name string, m
 	config := fmt.Sprintf(`{
 		"dataDir": %q,
 		"sources": {"in": {"type": "http", "addr": %q, "format": "ndjson"}},
-		"destinations": {"out": {"type": "file", "path": %q, "format": "raw", "maxBytes": %d,
+		"destinations": {"out": {"type": "file", "path": %q, "format": "raw", %s,
 			"compression": %q, "batch": {"age": "20ms"}}},
-	}`, filepath.Join(dir, "data"), addr, path, maxBytes, compression)
+	}`, filepath.Join(dir, "data"), addr, path, rotate, compression)
 	d := start(t, dir, config)
 	k := newKillSender(t, addr)
 	k.send(0)
