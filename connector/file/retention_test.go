@@ -144,3 +144,49 @@ func TestRetentionConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRetentionClockSteppedBack rotates while the newest rotated files
+// are named later than the clock now reads (it was ahead, then stepped
+// back): the file just rotated holds the newest lines, so maxFiles must
+// keep it and delete the oldest, not go by the clock.
+func TestRetentionClockSteppedBack(t *testing.T) {
+	dir := t.TempDir()
+	later := func(d time.Duration) string {
+		return filepath.Join(dir, "events-"+time.Now().UTC().Add(d).Format("20060102T150405Z")+".log")
+	}
+	older, newer := later(time.Hour), later(2*time.Hour)
+	for _, p := range []string{older, newer} {
+		if err := os.WriteFile(p, []byte("old\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "events.log")
+	d, err := file.New(file.Config{Path: path, Format: "raw", MaxBytes: 4,
+		Retention: file.Retention{MaxFiles: 2}, Batch: batch.Config{Count: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, d)
+	sendAll(t, d, 1, nil) // written to events.log
+	sendAll(t, d, 1, nil) // past maxBytes: rotates the first line away
+	stop()
+	if _, err := os.Stat(older); err == nil {
+		t.Errorf("%s, the oldest rotated file, is kept", filepath.Base(older))
+	}
+	if _, err := os.Stat(newer); err != nil {
+		t.Errorf("%s: %v", filepath.Base(newer), err)
+	}
+	rotated, _ := filepath.Glob(filepath.Join(dir, "events-*.log"))
+	var fresh []string
+	for _, p := range rotated {
+		if p != older && p != newer {
+			fresh = append(fresh, filepath.Base(p))
+		}
+	}
+	if len(fresh) != 1 {
+		t.Fatalf("the rotated file with the newest lines is gone (rotated files: %v)", rotated)
+	}
+	if want := strings.TrimSuffix(filepath.Base(newer), ".log") + "-1.log"; fresh[0] != want {
+		t.Errorf("rotated to %s, want %s: named after the newest, so that names keep the rotations' order", fresh[0], want)
+	}
+}

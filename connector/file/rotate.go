@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // open opens the file at Path for appending, after repairing what an
@@ -89,12 +90,19 @@ func (w *writer) rotate() error {
 }
 
 // renameAway renames the file at Path to a free rotated name and syncs
-// the directory.
+// the directory. The name is never older than the newest rotated file's:
+// if the clock reads earlier (it stepped back, or rotations come within
+// a second), the file takes the newest's time and a higher "-N", so that
+// retention, which goes by names, deletes the oldest lines first.
 func (w *writer) renameAway() error {
 	dir, name, ext := w.pathParts()
-	ts := w.o.clock().UTC().Format(rotatedLayout)
+	at, first := w.o.clock().UTC().Truncate(time.Second), 0
+	if files, err := w.rotatedFiles(); err == nil && len(files) > 0 && !files[0].at.Before(at) {
+		at, first = files[0].at, files[0].n+1
+	}
+	ts := at.Format(rotatedLayout)
 	stem := strings.NewReplacer("{dir}", dir, "{name}", name, "{time}", ts, "{ext}", "\x00").Replace(w.cfg.RotatedPath)
-	for i := 0; ; i++ {
+	for i := first; ; i++ {
 		suffix := ""
 		if i > 0 {
 			suffix = "-" + strconv.Itoa(i)
