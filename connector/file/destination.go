@@ -221,6 +221,10 @@ type writer struct {
 	size   int64
 	opened time.Time
 	broken error // a failed fsync: the file's state is unknown, stop
+	// newest is the newest rotated file, listed at the first rotation and
+	// kept since: renameAway names none older (listed says it is known).
+	newest rotatedFile
+	listed bool
 }
 
 // flush writes b, the lines of a batch, which end at ends.

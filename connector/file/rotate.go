@@ -93,12 +93,19 @@ func (w *writer) rotate() error {
 // the directory. The name is never older than the newest rotated file's:
 // if the clock reads earlier (it stepped back, or rotations come within
 // a second), the file takes the newest's time and a higher "-N", so that
-// retention, which goes by names, deletes the oldest lines first.
+// retention, which goes by names, deletes the oldest lines first. The
+// rotated files are listed once, at the first rotation; w.mu is held.
 func (w *writer) renameAway() error {
+	if !w.listed {
+		if files, err := w.rotatedFiles(); err == nil && len(files) > 0 {
+			w.newest = files[0]
+		}
+		w.listed = true
+	}
 	dir, name, ext := w.pathParts()
 	at, first := w.o.clock().UTC().Truncate(time.Second), 0
-	if files, err := w.rotatedFiles(); err == nil && len(files) > 0 && !files[0].at.Before(at) {
-		at, first = files[0].at, files[0].n+1
+	if !w.newest.at.IsZero() && !w.newest.at.Before(at) {
+		at, first = w.newest.at, w.newest.n+1
 	}
 	ts := at.Format(rotatedLayout)
 	stem := strings.NewReplacer("{dir}", dir, "{name}", name, "{time}", ts, "{ext}", "\x00").Replace(w.cfg.RotatedPath)
@@ -120,6 +127,7 @@ func (w *writer) renameAway() error {
 		if err := os.Rename(w.cfg.Path, to); err != nil {
 			return fmt.Errorf("file: rotate: %w", err)
 		}
+		w.newest = rotatedFile{to, at, i}
 		if err := syncDir(filepath.Dir(to)); err != nil {
 			return err
 		}
