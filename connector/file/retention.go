@@ -140,8 +140,8 @@ func (w *writer) rotatedFiles() ([]rotatedFile, error) {
 	return files, nil
 }
 
-// prune deletes the rotated files that Retention no longer keeps. It
-// logs what it deletes, and what it fails to list or delete (which does
+// prune deletes the rotated files that Retention no longer keeps, oldest
+// first. It logs what it deletes, and what it fails to list or delete (which does
 // not stop the destination: the events are written all the same).
 func (w *writer) prune() {
 	r := w.cfg.Retention
@@ -155,7 +155,10 @@ func (w *writer) prune() {
 	}
 	now := w.o.clock()
 	dirs := map[string]bool{}
-	for i, f := range files {
+	// Oldest first: killed half-way, the files left are still the newest,
+	// with no hole between them.
+	for i := len(files) - 1; i >= 0; i-- {
+		f := files[i]
 		var why string
 		switch {
 		case r.MaxFiles > 0 && i >= r.MaxFiles:
