@@ -101,6 +101,7 @@ func runRetentionKill(t *testing.T, m retentionMoment, keep bool) {
 	for b := range m.sent {
 		k.send(first(b))
 	}
+	checkRetained(t, "before the moment", k, outDir, max(m.sent-1-m.maxFiles, 0))
 	rotated := retainedBodies(t, outDir)
 	held, ok := rotated[m.hold]
 	if !ok {
