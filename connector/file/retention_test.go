@@ -2,6 +2,7 @@ package file_test
 
 import (
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -188,5 +189,43 @@ func TestRetentionClockSteppedBack(t *testing.T) {
 	}
 	if want := strings.TrimSuffix(filepath.Base(newer), ".log") + "-1.log"; fresh[0] != want {
 		t.Errorf("rotated to %s, want %s: named after the newest, so that names keep the rotations' order", fresh[0], want)
+	}
+}
+
+// TestRetentionDeletesOldestFirst prunes four rotated files down to one
+// at start: they are deleted oldest first, so that a crash half-way
+// leaves the newest ones, with no hole between them
+// (TestFileRetentionKill, in e2e, kills sluiced there).
+func TestRetentionDeletesOldestFirst(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	var rotated []string // oldest first
+	for h := 4; h >= 1; h-- {
+		p := filepath.Join(dir, "events-"+now.Add(-time.Duration(h)*time.Hour).Format("20060102T150405Z")+".log")
+		if err := os.WriteFile(p, []byte("old\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rotated = append(rotated, p)
+	}
+	var logs strings.Builder
+	d, err := file.New(file.Config{Path: filepath.Join(dir, "events.log"), Format: "raw",
+		Retention: file.Retention{MaxFiles: 1}, Batch: batch.Config{Count: 1}},
+		file.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, d)
+	sendAll(t, d, 1, nil) // acked: the file is open, and pruned
+	stop()
+	var deleted []string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "deleted a rotated file") {
+			_, p, _ := strings.Cut(line, " path=")
+			p, _, _ = strings.Cut(p, " ")
+			deleted = append(deleted, p)
+		}
+	}
+	if want := rotated[:3]; !slices.Equal(deleted, want) {
+		t.Errorf("deleted %v, want %v: the oldest first", deleted, want)
 	}
 }
