@@ -54,13 +54,13 @@ type retentionMoment struct {
 	// maxFiles is the policy of the first run; after, that of the
 	// reload (0: no reload) and of the restart with retention.
 	maxFiles, after int
-	sent            int // bodies answered 200 before the moment
-	hold            int // the rotated file (by the body it holds) whose unlink is held
-	when            string
+	sent            int    // bodies answered 200 before the moment
+	hold            int    // the rotated file (by the body it holds) whose unlink is held
+	when            string // strace's delay_enter or delay_exit: before or after the unlink
 	// pruned is the number of files the policy allows gone at the kill.
 	pruned int
-	// at reports whether sluiced is at the moment, given the bodies the
-	// rotated files hold and whether the held body's answer came.
+	// at reports whether sluiced is at the moment, given the rotated
+	// files by the body they hold.
 	at func(rotated map[int]string) bool
 }
 
