@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -46,28 +48,64 @@ func leftInSpools(log *slog.Logger, stopped []*diskBuffer, next *graph) {
 	}
 }
 
+// unusedSpools returns, in name order, the directories under dataDir's
+// "spool" that are not among used (the directories of a config's disk
+// buffers, compared as absolute, clean paths): spools of buffers a config
+// no longer has. It returns none and no error if there is no such
+// "spool" directory. It only lists; the caller reads the spools.
+func unusedSpools(dataDir string, used []string) ([]string, error) {
+	root := filepath.Join(dataDir, "spool")
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // none yet
+	}
+	if err != nil {
+		return nil, err
+	}
+	inUse := map[string]bool{}
+	for _, dir := range used {
+		inUse[absDir(dir)] = true
+	}
+	var dirs []string
+	for _, e := range entries {
+		dir := filepath.Join(root, e.Name())
+		if e.IsDir() && !inUse[absDir(dir)] {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs, nil
+}
+
+// absDir returns dir absolute and clean, or clean if it cannot.
+func absDir(dir string) string {
+	if a, err := filepath.Abs(dir); err == nil {
+		return a
+	}
+	return filepath.Clean(dir)
+}
+
 // leftSpools logs at ERROR each directory under dataDir's "spool" that
 // no disk buffer of g uses and that holds records not acked: a disk
 // buffer the config no longer has (removed while sluiced was stopped)
 // left them there, acknowledged to their sources when spooled, so nothing
 // else delivers them. It reads those directories whole, as "sluiced
-// spool inspect" does; the others it only lists.
+// spool inspect" does; the others it only lists. One it cannot list or
+// read it logs at WARN, and goes on.
 func leftSpools(log *slog.Logger, dataDir string, g *graph) {
-	root := filepath.Join(dataDir, "spool")
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return // none yet
-	}
-	used := map[string]bool{}
+	var used []string
 	for _, b := range g.buffers() {
-		used[b.dir] = true
+		used = append(used, b.dir)
 	}
-	for _, e := range entries {
-		dir := filepath.Join(root, e.Name())
-		if !e.IsDir() || used[dir] {
-			continue
-		}
-		if rep, err := spool.Inspect(dir, nil); err == nil && rep.Unacked > 0 {
+	dirs, err := unusedSpools(dataDir, used)
+	if err != nil {
+		log.Warn("cannot look for spools no disk buffer of the config uses", "err", err)
+	}
+	for _, dir := range dirs {
+		rep, err := spool.Inspect(dir, nil)
+		switch {
+		case err != nil:
+			log.Warn("cannot read a spool no disk buffer of the config uses", "dir", dir, "err", err)
+		case rep.Unacked > 0:
 			log.Error("a spool no disk buffer of the config uses holds events: they were acknowledged when spooled and are delivered only once a destination or route with a disk buffer in that directory runs again",
 				"dir", dir, "records", rep.Unacked)
 		}

@@ -13,7 +13,10 @@ import (
 const spoolUsage = `Usage:
   sluiced spool inspect [[--config] FILE] [--json]
       segments, records, bytes and the oldest unacknowledged event of each
-      disk buffer of the config
+      disk buffer of the config, then of each directory under
+      <dataDir>/spool that no disk buffer of the config uses ("unused":
+      its events were acknowledged when spooled, and are delivered only
+      once a disk buffer in that directory runs again)
   sluiced spool verify [[--config] FILE]
       check every record's checksum; exit 1 if any buffer is damaged
 
@@ -22,10 +25,14 @@ live sluiced (whose newest segment may then end in a record being written:
 reported as a torn tail, not as damage).
 `
 
-// bufferReport is what inspect prints for one buffer.
+// bufferReport is what inspect prints for one buffer, or for a spool
+// directory no buffer of the config uses.
 type bufferReport struct {
-	Buffer string `json:"buffer"`
-	Config string `json:"config"` // the buffer's config path
+	Buffer string `json:"buffer,omitempty"` // none if Unused
+	Config string `json:"config,omitempty"` // the buffer's config path; none if Unused
+	// Unused marks a directory under <dataDir>/spool that no disk buffer
+	// of the config uses.
+	Unused bool `json:"unused,omitempty"`
 	spool.Report
 	// OldestEvent is the event time of the oldest unacknowledged event.
 	OldestEvent time.Time `json:"oldestEvent,omitzero"`
@@ -59,35 +66,42 @@ func spoolCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
 		return 1
 	}
 	specs := p.buffers()
-	if len(specs) == 0 {
-		fmt.Fprintln(stdout, "no disk buffers in this config")
-		return 0
-	}
 	var reports []bufferReport
 	failed := false
-	for _, b := range specs {
-		br := bufferReport{Buffer: b.name, Config: b.path}
-		br.Report, err = spool.Inspect(b.dir, func(_ uint64, _ time.Time, payload []byte) {
-			var e event.Event
-			if event.DecodeRecord(payload, &e) != nil {
-				br.Undecodable++
-				return
-			}
-			if t := e.Timestamp(); br.OldestEvent.IsZero() || t.Before(br.OldestEvent) {
-				br.OldestEvent = t
-			}
-		})
-		if err != nil {
-			fmt.Fprintf(stderr, "sluiced: buffer %s: %v\n", b.name, err)
+	add := func(br bufferReport, dir string) {
+		if err := br.inspect(dir); err != nil {
+			br.Dir = dir
+			fmt.Fprintf(stderr, "sluiced: %s: %v\n", br.title(), err)
 			failed = true
-			continue
+			return
 		}
 		reports = append(reports, br)
+	}
+	var used []string
+	for _, b := range specs {
+		used = append(used, b.dir)
+		add(bufferReport{Buffer: b.name, Config: b.path}, b.dir)
+	}
+	if verb == "inspect" {
+		dirs, err := unusedSpools(p.File.DataDir, used)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluiced: spools no buffer uses: %v\n", err)
+			failed = true
+		}
+		for _, dir := range dirs {
+			add(bufferReport{Unused: true}, dir)
+		}
+	}
+	if len(specs) == 0 && !*asJSON {
+		fmt.Fprintln(stdout, "no disk buffers in this config")
 	}
 	switch {
 	case *asJSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		if reports == nil {
+			reports = []bufferReport{} // [], not null
+		}
 		if err := enc.Encode(reports); err != nil {
 			fmt.Fprintln(stderr, "sluiced:", err)
 			return 1
@@ -109,9 +123,37 @@ func spoolCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
 	return 0
 }
 
+// inspect reads the spool in dir into br.
+func (br *bufferReport) inspect(dir string) error {
+	var err error
+	br.Report, err = spool.Inspect(dir, func(_ uint64, _ time.Time, payload []byte) {
+		var e event.Event
+		if event.DecodeRecord(payload, &e) != nil {
+			br.Undecodable++
+			return
+		}
+		if t := e.Timestamp(); br.OldestEvent.IsZero() || t.Before(br.OldestEvent) {
+			br.OldestEvent = t
+		}
+	})
+	return err
+}
+
+// title names what br reports on.
+func (br *bufferReport) title() string {
+	if br.Unused {
+		return "unused spool " + br.Dir
+	}
+	return "buffer " + br.Buffer
+}
+
 func printInspect(w io.Writer, br bufferReport) {
 	r := br.Report
-	fmt.Fprintf(w, "buffer %s (%s): %s\n", br.Buffer, br.Config, r.Dir)
+	if br.Unused {
+		fmt.Fprintf(w, "UNUSED spool %s: no disk buffer of this config uses it\n", r.Dir)
+	} else {
+		fmt.Fprintf(w, "buffer %s (%s): %s\n", br.Buffer, br.Config, r.Dir)
+	}
 	fmt.Fprintf(w, "  %d segments, %d bytes, %d records, %d unacknowledged", len(r.Segments), r.Bytes, r.Records, r.Unacked)
 	if r.PositionOK {
 		fmt.Fprintf(w, " (acknowledged up to record %d)\n", r.Position)
@@ -134,6 +176,15 @@ func printInspect(w io.Writer, br bufferReport) {
 		fmt.Fprintf(w, "  %d unacknowledged records do not decode as events\n", br.Undecodable)
 	}
 	printDamage(w, r)
+	switch {
+	case !br.Unused:
+	case r.Unacked > 0:
+		fmt.Fprintf(w, "  its %d unacknowledged events were acknowledged to their sources when spooled: nothing delivers them\n"+
+			"  until a destination or route with a disk buffer in this directory runs, such as a destination with\n"+
+			"  \"buffer\": {\"type\": \"disk\", \"dir\": %q} (docs/delivery.md, \"Disk buffers\")\n", r.Unacked, r.Dir)
+	default:
+		fmt.Fprintf(w, "  nothing in it to deliver: it may be removed\n")
+	}
 }
 
 // printVerify prints the verdict on one buffer and reports whether it is

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +40,8 @@ import (
 // be in the bucket's objects: none missing, duplicates counted. The
 // uploads left incomplete must be exactly those of runs 1 and 2: sluiced
 // does not abort, after a restart, an upload it started before (a
-// lifecycle rule does; see docs/delivery.md).
+// lifecycle rule does; see docs/delivery.md), unless told to: a fifth
+// start with abortStaleUploadsAfter aborts them (made to look old).
 func TestS3DestinationKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
@@ -152,6 +157,43 @@ func TestS3DestinationKill(t *testing.T) {
 	if !slices.Equal(left, incomplete) {
 		t.Errorf("incomplete uploads %v, want those of the killed runs, %v", left, incomplete)
 	}
+
+	// Run 5, with abortStaleUploadsAfter: sluiced aborts them, made to
+	// look two days old by a proxy (MinIO's Initiated cannot be set), and
+	// no object goes.
+	aged := httptest.NewServer(agedUploads(minio))
+	defer aged.Close()
+	d = start(t, dir, strings.Replace(config(aged.URL), `"parallelism": 1,`, `"parallelism": 1, "abortStaleUploadsAfter": "24h",`, 1))
+	waitFor(t, "the killed runs' uploads to be aborted", func() bool { return len(incompleteUploads(t, c)) == 0 })
+	d.stop(t)
+	if got := strings.Count(d.logs.String(), `msg="s3: aborted a stale multipart upload"`); got != len(incomplete) {
+		t.Errorf("%d aborts logged, want %d", got, len(incomplete))
+	}
+	checkAllSent(t, inBucket(), n, "3 SIGKILLs in multipart uploads, then their uploads aborted")
+}
+
+// agedUploads is a proxy to the S3 store at target whose listings of
+// multipart uploads show each one initiated two days ago.
+func agedUploads(target *url.URL) http.Handler {
+	initiated := regexp.MustCompile(`<Initiated>[^<]*</Initiated>`)
+	p := httputil.NewSingleHostReverseProxy(target)
+	p.ModifyResponse = func(resp *http.Response) error {
+		if !resp.Request.URL.Query().Has("uploads") || resp.Request.Method != http.MethodGet {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		old := time.Now().Add(-48 * time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+		body = initiated.ReplaceAll(body, []byte("<Initiated>"+old+"</Initiated>"))
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	return p
 }
 
 // incompleteUploads returns the ids of the bucket's multipart uploads

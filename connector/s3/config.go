@@ -25,6 +25,8 @@ const (
 	DefaultMultipartThreshold = 16 << 20
 	// MinPartSize is S3's smallest part of a multipart upload (but the last).
 	MinPartSize = 5 << 20
+	// MinAbortStaleUploadsAfter is the least Config.AbortStaleUploadsAfter.
+	MinAbortStaleUploadsAfter = time.Hour
 )
 
 // Config configures a [Destination]. The first six fields have the names of
@@ -91,6 +93,17 @@ type Config struct {
 	// (throttling, 5xx, network). Default: 100ms doubling up to 30s,
 	// without limit.
 	Retry retry.Policy `json:"retry"`
+	// AbortStaleUploadsAfter, when set, aborts the incomplete multipart
+	// uploads that a crash left (their parts are billed until then): at
+	// start and then every hour, those initiated longer ago than this
+	// (by the store's clock against this host's) whose keys this
+	// destination could have made (pathPrefix and the shape of
+	// keyTemplate). It never aborts an upload it is running. It needs
+	// s3:ListBucketMultipartUploads and s3:AbortMultipartUpload; without
+	// them it logs one warning and uploads on. At least 1h, longer than any
+	// upload of another sluiced writing the same keys may take. Default 0:
+	// off (a bucket lifecycle rule may do it instead).
+	AbortStaleUploadsAfter time.Duration `json:"abortStaleUploadsAfter"`
 }
 
 // DefaultConfig returns a Config for bucket with every default set.
@@ -161,6 +174,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.AccessKeyID == "") != (c.AccessSecretKey == "") {
 		errs = append(errs, &config.FieldError{Path: "accessKeyID", Msg: "set accessKeyID and accessSecretKey together, or neither"})
+	}
+	if c.AbortStaleUploadsAfter != 0 && c.AbortStaleUploadsAfter < MinAbortStaleUploadsAfter {
+		errs = append(errs, config.Want("abortStaleUploadsAfter", "0 (off) or at least 1h", c.AbortStaleUploadsAfter))
 	}
 	if c.Retry.Multiplier != 0 && c.Retry.Multiplier < 1 {
 		errs = append(errs, config.Want("retry.multiplier", "at least 1", c.Retry.Multiplier))

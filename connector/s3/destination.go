@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,7 @@ type options struct {
 	failed     func(cause string)
 	deadLetter sluice.Destination[event.Event]
 	httpClient *http.Client
+	staleEvery time.Duration // for tests; default staleScanEvery
 }
 
 // WithLogger sets the logger for retries (Warn), batches sent to the dead
@@ -110,6 +112,9 @@ func New(c Config, opts ...Option) (*Destination, error) {
 		}
 		w.zstd = enc
 	}
+	if c.AbortStaleUploadsAfter > 0 {
+		w.ownKey = keyPattern(c.KeyTemplate, w.prefix(), w.ext)
+	}
 	bopts := []batch.Option[event.Event]{
 		batch.WithLogger[event.Event](o.log),
 		batch.WithSize(func(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }),
@@ -132,7 +137,9 @@ func New(c Config, opts ...Option) (*Destination, error) {
 
 // Run makes the S3 client, checks the bucket with HeadBucket, then uploads
 // batches until ctx is done and what it holds is flushed (see
-// [batch.Destination.Run]).
+// [batch.Destination.Run]). With Config.AbortStaleUploadsAfter, it also
+// aborts stale multipart uploads, from the bucket check on until ctx is
+// done.
 //
 // A bucket that does not exist or may not be accessed is a fatal error:
 // Run returns at once, naming the bucket and the endpoint. A network error
@@ -149,7 +156,19 @@ func (d *Destination) Run(ctx context.Context) error {
 		return sluice.ErrAlreadyRunning
 	}
 	defer d.w.closeIdle()
-	return d.Destination.RunAfter(ctx, d.w.start)
+	var cleaner sync.WaitGroup
+	cctx, stopCleaner := context.WithCancel(ctx)
+	defer cleaner.Wait()
+	defer stopCleaner()
+	return d.Destination.RunAfter(ctx, func(ctx context.Context) error {
+		if err := d.w.start(ctx); err != nil {
+			return err
+		}
+		if d.w.ownKey != nil {
+			cleaner.Go(func() { d.w.cleanStale(cctx) })
+		}
+		return nil
+	})
 }
 
 // start makes the client and checks the bucket, retrying what may pass.
@@ -177,6 +196,9 @@ type writer struct {
 	closer   interface{ CloseIdleConnections() }
 
 	pool sync.Pool // *scratch
+
+	up     uploads        // this process's multipart uploads
+	ownKey *regexp.Regexp // the keys this destination makes; nil unless AbortStaleUploadsAfter
 }
 
 // connect makes the S3 client. It does no network I/O unless the
@@ -386,14 +408,19 @@ func (w *writer) compress(s *scratch, b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// key expands the key template.
-func (w *writer) key(source string, t time.Time, hash string) string {
+// prefix returns {prefix}: PathPrefix, with a trailing "/" when not empty.
+func (w *writer) prefix() string {
 	prefix := w.cfg.PathPrefix
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
+	return prefix
+}
+
+// key expands the key template.
+func (w *writer) key(source string, t time.Time, hash string) string {
 	r := strings.NewReplacer(
-		"{prefix}", prefix,
+		"{prefix}", w.prefix(),
 		"{yyyy}", fmt.Sprintf("%04d", t.Year()),
 		"{mm}", fmt.Sprintf("%02d", int(t.Month())),
 		"{dd}", fmt.Sprintf("%02d", t.Day()),
@@ -466,10 +493,14 @@ func (w *writer) putMultipart(ctx context.Context, o object) error {
 	if w.encoding != "" {
 		in.ContentEncoding = aws.String(w.encoding)
 	}
+	ticket := w.up.begin()
 	cr, err := w.client.CreateMultipartUpload(ctx, in)
 	if err != nil {
+		w.up.created(ticket, "")
 		return w.fail(ctx, "multipart upload", o.key, err)
 	}
+	w.up.created(ticket, aws.ToString(cr.UploadId))
+	defer w.up.done(aws.ToString(cr.UploadId))
 	size := int(w.cfg.MultipartThreshold)
 	n := (len(o.body) + size - 1) / size
 	parts := make([]types.CompletedPart, n)

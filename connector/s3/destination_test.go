@@ -867,6 +867,8 @@ func TestNewChecks(t *testing.T) {
 		{s3.Config{BucketName: "b", CustomEndpoint: "localhost:9000"}, "customEndpoint"},
 		{s3.Config{BucketName: "b", AccessSecretKey: "sekrit"}, "together, or neither"},
 		{s3.Config{BucketName: "b", JSONRaw: "never"}, `jsonRaw: want always or unparsed, got "never"`},
+		{s3.Config{BucketName: "b", AbortStaleUploadsAfter: 30 * time.Minute}, "abortStaleUploadsAfter: want 0 (off) or at least 1h, got 30m0s"},
+		{s3.Config{BucketName: "b", AbortStaleUploadsAfter: -time.Hour}, "abortStaleUploadsAfter: want 0 (off) or at least 1h, got -1h0m0s"},
 	} {
 		_, err := s3.New(tc.c)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -920,6 +922,13 @@ func TestKawaConfigLoads(t *testing.T) {
 	}
 	if _, err = load(`{"type":"s3","bucketName":"b","jsonRaw":"sometimes"}`); err == nil || !strings.Contains(err.Error(), `jsonRaw: want always or unparsed, got "sometimes"`) {
 		t.Fatalf("bad jsonRaw: %v", err)
+	}
+	if _, err = load(`{"type":"s3","bucketName":"b","abortStaleUploadsAfter":"24h"}`); err != nil {
+		t.Fatalf("abortStaleUploadsAfter 24h: %v", err)
+	}
+	if _, err = load(`{"type":"s3","bucketName":"b","abortStaleUploadsAfter":"10m"}`); err == nil ||
+		!strings.Contains(err.Error(), "destinations.out.abortStaleUploadsAfter: want 0 (off) or at least 1h, got 10m0s") {
+		t.Fatalf("abortStaleUploadsAfter 10m: %v", err)
 	}
 	if _, err = load(`{"type":"s3","bucketRegion":"x"}`); err == nil || !strings.Contains(err.Error(), "bucketName") {
 		t.Fatalf("missing bucketName: %v", err)

@@ -56,13 +56,34 @@
 //     aborted, and the retry starts a new one. A crash (SIGKILL, power
 //     loss) during a multipart upload loses nothing, since none of its
 //     events was acked, but leaves the upload incomplete: its parts stay
-//     in the bucket, billed, until they are aborted. A restarted sluiced
-//     does not abort uploads it started before (it keeps no record of
-//     them, and other writers may share the bucket): give the bucket a
-//     lifecycle rule that does, such as AbortIncompleteMultipartUpload
-//     with DaysAfterInitiation 1 on Amazon S3. MinIO does not support
-//     that rule; it removes incomplete uploads older than 24h itself
-//     (api stale_uploads_expiry).
+//     in the bucket, billed, until they are aborted. Unless told to, a
+//     restarted sluiced does not abort uploads it started before (it
+//     keeps no record of them, and other writers may share the bucket):
+//     give the bucket a lifecycle rule that does, such as
+//     AbortIncompleteMultipartUpload with DaysAfterInitiation 1 on Amazon
+//     S3 (MinIO, which lacks that rule, removes incomplete uploads older
+//     than 24h itself: api stale_uploads_expiry), or set
+//     Config.AbortStaleUploadsAfter ("24h", say).
+//
+// # Stale uploads
+//
+// With Config.AbortStaleUploadsAfter, Run looks once the bucket check has
+// passed, and then every hour until it stops, for the incomplete
+// multipart uploads of the bucket initiated longer ago than that, and
+// aborts those whose key the destination could have made: PathPrefix,
+// then the shape of KeyTemplate (each placeholder matching only what it
+// expands to, such as 32 hex digits for {hash}). It lists the whole
+// bucket (ListMultipartUploads, paged) and filters the keys itself,
+// because MinIO lists by prefix only the uploads of one exact key. It
+// never aborts an upload of its own that is running, even one older than
+// the setting: it waits for its CreateMultipartUpload calls in flight
+// before it decides. Each abort is logged at Info with the key and when
+// the upload was initiated. The age is the store's Initiated against this
+// host's clock, hence the least setting of 1h. A 403 (or a store without
+// the operation) on the listing or an abort logs one Warn naming the
+// permissions (s3:ListBucketMultipartUploads, s3:AbortMultipartUpload)
+// and ends the looking until the next start; other failures are logged
+// at Warn and tried at the next look. Uploads go on in every case.
 //
 // Duplicates are possible only where at-least-once allows them: a source
 // that redelivers unacked events after a restart may batch them
