@@ -168,7 +168,7 @@ func (s *Source) Run(ctx context.Context) error {
 				return err
 			}
 			closers = append(closers, pc)
-			s.bound(pc.LocalAddr())
+			s.addAddr(pc.LocalAddr())
 			wg.Go(func() { s.readPackets(ctx, pc) })
 		default:
 			ln, err := s.listenStream(ctx, network)
@@ -176,7 +176,7 @@ func (s *Source) Run(ctx context.Context) error {
 				return err
 			}
 			closers = append(closers, ln)
-			s.bound(ln.Addr())
+			s.addAddr(ln.Addr())
 			wg.Go(func() { s.accept(ctx, ln) })
 		}
 		return nil
@@ -212,7 +212,7 @@ func (s *Source) NotReady() string {
 // daemon.Binder).
 func (s *Source) Bound() <-chan struct{} { return s.listening }
 
-func (s *Source) bound(a net.Addr) {
+func (s *Source) addAddr(a net.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addrs = append(s.addrs, a)
