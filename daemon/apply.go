@@ -244,7 +244,6 @@ func (l *live) apply(cur *Plan, next *graph, c change, timeout time.Duration) bo
 		l.startSinks(next)
 		l.gate.resume()
 		l.state.restart()
-		l.whenReady(&merged)
 	}
 	merged.handlers = merged.allHandlers()
 	if len(stranded) > 0 && !l.stopSources(stranded, time.Now().Add(timeout)) {
@@ -258,6 +257,9 @@ func (l *live) apply(cur *Plan, next *graph, c change, timeout time.Duration) bo
 		l.startSource(merged.sources[i])
 	}
 	l.g = &merged
+	if c.rewire {
+		l.whenReady(&merged) // once the new sources run, for their listeners
+	}
 	return true
 }
 

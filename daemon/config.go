@@ -31,6 +31,11 @@ type File struct {
 	// Log configures the daemon's own logs.
 	Log LogConfig `json:"log"`
 	// Admin, if set, serves /metrics, /healthz, /readyz (and pprof).
+	// /readyz answers 200 from when sluiced logs "running": every
+	// source that listens (http, otlp, syslog) is bound, so a sender
+	// that waits for either is never refused, and every disk buffer has
+	// recovered its spool; until then, and while a component says it
+	// cannot take or deliver events, 503 with the reason.
 	Admin *AdminConfig `json:"admin"`
 	// Sources by name.
 	Sources map[string]json.RawMessage `json:"sources" sluice:"required"`

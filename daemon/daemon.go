@@ -117,6 +117,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				next.done <- err
 				return d.end(err)
 			}
+			l.awaitBound(l.binders()) // the sources it started listen, or one failed
 			if err := l.failed.Err(); err != nil {
 				d.ms.reloads.WithLabelValues("failed").Inc()
 				next.done <- fmt.Errorf("a component failed during the reload: %w", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/textpages"
 )
@@ -54,10 +55,16 @@ func start(g *graph, log *slog.Logger, state *runState) *live {
 	return l
 }
 
-// whenReady marks the daemon ready once every disk buffer of g has
-// recovered its spool: until then, sources wait.
+// whenReady marks the daemon ready, and logs "running", once every
+// source running that listens has bound its addresses (see [Binder]) and
+// every disk buffer of g has recovered its spool: until then, sources
+// wait. A source that has not bound within bindTimeout fails l.
 func (l *live) whenReady(g *graph) {
+	bs := l.binders()
 	go func() {
+		if !l.awaitBound(bs) {
+			return
+		}
 		for _, b := range g.buffers() {
 			select {
 			case <-b.sp.Ready():
@@ -75,6 +82,53 @@ func (l *live) whenReady(g *graph) {
 			l.log.Debug("start-up program pages taken out of the resident set", "bytes", n, "err", err, "faultAroundOff", textpages.FaultAroundOff())
 		})
 	}()
+}
+
+// binding is a source that listens, as it was started.
+type binding struct {
+	name     string
+	bound    <-chan struct{} // see Binder
+	done     <-chan struct{} // the source has ended
+	deadline time.Time       // bindTimeout after its start
+	timeout  time.Duration   // bindTimeout, for the error
+}
+
+// binders returns the sources running now that listen: Binders whose
+// Run binds (a Binder that is no Runner would never be bound).
+func (l *live) binders() []binding {
+	var bs []binding
+	for _, s := range l.sources {
+		if _, runs := s.s.src.(sluice.Runner); !runs {
+			continue
+		}
+		if b, ok := s.s.src.(Binder); ok {
+			bs = append(bs, binding{s.s.name, b.Bound(), s.done, s.started.Add(bindTimeout), bindTimeout})
+		}
+	}
+	return bs
+}
+
+// awaitBound waits until every source of bs has bound its addresses,
+// or has ended (a reload stopped it), and reports true; or until l
+// fails (such as a source that could not bind: its Run fails l before
+// the source ends), or a source has not bound within bindTimeout of its
+// start, which fails l, and reports false.
+func (l *live) awaitBound(bs []binding) bool {
+	for _, b := range bs {
+		t := time.NewTimer(time.Until(b.deadline))
+		select {
+		case <-b.bound:
+		case <-b.done:
+		case <-l.failed.Done():
+		case <-t.C:
+			l.fail(fmt.Errorf("sources.%s: not listening %s after it started: binding its addresses is stuck", b.name, b.timeout))
+		}
+		t.Stop()
+		if l.failed.Err() != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // sourcesDone is closed once every source running now has ended.
@@ -212,12 +266,13 @@ type liveSource struct {
 	stopSrc  context.CancelFunc // stop taking input
 	stopProc context.CancelFunc // abandon what is in flight
 	done     chan struct{}      // the processor (and the source's Run) ended
+	started  time.Time
 }
 
 func (l *live) startSource(s builtSource) {
 	srcCtx, stopSrc := context.WithCancel(context.Background())
 	procCtx, stopProc := context.WithCancel(context.Background())
-	ls := &liveSource{s: s, stopSrc: stopSrc, stopProc: stopProc, done: make(chan struct{})}
+	ls := &liveSource{s: s, stopSrc: stopSrc, stopProc: stopProc, done: make(chan struct{}), started: time.Now()}
 	l.sources[s.name] = ls
 	s.router.gate = l.gate
 	var wg sync.WaitGroup
@@ -232,7 +287,7 @@ func (l *live) startSource(s builtSource) {
 	if runner {
 		wg.Go(func() {
 			if err := r.Run(srcCtx); err != nil && !errors.Is(err, context.Canceled) {
-				l.fail(fmt.Errorf("source %s: %w", s.name, err))
+				l.fail(sourceError(s.name, err))
 			}
 		})
 	} else {
@@ -257,6 +312,18 @@ func (l *live) startSource(s builtSource) {
 			l.fail(fmt.Errorf("source %s: %w", s.name, err))
 		}
 	})
+}
+
+// sourceError is the failure err of the source name: at the source's
+// path in the config if err is about one of its fields (an address it
+// cannot bind: "sources.web.addr: listen tcp ...: address already in
+// use"), else after its name.
+func sourceError(name string, err error) error {
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		return config.Nest("sources."+name, fe)[0]
+	}
+	return fmt.Errorf("source %s: %w", name, err)
 }
 
 // stopSources stops the sources named from taking input and waits until their processors have handed on what is

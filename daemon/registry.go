@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/event"
@@ -45,6 +46,36 @@ type Env struct {
 type NotReadier interface {
 	NotReady() string
 }
+
+// Binder is implemented by a source that listens for senders on
+// addresses it binds in Run (it is a [sluice.Runner]), such as the http,
+// otlp and syslog sources.
+// Bound returns a channel that Run closes once it has bound every
+// address, when a sender that connects is accepted rather than refused;
+// the channel is never closed if binding fails: Run returns the error
+// then, a [*config.FieldError] at the field of the address (such as
+// "addr") for the daemon to report at the source's path
+// ("sources.web.addr: listen tcp 127.0.0.1:8088: bind: address already
+// in use"). Bound must be safe for concurrent use and return the same
+// channel every time.
+//
+// The daemon logs "running", and /readyz answers 200, only once every
+// Binder among its sources is bound (and every disk buffer has
+// recovered): a sender that waits for either is never refused. A source
+// that has neither bound nor failed within [BindTimeout] of its start
+// fails the start. Such a source should also be a [NotReadier] that is
+// not ready until bound, for the sources a reload adds.
+type Binder interface {
+	Bound() <-chan struct{}
+}
+
+// BindTimeout is how long the daemon waits for a [Binder] to bind its
+// addresses after the source starts before it fails the start. Binding
+// takes a few system calls: a source still not bound then is stuck.
+const BindTimeout = 30 * time.Second
+
+// bindTimeout is BindTimeout, shorter in tests.
+var bindTimeout = BindTimeout
 
 // A Kind is what a registered type builds.
 type Kind int

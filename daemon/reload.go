@@ -52,6 +52,10 @@ type reloadReq struct {
 //     restarts: every source stops, the graph drains as at a stop, and
 //     the new one starts.
 //
+// Reload returns, and the log says "reloaded", once every source it
+// started that listens has bound its addresses (see [Binder]); one that
+// cannot (an address in use) fails the daemon, and Reload returns why.
+//
 // The admin listener and the log settings are those of the start: a
 // changed "admin" or "log" is logged and needs a restart. Reload is safe
 // for concurrent use: reloads happen one at a time. It fails if Run is

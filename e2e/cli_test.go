@@ -126,17 +126,46 @@ func TestStartupErrors(t *testing.T) {
 		// asNobody runs sluiced as uid 65534 when the test runs as root,
 		// for whom no directory is read-only.
 		asNobody bool
-		// bindsLate: sources bind in Run, after the start, so "running"
-		// may come before the failure (there is no readiness signal).
-		bindsLate bool
 	}{
 		{name: "admin address in use", setup: func(t *testing.T, dir string) (string, string, []string) {
 			addr := holdTCP(t)
 			return fmt.Sprintf(`"admin": {"addr": %q},`, addr), udpSource(freePort(t)), []string{"component=admin", "addr=" + addr, "address already in use"}
 		}},
-		{name: "listener address in use", bindsLate: true, setup: func(t *testing.T, dir string) (string, string, []string) {
+		// Sources bind in Run, after the start: "running" waits for them,
+		// so the failure comes first.
+		{name: "syslog address in use", setup: func(t *testing.T, dir string) (string, string, []string) {
 			addr := holdTCP(t)
-			return "", fmt.Sprintf(`{"type": "syslog", "addr": %q, "network": "tcp"}`, addr), []string{"source s", addr, "address already in use"}
+			return "", fmt.Sprintf(`{"type": "syslog", "addr": %q, "network": "tcp"}`, addr), []string{"sources.s.addr: listen tcp " + addr, "address already in use"}
+		}},
+		{name: "http address in use", setup: func(t *testing.T, dir string) (string, string, []string) {
+			addr := holdTCP(t)
+			return "", fmt.Sprintf(`{"type": "http", "addr": %q}`, addr), []string{"sources.s.addr: listen tcp " + addr, "address already in use"}
+		}},
+		{name: "otlp address in use", setup: func(t *testing.T, dir string) (string, string, []string) {
+			addr := holdTCP(t)
+			return "", fmt.Sprintf(`{"type": "otlp", "grpcAddr": "127.0.0.1:%d", "httpAddr": %q}`, freePort(t), addr), []string{"sources.s.httpAddr: listen tcp " + addr, "address already in use"}
+		}},
+		{name: "privileged port", asNobody: true, setup: func(t *testing.T, dir string) (string, string, []string) {
+			if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); err == nil && strings.TrimSpace(string(b)) == "0" {
+				t.Skip("every port is unprivileged on this machine (net.ipv4.ip_unprivileged_port_start=0)")
+			}
+			if os.Geteuid() != 0 {
+				t.Skip("needs root, to run sluiced as nobody")
+			}
+			data := filepath.Join(dir, "data")
+			if err := os.Mkdir(data, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(data, 0o777); err != nil { // past the umask
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "out.ndjson"), nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(filepath.Join(dir, "out.ndjson"), 0o666); err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprintf(`"dataDir": %q,`, data), `{"type": "http", "addr": "127.0.0.1:1"}`, []string{"sources.s.addr: listen tcp 127.0.0.1:1", "permission denied"}
 		}},
 		{name: "data dir under a file", setup: func(t *testing.T, dir string) (string, string, []string) {
 			file := filepath.Join(dir, "file")
@@ -192,7 +221,7 @@ func TestStartupErrors(t *testing.T) {
 					t.Errorf("ERROR line %q does not hold %q", errLine, w)
 				}
 			}
-			if strings.Contains(out, "msg=running") && !tc.bindsLate {
+			if strings.Contains(out, "msg=running") {
 				t.Errorf("said it was running:\n%s", out)
 			}
 		})

@@ -223,16 +223,15 @@ func (d *daemon) trace(t *testing.T, args ...string) {
 	})
 }
 
-// dial connects to a TCP address, trying again while nothing listens:
-// sluiced logs "running" before every listener is bound.
+// dial connects to a TCP address of a running sluiced, once: sluiced
+// logs "running" only once every listener is bound, so nothing is
+// refused after start returns.
 func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
-	var c net.Conn
-	waitFor(t, "a listener on "+addr, func() bool {
-		var err error
-		c, err = net.Dial("tcp", addr)
-		return err == nil
-	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("connect to sluiced, running: %v", err)
+	}
 	return c
 }
 

@@ -13,7 +13,10 @@ import (
 // Config configures a [Source], the "http" source. The name of
 // contentType is the kawa daemon's.
 type Config struct {
-	// Addr is host:port to listen on. Default "127.0.0.1:8088".
+	// Addr is host:port to listen on. Default "127.0.0.1:8088". sluiced
+	// logs "running" only once it is bound; one that cannot be (in use,
+	// a port below 1024 without CAP_NET_BIND_SERVICE) fails the start,
+	// naming sources.<name>.addr and the address.
 	Addr string `json:"addr"`
 	// Path is the URL path that takes POSTs; other paths get 404.
 	// Default "/".

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/httpin"
@@ -103,11 +104,12 @@ type Source struct {
 	auth      bool
 	slots     httpin.Slots // one per request being handled: see MaxConcurrentRequests
 
-	mu       sync.Mutex
-	running  bool
-	addr     net.Addr
-	ready    chan struct{}   // closed once Run has bound or failed
-	stopping <-chan struct{} // Run's ctx.Done(), once Run has started
+	mu        sync.Mutex
+	running   bool
+	addr      net.Addr
+	ready     chan struct{}   // closed once Run has bound or failed
+	listening chan struct{}   // closed once Run has bound
+	stopping  <-chan struct{} // Run's ctx.Done(), once Run has started
 }
 
 // New returns a Source named name (the name events carry). Zero fields of
@@ -126,7 +128,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 		c.TLS = &t
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		queueSize: 4096, ready: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
+		queueSize: 4096, ready: make(chan struct{}), listening: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -186,13 +188,14 @@ func (s *Source) Run(ctx context.Context) error {
 	ln, err := s.listen(ctx)
 	if err != nil {
 		close(s.ready)
-		return fmt.Errorf("http source: listen %s: %w", s.cfg.Addr, err)
+		return fmt.Errorf("http source: %w", err)
 	}
 	s.mu.Lock()
 	s.addr = ln.Addr()
 	s.mu.Unlock()
-	close(s.ready)
 	s.log.Info("listening", "addr", ln.Addr().String(), "path", s.cfg.Path, "tls", s.cfg.TLS != nil)
+	close(s.listening)
+	close(s.ready)
 
 	// Requests' contexts derive from ctx: when it is done, every request
 	// waiting for acks answers 503 at once.
@@ -221,10 +224,31 @@ func (s *Source) Run(ctx context.Context) error {
 	return nil
 }
 
+// NotReady reports "not listening yet" until Run has bound its address,
+// so that the daemon's /readyz answers 200 only once clients can
+// connect.
+func (s *Source) NotReady() string {
+	select {
+	case <-s.listening:
+		return ""
+	default:
+		return "not listening yet"
+	}
+}
+
+// Bound returns a channel that Run closes once it has bound its address,
+// when clients can connect; it is never closed if binding fails (Run
+// returns why). The daemon logs "running" only then (see
+// daemon.Binder).
+func (s *Source) Bound() <-chan struct{} { return s.listening }
+
+// listen binds the address. An error names the config field at fault: a
+// [config.FieldError] at "addr" (in use, a port below 1024 without the
+// right; its message, the [net.OpError]'s, names the address) or "tls".
 func (s *Source) listen(ctx context.Context) (net.Listener, error) {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
-		return nil, err
+		return nil, &config.FieldError{Path: "addr", Msg: err.Error(), Err: err}
 	}
 	if s.cfg.TLS == nil {
 		return ln, nil
@@ -232,7 +256,7 @@ func (s *Source) listen(ctx context.Context) (net.Listener, error) {
 	tc, err := tlsconfig.Server(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.TLS.ClientCAFile, "http/1.1")
 	if err != nil {
 		ln.Close()
-		return nil, err
+		return nil, &config.FieldError{Path: "tls", Msg: err.Error(), Err: err}
 	}
 	return tls.NewListener(ln, tc), nil
 }

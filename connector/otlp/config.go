@@ -19,7 +19,10 @@ type SourceConfig struct {
 	// required.
 	GRPCAddr string `json:"grpcAddr"`
 	// HTTPAddr is host:port for OTLP/HTTP (POST /v1/logs, protobuf or
-	// JSON). Default "": no HTTP listener.
+	// JSON). Default "": no HTTP listener. sluiced logs "running" only
+	// once both addresses are bound; one that cannot be (in use, a port
+	// below 1024 without CAP_NET_BIND_SERVICE) fails the start, naming
+	// its field (sources.<name>.grpcAddr or .httpAddr) and the address.
 	HTTPAddr string `json:"httpAddr"`
 	// TLS, if set, makes both listeners TLS; plaintext otherwise.
 	TLS *TLSConfig `json:"tls"`

@@ -30,3 +30,10 @@ func Register(r *daemon.Registry) {
 				}))
 		})
 }
+
+// The daemon waits for the listeners before it logs "running" and asks
+// the source whether it is ready.
+var (
+	_ daemon.Binder     = (*Source)(nil)
+	_ daemon.NotReadier = (*Source)(nil)
+)

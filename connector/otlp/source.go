@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/httpin"
@@ -60,11 +61,12 @@ type Source struct {
 	q     *httpin.Queue[event.Event]
 	slots httpin.Slots // one per request being handled
 
-	mu       sync.Mutex
-	running  bool
-	addrs    [2]net.Addr     // grpc, http; nil when not listening
-	ready    chan struct{}   // closed once Run has bound or failed
-	stopping <-chan struct{} // Run's ctx.Done(), once Run has started
+	mu        sync.Mutex
+	running   bool
+	addrs     [2]net.Addr     // grpc, http; nil when not listening
+	ready     chan struct{}   // closed once Run has bound or failed
+	listening chan struct{}   // closed once Run has bound
+	stopping  <-chan struct{} // Run's ctx.Done(), once Run has started
 }
 
 // NewSource returns a Source named name (the name its events carry). Zero
@@ -75,7 +77,7 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 		return nil, fmt.Errorf("otlp source: %w", err)
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		ready: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
+		ready: make(chan struct{}), listening: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -133,15 +135,15 @@ func (s *Source) Run(ctx context.Context) error {
 		var err error
 		if tc, err = tlsconfig.Server(t.CertFile, t.KeyFile, t.ClientCAFile, "h2", "http/1.1"); err != nil {
 			close(s.ready)
-			return fmt.Errorf("otlp source: tls: %w", err)
+			return fmt.Errorf("otlp source: %w", &config.FieldError{Path: "tls", Msg: err.Error(), Err: err})
 		}
 	}
 	var lns [2]net.Listener
-	for i, addr := range []string{s.cfg.GRPCAddr, s.cfg.HTTPAddr} {
-		if addr == "" {
+	for i, a := range []struct{ field, addr string }{{"grpcAddr", s.cfg.GRPCAddr}, {"httpAddr", s.cfg.HTTPAddr}} {
+		if a.addr == "" {
 			continue
 		}
-		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", a.addr)
 		if err != nil {
 			for _, l := range lns {
 				if l != nil {
@@ -149,14 +151,16 @@ func (s *Source) Run(ctx context.Context) error {
 				}
 			}
 			close(s.ready)
-			return fmt.Errorf("otlp source: listen %s: %w", addr, err)
+			// The field at fault, and the address in the message of the
+			// net.OpError ("listen tcp 127.0.0.1:4317: bind: address
+			// already in use").
+			return fmt.Errorf("otlp source: %w", &config.FieldError{Path: a.field, Msg: err.Error(), Err: err})
 		}
 		lns[i] = ln
 		s.mu.Lock()
 		s.addrs[i] = ln.Addr()
 		s.mu.Unlock()
 	}
-	close(s.ready)
 
 	var wg sync.WaitGroup
 	served := make(chan error, 2)
@@ -184,6 +188,9 @@ func (s *Source) Run(ctx context.Context) error {
 			}
 		})
 	}
+	// Bound: connections wait in the backlogs until the servers accept.
+	close(s.listening)
+	close(s.ready)
 	var err error
 	select {
 	case err = <-served:
@@ -212,6 +219,24 @@ func (s *Source) Run(ctx context.Context) error {
 	wg.Wait()
 	return err
 }
+
+// NotReady reports "not listening yet" until Run has bound every
+// address, so that the daemon's /readyz answers 200 only once clients
+// can connect.
+func (s *Source) NotReady() string {
+	select {
+	case <-s.listening:
+		return ""
+	default:
+		return "not listening yet"
+	}
+}
+
+// Bound returns a channel that Run closes once it has bound every
+// address, when clients can connect; it is never closed if binding
+// fails (Run returns why). The daemon logs "running" only then (see
+// daemon.Binder).
+func (s *Source) Bound() <-chan struct{} { return s.listening }
 
 // errUnavailable is a refusal the client should retry: overload,
 // shutdown, or acks that did not come within AckTimeout. tooFast marks

@@ -13,7 +13,10 @@ import (
 // kawa daemon's.
 type Config struct {
 	// Addr is host:port to listen on, or a socket path for the unix
-	// networks. Default "127.0.0.1:5514".
+	// networks. Default "127.0.0.1:5514". sluiced logs "running" only
+	// once every network's socket is bound; one that cannot be (in use,
+	// a port below 1024 without CAP_NET_BIND_SERVICE) fails the start,
+	// naming sources.<name>.addr, the network and the address.
 	Addr string `json:"addr"`
 	// Network is "udp", "tcp", "udp+tcp", "unix" (stream) or "unixgram".
 	// With a tls block, tcp connections are TLS. Default "udp+tcp".

@@ -14,3 +14,10 @@ func Register(r *daemon.Registry) {
 			return New(*c, env.Name, WithLogger(env.Logger), WithCounters(env.Metrics))
 		})
 }
+
+// The daemon waits for the listener before it logs "running" and asks
+// it whether it is ready.
+var (
+	_ daemon.Binder     = (*Source)(nil)
+	_ daemon.NotReadier = (*Source)(nil)
+)

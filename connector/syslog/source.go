@@ -33,6 +33,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/syslog/parse"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/handoff"
@@ -78,9 +79,10 @@ type Source struct {
 	lentEnds []int    // the line ends of that run, to reuse
 	free     *blocks  // in lines mode: framing buffers to reuse
 
-	mu    sync.Mutex
-	addrs []net.Addr // bound addresses, once Run has started
-	ready chan struct{}
+	mu        sync.Mutex
+	addrs     []net.Addr    // bound addresses, once Run has started
+	ready     chan struct{} // closed once Run has bound every address or failed
+	listening chan struct{} // closed once Run has bound every address
 }
 
 // New returns a Source named name (the name events carry). Zero fields of c
@@ -92,7 +94,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 	}
 	loc, _ := time.LoadLocation(c.Timezone)
 	s := &Source{cfg: c, name: name, loc: loc, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		q: handoff.New[frame](c.QueueSize), ready: make(chan struct{}),
+		q: handoff.New[frame](c.QueueSize), ready: make(chan struct{}), listening: make(chan struct{}),
 		format: map[string]parse.Format{"auto": parse.Auto, "rfc5424": parse.RFC5424, "rfc3164": parse.RFC3164}[c.Format]}
 	for _, o := range opts {
 		o(s)
@@ -166,7 +168,7 @@ func (s *Source) Run(ctx context.Context) error {
 				return err
 			}
 			closers = append(closers, pc)
-			s.bound(pc.LocalAddr())
+			s.addAddr(pc.LocalAddr())
 			wg.Go(func() { s.readPackets(ctx, pc) })
 		default:
 			ln, err := s.listenStream(ctx, network)
@@ -174,7 +176,7 @@ func (s *Source) Run(ctx context.Context) error {
 				return err
 			}
 			closers = append(closers, ln)
-			s.bound(ln.Addr())
+			s.addAddr(ln.Addr())
 			wg.Go(func() { s.accept(ctx, ln) })
 		}
 		return nil
@@ -182,11 +184,12 @@ func (s *Source) Run(ctx context.Context) error {
 	for network := range strings.SplitSeq(s.cfg.Network, "+") {
 		if err := bind(network); err != nil {
 			close(s.ready)
-			return fmt.Errorf("syslog: listen %s %s: %w", network, s.cfg.Addr, err)
+			return fmt.Errorf("syslog: %w", err)
 		}
 	}
-	close(s.ready)
 	s.log.Info("listening", "network", s.cfg.Network, "addr", s.addrs)
+	close(s.listening)
+	close(s.ready)
 	<-ctx.Done()
 	return nil
 }
@@ -196,14 +199,20 @@ func (s *Source) Run(ctx context.Context) error {
 // can reach it.
 func (s *Source) NotReady() string {
 	select {
-	case <-s.ready:
+	case <-s.listening:
 		return ""
 	default:
 		return "not listening yet"
 	}
 }
 
-func (s *Source) bound(a net.Addr) {
+// Bound returns a channel that Run closes once it has bound every
+// address, when senders can connect; it is never closed if binding
+// fails (Run returns why). The daemon logs "running" only then (see
+// daemon.Binder).
+func (s *Source) Bound() <-chan struct{} { return s.listening }
+
+func (s *Source) addAddr(a net.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addrs = append(s.addrs, a)
@@ -216,7 +225,7 @@ func (s *Source) listenPacket(ctx context.Context, network string) (net.PacketCo
 	}
 	pc, err := (&net.ListenConfig{}).ListenPacket(ctx, network, addr)
 	if err != nil {
-		return nil, err
+		return nil, addrError(err)
 	}
 	if n := s.cfg.ReadBufferBytes; n > 0 {
 		s.reportReadBuffer(n, setReadBuffer(pc, n), readRmemMax())
@@ -230,7 +239,7 @@ func (s *Source) listenStream(ctx context.Context, network string) (net.Listener
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, network, s.cfg.Addr)
 	if err != nil {
-		return nil, err
+		return nil, addrError(err)
 	}
 	if s.cfg.TLS == nil || network != "tcp" {
 		return ln, nil
@@ -238,9 +247,19 @@ func (s *Source) listenStream(ctx context.Context, network string) (net.Listener
 	tc, err := tlsconfig.Server(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.cfg.TLS.ClientCAFile)
 	if err != nil {
 		ln.Close()
-		return nil, err
+		return nil, &config.FieldError{Path: "tls", Msg: err.Error(), Err: err}
 	}
 	return tls.NewListener(ln, tc), nil
+}
+
+// addrError is the error of an address that cannot be bound (in use, a
+// port below 1024 without the right, a socket path in a directory not
+// writable): a [config.FieldError] at "addr", whose message, that of
+// the [net.OpError], names the network and the address, so that the
+// daemon names the field's path ("sources.in.addr: listen tcp
+// 127.0.0.1:514: bind: address already in use").
+func addrError(err error) error {
+	return &config.FieldError{Path: "addr", Msg: err.Error(), Err: err}
 }
 
 // maxPending is how many frames a reading goroutine collects before it

@@ -528,7 +528,7 @@ func TestAddressInUseFailsRun(t *testing.T) {
 	defer ln.Close()
 	s, _ := syslog.New(syslog.Config{Addr: ln.Addr().String(), Network: "tcp"}, "x")
 	err = s.Run(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "syslog: listen tcp") || !strings.Contains(err.Error(), "address already in use") {
+	if err == nil || !strings.Contains(err.Error(), "syslog: addr: listen tcp "+ln.Addr().String()) || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("Run = %v, want a listen error", err)
 	}
 	if _, _, err := s.Recv(t.Context()); !errors.Is(err, io.EOF) {

@@ -21,6 +21,9 @@ type FieldError struct {
 	// Msg says what is wrong, such as "required" or "want an integer,
 	// got a string".
 	Msg string
+	// Err, if set, is the error Msg reports, such as the one a source
+	// got binding the address its field names; Unwrap returns it.
+	Err error
 }
 
 // Error returns Path + ": " + Msg, or Msg alone if Path is "".
@@ -30,6 +33,9 @@ func (e *FieldError) Error() string {
 	}
 	return e.Path + ": " + e.Msg
 }
+
+// Unwrap returns e.Err.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // DecodeOption configures [Decode].
 type DecodeOption func(*decodeOptions)

@@ -263,12 +263,29 @@ func TestFieldError(t *testing.T) {
 		e    FieldError
 		want string
 	}{
-		{FieldError{"a.b", "required"}, "a.b: required"},
-		{FieldError{"", "required"}, "required"},
+		{FieldError{Path: "a.b", Msg: "required"}, "a.b: required"},
+		{FieldError{Msg: "required"}, "required"},
 	} {
 		if got := tc.e.Error(); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// A FieldError that reports an error wraps it, also once nested under a
+// path.
+func TestFieldErrorUnwraps(t *testing.T) {
+	cause := errors.New("bind: address already in use")
+	fe := &FieldError{Path: "addr", Msg: "listen tcp 127.0.0.1:1: " + cause.Error(), Err: cause}
+	nested := Nest("sources.in", fmt.Errorf("http source: %w", fe))
+	if len(nested) != 1 {
+		t.Fatalf("Nest: got %d errors, want 1", len(nested))
+	}
+	if got, want := nested[0].Error(), "sources.in.addr: listen tcp 127.0.0.1:1: bind: address already in use"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if !errors.Is(nested[0], cause) {
+		t.Error("the nested FieldError does not wrap its cause")
 	}
 }
 

@@ -42,7 +42,7 @@ func Nest(path string, err error) []error {
 	}
 	var fe *FieldError
 	if errors.As(err, &fe) {
-		return []error{&FieldError{Path: joinPath(path, fe.Path), Msg: fe.Msg}}
+		return []error{&FieldError{Path: joinPath(path, fe.Path), Msg: fe.Msg, Err: fe.Err}}
 	}
 	msg := err.Error()
 	if m := leadingPath.FindStringSubmatch(msg); m != nil {
