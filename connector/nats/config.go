@@ -261,12 +261,14 @@ func (c conn) validate() []error {
 	return errs
 }
 
-// checkURLs checks a comma-separated list of server URLs.
+// checkURLs checks a comma-separated list of server URLs. Its errors
+// quote a URL without what precedes an '@': nats.go logs in with a user
+// name and password, or a token, found there.
 func checkURLs(s string) error {
 	for u := range strings.SplitSeq(s, ",") {
 		p, err := url.Parse(strings.TrimSpace(u))
 		if err != nil || p.Host == "" {
-			return fmt.Errorf("want a URL such as nats://host:4222, got %q", u)
+			return fmt.Errorf("want a URL such as nats://host:4222, got %q", config.RedactUserinfo(u))
 		}
 		switch p.Scheme {
 		case "nats", "tls", "ws", "wss":

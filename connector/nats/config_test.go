@@ -53,3 +53,24 @@ func TestValidate(t *testing.T) {
 		t.Errorf("defaultDurable = %q", got)
 	}
 }
+
+// A URL that does not parse is quoted in the error without the user name
+// and password, or token, it carries: nats.go logs in with them.
+func TestValidateHidesURLCredentials(t *testing.T) {
+	for _, u := range []string{
+		"admin:S3cretPw@127.0.0.1:4222", // no scheme: parsed as scheme "admin"
+		"nats://u:S3cretPw@[::1",        // unparsable
+		"nats://a:4222,S3cretPw@",       // no host
+	} {
+		c := DefaultSourceConfig()
+		c.URL, c.Stream = u, "LOGS"
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "url: ") {
+			t.Errorf("Validate(url %q) = %v, want an error about url", u, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "S3cretPw") {
+			t.Errorf("Validate(url %q) = %v: shows the password", u, err)
+		}
+	}
+}
