@@ -314,7 +314,9 @@ func TestDestinationStopUndelivered(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- dst.Run(ctx) }()
-	msg := func(s string) sluice.Message[event.Event] { return sluice.Message[event.Event]{Value: event.Event{Raw: []byte(s)}} }
+	msg := func(s string) sluice.Message[event.Event] {
+		return sluice.Message[event.Event]{Value: event.Event{Raw: []byte(s)}}
+	}
 	acked := make(chan struct{})
 	if err := dst.Send(t.Context(), func() { close(acked) }, msg("before")); err != nil {
 		t.Fatal(err)
