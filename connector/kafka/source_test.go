@@ -539,6 +539,26 @@ func TestGroupNotAuthorized(t *testing.T) {
 	}
 }
 
+// TestSessionTimeoutRefused: a sessionTimeout outside the brokers' range
+// fails Run naming the field, rather than a join retried for ever (with
+// three log lines at each attempt) while nothing is consumed.
+func TestSessionTimeoutRefused(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cfg := srcConfig(c, "g", "logs")
+	cfg.SessionTimeout = time.Second // kfake's group.min.session.timeout.ms is 6s, as Kafka's
+	src, _ := kafka.NewSource(cfg)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	err = src.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "refuse sessionTimeout 1s") {
+		t.Fatalf("Run = %v, want an error naming sessionTimeout", err)
+	}
+}
+
 // TestStartAtEndNotSaved: a member starting at the end of a partition with
 // no committed offset, whose commit of that start fails (the commit itself,
 // or listing the end offset), hands on no record of the partition before a
