@@ -279,6 +279,21 @@ func checkURLs(s string) error {
 	return nil
 }
 
+// required reports the empty required fields of a config given to New
+// directly (or with "" set in the daemon's config), each by its name.
+func required(what string, empty map[string]bool) error {
+	var errs []error
+	for _, f := range []string{"url", "stream", "subject"} {
+		if empty[f] {
+			errs = append(errs, &config.FieldError{Path: f, Msg: "required"})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("nats %s: %w", what, err)
+	}
+	return nil
+}
+
 // validName reports whether s can name a stream or a consumer.
 func validName(s string) bool {
 	return !strings.ContainsAny(s, " \t\r\n.*>/\\")

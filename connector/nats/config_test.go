@@ -1,8 +1,11 @@
 package nats
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/daemon/config"
 )
 
 func TestValidSubject(t *testing.T) {
@@ -72,5 +75,19 @@ func TestValidateHidesURLCredentials(t *testing.T) {
 		if strings.Contains(err.Error(), "S3cretPw") {
 			t.Errorf("Validate(url %q) = %v: shows the password", u, err)
 		}
+	}
+}
+
+// An empty required field is named alone, as a field path the daemon
+// prefixes ("sources.n.url: required"), not with its neighbour.
+func TestNewRequired(t *testing.T) {
+	_, err := NewSource(SourceConfig{Stream: "LOGS"}, "n")
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Path != "url" || strings.Contains(err.Error(), "stream") {
+		t.Errorf("NewSource without url = %v, want a FieldError for url alone", err)
+	}
+	_, err = NewDestination(DestinationConfig{URL: "nats://h:4222"}, "n")
+	if !errors.As(err, &fe) || fe.Path != "subject" || strings.Contains(err.Error(), "url") {
+		t.Errorf("NewDestination without subject = %v, want a FieldError for subject alone", err)
 	}
 }
