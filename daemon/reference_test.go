@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -114,9 +115,31 @@ func section(t *testing.T, b *strings.Builder, title, doc string, cfg any) {
 		if desc == "" {
 			t.Errorf("%s: field %s has no doc comment", title, f.Path)
 		}
+		if strings.Contains(f.Path, ".") && f.Default != "" && !f.Required {
+			desc = dropOtherDefault(desc, f.Default)
+		}
 		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", f.Path, f.Type, def, desc)
 	}
 	b.WriteString("\n")
+}
+
+// defaultClause is the sentence of a doc comment that states a default.
+var defaultClause = regexp.MustCompile(`\s*Default[: ][^.]*\.`)
+
+// dropOtherDefault removes from desc, the doc of a field of a shared type
+// (such as batch.Config), the sentence stating a default that is not def,
+// the default the connector sets: the column shows that one, and the
+// shared type's own ("Count ... Default 100") contradicted it.
+func dropOtherDefault(desc, def string) string {
+	loc := defaultClause.FindStringIndex(desc)
+	if loc == nil {
+		return desc
+	}
+	v := strings.Trim(def, `"`)
+	if regexp.MustCompile(`(^|[^\w.])` + regexp.QuoteMeta(v) + `($|[^\w])`).MatchString(desc[loc[0]:loc[1]]) {
+		return desc
+	}
+	return strings.TrimSpace(desc[:loc[0]] + desc[loc[1]:])
 }
 
 // fieldDoc returns the doc comment of the field at path below type t,

@@ -47,7 +47,8 @@ type SourceConfig struct {
 	// stopped heartbeating before it gives its partitions to the others,
 	// when the member does not come back. It must lie within the broker's
 	// group.min.session.timeout.ms and group.max.session.timeout.ms
-	// (6s and 30m by default). Default 10s.
+	// (6s and 30m by default): one the brokers refuse fails the start.
+	// Default 10s.
 	SessionTimeout time.Duration `json:"sessionTimeout"`
 	// CommitInterval is how often the offsets of acked records are
 	// committed. Offsets are also committed when partitions are revoked

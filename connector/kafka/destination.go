@@ -165,7 +165,8 @@ func fillDestination(c *DestinationConfig) {
 // and fails at once if authentication fails or the topic does not exist.
 // It then serves Sends until ctx is done, waits up to 5s for the records
 // it holds to be acknowledged, and closes the client: records not
-// acknowledged by then are not acked. Run returns the first permanent
+// acknowledged by then are not acked, and Run returns an error wrapping
+// [sluice.ErrUndelivered] that counts them. Run returns the first permanent
 // failure of a record that has no dead letter to go to. A second call
 // returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) (err error) {
@@ -223,14 +224,17 @@ func (d *Destination) Run(ctx context.Context) (err error) {
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
+	var undelivered error
 	if err := cl.Flush(fctx); err != nil {
-		d.o.log.Warn("kafka destination: stopping with records not acknowledged by the brokers; their events are not acked", "records", cl.BufferedProduceRecords())
+		n := cl.BufferedProduceRecords()
+		d.o.log.Warn("kafka destination: stopping with records not acknowledged by the brokers; their events are not acked", "records", n)
+		undelivered = fmt.Errorf("kafka destination: stopped with %d records not acknowledged by the brokers, not acked: %w", n, sluice.ErrUndelivered)
 	}
 	select {
 	case err := <-d.fatal:
 		return err
 	default:
-		return nil
+		return undelivered
 	}
 }
 

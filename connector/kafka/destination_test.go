@@ -299,3 +299,44 @@ func TestSendLargerThanMaxBuffered(t *testing.T) {
 		t.Errorf("acked %d times", acks.Load())
 	}
 }
+
+// TestDestinationStopUndelivered: brokers gone mid-stream, then a stop:
+// the records they never acknowledged are not acked, and Run says so with
+// [sluice.ErrUndelivered], so that the daemon reports an incomplete drain
+// (exit 3) rather than a clean one.
+func TestDestinationStopUndelivered(t *testing.T) {
+	c := newCluster(t, 1, "out")
+	dst, err := kafka.NewDestination(kafka.DestinationConfig{Brokers: c.ListenAddrs(), Topic: "out"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- dst.Run(ctx) }()
+	msg := func(s string) sluice.Message[event.Event] {
+		return sluice.Message[event.Event]{Value: event.Event{Raw: []byte(s)}}
+	}
+	acked := make(chan struct{})
+	if err := dst.Send(t.Context(), func() { close(acked) }, msg("before")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-acked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("not acked with the broker up")
+	}
+	c.Close() // the brokers go away
+	if err := dst.Send(t.Context(), func() { t.Error("acked with the brokers gone") }, msg("a"), msg("b"), msg("c")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30s of the stop")
+	}
+	if !errors.Is(err, sluice.ErrUndelivered) || !strings.Contains(fmt.Sprint(err), "3 records") {
+		t.Fatalf("Run = %v, want sluice.ErrUndelivered counting 3 records", err)
+	}
+}

@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/kafka"
@@ -119,4 +122,52 @@ func selfSigned(t *testing.T, dir string) (*tls.Config, string) {
 		t.Fatal(err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}}, caFile
+}
+
+// TestWrongSASLPassword: a password the brokers refuse fails the start of
+// the source and of the destination at once, with an error that names
+// sasl.user and sasl.password and never holds the password. kfake closes
+// the connection on a failed authentication; Kafka answers the
+// SaslAuthenticate request with SASL_AUTHENTICATION_FAILED first, which
+// the cluster here is made to do.
+func TestWrongSASLPassword(t *testing.T) {
+	const secret = "wrong-Pw-7Hq2Zx"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "logs"), kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-512", "sluiced", "right-pw"), kfake.Superuser("PLAIN", "plain", "right-pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	c.ControlKey(int16(kmsg.SASLAuthenticate), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		resp := req.(*kmsg.SASLAuthenticateRequest).ResponseKind().(*kmsg.SASLAuthenticateResponse)
+		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+		msg := "Authentication failed: Invalid username or password"
+		resp.ErrorMessage = &msg
+		return resp, nil, true
+	})
+	for _, mech := range []string{"SCRAM-SHA-512", "PLAIN"} {
+		t.Run(mech, func(t *testing.T) {
+			sasl := &kafka.SASLConfig{Mechanism: mech, User: "sluiced", Password: config.Secret(secret)}
+			dst, err := kafka.NewDestination(kafka.DestinationConfig{Brokers: c.ListenAddrs(), Topic: "logs", SASL: sasl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := kafka.NewSource(kafka.SourceConfig{Brokers: c.ListenAddrs(), Topics: []string{"logs"}, SASL: sasl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, r := range map[string]sluice.Runner{"destination": dst, "source": src} {
+				ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+				err := r.Run(ctx)
+				cancel()
+				if err == nil || !strings.Contains(err.Error(), "check sasl.user and sasl.password") {
+					t.Errorf("%s: Run = %v, want an error naming sasl.user and sasl.password", name, err)
+				}
+				if err != nil && strings.Contains(err.Error(), secret) {
+					t.Errorf("%s: Run = %v: holds the password", name, err)
+				}
+			}
+		})
+	}
 }

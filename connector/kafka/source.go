@@ -354,6 +354,13 @@ func (s *Source) fetch(ctx context.Context, cl *kgo.Client) error {
 				fatal = fmt.Errorf("kafka source: %s: not authorized for this user (sasl.user): %w", what, err)
 				return
 			}
+			if errors.Is(err, kerr.InvalidSessionTimeout) {
+				// Joining again cannot help: franz-go would try for ever,
+				// logging at each attempt, and consume nothing.
+				fatal = fmt.Errorf("kafka source: group %q: the brokers refuse sessionTimeout %v (it must lie within their group.min.session.timeout.ms and group.max.session.timeout.ms): %w",
+					s.cfg.Group, s.cfg.SessionTimeout, err)
+				return
+			}
 			s.o.log.Warn("kafka source: fetch error; the client retries", "topic", topic, "partition", p, "err", err)
 		})
 		if fatal != nil {

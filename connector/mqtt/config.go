@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/daemon/config"
@@ -24,8 +26,8 @@ type SourceConfig struct {
 	// restarts and be used by no other client. Default "": sluiced-HOST-NAME,
 	// from the host name and the source's name in the config.
 	ClientID string `json:"clientID"`
-	// Topic is the topic filter to subscribe to, such as "logs/#".
-	// Required.
+	// Topic is the topic filter to subscribe to, such as "logs/#" or
+	// "devices/+/log" (a + fills a level, a # the last one). Required.
 	Topic string `json:"topic" sluice:"required"`
 	// QoS is the subscription's quality of service: 1 (at least once) or
 	// 2 (exactly once between broker and sluiced); 0 (at most once) loses
@@ -66,7 +68,8 @@ type DestinationConfig struct {
 	// use it. Default "": sluiced-HOST-NAME-out, from the host name and
 	// the destination's name in the config.
 	ClientID string `json:"clientID"`
-	// Topic is the topic every event is published to. Required.
+	// Topic is the topic every event is published to: a topic name, with
+	// no wildcard (+ or #). Required.
 	Topic string `json:"topic" sluice:"required"`
 	// QoS of the publishes: 1 (acked on the broker's PUBACK) or 2 (on
 	// PUBCOMP); 0 acks once the publish is written to the connection and
@@ -150,6 +153,11 @@ func DefaultDestinationConfig() DestinationConfig {
 // Validate checks every field of c, each error naming its field.
 func (c *SourceConfig) Validate() error {
 	errs := c.conn().validate()
+	if c.Topic != "" {
+		if err := checkTopic(c.Topic, true); err != nil {
+			errs = append(errs, &config.FieldError{Path: "topic", Msg: err.Error()})
+		}
+	}
 	if c.MaxInflight < 1 || c.MaxInflight > 65535 {
 		errs = append(errs, &config.FieldError{Path: "maxInflight", Msg: fmt.Sprintf("want 1 to 65535, got %d", c.MaxInflight)})
 	}
@@ -162,6 +170,11 @@ func (c *SourceConfig) Validate() error {
 // Validate checks every field of c, each error naming its field.
 func (c *DestinationConfig) Validate() error {
 	errs := c.conn().validate()
+	if c.Topic != "" {
+		if err := checkTopic(c.Topic, false); err != nil {
+			errs = append(errs, &config.FieldError{Path: "topic", Msg: err.Error()})
+		}
+	}
 	if c.Format != "raw" && c.Format != "json" {
 		errs = append(errs, &config.FieldError{Path: "format", Msg: fmt.Sprintf("want raw or json, got %q", c.Format)})
 	}
@@ -235,11 +248,13 @@ func (c conn) validate() []error {
 	return errs
 }
 
-// brokerURL parses a broker address and checks its scheme.
+// brokerURL parses a broker address and checks its scheme. Its errors
+// quote the address without what precedes an '@': a user name and
+// password there are used to log in, and are secrets.
 func brokerURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("want a URL such as tcp://host:1883, got %q", s)
+		return nil, fmt.Errorf("want a URL such as tcp://host:1883, got %q", config.RedactUserinfo(s))
 	}
 	switch u.Scheme {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps":
@@ -247,9 +262,34 @@ func brokerURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("want scheme tcp, mqtt, ssl, tls or mqtts, got %q", u.Scheme)
 	}
 	if u.Port() == "" {
-		return nil, fmt.Errorf("want a URL with a port such as tcp://host:1883, got %q", s)
+		return nil, fmt.Errorf("want a URL with a port such as tcp://host:1883, got %q", config.RedactUserinfo(s))
 	}
 	return u, nil
+}
+
+// checkTopic checks an MQTT 3.1.1 topic filter (for a subscription) or,
+// if !filter, a topic name (for a publish, which may hold no wildcard:
+// mosquitto closes the connection of a client that publishes to one).
+func checkTopic(t string, filter bool) error {
+	if strings.ContainsRune(t, 0) || !utf8.ValidString(t) {
+		return fmt.Errorf("want UTF-8 text without NUL, got %q", t)
+	}
+	if len(t) > 65535 {
+		return errors.New("longer than 65535 bytes")
+	}
+	if !filter {
+		if strings.ContainsAny(t, "+#") {
+			return fmt.Errorf("want a topic without the wildcards + and # (a publish goes to one topic), got %q", t)
+		}
+		return nil
+	}
+	levels := strings.Split(t, "/")
+	for i, l := range levels {
+		if (strings.Contains(l, "#") && (l != "#" || i != len(levels)-1)) || (strings.Contains(l, "+") && l != "+") {
+			return fmt.Errorf("want a topic filter whose + fills a level and # fills the last one, such as logs/+/app or logs/#, got %q", t)
+		}
+	}
+	return nil
 }
 
 // defaultClientID is sluiced-HOST-NAME.

@@ -101,7 +101,8 @@ func (d *Destination) reject(ctx context.Context, big []sluice.Message[event.Eve
 
 // Run connects to the broker and flushes batches until ctx is done, then
 // flushes what it holds for batch.stopTimeout, still connecting if it
-// has not yet. It returns an error if the broker refuses the credentials
+// has not yet. It connects again, with back-off, whenever the connection
+// is lost; the batches in flight then fail and are published again. It returns an error if the broker refuses the credentials
 // or the client id, or if a batch fails permanently without a dead
 // letter. A second call returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
@@ -113,9 +114,21 @@ func (d *Destination) Run(ctx context.Context) error {
 		return fmt.Errorf("mqtt destination: %w", err)
 	}
 	log := d.opts.log
+	// Run reconnects itself, not paho: when paho reconnects, it resends
+	// the publishes in flight and completes their tokens without an
+	// error, as if the broker had acknowledged them, so a batch would be
+	// acked that the broker never took. Without auto-reconnect, a lost
+	// connection fails every publish in flight, and the batch is
+	// published again, whole.
+	o.SetAutoReconnect(false)
+	lost := make(chan struct{}, 1)
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		d.opts.failed("connection")
 		log.Warn("connection to broker lost; reconnecting", "broker", redact(d.c.Broker), "err", err)
+		select {
+		case lost <- struct{}{}:
+		default:
+		}
 	})
 	client := paho.NewClient(o)
 	ready := make(chan struct{})
@@ -128,13 +141,22 @@ func (d *Destination) Run(ctx context.Context) error {
 	connCtx, stopConnecting := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := connect(connCtx, client, d.c.Broker, log, d.opts.failed); err != nil {
-			if runCtx.Err() == nil {
-				cancel(err)
+		for first := true; ; first = false {
+			if err := connect(connCtx, client, d.c.Broker, log, d.opts.failed); err != nil {
+				if runCtx.Err() == nil {
+					cancel(err)
+				}
+				return
 			}
-			return
+			if first {
+				close(ready)
+			}
+			select {
+			case <-lost:
+			case <-connCtx.Done():
+				return
+			}
 		}
-		close(ready)
 	})
 	err = d.batch.Run(runCtx)
 	cancel(nil)

@@ -240,3 +240,51 @@ func TestDestinationStoppedBeforeConnected(t *testing.T) {
 		t.Fatalf("the broker holds %q, want the event held at the stop", got)
 	}
 }
+
+// A connection lost while a batch waits for its PUBACKs: the batch is not
+// acked until the broker acknowledged it on a later connection. paho
+// resends what was in flight when it reconnects and completes the
+// original publish tokens then, without an error, as if acknowledged: a
+// destination that trusted them acked events the broker never took (a
+// publish the broker refuses by closing the connection was acked so).
+func TestDestinationConnectionLostInFlight(t *testing.T) {
+	b, _ := mosquitto(t)
+	l, url := newLink(t, b.Addr)
+	read := subscribe(t, b.Addr, "lost/out")
+	l.mu.Lock()
+	l.holdAcks = true // the broker's PUBACKs never reach sluiced
+	l.mu.Unlock()
+	d := newDestination(t, url, "lost/out", func(c *DestinationConfig) {
+		c.AckTimeout = time.Minute // no retry by timeout within the test
+		c.Batch.Retry.Initial = 50 * time.Millisecond
+		c.Batch.Retry.Max = 200 * time.Millisecond
+	})
+	brokertest.Run(t, d)
+	var acked atomic.Bool
+	if err := d.Send(context.Background(), func() { acked.Store(true) }, brokertest.Events("a", "b", "c")...); err != nil {
+		t.Fatal(err)
+	}
+	isSent := func(p packet) bool { return p.sent }
+	l.waitFor("the batch published", func(l *link) bool { return l.count(1, isSent) == 3 })
+	l.cut(false) // the connection is lost; paho reconnects
+	l.waitFor("the batch published again", func(l *link) bool { return l.count(2, isSent) == 3 })
+	time.Sleep(500 * time.Millisecond) // room for a wrong ack
+	if acked.Load() {
+		t.Fatalf("acked with no PUBACK received; link saw %+v", l.seen(0))
+	}
+	l.mu.Lock()
+	l.holdAcks = false
+	l.mu.Unlock()
+	l.cut(false) // the PUBACKs of the second connection were dropped
+	deadline := time.Now().Add(30 * time.Second)
+	for !acked.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not acked within 30s of the broker's PUBACKs flowing again; link saw %+v", l.seen(0))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := read(3) // at least once: a batch published again may come twice
+	if got[0] != "a" || got[1] != "b" || got[2] != "c" {
+		t.Errorf("the broker's subscriber read %q, want a, b, c first", got)
+	}
+}

@@ -42,7 +42,11 @@
 // Events are grouped in batches (package batch). A batch's publishes are
 // written together, and its ack waits for a PUBACK for every one. A batch
 // that fails or is not acknowledged within ackTimeout is published again,
-// whole: the broker may hold part of it twice.
+// whole: the broker may hold part of it twice. The destination reconnects
+// by itself, not with paho's auto-reconnect, which resends what was in
+// flight and completes those publishes as if acknowledged: a lost
+// connection fails the batches in flight, which are published again once
+// it is back.
 //
 // # Broker settings (mosquitto)
 //

@@ -26,15 +26,17 @@ type link struct {
 	down     bool
 	refused  int
 	dropAcks bool // PUBACKs from the client go no further
+	holdAcks bool // PUBACKs from the broker go no further
 	dropSubs bool // SUBACKs from the broker go no further
 	packets  []packet
 }
 
 // packet is a PUBLISH or SUBACK from the broker or a PUBACK from the
-// client.
+// client, or (sent) a PUBLISH from the client.
 type packet struct {
 	conn    int // which connection
 	publish bool
+	sent    bool // a PUBLISH from the client
 	suback  bool
 	id      uint16
 	dup     bool
@@ -98,11 +100,15 @@ func (l *link) pump(n int, src, dst net.Conn, fromBroker bool) {
 		case *packets.PublishPacket:
 			if fromBroker {
 				l.packets = append(l.packets, packet{conn: n, publish: true, id: p.MessageID, dup: p.Dup, payload: string(p.Payload)})
+			} else {
+				l.packets = append(l.packets, packet{conn: n, sent: true, id: p.MessageID, dup: p.Dup, payload: string(p.Payload)})
 			}
 		case *packets.PubackPacket:
 			if !fromBroker {
 				drop = l.dropAcks
 				l.packets = append(l.packets, packet{conn: n, id: p.MessageID, dropped: drop})
+			} else {
+				drop = l.holdAcks
 			}
 		case *packets.SubackPacket:
 			drop = l.dropSubs

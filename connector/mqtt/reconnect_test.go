@@ -155,7 +155,7 @@ func stall(n int, cut bool) func(t *testing.T, l *link, s *Source) []string {
 
 func isCopy(p packet) bool    { return p.publish && p.dup }
 func isPublish(p packet) bool { return p.publish }
-func isPuback(p packet) bool  { return !p.publish && !p.suback }
+func isPuback(p packet) bool  { return !p.publish && !p.suback && !p.sent }
 func isSuback(p packet) bool  { return p.suback }
 
 // A connection lost before the SUBACK came is not fatal: Run goes on, and

@@ -261,18 +261,35 @@ func (c conn) validate() []error {
 	return errs
 }
 
-// checkURLs checks a comma-separated list of server URLs.
+// checkURLs checks a comma-separated list of server URLs. Its errors
+// quote a URL without what precedes an '@': nats.go logs in with a user
+// name and password, or a token, found there.
 func checkURLs(s string) error {
 	for u := range strings.SplitSeq(s, ",") {
 		p, err := url.Parse(strings.TrimSpace(u))
 		if err != nil || p.Host == "" {
-			return fmt.Errorf("want a URL such as nats://host:4222, got %q", u)
+			return fmt.Errorf("want a URL such as nats://host:4222, got %q", config.RedactUserinfo(u))
 		}
 		switch p.Scheme {
 		case "nats", "tls", "ws", "wss":
 		default:
 			return fmt.Errorf("want scheme nats or tls, got %q", p.Scheme)
 		}
+	}
+	return nil
+}
+
+// required reports the empty required fields of a config given to New
+// directly (or with "" set in the daemon's config), each by its name.
+func required(what string, empty map[string]bool) error {
+	var errs []error
+	for _, f := range []string{"url", "stream", "subject"} {
+		if empty[f] {
+			errs = append(errs, &config.FieldError{Path: f, Msg: "required"})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("nats %s: %w", what, err)
 	}
 	return nil
 }

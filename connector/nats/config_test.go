@@ -1,8 +1,11 @@
 package nats
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/daemon/config"
 )
 
 func TestValidSubject(t *testing.T) {
@@ -51,5 +54,40 @@ func TestValidate(t *testing.T) {
 	}
 	if got := defaultDurable("my.src *x"); got != "sluiced-my_src__x" {
 		t.Errorf("defaultDurable = %q", got)
+	}
+}
+
+// A URL that does not parse is quoted in the error without the user name
+// and password, or token, it carries: nats.go logs in with them.
+func TestValidateHidesURLCredentials(t *testing.T) {
+	for _, u := range []string{
+		"admin:S3cretPw@127.0.0.1:4222", // no scheme: parsed as scheme "admin"
+		"nats://u:S3cretPw@[::1",        // unparsable
+		"nats://a:4222,S3cretPw@",       // no host
+	} {
+		c := DefaultSourceConfig()
+		c.URL, c.Stream = u, "LOGS"
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "url: ") {
+			t.Errorf("Validate(url %q) = %v, want an error about url", u, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "S3cretPw") {
+			t.Errorf("Validate(url %q) = %v: shows the password", u, err)
+		}
+	}
+}
+
+// An empty required field is named alone, as a field path the daemon
+// prefixes ("sources.n.url: required"), not with its neighbour.
+func TestNewRequired(t *testing.T) {
+	_, err := NewSource(SourceConfig{Stream: "LOGS"}, "n")
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Path != "url" || strings.Contains(err.Error(), "stream") {
+		t.Errorf("NewSource without url = %v, want a FieldError for url alone", err)
+	}
+	_, err = NewDestination(DestinationConfig{URL: "nats://h:4222"}, "n")
+	if !errors.As(err, &fe) || fe.Path != "subject" || strings.Contains(err.Error(), "url") {
+		t.Errorf("NewDestination without subject = %v, want a FieldError for subject alone", err)
 	}
 }

@@ -46,8 +46,8 @@ type Destination struct {
 // NewDestination returns a Destination for c, which it validates; name is
 // the destination's name, in the connection's name. It does no I/O.
 func NewDestination(c DestinationConfig, name string, opts ...Option) (*Destination, error) {
-	if c.URL == "" || c.Subject == "" {
-		return nil, errors.New("nats destination: url and subject are required")
+	if err := required("destination", map[string]bool{"url": c.URL == "", "subject": c.Subject == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("nats destination: %w", err)

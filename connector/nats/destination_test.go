@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -213,5 +214,59 @@ func TestDestinationStoppedBeforeConnected(t *testing.T) {
 	_, js := client(t, url)
 	if got := readStream(t, js, "LATE", 1); got[0] != "held" {
 		t.Fatalf("the stream holds %q, want the event held at the stop", got)
+	}
+}
+
+// A stream at its max_bytes with discard "new" refuses publishes: the
+// sender (the batch) sees the refusal and publishes again with back-off,
+// never acking what the stream did not store, until there is room.
+func TestDestinationStreamFull(t *testing.T) {
+	_, url := embedded(t, t.TempDir(), 0)
+	_, js := client(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const size = 1000
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FULL", Subjects: []string{"full.>"},
+		Storage: jetstream.FileStorage, MaxBytes: 5 * size, Discard: jetstream.DiscardNew})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultDestinationConfig()
+	c.URL, c.Subject = url, "full.app"
+	c.Batch.Retry.Initial, c.Batch.Retry.Max = 20*time.Millisecond, 100*time.Millisecond
+	d, err := NewDestination(c, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokertest.Run(t, d)
+	event := func(name string) string { return name + strings.Repeat(".", size-len(name)) }
+	send(t, d, brokertest.Events(event("a"), event("b"), event("c")))
+	var acked atomic.Bool
+	if err := d.Send(ctx, func() { acked.Store(true) }, brokertest.Events(event("d"), event("e"), event("f"))...); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // publishes refused and retried meanwhile
+	if acked.Load() {
+		info, _ := s.Info(ctx)
+		t.Fatalf("acked a batch the full stream refused (it holds %d messages, %d bytes)", info.State.Msgs, info.State.Bytes)
+	}
+	if err := s.Purge(ctx); err != nil { // room again
+		t.Fatal(err)
+	}
+	for !acked.Load() {
+		if ctx.Err() != nil {
+			t.Fatal("not acked once the stream had room")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readStream(t, js, "FULL", int(info.State.Msgs))
+	for _, want := range []string{"d", "e", "f"} {
+		if !slices.ContainsFunc(got, func(m string) bool { return strings.HasPrefix(m, want+".") }) {
+			t.Errorf("event %s is not in the stream after the ack", want)
+		}
 	}
 }

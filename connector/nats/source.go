@@ -92,8 +92,8 @@ const drainTimeout = 2 * time.Second
 // source's name, put in every event and in the default durable name. It
 // does no I/O.
 func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
-	if c.URL == "" || c.Stream == "" {
-		return nil, errors.New("nats source: url and stream are required")
+	if err := required("source", map[string]bool{"url": c.URL == "", "stream": c.Stream == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("nats source: %w", err)

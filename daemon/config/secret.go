@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 )
 
 // Redacted is what a non-empty [Secret] shows instead of its value.
@@ -65,3 +66,19 @@ var (
 	_ fmt.Formatter  = Secret("")
 	_ slog.LogValuer = Secret("")
 )
+
+// RedactUserinfo returns the address s, a URL or not, with whatever
+// precedes its last '@' (a user name and password, or a token, as in
+// nats://user:pass@host:4222) replaced by "REDACTED", and the scheme
+// kept: a form of s that an error about it may quote.
+func RedactUserinfo(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s
+	}
+	scheme := ""
+	if i := strings.Index(s, "://"); i >= 0 && i < at {
+		scheme = s[:i+3]
+	}
+	return scheme + Redacted + s[at:]
+}

@@ -133,3 +133,19 @@ func TestSecretSlog(t *testing.T) {
 		t.Errorf("LogValue of empty = %q", v)
 	}
 }
+
+func TestRedactUserinfo(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"nats://host:4222", "nats://host:4222"},
+		{"nats://user:pw@host:4222", "nats://REDACTED@host:4222"},
+		{"nats://tok3n@host:4222", "nats://REDACTED@host:4222"},
+		{"tcp://u:p@ss@host", "tcp://REDACTED@host"},
+		{"user:secret@host:4222", "REDACTED@host:4222"},
+		{"nats://u:pw@[::1", "nats://REDACTED@[::1"},
+		{"u:pw@h://x", "REDACTED@h://x"},
+	} {
+		if got := RedactUserinfo(tc.in); got != tc.want {
+			t.Errorf("RedactUserinfo(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
