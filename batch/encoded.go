@@ -193,9 +193,16 @@ const encodedRoom = 4 << 10
 // about five times its size before it settled (the buffers are then
 // reused from flush to flush).
 func (b *batch[T]) grow(n, limit int) {
-	if cap(b.buf)-len(b.buf) >= n {
-		return
+	if cap(b.buf)-len(b.buf) < n {
+		b.growSlow(n, limit)
 	}
+}
+
+// growSlow is grow when b.buf has not the room: apart, so that grow's
+// test is inlined.
+//
+//go:noinline
+func (b *batch[T]) growSlow(n, limit int) {
 	c := max(2*cap(b.buf), len(b.buf)+n)
 	if limit > 0 {
 		c = min(c, max(limit, len(b.buf))+n)
