@@ -56,6 +56,7 @@ type Destination[T any] struct {
 	cur      *batch[T]     // the batch being filled; nil when there is none
 	queue    []*batch[T]   // cut batches waiting for a worker, oldest first
 	free     []*batch[T]   // flushed batches, for reuse
+	bufCap   int           // the largest room of a cut batch's bytes: a new one starts with it
 	pending  int           // batches cut and not yet done: queued or in flight
 	room     chan struct{} // closed when pending drops or the state changes; nil if no Send waits
 	armed    bool          // the Run loop has the age timer set, or an arm signal is on its way
@@ -240,7 +241,7 @@ func (d *Destination[T]) fill(count int, msgs []sluice.Message[T], e *encoded, a
 	from := 0     // with e and add: the messages from here on are in the current batch but not yet copied
 	copyTo := func(to int) {
 		if e != nil && add && to > from {
-			d.cur.appendEncoded(e, from, to)
+			d.cur.appendEncoded(e, from, to, d.cfg.Bytes)
 		}
 		from = to
 	}
@@ -307,7 +308,7 @@ func (d *Destination[T]) curLocked() *batch[T] {
 	if n := len(d.free); n > 0 {
 		d.cur, d.free = d.free[n-1], d.free[:n-1]
 	} else if d.enc != nil {
-		d.cur = &batch[T]{}
+		d.cur = &batch[T]{buf: make([]byte, 0, d.bufCap)}
 	} else {
 		d.cur = &batch[T]{msgs: make([]sluice.Message[T], 0, min(d.cfg.Count, 1024))}
 	}
@@ -334,6 +335,7 @@ func (d *Destination[T]) armLocked() {
 
 // cutLocked queues the current batch for a worker. d.mu must be held.
 func (d *Destination[T]) cutLocked() {
+	d.bufCap = max(d.bufCap, cap(d.cur.buf))
 	d.queue = append(d.queue, d.cur)
 	d.cur = nil
 	d.pending++

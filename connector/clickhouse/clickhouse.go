@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/event"
 )
@@ -69,9 +70,17 @@ func New(c Config, opts ...Option) (*Destination, error) {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
 	o := store.Apply(opts)
-	ins := &inserter{cfg: c, url: c.insertURL(), endpoint: store.Endpoint(c.URL),
+	ins := &inserter{cfg: c, flat: c.Nested == "flatten", url: c.insertURL(), endpoint: store.Endpoint(c.URL),
 		hooks: o.Hooks, log: o.Log, dl: o.DeadLetter}
-	d, err := store.New("clickhouse", c.Batch, ins.flush, o, store.RawSize, ins.start)
+	// Without a dead letter, which takes events, batches hold the rows
+	// already encoded (by Send), compressed and sent as they are.
+	var d *store.Destination
+	var err error
+	if o.DeadLetter == nil {
+		d, err = store.NewEncoded("clickhouse", c.Batch, ins.appendRow, batch.FlushBytesFunc(ins.flushBytes), o, ins.start)
+	} else {
+		d, err = store.New("clickhouse", c.Batch, ins.flush, o, store.RawSize, ins.start)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +96,7 @@ func (in *inserter) start(context.Context) (func(), error) {
 // inserter sends one INSERT per flush.
 type inserter struct {
 	cfg      Config
+	flat     bool // nested objects flattened
 	url      string
 	endpoint string // scheme://host, for errors
 	hooks    Hooks
@@ -140,19 +150,50 @@ func (in *inserter) flush(ctx context.Context, msgs []sluice.Message[event.Event
 	return nil
 }
 
-// insert sends msgs as one INSERT.
-func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+// appendRow appends m's row and a newline to b: the batch's Encoder,
+// safe for concurrent use.
+func (in *inserter) appendRow(b []byte, m *sluice.Message[event.Event]) []byte {
+	return append(appendEvent(b, &m.Value, in.flat), '\n')
+}
+
+// flushBytes inserts rows, the encodings of len(ends) events (each
+// ending at ends[i]), as one INSERT, compressed part by part as encode
+// compresses them. It keeps neither.
+func (in *inserter) flushBytes(ctx context.Context, rows []byte, ends []int) error {
 	start := time.Now()
+	s := in.scratch()
+	defer in.pool.Put(s)
+	body, err := s.compress(rows, ends, in.cfg.Compression)
+	if err != nil {
+		return fmt.Errorf("clickhouse: encode: %w", err)
+	}
+	return in.post(ctx, s, body, len(ends), start)
+}
+
+func (in *inserter) scratch() *scratch {
 	s, _ := in.pool.Get().(*scratch)
 	if s == nil {
 		s = new(scratch)
 	}
+	return s
+}
+
+// insert sends msgs as one INSERT.
+func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Event]) error {
+	start := time.Now()
+	s := in.scratch()
 	defer in.pool.Put(s)
-	body, err := s.encode(msgs, in.cfg.Nested == "flatten", in.cfg.Compression)
+	body, err := s.encode(msgs, in.flat, in.cfg.Compression)
 	if err != nil {
 		return fmt.Errorf("clickhouse: encode: %w", err)
 	}
+	return in.post(ctx, s, body, len(msgs), start)
+}
+
+// post sends body, the INSERT of n rows begun at start.
+func (in *inserter) post(ctx context.Context, s *scratch, body []byte, n int, start time.Time) error {
 	s.r.Reset(body)
+	defer s.r.Reset(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.url, &s.r)
 	if err != nil {
 		return fmt.Errorf("clickhouse: POST %s: invalid request", in.endpoint)
@@ -173,7 +214,7 @@ func (in *inserter) insert(ctx context.Context, msgs []sluice.Message[event.Even
 	if resp.StatusCode == http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		if in.hooks.Written != nil {
-			in.hooks.Written(len(msgs), len(body), time.Since(start))
+			in.hooks.Written(n, len(body), time.Since(start))
 		}
 		return nil
 	}
@@ -211,7 +252,6 @@ func (in *inserter) failed(cause string) {
 // scratch holds the buffers of one INSERT, reused across flushes.
 type scratch struct {
 	body []byte
-	tmp  []byte // an SD value, unescaped
 	gz   store.Gzip
 	lz4  nativeLZ4
 	r    bytes.Reader
@@ -224,10 +264,9 @@ type compressor interface {
 	Finish() ([]byte, error)
 }
 
-// encode returns msgs as JSONEachRow, their nested objects flattened if
-// flat, compressed as compression says ("lz4", "gzip" or "none"), part
-// by part as they are encoded, valid until the next call.
-func (s *scratch) encode(msgs []sluice.Message[event.Event], flat bool, compression string) ([]byte, error) {
+// compressor returns the compressor of compression ("lz4", "gzip" or
+// "none": nil), started, and the size of its parts.
+func (s *scratch) compressor(compression string) (compressor, int) {
 	var c compressor
 	part := 0
 	switch compression {
@@ -235,19 +274,30 @@ func (s *scratch) encode(msgs []sluice.Message[event.Event], flat bool, compress
 		c, part = &s.lz4, nativePart
 	case "gzip":
 		c, part = &s.gz, store.GzipPart
+	default:
+		return nil, 0
 	}
-	if c != nil {
-		c.Start()
+	c.Start()
+	return c, part
+}
+
+// appendEvent appends e as one JSONEachRow row (without its newline),
+// its nested objects flattened if flat.
+func appendEvent(b []byte, e *event.Event, flat bool) []byte {
+	if flat && (e.File.Path != "" || e.Syslog.Present || e.HTTP != nil || len(e.Fields) > 0) {
+		return appendRow(b, e)
 	}
+	return e.AppendJSON(b)
+}
+
+// encode returns msgs as JSONEachRow, their nested objects flattened if
+// flat, compressed as compression says ("lz4", "gzip" or "none"), part
+// by part as they are encoded, valid until the next call.
+func (s *scratch) encode(msgs []sluice.Message[event.Event], flat bool, compression string) ([]byte, error) {
+	c, part := s.compressor(compression)
 	b := s.body[:0]
 	for i := range msgs {
-		e := &msgs[i].Value
-		if flat && (e.File.Path != "" || e.Syslog.Present || e.HTTP != nil || len(e.Fields) > 0) {
-			b, s.tmp = appendRow(b, s.tmp, e)
-		} else {
-			b = e.AppendJSON(b)
-		}
-		b = append(b, '\n')
+		b = append(appendEvent(b, &msgs[i].Value, flat), '\n')
 		if c != nil && len(b) >= part {
 			if err := c.Write(b); err != nil {
 				return nil, err
@@ -260,6 +310,30 @@ func (s *scratch) encode(msgs []sluice.Message[event.Event], flat bool, compress
 		return b, nil
 	}
 	if err := c.Write(b); err != nil {
+		return nil, err
+	}
+	return c.Finish()
+}
+
+// compress returns rows (ending at ends) compressed as compression says,
+// in the parts encode would compress them in, so the same bytes as
+// encode's for the same rows; rows themselves for "none". The result is
+// valid until the next call.
+func (s *scratch) compress(rows []byte, ends []int, compression string) ([]byte, error) {
+	c, part := s.compressor(compression)
+	if c == nil {
+		return rows, nil
+	}
+	from := 0
+	for _, end := range ends {
+		if end-from >= part {
+			if err := c.Write(rows[from:end]); err != nil {
+				return nil, err
+			}
+			from = end
+		}
+	}
+	if err := c.Write(rows[from:]); err != nil {
 		return nil, err
 	}
 	return c.Finish()

@@ -61,9 +61,17 @@ func rows(srv *clickhousetest.Server, table string) ([]string, error) {
 }
 
 // TestConformance runs the sluicetest suite against a real
-// clickhouse-server, reading back what was acked with SELECT.
+// clickhouse-server, reading back what was acked with SELECT: without a
+// dead letter (batches of rows encoded by Send) and with one (batches of
+// messages, encoded by the flush).
 func TestConformance(t *testing.T) {
 	srv := clickhousetest.Start(t)
+	for _, dead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deadLetter=%v", dead), func(t *testing.T) { testConformance(t, srv, dead) })
+	}
+}
+
+func testConformance(t *testing.T, srv *clickhousetest.Server, dead bool) {
 	// A proxy that answers the INSERTs into a failing table 503, as a
 	// ClickHouse behind a load balancer with no healthy replica would.
 	var mu sync.Mutex
@@ -87,8 +95,12 @@ func TestConformance(t *testing.T) {
 		NewDestination: func(t *testing.T, name string) sluice.Destination[event.Event] {
 			table := tableName(name)
 			srv.MustQuery(t, "CREATE TABLE IF NOT EXISTS "+table+" (ts DateTime, raw String) ENGINE = MergeTree ORDER BY ts")
+			var opts []clickhouse.Option
+			if dead {
+				opts = append(opts, clickhouse.WithDeadLetter(&storetest.DeadLetter{}))
+			}
 			d, err := clickhouse.New(clickhouse.Config{URL: proxy.URL, Table: table,
-				Batch: batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: storetest.FastRetry}})
+				Batch: batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: storetest.FastRetry}}, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

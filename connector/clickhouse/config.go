@@ -63,9 +63,9 @@ type Config struct {
 	IdleTimeout time.Duration `json:"idleTimeout"`
 	// Batch sets when batches are cut and how failed INSERTs are retried
 	// (maxAttempts 0, the default, retries without limit). ClickHouse
-	// wants few large INSERTs: defaults count 10000, bytes 8 MiB (each
-	// event counts as its raw size plus 256), age 1s, parallelism 2,
-	// stopTimeout 5s.
+	// wants few large INSERTs: defaults count 10000, bytes 8 MiB (the
+	// rows' uncompressed bytes; with a deadLetter, each event counts as
+	// its raw size plus 256), age 1s, parallelism 2, stopTimeout 5s.
 	Batch batch.Config `json:"batch"`
 }
 

@@ -70,6 +70,49 @@ func testEncodeInParts(t *testing.T, compression string, part int) {
 	check("after another body", msgs(10, 300))
 }
 
+// TestCompressSameAsEncode checks that a batch of rows encoded by Send
+// (the encoded path, without a dead letter) is sent as the very bytes the
+// messages' path (with one) sends for the same events: the same rows, cut
+// into the same compressed parts, for every compression, from a reused
+// scratch, for batches of one row, of many parts, and of rows escaping
+// their SD values or not flattened.
+func TestCompressSameAsEncode(t *testing.T) {
+	at := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
+	sd := []sluice.Message[event.Event]{{Value: event.Event{Time: at, Raw: []byte("x"),
+		Syslog: event.Syslog{Present: true, StructuredData: `[id@1 a="x\"y" b="\\\]" c="plain"]`, Message: "m"}}}}
+	batches := map[string][]sluice.Message[event.Event]{
+		"one":        storetest.Realistic(1, at),
+		"realistic":  storetest.Realistic(storetest.Pool, at),
+		"sd escapes": sd,
+		"padded":     storetest.Padded(300, at),
+	}
+	for _, compression := range []string{"lz4", "gzip", "none"} {
+		for _, flat := range []bool{true, false} {
+			in := &inserter{flat: flat}
+			var s, plain scratch
+			for name, msgs := range batches {
+				want, err := plain.encode(msgs, flat, compression)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var rows []byte
+				var ends []int
+				for i := range msgs {
+					rows = in.appendRow(rows, &msgs[i])
+					ends = append(ends, len(rows))
+				}
+				got, err := s.compress(rows, ends, compression)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s, flat %v, %s: %d bytes sent from the encoded rows, want the %d the messages' path sends", compression, flat, name, len(got), len(want))
+				}
+			}
+		}
+	}
+}
+
 // decompress returns body decompressed as compression says: gzip, lz4
 // (ClickHouse's compressed blocks, each checksum checked, read as the
 // server reads them) or none.

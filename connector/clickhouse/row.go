@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/sluicehq/sluice/event"
 )
@@ -12,12 +13,12 @@ import (
 // e.AppendJSON's object gives, byte for byte ({"syslog":{"appName":"a"}}
 // becomes {"syslog.appName":"a"}; an SD element without params, an empty
 // object, leaves nothing), without writing the nested JSON and reading
-// it back. tmp is scratch space; it returns dst and tmp extended.
+// it back. It keeps nothing and is safe for concurrent use.
 //
 // Every ClickHouse version matches such a name to a column of that name
 // (`syslog.appName` String), which 18.x's input_format_import_nested_json
 // does only one level deep.
-func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
+func appendRow(dst []byte, e *event.Event) []byte {
 	// The top-level members, raw and flags included, as AppendJSON writes
 	// them (it writes the nested objects after them): encoded from a copy
 	// without the nested parts, its closing brace dropped. The strings
@@ -48,7 +49,7 @@ func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
 		dst = appendField(dst, &txt, `,"syslog.procId":`, s.ProcID)
 		dst = appendField(dst, &txt, `,"syslog.msgId":`, s.MsgID)
 		if s.StructuredData != "" {
-			dst, tmp = appendSD(dst, tmp, s)
+			dst = appendSD(dst, s)
 		}
 		dst = appendField(dst, &txt, `,"syslog.message":`, s.Message)
 	}
@@ -81,23 +82,28 @@ func appendRow(dst, tmp []byte, e *event.Event) (_, _ []byte) {
 		dst = append(dst, `":`...)
 		dst = txt.AppendString(dst, f.Value)
 	}
-	return append(dst, '}'), tmp
+	return append(dst, '}')
 }
 
 // appendSD appends the params of s's SD-ELEMENTs as members named
 // syslog.structuredData.<SD-ID>.<PARAM-NAME>, their values with the RFC
-// 5424 escapes resolved (tmp holds a value while they are).
-func appendSD(dst, tmp []byte, s *event.Syslog) (_, _ []byte) {
+// 5424 escapes resolved.
+func appendSD(dst []byte, s *event.Syslog) []byte {
+	var tmp []byte // a value with escapes, unescaped
 	for id, params := range s.Elements() {
 		for name, value := range params {
 			dst = appendName(dst, `,"syslog.structuredData.`, id)
 			dst = appendName(dst, ".", name)
 			dst = append(dst, `":`...)
+			if strings.IndexByte(value, '\\') < 0 {
+				dst = event.AppendString(dst, value)
+				continue
+			}
 			tmp = event.AppendUnescapedSD(tmp[:0], value)
 			dst = event.AppendString(dst, tmp)
 		}
 	}
-	return dst, tmp
+	return dst
 }
 
 // appendField appends key and value as a JSON string (written by t), if

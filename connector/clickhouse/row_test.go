@@ -31,11 +31,11 @@ func flatOld(t testing.TB, e *event.Event) string {
 func TestAppendRowRealistic(t *testing.T) {
 	at := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
 	msgs := append(storetest.Realistic(storetest.Pool, at), storetest.Padded(100, at)...)
-	var dst, tmp []byte
+	var dst []byte
 	sd := 0
 	for i := range msgs {
 		e := &msgs[i].Value
-		dst, tmp = appendRow(dst[:0], tmp, e)
+		dst = appendRow(dst[:0], e)
 		if want := flatOld(t, e); string(dst) != want {
 			t.Fatalf("event %d: appendRow = %s\nwant %s", i, dst, want)
 		}
@@ -67,7 +67,7 @@ func TestAppendRow(t *testing.T) {
 		{Time: at, HTTP: &event.HTTP{RequestTime: 3e22, Status: 404, Bytes: -1, Query: "a=1&b=<2>"}},
 		{Time: at, HTTP: &event.HTTP{RequestTime: 0.123}},
 	} {
-		got, _ := appendRow(nil, nil, &e)
+		got := appendRow(nil, &e)
 		if want := flatOld(t, &e); string(got) != want {
 			t.Errorf("appendRow = %s\nwant %s", got, want)
 		}
@@ -123,7 +123,7 @@ func FuzzAppendRow(f *testing.F) {
 				Message: cut(raw, n>>32)}, HTTP: &event.HTTP{Path: cut(raw, n>>48), UserAgent: cut(raw, n>>8)},
 				Fields: []event.Field{{Name: "f", Value: cut(raw, n>>24)}}},
 		} {
-			got, _ := appendRow(nil, nil, &e)
+			got := appendRow(nil, &e)
 			if want := flatOld(t, &e); string(got) != want {
 				t.Fatalf("appendRow = %s\nwant %s", got, want)
 			}
@@ -162,9 +162,9 @@ func BenchmarkEncode(b *testing.B) {
 			}
 		}
 	}
-	var tmp, obj, path []byte
+	var obj, path []byte
 	b.Run("appendRow", func(b *testing.B) {
-		each(b, func(dst []byte, e *event.Event) []byte { dst, tmp = appendRow(dst, tmp, e); return dst })
+		each(b, func(dst []byte, e *event.Event) []byte { return appendRow(dst, e) })
 	})
 	b.Run("appendFlat", func(b *testing.B) {
 		each(b, func(dst []byte, e *event.Event) []byte {

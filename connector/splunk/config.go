@@ -68,7 +68,8 @@ type Config struct {
 	TLS TLSConfig `json:"tls"`
 	// Batch sets when requests are cut and how failed ones are retried
 	// (batch.retry; maxAttempts 0, the default, retries without limit).
-	// Bytes counts each event as its raw size plus 256. Defaults: count
+	// Bytes counts the event objects' uncompressed bytes (with a
+	// deadLetter, each event as its raw size plus 256). Defaults: count
 	// 1000, bytes 1 MiB (Splunk Cloud refuses bodies over 1 MB), age 1s,
 	// parallelism 4, stopTimeout 5s.
 	Batch batch.Config `json:"batch"`

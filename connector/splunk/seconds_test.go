@@ -3,6 +3,7 @@ package splunk
 import (
 	"math"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -27,4 +28,26 @@ func FuzzSeconds(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSecondsConcurrent appends from several goroutines at once, as
+// Sends encode events concurrently, seconds that change under each other:
+// every append must be strconv.AppendInt's (and -race must see no race).
+func TestSecondsConcurrent(t *testing.T) {
+	var s seconds
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			var dst []byte
+			for i := range 2000 {
+				u := int64(1764025200 + (i+g)%3)
+				dst = s.append(dst[:0], u)
+				if want := strconv.FormatInt(u, 10); string(dst) != want {
+					t.Errorf("got %q, want %q", dst, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,9 +49,13 @@ func waitAck(t *testing.T, ch <-chan struct{}) {
 	}
 }
 
+// TestConformance runs the sluicetest suite with and without indexer
+// acks, each without a dead letter (batches of event objects encoded by
+// Send) and with one (batches of messages, encoded by the flush).
 func TestConformance(t *testing.T) {
-	for _, ack := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ack=%v", ack), func(t *testing.T) {
+	for _, tc := range []struct{ ack, dead bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		ack := tc.ack
+		t.Run(fmt.Sprintf("ack=%v,deadLetter=%v", tc.ack, tc.dead), func(t *testing.T) {
 			hec, c := newHEC(t, ack)
 			sluicetest.DestinationSuite[event.Event]{
 				Features: sluicetest.Features{Durable: true, ConcurrentSend: true},
@@ -58,7 +63,11 @@ func TestConformance(t *testing.T) {
 					c := c
 					c.Index = name
 					c.Batch = batch.Config{Count: 16, Age: 5 * time.Millisecond, StopTimeout: time.Second, Retry: storetest.FastRetry}
-					d, err := splunk.New(c)
+					var opts []splunk.Option
+					if tc.dead {
+						opts = append(opts, splunk.WithDeadLetter(&storetest.DeadLetter{}))
+					}
+					d, err := splunk.New(c, opts...)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -180,6 +189,37 @@ func TestEventRefused(t *testing.T) {
 	}
 	// HEC indexed a and b before refusing "bad"; they are sent again.
 	t.Logf("indexed %v", seen)
+}
+
+// TestEventRefusedNoDeadLetter has HEC refuse the third event of five
+// without a dead letter: Run stops naming the refusal, and nothing is
+// acked, so a replayable source sends the batch again after the fix.
+func TestEventRefusedNoDeadLetter(t *testing.T) {
+	hec, c := newHEC(t, false)
+	hec.Refuse = func(e hectest.Event) bool { return e.Raw() == "bad" }
+	c.Batch = batch.Config{Count: 5, Age: time.Hour, Retry: storetest.FastRetry}
+	d, err := splunk.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(t.Context()) }()
+	var acks atomic.Int32
+	if err := d.Send(t.Context(), func() { acks.Add(1) }, ev("a"), ev("b"), ev("bad"), ev("d"), ev("e")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if want := `splunk_hec: 1 of 5 events refused, first: POST http://`; err == nil || !strings.Contains(err.Error(), want) ||
+			!strings.Contains(err.Error(), `code 6 "Invalid data format"`) {
+			t.Errorf("Run = %v, want %q... code 6", err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if acks.Load() != 0 {
+		t.Error("the batch was acked")
+	}
 }
 
 // TestAckOnlyAfterConfirmation delays HEC's acks: the Send is acked only

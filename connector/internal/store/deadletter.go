@@ -39,6 +39,12 @@ func deadLetter(ctx context.Context, name string, d sluice.Destination[event.Eve
 	}
 }
 
+// Refused is the permanent error of a flush of n messages whose dead
+// ones have no dead letter to go to: DeadLetterRejected's without one.
+func Refused(name, what string, dead []Rejected, n int) error {
+	return fmt.Errorf("%s: %d of %d %s, first: %s", name, len(dead), n, what, dead[0].Reason)
+}
+
 // DeadLetterRejected sends the messages of msgs named by dead to the dead
 // letter of o, each with the attributes "error" (its reason) and
 // "batch.attempts", logs them once sent, and waits for the ack. Without a dead letter
@@ -47,7 +53,7 @@ func deadLetter(ctx context.Context, name string, d sluice.Destination[event.Eve
 // word names them in the log.
 func DeadLetterRejected(ctx context.Context, name, what string, o *Options, msgs []sluice.Message[event.Event], dead []Rejected, attempts int) error {
 	if o.DeadLetter == nil {
-		return fmt.Errorf("%s: %d of %d %s, first: %s", name, len(dead), len(msgs), what, dead[0].Reason)
+		return Refused(name, what, dead, len(msgs))
 	}
 	noun, _, _ := strings.Cut(what, " ")
 	out := make([]sluice.Message[event.Event], len(dead))

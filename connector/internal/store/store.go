@@ -96,6 +96,25 @@ func New(name string, c batch.Config, flush batch.FlushFunc[event.Event], o Opti
 	return &Destination{Destination: d, name: name, start: start}, nil
 }
 
+// NewEncoded is New for a store without a dead letter, whose batches
+// hold its encodings (see [batch.NewEncoded]): Send encodes each event
+// with enc into the batch, and a flush hands f the encodings back to
+// back. Nothing of an event is kept once it is encoded, so the batch
+// copies no message, and Config.Bytes counts encoded bytes. A dead
+// letter takes events, which an encoded batch no longer has: with one,
+// use New.
+func NewEncoded(name string, c batch.Config, enc batch.Encoder[event.Event], f batch.BytesFlusher, o Options,
+	start func(context.Context) (stop func(), err error)) (*Destination, error) {
+	if o.DeadLetter != nil {
+		return nil, fmt.Errorf("%s: a dead letter needs the events: use New", name)
+	}
+	d, err := batch.NewEncoded(c, enc, f, batch.WithLogger[event.Event](o.Log))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Destination{Destination: d, name: name, start: start}, nil
+}
+
 // RawSize counts an event as its raw bytes plus 256, the size most
 // stores' batch.bytes is documented with.
 func RawSize(m *sluice.Message[event.Event]) int { return len(m.Value.Raw) + 256 }
