@@ -49,6 +49,7 @@ import (
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/httpin"
+	"github.com/sluicehq/sluice/internal/listening"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 )
 
@@ -108,7 +109,7 @@ type Source struct {
 	running   bool
 	addr      net.Addr
 	ready     chan struct{}   // closed once Run has bound or failed
-	listening chan struct{}   // closed once Run has bound
+	listening listening.Gate  // opened once Run has bound
 	stopping  <-chan struct{} // Run's ctx.Done(), once Run has started
 }
 
@@ -128,7 +129,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 		c.TLS = &t
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		queueSize: 4096, ready: make(chan struct{}), listening: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
+		queueSize: 4096, ready: make(chan struct{}), listening: listening.New(), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -194,7 +195,7 @@ func (s *Source) Run(ctx context.Context) error {
 	s.addr = ln.Addr()
 	s.mu.Unlock()
 	s.log.Info("listening", "addr", ln.Addr().String(), "path", s.cfg.Path, "tls", s.cfg.TLS != nil)
-	close(s.listening)
+	s.listening.Open()
 	close(s.ready)
 
 	// Requests' contexts derive from ctx: when it is done, every request
@@ -227,20 +228,13 @@ func (s *Source) Run(ctx context.Context) error {
 // NotReady reports "not listening yet" until Run has bound its address,
 // so that the daemon's /readyz answers 200 only once clients can
 // connect.
-func (s *Source) NotReady() string {
-	select {
-	case <-s.listening:
-		return ""
-	default:
-		return "not listening yet"
-	}
-}
+func (s *Source) NotReady() string { return s.listening.NotReady() }
 
 // Bound returns a channel that Run closes once it has bound its address,
 // when clients can connect; it is never closed if binding fails (Run
 // returns why). The daemon logs "running" only then (see
 // daemon.Binder).
-func (s *Source) Bound() <-chan struct{} { return s.listening }
+func (s *Source) Bound() <-chan struct{} { return s.listening.Bound() }
 
 // listen binds the address. An error names the config field at fault: a
 // [config.FieldError] at "addr" (in use, a port below 1024 without the

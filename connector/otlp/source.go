@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/httpin"
+	"github.com/sluicehq/sluice/internal/listening"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 )
 
@@ -65,7 +66,7 @@ type Source struct {
 	running   bool
 	addrs     [2]net.Addr     // grpc, http; nil when not listening
 	ready     chan struct{}   // closed once Run has bound or failed
-	listening chan struct{}   // closed once Run has bound
+	listening listening.Gate  // opened once Run has bound
 	stopping  <-chan struct{} // Run's ctx.Done(), once Run has started
 }
 
@@ -77,7 +78,7 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 		return nil, fmt.Errorf("otlp source: %w", err)
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		ready: make(chan struct{}), listening: make(chan struct{}), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
+		ready: make(chan struct{}), listening: listening.New(), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -189,7 +190,7 @@ func (s *Source) Run(ctx context.Context) error {
 		})
 	}
 	// Bound: connections wait in the backlogs until the servers accept.
-	close(s.listening)
+	s.listening.Open()
 	close(s.ready)
 	var err error
 	select {
@@ -223,20 +224,13 @@ func (s *Source) Run(ctx context.Context) error {
 // NotReady reports "not listening yet" until Run has bound every
 // address, so that the daemon's /readyz answers 200 only once clients
 // can connect.
-func (s *Source) NotReady() string {
-	select {
-	case <-s.listening:
-		return ""
-	default:
-		return "not listening yet"
-	}
-}
+func (s *Source) NotReady() string { return s.listening.NotReady() }
 
 // Bound returns a channel that Run closes once it has bound every
 // address, when clients can connect; it is never closed if binding
 // fails (Run returns why). The daemon logs "running" only then (see
 // daemon.Binder).
-func (s *Source) Bound() <-chan struct{} { return s.listening }
+func (s *Source) Bound() <-chan struct{} { return s.listening.Bound() }
 
 // errUnavailable is a refusal the client should retry: overload,
 // shutdown, or acks that did not come within AckTimeout. tooFast marks

@@ -37,6 +37,7 @@ import (
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/handoff"
+	"github.com/sluicehq/sluice/internal/listening"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 )
 
@@ -80,9 +81,9 @@ type Source struct {
 	free     *blocks  // in lines mode: framing buffers to reuse
 
 	mu        sync.Mutex
-	addrs     []net.Addr    // bound addresses, once Run has started
-	ready     chan struct{} // closed once Run has bound every address or failed
-	listening chan struct{} // closed once Run has bound every address
+	addrs     []net.Addr     // bound addresses, once Run has started
+	ready     chan struct{}  // closed once Run has bound every address or failed
+	listening listening.Gate // opened once Run has bound every address
 }
 
 // New returns a Source named name (the name events carry). Zero fields of c
@@ -94,7 +95,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 	}
 	loc, _ := time.LoadLocation(c.Timezone)
 	s := &Source{cfg: c, name: name, loc: loc, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		q: handoff.New[frame](c.QueueSize), ready: make(chan struct{}), listening: make(chan struct{}),
+		q: handoff.New[frame](c.QueueSize), ready: make(chan struct{}), listening: listening.New(),
 		format: map[string]parse.Format{"auto": parse.Auto, "rfc5424": parse.RFC5424, "rfc3164": parse.RFC3164}[c.Format]}
 	for _, o := range opts {
 		o(s)
@@ -188,7 +189,7 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 	}
 	s.log.Info("listening", "network", s.cfg.Network, "addr", s.addrs)
-	close(s.listening)
+	s.listening.Open()
 	close(s.ready)
 	<-ctx.Done()
 	return nil
@@ -197,20 +198,13 @@ func (s *Source) Run(ctx context.Context) error {
 // NotReady reports "not listening yet" until Run has bound every
 // address, so that the daemon's /readyz answers 200 only once senders
 // can reach it.
-func (s *Source) NotReady() string {
-	select {
-	case <-s.listening:
-		return ""
-	default:
-		return "not listening yet"
-	}
-}
+func (s *Source) NotReady() string { return s.listening.NotReady() }
 
 // Bound returns a channel that Run closes once it has bound every
 // address, when senders can connect; it is never closed if binding
 // fails (Run returns why). The daemon logs "running" only then (see
 // daemon.Binder).
-func (s *Source) Bound() <-chan struct{} { return s.listening }
+func (s *Source) Bound() <-chan struct{} { return s.listening.Bound() }
 
 func (s *Source) addAddr(a net.Addr) {
 	s.mu.Lock()
