@@ -102,9 +102,10 @@ func (d *Destination) reject(ctx context.Context, big []sluice.Message[event.Eve
 // Run connects to the broker and flushes batches until ctx is done, then
 // flushes what it holds for batch.stopTimeout, still connecting if it
 // has not yet. It connects again, with back-off, whenever the connection
-// is lost; the batches in flight then fail and are published again. It returns an error if the broker refuses the credentials
-// or the client id, or if a batch fails permanently without a dead
-// letter. A second call returns [sluice.ErrAlreadyRunning].
+// is lost; the batches in flight then fail and are published again. It
+// returns an error if the broker refuses the credentials or the client
+// id, or if a batch fails permanently without a dead letter. A second
+// call returns [sluice.ErrAlreadyRunning].
 func (d *Destination) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return sluice.ErrAlreadyRunning
