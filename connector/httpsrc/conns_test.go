@@ -91,12 +91,8 @@ func TestConnectionLimits(t *testing.T) {
 				for range 10 {
 					c := dial(t, url)
 					fmt.Fprint(c, "\x16\x03\x01") // the start of a ClientHello, and no more
-					began := time.Now()
 					if !closedByServer(t, c) {
 						t.Fatal("a stalled TLS handshake is still open after 30s")
-					}
-					if d := time.Since(began); d > 10*time.Second {
-						t.Errorf("closed after %v, want about readHeaderTimeout", d)
 					}
 				}
 				// A real client still gets through.

@@ -14,7 +14,6 @@ import (
 // Limit bounds ln to max connections (see [connlimit]): each refused or
 // evicted one is counted through count ("too_many_connections",
 // "evicted") and logged at WARN through lim, at most once per interval.
-// setting names max in the log, such as "maxConnections".
 func Limit(ln net.Listener, max int, log *slog.Logger, lim *lograte.Limiter, count func(cause string)) *connlimit.Listener {
 	cl := connlimit.New(ln, max)
 	cl.Refused = func(remote net.Addr) {
