@@ -11,16 +11,29 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluicehq/sluice/internal/httpin"
+	"github.com/sluicehq/sluice/internal/lograte"
+)
+
+// The admin listener's bounds: at most adminMaxConns connections (one
+// more evicts the one waiting longest for a request, or is closed if all
+// are busy), and a keep-alive connection idle for adminIdleTimeout is
+// closed. Variables for tests.
+var (
+	adminMaxConns    = 64
+	adminIdleTimeout = 2 * time.Minute
 )
 
 // serveAdmin serves /metrics, /healthz, /readyz, /tap (see serveTap) and,
 // if enabled, pprof on c.Addr until ctx is done. The listener is bound
 // before it returns, so a bad address fails the start.
 func serveAdmin(ctx context.Context, c *AdminConfig, ms *metricSet, state *runState, tap http.Handler, log *slog.Logger) (wait func(), err error) {
-	ln, err := net.Listen("tcp", c.Addr)
+	raw, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
+	ln := httpin.Limit(raw, adminMaxConns, log, lograte.New(lograte.Every), func(string) {})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(ms.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -51,7 +64,8 @@ func serveAdmin(ctx context.Context, c *AdminConfig, ms *metricSet, state *runSt
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: adminIdleTimeout,
+		ConnState: ln.EvictWaiting()}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -67,7 +67,10 @@ func (c *LogConfig) Validate() error {
 
 // AdminConfig configures the HTTP admin listener.
 type AdminConfig struct {
-	// Addr to listen on. Default "127.0.0.1:9595".
+	// Addr to listen on. Default "127.0.0.1:9595". At most 64 connections
+	// are open at once (one more closes the one idle longest, or is closed
+	// if all are busy; logged at most once per 10s), and a keep-alive
+	// connection idle for 2m is closed.
 	Addr string `json:"addr"`
 	// Pprof serves /debug/pprof/ when true. Default false.
 	Pprof bool `json:"pprof"`

@@ -68,6 +68,17 @@ type Config struct {
 	// it grows; 5 GiB with the defaults if 256 clients send 10 MiB bodies
 	// at once): lower either to bound it. Default 256.
 	MaxConcurrentRequests int `json:"maxConcurrentRequests"`
+	// MaxConnections is the most connections open at once, each a file
+	// descriptor. A new connection beyond it takes the place of the one
+	// that has waited longest for a request (idle keep-alive, or nothing
+	// sent yet: counted as errors{cause="evicted"}); if every connection
+	// has a request in progress, the new one is closed at once (counted as
+	// "too_many_connections"). Default 1024.
+	MaxConnections int `json:"maxConnections"`
+	// MaxHeaderBytes is the largest request header block; a larger one
+	// gets 431 and the connection is closed (net/http's own reply: not
+	// counted, and it allows 4 KiB more). Default 1048576 (1 MiB).
+	MaxHeaderBytes int `json:"maxHeaderBytes"`
 }
 
 // BasicAuth is the user name and password a client must send.
@@ -94,7 +105,7 @@ func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:8088", Path: "/", Format: "auto",
 		MaxBodyBytes: 10 << 20, MaxEvents: 10000, RequestTimeout: 30 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
-		MaxConcurrentRequests: 256}
+		MaxConcurrentRequests: 256, MaxConnections: 1024, MaxHeaderBytes: 1 << 20}
 }
 
 // Validate checks the fields with a fixed set of values or a range.
@@ -130,8 +141,13 @@ func (c *Config) Validate() error {
 	if c.ReadTimeout > 0 && c.ReadTimeout < c.ReadHeaderTimeout {
 		field("readTimeout", fmt.Sprintf("want at least readHeaderTimeout (%v), got %v", c.ReadHeaderTimeout, c.ReadTimeout))
 	}
-	if c.MaxConcurrentRequests < 1 {
-		field("maxConcurrentRequests", fmt.Sprintf("want at least 1, got %d", c.MaxConcurrentRequests))
+	for _, n := range []struct {
+		path string
+		v    int
+	}{{"maxConcurrentRequests", c.MaxConcurrentRequests}, {"maxConnections", c.MaxConnections}, {"maxHeaderBytes", c.MaxHeaderBytes}} {
+		if n.v < 1 {
+			field(n.path, fmt.Sprintf("want at least 1, got %d", n.v))
+		}
 	}
 	return errors.Join(errs...)
 }

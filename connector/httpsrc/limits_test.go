@@ -97,7 +97,9 @@ func TestSlowAndIdleClients(t *testing.T) {
 	const declared = 10 << 20
 	// Both ends of every connection are in this process.
 	fdlimit.Need(t, 2*(slow+idle)+500)
-	s, url, _, _ := start(t, Config{})
+	// Room for them all: here the point is memory (conns_test.go tests
+	// maxConnections).
+	s, url, _, _ := start(t, Config{MaxConnections: slow + idle + 10})
 	memBefore, rssBefore := goMemory(), rss()
 
 	clients := make([]*rawClient, 0, slow)

@@ -23,8 +23,11 @@
 // them twice). It is logged and counted as errors{cause="client_hangup"}.
 //
 // Slow and idle clients are bounded by readHeaderTimeout, readTimeout and
-// idleTimeout, and a body takes memory as its bytes arrive, never from the
-// Content-Length it declares.
+// idleTimeout, connections by maxConnections, headers by maxHeaderBytes
+// (431), and a body takes memory as its bytes arrive, never from the
+// Content-Length it declares. The log lines a client can cause (a refused
+// or evicted connection, a failed TLS handshake) are written at most once
+// per 10 seconds each; the counters count them all.
 package httpsrc
 
 import (
@@ -47,9 +50,11 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/connlimit"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/httpin"
 	"github.com/sluicehq/sluice/internal/listening"
+	"github.com/sluicehq/sluice/internal/lograte"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 )
 
@@ -103,7 +108,9 @@ type Source struct {
 	q         *httpin.Queue[event.Event]
 	token     [sha256.Size]byte // of the expected credentials: the bearer token, or "user:password"
 	auth      bool
-	slots     httpin.Slots // one per request being handled: see MaxConcurrentRequests
+	slots     httpin.Slots        // one per request being handled: see MaxConcurrentRequests
+	logs      *lograte.Limiter    // for the lines a client can cause
+	conns     *connlimit.Listener // set by Run before ready: see MaxConnections
 
 	mu        sync.Mutex
 	running   bool
@@ -129,7 +136,8 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 		c.TLS = &t
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		queueSize: 4096, ready: make(chan struct{}), listening: listening.New(), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
+		queueSize: 4096, ready: make(chan struct{}), listening: listening.New(), slots: httpin.NewSlots(c.MaxConcurrentRequests),
+		logs: lograte.New(lograte.Every)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -205,8 +213,10 @@ func (s *Source) Run(ctx context.Context) error {
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ConnState:         s.conns.EvictWaiting(),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          httpin.ErrorLog(s.log, s.logs, s.count.Error),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -236,14 +246,17 @@ func (s *Source) NotReady() string { return s.listening.NotReady() }
 // daemon.Binder).
 func (s *Source) Bound() <-chan struct{} { return s.listening.Bound() }
 
-// listen binds the address. An error names the config field at fault: a
+// listen binds the address, bounded to MaxConnections (s.conns), with
+// TLS over it if configured. An error names the config field at fault: a
 // [config.FieldError] at "addr" (in use, a port below 1024 without the
 // right; its message, the [net.OpError]'s, names the address) or "tls".
 func (s *Source) listen(ctx context.Context) (net.Listener, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
+	raw, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
 		return nil, &config.FieldError{Path: "addr", Msg: err.Error(), Err: err}
 	}
+	s.conns = httpin.Limit(raw, s.cfg.MaxConnections, s.log, s.logs, s.count.Error)
+	var ln net.Listener = s.conns
 	if s.cfg.TLS == nil {
 		return ln, nil
 	}

@@ -546,6 +546,8 @@ func TestConfigValidate(t *testing.T) {
 		{"read timeout under header timeout", Config{ReadHeaderTimeout: 20 * time.Second, ReadTimeout: 10 * time.Second}, "readTimeout: want at least readHeaderTimeout (20s), got 10s"},
 		{"negative idle timeout", Config{IdleTimeout: -time.Second}, "idleTimeout: want more than 0, got -1s"},
 		{"negative concurrency", Config{MaxConcurrentRequests: -1}, "maxConcurrentRequests: want at least 1, got -1"},
+		{"negative connections", Config{MaxConnections: -1}, "maxConnections: want at least 1, got -1"},
+		{"negative header bytes", Config{MaxHeaderBytes: -1}, "maxHeaderBytes: want at least 1, got -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,7 +55,8 @@ type SourceConfig struct {
 	// UNAVAILABLE / 429. Default 8192.
 	QueueSize int `json:"queueSize"`
 	// ReadHeaderTimeout is how long an HTTP client has to send a
-	// request's headers; then the connection is closed. Default 10s.
+	// request's headers, and a gRPC client to finish its TLS handshake and
+	// HTTP/2 preface; then the connection is closed. Default 10s.
 	ReadHeaderTimeout time.Duration `json:"readHeaderTimeout"`
 	// ReadTimeout is how long an HTTP client has to send a whole request,
 	// headers and body; a body not complete by then gets 408. It does not
@@ -63,8 +64,22 @@ type SourceConfig struct {
 	// readHeaderTimeout.
 	ReadTimeout time.Duration `json:"readTimeout"`
 	// IdleTimeout closes an HTTP keep-alive connection that sends no new
-	// request for this long. Default 120s.
+	// request for this long, and a gRPC connection with no call for this
+	// long (after a GOAWAY: clients reconnect). Default 120s.
 	IdleTimeout time.Duration `json:"idleTimeout"`
+	// MaxConnections is the most connections open at once on each
+	// listener, each a file descriptor. On the HTTP listener a new
+	// connection beyond it takes the place of the one that has waited
+	// longest for a request (counted as errors{cause="evicted"}); if all
+	// have a request in progress, and always on the gRPC listener (whose
+	// connections are long-lived), the new one is closed at once (counted
+	// as "too_many_connections"). Default 1024.
+	MaxConnections int `json:"maxConnections"`
+	// MaxHeaderBytes is the largest header block of a request: over HTTP a
+	// larger one gets 431 (net/http's own reply, not counted; it allows 4
+	// KiB more), over gRPC the call is refused with RESOURCE_EXHAUSTED or
+	// INTERNAL, as the client's library reports it. Default 1048576 (1 MiB).
+	MaxHeaderBytes int `json:"maxHeaderBytes"`
 }
 
 // TLSConfig holds the files of a TLS listener.
@@ -82,7 +97,8 @@ type TLSConfig struct {
 func DefaultSourceConfig() SourceConfig {
 	return SourceConfig{MaxRequestBytes: 16 << 20, MaxConcurrentRequests: 64, MaxRecordBytes: 1 << 20,
 		AckTimeout: 4 * time.Second, RetryAfter: time.Second, QueueSize: 8192,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		MaxConnections: 1024, MaxHeaderBytes: 1 << 20}
 }
 
 // Validate reports fields out of range, with their paths.
@@ -107,7 +123,8 @@ func (c *SourceConfig) Validate() error {
 		path string
 		v    int
 	}{{"maxRequestBytes", c.MaxRequestBytes}, {"maxConcurrentRequests", c.MaxConcurrentRequests},
-		{"maxRecordBytes", c.MaxRecordBytes}, {"queueSize", c.QueueSize}} {
+		{"maxRecordBytes", c.MaxRecordBytes}, {"queueSize", c.QueueSize},
+		{"maxConnections", c.MaxConnections}, {"maxHeaderBytes", c.MaxHeaderBytes}} {
 		if n.v < 1 {
 			field(n.path, fmt.Sprintf("want at least 1, got %d", n.v))
 		}

@@ -57,7 +57,13 @@
 // Slow HTTP clients are bounded by readHeaderTimeout, readTimeout and
 // idleTimeout; an HTTP body takes memory as its bytes arrive, never from
 // the Content-Length it declares, and takes one of maxConcurrentRequests
-// only once 64 KiB of it, or all of it, has arrived.
+// only once 64 KiB of it, or all of it, has arrived. A gRPC client must
+// finish its TLS handshake and HTTP/2 preface within readHeaderTimeout,
+// and a gRPC connection with no call for idleTimeout is sent a GOAWAY.
+// Each listener holds at most maxConnections connections; a refused or
+// evicted one, a failed TLS handshake and a request over maxRequestBytes
+// (also once decompressed) are counted in errors{cause}; the WARN lines a
+// client can cause are written at most once per 10 seconds each.
 //
 // # Destination
 //

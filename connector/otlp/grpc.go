@@ -5,7 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"net"
+	"strings"
+	"unicode"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -13,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // gzip-compressed requests
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -23,9 +28,17 @@ import (
 // with pdata and answers a malformed request INVALID_ARGUMENT with the
 // reason (grpc-go's own decoding answers INTERNAL).
 func (s *Source) grpcServer(tc *tls.Config) *grpc.Server {
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes), grpc.ForceServerCodec(rawCodec{})}
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes), grpc.ForceServerCodec(rawCodec{}),
+		// A client that connects and stalls its TLS handshake or HTTP/2
+		// preface is closed at readHeaderTimeout (grpc-go's default:
+		// 120s); one that makes no call for idleTimeout gets a GOAWAY
+		// (default: never).
+		grpc.ConnectionTimeout(s.cfg.ReadHeaderTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.cfg.IdleTimeout}),
+		grpc.MaxHeaderListSize(uint32(min(int64(s.cfg.MaxHeaderBytes), math.MaxUint32))),
+	}
 	if tc != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
+		opts = append(opts, grpc.Creds(countedCreds{credentials.NewTLS(tc), s}))
 	}
 	gs := grpc.NewServer(opts...)
 	gs.RegisterService(&grpc.ServiceDesc{
@@ -34,6 +47,10 @@ func (s *Source) grpcServer(tc *tls.Config) *grpc.Server {
 		Methods: []grpc.MethodDesc{{MethodName: "Export", Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
 			var call exportCall
 			if err := dec(&call); err != nil {
+				// Refused by grpc-go before the codec: over maxRequestBytes
+				// (also once decompressed), or an unreadable compression.
+				s.count.Error(grpcCause(status.Code(err)))
+				s.log.Debug("request refused", "err", err)
 				return nil, err
 			}
 			return s.export(ctx, &call)
@@ -41,6 +58,41 @@ func (s *Source) grpcServer(tc *tls.Config) *grpc.Server {
 		Metadata: "opentelemetry/proto/collector/logs/v1/logs_service.proto",
 	}, s)
 	return gs
+}
+
+// grpcCause is the errors cause of a refusal with code c, such as
+// "grpc_resource_exhausted".
+func grpcCause(c codes.Code) string {
+	var b strings.Builder
+	b.WriteString("grpc")
+	for _, r := range c.String() {
+		if unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// countedCreds counts and logs (rate-limited) the TLS handshakes that
+// fail, as the HTTP listener's do; grpc-go logs them only to its own
+// logger.
+type countedCreds struct {
+	credentials.TransportCredentials
+	s *Source
+}
+
+func (c countedCreds) ServerHandshake(nc net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ServerHandshake(nc)
+	if err != nil {
+		c.s.count.Error("tls_handshake")
+		c.s.logs.Log(c.s.log, slog.LevelWarn, "TLS handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+	}
+	return conn, info, err
+}
+
+func (c countedCreds) Clone() credentials.TransportCredentials {
+	return countedCreds{c.TransportCredentials.Clone(), c.s}
 }
 
 // rawMessage is a message's wire bytes.

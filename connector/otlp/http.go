@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -39,8 +38,10 @@ func (s *Source) httpServer(ctx context.Context, tc *tls.Config) *httpServer {
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ConnState:         s.conns[1].EvictWaiting(),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          httpin.ErrorLog(s.log, s.logs, s.count.Error),
 	}}
 }
 

@@ -17,9 +17,11 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/connlimit"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/httpin"
 	"github.com/sluicehq/sluice/internal/listening"
+	"github.com/sluicehq/sluice/internal/lograte"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 )
 
@@ -60,7 +62,9 @@ type Source struct {
 	log   *slog.Logger
 	count Counters
 	q     *httpin.Queue[event.Event]
-	slots httpin.Slots // one per request being handled
+	slots httpin.Slots           // one per request being handled
+	logs  *lograte.Limiter       // for the lines a client can cause
+	conns [2]*connlimit.Listener // grpc, http; set by Run before ready
 
 	mu        sync.Mutex
 	running   bool
@@ -78,7 +82,7 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 		return nil, fmt.Errorf("otlp source: %w", err)
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		ready: make(chan struct{}), listening: listening.New(), slots: httpin.NewSlots(c.MaxConcurrentRequests)}
+		ready: make(chan struct{}), listening: listening.New(), slots: httpin.NewSlots(c.MaxConcurrentRequests), logs: lograte.New(lograte.Every)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -157,7 +161,8 @@ func (s *Source) Run(ctx context.Context) error {
 			// already in use").
 			return fmt.Errorf("otlp source: %w", &config.FieldError{Path: a.field, Msg: err.Error(), Err: err})
 		}
-		lns[i] = ln
+		s.conns[i] = httpin.Limit(ln, s.cfg.MaxConnections, s.log, s.logs, s.count.Error)
+		lns[i] = s.conns[i]
 		s.mu.Lock()
 		s.addrs[i] = ln.Addr()
 		s.mu.Unlock()

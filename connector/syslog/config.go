@@ -67,7 +67,10 @@ type Config struct {
 	// over streams (format none, to a destination that takes runs of
 	// lines) queues whole reads instead, and does not use it.
 	QueueSize int `json:"queueSize"`
-	// TLS, if set, makes tcp connections TLS.
+	// TLS, if set, makes tcp connections TLS. A client has 10s (or
+	// idleTimeout, if shorter) to finish its handshake; then, or if it
+	// fails, the connection is closed (counted as
+	// errors{cause="tls_handshake"}).
 	TLS *TLSConfig `json:"tls"`
 }
 

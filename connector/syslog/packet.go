@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -103,7 +104,7 @@ func (s *Source) packetErr(ctx context.Context, err error) bool {
 		return true
 	}
 	s.count.Error("read")
-	s.log.Warn("read", "err", err)
+	s.logs.Log(s.log, slog.LevelWarn, "read", "err", err)
 	return false
 }
 

@@ -10,7 +10,16 @@
 // out or was evicted mid-message) has that partial message counted as
 // dropped (cause "incomplete_frame") and logged. UDP is read in batches
 // (recvmmsg), and the datagrams the kernel dropped because the socket
-// buffer was full are counted too.
+// buffer was full are counted too. An octet-counted frame over
+// maxMessageBytes is truncated like a long line, the rest of it read and
+// discarded, never held; a count over 64 MiB (and over maxMessageBytes),
+// or with a leading zero, means the framing is lost: the connection is
+// closed, counted as errors{cause="read"}. A TLS client has 10 seconds (or idleTimeout, if
+// shorter) to finish its handshake; a failed or stalled one is counted as
+// "tls_handshake". The log lines a client can cause (refused, evicted,
+// idle or broken connections, failed handshakes) are written at most once
+// per 10 seconds each, with how many were left out; the counters count
+// them all.
 //
 // Syslog cannot be replayed: acks do nothing, and what the source has
 // received but not delivered is lost if the process dies. Put a disk
@@ -38,6 +47,7 @@ import (
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/internal/handoff"
 	"github.com/sluicehq/sluice/internal/listening"
+	"github.com/sluicehq/sluice/internal/lograte"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 )
 
@@ -73,6 +83,7 @@ type Source struct {
 	format   parse.Format
 	loc      *time.Location
 	log      *slog.Logger
+	logs     *lograte.Limiter // for the lines a client can cause
 	count    Counters
 	q        *handoff.Queue[frame]
 	runs     chan run // in lines mode (see UseLines); else nil
@@ -95,7 +106,7 @@ func New(c Config, name string, opts ...Option) (*Source, error) {
 	}
 	loc, _ := time.LoadLocation(c.Timezone)
 	s := &Source{cfg: c, name: name, loc: loc, log: slog.New(slog.DiscardHandler), count: nopCounters{},
-		q: handoff.New[frame](c.QueueSize), ready: make(chan struct{}), listening: listening.New(),
+		q: handoff.New[frame](c.QueueSize), ready: make(chan struct{}), listening: listening.New(), logs: lograte.New(lograte.Every),
 		format: map[string]parse.Format{"auto": parse.Auto, "rfc5424": parse.RFC5424, "rfc3164": parse.RFC3164}[c.Format]}
 	for _, o := range opts {
 		o(s)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -103,7 +104,7 @@ func (s *Source) accept(ctx context.Context, ln net.Listener) {
 				return
 			}
 			s.count.Error("accept")
-			s.log.Warn("accept", "err", err)
+			s.logs.Log(s.log, slog.LevelWarn, "accept", "err", err)
 			select { // e.g. out of file descriptors: do not spin
 			case <-ctx.Done():
 				return
@@ -115,14 +116,14 @@ func (s *Source) accept(ctx context.Context, ln net.Listener) {
 		evicted, idle, ok := cs.add(c, s.cfg.MaxConnections, time.Now())
 		if !ok {
 			s.count.Error("too_many_connections")
-			s.log.Warn("connection refused: maxConnections reached and every connection is busy",
+			s.logs.Log(s.log, slog.LevelWarn, "connection refused: maxConnections reached and every connection is busy",
 				"remote", hostOf(nc.RemoteAddr()), "max", s.cfg.MaxConnections)
 			nc.Close()
 			continue
 		}
 		if evicted != nil {
 			s.count.Error("evicted")
-			s.log.Warn("connection evicted to make room for a new one: maxConnections reached",
+			s.logs.Log(s.log, slog.LevelWarn, "connection evicted to make room for a new one: maxConnections reached",
 				"remote", hostOf(evicted.c.RemoteAddr()), "idle", idle.Round(time.Millisecond).String(),
 				"new", hostOf(nc.RemoteAddr()), "max", s.cfg.MaxConnections)
 		}
@@ -140,6 +141,9 @@ func (s *Source) accept(ctx context.Context, ln net.Listener) {
 // is evicted or ctx is done.
 func (s *Source) serve(ctx context.Context, c *conn) {
 	host := hostOf(c.c.RemoteAddr())
+	if !s.handshake(ctx, c, host) {
+		return
+	}
 	// Frames are stamped with the time of the read that completed them:
 	// one clock read per read, not per frame.
 	cr := &connReader{conn: c, idle: s.cfg.IdleTimeout}
@@ -175,6 +179,30 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 	}
 }
 
+// handshakeTimeout bounds a TLS handshake (or idleTimeout, if shorter).
+const handshakeTimeout = 10 * time.Second
+
+// handshake completes c's TLS handshake, if it is TLS, within
+// handshakeTimeout; a failure is counted as "tls_handshake" and logged.
+// While it waits, c may be evicted like a connection waiting for data.
+func (s *Source) handshake(ctx context.Context, c *conn, host string) bool {
+	tc, ok := c.c.(*tls.Conn)
+	if !ok {
+		return true
+	}
+	now := time.Now()
+	_ = tc.SetDeadline(now.Add(min(handshakeTimeout, s.cfg.IdleTimeout)))
+	c.waiting.Store(now.UnixNano())
+	err := tc.HandshakeContext(ctx)
+	c.waiting.Store(0)
+	_ = tc.SetDeadline(time.Time{})
+	if err != nil && ctx.Err() == nil && !c.evicted.Load() {
+		s.count.Error("tls_handshake")
+		s.logs.Log(s.log, slog.LevelWarn, "TLS handshake failed", "remote", host, "err", err)
+	}
+	return err == nil
+}
+
 // closed logs and counts why a connection's stream ended, with the
 // partial bytes of a frame it cut short.
 func (s *Source) closed(ctx context.Context, c *conn, host string, err error, partial int) {
@@ -182,22 +210,22 @@ func (s *Source) closed(ctx context.Context, c *conn, host string, err error, pa
 	switch {
 	case errors.Is(err, framing.ErrMalformedCount):
 		s.count.Error("read")
-		s.log.Warn("connection closed: its framing is lost", "remote", host, "err", err)
+		s.logs.Log(s.log, slog.LevelWarn, "connection closed: its framing is lost", "remote", host, "err", err)
 		return
 	case ctx.Err() != nil:
 		// Shutting down: what was not read is not taken.
 	case c.evicted.Load(): // logged by accept
 	case errors.As(err, &ne) && ne.Timeout():
 		s.count.Error("idle_timeout")
-		s.log.Info("idle connection closed", "remote", host, "idleTimeout", s.cfg.IdleTimeout.String())
+		s.logs.Log(s.log, slog.LevelInfo, "idle connection closed", "remote", host, "idleTimeout", s.cfg.IdleTimeout.String())
 	case errors.Is(err, net.ErrClosed), isEOF(err):
 	default:
 		s.count.Error("read")
-		s.log.Warn("connection closed", "remote", host, "err", err)
+		s.logs.Log(s.log, slog.LevelWarn, "connection closed", "remote", host, "err", err)
 	}
 	if partial > 0 {
 		s.count.Dropped("incomplete_frame", 1)
-		s.log.Warn("connection ended inside a frame: its partial message is dropped", "remote", host, "bytes", partial, "err", err)
+		s.logs.Log(s.log, slog.LevelWarn, "connection ended inside a frame: its partial message is dropped", "remote", host, "bytes", partial, "err", err)
 	}
 }
 

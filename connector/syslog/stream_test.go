@@ -38,7 +38,8 @@ func (l *logBuffer) String() string {
 
 // 1,100 idle connections (crashed senders, half-open sockets) with the
 // default maxConnections of 1024 do not lock out a new sender: each
-// connection beyond the limit evicts the longest idle one, counted.
+// connection beyond the limit evicts the longest idle one, counted (and
+// logged once).
 func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 	const idle = 1100
 	fdlimit.Need(t, 2*idle+200) // both ends of each connection are in this process
@@ -84,8 +85,9 @@ func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 	if n := cs.get("too_many_connections"); n != 0 {
 		t.Errorf("%d connections refused, want 0", n)
 	}
-	if n := strings.Count(logs.String(), "connection evicted"); n != wantEvicted {
-		t.Errorf("%d evictions logged, want %d", n, wantEvicted)
+	// Logged once: the line is rate-limited (the counter has them all).
+	if n := strings.Count(logs.String(), "connection evicted"); n != 1 {
+		t.Errorf("%d evictions logged, want 1", n)
 	}
 	// The evicted connections are closed by the server; the others stay
 	// open (their reads end at the deadline).
