@@ -18,7 +18,9 @@ const spoolUsage = `Usage:
       its events were acknowledged when spooled, and are delivered only
       once a disk buffer in that directory runs again)
   sluiced spool verify [[--config] FILE]
-      check every record's checksum; exit 1 if any buffer is damaged
+      check every record's checksum of each disk buffer of the config, then
+      of each unused directory under <dataDir>/spool (marked UNUSED); exit 1
+      if any is damaged
 
 Both read the spool files without changing them, so they may run beside a
 live sluiced (whose newest segment may then end in a record being written:
@@ -82,15 +84,13 @@ func spoolCmd(args []string, stdout, stderr io.Writer, r *Registry) int {
 		used = append(used, b.dir)
 		add(bufferReport{Buffer: b.name, Config: b.path}, b.dir)
 	}
-	if verb == "inspect" {
-		dirs, err := unusedSpools(p.File.DataDir, used)
-		if err != nil {
-			fmt.Fprintf(stderr, "sluiced: spools no buffer uses: %v\n", err)
-			failed = true
-		}
-		for _, dir := range dirs {
-			add(bufferReport{Unused: true}, dir)
-		}
+	dirs, err := unusedSpools(p.File.DataDir, used)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluiced: spools no buffer uses: %v\n", err)
+		failed = true
+	}
+	for _, dir := range dirs {
+		add(bufferReport{Unused: true}, dir)
 	}
 	if len(specs) == 0 && !*asJSON {
 		fmt.Fprintln(stdout, "no disk buffers in this config")
@@ -187,22 +187,31 @@ func printInspect(w io.Writer, br bufferReport) {
 	}
 }
 
-// printVerify prints the verdict on one buffer and reports whether it is
-// undamaged.
+// printVerify prints the verdict on one buffer, or unused spool, and
+// reports whether it is undamaged.
 func printVerify(w io.Writer, br bufferReport) bool {
 	r := br.Report
+	name := "buffer " + br.Buffer
+	if br.Unused {
+		name = "UNUSED spool " + r.Dir
+	}
 	if len(r.Damage) == 0 && br.Undecodable == 0 {
-		fmt.Fprintf(w, "buffer %s: ok: %d records in %d segments, every checksum good", br.Buffer, r.Records, len(r.Segments))
+		fmt.Fprintf(w, "%s: ok: %d records in %d segments, every checksum good", name, r.Records, len(r.Segments))
 		if r.TornBytes > 0 {
 			fmt.Fprintf(w, "; a torn tail of %d bytes (a write never completed, never acknowledged)", r.TornBytes)
 		}
-		fmt.Fprintln(w)
-		return true
+	} else {
+		fmt.Fprintf(w, "%s: DAMAGED: %d damaged regions, %d records lost, %d records that do not decode", name, len(r.Damage), r.Skipped, br.Undecodable)
+		if !br.Unused {
+			fmt.Fprintf(w, " (%s)", r.Dir)
+		}
 	}
-	fmt.Fprintf(w, "buffer %s: DAMAGED: %d damaged regions, %d records lost, %d records that do not decode (%s)\n",
-		br.Buffer, len(r.Damage), r.Skipped, br.Undecodable, r.Dir)
+	if br.Unused {
+		fmt.Fprintf(w, "; no disk buffer of this config uses it (%d unacknowledged)", r.Unacked)
+	}
+	fmt.Fprintln(w)
 	printDamage(w, r)
-	return false
+	return len(r.Damage) == 0 && br.Undecodable == 0
 }
 
 func printDamage(w io.Writer, r spool.Report) {

@@ -197,3 +197,74 @@ func TestSpoolInspectListsUnusedSpools(t *testing.T) {
 		t.Errorf("after delivery, spool inspect said:\n%s\nwant old's spool used by drain, all acknowledged", text)
 	}
 }
+
+// "sluiced spool verify" checks, after the config's disk buffers, the
+// directories under <dataDir>/spool that none of them uses, each marked
+// UNUSED with its unacked count; damage in one fails the verify (exit 1)
+// as in a buffer, since its events are still to be delivered.
+func TestSpoolVerifyChecksUnusedSpools(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	const n = 300
+	first := fmt.Sprintf(`{
+		"dataDir": %q, "shutdownTimeout": "2s",
+		"sources": {"g": {"type": "gen", "count": %d, "block": true}},
+		"destinations": {
+			"keep": {"type": "hold", "buffer": {"type": "disk", "segmentBytes": 16384}},
+			"old": {"type": "hold", "buffer": {"type": "disk", "segmentBytes": 16384}},
+		},
+	}`, data, n)
+	acked, h := &ackLog{}, &hold{}
+	r := bufferRegistry(acked, h)
+	stop := start(t, first, r)
+	waitLong(t, "both spools to hold every event", func() bool {
+		acked.mu.Lock()
+		defer acked.mu.Unlock()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return acked.n == n && h.got == 2*n
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	cfgFile := filepath.Join(dir, "sluice.hujson")
+	second := fmt.Sprintf(`{"dataDir": %q,
+		"sources": {"g": {"type": "gen"}},
+		"destinations": {"keep": {"type": "hold", "buffer": {"type": "disk"}}}}`, data)
+	if err := os.WriteFile(cfgFile, []byte(second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	oldDir := filepath.Join(data, "spool", "old")
+	verify := func(wantCode int, want ...string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := daemon.Main([]string{"spool", "verify", cfgFile}, &stdout, &stderr, r); code != wantCode {
+			t.Errorf("spool verify exit %d, want %d: %s%s", code, wantCode, stdout.String(), stderr.String())
+		}
+		for _, w := range want {
+			if !strings.Contains(stdout.String(), w) {
+				t.Errorf("spool verify said:\n%s\nwant it to say %q", stdout.String(), w)
+			}
+		}
+	}
+	verify(0, fmt.Sprintf("buffer keep: ok: %d records", n),
+		fmt.Sprintf("UNUSED spool %s: ok: %d records in ", oldDir, n),
+		fmt.Sprintf("every checksum good; no disk buffer of this config uses it (%d unacknowledged)\n", n))
+
+	// Damage one record of the unused spool's first segment.
+	segs, _ := filepath.Glob(filepath.Join(oldDir, "*.seg"))
+	if len(segs) < 2 {
+		t.Fatalf("spool holds %d segments, want several", len(segs))
+	}
+	seg, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg[len(seg)/2] ^= 0xff
+	if err := os.WriteFile(segs[0], seg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verify(1, fmt.Sprintf("buffer keep: ok: %d records", n),
+		fmt.Sprintf("UNUSED spool %s: DAMAGED: 1 damaged regions, 1 records lost, 0 records that do not decode; no disk buffer of this config uses it", oldDir),
+		"  damage: "+filepath.Base(segs[0])+" offset ")
+}

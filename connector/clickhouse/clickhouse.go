@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/internal/store"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -60,11 +61,9 @@ func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 // the defaults of [DefaultConfig]. It checks c and does no I/O.
 func New(c Config, opts ...Option) (*Destination, error) {
 	c = c.withDefaults()
-	if c.URL == "" {
-		return nil, errors.New("clickhouse: url is required")
-	}
-	if c.Table == "" {
-		return nil, errors.New("clickhouse: table is required")
+	if err := config.Required("clickhouse", config.Field{Path: "url", Empty: c.URL == ""},
+		config.Field{Path: "table", Empty: c.Table == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)

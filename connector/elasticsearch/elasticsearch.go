@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/internal/store"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
@@ -66,8 +67,8 @@ func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 // the TLS files are read and the client is built by Run.
 func New(c Config, opts ...Option) (*Destination, error) {
 	defaults.Fill(&c, DefaultConfig())
-	if c.URL == "" {
-		return nil, errors.New("elasticsearch: url is required")
+	if err := config.Required("elasticsearch", config.Field{Path: "url", Empty: c.URL == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("elasticsearch: %w", err)

@@ -159,8 +159,8 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	if c.Batch == (batch.Config{}) {
 		c.Batch = def.Batch
 	}
-	if c.Path == "" {
-		return nil, errors.New("file: path is required")
+	if err := config.Required("file", config.Field{Path: "path", Empty: c.Path == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("file: %w", err)

@@ -355,7 +355,7 @@ func TestConfigErrors(t *testing.T) {
 		cfg  file.Config
 		want string
 	}{
-		{file.Config{}, "path is required"},
+		{file.Config{}, "file: path: required"},
 		{file.Config{Path: "x", Format: "xml"}, `format: want json or raw, got "xml"`},
 		{file.Config{Path: "x", Compression: "zip"}, `compression: want none or gzip, got "zip"`},
 		{file.Config{Path: "x", JSONRaw: "never"}, `jsonRaw: want always or unparsed, got "never"`},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/checkpoint"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 )
@@ -223,8 +223,8 @@ func NewSource(c SourceConfig, name string, opts ...SourceOption) (*Source, erro
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("file source: %w", err)
 	}
-	if c.StateDir == "" {
-		return nil, errors.New("file source: stateDir is required")
+	if err := config.Required("file source", config.Field{Path: "stateDir", Empty: c.StateDir == ""}); err != nil {
+		return nil, err
 	}
 	s := &Source{cfg: c, name: name, log: slog.New(slog.DiscardHandler), count: nopCounters{},
 		ackWait: 5 * time.Second, items: make(chan []item, queueBatches), free: make(chan []item, queueBatches+2),

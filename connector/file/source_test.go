@@ -673,7 +673,7 @@ func TestSourceConfigErrors(t *testing.T) {
 		{file.SourceConfig{Paths: []string{"["}, StateDir: "s"}, `paths[0]: want a glob, got "["`},
 		{file.SourceConfig{Paths: []string{"a"}, StartAt: "middle", StateDir: "s"}, `startAt: want end or beginning, got "middle"`},
 		{file.SourceConfig{Paths: []string{"a"}, Multiline: &file.MultilineConfig{StartPattern: "("}, StateDir: "s"}, "multiline.startPattern"},
-		{file.SourceConfig{Paths: []string{"a"}}, "stateDir is required"},
+		{file.SourceConfig{Paths: []string{"a"}}, "file source: stateDir: required"},
 		{file.SourceConfig{Paths: []string{"a"}, MaxLineBytes: -1, StateDir: "s"}, "maxLineBytes: want at least 1, got -1"},
 	}
 	for _, tc := range cases {

@@ -75,7 +75,7 @@ func TestConfigErrors(t *testing.T) {
 		{"chunkSize", `{"type": "gelf", "serviceAddr": "h:12201", "chunkSize": 100}`, "destinations.out.chunkSize: want 512 to 65467, got 100"},
 		{"unknown", `{"type": "gelf", "serviceAddr": "h:12201", "addr": "h:1"}`, "destinations.out.addr: unknown field"},
 		{"tls over udp", `{"type": "gelf", "serviceAddr": "h:12201", "tls": {}}`, `destinations.out.tls: only with network tcp, got "udp"`},
-		{"tls half a key pair", `{"type": "gelf", "serviceAddr": "h:12201", "network": "tcp", "tls": {"certFile": "c.pem"}}`, "destinations.out.tls: set both certFile and keyFile, or neither"},
+		{"tls half a key pair", `{"type": "gelf", "serviceAddr": "h:12201", "network": "tcp", "tls": {"certFile": "c.pem"}}`, "destinations.out.tls.keyFile: required with tls.certFile"},
 		{"tls field", `{"type": "gelf", "serviceAddr": "h:12201", "network": "tcp", "tls": {"caFIle": "ca.pem"}}`, `destinations.out.tls.caFIle: unknown field`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

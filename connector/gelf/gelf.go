@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zlib"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/internal/store"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
@@ -70,8 +70,8 @@ func New(c Config, opts ...Option) (*Destination, error) {
 			c.Host = "sluiced"
 		}
 	}
-	if c.ServiceAddr == "" {
-		return nil, errors.New("gelf: serviceAddr is required")
+	if err := config.Required("gelf", config.Field{Path: "serviceAddr", Empty: c.ServiceAddr == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("gelf: %w", err)

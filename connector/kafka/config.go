@@ -253,8 +253,10 @@ func checkConn(brokers []string, t *TLSConfig, s *SASLConfig) []error {
 			errs = append(errs, field(fmt.Sprintf("brokers[%d]", i), err.Error()))
 		}
 	}
-	if t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-		errs = append(errs, field("tls", "set both certFile and keyFile, or neither"))
+	if t != nil {
+		if err := config.Pair("tls.certFile", "tls.keyFile", t.CertFile != "", t.KeyFile != ""); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s != nil {
 		switch s.Mechanism {
@@ -293,22 +295,12 @@ func checkTopic(t string) error {
 	return nil
 }
 
-// required reports the empty required fields of a config given to New
-// directly, as the config decoder would.
-func required(what string, empty map[string]bool) error {
-	var errs []error
-	for _, f := range []string{"brokers", "topics", "topic", "sasl.mechanism", "sasl.user", "sasl.password"} {
-		if empty[f] {
-			errs = append(errs, fmt.Errorf("kafka %s: %s is required", what, f))
-		}
+// saslRequired returns the required fields of s, if set, for
+// [config.Required].
+func saslRequired(s *SASLConfig) []config.Field {
+	if s == nil {
+		return nil
 	}
-	return errors.Join(errs...)
-}
-
-func saslEmpty(s *SASLConfig, m map[string]bool) {
-	if s != nil {
-		m["sasl.mechanism"] = s.Mechanism == ""
-		m["sasl.user"] = s.User == ""
-		m["sasl.password"] = s.Password == ""
-	}
+	return []config.Field{{Path: "sasl.mechanism", Empty: s.Mechanism == ""}, {Path: "sasl.user", Empty: s.User == ""},
+		{Path: "sasl.password", Empty: s.Password == ""}}
 }

@@ -68,7 +68,7 @@ func TestConfigErrors(t *testing.T) {
 			[]string{`destinations.out.sasl.mechanism: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got "GSSAPI"`}},
 		{"sasl missing", `{"type": "kafka", "brokers": ["k:1"], "topics": ["t"], "sasl": {"mechanism": "PLAIN"}}`, okDest,
 			[]string{"sources.in.sasl.user: required", "sources.in.sasl.password: required"}},
-		{"tls", `{"type": "kafka", "brokers": ["k:1"], "topics": ["t"], "tls": {"certFile": "c.pem"}}`, okDest, []string{"sources.in.tls: set both certFile and keyFile, or neither"}},
+		{"tls", `{"type": "kafka", "brokers": ["k:1"], "topics": ["t"], "tls": {"certFile": "c.pem"}}`, okDest, []string{"sources.in.tls.keyFile: required with tls.certFile"}},
 		{"unknown field", `{"type": "kafka", "brokers": ["k:1"], "topics": ["t"], "startat": "end"}`, okDest, []string{`sources.in.startat: unknown field (did you mean "startAt"?)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,14 +90,14 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	if _, err := kafka.NewSource(kafka.SourceConfig{}); err == nil || !strings.Contains(err.Error(), "kafka source: brokers is required") {
+	if _, err := kafka.NewSource(kafka.SourceConfig{}); err == nil || !strings.Contains(err.Error(), "kafka source: brokers: required") {
 		t.Errorf("NewSource(zero) = %v", err)
 	}
-	if _, err := kafka.NewDestination(kafka.DestinationConfig{Brokers: []string{"k:1"}}); err == nil || !strings.Contains(err.Error(), "kafka destination: topic is required") {
+	if _, err := kafka.NewDestination(kafka.DestinationConfig{Brokers: []string{"k:1"}}); err == nil || !strings.Contains(err.Error(), "kafka destination: topic: required") {
 		t.Errorf("NewDestination(no topic) = %v", err)
 	}
 	_, err := kafka.NewDestination(kafka.DestinationConfig{Brokers: []string{"k:1"}, Topic: "t", SASL: &kafka.SASLConfig{Mechanism: "PLAIN", User: "u"}})
-	if err == nil || !strings.Contains(err.Error(), "sasl.password is required") {
+	if err == nil || !strings.Contains(err.Error(), "kafka destination: sasl.password: required") {
 		t.Errorf("NewDestination(no password) = %v", err)
 	}
 	_, err = kafka.NewSource(kafka.SourceConfig{Brokers: []string{"k:1"}, Topics: []string{"t"}, StartAt: "now"})

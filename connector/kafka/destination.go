@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -109,9 +110,8 @@ func WithDestinationClientOpts(opts ...kgo.Opt) DestinationOption {
 // Run connects.
 func NewDestination(c DestinationConfig, opts ...DestinationOption) (*Destination, error) {
 	fillDestination(&c)
-	empty := map[string]bool{"brokers": len(c.Brokers) == 0, "topic": c.Topic == ""}
-	saslEmpty(c.SASL, empty)
-	if err := required("destination", empty); err != nil {
+	if err := config.Required("kafka destination", append([]config.Field{{Path: "brokers", Empty: len(c.Brokers) == 0},
+		{Path: "topic", Empty: c.Topic == ""}}, saslRequired(c.SASL)...)...); err != nil {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {

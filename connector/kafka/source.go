@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/checkpoint"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/atomicfile"
 	"github.com/sluicehq/sluice/retry"
@@ -161,9 +162,8 @@ func WithSourceClientOpts(opts ...kgo.Opt) SourceOption {
 // [DefaultSourceConfig]. It checks c and does no I/O: Run connects.
 func NewSource(c SourceConfig, opts ...SourceOption) (*Source, error) {
 	fillSource(&c)
-	empty := map[string]bool{"brokers": len(c.Brokers) == 0, "topics": len(c.Topics) == 0}
-	saslEmpty(c.SASL, empty)
-	if err := required("source", empty); err != nil {
+	if err := config.Required("kafka source", append([]config.Field{{Path: "brokers", Empty: len(c.Brokers) == 0},
+		{Path: "topics", Empty: len(c.Topics) == 0}}, saslRequired(c.SASL)...)...); err != nil {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {

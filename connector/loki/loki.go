@@ -3,7 +3,6 @@ package loki
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/internal/store"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -59,8 +59,8 @@ func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 // defaults of [DefaultConfig]. It checks c and does no I/O.
 func New(c Config, opts ...Option) (*Destination, error) {
 	c = c.withDefaults()
-	if c.URL == "" {
-		return nil, errors.New("loki: url is required")
+	if err := config.Required("loki", config.Field{Path: "url", Empty: c.URL == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("loki: %w", err)

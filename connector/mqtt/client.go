@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/internal/tlsconfig"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -51,12 +53,12 @@ func (c conn) clientOptions(cleanSession bool) (*paho.ClientOptions, error) {
 		}
 		tc, err := tlsconfig.Client(t.CAFile, t.CertFile, t.KeyFile, t.InsecureSkipVerify)
 		if err != nil {
-			return nil, err
+			return nil, &config.FieldError{Path: "tls", Msg: strings.TrimPrefix(err.Error(), "tls: "), Err: err}
 		}
 		tc.ServerName = u.Hostname()
 		o.SetTLSConfig(tc)
 	} else if c.tls != nil {
-		return nil, fmt.Errorf("tls is set but broker %s is not ssl://", redact(c.broker))
+		return nil, tlsWithoutTLS(c.broker)
 	}
 	return o, nil
 }
@@ -153,4 +155,10 @@ func subscribeError(topic string, tok *paho.SubscribeToken) error {
 		}
 	}
 	return nil
+}
+
+// tlsWithoutTLS is the error of a tls field set for a broker whose URL's
+// scheme does not connect with TLS.
+func tlsWithoutTLS(broker string) error {
+	return &config.FieldError{Path: "tls", Msg: fmt.Sprintf("set, but broker %s is not ssl://, tls:// or mqtts://", redact(broker))}
 }

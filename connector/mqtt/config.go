@@ -223,8 +223,10 @@ func (c conn) validate() []error {
 		errs = append(errs, &config.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	if c.broker != "" {
-		if _, err := brokerURL(c.broker); err != nil {
+		if u, err := brokerURL(c.broker); err != nil {
 			field("broker", "%v", err)
+		} else if c.tls != nil && !isTLS(u.Scheme) {
+			errs = append(errs, tlsWithoutTLS(c.broker))
 		}
 	}
 	if c.qos < 0 || c.qos > 2 {
@@ -242,8 +244,10 @@ func (c conn) validate() []error {
 	if c.password != "" && c.userName == "" {
 		field("password", "set without userName")
 	}
-	if t := c.tls; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-		field("tls", "set both certFile and keyFile, or neither")
+	if t := c.tls; t != nil {
+		if err := config.Pair("tls.certFile", "tls.keyFile", t.CertFile != "", t.KeyFile != ""); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errs
 }

@@ -20,7 +20,7 @@ func TestValidate(t *testing.T) {
 		{"keepAlive", func(c *SourceConfig) { c.KeepAlive = 0 }, "keepAlive: want at least 1s"},
 		{"password alone", func(c *SourceConfig) { c.Password = "p" }, "password: set without userName"},
 		{"maxInflight", func(c *SourceConfig) { c.MaxInflight = 70000 }, "maxInflight: want 1 to 65535"},
-		{"half a client cert", func(c *SourceConfig) { c.TLS = &TLSConfig{CertFile: "c.pem"} }, "tls: set both certFile and keyFile"},
+		{"half a client cert", func(c *SourceConfig) { c.TLS = &TLSConfig{CertFile: "c.pem"} }, "tls.keyFile: required with tls.certFile"},
 		{"filter", func(c *SourceConfig) { c.Topic = "devices/+/log" }, ""},
 		{"filter #", func(c *SourceConfig) { c.Topic = "#" }, ""},
 		{"filter # inside", func(c *SourceConfig) { c.Topic = "logs/#/app" }, "topic: want a topic filter whose + fills a level"},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -40,11 +41,9 @@ type Destination struct {
 // NewDestination returns a Destination for c, which it validates; name is
 // the destination's name, used in the default client id. It does no I/O.
 func NewDestination(c DestinationConfig, name string, opts ...Option) (*Destination, error) {
-	if c.Broker == "" {
-		return nil, errors.New("mqtt destination: broker is required")
-	}
-	if c.Topic == "" {
-		return nil, errors.New("mqtt destination: topic is required")
+	if err := config.Required("mqtt destination", config.Field{Path: "broker", Empty: c.Broker == ""},
+		config.Field{Path: "topic", Empty: c.Topic == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("mqtt destination: %w", err)

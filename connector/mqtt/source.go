@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/brokersrc"
 )
@@ -52,11 +52,9 @@ const drainTimeout = 2 * time.Second
 // source's name, put in every event and in the default client id. It does
 // no I/O.
 func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
-	if c.Broker == "" {
-		return nil, errors.New("mqtt source: broker is required")
-	}
-	if c.Topic == "" {
-		return nil, errors.New("mqtt source: topic is required")
+	if err := config.Required("mqtt source", config.Field{Path: "broker", Empty: c.Broker == ""},
+		config.Field{Path: "topic", Empty: c.Topic == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("mqtt source: %w", err)

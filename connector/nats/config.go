@@ -255,8 +255,10 @@ func (c conn) validate() []error {
 	if c.timeout <= 0 {
 		field("connectTimeout", "want more than 0, got %v", c.timeout)
 	}
-	if t := c.tls; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-		field("tls", "set both certFile and keyFile, or neither")
+	if t := c.tls; t != nil {
+		if err := config.Pair("tls.certFile", "tls.keyFile", t.CertFile != "", t.KeyFile != ""); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errs
 }
@@ -275,21 +277,6 @@ func checkURLs(s string) error {
 		default:
 			return fmt.Errorf("want scheme nats or tls, got %q", p.Scheme)
 		}
-	}
-	return nil
-}
-
-// required reports the empty required fields of a config given to New
-// directly (or with "" set in the daemon's config), each by its name.
-func required(what string, empty map[string]bool) error {
-	var errs []error
-	for _, f := range []string{"url", "stream", "subject"} {
-		if empty[f] {
-			errs = append(errs, &config.FieldError{Path: f, Msg: "required"})
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("nats %s: %w", what, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package nats
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -89,5 +90,10 @@ func TestNewRequired(t *testing.T) {
 	_, err = NewDestination(DestinationConfig{URL: "nats://h:4222"}, "n")
 	if !errors.As(err, &fe) || fe.Path != "subject" || strings.Contains(err.Error(), "url") {
 		t.Errorf("NewDestination without subject = %v, want a FieldError for subject alone", err)
+	}
+	// Both empty: one error each, neither hidden behind the other.
+	_, err = NewSource(SourceConfig{}, "n")
+	if got := fmt.Sprint(config.Nest("sources.n", err)); got != "[sources.n.url: required sources.n.stream: required]" {
+		t.Errorf("NewSource(zero) placed as %s, want url and stream each required", got)
 	}
 }

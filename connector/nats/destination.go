@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/retry"
 )
@@ -46,7 +47,7 @@ type Destination struct {
 // NewDestination returns a Destination for c, which it validates; name is
 // the destination's name, in the connection's name. It does no I/O.
 func NewDestination(c DestinationConfig, name string, opts ...Option) (*Destination, error) {
-	if err := required("destination", map[string]bool{"url": c.URL == "", "subject": c.Subject == ""}); err != nil {
+	if err := config.Required("nats destination", config.Field{Path: "url", Empty: c.URL == ""}, config.Field{Path: "subject", Empty: c.Subject == ""}); err != nil {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {

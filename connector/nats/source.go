@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/brokersrc"
 	"github.com/sluicehq/sluice/retry"
@@ -92,7 +93,7 @@ const drainTimeout = 2 * time.Second
 // source's name, put in every event and in the default durable name. It
 // does no I/O.
 func NewSource(c SourceConfig, name string, opts ...Option) (*Source, error) {
-	if err := required("source", map[string]bool{"url": c.URL == "", "stream": c.Stream == ""}); err != nil {
+	if err := config.Required("nats source", config.Field{Path: "url", Empty: c.URL == ""}, config.Field{Path: "stream", Empty: c.Stream == ""}); err != nil {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {

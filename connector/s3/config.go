@@ -172,8 +172,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Want("customEndpoint", "an http:// or https:// URL", c.CustomEndpoint))
 		}
 	}
-	if (c.AccessKeyID == "") != (c.AccessSecretKey == "") {
-		errs = append(errs, &config.FieldError{Path: "accessKeyID", Msg: "set accessKeyID and accessSecretKey together, or neither"})
+	if err := config.Pair("accessKeyID", "accessSecretKey", c.AccessKeyID != "", c.AccessSecretKey != ""); err != nil {
+		errs = append(errs, err)
 	}
 	if c.AbortStaleUploadsAfter != 0 && c.AbortStaleUploadsAfter < MinAbortStaleUploadsAfter {
 		errs = append(errs, config.Want("abortStaleUploadsAfter", "0 (off) or at least 1h", c.AbortStaleUploadsAfter))

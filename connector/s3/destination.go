@@ -85,8 +85,8 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 // the defaults of [DefaultConfig]. It checks c and does no I/O: the S3
 // client is made, and the bucket checked, by Run.
 func New(c Config, opts ...Option) (*Destination, error) {
-	if c.BucketName == "" {
-		return nil, errors.New("s3: bucketName is required")
+	if err := config.Required("s3", config.Field{Path: "bucketName", Empty: c.BucketName == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("s3: %w", err)

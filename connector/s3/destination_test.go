@@ -859,13 +859,13 @@ func TestNewChecks(t *testing.T) {
 		c    s3.Config
 		want string
 	}{
-		{s3.Config{}, "bucketName is required"},
+		{s3.Config{}, "s3: bucketName: required"},
 		{s3.Config{BucketName: "b", Compression: "lz4"}, "compression"},
 		{s3.Config{BucketName: "b", KeyTemplate: "{yyyy}/x"}, "{hash}"},
 		{s3.Config{BucketName: "b", KeyTemplate: "{hash}{yy}"}, "want placeholders among"},
 		{s3.Config{BucketName: "b", MultipartThreshold: 1 << 20}, "multipartThreshold"},
 		{s3.Config{BucketName: "b", CustomEndpoint: "localhost:9000"}, "customEndpoint"},
-		{s3.Config{BucketName: "b", AccessSecretKey: "sekrit"}, "together, or neither"},
+		{s3.Config{BucketName: "b", AccessSecretKey: "sekrit"}, "accessKeyID: required with accessSecretKey"},
 		{s3.Config{BucketName: "b", JSONRaw: "never"}, `jsonRaw: want always or unparsed, got "never"`},
 		{s3.Config{BucketName: "b", AbortStaleUploadsAfter: 30 * time.Minute}, "abortStaleUploadsAfter: want 0 (off) or at least 1h, got 30m0s"},
 		{s3.Config{BucketName: "b", AbortStaleUploadsAfter: -time.Hour}, "abortStaleUploadsAfter: want 0 (off) or at least 1h, got -1h0m0s"},

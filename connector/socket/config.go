@@ -106,8 +106,10 @@ func (c *Config) Validate() error {
 	if c.WriteTimeout < 0 {
 		errs = append(errs, config.Want("writeTimeout", "0 or more", c.WriteTimeout))
 	}
-	if t := c.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
+	if t := c.TLS; t != nil {
+		if err := config.Pair("tls.certFile", "tls.keyFile", t.CertFile != "", t.KeyFile != ""); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, config.Nest("batch", err)...)

@@ -51,7 +51,7 @@ func TestConfigErrors(t *testing.T) {
 		{"timeouts", `{"type": "socket", "addr": "h:514", "dialTimeout": "-1s", "writeTimeout": "-1s"}`,
 			[]string{"destinations.out.dialTimeout: want 0 or more, got -1s", "destinations.out.writeTimeout: want 0 or more, got -1s"}},
 		{"duration as number", `{"type": "socket", "addr": "h:514", "writeTimeout": 30}`, []string{"destinations.out.writeTimeout: want a duration string"}},
-		{"half a key pair", `{"type": "socket", "addr": "h:514", "tls": {"certFile": "c.pem"}}`, []string{"destinations.out.tls: set both certFile and keyFile, or neither"}},
+		{"half a key pair", `{"type": "socket", "addr": "h:514", "tls": {"certFile": "c.pem"}}`, []string{"destinations.out.tls.keyFile: required with tls.certFile"}},
 		{"tls field", `{"type": "socket", "addr": "h:514", "tls": {"caFIle": "ca.pem"}}`, []string{`destinations.out.tls.caFIle: unknown field (did you mean "caFile"?)`}},
 		{"batch", `{"type": "socket", "addr": "h:514", "batch": {"count": -1}}`, []string{"destinations.out.batch.count: want 0 or more, got -1"}},
 		{"every problem", `{"type": "socket", "addr": "h", "framing": "x", "format": "y"}`,
@@ -78,7 +78,7 @@ func TestNewErrors(t *testing.T) {
 		cfg  socket.Config
 		want string
 	}{
-		{"no addr", socket.Config{}, "socket: addr is required"},
+		{"no addr", socket.Config{}, "socket: addr: required"},
 		{"bad addr", socket.Config{Addr: "h"}, `socket: addr: want host:port, got "h"`},
 		{"framing", socket.Config{Addr: "h:514", Framing: "crlf"}, `socket: framing: want lf or octet, got "crlf"`},
 		{"format", socket.Config{Addr: "h:514", Format: "xml"}, `socket: format: want raw or json, got "xml"`},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 )
 
@@ -96,8 +97,8 @@ func New(c Config, opts ...Option) (*Destination, error) {
 		c.WriteTimeout = def.WriteTimeout
 	}
 	c.Batch = batchDefaults(c.Batch, def.Batch)
-	if c.Addr == "" {
-		return nil, errors.New("socket: addr is required")
+	if err := config.Required("socket", config.Field{Path: "addr", Empty: c.Addr == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("socket: %w", err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/batch"
 	"github.com/sluicehq/sluice/connector/internal/store"
+	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
 	"github.com/sluicehq/sluice/internal/defaults"
 	"github.com/sluicehq/sluice/retry"
@@ -64,8 +64,9 @@ func WithHooks(h Hooks) Option { return store.WithHooks(h) }
 // take the defaults of [DefaultConfig]. It checks c and does no I/O.
 func New(c Config, opts ...Option) (*Destination, error) {
 	defaults.Fill(&c, DefaultConfig())
-	if c.URL == "" || c.Token == "" {
-		return nil, errors.New("splunk_hec: url and token are required")
+	if err := config.Required("splunk_hec", config.Field{Path: "url", Empty: c.URL == ""},
+		config.Field{Path: "token", Empty: c.Token == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("splunk_hec: %w", err)

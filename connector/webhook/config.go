@@ -113,8 +113,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, &config.FieldError{Path: "basicAuth", Msg: "set bearerToken or basicAuth, not both"})
 	}
 	errs = append(errs, checkHeaders(c.Headers, c.BearerToken)...)
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		errs = append(errs, &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"})
+	if err := config.Pair("tls.certFile", "tls.keyFile", c.TLS.CertFile != "", c.TLS.KeyFile != ""); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, config.Nest("batch", err)...)

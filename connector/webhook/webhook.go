@@ -100,8 +100,8 @@ func NewRunReveal(c RunRevealConfig, opts ...Option) (*Destination, error) {
 	if c.FlushFreq == 0 {
 		c.FlushFreq = def.FlushFreq
 	}
-	if c.WebhookURL == "" {
-		return nil, errors.New("runreveal: webhookURL is required")
+	if err := config.Required("runreveal", config.Field{Path: "webhookURL", Empty: c.WebhookURL == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("runreveal: %w", err)
@@ -130,8 +130,8 @@ func newDestination(c Config, enc encoder, opts []Option) (*Destination, error) 
 	if c.Batch == (batch.Config{}) {
 		c.Batch = def.Batch
 	}
-	if c.URL == "" {
-		return nil, fmt.Errorf("%s: url is required", name)
+	if err := config.Required(name, config.Field{Path: "url", Empty: c.URL == ""}); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

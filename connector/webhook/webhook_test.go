@@ -833,7 +833,7 @@ func TestNewErrors(t *testing.T) {
 		new  func() error
 		want string
 	}{
-		{"no url", func() error { _, err := webhook.New(webhook.Config{}); return err }, "webhook: url is required"},
+		{"no url", func() error { _, err := webhook.New(webhook.Config{}); return err }, "webhook: url: required"},
 		{"format", func() error { _, err := webhook.New(webhook.Config{URL: "http://h", Format: "xml"}); return err }, `format: want ndjson, array or raw, got "xml"`},
 		{"compression", func() error {
 			_, err := webhook.New(webhook.Config{URL: "http://h", Compression: "zstd"})
@@ -848,12 +848,12 @@ func TestNewErrors(t *testing.T) {
 		{"half a key pair", func() error {
 			_, err := webhook.New(webhook.Config{URL: "http://h", TLS: webhook.TLSConfig{CertFile: "c.pem"}})
 			return err
-		}, "tls: set both certFile and keyFile"},
+		}, "tls.keyFile: required with tls.certFile"},
 		{"jsonRaw", func() error {
 			_, err := webhook.New(webhook.Config{URL: "http://h/s3cret", JSONRaw: "never"})
 			return err
 		}, `jsonRaw: want always or unparsed, got "never"`},
-		{"runreveal no url", func() error { _, err := webhook.NewRunReveal(webhook.RunRevealConfig{}); return err }, "runreveal: webhookURL is required"},
+		{"runreveal no url", func() error { _, err := webhook.NewRunReveal(webhook.RunRevealConfig{}); return err }, "runreveal: webhookURL: required"},
 		{"runreveal size", func() error {
 			_, err := webhook.NewRunReveal(webhook.RunRevealConfig{WebhookURL: "https://h", BatchSize: -1})
 			return err

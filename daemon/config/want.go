@@ -54,3 +54,40 @@ func Nest(path string, err error) []error {
 // leadingPath matches a field path such as "retry.initial: " or
 // "paths[2]: " at the start of a message.
 var leadingPath = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9]*(?:\[\d+\])*(?:\.[a-zA-Z][a-zA-Z0-9]*(?:\[\d+\])*)*): `)
+
+// Field names a required field and whether its value is empty, for
+// [Required].
+type Field struct {
+	Path  string
+	Empty bool
+}
+
+// Required returns one error per empty field, joined: "WHAT: PATH:
+// required", each wrapping a [*FieldError] so that [Nest] places it at
+// its own path ("sources.in.topic: required"). It returns nil if no field
+// is empty. Constructors call it for the required fields of a config
+// given to them directly, or with "" or [] set in the daemon's config
+// (the decoder reports a required field only when it is missing).
+func Required(what string, fields ...Field) error {
+	var errs []error
+	for _, f := range fields {
+		if f.Empty {
+			errs = append(errs, fmt.Errorf("%s: %w", what, &FieldError{Path: f.Path, Msg: "required"}))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Pair returns the error of two fields that are set together or not at
+// all, such as a certificate and its key, when one is set without the
+// other: "PATH: required with OTHER" at the empty one's path. It returns
+// nil if both or neither are set.
+func Pair(a, b string, aSet, bSet bool) error {
+	switch {
+	case aSet && !bSet:
+		return &FieldError{Path: b, Msg: "required with " + a}
+	case bSet && !aSet:
+		return &FieldError{Path: a, Msg: "required with " + b}
+	}
+	return nil
+}

@@ -94,8 +94,11 @@ func TestCheckURL(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	if err := (TLS{CertFile: "c.pem"}).Check(); err == nil || !strings.Contains(err.Error(), "tls: set both") {
-		t.Errorf("Check of half a key pair = %v", err)
+	if err := (TLS{CertFile: "c.pem"}).Check(); err == nil || err.Error() != "tls.keyFile: required with tls.certFile" {
+		t.Errorf("Check of a cert without its key = %v", err)
+	}
+	if err := (TLS{KeyFile: "k.pem"}).Check(); err == nil || err.Error() != "tls.certFile: required with tls.keyFile" {
+		t.Errorf("Check of a key without its cert = %v", err)
 	}
 	if tc, err := (TLS{}).Config(); tc != nil || err != nil {
 		t.Errorf("Config of a zero block = %v, %v; want nil, nil", tc, err)

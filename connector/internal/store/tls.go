@@ -24,13 +24,11 @@ type TLS struct {
 	InsecureSkipVerify bool `json:"insecureSkipVerify"`
 }
 
-// Check returns an error for the field path "tls" if the block is
-// inconsistent, or nil. It reads no file.
+// Check returns an error at the field path "tls.certFile" or
+// "tls.keyFile" if one is set without the other, or nil. It reads no
+// file.
 func (t TLS) Check() error {
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		return &config.FieldError{Path: "tls", Msg: "set both certFile and keyFile, or neither"}
-	}
-	return nil
+	return config.Pair("tls.certFile", "tls.keyFile", t.CertFile != "", t.KeyFile != "")
 }
 
 // Config reads the files and returns the client configuration, or nil
