@@ -92,8 +92,17 @@ func startMinIO(t *testing.T, dir string) (*minioServer, *awss3.Client) {
 		Region: "us-east-1", BaseEndpoint: aws.String("http://" + m.addr), UsePathStyle: true, HTTPClient: hc,
 		Credentials: credentials.NewStaticCredentialsProvider(minioUser, minioPassword, ""),
 	})
-	if _, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
-		t.Fatal(err)
+	// /minio/health/ready can answer 200 while the object layer still
+	// answers "Server not initialized yet": the bucket's creation is
+	// tried until it is.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String("logs")})
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "not initialized") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 	return m, c
 }

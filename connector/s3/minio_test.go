@@ -76,8 +76,17 @@ func minio(t *testing.T) (string, *awss3.Client) {
 		Region: "us-east-1", BaseEndpoint: aws.String(url), UsePathStyle: true, HTTPClient: hc,
 		Credentials: credentials.NewStaticCredentialsProvider(minioUser, minioPassword, ""),
 	})
-	if _, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
-		t.Fatal(err)
+	// /minio/health/ready can answer 200 while the object layer still
+	// answers "Server not initialized yet" (XMinioServerNotInitialized):
+	// the bucket's creation is tried until it is.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String("logs")})
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "not initialized") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 	return url, c
 }
