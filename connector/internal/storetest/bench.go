@@ -29,8 +29,8 @@ type Destination interface {
 
 // File runs PerEvent on the file destination (fsync per batch, its
 // default) twice: plain ("file"), the figure every store's cost is held
-// against, and gzipped ("file/compression=gzip", the standard library's
-// compress/gzip at its default level, as the file destination has it),
+// against, and gzipped ("file/compression=gzip", klauspost/compress's gzip at
+// its default level, as the file destination has it),
 // the like-for-like figure for a store that compresses. The store cases
 // PerEvent runs after it in the same process report their ratios to both
 // (see [Cost.Report]).
