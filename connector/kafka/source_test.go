@@ -28,6 +28,7 @@ import (
 	"github.com/sluicehq/sluice/daemon/builtin"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 	"github.com/sluicehq/sluice/sluicetest"
 )
 
@@ -384,7 +385,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cfg := kafka.SourceConfig{Brokers: []string{addr}, Topics: []string{"logs"}, Group: "g", SessionTimeout: 3 * time.Second}
 	src, _ := kafka.NewSource(cfg, kafka.WithSourceLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if why := src.NotReady(); why == "" {
@@ -428,24 +429,6 @@ func TestInstanceIDFile(t *testing.T) {
 	if ids[0] != ids[1] || !strings.HasPrefix(ids[0], "sluiced-") {
 		t.Errorf("instance ids %q: want one, kept", ids)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestReadyz: in the daemon, a kafka source whose brokers are down keeps

@@ -32,6 +32,7 @@ import (
 	"github.com/sluicehq/sluice/daemon"
 	"github.com/sluicehq/sluice/daemon/daemontest"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
@@ -651,7 +652,7 @@ func TestStopDuringBucketCheck(t *testing.T) {
 	c := config(url)
 	c.BatchSize = 100
 	c.Retry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	d, err := s3.New(c, s3.WithLogger(newLogger(&buf)))
 	if err != nil {
 		t.Fatal(err)
@@ -725,7 +726,7 @@ func TestBucketCheckRetriedUntilUp(t *testing.T) {
 	addr := downAddr(t)
 	c := config("http://" + addr)
 	c.Retry = retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	d, err := s3.New(c, s3.WithLogger(newLogger(&buf)))
 	if err != nil {
 		t.Fatal(err)
@@ -769,7 +770,7 @@ func fakeAt(t *testing.T, addr string) string {
 	return srv.URL
 }
 
-func waitLog(t *testing.T, buf *syncBuffer, what string) {
+func waitLog(t *testing.T, buf *syncbuf.Buffer, what string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(buf.String(), what) {

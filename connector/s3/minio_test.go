@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/connector/s3"
 	sconfig "github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 )
 
 const minioUser, minioPassword = "sluice-test", "sluice-test-password"
@@ -44,7 +45,7 @@ func minio(t *testing.T) (string, *awss3.Client) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", "127.0.0.1:0", t.TempDir())
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword, "MINIO_BROWSER=off", "MINIO_UPDATE=off")
 	cmd.Stdout, cmd.Stderr = &logs, &logs

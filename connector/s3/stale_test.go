@@ -21,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/connector/s3"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 )
 
 // staleProxy stands between a destination and MinIO. MinIO's Initiated
@@ -166,7 +167,7 @@ func TestMinIOAbortStaleUploads(t *testing.T) {
 	c.MultipartThreshold = s3.MinPartSize
 	const n = 6000 // 6 MB: two parts
 	c.BatchSize, c.BatchBytes = n, 64<<20
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	d, err := s3.New(c, s3.WithLogger(newLogger(&logs)), s3.WithStaleScanEvery(10*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +239,7 @@ func TestMinIOAbortStaleUploadsDenied(t *testing.T) {
 	mURL, rc := minio(t)
 	px := newStaleProxy(t, mURL)
 	px.deny = true
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	d, err := s3.New(staleConfig(px.url, "denied"), s3.WithLogger(newLogger(&logs)), s3.WithStaleScanEvery(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -1,36 +1,18 @@
 package syslog_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/connector/syslog"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // serverClosed reports whether the server closed c within 30s.
 func serverClosed(t *testing.T, c net.Conn) bool {
@@ -129,7 +111,7 @@ func TestLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := &counts{errors: map[string]int{}}
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			tc.cfg.Addr = "127.0.0.1:0"
 			s, addrs := start(t, tc.cfg, syslog.WithCounters(cs), syslog.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			tc.run(t, s, addrs[0].String())

@@ -27,6 +27,7 @@ import (
 	"github.com/sluicehq/sluice/connector/webhook"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 	"github.com/sluicehq/sluice/memory"
 	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
@@ -611,24 +612,6 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type lockedWriter struct {
 	w  io.Writer
 	mu *sync.Mutex
@@ -922,7 +905,7 @@ func TestStopWhileEndpointDown(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			d, err := tc.new(webhook.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			if err != nil {
 				t.Fatal(err)

@@ -5,7 +5,6 @@
 package brokertest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/syncbuf"
 )
 
 // Need returns the path of program, looked up in PATH and in /usr/sbin,
@@ -68,7 +69,7 @@ type Broker struct {
 	mu   sync.Mutex // guards cmd and done
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  syncBuffer
+	log  syncbuf.Buffer
 }
 
 // Mosquitto starts mosquitto with persistence on, on a free port (or on
@@ -172,24 +173,6 @@ func (b *Broker) Stop() {
 
 // Log returns what the broker wrote to stdout and stderr.
 func (b *Broker) Log() string { return b.log.String() }
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // SelfSigned writes a certificate for 127.0.0.1, its own CA, and its key
 // to dir.
