@@ -83,8 +83,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			if victim == nil {
 				l.mu.Unlock()
+				l.Refused(nc.RemoteAddr()) // counted before the sender sees it
 				nc.Close()
-				l.Refused(nc.RemoteAddr())
 				continue
 			}
 			delete(l.conns, victim)
@@ -92,8 +92,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 		l.conns[c] = struct{}{}
 		l.mu.Unlock()
 		if victim != nil {
-			victim.Conn.Close() // its server sees the read fail and lets go of it
-			l.Evicted(victim.RemoteAddr(), now.Sub(victim.waiting))
+			l.Evicted(victim.RemoteAddr(), now.Sub(victim.waiting)) // counted before the sender sees it
+			victim.Conn.Close()                                     // its server sees the read fail and lets go of it
 		}
 		return c, nil
 	}
