@@ -75,15 +75,23 @@ func TestAdminConnectionLimits(t *testing.T) {
 			}
 		}},
 		{"connections over the limit", 2, time.Hour, func(t *testing.T, addr string) {
-			first := keepAlive(t, addr)
-			keepAlive(t, addr)
+			// Which of the two idle connections waited longest is the
+			// server's view (when its goroutine marked each idle after
+			// answering), which a loaded machine can order either way;
+			// connlimit's own tests check the order. Here: the third
+			// client is served, and an idle connection made room.
+			idle := []net.Conn{keepAlive(t, addr), keepAlive(t, addr)}
 			resp, err := (&http.Client{Transport: &http.Transport{}}).Get("http://" + addr + "/healthz")
 			if err != nil {
 				t.Fatalf("a third client: %v", err)
 			}
 			resp.Body.Close()
-			if !closedWithin(first, 10*time.Second) {
-				t.Error("the connection idle longest is open after 10s")
+			closed := make(chan bool, len(idle))
+			for _, c := range idle {
+				go func() { closed <- closedWithin(c, 10*time.Second) }()
+			}
+			if !<-closed && !<-closed {
+				t.Error("no idle connection was closed within 10s to make room for a third")
 			}
 		}},
 	} {
