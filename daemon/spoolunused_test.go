@@ -55,27 +55,7 @@ func TestSpoolInspectListsUnusedSpools(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	spools := filepath.Join(data, "spool")
 	const n = 300
-	first := fmt.Sprintf(`{
-		"dataDir": %q, "shutdownTimeout": "2s",
-		"sources": {"g": {"type": "gen", "count": %d, "block": true}},
-		"destinations": {
-			"keep": {"type": "hold", "buffer": {"type": "disk", "segmentBytes": 16384}},
-			"old": {"type": "hold", "buffer": {"type": "disk", "segmentBytes": 16384}},
-		},
-	}`, data, n)
-	acked, h := &ackLog{}, &hold{}
-	r := bufferRegistry(acked, h)
-	stop := start(t, first, r)
-	waitLong(t, "both spools to hold every event", func() bool {
-		acked.mu.Lock()
-		defer acked.mu.Unlock()
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return acked.n == n && h.got == 2*n
-	})
-	if err := stop(); err != nil {
-		t.Fatalf("Run = %v", err)
-	}
+	r := fillTwoSpools(t, data, n)
 	// An empty directory is an unused spool with nothing to deliver; a
 	// file is no spool.
 	if err := os.Mkdir(filepath.Join(spools, "empty"), 0o755); err != nil {
@@ -175,7 +155,7 @@ func TestSpoolInspectListsUnusedSpools(t *testing.T) {
 		},
 		"routes": [{"from": ["g"], "to": ["keep"]}],
 	}`, data, out, hint)
-	stop = start(t, drain, r)
+	stop := start(t, drain, r)
 	waitLong(t, "the unused spool to be delivered", func() bool {
 		b, _ := os.ReadFile(out)
 		return bytes.Count(b, []byte("\n")) >= n
@@ -206,27 +186,7 @@ func TestSpoolVerifyChecksUnusedSpools(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	const n = 300
-	first := fmt.Sprintf(`{
-		"dataDir": %q, "shutdownTimeout": "2s",
-		"sources": {"g": {"type": "gen", "count": %d, "block": true}},
-		"destinations": {
-			"keep": {"type": "hold", "buffer": {"type": "disk", "segmentBytes": 16384}},
-			"old": {"type": "hold", "buffer": {"type": "disk", "segmentBytes": 16384}},
-		},
-	}`, data, n)
-	acked, h := &ackLog{}, &hold{}
-	r := bufferRegistry(acked, h)
-	stop := start(t, first, r)
-	waitLong(t, "both spools to hold every event", func() bool {
-		acked.mu.Lock()
-		defer acked.mu.Unlock()
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return acked.n == n && h.got == 2*n
-	})
-	if err := stop(); err != nil {
-		t.Fatalf("Run = %v", err)
-	}
+	r := fillTwoSpools(t, data, n)
 	cfgFile := filepath.Join(dir, "sluice.hujson")
 	second := fmt.Sprintf(`{"dataDir": %q,
 		"sources": {"g": {"type": "gen"}},
@@ -267,4 +227,33 @@ func TestSpoolVerifyChecksUnusedSpools(t *testing.T) {
 	verify(1, fmt.Sprintf("buffer keep: ok: %d records", n),
 		fmt.Sprintf("UNUSED spool %s: DAMAGED: 1 damaged regions, 1 records lost, 0 records that do not decode; no disk buffer of this config uses it", oldDir),
 		"  damage: "+filepath.Base(segs[0])+" offset ")
+}
+
+// fillTwoSpools runs a config whose destinations "keep" and "old" have
+// disk buffers under data and never deliver, until both spools hold
+// n events, and stops it; it returns the registry the config ran with.
+func fillTwoSpools(t *testing.T, data string, n int) *daemon.Registry {
+	t.Helper()
+	first := fmt.Sprintf(`{
+		"dataDir": %q, "shutdownTimeout": "2s",
+		"sources": {"g": {"type": "gen", "count": %d, "block": true}},
+		"destinations": {
+			"keep": {"type": "hold", "buffer": {"type": "disk", "segmentBytes": 16384}},
+			"old": {"type": "hold", "buffer": {"type": "disk", "segmentBytes": 16384}},
+		},
+	}`, data, n)
+	acked, h := &ackLog{}, &hold{}
+	r := bufferRegistry(acked, h)
+	stop := start(t, first, r)
+	waitLong(t, "both spools to hold every event", func() bool {
+		acked.mu.Lock()
+		defer acked.mu.Unlock()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return acked.n == n && h.got == 2*n
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	return r
 }
