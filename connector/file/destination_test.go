@@ -316,6 +316,39 @@ func TestGzipSurvivesATornTail(t *testing.T) {
 	}
 }
 
+// TestGzipLevel checks that compressionLevel reaches the compressor: a
+// gzip member's XFL byte says 4 at the fastest level, 2 at the smallest,
+// 0 at the others (RFC 1952), and every level reads back the same lines.
+func TestGzipLevel(t *testing.T) {
+	for _, tc := range []struct {
+		level int
+		xfl   byte
+	}{{0, 0}, {1, 4}, {6, 0}, {9, 2}} {
+		t.Run(fmt.Sprint(tc.level), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "events.ndjson.gz")
+			d, err := file.New(file.Config{Path: path, Format: "raw", Compression: "gzip", CompressionLevel: tc.level})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := start(t, d)
+			sendAll(t, d, 100, nil)
+			stop()
+			got := lines(t, path)
+			sort.Strings(got)
+			if !slices.Equal(got, want(100)) {
+				t.Errorf("file holds %d lines, want the 100 sent", len(got))
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) < 10 || b[8] != tc.xfl {
+				t.Errorf("gzip header % x: XFL want %d", b[:min(len(b), 10)], tc.xfl)
+			}
+		})
+	}
+}
+
 func TestRestartCutsATornLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.log")
 	if err := os.WriteFile(path, []byte("a\nb\ntorn li"), 0o644); err != nil {
@@ -361,6 +394,8 @@ func TestConfigErrors(t *testing.T) {
 		{file.Config{Path: "x", JSONRaw: "never"}, `jsonRaw: want always or unparsed, got "never"`},
 		{file.Config{Path: "x", RotatedPath: "x.old"}, "rotatedPath: want a path holding {time}"},
 		{file.Config{Path: "x", MaxBytes: -1}, "maxBytes: want 0 or more, got -1"},
+		{file.Config{Path: "x", Compression: "gzip", CompressionLevel: 10}, "compressionLevel: want 1 to 9, got 10"},
+		{file.Config{Path: "x", CompressionLevel: -1}, "compressionLevel: want 1 to 9, got -1"},
 	} {
 		if _, err := file.New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want %q", tc.cfg, err, tc.want)
