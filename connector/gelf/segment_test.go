@@ -21,7 +21,7 @@ import (
 // TestSegment checks the runs of segmented sends over random batches
 // (see cutRuns): the runs, cut as the kernel cuts them, are the
 // datagrams in order, padded with spaces only where allowed and by at
-// most an eighth of each run, within maxSegments and maxRunBytes.
+// most a quarter of each run, within maxSegments and maxRunBytes.
 func TestSegment(t *testing.T) {
 	if !gsoSupported {
 		t.Skip("no UDP segmentation on this platform")
@@ -72,7 +72,7 @@ type runsSent struct {
 // datagrams of b (datagram k ends at ends[k], may be padded if pad[k]):
 // every datagram sent once, in order, unchanged but for trailing spaces
 // where pad allows them; a segmented run within maxSegments and
-// maxRunBytes; and the padding of each run at most an eighth of its
+// maxRunBytes; and the padding of each run at most a quarter of its
 // bytes.
 func cutRuns(b []byte, ends []int, pad []bool, w *batchWriter) (runsSent, error) {
 	var s runsSent
@@ -111,8 +111,8 @@ func cutRuns(b []byte, ends []int, pad []bool, w *batchWriter) (runsSent, error)
 			}
 			s.datagrams = append(s.datagrams, got)
 		}
-		if padding*8 > len(msg.Buffers[0]) { // the docs promise an eighth
-			return s, fmt.Errorf("run %d: %d bytes of padding in %d, over an eighth", m, padding, len(msg.Buffers[0]))
+		if padding*maxPadShare > len(msg.Buffers[0]) { // the docs promise a quarter
+			return s, fmt.Errorf("run %d: %d bytes of padding in %d, over a quarter", m, padding, len(msg.Buffers[0]))
 		}
 		s.bytes += len(msg.Buffers[0])
 		s.padding += padding
@@ -141,7 +141,7 @@ func gelfDatagrams(sizes []int) (b []byte, ends []int) {
 const minGELF = 80 // gelfDatagrams' smallest message
 
 // TestSegmentPadding checks segmented sends of GELF messages of the
-// given sizes: the padding stays within an eighth of what is sent, no
+// given sizes: the padding stays within a quarter of what is sent, no
 // datagram is cut, lost or reordered, and every datagram as the kernel
 // sends it, trailing spaces and all, is a message the GELF input
 // (gelftest, which refuses anything but JSON whitespace after the
@@ -225,7 +225,7 @@ func TestSegmentPadding(t *testing.T) {
 // once, in order, unchanged but for trailing spaces where allowed; each
 // segmented run is within maxSegments datagrams and maxRunBytes bytes
 // and cut by the kernel into exactly its datagrams; padding is at most
-// an eighth of each run.
+// a quarter of each run.
 func FuzzSegment(f *testing.F) {
 	if !gsoSupported {
 		f.Skip("no UDP segmentation on this platform")
