@@ -54,7 +54,17 @@ func (w *batchWriter) reset(c conn, noGSO *atomic.Bool) {
 const (
 	maxSegments = 64    // UDP_MAX_SEGMENTS of older kernels
 	maxRunBytes = 65507 // the UDP payload of one IPv4 packet
+	// maxPadShare: a run's padding is at most 1/maxPadShare of its bytes.
+	// A looser bound makes runs longer (fewer sends, less CPU) and sends
+	// more bytes: on realistic syslog events as GELF (376–864 bytes,
+	// 540 on average), 1/8 gives some 17 runs per 64 datagrams and 8%
+	// padding for about 16% more CPU an event than 1/4, which gives six
+	// runs and 22% (measured alternating on a shared machine).
+	maxPadShare = 4
 )
+
+// spaces pads datagrams.
+const spaces = "                                                                "
 
 // write sends the datagrams of b (datagram k ends at ends[k]; it may be
 // padded with trailing spaces up to the size of its neighbours if pad[k])
@@ -86,8 +96,14 @@ func (w *batchWriter) write(b []byte, ends []int, pad []bool) (int, error) {
 
 // segment groups the datagrams into runs that one segmented send each
 // carries: every datagram of a run but its last is padded to the run's
-// segment size (the largest of them), which only those that may be are;
-// padding stays within an eighth of a run's bytes.
+// segment size (the largest of them), which only those that may be are.
+// Each run is the longest, from its first datagram, whose padding is at
+// most a quarter (1/maxPadShare) of its bytes, so a batch's padding is
+// too. A longer
+// datagram pads all before it to its size, a shorter one the one before
+// it; one of the segment size lowers the share again, so the search goes
+// on past a datagram the run could not end with, up to maxSegments,
+// maxRunBytes or a datagram that cannot be padded.
 func (w *batchWriter) segment(b []byte, ends []int, pad []bool) {
 	w.msgs, w.bufs, w.segs, w.run, w.oob = w.msgs[:0], w.bufs[:0], w.segs[:0], w.run[:0], w.oob[:0]
 	size := func(i int) int {
@@ -97,24 +113,32 @@ func (w *batchWriter) segment(b []byte, ends []int, pad []bool) {
 		return ends[i] - ends[i-1]
 	}
 	for k := 0; k < len(ends); {
-		seg, n, padded, canGrow := size(k), 1, 0, pad[k]
-		for j := k + 1; j < len(ends) && n < maxSegments && (n+1)*seg <= maxRunBytes; j++ {
-			l := size(j)
+		// The run k..k+best-1 of segment size bestSeg is the longest found
+		// within the bound. Extending to j: padded is the spaces the
+		// datagrams but the last take; all may be padded if canGrow.
+		n, best, seg, bestSeg, padded, canGrow := 1, 1, size(k), size(k), 0, pad[k]
+		for j := k + 1; j < len(ends) && n < maxSegments; j++ {
+			l, last := size(j), size(j-1)
+			newSeg, newPadded := seg, padded+seg-last // the last so far is padded to seg
 			if l > seg {
-				grown := padded + (l-seg)*n
-				if !canGrow || grown*8 > (n+1)*l || (n+1)*l > maxRunBytes {
+				if !canGrow {
 					break
 				}
-				seg, padded = l, grown
-			} else {
-				padded += seg - l
-			}
-			n++
-			canGrow = canGrow && pad[j]
-			if l < seg && !pad[j] {
+				newSeg, newPadded = l, padded+(l-seg)*(n-1)+l-last
+			} else if last < seg && !pad[j-1] {
 				break // a short datagram that cannot be padded ends the run
 			}
+			total := n*newSeg + l
+			if total > maxRunBytes {
+				break
+			}
+			seg, padded, n = newSeg, newPadded, n+1
+			canGrow = canGrow && pad[j]
+			if padded*maxPadShare <= total {
+				best, bestSeg = n, seg
+			}
 		}
+		n, seg = best, bestSeg
 		start := len(w.run)
 		for i := k; i < k+n; i++ {
 			from := 0
@@ -123,8 +147,8 @@ func (w *batchWriter) segment(b []byte, ends []int, pad []bool) {
 			}
 			w.run = append(w.run, b[from:ends[i]]...)
 			if i < k+n-1 {
-				for range seg - size(i) {
-					w.run = append(w.run, ' ')
+				for p := seg - size(i); p > 0; p -= len(spaces) {
+					w.run = append(w.run, spaces[:min(p, len(spaces))]...)
 				}
 			}
 		}

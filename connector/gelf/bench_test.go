@@ -82,8 +82,14 @@ func BenchmarkPerEvent(b *testing.B) {
 			storetest.PerEvent(b, d, msgs)
 		})
 	}
+	// udp-sender sends padded events (250-byte raw lines, all of one
+	// size), as it has since it was added; udp-sender-realistic the
+	// storetest.Realistic ones the other cases send.
 	b.Run("gelf/udp-sender", func(b *testing.B) {
 		senderPerEvent(b, senderSpec{Compression: "auto", ChunkSize: 8192, Raw: 250})
+	})
+	b.Run("gelf/udp-sender-realistic", func(b *testing.B) {
+		senderPerEvent(b, senderSpec{Compression: "auto", ChunkSize: 8192, Realistic: true})
 	})
 }
 

@@ -5,7 +5,10 @@
 // Over UDP each message is one datagram or, when larger than chunkSize
 // even once gzipped (compression "auto"), up to 128 chunks (magic bytes
 // 0x1e 0x0f, an 8-byte message id, sequence number and count); datagrams
-// go out up to 64 per sendmmsg.
+// go out up to 64 per sendmmsg. On Linux a run of uncompressed datagrams
+// goes as one segmented send (UDP_SEGMENT), all but its last padded with
+// trailing spaces to one size, the padding at most a quarter of the
+// run's bytes.
 // Over TCP each message is uncompressed JSON followed by a NUL byte. The
 // package doc of [appendMessage] lists the fields. The first connection
 // is dialled when Run starts (New does no network I/O).

@@ -35,13 +35,17 @@ const (
 	senderDev  = "gelfb0"
 	senderNet  = "10.99.0.1/24"
 	senderPeer = "10.99.0.2:12201" // nothing there: the datagrams end at the device
+	// frameHeader is what the device counts of a datagram besides its UDP
+	// payload: Ethernet (14), IPv4 (20) and UDP (8) headers.
+	frameHeader = 14 + 20 + 8
 )
 
 // senderSpec is what the child sends.
 type senderSpec struct {
 	Compression string
 	ChunkSize   int
-	Raw         int  // bytes of each event's raw line
+	Raw         int  // bytes of each event's raw line (padded events)
+	Realistic   bool // send storetest.Realistic events instead (Raw unused)
 	Offload     bool // leave segmentation to the device, which then counts a segmented send once
 }
 
@@ -49,6 +53,8 @@ type senderSpec struct {
 type senderResult struct {
 	Cost      storetest.Cost
 	Datagrams int64 // what the device was handed, equal to what was sent
+	Bytes     int64 // their UDP payload bytes (padding included)
+	WantBytes int64 // the same events' payload bytes as a receiver got them
 	Error     string
 }
 
@@ -136,6 +142,7 @@ func senderPerEvent(b *testing.B, spec senderSpec) {
 	b.ReportMetric(float64(r.Cost.Mallocs)/float64(b.N), "allocs/op")
 	b.ReportMetric(float64(r.Cost.Bytes)/float64(b.N), "B/op")
 	b.ReportMetric(float64(r.Datagrams)/float64(b.N), "datagrams/event")
+	b.ReportMetric(float64(r.Bytes)/float64(b.N), "wire-B/event")
 }
 
 // TestSenderCountsEveryDatagram checks the sender-only case's check: the
@@ -159,6 +166,11 @@ func TestSenderCountsEveryDatagram(t *testing.T) {
 			}
 			if r.Datagrams != 1000*tc.per {
 				t.Errorf("device got %d datagrams, want %d", r.Datagrams, 1000*tc.per)
+			}
+			// Events of one size: no padding, so the device's bytes are
+			// exactly what a receiver got.
+			if r.Bytes != r.WantBytes {
+				t.Errorf("device got %d payload bytes, want %d", r.Bytes, r.WantBytes)
 			}
 		})
 	}
@@ -185,14 +197,21 @@ func senderChild() {
 		return
 	}
 	cfg := gelf.Config{Compression: spec.Compression, ChunkSize: spec.ChunkSize}
-	msgs := storetest.Padded(100, time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC))
+	at := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
+	msgs := storetest.Padded(100, at)
+	if spec.Realistic {
+		msgs = storetest.Realistic(storetest.Pool, at)
+	}
 	for i := range msgs {
+		if spec.Realistic {
+			break
+		}
 		msgs[i].Value.Raw = append(msgs[i].Value.Raw, make([]byte, max(0, spec.Raw-len(msgs[i].Value.Raw)))...)
 		for k := 250; k < len(msgs[i].Value.Raw); k++ {
 			msgs[i].Value.Raw[k] = 'a' + byte(k*7%26)
 		}
 	}
-	per, err := datagramsPerEvent(cfg, msgs)
+	per, perBytes, err := datagramsPerEvent(cfg, msgs)
 	if err != nil {
 		fmt.Println("error:", err)
 		return
@@ -201,7 +220,7 @@ func senderChild() {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		n, _ := strconv.Atoi(in.Text())
-		r, err := senderRound(cfg, msgs, per, n)
+		r, err := senderRound(cfg, msgs, per, perBytes, n)
 		if err != nil {
 			r.Error = err.Error()
 		}
@@ -230,55 +249,66 @@ func setupDevice(offload bool) error {
 	return nil
 }
 
-// datagramsPerEvent sends msgs once to a UDP socket on lo and returns
-// how many datagrams each made, as the receiver counts them: one, or the
-// count in its chunks' header.
-func datagramsPerEvent(cfg gelf.Config, msgs []sluice.Message[event.Event]) ([]int64, error) {
+// datagramsPerEvent sends msgs once to a UDP socket on lo, in the
+// batches of storetest.PerSend events that Measure gives, and returns how
+// many datagrams each made, as the receiver counts them: one, or the
+// count in its chunks' header; and their payload bytes. Each batch is
+// read before the next is sent: the socket's buffer holds one.
+func datagramsPerEvent(cfg gelf.Config, msgs []sluice.Message[event.Event]) (per, bytes []int64, err error) {
 	u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer u.Close()
 	_ = u.SetReadBuffer(8 << 20)
 	cfg.ServiceAddr = u.LocalAddr().String()
-	d, err := gelf.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := storetest.Measure(d, msgs, len(msgs)); err != nil {
-		return nil, err
-	}
-	_ = u.SetReadDeadline(time.Now().Add(30 * time.Second))
-	per := make([]int64, len(msgs))
+	per, bytes = make([]int64, len(msgs)), make([]int64, len(msgs))
 	buf := make([]byte, 65536)
-	for i := range per {
-		n, err := u.Read(buf)
+	for from := 0; from < len(msgs); from += storetest.PerSend {
+		batch := msgs[from:min(from+storetest.PerSend, len(msgs))]
+		d, err := gelf.New(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("event %d: %w", i, err)
+			return nil, nil, err
 		}
-		per[i] = 1
-		if n > 12 && buf[0] == 0x1e && buf[1] == 0x0f { // a message's chunks come in a row
-			per[i] = int64(buf[11])
-			for range per[i] - 1 {
-				if _, err := u.Read(buf); err != nil {
-					return nil, fmt.Errorf("event %d: %w", i, err)
+		if _, err := storetest.Measure(d, batch, len(batch)); err != nil {
+			return nil, nil, err
+		}
+		_ = u.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for i := from; i < from+len(batch); i++ {
+			n, err := u.Read(buf)
+			if err != nil {
+				return nil, nil, fmt.Errorf("event %d: %w", i, err)
+			}
+			per[i], bytes[i] = 1, int64(n)
+			if n > 12 && buf[0] == 0x1e && buf[1] == 0x0f { // a message's chunks come in a row
+				per[i] = int64(buf[11])
+				for range per[i] - 1 {
+					n, err := u.Read(buf)
+					if err != nil {
+						return nil, nil, fmt.Errorf("event %d: %w", i, err)
+					}
+					bytes[i] += int64(n)
 				}
 			}
 		}
 	}
-	return per, nil
+	return per, bytes, nil
 }
 
 // senderRound sends n events to senderPeer and checks that the device
-// was handed exactly the datagrams they make.
-func senderRound(cfg gelf.Config, msgs []sluice.Message[event.Event], per []int64, n int) (senderResult, error) {
+// was handed exactly the datagrams they make; it reports their payload
+// bytes, and those a receiver got for the same events (equal unless the
+// padding of segmented sends differs with how events were batched).
+func senderRound(cfg gelf.Config, msgs []sluice.Message[event.Event], per, perBytes []int64, n int) (senderResult, error) {
 	var r senderResult
 	var want int64
 	for i := range n % len(msgs) {
 		want += per[i]
+		r.WantBytes += perBytes[i]
 	}
-	for _, p := range per {
+	for i, p := range per {
 		want += p * int64(n/len(msgs))
+		r.WantBytes += perBytes[i] * int64(n/len(msgs))
 	}
 	cfg.ServiceAddr = senderPeer
 	d, err := gelf.New(cfg)
@@ -294,13 +324,13 @@ func senderRound(cfg gelf.Config, msgs []sluice.Message[event.Event], per []int6
 	}
 	// A datagram may wait in the qdisc a moment after its send returned:
 	// wait for the count to reach want, or to stand still for 5 s.
-	var got [2]int64
+	var got [3]int64
 	for last, still := got, time.Now(); ; time.Sleep(time.Millisecond) {
 		after, err := deviceCounts()
 		if err != nil {
 			return r, err
 		}
-		got = [2]int64{after[0] - before[0], after[1] - before[1]}
+		got = [3]int64{after[0] - before[0], after[1] - before[1], after[2] - before[2]}
 		if got != last {
 			last, still = got, time.Now()
 		}
@@ -308,7 +338,7 @@ func senderRound(cfg gelf.Config, msgs []sluice.Message[event.Event], per []int6
 			break
 		}
 	}
-	r.Datagrams = got[0]
+	r.Datagrams, r.Bytes = got[0], got[2]-frameHeader*got[0]
 	if got[0] != want || got[1] != want {
 		return r, fmt.Errorf("%d events make %d datagrams; the device was handed %d and dropped %d", n, want, got[0], got[1])
 	}
@@ -316,12 +346,12 @@ func senderRound(cfg gelf.Config, msgs []sluice.Message[event.Event], per []int6
 }
 
 // deviceCounts returns the packets senderDev was handed and dropped,
-// from this network namespace's /proc/net/dev (an ifb device counts
-// them as received).
-func deviceCounts() ([2]int64, error) {
+// and the bytes it was handed (headers included), from this network
+// namespace's /proc/net/dev (an ifb device counts them as received).
+func deviceCounts() ([3]int64, error) {
 	b, err := os.ReadFile("/proc/net/dev")
 	if err != nil {
-		return [2]int64{}, err
+		return [3]int64{}, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		name, stats, ok := strings.Cut(line, ":")
@@ -334,7 +364,8 @@ func deviceCounts() ([2]int64, error) {
 		}
 		p, err1 := strconv.ParseInt(f[1], 10, 64)
 		d, err2 := strconv.ParseInt(f[3], 10, 64)
-		return [2]int64{p, d}, errors.Join(err1, err2)
+		n, err3 := strconv.ParseInt(f[0], 10, 64)
+		return [3]int64{p, d, n}, errors.Join(err1, err2, err3)
 	}
-	return [2]int64{}, fmt.Errorf("%s not in /proc/net/dev", senderDev)
+	return [3]int64{}, fmt.Errorf("%s not in /proc/net/dev", senderDev)
 }

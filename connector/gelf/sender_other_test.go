@@ -10,6 +10,7 @@ type senderSpec struct {
 	Compression string
 	ChunkSize   int
 	Raw         int
+	Realistic   bool
 }
 
 func senderChild() {}

@@ -14,6 +14,10 @@
 //     "level" if present, and additional fields named "_" and
 //     [A-Za-z0-9_.-] other than "_id". Others are counted as rejected
 //     with the reason, as Graylog logs and drops them.
+//   - After the object only JSON whitespace may follow (a UDP datagram
+//     may end in padding spaces). This is stricter than Graylog, whose
+//     JSON parser ignores what follows the object, so that a sender's
+//     padding is checked to be whitespace.
 package gelftest
 
 import (
@@ -291,6 +295,10 @@ func (s *Server) message(b []byte, udp bool) {
 	d.UseNumber()
 	if err := d.Decode(&m); err != nil {
 		s.reject("not a JSON object: " + err.Error())
+		return
+	}
+	if rest := b[d.InputOffset():]; len(bytes.TrimLeft(rest, " \t\r\n")) > 0 {
+		s.reject(fmt.Sprintf("%d bytes after the JSON object, not all JSON whitespace", len(rest)))
 		return
 	}
 	if reason := check(m); reason != "" {
