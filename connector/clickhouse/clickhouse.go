@@ -210,15 +210,25 @@ func (in *inserter) post(ctx context.Context, s *scratch, body []byte, n int, st
 		return in.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
+	var se *ServerError
 	if resp.StatusCode == http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		if in.hooks.Written != nil {
-			in.hooks.Written(n, len(body), time.Since(start))
+		// A server that sent its 200 early (progress headers) tells of a
+		// later failure only at the end of the body, so the body is read
+		// to its end before anything is acked.
+		text, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err != nil {
+			return in.transportError(ctx, fmt.Errorf("reading the 200 response: %w", err))
 		}
-		return nil
+		if se = exceptionAfterOK(in.endpoint, resp.Header.Get("X-ClickHouse-Exception-Code"), string(text)); se == nil {
+			if in.hooks.Written != nil {
+				in.hooks.Written(n, len(body), time.Since(start))
+			}
+			return nil
+		}
+	} else {
+		text, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+		se = parseError(in.endpoint, resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"), string(text))
 	}
-	text, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-	se := parseError(in.endpoint, resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"), string(text))
 	if pw := in.cfg.Password.Reveal(); len(pw) >= 4 {
 		se.Message = strings.ReplaceAll(se.Message, pw, "REDACTED")
 	}

@@ -300,6 +300,13 @@ func TestClassify(t *testing.T) {
 		{"unknown 5xx", 502, "<html>bad gateway</html>", "", true},
 		{"429 with Retry-After", 429, "slow down", "0", true},
 		{"transient code, 4xx status", 400, "Code: 202. DB::Exception: Too many simultaneous queries. Maximum: 100. (TOO_MANY_SIMULTANEOUS_QUERIES)", "", true},
+		// A server that sent its 200 and headers early (progress headers)
+		// writes a failure at the end of the body instead.
+		{"exception after 200, transient code", 200, "Code: 241. DB::Exception: Memory limit (total) exceeded: would use 3.00 GiB. (MEMORY_LIMIT_EXCEEDED) (version 24.3.1.1)\n", "", true},
+		{"exception after 200, marked (24.11+)", 200, "__exception__\r\nq1w2e3r4\r\nCode: 209. DB::Exception: Timeout exceeded while reading from socket. (SOCKET_TIMEOUT)\r\n88 q1w2e3r4\r\n__exception__\r\n", "", true},
+		{"exception after 200, unknown code", 200, "Code: 1001. DB::Exception: std::exception. (STD_EXCEPTION)\n", "", true},
+		{"exception after 200, schema code", 200, "Code: 60. DB::Exception: Table db.tbl does not exist. (UNKNOWN_TABLE)\n", "", false},
+		{"200 cut short", 200, "", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -333,6 +340,14 @@ func TestClassify(t *testing.T) {
 					}
 					if tc.retryAfter != "" {
 						w.Header().Set("Retry-After", tc.retryAfter)
+					}
+					if tc.name == "200 cut short" {
+						// A 200 whose body never ends: the connection
+						// drops before the server said how the INSERT went.
+						w.Header().Set("Content-Length", "100")
+						w.WriteHeader(200)
+						io.WriteString(w, "{")
+						return
 					}
 					w.WriteHeader(tc.status)
 					io.WriteString(w, tc.body)
