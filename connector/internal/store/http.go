@@ -54,6 +54,18 @@ func CheckURL(s string) error {
 	return nil
 }
 
+// CheckBase reports whether the path of s, a base URL, holds api, the
+// path the store adds to it: a URL copied from another tool's config
+// with the endpoint in it would otherwise fail only once events flow,
+// as a 404. Its error never holds s.
+func CheckBase(s, api string) error {
+	u, err := url.Parse(s)
+	if err == nil && strings.Contains(u.Path, api) {
+		return fmt.Errorf("want the base URL, without %s: it is added to it", api)
+	}
+	return nil
+}
+
 // Endpoint returns scheme://host of s, safe to show in errors and logs.
 func Endpoint(s string) string {
 	u, err := url.Parse(s)
