@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
 
@@ -463,5 +464,48 @@ func TestCompressions(t *testing.T) {
 				t.Errorf("table holds %d rows, want the %d raw lines sent", len(got), len(want))
 			}
 		})
+	}
+}
+
+// TestFirstInsertsThrottled answers the first three INSERTs 429 with
+// Retry-After: 1, as chproxy does past its limits: the batch is sent
+// again no sooner than a second later each time, then acked.
+func TestFirstInsertsThrottled(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		if n <= 3 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, "limits for user \"default\" are exceeded: max_concurrent_queries limit: 4")
+		}
+	}))
+	defer srv.Close()
+	// Retry-After may hold a retry up to 10 × retry.max.
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "logs",
+		Batch: batch.Config{Count: 2, Age: time.Hour, Parallelism: 1, Retry: retry.Policy{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, d)
+	a := &acker{}
+	if err := d.Send(t.Context(), a.ack, ev("x"), ev("y")); err != nil {
+		t.Fatal(err)
+	}
+	storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 4 {
+		t.Fatalf("%d INSERTs, want 3 answered 429 and one stored", len(at))
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 900*time.Millisecond {
+			t.Errorf("INSERT %d came %v after a 429 with Retry-After: 1", i+1, gap)
+		}
 	}
 }
