@@ -3,10 +3,12 @@ package clickhouse_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -24,6 +26,7 @@ import (
 	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
@@ -506,6 +509,39 @@ func TestFirstInsertsThrottled(t *testing.T) {
 	for i := 1; i < len(at); i++ {
 		if gap := at[i].Sub(at[i-1]); gap < 900*time.Millisecond {
 			t.Errorf("INSERT %d came %v after a 429 with Retry-After: 1", i+1, gap)
+		}
+	}
+}
+
+// TestCredentialsNeverShown has a server quote the request's
+// Authorization header in its error body: neither the dead letter's
+// error nor the log shows the password, nor the base64 of user:password.
+func TestCredentialsNeverShown(t *testing.T) {
+	srv := storetest.EchoAuth(t, http.StatusInternalServerError)
+	var logs syncbuf.Buffer
+	dl := &storetest.DeadLetter{}
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "t", Username: "writer", Password: "pw-S3cret",
+		Batch: batch.Config{Count: 1, Retry: retry.Policy{Initial: time.Millisecond, MaxAttempts: 2}}},
+		clickhouse.WithDeadLetter(dl), clickhouse.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, d)
+	a := &acker{}
+	if err := d.Send(t.Context(), a.ack, ev("x")); err != nil {
+		t.Fatal(err)
+	}
+	storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
+	text := logs.String()
+	for _, m := range dl.Got() {
+		text += m.Attributes.Value("error")
+	}
+	if !strings.Contains(text, "refused: Authorization Basic") {
+		t.Fatalf("the server's message is not quoted:\n%s", text)
+	}
+	for _, secret := range []string{"pw-S3cret", base64.StdEncoding.EncodeToString([]byte("writer:pw-S3cret"))} {
+		if strings.Contains(text, secret) {
+			t.Errorf("%q shown:\n%s", secret, text)
 		}
 	}
 }

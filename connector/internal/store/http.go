@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -143,6 +144,13 @@ func NewSecrets(vals ...string) Secrets {
 	}
 	slices.SortStableFunc(s, func(a, b string) int { return len(b) - len(a) })
 	return s
+}
+
+// BasicAuth returns the base64 of user:password that HTTP basic
+// authentication sends: a secret as much as the password, for a server
+// may quote the Authorization header back.
+func BasicAuth(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
 
 // Redact returns text with every secret replaced by [config.Redacted].
