@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +70,9 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	o := store.Apply(opts)
 	ins := &inserter{cfg: c, flat: c.Nested == "flatten", url: c.insertURL(), endpoint: store.Endpoint(c.URL),
 		hooks: o.Hooks, log: o.Log, dl: o.DeadLetter}
+	if pw := c.Password.Reveal(); pw != "" {
+		ins.secrets = store.NewSecrets(pw, store.BasicAuth(c.Username, pw))
+	}
 	// Without a dead letter, which takes events, batches hold the rows
 	// already encoded (by Send), compressed and sent as they are.
 	var d *store.Destination
@@ -101,6 +103,7 @@ type inserter struct {
 	hooks    Hooks
 	log      *slog.Logger
 	dl       sluice.Destination[event.Event] // nil: none
+	secrets  store.Secrets                   // the password, and it in basic auth
 	client   *http.Client                    // set by Run before any flush
 
 	pool sync.Pool // *scratch
@@ -210,17 +213,24 @@ func (in *inserter) post(ctx context.Context, s *scratch, body []byte, n int, st
 		return in.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
+	var se *ServerError
 	if resp.StatusCode == http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		if in.hooks.Written != nil {
-			in.hooks.Written(n, len(body), time.Since(start))
+		// A server that sent its 200 early (progress headers) tells of a
+		// later failure only at the end of the body, so the body is read
+		// to its end before anything is acked.
+		text, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err != nil {
+			return in.transportError(ctx, fmt.Errorf("reading the 200 response: %w", err))
 		}
-		return nil
-	}
-	text, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-	se := parseError(in.endpoint, resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"), string(text))
-	if pw := in.cfg.Password.Reveal(); len(pw) >= 4 {
-		se.Message = strings.ReplaceAll(se.Message, pw, "REDACTED")
+		if se = exceptionAfterOK(in.endpoint, resp.Header.Get("X-ClickHouse-Exception-Code"), in.secrets.Redact(string(text))); se == nil {
+			if in.hooks.Written != nil {
+				in.hooks.Written(n, len(body), time.Since(start))
+			}
+			return nil
+		}
+	} else {
+		text, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+		se = parseError(in.endpoint, resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"), in.secrets.Redact(string(text)))
 	}
 	if se.Code != 0 {
 		in.failed("code_" + strconv.Itoa(se.Code))

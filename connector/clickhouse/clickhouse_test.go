@@ -3,10 +3,12 @@ package clickhouse_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -24,6 +26,8 @@ import (
 	"github.com/sluicehq/sluice/connector/internal/storetest"
 	"github.com/sluicehq/sluice/daemon/config"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
+	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
 
@@ -300,6 +304,13 @@ func TestClassify(t *testing.T) {
 		{"unknown 5xx", 502, "<html>bad gateway</html>", "", true},
 		{"429 with Retry-After", 429, "slow down", "0", true},
 		{"transient code, 4xx status", 400, "Code: 202. DB::Exception: Too many simultaneous queries. Maximum: 100. (TOO_MANY_SIMULTANEOUS_QUERIES)", "", true},
+		// A server that sent its 200 and headers early (progress headers)
+		// writes a failure at the end of the body instead.
+		{"exception after 200, transient code", 200, "Code: 241. DB::Exception: Memory limit (total) exceeded: would use 3.00 GiB. (MEMORY_LIMIT_EXCEEDED) (version 24.3.1.1)\n", "", true},
+		{"exception after 200, marked (24.11+)", 200, "__exception__\r\nq1w2e3r4\r\nCode: 209. DB::Exception: Timeout exceeded while reading from socket. (SOCKET_TIMEOUT)\r\n88 q1w2e3r4\r\n__exception__\r\n", "", true},
+		{"exception after 200, unknown code", 200, "Code: 1001. DB::Exception: std::exception. (STD_EXCEPTION)\n", "", true},
+		{"exception after 200, schema code", 200, "Code: 60. DB::Exception: Table db.tbl does not exist. (UNKNOWN_TABLE)\n", "", false},
+		{"200 cut short", 200, "", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -333,6 +344,14 @@ func TestClassify(t *testing.T) {
 					}
 					if tc.retryAfter != "" {
 						w.Header().Set("Retry-After", tc.retryAfter)
+					}
+					if tc.name == "200 cut short" {
+						// A 200 whose body never ends: the connection
+						// drops before the server said how the INSERT went.
+						w.Header().Set("Content-Length", "100")
+						w.WriteHeader(200)
+						io.WriteString(w, "{")
+						return
 					}
 					w.WriteHeader(tc.status)
 					io.WriteString(w, tc.body)
@@ -448,5 +467,81 @@ func TestCompressions(t *testing.T) {
 				t.Errorf("table holds %d rows, want the %d raw lines sent", len(got), len(want))
 			}
 		})
+	}
+}
+
+// TestFirstInsertsThrottled answers the first three INSERTs 429 with
+// Retry-After: 1, as chproxy does past its limits: the batch is sent
+// again no sooner than a second later each time, then acked.
+func TestFirstInsertsThrottled(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		if n <= 3 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, "limits for user \"default\" are exceeded: max_concurrent_queries limit: 4")
+		}
+	}))
+	defer srv.Close()
+	// Retry-After may hold a retry up to 10 × retry.max.
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "logs",
+		Batch: batch.Config{Count: 2, Age: time.Hour, Parallelism: 1, Retry: retry.Policy{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, d)
+	a := &acker{}
+	if err := d.Send(t.Context(), a.ack, ev("x"), ev("y")); err != nil {
+		t.Fatal(err)
+	}
+	storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 4 {
+		t.Fatalf("%d INSERTs, want 3 answered 429 and one stored", len(at))
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 900*time.Millisecond {
+			t.Errorf("INSERT %d came %v after a 429 with Retry-After: 1", i+1, gap)
+		}
+	}
+}
+
+// TestCredentialsNeverShown has a server quote the request's
+// Authorization header in its error body: neither the dead letter's
+// error nor the log shows the password, nor the base64 of user:password.
+func TestCredentialsNeverShown(t *testing.T) {
+	srv := storetest.EchoAuth(t, http.StatusInternalServerError)
+	var logs syncbuf.Buffer
+	dl := &storetest.DeadLetter{}
+	d, err := clickhouse.New(clickhouse.Config{URL: srv.URL, Table: "t", Username: "writer", Password: "pw-S3cret",
+		Batch: batch.Config{Count: 1, Retry: retry.Policy{Initial: time.Millisecond, MaxAttempts: 2}}},
+		clickhouse.WithDeadLetter(dl), clickhouse.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, d)
+	a := &acker{}
+	if err := d.Send(t.Context(), a.ack, ev("x")); err != nil {
+		t.Fatal(err)
+	}
+	storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
+	text := logs.String()
+	for _, m := range dl.Got() {
+		text += m.Attributes.Value("error")
+	}
+	if !strings.Contains(text, "refused: Authorization Basic") {
+		t.Fatalf("the server's message is not quoted:\n%s", text)
+	}
+	for _, secret := range []string{"pw-S3cret", base64.StdEncoding.EncodeToString([]byte("writer:pw-S3cret"))} {
+		if strings.Contains(text, secret) {
+			t.Errorf("%q shown:\n%s", secret, text)
+		}
 	}
 }

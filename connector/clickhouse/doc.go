@@ -20,8 +20,12 @@
 //
 // # Delivery guarantees
 //
-// An event is acked once the INSERT holding it was answered 200: the
-// server has written the rows. Errors are told apart by ClickHouse's
+// An event is acked once the INSERT holding it was answered 200 and the
+// response ended without an exception: the server has written the rows.
+// (A server that sent its 200 early, with send_progress_in_http_headers,
+// writes a later failure at the end of the body; that exception is
+// classified as below, an unknown code counting as a 500, and a 200 body
+// cut short is retried like a reset connection.) Errors are told apart by ClickHouse's
 // error code, read from the response body ("Code: 60, ..."), before the
 // HTTP status, since old servers answer 500 to most errors:
 //

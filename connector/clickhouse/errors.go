@@ -11,7 +11,9 @@ import (
 type ServerError struct {
 	// Endpoint is the URL's scheme://host.
 	Endpoint string
-	// StatusCode is the HTTP status.
+	// StatusCode is the HTTP status: 200 for an exception the server
+	// wrote at the end of a 200 response, which it does once it has sent
+	// its headers (send_progress_in_http_headers=1, a long INSERT).
 	StatusCode int
 	// Code is ClickHouse's error code ("Code: 60" in the body, or the
 	// X-ClickHouse-Exception-Code header), or 0 if there was none.
@@ -24,6 +26,9 @@ type ServerError struct {
 }
 
 func (e *ServerError) Error() string {
+	if e.StatusCode == http.StatusOK {
+		return "INSERT " + e.Endpoint + ": 200 OK, then an exception: " + strconv.Quote(e.Message)
+	}
 	return "INSERT " + e.Endpoint + ": " + strconv.Itoa(e.StatusCode) + " " + http.StatusText(e.StatusCode) + ": " + strconv.Quote(e.Message)
 }
 
@@ -31,7 +36,9 @@ func (e *ServerError) Error() string {
 // error whose code says the table, a column, a value or the login is
 // wrong is not, whatever the status (old servers answer 500 for most
 // errors). Otherwise: a code known to be transient, 5xx, 429 and 408 are
-// retried; other statuses are not.
+// retried; other statuses are not. An exception after a 200 (see
+// [ServerError.StatusCode]) counts as a 500, the status the server would
+// have sent had it not sent its headers yet.
 func (e *ServerError) Retryable() bool {
 	if permanentCodes[e.Code] || rowCodes[e.Code] {
 		return false
@@ -39,7 +46,7 @@ func (e *ServerError) Retryable() bool {
 	if transientCodes[e.Code] {
 		return true
 	}
-	return e.StatusCode >= 500 || e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusRequestTimeout
+	return e.StatusCode >= 500 || e.StatusCode == http.StatusOK || e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusRequestTimeout
 }
 
 // rowCodes are errors about the data of one row (ErrorCodes.cpp): with
@@ -101,7 +108,10 @@ var transientCodes = map[int]bool{
 
 var (
 	codeRE = regexp.MustCompile(`^Code: (\d+)[.,] `)
-	rowRE  = regexp.MustCompile(`\(at row (\d+)\)`)
+	// exceptionRE finds an exception in a body: a line "Code: N. DB::Exception"
+	// (or "Code: N, e.displayText() = DB::Exception" on old servers).
+	exceptionRE = regexp.MustCompile(`(?m)^Code: \d+[.,] .*DB::Exception`)
+	rowRE       = regexp.MustCompile(`\(at row (\d+)\)`)
 )
 
 // parseError reads ClickHouse's error body: "Code: 60, e.displayText() =
@@ -126,4 +136,26 @@ func parseError(endpoint string, status int, header, body string) *ServerError {
 	}
 	e.Message = msg
 	return e
+}
+
+// exceptionAfterOK returns the exception of a 200 response to an INSERT,
+// whose body is otherwise empty: an exception written at its end (from
+// its "Code: N" line; 24.11+ frame it in __exception__ markers, left out),
+// or the X-ClickHouse-Exception-Code header. It returns nil if there is
+// none.
+func exceptionAfterOK(endpoint, header, body string) *ServerError {
+	if loc := exceptionRE.FindStringIndex(body); loc != nil {
+		text := body[loc[0]:]
+		if i := strings.Index(text, "\n__exception__"); i >= 0 {
+			text = text[:i] // and the line of its length and tag:
+			if j := strings.LastIndexByte(strings.TrimRight(text, "\r\n"), '\n'); j >= 0 {
+				text = text[:j]
+			}
+		}
+		return parseError(endpoint, http.StatusOK, header, text)
+	}
+	if header != "" && header != "0" {
+		return parseError(endpoint, http.StatusOK, header, body)
+	}
+	return nil
 }

@@ -40,5 +40,37 @@ func FuzzParseError(f *testing.F) {
 		}
 		_ = e.Error()
 		_ = e.Retryable()
+		if e := exceptionAfterOK("http://h", "", body); e != nil && (!utf8.ValidString(e.Message) || len(e.Message) > 512+len("…")) {
+			t.Errorf("message after 200 %q", e.Message)
+		}
 	})
+}
+
+func TestExceptionAfterOK(t *testing.T) {
+	for _, tc := range []struct {
+		name, header, body string
+		code               int // 0: no exception
+		msg                string
+	}{
+		{"empty", "", "", 0, ""},
+		{"header only", "241", "", 241, ""},
+		{"header 0", "0", "", 0, ""},
+		{"plain", "", "Code: 241. DB::Exception: Memory limit (total) exceeded. (MEMORY_LIMIT_EXCEEDED)\n", 241, "Code: 241. DB::Exception: Memory limit (total) exceeded. (MEMORY_LIMIT_EXCEEDED)"},
+		{"after output", "", "{\"n\":1}\nCode: 60, e.displayText() = DB::Exception: Table x doesn't exist., e.what() = DB::Exception\n", 60, "Code: 60, e.displayText() = DB::Exception: Table x doesn't exist., e.what() = DB::Exception"},
+		{"marked", "", "__exception__\r\nq1w2\r\nCode: 209. DB::Exception: Timeout. (SOCKET_TIMEOUT)\r\n54 q1w2\r\n__exception__\r\n", 209, "Code: 209. DB::Exception: Timeout. (SOCKET_TIMEOUT)"},
+		{"not an exception", "", "Code: review", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := exceptionAfterOK("http://h", tc.header, tc.body)
+			if tc.code == 0 {
+				if e != nil {
+					t.Errorf("got %v, want none", e)
+				}
+				return
+			}
+			if e == nil || e.Code != tc.code || e.Message != tc.msg || e.StatusCode != 200 || e.Retryable() != transientCodes[tc.code] {
+				t.Errorf("got %+v, want code %d message %q", e, tc.code, tc.msg)
+			}
+		})
+	}
 }

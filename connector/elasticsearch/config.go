@@ -1,6 +1,7 @@
 package elasticsearch
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,7 +19,7 @@ import (
 type Config struct {
 	// URL is the cluster's base URL, such as "https://es.example.com:9200"
 	// (a path prefix is kept: "https://host/es" posts to
-	// "https://host/es/_bulk"). A secret, since it may carry credentials;
+	// "https://host/es/_bulk"; a URL already holding /_bulk is refused). A secret, since it may carry credentials;
 	// errors and logs show only its scheme and host. Required.
 	URL config.Secret `json:"url" sluice:"required"`
 	// Index is the index (or data stream) each event goes to, with the
@@ -94,7 +95,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.URL != "" {
-		if err := store.CheckURL(c.URL.Reveal()); err != nil {
+		if err := cmp.Or(store.CheckURL(c.URL.Reveal()), store.CheckBase(c.URL.Reveal(), "/_bulk")); err != nil {
 			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
 		}
 	}

@@ -54,6 +54,7 @@ func TestConfigErrors(t *testing.T) {
 		{"missing url", `{"type": "elasticsearch"}`, []string{"destinations.out.url: required"}},
 		{"scheme", `{"type": "elasticsearch", "url": "ftp://u:s3cret@h"}`, []string{"destinations.out.url: want an http:// or https:// URL"}},
 		{"query", `{"type": "elasticsearch", "url": "http://h:9200/?x=s3cret"}`, []string{"destinations.out.url: want a base URL"}},
+		{"bulk url", `{"type": "elasticsearch", "url": "http://h:9200/_bulk"}`, []string{"destinations.out.url: want the base URL, without /_bulk"}},
 		{"directive", `{"type": "elasticsearch", "url": "http://h", "index": "logs-%Y-%q"}`, []string{"destinations.out.index: unknown directive %q"}},
 		{"upper case", `{"type": "elasticsearch", "url": "http://h", "index": "Logs"}`, []string{"destinations.out.index: an index name must be lower case"}},
 		{"bad char", `{"type": "elasticsearch", "url": "http://h", "index": "a*b"}`, []string{`destinations.out.index: "*" may not be`}},

@@ -43,7 +43,8 @@ type Option = store.Option
 // Hooks are called as bulk requests complete, for metrics (see
 // [store.Hooks]): Written after each bulk request with the items stored
 // (or found stored already), the request's bytes and its duration;
-// Failed once per failed request ("http_<status>", "timeout", "network")
+// Failed once per failed request ("http_<status>", "timeout", "network",
+// "bad_response": a 200 whose body is not a whole _bulk response)
 // and once per item rejected or to be retried ("item_<status>").
 type Hooks = store.Hooks
 
@@ -471,7 +472,9 @@ type bulkItem struct {
 
 // decode reads a _bulk response. It decodes the items only when
 // "errors" is true (or comes after them): a response without errors is
-// read to its "errors" key and the rest discarded, for speed.
+// read to its "errors" key and the rest discarded, for speed. A body
+// without "errors" is not a _bulk response (a proxy's, another
+// service's) and an error: nothing says the items were stored.
 func (r *bulkResponse) decode(body io.Reader) error {
 	*r = bulkResponse{Items: r.Items[:0]}
 	dec := json.NewDecoder(body)
@@ -480,6 +483,7 @@ func (r *bulkResponse) decode(body io.Reader) error {
 	} else if t != json.Delim('{') {
 		return errors.New("not a JSON object")
 	}
+	seen := false // "errors"
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -490,6 +494,7 @@ func (r *bulkResponse) decode(body io.Reader) error {
 			if err := dec.Decode(&r.Errors); err != nil {
 				return err
 			}
+			seen = true
 			if !r.Errors {
 				_, _ = io.Copy(io.Discard, io.LimitReader(body, 1<<20)) // let the connection be reused
 				return nil
@@ -504,6 +509,12 @@ func (r *bulkResponse) decode(body io.Reader) error {
 				return err
 			}
 		}
+	}
+	if !seen {
+		return errors.New(`no "errors" key`)
+	}
+	if _, err := dec.Token(); err != nil {
+		return err // cut before its closing "}"
 	}
 	return nil
 }

@@ -34,5 +34,7 @@
 //	shutdown                             for batch.stopTimeout            what is written by then
 //
 // As with the socket destination, bytes the kernel accepted on a TCP
-// connection are lost if the input resets it before reading them.
+// connection are lost if the input resets it before reading them. A
+// connection the input closed while idle is noticed before it is written
+// to again (see tcpConn), and the batch goes out on a new one.
 package gelf

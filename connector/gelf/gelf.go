@@ -42,7 +42,8 @@ type Option = store.Option
 // Hooks are called as batches are written, for metrics (see
 // [store.Hooks]): Written after each batch is written, with its events,
 // bytes (after compression) and duration; Failed with the cause of each
-// failure: "dial", "write" or "too_large".
+// failure: "dial", "write", "too_large" or "peer_closed" (an idle TCP
+// connection the input had closed, replaced before a batch was written).
 type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries and refused events. It never
@@ -137,12 +138,18 @@ func (w *writer) dial(ctx context.Context) (conn, error) {
 	switch {
 	case w.cfg.Network == "udp":
 		c, err = dialUDP(ctx, &d, w.cfg.ServiceAddr)
-	case w.tls != nil:
-		// The handshake is done here, within the timeout: a server that
-		// is not trusted is a failed dial.
-		c, err = (&tls.Dialer{NetDialer: &d, Config: w.tls}).DialContext(ctx, "tcp", w.cfg.ServiceAddr)
 	default:
-		c, err = d.DialContext(ctx, w.cfg.Network, w.cfg.ServiceAddr)
+		var nc net.Conn
+		if w.tls != nil {
+			// The handshake is done here, within the timeout: a server
+			// that is not trusted is a failed dial.
+			nc, err = (&tls.Dialer{NetDialer: &d, Config: w.tls}).DialContext(ctx, "tcp", w.cfg.ServiceAddr)
+		} else {
+			nc, err = d.DialContext(ctx, w.cfg.Network, w.cfg.ServiceAddr)
+		}
+		if err == nil {
+			c = newTCPConn(nc)
+		}
 	}
 	if err != nil {
 		w.failed("dial")
@@ -202,17 +209,25 @@ func (w *writer) flush(ctx context.Context, msgs []sluice.Message[event.Event]) 
 	err := retry.DoNotify(ctx, w.cfg.Batch.Retry, nil, func(ctx context.Context) error {
 		attempts++
 		var c conn
+		var err error
 		select {
 		case c = <-w.conns:
+			if !open(c) {
+				// The input closed it while idle (see tcpConn).
+				w.failed("peer_closed")
+				c.Close()
+				if c, err = w.dial(ctx); err != nil {
+					retryable = true
+					return err
+				}
+			}
 		default:
-			var err error
 			if c, err = w.dial(ctx); err != nil {
 				retryable = true
 				return err
 			}
 		}
 		var n int
-		var err error
 		if w.cfg.Network == "tcp" {
 			n, err = w.writeTCP(c, s, msgs)
 		} else {

@@ -1,19 +1,22 @@
 package loki
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/sluicehq/sluice/batch"
+	"github.com/sluicehq/sluice/connector/internal/store"
 	"github.com/sluicehq/sluice/daemon/config"
 )
 
 // Config configures the "loki" destination, made by [New].
 type Config struct {
 	// URL is Loki's base URL, such as "http://loki:3100"; the push path
-	// /loki/api/v1/push is added to its path. Required.
+	// /loki/api/v1/push is added to its path (a URL already holding it,
+	// as promtail's client url does, is refused). Required.
 	URL string `json:"url" sluice:"required"`
 	// Labels are the stream labels of each event: a label name and a
 	// template of its value, text with placeholders in braces naming the
@@ -69,7 +72,7 @@ const maxLabels = 15
 func (c *Config) Validate() error {
 	var errs []error
 	if c.URL != "" {
-		if err := checkURL(c.URL); err != nil {
+		if err := cmp.Or(checkURL(c.URL), store.CheckBase(c.URL, "/loki/api/v1/push")); err != nil {
 			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
 		}
 	}

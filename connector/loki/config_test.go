@@ -73,6 +73,7 @@ func TestConfigErrors(t *testing.T) {
 		{"missing url", `{"type": "loki"}`, []string{"destinations.out.url: required"}},
 		{"scheme", `{"type": "loki", "url": "grpc://h:9095"}`, []string{`destinations.out.url: want an http:// or https:// URL, got scheme "grpc"`}},
 		{"credentials in url", `{"type": "loki", "url": "http://u:s3cret@h:3100"}`, []string{"destinations.out.url: URL must not hold credentials"}},
+		{"push url", `{"type": "loki", "url": "http://h:3100/loki/api/v1/push"}`, []string{"destinations.out.url: want the base URL, without /loki/api/v1/push"}},
 		{"unknown field in template", `{"type": "loki", "url": "http://h", "labels": {"app": "{syslog.app}"}}`, []string{"destinations.out.labels.app: unknown field {syslog.app}"}},
 		{"unclosed template", `{"type": "loki", "url": "http://h", "labels": {"app": "{host"}}`, []string{`destinations.out.labels.app: unclosed { in "{host"`}},
 		{"stray brace", `{"type": "loki", "url": "http://h", "labels": {"app": "a}b"}}`, []string{`destinations.out.labels.app: unopened }`}},

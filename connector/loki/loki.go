@@ -72,6 +72,9 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	o := store.Apply(opts)
 	p := &pusher{cfg: c, url: c.pushURL(), endpoint: store.Endpoint(c.URL), lab: lab, gzip: c.Compression == "gzip",
 		json: c.Line == "json", hooks: o.Hooks, log: o.Log, dl: o.DeadLetter}
+	if pw := c.Password.Reveal(); pw != "" {
+		p.secrets = store.NewSecrets(pw, store.BasicAuth(c.Username, pw))
+	}
 	size := func(m *sluice.Message[event.Event]) int {
 		if p.json { // the event's JSON holds its raw line and its fields
 			return 2*len(m.Value.Raw) + 256
@@ -102,7 +105,8 @@ type pusher struct {
 	hooks    Hooks
 	log      *slog.Logger
 	dl       sluice.Destination[event.Event]
-	client   *http.Client // set by Run before any flush
+	secrets  store.Secrets // the password, and it in basic auth
+	client   *http.Client  // set by Run before any flush
 
 	pool sync.Pool // *scratch
 }
@@ -247,10 +251,7 @@ func (p *pusher) push(ctx context.Context, s *scratch, body []byte, n int) (int,
 		return resp.StatusCode, "", nil
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	text := string(b)
-	if pw := p.cfg.Password.Reveal(); len(pw) >= 4 {
-		text = strings.ReplaceAll(text, pw, "REDACTED")
-	}
+	text := p.secrets.Redact(string(b))
 	p.failed("http_" + strconv.Itoa(resp.StatusCode))
 	if resp.StatusCode == http.StatusBadRequest {
 		return resp.StatusCode, text, nil

@@ -2,14 +2,17 @@ package loki_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/connector/loki"
 	"github.com/sluicehq/sluice/connector/loki/lokitest"
 	"github.com/sluicehq/sluice/event"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 	"github.com/sluicehq/sluice/retry"
 	"github.com/sluicehq/sluice/sluicetest"
 )
@@ -458,5 +462,42 @@ func TestPushSplit(t *testing.T) {
 	}
 	if r := raws(dl); len(r) != 1 || r[0] != huge || !strings.Contains(rejections(dl)[0], "over Loki's 4194304-byte limit") {
 		t.Errorf("dead letter holds %d entries (%q), want the huge line", len(r), rejections(dl))
+	}
+}
+
+// TestCredentialsNeverShown has a server quote the request's
+// Authorization header in its error body: neither the dead letter's
+// error nor the log shows the password, nor the base64 of user:password.
+func TestCredentialsNeverShown(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusBadRequest} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			srv := storetest.EchoAuth(t, status)
+			var logs syncbuf.Buffer
+			dl := &storetest.DeadLetter{}
+			d, err := loki.New(loki.Config{URL: srv.URL, Username: "writer", Password: "pw-S3cret", Labels: map[string]string{"job": "x"},
+				Batch: batch.Config{Count: 1, Retry: retry.Policy{Initial: time.Millisecond, MaxAttempts: 2}}},
+				loki.WithDeadLetter(dl), loki.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			storetest.Run(t, d)
+			a := &acker{}
+			if err := d.Send(t.Context(), a.ack, ev("x")); err != nil {
+				t.Fatal(err)
+			}
+			storetest.WaitFor(t, "the ack", func() bool { return a.count() == 1 })
+			text := logs.String()
+			for _, m := range dl.Got() {
+				text += m.Attributes.Value("error")
+			}
+			if !strings.Contains(text, "refused: Authorization Basic") {
+				t.Fatalf("the server's message is not quoted:\n%s", text)
+			}
+			for _, secret := range []string{"pw-S3cret", base64.StdEncoding.EncodeToString([]byte("writer:pw-S3cret"))} {
+				if strings.Contains(text, secret) {
+					t.Errorf("%q shown:\n%s", secret, text)
+				}
+			}
+		})
 	}
 }

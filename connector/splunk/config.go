@@ -1,6 +1,7 @@
 package splunk
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -15,8 +16,9 @@ import (
 type Config struct {
 	// URL is the HTTP Event Collector's base URL, such as
 	// "https://splunk.example.com:8088"; events go to
-	// <url>/services/collector/event. Errors and logs show only its scheme
-	// and host. Required.
+	// <url>/services/collector/event (a URL already holding
+	// /services/collector is refused). Errors and logs show only its
+	// scheme and host. Required.
 	URL config.Secret `json:"url" sluice:"required"`
 	// Token is the HEC token, sent as "Authorization: Splunk <token>". It
 	// never appears in a log line or an error. Required.
@@ -91,7 +93,7 @@ var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 func (c *Config) Validate() error {
 	var errs []error
 	if c.URL != "" {
-		if err := store.CheckURL(c.URL.Reveal()); err != nil {
+		if err := cmp.Or(store.CheckURL(c.URL.Reveal()), store.CheckBase(c.URL.Reveal(), "/services/collector")); err != nil {
 			errs = append(errs, &config.FieldError{Path: "url", Msg: err.Error()})
 		}
 	}

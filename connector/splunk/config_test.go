@@ -53,6 +53,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"missing", `{"type": "splunk_hec"}`, []string{"destinations.out.url: required", "destinations.out.token: required"}},
 		{"scheme", `{"type": "splunk_hec", "url": "tcp://h:8088", "token": "s3cret"}`, []string{"destinations.out.url: want an http:// or https:// URL"}},
+		{"endpoint url", `{"type": "splunk_hec", "url": "https://h:8088/services/collector/event", "token": "s3cret"}`, []string{"destinations.out.url: want the base URL, without /services/collector"}},
+		{"collector url", `{"type": "splunk_hec", "url": "https://h:8088/services/collector", "token": "s3cret"}`, []string{"destinations.out.url: want the base URL, without /services/collector"}},
 		{"event", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "event": "text"}`, []string{`destinations.out.event: want raw or json, got "text"`}},
 		{"compression", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "compression": "zstd"}`, []string{`destinations.out.compression: want gzip or none, got "zstd"`}},
 		{"channel", `{"type": "splunk_hec", "url": "https://h:8088", "token": "s3cret", "channel": "c1"}`, []string{"destinations.out.channel: want a GUID"}},

@@ -42,7 +42,8 @@ type Option = store.Option
 // Written once a request's events are confirmed (HTTP 200, and with
 // ackEnabled the ack), with the events, bytes and duration from the
 // first try to the confirmation; Failed for each failure: "hec_<code>"
-// (HEC's code), "http_<status>", "ack_timeout", "timeout" or "network".
+// (HEC's code), "http_<status>", "ack_timeout", "timeout", "network" or
+// "bad_response" (a 200 whose body is not HEC's JSON answer).
 type Hooks = store.Hooks
 
 // WithLogger sets the logger for retries and dead-lettered events. It
@@ -226,6 +227,8 @@ type hecResponse struct {
 	AckID   *int64          `json:"ackId"`
 	Invalid *int            `json:"invalid-event-number"`
 	Acks    map[string]bool `json:"acks"`
+	// hec says the body was a JSON object with HEC's "code" in it.
+	hec bool
 }
 
 // post sends the pending events as one request and, with ackEnabled,
@@ -251,6 +254,12 @@ func (h *hec) post(ctx context.Context, s *scratch) error {
 		return err
 	}
 	if status == http.StatusOK && r.Code == 0 {
+		if !r.hec {
+			// A proxy's page, a body cut off, another service: nothing
+			// says HEC took the events.
+			h.failed("bad_response")
+			return sluice.Retryable(fmt.Errorf("splunk_hec: POST %s: 200 without HEC's answer (a JSON object with \"code\")", h.endpoint))
+		}
 		if !h.cfg.AckEnabled {
 			s.pending = s.pending[:0]
 			return nil
@@ -348,8 +357,13 @@ func (h *hec) do(ctx context.Context, u string, body []byte, gz bool) (int, hecR
 		return 0, r, nil, h.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	_ = json.Unmarshal(b, &r)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err == nil && json.Unmarshal(b, &r) == nil {
+		var code struct {
+			Code *int `json:"code"`
+		}
+		r.hec = json.Unmarshal(b, &code) == nil && code.Code != nil
+	}
 	r.Text = h.secrets.Snippet(r.Text, 256)
 	return resp.StatusCode, r, resp.Header, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -50,6 +51,18 @@ func CheckURL(s string) error {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("want a base URL without query or fragment")
+	}
+	return nil
+}
+
+// CheckBase reports whether the path of s, a base URL, holds api, the
+// path the store adds to it: a URL copied from another tool's config
+// with the endpoint in it would otherwise fail only once events flow,
+// as a 404. Its error never holds s.
+func CheckBase(s, api string) error {
+	u, err := url.Parse(s)
+	if err == nil && strings.Contains(u.Path, api) {
+		return fmt.Errorf("want the base URL, without %s: it is added to it", api)
 	}
 	return nil
 }
@@ -131,6 +144,13 @@ func NewSecrets(vals ...string) Secrets {
 	}
 	slices.SortStableFunc(s, func(a, b string) int { return len(b) - len(a) })
 	return s
+}
+
+// BasicAuth returns the base64 of user:password that HTTP basic
+// authentication sends: a secret as much as the password, for a server
+// may quote the Authorization header back.
+func BasicAuth(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
 
 // Redact returns text with every secret replaced by [config.Redacted].
