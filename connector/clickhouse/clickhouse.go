@@ -88,9 +88,12 @@ func New(c Config, opts ...Option) (*Destination, error) {
 	return &Destination{Destination: d, ins: ins}, nil
 }
 
-func (in *inserter) start(context.Context) (func(), error) {
+// start builds the client, then checks that the table exists (see
+// checkTable).
+func (in *inserter) start(ctx context.Context) (func(), error) {
 	var t *http.Transport
 	in.client, t = store.HTTPClient(in.cfg.Timeout, nil, in.cfg.Batch.Parallelism+1, in.cfg.IdleTimeout)
+	in.checkTable(ctx)
 	return t.CloseIdleConnections, nil
 }
 
