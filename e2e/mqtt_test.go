@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/brokertest"
+	"github.com/sluicehq/sluice/internal/syncbuf"
 )
 
 // TestMQTTSourceCrash: mosquitto_pub publishes numbered lines at QoS 1
@@ -64,14 +65,21 @@ func TestMQTTDestination(t *testing.T) {
 	}
 	b := brokertest.Mosquitto(t, 0)
 	host, port, _ := strings.Cut(b.Addr, ":")
+	// A message retained on a second topic comes to mosquitto_sub once it
+	// subscribed to both: sluiced starts only then, so that no publish is
+	// missed by a subscriber still starting (a fixed wait was one).
+	if out, err := exec.Command(brokertest.Need(t, "mosquitto_pub"), "-h", host, "-p", port, "-q", "1", "-r",
+		"-t", "e2e/subscribed", "-m", "subscribed").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v: %s", err, out)
+	}
 	sub := exec.Command(brokertest.Need(t, "mosquitto_sub"), "-h", host, "-p", port, "-q", "1", "-t", "out/syslog",
-		"-C", fmt.Sprint(n), "-W", "120")
-	var out strings.Builder
+		"-t", "e2e/subscribed", "-C", fmt.Sprint(n+1), "-W", "120")
+	var out syncbuf.Buffer
 	sub.Stdout = &out
 	if err := sub.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // subscribed
+	waitFor(t, "mosquitto_sub to subscribe", func() bool { return strings.Contains(out.String(), "subscribed\n") })
 	dir := t.TempDir()
 	sysPort := freePort(t)
 	d := start(t, dir, fmt.Sprintf(`{

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,7 +160,9 @@ func isPuback(p packet) bool  { return !p.publish && !p.suback && !p.sent }
 func isSuback(p packet) bool  { return p.suback }
 
 // A connection lost before the SUBACK came is not fatal: Run goes on, and
-// the next connection subscribes again.
+// the next connection subscribes again. Until a SUBACK comes the source
+// is connected but not ready: a first session is not subscribed, and what
+// is published meanwhile is dropped by the broker.
 func TestSubscribeLost(t *testing.T) {
 	b, _ := mosquitto(t)
 	l, via := newLink(t, b.Addr)
@@ -169,11 +172,15 @@ func TestSubscribeLost(t *testing.T) {
 	s := newSource(t, via, "sublost/t", "sublost")
 	stop := brokertest.Run(t, s)
 	l.waitFor("a SUBACK kept from the source", func(l *link) bool { return l.count(1, isSuback) == 1 })
+	if why := s.NotReady(); !strings.Contains(why, `not subscribed yet to topic "sublost/t"`) {
+		t.Errorf("NotReady without a SUBACK = %q, want it to say the topic is not subscribed yet", why)
+	}
 	l.mu.Lock()
 	l.dropSubs = false
 	l.mu.Unlock()
 	l.cut(false)
 	l.waitFor("a SUBACK on a new connection", func(l *link) bool { return l.count(2, isSuback) == 1 })
+	brokertest.WaitReady(t, s)
 	pub(t, b.Addr, "sublost/t", "after")
 	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "after" {
 		t.Fatalf("got %q", got)

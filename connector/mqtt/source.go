@@ -3,6 +3,7 @@ package mqtt
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,9 @@ type Source struct {
 	running atomic.Bool
 	// client is the client of the Run in progress, for NotReady.
 	client atomic.Pointer[paho.Client]
+	// subscribed is set once the broker acknowledged (SUBACK) the
+	// subscription made on the current connection, for NotReady.
+	subscribed atomic.Bool
 }
 
 // drainTimeout bounds how long Run, once its ctx is done, waits for the
@@ -99,6 +103,7 @@ func (s *Source) Run(ctx context.Context) error {
 		SetDefaultPublishHandler(handle). // a resumed session delivers before the subscription is renewed
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { q.reconnecting() }).
 		SetOnConnectHandler(func(c paho.Client) {
+			s.subscribed.Store(false)
 			q.connected()
 			if !subs.begin() {
 				return // Run is stopping
@@ -112,6 +117,7 @@ func (s *Source) Run(ctx context.Context) error {
 			}
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.subscribed.Store(false)
 			s.opts.failed("connection")
 			log.Warn("connection to broker lost; reconnecting", "broker", redact(s.c.Broker), "err", err)
 		})
@@ -154,6 +160,7 @@ func (s *Source) subscribe(c paho.Client, stop <-chan struct{}) error {
 		}
 		err := subscribeError(s.c.Topic, tok.(*paho.SubscribeToken))
 		if err == nil {
+			s.subscribed.Store(true)
 			s.opts.log.Info("subscribed", "topic", s.c.Topic, "qos", s.c.QoS)
 			return nil
 		}
@@ -255,11 +262,16 @@ func (s *Source) RecvBatch(ctx context.Context, msgs []sluice.Message[event.Even
 }
 
 // NotReady says why the source takes no messages now, or returns "" when
-// it is connected.
+// it is connected and the broker acknowledged its subscription on that
+// connection: before the SUBACK, a first session is not subscribed yet
+// and the broker drops what is published to the topic meanwhile.
 func (s *Source) NotReady() string {
 	c := s.client.Load()
 	if c == nil || !(*c).IsConnectionOpen() {
 		return "not connected to broker " + redact(s.c.Broker)
+	}
+	if !s.subscribed.Load() {
+		return "not subscribed yet to topic " + strconv.Quote(s.c.Topic) + " at broker " + redact(s.c.Broker)
 	}
 	return ""
 }

@@ -78,8 +78,7 @@ func TestPersistentSession(t *testing.T) {
 	b, broker := mosquitto(t)
 	s := newSource(t, broker, "logs/#", "persist")
 	stop := brokertest.Run(t, s)
-	brokertest.WaitReady(t, s)
-	time.Sleep(100 * time.Millisecond) // the subscription follows the connection
+	brokertest.WaitReady(t, s) // subscribed
 	pub(t, b.Addr, "logs/a", "before")
 	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "before" {
 		t.Fatalf("got %q", got)
@@ -121,8 +120,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 		t.Errorf("logs do not name the broker:\n%s", l)
 	}
 	b := brokertest.Mosquitto(t, port)
-	brokertest.WaitReady(t, s)
-	time.Sleep(100 * time.Millisecond)
+	brokertest.WaitReady(t, s) // subscribed
 	pub(t, b.Addr, "late/t", "hello")
 	if got, _ := brokertest.Recv(t, s, 1, true); got[0] != "hello" {
 		t.Fatalf("got %q", got)
@@ -271,8 +269,8 @@ func TestStopJustConnected(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
-		for s.NotReady() != "" {
-			runtime.Gosched()
+		for c := s.client.Load(); c == nil || !(*c).IsConnectionOpen(); c = s.client.Load() {
+			runtime.Gosched() // connected: its subscription has just begun
 		}
 		cancel()
 		if err := <-done; err != nil {

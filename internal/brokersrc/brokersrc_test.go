@@ -63,17 +63,19 @@ func TestQueue(t *testing.T) {
 	if _, err := q.RecvBatch(ctx, msgs, acks); !errors.Is(err, io.EOF) {
 		t.Fatalf("RecvBatch after Stop: %v, want io.EOF", err)
 	}
-	// Wait waits for a and b, handed out, and not for c and d.
+	// Wait waits for a and b, handed out, and not for c and d. start is
+	// read before the acking goroutine exists, so that they come at least
+	// 50ms after it however the two goroutines are scheduled.
+	start := time.Now()
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		ackA()
 		ackA() // a repeat counts once
 		ackB()
 	}()
-	start := time.Now()
 	q.Wait(5 * time.Second)
-	if time.Since(start) < 40*time.Millisecond {
-		t.Fatal("Wait returned before the handed-out messages were acked")
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Fatalf("Wait returned after %v, before the handed-out messages were acked (50ms)", d)
 	}
 	left := q.Unhanded()
 	if len(left) != 2 || left[0].Msg.Value != "c" || left[1].Msg.Value != "d" {
