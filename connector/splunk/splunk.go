@@ -223,12 +223,18 @@ func (h *hec) send(ctx context.Context, s *scratch) error {
 // hecResponse is HEC's answer to an event or ack request.
 type hecResponse struct {
 	Text    string          `json:"text"`
-	Code    int             `json:"code"`
+	Code    *int            `json:"code"` // nil: the body had none, so it is not HEC's
 	AckID   *int64          `json:"ackId"`
 	Invalid *int            `json:"invalid-event-number"`
 	Acks    map[string]bool `json:"acks"`
-	// hec says the body was a JSON object with HEC's "code" in it.
-	hec bool
+}
+
+// code is HEC's code, 0 if the body had none.
+func (r *hecResponse) code() int {
+	if r.Code == nil {
+		return 0
+	}
+	return *r.Code
 }
 
 // post sends the pending events as one request and, with ackEnabled,
@@ -253,8 +259,8 @@ func (h *hec) post(ctx context.Context, s *scratch) error {
 	if err != nil {
 		return err
 	}
-	if status == http.StatusOK && r.Code == 0 {
-		if !r.hec {
+	if status == http.StatusOK && r.code() == 0 {
+		if r.Code == nil {
 			// A proxy's page, a body cut off, another service: nothing
 			// says HEC took the events.
 			h.failed("bad_response")
@@ -273,7 +279,7 @@ func (h *hec) post(ctx context.Context, s *scratch) error {
 		s.pending = s.pending[:0]
 		return nil
 	}
-	serr := &StatusError{Endpoint: h.endpoint, StatusCode: status, Code: r.Code, Text: r.Text}
+	serr := &StatusError{Endpoint: h.endpoint, StatusCode: status, Code: r.code(), Text: r.Text}
 	h.failed(serr.cause())
 	switch {
 	case status == http.StatusBadRequest && r.Invalid != nil && *r.Invalid >= 0 && *r.Invalid < len(s.pending):
@@ -322,11 +328,11 @@ func (h *hec) waitAck(ctx context.Context, id int64) error {
 			return nil
 		case status == http.StatusOK:
 		case status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden:
-			serr := &StatusError{Endpoint: h.endpoint, StatusCode: status, Code: r.Code, Text: r.Text}
+			serr := &StatusError{Endpoint: h.endpoint, StatusCode: status, Code: r.code(), Text: r.Text}
 			h.failed(serr.cause())
 			return fmt.Errorf("splunk_hec: ack: %w", serr)
 		default:
-			h.o.Log.Warn("splunk_hec: ack poll failed", "ackId", id, "status", status, "code", r.Code)
+			h.o.Log.Warn("splunk_hec: ack poll failed", "ackId", id, "status", status, "code", r.code())
 		}
 		if time.Now().After(deadline) {
 			h.failed("ack_timeout")
@@ -357,12 +363,8 @@ func (h *hec) do(ctx context.Context, u string, body []byte, gz bool) (int, hecR
 		return 0, r, nil, h.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err == nil && json.Unmarshal(b, &r) == nil {
-		var code struct {
-			Code *int `json:"code"`
-		}
-		r.hec = json.Unmarshal(b, &code) == nil && code.Code != nil
+	if b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10)); err == nil && json.Unmarshal(b, &r) != nil {
+		r = hecResponse{} // not JSON: not HEC's answer
 	}
 	r.Text = h.secrets.Snippet(r.Text, 256)
 	return resp.StatusCode, r, resp.Header, nil
