@@ -147,7 +147,6 @@ func (c Config) withDefaults() Config {
 // insertURL returns the URL of c's INSERT: the query and the settings as
 // URL parameters.
 func (c Config) insertURL() string {
-	u, _ := url.Parse(c.URL) // checked by Validate
 	q := url.Values{}
 	for k, v := range DefaultSettings {
 		q.Set(k, v)
@@ -163,6 +162,12 @@ func (c Config) insertURL() string {
 	if c.Compression == "lz4" {
 		q.Set("decompress", "1")
 	}
+	return c.queryURL(q)
+}
+
+// queryURL returns c.URL with its query string q.
+func (c Config) queryURL(q url.Values) string {
+	u, _ := url.Parse(c.URL) // checked by Validate
 	u.RawQuery = q.Encode()
 	if u.Path == "" {
 		u.Path = "/"

@@ -29,12 +29,8 @@ func (in *inserter) checkTable(ctx context.Context) {
 // which every server version answers with 0 or 1; some answer a missing
 // database with UNKNOWN_DATABASE instead of 0).
 func (in *inserter) tableExists(ctx context.Context) (bool, error) {
-	u, _ := url.Parse(in.cfg.URL) // checked by Validate
-	u.RawQuery = url.Values{"query": {"EXISTS TABLE " + in.cfg.Database + "." + in.cfg.Table}}.Encode()
-	if u.Path == "" {
-		u.Path = "/"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	u := in.cfg.queryURL(url.Values{"query": {"EXISTS TABLE " + in.cfg.Database + "." + in.cfg.Table}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return false, err
 	}
